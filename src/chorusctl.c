@@ -1,0 +1,152 @@
+/* chorusctl - administer a running chorusd over its admin socket.
+ *
+ * Usage: chorusctl [--socket PATH] [--json] COMMAND
+ * Commands: status, reload, ping. It sends one JSON line and prints the
+ * answer, as a table for people or as JSON with --json. A blocking client
+ * is right here: this is a short-lived command, not the daemon. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <jansson.h>
+
+/* The daemon's default admin socket path (keep in step with admin.c). */
+static const char *default_path(void) {
+    static char path[512];
+    const char *dir = getenv("XDG_RUNTIME_DIR");
+    if (dir && *dir) snprintf(path, sizeof(path), "%s/chorusd.sock", dir);
+    else if (geteuid() == 0) snprintf(path, sizeof(path), "/run/chorusd.sock");
+    else snprintf(path, sizeof(path), "/tmp/chorusd-%u.sock", (unsigned)geteuid());
+    return path;
+}
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "Usage: chorusctl [--socket PATH] [--json] COMMAND\n"
+            "\n"
+            "Commands:\n"
+            "  status   platforms, Redis, jobs, plugins, personas and models\n"
+            "  reload   re-read the config and plugins (like SIGHUP)\n"
+            "  ping     check that the daemon answers\n"
+            "\n"
+            "  -s, --socket PATH  admin socket (default %s, or $CHORUS_ADMIN_SOCKET)\n"
+            "  -j, --json         print the daemon's JSON answer\n", default_path());
+}
+
+/* Send REQUEST and read one line of answer. Returns a malloc'd line or NULL. */
+static char *roundtrip(const char *path, const char *request) {
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        fprintf(stderr, "chorusctl: cannot connect to %s: %s (is chorusd running? see --socket)\n", path, strerror(errno));
+        if (fd >= 0) close(fd);
+        return NULL;
+    }
+    size_t len = strlen(request);
+    if (write(fd, request, len) != (ssize_t)len || write(fd, "\n", 1) != 1) {
+        fprintf(stderr, "chorusctl: cannot send to %s: %s\n", path, strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    size_t cap = 4096, used = 0;
+    char *buf = malloc(cap);
+    for (;;) {
+        if (used + 1 >= cap) buf = realloc(buf, cap *= 2);
+        ssize_t n = read(fd, buf + used, cap - used - 1);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        used += (size_t)n;
+        if (memchr(buf, '\n', used)) break;
+    }
+    close(fd);
+    buf[used] = '\0';
+    if (used == 0) {
+        fprintf(stderr, "chorusctl: chorusd closed the connection without answering\n");
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
+
+/* Human-readable status. */
+static void print_status(json_t *st) {
+    json_t *redis = json_object_get(st, "redis");
+    printf("chorusd %s  pid %lld  up %.0fs\n", json_string_value(json_object_get(st, "version")),
+           json_integer_value(json_object_get(st, "pid")), json_number_value(json_object_get(st, "uptime_s")));
+    printf("redis      %s", json_is_true(json_object_get(redis, "connected")) ? "connected" : "DOWN");
+    const char *err = json_string_value(json_object_get(redis, "error"));
+    if (err && *err) printf(" (%s)", err);
+    printf("  last round trip %.1f ms\n", json_number_value(json_object_get(redis, "latency_ms")));
+    size_t i;
+    json_t *p;
+    json_array_foreach(json_object_get(st, "platforms"), i, p)
+        printf("platform   %-10s %s  %lld connections\n", json_string_value(json_object_get(p, "name")),
+               json_is_true(json_object_get(p, "ready")) ? "ready" : "not ready",
+               json_integer_value(json_object_get(p, "connections")));
+    json_t *jobs = json_object_get(st, "jobs");
+    printf("jobs       %lld in flight, %lld queued, %lld busy channels\n",
+           json_integer_value(json_object_get(jobs, "in_flight")), json_integer_value(json_object_get(jobs, "queued")),
+           json_integer_value(json_object_get(st, "channels")));
+    printf("plugins    %s\n", json_string_value(json_object_get(st, "plugins")));
+    printf("personas  ");
+    json_array_foreach(json_object_get(st, "personas"), i, p) printf(" %s", json_string_value(p));
+    printf("  (default %s)\nmodels    ", json_string_value(json_object_get(st, "default_persona")));
+    json_array_foreach(json_object_get(st, "models"), i, p) printf(" %s", json_string_value(p));
+    printf("\n");
+}
+
+int main(int argc, char **argv) {
+    static const struct option opts[] = {
+        { "socket", required_argument, NULL, 's' },
+        { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 }
+    };
+    const char *path = getenv("CHORUS_ADMIN_SOCKET");
+    int as_json = 0, c;
+    while ((c = getopt_long(argc, argv, "s:jh", opts, NULL)) != -1) {
+        switch (c) {
+        case 's': path = optarg; break;
+        case 'j': as_json = 1; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[optind];
+    if (strcmp(cmd, "status") && strcmp(cmd, "reload") && strcmp(cmd, "ping")) {
+        fprintf(stderr, "chorusctl: unknown command '%s'\n", cmd);
+        usage(stderr);
+        return 2;
+    }
+    if (!path || !*path) path = default_path();
+    json_t *req = json_pack("{s:s}", "cmd", cmd);
+    char *text = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    char *line = roundtrip(path, text);
+    free(text);
+    if (!line) return 1;
+    json_t *answer = json_loads(line, 0, NULL);
+    if (!answer) {
+        fprintf(stderr, "chorusctl: chorusd sent something that is not JSON\n");
+        free(line);
+        return 1;
+    }
+    int ok = json_is_true(json_object_get(answer, "ok"));
+    if (as_json) fputs(line, stdout);
+    else if (!ok) fprintf(stderr, "chorusctl: %s\n", json_string_value(json_object_get(answer, "error")));
+    else if (!strcmp(cmd, "status")) print_status(answer);
+    else if (!strcmp(cmd, "ping")) printf("pong from chorusd %s\n", json_string_value(json_object_get(answer, "pong")));
+    else printf("%s\n", json_string_value(json_object_get(answer, "message")));
+    json_decref(answer);
+    free(line);
+    return ok ? 0 : 1;
+}

@@ -1,0 +1,280 @@
+/* http_client.c - curl multi on the libuv loop (the curl multi-uv pattern):
+ * curl tells us which sockets to watch and when its timer is due; libuv
+ * tells curl when a socket is ready. Name resolution is curl's threaded
+ * resolver, so nothing here blocks the loop. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <curl/curl.h>
+#include "http_client.h"
+#include "log.h"
+
+struct http_client {
+    uv_loop_t *loop;
+    CURLM *multi;
+    uv_timer_t timer;
+    struct http_call *calls;       /* in flight, for cancel-all */
+    int in_flight;
+};
+
+struct http_call {
+    struct http_client *hc;
+    CURL *easy;
+    struct curl_slist *headers;
+    char *body_copy;
+    char *buf;
+    size_t len, cap, max_body;
+    int too_big;
+    long retry_after_ms;
+    char errbuf[CURL_ERROR_SIZE];
+    http_done_fn *cb;
+    void *data;
+    struct http_call *prev, *next;
+};
+
+struct http_socket {
+    uv_poll_t poll;
+    curl_socket_t fd;
+    struct http_client *hc;
+};
+
+static void check_done(struct http_client *hc);
+
+/* libuv says a socket is ready: hand it to curl, then collect finished transfers. */
+static void on_poll(uv_poll_t *poll, int status, int events) {
+    struct http_socket *s = poll->data;
+    int flags = 0, running;
+    if (status < 0) flags = CURL_CSELECT_ERR;
+    if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
+    if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
+    curl_multi_socket_action(s->hc->multi, s->fd, flags, &running);
+    check_done(s->hc);
+}
+
+static void free_socket(uv_handle_t *h) {
+    free(h->data);
+}
+
+/* curl asks us to watch, change or forget a socket. */
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
+    struct http_client *hc = userp;
+    struct http_socket *s = socketp;
+    (void)easy;
+    if (what == CURL_POLL_REMOVE) {
+        if (s) {
+            uv_poll_stop(&s->poll);
+            uv_close((uv_handle_t *)&s->poll, free_socket);
+            curl_multi_assign(hc->multi, fd, NULL);
+        }
+        return 0;
+    }
+    if (!s) {
+        s = calloc(1, sizeof(*s));
+        s->fd = fd;
+        s->hc = hc;
+        if (uv_poll_init_socket(hc->loop, &s->poll, fd) != 0) {
+            free(s);
+            return -1;
+        }
+        s->poll.data = s;
+        curl_multi_assign(hc->multi, fd, s);
+    }
+    int events = 0;
+    if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) events |= UV_READABLE;
+    if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) events |= UV_WRITABLE;
+    uv_poll_start(&s->poll, events, on_poll);
+    return 0;
+}
+
+/* curl's timer is due. */
+static void on_timer(uv_timer_t *t) {
+    struct http_client *hc = t->data;
+    int running;
+    curl_multi_socket_action(hc->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+    check_done(hc);
+}
+
+/* curl asks for its timer to be (re)armed or stopped; we never call curl
+ * from here, the libuv timer does it on the next turn of the loop. */
+static int on_timer_update(CURLM *multi, long timeout_ms, void *userp) {
+    struct http_client *hc = userp;
+    (void)multi;
+    if (timeout_ms < 0) uv_timer_stop(&hc->timer);
+    else uv_timer_start(&hc->timer, on_timer, (uint64_t)timeout_ms, 0);
+    return 0;
+}
+
+struct http_client *http_client_new(uv_loop_t *loop) {
+    struct http_client *hc = calloc(1, sizeof(*hc));
+    hc->loop = loop;
+    hc->multi = curl_multi_init();
+    if (!hc->multi) {
+        free(hc);
+        return NULL;
+    }
+    uv_timer_init(loop, &hc->timer);
+    hc->timer.data = hc;
+    curl_multi_setopt(hc->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(hc->multi, CURLMOPT_SOCKETDATA, hc);
+    curl_multi_setopt(hc->multi, CURLMOPT_TIMERFUNCTION, on_timer_update);
+    curl_multi_setopt(hc->multi, CURLMOPT_TIMERDATA, hc);
+    curl_multi_setopt(hc->multi, CURLMOPT_MAXCONNECTS, 256L);
+    return hc;
+}
+
+/* Unlink a call and free it; the callback is not called. */
+static void call_free(struct http_call *c) {
+    struct http_client *hc = c->hc;
+    if (c->prev) c->prev->next = c->next;
+    else hc->calls = c->next;
+    if (c->next) c->next->prev = c->prev;
+    hc->in_flight--;
+    curl_multi_remove_handle(hc->multi, c->easy);
+    curl_easy_cleanup(c->easy);
+    curl_slist_free_all(c->headers);
+    free(c->body_copy);
+    free(c->buf);
+    free(c);
+}
+
+static void free_client(uv_handle_t *h) {
+    free(h->data);
+}
+
+void http_client_free(struct http_client *hc) {
+    if (!hc) return;
+    while (hc->calls) call_free(hc->calls);
+    curl_multi_cleanup(hc->multi);
+    uv_timer_stop(&hc->timer);
+    uv_close((uv_handle_t *)&hc->timer, free_client);
+}
+
+/* Accumulate the body up to the cap; past it, abort the transfer. */
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata) {
+    struct http_call *c = userdata;
+    size_t n = size * nmemb;
+    if (c->len + n > c->max_body) {
+        c->too_big = 1;
+        return 0;
+    }
+    if (c->len + n + 1 > c->cap) {
+        size_t cap = c->cap ? c->cap : 4096;
+        while (cap < c->len + n + 1) cap *= 2;
+        char *p = realloc(c->buf, cap);
+        if (!p) return 0;
+        c->buf = p;
+        c->cap = cap;
+    }
+    memcpy(c->buf + c->len, ptr, n);
+    c->len += n;
+    c->buf[c->len] = '\0';
+    return n;
+}
+
+/* Remember Retry-After (seconds form) for the router's backoff. */
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata) {
+    struct http_call *c = userdata;
+    size_t n = size * nmemb;
+    if (n > 12 && strncasecmp(ptr, "retry-after:", 12) == 0) {
+        char tmp[32];
+        size_t len = n - 12 < sizeof(tmp) - 1 ? n - 12 : sizeof(tmp) - 1;
+        memcpy(tmp, ptr + 12, len);
+        tmp[len] = '\0';
+        char *end;
+        double secs = strtod(tmp, &end);
+        if (end != tmp && secs >= 0) c->retry_after_ms = (long)(secs * 1000);
+    }
+    return n;
+}
+
+struct http_call *http_start(struct http_client *hc, const struct http_request *req,
+                             http_done_fn *cb, void *data) {
+    if (!req->url || !req->method) return NULL;
+    struct http_call *c = calloc(1, sizeof(*c));
+    c->hc = hc;
+    c->cb = cb;
+    c->data = data;
+    c->retry_after_ms = -1;
+    c->max_body = req->max_body ? req->max_body : (8u << 20);
+    c->easy = curl_easy_init();
+    if (!c->easy) {
+        free(c);
+        return NULL;
+    }
+    CURL *e = c->easy;
+    curl_easy_setopt(e, CURLOPT_URL, req->url);
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_PRIVATE, c);
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_HEADERDATA, c);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 10000L);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 60000L);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_USERAGENT, "chorusd/" PACKAGE_VERSION);
+    if (strcmp(req->method, "GET") != 0) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
+    if (req->body) {
+        c->body_copy = malloc(req->body_len ? req->body_len : 1);
+        memcpy(c->body_copy, req->body, req->body_len);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body_copy);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+    }
+    for (const char *const *h = req->headers; h && *h; h++) c->headers = curl_slist_append(c->headers, *h);
+    c->headers = curl_slist_append(c->headers, "Expect:");
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
+    c->next = hc->calls;
+    if (hc->calls) hc->calls->prev = c;
+    hc->calls = c;
+    hc->in_flight++;
+    if (curl_multi_add_handle(hc->multi, e) != CURLM_OK) {
+        c->cb = NULL;
+        call_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void http_cancel(struct http_call *call) {
+    if (call) call_free(call);
+}
+
+int http_client_in_flight(const struct http_client *hc) {
+    return hc ? hc->in_flight : 0;
+}
+
+/* Deliver every finished transfer to its callback. */
+static void check_done(struct http_client *hc) {
+    CURLMsg *msg;
+    int left;
+    while ((msg = curl_multi_info_read(hc->multi, &left))) {
+        if (msg->msg != CURLMSG_DONE) continue;
+        struct http_call *c;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c);
+        CURLcode rc = msg->data.result;
+        struct http_response res = { .retry_after_ms = c->retry_after_ms };
+        curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &res.status);
+        double t = 0;
+        curl_easy_getinfo(c->easy, CURLINFO_TOTAL_TIME, &t);
+        res.total_ms = t * 1000;
+        res.body = c->buf ? c->buf : "";
+        res.body_len = c->len;
+        char err[CURL_ERROR_SIZE + 64];
+        if (c->too_big) {
+            res.error = "the response was larger than the limit";
+        } else if (rc == CURLE_OPERATION_TIMEDOUT) {
+            res.timed_out = 1;
+            res.error = "the request timed out";
+        } else if (rc != CURLE_OK) {
+            snprintf(err, sizeof(err), "%s", c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
+            res.error = err;
+        }
+        http_done_fn *cb = c->cb;
+        void *data = c->data;
+        /* Free after the callback: res points into the call's buffer. */
+        cb(&res, data);
+        call_free(c);
+    }
+}

@@ -1,0 +1,139 @@
+/* metrics.c - a fixed registry of metric families with labelled series. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "metrics.h"
+
+#define MAX_SERIES 64
+#define NBUCKETS 12
+
+static const double bucket_bounds[NBUCKETS] = {
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30
+};
+
+struct family {
+    const char *name;
+    const char *help;
+    const char *label;     /* label name */
+    int histogram;
+};
+
+static const struct family families[METRIC_COUNT] = {
+    [METRIC_MESSAGES_IN] = { "chorus_messages_in_total", "Messages received, per platform.", "platform", 0 },
+    [METRIC_MESSAGES_OUT] = { "chorus_messages_out_total", "Messages sent, per platform.", "platform", 0 },
+    [METRIC_BAD_FRAMES] = { "chorus_bad_frames_total", "Frames refused, per error code.", "error", 0 },
+    [METRIC_SKILL_ERRORS] = { "chorus_skill_errors_total", "Skill failures.", "where", 0 },
+    [METRIC_MODEL_CALLS] = { "chorus_model_calls_total", "Model calls, per model.", "model", 0 },
+    [METRIC_MODEL_ERRORS] = { "chorus_model_errors_total", "Failed model calls, per model.", "model", 0 },
+    [METRIC_REDIS_ERRORS] = { "chorus_redis_errors_total", "Failed Redis operations.", "op", 0 },
+    [METRIC_REPLY_SECONDS] = { "chorus_reply_seconds", "Time from dequeue to finished reply.", "platform", 1 },
+    [METRIC_MODEL_SECONDS] = { "chorus_model_seconds", "Model call latency.", "model", 1 },
+};
+
+struct series {
+    char label[64];
+    double value;                 /* counter value, or histogram sum */
+    unsigned long count;          /* histogram observations */
+    unsigned long buckets[NBUCKETS];
+};
+
+static struct series table[METRIC_COUNT][MAX_SERIES];
+static int nseries[METRIC_COUNT];
+
+/* Find or create the series of ID with LABEL; NULL when the family is full. */
+static struct series *series_of(enum metric_id id, const char *label) {
+    if (!label) label = "";
+    for (int i = 0; i < nseries[id]; i++)
+        if (strcmp(table[id][i].label, label) == 0) return &table[id][i];
+    if (nseries[id] == MAX_SERIES) return NULL;
+    struct series *s = &table[id][nseries[id]++];
+    snprintf(s->label, sizeof(s->label), "%s", label);
+    return s;
+}
+
+void metrics_inc(enum metric_id id, const char *label, double by) {
+    struct series *s = series_of(id, label);
+    if (s) s->value += by;
+}
+
+void metrics_observe(enum metric_id id, const char *label, double value) {
+    struct series *s = series_of(id, label);
+    if (!s) return;
+    s->value += value;
+    s->count++;
+    for (int i = 0; i < NBUCKETS; i++)
+        if (value <= bucket_bounds[i]) s->buckets[i]++;
+}
+
+double metrics_get(enum metric_id id, const char *label) {
+    for (int i = 0; i < nseries[id]; i++)
+        if (strcmp(table[id][i].label, label ? label : "") == 0) return table[id][i].value;
+    return 0;
+}
+
+void metrics_reset(void) {
+    memset(table, 0, sizeof(table));
+    memset(nseries, 0, sizeof(nseries));
+}
+
+/* Append formatted text to a growing buffer. */
+static void emit(char **buf, size_t *len, size_t *cap, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void emit(char **buf, size_t *len, size_t *cap, const char *fmt, ...) {
+    va_list ap;
+    for (;;) {
+        va_start(ap, fmt);
+        int n = vsnprintf(*buf + *len, *cap - *len, fmt, ap);
+        va_end(ap);
+        if (n < 0) return;
+        if ((size_t)n < *cap - *len) {
+            *len += (size_t)n;
+            return;
+        }
+        *cap *= 2;
+        *buf = realloc(*buf, *cap);
+    }
+}
+
+/* Label values are our own names, but escape them anyway. */
+static void escape_label(const char *in, char *out, size_t outlen) {
+    size_t j = 0;
+    for (; *in && j + 3 < outlen; in++) {
+        if (*in == '"' || *in == '\\') out[j++] = '\\';
+        if (*in == '\n') {
+            out[j++] = '\\';
+            out[j++] = 'n';
+            continue;
+        }
+        out[j++] = *in;
+    }
+    out[j] = '\0';
+}
+
+char *metrics_render(size_t *outlen) {
+    size_t cap = 4096, len = 0;
+    char *buf = malloc(cap);
+    buf[0] = '\0';
+    for (int id = 0; id < METRIC_COUNT; id++) {
+        const struct family *f = &families[id];
+        emit(&buf, &len, &cap, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name,
+             f->histogram ? "histogram" : "counter");
+        for (int i = 0; i < nseries[id]; i++) {
+            struct series *s = &table[id][i];
+            char lv[160];
+            escape_label(s->label, lv, sizeof(lv));
+            if (!f->histogram) {
+                emit(&buf, &len, &cap, "%s{%s=\"%s\"} %.17g\n", f->name, f->label, lv, s->value);
+                continue;
+            }
+            for (int b = 0; b < NBUCKETS; b++)
+                emit(&buf, &len, &cap, "%s_bucket{%s=\"%s\",le=\"%g\"} %lu\n", f->name, f->label, lv,
+                     bucket_bounds[b], s->buckets[b]);
+            emit(&buf, &len, &cap, "%s_bucket{%s=\"%s\",le=\"+Inf\"} %lu\n", f->name, f->label, lv, s->count);
+            emit(&buf, &len, &cap, "%s_sum{%s=\"%s\"} %.17g\n", f->name, f->label, lv, s->value);
+            emit(&buf, &len, &cap, "%s_count{%s=\"%s\"} %lu\n", f->name, f->label, lv, s->count);
+        }
+    }
+    *outlen = len;
+    return buf;
+}

@@ -1,0 +1,27 @@
+/* metrics.h - counters and histograms, exposed at /metrics in the
+ * Prometheus text format. Each metric has one label (platform, model, ...). */
+#ifndef CHORUS_METRICS_H
+#define CHORUS_METRICS_H
+#include <stddef.h>
+
+enum metric_id {
+    METRIC_MESSAGES_IN,
+    METRIC_MESSAGES_OUT,
+    METRIC_BAD_FRAMES,
+    METRIC_SKILL_ERRORS,
+    METRIC_MODEL_CALLS,
+    METRIC_MODEL_ERRORS,
+    METRIC_REDIS_ERRORS,
+    METRIC_REPLY_SECONDS,
+    METRIC_MODEL_SECONDS,
+    METRIC_COUNT
+};
+
+void metrics_inc(enum metric_id id, const char *label, double by);
+void metrics_observe(enum metric_id id, const char *label, double value);
+/* Current value of a counter series (tests and status). */
+double metrics_get(enum metric_id id, const char *label);
+/* The exposition text; the caller frees it. */
+char *metrics_render(size_t *len);
+void metrics_reset(void);
+#endif

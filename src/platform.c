@@ -1,0 +1,39 @@
+/* platform.c - the registry of platform adapters. */
+#include <stddef.h>
+#include <string.h>
+#include "channel.h"
+#include "platform.h"
+#include "webchat.h"
+
+#define MAX_PLATFORMS 16
+
+static struct platform platforms[MAX_PLATFORMS];
+static int nplatforms;
+
+/* Every built-in adapter registers here: one line per platform. */
+void platform_init(void) {
+    nplatforms = 0;
+    webchat_register();
+}
+
+void platform_register(const struct platform_ops *ops, void *state) {
+    if (nplatforms == MAX_PLATFORMS) return;
+    platforms[nplatforms].ops = ops;
+    platforms[nplatforms].state = state;
+    platforms[nplatforms].ready = 0;
+    nplatforms++;
+}
+
+struct platform *platform_find(const char *name) {
+    for (int i = 0; i < nplatforms; i++)
+        if (strcmp(platforms[i].ops->name, name) == 0) return &platforms[i];
+    return NULL;
+}
+
+struct platform *platform_at(int i) {
+    return i >= 0 && i < nplatforms ? &platforms[i] : NULL;
+}
+
+int platform_receive(struct platform *p, const struct chat_message *m) {
+    return channel_enqueue(p, m);
+}

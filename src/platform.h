@@ -1,0 +1,48 @@
+/* platform.h - the interface every chat platform adapter implements.
+ *
+ * An adapter lives in its own file(s) and fills a struct platform_ops.
+ * Adding a platform means adding its files and one line in platform.c.
+ * Adapters hand incoming messages to platform_receive(); the core answers
+ * through ops->send and ops->typing. */
+#ifndef CHORUS_PLATFORM_H
+#define CHORUS_PLATFORM_H
+
+struct chat_message;
+struct platform;
+
+/* Completion of a send: the platform's message id (needed for later edits),
+ * or ERR. Called exactly once, possibly before send() returns. */
+typedef void platform_sent_fn(const char *message_id, const char *err, void *data);
+
+struct outgoing {
+    const char *channel;
+    const char *text;          /* valid UTF-8 */
+    const char *reply_to;      /* message id this answers, or NULL */
+    const char *persona;       /* persona name speaking */
+};
+
+struct platform_ops {
+    const char *name;                       /* "webchat" */
+    int (*start)(struct platform *p);       /* 0 or -1 */
+    int (*send)(struct platform *p, const struct outgoing *out, platform_sent_fn *cb, void *data);
+    int (*typing)(struct platform *p, const char *channel);
+    void (*stop)(struct platform *p);       /* close connections cleanly */
+    int (*connections)(struct platform *p); /* open connections, for status and drain */
+};
+
+struct platform {
+    const struct platform_ops *ops;
+    void *state;                            /* the adapter's own */
+    int ready;
+};
+
+/* Register built-in adapters. */
+void platform_init(void);
+struct platform *platform_find(const char *name);
+/* Iterate: i from 0 until NULL. */
+struct platform *platform_at(int i);
+void platform_register(const struct platform_ops *ops, void *state);
+/* An adapter received a message: queue it for its channel. Copies M.
+ * Returns 0, or -1 when the channel's queue is full (the adapter tells the user). */
+int platform_receive(struct platform *p, const struct chat_message *m);
+#endif

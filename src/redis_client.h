@@ -1,0 +1,48 @@
+/* redis_client.h - one async Redis connection that heals itself.
+ *
+ * It resolves the host off the loop, connects, reconnects with exponential
+ * backoff and jitter, and fails any command not answered in time (hiredis
+ * 0.14 has no timeouts). While it is down, redis_command() returns -1 at
+ * once so callers can carry on without memory. */
+#ifndef CHORUS_REDIS_CLIENT_H
+#define CHORUS_REDIS_CLIENT_H
+#include <stddef.h>
+#include <hiredis/hiredis.h>
+#include <jansson.h>
+#include <uv.h>
+
+struct redis_client;
+
+/* REPLY is NULL when ERR is set; a Redis error reply comes as a reply of
+ * type REDIS_REPLY_ERROR with ERR NULL. */
+typedef void redis_reply_fn(redisReply *reply, const char *err, void *data);
+
+struct redis_options {
+    const char *prefix;          /* default "chorus:" */
+    long timeout_ms;             /* per command, default 2000 */
+    long connect_timeout_ms;     /* default 2000 */
+    long reconnect_min_ms;       /* default 100 */
+    long reconnect_max_ms;       /* default 5000 */
+};
+
+/* Returns NULL with err set when the URL is unusable. Connecting starts at once. */
+struct redis_client *redis_client_new(uv_loop_t *loop, const char *url,
+                                      const struct redis_options *opts, char *err, size_t errlen);
+/* Fail pending commands (their callbacks run with an error) and free. */
+void redis_client_free(struct redis_client *rc);
+int redis_client_ready(const struct redis_client *rc);
+const char *redis_client_prefix(const struct redis_client *rc);
+/* Last connection problem, for /readyz and status; "" when healthy. */
+const char *redis_client_error(const struct redis_client *rc);
+/* Milliseconds of the last command round trip (for status and metrics). */
+double redis_client_latency_ms(const struct redis_client *rc);
+
+/* Send a command. Returns 0 (the callback will run exactly once, later) or
+ * -1 when Redis is not connected (the callback will not run). */
+int redis_command(struct redis_client *rc, redis_reply_fn *cb, void *data,
+                  int argc, const char **argv, const size_t *lens);
+
+/* Options from a `redis "url" { ... }` table (NULL: all defaults). */
+void redis_options_from_json(struct redis_options *o, const json_t *opts);
+
+#endif

@@ -1,0 +1,164 @@
+/* store.c - Redis keys and commands for channel personas and history. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "redis_client.h"
+#include "store.h"
+
+/* Copy PART into OUT, escaping bytes that would break the key's hash tag or
+ * read badly in redis-cli ('{', '}', '%', controls) as %XX. */
+static size_t escape_part(const char *part, char *out, size_t outlen) {
+    size_t j = 0;
+    for (const unsigned char *p = (const unsigned char *)part; *p && j + 4 < outlen; p++) {
+        if (*p == '{' || *p == '}' || *p == '%' || *p < 0x20 || *p == 0x7f) {
+            j += (size_t)snprintf(out + j, outlen - j, "%%%02X", *p);
+        } else {
+            out[j++] = (char)*p;
+        }
+    }
+    out[j] = '\0';
+    return j;
+}
+
+size_t store_channel_key(const struct redis_client *rc, const char *platform, const char *channel,
+                         const char *suffix, char *out, size_t outlen) {
+    char p[64], c[600];
+    escape_part(platform, p, sizeof(p));
+    escape_part(channel, c, sizeof(c));
+    int n = snprintf(out, outlen, "%s{%s:%s}%s", redis_client_prefix(rc), p, c, suffix);
+    return n < 0 ? 0 : (size_t)n;
+}
+
+struct persona_req {
+    store_persona_fn *cb;
+    void *data;
+};
+
+static void on_persona(redisReply *r, const char *err, void *data) {
+    struct persona_req *req = data;
+    if (err) req->cb(NULL, err, req->data);
+    else if (r->type == REDIS_REPLY_STRING) req->cb(r->str, NULL, req->data);
+    else if (r->type == REDIS_REPLY_ERROR) req->cb(NULL, r->str, req->data);
+    else req->cb(NULL, NULL, req->data);
+    free(req);
+}
+
+int store_persona_get(struct redis_client *rc, const char *platform, const char *channel,
+                      store_persona_fn *cb, void *data) {
+    char key[1024];
+    store_channel_key(rc, platform, channel, ":persona", key, sizeof(key));
+    struct persona_req *req = malloc(sizeof(*req));
+    req->cb = cb;
+    req->data = data;
+    const char *argv[2] = { "GET", key };
+    if (redis_command(rc, on_persona, req, 2, argv, NULL) < 0) {
+        free(req);
+        return -1;
+    }
+    return 0;
+}
+
+struct history_req {
+    store_history_fn *cb;
+    void *data;
+};
+
+/* Decode the list; an element that is not a turn object is skipped. */
+static void on_history(redisReply *r, const char *err, void *data) {
+    struct history_req *req = data;
+    if (err || r->type != REDIS_REPLY_ARRAY) {
+        req->cb(NULL, err ? err : (r->type == REDIS_REPLY_ERROR ? r->str : "unexpected Redis reply"), req->data);
+        free(req);
+        return;
+    }
+    json_t *turns = json_array();
+    for (size_t i = 0; i < r->elements; i++) {
+        redisReply *e = r->element[i];
+        if (e->type != REDIS_REPLY_STRING) continue;
+        json_t *t = json_loadb(e->str, e->len, 0, NULL);
+        if (json_is_object(t) && json_is_string(json_object_get(t, "role")) &&
+            json_is_string(json_object_get(t, "content")))
+            json_array_append_new(turns, t);
+        else
+            json_decref(t);
+    }
+    req->cb(turns, NULL, req->data);
+    json_decref(turns);
+    free(req);
+}
+
+int store_history_load(struct redis_client *rc, const char *platform, const char *channel,
+                       const char *persona, long max_turns, store_history_fn *cb, void *data) {
+    char key[1024], suffix[128], start[32];
+    snprintf(suffix, sizeof(suffix), ":history:%s", persona);
+    store_channel_key(rc, platform, channel, suffix, key, sizeof(key));
+    snprintf(start, sizeof(start), "%ld", max_turns > 0 ? -max_turns : 0);
+    struct history_req *req = malloc(sizeof(*req));
+    req->cb = cb;
+    req->data = data;
+    const char *argv[4] = { "LRANGE", key, start, "-1" };
+    if (redis_command(rc, on_history, req, 4, argv, NULL) < 0) {
+        free(req);
+        return -1;
+    }
+    return 0;
+}
+
+struct append_req {
+    store_done_fn *cb;
+    void *data;
+    int pending;
+    char err[256];
+};
+
+/* One of RPUSH, LTRIM, EXPIRE answered; the last one completes the append. */
+static void on_append_step(redisReply *r, const char *err, void *data) {
+    struct append_req *req = data;
+    if (!req->err[0]) {
+        if (err) snprintf(req->err, sizeof(req->err), "%s", err);
+        else if (r->type == REDIS_REPLY_ERROR) snprintf(req->err, sizeof(req->err), "%s", r->str);
+    }
+    if (--req->pending > 0) return;
+    req->cb(req->err[0] ? req->err : NULL, req->data);
+    free(req);
+}
+
+int store_history_append(struct redis_client *rc, const char *platform, const char *channel,
+                         const char *persona, json_t *turns, const struct store_limits *lim,
+                         store_done_fn *cb, void *data) {
+    char key[1024], suffix[128], trim[32], ttl[32];
+    size_t n = json_array_size(turns);
+    if (n == 0 || n > 64) return -1;
+    snprintf(suffix, sizeof(suffix), ":history:%s", persona);
+    store_channel_key(rc, platform, channel, suffix, key, sizeof(key));
+    const char *argv[66];
+    size_t lens[66];
+    char *texts[64];
+    argv[0] = "RPUSH";
+    lens[0] = 5;
+    argv[1] = key;
+    lens[1] = strlen(key);
+    for (size_t i = 0; i < n; i++) {
+        texts[i] = json_dumps(json_array_get(turns, i), JSON_COMPACT);
+        argv[2 + i] = texts[i];
+        lens[2 + i] = strlen(texts[i]);
+    }
+    struct append_req *req = calloc(1, sizeof(*req));
+    req->cb = cb;
+    req->data = data;
+    req->pending = 3;
+    int rc1 = redis_command(rc, on_append_step, req, (int)n + 2, argv, lens);
+    for (size_t i = 0; i < n; i++) free(texts[i]);
+    if (rc1 < 0) {
+        free(req);
+        return -1;
+    }
+    /* The next two are pipelined behind RPUSH: one round trip in all. */
+    snprintf(trim, sizeof(trim), "%ld", lim->history_turns > 0 ? -lim->history_turns : 0);
+    const char *targv[4] = { "LTRIM", key, trim, "-1" };
+    if (redis_command(rc, on_append_step, req, 4, targv, NULL) < 0) req->pending--;
+    snprintf(ttl, sizeof(ttl), "%ld", lim->ttl_s > 0 ? lim->ttl_s : 2592000L);
+    const char *eargv[3] = { "EXPIRE", key, ttl };
+    if (redis_command(rc, on_append_step, req, 3, eargv, NULL) < 0) req->pending--;
+    return 0;
+}

@@ -1,0 +1,39 @@
+/* store.h - per-channel persona state in Redis (see docs/state.md).
+ *
+ * Keys of one channel share a hash tag, {platform:channel}, so a Redis
+ * Cluster keeps them on one node:
+ *   <prefix>{<platform>:<channel>}:persona              string
+ *   <prefix>{<platform>:<channel>}:history:<persona>    list of JSON turns
+ * Every call returns -1 at once when Redis is down; otherwise its callback
+ * runs exactly once, later. */
+#ifndef CHORUS_STORE_H
+#define CHORUS_STORE_H
+#include <stddef.h>
+#include <jansson.h>
+
+struct redis_client;
+
+struct store_limits {
+    long history_turns;    /* list length kept per channel and persona */
+    long ttl_s;            /* idle channel state expires after this */
+};
+
+/* NAME is NULL when the channel has no persona set; ERR on failure. */
+typedef void store_persona_fn(const char *name, const char *err, void *data);
+/* TURNS is an array of turn objects, oldest first (borrowed), or NULL with ERR. */
+typedef void store_history_fn(json_t *turns, const char *err, void *data);
+typedef void store_done_fn(const char *err, void *data);
+
+/* Build "<prefix>{<platform>:<channel>}<suffix>" with unsafe bytes escaped. */
+size_t store_channel_key(const struct redis_client *rc, const char *platform, const char *channel,
+                         const char *suffix, char *out, size_t outlen);
+
+int store_persona_get(struct redis_client *rc, const char *platform, const char *channel,
+                      store_persona_fn *cb, void *data);
+int store_history_load(struct redis_client *rc, const char *platform, const char *channel,
+                       const char *persona, long max_turns, store_history_fn *cb, void *data);
+/* Append TURNS (array, borrowed) and trim to the limits. */
+int store_history_append(struct redis_client *rc, const char *platform, const char *channel,
+                         const char *persona, json_t *turns, const struct store_limits *lim,
+                         store_done_fn *cb, void *data);
+#endif
