@@ -1,0 +1,49 @@
+#!/bin/sh
+# test.sh - install what the tests need, build with ASan and UBSan, run every
+# test (C unit tests, integration tests against real redis-server and fake
+# platform/model servers, the headless Chromium test), then make distcheck.
+# Ends with the line "N passed, N failed". Each test starts its own
+# redis-server on a free port; nothing here needs the network but apt/npm.
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+CHORUS_EXTRA_PKGS="chromium" sh contrib/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+(cd tests && npm install --no-audit --no-fund --silent >/dev/null 2>&1) || { echo "npm install failed"; echo "0 passed, 1 failed"; exit 1; }
+
+passed=0
+failed=0
+count_trs() {
+  # Each .trs lists one :test-result: line per TAP test point.
+  p=$(cat "$@" 2>/dev/null | grep -c '^:test-result: PASS')
+  f=$(cat "$@" 2>/dev/null | grep -c '^:test-result: \(FAIL\|ERROR\|XPASS\|SKIP\)')
+  passed=$((passed + p))
+  failed=$((failed + f))
+}
+step() {  # step NAME COMMAND...: a build step counts as one test
+  name=$1; shift
+  if "$@" >"$top/.ci-$name.log" 2>&1; then passed=$((passed + 1)); echo "ok - $name"
+  else failed=$((failed + 1)); echo "not ok - $name (log: .ci-$name.log)"; tail -40 "$top/.ci-$name.log"; fi
+}
+
+step autoreconf autoreconf -fi
+step configure ./configure --enable-sanitizers --enable-werror
+step build make -j"$(nproc)"
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+export UBSAN_OPTIONS=print_stacktrace=1
+make -j2 check >"$top/.ci-check.log" 2>&1
+grep -E '^(PASS|FAIL|ERROR|XPASS|SKIP):' "$top/.ci-check.log" | grep -v '^PASS' || true
+count_trs tests/unit/*.trs tests/integration/*.trs
+grep -q '^# FAIL:  *0$' "$top/.ci-check.log" || { echo "make check reported failures:"; tail -60 "$top/.ci-check.log"; cat tests/*/*.log 2>/dev/null | grep -B2 -A20 '^not ok' | head -120; }
+
+# The browser test: a real chorusd with the example config and the local model.
+node tests/browser/run.js >"$top/.ci-browser.log" 2>&1
+grep -E '^(ok|not ok)' "$top/.ci-browser.log"
+p=$(grep -c '^ok ' "$top/.ci-browser.log"); f=$(grep -c '^not ok ' "$top/.ci-browser.log")
+[ "$p" -gt 0 ] || f=$((f + 1))
+passed=$((passed + p)); failed=$((failed + f))
+
+# A plain (unsanitized) build from the release tarball, with its own tests.
+step distcheck make distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

@@ -65,6 +65,11 @@ static void describe(const struct redis_client *rc, char *buf, size_t len) {
     else snprintf(buf, len, "%s:%d", rc->url.host, rc->url.port);
 }
 
+/* The backoff delay is over: try again. */
+static void on_retry(uv_timer_t *t) {
+    redis_connect_start(t->data);
+}
+
 /* Schedule the next connection attempt with exponential backoff and jitter. */
 static void schedule_reconnect(struct redis_client *rc) {
     if (rc->state == REDIS_CLOSED) return;
@@ -74,7 +79,7 @@ static void schedule_reconnect(struct redis_client *rc) {
     rc->backoff_ms = base;
     long delay = base / 2 + (long)(rand() % (int)(base / 2 + 1));
     rc->failures++;
-    uv_timer_start(&rc->retry_timer, (uv_timer_cb)redis_connect_start, (uint64_t)delay, 0);
+    uv_timer_start(&rc->retry_timer, on_retry, (uint64_t)delay, 0);
 }
 
 /* Re-arm the command timer for the oldest pending command. */

@@ -41,6 +41,7 @@ struct ws_conn {
     char *channels[MAX_CHANNELS_PER_CONN];
     int nchannels;
     int closing;
+    int close_sent;
     struct ws_conn *prev, *next;
 };
 
@@ -236,13 +237,30 @@ void webchat_receive(struct ws_conn *c, const char *data, size_t len, int final,
     c->rx_overflow = 0;
 }
 
+/* lws 4.1 keeps the close opcode out of its public enum ("handled by
+ * lws_close_reason"), but lws_close_reason only takes effect when a
+ * RECEIVE callback returns -1: from WRITEABLE, -1 drops the socket with no
+ * close frame at all. So the frame is written with the opcode lws itself
+ * uses for it, and the peer's answering close ends the connection. */
+#define WS_WRITE_CLOSE ((enum lws_write_protocol)4)
+
+/* Close with 1001 "going away" and give the client a second to answer. */
+static int send_close(struct ws_conn *c) {
+    static const char reason[] = "shutting down";
+    unsigned char buf[LWS_PRE + 2 + sizeof(reason)];
+    buf[LWS_PRE] = (unsigned char)(LWS_CLOSE_STATUS_GOINGAWAY >> 8);
+    buf[LWS_PRE + 1] = (unsigned char)(LWS_CLOSE_STATUS_GOINGAWAY & 0xff);
+    memcpy(buf + LWS_PRE + 2, reason, sizeof(reason) - 1);
+    c->close_sent = 1;
+    if (lws_write(c->wsi, buf + LWS_PRE, 2 + sizeof(reason) - 1, WS_WRITE_CLOSE) < 0) return -1;
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_ACK, 1);
+    return 0;
+}
+
 int webchat_writable(struct ws_conn *c) {
     struct frame *f = c->out_head;
     if (!f) {
-        if (c->closing) {
-            lws_close_reason(c->wsi, LWS_CLOSE_STATUS_GOINGAWAY, (unsigned char *)"shutting down", 13);
-            return -1;
-        }
+        if (c->closing && !c->close_sent) return send_close(c);
         return 0;
     }
     int n = lws_write(c->wsi, f->data + LWS_PRE, f->len, LWS_WRITE_TEXT);
@@ -251,7 +269,7 @@ int webchat_writable(struct ws_conn *c) {
     if (!c->out_head) c->out_tail = NULL;
     c->out_bytes -= f->len;
     free(f);
-    if (c->out_head || c->closing) lws_callback_on_writable(c->wsi);
+    if (c->out_head || (c->closing && !c->close_sent)) lws_callback_on_writable(c->wsi);
     return 0;
 }
 

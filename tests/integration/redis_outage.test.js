@@ -80,6 +80,21 @@ test('chorusd starts without Redis, listens within 2 s, answers, and picks Redis
   assert.deepEqual(items.map((s) => JSON.parse(s).content).slice(-2), ['now with redis', 'echo: now with redis']);
 });
 
+test('chorusd starts within 2 s even when Redis accepts connections but never answers', async () => {
+  const redis = await startRedis();
+  process.kill(redis.pid, 'SIGSTOP');
+  try {
+    const stack = await startStack({ redis, waitReady: false, configOptions: { redisTimeoutMs: 500 } });
+    assert.ok(stack.chorus.listenedAfterMs < 2000, `the listener took ${stack.chorus.listenedAfterMs} ms to come up`);
+    assert.equal(await status(stack.chorus, '/healthz'), 200);
+    const ann = await stack.user('Ann');
+    ann.say('lobby', 'hello frozen world', 'fz1');
+    assertAnswered(await ann.replyTo('fz1', 6000), 'hello frozen world');
+  } finally {
+    process.kill(redis.pid, 'SIGCONT');
+  }
+});
+
 test('when Redis freezes (stops answering), Ann still gets an answer in good time', async () => {
   const stack = await startStack({ configOptions: { redisTimeoutMs: 500 } });
   const ann = await stack.user('Ann');

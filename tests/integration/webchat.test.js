@@ -6,7 +6,7 @@
 const assert = require('node:assert/strict');
 const { test } = require('../lib/tap');
 const { startStack, personaKey, historyKey, KENJI, AIKO } = require('../lib/stack');
-const { lastUserText } = require('../lib/fake-openai');
+const { lastUserText, startFakeOpenAI } = require('../lib/fake-openai');
 
 const isTyping = (m) => m.type === 'typing';
 
@@ -203,6 +203,28 @@ test('switching the lobby to Kenji in Redis changes who answers and starts a sep
   const last = stack.fake.chatRequests().at(-1);
   assert.ok(last.body.messages[0].content.startsWith(AIKO.prompt));
   assert.deepEqual(last.body.messages.slice(1).map((m) => m.content), ['hi Aiko', 'echo: hi Aiko', 'back again']);
+});
+
+test('a persona on the built-in local model answers without calling the network model', async () => {
+  const fake = await startFakeOpenAI();
+  const stack = await startStack({
+    fake,
+    configOptions: {
+      personas: [AIKO, { ...KENJI, model: 'offline' }],
+      extra: 'model "offline" { provider = "local" }',
+    },
+  });
+  // Personas are checked against models after the whole file is read, so the
+  // model may be defined after the persona that uses it.
+  await stack.redis.cmd('SET', personaKey('library'), 'kenji');
+  const ann = await stack.user('Ann');
+  ann.say('library', 'hello, who are you?', 'k1');
+  const reply = await ann.replyTo('k1');
+  assert.equal(reply.persona, 'kenji');
+  assert.equal(typeof reply.text, 'string');
+  assert.ok(reply.text.length > 0, 'the local model says something');
+  assert.notEqual(reply.text, KENJI.apology);
+  assert.equal(fake.chatRequests().length, 0, 'the local model must not call the HTTP model');
 });
 
 test('each channel has its own memory', async () => {

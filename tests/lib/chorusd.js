@@ -182,10 +182,18 @@ async function startChorusd({ config, env = {}, args = [], files = {}, readyTime
       await exited;
     }
     if (!stopping && !wasRunning) {
-      throw new Error(`chorusd exited on its own during the test (code ${exitInfo.code}, signal ${exitInfo.signal}); stderr:\n${lines.slice(-30).join('\n')}`);
+      const tail = logsShown ? '' : `; stderr:\n${lines.slice(-30).join('\n')}`;
+      throw new Error(`chorusd exited on its own during the test (code ${exitInfo.code}, signal ${exitInfo.signal})${tail}`);
     }
   });
-  onFailure(() => `chorusd (pid ${proc.pid}) stderr, last 40 lines:\n${lines.slice(-40).join('\n')}${partial ? `\n${partial}` : ''}`);
+  let logsShown = false;
+  onFailure(() => {
+    logsShown = true;
+    const state = exitInfo
+      ? `exited (code ${exitInfo.code}, signal ${exitInfo.signal})${stopping ? '' : ' ON ITS OWN'}`
+      : 'still running';
+    return `chorusd (pid ${proc.pid}) ${state}; stderr, last 40 lines:\n${lines.slice(-40).join('\n')}${partial ? `\n${partial}` : ''}`;
+  });
 
   let m;
   try {

@@ -11,7 +11,8 @@ const { startRedis } = require('./redis');
 const { startFakeOpenAI } = require('./fake-openai');
 const { startChorusd } = require('./chorusd');
 const { connect } = require('./ws');
-const { httpGet, waitFor, luaString } = require('./util');
+const path = require('node:path');
+const { httpGet, waitFor, luaString, tempDir } = require('./util');
 const { diag } = require('./tap');
 
 const AIKO = {
@@ -43,11 +44,13 @@ function chorusConfig({
   connectTimeoutMs = 1000,
   personas = [AIKO, KENJI],
   defaultPersona = 'aiko',
+  adminSocket = path.join(tempDir('chorus-admin'), 'admin.sock'),
   extra = '',
 } = {}) {
   const q = luaString;
   const lines = [
     `listen ${q(listen)}`,
+    `admin_socket ${q(adminSocket)}`,
     `redis ${q(redisUrl)} { prefix = ${q(prefix)}, timeout_ms = ${redisTimeoutMs}, reconnect_min_ms = ${reconnectMinMs}, reconnect_max_ms = ${reconnectMaxMs} }`,
     `log_level ${q(logLevel)}`,
     `shutdown_timeout_ms (${shutdownTimeoutMs})`,

@@ -9,7 +9,8 @@
 // (last registered first) whether the test passed, failed or timed out.
 // after(fn) registered outside a test runs once, when all tests are done.
 // Child processes handed to trackChild() are killed when the runner exits,
-// however it exits.
+// however it exits. TAP_VERBOSE=1 prints the failure diagnostics (daemon
+// logs) for passing tests too.
 
 const fs = require('node:fs');
 
@@ -156,7 +157,7 @@ async function run() {
       clearTimeout(timer);
     }
     // Failure diagnostics first (while processes still run and logs are complete).
-    if (state.errors.length) {
+    if (state.errors.length || process.env.TAP_VERBOSE) {
       const fh = state.failureHooks.splice(0);
       for (const h of fh) {
         try { const txt = await h(); if (txt) state.errors.push({ diagnostic: txt }); } catch (_) { /* ignore */ }
@@ -170,6 +171,7 @@ async function run() {
     if (realErrors.length === 0) {
       passed++;
       process.stdout.write(`ok ${n} - ${t.name}\n`);
+      for (const e of state.errors) emitDiag(e.diagnostic);
     } else {
       failed++;
       process.stdout.write(`not ok ${n} - ${t.name}\n`);
