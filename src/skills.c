@@ -111,9 +111,13 @@ static void budget_hook(lua_State *L, lua_Debug *ar) {
     t->insns += HOOK_EVERY;
     if (!t->tripped) {
         uint64_t ms = (uv_hrtime() - t->resume_start) / 1000000u;
-        if (t->insns > t->h->insn_limit || (long)ms > t->h->wall_limit_ms) t->tripped = 1;
+        if (t->insns <= t->h->insn_limit && (long)ms <= t->h->wall_limit_ms) return;
+        t->tripped = 1;
+        /* From now on raise at every instruction, so a loop around pcall
+         * meets the error outside the pcall too and the handler unwinds. */
+        lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
     }
-    if (t->tripped) luaL_error(L, "the skill ran out of its CPU budget (an endless loop?)");
+    luaL_error(L, "the skill ran out of its CPU budget (an endless loop?)");
 }
 
 static void task_resume(struct task *t, int nargs);
