@@ -148,7 +148,14 @@ static void test_depth(void) {
     ok(v == NULL, "tables nested 34 deep return NULL");
     v = nested(60);
     ok(v == NULL, "tables nested 60 deep return NULL");
-    v = from_lua("{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{{1}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}}");
+    {
+        char expr[128];
+        memset(expr, '{', 40);
+        expr[40] = '1';
+        memset(expr + 41, '}', 40);
+        expr[81] = '\0';
+        v = from_lua(expr);
+    }
     ok(v == NULL, "arrays nested 40 deep return NULL");
 }
 

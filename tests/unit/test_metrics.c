@@ -77,30 +77,32 @@ static void test_histogram(void) {
     size_t len;
 
     metrics_reset();
-    metrics_observe(METRIC_MODEL_SECONDS, "x", 0.05);  /* exactly on a bound */
+    metrics_observe(METRIC_MODEL_SECONDS, "x", 0.25);  /* exactly on a bound */
     metrics_observe(METRIC_MODEL_SECONDS, "x", 0.75);
     metrics_observe(METRIC_MODEL_SECONDS, "x", 2);
     metrics_observe(METRIC_MODEL_SECONDS, "x", 45);    /* beyond the last bound */
     metrics_observe(METRIC_MODEL_SECONDS, "y", 0.001);
+    metrics_observe(METRIC_MODEL_SECONDS, "z", 0.05);  /* on a bound that is not exact in binary */
     text = metrics_render(&len);
     is_int((long long)len, (long long)strlen(text), "render returns the text's length");
 
     expect_line(text, "# HELP chorus_model_seconds Model call latency.");
     expect_line(text, "# TYPE chorus_model_seconds histogram");
-    expect_line(text, "chorus_model_seconds_bucket{model=\"x\",le=\"0.025\"} 0");
-    expect_line(text, "chorus_model_seconds_bucket{model=\"x\",le=\"0.05\"} 1");
+    expect_line(text, "chorus_model_seconds_bucket{model=\"x\",le=\"0.1\"} 0");
+    expect_line(text, "chorus_model_seconds_bucket{model=\"x\",le=\"0.25\"} 1");
     expect_line(text, "chorus_model_seconds_bucket{model=\"x\",le=\"0.5\"} 1");
     expect_line(text, "chorus_model_seconds_bucket{model=\"x\",le=\"1\"} 2");
-    expect_line(text, "chorus_model_seconds_bucket{model=\"x\",le=\"2\"} 3");
     expect_line(text, "chorus_model_seconds_bucket{model=\"x\",le=\"2.5\"} 3");
     expect_line(text, "chorus_model_seconds_bucket{model=\"x\",le=\"30\"} 3");
     expect_line(text, "chorus_model_seconds_bucket{model=\"x\",le=\"+Inf\"} 4");
-    expect_line(text, "chorus_model_seconds_sum{model=\"x\"} 47.799999999999997");
+    expect_line(text, "chorus_model_seconds_sum{model=\"x\"} 48");
     expect_line(text, "chorus_model_seconds_count{model=\"x\"} 4");
     expect_line(text, "chorus_model_seconds_bucket{model=\"y\",le=\"0.005\"} 1");
     expect_line(text, "chorus_model_seconds_bucket{model=\"y\",le=\"30\"} 1");
     expect_line(text, "chorus_model_seconds_bucket{model=\"y\",le=\"+Inf\"} 1");
     expect_line(text, "chorus_model_seconds_count{model=\"y\"} 1");
+    expect_line(text, "chorus_model_seconds_bucket{model=\"z\",le=\"0.025\"} 0");
+    expect_line(text, "chorus_model_seconds_bucket{model=\"z\",le=\"0.05\"} 1");
     /* Every bucket of a series is cumulative: counts never go down. */
     {
         const char *p = text;

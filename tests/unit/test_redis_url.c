@@ -79,13 +79,13 @@ static void test_credentials(void) {
         redis_url_free(&u);
     }
     if (parse_ok("redis://:p%40ss%3Aword@db.local/0", &u)) {
-        is_str(u.password, "p@ss:word", "  %40 and %3A are unescaped in the password");
+        is_str(u.password, "p@ss:word", "  %%40 and %%3A are unescaped in the password");
         is_str(u.host, "db.local", "  host after the escaped password");
         redis_url_free(&u);
     }
     if (parse_ok("redis://me%40home:pa%40ss@db.local:6390/3", &u)) {
-        is_str(u.user, "me@home", "  %40 in the user");
-        is_str(u.password, "pa@ss", "  %40 in the password");
+        is_str(u.user, "me@home", "  %%40 in the user");
+        is_str(u.password, "pa@ss", "  %%40 in the password");
         is_int(u.port, 6390, "  port");
         redis_url_free(&u);
     }
