@@ -7,7 +7,7 @@
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-CHORUS_EXTRA_PKGS="chromium" sh contrib/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+CHORUS_EXTRA_PKGS="chromium valgrind" sh contrib/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
 (cd tests && npm install --no-audit --no-fund --silent >/dev/null 2>&1) || { echo "npm install failed"; echo "0 passed, 1 failed"; exit 1; }
 
 passed=0

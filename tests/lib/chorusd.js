@@ -54,7 +54,7 @@ const LISTENING = /listening on http:\/\/([0-9.]+|\[[0-9a-f:]+\]|[a-z0-9.-]+):(\
 
 // The daemon runs with cwd "/" by default, so relative paths in the config must
 // resolve against the config file's folder, not against the working directory.
-async function startChorusd({ config, env = {}, args = [], files = {}, readyTimeoutMs = 5000, configName = 'chorusd.lua', cwd = '/' } = {}) {
+async function startChorusd({ config, env = {}, args = [], files = {}, readyTimeoutMs = 5000, configName = 'chorusd.lua', cwd = '/', wrapper = null } = {}) {
   const bin = chorusdBinary();
   const dir = tempDir('chorusd');
   const configFile = path.join(dir, configName);
@@ -62,7 +62,9 @@ async function startChorusd({ config, env = {}, args = [], files = {}, readyTime
   writeFiles(dir, files);
 
   const startedAt = Date.now();
-  const proc = spawn(bin, ['--config', configFile, ...args], {
+  // A wrapper (e.g. valgrind and its options) runs the binary under a checker.
+  const argv = [bin, '--config', configFile, ...args];
+  const proc = spawn(wrapper ? wrapper[0] : bin, wrapper ? [...wrapper.slice(1), ...argv] : argv.slice(1), {
     env: daemonEnv(env),
     stdio: ['ignore', 'pipe', 'pipe'],
     cwd,

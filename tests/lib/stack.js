@@ -134,7 +134,7 @@ async function startStack(opts = {}) {
     modelBaseUrl: fake.baseUrl,
     ...(opts.configOptions || {}),
   });
-  const chorus = await startChorusd({ config, env: opts.env, args: opts.args, files: opts.files });
+  const chorus = await startChorusd({ config, env: opts.env, args: opts.args, files: opts.files, wrapper: opts.wrapper, readyTimeoutMs: opts.wrapper ? 30000 : undefined });
   if (redis && opts.waitReady !== false) await waitUntilReady(chorus.url);
   return {
     redis,
