@@ -69,7 +69,14 @@ static void config_hook(lua_State *L, lua_Debug *ar) {
     struct loader *ld;
     lua_getallocf(L, (void **)&ld);
     ld->insns += 10000;
-    if (ld->insns > CONFIG_INSN_LIMIT) luaL_error(L, "the config file runs too long (an endless loop?)");
+    if (ld->insns <= CONFIG_INSN_LIMIT) return;
+    /* In a hook, level 0 is the Lua code that was running: name its line. */
+    lua_Debug where;
+    if (lua_getstack(L, 0, &where) && lua_getinfo(L, "Sl", &where) && where.currentline > 0)
+        lua_pushfstring(L, "%s:%d: the config file runs too long (an endless loop?)", where.short_src, where.currentline);
+    else
+        lua_pushstring(L, "the config file runs too long (an endless loop?)");
+    lua_error(L);
 }
 
 static struct loader *get_loader(lua_State *L) {
@@ -207,6 +214,13 @@ static int statement_body(lua_State *L) {
     return 0;
 }
 
+/* Stands in for the body of a refused statement, so `kind "x" { ... }`
+ * after an error reads the table and goes on to the next statement. */
+static int swallow_body(lua_State *L) {
+    (void)L;
+    return 0;
+}
+
 /* A statement call: `kind value` or `kind "name"` (then maybe a table). */
 static int statement(lua_State *L) {
     struct loader *ld = get_loader(L);
@@ -219,14 +233,15 @@ static int statement(lua_State *L) {
     if (s->named) {
         if (lua_type(L, 1) != LUA_TSTRING) {
             add_error(ld, line, "%s needs a name string first, not %s", s->kind, lua_type_word(L, 1));
-            lua_pushcfunction(L, statement_body);  /* swallow a following table */
-            return 0;
+            lua_pushcfunction(L, swallow_body);
+            return 1;
         }
         const char *name = lua_tostring(L, 1);
         struct config_block *prev = config_find(ld->cfg, s->kind, name);
         if (prev && !s->repeatable) {
             add_error(ld, line, "%s \"%s\" is defined twice (first at line %d)", s->kind, name, prev->line);
-            return 0;
+            lua_pushcfunction(L, swallow_body);
+            return 1;
         }
         struct config_block *b = new_block(ld, s->kind, name, line);
         if (lua_type(L, 2) == LUA_TTABLE) {  /* kind("name", { ... }) */
@@ -268,7 +283,7 @@ static int config_file(lua_State *L) {
         int e = errno;
         lua_pushfstring(L, "cannot read file '%s': %s", path, strerror(e));
         free(path);
-        return lua_error(L);
+        return luaL_error(L, "%s", lua_tostring(L, -1));
     }
     free(path);
     luaL_Buffer buf;
@@ -292,7 +307,11 @@ static int config_file(lua_State *L) {
 /* Reading an unknown global is almost always a misspelt statement. */
 static int unknown_global(lua_State *L) {
     const char *name = lua_tostring(L, 2);
-    return luaL_error(L, "unknown statement or name '%s'", name ? name : "?");
+    if (!name) name = "?";
+    /* A long bare word may be a secret missing its quotes: don't echo it. */
+    if (strlen(name) > 24)
+        return luaL_error(L, "unknown statement or name '%.4s...' (a string missing its quotes?)", name);
+    return luaL_error(L, "unknown statement or name '%s'", name);
 }
 
 /* Build the sandbox: safe libraries, the statements and env()/file(). */

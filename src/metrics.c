@@ -43,7 +43,9 @@ static int nseries[METRIC_COUNT];
 
 /* Find or create the series of ID with LABEL; NULL when the family is full. */
 static struct series *series_of(enum metric_id id, const char *label) {
-    if (!label) label = "";
+    char key[sizeof(table[0][0].label)];
+    snprintf(key, sizeof(key), "%s", label ? label : "");   /* labels are kept truncated */
+    label = key;
     for (int i = 0; i < nseries[id]; i++)
         if (strcmp(table[id][i].label, label) == 0) return &table[id][i];
     if (nseries[id] == MAX_SERIES) return NULL;
@@ -67,8 +69,10 @@ void metrics_observe(enum metric_id id, const char *label, double value) {
 }
 
 double metrics_get(enum metric_id id, const char *label) {
+    char key[sizeof(table[0][0].label)];
+    snprintf(key, sizeof(key), "%s", label ? label : "");
     for (int i = 0; i < nseries[id]; i++)
-        if (strcmp(table[id][i].label, label ? label : "") == 0) return table[id][i].value;
+        if (strcmp(table[id][i].label, key) == 0) return table[id][i].value;
     return 0;
 }
 
