@@ -15,6 +15,7 @@
 #include "persona.h"
 #include "runtime.h"
 #include "server.h"
+#include "dispatch.h"
 #include "skills.h"
 #include "store.h"
 #include "utf8.h"
@@ -83,7 +84,7 @@ static void job_run(struct job *job, const char *name) {
     if (name && !p) log_warn("channel %s:%s names persona \"%s\", which is not defined; using \"%s\"",
                              job->msg->platform, job->msg->channel, name, job->rt->personas->fallback->name);
     job->persona = p ? p : job->rt->personas->fallback;
-    skills_dispatch(job->rt->skills, job);
+    dispatch_job(job->rt->skills, job);
 }
 
 static void on_persona(const char *name, const char *err, void *data) {
@@ -106,7 +107,8 @@ static void job_start(struct job *job) {
 
 void job_finish(struct job *job) {
     struct channel *ch = job->ch;
-    if (job->replies == 0) job_reply(job, job->persona->apology, strlen(job->persona->apology), NULL, NULL);
+    if (job->replies == 0 && !job->msg->event)
+        job_reply(job, job->persona->apology, strlen(job->persona->apology), NULL, NULL);
     metrics_observe(METRIC_REPLY_SECONDS, job->platform->ops->name,
                     (double)(uv_now(server.loop) - job->started) / 1000.0);
     ch->head = job->next;
@@ -122,18 +124,9 @@ void job_finish(struct job *job) {
 }
 
 int job_reply(struct job *job, const char *text, size_t len, platform_sent_fn *cb, void *data) {
-    size_t fixed_len;
-    char *fixed = utf8_repair(text, len, &fixed_len);
-    if (!fixed) return -1;
-    struct outgoing out = {
-        .channel = job->msg->channel, .text = fixed, .reply_to = job->msg->id,
-        .persona = job->persona->name
-    };
     job->replies++;
-    int rc = job->platform->ops->send(job->platform, &out, cb, data);
-    free(fixed);
-    if (rc == 0) metrics_inc(METRIC_MESSAGES_OUT, job->platform->ops->name, 1);
-    return rc;
+    return platform_send_text(job->platform, job->msg->channel, text, len, job->msg->id,
+                              job->persona->name, cb, data);
 }
 
 int job_typing(struct job *job) {

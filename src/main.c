@@ -24,6 +24,7 @@
 #include "redact.h"
 #include "redis_client.h"
 #include "runtime.h"
+#include "scheduler.h"
 #include "server.h"
 #include "skills.h"
 #include "web.h"
@@ -33,6 +34,8 @@ struct server server;
 static uv_signal_t sig_term, sig_int, sig_hup;
 static uv_timer_t drain_timer, close_timer;
 static int close_ticks;
+
+static void on_redis_ready(void);
 
 double server_now(void) {
     struct timespec ts;
@@ -108,6 +111,7 @@ static void close_handle(uv_handle_t *h) {
 /* Last stage inside the loop: release every handle so uv_run returns. */
 static void shutdown_final(void) {
     uv_timer_stop(&close_timer);
+    scheduler_stop();
     web_stop(server.web);
     http_client_free(server.http);
     server.http = NULL;
@@ -200,6 +204,7 @@ int server_reload(char *err, size_t errlen) {
         }
         redis_client_free(server.redis);
         server.redis = rc;
+        redis_client_on_ready(rc, on_redis_ready);
         free(server.redis_url);
         server.redis_url = strdup(cfg->redis_url);
     }
@@ -211,6 +216,7 @@ int server_reload(char *err, size_t errlen) {
     struct runtime *old_rt = server.rt;
     server.rt = rt;
     runtime_release(old_rt);
+    scheduler_sync(rt->skills);
     log_info("reload: config and plugins reloaded");
     return 0;
 }
@@ -266,6 +272,11 @@ static int parse_args(int argc, char **argv, const char **config, const char **c
     return 0;
 }
 
+/* Redis is (back) up: put back what lives there. */
+static void on_redis_ready(void) {
+    if (server.rt && !server.stopping) scheduler_sync(server.rt->skills);
+}
+
 /* Start the parts on the loop; returns 0 or -1 after logging why. */
 static int start(struct config *cfg) {
     char err[4096];
@@ -284,6 +295,7 @@ static int start(struct config *cfg) {
         log_error("%s", err);
         return -1;
     }
+    redis_client_on_ready(server.redis, on_redis_ready);
     platform_init();
     channel_init();
     for (int i = 0; platform_at(i); i++) {

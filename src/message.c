@@ -24,6 +24,8 @@ struct chat_message *message_copy(const struct chat_message *m) {
     for (int i = 0; i < m->nmentions && i < MESSAGE_MAX_MENTIONS; i++) c->mentions[i] = dup_or_null(m->mentions[i]);
     c->nmentions = m->nmentions;
     c->direct = m->direct;
+    c->event = dup_or_null(m->event);
+    c->reaction = dup_or_null(m->reaction);
     c->received_at = m->received_at;
     return c;
 }
@@ -37,6 +39,8 @@ void message_free(struct chat_message *m) {
     free(m->text);
     free(m->author.id);
     free(m->author.name);
+    free(m->event);
+    free(m->reaction);
     for (int i = 0; i < m->nmentions; i++) free(m->mentions[i]);
     free(m);
 }

@@ -23,6 +23,8 @@ struct chat_message {
     char *mentions[MESSAGE_MAX_MENTIONS];
     int nmentions;
     int direct;        /* 1: a DM or otherwise addressed to the persona */
+    char *event;       /* NULL for a message; "join", "leave", "reaction", "edit" */
+    char *reaction;    /* the emoji of a reaction event */
     double received_at;  /* unix seconds */
 };
 

@@ -1,8 +1,11 @@
 /* platform.c - the registry of platform adapters. */
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include "channel.h"
+#include "metrics.h"
 #include "platform.h"
+#include "utf8.h"
 #include "webchat.h"
 
 #define MAX_PLATFORMS 16
@@ -36,4 +39,16 @@ struct platform *platform_at(int i) {
 
 int platform_receive(struct platform *p, const struct chat_message *m) {
     return channel_enqueue(p, m);
+}
+
+int platform_send_text(struct platform *p, const char *channel, const char *text, size_t len,
+                       const char *reply_to, const char *persona, platform_sent_fn *cb, void *data) {
+    size_t fixed_len;
+    char *fixed = utf8_repair(text, len, &fixed_len);
+    if (!fixed) return -1;
+    struct outgoing out = { .channel = channel, .text = fixed, .reply_to = reply_to, .persona = persona };
+    int rc = p->ops->send(p, &out, cb, data);
+    free(fixed);
+    if (rc == 0) metrics_inc(METRIC_MESSAGES_OUT, p->ops->name, 1);
+    return rc;
 }

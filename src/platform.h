@@ -6,6 +6,7 @@
  * through ops->send and ops->typing. */
 #ifndef CHORUS_PLATFORM_H
 #define CHORUS_PLATFORM_H
+#include <stddef.h>
 
 struct chat_message;
 struct platform;
@@ -26,6 +27,9 @@ struct platform_ops {
     int (*start)(struct platform *p);       /* 0 or -1 */
     int (*send)(struct platform *p, const struct outgoing *out, platform_sent_fn *cb, void *data);
     int (*typing)(struct platform *p, const char *channel);
+    /* Optional: NULL when the platform has no such thing. */
+    int (*react)(struct platform *p, const char *channel, const char *message_id, const char *emoji);
+    int (*edit)(struct platform *p, const char *channel, const char *message_id, const char *text, size_t len);
     void (*stop)(struct platform *p);       /* close connections cleanly */
     int (*connections)(struct platform *p); /* open connections, for status and drain */
 };
@@ -42,6 +46,9 @@ struct platform *platform_find(const char *name);
 /* Iterate: i from 0 until NULL. */
 struct platform *platform_at(int i);
 void platform_register(const struct platform_ops *ops, void *state);
+/* Send TEXT (repaired to valid UTF-8) to CHANNEL of P as PERSONA. */
+int platform_send_text(struct platform *p, const char *channel, const char *text, size_t len,
+                       const char *reply_to, const char *persona, platform_sent_fn *cb, void *data);
 /* An adapter received a message: queue it for its channel. Copies M.
  * Returns 0, or -1 when the channel's queue is full (the adapter tells the user). */
 int platform_receive(struct platform *p, const struct chat_message *m);

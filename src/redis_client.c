@@ -37,6 +37,7 @@ struct redis_client {
     char last_error[640];
     double latency_ms;
     int handles_open;
+    void (*on_ready)(void);
 };
 
 static void redis_connect_start(struct redis_client *rc);
@@ -180,6 +181,11 @@ static void on_connect(const redisAsyncContext *ac, int status) {
     rc->failures = 0;
     rc->backoff_ms = 0;
     rc->last_error[0] = '\0';
+    if (rc->on_ready) rc->on_ready();
+}
+
+void redis_client_on_ready(struct redis_client *rc, void (*fn)(void)) {
+    rc->on_ready = fn;
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status) {

@@ -42,6 +42,10 @@ double redis_client_latency_ms(const struct redis_client *rc);
 int redis_command(struct redis_client *rc, redis_reply_fn *cb, void *data,
                   int argc, const char **argv, const size_t *lens);
 
+/* Call FN each time the connection comes up (after start or a reconnect),
+ * e.g. to put back state that lives in Redis. */
+void redis_client_on_ready(struct redis_client *rc, void (*fn)(void));
+
 /* Options from a `redis "url" { ... }` table (NULL: all defaults). */
 void redis_options_from_json(struct redis_options *o, const json_t *opts);
 

@@ -1,6 +1,6 @@
 /* skills_config.c - config statements of the skill host:
  *   plugin "name" { ... }     free-form config handed to that plugin
- *   skills { memory_mb = 256, instructions = 50000000, cpu_ms = 2000 } */
+ *   skills { memory_mb = 64, cpu_ms = 200, deadline_ms = 120000, prefix = "!" } */
 #include <stddef.h>
 #include "config_schema.h"
 #include "skills.h"
@@ -10,9 +10,12 @@ static const struct config_schema plugin_schema = {
 };
 
 static const struct config_key skills_keys[] = {
-    { "memory_mb", CONFIG_INT, 0, "memory cap of the skill state, default 256" },
-    { "instructions", CONFIG_INT, 0, "instruction budget per resume, default 50000000" },
-    { "cpu_ms", CONFIG_INT, 0, "wall-clock budget per resume, default 2000" },
+    { "memory_mb", CONFIG_INT, 0, "memory cap of each plugin's Lua state, default 64" },
+    { "instructions", CONFIG_INT, 0, "instructions a handler may run between two waits, default 20000000" },
+    { "cpu_ms", CONFIG_INT, 0, "milliseconds a handler may run between two waits, default 200" },
+    { "deadline_ms", CONFIG_INT, 0, "total time of one handler run, waits included, default 120000" },
+    { "prefix", CONFIG_STRING, 0, "command prefix, default \"!\"" },
+    { "watch", CONFIG_BOOL, 0, "reload a plugin when its files change (development), default false" },
     { NULL, CONFIG_NONE, 0, NULL }
 };
 

@@ -7,7 +7,7 @@
 
 /* Copy PART into OUT, escaping bytes that would break the key's hash tag or
  * read badly in redis-cli ('{', '}', '%', controls) as %XX. */
-static size_t escape_part(const char *part, char *out, size_t outlen) {
+size_t store_escape(const char *part, char *out, size_t outlen) {
     size_t j = 0;
     for (const unsigned char *p = (const unsigned char *)part; *p && j + 4 < outlen; p++) {
         if (*p == '{' || *p == '}' || *p == '%' || *p < 0x20 || *p == 0x7f) {
@@ -23,8 +23,8 @@ static size_t escape_part(const char *part, char *out, size_t outlen) {
 size_t store_channel_key(const struct redis_client *rc, const char *platform, const char *channel,
                          const char *suffix, char *out, size_t outlen) {
     char p[64], c[600];
-    escape_part(platform, p, sizeof(p));
-    escape_part(channel, c, sizeof(c));
+    store_escape(platform, p, sizeof(p));
+    store_escape(channel, c, sizeof(c));
     int n = snprintf(out, outlen, "%s{%s:%s}%s", redis_client_prefix(rc), p, c, suffix);
     return n < 0 ? 0 : (size_t)n;
 }

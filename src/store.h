@@ -24,6 +24,9 @@ typedef void store_persona_fn(const char *name, const char *err, void *data);
 typedef void store_history_fn(json_t *turns, const char *err, void *data);
 typedef void store_done_fn(const char *err, void *data);
 
+/* Copy PART into OUT with '{', '}', '%' and control bytes written as %XX,
+ * so user-chosen key parts cannot break a key's hash tag. */
+size_t store_escape(const char *part, char *out, size_t outlen);
 /* Build "<prefix>{<platform>:<channel>}<suffix>" with unsafe bytes escaped. */
 size_t store_channel_key(const struct redis_client *rc, const char *platform, const char *channel,
                          const char *suffix, char *out, size_t outlen);

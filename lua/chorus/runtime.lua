@@ -1,17 +1,21 @@
--- runtime.lua - the Lua side of the skill host.
+-- runtime.lua - the Lua side of a plugin's state.
 --
--- chorusd loads this file once per config generation and passes it `core`,
--- the C primitives (skills.c), and the data folder. It returns the module
--- the host calls: load_plugin(name, dir, config) and dispatch(message).
--- Plugins never see `core`; each gets its own sandboxed environment with a
--- `chorus` table built here (docs/plugins.md documents it).
-local core, data_dir = ...
+-- chorusd loads this file into each plugin's own lua_State with
+--   core    the C primitives (src/lua_api.c, src/lua_io.c, src/task.c)
+--   name    the plugin's name
+--   dir     its folder
+--   config  its table from `plugin "name" { ... }` in the config
+--   marker  the value our waits yield with (see coroutine below)
+-- It builds the sandboxed environment with the `chorus` API, runs the
+-- plugin's init.lua in it, and returns { invoke = ... }, which the
+-- dispatcher calls (in a new coroutine) for each handler run.
+-- docs/plugins.md documents everything `chorus` offers.
+local core, NAME, DIR, CONFIG, MARKER = ...
 
-local M = {}
+local raw_coroutine = coroutine
+local pack, unpack = table.pack, table.unpack
 
--- Handlers of every plugin, in one dispatch table (like Eggdrop's binds).
-local handlers = {}
-local sequence = 0
+local MAX_STRING = 16 * 1024 * 1024   -- cap of string.rep and table.concat results
 
 local function copy(t)
   local out = {}
@@ -19,58 +23,275 @@ local function copy(t)
   return out
 end
 
-local function add_handler(plugin, kind, pattern, opts, fn)
-  if type(fn) ~= "function" then error("a handler must be a function", 3) end
-  sequence = sequence + 1
-  handlers[#handlers + 1] = {
-    plugin = plugin, kind = kind, pattern = pattern, fn = fn,
-    priority = (opts and opts.priority) or (kind == "fallback" and -1000 or 0),
-    seq = sequence,
-  }
-  table.sort(handlers, function(a, b)
-    if a.priority ~= b.priority then return a.priority > b.priority end
-    return a.seq < b.seq
-  end)
-end
+-- ---------------------------------------------------------------- messages
 
--- Methods of the message object skills receive.
 local Message = {}
 Message.__index = Message
 
+-- msg:reply(text) -> message id | nil, err
 function Message:reply(text)
-  if type(text) ~= "string" then text = tostring(text) end
-  return core.reply(text)
+  return core.reply(tostring(text))
 end
 
+-- msg:typing(): show "typing" while the handler works.
 function Message:typing()
   return core.typing()
 end
 
--- Build a plugin's `chorus` table.
-local function new_api(plugin, config)
-  local chorus = { config = config, plugin = plugin }
+-- msg:react(emoji [, message_id])
+function Message:react(emoji, message_id)
+  return core.react(emoji, message_id)
+end
 
-  -- chorus.hear(pattern, [opts], fn): any message whose text matches.
-  function chorus.hear(pattern, opts, fn)
-    if fn == nil then opts, fn = nil, opts end
-    if type(pattern) ~= "string" then error("hear needs a Lua pattern string", 2) end
-    add_handler(plugin, "hear", pattern, opts, fn)
+-- msg:edit(message_id, text): change a message the bot sent.
+function Message:edit(message_id, text)
+  return core.edit(message_id, tostring(text))
+end
+
+-- The plugin's config for the message's channel: the plugin's table with
+-- channels["platform:channel"] merged over it.
+local function channel_config(msg)
+  local merged = copy(CONFIG)
+  merged.channels = nil
+  local per = CONFIG.channels and CONFIG.channels[msg.platform .. ":" .. msg.channel]
+  if type(per) == "table" then
+    for k, v in pairs(per) do merged[k] = v end
   end
+  return merged
+end
 
-  -- chorus.respond([pattern], [opts], fn): messages addressed to the persona.
-  function chorus.respond(pattern, opts, fn)
-    if type(pattern) == "function" then pattern, opts, fn = nil, nil, pattern
-    elseif fn == nil then
-      if type(pattern) == "table" then pattern, opts, fn = nil, pattern, opts
-      else opts, fn = nil, opts end
+-- ---------------------------------------------------------------- commands
+
+local commands = {}   -- fn -> spec, for parsing arguments
+
+local DURATION = { s = 1, m = 60, h = 3600, d = 86400, w = 604800 }
+
+-- "10m", "1h30m", "45s", "2d" -> seconds, or nil
+local function parse_duration(s)
+  if not s or s == "" then return nil end
+  local total, rest = 0, s
+  while rest ~= "" do
+    local n, unit, tail = rest:match("^(%d+)([smhdw])(.*)$")
+    if not n then return nil end
+    total = total + tonumber(n) * DURATION[unit]
+    rest = tail
+  end
+  return total
+end
+
+-- Split off the next word (or "quoted phrase") of TEXT.
+local function next_word(text)
+  text = text:gsub("^%s+", "")
+  if text == "" then return nil, text end
+  local q, rest = text:match('^"([^"]*)"(.*)$')
+  if q then return q, rest end
+  return text:match("^(%S+)(.*)$")
+end
+
+local function usage(name, spec, prefix)
+  local parts = { prefix .. name }
+  for _, a in ipairs(spec.args or {}) do
+    local label = a.name .. (a.type and a.type ~= "string" and a.type ~= "rest" and (":" .. a.type) or "")
+    parts[#parts + 1] = a.optional and ("[" .. label .. "]") or ("<" .. label .. ">")
+  end
+  return table.concat(parts, " ")
+end
+
+-- Parse a command's arguments by its spec; returns args or nil, error.
+local function parse_args(spec, text, prefix)
+  local rest = text:sub(#prefix + #spec.name + 1)
+  local args = {}
+  for _, a in ipairs(spec.args or {}) do
+    local value
+    if a.type == "rest" then
+      value = rest:gsub("^%s+", ""):gsub("%s+$", "")
+      if value == "" then value = nil end
+      rest = ""
+    else
+      local word
+      word, rest = next_word(rest)
+      value = word
+      if word and (a.type == "number" or a.type == "integer") then
+        value = tonumber(word)
+        if not value or (a.type == "integer" and math.type(value) ~= "integer") then
+          return nil, ("'%s' should be %s, not %q"):format(a.name, a.type == "integer" and "a whole number" or "a number", word)
+        end
+      elseif word and a.type == "duration" then
+        value = parse_duration(word)
+        if not value then
+          return nil, ("'%s' should be a duration like 10m, 2h or 1h30m, not %q"):format(a.name, word)
+        end
+      end
     end
-    add_handler(plugin, "respond", pattern, opts, fn)
+    if value == nil and not a.optional then
+      return nil, ("missing '%s'"):format(a.name)
+    end
+    args[a.name] = value
+    args[#args + 1] = value
+  end
+  return args
+end
+
+-- ---------------------------------------------------------------- coroutines
+-- A skill's own coroutines: our waits yield MARKER; when one comes out of
+-- the skill's coroutine, pass it up to the task, then hand the answer back
+-- down. This keeps chorus calls working inside coroutine.wrap and friends.
+
+local function pass_through(co, ...)
+  local res = pack(...)
+  while res[1] and raw_coroutine.status(co) == "suspended" and res[2] == MARKER do
+    local answer = pack(raw_coroutine.yield(MARKER))
+    res = pack(raw_coroutine.resume(co, unpack(answer, 1, answer.n)))
+  end
+  return unpack(res, 1, res.n)
+end
+
+local sandbox_coroutine = {
+  create = raw_coroutine.create,
+  status = raw_coroutine.status,
+  running = raw_coroutine.running,
+  isyieldable = raw_coroutine.isyieldable,
+  close = raw_coroutine.close,
+  yield = raw_coroutine.yield,
+}
+
+function sandbox_coroutine.resume(co, ...)
+  return pass_through(co, raw_coroutine.resume(co, ...))
+end
+
+function sandbox_coroutine.wrap(fn)
+  local co = raw_coroutine.create(fn)
+  return function(...)
+    local res = pack(sandbox_coroutine.resume(co, ...))
+    if not res[1] then error(res[2], 2) end
+    return unpack(res, 2, res.n)
+  end
+end
+
+-- ---------------------------------------------------------------- state
+
+local Scope = {}
+Scope.__index = Scope
+
+local function scope(kind, a, b)
+  return setmetatable({ kind = kind, a = a or "", b = b or "" }, Scope)
+end
+
+for _, op in ipairs({ "get", "set", "del", "incr", "expire", "push", "range", "trim", "len" }) do
+  Scope[op] = function(self, key, ...)
+    if type(key) ~= "string" or key == "" then error("a state key must be a non-empty string", 2) end
+    return core.state(self.kind, self.a, self.b, key, op, ...)
+  end
+end
+
+-- ---------------------------------------------------------------- the API
+
+local function new_api()
+  local chorus = { plugin = NAME, config = CONFIG }
+
+  local function handler(kind, spec, fn, matcher)
+    if type(fn) ~= "function" then error(kind .. ": the handler must be a function", 3) end
+    core.register(kind, spec, fn, matcher)
   end
 
-  -- chorus.fallback(fn): runs when no other handler took the message.
+  -- chorus.command(name, [spec], fn): "!name args"; spec.args = {{name=, type=, optional=}}
+  function chorus.command(name, spec, fn)
+    if fn == nil then spec, fn = {}, spec end
+    if type(name) ~= "string" or not name:match("^[%w_%-]+$") then
+      error("a command name is letters, digits, '_' and '-'", 2)
+    end
+    spec = copy(spec)
+    spec.name = name
+    commands[fn] = spec
+    handler("command", spec, fn)
+  end
+
+  -- chorus.hear(pattern | matcher, [opts], fn): any message
+  function chorus.hear(pattern, opts, fn)
+    if fn == nil then opts, fn = {}, opts end
+    local spec = copy(opts)
+    if type(pattern) == "function" then
+      handler("hear", spec, fn, pattern)
+    else
+      spec.pattern = pattern
+      handler("hear", spec, fn)
+    end
+  end
+
+  -- chorus.respond([pattern], [opts], fn): messages addressed to the persona
+  function chorus.respond(pattern, opts, fn)
+    if type(pattern) == "function" and opts == nil then pattern, opts, fn = nil, {}, pattern
+    elseif type(pattern) == "table" then pattern, opts, fn = nil, pattern, opts
+    elseif fn == nil then opts, fn = {}, opts end
+    local spec = copy(opts)
+    spec.pattern = pattern
+    handler("respond", spec, fn)
+  end
+
+  -- chorus.fallback([opts], fn): when nothing else took the message
   function chorus.fallback(opts, fn)
-    if fn == nil then opts, fn = nil, opts end
-    add_handler(plugin, "fallback", nil, opts, fn)
+    if fn == nil then opts, fn = {}, opts end
+    handler("fallback", copy(opts), fn)
+  end
+
+  -- chorus.on(event, fn): "join", "leave", "reaction", "edit"
+  function chorus.on(event, fn)
+    handler("event", { name = event }, fn)
+  end
+
+  -- chorus.before(fn) / chorus.after(fn): middleware around every message;
+  -- a before returning false stops the message there.
+  function chorus.before(opts, fn)
+    if fn == nil then opts, fn = {}, opts end
+    handler("before", copy(opts), fn)
+  end
+
+  function chorus.after(opts, fn)
+    if fn == nil then opts, fn = {}, opts end
+    handler("after", copy(opts), fn)
+  end
+
+  -- chorus.every(name, "5m", fn) and chorus.cron(name, "0 9 * * 1-5", fn)
+  function chorus.every(name, interval, fn)
+    if type(interval) == "number" then interval = math.tointeger(interval) and (interval .. "s") or interval end
+    handler("schedule", { name = name, schedule = "every " .. tostring(interval) }, fn)
+  end
+
+  function chorus.cron(name, expr, fn)
+    handler("schedule", { name = name, schedule = expr }, fn)
+  end
+
+  -- chorus.on_timer(name, fn) and chorus.timer_in(seconds, name, payload)
+  function chorus.on_timer(name, fn)
+    handler("timer", { name = name }, fn)
+  end
+
+  function chorus.timer_in(seconds, name, payload)
+    return core.timer_at(core.now() + seconds, name, payload)
+  end
+
+  function chorus.timer_at(when, name, payload)
+    return core.timer_at(when, name, payload)
+  end
+
+  -- chorus.tool(name, {description=, parameters=}, fn): offered to models
+  function chorus.tool(name, spec, fn)
+    spec = copy(spec)
+    spec.name = name
+    handler("tool", spec, fn)
+  end
+
+  -- chorus.route(method, path, {secret= | hmac=, window=}, fn): a webhook
+  -- at /hooks/<plugin><path>; fn(req) returns status, body
+  function chorus.route(method, path, auth, fn)
+    if type(auth) ~= "table" or not (auth.secret or auth.hmac) then
+      error("every route needs { secret = ... } or { hmac = ... }", 2)
+    end
+    if type(path) ~= "string" or path:sub(1, 1) ~= "/" then error("a route path starts with '/'", 2) end
+    local spec = copy(auth)
+    spec.name = "/hooks/" .. NAME .. path
+    spec.method = method:upper()
+    handler("route", spec, fn)
   end
 
   chorus.model = {}
@@ -83,57 +304,104 @@ local function new_api(plugin, config)
   end
 
   chorus.history = {}
-  -- chorus.history.load(msg) -> turns (oldest first) | nil, err
   function chorus.history.load(msg)
     return core.history_load(msg.persona.name)
   end
-  -- chorus.history.append(msg, turns) -> true | nil, err
   function chorus.history.append(msg, turns)
     return core.history_append(msg.persona.name, turns)
+  end
+
+  chorus.state = scope("plugin")
+  function chorus.state.channel(msg) return scope("channel", msg.platform, msg.channel) end
+  function chorus.state.user(msg) return scope("user", msg.platform, msg.author.id) end
+
+  chorus.http = {}
+  -- chorus.http.request{url=, method=, headers=, body=, timeout=} -> {status=, body=} | nil, err
+  function chorus.http.request(req)
+    if type(req) == "string" then req = { url = req } end
+    return core.http_request(req)
   end
 
   chorus.log = {}
   for _, level in ipairs({ "debug", "info", "warn", "error" }) do
     chorus.log[level] = function(...)
-      local parts = table.pack(...)
+      local parts = pack(...)
       for i = 1, parts.n do parts[i] = tostring(parts[i]) end
-      core.log(level, plugin, table.concat(parts, " ", 1, parts.n))
+      core.log(level, table.concat(parts, " ", 1, parts.n))
     end
   end
 
+  -- chorus.send(platform, channel, text): to any channel, e.g. from a timer
+  chorus.send = core.send
   chorus.json = { encode = core.json_encode, decode = core.json_decode }
   chorus.now = core.now
   chorus.sleep = core.sleep
+
+  -- chorus.spawn(fn, ...) -> handle; handle:join() -> ok, results...
+  local Spawned = {}
+  Spawned.__index = Spawned
+  function Spawned:join() return core.join(self.id) end
+  function chorus.spawn(fn, ...)
+    return setmetatable({ id = core.spawn(fn, ...) }, Spawned)
+  end
+  function chorus.join(handle) return core.join(handle.id) end
+
   return chorus
 end
 
--- The plugin's environment: an allow-list, never the real globals.
-local function new_env(plugin, dir, config)
+-- ---------------------------------------------------------------- sandbox
+
+local function new_env()
   local env = {
     assert = assert, error = error, ipairs = ipairs, next = next, pairs = pairs,
     pcall = pcall, select = select, tonumber = tonumber, tostring = tostring,
     type = type, xpcall = xpcall, rawequal = rawequal, rawlen = rawlen,
-    setmetatable = setmetatable, getmetatable = getmetatable,
+    rawget = rawget, rawset = rawset, getmetatable = getmetatable,
     string = copy(string), table = copy(table), math = copy(math), utf8 = copy(utf8),
     os = { time = os.time, clock = os.clock, date = os.date, difftime = os.difftime },
+    coroutine = sandbox_coroutine,
   }
   env.string.dump = nil
-  env._G = env
-  env.chorus = new_api(plugin, config)
-  env.print = function(...) env.chorus.log.info(...) end
-  -- load: text chunks only, in this plugin's environment.
-  env.load = function(chunk, name, mode, chunk_env)
-    if type(chunk) == "string" and chunk:byte(1) == 27 then return nil, "binary chunks are not allowed" end
-    return load(chunk, name, "t", chunk_env or env)
+  local rep, concat = string.rep, table.concat
+  -- C functions run without the count hook: cap the big producers.
+  env.string.rep = function(s, n, sep)
+    local len = #tostring(s) + (sep and #tostring(sep) or 0)
+    if type(n) == "number" and n > 0 and len * n > MAX_STRING then
+      error("string.rep result too large", 2)
+    end
+    return rep(s, n, sep)
   end
-  -- require: the plugin's own modules, from its folder.
+  env.table.concat = function(t, sep, i, j)
+    local total, sl = 0, sep and #tostring(sep) or 0
+    for k = i or 1, j or #t do
+      local v = t[k]
+      total = total + (type(v) == "string" and #v or 24) + sl
+      if total > MAX_STRING then error("table.concat result too large", 2) end
+    end
+    return concat(t, sep, i, j)
+  end
+  -- Finalizers run at unpredictable times (even at shutdown): refused.
+  env.setmetatable = function(t, mt)
+    if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
+      error("__gc finalizers are not allowed in plugins", 2)
+    end
+    return setmetatable(t, mt)
+  end
+  env._G = env
+  env.chorus = new_api()
+  env.print = function(...) env.chorus.log.info(...) end
+  env.load = function(chunk, chunkname, mode, chunk_env)
+    if type(chunk) == "string" and chunk:byte(1) == 27 then return nil, "binary chunks are not allowed" end
+    if type(chunk) ~= "string" then return nil, "load takes a string in plugins" end
+    return load(chunk, chunkname, "t", chunk_env or env)
+  end
   local loaded = {}
   env.require = function(name)
     if loaded[name] ~= nil then return loaded[name] end
     if type(name) ~= "string" or not name:match("^[%w_]+[%w_%.]*$") or name:find("%.%.") then
       error("require: bad module name '" .. tostring(name) .. "'", 2)
     end
-    local path = dir .. "/" .. name:gsub("%.", "/") .. ".lua"
+    local path = DIR .. "/" .. name:gsub("%.", "/") .. ".lua"
     local src, err = core.read_file(path)
     if not src then error("require: " .. err, 2) end
     local fn, lerr = load(src, "@" .. path, "t", env)
@@ -146,38 +414,41 @@ local function new_env(plugin, dir, config)
   return env
 end
 
-function M.load_plugin(name, dir, config)
-  local path = dir .. "/init.lua"
+local env = new_env()
+do
+  local path = DIR .. "/init.lua"
   local src, err = core.read_file(path)
   if not src then error(err, 0) end
-  local env = new_env(name, dir, config)
   local fn, lerr = load(src, "@" .. path, "t", env)
   if not fn then error(lerr, 0) end
   fn()
 end
 
--- Does handler H take message MSG? Returns the captures for patterns.
-local function matches(h, msg)
-  if h.kind == "fallback" then return true end
-  if h.kind == "respond" and not msg.direct then return false end
-  if h.pattern then return string.find(msg.text, h.pattern) ~= nil end
-  return true
-end
+-- ---------------------------------------------------------------- invoke
 
--- Run handlers by priority until one takes the message. A handler that
--- returns false declines and passes the message on.
-function M.dispatch(fields)
-  local msg = setmetatable(fields, Message)
-  for _, h in ipairs(handlers) do
-    if matches(h, msg) then
-      local ok, result = xpcall(h.fn, debug.traceback, msg)
-      if not ok then
-        core.log("error", h.plugin, "handler failed: " .. tostring(result))
-        return
-      end
-      if result ~= false then return end
-    end
+local M = {}
+
+local MESSAGE_KINDS = { command = true, hear = true, respond = true, fallback = true,
+                        event = true, before = true, after = true }
+
+-- Run one handler. For message kinds PAYLOAD is the message; a command's
+-- arguments are parsed here, and a bad one gets its usage as the reply.
+function M.invoke(fn, kind, payload, prefix)
+  if not MESSAGE_KINDS[kind] then
+    return fn(payload)
   end
+  local msg = setmetatable(payload, Message)
+  msg.config = channel_config(msg)
+  if kind == "command" then
+    local spec = commands[fn]
+    local args, err = parse_args(spec, msg.text, prefix)
+    if not args then
+      msg:reply(("%s. Usage: %s"):format(err, usage(spec.name, spec, prefix)))
+      return true
+    end
+    return fn(msg, args)
+  end
+  return fn(msg)
 end
 
 return M

@@ -1,0 +1,482 @@
+/* lua_io.c - the core functions that wait on the network: models, history
+ * and plugin state in Redis, and HTTP requests. Each checks the plugin's
+ * manifest permissions first, then starts its operation and yields. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <curl/curl.h>
+#include <lauxlib.h>
+#include "http_client.h"
+#include "job.h"
+#include "log.h"
+#include "lua_api.h"
+#include "lua_json.h"
+#include "message.h"
+#include "metrics.h"
+#include "model.h"
+#include "persona.h"
+#include "plugin.h"
+#include "redis_client.h"
+#include "runtime.h"
+#include "server.h"
+#include "store.h"
+#include "task.h"
+
+/* Refuse a call the manifest does not allow. */
+static int denied(lua_State *L, const char *what) {
+    struct plugin *p = plugin_of(L);
+    return luaL_error(L, "plugin %s may not %s (add it to permissions in its manifest.lua)", p->name, what);
+}
+
+/* ---- core.model_chat(model, messages) -> reply | nil, err ---- */
+
+struct model_op {
+    struct task *task;
+    struct model_call *call;
+    char model[64];
+};
+
+static void on_model_done(const struct model_result *res, void *data) {
+    struct model_op *op = data;
+    struct task *t = op->task;
+    metrics_inc(METRIC_MODEL_CALLS, op->model, 1);
+    metrics_observe(METRIC_MODEL_SECONDS, op->model, res->latency_ms / 1000.0);
+    if (res->error) {
+        metrics_inc(METRIC_MODEL_ERRORS, op->model, 1);
+        log_warn("model %s: %s", op->model, res->error);
+    }
+    lua_State *co = task_stack(t);
+    int n = 1;
+    if (res->text) {
+        lua_createtable(co, 0, 4);
+        lua_pushstring(co, res->text);
+        lua_setfield(co, -2, "text");
+        lua_pushstring(co, op->model);
+        lua_setfield(co, -2, "model");
+        lua_createtable(co, 0, 2);
+        lua_pushinteger(co, res->prompt_tokens);
+        lua_setfield(co, -2, "prompt_tokens");
+        lua_pushinteger(co, res->completion_tokens);
+        lua_setfield(co, -2, "completion_tokens");
+        lua_setfield(co, -2, "usage");
+        lua_pushnumber(co, res->latency_ms);
+        lua_setfield(co, -2, "latency_ms");
+    } else {
+        lua_pushnil(co);
+        lua_pushstring(co, res->error);
+        n = 2;
+    }
+    free(op);
+    task_resume(t, n);
+}
+
+static void cancel_model(void *data) {
+    struct model_op *op = data;
+    model_call_cancel(op->call);
+    free(op);
+}
+
+static int core_model_chat(lua_State *L) {
+    struct task *t = task_check(L);
+    const char *name = luaL_checkstring(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    if (!plugin_of(L)->allow_model) return denied(L, "call models");
+    const struct model *m = model_find(server.rt->models, name);
+    if (!m) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "model \"%s\" is not defined", name);
+        return 2;
+    }
+    json_t *messages = lua_json_from(L, 2);
+    if (!json_is_array(messages)) {
+        json_decref(messages);
+        return luaL_error(L, "messages must be a list of {role = ..., content = ...}");
+    }
+    struct model_op *op = calloc(1, sizeof(*op));
+    op->task = t;
+    snprintf(op->model, sizeof(op->model), "%s", m->name);
+    char err[256];
+    op->call = model_chat(server.loop, server.http, m, messages, on_model_done, op, err, sizeof(err));
+    json_decref(messages);
+    if (!op->call) {
+        free(op);
+        lua_pushnil(L);
+        lua_pushstring(L, err);
+        return 2;
+    }
+    return task_wait(L, t, op, cancel_model);
+}
+
+/* ---- Redis operations: one op type, orphaned when the task stops ---- */
+
+struct redis_op {
+    struct task *task;     /* NULL once cancelled: the reply is dropped */
+    int decode;            /* decode the reply's strings as JSON values */
+};
+
+static void cancel_redis(void *data) {
+    struct redis_op *op = data;
+    op->task = NULL;
+}
+
+/* Push a value stored by the state API: JSON, or the raw string. */
+static void push_stored(lua_State *L, const char *s, size_t len) {
+    json_t *v = json_loadb(s, len, JSON_DECODE_ANY, NULL);
+    if (v) {
+        lua_json_push(L, v);
+        json_decref(v);
+    } else {
+        lua_pushlstring(L, s, len);
+    }
+}
+
+/* Push a Redis reply for a skill; returns the count pushed. */
+static int push_reply(lua_State *L, redisReply *r, int decode) {
+    switch (r->type) {
+    case REDIS_REPLY_STRING:
+    case REDIS_REPLY_STATUS:
+        if (decode && r->type == REDIS_REPLY_STRING) push_stored(L, r->str, r->len);
+        else lua_pushlstring(L, r->str, r->len);
+        return 1;
+    case REDIS_REPLY_INTEGER: lua_pushinteger(L, r->integer); return 1;
+    case REDIS_REPLY_NIL: lua_pushnil(L); return 1;
+    case REDIS_REPLY_ARRAY:
+        lua_createtable(L, (int)r->elements, 0);
+        for (size_t i = 0; i < r->elements; i++) {
+            push_reply(L, r->element[i], decode);
+            lua_rawseti(L, -2, (lua_Integer)i + 1);
+        }
+        return 1;
+    case REDIS_REPLY_ERROR:
+        lua_pushnil(L);
+        lua_pushlstring(L, r->str, r->len);
+        return 2;
+    default:
+        lua_pushnil(L);
+        return 1;
+    }
+}
+
+static void on_redis_reply(redisReply *r, const char *err, void *data) {
+    struct redis_op *op = data;
+    struct task *t = op->task;
+    int decode = op->decode;
+    free(op);
+    if (err) metrics_inc(METRIC_REDIS_ERRORS, "state", 1);
+    if (!t) return;
+    lua_State *co = task_stack(t);
+    if (err) {
+        lua_pushnil(co);
+        lua_pushstring(co, err);
+        task_resume(t, 2);
+        return;
+    }
+    task_resume(t, push_reply(co, r, decode));
+}
+
+/* Send ARGV and yield until it answers; nil, err at once when Redis is down. */
+static int redis_call(lua_State *L, struct task *t, int argc, const char **argv, const size_t *lens, int decode) {
+    struct redis_op *op = calloc(1, sizeof(*op));
+    op->task = t;
+    op->decode = decode;
+    if (redis_command(server.redis, on_redis_reply, op, argc, argv, lens) < 0) {
+        free(op);
+        lua_pushnil(L);
+        lua_pushstring(L, "Redis is not available");
+        return 2;
+    }
+    return task_wait(L, t, op, cancel_redis);
+}
+
+/* Build a state key: the plugin's name is always part of it. */
+static void state_key(lua_State *L, struct plugin *p, char *out, size_t outlen) {
+    const char *scope = luaL_checkstring(L, 1);
+    const char *key = luaL_checkstring(L, 4);
+    char suffix[600];
+    snprintf(suffix, sizeof(suffix), ":plugin:%s:%s", p->name, key);
+    if (!strcmp(scope, "plugin")) {
+        char part[600];
+        store_escape(suffix + 1, part, sizeof(part));
+        snprintf(out, outlen, "%s%s", redis_client_prefix(server.redis), part);
+    } else if (!strcmp(scope, "channel")) {
+        store_channel_key(server.redis, luaL_checkstring(L, 2), luaL_checkstring(L, 3), suffix, out, outlen);
+    } else if (!strcmp(scope, "user")) {
+        char who[600], part[600];
+        snprintf(who, sizeof(who), "user:%s:%s", luaL_checkstring(L, 2), luaL_checkstring(L, 3));
+        store_escape(who, part, sizeof(part));
+        char rest[600];
+        store_escape(suffix, rest, sizeof(rest));
+        snprintf(out, outlen, "%s%s%s", redis_client_prefix(server.redis), part, rest);
+    } else {
+        luaL_error(L, "unknown state scope '%s'", scope);
+    }
+}
+
+/* Encode the Lua value at IDX as stored text (JSON). */
+static char *encode_value(lua_State *L, int idx) {
+    json_t *v = lua_json_from(L, idx);
+    if (!v) luaL_error(L, "the value cannot be stored (functions and deep nesting cannot)");
+    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(v);
+    return s;
+}
+
+/* core.state(scope, a, b, key, op, ...): get set del incr expire push range trim len */
+static int core_state(lua_State *L) {
+    struct task *t = task_check(L);
+    struct plugin *p = plugin_of(L);
+    if (!p->allow_state) return denied(L, "keep state");
+    char key[1400];
+    state_key(L, p, key, sizeof(key));
+    const char *op = luaL_checkstring(L, 5);
+    const char *argv[5];
+    size_t lens[5];
+    char num1[32], num2[32];
+    char *value = NULL;
+    int argc = 0, decode = 0, rc;
+    argv[1] = key;
+    if (!strcmp(op, "get")) {
+        argv[0] = "GET"; argc = 2; decode = 1;
+    } else if (!strcmp(op, "set")) {
+        value = encode_value(L, 6);
+        argv[0] = "SET"; argv[2] = value; argc = 3;
+        if (!lua_isnoneornil(L, 7)) {
+            snprintf(num1, sizeof(num1), "%lld", (long long)luaL_checkinteger(L, 7));
+            argv[3] = "EX"; argv[4] = num1; argc = 5;
+        }
+    } else if (!strcmp(op, "del")) {
+        argv[0] = "DEL"; argc = 2;
+    } else if (!strcmp(op, "incr")) {
+        snprintf(num1, sizeof(num1), "%lld", (long long)luaL_optinteger(L, 6, 1));
+        argv[0] = "INCRBY"; argv[2] = num1; argc = 3;
+    } else if (!strcmp(op, "expire")) {
+        snprintf(num1, sizeof(num1), "%lld", (long long)luaL_checkinteger(L, 6));
+        argv[0] = "EXPIRE"; argv[2] = num1; argc = 3;
+    } else if (!strcmp(op, "push")) {
+        value = encode_value(L, 6);
+        argv[0] = "RPUSH"; argv[2] = value; argc = 3;
+    } else if (!strcmp(op, "range") || !strcmp(op, "trim")) {
+        snprintf(num1, sizeof(num1), "%lld", (long long)luaL_optinteger(L, 6, 0));
+        snprintf(num2, sizeof(num2), "%lld", (long long)luaL_optinteger(L, 7, -1));
+        argv[0] = !strcmp(op, "range") ? "LRANGE" : "LTRIM"; argv[2] = num1; argv[3] = num2; argc = 4;
+        decode = 1;
+    } else if (!strcmp(op, "len")) {
+        argv[0] = "LLEN"; argc = 2;
+    } else {
+        return luaL_error(L, "unknown state operation '%s'", op);
+    }
+    for (int i = 0; i < argc; i++) lens[i] = strlen(argv[i]);
+    rc = redis_call(L, t, argc, argv, lens, decode);
+    free(value);
+    return rc;
+}
+
+/* ---- history of the job's channel with a persona ---- */
+
+struct history_op {
+    struct task *task;
+};
+
+static void on_history(json_t *turns, const char *err, void *data) {
+    struct history_op *op = data;
+    struct task *t = op->task;
+    free(op);
+    if (err) metrics_inc(METRIC_REDIS_ERRORS, "history", 1);
+    if (!t) return;
+    lua_State *co = task_stack(t);
+    if (turns) {
+        lua_json_push(co, turns);
+        task_resume(t, 1);
+    } else {
+        lua_pushnil(co);
+        lua_pushstring(co, err);
+        task_resume(t, 2);
+    }
+}
+
+static void on_appended(const char *err, void *data) {
+    struct history_op *op = data;
+    struct task *t = op->task;
+    free(op);
+    if (err) metrics_inc(METRIC_REDIS_ERRORS, "history", 1);
+    if (!t) return;
+    lua_State *co = task_stack(t);
+    if (err) {
+        lua_pushnil(co);
+        lua_pushstring(co, err);
+        task_resume(t, 2);
+    } else {
+        lua_pushboolean(co, 1);
+        task_resume(t, 1);
+    }
+}
+
+static void cancel_history(void *data) {
+    struct history_op *op = data;
+    op->task = NULL;
+}
+
+static struct job *history_job(lua_State *L, struct task *t) {
+    struct job *job = task_job(t);
+    if (!job) luaL_error(L, "history needs a message's channel");
+    if (!plugin_of(L)->allow_state) denied(L, "keep state");
+    return job;
+}
+
+static int core_history_load(lua_State *L) {
+    struct task *t = task_check(L);
+    const char *persona = luaL_checkstring(L, 1);
+    struct job *job = history_job(L, t);
+    struct history_op *op = calloc(1, sizeof(*op));
+    op->task = t;
+    if (store_history_load(server.redis, job->msg->platform, job->msg->channel, persona,
+                           job->rt->limits.history_turns, on_history, op) < 0) {
+        free(op);
+        lua_pushnil(L);
+        lua_pushstring(L, "Redis is not available");
+        return 2;
+    }
+    return task_wait(L, t, op, cancel_history);
+}
+
+static int core_history_append(lua_State *L) {
+    struct task *t = task_check(L);
+    const char *persona = luaL_checkstring(L, 1);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    struct job *job = history_job(L, t);
+    json_t *turns = lua_json_from(L, 2);
+    if (!json_is_array(turns) || json_array_size(turns) > 64) {
+        json_decref(turns);
+        return luaL_error(L, "turns must be a list of 1 to 64 {role = ..., content = ...} tables");
+    }
+    struct history_op *op = calloc(1, sizeof(*op));
+    op->task = t;
+    int rc = store_history_append(server.redis, job->msg->platform, job->msg->channel, persona, turns,
+                                  &job->rt->limits, on_appended, op);
+    json_decref(turns);
+    if (rc < 0) {
+        free(op);
+        lua_pushnil(L);
+        lua_pushstring(L, "Redis is not available");
+        return 2;
+    }
+    return task_wait(L, t, op, cancel_history);
+}
+
+/* ---- core.http_request{method, url, headers, body, timeout} ---- */
+
+struct http_op {
+    struct task *task;
+    struct http_call *call;
+};
+
+static void on_http_done(const struct http_response *res, void *data) {
+    struct http_op *op = data;
+    struct task *t = op->task;
+    free(op);
+    lua_State *co = task_stack(t);
+    if (res->error) {
+        lua_pushnil(co);
+        lua_pushstring(co, res->error);
+        task_resume(t, 2);
+        return;
+    }
+    lua_createtable(co, 0, 2);
+    lua_pushinteger(co, res->status);
+    lua_setfield(co, -2, "status");
+    lua_pushlstring(co, res->body, res->body_len);
+    lua_setfield(co, -2, "body");
+    task_resume(t, 1);
+}
+
+static void cancel_http(void *data) {
+    struct http_op *op = data;
+    http_cancel(op->call);
+    free(op);
+}
+
+/* The host of URL, for the manifest's allow-list; 0 or -1. */
+static int url_host(const char *url, char *host, size_t len) {
+    CURLU *u = curl_url();
+    char *h = NULL, *scheme = NULL;
+    int rc = -1;
+    if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+        (!strcmp(scheme, "http") || !strcmp(scheme, "https")) &&
+        curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK) {
+        snprintf(host, len, "%s", h);
+        rc = 0;
+    }
+    curl_free(h);
+    curl_free(scheme);
+    curl_url_cleanup(u);
+    return rc;
+}
+
+static int core_http_request(lua_State *L) {
+    struct task *t = task_check(L);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_getfield(L, 1, "url");
+    const char *url = luaL_checkstring(L, -1);
+    char host[256];
+    if (url_host(url, host, sizeof(host)) < 0) {
+        lua_pushnil(L);
+        lua_pushstring(L, "the URL must be http:// or https:// with a host");
+        return 2;
+    }
+    if (!plugin_http_allowed(plugin_of(L), host)) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "plugin %s may not call %s (add the host to permissions.http in its manifest.lua)",
+                        plugin_of(L)->name, host);
+        return 2;
+    }
+    lua_getfield(L, 1, "method");
+    const char *method = luaL_optstring(L, -1, "GET");
+    lua_getfield(L, 1, "body");
+    size_t body_len = 0;
+    const char *body = lua_isstring(L, -1) ? lua_tolstring(L, -1, &body_len) : NULL;
+    lua_getfield(L, 1, "timeout");
+    long timeout_ms = (long)(luaL_optnumber(L, -1, 30) * 1000);
+    if (timeout_ms > task_remaining_ms(t)) timeout_ms = task_remaining_ms(t);
+    const char *headers[33];
+    int nh = 0;
+    if (lua_getfield(L, 1, "headers") == LUA_TTABLE) {
+        lua_pushnil(L);
+        while (lua_next(L, -2) && nh < 32) {
+            if (lua_type(L, -2) == LUA_TSTRING && lua_isstring(L, -1)) {
+                lua_pushfstring(L, "%s: %s", lua_tostring(L, -2), lua_tostring(L, -1));
+                headers[nh++] = lua_tostring(L, -1);
+                lua_insert(L, 2);   /* keep the string alive below the iteration */
+            }
+            lua_pop(L, 1);
+        }
+    }
+    headers[nh] = NULL;
+    struct http_request req = {
+        .method = method, .url = url, .headers = headers, .body = body, .body_len = body_len,
+        .connect_timeout_ms = timeout_ms < 10000 ? timeout_ms : 10000, .timeout_ms = timeout_ms,
+        .max_body = 4u << 20
+    };
+    struct http_op *op = calloc(1, sizeof(*op));
+    op->task = t;
+    op->call = http_start(server.http, &req, on_http_done, op);
+    if (!op->call) {
+        free(op);
+        lua_pushnil(L);
+        lua_pushstring(L, "the request could not be started");
+        return 2;
+    }
+    return task_wait(L, t, op, cancel_http);
+}
+
+void lua_io_register(lua_State *L) {
+    static const luaL_Reg io[] = {
+        { "model_chat", core_model_chat },
+        { "state", core_state },
+        { "history_load", core_history_load },
+        { "history_append", core_history_append },
+        { "http_request", core_http_request },
+        { NULL, NULL }
+    };
+    luaL_setfuncs(L, io, 0);
+}
