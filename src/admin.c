@@ -16,6 +16,7 @@
 #include "redis_client.h"
 #include "runtime.h"
 #include "server.h"
+#include "scheduler.h"
 #include "skills.h"
 
 #define MAX_LINE 65536
@@ -73,6 +74,31 @@ static json_t *cmd_status(void) {
                      "default_persona", server.rt->personas->fallback->name);
 }
 
+/* {"cmd":"plugins","action":"list"|"reload"[,"name":N]} */
+static json_t *cmd_plugins(json_t *req) {
+    const char *action = json_string_value(json_object_get(req, "action"));
+    const char *name = json_string_value(json_object_get(req, "name"));
+    struct skill_host *h = server.rt->skills;
+    if (!action || !strcmp(action, "list")) {
+        json_t *list = json_array();
+        for (int i = 0; i < h->nplugins; i++) {
+            struct plugin *p = h->plugins[i];
+            json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:i}", "name", p->name,
+                "version", p->version ? p->version : "", "description", p->description ? p->description : "",
+                "dir", p->dir, "memory_bytes", (json_int_t)p->mem, "memory_limit", (json_int_t)p->mem_limit,
+                "running", p->ntasks));
+        }
+        return json_pack("{s:b, s:o}", "ok", 1, "plugins", list);
+    }
+    if (!strcmp(action, "reload")) {
+        char err[4096];
+        if (skills_reload(h, name, err, sizeof(err)) < 0) return json_pack("{s:b, s:s}", "ok", 0, "error", err);
+        scheduler_sync(h);
+        return json_pack("{s:b, s:s}", "ok", 1, "message", name ? "plugin reloaded" : "plugins reloaded");
+    }
+    return json_pack("{s:b, s:s}", "ok", 0, "error", "plugins: the action is list or reload");
+}
+
 json_t *admin_execute(json_t *req) {
     const char *cmd = json_string_value(json_object_get(req, "cmd"));
     if (!cmd) return json_pack("{s:b, s:s}", "ok", 0, "error", "a request needs \"cmd\"");
@@ -83,7 +109,8 @@ json_t *admin_execute(json_t *req) {
         if (server_reload(err, sizeof(err)) < 0) return json_pack("{s:b, s:s}", "ok", 0, "error", err);
         return json_pack("{s:b, s:s}", "ok", 1, "message", "config and plugins reloaded");
     }
-    return json_pack("{s:b, s:s}", "ok", 0, "error", "unknown command (try: status, reload, ping)");
+    if (!strcmp(cmd, "plugins")) return cmd_plugins(req);
+    return json_pack("{s:b, s:s}", "ok", 0, "error", "unknown command (try: status, reload, plugins, ping)");
 }
 
 static void on_client_closed(uv_handle_t *h) {

@@ -100,7 +100,7 @@ static void job_start(struct job *job) {
     server.jobs_in_flight++;
     job->rt = runtime_acquire(server.rt);
     job->started = uv_now(server.loop);
-    metrics_inc(METRIC_MESSAGES_IN, job->platform->ops->name, 1);
+    if (!job->msg->event) metrics_inc(METRIC_MESSAGES_IN, job->platform->ops->name, 1);
     if (store_persona_get(server.redis, job->msg->platform, job->msg->channel, on_persona, job) < 0)
         job_run(job, NULL);   /* Redis is down: answer without memory */
 }

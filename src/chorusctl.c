@@ -29,9 +29,12 @@ static void usage(FILE *out) {
             "Usage: chorusctl [--socket PATH] [--json] COMMAND\n"
             "\n"
             "Commands:\n"
-            "  status   platforms, Redis, jobs, plugins, personas and models\n"
-            "  reload   re-read the config and plugins (like SIGHUP)\n"
-            "  ping     check that the daemon answers\n"
+            "  status                  platforms, Redis, jobs, plugins, personas and models\n"
+            "  reload                  re-read the config and plugins (like SIGHUP)\n"
+            "  plugins list            loaded plugins, their versions and memory\n"
+            "  plugins reload [NAME]   reload one plugin (or all) from disk; a broken\n"
+            "                          new version is refused and the old one keeps running\n"
+            "  ping                    check that the daemon answers\n"
             "\n"
             "  -s, --socket PATH  admin socket (default %s, or $CHORUS_ADMIN_SOCKET)\n"
             "  -j, --json         print the daemon's JSON answer\n", default_path());
@@ -100,6 +103,33 @@ static void print_status(json_t *st) {
     printf("\n");
 }
 
+/* The request for ARGV (command and arguments), or NULL if unknown. */
+static json_t *build_request(int argc, char **argv) {
+    const char *cmd = argv[0];
+    if (argc == 1 && (!strcmp(cmd, "status") || !strcmp(cmd, "reload") || !strcmp(cmd, "ping")))
+        return json_pack("{s:s}", "cmd", cmd);
+    if (!strcmp(cmd, "plugins") && argc >= 2 && argc <= 3) {
+        if (!strcmp(argv[1], "list") && argc == 2) return json_pack("{s:s, s:s}", "cmd", "plugins", "action", "list");
+        if (!strcmp(argv[1], "reload"))
+            return argc == 3 ? json_pack("{s:s, s:s, s:s}", "cmd", "plugins", "action", "reload", "name", argv[2])
+                             : json_pack("{s:s, s:s}", "cmd", "plugins", "action", "reload");
+    }
+    return NULL;
+}
+
+/* Human-readable plugin list. */
+static void print_plugins(json_t *answer) {
+    size_t i;
+    json_t *p;
+    printf("%-12s %-9s %10s %8s  %s\n", "PLUGIN", "VERSION", "MEMORY", "RUNNING", "DESCRIPTION");
+    json_array_foreach(json_object_get(answer, "plugins"), i, p)
+        printf("%-12s %-9s %9lldK %8lld  %s\n", json_string_value(json_object_get(p, "name")),
+               json_string_value(json_object_get(p, "version")),
+               json_integer_value(json_object_get(p, "memory_bytes")) / 1024,
+               json_integer_value(json_object_get(p, "running")),
+               json_string_value(json_object_get(p, "description")));
+}
+
 int main(int argc, char **argv) {
     static const struct option opts[] = {
         { "socket", required_argument, NULL, 's' },
@@ -117,18 +147,18 @@ int main(int argc, char **argv) {
         default: usage(stderr); return 2;
         }
     }
-    if (optind != argc - 1) {
+    if (optind >= argc) {
         usage(stderr);
         return 2;
     }
     const char *cmd = argv[optind];
-    if (strcmp(cmd, "status") && strcmp(cmd, "reload") && strcmp(cmd, "ping")) {
+    json_t *req = build_request(argc - optind, argv + optind);
+    if (!req) {
         fprintf(stderr, "chorusctl: unknown command '%s'\n", cmd);
         usage(stderr);
         return 2;
     }
     if (!path || !*path) path = default_path();
-    json_t *req = json_pack("{s:s}", "cmd", cmd);
     char *text = json_dumps(req, JSON_COMPACT);
     json_decref(req);
     char *line = roundtrip(path, text);
@@ -144,6 +174,7 @@ int main(int argc, char **argv) {
     if (as_json) fputs(line, stdout);
     else if (!ok) fprintf(stderr, "chorusctl: %s\n", json_string_value(json_object_get(answer, "error")));
     else if (!strcmp(cmd, "status")) print_status(answer);
+    else if (!strcmp(cmd, "plugins") && json_object_get(answer, "plugins")) print_plugins(answer);
     else if (!strcmp(cmd, "ping")) printf("pong from chorusd %s\n", json_string_value(json_object_get(answer, "pong")));
     else printf("%s\n", json_string_value(json_object_get(answer, "message")));
     json_decref(answer);

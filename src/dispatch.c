@@ -210,7 +210,7 @@ static void on_step_end(struct task *t, enum task_end how, void *data) {
     int i = r->i++;
     (void)t;
     if (i < r->nbefore) {
-        if (how == TASK_DECLINED) r->i = r->nbefore + r->nmain;   /* a middleware stopped it */
+        if (how == TASK_DECLINED) r->i = r->n;   /* a middleware stopped it: nothing more runs */
     } else if (i < r->nbefore + r->nmain && !r->job->msg->event) {
         if (how != TASK_DECLINED) {
             r->taken = 1;

@@ -24,6 +24,7 @@
 #include "redact.h"
 #include "redis_client.h"
 #include "runtime.h"
+#include "plugin_watch.h"
 #include "scheduler.h"
 #include "server.h"
 #include "skills.h"
@@ -36,6 +37,7 @@ static uv_timer_t drain_timer, close_timer;
 static int close_ticks;
 
 static void on_redis_ready(void);
+static int watch_enabled(const struct runtime *rt);
 
 double server_now(void) {
     struct timespec ts;
@@ -112,6 +114,7 @@ static void close_handle(uv_handle_t *h) {
 static void shutdown_final(void) {
     uv_timer_stop(&close_timer);
     scheduler_stop();
+    plugin_watch_stop();
     web_stop(server.web);
     http_client_free(server.http);
     server.http = NULL;
@@ -217,6 +220,7 @@ int server_reload(char *err, size_t errlen) {
     server.rt = rt;
     runtime_release(old_rt);
     scheduler_sync(rt->skills);
+    plugin_watch_sync(rt->skills, watch_enabled(rt));
     log_info("reload: config and plugins reloaded");
     return 0;
 }
@@ -272,6 +276,11 @@ static int parse_args(int argc, char **argv, const char **config, const char **c
     return 0;
 }
 
+/* Is the development file watcher on (skills { watch = true })? */
+static int watch_enabled(const struct runtime *rt) {
+    return config_bool(config_first(rt->cfg, "skills"), "watch", 0);
+}
+
 /* Redis is (back) up: put back what lives there. */
 static void on_redis_ready(void) {
     if (server.rt && !server.stopping) scheduler_sync(server.rt->skills);
@@ -308,6 +317,8 @@ static int start(struct config *cfg) {
         return -1;
     }
     log_info("listening on http://%s:%d (web chat at /, websocket at /ws)", cfg->listen_host, web_port(server.web));
+    plugin_watch_sync(server.rt->skills, watch_enabled(server.rt));
+    scheduler_sync(server.rt->skills);
     const char *admin_path = cfg->admin_socket ? cfg->admin_socket : admin_default_path();
     server.admin = admin_start(server.loop, admin_path, err, sizeof(err));
     if (server.admin) log_info("admin socket at %s", admin_path);

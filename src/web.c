@@ -12,6 +12,7 @@
 #include "server.h"
 #include "web.h"
 #include "webchat.h"
+#include "webhook.h"
 
 #define MAX_FILES 32
 #define MAX_FILE_SIZE (2 << 20)
@@ -37,6 +38,10 @@ struct web_server {
 struct session {
     char *body;            /* owned response body */
     size_t len, sent;
+    unsigned status;       /* of a response whose headers are still to write */
+    const char *type;
+    int headers_pending;
+    struct webhook_req *hook;
     struct ws_conn *ws;
 };
 
@@ -103,14 +108,10 @@ static const struct web_file *find_file(const char *path) {
     return NULL;
 }
 
-/* Write status line and headers, and queue BODY (taken over) for writing. */
-static int respond(struct lws *wsi, struct session *s, unsigned int status, const char *type,
-                   char *body, size_t len) {
+/* Write the status line and headers of S's response. */
+static int write_headers(struct lws *wsi, struct session *s) {
     unsigned char buf[LWS_PRE + 1024], *start = &buf[LWS_PRE], *p = start, *end = &buf[sizeof(buf) - 1];
-    s->body = body;
-    s->len = len;
-    s->sent = 0;
-    if (lws_add_http_common_headers(wsi, status, type, (lws_filepos_t)len, &p, end)) return 1;
+    if (lws_add_http_common_headers(wsi, s->status, s->type, (lws_filepos_t)s->len, &p, end)) return 1;
     static const char csp[] = "default-src 'self'; img-src 'self' data:; connect-src 'self'";
     if (lws_add_http_header_by_name(wsi, (const unsigned char *)"content-security-policy:",
                                     (const unsigned char *)csp, (int)strlen(csp), &p, end))
@@ -118,9 +119,34 @@ static int respond(struct lws *wsi, struct session *s, unsigned int status, cons
     if (lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
                                     (const unsigned char *)"no-cache", 8, &p, end))
         return 1;
-    if (lws_finalize_write_http_header(wsi, start, &p, end)) return 1;
+    return lws_finalize_write_http_header(wsi, start, &p, end) ? 1 : 0;
+}
+
+/* Write headers now and queue BODY (taken over) for writing. */
+static int respond(struct lws *wsi, struct session *s, unsigned int status, const char *type,
+                   char *body, size_t len) {
+    free(s->body);
+    s->body = body;
+    s->len = len;
+    s->sent = 0;
+    s->status = status;
+    s->type = type;
+    s->headers_pending = 0;
+    if (write_headers(wsi, s)) return 1;
     lws_callback_on_writable(wsi);
     return 0;
+}
+
+void web_respond_later(struct lws *wsi, unsigned status, const char *type, char *body, size_t len) {
+    struct session *s = lws_wsi_user(wsi);
+    free(s->body);
+    s->body = body;
+    s->len = len;
+    s->sent = 0;
+    s->status = status;
+    s->type = type;
+    s->headers_pending = 1;
+    lws_callback_on_writable(wsi);
 }
 
 static int respond_text(struct lws *wsi, struct session *s, unsigned int status, const char *text) {
@@ -140,6 +166,16 @@ static int serve_ready(struct lws *wsi, struct session *s) {
 
 /* Route one HTTP request. */
 static int serve_http(struct lws *wsi, struct session *s, const char *path) {
+    if (!strncmp(path, "/hooks/", 7)) {
+        int post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
+        /* lws 4.1 never completes a chunked request body: ask for a length. */
+        if (post && lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
+            return respond_text(wsi, s, 411, "a Content-Length header is required\n");
+        webhook_detach(s->hook);
+        s->hook = webhook_begin(wsi, path, post ? "POST" : "GET");
+        if (!post) webhook_run(s->hook);
+        return 0;   /* a POST answers once its body is in */
+    }
     if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
         return respond_text(wsi, s, 405, "method not allowed\n");
     if (!strcmp(path, "/healthz")) return respond_text(wsi, s, 200, "ok\n");
@@ -157,9 +193,15 @@ static int serve_http(struct lws *wsi, struct session *s, const char *path) {
     return respond(wsi, s, 200, f->type, copy, f->len);
 }
 
-/* Send the next piece of a response body. */
+/* Send the headers of a late response, or the next piece of a body. */
 static int write_body(struct lws *wsi, struct session *s) {
     if (!s->body) return 0;
+    if (s->headers_pending) {
+        s->headers_pending = 0;
+        if (write_headers(wsi, s)) return -1;
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
     size_t chunk = s->len - s->sent;
     if (chunk > 16384) chunk = 16384;
     unsigned char *buf = malloc(LWS_PRE + chunk + 1);
@@ -175,6 +217,8 @@ static int write_body(struct lws *wsi, struct session *s) {
     }
     free(s->body);
     s->body = NULL;
+    webhook_detach(s->hook);
+    s->hook = NULL;
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
@@ -188,11 +232,23 @@ static int on_event(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return serve_http(wsi, s, path) ? -1 : 0;
     case LWS_CALLBACK_HTTP_WRITEABLE:
         return write_body(wsi, s);
+    case LWS_CALLBACK_HTTP_BODY:
+        if (s->hook && webhook_body(s->hook, in, len) < 0) {
+            webhook_detach(s->hook);
+            s->hook = NULL;
+            respond_text(wsi, s, 413, "the body is too large\n");
+        }
+        return 0;
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        if (s->hook) webhook_run(s->hook);
+        return 0;
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     case LWS_CALLBACK_CLOSED_HTTP:
         if (s) {
             free(s->body);
             s->body = NULL;
+            webhook_detach(s->hook);
+            s->hook = NULL;
         }
         break;
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:

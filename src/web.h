@@ -17,6 +17,9 @@ struct web_server *web_start(uv_loop_t *loop, const char *host, int port, const 
 int web_port(const struct web_server *w);
 /* Re-read the static files (SIGHUP). Returns 0 or -1 (old files kept). */
 int web_reload_files(struct web_server *w, const char *root);
+/* Answer an HTTP request later (from a plugin's route): BODY is taken over. */
+struct lws;
+void web_respond_later(struct lws *wsi, unsigned status, const char *type, char *body, size_t len);
 /* First stage of teardown, from inside the loop. */
 void web_stop(struct web_server *w);
 /* Last stage, after uv_run has returned (lws needs both with a foreign loop). */

@@ -134,6 +134,22 @@ static void send_notice(const char *channel, const char *reply_to, const char *t
     free(s);
 }
 
+/* Tell skills that a guest joined (or left) CHANNEL: an event job. */
+static void announce(struct ws_conn *c, const char *channel, const char *event, json_t *frame) {
+    json_t *user = frame ? json_object_get(frame, "user") : NULL;
+    const char *user_id = json_is_object(user) ? get_string(user, "id") : NULL;
+    const char *user_name = json_is_object(user) ? get_string(user, "name") : NULL;
+    char author[MAX_ID_BYTES + 40];
+    if (server.stopping) return;
+    snprintf(author, sizeof(author), "guest:%s:%.256s", c->session, user_id ? user_id : "anonymous");
+    struct chat_message m = {
+        .platform = "webchat", .channel = (char *)channel, .text = "", .event = (char *)event,
+        .author = { .id = author, .name = (char *)(user_name && *user_name ? user_name : "guest"), .guest = 1 },
+        .received_at = server_now()
+    };
+    platform_receive(self, &m);
+}
+
 /* A "message" frame: validate it and hand it to its channel's queue. */
 static void take_message(struct ws_conn *c, json_t *o) {
     const char *id = get_string(o, "id");
@@ -193,7 +209,10 @@ static void take_frame(struct ws_conn *c, const char *data, size_t len) {
     else if (!strcmp(type, "join")) {
         const char *channel = get_string(o, "channel");
         if (!channel || !*channel || strlen(channel) > MAX_CHANNEL_BYTES) send_error(c, "missing_field", id);
-        else conn_join(c, channel);
+        else if (!conn_in_channel(c, channel)) {
+            conn_join(c, channel);
+            announce(c, channel, "join", o);
+        }
     } else send_error(c, "unsupported", id);
     json_decref(o);
 }

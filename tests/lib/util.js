@@ -53,7 +53,11 @@ async function waitFor(check, { timeoutMs = 5000, intervalMs = 50, what = 'condi
 // One plain HTTP request, no keep-alive. Resolves {status, headers, body}.
 function httpRequest(url, { method = 'GET', headers = {}, body, timeoutMs = 3000 } = {}) {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers, agent: false }, (res) => {
+    // A string body is sent with its length, as webhook senders do;
+    // pass headers['transfer-encoding'] = 'chunked' to send it chunked.
+    const hdrs = { ...headers };
+    if (typeof body === 'string' && !hdrs['transfer-encoding']) hdrs['content-length'] = Buffer.byteLength(body);
+    const req = http.request(url, { method, headers: hdrs, agent: false }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));

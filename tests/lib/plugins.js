@@ -1,0 +1,28 @@
+'use strict';
+// Write plugins for a story into a temp folder:
+//   const dir = writePlugins({ greeter: { init: 'chorus.on("join", ...)', manifest: { state: true } } });
+// `manifest` lists permissions ({ model, state, http: [hosts] }); omit it for none.
+const fs = require('node:fs');
+const path = require('node:path');
+const { tempDir, luaString } = require('./util');
+
+function manifestText(name, perms) {
+  const parts = [];
+  if (perms.model) parts.push('model = true');
+  if (perms.state) parts.push('state = true');
+  if (perms.http) parts.push(`http = { ${perms.http.map(luaString).join(', ')} }`);
+  return `return { name = ${luaString(name)}, version = "0.0.1", permissions = { ${parts.join(', ')} } }\n`;
+}
+
+function writePlugins(plugins, dir = tempDir('chorus-plugins')) {
+  for (const [name, p] of Object.entries(plugins)) {
+    const pdir = path.join(dir, name);
+    fs.mkdirSync(pdir, { recursive: true });
+    fs.writeFileSync(path.join(pdir, 'init.lua'), p.init);
+    if (p.manifest) fs.writeFileSync(path.join(pdir, 'manifest.lua'), manifestText(name, p.manifest));
+    for (const [file, text] of Object.entries(p.files || {})) fs.writeFileSync(path.join(pdir, file), text);
+  }
+  return dir;
+}
+
+module.exports = { writePlugins };
