@@ -68,8 +68,9 @@ static void usage(FILE *out) {
 /* Find lua/, plugins/ and web/: the source tree when this binary was built
  * there and not installed, else the installed data folder. */
 static const char *find_data_dir(void) {
+    static char real[PATH_MAX];
     const char *env = getenv("CHORUS_DATA_DIR");
-    if (env && *env) return env;
+    if (env && *env) return realpath(env, real) ? real : env;
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     if (n > 0) {
@@ -78,7 +79,7 @@ static const char *find_data_dir(void) {
         if (slash) *slash = '\0';
         char built[PATH_MAX];
         snprintf(built, sizeof(built), "%s/src", CHORUS_BUILDDIR);
-        if (strcmp(exe, built) == 0) return CHORUS_SRCDIR;
+        if (strcmp(exe, built) == 0) return realpath(CHORUS_SRCDIR, real) ? real : CHORUS_SRCDIR;
     }
     return CHORUS_PKGDATADIR;
 }

@@ -1,5 +1,6 @@
 /* plugin.c - create a plugin's lua_State, read its manifest, load it. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -192,7 +193,9 @@ struct plugin *plugin_load(struct skill_host *h, const char *name, const char *d
     p->refs = 1;
     p->host = h;
     p->name = strdup(name);
-    p->dir = strdup(dir);
+    /* A canonical folder, so the read_file check compares real paths. */
+    char real[PATH_MAX];
+    p->dir = strdup(realpath(dir, real) ? real : dir);
     p->config = config ? json_incref(config) : json_object();
     p->mem_limit = (size_t)lim->memory_mb << 20;
     p->slice_insns = lim->slice_insns;

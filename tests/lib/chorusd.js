@@ -79,7 +79,9 @@ async function startChorusd({ config, env = {}, args = [], files = {}, readyTime
   let exitInfo = null;
 
   const exited = new Promise((resolve) => {
-    proc.once('exit', (code, signal) => {
+    // 'close' (not 'exit'): it comes after stderr is fully read, so the
+    // last log lines are never lost from a failure report.
+    proc.once('close', (code, signal) => {
       exitInfo = { code, signal, at: Date.now() };
       resolve(exitInfo);
     });
