@@ -42,6 +42,10 @@ p=$(grep -c '^ok ' "$top/.ci-browser.log"); f=$(grep -c '^not ok ' "$top/.ci-bro
 [ "$p" -gt 0 ] || f=$((f + 1))
 passed=$((passed + p)); failed=$((failed + f))
 
+# Benchmarks in smoke mode: they must run and answer every message; their
+# figures mean something only from a plain build (make bench).
+step bench-dispatch make bench BENCH_FLAGS=--smoke
+
 # A plain (unsanitized) build from the release tarball, with its own tests.
 step distcheck make distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror
 

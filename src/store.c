@@ -45,6 +45,7 @@ static void on_persona(redisReply *r, const char *err, void *data) {
 
 int store_persona_get(struct redis_client *rc, const char *platform, const char *channel,
                       store_persona_fn *cb, void *data) {
+    if (!redis_client_ready(rc)) return -1;
     char key[1024];
     store_channel_key(rc, platform, channel, ":persona", key, sizeof(key));
     struct persona_req *req = malloc(sizeof(*req));
@@ -89,6 +90,7 @@ static void on_history(redisReply *r, const char *err, void *data) {
 
 int store_history_load(struct redis_client *rc, const char *platform, const char *channel,
                        const char *persona, long max_turns, store_history_fn *cb, void *data) {
+    if (!redis_client_ready(rc)) return -1;
     char key[1024], suffix[128], start[32];
     snprintf(suffix, sizeof(suffix), ":history:%s", persona);
     store_channel_key(rc, platform, channel, suffix, key, sizeof(key));
@@ -126,6 +128,7 @@ static void on_append_step(redisReply *r, const char *err, void *data) {
 int store_history_append(struct redis_client *rc, const char *platform, const char *channel,
                          const char *persona, json_t *turns, const struct store_limits *lim,
                          store_done_fn *cb, void *data) {
+    if (!redis_client_ready(rc)) return -1;
     char key[1024], suffix[128], trim[32], ttl[32];
     size_t n = json_array_size(turns);
     if (n == 0 || n > 64) return -1;
