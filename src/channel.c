@@ -129,6 +129,11 @@ int job_reply(struct job *job, const char *text, size_t len, platform_sent_fn *c
                               job->persona->name, cb, data);
 }
 
+void job_stream_delta(struct job *job, const char *text, size_t len) {
+    struct platform *p = job->platform;
+    if (p->ops->stream_delta) p->ops->stream_delta(p, job->msg->channel, job->msg->id, text, len);
+}
+
 int job_typing(struct job *job) {
     if (!job->platform->ops->typing) return 0;
     return job->platform->ops->typing(job->platform, job->msg->channel);

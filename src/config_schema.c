@@ -5,6 +5,8 @@
 #include "persona.h"
 #include "model.h"
 #include "skills.h"
+#include "router.h"
+#include "budget.h"
 
 #define MAX_SCHEMAS 64
 
@@ -37,6 +39,8 @@ void config_schema_init(void) {
     model_config_register();
     persona_config_register();
     skills_config_register();
+    router_config_register();
+    budget_config_register();
 }
 
 /* The word used in error messages for a type. */

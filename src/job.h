@@ -28,6 +28,8 @@ struct job {
  * Invalid UTF-8 is repaired. CB may be NULL. Returns 0 or -1. */
 int job_reply(struct job *job, const char *text, size_t len, platform_sent_fn *cb, void *data);
 int job_typing(struct job *job);
+/* A piece of a streamed reply, for platforms that show replies growing. */
+void job_stream_delta(struct job *job, const char *text, size_t len);
 /* The skills are done with the job: apologise if nobody answered, free it
  * and start the channel's next job. */
 void job_finish(struct job *job);

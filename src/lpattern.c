@@ -94,6 +94,7 @@ static int pm_class(int c, int cl) {
     case 'u': r = isupper(c); break;
     case 'w': r = isalnum(c); break;
     case 'x': r = isxdigit(c); break;
+    case 'z': r = c == 0; break; /* undocumented, but stock 5.4 has it */
     default: return cl == c;
     }
     return isupper(cl) ? !r : r != 0;

@@ -13,7 +13,10 @@
 #include "lua_json.h"
 #include "message.h"
 #include "metrics.h"
+#include "dispatch.h"
 #include "model.h"
+#include "skills.h"
+#include "router.h"
 #include "persona.h"
 #include "plugin.h"
 #include "redis_client.h"
@@ -28,81 +31,136 @@ static int denied(lua_State *L, const char *what) {
     return luaL_error(L, "plugin %s may not %s (add it to permissions in its manifest.lua)", p->name, what);
 }
 
-/* ---- core.model_chat(model, messages) -> reply | nil, err ---- */
+/* ---- core.model_chat(route, messages, opts) -> reply | nil, err, kind ---- */
 
 struct model_op {
     struct task *task;
-    struct model_call *call;
-    char model[64];
+    struct route_call *call;
+    struct plugin *plugin;     /* for a Lua stream callback */
+    int stream_ref;            /* that callback, or LUA_NOREF */
+    struct job *job;           /* for streaming to the platform */
+    int stream_to_platform;
 };
 
-static void on_model_done(const struct model_result *res, void *data) {
+/* A piece of streamed text: to the platform, or to the skill's callback. */
+static void on_delta(const char *text, size_t len, void *data) {
+    struct model_op *op = data;
+    if (!op->task) return;
+    if (op->stream_to_platform && op->job) job_stream_delta(op->job, text, len);
+    if (op->stream_ref != LUA_NOREF) {
+        lua_State *L = op->plugin->L;
+        task_budget_begin(op->plugin);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, op->stream_ref);
+        lua_pushlstring(L, text, len);
+        if (lua_pcall(L, 1, 0, 0) != LUA_OK) {
+            log_warn("plugin %s: the stream callback failed: %s", op->plugin->name, lua_tostring(L, -1));
+            lua_pop(L, 1);
+        }
+    }
+}
+
+static void model_op_free(struct model_op *op) {
+    if (op->stream_ref != LUA_NOREF) luaL_unref(op->plugin->L, LUA_REGISTRYINDEX, op->stream_ref);
+    free(op);
+}
+
+static void on_routed(const struct route_result *res, void *data) {
     struct model_op *op = data;
     struct task *t = op->task;
-    metrics_inc(METRIC_MODEL_CALLS, op->model, 1);
-    metrics_observe(METRIC_MODEL_SECONDS, op->model, res->latency_ms / 1000.0);
-    if (res->error) {
-        metrics_inc(METRIC_MODEL_ERRORS, op->model, 1);
-        log_warn("model %s: %s", op->model, res->error);
-    }
     lua_State *co = task_stack(t);
     int n = 1;
-    if (res->text) {
-        lua_createtable(co, 0, 4);
-        lua_pushstring(co, res->text);
+    if (res->kind == MODEL_OK) {
+        lua_createtable(co, 0, 8);
+        lua_pushstring(co, res->text ? res->text : "");
         lua_setfield(co, -2, "text");
-        lua_pushstring(co, op->model);
+        lua_pushstring(co, res->model);
         lua_setfield(co, -2, "model");
+        lua_pushstring(co, res->decision ? res->decision : "");
+        lua_setfield(co, -2, "decision");
         lua_createtable(co, 0, 2);
         lua_pushinteger(co, res->prompt_tokens);
         lua_setfield(co, -2, "prompt_tokens");
         lua_pushinteger(co, res->completion_tokens);
         lua_setfield(co, -2, "completion_tokens");
         lua_setfield(co, -2, "usage");
+        lua_createtable(co, 0, 2);
+        lua_pushinteger(co, (lua_Integer)res->cost_micro);
+        lua_setfield(co, -2, "micro");
+        lua_pushstring(co, res->currency ? res->currency : "USD");
+        lua_setfield(co, -2, "currency");
+        lua_setfield(co, -2, "cost");
         lua_pushnumber(co, res->latency_ms);
         lua_setfield(co, -2, "latency_ms");
+        lua_pushnumber(co, res->ttft_ms);
+        lua_setfield(co, -2, "ttft_ms");
+        if (res->tool_calls) {
+            lua_json_push(co, res->tool_calls);
+            lua_setfield(co, -2, "tool_calls");
+        }
     } else {
         lua_pushnil(co);
         lua_pushstring(co, res->error);
-        n = 2;
+        lua_pushstring(co, res->budget_exceeded ? "budget" : model_error_name(res->kind));
+        n = 3;
     }
-    free(op);
+    model_op_free(op);
     task_resume(t, n);
 }
 
 static void cancel_model(void *data) {
     struct model_op *op = data;
-    model_call_cancel(op->call);
-    free(op);
+    router_cancel(op->call);
+    model_op_free(op);
 }
 
 static int core_model_chat(lua_State *L) {
     struct task *t = task_check(L);
-    const char *name = luaL_checkstring(L, 1);
+    const char *route = luaL_checkstring(L, 1);
     luaL_checktype(L, 2, LUA_TTABLE);
-    if (!plugin_of(L)->allow_model) return denied(L, "call models");
-    const struct model *m = model_find(server.rt->models, name);
-    if (!m) {
-        lua_pushnil(L);
-        lua_pushfstring(L, "model \"%s\" is not defined", name);
-        return 2;
-    }
+    struct plugin *p = plugin_of(L);
+    if (!p->allow_model) return denied(L, "call models");
     json_t *messages = lua_json_from(L, 2);
     if (!json_is_array(messages)) {
         json_decref(messages);
         return luaL_error(L, "messages must be a list of {role = ..., content = ...}");
     }
+    struct job *job = task_job(t);
+    struct route_request req = {
+        .route = route, .messages = messages, .plugin = p->name,
+        .persona = job ? job->persona->name : NULL, .platform = job ? job->msg->platform : NULL,
+        .channel = job ? job->msg->channel : NULL, .user = job ? job->msg->author.id : NULL
+    };
     struct model_op *op = calloc(1, sizeof(*op));
     op->task = t;
-    snprintf(op->model, sizeof(op->model), "%s", m->name);
-    char err[256];
-    op->call = model_chat(server.loop, server.http, m, messages, on_model_done, op, err, sizeof(err));
+    op->plugin = p;
+    op->job = job;
+    op->stream_ref = LUA_NOREF;
+    if (lua_istable(L, 3)) {
+        if (lua_getfield(L, 3, "tools") == LUA_TTABLE) req.tools = lua_json_from(L, -1);
+        lua_pop(L, 1);
+        if (lua_getfield(L, 3, "max_tokens") == LUA_TNUMBER) req.max_tokens = (long)lua_tointeger(L, -1);
+        lua_pop(L, 1);
+        int st = lua_getfield(L, 3, "stream");
+        if (st == LUA_TFUNCTION) op->stream_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        else {
+            op->stream_to_platform = lua_toboolean(L, -1) && job != NULL;
+            lua_pop(L, 1);
+        }
+    }
+    if (op->stream_ref != LUA_NOREF || op->stream_to_platform) {
+        req.on_delta = on_delta;
+        req.delta_data = op;
+    }
+    char err[300];
+    op->call = router_chat(server.rt, &req, on_routed, op, err, sizeof(err));
     json_decref(messages);
+    json_decref(req.tools);
     if (!op->call) {
-        free(op);
+        model_op_free(op);
         lua_pushnil(L);
         lua_pushstring(L, err);
-        return 2;
+        lua_pushstring(L, "unknown_route");
+        return 3;
     }
     return task_wait(L, t, op, cancel_model);
 }
@@ -469,6 +527,121 @@ static int core_http_request(lua_State *L) {
     return task_wait(L, t, op, cancel_http);
 }
 
+/* ---- tools: what models may call, and calling them ---- */
+
+/* core.tools() -> the registered tools in the OpenAI tools format */
+static int core_tools(lua_State *L) {
+    struct skill_host *h = server.rt->skills;
+    json_t *list = json_array();
+    for (struct handler *hd = dispatch_next(h, NULL); hd; hd = dispatch_next(h, hd)) {
+        if (hd->kind != HANDLER_TOOL) continue;
+        json_t *params = json_object_get(hd->spec, "parameters");
+        json_t *fn = json_pack("{s:s, s:s, s:O}", "name", hd->name,
+                               "description", json_string_value(json_object_get(hd->spec, "description"))
+                                                  ? json_string_value(json_object_get(hd->spec, "description")) : "",
+                               "parameters", params ? params : json_pack("{s:s, s:{}}", "type", "object", "properties"));
+        if (!params) json_decref(json_object_get(fn, "parameters"));
+        json_array_append_new(list, json_pack("{s:s, s:o}", "type", "function", "function", fn));
+    }
+    lua_json_push(L, list);
+    json_decref(list);
+    return 1;
+}
+
+struct tool_op {
+    struct task *caller;       /* NULL once the caller stopped */
+    json_t *args;
+    int fn_ref;
+    struct runtime *rt;
+    int waiting;               /* the caller yielded for the result */
+    int done;                  /* the tool finished before the caller yielded */
+    char *result;
+};
+
+static int push_tool_args(lua_State *co, void *arg) {
+    struct tool_op *op = arg;
+    lua_rawgeti(co, LUA_REGISTRYINDEX, op->fn_ref);
+    lua_pushstring(co, "tool");
+    lua_json_push(co, op->args);
+    lua_pushstring(co, "");
+    return 4;
+}
+
+/* The tool's task ended: its results, as data, go back to the caller. */
+static void on_tool_end(struct task *t, enum task_end how, void *data) {
+    struct tool_op *op = data;
+    struct task *caller = op->caller;
+    char *result = NULL;
+    if (how == TASK_FAILED) {
+        result = strdup("{\"error\":\"the tool failed\"}");
+    } else {
+        lua_State *co = task_stack(t);
+        int n = lua_gettop(co);
+        if (n >= 1 && lua_type(co, 1) == LUA_TSTRING) result = strdup(lua_tostring(co, 1));
+        else if (n >= 1) {
+            json_t *v = lua_json_from(co, 1);
+            result = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+            json_decref(v);
+        }
+        if (!result) result = strdup("null");
+    }
+    json_decref(op->args);
+    op->args = NULL;
+    runtime_release(op->rt);
+    op->rt = NULL;
+    if (!op->waiting) {        /* core_tool_call is still on the stack */
+        op->result = result;
+        op->done = 1;
+        return;
+    }
+    free(op);
+    if (!caller) {
+        free(result);
+        return;
+    }
+    lua_pushstring(task_stack(caller), result);
+    free(result);
+    task_resume(caller, 1);
+}
+
+static void cancel_tool(void *data) {
+    struct tool_op *op = data;
+    op->caller = NULL;   /* the tool runs to its end; its result is dropped */
+}
+
+/* core.tool_call(name, arguments_json) -> result text (JSON) */
+static int core_tool_call(lua_State *L) {
+    struct task *t = task_check(L);
+    const char *name = luaL_checkstring(L, 1);
+    size_t len;
+    const char *args = luaL_optlstring(L, 2, "{}", &len);
+    struct handler *hd = dispatch_find(server.rt->skills, HANDLER_TOOL, name);
+    if (!hd) {
+        lua_pushfstring(L, "{\"error\":\"there is no tool named %s\"}", name);
+        return 1;
+    }
+    json_t *decoded = json_loadb(args, len, JSON_DECODE_ANY, NULL);
+    if (!json_is_object(decoded)) {
+        json_decref(decoded);
+        lua_pushstring(L, "{\"error\":\"the arguments are not a JSON object\"}");
+        return 1;
+    }
+    struct tool_op *op = calloc(1, sizeof(*op));
+    op->caller = t;
+    op->args = decoded;
+    op->fn_ref = hd->fn_ref;
+    op->rt = runtime_acquire(server.rt);
+    task_start(hd->plugin, hd->plugin->invoke_ref, NULL, push_tool_args, op, on_tool_end, op);
+    if (op->done) {            /* it finished without waiting on anything */
+        lua_pushstring(L, op->result);
+        free(op->result);
+        free(op);
+        return 1;
+    }
+    op->waiting = 1;
+    return task_wait(L, t, op, cancel_tool);
+}
+
 void lua_io_register(lua_State *L) {
     static const luaL_Reg io[] = {
         { "model_chat", core_model_chat },
@@ -476,6 +649,8 @@ void lua_io_register(lua_State *L) {
         { "history_load", core_history_load },
         { "history_append", core_history_append },
         { "http_request", core_http_request },
+        { "tools", core_tools },
+        { "tool_call", core_tool_call },
         { NULL, NULL }
     };
     luaL_setfuncs(L, io, 0);

@@ -29,6 +29,9 @@ static const struct family families[METRIC_COUNT] = {
     [METRIC_REDIS_ERRORS] = { "chorus_redis_errors_total", "Failed Redis operations.", "op", 0 },
     [METRIC_REPLY_SECONDS] = { "chorus_reply_seconds", "Time from dequeue to finished reply.", "platform", 1 },
     [METRIC_MODEL_SECONDS] = { "chorus_model_seconds", "Model call latency.", "model", 1 },
+    [METRIC_BUDGET_REFUSALS] = { "chorus_budget_refusals_total", "Model calls refused by a budget.", "kind", 0 },
+    [METRIC_MODEL_TOKENS] = { "chorus_model_tokens_total", "Tokens in and out, per model.", "model", 0 },
+    [METRIC_MODEL_COST] = { "chorus_model_cost_micro_total", "Model spend in micro-units of its currency.", "model", 0 },
 };
 
 struct series {

@@ -1,53 +1,108 @@
-/* model.c - model registry from `model "name" { ... }` and call dispatch. */
+/* model.c - the model registry from `model "name" { ... }` statements. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "config.h"
 #include "config_schema.h"
-#include "http_client.h"
-#include "local_model.h"
-#include "log.h"
 #include "model.h"
 #include "redact.h"
-#include "utf8.h"
 
-/* Check the provider and the keys it needs. */
+static const char *const provider_names[] = { "openai", "anthropic", "ollama", "local" };
+
+const char *model_provider_name(enum model_provider p) {
+    return provider_names[p];
+}
+
+/* Provider kind by name; -1 if unknown. */
+static int provider_of(const char *name) {
+    for (int i = 0; i < 4; i++)
+        if (!strcmp(provider_names[i], name)) return i;
+    return -1;
+}
+
+/* Is URL an http(s) URL? */
+static int is_http_url(const char *url) {
+    return url && (!strncmp(url, "http://", 7) || !strncmp(url, "https://", 8));
+}
+
+/* Check the provider, its endpoints and the shape of prices and capabilities. */
 static int validate_model(const struct config *cfg, const struct config_block *b, char *err, size_t errlen) {
     (void)cfg;
     const char *provider = config_str(b, "provider", "openai");
-    if (strcmp(b->name, "local") == 0 && strcmp(provider, "local") != 0) {
+    int kind = provider_of(provider);
+    if (!strcmp(b->name, "local") && kind != MODEL_PROVIDER_LOCAL) {
         snprintf(err, errlen, "model \"local\" is the built-in offline model; choose another name");
         return -1;
     }
-    if (strcmp(provider, "local") == 0) return 0;
-    if (strcmp(provider, "openai") != 0) {
-        snprintf(err, errlen, "model \"%s\": provider \"%s\" is not one of openai, local", b->name, provider);
+    if (kind < 0) {
+        snprintf(err, errlen, "model \"%s\": provider \"%s\" is not one of openai, anthropic, ollama, local", b->name, provider);
         return -1;
     }
-    const char *base = config_str(b, "base_url", NULL);
-    if (!base) {
-        snprintf(err, errlen, "model \"%s\" is missing the required key 'base_url' (for example \"http://127.0.0.1:11434/v1\")", b->name);
-        return -1;
-    }
-    if (strncmp(base, "http://", 7) != 0 && strncmp(base, "https://", 8) != 0) {
-        snprintf(err, errlen, "model \"%s\": base_url must start with http:// or https://", b->name);
-        return -1;
+    if (kind == MODEL_PROVIDER_LOCAL) return 0;
+    json_t *deps = b->value ? json_object_get(b->value, "deployments") : NULL;
+    if (deps) {
+        size_t i;
+        json_t *d;
+        if (!json_is_array(deps) || json_array_size(deps) == 0) {
+            snprintf(err, errlen, "model \"%s\": deployments must be a list of { base_url = ..., api_key = ... }", b->name);
+            return -1;
+        }
+        json_array_foreach(deps, i, d) {
+            if (!is_http_url(json_string_value(json_object_get(d, "base_url")))) {
+                snprintf(err, errlen, "model \"%s\": deployment %zu needs a base_url starting with http:// or https://", b->name, i + 1);
+                return -1;
+            }
+        }
+    } else {
+        const char *base = config_str(b, "base_url", NULL);
+        if (!base) {
+            snprintf(err, errlen, "model \"%s\" is missing the required key 'base_url' (for example \"http://127.0.0.1:11434/v1\")", b->name);
+            return -1;
+        }
+        if (!is_http_url(base)) {
+            snprintf(err, errlen, "model \"%s\": base_url must start with http:// or https://", b->name);
+            return -1;
+        }
     }
     if (!config_str(b, "model", NULL)) {
         snprintf(err, errlen, "model \"%s\" is missing the required key 'model' (the provider's model name)", b->name);
         return -1;
     }
+    json_t *price = b->value ? json_object_get(b->value, "price") : NULL;
+    if (price && (!json_is_object(price) || (json_object_get(price, "input") && !json_is_number(json_object_get(price, "input"))) ||
+                  (json_object_get(price, "output") && !json_is_number(json_object_get(price, "output"))))) {
+        snprintf(err, errlen, "model \"%s\": price must be { input = N, output = N } per million tokens", b->name);
+        return -1;
+    }
+    json_t *caps = b->value ? json_object_get(b->value, "capabilities") : NULL;
+    size_t i;
+    json_t *c;
+    json_array_foreach(caps, i, c) {
+        const char *s = json_string_value(c);
+        if (!s || (strcmp(s, "tools") && strcmp(s, "vision") && strcmp(s, "streaming"))) {
+            snprintf(err, errlen, "model \"%s\": capabilities are \"tools\", \"vision\" and \"streaming\"", b->name);
+            return -1;
+        }
+    }
     return 0;
 }
 
 static const struct config_key model_keys[] = {
-    { "provider", CONFIG_STRING, 0, "openai (any OpenAI-compatible server) or local" },
+    { "provider", CONFIG_STRING, 0, "openai (any OpenAI-compatible server), anthropic, ollama or local" },
     { "base_url", CONFIG_STRING, 0, "API base including the version, e.g. http://host:port/v1" },
     { "api_key", CONFIG_STRING, 0, "the key; use env(\"...\") or file(\"...\")" },
     { "model", CONFIG_STRING, 0, "the provider's model name" },
+    { "deployments", CONFIG_TABLE, 0, "several { base_url =, api_key = } serving this model" },
+    { "price", CONFIG_TABLE, 0, "{ input = N, output = N } per million tokens" },
+    { "currency", CONFIG_STRING, 0, "currency of the price, default USD" },
+    { "context_window", CONFIG_INT, 0, "tokens the model accepts" },
+    { "capabilities", CONFIG_STRINGS, 0, "any of tools, vision, streaming" },
+    { "max_concurrency", CONFIG_INT, 0, "calls at once per deployment" },
     { "connect_timeout_ms", CONFIG_INT, 0, "connect timeout, default 5000" },
+    { "first_token_timeout_ms", CONFIG_INT, 0, "time to the first token, default 30000" },
     { "timeout_ms", CONFIG_INT, 0, "whole-request timeout, default 60000" },
-    { "max_tokens", CONFIG_INT, 0, "max_completion_tokens to ask for" },
+    { "max_tokens", CONFIG_INT, 0, "max tokens to generate" },
     { NULL, CONFIG_NONE, 0, NULL }
 };
 
@@ -64,25 +119,77 @@ int model_defined(const struct config *cfg, const char *name) {
     return strcmp(name, "local") == 0 || config_find(cfg, "model", name) != NULL;
 }
 
-/* Fill one model from its block; secrets are registered for redaction. */
+/* A copy of URL without trailing slashes. */
+static char *clean_url(const char *url) {
+    char *s = strdup(url);
+    size_t n = strlen(s);
+    while (n > 0 && s[n - 1] == '/') s[--n] = '\0';
+    return s;
+}
+
+/* Fill one deployment; its key is registered for redaction. */
+static void deployment_fill(struct deployment *d, int index, const char *base, const char *key) {
+    d->index = index;
+    d->base_url = clean_url(base);
+    if (key && *key) {
+        d->api_key = strdup(key);
+        redact_add_secret(key);
+    }
+}
+
+/* A price per million tokens as integer micro-units. */
+static int64_t micro_units(json_t *v) {
+    return json_is_number(v) ? (int64_t)llround(json_number_value(v) * 1e6) : 0;
+}
+
+/* Fill one model from its block. */
 static void model_fill(struct model *m, const struct config_block *b) {
-    const char *provider = config_str(b, "provider", "openai");
     m->name = strdup(b->name);
-    m->provider = strcmp(provider, "local") == 0 ? MODEL_PROVIDER_LOCAL : MODEL_PROVIDER_OPENAI;
-    const char *s;
-    if ((s = config_str(b, "base_url", NULL))) {
-        m->base_url = strdup(s);
-        size_t n = strlen(m->base_url);
-        while (n > 0 && m->base_url[n - 1] == '/') m->base_url[--n] = '\0';
+    m->provider = (enum model_provider)provider_of(config_str(b, "provider", "openai"));
+    const char *id = config_str(b, "model", NULL);
+    m->model_id = id ? strdup(id) : NULL;
+    json_t *deps = json_object_get(b->value, "deployments");
+    if (json_is_array(deps)) {
+        size_t i;
+        json_t *d;
+        m->deps = calloc(json_array_size(deps), sizeof(*m->deps));
+        json_array_foreach(deps, i, d)
+            deployment_fill(&m->deps[m->ndeps++], (int)i, json_string_value(json_object_get(d, "base_url")),
+                            json_string_value(json_object_get(d, "api_key")));
+    } else if (config_str(b, "base_url", NULL)) {
+        m->deps = calloc(1, sizeof(*m->deps));
+        deployment_fill(&m->deps[m->ndeps++], 0, config_str(b, "base_url", NULL), config_str(b, "api_key", NULL));
     }
-    if ((s = config_str(b, "api_key", NULL)) && *s) {
-        m->api_key = strdup(s);
-        redact_add_secret(s);
+    json_t *price = json_object_get(b->value, "price");
+    m->price_in = micro_units(json_object_get(price, "input"));
+    m->price_out = micro_units(json_object_get(price, "output"));
+    snprintf(m->currency, sizeof(m->currency), "%s", config_str(b, "currency", "USD"));
+    m->context_window = config_int(b, "context_window", 0);
+    json_t *caps = json_object_get(b->value, "capabilities");
+    size_t i;
+    json_t *c;
+    json_array_foreach(caps, i, c) {
+        const char *s = json_string_value(c);
+        if (!strcmp(s, "tools")) m->caps |= MODEL_CAP_TOOLS;
+        else if (!strcmp(s, "vision")) m->caps |= MODEL_CAP_VISION;
+        else if (!strcmp(s, "streaming")) m->caps |= MODEL_CAP_STREAMING;
     }
-    if ((s = config_str(b, "model", NULL))) m->model_id = strdup(s);
+    if (json_is_string(caps)) m->caps |= !strcmp(json_string_value(caps), "tools") ? MODEL_CAP_TOOLS : 0;
+    m->max_concurrency = (int)config_int(b, "max_concurrency", 0);
     m->connect_timeout_ms = config_int(b, "connect_timeout_ms", 5000);
+    m->first_token_timeout_ms = config_int(b, "first_token_timeout_ms", 30000);
     m->timeout_ms = config_int(b, "timeout_ms", 60000);
     m->max_tokens = config_int(b, "max_tokens", 0);
+}
+
+/* The built-in offline model. */
+static void local_fill(struct model *m) {
+    m->name = strdup("local");
+    m->provider = MODEL_PROVIDER_LOCAL;
+    m->model_id = strdup("local");
+    snprintf(m->currency, sizeof(m->currency), "USD");
+    m->caps = MODEL_CAP_STREAMING;
+    m->timeout_ms = 60000;
 }
 
 struct model_set *model_set_new(const struct config *cfg) {
@@ -90,8 +197,7 @@ struct model_set *model_set_new(const struct config *cfg) {
     int n = 1;
     for (struct config_block *b = config_first(cfg, "model"); b; b = config_next(b, "model")) n++;
     set->items = calloc((size_t)n, sizeof(struct model));
-    set->items[0].name = strdup("local");
-    set->items[0].provider = MODEL_PROVIDER_LOCAL;
+    local_fill(&set->items[0]);
     set->count = 1;
     for (struct config_block *b = config_first(cfg, "model"); b; b = config_next(b, "model"))
         model_fill(&set->items[set->count++], b);
@@ -101,10 +207,14 @@ struct model_set *model_set_new(const struct config *cfg) {
 void model_set_free(struct model_set *set) {
     if (!set) return;
     for (int i = 0; i < set->count; i++) {
-        free(set->items[i].name);
-        free(set->items[i].base_url);
-        free(set->items[i].api_key);
-        free(set->items[i].model_id);
+        struct model *m = &set->items[i];
+        for (int j = 0; j < m->ndeps; j++) {
+            free(m->deps[j].base_url);
+            free(m->deps[j].api_key);
+        }
+        free(m->deps);
+        free(m->name);
+        free(m->model_id);
     }
     free(set->items);
     free(set);
@@ -116,144 +226,7 @@ const struct model *model_find(const struct model_set *set, const char *name) {
     return NULL;
 }
 
-struct model_call {
-    enum model_provider provider;
-    struct http_call *http;
-    uv_timer_t timer;            /* local model: deliver on the next loop turn */
-    char *text;
-    uint64_t started;
-    model_done_fn *cb;
-    void *data;
-};
-
-/* Free a call whose handle memory is owned by its timer (local) or itself. */
-static void local_closed(uv_handle_t *h) {
-    struct model_call *call = h->data;
-    free(call->text);
-    free(call);
-}
-
-/* The local model's answer, delivered from the loop as every provider's is. */
-static void local_deliver(uv_timer_t *t) {
-    struct model_call *call = t->data;
-    struct model_result res = { .text = call->text, .retry_after_ms = -1,
-                                .latency_ms = (double)(uv_now(t->loop) - call->started) };
-    call->cb(&res, call->data);
-    uv_close((uv_handle_t *)t, local_closed);
-}
-
-/* Turn an HTTP error body into a short sentence for logs and skills. */
-static void describe_http_error(const struct http_response *r, char *out, size_t len) {
-    json_t *root = json_loadb(r->body, r->body_len, 0, NULL);
-    const char *detail = NULL;
-    json_t *e = root ? json_object_get(root, "error") : NULL;
-    if (json_is_object(e)) detail = json_string_value(json_object_get(e, "message"));
-    else if (json_is_string(e)) detail = json_string_value(e);
-    if (r->status == 429) snprintf(out, len, "the model is rate limited (HTTP 429)%s%.200s", detail ? ": " : "", detail ? detail : "");
-    else if (r->status >= 500) snprintf(out, len, "the model server failed (HTTP %ld)%s%.200s", r->status, detail ? ": " : "", detail ? detail : "");
-    else snprintf(out, len, "the model server refused the request (HTTP %ld)%s%.200s", r->status, detail ? ": " : "", detail ? detail : "");
-    json_decref(root);
-}
-
-/* An OpenAI-compatible answer arrived: parse it into a result. */
-static void openai_done(const struct http_response *r, void *data) {
-    struct model_call *call = data;
-    struct model_result res = { .status = r->status, .retry_after_ms = r->retry_after_ms, .latency_ms = r->total_ms };
-    char err[400];
-    json_t *root = NULL;
-    call->http = NULL;
-    if (r->error) {
-        snprintf(err, sizeof(err), "the model request failed: %s", r->error);
-        res.error = err;
-    } else if (r->status < 200 || r->status > 299) {
-        describe_http_error(r, err, sizeof(err));
-        res.error = err;
-    } else {
-        /* Repair invalid UTF-8 first: one bad byte must not lose the answer. */
-        size_t fixed_len;
-        char *fixed = utf8_repair(r->body, r->body_len, &fixed_len);
-        json_error_t jerr;
-        root = fixed ? json_loadb(fixed, fixed_len, 0, &jerr) : NULL;
-        free(fixed);
-        json_t *choice = json_array_get(json_object_get(root, "choices"), 0);
-        json_t *content = json_object_get(json_object_get(choice, "message"), "content");
-        if (!root) {
-            snprintf(err, sizeof(err), "the model server sent a malformed body (not JSON)");
-            res.error = err;
-        } else if (!json_is_string(content)) {
-            snprintf(err, sizeof(err), "the model server sent no choices[0].message.content");
-            res.error = err;
-        } else {
-            res.text = json_string_value(content);
-            json_t *usage = json_object_get(root, "usage");
-            res.prompt_tokens = (long)json_integer_value(json_object_get(usage, "prompt_tokens"));
-            res.completion_tokens = (long)json_integer_value(json_object_get(usage, "completion_tokens"));
-        }
-    }
-    call->cb(&res, call->data);
-    json_decref(root);
-    free(call);
-}
-
-/* Build and send POST {base}/chat/completions. */
-static struct model_call *openai_start(struct http_client *hc, const struct model *m, json_t *messages,
-                                       struct model_call *call, char *err, size_t errlen) {
-    json_t *body = json_object();
-    json_object_set_new(body, "model", json_string(m->model_id));
-    json_object_set(body, "messages", messages);
-    json_object_set_new(body, "stream", json_false());
-    if (m->max_tokens > 0) json_object_set_new(body, "max_completion_tokens", json_integer(m->max_tokens));
-    char *text = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
-    char url[1024], auth[1024];
-    snprintf(url, sizeof(url), "%s/chat/completions", m->base_url);
-    const char *headers[4] = { "Content-Type: application/json", "Accept: application/json", NULL, NULL };
-    if (m->api_key) {
-        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", m->api_key);
-        headers[2] = auth;
-    }
-    struct http_request req = {
-        .method = "POST", .url = url, .headers = headers, .body = text, .body_len = text ? strlen(text) : 0,
-        .connect_timeout_ms = m->connect_timeout_ms, .timeout_ms = m->timeout_ms
-    };
-    call->http = text ? http_start(hc, &req, openai_done, call) : NULL;
-    free(text);
-    if (!call->http) {
-        snprintf(err, errlen, "could not start the request to model \"%s\"", m->name);
-        free(call);
-        return NULL;
-    }
-    return call;
-}
-
-struct model_call *model_chat(uv_loop_t *loop, struct http_client *hc, const struct model *m,
-                              json_t *messages, model_done_fn *cb, void *data,
-                              char *err, size_t errlen) {
-    struct model_call *call = calloc(1, sizeof(*call));
-    call->provider = m->provider;
-    call->cb = cb;
-    call->data = data;
-    call->started = uv_now(loop);
-    if (m->provider == MODEL_PROVIDER_OPENAI) return openai_start(hc, m, messages, call, err, errlen);
-    call->text = local_model_reply(messages);
-    if (!call->text) {
-        snprintf(err, errlen, "the local model ran out of memory");
-        free(call);
-        return NULL;
-    }
-    uv_timer_init(loop, &call->timer);
-    call->timer.data = call;
-    uv_timer_start(&call->timer, local_deliver, 0, 0);
-    return call;
-}
-
-void model_call_cancel(struct model_call *call) {
-    if (!call) return;
-    if (call->provider == MODEL_PROVIDER_OPENAI) {
-        http_cancel(call->http);
-        free(call);
-        return;
-    }
-    uv_timer_stop(&call->timer);
-    uv_close((uv_handle_t *)&call->timer, local_closed);
+int64_t model_cost(const struct model *m, long prompt_tokens, long completion_tokens) {
+    int64_t micro = (int64_t)prompt_tokens * m->price_in + (int64_t)completion_tokens * m->price_out;
+    return (micro + 999999) / 1000000;
 }

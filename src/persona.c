@@ -6,6 +6,7 @@
 #include "config_schema.h"
 #include "persona.h"
 #include "model.h"
+#include "router.h"
 
 #define DEFAULT_APOLOGY "Sorry, I can't answer right now. Please try again in a moment."
 
@@ -23,9 +24,9 @@ static int validate_persona(const struct config *cfg, const struct config_block 
         snprintf(err, errlen, "a persona needs a non-empty name");
         return -1;
     }
-    if (model && !model_defined(cfg, model)) {
-        snprintf(err, errlen, "persona \"%s\" uses model \"%s\", which is not defined (add model \"%s\" { ... })",
-                 b->name, model, model);
+    if (model && !router_defined(cfg, model)) {
+        snprintf(err, errlen, "persona \"%s\" uses model \"%s\", which is not defined (add model \"%s\" { ... } or route \"%s\" { ... })",
+                 b->name, model, model, model);
         return -1;
     }
     return 0;

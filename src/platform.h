@@ -30,6 +30,8 @@ struct platform_ops {
     /* Optional: NULL when the platform has no such thing. */
     int (*react)(struct platform *p, const char *channel, const char *message_id, const char *emoji);
     int (*edit)(struct platform *p, const char *channel, const char *message_id, const char *text, size_t len);
+    /* A piece of a reply still being written (streaming); optional. */
+    void (*stream_delta)(struct platform *p, const char *channel, const char *reply_to, const char *text, size_t len);
     void (*stop)(struct platform *p);       /* close connections cleanly */
     int (*connections)(struct platform *p); /* open connections, for status and drain */
 };

@@ -42,6 +42,8 @@ struct ws_conn {
     int nchannels;
     int closing;
     int close_sent;
+    char *stream_ids[16];              /* messages whose replies this socket streams */
+    int nstream;
     struct ws_conn *prev, *next;
 };
 
@@ -169,6 +171,7 @@ static void take_message(struct ws_conn *c, json_t *o) {
         return;
     }
     conn_join(c, channel);
+    if (json_is_true(json_object_get(o, "stream")) && c->nstream < 16) c->stream_ids[c->nstream++] = strdup(id);
     if (server.stopping) {
         send_notice(channel, id, "I'm restarting right now. Please send that again in a moment.");
         return;
@@ -303,8 +306,36 @@ void webchat_closed(struct ws_conn *c) {
         free(f);
     }
     for (int i = 0; i < c->nchannels; i++) free(c->channels[i]);
+    for (int i = 0; i < c->nstream; i++) free(c->stream_ids[i]);
     free(c->rx);
     free(c);
+}
+
+/* Does C stream the reply to ID? With FORGET, it stops after this. */
+static int conn_streams(struct ws_conn *c, const char *id, int forget) {
+    for (int i = 0; id && i < c->nstream; i++) {
+        if (strcmp(c->stream_ids[i], id)) continue;
+        if (forget) {
+            free(c->stream_ids[i]);
+            c->stream_ids[i] = c->stream_ids[--c->nstream];
+        }
+        return 1;
+    }
+    return 0;
+}
+
+/* platform_ops.stream_delta: {"type":"delta"} to sockets that asked for it. */
+static void webchat_stream_delta(struct platform *p, const char *channel, const char *reply_to,
+                                 const char *text, size_t len) {
+    (void)p;
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s%}", "type", "delta", "channel", channel,
+                          "reply_to", reply_to ? reply_to : "", "text", text, len);
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!s) return;
+    for (struct ws_conn *c = conns; c; c = c->next)
+        if (conn_in_channel(c, channel) && conn_streams(c, reply_to, 0)) conn_send(c, s, strlen(s));
+    free(s);
 }
 
 /* platform_ops.send: one "message" frame to every socket on the channel. */
@@ -321,6 +352,7 @@ static int webchat_send(struct platform *p, const struct outgoing *out, platform
     json_decref(o);
     broadcast(out->channel, text);
     free(text);
+    for (struct ws_conn *c = conns; c; c = c->next) conn_streams(c, out->reply_to, 1);
     char id[32];
     snprintf(id, sizeof(id), "w%lu", ++sent_counter);
     if (cb) cb(id, NULL, data);
@@ -361,6 +393,7 @@ static const struct platform_ops webchat_ops = {
     .start = webchat_start,
     .send = webchat_send,
     .typing = webchat_typing,
+    .stream_delta = webchat_stream_delta,
     .stop = webchat_stop,
     .connections = webchat_connections,
 };

@@ -295,12 +295,37 @@ local function new_api()
   end
 
   chorus.model = {}
-  -- chorus.model.chat{model=, messages=} -> {text=, usage=, model=} | nil, err
+  -- chorus.model.chat{route= | model=, messages=, tools=, max_tokens=, stream=, max_steps=}
+  --   -> {text=, model=, usage=, cost=, decision=, ...} | nil, err, kind
+  -- tools = "auto" offers every registered chorus.tool to the model and runs
+  -- the tool loop (at most max_steps rounds, default 4). Tool results go back
+  -- to the model as data; only registered tools can ever be called.
   function chorus.model.chat(req)
     if type(req) ~= "table" or type(req.messages) ~= "table" then
-      error("chorus.model.chat needs {model = name, messages = {...}}", 2)
+      error("chorus.model.chat needs {route = name, messages = {...}}", 2)
     end
-    return core.model_chat(req.model or "default", req.messages)
+    local route = req.route or req.model or "default"
+    local tools = req.tools
+    if tools == "auto" then tools = core.tools() end
+    if type(tools) == "table" and #tools == 0 then tools = nil end
+    local opts = { tools = tools, max_tokens = req.max_tokens, stream = req.stream }
+    if not tools then return core.model_chat(route, req.messages, opts) end
+    local messages = {}
+    for i, m in ipairs(req.messages) do messages[i] = m end
+    for _ = 1, req.max_steps or 4 do
+      local answer, err, kind = core.model_chat(route, messages, opts)
+      if not answer then return nil, err, kind end
+      if not answer.tool_calls or #answer.tool_calls == 0 then return answer end
+      local calls = {}
+      for i, c in ipairs(answer.tool_calls) do
+        calls[i] = { id = c.id, type = "function", ["function"] = { name = c.name, arguments = c.arguments } }
+      end
+      messages[#messages + 1] = { role = "assistant", content = answer.text or "", tool_calls = calls }
+      for _, c in ipairs(answer.tool_calls) do
+        messages[#messages + 1] = { role = "tool", tool_call_id = c.id, content = core.tool_call(c.name, c.arguments) }
+      end
+    end
+    return nil, "the model kept calling tools past the step limit", "tool_steps"
   end
 
   chorus.history = {}

@@ -3,6 +3,7 @@
 -- It sends the model the persona's prompt first, then this channel's
 -- earlier turns with this persona, oldest first, then the new message;
 -- it stores both turns before replying, so memory survives restarts.
+-- The persona's `model` may name a model or a route of the hybrid router.
 chorus.fallback(function(msg)
   local persona = msg.persona
   msg:typing()
@@ -19,16 +20,21 @@ chorus.fallback(function(msg)
   end
   messages[#messages + 1] = { role = "user", content = msg.text }
 
-  local answer, model_err = chorus.model.chat { model = persona.model, messages = messages }
+  -- stream = true: clients that asked for it see the reply grow.
+  -- tools = "auto": models with the "tools" capability may call any
+  -- chorus.tool a plugin registered; others never see them.
+  local answer, model_err, kind = chorus.model.chat {
+    route = persona.model, messages = messages, stream = true, tools = "auto",
+  }
   if not answer then
     chorus.log.debug("model failed:", model_err)
-    msg:reply(persona.apology)
+    msg:reply(kind == "budget" and model_err or persona.apology)
     return
   end
 
   local ok, store_err = chorus.history.append(msg, {
     { role = "user", content = msg.text, user = msg.author.id, name = msg.author.name, ts = chorus.now() },
-    { role = "assistant", content = answer.text, persona = persona.name, ts = chorus.now() },
+    { role = "assistant", content = answer.text, persona = persona.name, model = answer.model, ts = chorus.now() },
   })
   if not ok then chorus.log.debug("turn not stored:", store_err) end
   msg:reply(answer.text)

@@ -308,7 +308,7 @@ static void test_error_kinds(void) {
                  2, "listen is set twice (first at line 1)");
     expect_error("an unknown provider", "e_provider.lua",
                  "model \"x\" { provider = \"opneai\" }\n",
-                 1, "provider \"opneai\" is not one of openai, local");
+                 1, "provider \"opneai\" is not one of openai, anthropic, ollama, local");
     expect_error("io is not reachable from the sandbox", "e_io.lua",
                  "local f = io.open(\"/etc/passwd\")\n",
                  1, "unknown statement or name 'io'");
