@@ -29,6 +29,7 @@ static const struct family families[METRIC_COUNT] = {
     [METRIC_REDIS_ERRORS] = { "chorus_redis_errors_total", "Failed Redis operations.", "op", 0 },
     [METRIC_REPLY_SECONDS] = { "chorus_reply_seconds", "Time from dequeue to finished reply.", "platform", 1 },
     [METRIC_MODEL_SECONDS] = { "chorus_model_seconds", "Model call latency.", "model", 1 },
+    [METRIC_PLATFORM_EVENTS] = { "chorus_platform_events_total", "Connection events of platform adapters (reconnects, resumes, fatal closes, 429s).", "event", 0 },
 };
 
 struct series {

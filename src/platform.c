@@ -2,6 +2,7 @@
 #include <stddef.h>
 #include <string.h>
 #include "channel.h"
+#include "discord.h"
 #include "platform.h"
 #include "webchat.h"
 
@@ -14,6 +15,7 @@ static int nplatforms;
 void platform_init(void) {
     nplatforms = 0;
     webchat_register();
+    discord_register();
 }
 
 void platform_register(const struct platform_ops *ops, void *state) {
