@@ -48,6 +48,7 @@ struct discord_rest *discord_rest_new(uv_loop_t *loop, struct http_client *http,
     r->rl = ratelimit_new(loop, opts->global_per_sec);
     size_t n = strlen(opts->api_base);
     while (n && opts->api_base[n - 1] == '/') n--;
+    if (n >= 4 && !strncmp(opts->api_base + n - 4, "/v10", 4)) n -= 4;   /* "…/api/v10" works too */
     r->base = malloc(n + 5);
     memcpy(r->base, opts->api_base, n);
     memcpy(r->base + n, "/v10", 5);

@@ -14,7 +14,7 @@ struct http_client;
 struct discord_rest;
 
 struct discord_rest_options {
-    const char *api_base;      /* "https://discord.com/api" (the /v10 is added) */
+    const char *api_base;      /* "https://discord.com/api" (/v10 is added unless there) */
     const char *token;         /* the bot token, sent as "Authorization: Bot ..." */
     double global_per_sec;     /* process-wide request rate, default 50 */
     double time_scale;         /* < 1 shrinks retry waits (tests) */

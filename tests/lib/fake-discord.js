@@ -323,6 +323,7 @@ function startFakeDiscord({
       attachments: [],
       embeds: [],
     };
+    d.channel_type = dm ? 1 : 0;   // discord.js v14 reads it to build a DM channel it has not seen
     if (!dm) d.guild_id = guild_id;
     if (message_reference) d.message_reference = message_reference;
     fake.dispatch('MESSAGE_CREATE', d, shard);
