@@ -9,6 +9,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 CHORUS_EXTRA_PKGS="chromium valgrind" sh contrib/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
 (cd tests && npm install --no-audit --no-fund --silent >/dev/null 2>&1) || { echo "npm install failed"; echo "0 passed, 1 failed"; exit 1; }
+(cd bench/discord && npm install --no-audit --no-fund --silent >/dev/null 2>&1) || echo "note: discord.js not installed; the Discord bench smoke runs chorusd alone"
 
 passed=0
 failed=0
@@ -45,6 +46,9 @@ passed=$((passed + p)); failed=$((failed + f))
 # Benchmarks in smoke mode: they must run and answer every message; their
 # figures mean something only from a plain build (make bench).
 step bench-dispatch make bench BENCH_FLAGS=--smoke
+# The Discord benchmark, briefly: chorusd and discord.js against the fake Discord.
+step bench-discord-smoke node bench/discord/run.js --smoke
+grep -E '^(chorusd|discord.js|ratios)' "$top/.ci-bench-discord-smoke.log"
 
 # A plain (unsanitized) build from the release tarball, with its own tests.
 step distcheck make distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror

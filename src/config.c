@@ -121,6 +121,7 @@ static int value_has_type(lua_State *L, int idx, enum config_type t) {
         }
         return ok;
     }
+    case CONFIG_ANY: return 1;
     case CONFIG_NONE: return 0;
     }
     return 0;

@@ -2,6 +2,7 @@
 #include <string.h>
 #include "config_schema.h"
 #include "core_config.h"
+#include "discord.h"
 #include "persona.h"
 #include "model.h"
 #include "skills.h"
@@ -41,6 +42,7 @@ void config_schema_init(void) {
     skills_config_register();
     router_config_register();
     budget_config_register();
+    discord_config_register();
 }
 
 /* The word used in error messages for a type. */
@@ -52,6 +54,7 @@ const char *config_type_name(enum config_type t) {
     case CONFIG_NUMBER: return "a number";
     case CONFIG_TABLE: return "a table";
     case CONFIG_STRINGS: return "a list of strings";
+    case CONFIG_ANY: return "any value";
     case CONFIG_NONE: return "nothing";
     }
     return "?";

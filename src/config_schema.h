@@ -19,6 +19,7 @@ enum config_type {
     CONFIG_NUMBER,
     CONFIG_TABLE,      /* a nested table, passed through as JSON */
     CONFIG_STRINGS,    /* a list of strings */
+    CONFIG_ANY,        /* any value; the schema's validate() checks it */
     CONFIG_NONE        /* the statement takes no value of this form */
 };
 

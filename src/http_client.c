@@ -26,6 +26,8 @@ struct http_call {
     size_t len, cap, max_body;
     int too_big;
     long retry_after_ms;
+    char *hdr;                     /* header lines of the latest response */
+    size_t hdr_len;
     char errbuf[CURL_ERROR_SIZE];
     http_done_fn *cb;
     void *data;
@@ -134,6 +136,7 @@ static void call_free(struct http_call *c) {
     curl_slist_free_all(c->headers);
     free(c->body_copy);
     free(c->buf);
+    free(c->hdr);
     free(c);
 }
 
@@ -171,10 +174,47 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata) {
     return n;
 }
 
+/* Keep the header lines of the latest response (a status line starts a new
+ * block, so interim 100 responses and redirects are forgotten), up to 16 KiB. */
+static void keep_header(struct http_call *c, const char *ptr, size_t n) {
+    if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0) c->hdr_len = 0;
+    if (c->hdr_len + n + 1 > 16384) return;
+    char *p = realloc(c->hdr, c->hdr_len + n + 1);
+    if (!p) return;
+    c->hdr = p;
+    memcpy(c->hdr + c->hdr_len, ptr, n);
+    c->hdr_len += n;
+    c->hdr[c->hdr_len] = '\0';
+}
+
+int http_response_header(const struct http_response *res, const char *name, char *out, size_t outlen) {
+    size_t nlen = strlen(name);
+    for (const char *line = res->headers; line && *line;) {
+        const char *eol = strchr(line, '\n');
+        size_t llen = eol ? (size_t)(eol - line) : strlen(line);
+        if (llen > nlen && line[nlen] == ':' && strncasecmp(line, name, nlen) == 0) {
+            const char *v = line + nlen + 1;
+            const char *end = line + llen;
+            while (v < end && (*v == ' ' || *v == '\t')) v++;
+            while (end > v && (end[-1] == '\r' || end[-1] == ' ' || end[-1] == '\t')) end--;
+            size_t vlen = (size_t)(end - v);
+            if (outlen) {
+                size_t copy = vlen < outlen - 1 ? vlen : outlen - 1;
+                memcpy(out, v, copy);
+                out[copy] = '\0';
+            }
+            return (int)vlen;
+        }
+        line = eol ? eol + 1 : line + llen;
+    }
+    return -1;
+}
+
 /* Remember Retry-After (seconds form) for the router's backoff. */
 static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata) {
     struct http_call *c = userdata;
     size_t n = size * nmemb;
+    keep_header(c, ptr, n);
     if (n > 12 && strncasecmp(ptr, "retry-after:", 12) == 0) {
         char tmp[32];
         size_t len = n - 12 < sizeof(tmp) - 1 ? n - 12 : sizeof(tmp) - 1;
@@ -261,6 +301,7 @@ static void check_done(struct http_client *hc) {
         res.total_ms = t * 1000;
         res.body = c->buf ? c->buf : "";
         res.body_len = c->len;
+        res.headers = c->hdr ? c->hdr : "";
         char err[CURL_ERROR_SIZE + 64];
         if (c->too_big) {
             res.error = "the response was larger than the limit";

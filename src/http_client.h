@@ -30,7 +30,12 @@ struct http_response {
     int timed_out;
     long retry_after_ms;           /* from Retry-After, or -1 */
     double total_ms;
+    const char *headers;           /* the final response's header lines, "Name: value\r\n"... */
 };
+
+/* Copy the value of response header NAME (any case, surrounding spaces
+ * trimmed) into out. Returns its length, or -1 when absent. */
+int http_response_header(const struct http_response *res, const char *name, char *out, size_t outlen);
 
 typedef void http_done_fn(const struct http_response *res, void *data);
 

@@ -32,6 +32,7 @@ static const struct family families[METRIC_COUNT] = {
     [METRIC_BUDGET_REFUSALS] = { "chorus_budget_refusals_total", "Model calls refused by a budget.", "kind", 0 },
     [METRIC_MODEL_TOKENS] = { "chorus_model_tokens_total", "Tokens in and out, per model.", "model", 0 },
     [METRIC_MODEL_COST] = { "chorus_model_cost_micro_total", "Model spend in micro-units of its currency.", "model", 0 },
+    [METRIC_PLATFORM_EVENTS] = { "chorus_platform_events_total", "Connection events of platform adapters (reconnects, resumes, fatal closes, 429s).", "event", 0 },
 };
 
 struct series {

@@ -4,6 +4,7 @@
 #include <string.h>
 #include "channel.h"
 #include "metrics.h"
+#include "discord.h"
 #include "platform.h"
 #include "utf8.h"
 #include "webchat.h"
@@ -17,6 +18,7 @@ static int nplatforms;
 void platform_init(void) {
     nplatforms = 0;
     webchat_register();
+    discord_register();
 }
 
 void platform_register(const struct platform_ops *ops, void *state) {

@@ -8,6 +8,7 @@
 #include <libwebsockets.h>
 #include "log.h"
 #include "metrics.h"
+#include "platform.h"
 #include "redis_client.h"
 #include "server.h"
 #include "web.h"
@@ -153,12 +154,19 @@ static int respond_text(struct lws *wsi, struct session *s, unsigned int status,
     return respond(wsi, s, status, "text/plain; charset=utf-8", strdup(text), strlen(text));
 }
 
-/* GET /readyz: ready when Redis answers and we are not draining. */
+/* GET /readyz: ready when Redis answers, every platform is connected and
+ * we are not draining. */
 static int serve_ready(struct lws *wsi, struct session *s) {
     char body[512];
     if (server.stopping) return respond_text(wsi, s, 503, "not ready: shutting down\n");
     if (!redis_client_ready(server.redis)) {
         snprintf(body, sizeof(body), "not ready: %s\n", redis_client_error(server.redis));
+        return respond_text(wsi, s, 503, body);
+    }
+    for (int i = 0; platform_at(i); i++) {
+        struct platform *p = platform_at(i);
+        if (p->ready) continue;
+        snprintf(body, sizeof(body), "not ready: %s is not connected\n", p->ops->name);
         return respond_text(wsi, s, 503, body);
     }
     return respond_text(wsi, s, 200, "ready\n");
@@ -302,7 +310,8 @@ struct web_server *web_start(uv_loop_t *loop, const char *host, int port, const 
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_line);
     memset(&info, 0, sizeof(info));
     w->foreign[0] = loop;
-    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+    /* SSL global init: platform adapters (discord.c) open wss:// clients here. */
+    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
     info.foreign_loops = w->foreign;
     info.pcontext = &w->ctx;
     info.port = CONTEXT_PORT_NO_LISTEN;
@@ -330,6 +339,10 @@ struct web_server *web_start(uv_loop_t *loop, const char *host, int port, const 
     }
     w->port = lws_get_vhost_listen_port(w->vhost);
     return w;
+}
+
+struct lws_context *web_context(const struct web_server *w) {
+    return w ? w->ctx : NULL;
 }
 
 int web_port(const struct web_server *w) {

@@ -9,12 +9,15 @@
 #include <uv.h>
 
 struct web_server;
+struct lws_context;
 
 /* Bind HOST:PORT (port 0 picks a free one) and serve files from ROOT.
  * Returns NULL with err on failure. */
 struct web_server *web_start(uv_loop_t *loop, const char *host, int port, const char *root,
                              char *err, size_t errlen);
 int web_port(const struct web_server *w);
+/* The lws context, for adapters that open client connections on it. */
+struct lws_context *web_context(const struct web_server *w);
 /* Re-read the static files (SIGHUP). Returns 0 or -1 (old files kept). */
 int web_reload_files(struct web_server *w, const char *root);
 /* Answer an HTTP request later (from a plugin's route): BODY is taken over. */

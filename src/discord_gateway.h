@@ -1,0 +1,57 @@
+/* discord_gateway.h - Discord gateway v10 connections (JSON encoding), one
+ * per shard, all on the one loop as lws clients of web.c's context.
+ *
+ * A gateway_hub owns the shards of this process and what they share: the
+ * identify pacing (max_concurrency buckets, session_start_limit) and the
+ * options. Each shard keeps its session (id, seq, resume URL) across
+ * connections: hello, jittered heartbeats, zombie detection, identify,
+ * resume with replay (events at or below the last seq are never dispatched
+ * twice), op 7, op 9, close codes, reconnects with backoff forever. Fatal
+ * close codes (4004, 4010-4014) stop that shard only. */
+#ifndef CHORUS_DISCORD_GATEWAY_H
+#define CHORUS_DISCORD_GATEWAY_H
+#include <stddef.h>
+#include <jansson.h>
+#include <uv.h>
+
+struct lws_context;
+struct gateway_hub;
+struct gateway_shard;
+
+struct gateway_options {
+    const char *token;
+    long intents;
+    const char *url;               /* from GET /gateway/bot or the config */
+    int total_shards;
+    int max_concurrency;           /* identify buckets (session_start_limit) */
+    long session_remaining;        /* identifies left in the window, -1 unknown */
+    long session_reset_after_ms;   /* when the window refills */
+    size_t max_inbound;            /* largest message accepted */
+    double time_scale;             /* < 1 shrinks heartbeats, backoff, pacing */
+};
+
+/* What the hub tells its owner. DISPATCH gets every op 0 event once (D is
+ * borrowed); READY is called when the set of ready shards changes; FATAL
+ * when a shard stops for good. */
+struct gateway_callbacks {
+    void (*dispatch)(struct gateway_shard *s, const char *type, json_t *d, void *data);
+    void (*ready)(struct gateway_hub *h, void *data);
+    void (*fatal)(struct gateway_shard *s, int code, const char *why, void *data);
+};
+
+/* CTX is the lws context to connect on. Returns NULL with err. */
+struct gateway_hub *gateway_new(uv_loop_t *loop, struct lws_context *ctx, const struct gateway_options *opts,
+                                const struct gateway_callbacks *cb, void *data, char *err, size_t errlen);
+/* Add shard ID (0 <= id < total) and start connecting it. Returns 0 or -1. */
+int gateway_add_shard(struct gateway_hub *h, int id);
+/* Close every connection with 1000 and free the hub; no callbacks after. */
+void gateway_free(struct gateway_hub *h);
+/* 1 when every shard is READY (or RESUMED) on an open connection. */
+int gateway_ready(const struct gateway_hub *h);
+int gateway_shard_count(const struct gateway_hub *h);
+int gateway_shard_id(const struct gateway_shard *s);
+/* "shard 0 stopped: ..." for the first shard not ready, or NULL. */
+const char *gateway_status(const struct gateway_hub *h, char *buf, size_t len);
+/* Gateway sockets still open, including ones closing after gateway_free. */
+int gateway_open_connections(void);
+#endif

@@ -1,0 +1,52 @@
+/* discord_ratelimit.h - Discord's REST rate limits, shared by every request
+ * of the process (all shards, all channels).
+ *
+ * A request is queued on its route ("POST /channels/{id}/messages") and
+ * major parameter (the channel id). Each queue sends one request at a time,
+ * oldest first, so replies to a channel keep their order even through a 429.
+ * Limits are learned from the responses: X-RateLimit-Bucket maps routes to
+ * shared buckets, Remaining/Reset-After say when a bucket is empty, and a
+ * 429 pauses its bucket (or, when global, every request) for retry_after.
+ * A process-wide limit of global_per_sec requests in any 1.1 s applies on top
+ * (the extra 0.1 s absorbs network jitter). */
+#ifndef CHORUS_DISCORD_RATELIMIT_H
+#define CHORUS_DISCORD_RATELIMIT_H
+#include <uv.h>
+
+struct ratelimit;
+struct rl_ticket;
+
+/* It is this request's turn: send it now, then call ratelimit_done(). */
+typedef void rl_go_fn(struct rl_ticket *t, void *data);
+
+/* What a response said about the limits. */
+struct rl_result {
+    long status;               /* HTTP status; 0 for a transport error */
+    const char *bucket;        /* X-RateLimit-Bucket, or NULL */
+    long remaining;            /* X-RateLimit-Remaining, or -1 */
+    double reset_after_s;      /* X-RateLimit-Reset-After, or -1 */
+    int global;                /* a 429 with X-RateLimit-Global / "global": true */
+    int shared_scope;          /* X-RateLimit-Scope: shared (not counted as invalid) */
+    double retry_after_s;      /* on a 429: how long to wait */
+};
+
+/* Waits come from Discord's answers and are never scaled (time_scale only
+ * shrinks the gateway's own timings). */
+struct ratelimit *ratelimit_new(uv_loop_t *loop, double global_per_sec);
+/* Cancel everything queued (no callbacks) and release the limiter. */
+void ratelimit_free(struct ratelimit *rl);
+/* Queue a request. GO is called (never from inside this call) when it may
+ * be sent. Returns the ticket, to pass to ratelimit_done or _cancel. */
+struct rl_ticket *ratelimit_enqueue(struct ratelimit *rl, const char *route, const char *major,
+                                    rl_go_fn *go, void *data);
+/* The response to T's request arrived. Returns 1 when T was a 429 and has
+ * been queued again at the head of its queue (GO will be called again), or
+ * 0 when T is finished and freed. */
+int ratelimit_done(struct ratelimit *rl, struct rl_ticket *t, const struct rl_result *r);
+/* Forget T, whether it waits or is in flight; GO is not called for it. */
+void ratelimit_cancel(struct ratelimit *rl, struct rl_ticket *t);
+/* Requests that were refused (401, 403, 429) in the current 10-minute window. */
+long ratelimit_invalid_count(const struct ratelimit *rl);
+/* 429s seen since start, for tests and metrics. */
+long ratelimit_429_count(const struct ratelimit *rl);
+#endif

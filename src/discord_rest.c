@@ -1,0 +1,391 @@
+/* discord_rest.c - Discord REST calls: build the request, queue it on the
+ * rate limiter, send it with http_client, read the limits off the answer. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <curl/curl.h>
+#include "discord_ratelimit.h"
+#include "discord_rest.h"
+#include "http_client.h"
+#include "log.h"
+#include "utf8.h"
+
+#define MAX_TRIES 4
+
+struct rest_call {
+    struct discord_rest *r;
+    char *method;
+    char *path;
+    char *url;
+    char *body;                 /* serialized JSON, or NULL */
+    int tries;
+    struct rl_ticket *ticket;
+    struct http_call *http;
+    uv_timer_t *retry_timer;    /* waiting before a retry after a 5xx */
+    discord_rest_fn *cb;
+    void *data;
+    struct rest_call *prev, *next;
+};
+
+struct discord_rest {
+    uv_loop_t *loop;
+    struct http_client *http;
+    struct ratelimit *rl;
+    char *base;                 /* api_base + "/v10" */
+    char *auth;                 /* "Authorization: Bot <token>" */
+    double scale;
+    struct rest_call *calls;
+    int ncalls;
+};
+
+struct discord_rest *discord_rest_new(uv_loop_t *loop, struct http_client *http,
+                                      const struct discord_rest_options *opts) {
+    struct discord_rest *r = calloc(1, sizeof(*r));
+    if (!r) return NULL;
+    r->loop = loop;
+    r->http = http;
+    r->scale = opts->time_scale > 0 ? opts->time_scale : 1.0;
+    r->rl = ratelimit_new(loop, opts->global_per_sec);
+    size_t n = strlen(opts->api_base);
+    while (n && opts->api_base[n - 1] == '/') n--;
+    if (n >= 4 && !strncmp(opts->api_base + n - 4, "/v10", 4)) n -= 4;   /* "…/api/v10" works too */
+    r->base = malloc(n + 5);
+    memcpy(r->base, opts->api_base, n);
+    memcpy(r->base + n, "/v10", 5);
+    size_t alen = strlen(opts->token) + 32;
+    r->auth = malloc(alen);
+    snprintf(r->auth, alen, "Authorization: Bot %s", opts->token);
+    return r;
+}
+
+/* uv_close callback of a retry timer. */
+static void free_handle(uv_handle_t *h) {
+    free(h);
+}
+
+/* Unlink and free CALL, cancelling whatever it still waits on. */
+static void call_free(struct rest_call *c) {
+    struct discord_rest *r = c->r;
+    if (c->prev) c->prev->next = c->next;
+    else r->calls = c->next;
+    if (c->next) c->next->prev = c->prev;
+    r->ncalls--;
+    if (c->http) http_cancel(c->http);
+    if (c->ticket) ratelimit_cancel(r->rl, c->ticket);
+    if (c->retry_timer) {
+        uv_timer_stop(c->retry_timer);
+        uv_close((uv_handle_t *)c->retry_timer, free_handle);
+    }
+    free(c->method);
+    free(c->path);
+    free(c->url);
+    free(c->body);
+    free(c);
+}
+
+void discord_rest_free(struct discord_rest *r) {
+    if (!r) return;
+    while (r->calls) call_free(r->calls);
+    ratelimit_free(r->rl);
+    free(r->base);
+    free(r->auth);
+    free(r);
+}
+
+/* The rate-limit route of PATH: ids become {id}, a reaction's emoji {emoji};
+ * MAJOR gets the channel, guild or webhook id the limits are counted on. */
+static void route_of(const char *method, const char *path, char *route, size_t rlen, char *major, size_t mlen) {
+    size_t used = (size_t)snprintf(route, rlen, "%s ", method);
+    snprintf(major, mlen, "global");
+    const char *p = path;
+    int index = 0;
+    char prev[32] = "", top[32] = "";
+    while (*p == '/' && used < rlen) {
+        p++;
+        size_t len = strcspn(p, "/?");
+        int digits = len > 0;
+        for (size_t i = 0; i < len; i++)
+            if (p[i] < '0' || p[i] > '9') digits = 0;
+        const char *seg = p;
+        int seglen = (int)len;
+        if (!strcmp(prev, "reactions")) {
+            seg = "{emoji}";
+            seglen = 7;
+        } else if (digits) {
+            seg = "{id}";
+            seglen = 4;
+            if (index == 1 && (!strcmp(top, "channels") || !strcmp(top, "guilds") || !strcmp(top, "webhooks")))
+                snprintf(major, mlen, "%.*s", (int)len, p);
+        }
+        used += (size_t)snprintf(route + used, rlen - used, "/%.*s", seglen, seg);
+        snprintf(prev, sizeof(prev), "%.*s", (int)(len < 31 ? len : 31), p);
+        if (index == 0) snprintf(top, sizeof(top), "%s", prev);
+        index++;
+        p += len;
+    }
+    if (used >= rlen) route[rlen - 1] = '\0';
+}
+
+static void start_http(struct rest_call *c);
+
+/* The limiter says it is this call's turn. */
+static void on_go(struct rl_ticket *t, void *data) {
+    struct rest_call *c = data;
+    (void)t;
+    start_http(c);
+}
+
+/* A retry's backoff is over: queue the call again behind the limiter. */
+static void on_retry_timer(uv_timer_t *t) {
+    struct rest_call *c = t->data;
+    uv_close((uv_handle_t *)c->retry_timer, free_handle);
+    c->retry_timer = NULL;
+    char route[256], major[64];
+    route_of(c->method, c->path, route, sizeof(route), major, sizeof(major));
+    c->ticket = ratelimit_enqueue(c->r->rl, route, major, on_go, c);
+    if (!c->ticket) {
+        discord_rest_fn *cb = c->cb;
+        void *data = c->data;
+        call_free(c);
+        if (cb) cb(0, NULL, "out of memory", data);
+    }
+}
+
+/* Read the limiter's facts off a response. */
+static void read_limits(const struct http_response *res, json_t *body, struct rl_result *out, char *bucket, size_t blen) {
+    char v[64];
+    memset(out, 0, sizeof(*out));
+    out->status = res->status;
+    out->remaining = -1;
+    out->reset_after_s = -1;
+    out->retry_after_s = -1;
+    if (http_response_header(res, "x-ratelimit-bucket", bucket, blen) > 0) out->bucket = bucket;
+    if (http_response_header(res, "x-ratelimit-remaining", v, sizeof(v)) > 0) out->remaining = strtol(v, NULL, 10);
+    if (http_response_header(res, "x-ratelimit-reset-after", v, sizeof(v)) > 0) out->reset_after_s = strtod(v, NULL);
+    if (http_response_header(res, "x-ratelimit-global", v, sizeof(v)) > 0 && !strcmp(v, "true")) out->global = 1;
+    if (http_response_header(res, "x-ratelimit-scope", v, sizeof(v)) > 0 && !strcmp(v, "shared")) out->shared_scope = 1;
+    if (res->status == 429) {
+        json_t *ra = body ? json_object_get(body, "retry_after") : NULL;
+        if (json_is_number(ra)) out->retry_after_s = json_number_value(ra);
+        else if (res->retry_after_ms >= 0) out->retry_after_s = (double)res->retry_after_ms / 1000.0;
+        if (body && json_is_true(json_object_get(body, "global"))) out->global = 1;
+    }
+}
+
+/* The HTTP exchange ended: retry, or report to the caller. */
+static void on_http(const struct http_response *res, void *data) {
+    struct rest_call *c = data;
+    struct discord_rest *r = c->r;
+    c->http = NULL;
+    json_t *body = res->body_len ? json_loadb(res->body, res->body_len, 0, NULL) : NULL;
+    struct rl_result lim;
+    char bucket[128];
+    read_limits(res, body, &lim, bucket, sizeof(bucket));
+    struct rl_ticket *t = c->ticket;
+    if (ratelimit_done(r->rl, t, &lim)) {      /* a 429: the limiter sends it again */
+        json_decref(body);
+        return;
+    }
+    c->ticket = NULL;
+    int transient = res->error || res->status == 0 || res->status >= 500;
+    if (transient && ++c->tries < MAX_TRIES) {
+        uint64_t wait = (uint64_t)(500.0 * r->scale * (double)(1u << c->tries));
+        log_warn("discord: %s %s failed (%s); retry %d in %llu ms", c->method, c->path,
+                 res->error ? res->error : "server error", c->tries, (unsigned long long)wait);
+        c->retry_timer = malloc(sizeof(uv_timer_t));
+        uv_timer_init(r->loop, c->retry_timer);
+        c->retry_timer->data = c;
+        uv_timer_start(c->retry_timer, on_retry_timer, wait ? wait : 1, 0);
+        json_decref(body);
+        return;
+    }
+    char err[300] = "";
+    if (res->error) {
+        snprintf(err, sizeof(err), "%s", res->error);
+    } else if (res->status >= 400) {
+        json_t *m = body ? json_object_get(body, "message") : NULL;
+        snprintf(err, sizeof(err), "Discord answered %ld: %s", res->status, json_is_string(m) ? json_string_value(m) : "an error");
+    }
+    if (err[0]) log_warn("discord: %s %s: %s", c->method, c->path, err);
+    discord_rest_fn *cb = c->cb;
+    void *cbdata = c->data;
+    long status = res->status;
+    call_free(c);
+    if (cb) cb(status, body, err[0] ? err : NULL, cbdata);
+    json_decref(body);
+}
+
+/* Send CALL's HTTP request now. */
+static void start_http(struct rest_call *c) {
+    const char *headers[] = { c->r->auth, "Content-Type: application/json",
+                              "User-Agent: DiscordBot (https://github.com/chorus, " PACKAGE_VERSION ")", NULL };
+    struct http_request req = {
+        .method = c->method, .url = c->url, .headers = headers, .body = c->body,
+        .body_len = c->body ? strlen(c->body) : 0, .timeout_ms = 30000,
+    };
+    if (!c->body && strcmp(c->method, "GET") != 0 && strcmp(c->method, "DELETE") != 0) {
+        req.body = "";      /* POST/PUT without a body still says Content-Length: 0 */
+    }
+    c->http = http_start(c->r->http, &req, on_http, c);
+    if (!c->http) {
+        struct http_response res = { .status = 0, .body = "", .error = "the request could not be started", .headers = "" };
+        on_http(&res, c);
+    }
+}
+
+int discord_rest_call(struct discord_rest *r, const char *method, const char *path, json_t *body,
+                      discord_rest_fn *cb, void *data) {
+    struct rest_call *c = calloc(1, sizeof(*c));
+    if (!c) {
+        json_decref(body);
+        return -1;
+    }
+    c->r = r;
+    c->method = strdup(method);
+    c->path = strdup(path);
+    size_t ulen = strlen(r->base) + strlen(path) + 1;
+    c->url = malloc(ulen);
+    snprintf(c->url, ulen, "%s%s", r->base, path);
+    c->body = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    c->cb = cb;
+    c->data = data;
+    c->next = r->calls;
+    if (r->calls) r->calls->prev = c;
+    r->calls = c;
+    r->ncalls++;
+    char route[256], major[64];
+    route_of(method, path, route, sizeof(route), major, sizeof(major));
+    c->ticket = ratelimit_enqueue(r->rl, route, major, on_go, c);
+    if (!c->ticket) {
+        c->cb = NULL;
+        call_free(c);
+        return -1;
+    }
+    return 0;
+}
+
+int discord_rest_gateway_bot(struct discord_rest *r, discord_rest_fn *cb, void *data) {
+    return discord_rest_call(r, "GET", "/gateway/bot", NULL, cb, data);
+}
+
+/* The parts of one multi-part send, posted in order on the channel's queue. */
+struct send_state {
+    int parts;
+    int done;
+    char *last_id;
+    char *err;
+    discord_sent_fn *cb;
+    void *data;
+};
+
+/* One part was posted (or failed): report when the last one is in. */
+static void on_part_sent(long status, json_t *body, const char *err, void *data) {
+    struct send_state *s = data;
+    (void)status;
+    json_t *id = body ? json_object_get(body, "id") : NULL;
+    if (err && !s->err) s->err = strdup(err);
+    else if (!err && json_is_string(id)) {
+        free(s->last_id);
+        s->last_id = strdup(json_string_value(id));
+    }
+    if (++s->done < s->parts) return;
+    if (s->cb) s->cb(s->err ? NULL : s->last_id, s->err, s->data);
+    free(s->last_id);
+    free(s->err);
+    free(s);
+}
+
+/* The body of a message post: no mentions parsed, ever, unless asked. */
+static json_t *message_body(const char *text, size_t len, const char *reply_to) {
+    json_t *o = json_object();
+    json_object_set_new(o, "content", json_stringn(text, len));
+    json_t *am = json_object();
+    json_object_set_new(am, "parse", json_array());
+    json_object_set_new(o, "allowed_mentions", am);
+    if (reply_to) {
+        json_t *ref = json_object();
+        json_object_set_new(ref, "message_id", json_string(reply_to));
+        json_object_set_new(ref, "fail_if_not_exists", json_false());
+        json_object_set_new(o, "message_reference", ref);
+    }
+    return o;
+}
+
+int discord_rest_send(struct discord_rest *r, const char *channel, const char *text, const char *reply_to,
+                      discord_sent_fn *cb, void *data) {
+    size_t len = strlen(text);
+    if (len == 0) return -1;
+    struct send_state *s = calloc(1, sizeof(*s));
+    if (!s) return -1;
+    s->cb = cb;
+    s->data = data;
+    size_t off = 0;
+    int parts = 0;
+    while (off < len) {
+        off += utf8_prefix(text + off, len - off, DISCORD_MAX_CONTENT_CP);
+        parts++;
+    }
+    s->parts = parts;
+    char path[128];
+    snprintf(path, sizeof(path), "/channels/%s/messages", channel);
+    off = 0;
+    for (int i = 0; i < parts; i++) {
+        size_t n = utf8_prefix(text + off, len - off, DISCORD_MAX_CONTENT_CP);
+        json_t *body = message_body(text + off, n, i == 0 ? reply_to : NULL);
+        off += n;
+        if (discord_rest_call(r, "POST", path, body, on_part_sent, s) < 0)
+            on_part_sent(0, NULL, "the message could not be queued", s);
+    }
+    return 0;
+}
+
+int discord_rest_edit(struct discord_rest *r, const char *channel, const char *message, const char *text,
+                      discord_rest_fn *cb, void *data) {
+    char path[160];
+    snprintf(path, sizeof(path), "/channels/%s/messages/%s", channel, message);
+    size_t n = utf8_prefix(text, strlen(text), DISCORD_MAX_CONTENT_CP);
+    return discord_rest_call(r, "PATCH", path, message_body(text, n, NULL), cb, data);
+}
+
+int discord_rest_delete(struct discord_rest *r, const char *channel, const char *message,
+                        discord_rest_fn *cb, void *data) {
+    char path[160];
+    snprintf(path, sizeof(path), "/channels/%s/messages/%s", channel, message);
+    return discord_rest_call(r, "DELETE", path, NULL, cb, data);
+}
+
+int discord_rest_typing(struct discord_rest *r, const char *channel, discord_rest_fn *cb, void *data) {
+    char path[128];
+    snprintf(path, sizeof(path), "/channels/%s/typing", channel);
+    return discord_rest_call(r, "POST", path, NULL, cb, data);
+}
+
+int discord_rest_react(struct discord_rest *r, const char *channel, const char *message, const char *emoji,
+                       discord_rest_fn *cb, void *data) {
+    char *escaped = curl_easy_escape(NULL, emoji, 0);
+    if (!escaped) return -1;
+    char path[400];
+    snprintf(path, sizeof(path), "/channels/%s/messages/%s/reactions/%s/@me", channel, message, escaped);
+    curl_free(escaped);
+    return discord_rest_call(r, "PUT", path, NULL, cb, data);
+}
+
+int discord_rest_register_commands(struct discord_rest *r, const char *application_id,
+                                   const struct discord_command *cmds, int n, discord_rest_fn *cb, void *data) {
+    json_t *list = json_array();
+    for (int i = 0; i < n; i++)
+        json_array_append_new(list, json_pack("{s:s, s:s, s:i}", "name", cmds[i].name,
+                                              "description", cmds[i].description, "type", 1));
+    char path[128];
+    snprintf(path, sizeof(path), "/applications/%s/commands", application_id);
+    return discord_rest_call(r, "PUT", path, list, cb, data);
+}
+
+long discord_rest_429_count(const struct discord_rest *r) {
+    return ratelimit_429_count(r->rl);
+}
+
+int discord_rest_pending(const struct discord_rest *r) {
+    return r->ncalls;
+}

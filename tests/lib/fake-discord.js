@@ -1,0 +1,599 @@
+'use strict';
+// A fake Discord: REST v10 and a gateway v10 (JSON encoding) on one loopback
+// port, written from Discord's documentation, with no npm dependencies.
+//
+//   const fake = await startFakeDiscord({ token: 'T', heartbeatMs: 200 });
+//   fake.apiBase                // "http://127.0.0.1:P/api" (REST lives under /api/v10)
+//   fake.gatewayUrl             // "ws://127.0.0.1:P/gateway"
+//   const s = await fake.waitForReady(0);         // shard 0 identified: its session
+//   fake.messageCreate({ channel_id: '100000000000000001', content: 'hi' });   // a dispatch (seq counted)
+//   await fake.waitForMessage((m) => m.channel_id === 'c1');    // a message the bot posted
+//
+// Scripting the gateway (timings are milliseconds):
+//   conn.zombie = true           that connection stops answering heartbeats and delivering events
+//   fake.zombie = true           ... every connection does
+//   fake.replayOverlap = 2       replay that many already-seen events on Resume (duplicates)
+//   conn.close(4004)             close one connection with a code; conn.drop() cuts TCP
+//   conn.reconnect()             op 7; conn.invalidSession(true|false) op 9
+//   fake.identifyClose = 4004    answer every Identify by closing with this code
+//   fake.identifyCloseFor = { 1: 4004 }   ... only for these shard ids
+// Scripting REST:
+//   fake.routeLimits['POST /channels/{id}/messages'] = { limit: 5, windowMs: 1000, bucket: 'b1' }
+//   fake.globalLimit = { perSecond: 50 }          429 global past this
+//   fake.force429.push({ route: 'POST /channels/{id}/messages', retryAfterMs: 300, global: false })
+//   fake.restDelayMs = 0
+//   fake.forbidChannels = new Set([id])         403 Missing Permissions there
+// Checks:
+//   conn.sendTimes, conn.maxFrameBytes, fake.violations (gateway and REST limit breaches),
+//   fake.rest (every REST request), fake.messages (posted messages), fake.sessions.
+
+const http = require('node:http');
+const crypto = require('node:crypto');
+
+const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
+const OP = { DISPATCH: 0, HEARTBEAT: 1, IDENTIFY: 2, PRESENCE: 3, RESUME: 6, RECONNECT: 7, INVALID_SESSION: 9, HELLO: 10, ACK: 11 };
+
+// Encode one server frame (servers never mask).
+function frame(opcode, payload, fin = true) {
+  const data = Buffer.isBuffer(payload) ? payload : Buffer.from(payload || '', 'utf8');
+  let header;
+  if (data.length < 126) {
+    header = Buffer.alloc(2);
+    header[1] = data.length;
+  } else if (data.length < 65536) {
+    header = Buffer.alloc(4);
+    header[1] = 126;
+    header.writeUInt16BE(data.length, 2);
+  } else {
+    header = Buffer.alloc(10);
+    header[1] = 127;
+    header.writeBigUInt64BE(BigInt(data.length), 2);
+  }
+  header[0] = (fin ? 0x80 : 0) | opcode;
+  return Buffer.concat([header, data]);
+}
+
+let snowflakeCounter = 0n;
+// A Discord-like id: a 64-bit number as a decimal string.
+function snowflake() {
+  snowflakeCounter += 1n;
+  return ((BigInt(Date.now() - 1420070400000) << 22n) | (snowflakeCounter & 0x3fffffn)).toString();
+}
+
+// One gateway connection, from the upgrade to the close.
+class GatewayConn {
+  constructor(fake, sock, path) {
+    this.fake = fake;
+    this.sock = sock;
+    this.path = path;
+    this.id = ++fake.connCounter;
+    this.buf = Buffer.alloc(0);
+    this.fragments = null;
+    this.received = [];          // every payload the client sent, parsed
+    this.sendTimes = [];         // when each client frame arrived
+    this.maxFrameBytes = 0;
+    this.closedCode = null;      // the code the client closed with, if it did
+    this.closed = false;
+    this.session = null;
+    this.shard = null;
+    this.heartbeats = 0;
+    this.acked = 0;
+    sock.on('data', (c) => this.onData(c));
+    sock.on('error', () => {});
+    sock.on('close', () => this.onClosed());
+  }
+
+  send(obj) {
+    if (this.closed) return;
+    const text = JSON.stringify(obj);
+    const bytes = Buffer.from(text, 'utf8');
+    const split = this.fake.fragmentBytes;
+    if (split > 0 && bytes.length > split) {
+      for (let off = 0; off < bytes.length; off += split) {
+        const last = off + split >= bytes.length;
+        this.sock.write(frame(off === 0 ? 0x1 : 0x0, bytes.subarray(off, off + split), last));
+      }
+    } else {
+      this.sock.write(frame(0x1, bytes));
+    }
+  }
+
+  sendRaw(text) { if (!this.closed) this.sock.write(frame(0x1, Buffer.from(text, 'utf8'))); }
+
+  // Close with CODE (a close frame, then the TCP connection after a moment).
+  close(code = 1000, reason = '') {
+    if (this.closed) return;
+    const r = Buffer.from(reason, 'utf8');
+    const p = Buffer.alloc(2 + r.length);
+    p.writeUInt16BE(code, 0);
+    r.copy(p, 2);
+    this.sock.write(frame(0x8, p));
+    this.serverClosedWith = code;
+    this.closed = true;
+    setTimeout(() => this.sock.destroy(), 200);
+  }
+
+  // Cut the TCP connection without a close frame.
+  drop() {
+    this.closed = true;
+    this.sock.destroy();
+  }
+
+  reconnect() { this.send({ op: OP.RECONNECT, d: null }); }
+
+  invalidSession(resumable) { this.send({ op: OP.INVALID_SESSION, d: !!resumable }); }
+
+  onClosed() {
+    this.closed = true;
+    if (this.session && this.session.conn === this) this.session.conn = null;
+    this.fake.emit('closed', this);
+  }
+
+  onData(chunk) {
+    this.buf = Buffer.concat([this.buf, chunk]);
+    for (;;) {
+      const b = this.buf;
+      if (b.length < 2) return;
+      const fin = (b[0] & 0x80) !== 0;
+      const opcode = b[0] & 0x0f;
+      const masked = (b[1] & 0x80) !== 0;
+      let len = b[1] & 0x7f;
+      let pos = 2;
+      if (len === 126) { if (b.length < 4) return; len = b.readUInt16BE(2); pos = 4; }
+      else if (len === 127) { if (b.length < 10) return; len = Number(b.readBigUInt64BE(2)); pos = 10; }
+      if (!masked) { this.fake.violations.push({ conn: this.id, what: 'unmasked client frame' }); }
+      const keyPos = pos;
+      if (masked) pos += 4;
+      if (b.length < pos + len) return;
+      const payload = Buffer.alloc(len);
+      for (let i = 0; i < len; i++) payload[i] = masked ? b[pos + i] ^ b[keyPos + (i & 3)] : b[pos + i];
+      this.buf = b.subarray(pos + len);
+      this.onFrame(fin, opcode, payload);
+      if (this.sock.destroyed) return;
+    }
+  }
+
+  onFrame(fin, opcode, payload) {
+    if (opcode === 0x8) {
+      this.closedCode = payload.length >= 2 ? payload.readUInt16BE(0) : 1005;
+      if (!this.closed) {
+        this.closed = true;
+        const p = payload.length >= 2 ? payload.subarray(0, 2) : Buffer.alloc(0);
+        this.sock.write(frame(0x8, p));
+        setTimeout(() => this.sock.destroy(), 50);
+      }
+      this.fake.emit('clientClose', this);
+      return;
+    }
+    if (opcode === 0x9) { this.sock.write(frame(0xa, payload)); return; }
+    if (opcode === 0xa) return;
+    if (opcode === 0x1 || opcode === 0x2) {
+      if (!fin) { this.fragments = [payload]; return; }
+      this.onMessage(payload);
+      return;
+    }
+    if (opcode === 0x0 && this.fragments) {
+      this.fragments.push(payload);
+      if (fin) {
+        const whole = Buffer.concat(this.fragments);
+        this.fragments = null;
+        this.onMessage(whole);
+      }
+    }
+  }
+
+  // One whole client payload: count it against the limits, then act on it.
+  onMessage(bytes) {
+    const now = Date.now();
+    this.sendTimes.push(now);
+    this.maxFrameBytes = Math.max(this.maxFrameBytes, bytes.length);
+    const window = this.fake.sendWindowMs;
+    const recent = this.sendTimes.filter((t) => t > now - window).length;
+    if (recent > this.fake.sendLimit) {
+      this.fake.violations.push({ conn: this.id, what: `more than ${this.fake.sendLimit} sends in ${window} ms` });
+      this.close(4008, 'Rate limited.');
+      return;
+    }
+    if (bytes.length > 4096) {
+      this.fake.violations.push({ conn: this.id, what: `a ${bytes.length}-byte payload` });
+      this.close(4002, 'Error while decoding payload.');
+      return;
+    }
+    let msg;
+    try { msg = JSON.parse(bytes.toString('utf8')); } catch (_) {
+      this.fake.violations.push({ conn: this.id, what: 'a payload that is not JSON' });
+      this.close(4002, 'Error while decoding payload.');
+      return;
+    }
+    this.received.push(msg);
+    this.fake.emit('payload', this, msg);
+    this.fake.handle(this, msg);
+  }
+}
+
+function startFakeDiscord({
+  host = '127.0.0.1',
+  token = 'test-token',
+  heartbeatMs = 41250,
+  shards = 1,
+  maxConcurrency = 1,
+  sessionStartRemaining = 1000,
+  botId = '900000000000000001',
+  botName = 'chorus-bot',
+  applicationId = '800000000000000001',
+  identifyCloseFor = {},
+} = {}) {
+  const listeners = {};
+  const sockets = new Set();
+  const fake = {
+    token, heartbeatMs, shards, maxConcurrency, sessionStartRemaining, botId, botName, applicationId,
+    port: 0, apiBase: '', gatewayUrl: '', resumeUrl: '',
+    connCounter: 0,
+    conns: [],
+    sessions: new Map(),        // session_id -> { id, shard, seq, events: [{s, t, d}], conn, resumed }
+    identifies: [],             // { at, shard, intents, conn }
+    resumes: [],                // { at, session_id, seq, ok }
+    violations: [],
+    zombie: false,
+    replayOverlap: 0,
+    identifyClose: 0,
+    identifyCloseFor,
+    fragmentBytes: 0,
+    sendLimit: 120,
+    sendWindowMs: 60000,
+    readyGuilds: [],
+    // REST
+    rest: [],
+    messages: new Map(),        // id -> message (current state)
+    posted: [],                 // messages in the order they were created
+    routeLimits: {},
+    routeState: new Map(),      // bucket+major -> { count, resetAt }
+    globalLimit: null,
+    globalWindow: { start: 0, count: 0 },
+    force429: [],
+    restDelayMs: 0,
+    commands: [],
+    on(ev, fn) { (listeners[ev] = listeners[ev] || []).push(fn); },
+    off(ev, fn) { listeners[ev] = (listeners[ev] || []).filter((f) => f !== fn); },
+    emit(ev, ...args) { for (const fn of (listeners[ev] || []).slice()) fn(...args); },
+  };
+
+  // Wait for an event whose arguments satisfy PRED (checking CURRENT() first).
+  function waitEvent(ev, pred, timeoutMs, what, current) {
+    const found = current && current();
+    if (found) return Promise.resolve(found);
+    return new Promise((resolve, reject) => {
+      const fn = (...args) => {
+        const r = pred(...args);
+        if (r) { clearTimeout(timer); fake.off(ev, fn); resolve(r); }
+      };
+      const timer = setTimeout(() => {
+        fake.off(ev, fn);
+        reject(new Error(`fake Discord: no ${what} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      fake.on(ev, fn);
+    });
+  }
+
+  fake.liveSession = (shard = 0) => {
+    for (const s of fake.sessions.values()) if (s.shard[0] === shard && s.conn && !s.conn.closed && s.live) return s;
+    return null;
+  };
+  fake.connFor = (shard = 0) => { const s = fake.liveSession(shard); return s ? s.conn : null; };
+  // Resolve with the shard's session once it is READY (or RESUMED) on an open connection.
+  fake.waitForReady = (shard = 0, timeoutMs = 5000) => waitEvent('live', (s) => (s.shard[0] === shard ? s : null),
+    timeoutMs, `READY/RESUMED on shard ${shard}`, () => fake.liveSession(shard));
+  fake.waitForResume = (timeoutMs = 5000, after = 0) => waitEvent('resumed', (r) => (r.at >= after ? r : null),
+    timeoutMs, 'successful Resume', () => fake.resumes.find((r) => r.ok && r.at >= after));
+  fake.waitForIdentify = (pred = () => true, timeoutMs = 5000) => waitEvent('identify', (i) => (pred(i) ? i : null),
+    timeoutMs, 'matching Identify', () => fake.identifies.find(pred));
+  fake.waitForClose = (conn, timeoutMs = 5000) => waitEvent('closed', (c) => (c === conn ? c : null),
+    timeoutMs, `close of connection ${conn.id}`, () => (conn.sock.destroyed ? conn : null));
+  fake.waitForMessage = (pred = () => true, timeoutMs = 5000) => waitEvent('message', (m) => (pred(m) ? m : null),
+    timeoutMs, 'matching message from the bot', () => fake.posted.find(pred));
+  fake.waitForRest = (pred = () => true, timeoutMs = 5000) => waitEvent('rest', (r) => (pred(r) ? r : null),
+    timeoutMs, 'matching REST request', () => fake.rest.find(pred));
+  fake.waitFor = waitEvent;
+
+  // Queue a dispatch on SHARD's session (delivered now if connected, else on Resume).
+  fake.dispatch = (t, d, shard = 0) => {
+    let session = null;
+    for (const s of fake.sessions.values()) if (s.shard[0] === shard && !s.dead) session = s;
+    if (!session) throw new Error(`fake Discord: shard ${shard} has no session to dispatch ${t} on`);
+    session.seq += 1;
+    const ev = { op: OP.DISPATCH, s: session.seq, t, d };
+    session.events.push(ev);
+    if (session.conn && !session.conn.closed && session.live && !fake.zombie && !session.conn.zombie) session.conn.send(ev);
+    return ev;
+  };
+
+  // A MESSAGE_CREATE from a user (not the bot) in CHANNEL.
+  fake.messageCreate = ({ channel_id = '100000000000000001', guild_id = '200000000000000001', content = 'hello', author, mentions = [], id,
+    message_reference, shard = 0, dm = false } = {}) => {
+    const d = {
+      id: id || snowflake(),
+      channel_id,
+      content,
+      author: author || { id: '700000000000000001', username: 'ann', global_name: 'Ann' },
+      mentions,
+      mention_everyone: false,
+      timestamp: new Date().toISOString(),
+      type: message_reference ? 19 : 0,
+      tts: false,
+      attachments: [],
+      embeds: [],
+    };
+    d.channel_type = dm ? 1 : 0;   // discord.js v14 reads it to build a DM channel it has not seen
+    if (!dm) d.guild_id = guild_id;
+    if (message_reference) d.message_reference = message_reference;
+    fake.dispatch('MESSAGE_CREATE', d, shard);
+    return d;
+  };
+  // A user's message that mentions the bot, so it is addressed to it.
+  fake.mentionBot = (opts = {}) => fake.messageCreate({
+    ...opts,
+    content: `<@${fake.botId}> ${opts.content || 'hello'}`,
+    mentions: [{ id: fake.botId, username: fake.botName, bot: true }],
+  });
+
+  // ---- gateway ---------------------------------------------------------
+
+  function goLive(session, conn) {
+    session.conn = conn;
+    session.live = true;
+    conn.session = session;
+    fake.emit('live', session);
+  }
+
+  fake.handle = (conn, msg) => {
+    switch (msg.op) {
+    case OP.HEARTBEAT:
+      conn.heartbeats++;
+      if (!fake.zombie && !conn.zombie) { conn.acked++; conn.send({ op: OP.ACK }); }
+      break;
+    case OP.IDENTIFY: {
+      const d = msg.d || {};
+      const shard = Array.isArray(d.shard) ? d.shard : [0, 1];
+      const rec = { at: Date.now(), shard: shard[0], total: shard[1], intents: d.intents, conn, d };
+      fake.identifies.push(rec);
+      fake.emit('identify', rec);
+      if (d.token !== fake.token) { conn.close(4004, 'Authentication failed.'); break; }
+      const closeCode = fake.identifyCloseFor[shard[0]] || fake.identifyClose;
+      if (closeCode) { conn.close(closeCode, 'Scripted close.'); break; }
+      if (conn.session) { conn.close(4005, 'Already authenticated.'); break; }
+      if (shard[1] !== fake.shards && fake.strictShards) { conn.close(4010, 'Invalid shard.'); break; }
+      if (fake.sessionStartRemaining <= 0) { conn.close(4004, 'Out of identifies.'); break; }
+      fake.sessionStartRemaining--;
+      for (const s of fake.sessions.values()) if (s.shard[0] === shard[0]) s.dead = true;
+      const session = { id: crypto.randomBytes(16).toString('hex'), shard, seq: 0, events: [], conn: null, live: false };
+      fake.sessions.set(session.id, session);
+      conn.shard = shard[0];
+      goLive(session, conn);
+      fake.dispatch('READY', {
+        v: 10,
+        user: { id: fake.botId, username: fake.botName, discriminator: '0', bot: true, avatar: null, global_name: null },
+        guilds: fake.readyGuilds,
+        session_id: session.id,
+        resume_gateway_url: fake.resumeUrl,
+        shard,
+        application: { id: fake.applicationId, flags: 0 },
+        private_channels: [],
+        relationships: [],
+        user_settings: {},
+        presences: [],
+        guild_join_requests: [],
+        geo_ordered_rtc_regions: [],
+      }, shard[0]);
+      break;
+    }
+    case OP.RESUME: {
+      const d = msg.d || {};
+      const session = fake.sessions.get(d.session_id);
+      const ok = !!session && !session.dead && d.token === fake.token && typeof d.seq === 'number' && d.seq <= session.seq;
+      const rec = { at: Date.now(), session_id: d.session_id, seq: d.seq, ok, conn };
+      fake.resumes.push(rec);
+      if (!ok) { conn.invalidSession(false); break; }
+      if (session.conn && session.conn !== conn && !session.conn.closed) session.conn.drop();
+      conn.shard = session.shard[0];
+      session.conn = conn;
+      conn.session = session;
+      const from = Math.max(0, d.seq - fake.replayOverlap);
+      for (const ev of session.events) if (ev.s > from) conn.send(ev);
+      session.live = true;
+      fake.dispatch('RESUMED', null, session.shard[0]);
+      fake.emit('resumed', rec);
+      fake.emit('live', session);
+      break;
+    }
+    case OP.PRESENCE:
+      break;
+    default:
+      conn.close(4001, 'Unknown opcode.');
+    }
+  };
+
+  // ---- REST ------------------------------------------------------------
+
+  // The route template of PATH (ids replaced) and its major parameter.
+  function routeOf(method, path) {
+    const parts = path.split('?')[0].replace(/^\/api\/v10/, '').split('/');
+    const major = ['channels', 'guilds', 'webhooks'].includes(parts[1]) && parts[2] ? parts[2] : 'global';
+    const out = parts.map((seg, i) => {
+      if (i > 0 && parts[i - 1] === 'reactions') return '{emoji}';
+      return /^\d+$/.test(seg) ? '{id}' : seg;
+    });
+    return { route: `${method} ${out.join('/')}`, major };
+  }
+
+  function json(res, status, body, headers = {}) {
+    const payload = body === null ? '' : JSON.stringify(body);
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...headers });
+    res.end(payload);
+  }
+
+  // Apply the scripted limits; returns a 429 answer, or the headers to add.
+  function limitCheck(route, major) {
+    const now = Date.now();
+    const forced = fake.force429.findIndex((f) => !f.route || f.route === route);
+    if (forced >= 0) {
+      const f = fake.force429.splice(forced, 1)[0];
+      const secs = (f.retryAfterMs || 100) / 1000;
+      const headers = { 'retry-after': String(Math.ceil(secs)), 'x-ratelimit-scope': f.global ? 'global' : 'user' };
+      if (f.global) headers['x-ratelimit-global'] = 'true';
+      return { status: 429, headers, body: { message: 'You are being rate limited.', retry_after: secs, global: !!f.global } };
+    }
+    if (fake.globalLimit) {
+      if (now - fake.globalWindow.start >= 1000) fake.globalWindow = { start: now, count: 0 };
+      fake.globalWindow.count++;
+      if (fake.globalWindow.count > fake.globalLimit.perSecond) {
+        const secs = (1000 - (now - fake.globalWindow.start)) / 1000;
+        fake.violations.push({ what: `global REST limit exceeded on ${route}` });
+        return { status: 429, headers: { 'retry-after': String(Math.ceil(secs)), 'x-ratelimit-global': 'true', 'x-ratelimit-scope': 'global' },
+          body: { message: 'You are being rate limited.', retry_after: secs, global: true } };
+      }
+    }
+    const lim = fake.routeLimits[route];
+    if (!lim) return { headers: {} };
+    const key = `${lim.bucket}:${major}`;
+    let st = fake.routeState.get(key);
+    if (!st || now >= st.resetAt) { st = { count: 0, resetAt: now + lim.windowMs }; fake.routeState.set(key, st); }
+    st.count++;
+    const resetAfter = Math.max(0, st.resetAt - now) / 1000;
+    const headers = {
+      'x-ratelimit-limit': String(lim.limit),
+      'x-ratelimit-remaining': String(Math.max(0, lim.limit - st.count)),
+      'x-ratelimit-reset': String(st.resetAt / 1000),
+      'x-ratelimit-reset-after': resetAfter.toFixed(3),
+      'x-ratelimit-bucket': lim.bucket,
+    };
+    if (st.count > lim.limit) {
+      fake.violations.push({ what: `route limit exceeded on ${route} (${major})` });
+      return { status: 429, headers: { ...headers, 'retry-after': String(Math.ceil(resetAfter)), 'x-ratelimit-scope': 'user' },
+        body: { message: 'You are being rate limited.', retry_after: resetAfter, global: false } };
+    }
+    return { headers };
+  }
+
+  function restRoute(req, res, body, rec) {
+    const { route, major } = rec;
+    const path = req.url.split('?')[0].replace(/^\/api\/v10/, '');
+    const p = path.split('/');
+    const lim = limitCheck(route, major);
+    if (lim.status) { rec.status = lim.status; json(res, lim.status, lim.body, lim.headers); return; }
+    const h = lim.headers;
+    const auth = req.headers.authorization;
+    if (route !== 'GET /gateway' && auth !== `Bot ${fake.token}`) {
+      rec.status = 401;
+      json(res, 401, { message: '401: Unauthorized', code: 0 }, h);
+      return;
+    }
+    const reply = (status, b) => { rec.status = status; json(res, status, b, h); };
+    if (fake.forbidChannels && fake.forbidChannels.has(major)) {
+      reply(403, { message: 'Missing Permissions', code: 50013 });
+      return;
+    }
+    if (route === 'GET /gateway/bot') {
+      reply(200, {
+        url: fake.gatewayUrl,
+        shards: fake.shards,
+        session_start_limit: { total: 1000, remaining: fake.sessionStartRemaining, reset_after: 86400000, max_concurrency: fake.maxConcurrency },
+      });
+    } else if (route === 'GET /gateway') {
+      reply(200, { url: fake.gatewayUrl });
+    } else if (route === 'GET /users/@me') {
+      reply(200, { id: fake.botId, username: fake.botName, bot: true, discriminator: '0' });
+    } else if (route === 'POST /channels/{id}/messages') {
+      if (!body || typeof body.content !== 'string' || body.content.length === 0) {
+        reply(400, { message: 'Cannot send an empty message', code: 50006 });
+        return;
+      }
+      if ([...body.content].length > 2000) { reply(400, { message: 'Invalid Form Body', code: 50035 }); return; }
+      const m = {
+        id: snowflake(), channel_id: p[2], content: body.content, author: { id: fake.botId, username: fake.botName, bot: true },
+        allowed_mentions: body.allowed_mentions, message_reference: body.message_reference, at: Date.now(), body,
+      };
+      fake.messages.set(m.id, m);
+      fake.posted.push(m);
+      reply(200, { id: m.id, channel_id: m.channel_id, content: m.content, author: m.author, type: 0 });
+      fake.emit('message', m);
+      if (fake.echoToGateway) fake.dispatch('MESSAGE_CREATE', { id: m.id, channel_id: m.channel_id, guild_id: '200000000000000001', content: m.content, author: m.author, mentions: [] }, 0);
+    } else if (route === 'PATCH /channels/{id}/messages/{id}') {
+      const m = fake.messages.get(p[4]);
+      if (!m) { reply(404, { message: 'Unknown Message', code: 10008 }); return; }
+      if (body && typeof body.content === 'string') m.content = body.content;
+      m.edits = (m.edits || 0) + 1;
+      reply(200, { id: m.id, channel_id: m.channel_id, content: m.content });
+    } else if (route === 'DELETE /channels/{id}/messages/{id}') {
+      if (!fake.messages.delete(p[4])) { reply(404, { message: 'Unknown Message', code: 10008 }); return; }
+      rec.status = 204;
+      res.writeHead(204, h);
+      res.end();
+    } else if (route === 'POST /channels/{id}/typing') {
+      rec.status = 204;
+      res.writeHead(204, h);
+      res.end();
+    } else if (route === 'PUT /channels/{id}/messages/{id}/reactions/{emoji}/@me') {
+      rec.status = 204;
+      res.writeHead(204, h);
+      res.end();
+    } else if (route === 'PUT /applications/{id}/commands') {
+      fake.commands = Array.isArray(body) ? body : [];
+      reply(200, fake.commands.map((c) => ({ id: snowflake(), application_id: fake.applicationId, ...c })));
+    } else if (route === 'POST /applications/{id}/commands') {
+      fake.commands.push(body);
+      reply(201, { id: snowflake(), application_id: fake.applicationId, ...body });
+    } else {
+      reply(404, { message: '404: Not Found', code: 0 });
+    }
+  }
+
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks).toString('utf8');
+      let body = null;
+      try { body = raw ? JSON.parse(raw) : null; } catch (_) { body = null; }
+      if (!req.url.startsWith('/api/v10/')) { json(res, 404, { message: '404: Not Found', code: 0 }); return; }
+      const { route, major } = routeOf(req.method, req.url);
+      const rec = { at: Date.now(), method: req.method, path: req.url.replace(/^\/api\/v10/, ''), route, major, headers: req.headers, body, raw, status: 0 };
+      fake.rest.push(rec);
+      const go = () => { restRoute(req, res, body, rec); fake.emit('rest', rec); };
+      if (fake.restDelayMs) setTimeout(go, fake.restDelayMs);
+      else go();
+    });
+  });
+
+  server.on('upgrade', (req, sock, head) => {
+    const key = req.headers['sec-websocket-key'];
+    if (!key || (req.headers.upgrade || '').toLowerCase() !== 'websocket') { sock.destroy(); return; }
+    const accept = crypto.createHash('sha1').update(key + GUID).digest('base64');
+    sock.write(['HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket', 'Connection: Upgrade',
+      `Sec-WebSocket-Accept: ${accept}`, '', ''].join('\r\n'));
+    sock.setNoDelay(true);
+    const conn = new GatewayConn(fake, sock, req.url);
+    fake.conns.push(conn);
+    fake.emit('connection', conn);
+    if (head && head.length) conn.onData(head);
+    conn.send({ op: OP.HELLO, d: { heartbeat_interval: fake.heartbeatMs } });
+  });
+  server.on('connection', (s) => { sockets.add(s); s.on('close', () => sockets.delete(s)); });
+
+  fake.close = () => {
+    for (const s of sockets) s.destroy();
+    return new Promise((resolve) => server.close(() => resolve()));
+  };
+
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port: 0 }, () => {
+      fake.port = server.address().port;
+      fake.apiBase = `http://${host}:${fake.port}/api`;
+      fake.gatewayUrl = `ws://${host}:${fake.port}/gateway`;
+      fake.resumeUrl = `ws://${host}:${fake.port}/resume`;
+      resolve(fake);
+    });
+  });
+}
+
+module.exports = { startFakeDiscord, OP, snowflake };
