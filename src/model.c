@@ -9,6 +9,7 @@
 #include "log.h"
 #include "model.h"
 #include "redact.h"
+#include "script_model.h"
 #include "utf8.h"
 
 /* Check the provider and the keys it needs. */
@@ -20,6 +21,11 @@ static int validate_model(const struct config *cfg, const struct config_block *b
         return -1;
     }
     if (strcmp(provider, "local") == 0) return 0;
+    if (strcmp(provider, "script") == 0) {
+        if (script_model_enabled()) return 0;
+        snprintf(err, errlen, "model \"%s\": provider \"script\" exists only under chorus-test", b->name);
+        return -1;
+    }
     if (strcmp(provider, "openai") != 0) {
         snprintf(err, errlen, "model \"%s\": provider \"%s\" is not one of openai, local", b->name, provider);
         return -1;
@@ -68,7 +74,9 @@ int model_defined(const struct config *cfg, const char *name) {
 static void model_fill(struct model *m, const struct config_block *b) {
     const char *provider = config_str(b, "provider", "openai");
     m->name = strdup(b->name);
-    m->provider = strcmp(provider, "local") == 0 ? MODEL_PROVIDER_LOCAL : MODEL_PROVIDER_OPENAI;
+    m->provider = strcmp(provider, "local") == 0    ? MODEL_PROVIDER_LOCAL
+                  : strcmp(provider, "script") == 0 ? MODEL_PROVIDER_SCRIPT
+                                                    : MODEL_PROVIDER_OPENAI;
     const char *s;
     if ((s = config_str(b, "base_url", NULL))) {
         m->base_url = strdup(s);
@@ -121,6 +129,7 @@ struct model_call {
     struct http_call *http;
     uv_timer_t timer;            /* local model: deliver on the next loop turn */
     char *text;
+    char *error;                 /* script model: the queued error */
     uint64_t started;
     model_done_fn *cb;
     void *data;
@@ -130,13 +139,14 @@ struct model_call {
 static void local_closed(uv_handle_t *h) {
     struct model_call *call = h->data;
     free(call->text);
+    free(call->error);
     free(call);
 }
 
 /* The local model's answer, delivered from the loop as every provider's is. */
 static void local_deliver(uv_timer_t *t) {
     struct model_call *call = t->data;
-    struct model_result res = { .text = call->text, .retry_after_ms = -1,
+    struct model_result res = { .text = call->text, .error = call->error, .retry_after_ms = -1,
                                 .latency_ms = (double)(uv_now(t->loop) - call->started) };
     call->cb(&res, call->data);
     uv_close((uv_handle_t *)t, local_closed);
@@ -235,8 +245,9 @@ struct model_call *model_chat(uv_loop_t *loop, struct http_client *hc, const str
     call->data = data;
     call->started = uv_now(loop);
     if (m->provider == MODEL_PROVIDER_OPENAI) return openai_start(hc, m, messages, call, err, errlen);
-    call->text = local_model_reply(messages);
-    if (!call->text) {
+    if (m->provider == MODEL_PROVIDER_SCRIPT) script_model_take(m->name, messages, &call->text, &call->error);
+    else call->text = local_model_reply(messages);
+    if (!call->text && !call->error) {
         snprintf(err, errlen, "the local model ran out of memory");
         free(call);
         return NULL;

@@ -12,7 +12,7 @@
 struct config;
 struct http_client;
 
-enum model_provider { MODEL_PROVIDER_OPENAI, MODEL_PROVIDER_LOCAL };
+enum model_provider { MODEL_PROVIDER_OPENAI, MODEL_PROVIDER_LOCAL, MODEL_PROVIDER_SCRIPT /* tests only */ };
 
 struct model {
     char *name;

@@ -6,6 +6,7 @@
 #include "metrics.h"
 #include "platform.h"
 #include "utf8.h"
+#include "testchat.h"
 #include "webchat.h"
 
 #define MAX_PLATFORMS 16
@@ -17,6 +18,7 @@ static int nplatforms;
 void platform_init(void) {
     nplatforms = 0;
     webchat_register();
+    testchat_register();
 }
 
 void platform_register(const struct platform_ops *ops, void *state) {
