@@ -13,4 +13,6 @@ void lua_api_push_core(lua_State *L);
 void lua_api_push_message(lua_State *L, const struct job *job);
 /* Functions of lua_io.c: model, history, state, http. */
 void lua_io_register(lua_State *L);
+/* core.commands() (lua_commands.c): every registered command, for help. */
+int lua_commands_list(lua_State *L);
 #endif

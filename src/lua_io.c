@@ -324,8 +324,14 @@ static int core_state(lua_State *L) {
         return luaL_error(L, "unknown state operation '%s'", op);
     }
     for (int i = 0; i < argc; i++) lens[i] = strlen(argv[i]);
+    /* The value lives on the Lua stack during the call: a yield does not
+     * return here (lua_yield longjmps), so nothing may be freed after it. */
+    if (value) {
+        lua_pushstring(L, value);
+        free(value);
+        argv[2] = lua_tostring(L, -1);
+    }
     rc = redis_call(L, t, argc, argv, lens, decode);
-    free(value);
     return rc;
 }
 

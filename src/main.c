@@ -28,6 +28,7 @@
 #include "scheduler.h"
 #include "server.h"
 #include "skills.h"
+#include "testkit.h"
 #include "web.h"
 
 struct server server;
@@ -49,6 +50,7 @@ static void usage(FILE *out) {
     fprintf(out,
             "Usage: chorusd --config FILE [--log-level LEVEL] [--log-format text|json]\n"
             "       chorusd --check-config FILE\n"
+            "       chorusd --test --redis URL PLUGIN_DIR...   (the plugin test kit; see chorus-test)\n"
             "       chorusd --help | --version\n"
             "\n"
             "Hosts AI personas on chat platforms. Runs in the foreground and logs to stderr.\n"
@@ -330,8 +332,9 @@ static int start(struct config *cfg) {
 int main(int argc, char **argv) {
     const char *config_file = NULL, *check = NULL, *level_name = NULL, *format_name = NULL;
     int code = 0;
-    if (parse_args(argc, argv, &config_file, &check, &level_name, &format_name, &code) < 0) return code;
     server.data_dir = find_data_dir();
+    if (argc > 1 && strcmp(argv[1], "--test") == 0) return testkit_main(argc, argv);
+    if (parse_args(argc, argv, &config_file, &check, &level_name, &format_name, &code) < 0) return code;
     if (check) {
         struct config *cfg = load_config(check);
         if (!cfg) return 1;

@@ -7,8 +7,9 @@
 #include "config_schema.h"
 #include "model.h"
 #include "redact.h"
+#include "script_model.h"
 
-static const char *const provider_names[] = { "openai", "anthropic", "ollama", "local" };
+static const char *const provider_names[] = { "openai", "anthropic", "ollama", "local", "script" };
 
 const char *model_provider_name(enum model_provider p) {
     return provider_names[p];
@@ -16,7 +17,7 @@ const char *model_provider_name(enum model_provider p) {
 
 /* Provider kind by name; -1 if unknown. */
 static int provider_of(const char *name) {
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 5; i++)
         if (!strcmp(provider_names[i], name)) return i;
     return -1;
 }
@@ -35,11 +36,11 @@ static int validate_model(const struct config *cfg, const struct config_block *b
         snprintf(err, errlen, "model \"local\" is the built-in offline model; choose another name");
         return -1;
     }
-    if (kind < 0) {
+    if (kind < 0 || (kind == MODEL_PROVIDER_SCRIPT && !script_model_enabled())) {
         snprintf(err, errlen, "model \"%s\": provider \"%s\" is not one of openai, anthropic, ollama, local", b->name, provider);
         return -1;
     }
-    if (kind == MODEL_PROVIDER_LOCAL) return 0;
+    if (kind == MODEL_PROVIDER_LOCAL || kind == MODEL_PROVIDER_SCRIPT) return 0;
     json_t *deps = b->value ? json_object_get(b->value, "deployments") : NULL;
     if (deps) {
         size_t i;

@@ -2,7 +2,7 @@
  * deployments, prices, limits and capabilities.
  *
  *   model "small" {
- *     provider = "openai",                 -- openai | anthropic | ollama | local
+ *     provider = "openai",                 -- openai | anthropic | ollama | local (| script in tests)
  *     base_url = "http://127.0.0.1:8000/v1", api_key = env("KEY"), model = "qwen2.5-7b",
  *     deployments = { { base_url = ..., api_key = ... }, ... },   -- several behind one name
  *     price = { input = 0.15, output = 0.60 },   -- per million tokens
@@ -21,7 +21,10 @@
 struct config;
 struct http_client;
 
-enum model_provider { MODEL_PROVIDER_OPENAI, MODEL_PROVIDER_ANTHROPIC, MODEL_PROVIDER_OLLAMA, MODEL_PROVIDER_LOCAL };
+enum model_provider {
+    MODEL_PROVIDER_OPENAI, MODEL_PROVIDER_ANTHROPIC, MODEL_PROVIDER_OLLAMA, MODEL_PROVIDER_LOCAL,
+    MODEL_PROVIDER_SCRIPT   /* the plugin test kit's scripted answers (test mode only) */
+};
 
 #define MODEL_CAP_TOOLS 1
 #define MODEL_CAP_VISION 2

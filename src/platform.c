@@ -7,6 +7,7 @@
 #include "discord.h"
 #include "platform.h"
 #include "utf8.h"
+#include "testchat.h"
 #include "webchat.h"
 
 #define MAX_PLATFORMS 16
@@ -19,6 +20,7 @@ void platform_init(void) {
     nplatforms = 0;
     webchat_register();
     discord_register();
+    testchat_register();
 }
 
 void platform_register(const struct platform_ops *ops, void *state) {

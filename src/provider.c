@@ -18,6 +18,7 @@ struct provider_call *provider_start(uv_loop_t *loop, struct http_client *hc, co
     switch (req->model->provider) {
     case MODEL_PROVIDER_OPENAI: return openai_start(loop, hc, req, cb, data, err, errlen);
     case MODEL_PROVIDER_LOCAL: return local_start(loop, req, cb, data, err, errlen);
+    case MODEL_PROVIDER_SCRIPT: return script_start(loop, req, cb, data, err, errlen);
     default:
         snprintf(err, errlen, "model \"%s\": the %s provider is not available in this build",
                  req->model->name, model_provider_name(req->model->provider));

@@ -12,6 +12,8 @@ struct provider_call *openai_start(uv_loop_t *loop, struct http_client *hc, cons
                                    provider_done_fn *cb, void *data, char *err, size_t errlen);
 struct provider_call *local_start(uv_loop_t *loop, const struct provider_request *req,
                                   provider_done_fn *cb, void *data, char *err, size_t errlen);
+struct provider_call *script_start(uv_loop_t *loop, const struct provider_request *req,
+                                   provider_done_fn *cb, void *data, char *err, size_t errlen);
 /* Classify an HTTP error status and body for retries and fallbacks. */
 enum model_error provider_classify_http(long status, const char *body, size_t len, char *why, size_t whylen);
 #endif

@@ -243,9 +243,10 @@ static void attempt(struct route_call *c) {
         next_model(c);
         return;
     }
-    struct deployment *d = m->provider == MODEL_PROVIDER_LOCAL ? NULL : pick_deployment(c, m);
-    static struct deployment local_dep;
-    if (m->provider == MODEL_PROVIDER_LOCAL) d = &local_dep;
+    int builtin = m->provider == MODEL_PROVIDER_LOCAL || m->provider == MODEL_PROVIDER_SCRIPT;
+    struct deployment *d = builtin ? NULL : pick_deployment(c, m);
+    static struct deployment builtin_dep;
+    if (builtin) d = &builtin_dep;
     /* With nothing left to fall back to, probe the deployment whose
      * cooldown ends first rather than refuse outright (a half-open breaker). */
     if (!d && c->ci == c->nchain - 1 && m->ndeps > 0) {

@@ -294,6 +294,14 @@ local function new_api()
     handler("route", spec, fn)
   end
 
+  -- chorus.commands() -> { {name=, plugin=, help=, args=, usage=, ...}, ... }
+  -- every command of every plugin, by name (for a help command)
+  function chorus.commands()
+    local prefix, list = core.commands()
+    for _, c in ipairs(list) do c.usage = usage(c.name, c, prefix) end
+    return list, prefix
+  end
+
   chorus.model = {}
   -- chorus.model.chat{route= | model=, messages=, tools=, max_tokens=, stream=, max_steps=}
   --   -> {text=, model=, usage=, cost=, decision=, ...} | nil, err, kind

@@ -1,0 +1,51 @@
+-- Tests of the core chat skill with the scripted model.
+test("it sends the persona's prompt, then the message, and says the answer", function(t)
+  t.model.reply("hello from the script")
+  local lobby = t.room("lobby")
+  t.eq(lobby:user("Ann"):say("hi"), { "hello from the script" })
+  t.eq(t.model.requests()[1].messages, {
+    { role = "system", content = "You are Aiko, the test persona." },
+    { role = "user", content = "hi" },
+  })
+  t.eq(lobby:last_message().persona, "aiko")
+end)
+
+test("it remembers the conversation of each channel, in Redis", function(t)
+  t.model.reply("Nice to meet you, Ann.")
+  t.model.reply("You said your name is Ann.")
+  t.model.reply("Hello, stranger.")
+  local lobby = t.room("lobby")
+  lobby:user("Ann"):say("I am Ann")
+  lobby:user("Ann"):say("who am I?")
+  t.room("garden"):user("Ben"):say("who am I?")
+  local second = t.model.requests()[2].messages
+  t.eq(#second, 4)
+  t.eq(second[2], { role = "user", content = "I am Ann" })
+  t.eq(second[3], { role = "assistant", content = "Nice to meet you, Ann." })
+  t.eq(#t.model.requests()[3].messages, 2, "another channel starts a fresh memory")
+  t.eq(t.redis("LLEN", "chorus-test:{test:lobby}:history:aiko"), 4)
+end)
+
+test("memory survives a restart", function(t)
+  t.model.reply("noted")
+  t.model.reply("you like tea")
+  local lobby = t.room("lobby")
+  lobby:user("Ann"):say("I like tea")
+  t.restart()
+  lobby:user("Ann"):say("what do I like?")
+  t.eq(#t.model.last().messages, 4)
+end)
+
+test("a failing model gets the persona's apology and nothing is stored", function(t)
+  t.model.fail("the model is rate limited (HTTP 429)")
+  local lobby = t.room("lobby")
+  t.eq(lobby:user("Ann"):say("hi"), { "Sorry, I can't answer right now." })
+  t.eq(t.redis("EXISTS", "chorus-test:{test:lobby}:history:aiko"), 0)
+end)
+
+test("it shows typing while it works", function(t)
+  t.model.reply("done")
+  local lobby = t.room("lobby")
+  lobby:user("Ann"):say("hi")
+  t.eq(lobby:transcript(), { { "Ann", "hi" }, { "*typing*" }, { "aiko", "done" } })
+end)

@@ -1,0 +1,5 @@
+return {
+  name = "ping",
+  version = "1.0.0",
+  description = "Answers !ping with pong.",
+}
