@@ -83,7 +83,7 @@ static void job_run(struct job *job, const char *name) {
     const struct persona *p = name ? persona_find(job->rt->personas, name) : NULL;
     if (name && !p) log_warn("channel %s:%s names persona \"%s\", which is not defined; using \"%s\"",
                              job->msg->platform, job->msg->channel, name, job->rt->personas->fallback->name);
-    job->persona = p ? p : job->rt->personas->fallback;
+    job->persona = p ? p : persona_default_for(job->rt->personas, job->msg->platform);
     dispatch_job(job->rt->skills, job);
 }
 

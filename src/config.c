@@ -4,6 +4,7 @@
  * of the sandbox. Calling it records a config_block with the caller's line,
  * so that every error can name FILE:LINE. Nothing in the file can reach the
  * host: no io, os, require or load, a memory cap and an instruction budget. */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -421,6 +422,62 @@ static void check_blocks(struct loader *ld) {
     }
 }
 
+static int compare_names(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Each .lua file in a `personas_dir` folder returns one persona's table (with its
+ * `name`); it becomes a `persona` statement, checked like one written in
+ * the config, with errors naming that file. */
+static void load_personas_dir(lua_State *L, struct loader *ld, const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) {
+        add_error(ld, 0, "personas_dir: cannot open %s: %s", dir, strerror(errno));
+        return;
+    }
+    char *names[256];
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) && n < 256) {
+        size_t len = strlen(e->d_name);
+        if (e->d_name[0] != '.' && len > 4 && !strcmp(e->d_name + len - 4, ".lua")) names[n++] = strdup(e->d_name);
+    }
+    closedir(d);
+    qsort(names, (size_t)n, sizeof(char *), compare_names);
+    const struct config_schema *s = config_schema_find("persona");
+    const char *display = ld->display;
+    for (int i = 0; i < n; i++) {
+        char path[PATH_MAX];
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
+        ld->display = path;
+        int top = lua_gettop(L);
+        if (luaL_loadfilex(L, path, "t") != LUA_OK) {
+            add_error(ld, 0, "%s", lua_tostring(L, -1));
+        } else {
+            lua_newtable(L);                 /* data only: no statements, no helpers */
+            lua_setupvalue(L, -2, 1);
+            if (lua_pcall(L, 0, 1, 0) != LUA_OK) add_error(ld, 0, "%s", lua_tostring(L, -1));
+            else if (!lua_istable(L, -1) || lua_getfield(L, -1, "name") != LUA_TSTRING)
+                add_error(ld, 1, "a persona file must return a table with a name, like return { name = \"aiko\", prompt = \"...\" }");
+            else {
+                const char *name = lua_tostring(L, -1);
+                if (config_find(ld->cfg, "persona", name)) {
+                    add_error(ld, 1, "persona \"%s\" is defined twice", name);
+                } else {
+                    struct config_block *b = new_block(ld, "persona", name, 1);
+                    lua_pop(L, 1);
+                    lua_pushnil(L);
+                    lua_setfield(L, -2, "name");
+                    take_options(L, ld, b, s, lua_gettop(L), 1);
+                }
+            }
+        }
+        lua_settop(L, top);
+        free(names[i]);
+    }
+    ld->display = display;
+}
+
 int config_load(const char *file, struct config **out, char *err, size_t errlen) {
     struct loader ld = { .display = file, .err = err, .errlen = errlen };
     struct config *cfg = calloc(1, sizeof(*cfg));
@@ -470,6 +527,13 @@ int config_load(const char *file, struct config **out, char *err, size_t errlen)
         build_env(L);
         lua_setupvalue(L, -2, 1);
         rc = lua_pcall(L, 0, 0, 0);
+    }
+    if (rc == LUA_OK) {
+        for (struct config_block *b = config_first(cfg, "personas_dir"); b; b = config_next(b, "personas_dir")) {
+            char *dir = config_path(cfg, json_string_value(b->value));
+            load_personas_dir(L, &ld, dir);
+            free(dir);
+        }
     }
     if (rc != LUA_OK) {
         const char *msg = lua_tostring(L, -1);

@@ -64,6 +64,7 @@ static const struct config_schema core_schemas[] = {
     { .kind = "default_persona", .value = CONFIG_STRING, .validate = validate_default_persona },
     { .kind = "web_root", .value = CONFIG_STRING },
     { .kind = "plugins_dir", .value = CONFIG_STRING, .repeatable = 1 },
+    { .kind = "personas_dir", .value = CONFIG_STRING, .repeatable = 1 },
 };
 
 /* Register the core statements. */

@@ -13,6 +13,7 @@
 #include "log.h"
 #include "lua_api.h"
 #include "message.h"
+#include "persona.h"
 #include "plugin.h"
 #include "runtime.h"
 #include "server.h"
@@ -176,7 +177,7 @@ static void plan(struct run *r) {
         if (hd->kind == HANDLER_BEFORE && !hd->plugin->retired) r->steps[n++] = (struct candidate){ hd, 1 };
     r->nbefore = n;
     for (struct handler *hd = h->handlers; hd; hd = hd->next) {
-        if (hd->plugin->retired) continue;
+        if (hd->plugin->retired || !persona_allows_skill(r->job->persona, hd->plugin->name)) continue;
         double c = candidate_score(h, hd, r->job);
         if (c > 0) r->steps[n++] = (struct candidate){ hd, c };
     }

@@ -127,6 +127,8 @@ struct convo {
     char user[MAX_NAME + 1];
     unsigned turns;             /* number of user messages */
     const char *last_reply;     /* last assistant content, or NULL */
+    int returning;              /* the prompt says they are back after a while */
+    int sad;                    /* the prompt says they seem sad */
 };
 
 /* Locale-free lowercase: only ASCII changes, so UTF-8 and offsets survive. */
@@ -247,6 +249,18 @@ static void find_user_name(const char *text, const char *low, char *out) {
     }
 }
 
+/* What prompt.c tells any model about the person: their name, whether
+ * they are back after a while, whether they seem sad. */
+static void read_context(const char *system, struct convo *c) {
+    const char *at = strstr(system, "You are talking with ");
+    if (at && !c->user[0]) {
+        char name[MAX_NAME + 1];
+        if (take_name(at + 21, name) > 0) memcpy(c->user, name, strlen(name) + 1);
+    }
+    c->returning = strstr(system, "They are back after") != NULL;
+    c->sad = strstr(system, "They seem sad") != NULL || strstr(system, "They seem anxious") != NULL;
+}
+
 /* Keep what the rules need from the messages; skip, never reject, bad ones. */
 static void read_convo(const json_t *messages, struct convo *c) {
     const char *role, *s;
@@ -263,6 +277,7 @@ static void read_convo(const json_t *messages, struct convo *c) {
             find_user_name(c->text, c->low, c->user);
         } else if (strcmp(role, "system") == 0 && !seen_system && s) {
             find_persona(s, c->persona);
+            read_context(s, c);
             seen_system = 1;
         } else if (strcmp(role, "assistant") == 0) {
             c->last_reply = s;
@@ -417,6 +432,18 @@ char *local_model_reply(const json_t *messages) {
     expand(out, replies[pick], c, best_frag);
     if (n > 1 && c->last_reply && strcmp(out, c->last_reply) == 0)
         expand(out, replies[(pick + 1) % n], c, best_frag);
+    /* A returning person is welcomed back; a sad one is heard first. */
+    const char *lead = c->returning ? (zh ? "欢迎回来！" : "Welcome back") : c->sad && !zh ? "I'm sorry you're feeling low." : NULL;
+    if (lead) {
+        char *with = malloc(MAX_OUT);
+        if (with) {
+            if (c->returning && !zh && c->user[0]) snprintf(with, MAX_OUT, "%s, %s! %s", lead, c->user, out);
+            else if (c->returning && !zh) snprintf(with, MAX_OUT, "%s! %s", lead, out);
+            else snprintf(with, MAX_OUT, "%s %s", lead, out);
+            free(out);
+            out = with;
+        }
+    }
     free(c);
     return out;
 }

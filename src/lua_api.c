@@ -16,6 +16,7 @@
 #include "message.h"
 #include "persona.h"
 #include "platform.h"
+#include "persona_state.h"
 #include "plugin.h"
 #include "runtime.h"
 #include "scheduler.h"
@@ -394,6 +395,14 @@ void lua_api_push_message(lua_State *co, const struct job *job) {
     lua_setfield(co, -2, "model");
     lua_pushstring(co, p->apology);
     lua_setfield(co, -2, "apology");
+    lua_pushinteger(co, p->history_turns);
+    lua_setfield(co, -2, "history_turns");
+    lua_pushstring(co, p->summary_model);
+    lua_setfield(co, -2, "summary_model");
+    if (json_object_get(p->def, "pacing")) {
+        lua_json_push(co, json_object_get(p->def, "pacing"));
+        lua_setfield(co, -2, "pacing");
+    }
     lua_setfield(co, -2, "persona");
 }
 
@@ -419,4 +428,5 @@ void lua_api_push_core(lua_State *L) {
     };
     luaL_newlib(L, core);
     lua_io_register(L);
+    persona_state_register(L);
 }

@@ -393,8 +393,9 @@ static int core_history_load(lua_State *L) {
     struct job *job = history_job(L, t);
     struct history_op *op = calloc(1, sizeof(*op));
     op->task = t;
-    if (store_history_load(server.redis, job->msg->platform, job->msg->channel, persona,
-                           job->rt->limits.history_turns, on_history, op) < 0) {
+    long max = job->rt->limits.history_turns;
+    if (max < 2 * job->persona->history_turns) max = 2 * job->persona->history_turns;
+    if (store_history_load(server.redis, job->msg->platform, job->msg->channel, persona, max, on_history, op) < 0) {
         free(op);
         lua_pushnil(L);
         lua_pushstring(L, "Redis is not available");
@@ -415,8 +416,11 @@ static int core_history_append(lua_State *L) {
     }
     struct history_op *op = calloc(1, sizeof(*op));
     op->task = t;
+    /* Keep room for a persona's window plus what waits to be summarised. */
+    struct store_limits lim = job->rt->limits;
+    if (lim.history_turns < 2 * job->persona->history_turns) lim.history_turns = 2 * job->persona->history_turns;
     int rc = store_history_append(server.redis, job->msg->platform, job->msg->channel, persona, turns,
-                                  &job->rt->limits, on_appended, op);
+                                  &lim, on_appended, op);
     json_decref(turns);
     if (rc < 0) {
         free(op);
@@ -637,7 +641,7 @@ static int core_tool_call(lua_State *L) {
     op->args = decoded;
     op->fn_ref = hd->fn_ref;
     op->rt = runtime_acquire(server.rt);
-    task_start(hd->plugin, hd->plugin->invoke_ref, NULL, push_tool_args, op, on_tool_end, op);
+    task_start(hd->plugin, hd->plugin->invoke_ref, task_job(t), push_tool_args, op, on_tool_end, op);
     if (op->done) {            /* it finished without waiting on anything */
         lua_pushstring(L, op->result);
         free(op->result);

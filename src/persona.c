@@ -39,6 +39,14 @@ static const struct config_key persona_keys[] = {
     { "apology", CONFIG_STRING, 0, "what to say when the model fails" },
     { "avatar", CONFIG_STRING, 0, "an image URL" },
     { "description", CONFIG_STRING, 0, "a line about the persona" },
+    { "style", CONFIG_TABLE, 0, "{ length = \"short\"|\"medium\"|\"long\", emoji = bool, languages = {...}, formality = \"casual\"|\"formal\" }" },
+    { "traits", CONFIG_STRINGS, 0, "a few words of character, e.g. { \"curious\", \"warm\" }" },
+    { "skills", CONFIG_STRINGS, 0, "the plugins it may use (default: all)" },
+    { "pacing", CONFIG_TABLE, 0, "{ split = true, typing_ms_per_char = 30, max_parts = 3 }: human-like split replies" },
+    { "default_for", CONFIG_STRINGS, 0, "platforms where it speaks in channels that have no persona set" },
+    { "max_prompt_tokens", CONFIG_INT, 0, "token budget of the assembled prompt, default 3000" },
+    { "history_turns", CONFIG_INT, 0, "recent turns kept before older ones are summarised, default 24" },
+    { "summary_model", CONFIG_STRING, 0, "model or route that writes the rolling summary (default: its model)" },
     { NULL, CONFIG_NONE, 0, NULL }
 };
 
@@ -52,6 +60,26 @@ void persona_config_register(void) {
     config_schema_register(&persona_schema);
 }
 
+/* A NULL-terminated copy of a JSON list of strings (or one string), or NULL. */
+static char **string_list(json_t *v) {
+    if (json_is_string(v)) {
+        char **out = calloc(2, sizeof(char *));
+        out[0] = strdup(json_string_value(v));
+        return out;
+    }
+    if (!json_is_array(v)) return NULL;
+    char **out = calloc(json_array_size(v) + 1, sizeof(char *));
+    size_t i, n = 0;
+    json_t *e;
+    json_array_foreach(v, i, e) if (json_is_string(e)) out[n++] = strdup(json_string_value(e));
+    return out;
+}
+
+static void free_list(char **list) {
+    for (char **p = list; p && *p; p++) free(*p);
+    free(list);
+}
+
 /* Fill one persona from its block, with the documented defaults. */
 static void persona_fill(struct persona *p, const struct config *cfg, const struct config_block *b) {
     const char *model = config_str(b, "model", NULL);
@@ -63,6 +91,15 @@ static void persona_fill(struct persona *p, const struct config *cfg, const stru
     p->apology = strdup(config_str(b, "apology", DEFAULT_APOLOGY));
     const char *avatar = config_str(b, "avatar", NULL);
     p->avatar = avatar ? strdup(avatar) : NULL;
+    const char *desc = config_str(b, "description", NULL);
+    p->description = desc ? strdup(desc) : NULL;
+    p->def = json_incref(b->value);
+    p->skills = string_list(json_object_get(b->value, "skills"));
+    p->default_for = string_list(json_object_get(b->value, "default_for"));
+    p->max_prompt_tokens = config_int(b, "max_prompt_tokens", 3000);
+    p->history_turns = config_int(b, "history_turns", 24);
+    const char *sm = config_str(b, "summary_model", NULL);
+    p->summary_model = strdup(sm ? sm : p->model);
 }
 
 struct persona_set *persona_set_new(const struct config *cfg) {
@@ -78,6 +115,9 @@ struct persona_set *persona_set_new(const struct config *cfg) {
         p->prompt = strdup("You are Chorus, a friendly assistant.");
         p->model = strdup(model_defined(cfg, "default") ? "default" : "local");
         p->apology = strdup(DEFAULT_APOLOGY);
+        p->max_prompt_tokens = 3000;
+        p->history_turns = 24;
+        p->summary_model = strdup(p->model);
         set->count = 1;
     } else {
         set->items = calloc((size_t)n, sizeof(struct persona));
@@ -102,6 +142,11 @@ void persona_set_free(struct persona_set *set) {
         free(p->model);
         free(p->apology);
         free(p->avatar);
+        free(p->description);
+        json_decref(p->def);
+        free_list(p->skills);
+        free_list(p->default_for);
+        free(p->summary_model);
     }
     free(set->items);
     free(set);
@@ -111,4 +156,18 @@ const struct persona *persona_find(const struct persona_set *set, const char *na
     for (int i = 0; i < set->count; i++)
         if (strcmp(set->items[i].name, name) == 0) return &set->items[i];
     return NULL;
+}
+
+const struct persona *persona_default_for(const struct persona_set *set, const char *platform) {
+    for (int i = 0; i < set->count; i++)
+        for (char **p = set->items[i].default_for; platform && p && *p; p++)
+            if (!strcmp(*p, platform)) return &set->items[i];
+    return set->fallback;
+}
+
+int persona_allows_skill(const struct persona *p, const char *name) {
+    if (!p->skills) return 1;
+    for (char **s = p->skills; *s; s++)
+        if (!strcmp(*s, name)) return 1;
+    return 0;
 }

@@ -344,6 +344,28 @@ local function new_api()
     return core.history_append(msg.persona.name, turns)
   end
 
+  function chorus.history.trim(msg, keep)
+    return core.history_trim(keep)
+  end
+
+  -- What the persona knows and feels (docs/personas.md).
+  chorus.empathy = {}
+  -- chorus.empathy.observe(msg) -> { sentiment = {valence, arousal, label},
+  --   mood = {valence, arousal, label}, user = {new, returning, away_s, turns} }
+  function chorus.empathy.observe(msg) return core.observe() end
+  chorus.sentiment = core.sentiment
+
+  chorus.memory = {}
+  function chorus.memory.facts(msg) return core.facts() end
+  function chorus.memory.remember(msg, fact) return core.remember(fact) end
+  function chorus.memory.forget(msg) return core.forget() end
+  function chorus.memory.summary(msg) return core.summary() end
+  function chorus.memory.set_summary(msg, text) return core.summary(text) end
+
+  chorus.prompt = {}
+  -- chorus.prompt.build(msg, {turns=, summary=, facts=, observation=}) -> messages
+  function chorus.prompt.build(msg, ctx) return core.prompt_build(ctx or {}) end
+
   chorus.state = scope("plugin")
   function chorus.state.channel(msg) return scope("channel", msg.platform, msg.channel) end
   function chorus.state.user(msg) return scope("user", msg.platform, msg.author.id) end

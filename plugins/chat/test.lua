@@ -3,10 +3,12 @@ test("it sends the persona's prompt, then the message, and says the answer", fun
   t.model.reply("hello from the script")
   local lobby = t.room("lobby")
   t.eq(lobby:user("Ann"):say("hi"), { "hello from the script" })
-  t.eq(t.model.requests()[1].messages, {
-    { role = "system", content = "You are Aiko, the test persona." },
-    { role = "user", content = "hi" },
-  })
+  local messages = t.model.requests()[1].messages
+  t.eq(#messages, 2)
+  t.eq(messages[1].role, "system")
+  t.match(messages[1].content, "^You are Aiko, the test persona%.")   -- the prompt first, verbatim
+  t.match(messages[1].content, "first time you talk with them")       -- then what it knows
+  t.eq(messages[2], { role = "user", content = "hi" })
   t.eq(lobby:last_message().persona, "aiko")
 end)
 
