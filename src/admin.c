@@ -10,7 +10,10 @@
 #include "admin.h"
 #include "channel.h"
 #include "log.h"
+#include "http_client.h"
+#include "metrics.h"
 #include "model.h"
+#include "operator.h"
 #include "persona.h"
 #include "platform.h"
 #include "redis_client.h"
@@ -31,6 +34,8 @@ struct admin_server {
 
 struct admin_client {
     uv_pipe_t pipe;
+    int pending;                    /* operator commands still running */
+    int closed;                     /* the pipe closed while some ran */
     struct admin_server *server;
     struct admin_client *prev, *next;
     char buf[MAX_LINE];
@@ -60,7 +65,7 @@ static json_t *cmd_status(void) {
     json_t *models = json_array();
     for (int i = 0; i < server.rt->models->count; i++)
         json_array_append_new(models, json_string(server.rt->models->items[i].name));
-    return json_pack("{s:b, s:s, s:i, s:f, s:{s:b, s:s, s:f}, s:o, s:{s:i, s:i, s:i}, s:s, s:o, s:o, s:s}",
+    json_t *st = json_pack("{s:b, s:s, s:i, s:f, s:{s:b, s:s, s:f}, s:o, s:{s:i, s:i, s:i}, s:s, s:o, s:o, s:s}",
                      "ok", 1, "version", PACKAGE_VERSION, "pid", (int)getpid(),
                      "uptime_s", server_now() - server.started_at,
                      "redis", "connected", redis_client_ready(server.redis),
@@ -72,6 +77,11 @@ static json_t *cmd_status(void) {
                      "plugins", skill_host_plugins(server.rt->skills),
                      "personas", personas, "models", models,
                      "default_persona", server.rt->personas->fallback->name);
+    json_object_set_new(st, "metrics", json_pack("{s:f, s:f, s:i, s:f}",
+        "messages_in", metrics_sum(METRIC_MESSAGES_IN), "messages_out", metrics_sum(METRIC_MESSAGES_OUT),
+        "model_in_flight", http_client_in_flight(server.http),
+        "cost_today", metrics_sum(METRIC_MODEL_COST) / 1e6));
+    return st;
 }
 
 /* {"cmd":"plugins","action":"list"|"reload"[,"name":N]} */
@@ -115,6 +125,10 @@ json_t *admin_execute(json_t *req) {
 
 static void on_client_closed(uv_handle_t *h) {
     struct admin_client *c = h->data;
+    if (c->pending > 0) {          /* answers still to come: free after them */
+        c->closed = 1;
+        return;
+    }
     if (c->server) {
         if (c->prev) c->prev->next = c->next;
         else c->server->clients = c->next;
@@ -147,6 +161,33 @@ static void reply(struct admin_client *c, json_t *answer) {
     }
 }
 
+/* An operator command finished: answer, unless the client left. */
+static void on_operated(json_t *answer, void *data) {
+    struct admin_client *c = data;
+    c->pending--;
+    if (c->closed) {
+        json_decref(answer);
+        if (c->pending == 0) {
+            c->closed = 0;
+            on_client_closed((uv_handle_t *)&c->pipe);
+        }
+        return;
+    }
+    reply(c, answer);
+}
+
+/* {"cmd":"run","argv":[...]}: an operator command, as the owner. */
+static void run_operator(struct admin_client *c, json_t *argv_json) {
+    char *argv[32];
+    int argc = 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(argv_json, i, v) if (json_is_string(v) && argc < 32) argv[argc++] = (char *)json_string_value(v);
+    struct actor a = { .platform = "chorusctl", .user_id = getenv("USER") ? getenv("USER") : "local", .local = 1 };
+    c->pending++;
+    operator_run(&a, argc, argv, on_operated, c);
+}
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
     struct admin_client *c = h->data;
     (void)suggested;
@@ -168,7 +209,10 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
         json_error_t jerr;
         json_t *req = json_loads(c->buf, 0, &jerr);
         if (!req) reply(c, json_pack("{s:b, s:s}", "ok", 0, "error", "the request is not JSON"));
-        else {
+        else if (!strcmp(json_string_value(json_object_get(req, "cmd")) ? json_string_value(json_object_get(req, "cmd")) : "", "run")) {
+            run_operator(c, json_object_get(req, "argv"));
+            json_decref(req);
+        } else {
             reply(c, admin_execute(req));
             json_decref(req);
         }

@@ -16,18 +16,21 @@
 
 #define MAX_KEYS 24
 
-/* Check every (key, amount, limit) triple, then add all or none. A limit
- * of 0 means unlimited. Returns 0, or the 1-based index of the triple
- * that would go over. */
+/* Check every counter against its limit (a live limit set with `quota set`
+ * in KEYS[n + i] wins over the config's), then add to all or none. A limit
+ * of 0 means unlimited. Returns 0, or the 1-based index of the counter that
+ * would go over. */
 static const char reserve_script[] =
-    "for i = 1, #KEYS do "
-    "  local limit = tonumber(ARGV[3 * i - 1]) "
-    "  if limit > 0 and tonumber(redis.call('GET', KEYS[i]) or '0') + tonumber(ARGV[3 * i - 2]) > limit then "
+    "local n = #KEYS / 2 "
+    "for i = 1, n do "
+    "  local live = redis.call('HGET', KEYS[n + i], ARGV[4 * i]) "
+    "  local limit = tonumber(live or ARGV[4 * i - 2]) "
+    "  if limit > 0 and tonumber(redis.call('GET', KEYS[i]) or '0') + tonumber(ARGV[4 * i - 3]) > limit then "
     "    return i end "
     "end "
-    "for i = 1, #KEYS do "
-    "  redis.call('INCRBY', KEYS[i], ARGV[3 * i - 2]) "
-    "  redis.call('EXPIRE', KEYS[i], ARGV[3 * i]) "
+    "for i = 1, n do "
+    "  redis.call('INCRBY', KEYS[i], ARGV[4 * i - 3]) "
+    "  redis.call('EXPIRE', KEYS[i], ARGV[4 * i - 1]) "
     "end "
     "return 0";
 
@@ -193,17 +196,22 @@ struct budget_op *budget_reserve(struct runtime *rt, const struct route_request 
         return answer_later(op, NULL, NULL);
     }
     /* Limits: money as micro-units, the rest as counts; TTLs outlive the period. */
-    const char *argv[3 + 4 * MAX_KEYS];
+    const char *argv[3 + 6 * MAX_KEYS];
     char nums[MAX_KEYS][3][32];
+    char live[MAX_KEYS][300];
+    const char *fields[MAX_KEYS];
     int argc = 0;
     argv[argc++] = "EVAL";
     argv[argc++] = reserve_script;
     char nk[8];
-    snprintf(nk, sizeof(nk), "%d", hold->nkeys);
+    snprintf(nk, sizeof(nk), "%d", 2 * hold->nkeys);
     argv[argc++] = nk;
     for (int i = 0; i < hold->nkeys; i++) argv[argc++] = hold->keys[i];
+    int live_at = argc;
+    argc += hold->nkeys;
     for (int i = 0; i < hold->nkeys; i++) {
         long long limit = 0, ttl = 2 * 86400;
+        snprintf(live[i], sizeof(live[i]), "%sbudget-limit:-", prefix);
         /* Find the budget block this key came from by its name part. */
         for (struct config_block *b = config_first(rt->cfg, "budget"); b; b = config_next(b, "budget")) {
             char mark[300];
@@ -216,14 +224,18 @@ struct budget_op *budget_reserve(struct runtime *rt, const struct route_request 
             else limit = (long long)config_int(b, "concurrent", 0);
             if (!strcmp(config_str(b, "period", "day"), "month")) ttl = 32 * 86400;
             if (hold->is_money[i] == 2) ttl = 600;
+            snprintf(live[i], sizeof(live[i]), "%sbudget-limit:%s", prefix, b->name);
             break;
         }
+        fields[i] = hold->is_money[i] == 1 ? "money" : hold->is_money[i] == 0 ? "tokens" : "concurrent";
+        argv[live_at + i] = live[i];
         snprintf(nums[i][0], 32, "%lld", hold->amounts[i]);
         snprintf(nums[i][1], 32, "%lld", limit);
         snprintf(nums[i][2], 32, "%lld", ttl);
         argv[argc++] = nums[i][0];
         argv[argc++] = nums[i][1];
         argv[argc++] = nums[i][2];
+        argv[argc++] = fields[i];
     }
     op->hold = hold;
     if (redis_command(server.redis, on_reply, op, argc, argv, NULL) < 0) {

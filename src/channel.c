@@ -12,6 +12,7 @@
 #include "log.h"
 #include "message.h"
 #include "metrics.h"
+#include "operator.h"
 #include "persona.h"
 #include "runtime.h"
 #include "server.h"
@@ -78,19 +79,75 @@ int channel_enqueue(struct platform *p, const struct chat_message *m) {
     return 0;
 }
 
-/* The channel's persona is known (or Redis could not say): run the skills. */
-static void job_run(struct job *job, const char *name) {
+/* A live-edited persona: a copy with the edited fields. */
+static struct persona *persona_with(const struct persona *base, json_t *overrides) {
+    struct persona *p = malloc(sizeof(*p));
+    *p = *base;
+    const char *v;
+    p->prompt = strdup((v = json_string_value(json_object_get(overrides, "prompt"))) ? v : base->prompt);
+    p->display_name = strdup((v = json_string_value(json_object_get(overrides, "display_name"))) ? v : base->display_name);
+    p->apology = strdup((v = json_string_value(json_object_get(overrides, "apology"))) ? v : base->apology);
+    p->model = strdup((v = json_string_value(json_object_get(overrides, "model"))) ? v : base->model);
+    return p;
+}
+
+static void free_own_persona(struct persona *p) {
+    if (!p) return;
+    free(p->prompt);
+    free(p->display_name);
+    free(p->apology);
+    free(p->model);
+    free(p);
+}
+
+/* Choose the persona (NAME from Redis, or the platform's default) and run the skills. */
+static void job_run(struct job *job, const char *name, json_t *overrides) {
     const struct persona *p = name ? persona_find(job->rt->personas, name) : NULL;
-    if (name && !p) log_warn("channel %s:%s names persona \"%s\", which is not defined; using \"%s\"",
-                             job->msg->platform, job->msg->channel, name, job->rt->personas->fallback->name);
+    if (name && !p) log_warn("channel %s:%s names persona \"%s\", which is not defined; using the default",
+                             job->msg->platform, job->msg->channel, name);
     job->persona = p ? p : persona_default_for(job->rt->personas, job->msg->platform);
+    if (overrides && json_object_size(overrides) > 0) {
+        job->own_persona = persona_with(job->persona, overrides);
+        job->persona = job->own_persona;
+    }
     dispatch_job(job->rt->skills, job);
 }
 
-static void on_persona(const char *name, const char *err, void *data) {
+/* An operator's command answered: say it where it was typed. */
+static void on_operated(json_t *answer, void *data) {
     struct job *job = data;
-    if (err) log_debug("persona lookup failed (%s); using the default", err);
-    job_run(job, name);
+    const char *text = json_string_value(json_object_get(answer, "text"));
+    job_reply(job, text ? text : "", text ? strlen(text) : 0, NULL, NULL);
+    json_decref(answer);
+    job_finish(job);
+}
+
+/* Messages starting with the admin prefix go to the operators' table,
+ * never to skills (so no plugin or model can stand in for it). */
+static void job_operate(struct job *job) {
+    char channel[700];
+    snprintf(channel, sizeof(channel), "%s:%s", job->msg->platform, job->msg->channel);
+    struct actor a = { .platform = job->msg->platform, .user_id = job->msg->author.id, .channel = channel,
+                       .guest = job->msg->author.guest };
+    job->persona = persona_default_for(job->rt->personas, job->msg->platform);
+    operator_run_text(&a, job->msg->text, on_operated, job);
+}
+
+static void on_context(const struct store_context *ctx, const char *err, void *data) {
+    struct job *job = data;
+    if (err) {
+        log_debug("channel context unavailable (%s); answering with the defaults", err);
+        job_run(job, NULL, NULL);
+        return;
+    }
+    if (ctx->banned || ctx->ignored || ctx->muted) {
+        job->silent = 1;
+        job->persona = persona_default_for(job->rt->personas, job->msg->platform);
+        job_finish(job);
+        return;
+    }
+    job->disabled = json_incref(ctx->disabled);
+    job_run(job, ctx->persona, ctx->overrides);
 }
 
 static void job_start(struct job *job) {
@@ -101,13 +158,26 @@ static void job_start(struct job *job) {
     job->rt = runtime_acquire(server.rt);
     job->started = uv_now(server.loop);
     if (!job->msg->event) metrics_inc(METRIC_MESSAGES_IN, job->platform->ops->name, 1);
-    if (store_persona_get(server.redis, job->msg->platform, job->msg->channel, on_persona, job) < 0)
-        job_run(job, NULL);   /* Redis is down: answer without memory */
+    if (!job->msg->event && operator_is_command(job->msg->text)) {
+        job_operate(job);
+        return;
+    }
+    const struct persona *def = persona_default_for(job->rt->personas, job->msg->platform);
+    if (store_job_context(server.redis, job->msg->platform, job->msg->channel, job->msg->author.id, def->name,
+                          on_context, job) < 0)
+        job_run(job, NULL, NULL);   /* Redis is down: answer without memory */
+}
+
+int job_skill_disabled(const struct job *job, const char *name) {
+    size_t i;
+    json_t *v;
+    json_array_foreach(job->disabled, i, v) if (!strcmp(json_string_value(v), name)) return 1;
+    return 0;
 }
 
 void job_finish(struct job *job) {
     struct channel *ch = job->ch;
-    if (job->replies == 0 && !job->msg->event)
+    if (job->replies == 0 && !job->msg->event && !job->silent)
         job_reply(job, job->persona->apology, strlen(job->persona->apology), NULL, NULL);
     metrics_observe(METRIC_REPLY_SECONDS, job->platform->ops->name,
                     (double)(uv_now(server.loop) - job->started) / 1000.0);
@@ -116,6 +186,8 @@ void job_finish(struct job *job) {
     ch->queued--;
     ch->busy = 0;
     runtime_release(job->rt);
+    free_own_persona(job->own_persona);
+    json_decref(job->disabled);
     message_free(job->msg);
     free(job);
     server.jobs_in_flight--;

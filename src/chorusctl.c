@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include <jansson.h>
 
@@ -35,6 +36,11 @@ static void usage(FILE *out) {
             "  plugins reload [NAME]   reload one plugin (or all) from disk; a broken\n"
             "                          new version is refused and the old one keeps running\n"
             "  ping                    check that the daemon answers\n"
+            "  top                     a live view: connections, messages/s, model calls, spend\n"
+            "  ledger [--persona P] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--csv|--json]\n"
+            "  audit [N]               the newest admin actions\n"
+            "  completion              bash completion: source <(chorusctl completion)\n"
+            "  help                    every operator command (persona, skill, op, ban, mute, quota, say, ...)\n"
             "\n"
             "  -s, --socket PATH  admin socket (default %s, or $CHORUS_ADMIN_SOCKET)\n"
             "  -j, --json         print the daemon's JSON answer\n", default_path());
@@ -103,18 +109,110 @@ static void print_status(json_t *st) {
     printf("\n");
 }
 
+/* `ledger --persona NAME --from DAY --to DAY` as an operator command. */
+static json_t *build_ledger_request(int argc, char **argv) {
+    if (strcmp(argv[0], "ledger")) return NULL;
+    const char *persona = NULL, *from = NULL, *to = NULL;
+    for (int i = 1; i + 1 < argc; i++) {
+        if (!strcmp(argv[i], "--persona")) persona = argv[++i];
+        else if (!strcmp(argv[i], "--from")) from = argv[++i];
+        else if (!strcmp(argv[i], "--to")) to = argv[++i];
+    }
+    if (!persona && !from && !to) return NULL;
+    time_t now = time(NULL);
+    char today[16];
+    strftime(today, sizeof(today), "%Y-%m-%d", gmtime(&now));
+    return json_pack("{s:s, s:[s, s, s, s]}", "cmd", "run", "argv", "ledger", persona ? persona : "",
+                     from ? from : today, to ? to : today);
+}
+
+/* The ledger's rows as CSV. */
+static void print_ledger_csv(json_t *data) {
+    size_t i;
+    json_t *row;
+    printf("day,persona,conversations,turns,cps,active_users,calls,tokens_in,tokens_out,cost,value,share,currency\n");
+    json_array_foreach(json_object_get(data, "rows"), i, row)
+        printf("%s,%s,%lld,%lld,%.2f,%lld,%lld,%lld,%lld,%.6f,%.6f,%.6f,%s\n",
+               json_string_value(json_object_get(row, "day")), json_string_value(json_object_get(row, "persona")),
+               json_integer_value(json_object_get(row, "conversations")), json_integer_value(json_object_get(row, "turns")),
+               json_number_value(json_object_get(row, "cps")), json_integer_value(json_object_get(row, "active_users")),
+               json_integer_value(json_object_get(row, "calls")), json_integer_value(json_object_get(row, "tokens_in")),
+               json_integer_value(json_object_get(row, "tokens_out")),
+               (double)json_integer_value(json_object_get(row, "cost_micro")) / 1e6,
+               (double)json_integer_value(json_object_get(row, "value_micro")) / 1e6,
+               (double)json_integer_value(json_object_get(row, "share_micro")) / 1e6,
+               json_string_value(json_object_get(row, "currency")));
+}
+
+/* Bash completion: `source <(chorusctl completion)`. */
+static void print_completion(void) {
+    puts("_chorusctl() {\n"
+         "  local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}\n"
+         "  local cmds=\"status reload ping top plugins help persona skill plugin op deop ban unban ignore unignore mute unmute quota say broadcast forget ledger audit completion\"\n"
+         "  case \"$prev\" in\n"
+         "    plugins) COMPREPLY=($(compgen -W \"list reload\" -- \"$cur\")); return;;\n"
+         "    persona) COMPREPLY=($(compgen -W \"list show use edit\" -- \"$cur\")); return;;\n"
+         "    skill) COMPREPLY=($(compgen -W \"list enable disable\" -- \"$cur\")); return;;\n"
+         "    quota) COMPREPLY=($(compgen -W \"show set\" -- \"$cur\")); return;;\n"
+         "    plugin) COMPREPLY=($(compgen -W \"reload\" -- \"$cur\")); return;;\n"
+         "    ledger) COMPREPLY=($(compgen -W \"--persona --from --to --csv --json\" -- \"$cur\")); return;;\n"
+         "  esac\n"
+         "  COMPREPLY=($(compgen -W \"$cmds --json --socket --help\" -- \"$cur\"))\n"
+         "}\n"
+         "complete -F _chorusctl chorusctl");
+}
+
+/* A live view, refreshed every second: connections, messages/s, model calls, spend. */
+static int top(const char *path) {
+    double last_in = -1, last_t = 0;
+    for (int rounds = 0;; rounds++) {
+        char *line = roundtrip(path, "{\"cmd\":\"status\"}");
+        if (!line) return 1;
+        json_t *st = json_loads(line, 0, NULL);
+        free(line);
+        if (!st) return 1;
+        json_t *m = json_object_get(st, "metrics");
+        double in = json_number_value(json_object_get(m, "messages_in"));
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        double t = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+        printf("\033[H\033[2J");
+        print_status(st);
+        printf("rate       %.1f messages/s   model calls in flight %lld   spend since start %.6f\n",
+               last_in >= 0 ? (in - last_in) / (t - last_t) : 0.0,
+               json_integer_value(json_object_get(m, "model_in_flight")), json_number_value(json_object_get(m, "cost_today")));
+        printf("(chorusctl top: every second; Ctrl-C to stop)\n");
+        fflush(stdout);
+        last_in = in;
+        last_t = t;
+        json_decref(st);
+        if (getenv("CHORUSCTL_TOP_ONCE")) return 0;
+        sleep(1);
+    }
+}
+
 /* The request for ARGV (command and arguments), or NULL if unknown. */
 static json_t *build_request(int argc, char **argv) {
     const char *cmd = argv[0];
     if (argc == 1 && (!strcmp(cmd, "status") || !strcmp(cmd, "reload") || !strcmp(cmd, "ping")))
         return json_pack("{s:s}", "cmd", cmd);
+    if (!strcmp(cmd, "top") || !strcmp(cmd, "completion")) return NULL;
     if (!strcmp(cmd, "plugins") && argc >= 2 && argc <= 3) {
         if (!strcmp(argv[1], "list") && argc == 2) return json_pack("{s:s, s:s}", "cmd", "plugins", "action", "list");
         if (!strcmp(argv[1], "reload"))
             return argc == 3 ? json_pack("{s:s, s:s, s:s}", "cmd", "plugins", "action", "reload", "name", argv[2])
                              : json_pack("{s:s, s:s}", "cmd", "plugins", "action", "reload");
     }
-    return NULL;
+    /* The operator commands, run as the owner (the daemon checks the rest). */
+    static const char *const known[] = { "help", "persona", "skill", "plugin", "op", "deop", "ban", "unban", "ignore",
+                                         "unignore", "mute", "unmute", "quota", "say", "broadcast", "forget", "ledger",
+                                         "audit", NULL };
+    int found = 0;
+    for (int i = 0; known[i]; i++) found |= !strcmp(known[i], cmd);
+    if (!found) return NULL;
+    json_t *words = json_array();
+    for (int i = 0; i < argc; i++) json_array_append_new(words, json_string(argv[i]));
+    return json_pack("{s:s, s:o}", "cmd", "run", "argv", words);
 }
 
 /* Human-readable plugin list. */
@@ -134,15 +232,17 @@ int main(int argc, char **argv) {
     static const struct option opts[] = {
         { "socket", required_argument, NULL, 's' },
         { "json", no_argument, NULL, 'j' },
+        { "csv", no_argument, NULL, 'C' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 }
     };
     const char *path = getenv("CHORUS_ADMIN_SOCKET");
-    int as_json = 0, c;
-    while ((c = getopt_long(argc, argv, "s:jh", opts, NULL)) != -1) {
+    int as_json = 0, as_csv = 0, c;
+    while ((c = getopt_long(argc, argv, "+s:jh", opts, NULL)) != -1) {
         switch (c) {
         case 's': path = optarg; break;
         case 'j': as_json = 1; break;
+        case 'C': as_csv = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -152,7 +252,14 @@ int main(int argc, char **argv) {
         return 2;
     }
     const char *cmd = argv[optind];
-    json_t *req = build_request(argc - optind, argv + optind);
+    if (!path || !*path) path = default_path();
+    if (!strcmp(cmd, "completion")) {
+        print_completion();
+        return 0;
+    }
+    if (!strcmp(cmd, "top")) return top(path);
+    json_t *req = build_ledger_request(argc - optind, argv + optind);
+    if (!req) req = build_request(argc - optind, argv + optind);
     if (!req) {
         fprintf(stderr, "chorusctl: unknown command '%s'\n", cmd);
         usage(stderr);
@@ -171,12 +278,19 @@ int main(int argc, char **argv) {
         return 1;
     }
     int ok = json_is_true(json_object_get(answer, "ok"));
-    if (as_json) fputs(line, stdout);
+    json_t *data = json_object_get(answer, "data");
+    if (as_json && data && !strcmp(cmd, "ledger")) {
+        char *out = json_dumps(data, JSON_INDENT(2));
+        puts(out);
+        free(out);
+    } else if (as_csv && ok && !strcmp(cmd, "ledger")) print_ledger_csv(data);
+    else if (as_json) fputs(line, stdout);
     else if (!ok) fprintf(stderr, "chorusctl: %s\n", json_string_value(json_object_get(answer, "error")));
     else if (!strcmp(cmd, "status")) print_status(answer);
     else if (!strcmp(cmd, "plugins") && json_object_get(answer, "plugins")) print_plugins(answer);
     else if (!strcmp(cmd, "ping")) printf("pong from chorusd %s\n", json_string_value(json_object_get(answer, "pong")));
-    else printf("%s\n", json_string_value(json_object_get(answer, "message")));
+    else if (json_string_value(json_object_get(answer, "message"))) printf("%s\n", json_string_value(json_object_get(answer, "message")));
+    else printf("%s\n", json_string_value(json_object_get(answer, "text")));
     json_decref(answer);
     free(line);
     return ok ? 0 : 1;

@@ -8,6 +8,8 @@
 #include "skills.h"
 #include "router.h"
 #include "budget.h"
+#include "ledger.h"
+#include "operator.h"
 
 #define MAX_SCHEMAS 64
 
@@ -42,6 +44,8 @@ void config_schema_init(void) {
     skills_config_register();
     router_config_register();
     budget_config_register();
+    operator_config_register();
+    ledger_config_register();
     discord_config_register();
 }
 

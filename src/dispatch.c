@@ -177,7 +177,9 @@ static void plan(struct run *r) {
         if (hd->kind == HANDLER_BEFORE && !hd->plugin->retired) r->steps[n++] = (struct candidate){ hd, 1 };
     r->nbefore = n;
     for (struct handler *hd = h->handlers; hd; hd = hd->next) {
-        if (hd->plugin->retired || !persona_allows_skill(r->job->persona, hd->plugin->name)) continue;
+        if (hd->plugin->retired || !persona_allows_skill(r->job->persona, hd->plugin->name) ||
+            job_skill_disabled(r->job, hd->plugin->name))
+            continue;
         double c = candidate_score(h, hd, r->job);
         if (c > 0) r->steps[n++] = (struct candidate){ hd, c };
     }

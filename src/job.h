@@ -6,6 +6,7 @@
 #ifndef CHORUS_JOB_H
 #define CHORUS_JOB_H
 #include <stdint.h>
+#include <jansson.h>
 #include "platform.h"
 
 struct chat_message;
@@ -20,6 +21,9 @@ struct job {
     const struct persona *persona;   /* who answers (from rt) */
     struct channel *ch;
     int replies;                     /* messages sent for this job */
+    int silent;                      /* banned, ignored or muted: no apology */
+    struct persona *own_persona;     /* a live-edited copy, freed with the job */
+    json_t *disabled;                /* plugins turned off in this channel */
     uint64_t started;                /* uv_now() at start */
     struct job *next;                /* in the channel's queue */
 };
@@ -30,6 +34,8 @@ int job_reply(struct job *job, const char *text, size_t len, platform_sent_fn *c
 int job_typing(struct job *job);
 /* A piece of a streamed reply, for platforms that show replies growing. */
 void job_stream_delta(struct job *job, const char *text, size_t len);
+/* Is plugin NAME turned off where this job runs? */
+int job_skill_disabled(const struct job *job, const char *name);
 /* The skills are done with the job: apologise if nobody answered, free it
  * and start the channel's next job. */
 void job_finish(struct job *job);

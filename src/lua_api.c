@@ -19,6 +19,7 @@
 #include "persona_state.h"
 #include "plugin.h"
 #include "runtime.h"
+#include "ledger.h"
 #include "scheduler.h"
 #include "server.h"
 #include "task.h"
@@ -423,6 +424,7 @@ void lua_api_push_core(lua_State *L) {
         { "json_decode", core_json_decode },
         { "read_file", core_read_file },
         { "timer_at", scheduler_lua_timer_at },
+        { "ledger_record", ledger_lua_record },
         { "commands", lua_commands_list },
         { NULL, NULL }
     };

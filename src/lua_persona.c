@@ -46,33 +46,9 @@ static const char observe_script[] =
     "redis.call('HINCRBY', KEYS[3], 'turns', 1) "
     "redis.call('EXPIRE', KEYS[3], 34560000) "
     "redis.call('SADD', KEYS[4], ARGV[8]) "
+    "redis.call('PFADD', KEYS[5], ARGV[9]) redis.call('EXPIRE', KEYS[5], 34560000) "
     "redis.call('EXPIRE', KEYS[4], ARGV[6]) "
     "return { tostring(mv), tostring(ma), turns, tostring(last), new_session and 1 or 0, tostring(uv) }";
-
-/* Remove a user's turns (and the persona's answers to them) from every
- * history they spoke in, drop those channels' summaries, then their facts,
- * relationships and index. KEYS[1]: the index set. ARGV: user id, prefix. */
-static const char forget_script[] =
-    "local removed = 0 "
-    "for _, entry in ipairs(redis.call('SMEMBERS', KEYS[1])) do "
-    "  local hist, summary, extra = string.match(entry, '^([^|]*)|([^|]*)|(.*)$') "
-    "  if hist then "
-    "    local items = redis.call('LRANGE', hist, 0, -1) "
-    "    local keep, skip = {}, false "
-    "    for _, item in ipairs(items) do "
-    "      local ok, t = pcall(cjson.decode, item) "
-    "      if ok and type(t) == 'table' and t.user == ARGV[1] then removed = removed + 1 skip = true "
-    "      elseif skip and ok and type(t) == 'table' and t.role == 'assistant' then removed = removed + 1 skip = false "
-    "      else keep[#keep + 1] = item skip = false end "
-    "    end "
-    "    redis.call('DEL', hist) "
-    "    for i = 1, #keep, 500 do redis.call('RPUSH', hist, unpack(keep, i, math.min(i + 499, #keep))) end "
-    "    redis.call('DEL', summary) "
-    "    for k in string.gmatch(extra, '[^|]+') do redis.call('DEL', k) end "
-    "  end "
-    "end "
-    "redis.call('DEL', KEYS[1]) "
-    "return removed";
 
 /* The user key part: "user:<platform>:<id>" with unsafe bytes escaped. */
 static void user_part(const struct job *job, char *out, size_t len) {
@@ -184,8 +160,11 @@ static int core_observe(lua_State *L) {
     snprintf(now, sizeof(now), "%.3f", vclock_now());
     snprintf(gap, sizeof(gap), "%d", PERSONA_SESSION_GAP_S);
     snprintf(ttl, sizeof(ttl), "%ld", USER_TTL_S);
-    const char *argv[] = { "EVAL", observe_script, "4", mood, rel, eng, seen, v, a, w, now, gap, ttl,
-                           m->author.name ? m->author.name : "", entry };
+    char active[400], who[700];
+    snprintf(active, sizeof(active), "%sactive:%s:%s", prefix, day, persona);
+    snprintf(who, sizeof(who), "%s:%s", m->platform, m->author.id ? m->author.id : "-");
+    const char *argv[] = { "EVAL", observe_script, "5", mood, rel, eng, seen, active, v, a, w, now, gap, ttl,
+                           m->author.name ? m->author.name : "", entry, who };
     if (redis_command(server.redis, on_observed, op, (int)(sizeof(argv) / sizeof(argv[0])), argv, NULL) < 0) {
         push_observation(L, op->s, NULL, "Redis is not available");   /* the feeling, without memory */
         free(op);
@@ -320,7 +299,7 @@ static int core_forget(lua_State *L) {
     char user[800], seen[1200];
     user_part(job, user, sizeof(user));
     snprintf(seen, sizeof(seen), "%s%s:seen", redis_client_prefix(server.redis), user);
-    const char *argv[6] = { "EVAL", forget_script, "1", seen, job->msg->author.id ? job->msg->author.id : "-",
+    const char *argv[6] = { "EVAL", store_forget_script(), "1", seen, job->msg->author.id ? job->msg->author.id : "-",
                             redis_client_prefix(server.redis) };
     return call_redis(L, t, 6, argv);
 }

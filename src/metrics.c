@@ -80,6 +80,12 @@ double metrics_get(enum metric_id id, const char *label) {
     return 0;
 }
 
+double metrics_sum(enum metric_id id) {
+    double sum = 0;
+    for (int i = 0; i < nseries[id]; i++) sum += table[id][i].value;
+    return sum;
+}
+
 void metrics_reset(void) {
     memset(table, 0, sizeof(table));
     memset(nseries, 0, sizeof(nseries));

@@ -27,5 +27,7 @@ void metrics_observe(enum metric_id id, const char *label, double value);
 double metrics_get(enum metric_id id, const char *label);
 /* The exposition text; the caller frees it. */
 char *metrics_render(size_t *len);
+/* The sum over every label of a counter. */
+double metrics_sum(enum metric_id id);
 void metrics_reset(void);
 #endif

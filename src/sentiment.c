@@ -19,8 +19,10 @@
  * A clause break (, . ; : ! ? newline, and their CJK forms) ends negation
  * and boosting. The sum S of the weighted valences, plus 0.292 per '!'
  * (at most four) in its direction, becomes valence S / sqrt(S^2 + 15).
- * Arousal is the (equally weighted) mean arousal of the hits, plus a little
- * for exclamation marks, shouting, repeated emoji and stretched words. */
+ * Arousal is the mean arousal of the hits, where an arousal the lexicon
+ * derived from valence weighs 0.35 of one it was given; exclamation marks,
+ * shouting, repeated emoji and stretched words then close a small part of
+ * the gap between it and 1. */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -39,6 +41,7 @@
 #define EXCL_VALENCE 0.292      /* VADER's amplifier per '!' */
 #define NORM_ALPHA 15.0         /* VADER's normalisation */
 #define AROUSAL_BASE 0.35       /* arousal of a text without hits */
+#define DERIVED_WEIGHT 0.35     /* weight of an arousal derived from valence */
 #define INVALID_CP 0xFFFFFFFFu
 
 /* The state of one pass. */
@@ -136,7 +139,8 @@ static const struct sent_term *span_match(const unsigned char *p, size_t avail) 
 /* Count one hit of row T: weigh its valence and arousal by the pending
  * booster, negation and contrast, then add them to the sums. */
 static void add_hit(struct scan *s, const struct sent_term *t, int caps, int stretched) {
-    double v = t->valence / 10.0, a = t->arousal / 100.0, w = 1.0;
+    double v = t->valence / 10.0, a = t->arousal / 100.0;
+    double w = (t->flags & SENT_AROUSAL) ? 1.0 : DERIVED_WEIGHT;
 
     if (caps && v != 0) v *= CAPS_SCALE;
     if (stretched) {
@@ -150,7 +154,7 @@ static void add_hit(struct scan *s, const struct sent_term *t, int caps, int str
         s->boostleft = 0;
     }
     if (s->neg) a = 0.35 + (0.5 - a) * 0.5, v *= NEG_SCALE;
-    if (s->but) v *= BUT_AFTER, w = BUT_AFTER;
+    if (s->but) v *= BUT_AFTER, w *= BUT_AFTER;
     s->sum += v;
     s->asum += w * a;
     s->aw += w;
@@ -431,6 +435,11 @@ static void scan_punct(struct scan *s, unsigned char c) {
         clause(s);
 }
 
+/* Is C a lowercase ASCII letter or a digit? */
+static int lower_alnum(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
 /* Is C a byte that separates chunks (space, control)? */
 static int space_byte(unsigned char c) {
     return c <= 0x20 || c == 0x7F;
@@ -461,12 +470,15 @@ struct sentiment sentiment_of(const char *text, size_t len) {
             p++;
             continue;
         }
-        /* At the start of a chunk, the whole chunk may be an emoticon. */
+        /* At the start of a chunk, the whole chunk may be an emoticon
+         * (none is made of lowercase letters and digits alone). */
         if (c < 0x80 && (p == (const unsigned char *)text || space_byte(p[-1]))) {
             const struct sent_term *t;
             const unsigned char *chunk_end = p;
-            while (chunk_end < end && !space_byte(*chunk_end)) chunk_end++;
-            if ((t = find_emoticon(p, chunk_end, &n)) != NULL) {
+            int plain = 1;
+            for (; chunk_end < end && !space_byte(*chunk_end); chunk_end++)
+                if (!lower_alnum(*chunk_end)) plain = 0;
+            if (!plain && (t = find_emoticon(p, chunk_end, &n)) != NULL) {
                 feed(&s, t, 0, 0);
                 p += n;
                 continue;
@@ -494,12 +506,13 @@ struct sentiment sentiment_of(const char *text, size_t len) {
         } else if (word_byte(c)) {
             p += scan_word(&s, p, end);
         } else {
-            /* Punctuation right after a word may be an emoticon ("thanks:)"). */
-            if (p > (const unsigned char *)text && word_byte(p[-1])) {
+            /* Punctuation right after a word or a CJK character may be an
+             * emoticon ("thanks:)", "谢谢:)"). */
+            if (p > (const unsigned char *)text && (word_byte(p[-1]) || p[-1] >= 0x80)) {
                 const unsigned char *q = p;
                 const struct sent_term *t;
                 while (q < end && !space_byte(*q) && *q < 0x80 && !word_byte(*q)) q++;
-                if (q - p >= 2 && (q == end || space_byte(*q)) &&
+                if (q - p >= 2 && (q == end || space_byte(*q) || *q >= 0x80) &&
                     (t = find_emoticon(p, q, &n)) != NULL) {
                     feed(&s, t, 0, 0);
                     p += n;
@@ -518,13 +531,16 @@ struct sentiment sentiment_of(const char *text, size_t len) {
     r.hits = s.hits;
     if (s.hits == 0) {
         r.valence = 0;
-        r.arousal = AROUSAL_BASE + bumps;
+        r.arousal = AROUSAL_BASE;
     } else {
         double sum = s.sum;
         if (sum != 0 && s.excl > 0) sum += copysign(EXCL_VALENCE * (s.excl < 4 ? s.excl : 4), sum);
         r.valence = sum / sqrt(sum * sum + NORM_ALPHA);
-        r.arousal = (s.aw > 0 ? s.asum / s.aw : AROUSAL_BASE) + bumps;
+        r.arousal = s.aw > 0 ? s.asum / s.aw : AROUSAL_BASE;
     }
+    /* The bumps close part of the gap to 1, so they move calm texts more
+     * than excited ones and never past 1. */
+    if (r.arousal < 1) r.arousal += (1 - r.arousal) * bumps;
     if (r.valence > 1) r.valence = 1;
     if (r.valence < -1) r.valence = -1;
     if (r.arousal > 1) r.arousal = 1;

@@ -8,17 +8,17 @@
  *       vendored unmodified from the npm package vader-sentiment
  *       1.1.3 (Apache-2.0, Copyright 2018 Comcast Cable
  *       Communications Management, LLC; see data/sentiment/vader/NOTICE).
- *       7503 terms read, 9 dropped (hyphenated or too long).
+ *       7503 terms read, 9 dropped (hyphenated, spaced or too long).
  *       Changes made here: values overridden and terms added by the
  *       Chorus files below, valences rounded to tenths, arousal added.
- *   en_chorus.tsv     370 rows, written for Chorus (MIT)
- *   zh_chorus.tsv     585 rows, written for Chorus (MIT)
+ *   en_chorus.tsv     382 rows, written for Chorus (MIT)
+ *   zh_chorus.tsv     588 rows, written for Chorus (MIT)
  *   emoji_chorus.tsv  135 rows, written for Chorus (MIT)
  * Input checksums (sha256):
  *   ffb6117bfccf798a34e91d72f50604329946e6fd763668092618d5c5b340a298  vader/vader_lexicon.txt
- *   09c29707922cf15d5853df3d2d98a54dd8b3699fab314c7e6f2a35355c3bd90d  en_chorus.tsv
- *   a567fdf1e0f7c98d61f86d2975efaf5f7d59c0895b895362b7b1f05d8af5b775  zh_chorus.tsv
- *   8be732b01d0b2c0b0df357a1dd48d0f1952b9bf67785dabf025fd6cbb12dee25  emoji_chorus.tsv
+ *   2ec489ec811fffc37c71891ab04fdf8d409f9f562a6f6e5ab683f872a9e4dea0  en_chorus.tsv
+ *   1ddb90420a5b910343e5b04eeffee30c72083ca88ce04745ad6cb3167d2cae0a  zh_chorus.tsv
+ *   ec479098320c276515eb6535564e7c427898aafea575341b2cb37cf5442b1990  emoji_chorus.tsv
  *
  * Tables are sorted by bytes for binary search; see src/sentiment.c. */
 #ifndef CHORUS_SENTIMENT_LEXICON_H
@@ -32,6 +32,7 @@
 #define SENT_POST 8   /* scales the sentiment term just before it */
 #define SENT_HEAD 16  /* first word of a two-word phrase */
 #define SENT_HIT 32   /* carries valence and/or arousal */
+#define SENT_AROUSAL 64 /* its arousal was given, not derived */
 
 /* One lexicon row. valence is in tenths (-40..40, the VADER scale times
  * ten), arousal in hundredths (0 calm .. 100 excited). */
@@ -50,15 +51,15 @@ struct sent_span_run {
     unsigned short first, count;
 };
 
-#define SENT_WORDS 7419
+#define SENT_WORDS 7426
 #define SENT_WORD_MAX 19
 #define SENT_EMOTICONS 273
 #define SENT_EMOTICON_MAX 9
-#define SENT_SPANS 676
-#define SENT_SPAN_RUNS 393
+#define SENT_SPANS 679
+#define SENT_SPAN_RUNS 396
 
 /* Lowercase ASCII words and two-word phrases. */
-static const struct sent_term sent_words[7419] = {
+static const struct sent_term sent_words[7426] = {
     {"10q", 3, 21, 48, SENT_HIT, 0},
     {"1337", 4, 21, 48, SENT_HIT, 0},
     {"143", 3, 32, 53, SENT_HIT, 0},
@@ -66,19 +67,19 @@ static const struct sent_term sent_words[7419] = {
     {"14aa41", 6, 24, 50, SENT_HIT, 0},
     {"182", 3, -29, 60, SENT_HIT, 0},
     {"187", 3, -31, 61, SENT_HIT, 0},
-    {"2333", 4, 15, 70, SENT_HIT, 0},
-    {"23333", 5, 15, 70, SENT_HIT, 0},
+    {"2333", 4, 15, 70, SENT_HIT|SENT_AROUSAL, 0},
+    {"23333", 5, 15, 70, SENT_HIT|SENT_AROUSAL, 0},
     {"2g2b4g", 6, 28, 51, SENT_HIT, 0},
     {"2g2bt", 5, -1, 46, SENT_HIT, 0},
     {"2qt", 3, 21, 48, SENT_HIT, 0},
     {"4col", 4, -22, 56, SENT_HIT, 0},
     {"4q", 2, -31, 61, SENT_HIT, 0},
-    {"555", 3, -20, 40, SENT_HIT, 0},
-    {"5555", 4, -20, 40, SENT_HIT, 0},
-    {"55555", 5, -20, 40, SENT_HIT, 0},
-    {"555555", 6, -20, 40, SENT_HIT, 0},
+    {"555", 3, -20, 40, SENT_HIT|SENT_AROUSAL, 0},
+    {"5555", 4, -20, 40, SENT_HIT|SENT_AROUSAL, 0},
+    {"55555", 5, -20, 40, SENT_HIT|SENT_AROUSAL, 0},
+    {"555555", 6, -20, 40, SENT_HIT|SENT_AROUSAL, 0},
     {"5fs", 3, 15, 46, SENT_HIT, 0},
-    {"666", 3, 20, 65, SENT_HIT, 0},
+    {"666", 3, 20, 65, SENT_HIT|SENT_AROUSAL, 0},
     {"86", 2, -16, 53, SENT_HIT, 0},
     {"8d", 2, 29, 52, SENT_HIT, 0},
     {"a", 1, 0, 0, SENT_HEAD, 0},
@@ -87,7 +88,7 @@ static const struct sent_term sent_words[7419] = {
     {"aas", 3, 25, 50, SENT_HIT, 0},
     {"aayf", 4, 27, 51, SENT_HIT, 0},
     {"abandon", 7, -19, 55, SENT_HIT, 0},
-    {"abandoned", 9, -20, 30, SENT_HIT, 0},
+    {"abandoned", 9, -20, 30, SENT_HIT|SENT_AROUSAL, 0},
     {"abandoner", 9, -19, 55, SENT_HIT, 0},
     {"abandoners", 10, -19, 55, SENT_HIT, 0},
     {"abandoning", 10, -16, 53, SENT_HIT, 0},
@@ -256,7 +257,7 @@ static const struct sent_term sent_words[7419] = {
     {"affections", 10, 15, 46, SENT_HIT, 0},
     {"afflicted", 9, -15, 53, SENT_HIT, 0},
     {"affronted", 9, 2, 41, SENT_HIT, 0},
-    {"afraid", 6, -20, 62, SENT_HIT, 0},
+    {"afraid", 6, -20, 62, SENT_HIT|SENT_AROUSAL, 0},
     {"afu", 3, -29, 60, SENT_HIT, 0},
     {"aggravate", 9, -25, 57, SENT_HIT, 0},
     {"aggravated", 10, -19, 55, SENT_HIT, 0},
@@ -326,15 +327,15 @@ static const struct sent_term sent_words[7419] = {
     {"allergic", 8, -12, 51, SENT_HIT, 0},
     {"allow", 5, 9, 44, SENT_HIT, 0},
     {"alol", 4, 28, 51, SENT_HIT, 0},
-    {"alone", 5, -10, 25, SENT_HIT, 0},
+    {"alone", 5, -10, 25, SENT_HIT|SENT_AROUSAL, 0},
     {"alright", 7, 10, 44, SENT_HIT, 0},
     {"amaze", 5, 25, 50, SENT_HIT, 0},
-    {"amazed", 6, 22, 75, SENT_HIT, 0},
+    {"amazed", 6, 22, 75, SENT_HIT|SENT_AROUSAL, 0},
     {"amazedly", 8, 21, 48, SENT_HIT, 0},
     {"amazement", 9, 25, 50, SENT_HIT, 0},
     {"amazements", 10, 22, 49, SENT_HIT, 0},
     {"amazes", 6, 22, 49, SENT_HIT, 0},
-    {"amazing", 7, 28, 72, SENT_HIT, 0},
+    {"amazing", 7, 28, 72, SENT_HIT|SENT_AROUSAL, 0},
     {"amazon", 6, 7, 43, SENT_HIT, 0},
     {"amazonite", 9, 2, 41, SENT_HIT, 0},
     {"amazons", 7, -1, 46, SENT_HIT, 0},
@@ -391,7 +392,7 @@ static const struct sent_term sent_words[7419] = {
     {"amusingly", 9, 8, 43, SENT_HIT, 0},
     {"amusingness", 11, 18, 47, SENT_HIT, 0},
     {"amusive", 7, 17, 47, SENT_HIT, 0},
-    {"anger", 5, -27, 82, SENT_HIT, 0},
+    {"anger", 5, -27, 82, SENT_HIT|SENT_AROUSAL, 0},
     {"angered", 7, -23, 56, SENT_HIT, 0},
     {"angering", 8, -22, 56, SENT_HIT, 0},
     {"angerly", 7, -19, 55, SENT_HIT, 0},
@@ -400,7 +401,7 @@ static const struct sent_term sent_words[7419] = {
     {"angriest", 8, -31, 61, SENT_HIT, 0},
     {"angrily", 7, -18, 54, SENT_HIT, 0},
     {"angriness", 9, -17, 54, SENT_HIT, 0},
-    {"angry", 5, -23, 85, SENT_HIT, 0},
+    {"angry", 5, -23, 85, SENT_HIT|SENT_AROUSAL, 0},
     {"anguish", 7, -29, 60, SENT_HIT, 0},
     {"anguished", 9, -18, 54, SENT_HIT, 0},
     {"anguishes", 9, -21, 56, SENT_HIT, 0},
@@ -409,10 +410,10 @@ static const struct sent_term sent_words[7419] = {
     {"annoy", 5, -19, 55, SENT_HIT, 0},
     {"annoyance", 9, -13, 52, SENT_HIT, 0},
     {"annoyances", 10, -18, 54, SENT_HIT, 0},
-    {"annoyed", 7, -16, 76, SENT_HIT, 0},
+    {"annoyed", 7, -16, 76, SENT_HIT|SENT_AROUSAL, 0},
     {"annoyer", 7, -22, 56, SENT_HIT, 0},
     {"annoyers", 8, -15, 53, SENT_HIT, 0},
-    {"annoying", 8, -17, 76, SENT_HIT, 0},
+    {"annoying", 8, -17, 76, SENT_HIT|SENT_AROUSAL, 0},
     {"annoys", 6, -18, 54, SENT_HIT, 0},
     {"antagonism", 10, -19, 55, SENT_HIT, 0},
     {"antagonisms", 11, -12, 51, SENT_HIT, 0},
@@ -427,8 +428,8 @@ static const struct sent_term sent_words[7419] = {
     {"anti", 4, -13, 52, SENT_HIT, 0},
     {"anticipation", 12, 4, 42, SENT_HIT, 0},
     {"anxieties", 9, -6, 48, SENT_HIT, 0},
-    {"anxiety", 7, -7, 62, SENT_HIT, 0},
-    {"anxious", 7, -10, 65, SENT_HIT, 0},
+    {"anxiety", 7, -7, 62, SENT_HIT|SENT_AROUSAL, 0},
+    {"anxious", 7, -10, 65, SENT_HIT|SENT_AROUSAL, 0},
     {"anxiously", 9, -9, 50, SENT_HIT, 0},
     {"anxiousness", 11, -10, 50, SENT_HIT, 0},
     {"aok", 3, 20, 48, SENT_HIT, 0},
@@ -519,7 +520,7 @@ static const struct sent_term sent_words[7419] = {
     {"asset", 5, 15, 46, SENT_HIT, 0},
     {"assets", 6, 7, 43, SENT_HIT, 0},
     {"assfucking", 10, -25, 57, SENT_HIT, 0},
-    {"asshole", 7, -30, 88, SENT_HIT, 0},
+    {"asshole", 7, -30, 88, SENT_HIT|SENT_AROUSAL, 0},
     {"assholes", 8, -28, 59, SENT_HIT, 0},
     {"assurance", 9, 14, 46, SENT_HIT, 0},
     {"assurances", 10, 14, 46, SENT_HIT, 0},
@@ -594,14 +595,14 @@ static const struct sent_term sent_words[7419] = {
     {"awarders", 8, 13, 45, SENT_HIT, 0},
     {"awarding", 8, 19, 48, SENT_HIT, 0},
     {"awards", 6, 20, 48, SENT_HIT, 0},
-    {"awesome", 7, 31, 70, SENT_HIT, 0},
-    {"awful", 5, -20, 74, SENT_HIT, 0},
+    {"awesome", 7, 31, 62, SENT_HIT|SENT_AROUSAL, 0},
+    {"awful", 5, -20, 74, SENT_HIT|SENT_AROUSAL, 0},
     {"awfully", 7, 0, 0, SENT_BOOST, 40},
     {"awkward", 7, -6, 48, SENT_HIT, 0},
     {"awkwardly", 9, -13, 52, SENT_HIT, 0},
     {"awkwardness", 11, -7, 49, SENT_HIT, 0},
     {"awol", 4, -13, 52, SENT_HIT, 0},
-    {"awsl", 4, 25, 85, SENT_HIT, 0},
+    {"awsl", 4, 25, 85, SENT_HIT|SENT_AROUSAL, 0},
     {"axe", 3, -4, 47, SENT_HIT, 0},
     {"axed", 4, -13, 52, SENT_HIT, 0},
     {"ayc", 3, 2, 41, SENT_HIT, 0},
@@ -627,7 +628,7 @@ static const struct sent_term sent_words[7419] = {
     {"bashful", 7, -1, 46, SENT_HIT, 0},
     {"bashfully", 9, 2, 41, SENT_HIT, 0},
     {"bashfulness", 11, -8, 49, SENT_HIT, 0},
-    {"bastard", 7, -25, 85, SENT_HIT, 0},
+    {"bastard", 7, -25, 85, SENT_HIT|SENT_AROUSAL, 0},
     {"bastardies", 10, -18, 54, SENT_HIT, 0},
     {"bastardise", 10, -21, 56, SENT_HIT, 0},
     {"bastardised", 11, -23, 56, SENT_HIT, 0},
@@ -736,7 +737,7 @@ static const struct sent_term sent_words[7419] = {
     {"bffn", 4, 10, 44, SENT_HIT, 0},
     {"bias", 4, -4, 47, SENT_HIT, 0},
     {"biased", 6, -11, 51, SENT_HIT, 0},
-    {"bitch", 5, -28, 85, SENT_HIT, 0},
+    {"bitch", 5, -28, 85, SENT_HIT|SENT_AROUSAL, 0},
     {"bitched", 7, -26, 58, SENT_HIT, 0},
     {"bitcheries", 10, -23, 56, SENT_HIT, 0},
     {"bitchery", 8, -27, 59, SENT_HIT, 0},
@@ -804,7 +805,7 @@ static const struct sent_term sent_words[7419] = {
     {"blocked", 7, -11, 51, SENT_HIT, 0},
     {"blocking", 8, -16, 53, SENT_HIT, 0},
     {"blocks", 6, -9, 50, SENT_HIT, 0},
-    {"bloody", 6, -15, 70, SENT_BOOST|SENT_HIT, 40},
+    {"bloody", 6, -15, 70, SENT_BOOST|SENT_HIT|SENT_AROUSAL, 40},
     {"blurry", 6, -4, 47, SENT_HIT, 0},
     {"bold", 4, 16, 46, SENT_HIT, 0},
     {"bolder", 6, 12, 45, SENT_HIT, 0},
@@ -828,7 +829,7 @@ static const struct sent_term sent_words[7419] = {
     {"boreal", 6, -3, 47, SENT_HIT, 0},
     {"borecole", 8, -2, 46, SENT_HIT, 0},
     {"borecoles", 9, -3, 47, SENT_HIT, 0},
-    {"bored", 5, -11, 15, SENT_HIT, 0},
+    {"bored", 5, -11, 15, SENT_HIT|SENT_AROUSAL, 0},
     {"boredom", 7, -13, 52, SENT_HIT, 0},
     {"boredoms", 8, -11, 51, SENT_HIT, 0},
     {"boreen", 6, 1, 40, SENT_HIT, 0},
@@ -839,7 +840,7 @@ static const struct sent_term sent_words[7419] = {
     {"bores", 5, -13, 52, SENT_HIT, 0},
     {"borescopes", 10, -1, 46, SENT_HIT, 0},
     {"boresome", 8, -13, 52, SENT_HIT, 0},
-    {"boring", 6, -13, 20, SENT_HIT, 0},
+    {"boring", 6, -13, 20, SENT_HIT|SENT_AROUSAL, 0},
     {"bother", 6, -14, 52, SENT_HIT, 0},
     {"botheration", 11, -17, 54, SENT_HIT, 0},
     {"botherations", 12, -13, 52, SENT_HIT, 0},
@@ -861,7 +862,7 @@ static const struct sent_term sent_words[7419] = {
     {"braves", 6, 19, 48, SENT_HIT, 0},
     {"bravest", 7, 23, 49, SENT_HIT, 0},
     {"break", 5, 0, 0, SENT_HEAD, 0},
-    {"break up", 8, -18, 40, SENT_HIT, 0},
+    {"break up", 8, -18, 40, SENT_HIT|SENT_AROUSAL, 0},
     {"breathtaking", 12, 20, 48, SENT_HIT, 0},
     {"bribe", 5, -8, 49, SENT_HIT, 0},
     {"bright", 6, 19, 48, SENT_HIT, 0},
@@ -889,10 +890,10 @@ static const struct sent_term sent_words[7419] = {
     {"brilliants", 10, 19, 48, SENT_HIT, 0},
     {"brisk", 5, 6, 42, SENT_HIT, 0},
     {"broke", 5, -18, 54, SENT_HEAD|SENT_HIT, 0},
-    {"broke up", 8, -22, 40, SENT_HIT, 0},
-    {"broken", 6, -21, 35, SENT_HIT, 0},
+    {"broke up", 8, -22, 40, SENT_HIT|SENT_AROUSAL, 0},
+    {"broken", 6, -21, 35, SENT_HIT|SENT_AROUSAL, 0},
     {"brooding", 8, 1, 40, SENT_HIT, 0},
-    {"bruh", 4, -5, 55, SENT_HIT, 0},
+    {"bruh", 4, -5, 55, SENT_HIT|SENT_AROUSAL, 0},
     {"brutal", 6, -31, 61, SENT_HIT, 0},
     {"brutalise", 9, -27, 59, SENT_HIT, 0},
     {"brutalised", 10, -29, 60, SENT_HIT, 0},
@@ -911,7 +912,7 @@ static const struct sent_term sent_words[7419] = {
     {"btd", 3, -21, 56, SENT_HIT, 0},
     {"btdt", 4, -1, 46, SENT_HIT, 0},
     {"bullied", 7, -31, 61, SENT_HIT, 0},
-    {"bullshit", 8, -28, 80, SENT_HIT, 0},
+    {"bullshit", 8, -28, 80, SENT_HIT|SENT_AROUSAL, 0},
     {"bully", 5, -22, 56, SENT_HIT, 0},
     {"bullying", 8, -29, 60, SENT_HIT, 0},
     {"bummer", 6, -16, 53, SENT_HIT, 0},
@@ -924,14 +925,14 @@ static const struct sent_term sent_words[7419] = {
     {"burdens", 7, -15, 53, SENT_HIT, 0},
     {"burdensome", 10, -18, 54, SENT_HIT, 0},
     {"burned", 6, 0, 0, SENT_HEAD, 0},
-    {"burned out", 10, -22, 20, SENT_HIT, 0},
+    {"burned out", 10, -22, 20, SENT_HIT|SENT_AROUSAL, 0},
     {"burnt", 5, 0, 0, SENT_HEAD, 0},
-    {"burnt out", 9, -22, 20, SENT_HIT, 0},
+    {"burnt out", 9, -22, 20, SENT_HIT|SENT_AROUSAL, 0},
     {"but", 3, 0, 0, SENT_BUT, 0},
     {"bwahaha", 7, 4, 42, SENT_HIT, 0},
     {"bwahahah", 8, 25, 50, SENT_HIT, 0},
     {"bz", 2, 4, 42, SENT_HIT, 0},
-    {"calm", 4, 13, 8, SENT_HIT, 0},
+    {"calm", 4, 13, 8, SENT_HIT|SENT_AROUSAL, 0},
     {"calmative", 9, 11, 44, SENT_HIT, 0},
     {"calmatives", 10, 5, 42, SENT_HIT, 0},
     {"calmed", 6, 16, 46, SENT_HIT, 0},
@@ -944,8 +945,8 @@ static const struct sent_term sent_words[7419] = {
     {"calmodulin", 10, 2, 41, SENT_HIT, 0},
     {"calms", 5, 13, 45, SENT_HIT, 0},
     {"can't", 5, 0, 0, SENT_NEG|SENT_HEAD, 0},
-    {"can't stand", 11, -20, 75, SENT_HIT, 0},
-    {"can't wait", 10, 22, 88, SENT_HIT, 0},
+    {"can't stand", 11, -20, 75, SENT_HIT|SENT_AROUSAL, 0},
+    {"can't wait", 10, 22, 88, SENT_HIT|SENT_AROUSAL, 0},
     {"cancel", 6, -10, 50, SENT_HIT, 0},
     {"cancelled", 9, -10, 50, SENT_HIT, 0},
     {"cancelling", 10, -8, 49, SENT_HIT, 0},
@@ -953,10 +954,10 @@ static const struct sent_term sent_words[7419] = {
     {"cancer", 6, -34, 62, SENT_HIT, 0},
     {"cannot", 6, 0, 0, SENT_NEG, 0},
     {"cant", 4, 0, 0, SENT_NEG|SENT_HEAD, 0},
-    {"cant wait", 9, 22, 88, SENT_HIT, 0},
+    {"cant wait", 9, 22, 88, SENT_HIT|SENT_AROUSAL, 0},
     {"capable", 7, 16, 46, SENT_HIT, 0},
     {"captivated", 10, 16, 46, SENT_HIT, 0},
-    {"care", 4, 10, 40, SENT_HIT, 0},
+    {"care", 4, 10, 40, SENT_HIT|SENT_AROUSAL, 0},
     {"cared", 5, 18, 47, SENT_HIT, 0},
     {"carefree", 8, 17, 47, SENT_HIT, 0},
     {"careful", 7, 6, 42, SENT_HIT, 0},
@@ -974,10 +975,10 @@ static const struct sent_term sent_words[7419] = {
     {"catastrophe", 11, -34, 62, SENT_HIT, 0},
     {"catastrophic", 12, -22, 56, SENT_HIT, 0},
     {"cautious", 8, -4, 47, SENT_HIT, 0},
-    {"celebrate", 9, 27, 75, SENT_HIT, 0},
+    {"celebrate", 9, 27, 75, SENT_HIT|SENT_AROUSAL, 0},
     {"celebrated", 10, 27, 51, SENT_HIT, 0},
     {"celebrates", 10, 27, 51, SENT_HIT, 0},
-    {"celebrating", 11, 27, 78, SENT_HIT, 0},
+    {"celebrating", 11, 27, 78, SENT_HIT|SENT_AROUSAL, 0},
     {"censor", 6, -20, 55, SENT_HIT, 0},
     {"censored", 8, -6, 48, SENT_HIT, 0},
     {"censors", 7, -12, 51, SENT_HIT, 0},
@@ -1088,7 +1089,7 @@ static const struct sent_term sent_words[7419] = {
     {"cherishing", 10, 20, 48, SENT_HIT, 0},
     {"chic", 4, 11, 44, SENT_HIT, 0},
     {"childish", 8, -12, 51, SENT_HIT, 0},
-    {"chill", 5, 10, 15, SENT_HIT, 0},
+    {"chill", 5, 10, 15, SENT_HIT|SENT_AROUSAL, 0},
     {"chilling", 8, -1, 46, SENT_HIT, 0},
     {"choke", 5, -25, 57, SENT_HIT, 0},
     {"choked", 6, -21, 56, SENT_HIT, 0},
@@ -1123,7 +1124,7 @@ static const struct sent_term sent_words[7419] = {
     {"clevernesses", 12, 14, 46, SENT_HIT, 0},
     {"clouded", 7, -2, 46, SENT_HIT, 0},
     {"clueless", 8, -15, 53, SENT_HIT, 0},
-    {"cnm", 3, -35, 95, SENT_HIT, 0},
+    {"cnm", 3, -35, 95, SENT_HIT|SENT_AROUSAL, 0},
     {"cock", 4, -6, 48, SENT_HIT, 0},
     {"cocksucker", 10, -31, 61, SENT_HIT, 0},
     {"cocksuckers", 11, -26, 58, SENT_HIT, 0},
@@ -1154,7 +1155,7 @@ static const struct sent_term sent_words[7419] = {
     {"comedowns", 9, -9, 50, SENT_HIT, 0},
     {"comedy", 6, 15, 46, SENT_HIT, 0},
     {"comfort", 7, 15, 46, SENT_HIT, 0},
-    {"comfortable", 11, 23, 20, SENT_HIT, 0},
+    {"comfortable", 11, 23, 20, SENT_HIT|SENT_AROUSAL, 0},
     {"comfortableness", 15, 13, 45, SENT_HIT, 0},
     {"comfortably", 11, 18, 47, SENT_HIT, 0},
     {"comforted", 9, 18, 47, SENT_HIT, 0},
@@ -1164,7 +1165,7 @@ static const struct sent_term sent_words[7419] = {
     {"comfortingly", 12, 17, 47, SENT_HIT, 0},
     {"comfortless", 11, -18, 54, SENT_HIT, 0},
     {"comforts", 8, 21, 48, SENT_HIT, 0},
-    {"comfy", 5, 18, 15, SENT_HIT, 0},
+    {"comfy", 5, 18, 15, SENT_HIT|SENT_AROUSAL, 0},
     {"commend", 7, 19, 48, SENT_HIT, 0},
     {"commended", 9, 19, 48, SENT_HIT, 0},
     {"commit", 6, 12, 45, SENT_HIT, 0},
@@ -1205,7 +1206,7 @@ static const struct sent_term sent_words[7419] = {
     {"complimenting", 13, 23, 49, SENT_HIT, 0},
     {"compliments", 11, 17, 47, SENT_HIT, 0},
     {"comprehensive", 13, 10, 44, SENT_HIT, 0},
-    {"concerned", 9, -12, 55, SENT_HIT, 0},
+    {"concerned", 9, -12, 55, SENT_HIT|SENT_AROUSAL, 0},
     {"conciliate", 10, 10, 44, SENT_HIT, 0},
     {"conciliated", 11, 11, 44, SENT_HIT, 0},
     {"conciliates", 11, 11, 44, SENT_HIT, 0},
@@ -1233,7 +1234,7 @@ static const struct sent_term sent_words[7419] = {
     {"confronting", 11, -6, 48, SENT_HIT, 0},
     {"confronts", 9, -9, 50, SENT_HIT, 0},
     {"confuse", 7, -9, 50, SENT_HIT, 0},
-    {"confused", 8, -13, 50, SENT_HIT, 0},
+    {"confused", 8, -13, 50, SENT_HIT|SENT_AROUSAL, 0},
     {"confusedly", 10, -6, 48, SENT_HIT, 0},
     {"confusedness", 12, -15, 53, SENT_HIT, 0},
     {"confuses", 8, -13, 52, SENT_HIT, 0},
@@ -1267,7 +1268,7 @@ static const struct sent_term sent_words[7419] = {
     {"contemptuousness", 16, -11, 51, SENT_HIT, 0},
     {"contend", 7, 2, 41, SENT_HIT, 0},
     {"contender", 9, 5, 42, SENT_HIT, 0},
-    {"content", 7, 15, 20, SENT_HIT, 0},
+    {"content", 7, 15, 20, SENT_HIT|SENT_AROUSAL, 0},
     {"contented", 9, 14, 46, SENT_HIT, 0},
     {"contentedly", 11, 19, 48, SENT_HIT, 0},
     {"contentedness", 13, 14, 46, SENT_HIT, 0},
@@ -1314,9 +1315,9 @@ static const struct sent_term sent_words[7419] = {
     {"coward", 6, -20, 55, SENT_HIT, 0},
     {"cowardly", 8, -16, 53, SENT_HIT, 0},
     {"coziness", 8, 15, 46, SENT_HIT, 0},
-    {"cozy", 4, 20, 15, SENT_HIT, 0},
+    {"cozy", 4, 20, 15, SENT_HIT|SENT_AROUSAL, 0},
     {"cramp", 5, -8, 49, SENT_HIT, 0},
-    {"crap", 4, -16, 74, SENT_HIT, 0},
+    {"crap", 4, -16, 74, SENT_HIT|SENT_AROUSAL, 0},
     {"crappy", 6, -26, 58, SENT_HIT, 0},
     {"crash", 5, -17, 54, SENT_HIT, 0},
     {"craze", 5, -6, 48, SENT_HIT, 0},
@@ -1361,7 +1362,7 @@ static const struct sent_term sent_words[7419] = {
     {"creditworthiness", 16, 19, 48, SENT_HIT, 0},
     {"creditworthy", 12, 24, 50, SENT_HIT, 0},
     {"crestfallen", 11, -25, 57, SENT_HIT, 0},
-    {"cried", 5, -16, 35, SENT_HIT, 0},
+    {"cried", 5, -16, 35, SENT_HIT|SENT_AROUSAL, 0},
     {"cries", 5, -17, 54, SENT_HIT, 0},
     {"crime", 5, -25, 57, SENT_HIT, 0},
     {"criminal", 8, -24, 57, SENT_HIT, 0},
@@ -1400,17 +1401,17 @@ static const struct sent_term sent_words[7419] = {
     {"cruelties", 9, -23, 56, SENT_HIT, 0},
     {"cruelty", 7, -29, 60, SENT_HIT, 0},
     {"crush", 5, -6, 48, SENT_HIT, 0},
-    {"crushed", 7, -18, 40, SENT_HIT, 0},
+    {"crushed", 7, -18, 40, SENT_HIT|SENT_AROUSAL, 0},
     {"crushes", 7, -19, 55, SENT_HIT, 0},
     {"crushing", 8, -15, 53, SENT_HIT, 0},
-    {"cry", 3, -21, 40, SENT_HIT, 0},
-    {"crying", 6, -21, 40, SENT_HIT, 0},
+    {"cry", 3, -21, 40, SENT_HIT|SENT_AROUSAL, 0},
+    {"crying", 6, -21, 40, SENT_HIT|SENT_AROUSAL, 0},
     {"cunt", 4, -22, 56, SENT_HIT, 0},
     {"cunts", 5, -29, 60, SENT_HIT, 0},
     {"curious", 7, 13, 45, SENT_HIT, 0},
     {"curse", 5, -25, 57, SENT_HIT, 0},
     {"cut", 3, -11, 51, SENT_HIT, 0},
-    {"cute", 4, 20, 50, SENT_HIT, 0},
+    {"cute", 4, 20, 50, SENT_HIT|SENT_AROUSAL, 0},
     {"cutely", 6, 13, 45, SENT_HIT, 0},
     {"cuteness", 8, 23, 49, SENT_HIT, 0},
     {"cutenesses", 10, 19, 48, SENT_HIT, 0},
@@ -1443,7 +1444,7 @@ static const struct sent_term sent_words[7419] = {
     {"damages", 7, -19, 55, SENT_HIT, 0},
     {"damaging", 8, -23, 56, SENT_HIT, 0},
     {"damagingly", 10, -20, 55, SENT_HIT, 0},
-    {"damn", 4, -17, 74, SENT_BOOST|SENT_HIT, 40},
+    {"damn", 4, -17, 74, SENT_BOOST|SENT_HIT|SENT_AROUSAL, 40},
     {"damnable", 8, -17, 54, SENT_HIT, 0},
     {"damnableness", 12, -18, 54, SENT_HIT, 0},
     {"damnably", 8, -17, 54, SENT_HIT, 0},
@@ -1484,7 +1485,7 @@ static const struct sent_term sent_words[7419] = {
     {"dazedly", 7, -4, 47, SENT_HIT, 0},
     {"dazedness", 9, -5, 48, SENT_HIT, 0},
     {"dazes", 5, -3, 47, SENT_HIT, 0},
-    {"dead", 4, -33, 40, SENT_HIT, 0},
+    {"dead", 4, -33, 40, SENT_HIT|SENT_AROUSAL, 0},
     {"deadlock", 8, -14, 52, SENT_HIT, 0},
     {"deafening", 9, -12, 51, SENT_HIT, 0},
     {"dear", 4, 16, 46, SENT_HIT, 0},
@@ -1498,7 +1499,7 @@ static const struct sent_term sent_words[7419] = {
     {"dearth", 6, -23, 56, SENT_HIT, 0},
     {"dearths", 7, -9, 50, SENT_HIT, 0},
     {"deary", 5, 19, 48, SENT_HIT, 0},
-    {"death", 5, -29, 35, SENT_HIT, 0},
+    {"death", 5, -29, 35, SENT_HIT|SENT_AROUSAL, 0},
     {"debonair", 8, 8, 43, SENT_HIT, 0},
     {"debt", 4, -15, 53, SENT_HIT, 0},
     {"decay", 5, -17, 54, SENT_HIT, 0},
@@ -1626,12 +1627,12 @@ static const struct sent_term sent_words[7419] = {
     {"depress", 7, -22, 56, SENT_HIT, 0},
     {"depressant", 10, -16, 53, SENT_HIT, 0},
     {"depressants", 11, -16, 53, SENT_HIT, 0},
-    {"depressed", 9, -23, 15, SENT_HIT, 0},
+    {"depressed", 9, -23, 15, SENT_HIT|SENT_AROUSAL, 0},
     {"depresses", 9, -22, 56, SENT_HIT, 0},
     {"depressible", 11, -17, 54, SENT_HIT, 0},
-    {"depressing", 10, -16, 25, SENT_HIT, 0},
+    {"depressing", 10, -16, 25, SENT_HIT|SENT_AROUSAL, 0},
     {"depressingly", 12, -23, 56, SENT_HIT, 0},
-    {"depression", 10, -27, 20, SENT_HIT, 0},
+    {"depression", 10, -27, 20, SENT_HIT|SENT_AROUSAL, 0},
     {"depressions", 11, -22, 56, SENT_HIT, 0},
     {"depressive", 10, -16, 53, SENT_HIT, 0},
     {"depressively", 12, -21, 56, SENT_HIT, 0},
@@ -1666,7 +1667,7 @@ static const struct sent_term sent_words[7419] = {
     {"desire", 6, 17, 47, SENT_HIT, 0},
     {"desired", 7, 11, 44, SENT_HIT, 0},
     {"desirous", 8, 13, 45, SENT_HIT, 0},
-    {"despair", 7, -13, 30, SENT_HIT, 0},
+    {"despair", 7, -13, 30, SENT_HIT|SENT_AROUSAL, 0},
     {"despaired", 9, -27, 59, SENT_HIT, 0},
     {"despairer", 9, -13, 52, SENT_HIT, 0},
     {"despairers", 10, -13, 52, SENT_HIT, 0},
@@ -1727,7 +1728,7 @@ static const struct sent_term sent_words[7419] = {
     {"determinator", 12, 11, 44, SENT_HIT, 0},
     {"determined", 10, 14, 46, SENT_HIT, 0},
     {"devastate", 9, -31, 61, SENT_HIT, 0},
-    {"devastated", 10, -30, 42, SENT_HIT, 0},
+    {"devastated", 10, -30, 42, SENT_HIT|SENT_AROUSAL, 0},
     {"devastates", 10, -28, 59, SENT_HIT, 0},
     {"devastating", 11, -33, 62, SENT_HIT, 0},
     {"devastatingly", 13, -24, 57, SENT_HIT, 0},
@@ -1776,8 +1777,8 @@ static const struct sent_term sent_words[7419] = {
     {"dickhead", 8, -31, 61, SENT_HIT, 0},
     {"didn't", 6, 0, 0, SENT_NEG, 0},
     {"didnt", 5, 0, 0, SENT_NEG, 0},
-    {"die", 3, -29, 60, SENT_HIT, 0},
-    {"died", 4, -26, 35, SENT_HIT, 0},
+    {"die", 3, -29, 40, SENT_HIT|SENT_AROUSAL, 0},
+    {"died", 4, -26, 35, SENT_HIT|SENT_AROUSAL, 0},
     {"difficult", 9, -15, 53, SENT_HIT, 0},
     {"difficulties", 12, -12, 51, SENT_HIT, 0},
     {"difficultly", 11, -17, 54, SENT_HIT, 0},
@@ -1820,11 +1821,11 @@ static const struct sent_term sent_words[7419] = {
     {"disappeared", 11, -9, 50, SENT_HIT, 0},
     {"disappears", 10, -14, 52, SENT_HIT, 0},
     {"disappoint", 10, -17, 54, SENT_HIT, 0},
-    {"disappointed", 12, -21, 35, SENT_HIT, 0},
+    {"disappointed", 12, -21, 35, SENT_HIT|SENT_AROUSAL, 0},
     {"disappointedly", 14, -17, 54, SENT_HIT, 0},
-    {"disappointing", 13, -22, 40, SENT_HIT, 0},
+    {"disappointing", 13, -22, 40, SENT_HIT|SENT_AROUSAL, 0},
     {"disappointingly", 15, -19, 55, SENT_HIT, 0},
-    {"disappointment", 14, -23, 35, SENT_HIT, 0},
+    {"disappointment", 14, -23, 35, SENT_HIT|SENT_AROUSAL, 0},
     {"disappointments", 15, -20, 55, SENT_HIT, 0},
     {"disappoints", 11, -16, 53, SENT_HIT, 0},
     {"disaster", 8, -31, 61, SENT_HIT, 0},
@@ -1864,10 +1865,10 @@ static const struct sent_term sent_words[7419] = {
     {"disguises", 9, -10, 50, SENT_HIT, 0},
     {"disguising", 10, -13, 52, SENT_HIT, 0},
     {"disgust", 7, -29, 60, SENT_HIT, 0},
-    {"disgusted", 9, -24, 76, SENT_HIT, 0},
+    {"disgusted", 9, -24, 76, SENT_HIT|SENT_AROUSAL, 0},
     {"disgustedly", 11, -30, 60, SENT_HIT, 0},
     {"disgustful", 10, -26, 58, SENT_HIT, 0},
-    {"disgusting", 10, -24, 76, SENT_HIT, 0},
+    {"disgusting", 10, -24, 76, SENT_HIT|SENT_AROUSAL, 0},
     {"disgustingly", 12, -29, 60, SENT_HIT, 0},
     {"disgusts", 8, -21, 56, SENT_HIT, 0},
     {"dishearten", 10, -20, 55, SENT_HIT, 0},
@@ -2049,14 +2050,14 @@ static const struct sent_term sent_words[7419] = {
     {"drag", 4, -9, 50, SENT_HIT, 0},
     {"dragged", 7, -2, 46, SENT_HIT, 0},
     {"drags", 5, -7, 49, SENT_HIT, 0},
-    {"drained", 7, -16, 12, SENT_HIT, 0},
-    {"dread", 5, -20, 60, SENT_HIT, 0},
+    {"drained", 7, -16, 12, SENT_HIT|SENT_AROUSAL, 0},
+    {"dread", 5, -20, 60, SENT_HIT|SENT_AROUSAL, 0},
     {"dreaded", 7, -27, 59, SENT_HIT, 0},
     {"dreadful", 8, -19, 55, SENT_HIT, 0},
     {"dreadfully", 10, -27, 59, SENT_HIT, 0},
     {"dreadfulness", 12, -32, 61, SENT_HIT, 0},
     {"dreadfuls", 9, -24, 57, SENT_HIT, 0},
-    {"dreading", 8, -24, 60, SENT_HIT, 0},
+    {"dreading", 8, -24, 60, SENT_HIT|SENT_AROUSAL, 0},
     {"dreadlock", 9, -4, 47, SENT_HIT, 0},
     {"dreadlocks", 10, -2, 46, SENT_HIT, 0},
     {"dreadnought", 11, -6, 48, SENT_HIT, 0},
@@ -2086,7 +2087,7 @@ static const struct sent_term sent_words[7419] = {
     {"dulls", 5, -10, 50, SENT_HIT, 0},
     {"dullsville", 10, -24, 57, SENT_HIT, 0},
     {"dully", 5, -11, 51, SENT_HIT, 0},
-    {"dumb", 4, -23, 74, SENT_HIT, 0},
+    {"dumb", 4, -23, 74, SENT_HIT|SENT_AROUSAL, 0},
     {"dumbass", 7, -26, 58, SENT_HIT, 0},
     {"dumbbell", 8, -8, 49, SENT_HIT, 0},
     {"dumbbells", 9, -2, 46, SENT_HIT, 0},
@@ -2136,6 +2137,7 @@ static const struct sent_term sent_words[7419] = {
     {"dwelling", 8, 1, 40, SENT_HIT, 0},
     {"dwells", 6, -1, 46, SENT_HIT, 0},
     {"dx", 2, -30, 60, SENT_HIT, 0},
+    {"dying", 5, -20, 45, SENT_HIT|SENT_AROUSAL, 0},
     {"dynamic", 7, 16, 46, SENT_HIT, 0},
     {"dynamical", 9, 12, 45, SENT_HIT, 0},
     {"dynamically", 11, 15, 46, SENT_HIT, 0},
@@ -2183,7 +2185,7 @@ static const struct sent_term sent_words[7419] = {
     {"ecstacy", 7, 33, 53, SENT_HIT, 0},
     {"ecstasies", 9, 23, 49, SENT_HIT, 0},
     {"ecstasy", 7, 29, 52, SENT_HIT, 0},
-    {"ecstatic", 8, 23, 95, SENT_HIT, 0},
+    {"ecstatic", 8, 23, 95, SENT_HIT|SENT_AROUSAL, 0},
     {"ecstatically", 12, 28, 51, SENT_HIT, 0},
     {"ecstatics", 9, 29, 52, SENT_HIT, 0},
     {"eerie", 5, -15, 53, SENT_HIT, 0},
@@ -2202,7 +2204,7 @@ static const struct sent_term sent_words[7419] = {
     {"egotistical", 11, -9, 50, SENT_HIT, 0},
     {"egotistically", 13, -18, 54, SENT_HIT, 0},
     {"egotists", 8, -17, 54, SENT_HIT, 0},
-    {"elated", 6, 32, 85, SENT_HIT, 0},
+    {"elated", 6, 32, 85, SENT_HIT|SENT_AROUSAL, 0},
     {"elation", 7, 15, 46, SENT_HIT, 0},
     {"elegance", 8, 21, 48, SENT_HIT, 0},
     {"elegances", 9, 18, 47, SENT_HIT, 0},
@@ -2233,7 +2235,7 @@ static const struct sent_term sent_words[7419] = {
     {"emptiness", 9, -19, 55, SENT_HIT, 0},
     {"emptinesses", 11, -15, 53, SENT_HIT, 0},
     {"emptins", 7, -3, 47, SENT_HIT, 0},
-    {"empty", 5, -8, 15, SENT_HIT, 0},
+    {"empty", 5, -8, 15, SENT_HIT|SENT_AROUSAL, 0},
     {"emptying", 8, -6, 48, SENT_HIT, 0},
     {"enchanted", 9, 16, 46, SENT_HIT, 0},
     {"encourage", 9, 23, 49, SENT_HIT, 0},
@@ -2251,7 +2253,7 @@ static const struct sent_term sent_words[7419] = {
     {"endorses", 8, 14, 46, SENT_HIT, 0},
     {"enemies", 7, -22, 56, SENT_HIT, 0},
     {"enemy", 5, -25, 57, SENT_HIT, 0},
-    {"energetic", 9, 15, 85, SENT_HIT, 0},
+    {"energetic", 9, 15, 85, SENT_HIT|SENT_AROUSAL, 0},
     {"energetically", 13, 18, 47, SENT_HIT, 0},
     {"energetics", 10, 3, 41, SENT_HIT, 0},
     {"energies", 8, 9, 44, SENT_HIT, 0},
@@ -2345,7 +2347,7 @@ static const struct sent_term sent_words[7419] = {
     {"esteemed", 8, 19, 48, SENT_HIT, 0},
     {"ethical", 7, 23, 49, SENT_HIT, 0},
     {"euphoria", 8, 33, 53, SENT_HIT, 0},
-    {"euphoric", 8, 32, 90, SENT_HIT, 0},
+    {"euphoric", 8, 32, 90, SENT_HIT|SENT_AROUSAL, 0},
     {"eviction", 8, -20, 55, SENT_HIT, 0},
     {"evil", 4, -34, 62, SENT_HIT, 0},
     {"evildoer", 8, -31, 61, SENT_HIT, 0},
@@ -2387,14 +2389,14 @@ static const struct sent_term sent_words[7419] = {
     {"excitative", 10, 3, 41, SENT_HIT, 0},
     {"excitatory", 10, 11, 44, SENT_HIT, 0},
     {"excite", 6, 21, 48, SENT_HIT, 0},
-    {"excited", 7, 14, 90, SENT_HIT, 0},
+    {"excited", 7, 14, 90, SENT_HIT|SENT_AROUSAL, 0},
     {"excitedly", 9, 23, 49, SENT_HIT, 0},
-    {"excitement", 10, 22, 88, SENT_HIT, 0},
+    {"excitement", 10, 22, 88, SENT_HIT|SENT_AROUSAL, 0},
     {"excitements", 11, 19, 48, SENT_HIT, 0},
     {"exciter", 7, 19, 48, SENT_HIT, 0},
     {"exciters", 8, 14, 46, SENT_HIT, 0},
     {"excites", 7, 21, 48, SENT_HIT, 0},
-    {"exciting", 8, 22, 88, SENT_HIT, 0},
+    {"exciting", 8, 22, 88, SENT_HIT|SENT_AROUSAL, 0},
     {"excitingly", 10, 19, 48, SENT_HIT, 0},
     {"exciton", 7, 3, 41, SENT_HIT, 0},
     {"excitonic", 9, 2, 41, SENT_HIT, 0},
@@ -2414,7 +2416,7 @@ static const struct sent_term sent_words[7419] = {
     {"excuse", 6, 3, 41, SENT_HIT, 0},
     {"exempt", 6, 4, 42, SENT_HIT, 0},
     {"exhaust", 7, -12, 51, SENT_HIT, 0},
-    {"exhausted", 9, -18, 12, SENT_HIT, 0},
+    {"exhausted", 9, -18, 12, SENT_HIT|SENT_AROUSAL, 0},
     {"exhauster", 9, -13, 52, SENT_HIT, 0},
     {"exhausters", 10, -13, 52, SENT_HIT, 0},
     {"exhaustibility", 14, -8, 49, SENT_HIT, 0},
@@ -2465,14 +2467,14 @@ static const struct sent_term sent_words[7419] = {
     {"fag", 3, -21, 56, SENT_HIT, 0},
     {"faggot", 6, -34, 62, SENT_HIT, 0},
     {"faggots", 7, -32, 61, SENT_HIT, 0},
-    {"fail", 4, -25, 45, SENT_HIT, 0},
-    {"failed", 6, -23, 40, SENT_HIT, 0},
+    {"fail", 4, -25, 45, SENT_HIT|SENT_AROUSAL, 0},
+    {"failed", 6, -23, 40, SENT_HIT|SENT_AROUSAL, 0},
     {"failing", 7, -23, 56, SENT_HIT, 0},
     {"failingly", 9, -14, 52, SENT_HIT, 0},
     {"failings", 8, -22, 56, SENT_HIT, 0},
     {"faille", 6, 1, 40, SENT_HIT, 0},
     {"fails", 5, -18, 54, SENT_HIT, 0},
-    {"failure", 7, -23, 35, SENT_HIT, 0},
+    {"failure", 7, -23, 35, SENT_HIT|SENT_AROUSAL, 0},
     {"failures", 8, -20, 55, SENT_HIT, 0},
     {"fainthearted", 12, -3, 47, SENT_HIT, 0},
     {"fair", 4, 13, 45, SENT_HIT, 0},
@@ -2495,7 +2497,7 @@ static const struct sent_term sent_words[7419] = {
     {"falsify", 7, -20, 55, SENT_HIT, 0},
     {"fame", 4, 19, 48, SENT_HIT, 0},
     {"fan", 3, 13, 45, SENT_HIT, 0},
-    {"fantastic", 9, 26, 70, SENT_HIT, 0},
+    {"fantastic", 9, 26, 70, SENT_HIT|SENT_AROUSAL, 0},
     {"fantastical", 11, 20, 48, SENT_HIT, 0},
     {"fantasticalities", 16, 21, 48, SENT_HIT, 0},
     {"fantasticality", 14, 17, 47, SENT_HIT, 0},
@@ -2562,7 +2564,7 @@ static const struct sent_term sent_words[7419] = {
     {"favouring", 9, 13, 45, SENT_HIT, 0},
     {"favours", 7, 18, 47, SENT_HIT, 0},
     {"fcol", 4, -18, 54, SENT_HIT, 0},
-    {"fear", 4, -22, 63, SENT_HIT, 0},
+    {"fear", 4, -22, 63, SENT_HIT|SENT_AROUSAL, 0},
     {"feared", 6, -22, 56, SENT_HIT, 0},
     {"fearful", 7, -22, 56, SENT_HIT, 0},
     {"fearfuller", 10, -22, 56, SENT_HIT, 0},
@@ -2573,16 +2575,16 @@ static const struct sent_term sent_words[7419] = {
     {"fearless", 8, 19, 48, SENT_HIT, 0},
     {"fearlessly", 10, 11, 44, SENT_HIT, 0},
     {"fearlessness", 12, 11, 44, SENT_HIT, 0},
-    {"fears", 5, -18, 63, SENT_HIT, 0},
+    {"fears", 5, -18, 63, SENT_HIT|SENT_AROUSAL, 0},
     {"fearsome", 8, -17, 54, SENT_HIT, 0},
     {"fed", 3, 0, 0, SENT_HEAD, 0},
-    {"fed up", 6, -18, 76, SENT_HIT, 0},
+    {"fed up", 6, -18, 76, SENT_HIT|SENT_AROUSAL, 0},
     {"feeble", 6, -12, 51, SENT_HIT, 0},
     {"feel", 4, 0, 0, SENT_HEAD, 0},
-    {"feel down", 9, -20, 25, SENT_HIT, 0},
+    {"feel down", 9, -20, 25, SENT_HIT|SENT_AROUSAL, 0},
     {"feel like", 9, 0, 0, 0, 0},
     {"feeling", 7, 5, 42, SENT_HEAD|SENT_HIT, 0},
-    {"feeling down", 12, -20, 25, SENT_HIT, 0},
+    {"feeling down", 12, -20, 25, SENT_HIT|SENT_AROUSAL, 0},
     {"felonies", 8, -25, 57, SENT_HIT, 0},
     {"felony", 6, -25, 57, SENT_HIT, 0},
     {"ferocious", 9, -4, 47, SENT_HIT, 0},
@@ -2637,7 +2639,7 @@ static const struct sent_term sent_words[7419] = {
     {"fighting", 8, -15, 53, SENT_HIT, 0},
     {"fightings", 9, -19, 55, SENT_HIT, 0},
     {"fights", 6, -17, 54, SENT_HIT, 0},
-    {"fine", 4, 8, 30, SENT_HIT, 0},
+    {"fine", 4, 8, 30, SENT_HIT|SENT_AROUSAL, 0},
     {"fire", 4, -14, 52, SENT_HIT, 0},
     {"fired", 5, -26, 58, SENT_HIT, 0},
     {"firing", 6, -14, 52, SENT_HIT, 0},
@@ -2766,12 +2768,12 @@ static const struct sent_term sent_words[7419] = {
     {"fraudulent", 10, -22, 56, SENT_HIT, 0},
     {"freak", 5, -19, 55, SENT_HIT, 0},
     {"freaked", 7, -12, 51, SENT_HEAD|SENT_HIT, 0},
-    {"freaked out", 11, -20, 66, SENT_HIT, 0},
+    {"freaked out", 11, -20, 66, SENT_HIT|SENT_AROUSAL, 0},
     {"freakier", 8, -13, 52, SENT_HIT, 0},
     {"freakiest", 9, -16, 53, SENT_HIT, 0},
     {"freakiness", 10, -14, 52, SENT_HIT, 0},
-    {"freaking", 8, -10, 70, SENT_BOOST|SENT_HEAD|SENT_HIT, 45},
-    {"freaking out", 12, -22, 66, SENT_HIT, 0},
+    {"freaking", 8, -10, 70, SENT_BOOST|SENT_HEAD|SENT_HIT|SENT_AROUSAL, 45},
+    {"freaking out", 12, -22, 66, SENT_HIT|SENT_AROUSAL, 0},
     {"freakish", 8, -21, 56, SENT_HIT, 0},
     {"freakishly", 10, -8, 49, SENT_HIT, 0},
     {"freakishness", 12, -14, 52, SENT_HIT, 0},
@@ -2863,7 +2865,7 @@ static const struct sent_term sent_words[7419] = {
     {"freezingly", 10, -16, 53, SENT_HIT, 0},
     {"frenzy", 6, -13, 52, SENT_HIT, 0},
     {"fresh", 5, 13, 45, SENT_HIT, 0},
-    {"frickin", 7, -10, 70, SENT_BOOST|SENT_HIT, 45},
+    {"frickin", 7, -10, 70, SENT_BOOST|SENT_HIT|SENT_AROUSAL, 45},
     {"friend", 6, 22, 49, SENT_HIT, 0},
     {"friended", 8, 17, 47, SENT_HIT, 0},
     {"friending", 9, 18, 47, SENT_HIT, 0},
@@ -2881,7 +2883,7 @@ static const struct sent_term sent_words[7419] = {
     {"fright", 6, -16, 53, SENT_HIT, 0},
     {"frighted", 8, -14, 52, SENT_HIT, 0},
     {"frighten", 8, -14, 52, SENT_HIT, 0},
-    {"frightened", 10, -19, 66, SENT_HIT, 0},
+    {"frightened", 10, -19, 66, SENT_HIT|SENT_AROUSAL, 0},
     {"frightening", 11, -22, 56, SENT_HIT, 0},
     {"frighteningly", 13, -21, 56, SENT_HIT, 0},
     {"frightens", 9, -17, 54, SENT_HIT, 0},
@@ -2893,23 +2895,23 @@ static const struct sent_term sent_words[7419] = {
     {"frisky", 6, 10, 44, SENT_HIT, 0},
     {"frowning", 8, -14, 52, SENT_HIT, 0},
     {"frustrate", 9, -20, 55, SENT_HIT, 0},
-    {"frustrated", 10, -24, 76, SENT_HIT, 0},
+    {"frustrated", 10, -24, 76, SENT_HIT|SENT_AROUSAL, 0},
     {"frustrates", 10, -19, 55, SENT_HIT, 0},
-    {"frustrating", 11, -19, 76, SENT_HIT, 0},
+    {"frustrating", 11, -19, 76, SENT_HIT|SENT_AROUSAL, 0},
     {"frustratingly", 13, -20, 55, SENT_HIT, 0},
-    {"frustration", 11, -21, 76, SENT_HIT, 0},
+    {"frustration", 11, -21, 76, SENT_HIT|SENT_AROUSAL, 0},
     {"frustrations", 12, -20, 55, SENT_HIT, 0},
     {"ftw", 3, 20, 48, SENT_HIT, 0},
     {"fu", 2, -37, 64, SENT_HIT, 0},
     {"fubar", 5, -30, 60, SENT_HIT, 0},
-    {"fuck", 4, -25, 85, SENT_HEAD|SENT_HIT, 0},
-    {"fuck off", 8, -30, 95, SENT_HIT, 0},
-    {"fucked", 6, -34, 80, SENT_HIT, 0},
+    {"fuck", 4, -25, 85, SENT_HEAD|SENT_HIT|SENT_AROUSAL, 0},
+    {"fuck off", 8, -30, 95, SENT_HIT|SENT_AROUSAL, 0},
+    {"fucked", 6, -34, 80, SENT_HIT|SENT_AROUSAL, 0},
     {"fucker", 6, -33, 62, SENT_HIT, 0},
     {"fuckers", 7, -29, 60, SENT_HIT, 0},
     {"fuckface", 8, -32, 61, SENT_HIT, 0},
     {"fuckhead", 8, -31, 61, SENT_HIT, 0},
-    {"fucking", 7, -20, 80, SENT_BOOST|SENT_HIT, 50},
+    {"fucking", 7, -20, 80, SENT_BOOST|SENT_HIT|SENT_AROUSAL, 50},
     {"fucks", 5, -21, 56, SENT_HIT, 0},
     {"fucktard", 8, -31, 61, SENT_HIT, 0},
     {"fud", 3, -11, 51, SENT_HIT, 0},
@@ -2929,8 +2931,8 @@ static const struct sent_term sent_words[7419] = {
     {"fumets", 6, -4, 47, SENT_HIT, 0},
     {"fumette", 7, -6, 48, SENT_HIT, 0},
     {"fuming", 6, -27, 59, SENT_HIT, 0},
-    {"fun", 3, 23, 65, SENT_HIT, 0},
-    {"funeral", 7, -15, 25, SENT_HIT, 0},
+    {"fun", 3, 23, 65, SENT_HIT|SENT_AROUSAL, 0},
+    {"funeral", 7, -15, 25, SENT_HIT|SENT_AROUSAL, 0},
     {"funerals", 8, -16, 53, SENT_HIT, 0},
     {"funky", 5, -4, 47, SENT_HIT, 0},
     {"funned", 6, 23, 49, SENT_HIT, 0},
@@ -2950,10 +2952,10 @@ static const struct sent_term sent_words[7419] = {
     {"funniness", 9, 18, 47, SENT_HIT, 0},
     {"funninesses", 11, 16, 46, SENT_HIT, 0},
     {"funning", 7, 18, 47, SENT_HIT, 0},
-    {"funny", 5, 19, 62, SENT_HIT, 0},
+    {"funny", 5, 19, 62, SENT_HIT|SENT_AROUSAL, 0},
     {"funnyman", 8, 14, 46, SENT_HIT, 0},
     {"funnymen", 8, 13, 45, SENT_HIT, 0},
-    {"furious", 7, -27, 95, SENT_HIT, 0},
+    {"furious", 7, -27, 95, SENT_HIT|SENT_AROUSAL, 0},
     {"furiously", 9, -19, 55, SENT_HIT, 0},
     {"fury", 4, -27, 59, SENT_HIT, 0},
     {"futile", 6, -19, 55, SENT_HIT, 0},
@@ -2971,7 +2973,7 @@ static const struct sent_term sent_words[7419] = {
     {"gallantly", 9, 19, 48, SENT_HIT, 0},
     {"gallantry", 9, 26, 50, SENT_HIT, 0},
     {"gave", 4, 0, 0, SENT_HEAD, 0},
-    {"gave up", 7, -15, 30, SENT_HIT, 0},
+    {"gave up", 7, -15, 30, SENT_HIT|SENT_AROUSAL, 0},
     {"geek", 4, -8, 49, SENT_HIT, 0},
     {"geekier", 7, 2, 41, SENT_HIT, 0},
     {"geekiest", 8, -1, 46, SENT_HIT, 0},
@@ -2983,11 +2985,11 @@ static const struct sent_term sent_words[7419] = {
     {"generously", 10, 18, 47, SENT_HIT, 0},
     {"generousness", 12, 24, 50, SENT_HIT, 0},
     {"genial", 6, 18, 47, SENT_HIT, 0},
-    {"gentle", 6, 19, 15, SENT_HIT, 0},
+    {"gentle", 6, 19, 15, SENT_HIT|SENT_AROUSAL, 0},
     {"gentler", 7, 14, 46, SENT_HIT, 0},
     {"gentlest", 8, 18, 47, SENT_HIT, 0},
     {"gently", 6, 20, 48, SENT_HIT, 0},
-    {"gg", 2, 12, 55, SENT_HIT, 0},
+    {"gg", 2, 12, 55, SENT_HIT|SENT_AROUSAL, 0},
     {"gga", 3, 17, 47, SENT_HIT, 0},
     {"ghost", 5, -13, 52, SENT_HIT, 0},
     {"giddy", 5, -6, 48, SENT_HIT, 0},
@@ -3004,15 +3006,15 @@ static const struct sent_term sent_words[7419] = {
     {"giggly", 6, 10, 44, SENT_HIT, 0},
     {"gigo", 4, -6, 48, SENT_HIT, 0},
     {"give", 4, 0, 0, SENT_HEAD, 0},
-    {"give up", 7, -15, 30, SENT_HIT, 0},
+    {"give up", 7, -15, 30, SENT_HIT|SENT_AROUSAL, 0},
     {"giver", 5, 14, 46, SENT_HIT, 0},
     {"givers", 6, 17, 47, SENT_HIT, 0},
     {"giving", 6, 14, 46, SENT_HEAD|SENT_HIT, 0},
-    {"giving up", 9, -15, 30, SENT_HIT, 0},
+    {"giving up", 9, -15, 30, SENT_HIT|SENT_AROUSAL, 0},
     {"gj", 2, 20, 48, SENT_HIT, 0},
     {"gl", 2, 13, 45, SENT_HIT, 0},
     {"gla", 3, 25, 50, SENT_HIT, 0},
-    {"glad", 4, 20, 45, SENT_HIT, 0},
+    {"glad", 4, 20, 45, SENT_HIT|SENT_AROUSAL, 0},
     {"gladly", 6, 14, 46, SENT_HIT, 0},
     {"glamor", 6, 21, 48, SENT_HIT, 0},
     {"glamorise", 9, 13, 45, SENT_HIT, 0},
@@ -3045,7 +3047,7 @@ static const struct sent_term sent_words[7419] = {
     {"gloominesses", 12, -10, 50, SENT_HIT, 0},
     {"glooming", 8, -18, 54, SENT_HIT, 0},
     {"glooms", 6, -9, 50, SENT_HIT, 0},
-    {"gloomy", 6, -6, 20, SENT_HIT, 0},
+    {"gloomy", 6, -6, 20, SENT_HIT|SENT_AROUSAL, 0},
     {"gloried", 7, 24, 50, SENT_HIT, 0},
     {"glories", 7, 21, 48, SENT_HIT, 0},
     {"glorification", 13, 20, 48, SENT_HIT, 0},
@@ -3072,7 +3074,7 @@ static const struct sent_term sent_words[7419] = {
     {"goddamns", 8, -21, 56, SENT_HIT, 0},
     {"goddams", 7, -19, 55, SENT_HIT, 0},
     {"godsend", 7, 28, 51, SENT_HIT, 0},
-    {"good", 4, 19, 45, SENT_HIT, 0},
+    {"good", 4, 19, 45, SENT_HIT|SENT_AROUSAL, 0},
     {"goodness", 8, 20, 48, SENT_HIT, 0},
     {"gorgeous", 8, 30, 52, SENT_HIT, 0},
     {"gorgeously", 10, 23, 49, SENT_HIT, 0},
@@ -3120,7 +3122,7 @@ static const struct sent_term sent_words[7419] = {
     {"granted", 7, 10, 44, SENT_HIT, 0},
     {"granting", 8, 13, 45, SENT_HIT, 0},
     {"grants", 6, 9, 44, SENT_HIT, 0},
-    {"grateful", 8, 20, 35, SENT_HIT, 0},
+    {"grateful", 8, 20, 35, SENT_HIT|SENT_AROUSAL, 0},
     {"gratefuller", 11, 18, 47, SENT_HIT, 0},
     {"gratefully", 10, 21, 48, SENT_HIT, 0},
     {"gratefulness", 12, 22, 49, SENT_HIT, 0},
@@ -3182,7 +3184,7 @@ static const struct sent_term sent_words[7419] = {
     {"greetings", 9, 18, 47, SENT_HIT, 0},
     {"greets", 6, 6, 42, SENT_HIT, 0},
     {"grey", 4, 2, 41, SENT_HIT, 0},
-    {"grief", 5, -22, 30, SENT_HIT, 0},
+    {"grief", 5, -22, 30, SENT_HIT|SENT_AROUSAL, 0},
     {"grievance", 9, -21, 56, SENT_HIT, 0},
     {"grievances", 10, -15, 53, SENT_HIT, 0},
     {"grievant", 8, -8, 49, SENT_HIT, 0},
@@ -3192,7 +3194,7 @@ static const struct sent_term sent_words[7419] = {
     {"griever", 7, -19, 55, SENT_HIT, 0},
     {"grievers", 8, -3, 47, SENT_HIT, 0},
     {"grieves", 7, -21, 56, SENT_HIT, 0},
-    {"grieving", 8, -23, 30, SENT_HIT, 0},
+    {"grieving", 8, -23, 30, SENT_HIT|SENT_AROUSAL, 0},
     {"grievous", 8, -20, 55, SENT_HIT, 0},
     {"grievously", 10, -17, 54, SENT_HIT, 0},
     {"grievousness", 12, -27, 59, SENT_HIT, 0},
@@ -3269,8 +3271,8 @@ static const struct sent_term sent_words[7419] = {
     {"hagd", 4, 22, 49, SENT_HIT, 0},
     {"hagn", 4, 22, 49, SENT_HIT, 0},
     {"hago", 4, 12, 45, SENT_HIT, 0},
-    {"haha", 4, 20, 60, SENT_HIT, 0},
-    {"hahaha", 6, 20, 65, SENT_HIT, 0},
+    {"haha", 4, 20, 60, SENT_HIT|SENT_AROUSAL, 0},
+    {"hahaha", 6, 20, 65, SENT_HIT|SENT_AROUSAL, 0},
     {"hahas", 5, 18, 47, SENT_HIT, 0},
     {"hail", 4, 3, 41, SENT_HIT, 0},
     {"hailed", 6, 9, 44, SENT_HIT, 0},
@@ -3289,7 +3291,7 @@ static const struct sent_term sent_words[7419] = {
     {"happily", 7, 26, 50, SENT_HIT, 0},
     {"happiness", 9, 26, 50, SENT_HIT, 0},
     {"happing", 7, 11, 44, SENT_HIT, 0},
-    {"happy", 5, 27, 50, SENT_HIT, 0},
+    {"happy", 5, 27, 50, SENT_HIT|SENT_AROUSAL, 0},
     {"harass", 6, -22, 56, SENT_HIT, 0},
     {"harassed", 8, -25, 57, SENT_HIT, 0},
     {"harasser", 8, -24, 57, SENT_HIT, 0},
@@ -3343,14 +3345,15 @@ static const struct sent_term sent_words[7419] = {
     {"harshest", 8, -29, 60, SENT_HIT, 0},
     {"hasn't", 6, 0, 0, SENT_NEG, 0},
     {"hasnt", 5, 0, 0, SENT_NEG, 0},
-    {"hate", 4, -27, 80, SENT_HIT, 0},
-    {"hated", 5, -32, 78, SENT_HIT, 0},
+    {"hate", 4, -27, 80, SENT_HEAD|SENT_HIT|SENT_AROUSAL, 0},
+    {"hate myself", 11, -30, 35, SENT_HIT|SENT_AROUSAL, 0},
+    {"hated", 5, -32, 78, SENT_HIT|SENT_AROUSAL, 0},
     {"hateful", 7, -22, 56, SENT_HIT, 0},
     {"hatefully", 9, -23, 56, SENT_HIT, 0},
     {"hatefulness", 11, -36, 63, SENT_HIT, 0},
     {"hater", 5, -18, 54, SENT_HIT, 0},
     {"haters", 6, -22, 56, SENT_HIT, 0},
-    {"hates", 5, -19, 78, SENT_HIT, 0},
+    {"hates", 5, -19, 78, SENT_HIT|SENT_AROUSAL, 0},
     {"hating", 6, -23, 56, SENT_HIT, 0},
     {"hatred", 6, -32, 61, SENT_HIT, 0},
     {"haunt", 5, -17, 54, SENT_HIT, 0},
@@ -3361,13 +3364,13 @@ static const struct sent_term sent_words[7419] = {
     {"havent", 6, 0, 0, SENT_NEG, 0},
     {"havoc", 5, -29, 60, SENT_HIT, 0},
     {"healthy", 7, 17, 47, SENT_HIT, 0},
-    {"heartbreak", 10, -27, 35, SENT_HIT, 0},
+    {"heartbreak", 10, -27, 35, SENT_HIT|SENT_AROUSAL, 0},
     {"heartbreaker", 12, -22, 56, SENT_HIT, 0},
     {"heartbreakers", 13, -21, 56, SENT_HIT, 0},
     {"heartbreaking", 13, -20, 55, SENT_HIT, 0},
     {"heartbreakingly", 15, -18, 54, SENT_HIT, 0},
     {"heartbreaks", 11, -18, 54, SENT_HIT, 0},
-    {"heartbroken", 11, -30, 35, SENT_HIT, 0},
+    {"heartbroken", 11, -30, 35, SENT_HIT|SENT_AROUSAL, 0},
     {"heartfelt", 9, 25, 50, SENT_HIT, 0},
     {"heartless", 9, -22, 56, SENT_HIT, 0},
     {"heartlessly", 11, -28, 59, SENT_HIT, 0},
@@ -3384,7 +3387,7 @@ static const struct sent_term sent_words[7419] = {
     {"heavenwards", 11, 12, 45, SENT_HIT, 0},
     {"heavyhearted", 12, -21, 56, SENT_HIT, 0},
     {"heh", 3, -6, 48, SENT_HIT, 0},
-    {"hell", 4, -36, 76, SENT_HIT, 0},
+    {"hell", 4, -36, 76, SENT_HIT|SENT_AROUSAL, 0},
     {"hella", 5, 0, 0, SENT_BOOST, 45},
     {"hellish", 7, -32, 61, SENT_HIT, 0},
     {"help", 4, 0, 0, 0, 0},
@@ -3394,7 +3397,7 @@ static const struct sent_term sent_words[7419] = {
     {"helpfully", 9, 23, 49, SENT_HIT, 0},
     {"helpfulness", 11, 19, 48, SENT_HIT, 0},
     {"helping", 7, 12, 45, SENT_HIT, 0},
-    {"helpless", 8, -20, 30, SENT_HIT, 0},
+    {"helpless", 8, -20, 30, SENT_HIT|SENT_AROUSAL, 0},
     {"helplessly", 10, -14, 52, SENT_HIT, 0},
     {"helplessness", 12, -21, 56, SENT_HIT, 0},
     {"helplessnesses", 14, -17, 54, SENT_HIT, 0},
@@ -3445,12 +3448,12 @@ static const struct sent_term sent_words[7419] = {
     {"hiding", 6, -12, 51, SENT_HIT, 0},
     {"highlight", 9, 14, 46, SENT_HIT, 0},
     {"highly", 6, 0, 0, SENT_BOOST, 40},
-    {"hilarious", 9, 17, 78, SENT_HIT, 0},
+    {"hilarious", 9, 17, 78, SENT_HIT|SENT_AROUSAL, 0},
     {"hindrance", 9, -17, 54, SENT_HIT, 0},
     {"hoax", 4, -11, 51, SENT_HIT, 0},
     {"holiday", 7, 17, 47, SENT_HIT, 0},
     {"holidays", 8, 16, 46, SENT_HIT, 0},
-    {"homesick", 8, -7, 25, SENT_HIT, 0},
+    {"homesick", 8, -7, 25, SENT_HIT|SENT_AROUSAL, 0},
     {"homesickness", 12, -18, 54, SENT_HIT, 0},
     {"homesicknesses", 14, -18, 54, SENT_HIT, 0},
     {"honest", 6, 23, 49, SENT_HIT, 0},
@@ -3490,13 +3493,13 @@ static const struct sent_term sent_words[7419] = {
     {"hooligan", 8, -15, 53, SENT_HIT, 0},
     {"hooliganism", 11, -21, 56, SENT_HIT, 0},
     {"hooligans", 9, -11, 51, SENT_HIT, 0},
-    {"hooray", 6, 23, 88, SENT_HIT, 0},
+    {"hooray", 6, 23, 88, SENT_HIT|SENT_AROUSAL, 0},
     {"hope", 4, 19, 48, SENT_HIT, 0},
     {"hoped", 5, 16, 46, SENT_HIT, 0},
     {"hopeful", 7, 23, 49, SENT_HIT, 0},
     {"hopefully", 9, 17, 47, SENT_HIT, 0},
     {"hopefulness", 11, 16, 46, SENT_HIT, 0},
-    {"hopeless", 8, -20, 20, SENT_HIT, 0},
+    {"hopeless", 8, -20, 20, SENT_HIT|SENT_AROUSAL, 0},
     {"hopelessly", 10, -22, 56, SENT_HIT, 0},
     {"hopelessness", 12, -31, 61, SENT_HIT, 0},
     {"hopes", 5, 18, 47, SENT_HIT, 0},
@@ -3504,7 +3507,7 @@ static const struct sent_term sent_words[7419] = {
     {"horrendous", 10, -28, 59, SENT_HIT, 0},
     {"horrendously", 12, -19, 55, SENT_HIT, 0},
     {"horrent", 7, -9, 50, SENT_HIT, 0},
-    {"horrible", 8, -25, 76, SENT_HIT, 0},
+    {"horrible", 8, -25, 76, SENT_HIT|SENT_AROUSAL, 0},
     {"horribleness", 12, -24, 57, SENT_HIT, 0},
     {"horribles", 9, -21, 56, SENT_HIT, 0},
     {"horribly", 8, -24, 57, SENT_HIT, 0},
@@ -3574,7 +3577,8 @@ static const struct sent_term sent_words[7419] = {
     {"hurrayed", 8, 18, 47, SENT_HIT, 0},
     {"hurraying", 9, 12, 45, SENT_HIT, 0},
     {"hurrays", 7, 24, 50, SENT_HIT, 0},
-    {"hurt", 4, -24, 45, SENT_HIT, 0},
+    {"hurt", 4, -24, 45, SENT_HEAD|SENT_HIT|SENT_AROUSAL, 0},
+    {"hurt myself", 11, -30, 35, SENT_HIT|SENT_AROUSAL, 0},
     {"hurter", 6, -23, 56, SENT_HIT, 0},
     {"hurters", 7, -19, 55, SENT_HIT, 0},
     {"hurtful", 7, -24, 57, SENT_HIT, 0},
@@ -3586,8 +3590,8 @@ static const struct sent_term sent_words[7419] = {
     {"hurtles", 7, -10, 50, SENT_HIT, 0},
     {"hurtless", 8, 3, 41, SENT_HIT, 0},
     {"hurtling", 8, -14, 52, SENT_HIT, 0},
-    {"hurts", 5, -21, 45, SENT_HIT, 0},
-    {"hyped", 5, 22, 90, SENT_HIT, 0},
+    {"hurts", 5, -21, 45, SENT_HIT|SENT_AROUSAL, 0},
+    {"hyped", 5, 22, 90, SENT_HIT|SENT_AROUSAL, 0},
     {"hypocritical", 12, -20, 55, SENT_HIT, 0},
     {"hysteria", 8, -19, 55, SENT_HIT, 0},
     {"hysterical", 10, -1, 46, SENT_HIT, 0},
@@ -3621,9 +3625,9 @@ static const struct sent_term sent_words[7419] = {
     {"idealogues", 10, 5, 42, SENT_HIT, 0},
     {"idealogy", 8, 8, 43, SENT_HIT, 0},
     {"ideals", 6, 8, 43, SENT_HIT, 0},
-    {"idiot", 5, -23, 78, SENT_HIT, 0},
+    {"idiot", 5, -23, 78, SENT_HIT|SENT_AROUSAL, 0},
     {"idiotic", 7, -26, 58, SENT_HIT, 0},
-    {"idiots", 6, -23, 78, SENT_HIT, 0},
+    {"idiots", 6, -23, 78, SENT_HIT|SENT_AROUSAL, 0},
     {"idk", 3, -4, 47, SENT_HIT, 0},
     {"ignorable", 9, -10, 50, SENT_HIT, 0},
     {"ignorami", 8, -19, 55, SENT_HIT, 0},
@@ -3641,14 +3645,14 @@ static const struct sent_term sent_words[7419] = {
     {"ignores", 7, -11, 51, SENT_HIT, 0},
     {"ignoring", 8, -17, 54, SENT_HIT, 0},
     {"ijs", 3, 7, 43, SENT_HIT, 0},
-    {"ill", 3, -18, 30, SENT_HIT, 0},
+    {"ill", 3, -18, 30, SENT_HIT|SENT_AROUSAL, 0},
     {"illegal", 7, -26, 58, SENT_HIT, 0},
     {"illiteracy", 10, -19, 55, SENT_HIT, 0},
     {"illness", 7, -17, 54, SENT_HIT, 0},
     {"illnesses", 9, -22, 56, SENT_HIT, 0},
     {"ilu", 3, 34, 54, SENT_HIT, 0},
     {"iluaaf", 6, 27, 51, SENT_HIT, 0},
-    {"ily", 3, 30, 60, SENT_HIT, 0},
+    {"ily", 3, 30, 60, SENT_HIT|SENT_AROUSAL, 0},
     {"ily2", 4, 26, 50, SENT_HIT, 0},
     {"imbecile", 8, -22, 56, SENT_HIT, 0},
     {"immobilized", 11, -12, 51, SENT_HIT, 0},
@@ -3731,7 +3735,7 @@ static const struct sent_term sent_words[7419] = {
     {"inconvenient", 12, -14, 52, SENT_HIT, 0},
     {"increase", 8, 13, 45, SENT_HIT, 0},
     {"increased", 9, 11, 44, SENT_HIT, 0},
-    {"incredible", 10, 28, 72, SENT_HIT, 0},
+    {"incredible", 10, 28, 72, SENT_HIT|SENT_AROUSAL, 0},
     {"incredibly", 10, 0, 0, SENT_BOOST, 55},
     {"indecision", 10, -8, 49, SENT_HIT, 0},
     {"indecisions", 11, -11, 51, SENT_HIT, 0},
@@ -3769,7 +3773,7 @@ static const struct sent_term sent_words[7419] = {
     {"infuriate", 9, -22, 56, SENT_HIT, 0},
     {"infuriated", 10, -30, 60, SENT_HIT, 0},
     {"infuriates", 10, -26, 58, SENT_HIT, 0},
-    {"infuriating", 11, -24, 90, SENT_HIT, 0},
+    {"infuriating", 11, -24, 90, SENT_HIT|SENT_AROUSAL, 0},
     {"inhibin", 7, -2, 46, SENT_HIT, 0},
     {"inhibit", 7, -16, 53, SENT_HIT, 0},
     {"inhibited", 9, -4, 47, SENT_HIT, 0},
@@ -3799,7 +3803,7 @@ static const struct sent_term sent_words[7419] = {
     {"insane", 6, -17, 54, SENT_HIT, 0},
     {"insanely", 8, 0, 0, SENT_BOOST, 55},
     {"insanity", 8, -27, 59, SENT_HIT, 0},
-    {"insecure", 8, -18, 50, SENT_HIT, 0},
+    {"insecure", 8, -18, 50, SENT_HIT|SENT_AROUSAL, 0},
     {"insecurely", 10, -14, 52, SENT_HIT, 0},
     {"insecureness", 12, -18, 54, SENT_HIT, 0},
     {"insecurities", 12, -18, 54, SENT_HIT, 0},
@@ -3941,9 +3945,9 @@ static const struct sent_term sent_words[7419] = {
     {"irritant", 8, -23, 56, SENT_HIT, 0},
     {"irritants", 9, -21, 56, SENT_HIT, 0},
     {"irritate", 8, -18, 54, SENT_HIT, 0},
-    {"irritated", 9, -20, 76, SENT_HIT, 0},
+    {"irritated", 9, -20, 76, SENT_HIT|SENT_AROUSAL, 0},
     {"irritates", 9, -17, 54, SENT_HIT, 0},
-    {"irritating", 10, -20, 76, SENT_HIT, 0},
+    {"irritating", 10, -20, 76, SENT_HIT|SENT_AROUSAL, 0},
     {"irritatingly", 12, -20, 55, SENT_HIT, 0},
     {"irritation", 10, -23, 56, SENT_HIT, 0},
     {"irritations", 11, -15, 53, SENT_HIT, 0},
@@ -3987,7 +3991,7 @@ static const struct sent_term sent_words[7419] = {
     {"jk", 2, 9, 44, SENT_HIT, 0},
     {"jocular", 7, 12, 45, SENT_HIT, 0},
     {"join", 4, 12, 45, SENT_HIT, 0},
-    {"joke", 4, 5, 50, SENT_HIT, 0},
+    {"joke", 4, 5, 50, SENT_HIT|SENT_AROUSAL, 0},
     {"joked", 5, 13, 45, SENT_HIT, 0},
     {"joker", 5, 5, 42, SENT_HIT, 0},
     {"jokes", 5, 10, 44, SENT_HIT, 0},
@@ -4059,7 +4063,8 @@ static const struct sent_term sent_words[7419] = {
     {"kfy", 3, 23, 49, SENT_HIT, 0},
     {"kia", 3, -32, 61, SENT_HIT, 0},
     {"kidding", 7, 4, 42, SENT_HIT, 0},
-    {"kill", 4, -37, 64, SENT_HIT, 0},
+    {"kill", 4, -37, 64, SENT_HEAD|SENT_HIT, 0},
+    {"kill myself", 11, -38, 35, SENT_HIT|SENT_AROUSAL, 0},
     {"killdeer", 8, -11, 51, SENT_HIT, 0},
     {"killdeers", 9, -1, 46, SENT_HIT, 0},
     {"killdees", 8, -6, 48, SENT_HIT, 0},
@@ -4071,7 +4076,8 @@ static const struct sent_term sent_words[7419] = {
     {"killifish", 9, -1, 46, SENT_HIT, 0},
     {"killifishes", 11, -1, 46, SENT_HIT, 0},
     {"killing", 7, -34, 62, SENT_HEAD|SENT_HIT, 0},
-    {"killing it", 10, 20, 80, SENT_HIT, 0},
+    {"killing it", 10, 20, 80, SENT_HIT|SENT_AROUSAL, 0},
+    {"killing myself", 14, -35, 35, SENT_HIT|SENT_AROUSAL, 0},
     {"killingly", 9, -26, 58, SENT_HIT, 0},
     {"killings", 8, -35, 63, SENT_HIT, 0},
     {"killjoy", 7, -21, 56, SENT_HIT, 0},
@@ -4079,7 +4085,7 @@ static const struct sent_term sent_words[7419] = {
     {"killock", 7, -3, 47, SENT_HIT, 0},
     {"killocks", 8, -4, 47, SENT_HIT, 0},
     {"kills", 5, -25, 57, SENT_HIT, 0},
-    {"kind", 4, 18, 35, SENT_HEAD|SENT_HIT, 0},
+    {"kind", 4, 18, 35, SENT_HEAD|SENT_HIT|SENT_AROUSAL, 0},
     {"kind of", 7, 0, 0, SENT_BOOST, -35},
     {"kinda", 5, 0, 0, SENT_BOOST, -35},
     {"kinder", 6, 22, 49, SENT_HIT, 0},
@@ -4164,7 +4170,7 @@ static const struct sent_term sent_words[7419] = {
     {"legally", 7, 4, 42, SENT_HIT, 0},
     {"lenient", 7, 11, 44, SENT_HIT, 0},
     {"let", 3, 0, 0, SENT_HEAD, 0},
-    {"let down", 8, -20, 35, SENT_HIT, 0},
+    {"let down", 8, -20, 35, SENT_HIT|SENT_AROUSAL, 0},
     {"lethargic", 9, -12, 51, SENT_HIT, 0},
     {"lethargy", 8, -14, 52, SENT_HIT, 0},
     {"liabilities", 11, -8, 49, SENT_HIT, 0},
@@ -4187,7 +4193,7 @@ static const struct sent_term sent_words[7419] = {
     {"lies", 4, -18, 54, SENT_HIT, 0},
     {"lifesaver", 9, 28, 51, SENT_HIT, 0},
     {"lighthearted", 12, 18, 47, SENT_HIT, 0},
-    {"like", 4, 10, 45, SENT_HIT, 0},
+    {"like", 4, 10, 45, SENT_HIT|SENT_AROUSAL, 0},
     {"likeable", 8, 20, 48, SENT_HIT, 0},
     {"liked", 5, 18, 47, SENT_HIT, 0},
     {"likes", 5, 18, 47, SENT_HIT, 0},
@@ -4205,10 +4211,10 @@ static const struct sent_term sent_words[7419] = {
     {"liveliness", 10, 16, 46, SENT_HIT, 0},
     {"livelong", 8, 17, 47, SENT_HIT, 0},
     {"lively", 6, 19, 48, SENT_HIT, 0},
-    {"livid", 5, -25, 92, SENT_HIT, 0},
-    {"lmao", 4, 29, 72, SENT_HIT, 0},
+    {"livid", 5, -25, 92, SENT_HIT|SENT_AROUSAL, 0},
+    {"lmao", 4, 29, 72, SENT_HIT|SENT_AROUSAL, 0},
     {"lmbao", 5, 18, 47, SENT_HIT, 0},
-    {"lmfao", 5, 22, 78, SENT_HIT, 0},
+    {"lmfao", 5, 22, 78, SENT_HIT|SENT_AROUSAL, 0},
     {"lmso", 4, 27, 51, SENT_HIT, 0},
     {"loathe", 6, -22, 56, SENT_HIT, 0},
     {"loathed", 7, -21, 56, SENT_HIT, 0},
@@ -4216,18 +4222,18 @@ static const struct sent_term sent_words[7419] = {
     {"loathing", 8, -27, 59, SENT_HIT, 0},
     {"lobby", 5, 1, 40, SENT_HIT, 0},
     {"lobbying", 8, -3, 47, SENT_HIT, 0},
-    {"lol", 3, 18, 60, SENT_HIT, 0},
+    {"lol", 3, 18, 60, SENT_HIT|SENT_AROUSAL, 0},
     {"lolz", 4, 27, 51, SENT_HIT, 0},
     {"lone", 4, -11, 51, SENT_HIT, 0},
     {"lonelier", 8, -14, 52, SENT_HIT, 0},
     {"loneliest", 9, -24, 57, SENT_HIT, 0},
     {"loneliness", 10, -18, 54, SENT_HIT, 0},
     {"lonelinesses", 12, -15, 53, SENT_HIT, 0},
-    {"lonely", 6, -15, 20, SENT_HIT, 0},
+    {"lonely", 6, -15, 20, SENT_HIT|SENT_AROUSAL, 0},
     {"loneness", 8, -11, 51, SENT_HIT, 0},
     {"loner", 5, -13, 52, SENT_HIT, 0},
     {"loners", 6, -9, 50, SENT_HIT, 0},
-    {"lonesome", 8, -15, 20, SENT_HIT, 0},
+    {"lonesome", 8, -15, 20, SENT_HIT|SENT_AROUSAL, 0},
     {"lonesomely", 10, -13, 52, SENT_HIT, 0},
     {"lonesomeness", 12, -18, 54, SENT_HIT, 0},
     {"lonesomes", 9, -14, 52, SENT_HIT, 0},
@@ -4244,15 +4250,15 @@ static const struct sent_term sent_words[7419] = {
     {"looms", 5, -6, 48, SENT_HIT, 0},
     {"loose", 5, -13, 52, SENT_HIT, 0},
     {"looses", 6, -6, 48, SENT_HIT, 0},
-    {"lose", 4, -17, 45, SENT_HIT, 0},
+    {"lose", 4, -17, 45, SENT_HIT|SENT_AROUSAL, 0},
     {"loser", 5, -24, 57, SENT_HIT, 0},
     {"losers", 6, -24, 57, SENT_HIT, 0},
     {"loses", 5, -13, 52, SENT_HIT, 0},
     {"losing", 6, -16, 53, SENT_HIT, 0},
-    {"loss", 4, -13, 30, SENT_HIT, 0},
+    {"loss", 4, -13, 30, SENT_HIT|SENT_AROUSAL, 0},
     {"losses", 6, -17, 54, SENT_HIT, 0},
     {"lossy", 5, -12, 51, SENT_HIT, 0},
-    {"lost", 4, -13, 35, SENT_HIT, 0},
+    {"lost", 4, -13, 35, SENT_HIT|SENT_AROUSAL, 0},
     {"louse", 5, -16, 53, SENT_HIT, 0},
     {"loused", 6, -10, 50, SENT_HIT, 0},
     {"louses", 6, -13, 52, SENT_HIT, 0},
@@ -4265,10 +4271,10 @@ static const struct sent_term sent_words[7419] = {
     {"lousing", 7, -11, 51, SENT_HIT, 0},
     {"lousy", 5, -25, 57, SENT_HIT, 0},
     {"lovable", 7, 30, 52, SENT_HIT, 0},
-    {"love", 4, 32, 55, SENT_HIT, 0},
-    {"loved", 5, 29, 55, SENT_HIT, 0},
+    {"love", 4, 32, 55, SENT_HIT|SENT_AROUSAL, 0},
+    {"loved", 5, 29, 55, SENT_HIT|SENT_AROUSAL, 0},
     {"lovelies", 8, 22, 49, SENT_HIT, 0},
-    {"lovely", 6, 28, 45, SENT_HIT, 0},
+    {"lovely", 6, 28, 45, SENT_HIT|SENT_AROUSAL, 0},
     {"lover", 5, 28, 51, SENT_HIT, 0},
     {"loverly", 7, 28, 51, SENT_HIT, 0},
     {"lovers", 6, 24, 50, SENT_HIT, 0},
@@ -4363,7 +4369,7 @@ static const struct sent_term sent_words[7419] = {
     {"lylas", 5, 26, 50, SENT_HIT, 0},
     {"lylb", 4, 16, 46, SENT_HIT, 0},
     {"m8", 2, 14, 46, SENT_HIT, 0},
-    {"mad", 3, -22, 82, SENT_HIT, 0},
+    {"mad", 3, -22, 82, SENT_HIT|SENT_AROUSAL, 0},
     {"maddening", 9, -22, 56, SENT_HIT, 0},
     {"madder", 6, -12, 51, SENT_HIT, 0},
     {"maddest", 7, -28, 59, SENT_HIT, 0},
@@ -4460,7 +4466,7 @@ static const struct sent_term sent_words[7419] = {
     {"mischief", 8, -15, 53, SENT_HIT, 0},
     {"mischiefs", 9, -8, 49, SENT_HIT, 0},
     {"miser", 5, -18, 54, SENT_HIT, 0},
-    {"miserable", 9, -22, 30, SENT_HIT, 0},
+    {"miserable", 9, -22, 30, SENT_HIT|SENT_AROUSAL, 0},
     {"miserableness", 13, -28, 59, SENT_HIT, 0},
     {"miserably", 9, -21, 56, SENT_HIT, 0},
     {"miserere", 8, -8, 49, SENT_HIT, 0},
@@ -4479,11 +4485,11 @@ static const struct sent_term sent_words[7419] = {
     {"misread", 7, -11, 51, SENT_HIT, 0},
     {"misreporting", 12, -15, 53, SENT_HIT, 0},
     {"misrepresentation", 17, -20, 55, SENT_HIT, 0},
-    {"miss", 4, -12, 35, SENT_HEAD|SENT_HIT, 0},
-    {"miss you", 8, -8, 35, SENT_HIT, 0},
+    {"miss", 4, -12, 35, SENT_HEAD|SENT_HIT|SENT_AROUSAL, 0},
+    {"miss you", 8, -8, 35, SENT_HIT|SENT_AROUSAL, 0},
     {"missed", 6, -12, 51, SENT_HIT, 0},
     {"misses", 6, -9, 50, SENT_HIT, 0},
-    {"missing", 7, -12, 35, SENT_HIT, 0},
+    {"missing", 7, -12, 35, SENT_HIT|SENT_AROUSAL, 0},
     {"mistakable", 10, -8, 49, SENT_HIT, 0},
     {"mistake", 7, -14, 52, SENT_HIT, 0},
     {"mistaken", 8, -15, 53, SENT_HIT, 0},
@@ -4552,7 +4558,7 @@ static const struct sent_term sent_words[7419] = {
     {"motivated", 9, 20, 48, SENT_HIT, 0},
     {"motivating", 10, 22, 49, SENT_HIT, 0},
     {"motivation", 10, 14, 46, SENT_HIT, 0},
-    {"mourn", 5, -18, 25, SENT_HIT, 0},
+    {"mourn", 5, -18, 25, SENT_HIT|SENT_AROUSAL, 0},
     {"mourned", 7, -13, 52, SENT_HIT, 0},
     {"mourner", 7, -16, 53, SENT_HIT, 0},
     {"mourners", 8, -18, 54, SENT_HIT, 0},
@@ -4607,7 +4613,7 @@ static const struct sent_term sent_words[7419] = {
     {"nasturtiums", 11, 1, 40, SENT_HIT, 0},
     {"nasty", 5, -26, 58, SENT_HIT, 0},
     {"natural", 7, 15, 46, SENT_HIT, 0},
-    {"nb", 2, 20, 65, SENT_HIT, 0},
+    {"nb", 2, 20, 65, SENT_HIT|SENT_AROUSAL, 0},
     {"nbd", 3, 13, 45, SENT_HIT, 0},
     {"nbif", 4, -5, 48, SENT_HIT, 0},
     {"neat", 4, 20, 48, SENT_HIT, 0},
@@ -4641,7 +4647,7 @@ static const struct sent_term sent_words[7419] = {
     {"nerdish", 7, -1, 46, SENT_HIT, 0},
     {"nerdy", 5, -2, 46, SENT_HIT, 0},
     {"nerves", 6, -4, 47, SENT_HIT, 0},
-    {"nervous", 7, -11, 65, SENT_HIT, 0},
+    {"nervous", 7, -11, 65, SENT_HIT|SENT_AROUSAL, 0},
     {"nervously", 9, -6, 48, SENT_HIT, 0},
     {"nervousness", 11, -12, 51, SENT_HIT, 0},
     {"neurotic", 8, -14, 52, SENT_HIT, 0},
@@ -4652,7 +4658,7 @@ static const struct sent_term sent_words[7419] = {
     {"nfc", 3, -27, 59, SENT_HIT, 0},
     {"nfw", 3, -24, 57, SENT_HIT, 0},
     {"nh", 2, 22, 49, SENT_HIT, 0},
-    {"nice", 4, 18, 40, SENT_HIT, 0},
+    {"nice", 4, 18, 40, SENT_HIT|SENT_AROUSAL, 0},
     {"nicely", 6, 19, 48, SENT_HIT, 0},
     {"niceness", 8, 16, 46, SENT_HIT, 0},
     {"nicenesses", 10, 21, 48, SENT_HIT, 0},
@@ -4670,8 +4676,8 @@ static const struct sent_term sent_words[7419] = {
     {"nitl", 4, -15, 53, SENT_HIT, 0},
     {"nme", 3, -21, 56, SENT_HIT, 0},
     {"no", 2, 0, 0, SENT_NEG|SENT_HEAD, 0},
-    {"no problem", 10, 10, 25, SENT_HIT, 0},
-    {"no worries", 10, 10, 25, SENT_HIT, 0},
+    {"no problem", 10, 10, 25, SENT_HIT|SENT_AROUSAL, 0},
+    {"no worries", 10, 10, 25, SENT_HIT|SENT_AROUSAL, 0},
     {"noble", 5, 20, 48, SENT_HIT, 0},
     {"nobody", 6, 0, 0, SENT_NEG, 0},
     {"noisy", 5, -7, 49, SENT_HIT, 0},
@@ -4688,7 +4694,7 @@ static const struct sent_term sent_words[7419] = {
     {"noyb", 4, -7, 49, SENT_HIT, 0},
     {"np", 2, 14, 46, SENT_HIT, 0},
     {"ntmu", 4, 14, 46, SENT_HIT, 0},
-    {"numb", 4, -14, 10, SENT_HIT, 0},
+    {"numb", 4, -14, 10, SENT_HIT|SENT_AROUSAL, 0},
     {"numbat", 6, 2, 41, SENT_HIT, 0},
     {"numbed", 6, -9, 50, SENT_HIT, 0},
     {"number", 6, 3, 41, SENT_HIT, 0},
@@ -4754,11 +4760,12 @@ static const struct sent_term sent_words[7419] = {
     {"offensiveness", 13, -23, 56, SENT_HIT, 0},
     {"offensives", 10, -8, 49, SENT_HIT, 0},
     {"offline", 7, -5, 48, SENT_HIT, 0},
-    {"ok", 2, 5, 30, SENT_HIT, 0},
-    {"okay", 4, 5, 30, SENT_HIT, 0},
+    {"ok", 2, 5, 30, SENT_HIT|SENT_AROUSAL, 0},
+    {"okay", 4, 5, 30, SENT_HIT|SENT_AROUSAL, 0},
     {"okays", 5, 21, 48, SENT_HIT, 0},
+    {"omg", 3, 0, 80, SENT_HIT|SENT_AROUSAL, 0},
     {"ominous", 7, -14, 52, SENT_HIT, 0},
-    {"oof", 3, -8, 50, SENT_HIT, 0},
+    {"oof", 3, -8, 50, SENT_HIT|SENT_AROUSAL, 0},
     {"openness", 8, 14, 46, SENT_HIT, 0},
     {"opportune", 9, 17, 47, SENT_HIT, 0},
     {"opportunely", 11, 15, 46, SENT_HIT, 0},
@@ -4798,13 +4805,13 @@ static const struct sent_term sent_words[7419] = {
     {"optimizing", 10, 20, 48, SENT_HIT, 0},
     {"optionless", 10, -17, 54, SENT_HIT, 0},
     {"original", 8, 13, 45, SENT_HIT, 0},
-    {"orz", 3, -15, 30, SENT_HIT, 0},
+    {"orz", 3, -15, 30, SENT_HIT|SENT_AROUSAL, 0},
     {"outcry", 6, -23, 56, SENT_HIT, 0},
     {"outgoing", 8, 12, 45, SENT_HIT, 0},
     {"outmaneuvered", 13, 5, 42, SENT_HIT, 0},
     {"outrage", 7, -23, 56, SENT_HIT, 0},
-    {"outraged", 8, -25, 92, SENT_HIT, 0},
-    {"outrageous", 10, -20, 85, SENT_HIT, 0},
+    {"outraged", 8, -25, 92, SENT_HIT|SENT_AROUSAL, 0},
+    {"outrageous", 10, -20, 85, SENT_HIT|SENT_AROUSAL, 0},
     {"outrageously", 12, -12, 51, SENT_HIT, 0},
     {"outrageousness", 14, -12, 51, SENT_HIT, 0},
     {"outrageousnesses", 16, -13, 52, SENT_HIT, 0},
@@ -4829,7 +4836,7 @@ static const struct sent_term sent_words[7419] = {
     {"overstatements", 14, -7, 49, SENT_HIT, 0},
     {"overweight", 10, -15, 53, SENT_HIT, 0},
     {"overwhelm", 9, -7, 49, SENT_HIT, 0},
-    {"overwhelmed", 11, -18, 60, SENT_HIT, 0},
+    {"overwhelmed", 11, -18, 60, SENT_HIT|SENT_AROUSAL, 0},
     {"overwhelmingly", 14, -5, 48, SENT_HIT, 0},
     {"overwhelms", 10, -8, 49, SENT_HIT, 0},
     {"oxymoron", 8, -5, 48, SENT_HIT, 0},
@@ -4847,9 +4854,9 @@ static const struct sent_term sent_words[7419] = {
     {"palatable", 9, 16, 46, SENT_HIT, 0},
     {"palatableness", 13, 8, 43, SENT_HIT, 0},
     {"palatably", 9, 11, 44, SENT_HIT, 0},
-    {"panic", 5, -23, 66, SENT_HIT, 0},
+    {"panic", 5, -23, 66, SENT_HIT|SENT_AROUSAL, 0},
     {"panicked", 8, -20, 55, SENT_HIT, 0},
-    {"panicking", 9, -23, 66, SENT_HIT, 0},
+    {"panicking", 9, -23, 66, SENT_HIT|SENT_AROUSAL, 0},
     {"panicky", 7, -15, 53, SENT_HIT, 0},
     {"panicle", 7, 5, 42, SENT_HIT, 0},
     {"panicled", 8, 1, 40, SENT_HIT, 0},
@@ -4876,12 +4883,12 @@ static const struct sent_term sent_words[7419] = {
     {"partiers", 8, 7, 43, SENT_HIT, 0},
     {"parties", 7, 17, 47, SENT_HIT, 0},
     {"partly", 6, 0, 0, SENT_BOOST, -30},
-    {"party", 5, 17, 75, SENT_HIT, 0},
+    {"party", 5, 17, 75, SENT_HIT|SENT_AROUSAL, 0},
     {"partyer", 7, 12, 45, SENT_HIT, 0},
     {"partyers", 8, 11, 44, SENT_HIT, 0},
     {"partying", 8, 16, 46, SENT_HIT, 0},
     {"passed", 6, 0, 0, SENT_HEAD, 0},
-    {"passed away", 11, -25, 30, SENT_HIT, 0},
+    {"passed away", 11, -25, 30, SENT_HIT|SENT_AROUSAL, 0},
     {"passion", 7, 20, 48, SENT_HIT, 0},
     {"passional", 9, 16, 46, SENT_HIT, 0},
     {"passionate", 10, 24, 50, SENT_HIT, 0},
@@ -4901,7 +4908,7 @@ static const struct sent_term sent_words[7419] = {
     {"peaceable", 9, 17, 47, SENT_HIT, 0},
     {"peaceableness", 13, 18, 47, SENT_HIT, 0},
     {"peaceably", 9, 20, 48, SENT_HIT, 0},
-    {"peaceful", 8, 22, 8, SENT_HIT, 0},
+    {"peaceful", 8, 22, 8, SENT_HIT|SENT_AROUSAL, 0},
     {"peacefuller", 11, 19, 48, SENT_HIT, 0},
     {"peacefullest", 12, 31, 52, SENT_HIT, 0},
     {"peacefully", 10, 24, 50, SENT_HIT, 0},
@@ -5004,11 +5011,11 @@ static const struct sent_term sent_words[7419] = {
     {"pique", 5, -11, 51, SENT_HIT, 0},
     {"piqued", 6, 1, 40, SENT_HIT, 0},
     {"piss", 4, -17, 54, SENT_HEAD|SENT_HIT, 0},
-    {"piss off", 8, -25, 88, SENT_HIT, 0},
+    {"piss off", 8, -25, 88, SENT_HIT|SENT_AROUSAL, 0},
     {"pissant", 7, -15, 53, SENT_HIT, 0},
     {"pissants", 8, -25, 57, SENT_HIT, 0},
-    {"pissed", 6, -32, 88, SENT_HEAD|SENT_HIT, 0},
-    {"pissed off", 10, -28, 90, SENT_HIT, 0},
+    {"pissed", 6, -32, 88, SENT_HEAD|SENT_HIT|SENT_AROUSAL, 0},
+    {"pissed off", 10, -28, 90, SENT_HIT|SENT_AROUSAL, 0},
     {"pisser", 6, -20, 55, SENT_HIT, 0},
     {"pissers", 7, -14, 52, SENT_HIT, 0},
     {"pisses", 6, -14, 52, SENT_HIT, 0},
@@ -5042,7 +5049,7 @@ static const struct sent_term sent_words[7419] = {
     {"playfulness", 11, 12, 45, SENT_HIT, 0},
     {"playing", 7, 8, 43, SENT_HIT, 0},
     {"plays", 5, 10, 44, SENT_HIT, 0},
-    {"pleasant", 8, 23, 30, SENT_HIT, 0},
+    {"pleasant", 8, 23, 30, SENT_HIT|SENT_AROUSAL, 0},
     {"pleasanter", 10, 15, 46, SENT_HIT, 0},
     {"pleasantest", 11, 26, 50, SENT_HIT, 0},
     {"pleasantly", 10, 21, 48, SENT_HIT, 0},
@@ -5051,7 +5058,7 @@ static const struct sent_term sent_words[7419] = {
     {"pleasantries", 12, 13, 45, SENT_HIT, 0},
     {"pleasantry", 10, 20, 48, SENT_HIT, 0},
     {"please", 6, 0, 0, 0, 0},
-    {"pleased", 7, 19, 40, SENT_HIT, 0},
+    {"pleased", 7, 19, 40, SENT_HIT|SENT_AROUSAL, 0},
     {"pleaser", 7, 17, 47, SENT_HIT, 0},
     {"pleasers", 8, 10, 44, SENT_HIT, 0},
     {"pleases", 7, 17, 47, SENT_HIT, 0},
@@ -5071,8 +5078,8 @@ static const struct sent_term sent_words[7419] = {
     {"pmfji", 5, 3, 41, SENT_HIT, 0},
     {"pmji", 4, 7, 43, SENT_HIT, 0},
     {"po", 2, -26, 58, SENT_HIT, 0},
-    {"pog", 3, 20, 85, SENT_HIT, 0},
-    {"poggers", 7, 20, 85, SENT_HIT, 0},
+    {"pog", 3, 20, 85, SENT_HIT|SENT_AROUSAL, 0},
+    {"poggers", 7, 20, 85, SENT_HIT|SENT_AROUSAL, 0},
     {"poised", 6, 10, 44, SENT_HIT, 0},
     {"poison", 6, -25, 57, SENT_HIT, 0},
     {"poisoned", 8, -22, 56, SENT_HIT, 0},
@@ -5178,7 +5185,7 @@ static const struct sent_term sent_words[7419] = {
     {"prettier", 8, 21, 48, SENT_HIT, 0},
     {"pretties", 8, 17, 47, SENT_HIT, 0},
     {"prettiest", 9, 27, 51, SENT_HIT, 0},
-    {"pretty", 6, 15, 45, SENT_BOOST|SENT_HIT, 30},
+    {"pretty", 6, 15, 45, SENT_BOOST|SENT_HIT|SENT_AROUSAL, 30},
     {"prevent", 7, 1, 40, SENT_HIT, 0},
     {"prevented", 9, 1, 40, SENT_HIT, 0},
     {"preventing", 10, -1, 46, SENT_HIT, 0},
@@ -5296,7 +5303,7 @@ static const struct sent_term sent_words[7419] = {
     {"provokes", 8, -13, 52, SENT_HIT, 0},
     {"provoking", 9, -8, 49, SENT_HIT, 0},
     {"pseudoscience", 13, -12, 51, SENT_HIT, 0},
-    {"psyched", 7, 22, 85, SENT_HIT, 0},
+    {"psyched", 7, 22, 85, SENT_HIT|SENT_AROUSAL, 0},
     {"ptl", 3, 26, 50, SENT_HIT, 0},
     {"pu", 2, -11, 51, SENT_HIT, 0},
     {"puke", 4, -24, 57, SENT_HIT, 0},
@@ -5304,7 +5311,7 @@ static const struct sent_term sent_words[7419] = {
     {"pukes", 5, -19, 55, SENT_HIT, 0},
     {"puking", 6, -18, 54, SENT_HIT, 0},
     {"pukka", 5, 28, 51, SENT_HIT, 0},
-    {"pumped", 6, 20, 88, SENT_HIT, 0},
+    {"pumped", 6, 20, 88, SENT_HIT|SENT_AROUSAL, 0},
     {"punish", 6, -24, 57, SENT_HIT, 0},
     {"punishabilities", 15, -17, 54, SENT_HIT, 0},
     {"punishability", 13, -16, 53, SENT_HIT, 0},
@@ -5319,7 +5326,7 @@ static const struct sent_term sent_words[7419] = {
     {"punitive", 8, -23, 56, SENT_HIT, 0},
     {"pushy", 5, -11, 51, SENT_HIT, 0},
     {"puzzled", 7, -7, 49, SENT_HIT, 0},
-    {"qaq", 3, -18, 40, SENT_HIT, 0},
+    {"qaq", 3, -18, 40, SENT_HIT|SENT_AROUSAL, 0},
     {"qq", 2, -22, 56, SENT_HIT, 0},
     {"qt", 2, 18, 47, SENT_HIT, 0},
     {"quaking", 7, -15, 53, SENT_HIT, 0},
@@ -5339,7 +5346,7 @@ static const struct sent_term sent_words[7419] = {
     {"radiant", 7, 21, 48, SENT_HIT, 0},
     {"radiantly", 9, 13, 45, SENT_HIT, 0},
     {"radiants", 8, 12, 45, SENT_HIT, 0},
-    {"rage", 4, -26, 95, SENT_HIT, 0},
+    {"rage", 4, -26, 95, SENT_HIT|SENT_AROUSAL, 0},
     {"raged", 5, -20, 55, SENT_HIT, 0},
     {"ragee", 5, -4, 47, SENT_HIT, 0},
     {"rageful", 7, -28, 59, SENT_HIT, 0},
@@ -5409,7 +5416,7 @@ static const struct sent_term sent_words[7419] = {
     {"refuse", 6, -12, 51, SENT_HIT, 0},
     {"refused", 7, -12, 51, SENT_HIT, 0},
     {"refusing", 8, -17, 54, SENT_HIT, 0},
-    {"regret", 6, -18, 30, SENT_HIT, 0},
+    {"regret", 6, -18, 30, SENT_HIT|SENT_AROUSAL, 0},
     {"regretful", 9, -19, 55, SENT_HIT, 0},
     {"regretfully", 11, -19, 55, SENT_HIT, 0},
     {"regretfulness", 13, -16, 53, SENT_HIT, 0},
@@ -5426,7 +5433,7 @@ static const struct sent_term sent_words[7419] = {
     {"reinvigorating", 14, 17, 47, SENT_HIT, 0},
     {"reinvigoration", 14, 22, 49, SENT_HIT, 0},
     {"reject", 6, -17, 54, SENT_HIT, 0},
-    {"rejected", 8, -23, 40, SENT_HIT, 0},
+    {"rejected", 8, -23, 40, SENT_HIT|SENT_AROUSAL, 0},
     {"rejectee", 8, -23, 56, SENT_HIT, 0},
     {"rejectees", 9, -18, 54, SENT_HIT, 0},
     {"rejecter", 8, -16, 53, SENT_HIT, 0},
@@ -5447,22 +5454,22 @@ static const struct sent_term sent_words[7419] = {
     {"relaxants", 9, 7, 43, SENT_HIT, 0},
     {"relaxation", 10, 24, 50, SENT_HIT, 0},
     {"relaxations", 11, 10, 44, SENT_HIT, 0},
-    {"relaxed", 7, 22, 8, SENT_HIT, 0},
+    {"relaxed", 7, 22, 8, SENT_HIT|SENT_AROUSAL, 0},
     {"relaxedly", 9, 15, 46, SENT_HIT, 0},
     {"relaxedness", 11, 20, 48, SENT_HIT, 0},
     {"relaxer", 7, 16, 46, SENT_HIT, 0},
     {"relaxers", 8, 14, 46, SENT_HIT, 0},
     {"relaxes", 7, 15, 46, SENT_HIT, 0},
     {"relaxin", 7, 17, 47, SENT_HIT, 0},
-    {"relaxing", 8, 22, 10, SENT_HIT, 0},
+    {"relaxing", 8, 22, 10, SENT_HIT|SENT_AROUSAL, 0},
     {"relaxins", 8, 12, 45, SENT_HIT, 0},
     {"relentless", 10, 2, 41, SENT_HIT, 0},
     {"reliant", 7, 5, 42, SENT_HIT, 0},
-    {"relief", 6, 21, 20, SENT_HIT, 0},
+    {"relief", 6, 21, 20, SENT_HIT|SENT_AROUSAL, 0},
     {"reliefs", 7, 13, 45, SENT_HIT, 0},
     {"relievable", 10, 11, 44, SENT_HIT, 0},
     {"relieve", 7, 15, 46, SENT_HIT, 0},
-    {"relieved", 8, 16, 20, SENT_HIT, 0},
+    {"relieved", 8, 16, 20, SENT_HIT|SENT_AROUSAL, 0},
     {"relievedly", 10, 14, 46, SENT_HIT, 0},
     {"reliever", 8, 15, 46, SENT_HIT, 0},
     {"relievers", 9, 10, 44, SENT_HIT, 0},
@@ -5558,9 +5565,9 @@ static const struct sent_term sent_words[7419] = {
     {"respects", 8, 13, 45, SENT_HIT, 0},
     {"responsible", 11, 13, 45, SENT_HIT, 0},
     {"responsive", 10, 15, 46, SENT_HIT, 0},
-    {"rested", 6, 12, 10, SENT_HIT, 0},
+    {"rested", 6, 12, 10, SENT_HIT|SENT_AROUSAL, 0},
     {"restful", 7, 15, 46, SENT_HIT, 0},
-    {"restless", 8, -8, 65, SENT_HIT, 0},
+    {"restless", 8, -8, 65, SENT_HIT|SENT_AROUSAL, 0},
     {"restlessly", 10, -14, 52, SENT_HIT, 0},
     {"restlessness", 12, -12, 51, SENT_HIT, 0},
     {"restore", 7, 12, 45, SENT_HIT, 0},
@@ -5613,7 +5620,7 @@ static const struct sent_term sent_words[7419] = {
     {"ridiculers", 10, -16, 53, SENT_HIT, 0},
     {"ridicules", 9, -18, 54, SENT_HIT, 0},
     {"ridiculing", 10, -18, 54, SENT_HIT, 0},
-    {"ridiculous", 10, -15, 74, SENT_HIT, 0},
+    {"ridiculous", 10, -15, 74, SENT_HIT|SENT_AROUSAL, 0},
     {"ridiculously", 12, -14, 52, SENT_HIT, 0},
     {"ridiculousness", 14, -11, 51, SENT_HIT, 0},
     {"ridiculousnesses", 16, -16, 53, SENT_HIT, 0},
@@ -5651,7 +5658,7 @@ static const struct sent_term sent_words[7419] = {
     {"robing", 6, -15, 53, SENT_HIT, 0},
     {"robs", 4, -20, 55, SENT_HIT, 0},
     {"robust", 6, 14, 46, SENT_HIT, 0},
-    {"rofl", 4, 22, 78, SENT_HIT, 0},
+    {"rofl", 4, 22, 78, SENT_HIT|SENT_AROUSAL, 0},
     {"roflcopter", 10, 21, 48, SENT_HIT, 0},
     {"roflmao", 7, 25, 50, SENT_HIT, 0},
     {"romance", 7, 26, 50, SENT_HIT, 0},
@@ -5709,15 +5716,15 @@ static const struct sent_term sent_words[7419] = {
     {"ruinousness", 11, -10, 50, SENT_HIT, 0},
     {"ruins", 5, -19, 55, SENT_HIT, 0},
     {"sabotage", 8, -24, 57, SENT_HIT, 0},
-    {"sad", 3, -21, 25, SENT_HIT, 0},
+    {"sad", 3, -21, 25, SENT_HIT|SENT_AROUSAL, 0},
     {"sadden", 6, -26, 58, SENT_HIT, 0},
     {"saddened", 8, -24, 57, SENT_HIT, 0},
     {"saddening", 9, -22, 56, SENT_HIT, 0},
     {"saddens", 7, -19, 55, SENT_HIT, 0},
     {"sadder", 6, -24, 57, SENT_HIT, 0},
     {"saddest", 7, -30, 60, SENT_HIT, 0},
-    {"sadly", 5, -18, 25, SENT_HIT, 0},
-    {"sadness", 7, -19, 25, SENT_HIT, 0},
+    {"sadly", 5, -18, 25, SENT_HIT|SENT_AROUSAL, 0},
+    {"sadness", 7, -19, 25, SENT_HIT|SENT_AROUSAL, 0},
     {"safe", 4, 19, 48, SENT_HIT, 0},
     {"safecracker", 11, -7, 49, SENT_HIT, 0},
     {"safecrackers", 12, -9, 50, SENT_HIT, 0},
@@ -5751,7 +5758,7 @@ static const struct sent_term sent_words[7419] = {
     {"satisfactoriness", 16, 15, 46, SENT_HIT, 0},
     {"satisfactory", 12, 15, 46, SENT_HIT, 0},
     {"satisfiable", 11, 19, 48, SENT_HIT, 0},
-    {"satisfied", 9, 18, 30, SENT_HIT, 0},
+    {"satisfied", 9, 18, 30, SENT_HIT|SENT_AROUSAL, 0},
     {"satisfies", 9, 18, 47, SENT_HIT, 0},
     {"satisfy", 7, 20, 48, SENT_HIT, 0},
     {"satisfying", 10, 20, 48, SENT_HIT, 0},
@@ -5766,7 +5773,7 @@ static const struct sent_term sent_words[7419] = {
     {"savages", 7, -24, 57, SENT_HIT, 0},
     {"save", 4, 22, 49, SENT_HIT, 0},
     {"saved", 5, 18, 47, SENT_HIT, 0},
-    {"scam", 4, -27, 76, SENT_HIT, 0},
+    {"scam", 4, -27, 76, SENT_HIT|SENT_AROUSAL, 0},
     {"scams", 5, -28, 59, SENT_HIT, 0},
     {"scandal", 7, -19, 55, SENT_HIT, 0},
     {"scandalous", 10, -24, 57, SENT_HIT, 0},
@@ -5776,7 +5783,7 @@ static const struct sent_term sent_words[7419] = {
     {"scare", 5, -22, 56, SENT_HIT, 0},
     {"scarecrow", 9, -8, 49, SENT_HIT, 0},
     {"scarecrows", 10, -7, 49, SENT_HIT, 0},
-    {"scared", 6, -19, 64, SENT_HIT, 0},
+    {"scared", 6, -19, 64, SENT_HIT|SENT_AROUSAL, 0},
     {"scaremonger", 11, -21, 56, SENT_HIT, 0},
     {"scaremongers", 12, -20, 55, SENT_HIT, 0},
     {"scarer", 6, -17, 54, SENT_HIT, 0},
@@ -5805,7 +5812,7 @@ static const struct sent_term sent_words[7419] = {
     {"screwdriver", 11, 3, 41, SENT_HIT, 0},
     {"screwdrivers", 12, 1, 40, SENT_HIT, 0},
     {"screwed", 7, -22, 56, SENT_HEAD|SENT_HIT, 0},
-    {"screwed up", 10, -15, 60, SENT_HIT, 0},
+    {"screwed up", 10, -15, 60, SENT_HIT|SENT_AROUSAL, 0},
     {"screwer", 7, -12, 51, SENT_HIT, 0},
     {"screwers", 8, -5, 48, SENT_HIT, 0},
     {"screwier", 8, -6, 48, SENT_HIT, 0},
@@ -5870,7 +5877,7 @@ static const struct sent_term sent_words[7419] = {
     {"sentimentalizes", 15, 11, 44, SENT_HIT, 0},
     {"sentimentalizing", 16, 8, 43, SENT_HIT, 0},
     {"sentimentally", 13, 19, 48, SENT_HIT, 0},
-    {"serene", 6, 20, 5, SENT_HIT, 0},
+    {"serene", 6, 20, 5, SENT_HIT|SENT_AROUSAL, 0},
     {"serious", 7, -3, 47, SENT_HIT, 0},
     {"seriously", 9, 0, 0, SENT_BOOST, 35},
     {"seriousness", 11, -2, 46, SENT_HIT, 0},
@@ -5920,7 +5927,7 @@ static const struct sent_term sent_words[7419] = {
     {"shares", 6, 12, 45, SENT_HIT, 0},
     {"sharing", 7, 18, 47, SENT_HIT, 0},
     {"shattered", 9, -21, 56, SENT_HIT, 0},
-    {"shit", 4, -26, 76, SENT_HIT, 0},
+    {"shit", 4, -26, 76, SENT_HIT|SENT_AROUSAL, 0},
     {"shitake", 7, -3, 47, SENT_HIT, 0},
     {"shitakes", 8, -11, 51, SENT_HIT, 0},
     {"shithead", 8, -31, 61, SENT_HIT, 0},
@@ -5951,7 +5958,7 @@ static const struct sent_term sent_words[7419] = {
     {"shouldnt", 8, 0, 0, SENT_NEG, 0},
     {"shrew", 5, -9, 50, SENT_HIT, 0},
     {"shut", 4, 0, 0, SENT_HEAD, 0},
-    {"shut up", 7, -20, 85, SENT_HIT, 0},
+    {"shut up", 7, -20, 85, SENT_HIT|SENT_AROUSAL, 0},
     {"shy", 3, -10, 50, SENT_HIT, 0},
     {"shyer", 5, -8, 49, SENT_HIT, 0},
     {"shying", 6, -9, 50, SENT_HIT, 0},
@@ -5964,7 +5971,8 @@ static const struct sent_term sent_words[7419] = {
     {"shynesses", 9, -12, 51, SENT_HIT, 0},
     {"shyster", 7, -16, 53, SENT_HIT, 0},
     {"shysters", 8, -9, 50, SENT_HIT, 0},
-    {"sick", 4, -23, 30, SENT_HIT, 0},
+    {"sick", 4, -23, 30, SENT_HEAD|SENT_HIT|SENT_AROUSAL, 0},
+    {"sick of", 7, -20, 76, SENT_HIT|SENT_AROUSAL, 0},
     {"sicken", 6, -19, 55, SENT_HIT, 0},
     {"sickened", 8, -25, 57, SENT_HIT, 0},
     {"sickener", 8, -22, 56, SENT_HIT, 0},
@@ -5972,7 +5980,7 @@ static const struct sent_term sent_words[7419] = {
     {"sickening", 9, -24, 57, SENT_HIT, 0},
     {"sickeningly", 11, -21, 56, SENT_HIT, 0},
     {"sickens", 7, -20, 55, SENT_HIT, 0},
-    {"sigh", 4, -10, 20, SENT_HIT, 0},
+    {"sigh", 4, -10, 20, SENT_HIT|SENT_AROUSAL, 0},
     {"significance", 12, 11, 44, SENT_HIT, 0},
     {"significant", 11, 8, 43, SENT_HIT, 0},
     {"silencing", 9, -5, 48, SENT_HIT, 0},
@@ -6012,7 +6020,7 @@ static const struct sent_term sent_words[7419] = {
     {"slavery", 7, -38, 64, SENT_HIT, 0},
     {"slaw", 4, 21, 48, SENT_HIT, 0},
     {"sleeplessness", 13, -16, 53, SENT_HIT, 0},
-    {"sleepy", 6, -3, 5, SENT_HIT, 0},
+    {"sleepy", 6, -3, 5, SENT_HIT|SENT_AROUSAL, 0},
     {"slicker", 7, 4, 42, SENT_HIT, 0},
     {"slickest", 8, 3, 41, SENT_HIT, 0},
     {"slightly", 8, 0, 0, SENT_BOOST, -40},
@@ -6099,7 +6107,7 @@ static const struct sent_term sent_words[7419] = {
     {"so", 2, 0, 0, SENT_BOOST, 35},
     {"sob", 3, -10, 50, SENT_HIT, 0},
     {"sobbed", 6, -19, 55, SENT_HIT, 0},
-    {"sobbing", 7, -25, 45, SENT_HIT, 0},
+    {"sobbing", 7, -25, 45, SENT_HIT|SENT_AROUSAL, 0},
     {"sobering", 8, -8, 49, SENT_HIT, 0},
     {"sobs", 4, -25, 57, SENT_HIT, 0},
     {"sociabilities", 13, 12, 45, SENT_HIT, 0},
@@ -6133,10 +6141,10 @@ static const struct sent_term sent_words[7419] = {
     {"somewhat", 8, 0, 0, SENT_BOOST, -35},
     {"soothe", 6, 15, 46, SENT_HIT, 0},
     {"soothed", 7, 5, 42, SENT_HIT, 0},
-    {"soothing", 8, 13, 10, SENT_HIT, 0},
+    {"soothing", 8, 13, 10, SENT_HIT|SENT_AROUSAL, 0},
     {"sophisticated", 13, 26, 50, SENT_HIT, 0},
     {"sore", 4, -15, 53, SENT_HIT, 0},
-    {"sorrow", 6, -24, 25, SENT_HIT, 0},
+    {"sorrow", 6, -24, 25, SENT_HIT|SENT_AROUSAL, 0},
     {"sorrowed", 8, -24, 57, SENT_HIT, 0},
     {"sorrower", 8, -23, 56, SENT_HIT, 0},
     {"sorrowful", 9, -22, 56, SENT_HIT, 0},
@@ -6144,7 +6152,7 @@ static const struct sent_term sent_words[7419] = {
     {"sorrowfulness", 13, -25, 57, SENT_HIT, 0},
     {"sorrowing", 9, -17, 54, SENT_HIT, 0},
     {"sorrows", 7, -16, 53, SENT_HIT, 0},
-    {"sorry", 5, -6, 30, SENT_HIT, 0},
+    {"sorry", 5, -6, 30, SENT_HIT|SENT_AROUSAL, 0},
     {"sort", 4, 0, 0, SENT_HEAD, 0},
     {"sort of", 7, 0, 0, SENT_BOOST, -35},
     {"sorta", 5, 0, 0, SENT_BOOST, -35},
@@ -6262,9 +6270,9 @@ static const struct sent_term sent_words[7419] = {
     {"stinkweed", 9, -4, 47, SENT_HIT, 0},
     {"stinkwood", 9, -1, 46, SENT_HIT, 0},
     {"stinky", 6, -15, 53, SENT_HIT, 0},
-    {"stoked", 6, 25, 88, SENT_HIT, 0},
+    {"stoked", 6, 25, 88, SENT_HIT|SENT_AROUSAL, 0},
     {"stolen", 6, -22, 56, SENT_HIT, 0},
-    {"stop", 4, -12, 51, SENT_HIT, 0},
+    {"stop", 4, 0, 0, 0, 0},
     {"stopped", 7, -9, 50, SENT_HIT, 0},
     {"stopping", 8, -6, 48, SENT_HIT, 0},
     {"stops", 5, -6, 48, SENT_HIT, 0},
@@ -6287,11 +6295,11 @@ static const struct sent_term sent_words[7419] = {
     {"strengthening", 13, 22, 49, SENT_HIT, 0},
     {"strengthens", 11, 20, 48, SENT_HIT, 0},
     {"strengths", 9, 17, 47, SENT_HIT, 0},
-    {"stress", 6, -18, 60, SENT_HIT, 0},
-    {"stressed", 8, -14, 62, SENT_HEAD|SENT_HIT, 0},
-    {"stressed out", 12, -22, 65, SENT_HIT, 0},
+    {"stress", 6, -18, 60, SENT_HIT|SENT_AROUSAL, 0},
+    {"stressed", 8, -14, 62, SENT_HEAD|SENT_HIT|SENT_AROUSAL, 0},
+    {"stressed out", 12, -22, 65, SENT_HIT|SENT_AROUSAL, 0},
     {"stresses", 8, -20, 55, SENT_HIT, 0},
-    {"stressful", 9, -23, 60, SENT_HIT, 0},
+    {"stressful", 9, -23, 60, SENT_HIT|SENT_AROUSAL, 0},
     {"stressfully", 11, -26, 58, SENT_HIT, 0},
     {"stressing", 9, -15, 53, SENT_HIT, 0},
     {"stressless", 10, 16, 46, SENT_HIT, 0},
@@ -6335,7 +6343,7 @@ static const struct sent_term sent_words[7419] = {
     {"stunned", 7, -4, 47, SENT_HIT, 0},
     {"stunning", 8, 16, 46, SENT_HIT, 0},
     {"stuns", 5, 1, 40, SENT_HIT, 0},
-    {"stupid", 6, -24, 76, SENT_HIT, 0},
+    {"stupid", 6, -24, 76, SENT_HIT|SENT_AROUSAL, 0},
     {"stupider", 8, -25, 57, SENT_HIT, 0},
     {"stupidest", 9, -24, 57, SENT_HIT, 0},
     {"stupidities", 11, -20, 55, SENT_HIT, 0},
@@ -6377,13 +6385,13 @@ static const struct sent_term sent_words[7419] = {
     {"successor", 9, 9, 44, SENT_HIT, 0},
     {"successors", 10, 11, 44, SENT_HIT, 0},
     {"such", 4, 0, 0, SENT_BOOST, 30},
-    {"suck", 4, -19, 74, SENT_HIT, 0},
-    {"sucked", 6, -20, 55, SENT_HIT, 0},
+    {"suck", 4, -19, 74, SENT_HIT|SENT_AROUSAL, 0},
+    {"sucked", 6, -20, 74, SENT_HIT|SENT_AROUSAL, 0},
     {"sucker", 6, -24, 57, SENT_HIT, 0},
     {"suckered", 8, -20, 55, SENT_HIT, 0},
     {"suckering", 9, -21, 56, SENT_HIT, 0},
     {"suckers", 7, -23, 56, SENT_HIT, 0},
-    {"sucks", 5, -15, 74, SENT_HIT, 0},
+    {"sucks", 5, -15, 74, SENT_HIT|SENT_AROUSAL, 0},
     {"sucky", 5, -19, 55, SENT_HIT, 0},
     {"suffer", 6, -25, 57, SENT_HIT, 0},
     {"suffered", 8, -22, 56, SENT_HIT, 0},
@@ -6391,8 +6399,8 @@ static const struct sent_term sent_words[7419] = {
     {"sufferers", 9, -24, 57, SENT_HIT, 0},
     {"suffering", 9, -21, 56, SENT_HIT, 0},
     {"suffers", 7, -21, 56, SENT_HIT, 0},
-    {"suicidal", 8, -35, 63, SENT_HIT, 0},
-    {"suicide", 7, -35, 63, SENT_HIT, 0},
+    {"suicidal", 8, -35, 30, SENT_HIT|SENT_AROUSAL, 0},
+    {"suicide", 7, -35, 30, SENT_HIT|SENT_AROUSAL, 0},
     {"suing", 5, -11, 51, SENT_HIT, 0},
     {"sulking", 7, -15, 53, SENT_HIT, 0},
     {"sulky", 5, -8, 49, SENT_HIT, 0},
@@ -6402,7 +6410,7 @@ static const struct sent_term sent_words[7419] = {
     {"sunny", 5, 18, 47, SENT_HIT, 0},
     {"sunshine", 8, 22, 49, SENT_HIT, 0},
     {"sunshiny", 8, 19, 48, SENT_HIT, 0},
-    {"super", 5, 20, 60, SENT_BOOST|SENT_HIT, 50},
+    {"super", 5, 20, 60, SENT_BOOST|SENT_HIT|SENT_AROUSAL, 50},
     {"superb", 6, 31, 52, SENT_HIT, 0},
     {"superior", 8, 25, 50, SENT_HIT, 0},
     {"superiorities", 13, 8, 43, SENT_HIT, 0},
@@ -6429,7 +6437,7 @@ static const struct sent_term sent_words[7419] = {
     {"supremest", 9, 22, 49, SENT_HIT, 0},
     {"supremo", 7, 19, 48, SENT_HIT, 0},
     {"supremos", 8, 13, 45, SENT_HIT, 0},
-    {"sure", 4, 6, 35, SENT_HIT, 0},
+    {"sure", 4, 6, 35, SENT_HIT|SENT_AROUSAL, 0},
     {"surefire", 8, 10, 44, SENT_HIT, 0},
     {"surefooted", 10, 19, 48, SENT_HIT, 0},
     {"surefootedly", 12, 16, 46, SENT_HIT, 0},
@@ -6470,7 +6478,7 @@ static const struct sent_term sent_words[7419] = {
     {"swear", 5, -2, 46, SENT_HIT, 0},
     {"swearing", 8, -10, 50, SENT_HIT, 0},
     {"swears", 6, 2, 41, SENT_HIT, 0},
-    {"sweet", 5, 20, 45, SENT_HIT, 0},
+    {"sweet", 5, 20, 45, SENT_HIT|SENT_AROUSAL, 0},
     {"sweetheart", 10, 33, 53, SENT_HIT, 0},
     {"sweethearts", 11, 28, 51, SENT_HIT, 0},
     {"sweetie", 7, 22, 49, SENT_HIT, 0},
@@ -6492,7 +6500,7 @@ static const struct sent_term sent_words[7419] = {
     {"tantrum", 7, -18, 54, SENT_HIT, 0},
     {"tantrums", 8, -15, 53, SENT_HIT, 0},
     {"tard", 4, -25, 57, SENT_HIT, 0},
-    {"tears", 5, -9, 35, SENT_HIT, 0},
+    {"tears", 5, -9, 35, SENT_HIT|SENT_AROUSAL, 0},
     {"teas", 4, 3, 41, SENT_HIT, 0},
     {"tease", 5, -13, 52, SENT_HIT, 0},
     {"teased", 6, -12, 51, SENT_HIT, 0},
@@ -6543,7 +6551,7 @@ static const struct sent_term sent_words[7419] = {
     {"tenderometer", 12, 2, 41, SENT_HIT, 0},
     {"tenderometers", 13, 2, 41, SENT_HIT, 0},
     {"tenders", 7, 6, 42, SENT_HIT, 0},
-    {"tense", 5, -14, 60, SENT_HIT, 0},
+    {"tense", 5, -14, 60, SENT_HIT|SENT_AROUSAL, 0},
     {"tensed", 6, -10, 50, SENT_HIT, 0},
     {"tensely", 7, -12, 51, SENT_HIT, 0},
     {"tenseness", 9, -15, 53, SENT_HIT, 0},
@@ -6559,13 +6567,13 @@ static const struct sent_term sent_words[7419] = {
     {"tensioning", 10, -14, 52, SENT_HIT, 0},
     {"tensionless", 11, 6, 42, SENT_HIT, 0},
     {"tensions", 8, -17, 54, SENT_HIT, 0},
-    {"terrible", 8, -21, 74, SENT_HIT, 0},
+    {"terrible", 8, -21, 74, SENT_HIT|SENT_AROUSAL, 0},
     {"terribleness", 12, -19, 55, SENT_HIT, 0},
     {"terriblenesses", 14, -26, 58, SENT_HIT, 0},
     {"terribly", 8, 0, 0, SENT_BOOST, 45},
     {"terrific", 8, 21, 48, SENT_HIT, 0},
     {"terrifically", 12, 17, 47, SENT_HIT, 0},
-    {"terrified", 9, -30, 66, SENT_HIT, 0},
+    {"terrified", 9, -30, 66, SENT_HIT|SENT_AROUSAL, 0},
     {"terrifies", 9, -26, 58, SENT_HIT, 0},
     {"terrify", 7, -23, 56, SENT_HIT, 0},
     {"terrifying", 10, -27, 59, SENT_HIT, 0},
@@ -6587,14 +6595,14 @@ static const struct sent_term sent_words[7419] = {
     {"terrorless", 10, 9, 44, SENT_HIT, 0},
     {"terrors", 7, -26, 58, SENT_HIT, 0},
     {"tgif", 4, 23, 49, SENT_HIT, 0},
-    {"thank", 5, 15, 35, SENT_HIT, 0},
+    {"thank", 5, 15, 35, SENT_HIT|SENT_AROUSAL, 0},
     {"thanked", 7, 19, 48, SENT_HIT, 0},
-    {"thankful", 8, 27, 35, SENT_HIT, 0},
+    {"thankful", 8, 27, 35, SENT_HIT|SENT_AROUSAL, 0},
     {"thankfuller", 11, 19, 48, SENT_HIT, 0},
     {"thankfullest", 12, 20, 48, SENT_HIT, 0},
     {"thankfully", 10, 18, 47, SENT_HIT, 0},
     {"thankfulness", 12, 21, 48, SENT_HIT, 0},
-    {"thanks", 6, 19, 35, SENT_HIT, 0},
+    {"thanks", 6, 19, 35, SENT_HIT|SENT_AROUSAL, 0},
     {"thief", 5, -24, 57, SENT_HIT, 0},
     {"thieve", 6, -22, 56, SENT_HIT, 0},
     {"thieved", 7, -14, 52, SENT_HIT, 0},
@@ -6618,7 +6626,7 @@ static const struct sent_term sent_words[7419] = {
     {"threating", 9, -20, 55, SENT_HIT, 0},
     {"threats", 7, -18, 54, SENT_HIT, 0},
     {"thrill", 6, 15, 46, SENT_HIT, 0},
-    {"thrilled", 8, 19, 92, SENT_HIT, 0},
+    {"thrilled", 8, 19, 92, SENT_HIT|SENT_AROUSAL, 0},
     {"thriller", 8, 4, 42, SENT_HIT, 0},
     {"thrillers", 9, 1, 40, SENT_HIT, 0},
     {"thrilling", 9, 21, 48, SENT_HIT, 0},
@@ -6627,7 +6635,7 @@ static const struct sent_term sent_words[7419] = {
     {"thwarted", 8, -1, 46, SENT_HIT, 0},
     {"thwarting", 9, -7, 49, SENT_HIT, 0},
     {"thwarts", 7, -4, 47, SENT_HIT, 0},
-    {"thx", 3, 15, 35, SENT_HIT, 0},
+    {"thx", 3, 15, 35, SENT_HIT|SENT_AROUSAL, 0},
     {"tia", 3, 23, 49, SENT_HIT, 0},
     {"ticked", 6, -18, 54, SENT_HIT, 0},
     {"timid", 5, -10, 50, SENT_HIT, 0},
@@ -6638,9 +6646,9 @@ static const struct sent_term sent_words[7419] = {
     {"timidly", 7, -7, 49, SENT_HIT, 0},
     {"timidness", 9, -10, 50, SENT_HIT, 0},
     {"timorous", 8, -8, 49, SENT_HIT, 0},
-    {"tired", 5, -19, 15, SENT_HIT, 0},
+    {"tired", 5, -19, 15, SENT_HIT|SENT_AROUSAL, 0},
     {"tits", 4, -9, 50, SENT_HIT, 0},
-    {"tmd", 3, -25, 85, SENT_HIT, 0},
+    {"tmd", 3, -25, 85, SENT_HIT|SENT_AROUSAL, 0},
     {"tmi", 3, -3, 47, SENT_HIT, 0},
     {"tnx", 3, 11, 44, SENT_HIT, 0},
     {"tolerance", 9, 12, 45, SENT_HIT, 0},
@@ -6831,7 +6839,7 @@ static const struct sent_term sent_words[7419] = {
     {"troubling", 9, -25, 57, SENT_HIT, 0},
     {"troublous", 9, -21, 56, SENT_HIT, 0},
     {"troublously", 11, -21, 56, SENT_HIT, 0},
-    {"true", 4, 5, 35, SENT_HIT, 0},
+    {"true", 4, 5, 35, SENT_HIT|SENT_AROUSAL, 0},
     {"trueness", 8, 21, 48, SENT_HIT, 0},
     {"truer", 5, 15, 46, SENT_HIT, 0},
     {"truest", 6, 19, 48, SENT_HIT, 0},
@@ -6875,8 +6883,8 @@ static const struct sent_term sent_words[7419] = {
     {"twat", 4, -34, 62, SENT_HIT, 0},
     {"tx", 2, 15, 46, SENT_HIT, 0},
     {"txs", 3, 11, 44, SENT_HIT, 0},
-    {"ty", 2, 15, 35, SENT_HIT, 0},
-    {"tysm", 4, 25, 45, SENT_HIT, 0},
+    {"ty", 2, 15, 35, SENT_HIT|SENT_AROUSAL, 0},
+    {"tysm", 4, 25, 45, SENT_HIT|SENT_AROUSAL, 0},
     {"tyvm", 4, 25, 50, SENT_HIT, 0},
     {"ugh", 3, -18, 54, SENT_HIT, 0},
     {"uglier", 6, -22, 56, SENT_HIT, 0},
@@ -6932,7 +6940,7 @@ static const struct sent_term sent_words[7419] = {
     {"uneasily", 8, -14, 52, SENT_HIT, 0},
     {"uneasiness", 10, -16, 53, SENT_HIT, 0},
     {"uneasinesses", 12, -18, 54, SENT_HIT, 0},
-    {"uneasy", 6, -16, 55, SENT_HIT, 0},
+    {"uneasy", 6, -16, 55, SENT_HIT|SENT_AROUSAL, 0},
     {"unemployment", 12, -19, 55, SENT_HIT, 0},
     {"unequal", 7, -14, 52, SENT_HIT, 0},
     {"unequaled", 9, 5, 42, SENT_HIT, 0},
@@ -6940,7 +6948,7 @@ static const struct sent_term sent_words[7419] = {
     {"unfair", 6, -21, 56, SENT_HIT, 0},
     {"unfocused", 9, -17, 54, SENT_HIT, 0},
     {"unfortunate", 11, -20, 55, SENT_HIT, 0},
-    {"unfortunately", 13, -14, 30, SENT_HIT, 0},
+    {"unfortunately", 13, -14, 30, SENT_HIT|SENT_AROUSAL, 0},
     {"unfortunates", 12, -19, 55, SENT_HIT, 0},
     {"unfriendly", 10, -15, 53, SENT_HIT, 0},
     {"unfulfilled", 11, -18, 54, SENT_HIT, 0},
@@ -6952,7 +6960,7 @@ static const struct sent_term sent_words[7419] = {
     {"unhappily", 9, -19, 55, SENT_HIT, 0},
     {"unhappiness", 11, -24, 57, SENT_HIT, 0},
     {"unhappinesses", 13, -22, 56, SENT_HIT, 0},
-    {"unhappy", 7, -18, 30, SENT_HIT, 0},
+    {"unhappy", 7, -18, 30, SENT_HIT|SENT_AROUSAL, 0},
     {"unhealthy", 9, -24, 57, SENT_HIT, 0},
     {"unified", 7, 16, 46, SENT_HIT, 0},
     {"unimportant", 11, -13, 52, SENT_HIT, 0},
@@ -6992,9 +7000,9 @@ static const struct sent_term sent_words[7419] = {
     {"untarnished", 11, 16, 46, SENT_HIT, 0},
     {"unwanted", 8, -9, 50, SENT_HIT, 0},
     {"unwelcome", 9, -17, 54, SENT_HIT, 0},
-    {"unwell", 6, -15, 30, SENT_HIT, 0},
+    {"unwell", 6, -15, 30, SENT_HIT|SENT_AROUSAL, 0},
     {"unworthy", 8, -20, 55, SENT_HIT, 0},
-    {"upset", 5, -16, 55, SENT_HIT, 0},
+    {"upset", 5, -16, 55, SENT_HIT|SENT_AROUSAL, 0},
     {"upsets", 6, -15, 53, SENT_HIT, 0},
     {"upsetter", 8, -19, 55, SENT_HIT, 0},
     {"upsetters", 9, -20, 55, SENT_HIT, 0},
@@ -7006,7 +7014,7 @@ static const struct sent_term sent_words[7419] = {
     {"useful", 6, 19, 48, SENT_HIT, 0},
     {"usefully", 8, 18, 47, SENT_HIT, 0},
     {"usefulness", 10, 12, 45, SENT_HIT, 0},
-    {"useless", 7, -18, 35, SENT_HIT, 0},
+    {"useless", 7, -18, 35, SENT_HIT|SENT_AROUSAL, 0},
     {"uselessly", 9, -15, 53, SENT_HIT, 0},
     {"uselessness", 11, -16, 53, SENT_HIT, 0},
     {"utterly", 7, 0, 0, SENT_BOOST, 50},
@@ -7059,7 +7067,7 @@ static const struct sent_term sent_words[7419] = {
     {"victimologists", 14, -4, 47, SENT_HIT, 0},
     {"victimology", 11, 3, 41, SENT_HIT, 0},
     {"victims", 7, -13, 52, SENT_HIT, 0},
-    {"victory", 7, 25, 75, SENT_HIT, 0},
+    {"victory", 7, 25, 75, SENT_HIT|SENT_AROUSAL, 0},
     {"vigilant", 8, 7, 43, SENT_HIT, 0},
     {"vigor", 5, 11, 44, SENT_HIT, 0},
     {"vigorish", 8, -4, 47, SENT_HIT, 0},
@@ -7231,7 +7239,7 @@ static const struct sent_term sent_words[7419] = {
     {"weaponless", 10, 1, 40, SENT_HIT, 0},
     {"weaponry", 8, -9, 50, SENT_HIT, 0},
     {"weapons", 7, -19, 55, SENT_HIT, 0},
-    {"weary", 5, -11, 12, SENT_HIT, 0},
+    {"weary", 5, -11, 12, SENT_HIT|SENT_AROUSAL, 0},
     {"weep", 4, -27, 59, SENT_HIT, 0},
     {"weeper", 6, -19, 55, SENT_HIT, 0},
     {"weepers", 7, -11, 51, SENT_HIT, 0},
@@ -7265,7 +7273,7 @@ static const struct sent_term sent_words[7419] = {
     {"welcomes", 8, 17, 47, SENT_HIT, 0},
     {"welcoming", 9, 19, 48, SENT_HIT, 0},
     {"well", 4, 0, 0, SENT_HEAD, 0},
-    {"well done", 9, 25, 55, SENT_HIT, 0},
+    {"well done", 9, 25, 55, SENT_HIT|SENT_AROUSAL, 0},
     {"welladay", 8, 3, 41, SENT_HIT, 0},
     {"wellaway", 8, -8, 49, SENT_HIT, 0},
     {"wellborn", 8, 18, 47, SENT_HIT, 0},
@@ -7327,12 +7335,12 @@ static const struct sent_term sent_words[7419] = {
     {"wimples", 7, -3, 47, SENT_HIT, 0},
     {"wimps", 5, -10, 50, SENT_HIT, 0},
     {"wimpy", 5, -9, 50, SENT_HIT, 0},
-    {"win", 3, 28, 72, SENT_HIT, 0},
+    {"win", 3, 28, 72, SENT_HIT|SENT_AROUSAL, 0},
     {"winnable", 8, 18, 47, SENT_HIT, 0},
     {"winned", 6, 18, 47, SENT_HIT, 0},
     {"winner", 6, 28, 51, SENT_HIT, 0},
     {"winners", 7, 21, 48, SENT_HIT, 0},
-    {"winning", 7, 24, 72, SENT_HIT, 0},
+    {"winning", 7, 24, 72, SENT_HIT|SENT_AROUSAL, 0},
     {"winningly", 9, 23, 49, SENT_HIT, 0},
     {"winnings", 8, 25, 50, SENT_HIT, 0},
     {"winnow", 6, -3, 47, SENT_HIT, 0},
@@ -7366,7 +7374,7 @@ static const struct sent_term sent_words[7419] = {
     {"wises", 5, 13, 45, SENT_HIT, 0},
     {"wisest", 6, 21, 48, SENT_HIT, 0},
     {"wisewomen", 9, 13, 45, SENT_HIT, 0},
-    {"wish", 4, 8, 40, SENT_HIT, 0},
+    {"wish", 4, 8, 40, SENT_HIT|SENT_AROUSAL, 0},
     {"wishes", 6, 6, 42, SENT_HIT, 0},
     {"wishing", 7, 9, 44, SENT_HIT, 0},
     {"witch", 5, -15, 53, SENT_HIT, 0},
@@ -7380,21 +7388,21 @@ static const struct sent_term sent_words[7419] = {
     {"woefulness", 10, -21, 56, SENT_HIT, 0},
     {"woes", 4, -19, 55, SENT_HIT, 0},
     {"woesome", 7, -12, 51, SENT_HIT, 0},
-    {"won", 3, 27, 75, SENT_HIT, 0},
+    {"won", 3, 27, 75, SENT_HIT|SENT_AROUSAL, 0},
     {"won't", 5, 0, 0, SENT_NEG, 0},
-    {"wonderful", 9, 27, 62, SENT_HIT, 0},
+    {"wonderful", 9, 27, 62, SENT_HIT|SENT_AROUSAL, 0},
     {"wonderfully", 11, 29, 52, SENT_HIT, 0},
     {"wonderfulness", 13, 29, 52, SENT_HIT, 0},
     {"woo", 3, 21, 48, SENT_HIT, 0},
-    {"woohoo", 6, 25, 90, SENT_HIT, 0},
-    {"wooo", 4, 20, 88, SENT_HIT, 0},
+    {"woohoo", 6, 25, 90, SENT_HIT|SENT_AROUSAL, 0},
+    {"wooo", 4, 20, 88, SENT_HIT|SENT_AROUSAL, 0},
     {"woot", 4, 18, 47, SENT_HIT, 0},
     {"worn", 4, -12, 51, SENT_HIT, 0},
-    {"worried", 7, -12, 62, SENT_HIT, 0},
+    {"worried", 7, -12, 62, SENT_HIT|SENT_AROUSAL, 0},
     {"worriedly", 9, -20, 55, SENT_HIT, 0},
     {"worrier", 7, -18, 54, SENT_HIT, 0},
     {"worriers", 8, -17, 54, SENT_HIT, 0},
-    {"worries", 7, -18, 60, SENT_HIT, 0},
+    {"worries", 7, -18, 60, SENT_HIT|SENT_AROUSAL, 0},
     {"worriment", 9, -15, 53, SENT_HIT, 0},
     {"worriments", 10, -19, 55, SENT_HIT, 0},
     {"worrisome", 9, -17, 54, SENT_HIT, 0},
@@ -7402,8 +7410,8 @@ static const struct sent_term sent_words[7419] = {
     {"worrisomeness", 13, -19, 55, SENT_HIT, 0},
     {"worrit", 6, -21, 56, SENT_HIT, 0},
     {"worrits", 7, -12, 51, SENT_HIT, 0},
-    {"worry", 5, -19, 60, SENT_HIT, 0},
-    {"worrying", 8, -14, 62, SENT_HIT, 0},
+    {"worry", 5, -19, 60, SENT_HIT|SENT_AROUSAL, 0},
+    {"worrying", 8, -14, 62, SENT_HIT|SENT_AROUSAL, 0},
     {"worrywart", 9, -18, 54, SENT_HIT, 0},
     {"worrywarts", 10, -15, 53, SENT_HIT, 0},
     {"worse", 5, -21, 56, SENT_HIT, 0},
@@ -7426,16 +7434,16 @@ static const struct sent_term sent_words[7419] = {
     {"worshippers", 11, 8, 43, SENT_HIT, 0},
     {"worshipping", 11, 16, 46, SENT_HIT, 0},
     {"worships", 8, 14, 46, SENT_HIT, 0},
-    {"worst", 5, -31, 76, SENT_HIT, 0},
+    {"worst", 5, -31, 76, SENT_HIT|SENT_AROUSAL, 0},
     {"worth", 5, 9, 44, SENT_HIT, 0},
-    {"worthless", 9, -19, 25, SENT_HIT, 0},
+    {"worthless", 9, -19, 25, SENT_HIT|SENT_AROUSAL, 0},
     {"worthwhile", 10, 14, 46, SENT_HIT, 0},
     {"worthy", 6, 19, 48, SENT_HIT, 0},
     {"would", 5, 0, 0, SENT_HEAD, 0},
     {"would like", 10, 0, 0, 0, 0},
     {"wouldn't", 8, 0, 0, SENT_NEG, 0},
     {"wouldnt", 7, 0, 0, SENT_NEG, 0},
-    {"wow", 3, 28, 80, SENT_HIT, 0},
+    {"wow", 3, 28, 80, SENT_HIT|SENT_AROUSAL, 0},
     {"wowed", 5, 26, 50, SENT_HIT, 0},
     {"wowing", 6, 25, 50, SENT_HIT, 0},
     {"wows", 4, 20, 48, SENT_HIT, 0},
@@ -7446,7 +7454,7 @@ static const struct sent_term sent_words[7419] = {
     {"wreck", 5, -19, 55, SENT_HIT, 0},
     {"wrong", 5, -21, 56, SENT_HIT, 0},
     {"wronged", 7, -19, 55, SENT_HIT, 0},
-    {"wtf", 3, -28, 85, SENT_HIT, 0},
+    {"wtf", 3, -28, 85, SENT_HIT|SENT_AROUSAL, 0},
     {"wtg", 3, 21, 48, SENT_HIT, 0},
     {"wth", 3, -24, 57, SENT_HIT, 0},
     {"xd", 2, 28, 51, SENT_HIT, 0},
@@ -7455,16 +7463,16 @@ static const struct sent_term sent_words[7419] = {
     {"xoxozzz", 7, 23, 49, SENT_HIT, 0},
     {"xp", 2, 16, 46, SENT_HIT, 0},
     {"xqzt", 4, 16, 46, SENT_HIT, 0},
-    {"xswl", 4, 15, 80, SENT_HIT, 0},
+    {"xswl", 4, 15, 80, SENT_HIT|SENT_AROUSAL, 0},
     {"xtc", 3, 8, 43, SENT_HIT, 0},
-    {"yay", 3, 24, 85, SENT_HIT, 0},
-    {"yayy", 4, 24, 85, SENT_HIT, 0},
+    {"yay", 3, 24, 85, SENT_HIT|SENT_AROUSAL, 0},
+    {"yayy", 4, 24, 85, SENT_HIT|SENT_AROUSAL, 0},
     {"yeah", 4, 12, 45, SENT_HIT, 0},
     {"yearning", 8, 5, 42, SENT_HIT, 0},
     {"yeees", 5, 17, 47, SENT_HIT, 0},
     {"yep", 3, 12, 45, SENT_HIT, 0},
-    {"yes", 3, 10, 45, SENT_HIT, 0},
-    {"yikes", 5, -10, 65, SENT_HIT, 0},
+    {"yes", 3, 10, 45, SENT_HIT|SENT_AROUSAL, 0},
+    {"yikes", 5, -10, 65, SENT_HIT|SENT_AROUSAL, 0},
     {"yolo", 4, 11, 44, SENT_HIT, 0},
     {"youthful", 8, 13, 45, SENT_HIT, 0},
     {"yoyo", 4, 4, 42, SENT_HIT, 0},
@@ -7473,7 +7481,7 @@ static const struct sent_term sent_words[7419] = {
     {"yvw", 3, 16, 46, SENT_HIT, 0},
     {"yw", 2, 18, 47, SENT_HIT, 0},
     {"ywia", 4, 25, 50, SENT_HIT, 0},
-    {"yyds", 4, 28, 80, SENT_HIT, 0},
+    {"yyds", 4, 28, 80, SENT_HIT|SENT_AROUSAL, 0},
     {"zealot", 6, -19, 55, SENT_HIT, 0},
     {"zealots", 7, -8, 49, SENT_HIT, 0},
     {"zealous", 7, 5, 42, SENT_HIT, 0},
@@ -7520,10 +7528,10 @@ static const struct sent_term sent_emoticons[273] = {
     {"(o:", 3, 16, 46, SENT_HIT, 0},
     {")':", 3, -20, 55, SENT_HIT, 0},
     {")-':", 4, -21, 56, SENT_HIT, 0},
-    {")-:", 3, -19, 35, SENT_HIT, 0},
+    {")-:", 3, -19, 35, SENT_HIT|SENT_AROUSAL, 0},
     {")-:<", 4, -22, 56, SENT_HIT, 0},
     {")-:{", 4, -21, 56, SENT_HIT, 0},
-    {"):", 2, -18, 35, SENT_HIT, 0},
+    {"):", 2, -18, 35, SENT_HIT|SENT_AROUSAL, 0},
     {"):<", 3, -19, 55, SENT_HIT, 0},
     {"):{", 3, -23, 56, SENT_HIT, 0},
     {");<", 3, -26, 58, SENT_HIT, 0},
@@ -7538,8 +7546,8 @@ static const struct sent_term sent_emoticons[273] = {
     {",-:", 3, 12, 45, SENT_HIT, 0},
     {"---'-;-{@", 9, 23, 49, SENT_HIT, 0},
     {"--<--<@", 7, 22, 49, SENT_HIT, 0},
-    {"-.-", 3, -8, 30, SENT_HIT, 0},
-    {"-_-", 3, -10, 30, SENT_HIT, 0},
+    {"-.-", 3, -8, 30, SENT_HIT|SENT_AROUSAL, 0},
+    {"-_-", 3, -10, 30, SENT_HIT|SENT_AROUSAL, 0},
     {".-:", 3, -12, 51, SENT_HIT, 0},
     {"..###-:", 7, -17, 54, SENT_HIT, 0},
     {"..###:", 6, -19, 55, SENT_HIT, 0},
@@ -7567,20 +7575,20 @@ static const struct sent_term sent_emoticons[273] = {
     {":###..", 6, -24, 57, SENT_HIT, 0},
     {":$", 2, -2, 46, SENT_HIT, 0},
     {":&", 2, -6, 48, SENT_HIT, 0},
-    {":'(", 3, -24, 35, SENT_HIT, 0},
+    {":'(", 3, -24, 35, SENT_HIT|SENT_AROUSAL, 0},
     {":')", 3, 23, 49, SENT_HIT, 0},
-    {":'-(", 4, -24, 35, SENT_HIT, 0},
+    {":'-(", 4, -24, 35, SENT_HIT|SENT_AROUSAL, 0},
     {":'-)", 4, 27, 51, SENT_HIT, 0},
-    {":(", 2, -19, 35, SENT_HIT, 0},
-    {":((", 3, -23, 42, SENT_HIT, 0},
-    {":(((", 4, -25, 45, SENT_HIT, 0},
+    {":(", 2, -19, 35, SENT_HIT|SENT_AROUSAL, 0},
+    {":((", 3, -23, 38, SENT_HIT|SENT_AROUSAL, 0},
+    {":(((", 4, -25, 40, SENT_HIT|SENT_AROUSAL, 0},
     {":)", 2, 20, 48, SENT_HIT, 0},
-    {":))", 3, 23, 55, SENT_HIT, 0},
-    {":)))", 4, 25, 60, SENT_HIT, 0},
+    {":))", 3, 23, 55, SENT_HIT|SENT_AROUSAL, 0},
+    {":)))", 4, 25, 60, SENT_HIT|SENT_AROUSAL, 0},
     {":*", 2, 25, 50, SENT_HIT, 0},
     {":-###..", 7, -25, 57, SENT_HIT, 0},
     {":-&", 3, -5, 48, SENT_HIT, 0},
-    {":-(", 3, -19, 35, SENT_HIT, 0},
+    {":-(", 3, -19, 35, SENT_HIT|SENT_AROUSAL, 0},
     {":-)", 3, 13, 45, SENT_HIT, 0},
     {":-))", 4, 28, 51, SENT_HIT, 0},
     {":-*", 3, 17, 47, SENT_HIT, 0},
@@ -7598,7 +7606,7 @@ static const struct sent_term sent_emoticons[273] = {
     {":-|", 3, -7, 49, SENT_HIT, 0},
     {":-||", 4, -25, 57, SENT_HIT, 0},
     {":-\303\236", 4, 9, 44, SENT_HIT, 0},
-    {":/", 2, -12, 50, SENT_HIT, 0},
+    {":/", 2, -12, 50, SENT_HIT|SENT_AROUSAL, 0},
     {":3", 2, 23, 49, SENT_HIT, 0},
     {":<", 2, -21, 56, SENT_HIT, 0},
     {":>", 2, 21, 48, SENT_HIT, 0},
@@ -7607,7 +7615,7 @@ static const struct sent_term sent_emoticons[273] = {
     {":@", 2, -25, 57, SENT_HIT, 0},
     {":D", 2, 23, 49, SENT_HIT, 0},
     {":P", 2, 14, 46, SENT_HIT, 0},
-    {":[", 2, -20, 38, SENT_HIT, 0},
+    {":[", 2, -20, 38, SENT_HIT|SENT_AROUSAL, 0},
     {":\\", 2, -13, 52, SENT_HIT, 0},
     {":]", 2, 22, 49, SENT_HIT, 0},
     {":^)", 3, 21, 48, SENT_HIT, 0},
@@ -7615,7 +7623,7 @@ static const struct sent_term sent_emoticons[273] = {
     {":^/", 3, -12, 51, SENT_HIT, 0},
     {":^\\", 3, -10, 50, SENT_HIT, 0},
     {":^|", 3, -10, 50, SENT_HIT, 0},
-    {":c", 2, -20, 35, SENT_HIT, 0},
+    {":c", 2, -20, 35, SENT_HIT|SENT_AROUSAL, 0},
     {":c)", 3, 20, 48, SENT_HIT, 0},
     {":d", 2, 23, 49, SENT_HIT, 0},
     {":l", 2, -17, 54, SENT_HIT, 0},
@@ -7627,7 +7635,7 @@ static const struct sent_term sent_emoticons[273] = {
     {":p", 2, 10, 44, SENT_HIT, 0},
     {":s", 2, -12, 51, SENT_HIT, 0},
     {":{", 2, -19, 55, SENT_HIT, 0},
-    {":|", 2, -4, 25, SENT_HIT, 0},
+    {":|", 2, -4, 25, SENT_HIT|SENT_AROUSAL, 0},
     {":}", 2, 21, 48, SENT_HIT, 0},
     {":\303\236", 3, 11, 44, SENT_HIT, 0},
     {";)", 2, 9, 44, SENT_HIT, 0},
@@ -7637,9 +7645,9 @@ static const struct sent_term sent_emoticons[273] = {
     {";D", 2, 8, 43, SENT_HIT, 0},
     {";]", 2, 6, 42, SENT_HIT, 0},
     {";^)", 3, 14, 46, SENT_HIT, 0},
-    {";_;", 3, -22, 35, SENT_HIT, 0},
+    {";_;", 3, -22, 35, SENT_HIT|SENT_AROUSAL, 0},
     {";d", 2, 8, 43, SENT_HIT, 0},
-    {"</3", 3, -30, 38, SENT_HIT, 0},
+    {"</3", 3, -30, 38, SENT_HIT|SENT_AROUSAL, 0},
     {"<3", 2, 19, 48, SENT_HIT, 0},
     {"<:", 2, 21, 48, SENT_HIT, 0},
     {"<:-|", 4, -14, 52, SENT_HIT, 0},
@@ -7670,19 +7678,19 @@ static const struct sent_term sent_emoticons[273] = {
     {">:p", 3, 10, 44, SENT_HIT, 0},
     {">;(", 3, -29, 60, SENT_HIT, 0},
     {">;)", 3, 1, 40, SENT_HIT, 0},
-    {">_<", 3, -10, 60, SENT_HIT, 0},
+    {">_<", 3, -10, 60, SENT_HIT|SENT_AROUSAL, 0},
     {">_>^", 4, 21, 48, SENT_HIT, 0},
     {"@:", 2, -21, 56, SENT_HIT, 0},
     {"@>-->--", 7, 21, 48, SENT_HIT, 0},
     {"@}-;-'---", 9, 22, 49, SENT_HIT, 0},
-    {"D:", 2, -20, 66, SENT_HIT, 0},
+    {"D:", 2, -20, 66, SENT_HIT|SENT_AROUSAL, 0},
     {"O.o", 3, -6, 48, SENT_HIT, 0},
     {"O_o", 3, -5, 48, SENT_HIT, 0},
-    {"Q_Q", 3, -20, 38, SENT_HIT, 0},
-    {"T.T", 3, -22, 38, SENT_HIT, 0},
-    {"TT_TT", 5, -25, 40, SENT_HIT, 0},
-    {"T_T", 3, -22, 38, SENT_HIT, 0},
-    {"XD", 2, 25, 78, SENT_HIT, 0},
+    {"Q_Q", 3, -20, 38, SENT_HIT|SENT_AROUSAL, 0},
+    {"T.T", 3, -22, 38, SENT_HIT|SENT_AROUSAL, 0},
+    {"TT_TT", 5, -25, 40, SENT_HIT|SENT_AROUSAL, 0},
+    {"T_T", 3, -22, 38, SENT_HIT|SENT_AROUSAL, 0},
+    {"XD", 2, 25, 78, SENT_HIT|SENT_AROUSAL, 0},
     {"[-;", 3, 5, 42, SENT_HIT, 0},
     {"[:", 2, 13, 45, SENT_HIT, 0},
     {"[;", 2, 10, 44, SENT_HIT, 0},
@@ -7697,10 +7705,10 @@ static const struct sent_term sent_emoticons[273] = {
     {"]-:", 3, -21, 56, SENT_HIT, 0},
     {"]:", 2, -16, 53, SENT_HIT, 0},
     {"]:<", 3, -25, 57, SENT_HIT, 0},
-    {"^.^", 3, 20, 45, SENT_HIT, 0},
+    {"^.^", 3, 20, 45, SENT_HIT|SENT_AROUSAL, 0},
     {"^<_<", 4, 14, 46, SENT_HIT, 0},
-    {"^^", 2, 18, 45, SENT_HIT, 0},
-    {"^_^", 3, 22, 50, SENT_HIT, 0},
+    {"^^", 2, 18, 45, SENT_HIT|SENT_AROUSAL, 0},
+    {"^_^", 3, 22, 50, SENT_HIT|SENT_AROUSAL, 0},
     {"^urs", 4, -28, 59, SENT_HIT, 0},
     {"aug-00", 6, 3, 41, SENT_HIT, 0},
     {"b^d", 3, 26, 50, SENT_HIT, 0},
@@ -7738,7 +7746,7 @@ static const struct sent_term sent_emoticons[273] = {
     {"s:", 2, -11, 51, SENT_HIT, 0},
     {"sweet<3", 7, 30, 52, SENT_HIT, 0},
     {"v.v", 3, -29, 60, SENT_HIT, 0},
-    {"xD", 2, 25, 78, SENT_HIT, 0},
+    {"xD", 2, 25, 78, SENT_HIT|SENT_AROUSAL, 0},
     {"{:", 2, 18, 47, SENT_HIT, 0},
     {"|-0", 3, -12, 51, SENT_HIT, 0},
     {"|-:", 3, -8, 49, SENT_HIT, 0},
@@ -7758,12 +7766,12 @@ static const struct sent_term sent_emoticons[273] = {
 };
 
 /* Terms starting with a non-ASCII byte: Chinese and emoji. */
-static const struct sent_term sent_spans[676] = {
-    {"\342\230\271", 3, -18, 32, SENT_HIT, 0}, /* ☹ */
-    {"\342\230\272", 3, 20, 35, SENT_HIT, 0}, /* ☺ */
-    {"\342\231\245", 3, 25, 55, SENT_HIT, 0}, /* ♥ */
-    {"\342\234\250", 3, 10, 50, SENT_HIT, 0}, /* ✨ */
-    {"\342\235\244", 3, 25, 55, SENT_HIT, 0}, /* ❤ */
+static const struct sent_term sent_spans[679] = {
+    {"\342\230\271", 3, -18, 32, SENT_HIT|SENT_AROUSAL, 0}, /* ☹ */
+    {"\342\230\272", 3, 20, 35, SENT_HIT|SENT_AROUSAL, 0}, /* ☺ */
+    {"\342\231\245", 3, 25, 55, SENT_HIT|SENT_AROUSAL, 0}, /* ♥ */
+    {"\342\234\250", 3, 10, 50, SENT_HIT|SENT_AROUSAL, 0}, /* ✨ */
+    {"\342\235\244", 3, 25, 55, SENT_HIT|SENT_AROUSAL, 0}, /* ❤ */
     {"\344\270\200\347\202\271", 6, 0, 0, SENT_BOOST, -40}, /* 一点 */
     {"\344\270\200\347\202\271\344\271\237\344\270\215", 12, 0, 0, SENT_NEG, 0}, /* 一点也不 */
     {"\344\270\200\347\202\271\351\203\275\344\270\215", 12, 0, 0, SENT_NEG, 0}, /* 一点都不 */
@@ -7773,169 +7781,169 @@ static const struct sent_term sent_spans[676] = {
     {"\344\270\215\344\273\205", 6, 0, 0, 0, 0}, /* 不仅 */
     {"\344\270\215\344\274\232", 6, 0, 0, SENT_NEG, 0}, /* 不会 */
     {"\344\270\215\344\275\206", 6, 0, 0, 0, 0}, /* 不但 */
-    {"\344\270\215\345\205\254\345\271\263", 9, -23, 78, SENT_HIT, 0}, /* 不公平 */
-    {"\344\270\215\345\217\257\346\200\235\350\256\256", 12, 10, 80, SENT_HIT, 0}, /* 不可思议 */
+    {"\344\270\215\345\205\254\345\271\263", 9, -23, 78, SENT_HIT|SENT_AROUSAL, 0}, /* 不公平 */
+    {"\344\270\215\345\217\257\346\200\235\350\256\256", 12, 10, 80, SENT_HIT|SENT_AROUSAL, 0}, /* 不可思议 */
     {"\344\270\215\345\220\214", 6, 0, 0, 0, 0}, /* 不同 */
-    {"\344\270\215\345\226\234\346\254\242", 9, -18, 50, SENT_HIT, 0}, /* 不喜欢 */
+    {"\344\270\215\345\226\234\346\254\242", 9, -18, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 不喜欢 */
     {"\344\270\215\345\244\237", 6, 0, 0, SENT_NEG, 0}, /* 不够 */
     {"\344\270\215\345\244\252", 6, 0, 0, SENT_NEG, 0}, /* 不太 */
-    {"\344\270\215\345\245\275", 6, -18, 45, SENT_HIT, 0}, /* 不好 */
-    {"\344\270\215\345\245\275\345\217\227", 9, -22, 35, SENT_HIT, 0}, /* 不好受 */
-    {"\344\270\215\345\245\275\346\204\217\346\200\235", 12, -3, 35, SENT_HIT, 0}, /* 不好意思 */
+    {"\344\270\215\345\245\275", 6, -18, 45, SENT_HIT|SENT_AROUSAL, 0}, /* 不好 */
+    {"\344\270\215\345\245\275\345\217\227", 9, -22, 35, SENT_HIT|SENT_AROUSAL, 0}, /* 不好受 */
+    {"\344\270\215\345\245\275\346\204\217\346\200\235", 12, -3, 35, SENT_HIT|SENT_AROUSAL, 0}, /* 不好意思 */
     {"\344\270\215\345\246\202", 6, 0, 0, 0, 0}, /* 不如 */
-    {"\344\270\215\345\256\211", 6, -18, 62, SENT_HIT, 0}, /* 不安 */
-    {"\344\270\215\345\256\242\346\260\224", 9, 8, 30, SENT_HIT, 0}, /* 不客气 */
-    {"\344\270\215\345\257\271", 6, -10, 45, SENT_HIT, 0}, /* 不对 */
+    {"\344\270\215\345\256\211", 6, -18, 62, SENT_HIT|SENT_AROUSAL, 0}, /* 不安 */
+    {"\344\270\215\345\256\242\346\260\224", 9, 8, 30, SENT_HIT|SENT_AROUSAL, 0}, /* 不客气 */
+    {"\344\270\215\345\257\271", 6, -10, 45, SENT_HIT|SENT_AROUSAL, 0}, /* 不对 */
     {"\344\270\215\345\260\221", 6, 0, 0, 0, 0}, /* 不少 */
-    {"\344\270\215\345\271\270", 6, -25, 40, SENT_HIT, 0}, /* 不幸 */
-    {"\344\270\215\345\274\200\345\277\203", 9, -23, 35, SENT_HIT, 0}, /* 不开心 */
-    {"\344\270\215\345\276\227\344\270\215", 9, -5, 50, SENT_HIT, 0}, /* 不得不 */
-    {"\344\270\215\345\277\253\344\271\220", 9, -23, 30, SENT_HIT, 0}, /* 不快乐 */
+    {"\344\270\215\345\271\270", 6, -25, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 不幸 */
+    {"\344\270\215\345\274\200\345\277\203", 9, -23, 35, SENT_HIT|SENT_AROUSAL, 0}, /* 不开心 */
+    {"\344\270\215\345\276\227\344\270\215", 9, -5, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 不得不 */
+    {"\344\270\215\345\277\253\344\271\220", 9, -23, 30, SENT_HIT|SENT_AROUSAL, 0}, /* 不快乐 */
     {"\344\270\215\346\200\216\344\271\210", 9, 0, 0, SENT_NEG, 0}, /* 不怎么 */
-    {"\344\270\215\346\203\263\346\264\273", 9, -38, 35, SENT_HIT, 0}, /* 不想活 */
-    {"\344\270\215\346\225\242", 6, -5, 60, SENT_HIT, 0}, /* 不敢 */
+    {"\344\270\215\346\203\263\346\264\273", 9, -38, 35, SENT_HIT|SENT_AROUSAL, 0}, /* 不想活 */
+    {"\344\270\215\346\225\242", 6, -5, 60, SENT_HIT|SENT_AROUSAL, 0}, /* 不敢 */
     {"\344\270\215\346\226\255", 6, 0, 0, 0, 0}, /* 不断 */
     {"\344\270\215\346\230\257", 6, 0, 0, SENT_NEG, 0}, /* 不是 */
-    {"\344\270\215\346\273\241", 6, -20, 76, SENT_HIT, 0}, /* 不满 */
-    {"\344\270\215\346\273\241\346\204\217", 9, -20, 72, SENT_HIT, 0}, /* 不满意 */
+    {"\344\270\215\346\273\241", 6, -20, 76, SENT_HIT|SENT_AROUSAL, 0}, /* 不满 */
+    {"\344\270\215\346\273\241\346\204\217", 9, -20, 72, SENT_HIT|SENT_AROUSAL, 0}, /* 不满意 */
     {"\344\270\215\347\204\266", 6, 0, 0, 0, 0}, /* 不然 */
-    {"\344\270\215\347\210\275", 6, -22, 76, SENT_HIT, 0}, /* 不爽 */
+    {"\344\270\215\347\210\275", 6, -22, 76, SENT_HIT|SENT_AROUSAL, 0}, /* 不爽 */
     {"\344\270\215\347\224\250", 6, 0, 0, 0, 0}, /* 不用 */
-    {"\344\270\215\347\224\250\350\260\242", 9, 8, 30, SENT_HIT, 0}, /* 不用谢 */
+    {"\344\270\215\347\224\250\350\260\242", 9, 8, 30, SENT_HIT|SENT_AROUSAL, 0}, /* 不用谢 */
     {"\344\270\215\347\237\245\351\201\223", 9, 0, 0, 0, 0}, /* 不知道 */
     {"\344\270\215\347\246\201", 6, 0, 0, 0, 0}, /* 不禁 */
     {"\344\270\215\347\256\241", 6, 0, 0, 0, 0}, /* 不管 */
-    {"\344\270\215\350\200\220\347\203\246", 9, -20, 78, SENT_HIT, 0}, /* 不耐烦 */
-    {"\344\270\215\350\210\222\346\234\215", 9, -20, 35, SENT_HIT, 0}, /* 不舒服 */
-    {"\344\270\215\350\241\214", 6, -13, 50, SENT_HIT, 0}, /* 不行 */
+    {"\344\270\215\350\200\220\347\203\246", 9, -20, 78, SENT_HIT|SENT_AROUSAL, 0}, /* 不耐烦 */
+    {"\344\270\215\350\210\222\346\234\215", 9, -20, 35, SENT_HIT|SENT_AROUSAL, 0}, /* 不舒服 */
+    {"\344\270\215\350\241\214", 6, -13, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 不行 */
     {"\344\270\215\350\246\201", 6, 0, 0, SENT_NEG, 0}, /* 不要 */
-    {"\344\270\215\350\246\201\350\204\270", 9, -30, 85, SENT_HIT, 0}, /* 不要脸 */
-    {"\344\270\215\350\265\226", 6, 15, 40, SENT_HIT, 0}, /* 不赖 */
+    {"\344\270\215\350\246\201\350\204\270", 9, -30, 85, SENT_HIT|SENT_AROUSAL, 0}, /* 不要脸 */
+    {"\344\270\215\350\265\226", 6, 15, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 不赖 */
     {"\344\270\215\350\277\207", 6, 0, 0, SENT_BUT, 0}, /* 不过 */
-    {"\344\270\215\351\224\231", 6, 20, 45, SENT_HIT, 0}, /* 不错 */
-    {"\344\270\215\351\235\240\350\260\261", 9, -18, 50, SENT_HIT, 0}, /* 不靠谱 */
-    {"\344\270\215\351\253\230\345\205\264", 9, -23, 45, SENT_HIT, 0}, /* 不高兴 */
-    {"\344\270\242\344\272\272", 6, -20, 60, SENT_HIT, 0}, /* 丢人 */
-    {"\344\271\220\350\247\202", 6, 20, 45, SENT_HIT, 0}, /* 乐观 */
-    {"\344\272\253\345\217\227", 6, 20, 45, SENT_HIT, 0}, /* 享受 */
-    {"\344\272\262\347\210\261", 6, 18, 40, SENT_HIT, 0}, /* 亲爱 */
+    {"\344\270\215\351\224\231", 6, 20, 45, SENT_HIT|SENT_AROUSAL, 0}, /* 不错 */
+    {"\344\270\215\351\235\240\350\260\261", 9, -18, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 不靠谱 */
+    {"\344\270\215\351\253\230\345\205\264", 9, -23, 45, SENT_HIT|SENT_AROUSAL, 0}, /* 不高兴 */
+    {"\344\270\242\344\272\272", 6, -20, 60, SENT_HIT|SENT_AROUSAL, 0}, /* 丢人 */
+    {"\344\271\220\350\247\202", 6, 20, 45, SENT_HIT|SENT_AROUSAL, 0}, /* 乐观 */
+    {"\344\272\253\345\217\227", 6, 20, 45, SENT_HIT|SENT_AROUSAL, 0}, /* 享受 */
+    {"\344\272\262\347\210\261", 6, 18, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 亲爱 */
     {"\344\273\216\344\270\215", 6, 0, 0, SENT_NEG, 0}, /* 从不 */
     {"\344\273\216\346\235\245\344\270\215", 9, 0, 0, SENT_NEG, 0}, /* 从来不 */
     {"\344\273\216\346\235\245\346\262\241\346\234\211", 12, 0, 0, SENT_NEG, 0}, /* 从来没有 */
     {"\344\273\216\346\262\241", 6, 0, 0, SENT_NEG, 0}, /* 从没 */
-    {"\344\273\226\345\246\210\347\232\204", 9, -25, 85, SENT_HIT, 0}, /* 他妈的 */
-    {"\344\274\230\347\247\200", 6, 25, 50, SENT_HIT, 0}, /* 优秀 */
+    {"\344\273\226\345\246\210\347\232\204", 9, -25, 85, SENT_HIT|SENT_AROUSAL, 0}, /* 他妈的 */
+    {"\344\274\230\347\247\200", 6, 25, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 优秀 */
     {"\344\274\240\350\276\223", 6, 0, 0, 0, 0}, /* 传输 */
-    {"\344\274\244\345\256\263", 6, -25, 55, SENT_HIT, 0}, /* 伤害 */
-    {"\344\274\244\345\277\203", 6, -28, 35, SENT_HIT, 0}, /* 伤心 */
+    {"\344\274\244\345\256\263", 6, -25, 55, SENT_HIT|SENT_AROUSAL, 0}, /* 伤害 */
+    {"\344\274\244\345\277\203", 6, -28, 35, SENT_HIT|SENT_AROUSAL, 0}, /* 伤心 */
     {"\344\275\206", 3, 0, 0, SENT_BUT, 0}, /* 但 */
-    {"\344\275\206\346\204\277", 6, 10, 40, SENT_HIT, 0}, /* 但愿 */
+    {"\344\275\206\346\204\277", 6, 10, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 但愿 */
     {"\344\275\206\346\230\257", 6, 0, 0, SENT_BUT, 0}, /* 但是 */
     {"\344\275\223\346\223\215", 6, 0, 0, 0, 0}, /* 体操 */
-    {"\344\275\223\350\264\264", 6, 22, 35, SENT_HIT, 0}, /* 体贴 */
-    {"\344\275\240\345\245\275", 6, 5, 35, SENT_HIT, 0}, /* 你好 */
-    {"\344\275\251\346\234\215", 6, 22, 55, SENT_HIT, 0}, /* 佩服 */
-    {"\345\200\222\351\234\211", 6, -20, 50, SENT_HIT, 0}, /* 倒霉 */
-    {"\345\200\274\345\276\227", 6, 15, 45, SENT_HIT, 0}, /* 值得 */
+    {"\344\275\223\350\264\264", 6, 22, 35, SENT_HIT|SENT_AROUSAL, 0}, /* 体贴 */
+    {"\344\275\240\345\245\275", 6, 5, 35, SENT_HIT|SENT_AROUSAL, 0}, /* 你好 */
+    {"\344\275\251\346\234\215", 6, 22, 55, SENT_HIT|SENT_AROUSAL, 0}, /* 佩服 */
+    {"\345\200\222\351\234\211", 6, -20, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 倒霉 */
+    {"\345\200\274\345\276\227", 6, 15, 45, SENT_HIT|SENT_AROUSAL, 0}, /* 值得 */
     {"\345\201\217\345\267\256", 6, 0, 0, 0, 0}, /* 偏差 */
-    {"\345\201\245\345\272\267", 6, 18, 35, SENT_HIT, 0}, /* 健康 */
-    {"\345\202\273", 3, -15, 55, SENT_HIT, 0}, /* 傻 */
-    {"\345\202\273\347\254\221", 6, 8, 55, SENT_HIT, 0}, /* 傻笑 */
-    {"\345\202\273\351\200\274", 6, -35, 90, SENT_HIT, 0}, /* 傻逼 */
-    {"\345\205\263\347\210\261", 6, 20, 40, SENT_HIT, 0}, /* 关爱 */
-    {"\345\205\264\345\245\213", 6, 22, 90, SENT_HIT, 0}, /* 兴奋 */
-    {"\345\206\205\347\226\232", 6, -20, 40, SENT_HIT, 0}, /* 内疚 */
-    {"\345\206\267\347\254\221", 6, -15, 55, SENT_HIT, 0}, /* 冷笑 */
-    {"\345\206\267\351\235\231", 6, 8, 10, SENT_HIT, 0}, /* 冷静 */
-    {"\345\207\204\345\207\211", 6, -25, 20, SENT_HIT, 0}, /* 凄凉 */
+    {"\345\201\245\345\272\267", 6, 18, 35, SENT_HIT|SENT_AROUSAL, 0}, /* 健康 */
+    {"\345\202\273", 3, -15, 55, SENT_HIT|SENT_AROUSAL, 0}, /* 傻 */
+    {"\345\202\273\347\254\221", 6, 8, 55, SENT_HIT|SENT_AROUSAL, 0}, /* 傻笑 */
+    {"\345\202\273\351\200\274", 6, -35, 90, SENT_HIT|SENT_AROUSAL, 0}, /* 傻逼 */
+    {"\345\205\263\347\210\261", 6, 20, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 关爱 */
+    {"\345\205\264\345\245\213", 6, 22, 90, SENT_HIT|SENT_AROUSAL, 0}, /* 兴奋 */
+    {"\345\206\205\347\226\232", 6, -20, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 内疚 */
+    {"\345\206\267\347\254\221", 6, -15, 55, SENT_HIT|SENT_AROUSAL, 0}, /* 冷笑 */
+    {"\345\206\267\351\235\231", 6, 8, 10, SENT_HIT|SENT_AROUSAL, 0}, /* 冷静 */
+    {"\345\207\204\345\207\211", 6, -25, 20, SENT_HIT|SENT_AROUSAL, 0}, /* 凄凉 */
     {"\345\207\272\345\267\256", 6, 0, 0, 0, 0}, /* 出差 */
-    {"\345\207\272\350\211\262", 6, 25, 50, SENT_HIT, 0}, /* 出色 */
+    {"\345\207\272\350\211\262", 6, 25, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 出色 */
     {"\345\210\206\345\210\253", 6, 0, 0, 0, 0}, /* 分别 */
-    {"\345\210\206\346\211\213", 6, -23, 40, SENT_HIT, 0}, /* 分手 */
-    {"\345\210\222\347\256\227", 6, 15, 45, SENT_HIT, 0}, /* 划算 */
+    {"\345\210\206\346\211\213", 6, -23, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 分手 */
+    {"\345\210\222\347\256\227", 6, 15, 45, SENT_HIT|SENT_AROUSAL, 0}, /* 划算 */
     {"\345\210\232\345\245\275", 6, 3, 41, SENT_HIT, 0}, /* 刚好 */
     {"\345\210\245", 3, 0, 0, SENT_NEG, 0}, /* 別 */
     {"\345\210\253", 3, 0, 0, SENT_NEG, 0}, /* 别 */
     {"\345\210\253\344\272\272", 6, 0, 0, 0, 0}, /* 别人 */
     {"\345\210\253\345\242\205", 6, 0, 0, 0, 0}, /* 别墅 */
-    {"\345\210\253\346\211\255", 6, -12, 45, SENT_HIT, 0}, /* 别扭 */
+    {"\345\210\253\346\211\255", 6, -12, 45, SENT_HIT|SENT_AROUSAL, 0}, /* 别扭 */
     {"\345\210\253\347\232\204", 6, 0, 0, 0, 0}, /* 别的 */
     {"\345\210\260\347\210\206", 6, 0, 0, SENT_POST, 60}, /* 到爆 */
-    {"\345\210\272\346\277\200", 6, 10, 90, SENT_HIT, 0}, /* 刺激 */
-    {"\345\212\240\346\262\271", 6, 15, 70, SENT_HIT, 0}, /* 加油 */
-    {"\345\212\263\347\264\257", 6, -18, 12, SENT_HIT, 0}, /* 劳累 */
+    {"\345\210\272\346\277\200", 6, 10, 90, SENT_HIT|SENT_AROUSAL, 0}, /* 刺激 */
+    {"\345\212\240\346\262\271", 6, 15, 70, SENT_HIT|SENT_AROUSAL, 0}, /* 加油 */
+    {"\345\212\263\347\264\257", 6, -18, 12, SENT_HIT|SENT_AROUSAL, 0}, /* 劳累 */
     {"\345\214\272\345\210\253", 6, 0, 0, 0, 0}, /* 区别 */
     {"\345\215\201\345\210\206", 6, 0, 0, SENT_BOOST, 50}, /* 十分 */
-    {"\345\215\247\346\247\275", 6, -5, 90, SENT_HIT, 0}, /* 卧槽 */
+    {"\345\215\247\346\247\275", 6, -5, 90, SENT_HIT|SENT_AROUSAL, 0}, /* 卧槽 */
     {"\345\215\264", 3, 0, 0, SENT_BUT, 0}, /* 却 */
-    {"\345\216\211\345\256\263", 6, 23, 65, SENT_HIT, 0}, /* 厉害 */
-    {"\345\216\213\345\212\233", 6, -15, 60, SENT_HIT, 0}, /* 压力 */
-    {"\345\216\213\345\212\233\345\244\247", 9, -20, 62, SENT_HIT, 0}, /* 压力大 */
-    {"\345\216\214\345\200\246", 6, -20, 25, SENT_HIT, 0}, /* 厌倦 */
-    {"\345\216\214\347\203\246", 6, -22, 60, SENT_HIT, 0}, /* 厌烦 */
-    {"\345\216\273\344\270\226", 6, -30, 30, SENT_HIT, 0}, /* 去世 */
-    {"\345\216\273\346\255\273", 6, -33, 90, SENT_HIT, 0}, /* 去死 */
-    {"\345\217\213\345\245\275", 6, 18, 40, SENT_HIT, 0}, /* 友好 */
-    {"\345\217\215\346\204\237", 6, -20, 60, SENT_HIT, 0}, /* 反感 */
-    {"\345\217\221\347\201\253", 6, -23, 85, SENT_HIT, 0}, /* 发火 */
-    {"\345\217\227\344\270\215\344\272\206", 9, -25, 80, SENT_HIT, 0}, /* 受不了 */
-    {"\345\217\227\344\274\244", 6, -20, 50, SENT_HIT, 0}, /* 受伤 */
-    {"\345\217\252\345\245\275", 6, -5, 30, SENT_HIT, 0}, /* 只好 */
+    {"\345\216\211\345\256\263", 6, 23, 60, SENT_HIT|SENT_AROUSAL, 0}, /* 厉害 */
+    {"\345\216\213\345\212\233", 6, -15, 60, SENT_HIT|SENT_AROUSAL, 0}, /* 压力 */
+    {"\345\216\213\345\212\233\345\244\247", 9, -20, 62, SENT_HIT|SENT_AROUSAL, 0}, /* 压力大 */
+    {"\345\216\214\345\200\246", 6, -20, 25, SENT_HIT|SENT_AROUSAL, 0}, /* 厌倦 */
+    {"\345\216\214\347\203\246", 6, -22, 60, SENT_HIT|SENT_AROUSAL, 0}, /* 厌烦 */
+    {"\345\216\273\344\270\226", 6, -30, 30, SENT_HIT|SENT_AROUSAL, 0}, /* 去世 */
+    {"\345\216\273\346\255\273", 6, -33, 90, SENT_HIT|SENT_AROUSAL, 0}, /* 去死 */
+    {"\345\217\213\345\245\275", 6, 18, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 友好 */
+    {"\345\217\215\346\204\237", 6, -20, 60, SENT_HIT|SENT_AROUSAL, 0}, /* 反感 */
+    {"\345\217\221\347\201\253", 6, -23, 85, SENT_HIT|SENT_AROUSAL, 0}, /* 发火 */
+    {"\345\217\227\344\270\215\344\272\206", 9, -25, 80, SENT_HIT|SENT_AROUSAL, 0}, /* 受不了 */
+    {"\345\217\227\344\274\244", 6, -20, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 受伤 */
+    {"\345\217\252\345\245\275", 6, -5, 30, SENT_HIT|SENT_AROUSAL, 0}, /* 只好 */
     {"\345\217\257\344\273\245", 6, 0, 0, 0, 0}, /* 可以 */
-    {"\345\217\257\345\217\243", 6, 20, 45, SENT_HIT, 0}, /* 可口 */
-    {"\345\217\257\346\200\225", 6, -25, 66, SENT_HIT, 0}, /* 可怕 */
-    {"\345\217\257\346\200\234", 6, -18, 30, SENT_HIT, 0}, /* 可怜 */
-    {"\345\217\257\346\201\266", 6, -25, 80, SENT_HIT, 0}, /* 可恶 */
-    {"\345\217\257\346\203\234", 6, -15, 30, SENT_HIT, 0}, /* 可惜 */
+    {"\345\217\257\345\217\243", 6, 20, 45, SENT_HIT|SENT_AROUSAL, 0}, /* 可口 */
+    {"\345\217\257\346\200\225", 6, -25, 66, SENT_HIT|SENT_AROUSAL, 0}, /* 可怕 */
+    {"\345\217\257\346\200\234", 6, -18, 30, SENT_HIT|SENT_AROUSAL, 0}, /* 可怜 */
+    {"\345\217\257\346\201\266", 6, -25, 80, SENT_HIT|SENT_AROUSAL, 0}, /* 可恶 */
+    {"\345\217\257\346\203\234", 6, -15, 30, SENT_HIT|SENT_AROUSAL, 0}, /* 可惜 */
     {"\345\217\257\346\230\257", 6, 0, 0, SENT_BUT, 0}, /* 可是 */
-    {"\345\217\257\347\210\261", 6, 25, 50, SENT_HIT, 0}, /* 可爱 */
-    {"\345\217\257\347\254\221", 6, -15, 60, SENT_HIT, 0}, /* 可笑 */
+    {"\345\217\257\347\210\261", 6, 25, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 可爱 */
+    {"\345\217\257\347\254\221", 6, -15, 60, SENT_HIT|SENT_AROUSAL, 0}, /* 可笑 */
     {"\345\217\257\350\203\275", 6, 0, 0, 0, 0}, /* 可能 */
-    {"\345\217\257\351\235\240", 6, 15, 35, SENT_HIT, 0}, /* 可靠 */
-    {"\345\217\271\346\260\224", 6, -15, 20, SENT_HIT, 0}, /* 叹气 */
-    {"\345\220\216\346\202\224", 6, -20, 40, SENT_HIT, 0}, /* 后悔 */
-    {"\345\220\220\346\247\275", 6, -10, 60, SENT_HIT, 0}, /* 吐槽 */
-    {"\345\220\223\344\272\272", 6, -20, 64, SENT_HIT, 0}, /* 吓人 */
-    {"\345\220\223\345\210\260", 6, -18, 64, SENT_HIT, 0}, /* 吓到 */
-    {"\345\220\223\346\255\273", 6, -23, 66, SENT_HIT, 0}, /* 吓死 */
-    {"\345\220\265\346\236\266", 6, -20, 80, SENT_HIT, 0}, /* 吵架 */
-    {"\345\221\212\345\210\253", 6, -8, 30, SENT_HIT, 0}, /* 告别 */
-    {"\345\221\234\345\221\234", 6, -18, 40, SENT_HIT, 0}, /* 呜呜 */
-    {"\345\221\265\345\221\265", 6, -6, 30, SENT_HIT, 0}, /* 呵呵 */
-    {"\345\223\207", 3, 10, 85, SENT_HIT, 0}, /* 哇 */
-    {"\345\223\207\345\241\236", 6, 15, 90, SENT_HIT, 0}, /* 哇塞 */
-    {"\345\223\210\345\223\210", 6, 15, 65, SENT_HIT, 0}, /* 哈哈 */
+    {"\345\217\257\351\235\240", 6, 15, 35, SENT_HIT|SENT_AROUSAL, 0}, /* 可靠 */
+    {"\345\217\271\346\260\224", 6, -15, 20, SENT_HIT|SENT_AROUSAL, 0}, /* 叹气 */
+    {"\345\220\216\346\202\224", 6, -20, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 后悔 */
+    {"\345\220\220\346\247\275", 6, -10, 60, SENT_HIT|SENT_AROUSAL, 0}, /* 吐槽 */
+    {"\345\220\223\344\272\272", 6, -20, 64, SENT_HIT|SENT_AROUSAL, 0}, /* 吓人 */
+    {"\345\220\223\345\210\260", 6, -18, 64, SENT_HIT|SENT_AROUSAL, 0}, /* 吓到 */
+    {"\345\220\223\346\255\273", 6, -23, 66, SENT_HIT|SENT_AROUSAL, 0}, /* 吓死 */
+    {"\345\220\265\346\236\266", 6, -20, 80, SENT_HIT|SENT_AROUSAL, 0}, /* 吵架 */
+    {"\345\221\212\345\210\253", 6, -8, 30, SENT_HIT|SENT_AROUSAL, 0}, /* 告别 */
+    {"\345\221\234\345\221\234", 6, -18, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 呜呜 */
+    {"\345\221\265\345\221\265", 6, -6, 30, SENT_HIT|SENT_AROUSAL, 0}, /* 呵呵 */
+    {"\345\223\207", 3, 10, 85, SENT_HIT|SENT_AROUSAL, 0}, /* 哇 */
+    {"\345\223\207\345\241\236", 6, 15, 90, SENT_HIT|SENT_AROUSAL, 0}, /* 哇塞 */
+    {"\345\223\210\345\223\210", 6, 15, 65, SENT_HIT|SENT_AROUSAL, 0}, /* 哈哈 */
     {"\345\223\210\345\257\206\347\223\234", 9, 0, 0, 0, 0}, /* 哈密瓜 */
     {"\345\223\252\346\200\225", 6, 0, 0, 0, 0}, /* 哪怕 */
-    {"\345\223\255", 3, -20, 45, SENT_HIT, 0}, /* 哭 */
-    {"\345\223\255\344\272\206", 6, -22, 42, SENT_HIT, 0}, /* 哭了 */
-    {"\345\223\255\346\263\243", 6, -22, 40, SENT_HIT, 0}, /* 哭泣 */
-    {"\345\223\255\347\254\221\344\270\215\345\276\227", 12, -5, 50, SENT_HIT, 0}, /* 哭笑不得 */
-    {"\345\223\274", 3, -10, 76, SENT_HIT, 0}, /* 哼 */
-    {"\345\224\211", 3, -12, 20, SENT_HIT, 0}, /* 唉 */
-    {"\345\226\204\350\211\257", 6, 22, 35, SENT_HIT, 0}, /* 善良 */
-    {"\345\226\234\346\202\246", 6, 25, 60, SENT_HIT, 0}, /* 喜悦 */
-    {"\345\226\234\346\254\242", 6, 20, 50, SENT_HIT, 0}, /* 喜欢 */
-    {"\345\226\234\347\210\261", 6, 25, 50, SENT_HIT, 0}, /* 喜爱 */
-    {"\345\230\244\345\230\244", 6, -12, 40, SENT_HIT, 0}, /* 嘤嘤 */
-    {"\345\230\262\347\254\221", 6, -20, 65, SENT_HIT, 0}, /* 嘲笑 */
-    {"\345\230\273\345\230\273", 6, 15, 55, SENT_HIT, 0}, /* 嘻嘻 */
-    {"\345\230\277\345\230\277", 6, 10, 50, SENT_HIT, 0}, /* 嘿嘿 */
-    {"\345\233\260", 3, -8, 8, SENT_HIT, 0}, /* 困 */
-    {"\345\233\260\345\242\203", 6, -20, 50, SENT_HIT, 0}, /* 困境 */
-    {"\345\233\260\346\203\221", 6, -12, 50, SENT_HIT, 0}, /* 困惑 */
-    {"\345\233\260\346\211\260", 6, -18, 55, SENT_HIT, 0}, /* 困扰 */
-    {"\345\233\260\346\255\273", 6, -12, 8, SENT_HIT, 0}, /* 困死 */
-    {"\345\233\260\351\232\276", 6, -15, 50, SENT_HIT, 0}, /* 困难 */
-    {"\345\235\217", 3, -20, 50, SENT_HIT, 0}, /* 坏 */
-    {"\345\235\217\344\272\206", 6, -12, 50, SENT_POST|SENT_HIT, 50}, /* 坏了 */
-    {"\345\235\217\344\272\272", 6, -20, 55, SENT_HIT, 0}, /* 坏人 */
-    {"\345\235\221\344\272\272", 6, -22, 76, SENT_HIT, 0}, /* 坑人 */
-    {"\345\236\203\345\234\276", 6, -25, 76, SENT_HIT, 0}, /* 垃圾 */
+    {"\345\223\255", 3, -20, 45, SENT_HIT|SENT_AROUSAL, 0}, /* 哭 */
+    {"\345\223\255\344\272\206", 6, -22, 42, SENT_HIT|SENT_AROUSAL, 0}, /* 哭了 */
+    {"\345\223\255\346\263\243", 6, -22, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 哭泣 */
+    {"\345\223\255\347\254\221\344\270\215\345\276\227", 12, -5, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 哭笑不得 */
+    {"\345\223\274", 3, -10, 76, SENT_HIT|SENT_AROUSAL, 0}, /* 哼 */
+    {"\345\224\211", 3, -12, 20, SENT_HIT|SENT_AROUSAL, 0}, /* 唉 */
+    {"\345\226\204\350\211\257", 6, 22, 35, SENT_HIT|SENT_AROUSAL, 0}, /* 善良 */
+    {"\345\226\234\346\202\246", 6, 25, 60, SENT_HIT|SENT_AROUSAL, 0}, /* 喜悦 */
+    {"\345\226\234\346\254\242", 6, 20, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 喜欢 */
+    {"\345\226\234\347\210\261", 6, 25, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 喜爱 */
+    {"\345\230\244\345\230\244", 6, -12, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 嘤嘤 */
+    {"\345\230\262\347\254\221", 6, -20, 65, SENT_HIT|SENT_AROUSAL, 0}, /* 嘲笑 */
+    {"\345\230\273\345\230\273", 6, 15, 55, SENT_HIT|SENT_AROUSAL, 0}, /* 嘻嘻 */
+    {"\345\230\277\345\230\277", 6, 10, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 嘿嘿 */
+    {"\345\233\260", 3, -8, 8, SENT_HIT|SENT_AROUSAL, 0}, /* 困 */
+    {"\345\233\260\345\242\203", 6, -20, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 困境 */
+    {"\345\233\260\346\203\221", 6, -12, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 困惑 */
+    {"\345\233\260\346\211\260", 6, -18, 55, SENT_HIT|SENT_AROUSAL, 0}, /* 困扰 */
+    {"\345\233\260\346\255\273", 6, -12, 8, SENT_HIT|SENT_AROUSAL, 0}, /* 困死 */
+    {"\345\233\260\351\232\276", 6, -15, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 困难 */
+    {"\345\235\217", 3, -20, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 坏 */
+    {"\345\235\217\344\272\206", 6, -12, 50, SENT_POST|SENT_HIT|SENT_AROUSAL, 50}, /* 坏了 */
+    {"\345\235\217\344\272\272", 6, -20, 55, SENT_HIT|SENT_AROUSAL, 0}, /* 坏人 */
+    {"\345\235\221\344\272\272", 6, -22, 76, SENT_HIT|SENT_AROUSAL, 0}, /* 坑人 */
+    {"\345\236\203\345\234\276", 6, -25, 76, SENT_HIT|SENT_AROUSAL, 0}, /* 垃圾 */
     {"\345\244\232\344\271\210", 6, 0, 0, SENT_BOOST, 40}, /* 多么 */
-    {"\345\244\232\350\260\242", 6, 18, 40, SENT_HIT, 0}, /* 多谢 */
-    {"\345\244\247\345\223\255", 6, -25, 55, SENT_HIT, 0}, /* 大哭 */
-    {"\345\244\247\345\256\266\345\245\275", 9, 5, 35, SENT_HIT, 0}, /* 大家好 */
+    {"\345\244\232\350\260\242", 6, 18, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 多谢 */
+    {"\345\244\247\345\223\255", 6, -25, 55, SENT_HIT|SENT_AROUSAL, 0}, /* 大哭 */
+    {"\345\244\247\345\256\266\345\245\275", 9, 5, 35, SENT_HIT|SENT_AROUSAL, 0}, /* 大家好 */
     {"\345\244\251\347\234\237", 6, 5, 42, SENT_HIT, 0}, /* 天真 */
     {"\345\244\252", 3, 0, 0, SENT_BOOST, 50}, /* 太 */
     {"\345\244\252\345\244\252", 6, 0, 0, 0, 0}, /* 太太 */
@@ -7943,191 +7951,193 @@ static const struct sent_term sent_spans[676] = {
     {"\345\244\252\346\236\201", 6, 0, 0, 0, 0}, /* 太极 */
     {"\345\244\252\347\251\272", 6, 0, 0, 0, 0}, /* 太空 */
     {"\345\244\252\351\230\263", 6, 0, 0, 0, 0}, /* 太阳 */
-    {"\345\244\261\346\234\233", 6, -23, 35, SENT_HIT, 0}, /* 失望 */
-    {"\345\244\261\347\234\240", 6, -18, 50, SENT_HIT, 0}, /* 失眠 */
-    {"\345\244\261\350\264\245", 6, -23, 45, SENT_HIT, 0}, /* 失败 */
-    {"\345\244\264\347\226\274", 6, -18, 45, SENT_HIT, 0}, /* 头疼 */
-    {"\345\244\264\347\227\233", 6, -18, 40, SENT_HIT, 0}, /* 头痛 */
-    {"\345\245\275", 3, 20, 45, SENT_BOOST|SENT_HIT, 50}, /* 好 */
+    {"\345\244\261\346\234\233", 6, -23, 35, SENT_HIT|SENT_AROUSAL, 0}, /* 失望 */
+    {"\345\244\261\347\234\240", 6, -18, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 失眠 */
+    {"\345\244\261\350\264\245", 6, -23, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 失败 */
+    {"\345\244\264\347\226\274", 6, -18, 45, SENT_HIT|SENT_AROUSAL, 0}, /* 头疼 */
+    {"\345\244\264\347\227\233", 6, -18, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 头痛 */
+    {"\345\245\275", 3, 20, 45, SENT_BOOST|SENT_HIT|SENT_AROUSAL, 50}, /* 好 */
     {"\345\245\275\344\270\215\345\245\275", 9, 0, 0, 0, 0}, /* 好不好 */
-    {"\345\245\275\344\270\215\345\256\271\346\230\223", 12, -5, 50, SENT_HIT, 0}, /* 好不容易 */
+    {"\345\245\275\344\270\215\345\256\271\346\230\223", 12, -5, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 好不容易 */
     {"\345\245\275\344\271\205", 6, 0, 0, 0, 0}, /* 好久 */
-    {"\345\245\275\344\271\205\344\270\215\350\247\201", 12, 15, 60, SENT_HIT, 0}, /* 好久不见 */
-    {"\345\245\275\344\272\206", 6, 5, 35, SENT_HIT, 0}, /* 好了 */
-    {"\345\245\275\344\272\272", 6, 15, 40, SENT_HIT, 0}, /* 好人 */
+    {"\345\245\275\344\271\205\344\270\215\350\247\201", 12, 15, 60, SENT_HIT|SENT_AROUSAL, 0}, /* 好久不见 */
+    {"\345\245\275\344\272\206", 6, 5, 35, SENT_HIT|SENT_AROUSAL, 0}, /* 好了 */
+    {"\345\245\275\344\272\272", 6, 15, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 好人 */
     {"\345\245\275\345\203\217", 6, 0, 0, 0, 0}, /* 好像 */
     {"\345\245\275\345\207\240", 6, 0, 0, 0, 0}, /* 好几 */
     {"\345\245\275\345\217\213", 6, 8, 43, SENT_HIT, 0}, /* 好友 */
-    {"\345\245\275\345\220\203", 6, 22, 50, SENT_HIT, 0}, /* 好吃 */
-    {"\345\245\275\345\220\247", 6, 2, 25, SENT_HIT, 0}, /* 好吧 */
-    {"\345\245\275\345\220\254", 6, 20, 45, SENT_HIT, 0}, /* 好听 */
-    {"\345\245\275\345\225\212", 6, 12, 50, SENT_HIT, 0}, /* 好啊 */
-    {"\345\245\275\345\234\250", 6, 5, 35, SENT_HIT, 0}, /* 好在 */
-    {"\345\245\275\345\244\204", 6, 12, 40, SENT_HIT, 0}, /* 好处 */
+    {"\345\245\275\345\220\203", 6, 22, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 好吃 */
+    {"\345\245\275\345\220\247", 6, 2, 25, SENT_HIT|SENT_AROUSAL, 0}, /* 好吧 */
+    {"\345\245\275\345\220\254", 6, 20, 45, SENT_HIT|SENT_AROUSAL, 0}, /* 好听 */
+    {"\345\245\275\345\225\212", 6, 12, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 好啊 */
+    {"\345\245\275\345\234\250", 6, 5, 35, SENT_HIT|SENT_AROUSAL, 0}, /* 好在 */
+    {"\345\245\275\345\244\204", 6, 12, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 好处 */
     {"\345\245\275\345\244\232", 6, 0, 0, 0, 0}, /* 好多 */
-    {"\345\245\275\345\245\207", 6, 5, 60, SENT_HIT, 0}, /* 好奇 */
+    {"\345\245\275\345\245\207", 6, 5, 60, SENT_HIT|SENT_AROUSAL, 0}, /* 好奇 */
     {"\345\245\275\345\245\275", 6, 5, 42, SENT_HIT, 0}, /* 好好 */
-    {"\345\245\275\345\277\203", 6, 15, 40, SENT_HIT, 0}, /* 好心 */
-    {"\345\245\275\346\204\237", 6, 15, 45, SENT_HIT, 0}, /* 好感 */
-    {"\345\245\275\347\216\251", 6, 22, 60, SENT_HIT, 0}, /* 好玩 */
-    {"\345\245\275\347\224\250", 6, 18, 45, SENT_HIT, 0}, /* 好用 */
-    {"\345\245\275\347\232\204", 6, 6, 30, SENT_HIT, 0}, /* 好的 */
-    {"\345\245\275\347\234\213", 6, 20, 45, SENT_HIT, 0}, /* 好看 */
-    {"\345\245\275\347\254\221", 6, 18, 65, SENT_HIT, 0}, /* 好笑 */
-    {"\345\245\275\350\257\204", 6, 20, 45, SENT_HIT, 0}, /* 好评 */
-    {"\345\245\275\350\275\254", 6, 18, 40, SENT_HIT, 0}, /* 好转 */
-    {"\345\245\275\350\277\220", 6, 20, 55, SENT_HIT, 0}, /* 好运 */
+    {"\345\245\275\345\277\203", 6, 15, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 好心 */
+    {"\345\245\275\346\204\237", 6, 15, 45, SENT_HIT|SENT_AROUSAL, 0}, /* 好感 */
+    {"\345\245\275\347\216\251", 6, 22, 60, SENT_HIT|SENT_AROUSAL, 0}, /* 好玩 */
+    {"\345\245\275\347\224\250", 6, 18, 45, SENT_HIT|SENT_AROUSAL, 0}, /* 好用 */
+    {"\345\245\275\347\232\204", 6, 6, 30, SENT_HIT|SENT_AROUSAL, 0}, /* 好的 */
+    {"\345\245\275\347\234\213", 6, 20, 45, SENT_HIT|SENT_AROUSAL, 0}, /* 好看 */
+    {"\345\245\275\347\254\221", 6, 18, 65, SENT_HIT|SENT_AROUSAL, 0}, /* 好笑 */
+    {"\345\245\275\350\257\204", 6, 20, 45, SENT_HIT|SENT_AROUSAL, 0}, /* 好评 */
+    {"\345\245\275\350\275\254", 6, 18, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 好转 */
+    {"\345\245\275\350\277\220", 6, 20, 55, SENT_HIT|SENT_AROUSAL, 0}, /* 好运 */
     {"\345\246\202\346\255\244", 6, 0, 0, SENT_BOOST, 30}, /* 如此 */
-    {"\345\246\210\347\232\204", 6, -25, 85, SENT_HIT, 0}, /* 妈的 */
-    {"\345\247\224\345\261\210", 6, -23, 40, SENT_HIT, 0}, /* 委屈 */
-    {"\345\253\211\345\246\222", 6, -20, 65, SENT_HIT, 0}, /* 嫉妒 */
-    {"\345\253\214\345\274\203", 6, -18, 55, SENT_HIT, 0}, /* 嫌弃 */
-    {"\345\255\244\345\215\225", 6, -20, 20, SENT_HIT, 0}, /* 孤单 */
-    {"\345\255\244\347\213\254", 6, -22, 20, SENT_HIT, 0}, /* 孤独 */
-    {"\345\256\211\345\277\203", 6, 18, 15, SENT_HIT, 0}, /* 安心 */
-    {"\345\256\211\351\235\231", 6, 8, 5, SENT_HIT, 0}, /* 安静 */
-    {"\345\256\214\347\276\216", 6, 30, 55, SENT_HIT, 0}, /* 完美 */
-    {"\345\256\214\350\233\213", 6, -25, 68, SENT_HIT, 0}, /* 完蛋 */
+    {"\345\246\210\347\232\204", 6, -25, 85, SENT_HIT|SENT_AROUSAL, 0}, /* 妈的 */
+    {"\345\247\224\345\261\210", 6, -23, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 委屈 */
+    {"\345\253\211\345\246\222", 6, -20, 65, SENT_HIT|SENT_AROUSAL, 0}, /* 嫉妒 */
+    {"\345\253\214\345\274\203", 6, -18, 55, SENT_HIT|SENT_AROUSAL, 0}, /* 嫌弃 */
+    {"\345\255\244\345\215\225", 6, -20, 20, SENT_HIT|SENT_AROUSAL, 0}, /* 孤单 */
+    {"\345\255\244\347\213\254", 6, -22, 20, SENT_HIT|SENT_AROUSAL, 0}, /* 孤独 */
+    {"\345\256\211\345\277\203", 6, 18, 15, SENT_HIT|SENT_AROUSAL, 0}, /* 安心 */
+    {"\345\256\211\351\235\231", 6, 8, 5, SENT_HIT|SENT_AROUSAL, 0}, /* 安静 */
+    {"\345\256\214\347\276\216", 6, 30, 55, SENT_HIT|SENT_AROUSAL, 0}, /* 完美 */
+    {"\345\256\214\350\233\213", 6, -25, 68, SENT_HIT|SENT_AROUSAL, 0}, /* 完蛋 */
     {"\345\256\236\345\234\250", 6, 0, 0, SENT_BOOST, 40}, /* 实在 */
-    {"\345\256\236\347\224\250", 6, 10, 35, SENT_HIT, 0}, /* 实用 */
-    {"\345\256\263\346\200\225", 6, -23, 64, SENT_HIT, 0}, /* 害怕 */
-    {"\345\257\202\345\257\236", 6, -20, 20, SENT_HIT, 0}, /* 寂寞 */
-    {"\345\257\271\344\270\215\350\265\267", 9, -6, 35, SENT_HIT, 0}, /* 对不起 */
+    {"\345\256\236\347\224\250", 6, 10, 35, SENT_HIT|SENT_AROUSAL, 0}, /* 实用 */
+    {"\345\256\263\346\200\225", 6, -23, 64, SENT_HIT|SENT_AROUSAL, 0}, /* 害怕 */
+    {"\345\257\202\345\257\236", 6, -20, 20, SENT_HIT|SENT_AROUSAL, 0}, /* 寂寞 */
+    {"\345\257\271\344\270\215\350\265\267", 9, -6, 35, SENT_HIT|SENT_AROUSAL, 0}, /* 对不起 */
     {"\345\260\244\345\205\266", 6, 0, 0, SENT_BOOST, 30}, /* 尤其 */
-    {"\345\260\264\345\260\254", 6, -15, 55, SENT_HIT, 0}, /* 尴尬 */
-    {"\345\260\274\347\216\233", 6, -20, 85, SENT_HIT, 0}, /* 尼玛 */
-    {"\345\264\207\346\213\234", 6, 20, 60, SENT_HIT, 0}, /* 崇拜 */
-    {"\345\264\251\346\272\203", 6, -30, 70, SENT_HIT, 0}, /* 崩溃 */
+    {"\345\260\264\345\260\254", 6, -15, 55, SENT_HIT|SENT_AROUSAL, 0}, /* 尴尬 */
+    {"\345\260\274\347\216\233", 6, -20, 85, SENT_HIT|SENT_AROUSAL, 0}, /* 尼玛 */
+    {"\345\264\207\346\213\234", 6, 20, 60, SENT_HIT|SENT_AROUSAL, 0}, /* 崇拜 */
+    {"\345\264\251\346\272\203", 6, -30, 70, SENT_HIT|SENT_AROUSAL, 0}, /* 崩溃 */
     {"\345\267\250", 3, 0, 0, SENT_BOOST, 50}, /* 巨 */
     {"\345\267\250\344\272\272", 6, 0, 0, 0, 0}, /* 巨人 */
     {"\345\267\250\345\244\247", 6, 0, 0, 0, 0}, /* 巨大 */
-    {"\345\267\256", 3, -18, 45, SENT_HIT, 0}, /* 差 */
+    {"\345\267\256", 3, -18, 45, SENT_HIT|SENT_AROUSAL, 0}, /* 差 */
     {"\345\267\256\344\270\215\345\244\232", 9, 0, 0, 0, 0}, /* 差不多 */
     {"\345\267\256\345\210\253", 6, 0, 0, 0, 0}, /* 差别 */
-    {"\345\267\256\345\212\262", 6, -23, 55, SENT_HIT, 0}, /* 差劲 */
+    {"\345\267\256\345\212\262", 6, -23, 55, SENT_HIT|SENT_AROUSAL, 0}, /* 差劲 */
     {"\345\267\256\345\274\202", 6, 0, 0, 0, 0}, /* 差异 */
     {"\345\267\256\347\202\271", 6, -3, 47, SENT_HIT, 0}, /* 差点 */
-    {"\345\267\256\350\267\235", 6, -3, 40, SENT_HIT, 0}, /* 差距 */
-    {"\345\270\205", 3, 22, 55, SENT_HIT, 0}, /* 帅 */
-    {"\345\270\214\346\234\233", 6, 13, 45, SENT_HIT, 0}, /* 希望 */
-    {"\345\271\263\351\235\231", 6, 12, 5, SENT_HIT, 0}, /* 平静 */
+    {"\345\267\256\350\267\235", 6, -3, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 差距 */
+    {"\345\270\205", 3, 22, 55, SENT_HIT|SENT_AROUSAL, 0}, /* 帅 */
+    {"\345\270\214\346\234\233", 6, 13, 45, SENT_HIT|SENT_AROUSAL, 0}, /* 希望 */
+    {"\345\271\263\351\235\231", 6, 12, 5, SENT_HIT|SENT_AROUSAL, 0}, /* 平静 */
     {"\345\271\266\344\270\215", 6, 0, 0, SENT_NEG, 0}, /* 并不 */
     {"\345\271\266\346\262\241\346\234\211", 9, 0, 0, SENT_NEG, 0}, /* 并没有 */
     {"\345\271\266\351\235\236", 6, 0, 0, SENT_NEG, 0}, /* 并非 */
-    {"\345\271\270\347\246\217", 6, 30, 45, SENT_HIT, 0}, /* 幸福 */
-    {"\345\271\270\350\277\220", 6, 25, 60, SENT_HIT, 0}, /* 幸运 */
-    {"\345\272\206\347\245\235", 6, 23, 75, SENT_HIT, 0}, /* 庆祝 */
-    {"\345\274\200\345\277\203", 6, 25, 55, SENT_HIT, 0}, /* 开心 */
-    {"\345\274\200\346\200\200", 6, 25, 60, SENT_HIT, 0}, /* 开怀 */
-    {"\345\274\200\346\234\227", 6, 20, 50, SENT_HIT, 0}, /* 开朗 */
+    {"\345\271\270\347\246\217", 6, 30, 45, SENT_HIT|SENT_AROUSAL, 0}, /* 幸福 */
+    {"\345\271\270\350\277\220", 6, 25, 60, SENT_HIT|SENT_AROUSAL, 0}, /* 幸运 */
+    {"\345\272\206\347\245\235", 6, 23, 75, SENT_HIT|SENT_AROUSAL, 0}, /* 庆祝 */
+    {"\345\274\200\345\277\203", 6, 25, 55, SENT_HIT|SENT_AROUSAL, 0}, /* 开心 */
+    {"\345\274\200\346\200\200", 6, 25, 60, SENT_HIT|SENT_AROUSAL, 0}, /* 开怀 */
+    {"\345\274\200\346\234\227", 6, 20, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 开朗 */
     {"\345\274\200\347\216\251\347\254\221", 9, 0, 0, 0, 0}, /* 开玩笑 */
+    {"\345\275\225\345\217\226", 6, 20, 70, SENT_HIT|SENT_AROUSAL, 0}, /* 录取 */
     {"\345\276\210", 3, 0, 0, SENT_BOOST, 30}, /* 很 */
     {"\345\276\227\344\270\215\350\241\214", 9, 0, 0, SENT_POST, 50}, /* 得不行 */
     {"\345\276\227\350\246\201\345\221\275", 9, 0, 0, SENT_POST, 60}, /* 得要命 */
     {"\345\276\227\350\246\201\346\255\273", 9, 0, 0, SENT_POST, 60}, /* 得要死 */
-    {"\345\276\256\347\254\221", 6, 15, 35, SENT_HIT, 0}, /* 微笑 */
-    {"\345\277\203\345\212\250", 6, 20, 70, SENT_HIT, 0}, /* 心动 */
-    {"\345\277\203\346\205\214", 6, -20, 64, SENT_HIT, 0}, /* 心慌 */
-    {"\345\277\203\347\210\261", 6, 20, 45, SENT_HIT, 0}, /* 心爱 */
-    {"\345\277\203\347\226\274", 6, -15, 40, SENT_HIT, 0}, /* 心疼 */
-    {"\345\277\203\347\227\233", 6, -28, 42, SENT_HIT, 0}, /* 心痛 */
-    {"\345\277\203\347\242\216", 6, -30, 40, SENT_HIT, 0}, /* 心碎 */
-    {"\345\277\203\347\264\257", 6, -25, 15, SENT_HIT, 0}, /* 心累 */
-    {"\345\277\203\351\205\270", 6, -23, 30, SENT_HIT, 0}, /* 心酸 */
-    {"\345\277\215\344\270\215\344\272\206", 9, -25, 82, SENT_HIT, 0}, /* 忍不了 */
-    {"\345\277\220\345\277\221", 6, -15, 62, SENT_HIT, 0}, /* 忐忑 */
-    {"\345\277\253\344\271\220", 6, 26, 55, SENT_HIT, 0}, /* 快乐 */
-    {"\346\200\216\344\271\210\345\212\236", 9, -12, 62, SENT_HIT, 0}, /* 怎么办 */
-    {"\346\200\222", 3, -25, 90, SENT_HIT, 0}, /* 怒 */
-    {"\346\200\225", 3, -15, 62, SENT_HIT, 0}, /* 怕 */
-    {"\346\200\245\346\255\273", 6, -23, 66, SENT_HIT, 0}, /* 急死 */
-    {"\346\201\213\347\210\261", 6, 12, 55, SENT_HIT, 0}, /* 恋爱 */
+    {"\345\276\256\347\254\221", 6, 15, 35, SENT_HIT|SENT_AROUSAL, 0}, /* 微笑 */
+    {"\345\277\203\345\212\250", 6, 20, 70, SENT_HIT|SENT_AROUSAL, 0}, /* 心动 */
+    {"\345\277\203\346\205\214", 6, -20, 64, SENT_HIT|SENT_AROUSAL, 0}, /* 心慌 */
+    {"\345\277\203\347\210\261", 6, 20, 45, SENT_HIT|SENT_AROUSAL, 0}, /* 心爱 */
+    {"\345\277\203\347\226\274", 6, -15, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 心疼 */
+    {"\345\277\203\347\227\233", 6, -28, 42, SENT_HIT|SENT_AROUSAL, 0}, /* 心痛 */
+    {"\345\277\203\347\242\216", 6, -30, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 心碎 */
+    {"\345\277\203\347\264\257", 6, -25, 15, SENT_HIT|SENT_AROUSAL, 0}, /* 心累 */
+    {"\345\277\203\351\205\270", 6, -23, 30, SENT_HIT|SENT_AROUSAL, 0}, /* 心酸 */
+    {"\345\277\215\344\270\215\344\272\206", 9, -25, 82, SENT_HIT|SENT_AROUSAL, 0}, /* 忍不了 */
+    {"\345\277\220\345\277\221", 6, -15, 62, SENT_HIT|SENT_AROUSAL, 0}, /* 忐忑 */
+    {"\345\277\253\344\271\220", 6, 26, 55, SENT_HIT|SENT_AROUSAL, 0}, /* 快乐 */
+    {"\346\200\216\344\271\210\345\212\236", 9, -12, 62, SENT_HIT|SENT_AROUSAL, 0}, /* 怎么办 */
+    {"\346\200\222", 3, -25, 90, SENT_HIT|SENT_AROUSAL, 0}, /* 怒 */
+    {"\346\200\225", 3, -15, 62, SENT_HIT|SENT_AROUSAL, 0}, /* 怕 */
+    {"\346\200\245\346\255\273", 6, -23, 66, SENT_HIT|SENT_AROUSAL, 0}, /* 急死 */
+    {"\346\201\213\347\210\261", 6, 12, 55, SENT_HIT|SENT_AROUSAL, 0}, /* 恋爱 */
     {"\346\201\220\346\200\225", 6, 0, 0, 0, 0}, /* 恐怕 */
-    {"\346\201\220\346\200\226", 6, -25, 66, SENT_HIT, 0}, /* 恐怖 */
-    {"\346\201\220\346\203\247", 6, -28, 66, SENT_HIT, 0}, /* 恐惧 */
-    {"\346\201\220\346\205\214", 6, -25, 66, SENT_HIT, 0}, /* 恐慌 */
-    {"\346\201\250", 3, -30, 80, SENT_HIT, 0}, /* 恨 */
-    {"\346\201\255\345\226\234", 6, 25, 65, SENT_HIT, 0}, /* 恭喜 */
+    {"\346\201\220\346\200\226", 6, -25, 66, SENT_HIT|SENT_AROUSAL, 0}, /* 恐怖 */
+    {"\346\201\220\346\203\247", 6, -28, 66, SENT_HIT|SENT_AROUSAL, 0}, /* 恐惧 */
+    {"\346\201\220\346\205\214", 6, -25, 66, SENT_HIT|SENT_AROUSAL, 0}, /* 恐慌 */
+    {"\346\201\250", 3, -30, 80, SENT_HIT|SENT_AROUSAL, 0}, /* 恨 */
+    {"\346\201\255\345\226\234", 6, 25, 65, SENT_HIT|SENT_AROUSAL, 0}, /* 恭喜 */
     {"\346\201\260\345\245\275", 6, 0, 0, 0, 0}, /* 恰好 */
-    {"\346\201\266\345\277\203", 6, -28, 76, SENT_HIT, 0}, /* 恶心 */
-    {"\346\201\274\347\201\253", 6, -25, 85, SENT_HIT, 0}, /* 恼火 */
-    {"\346\202\240\351\227\262", 6, 15, 10, SENT_HIT, 0}, /* 悠闲 */
-    {"\346\202\250\345\245\275", 6, 5, 35, SENT_HIT, 0}, /* 您好 */
-    {"\346\202\262\344\274\244", 6, -28, 30, SENT_HIT, 0}, /* 悲伤 */
-    {"\346\202\262\345\223\200", 6, -25, 30, SENT_HIT, 0}, /* 悲哀 */
-    {"\346\202\262\346\203\250", 6, -30, 40, SENT_HIT, 0}, /* 悲惨 */
-    {"\346\202\262\347\227\233", 6, -32, 40, SENT_HIT, 0}, /* 悲痛 */
-    {"\346\203\206\346\200\205", 6, -18, 20, SENT_HIT, 0}, /* 惆怅 */
-    {"\346\203\212\345\226\234", 6, 28, 85, SENT_HIT, 0}, /* 惊喜 */
-    {"\346\203\250", 3, -23, 50, SENT_HIT, 0}, /* 惨 */
-    {"\346\203\250\344\272\206", 6, -22, 65, SENT_HIT, 0}, /* 惨了 */
-    {"\346\203\254\346\204\217", 6, 20, 15, SENT_HIT, 0}, /* 惬意 */
-    {"\346\203\263\344\275\240", 6, 10, 45, SENT_HIT, 0}, /* 想你 */
-    {"\346\203\263\345\223\255", 6, -22, 35, SENT_HIT, 0}, /* 想哭 */
-    {"\346\203\263\345\256\266", 6, -15, 25, SENT_HIT, 0}, /* 想家 */
-    {"\346\203\263\346\255\273", 6, -35, 40, SENT_HIT, 0}, /* 想死 */
-    {"\346\204\211\345\277\253", 6, 23, 45, SENT_HIT, 0}, /* 愉快 */
-    {"\346\204\237\345\212\250", 6, 23, 55, SENT_HIT, 0}, /* 感动 */
-    {"\346\204\237\346\201\251", 6, 22, 40, SENT_HIT, 0}, /* 感恩 */
-    {"\346\204\237\346\277\200", 6, 22, 45, SENT_HIT, 0}, /* 感激 */
-    {"\346\204\237\350\260\242", 6, 20, 40, SENT_HIT, 0}, /* 感谢 */
-    {"\346\204\244\346\200\222", 6, -30, 95, SENT_HIT, 0}, /* 愤怒 */
-    {"\346\205\214", 3, -18, 66, SENT_HIT, 0}, /* 慌 */
-    {"\346\205\214\345\274\240", 6, -18, 66, SENT_HIT, 0}, /* 慌张 */
-    {"\346\210\220\345\212\237", 6, 25, 60, SENT_HIT, 0}, /* 成功 */
-    {"\346\210\221\351\235\240", 6, -5, 85, SENT_HIT, 0}, /* 我靠 */
-    {"\346\211\223\346\236\266", 6, -20, 85, SENT_HIT, 0}, /* 打架 */
-    {"\346\212\221\351\203\201", 6, -30, 15, SENT_HIT, 0}, /* 抑郁 */
-    {"\346\212\223\347\213\202", 6, -28, 92, SENT_HIT, 0}, /* 抓狂 */
-    {"\346\212\261\346\255\211", 6, -6, 30, SENT_HIT, 0}, /* 抱歉 */
-    {"\346\213\205\345\277\203", 6, -18, 62, SENT_HIT, 0}, /* 担心 */
-    {"\346\213\205\345\277\247", 6, -20, 62, SENT_HIT, 0}, /* 担忧 */
+    {"\346\201\266\345\277\203", 6, -28, 76, SENT_HIT|SENT_AROUSAL, 0}, /* 恶心 */
+    {"\346\201\274\347\201\253", 6, -25, 85, SENT_HIT|SENT_AROUSAL, 0}, /* 恼火 */
+    {"\346\202\240\351\227\262", 6, 15, 10, SENT_HIT|SENT_AROUSAL, 0}, /* 悠闲 */
+    {"\346\202\250\345\245\275", 6, 5, 35, SENT_HIT|SENT_AROUSAL, 0}, /* 您好 */
+    {"\346\202\262\344\274\244", 6, -28, 30, SENT_HIT|SENT_AROUSAL, 0}, /* 悲伤 */
+    {"\346\202\262\345\223\200", 6, -25, 30, SENT_HIT|SENT_AROUSAL, 0}, /* 悲哀 */
+    {"\346\202\262\346\203\250", 6, -30, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 悲惨 */
+    {"\346\202\262\347\227\233", 6, -32, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 悲痛 */
+    {"\346\203\206\346\200\205", 6, -18, 20, SENT_HIT|SENT_AROUSAL, 0}, /* 惆怅 */
+    {"\346\203\212\345\226\234", 6, 28, 85, SENT_HIT|SENT_AROUSAL, 0}, /* 惊喜 */
+    {"\346\203\250", 3, -23, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 惨 */
+    {"\346\203\250\344\272\206", 6, -22, 65, SENT_HIT|SENT_AROUSAL, 0}, /* 惨了 */
+    {"\346\203\254\346\204\217", 6, 20, 15, SENT_HIT|SENT_AROUSAL, 0}, /* 惬意 */
+    {"\346\203\263\344\275\240", 6, 10, 45, SENT_HIT|SENT_AROUSAL, 0}, /* 想你 */
+    {"\346\203\263\345\223\255", 6, -22, 35, SENT_HIT|SENT_AROUSAL, 0}, /* 想哭 */
+    {"\346\203\263\345\256\266", 6, -15, 25, SENT_HIT|SENT_AROUSAL, 0}, /* 想家 */
+    {"\346\203\263\346\255\273", 6, -35, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 想死 */
+    {"\346\204\211\345\277\253", 6, 23, 45, SENT_HIT|SENT_AROUSAL, 0}, /* 愉快 */
+    {"\346\204\237\345\212\250", 6, 23, 55, SENT_HIT|SENT_AROUSAL, 0}, /* 感动 */
+    {"\346\204\237\346\201\251", 6, 22, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 感恩 */
+    {"\346\204\237\346\277\200", 6, 22, 45, SENT_HIT|SENT_AROUSAL, 0}, /* 感激 */
+    {"\346\204\237\350\260\242", 6, 20, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 感谢 */
+    {"\346\204\244\346\200\222", 6, -30, 95, SENT_HIT|SENT_AROUSAL, 0}, /* 愤怒 */
+    {"\346\205\214", 3, -18, 66, SENT_HIT|SENT_AROUSAL, 0}, /* 慌 */
+    {"\346\205\214\345\274\240", 6, -18, 66, SENT_HIT|SENT_AROUSAL, 0}, /* 慌张 */
+    {"\346\210\220\345\212\237", 6, 25, 60, SENT_HIT|SENT_AROUSAL, 0}, /* 成功 */
+    {"\346\210\221\351\235\240", 6, -5, 85, SENT_HIT|SENT_AROUSAL, 0}, /* 我靠 */
+    {"\346\211\223\346\236\266", 6, -20, 85, SENT_HIT|SENT_AROUSAL, 0}, /* 打架 */
+    {"\346\212\221\351\203\201", 6, -30, 15, SENT_HIT|SENT_AROUSAL, 0}, /* 抑郁 */
+    {"\346\212\223\347\213\202", 6, -28, 92, SENT_HIT|SENT_AROUSAL, 0}, /* 抓狂 */
+    {"\346\212\225\350\257\211", 6, -15, 76, SENT_HIT|SENT_AROUSAL, 0}, /* 投诉 */
+    {"\346\212\261\346\255\211", 6, -6, 30, SENT_HIT|SENT_AROUSAL, 0}, /* 抱歉 */
+    {"\346\213\205\345\277\203", 6, -18, 62, SENT_HIT|SENT_AROUSAL, 0}, /* 担心 */
+    {"\346\213\205\345\277\247", 6, -20, 62, SENT_HIT|SENT_AROUSAL, 0}, /* 担忧 */
     {"\346\214\272", 3, 0, 0, SENT_BOOST, 20}, /* 挺 */
-    {"\346\220\236\347\254\221", 6, 15, 65, SENT_HIT, 0}, /* 搞笑 */
-    {"\346\223\215", 3, -25, 90, SENT_HIT, 0}, /* 操 */
+    {"\346\220\236\347\254\221", 6, 15, 65, SENT_HIT|SENT_AROUSAL, 0}, /* 搞笑 */
+    {"\346\223\215", 3, -25, 90, SENT_HIT|SENT_AROUSAL, 0}, /* 操 */
     {"\346\223\215\344\275\234", 6, 0, 0, 0, 0}, /* 操作 */
     {"\346\223\215\345\234\272", 6, 0, 0, 0, 0}, /* 操场 */
-    {"\346\223\215\345\277\203", 6, -10, 50, SENT_HIT, 0}, /* 操心 */
-    {"\346\224\257\346\214\201", 6, 15, 50, SENT_HIT, 0}, /* 支持 */
-    {"\346\224\276\345\277\203", 6, 15, 20, SENT_HIT, 0}, /* 放心 */
-    {"\346\224\276\346\235\276", 6, 15, 10, SENT_HIT, 0}, /* 放松 */
-    {"\346\226\271\344\276\277", 6, 12, 35, SENT_HIT, 0}, /* 方便 */
+    {"\346\223\215\345\277\203", 6, -10, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 操心 */
+    {"\346\224\257\346\214\201", 6, 15, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 支持 */
+    {"\346\224\276\345\277\203", 6, 15, 20, SENT_HIT|SENT_AROUSAL, 0}, /* 放心 */
+    {"\346\224\276\346\235\276", 6, 15, 10, SENT_HIT|SENT_AROUSAL, 0}, /* 放松 */
+    {"\346\226\271\344\276\277", 6, 12, 35, SENT_HIT|SENT_AROUSAL, 0}, /* 方便 */
     {"\346\227\240", 3, 0, 0, SENT_NEG, 0}, /* 无 */
     {"\346\227\240\345\205\263", 6, 0, 0, 0, 0}, /* 无关 */
-    {"\346\227\240\345\212\251", 6, -23, 35, SENT_HIT, 0}, /* 无助 */
-    {"\346\227\240\345\245\210", 6, -18, 30, SENT_HIT, 0}, /* 无奈 */
-    {"\346\227\240\346\211\200\350\260\223", 9, -3, 15, SENT_HIT, 0}, /* 无所谓 */
-    {"\346\227\240\346\225\214", 6, 20, 75, SENT_HIT, 0}, /* 无敌 */
+    {"\346\227\240\345\212\251", 6, -23, 35, SENT_HIT|SENT_AROUSAL, 0}, /* 无助 */
+    {"\346\227\240\345\245\210", 6, -18, 30, SENT_HIT|SENT_AROUSAL, 0}, /* 无奈 */
+    {"\346\227\240\346\211\200\350\260\223", 9, -3, 15, SENT_HIT|SENT_AROUSAL, 0}, /* 无所谓 */
+    {"\346\227\240\346\225\214", 6, 20, 75, SENT_HIT|SENT_AROUSAL, 0}, /* 无敌 */
     {"\346\227\240\346\257\224", 6, 0, 0, SENT_BOOST, 60}, /* 无比 */
     {"\346\227\240\346\263\225", 6, 0, 0, SENT_NEG, 0}, /* 无法 */
-    {"\346\227\240\350\201\212", 6, -13, 15, SENT_HIT, 0}, /* 无聊 */
+    {"\346\227\240\350\201\212", 6, -13, 15, SENT_HIT|SENT_AROUSAL, 0}, /* 无聊 */
     {"\346\227\240\350\256\272", 6, 0, 0, 0, 0}, /* 无论 */
-    {"\346\227\240\350\257\255", 6, -18, 55, SENT_HIT, 0}, /* 无语 */
+    {"\346\227\240\350\257\255", 6, -18, 55, SENT_HIT|SENT_AROUSAL, 0}, /* 无语 */
     {"\346\227\240\350\276\234", 6, -10, 50, SENT_HIT, 0}, /* 无辜 */
     {"\346\227\240\351\231\220", 6, 0, 0, 0, 0}, /* 无限 */
-    {"\346\227\245\344\272\206\347\213\227", 9, -25, 85, SENT_HIT, 0}, /* 日了狗 */
-    {"\346\227\251\344\270\212\345\245\275", 9, 10, 40, SENT_HIT, 0}, /* 早上好 */
-    {"\346\227\266\345\267\256", 6, -5, 20, SENT_HIT, 0}, /* 时差 */
-    {"\346\231\232\345\256\211", 6, 8, 10, SENT_HIT, 0}, /* 晚安 */
-    {"\346\232\264\350\272\201", 6, -25, 90, SENT_HIT, 0}, /* 暴躁 */
+    {"\346\227\245\344\272\206\347\213\227", 9, -25, 85, SENT_HIT|SENT_AROUSAL, 0}, /* 日了狗 */
+    {"\346\227\251\344\270\212\345\245\275", 9, 10, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 早上好 */
+    {"\346\227\266\345\267\256", 6, -5, 20, SENT_HIT|SENT_AROUSAL, 0}, /* 时差 */
+    {"\346\231\232\345\256\211", 6, 8, 10, SENT_HIT|SENT_AROUSAL, 0}, /* 晚安 */
+    {"\346\232\264\350\272\201", 6, -25, 90, SENT_HIT|SENT_AROUSAL, 0}, /* 暴躁 */
     {"\346\233\264", 3, 0, 0, SENT_BOOST, 20}, /* 更 */
     {"\346\233\264\345\212\240", 6, 0, 0, SENT_BOOST, 25}, /* 更加 */
     {"\346\234\200", 3, 0, 0, SENT_BOOST, 50}, /* 最 */
     {"\346\234\200\345\210\235", 6, 0, 0, 0, 0}, /* 最初 */
     {"\346\234\200\345\220\216", 6, 0, 0, 0, 0}, /* 最后 */
     {"\346\234\200\345\244\232", 6, 0, 0, 0, 0}, /* 最多 */
-    {"\346\234\200\345\245\275", 6, 15, 45, SENT_HIT, 0}, /* 最好 */
+    {"\346\234\200\345\245\275", 6, 15, 45, SENT_HIT|SENT_AROUSAL, 0}, /* 最好 */
     {"\346\234\200\345\260\221", 6, 0, 0, 0, 0}, /* 最少 */
-    {"\346\234\200\347\210\261", 6, 25, 55, SENT_HIT, 0}, /* 最爱 */
+    {"\346\234\200\347\210\261", 6, 25, 55, SENT_HIT|SENT_AROUSAL, 0}, /* 最爱 */
     {"\346\234\200\347\273\210", 6, 0, 0, 0, 0}, /* 最终 */
     {"\346\234\200\350\277\221", 6, 0, 0, 0, 0}, /* 最近 */
     {"\346\234\211\344\272\233", 6, 0, 0, SENT_BOOST, -30}, /* 有些 */
-    {"\346\234\211\346\204\217\346\200\235", 9, 18, 55, SENT_HIT, 0}, /* 有意思 */
+    {"\346\234\211\346\204\217\346\200\235", 9, 18, 55, SENT_HIT|SENT_AROUSAL, 0}, /* 有意思 */
     {"\346\234\211\347\202\271", 6, 0, 0, SENT_BOOST, -40}, /* 有点 */
     {"\346\234\211\347\202\271\345\204\277", 9, 0, 0, SENT_BOOST, -40}, /* 有点儿 */
-    {"\346\234\211\347\224\250", 6, 12, 40, SENT_HIT, 0}, /* 有用 */
-    {"\346\234\211\350\266\243", 6, 20, 55, SENT_HIT, 0}, /* 有趣 */
-    {"\346\234\237\345\276\205", 6, 20, 70, SENT_HIT, 0}, /* 期待 */
+    {"\346\234\211\347\224\250", 6, 12, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 有用 */
+    {"\346\234\211\350\266\243", 6, 20, 55, SENT_HIT|SENT_AROUSAL, 0}, /* 有趣 */
+    {"\346\234\237\345\276\205", 6, 20, 70, SENT_HIT|SENT_AROUSAL, 0}, /* 期待 */
     {"\346\234\252", 3, 0, 0, SENT_NEG, 0}, /* 未 */
     {"\346\234\252\345\277\205", 6, 0, 0, 0, 0}, /* 未必 */
     {"\346\234\252\346\235\245", 6, 0, 0, 0, 0}, /* 未来 */
@@ -8136,163 +8146,164 @@ static const struct sent_term sent_spans[676] = {
     {"\346\236\201\345\205\266", 6, 0, 0, SENT_BOOST, 70}, /* 极其 */
     {"\346\236\201\345\272\246", 6, 0, 0, SENT_BOOST, 70}, /* 极度 */
     {"\346\240\274\345\244\226", 6, 0, 0, SENT_BOOST, 40}, /* 格外 */
-    {"\346\243\222", 3, 28, 60, SENT_HIT, 0}, /* 棒 */
-    {"\346\254\242\344\271\220", 6, 25, 60, SENT_HIT, 0}, /* 欢乐 */
-    {"\346\254\242\345\226\234", 6, 23, 55, SENT_HIT, 0}, /* 欢喜 */
-    {"\346\254\243\346\205\260", 6, 20, 30, SENT_HIT, 0}, /* 欣慰 */
-    {"\346\254\272\350\264\237", 6, -23, 65, SENT_HIT, 0}, /* 欺负 */
+    {"\346\243\222", 3, 28, 60, SENT_HIT|SENT_AROUSAL, 0}, /* 棒 */
+    {"\346\254\242\344\271\220", 6, 25, 60, SENT_HIT|SENT_AROUSAL, 0}, /* 欢乐 */
+    {"\346\254\242\345\226\234", 6, 23, 55, SENT_HIT|SENT_AROUSAL, 0}, /* 欢喜 */
+    {"\346\254\243\346\205\260", 6, 20, 30, SENT_HIT|SENT_AROUSAL, 0}, /* 欣慰 */
+    {"\346\254\272\350\264\237", 6, -23, 65, SENT_HIT|SENT_AROUSAL, 0}, /* 欺负 */
     {"\346\255\243\345\245\275", 6, 5, 42, SENT_HIT, 0}, /* 正好 */
-    {"\346\255\273\344\272\206", 6, -15, 40, SENT_POST|SENT_HIT, 60}, /* 死了 */
-    {"\346\255\273\344\272\241", 6, -30, 45, SENT_HIT, 0}, /* 死亡 */
-    {"\346\255\273\346\234\272", 6, -15, 65, SENT_HIT, 0}, /* 死机 */
+    {"\346\255\273\344\272\206", 6, -15, 40, SENT_POST|SENT_HIT|SENT_AROUSAL, 60}, /* 死了 */
+    {"\346\255\273\344\272\241", 6, -30, 45, SENT_HIT|SENT_AROUSAL, 0}, /* 死亡 */
+    {"\346\255\273\346\234\272", 6, -15, 65, SENT_HIT|SENT_AROUSAL, 0}, /* 死机 */
     {"\346\257\224\350\276\203", 6, 0, 0, SENT_BOOST, -10}, /* 比较 */
-    {"\346\257\233\347\227\205", 6, -12, 45, SENT_HIT, 0}, /* 毛病 */
+    {"\346\257\233\347\227\205", 6, -12, 45, SENT_HIT|SENT_AROUSAL, 0}, /* 毛病 */
     {"\346\257\253\344\270\215", 6, 0, 0, SENT_NEG, 0}, /* 毫不 */
-    {"\346\260\224\344\272\272", 6, -23, 85, SENT_HIT, 0}, /* 气人 */
-    {"\346\260\224\346\255\273", 6, -30, 90, SENT_HIT, 0}, /* 气死 */
+    {"\346\260\224\344\272\272", 6, -23, 85, SENT_HIT|SENT_AROUSAL, 0}, /* 气人 */
+    {"\346\260\224\346\255\273", 6, -30, 90, SENT_HIT|SENT_AROUSAL, 0}, /* 气死 */
     {"\346\262\222\346\234\211", 6, 0, 0, SENT_NEG, 0}, /* 沒有 */
     {"\346\262\241", 3, 0, 0, SENT_NEG, 0}, /* 没 */
-    {"\346\262\241\344\272\213", 6, 8, 20, SENT_HIT, 0}, /* 没事 */
-    {"\346\262\241\345\205\263\347\263\273", 9, 10, 25, SENT_HIT, 0}, /* 没关系 */
-    {"\346\262\241\345\212\236\346\263\225", 9, -15, 40, SENT_HIT, 0}, /* 没办法 */
-    {"\346\262\241\345\212\262", 6, -15, 20, SENT_HIT, 0}, /* 没劲 */
-    {"\346\262\241\346\203\263\345\210\260", 9, 0, 60, SENT_HIT, 0}, /* 没想到 */
-    {"\346\262\241\346\204\217\346\200\235", 9, -18, 20, SENT_HIT, 0}, /* 没意思 */
-    {"\346\262\241\346\225\221\344\272\206", 9, -25, 40, SENT_HIT, 0}, /* 没救了 */
+    {"\346\262\241\344\272\213", 6, 8, 20, SENT_HIT|SENT_AROUSAL, 0}, /* 没事 */
+    {"\346\262\241\345\205\263\347\263\273", 9, 10, 25, SENT_HIT|SENT_AROUSAL, 0}, /* 没关系 */
+    {"\346\262\241\345\212\236\346\263\225", 9, -15, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 没办法 */
+    {"\346\262\241\345\212\262", 6, -15, 20, SENT_HIT|SENT_AROUSAL, 0}, /* 没劲 */
+    {"\346\262\241\346\203\263\345\210\260", 9, 0, 60, SENT_HIT|SENT_AROUSAL, 0}, /* 没想到 */
+    {"\346\262\241\346\204\217\346\200\235", 9, -18, 20, SENT_HIT|SENT_AROUSAL, 0}, /* 没意思 */
+    {"\346\262\241\346\225\221\344\272\206", 9, -25, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 没救了 */
     {"\346\262\241\346\234\211", 6, 0, 0, SENT_NEG, 0}, /* 没有 */
-    {"\346\262\241\347\224\250", 6, -18, 35, SENT_HIT, 0}, /* 没用 */
-    {"\346\262\241\351\224\231", 6, 10, 40, SENT_HIT, 0}, /* 没错 */
-    {"\346\262\241\351\227\256\351\242\230", 9, 12, 35, SENT_HIT, 0}, /* 没问题 */
-    {"\346\262\256\344\270\247", 6, -25, 25, SENT_HIT, 0}, /* 沮丧 */
-    {"\346\264\273\344\270\215\344\270\213\345\216\273", 12, -38, 40, SENT_HIT, 0}, /* 活不下去 */
-    {"\346\265\201\346\263\252", 6, -20, 35, SENT_HIT, 0}, /* 流泪 */
-    {"\346\267\241\345\256\232", 6, 8, 10, SENT_HIT, 0}, /* 淡定 */
-    {"\346\267\267\350\233\213", 6, -32, 90, SENT_HIT, 0}, /* 混蛋 */
-    {"\346\270\243", 3, -20, 60, SENT_HIT, 0}, /* 渣 */
-    {"\346\270\243\347\224\267", 6, -25, 76, SENT_HIT, 0}, /* 渣男 */
-    {"\346\270\251\346\232\226", 6, 22, 35, SENT_HIT, 0}, /* 温暖 */
-    {"\346\270\251\346\237\224", 6, 22, 25, SENT_HIT, 0}, /* 温柔 */
-    {"\346\273\232", 3, -30, 90, SENT_HIT, 0}, /* 滚 */
+    {"\346\262\241\347\224\250", 6, -18, 35, SENT_HIT|SENT_AROUSAL, 0}, /* 没用 */
+    {"\346\262\241\351\224\231", 6, 10, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 没错 */
+    {"\346\262\241\351\227\256\351\242\230", 9, 12, 35, SENT_HIT|SENT_AROUSAL, 0}, /* 没问题 */
+    {"\346\262\256\344\270\247", 6, -25, 25, SENT_HIT|SENT_AROUSAL, 0}, /* 沮丧 */
+    {"\346\264\273\344\270\215\344\270\213\345\216\273", 12, -38, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 活不下去 */
+    {"\346\265\201\346\263\252", 6, -20, 35, SENT_HIT|SENT_AROUSAL, 0}, /* 流泪 */
+    {"\346\267\241\345\256\232", 6, 8, 10, SENT_HIT|SENT_AROUSAL, 0}, /* 淡定 */
+    {"\346\267\267\350\233\213", 6, -32, 90, SENT_HIT|SENT_AROUSAL, 0}, /* 混蛋 */
+    {"\346\270\243", 3, -20, 60, SENT_HIT|SENT_AROUSAL, 0}, /* 渣 */
+    {"\346\270\243\347\224\267", 6, -25, 76, SENT_HIT|SENT_AROUSAL, 0}, /* 渣男 */
+    {"\346\270\251\346\232\226", 6, 22, 35, SENT_HIT|SENT_AROUSAL, 0}, /* 温暖 */
+    {"\346\270\251\346\237\224", 6, 22, 25, SENT_HIT|SENT_AROUSAL, 0}, /* 温柔 */
+    {"\346\273\232", 3, -30, 90, SENT_HIT|SENT_AROUSAL, 0}, /* 滚 */
     {"\346\273\232\345\212\250", 6, 0, 0, 0, 0}, /* 滚动 */
-    {"\346\273\232\350\233\213", 6, -32, 90, SENT_HIT, 0}, /* 滚蛋 */
-    {"\346\273\241\346\204\217", 6, 20, 40, SENT_HIT, 0}, /* 满意 */
-    {"\346\273\241\350\266\263", 6, 20, 30, SENT_HIT, 0}, /* 满足 */
-    {"\346\274\202\344\272\256", 6, 25, 50, SENT_HIT, 0}, /* 漂亮 */
-    {"\346\277\200\345\212\250", 6, 15, 88, SENT_HIT, 0}, /* 激动 */
-    {"\347\201\253\345\244\247", 6, -25, 85, SENT_HIT, 0}, /* 火大 */
-    {"\347\201\277\347\203\202", 6, 22, 60, SENT_HIT, 0}, /* 灿烂 */
-    {"\347\202\271\350\265\236", 6, 20, 50, SENT_HIT, 0}, /* 点赞 */
-    {"\347\203\202", 3, -22, 55, SENT_HIT, 0}, /* 烂 */
-    {"\347\203\246", 3, -20, 76, SENT_HIT, 0}, /* 烦 */
-    {"\347\203\246\346\201\274", 6, -20, 55, SENT_HIT, 0}, /* 烦恼 */
-    {"\347\203\246\346\255\273", 6, -25, 80, SENT_HIT, 0}, /* 烦死 */
-    {"\347\203\246\350\272\201", 6, -23, 78, SENT_HIT, 0}, /* 烦躁 */
-    {"\347\203\255\347\210\261", 6, 28, 65, SENT_HIT, 0}, /* 热爱 */
-    {"\347\203\255\350\241\200", 6, 15, 90, SENT_HIT, 0}, /* 热血 */
-    {"\347\204\246\350\231\221", 6, -23, 66, SENT_HIT, 0}, /* 焦虑 */
+    {"\346\273\232\350\233\213", 6, -32, 90, SENT_HIT|SENT_AROUSAL, 0}, /* 滚蛋 */
+    {"\346\273\241\346\204\217", 6, 20, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 满意 */
+    {"\346\273\241\350\266\263", 6, 20, 30, SENT_HIT|SENT_AROUSAL, 0}, /* 满足 */
+    {"\346\274\202\344\272\256", 6, 25, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 漂亮 */
+    {"\346\277\200\345\212\250", 6, 15, 88, SENT_HIT|SENT_AROUSAL, 0}, /* 激动 */
+    {"\347\201\253\345\244\247", 6, -25, 85, SENT_HIT|SENT_AROUSAL, 0}, /* 火大 */
+    {"\347\201\277\347\203\202", 6, 22, 60, SENT_HIT|SENT_AROUSAL, 0}, /* 灿烂 */
+    {"\347\202\271\350\265\236", 6, 20, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 点赞 */
+    {"\347\203\202", 3, -22, 55, SENT_HIT|SENT_AROUSAL, 0}, /* 烂 */
+    {"\347\203\246", 3, -20, 76, SENT_HIT|SENT_AROUSAL, 0}, /* 烦 */
+    {"\347\203\246\346\201\274", 6, -20, 55, SENT_HIT|SENT_AROUSAL, 0}, /* 烦恼 */
+    {"\347\203\246\346\255\273", 6, -25, 80, SENT_HIT|SENT_AROUSAL, 0}, /* 烦死 */
+    {"\347\203\246\350\272\201", 6, -23, 78, SENT_HIT|SENT_AROUSAL, 0}, /* 烦躁 */
+    {"\347\203\255\347\210\261", 6, 28, 65, SENT_HIT|SENT_AROUSAL, 0}, /* 热爱 */
+    {"\347\203\255\350\241\200", 6, 15, 90, SENT_HIT|SENT_AROUSAL, 0}, /* 热血 */
+    {"\347\204\246\350\231\221", 6, -23, 66, SENT_HIT|SENT_AROUSAL, 0}, /* 焦虑 */
     {"\347\204\266\350\200\214", 6, 0, 0, SENT_BUT, 0}, /* 然而 */
     {"\347\210\206\344\272\206", 6, 0, 0, SENT_POST, 50}, /* 爆了 */
-    {"\347\210\261", 3, 25, 55, SENT_HIT, 0}, /* 爱 */
+    {"\347\210\261", 3, 25, 55, SENT_HIT|SENT_AROUSAL, 0}, /* 爱 */
     {"\347\210\261\345\245\275", 6, 5, 42, SENT_HIT, 0}, /* 爱好 */
-    {"\347\210\261\345\277\203", 6, 18, 40, SENT_HIT, 0}, /* 爱心 */
-    {"\347\210\261\346\203\205", 6, 15, 50, SENT_HIT, 0}, /* 爱情 */
-    {"\347\210\275", 3, 25, 75, SENT_HIT, 0}, /* 爽 */
-    {"\347\211\233\346\211\271", 6, 25, 75, SENT_HIT, 0}, /* 牛批 */
-    {"\347\211\233\351\200\274", 6, 25, 75, SENT_HIT, 0}, /* 牛逼 */
+    {"\347\210\261\345\277\203", 6, 18, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 爱心 */
+    {"\347\210\261\346\203\205", 6, 15, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 爱情 */
+    {"\347\210\275", 3, 25, 75, SENT_HIT|SENT_AROUSAL, 0}, /* 爽 */
+    {"\347\211\233\346\211\271", 6, 25, 75, SENT_HIT|SENT_AROUSAL, 0}, /* 牛批 */
+    {"\347\211\233\351\200\274", 6, 25, 75, SENT_HIT|SENT_AROUSAL, 0}, /* 牛逼 */
     {"\347\211\271\345\210\253", 6, 0, 0, SENT_BOOST, 50}, /* 特别 */
     {"\347\216\251\347\254\221", 6, 0, 0, 0, 0}, /* 玩笑 */
-    {"\347\224\234", 3, 15, 45, SENT_HIT, 0}, /* 甜 */
-    {"\347\224\234\350\234\234", 6, 25, 50, SENT_HIT, 0}, /* 甜蜜 */
-    {"\347\224\237\346\260\224", 6, -25, 85, SENT_HIT, 0}, /* 生气 */
-    {"\347\224\237\347\227\205", 6, -18, 30, SENT_HIT, 0}, /* 生病 */
+    {"\347\224\234", 3, 15, 45, SENT_HIT|SENT_AROUSAL, 0}, /* 甜 */
+    {"\347\224\234\350\234\234", 6, 25, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 甜蜜 */
+    {"\347\224\237\346\260\224", 6, -25, 85, SENT_HIT|SENT_AROUSAL, 0}, /* 生气 */
+    {"\347\224\237\347\227\205", 6, -18, 30, SENT_HIT|SENT_AROUSAL, 0}, /* 生病 */
     {"\347\224\255", 3, 0, 0, SENT_NEG, 0}, /* 甭 */
     {"\347\225\245", 3, 0, 0, SENT_BOOST, -30}, /* 略 */
-    {"\347\226\257\347\213\202", 6, 3, 90, SENT_HIT, 0}, /* 疯狂 */
-    {"\347\226\262\345\200\246", 6, -18, 8, SENT_HIT, 0}, /* 疲倦 */
-    {"\347\226\262\346\203\253", 6, -20, 10, SENT_HIT, 0}, /* 疲惫 */
-    {"\347\226\274", 3, -18, 50, SENT_HIT, 0}, /* 疼 */
-    {"\347\226\274\347\210\261", 6, 20, 40, SENT_HIT, 0}, /* 疼爱 */
-    {"\347\227\205\344\272\206", 6, -18, 30, SENT_HIT, 0}, /* 病了 */
+    {"\347\226\257\347\213\202", 6, 3, 90, SENT_HIT|SENT_AROUSAL, 0}, /* 疯狂 */
+    {"\347\226\262\345\200\246", 6, -18, 8, SENT_HIT|SENT_AROUSAL, 0}, /* 疲倦 */
+    {"\347\226\262\346\203\253", 6, -20, 10, SENT_HIT|SENT_AROUSAL, 0}, /* 疲惫 */
+    {"\347\226\274", 3, -18, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 疼 */
+    {"\347\226\274\347\210\261", 6, 20, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 疼爱 */
+    {"\347\227\205\344\272\206", 6, -18, 30, SENT_HIT|SENT_AROUSAL, 0}, /* 病了 */
     {"\347\227\205\344\272\272", 6, -10, 50, SENT_HIT, 0}, /* 病人 */
-    {"\347\227\205\346\257\222", 6, -15, 40, SENT_HIT, 0}, /* 病毒 */
-    {"\347\227\233", 3, -20, 50, SENT_HIT, 0}, /* 痛 */
-    {"\347\227\233\345\277\253", 6, 22, 70, SENT_HIT, 0}, /* 痛快 */
-    {"\347\227\233\350\213\246", 6, -30, 50, SENT_HIT, 0}, /* 痛苦 */
-    {"\347\233\270\344\277\241", 6, 10, 45, SENT_HIT, 0}, /* 相信 */
+    {"\347\227\205\346\257\222", 6, -15, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 病毒 */
+    {"\347\227\233", 3, -20, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 痛 */
+    {"\347\227\233\345\277\253", 6, 22, 70, SENT_HIT|SENT_AROUSAL, 0}, /* 痛快 */
+    {"\347\227\233\350\213\246", 6, -30, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 痛苦 */
+    {"\347\233\270\344\277\241", 6, 10, 45, SENT_HIT|SENT_AROUSAL, 0}, /* 相信 */
     {"\347\233\270\345\267\256", 6, 0, 0, 0, 0}, /* 相差 */
     {"\347\233\270\345\275\223", 6, 0, 0, SENT_BOOST, 40}, /* 相当 */
-    {"\347\234\213\344\270\215\346\203\257", 9, -20, 76, SENT_HIT, 0}, /* 看不惯 */
-    {"\347\234\213\344\270\215\350\265\267", 9, -23, 65, SENT_HIT, 0}, /* 看不起 */
+    {"\347\234\213\344\270\215\346\203\257", 9, -20, 76, SENT_HIT|SENT_AROUSAL, 0}, /* 看不惯 */
+    {"\347\234\213\344\270\215\350\265\267", 9, -23, 65, SENT_HIT|SENT_AROUSAL, 0}, /* 看不起 */
     {"\347\234\237", 3, 0, 0, SENT_BOOST, 30}, /* 真 */
     {"\347\234\237\345\256\236", 6, 8, 43, SENT_HIT, 0}, /* 真实 */
-    {"\347\234\237\345\277\203", 6, 10, 45, SENT_HIT, 0}, /* 真心 */
+    {"\347\234\237\345\277\203", 6, 10, 45, SENT_HIT|SENT_AROUSAL, 0}, /* 真心 */
     {"\347\234\237\347\232\204", 6, 0, 0, SENT_BOOST, 30}, /* 真的 */
     {"\347\234\237\347\233\270", 6, 0, 0, 0, 0}, /* 真相 */
-    {"\347\234\237\350\257\232", 6, 20, 40, SENT_HIT, 0}, /* 真诚 */
-    {"\347\234\274\346\263\252", 6, -18, 35, SENT_HIT, 0}, /* 眼泪 */
-    {"\347\235\200\346\200\245", 6, -15, 64, SENT_HIT, 0}, /* 着急 */
-    {"\347\235\241\344\270\215\347\235\200", 9, -18, 55, SENT_HIT, 0}, /* 睡不着 */
-    {"\347\240\264\345\235\217", 6, -20, 65, SENT_HIT, 0}, /* 破坏 */
+    {"\347\234\237\350\257\232", 6, 20, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 真诚 */
+    {"\347\234\274\346\263\252", 6, -18, 35, SENT_HIT|SENT_AROUSAL, 0}, /* 眼泪 */
+    {"\347\235\200\346\200\245", 6, -15, 64, SENT_HIT|SENT_AROUSAL, 0}, /* 着急 */
+    {"\347\235\241\344\270\215\347\235\200", 9, -18, 55, SENT_HIT|SENT_AROUSAL, 0}, /* 睡不着 */
+    {"\347\240\264\345\235\217", 6, -20, 65, SENT_HIT|SENT_AROUSAL, 0}, /* 破坏 */
     {"\347\241\256\345\256\236", 6, 0, 0, SENT_BOOST, 20}, /* 确实 */
-    {"\347\245\235\350\264\272", 6, 25, 60, SENT_HIT, 0}, /* 祝贺 */
-    {"\347\246\273\345\210\253", 6, -18, 30, SENT_HIT, 0}, /* 离别 */
-    {"\347\246\273\345\251\232", 6, -20, 45, SENT_HIT, 0}, /* 离婚 */
+    {"\347\245\235\350\264\272", 6, 25, 60, SENT_HIT|SENT_AROUSAL, 0}, /* 祝贺 */
+    {"\347\246\273\345\210\253", 6, -18, 30, SENT_HIT|SENT_AROUSAL, 0}, /* 离别 */
+    {"\347\246\273\345\251\232", 6, -20, 45, SENT_HIT|SENT_AROUSAL, 0}, /* 离婚 */
     {"\347\247\257\347\264\257", 6, 0, 0, 0, 0}, /* 积累 */
     {"\347\250\215\345\276\256", 6, 0, 0, SENT_BOOST, -40}, /* 稍微 */
-    {"\347\251\272\350\231\232", 6, -22, 15, SENT_HIT, 0}, /* 空虚 */
-    {"\347\254\221", 3, 12, 55, SENT_HIT, 0}, /* 笑 */
-    {"\347\254\221\345\256\271", 6, 18, 40, SENT_HIT, 0}, /* 笑容 */
-    {"\347\254\221\346\255\273", 6, 15, 80, SENT_HIT, 0}, /* 笑死 */
+    {"\347\251\272\350\231\232", 6, -22, 15, SENT_HIT|SENT_AROUSAL, 0}, /* 空虚 */
+    {"\347\254\221", 3, 12, 55, SENT_HIT|SENT_AROUSAL, 0}, /* 笑 */
+    {"\347\254\221\345\256\271", 6, 18, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 笑容 */
+    {"\347\254\221\346\255\273", 6, 15, 80, SENT_HIT|SENT_AROUSAL, 0}, /* 笑死 */
     {"\347\254\221\350\257\235", 6, 5, 42, SENT_HIT, 0}, /* 笑话 */
-    {"\347\254\250", 3, -15, 50, SENT_HIT, 0}, /* 笨 */
-    {"\347\254\250\350\233\213", 6, -18, 60, SENT_HIT, 0}, /* 笨蛋 */
+    {"\347\254\250", 3, -15, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 笨 */
+    {"\347\254\250\350\233\213", 6, -18, 60, SENT_HIT|SENT_AROUSAL, 0}, /* 笨蛋 */
     {"\347\256\200\347\233\264", 6, 0, 0, SENT_BOOST, 50}, /* 简直 */
     {"\347\261\273\345\210\253", 6, 0, 0, 0, 0}, /* 类别 */
-    {"\347\262\276\345\275\251", 6, 26, 65, SENT_HIT, 0}, /* 精彩 */
-    {"\347\263\237\344\272\206", 6, -20, 68, SENT_HIT, 0}, /* 糟了 */
-    {"\347\263\237\347\263\225", 6, -25, 62, SENT_HIT, 0}, /* 糟糕 */
-    {"\347\264\247\345\274\240", 6, -15, 66, SENT_HIT, 0}, /* 紧张 */
-    {"\347\264\257", 3, -15, 12, SENT_HIT, 0}, /* 累 */
-    {"\347\264\257\346\255\273", 6, -22, 20, SENT_HIT, 0}, /* 累死 */
+    {"\347\262\276\345\275\251", 6, 26, 65, SENT_HIT|SENT_AROUSAL, 0}, /* 精彩 */
+    {"\347\263\237\344\272\206", 6, -20, 68, SENT_HIT|SENT_AROUSAL, 0}, /* 糟了 */
+    {"\347\263\237\347\263\225", 6, -25, 62, SENT_HIT|SENT_AROUSAL, 0}, /* 糟糕 */
+    {"\347\264\247\345\274\240", 6, -15, 66, SENT_HIT|SENT_AROUSAL, 0}, /* 紧张 */
+    {"\347\264\257", 3, -15, 12, SENT_HIT|SENT_AROUSAL, 0}, /* 累 */
+    {"\347\264\257\346\255\273", 6, -22, 20, SENT_HIT|SENT_AROUSAL, 0}, /* 累死 */
     {"\347\264\257\350\256\241", 6, 0, 0, 0, 0}, /* 累计 */
     {"\347\272\247\345\210\253", 6, 0, 0, 0, 0}, /* 级别 */
-    {"\347\273\231\345\212\233", 6, 22, 65, SENT_HIT, 0}, /* 给力 */
+    {"\347\273\231\345\212\233", 6, 22, 65, SENT_HIT|SENT_AROUSAL, 0}, /* 给力 */
     {"\347\273\235\344\270\215", 6, 0, 0, SENT_NEG, 0}, /* 绝不 */
-    {"\347\273\235\346\234\233", 6, -33, 35, SENT_HIT, 0}, /* 绝望 */
-    {"\347\276\216\344\270\275", 6, 25, 45, SENT_HIT, 0}, /* 美丽 */
-    {"\347\276\216\345\221\263", 6, 23, 50, SENT_HIT, 0}, /* 美味 */
-    {"\347\276\216\345\245\275", 6, 25, 45, SENT_HIT, 0}, /* 美好 */
-    {"\347\276\216\346\273\213\346\273\213", 9, 22, 50, SENT_HIT, 0}, /* 美滋滋 */
-    {"\347\276\216\351\243\237", 6, 15, 50, SENT_HIT, 0}, /* 美食 */
-    {"\347\276\236\350\200\273", 6, -22, 60, SENT_HIT, 0}, /* 羞耻 */
-    {"\347\276\241\346\205\225", 6, 10, 55, SENT_HIT, 0}, /* 羡慕 */
-    {"\350\200\266", 3, 18, 85, SENT_HIT, 0}, /* 耶 */
+    {"\347\273\235\346\234\233", 6, -33, 35, SENT_HIT|SENT_AROUSAL, 0}, /* 绝望 */
+    {"\347\276\216\344\270\275", 6, 25, 45, SENT_HIT|SENT_AROUSAL, 0}, /* 美丽 */
+    {"\347\276\216\345\221\263", 6, 23, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 美味 */
+    {"\347\276\216\345\245\275", 6, 25, 45, SENT_HIT|SENT_AROUSAL, 0}, /* 美好 */
+    {"\347\276\216\346\273\213\346\273\213", 9, 22, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 美滋滋 */
+    {"\347\276\216\351\243\237", 6, 15, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 美食 */
+    {"\347\276\236\350\200\273", 6, -22, 60, SENT_HIT|SENT_AROUSAL, 0}, /* 羞耻 */
+    {"\347\276\241\346\205\225", 6, 10, 55, SENT_HIT|SENT_AROUSAL, 0}, /* 羡慕 */
+    {"\350\200\203\344\270\212", 6, 22, 75, SENT_HIT|SENT_AROUSAL, 0}, /* 考上 */
+    {"\350\200\266", 3, 18, 85, SENT_HIT|SENT_AROUSAL, 0}, /* 耶 */
     {"\350\200\266\347\250\243", 6, 0, 0, 0, 0}, /* 耶稣 */
-    {"\350\203\214\345\217\233", 6, -30, 76, SENT_HIT, 0}, /* 背叛 */
-    {"\350\203\234\345\210\251", 6, 25, 70, SENT_HIT, 0}, /* 胜利 */
+    {"\350\203\214\345\217\233", 6, -30, 76, SENT_HIT|SENT_AROUSAL, 0}, /* 背叛 */
+    {"\350\203\234\345\210\251", 6, 25, 70, SENT_HIT|SENT_AROUSAL, 0}, /* 胜利 */
     {"\350\205\220\347\203\202", 6, -20, 55, SENT_HIT, 0}, /* 腐烂 */
-    {"\350\207\252\350\261\252", 6, 25, 60, SENT_HIT, 0}, /* 自豪 */
-    {"\350\207\252\350\264\243", 6, -22, 40, SENT_HIT, 0}, /* 自责 */
-    {"\350\210\222\346\234\215", 6, 20, 25, SENT_HIT, 0}, /* 舒服 */
-    {"\350\210\222\351\200\202", 6, 20, 20, SENT_HIT, 0}, /* 舒适 */
-    {"\350\211\257\345\245\275", 6, 18, 40, SENT_HIT, 0}, /* 良好 */
-    {"\350\213\246\346\201\274", 6, -20, 50, SENT_HIT, 0}, /* 苦恼 */
-    {"\350\220\214", 3, 20, 50, SENT_HIT, 0}, /* 萌 */
+    {"\350\207\252\350\261\252", 6, 25, 60, SENT_HIT|SENT_AROUSAL, 0}, /* 自豪 */
+    {"\350\207\252\350\264\243", 6, -22, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 自责 */
+    {"\350\210\222\346\234\215", 6, 20, 25, SENT_HIT|SENT_AROUSAL, 0}, /* 舒服 */
+    {"\350\210\222\351\200\202", 6, 20, 20, SENT_HIT|SENT_AROUSAL, 0}, /* 舒适 */
+    {"\350\211\257\345\245\275", 6, 18, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 良好 */
+    {"\350\213\246\346\201\274", 6, -20, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 苦恼 */
+    {"\350\220\214", 3, 20, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 萌 */
     {"\350\233\256", 3, 0, 0, SENT_BOOST, 20}, /* 蛮 */
-    {"\350\242\253\345\235\221", 6, -22, 76, SENT_HIT, 0}, /* 被坑 */
-    {"\350\242\253\351\252\227", 6, -25, 65, SENT_HIT, 0}, /* 被骗 */
+    {"\350\242\253\345\235\221", 6, -22, 76, SENT_HIT|SENT_AROUSAL, 0}, /* 被坑 */
+    {"\350\242\253\351\252\227", 6, -25, 65, SENT_HIT|SENT_AROUSAL, 0}, /* 被骗 */
     {"\350\246\201\345\245\275", 6, 5, 42, SENT_HIT, 0}, /* 要好 */
-    {"\350\256\244\347\234\237", 6, 8, 45, SENT_HIT, 0}, /* 认真 */
-    {"\350\256\250\345\216\214", 6, -25, 76, SENT_HIT, 0}, /* 讨厌 */
+    {"\350\256\244\347\234\237", 6, 8, 45, SENT_HIT|SENT_AROUSAL, 0}, /* 认真 */
+    {"\350\256\250\345\216\214", 6, -25, 76, SENT_HIT|SENT_AROUSAL, 0}, /* 讨厌 */
     {"\350\257\206\345\210\253", 6, 0, 0, 0, 0}, /* 识别 */
     {"\350\257\257\345\267\256", 6, 0, 0, 0, 0}, /* 误差 */
-    {"\350\260\242\345\225\246", 6, 18, 40, SENT_HIT, 0}, /* 谢啦 */
-    {"\350\260\242\350\260\242", 6, 18, 40, SENT_HIT, 0}, /* 谢谢 */
-    {"\350\264\253\345\233\260", 6, -20, 35, SENT_HIT, 0}, /* 贫困 */
-    {"\350\264\264\345\277\203", 6, 22, 40, SENT_HIT, 0}, /* 贴心 */
-    {"\350\265\236", 3, 25, 60, SENT_HIT, 0}, /* 赞 */
-    {"\350\265\242\344\272\206", 6, 22, 72, SENT_HIT, 0}, /* 赢了 */
-    {"\350\265\260\350\277\220", 6, 20, 55, SENT_HIT, 0}, /* 走运 */
+    {"\350\260\242\345\225\246", 6, 18, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 谢啦 */
+    {"\350\260\242\350\260\242", 6, 18, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 谢谢 */
+    {"\350\264\253\345\233\260", 6, -20, 35, SENT_HIT|SENT_AROUSAL, 0}, /* 贫困 */
+    {"\350\264\264\345\277\203", 6, 22, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 贴心 */
+    {"\350\265\236", 3, 25, 60, SENT_HIT|SENT_AROUSAL, 0}, /* 赞 */
+    {"\350\265\242\344\272\206", 6, 22, 72, SENT_HIT|SENT_AROUSAL, 0}, /* 赢了 */
+    {"\350\265\260\350\277\220", 6, 20, 55, SENT_HIT|SENT_AROUSAL, 0}, /* 走运 */
     {"\350\266\205", 3, 0, 0, SENT_BOOST, 50}, /* 超 */
     {"\350\266\205\344\272\272", 6, 5, 42, SENT_HIT, 0}, /* 超人 */
     {"\350\266\205\345\207\272", 6, 0, 0, 0, 0}, /* 超出 */
@@ -8302,143 +8313,143 @@ static const struct sent_term sent_spans[676] = {
     {"\350\266\205\350\266\212", 6, 8, 43, SENT_HIT, 0}, /* 超越 */
     {"\350\266\205\350\277\207", 6, 0, 0, 0, 0}, /* 超过 */
     {"\350\266\212\346\235\245\350\266\212", 9, 0, 0, SENT_BOOST, 30}, /* 越来越 */
-    {"\350\270\217\345\256\236", 6, 15, 20, SENT_HIT, 0}, /* 踏实 */
-    {"\350\275\273\346\235\276", 6, 18, 20, SENT_HIT, 0}, /* 轻松 */
-    {"\350\276\223\344\272\206", 6, -18, 50, SENT_HIT, 0}, /* 输了 */
+    {"\350\270\217\345\256\236", 6, 15, 20, SENT_HIT|SENT_AROUSAL, 0}, /* 踏实 */
+    {"\350\275\273\346\235\276", 6, 18, 20, SENT_HIT|SENT_AROUSAL, 0}, /* 轻松 */
+    {"\350\276\223\344\272\206", 6, -18, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 输了 */
     {"\350\276\223\345\205\245", 6, 0, 0, 0, 0}, /* 输入 */
     {"\350\276\223\345\207\272", 6, 0, 0, 0, 0}, /* 输出 */
-    {"\350\277\207\347\230\276", 6, 20, 75, SENT_HIT, 0}, /* 过瘾 */
+    {"\350\277\207\347\230\276", 6, 20, 75, SENT_HIT|SENT_AROUSAL, 0}, /* 过瘾 */
     {"\350\277\220\350\276\223", 6, 0, 0, 0, 0}, /* 运输 */
-    {"\350\277\230\345\245\275", 6, 5, 30, SENT_HIT, 0}, /* 还好 */
-    {"\350\277\230\350\241\214", 6, 8, 30, SENT_HIT, 0}, /* 还行 */
+    {"\350\277\230\345\245\275", 6, 5, 30, SENT_HIT|SENT_AROUSAL, 0}, /* 还好 */
+    {"\350\277\230\350\241\214", 6, 8, 30, SENT_HIT|SENT_AROUSAL, 0}, /* 还行 */
     {"\350\277\231\344\271\210", 6, 0, 0, SENT_BOOST, 20}, /* 这么 */
     {"\350\277\236\347\264\257", 6, -15, 53, SENT_HIT, 0}, /* 连累 */
-    {"\350\277\253\344\270\215\345\217\212\345\276\205", 12, 18, 90, SENT_HIT, 0}, /* 迫不及待 */
-    {"\350\277\267\350\214\253", 6, -18, 35, SENT_HIT, 0}, /* 迷茫 */
+    {"\350\277\253\344\270\215\345\217\212\345\276\205", 12, 18, 90, SENT_HIT|SENT_AROUSAL, 0}, /* 迫不及待 */
+    {"\350\277\267\350\214\253", 6, -18, 35, SENT_HIT|SENT_AROUSAL, 0}, /* 迷茫 */
     {"\351\200\217\344\272\206", 6, 0, 0, SENT_POST, 50}, /* 透了 */
-    {"\351\201\227\346\206\276", 6, -18, 30, SENT_HIT, 0}, /* 遗憾 */
+    {"\351\201\227\346\206\276", 6, -18, 30, SENT_HIT|SENT_AROUSAL, 0}, /* 遗憾 */
     {"\351\202\243\344\271\210", 6, 0, 0, SENT_BOOST, 20}, /* 那么 */
-    {"\351\203\201\351\227\267", 6, -20, 40, SENT_HIT, 0}, /* 郁闷 */
-    {"\351\204\231\350\247\206", 6, -23, 76, SENT_HIT, 0}, /* 鄙视 */
-    {"\351\205\267", 3, 20, 60, SENT_HIT, 0}, /* 酷 */
-    {"\351\206\211\344\272\206", 6, -15, 50, SENT_HIT, 0}, /* 醉了 */
-    {"\351\227\255\345\230\264", 6, -25, 85, SENT_HIT, 0}, /* 闭嘴 */
-    {"\351\232\276\345\217\227", 6, -23, 40, SENT_HIT, 0}, /* 难受 */
-    {"\351\232\276\350\277\207", 6, -25, 30, SENT_HIT, 0}, /* 难过 */
-    {"\351\234\207\346\203\212", 6, -8, 80, SENT_HIT, 0}, /* 震惊 */
+    {"\351\203\201\351\227\267", 6, -20, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 郁闷 */
+    {"\351\204\231\350\247\206", 6, -23, 76, SENT_HIT|SENT_AROUSAL, 0}, /* 鄙视 */
+    {"\351\205\267", 3, 20, 60, SENT_HIT|SENT_AROUSAL, 0}, /* 酷 */
+    {"\351\206\211\344\272\206", 6, -15, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 醉了 */
+    {"\351\227\255\345\230\264", 6, -25, 85, SENT_HIT|SENT_AROUSAL, 0}, /* 闭嘴 */
+    {"\351\232\276\345\217\227", 6, -23, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 难受 */
+    {"\351\232\276\350\277\207", 6, -25, 30, SENT_HIT|SENT_AROUSAL, 0}, /* 难过 */
+    {"\351\234\207\346\203\212", 6, -8, 80, SENT_HIT|SENT_AROUSAL, 0}, /* 震惊 */
     {"\351\235\236\345\270\270", 6, 0, 0, SENT_BOOST, 50}, /* 非常 */
-    {"\351\235\240\350\260\261", 6, 18, 40, SENT_HIT, 0}, /* 靠谱 */
-    {"\351\241\272\345\210\251", 6, 20, 40, SENT_HIT, 0}, /* 顺利 */
-    {"\351\252\202", 3, -20, 80, SENT_HIT, 0}, /* 骂 */
-    {"\351\252\204\345\202\262", 6, 20, 60, SENT_HIT, 0}, /* 骄傲 */
-    {"\351\252\227\345\255\220", 6, -28, 78, SENT_HIT, 0}, /* 骗子 */
-    {"\351\253\230\345\205\264", 6, 25, 55, SENT_HIT, 0}, /* 高兴 */
-    {"\351\272\273\347\203\246", 6, -8, 45, SENT_HIT, 0}, /* 麻烦 */
-    {"\360\237\214\270", 4, 12, 30, SENT_HIT, 0}, /* 🌸 */
-    {"\360\237\214\271", 4, 15, 40, SENT_HIT, 0}, /* 🌹 */
-    {"\360\237\215\276", 4, 20, 72, SENT_HIT, 0}, /* 🍾 */
-    {"\360\237\216\201", 4, 18, 60, SENT_HIT, 0}, /* 🎁 */
-    {"\360\237\216\210", 4, 15, 60, SENT_HIT, 0}, /* 🎈 */
-    {"\360\237\216\211", 4, 25, 85, SENT_HIT, 0}, /* 🎉 */
-    {"\360\237\216\212", 4, 25, 82, SENT_HIT, 0}, /* 🎊 */
-    {"\360\237\217\206", 4, 25, 75, SENT_HIT, 0}, /* 🏆 */
-    {"\360\237\221\214", 4, 12, 40, SENT_HIT, 0}, /* 👌 */
-    {"\360\237\221\215", 4, 15, 40, SENT_HIT, 0}, /* 👍 */
-    {"\360\237\221\216", 4, -15, 50, SENT_HIT, 0}, /* 👎 */
-    {"\360\237\221\217", 4, 20, 60, SENT_HIT, 0}, /* 👏 */
-    {"\360\237\221\277", 4, -25, 85, SENT_HIT, 0}, /* 👿 */
-    {"\360\237\222\223", 4, 25, 60, SENT_HIT, 0}, /* 💓 */
-    {"\360\237\222\224", 4, -28, 38, SENT_HIT, 0}, /* 💔 */
-    {"\360\237\222\225", 4, 25, 55, SENT_HIT, 0}, /* 💕 */
-    {"\360\237\222\226", 4, 25, 60, SENT_HIT, 0}, /* 💖 */
-    {"\360\237\222\227", 4, 25, 60, SENT_HIT, 0}, /* 💗 */
-    {"\360\237\222\230", 4, 25, 60, SENT_HIT, 0}, /* 💘 */
-    {"\360\237\222\231", 4, 22, 50, SENT_HIT, 0}, /* 💙 */
-    {"\360\237\222\232", 4, 22, 50, SENT_HIT, 0}, /* 💚 */
-    {"\360\237\222\233", 4, 22, 50, SENT_HIT, 0}, /* 💛 */
-    {"\360\237\222\234", 4, 22, 50, SENT_HIT, 0}, /* 💜 */
-    {"\360\237\222\235", 4, 25, 55, SENT_HIT, 0}, /* 💝 */
-    {"\360\237\222\236", 4, 25, 55, SENT_HIT, 0}, /* 💞 */
-    {"\360\237\222\242", 4, -22, 88, SENT_HIT, 0}, /* 💢 */
-    {"\360\237\222\252", 4, 15, 65, SENT_HIT, 0}, /* 💪 */
-    {"\360\237\222\257", 4, 20, 70, SENT_HIT, 0}, /* 💯 */
-    {"\360\237\224\245", 4, 15, 80, SENT_HIT, 0}, /* 🔥 */
-    {"\360\237\226\225", 4, -30, 90, SENT_HIT, 0}, /* 🖕 */
-    {"\360\237\230\200", 4, 22, 60, SENT_HIT, 0}, /* 😀 */
-    {"\360\237\230\201", 4, 24, 65, SENT_HIT, 0}, /* 😁 */
-    {"\360\237\230\202", 4, 20, 75, SENT_HIT, 0}, /* 😂 */
-    {"\360\237\230\203", 4, 24, 65, SENT_HIT, 0}, /* 😃 */
-    {"\360\237\230\204", 4, 25, 65, SENT_HIT, 0}, /* 😄 */
-    {"\360\237\230\205", 4, 5, 58, SENT_HIT, 0}, /* 😅 */
-    {"\360\237\230\206", 4, 24, 72, SENT_HIT, 0}, /* 😆 */
-    {"\360\237\230\207", 4, 18, 30, SENT_HIT, 0}, /* 😇 */
-    {"\360\237\230\211", 4, 12, 50, SENT_HIT, 0}, /* 😉 */
-    {"\360\237\230\212", 4, 22, 45, SENT_HIT, 0}, /* 😊 */
-    {"\360\237\230\213", 4, 20, 55, SENT_HIT, 0}, /* 😋 */
-    {"\360\237\230\214", 4, 15, 15, SENT_HIT, 0}, /* 😌 */
-    {"\360\237\230\215", 4, 30, 75, SENT_HIT, 0}, /* 😍 */
-    {"\360\237\230\216", 4, 18, 50, SENT_HIT, 0}, /* 😎 */
-    {"\360\237\230\221", 4, -5, 25, SENT_HIT, 0}, /* 😑 */
-    {"\360\237\230\222", 4, -15, 42, SENT_HIT, 0}, /* 😒 */
-    {"\360\237\230\223", 4, -15, 50, SENT_HIT, 0}, /* 😓 */
-    {"\360\237\230\224", 4, -18, 25, SENT_HIT, 0}, /* 😔 */
-    {"\360\237\230\226", 4, -18, 60, SENT_HIT, 0}, /* 😖 */
-    {"\360\237\230\230", 4, 23, 55, SENT_HIT, 0}, /* 😘 */
-    {"\360\237\230\231", 4, 18, 45, SENT_HIT, 0}, /* 😙 */
-    {"\360\237\230\232", 4, 20, 45, SENT_HIT, 0}, /* 😚 */
-    {"\360\237\230\233", 4, 12, 55, SENT_HIT, 0}, /* 😛 */
-    {"\360\237\230\234", 4, 15, 70, SENT_HIT, 0}, /* 😜 */
-    {"\360\237\230\235", 4, 15, 72, SENT_HIT, 0}, /* 😝 */
-    {"\360\237\230\236", 4, -20, 28, SENT_HIT, 0}, /* 😞 */
-    {"\360\237\230\237", 4, -15, 50, SENT_HIT, 0}, /* 😟 */
-    {"\360\237\230\240", 4, -25, 85, SENT_HIT, 0}, /* 😠 */
-    {"\360\237\230\241", 4, -30, 95, SENT_HIT, 0}, /* 😡 */
-    {"\360\237\230\242", 4, -22, 30, SENT_HIT, 0}, /* 😢 */
-    {"\360\237\230\243", 4, -15, 58, SENT_HIT, 0}, /* 😣 */
-    {"\360\237\230\244", 4, -20, 85, SENT_HIT, 0}, /* 😤 */
-    {"\360\237\230\245", 4, -15, 38, SENT_HIT, 0}, /* 😥 */
-    {"\360\237\230\246", 4, -12, 58, SENT_HIT, 0}, /* 😦 */
-    {"\360\237\230\247", 4, -15, 62, SENT_HIT, 0}, /* 😧 */
-    {"\360\237\230\250", 4, -20, 66, SENT_HIT, 0}, /* 😨 */
-    {"\360\237\230\251", 4, -18, 48, SENT_HIT, 0}, /* 😩 */
-    {"\360\237\230\252", 4, -10, 15, SENT_HIT, 0}, /* 😪 */
-    {"\360\237\230\253", 4, -20, 42, SENT_HIT, 0}, /* 😫 */
-    {"\360\237\230\254", 4, -8, 60, SENT_HIT, 0}, /* 😬 */
-    {"\360\237\230\255", 4, -23, 36, SENT_HIT, 0}, /* 😭 */
-    {"\360\237\230\260", 4, -20, 66, SENT_HIT, 0}, /* 😰 */
-    {"\360\237\230\261", 4, -15, 85, SENT_HIT, 0}, /* 😱 */
-    {"\360\237\230\263", 4, -3, 68, SENT_HIT, 0}, /* 😳 */
-    {"\360\237\230\264", 4, 0, 5, SENT_HIT, 0}, /* 😴 */
-    {"\360\237\230\266", 4, -3, 20, SENT_HIT, 0}, /* 😶 */
-    {"\360\237\230\267", 4, -10, 30, SENT_HIT, 0}, /* 😷 */
-    {"\360\237\230\271", 4, 20, 72, SENT_HIT, 0}, /* 😹 */
-    {"\360\237\230\277", 4, -20, 30, SENT_HIT, 0}, /* 😿 */
-    {"\360\237\231\201", 4, -15, 32, SENT_HIT, 0}, /* 🙁 */
-    {"\360\237\231\202", 4, 12, 35, SENT_HIT, 0}, /* 🙂 */
-    {"\360\237\231\204", 4, -12, 45, SENT_HIT, 0}, /* 🙄 */
-    {"\360\237\231\214", 4, 22, 75, SENT_HIT, 0}, /* 🙌 */
-    {"\360\237\231\217", 4, 10, 35, SENT_HIT, 0}, /* 🙏 */
-    {"\360\237\244\215", 4, 20, 45, SENT_HIT, 0}, /* 🤍 */
-    {"\360\237\244\222", 4, -15, 30, SENT_HIT, 0}, /* 🤒 */
-    {"\360\237\244\225", 4, -15, 35, SENT_HIT, 0}, /* 🤕 */
-    {"\360\237\244\227", 4, 20, 50, SENT_HIT, 0}, /* 🤗 */
-    {"\360\237\244\242", 4, -20, 60, SENT_HIT, 0}, /* 🤢 */
-    {"\360\237\244\243", 4, 22, 80, SENT_HIT, 0}, /* 🤣 */
-    {"\360\237\244\251", 4, 30, 88, SENT_HIT, 0}, /* 🤩 */
-    {"\360\237\244\252", 4, 15, 85, SENT_HIT, 0}, /* 🤪 */
-    {"\360\237\244\254", 4, -32, 95, SENT_HIT, 0}, /* 🤬 */
-    {"\360\237\244\256", 4, -25, 72, SENT_HIT, 0}, /* 🤮 */
-    {"\360\237\245\200", 4, -15, 25, SENT_HIT, 0}, /* 🥀 */
-    {"\360\237\245\202", 4, 20, 65, SENT_HIT, 0}, /* 🥂 */
-    {"\360\237\245\260", 4, 30, 60, SENT_HIT, 0}, /* 🥰 */
-    {"\360\237\245\261", 4, -3, 10, SENT_HIT, 0}, /* 🥱 */
-    {"\360\237\245\263", 4, 28, 88, SENT_HIT, 0}, /* 🥳 */
-    {"\360\237\245\272", 4, -10, 38, SENT_HIT, 0}, /* 🥺 */
-    {"\360\237\247\241", 4, 22, 50, SENT_HIT, 0}, /* 🧡 */
+    {"\351\235\240\350\260\261", 6, 18, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 靠谱 */
+    {"\351\241\272\345\210\251", 6, 20, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 顺利 */
+    {"\351\252\202", 3, -20, 80, SENT_HIT|SENT_AROUSAL, 0}, /* 骂 */
+    {"\351\252\204\345\202\262", 6, 20, 60, SENT_HIT|SENT_AROUSAL, 0}, /* 骄傲 */
+    {"\351\252\227\345\255\220", 6, -28, 78, SENT_HIT|SENT_AROUSAL, 0}, /* 骗子 */
+    {"\351\253\230\345\205\264", 6, 25, 55, SENT_HIT|SENT_AROUSAL, 0}, /* 高兴 */
+    {"\351\272\273\347\203\246", 6, -8, 45, SENT_HIT|SENT_AROUSAL, 0}, /* 麻烦 */
+    {"\360\237\214\270", 4, 12, 30, SENT_HIT|SENT_AROUSAL, 0}, /* 🌸 */
+    {"\360\237\214\271", 4, 15, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 🌹 */
+    {"\360\237\215\276", 4, 20, 72, SENT_HIT|SENT_AROUSAL, 0}, /* 🍾 */
+    {"\360\237\216\201", 4, 18, 60, SENT_HIT|SENT_AROUSAL, 0}, /* 🎁 */
+    {"\360\237\216\210", 4, 15, 60, SENT_HIT|SENT_AROUSAL, 0}, /* 🎈 */
+    {"\360\237\216\211", 4, 25, 85, SENT_HIT|SENT_AROUSAL, 0}, /* 🎉 */
+    {"\360\237\216\212", 4, 25, 82, SENT_HIT|SENT_AROUSAL, 0}, /* 🎊 */
+    {"\360\237\217\206", 4, 25, 75, SENT_HIT|SENT_AROUSAL, 0}, /* 🏆 */
+    {"\360\237\221\214", 4, 12, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 👌 */
+    {"\360\237\221\215", 4, 15, 40, SENT_HIT|SENT_AROUSAL, 0}, /* 👍 */
+    {"\360\237\221\216", 4, -15, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 👎 */
+    {"\360\237\221\217", 4, 20, 60, SENT_HIT|SENT_AROUSAL, 0}, /* 👏 */
+    {"\360\237\221\277", 4, -25, 85, SENT_HIT|SENT_AROUSAL, 0}, /* 👿 */
+    {"\360\237\222\223", 4, 25, 60, SENT_HIT|SENT_AROUSAL, 0}, /* 💓 */
+    {"\360\237\222\224", 4, -28, 38, SENT_HIT|SENT_AROUSAL, 0}, /* 💔 */
+    {"\360\237\222\225", 4, 25, 55, SENT_HIT|SENT_AROUSAL, 0}, /* 💕 */
+    {"\360\237\222\226", 4, 25, 60, SENT_HIT|SENT_AROUSAL, 0}, /* 💖 */
+    {"\360\237\222\227", 4, 25, 60, SENT_HIT|SENT_AROUSAL, 0}, /* 💗 */
+    {"\360\237\222\230", 4, 25, 60, SENT_HIT|SENT_AROUSAL, 0}, /* 💘 */
+    {"\360\237\222\231", 4, 22, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 💙 */
+    {"\360\237\222\232", 4, 22, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 💚 */
+    {"\360\237\222\233", 4, 22, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 💛 */
+    {"\360\237\222\234", 4, 22, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 💜 */
+    {"\360\237\222\235", 4, 25, 55, SENT_HIT|SENT_AROUSAL, 0}, /* 💝 */
+    {"\360\237\222\236", 4, 25, 55, SENT_HIT|SENT_AROUSAL, 0}, /* 💞 */
+    {"\360\237\222\242", 4, -22, 88, SENT_HIT|SENT_AROUSAL, 0}, /* 💢 */
+    {"\360\237\222\252", 4, 15, 65, SENT_HIT|SENT_AROUSAL, 0}, /* 💪 */
+    {"\360\237\222\257", 4, 20, 70, SENT_HIT|SENT_AROUSAL, 0}, /* 💯 */
+    {"\360\237\224\245", 4, 15, 80, SENT_HIT|SENT_AROUSAL, 0}, /* 🔥 */
+    {"\360\237\226\225", 4, -30, 90, SENT_HIT|SENT_AROUSAL, 0}, /* 🖕 */
+    {"\360\237\230\200", 4, 22, 60, SENT_HIT|SENT_AROUSAL, 0}, /* 😀 */
+    {"\360\237\230\201", 4, 24, 65, SENT_HIT|SENT_AROUSAL, 0}, /* 😁 */
+    {"\360\237\230\202", 4, 20, 75, SENT_HIT|SENT_AROUSAL, 0}, /* 😂 */
+    {"\360\237\230\203", 4, 24, 65, SENT_HIT|SENT_AROUSAL, 0}, /* 😃 */
+    {"\360\237\230\204", 4, 25, 65, SENT_HIT|SENT_AROUSAL, 0}, /* 😄 */
+    {"\360\237\230\205", 4, 5, 58, SENT_HIT|SENT_AROUSAL, 0}, /* 😅 */
+    {"\360\237\230\206", 4, 24, 72, SENT_HIT|SENT_AROUSAL, 0}, /* 😆 */
+    {"\360\237\230\207", 4, 18, 30, SENT_HIT|SENT_AROUSAL, 0}, /* 😇 */
+    {"\360\237\230\211", 4, 12, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 😉 */
+    {"\360\237\230\212", 4, 22, 45, SENT_HIT|SENT_AROUSAL, 0}, /* 😊 */
+    {"\360\237\230\213", 4, 20, 55, SENT_HIT|SENT_AROUSAL, 0}, /* 😋 */
+    {"\360\237\230\214", 4, 15, 15, SENT_HIT|SENT_AROUSAL, 0}, /* 😌 */
+    {"\360\237\230\215", 4, 30, 75, SENT_HIT|SENT_AROUSAL, 0}, /* 😍 */
+    {"\360\237\230\216", 4, 18, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 😎 */
+    {"\360\237\230\221", 4, -5, 25, SENT_HIT|SENT_AROUSAL, 0}, /* 😑 */
+    {"\360\237\230\222", 4, -15, 42, SENT_HIT|SENT_AROUSAL, 0}, /* 😒 */
+    {"\360\237\230\223", 4, -15, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 😓 */
+    {"\360\237\230\224", 4, -18, 25, SENT_HIT|SENT_AROUSAL, 0}, /* 😔 */
+    {"\360\237\230\226", 4, -18, 60, SENT_HIT|SENT_AROUSAL, 0}, /* 😖 */
+    {"\360\237\230\230", 4, 23, 55, SENT_HIT|SENT_AROUSAL, 0}, /* 😘 */
+    {"\360\237\230\231", 4, 18, 45, SENT_HIT|SENT_AROUSAL, 0}, /* 😙 */
+    {"\360\237\230\232", 4, 20, 45, SENT_HIT|SENT_AROUSAL, 0}, /* 😚 */
+    {"\360\237\230\233", 4, 12, 55, SENT_HIT|SENT_AROUSAL, 0}, /* 😛 */
+    {"\360\237\230\234", 4, 15, 70, SENT_HIT|SENT_AROUSAL, 0}, /* 😜 */
+    {"\360\237\230\235", 4, 15, 72, SENT_HIT|SENT_AROUSAL, 0}, /* 😝 */
+    {"\360\237\230\236", 4, -20, 28, SENT_HIT|SENT_AROUSAL, 0}, /* 😞 */
+    {"\360\237\230\237", 4, -15, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 😟 */
+    {"\360\237\230\240", 4, -25, 85, SENT_HIT|SENT_AROUSAL, 0}, /* 😠 */
+    {"\360\237\230\241", 4, -30, 95, SENT_HIT|SENT_AROUSAL, 0}, /* 😡 */
+    {"\360\237\230\242", 4, -22, 30, SENT_HIT|SENT_AROUSAL, 0}, /* 😢 */
+    {"\360\237\230\243", 4, -15, 58, SENT_HIT|SENT_AROUSAL, 0}, /* 😣 */
+    {"\360\237\230\244", 4, -20, 85, SENT_HIT|SENT_AROUSAL, 0}, /* 😤 */
+    {"\360\237\230\245", 4, -15, 38, SENT_HIT|SENT_AROUSAL, 0}, /* 😥 */
+    {"\360\237\230\246", 4, -12, 58, SENT_HIT|SENT_AROUSAL, 0}, /* 😦 */
+    {"\360\237\230\247", 4, -15, 62, SENT_HIT|SENT_AROUSAL, 0}, /* 😧 */
+    {"\360\237\230\250", 4, -20, 66, SENT_HIT|SENT_AROUSAL, 0}, /* 😨 */
+    {"\360\237\230\251", 4, -18, 48, SENT_HIT|SENT_AROUSAL, 0}, /* 😩 */
+    {"\360\237\230\252", 4, -10, 15, SENT_HIT|SENT_AROUSAL, 0}, /* 😪 */
+    {"\360\237\230\253", 4, -20, 42, SENT_HIT|SENT_AROUSAL, 0}, /* 😫 */
+    {"\360\237\230\254", 4, -8, 60, SENT_HIT|SENT_AROUSAL, 0}, /* 😬 */
+    {"\360\237\230\255", 4, -23, 36, SENT_HIT|SENT_AROUSAL, 0}, /* 😭 */
+    {"\360\237\230\260", 4, -20, 66, SENT_HIT|SENT_AROUSAL, 0}, /* 😰 */
+    {"\360\237\230\261", 4, -15, 85, SENT_HIT|SENT_AROUSAL, 0}, /* 😱 */
+    {"\360\237\230\263", 4, -3, 68, SENT_HIT|SENT_AROUSAL, 0}, /* 😳 */
+    {"\360\237\230\264", 4, 0, 5, SENT_HIT|SENT_AROUSAL, 0}, /* 😴 */
+    {"\360\237\230\266", 4, -3, 20, SENT_HIT|SENT_AROUSAL, 0}, /* 😶 */
+    {"\360\237\230\267", 4, -10, 30, SENT_HIT|SENT_AROUSAL, 0}, /* 😷 */
+    {"\360\237\230\271", 4, 20, 72, SENT_HIT|SENT_AROUSAL, 0}, /* 😹 */
+    {"\360\237\230\277", 4, -20, 30, SENT_HIT|SENT_AROUSAL, 0}, /* 😿 */
+    {"\360\237\231\201", 4, -15, 32, SENT_HIT|SENT_AROUSAL, 0}, /* 🙁 */
+    {"\360\237\231\202", 4, 12, 35, SENT_HIT|SENT_AROUSAL, 0}, /* 🙂 */
+    {"\360\237\231\204", 4, -12, 45, SENT_HIT|SENT_AROUSAL, 0}, /* 🙄 */
+    {"\360\237\231\214", 4, 22, 75, SENT_HIT|SENT_AROUSAL, 0}, /* 🙌 */
+    {"\360\237\231\217", 4, 10, 35, SENT_HIT|SENT_AROUSAL, 0}, /* 🙏 */
+    {"\360\237\244\215", 4, 20, 45, SENT_HIT|SENT_AROUSAL, 0}, /* 🤍 */
+    {"\360\237\244\222", 4, -15, 30, SENT_HIT|SENT_AROUSAL, 0}, /* 🤒 */
+    {"\360\237\244\225", 4, -15, 35, SENT_HIT|SENT_AROUSAL, 0}, /* 🤕 */
+    {"\360\237\244\227", 4, 20, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 🤗 */
+    {"\360\237\244\242", 4, -20, 60, SENT_HIT|SENT_AROUSAL, 0}, /* 🤢 */
+    {"\360\237\244\243", 4, 22, 80, SENT_HIT|SENT_AROUSAL, 0}, /* 🤣 */
+    {"\360\237\244\251", 4, 30, 88, SENT_HIT|SENT_AROUSAL, 0}, /* 🤩 */
+    {"\360\237\244\252", 4, 15, 85, SENT_HIT|SENT_AROUSAL, 0}, /* 🤪 */
+    {"\360\237\244\254", 4, -32, 95, SENT_HIT|SENT_AROUSAL, 0}, /* 🤬 */
+    {"\360\237\244\256", 4, -25, 72, SENT_HIT|SENT_AROUSAL, 0}, /* 🤮 */
+    {"\360\237\245\200", 4, -15, 25, SENT_HIT|SENT_AROUSAL, 0}, /* 🥀 */
+    {"\360\237\245\202", 4, 20, 65, SENT_HIT|SENT_AROUSAL, 0}, /* 🥂 */
+    {"\360\237\245\260", 4, 30, 60, SENT_HIT|SENT_AROUSAL, 0}, /* 🥰 */
+    {"\360\237\245\261", 4, -3, 10, SENT_HIT|SENT_AROUSAL, 0}, /* 🥱 */
+    {"\360\237\245\263", 4, 28, 88, SENT_HIT|SENT_AROUSAL, 0}, /* 🥳 */
+    {"\360\237\245\272", 4, -10, 38, SENT_HIT|SENT_AROUSAL, 0}, /* 🥺 */
+    {"\360\237\247\241", 4, 22, 50, SENT_HIT|SENT_AROUSAL, 0}, /* 🧡 */
 };
 
 /* First code points of sent_spans, ascending. */
-static const struct sent_span_run sent_span_runs[393] = {
+static const struct sent_span_run sent_span_runs[396] = {
     {0x2639, 0, 1}, {0x263a, 1, 1}, {0x2665, 2, 1}, {0x2728, 3, 1},
     {0x2764, 4, 1}, {0x4e00, 5, 3}, {0x4e0d, 8, 48}, {0x4e22, 56, 1},
     {0x4e50, 57, 1}, {0x4eab, 58, 1}, {0x4eb2, 59, 1}, {0x4ece, 60, 4},
@@ -8466,78 +8477,78 @@ static const struct sent_span_run sent_span_runs[393] = {
     {0x5bf9, 233, 1}, {0x5c24, 234, 1}, {0x5c34, 235, 1}, {0x5c3c, 236, 1},
     {0x5d07, 237, 1}, {0x5d29, 238, 1}, {0x5de8, 239, 3}, {0x5dee, 242, 7},
     {0x5e05, 249, 1}, {0x5e0c, 250, 1}, {0x5e73, 251, 1}, {0x5e76, 252, 3},
-    {0x5e78, 255, 2}, {0x5e86, 257, 1}, {0x5f00, 258, 4}, {0x5f88, 262, 1},
-    {0x5f97, 263, 3}, {0x5fae, 266, 1}, {0x5fc3, 267, 8}, {0x5fcd, 275, 1},
-    {0x5fd0, 276, 1}, {0x5feb, 277, 1}, {0x600e, 278, 1}, {0x6012, 279, 1},
-    {0x6015, 280, 1}, {0x6025, 281, 1}, {0x604b, 282, 1}, {0x6050, 283, 4},
-    {0x6068, 287, 1}, {0x606d, 288, 1}, {0x6070, 289, 1}, {0x6076, 290, 1},
-    {0x607c, 291, 1}, {0x60a0, 292, 1}, {0x60a8, 293, 1}, {0x60b2, 294, 4},
-    {0x60c6, 298, 1}, {0x60ca, 299, 1}, {0x60e8, 300, 2}, {0x60ec, 302, 1},
-    {0x60f3, 303, 4}, {0x6109, 307, 1}, {0x611f, 308, 4}, {0x6124, 312, 1},
-    {0x614c, 313, 2}, {0x6210, 315, 1}, {0x6211, 316, 1}, {0x6253, 317, 1},
-    {0x6291, 318, 1}, {0x6293, 319, 1}, {0x62b1, 320, 1}, {0x62c5, 321, 2},
-    {0x633a, 323, 1}, {0x641e, 324, 1}, {0x64cd, 325, 4}, {0x652f, 329, 1},
-    {0x653e, 330, 2}, {0x65b9, 332, 1}, {0x65e0, 333, 13}, {0x65e5, 346, 1},
-    {0x65e9, 347, 1}, {0x65f6, 348, 1}, {0x665a, 349, 1}, {0x66b4, 350, 1},
-    {0x66f4, 351, 2}, {0x6700, 353, 9}, {0x6709, 362, 6}, {0x671f, 368, 1},
-    {0x672a, 369, 4}, {0x6781, 373, 3}, {0x683c, 376, 1}, {0x68d2, 377, 1},
-    {0x6b22, 378, 2}, {0x6b23, 380, 1}, {0x6b3a, 381, 1}, {0x6b63, 382, 1},
-    {0x6b7b, 383, 3}, {0x6bd4, 386, 1}, {0x6bdb, 387, 1}, {0x6beb, 388, 1},
-    {0x6c14, 389, 2}, {0x6c92, 391, 1}, {0x6ca1, 392, 12}, {0x6cae, 404, 1},
-    {0x6d3b, 405, 1}, {0x6d41, 406, 1}, {0x6de1, 407, 1}, {0x6df7, 408, 1},
-    {0x6e23, 409, 2}, {0x6e29, 411, 2}, {0x6eda, 413, 3}, {0x6ee1, 416, 2},
-    {0x6f02, 418, 1}, {0x6fc0, 419, 1}, {0x706b, 420, 1}, {0x707f, 421, 1},
-    {0x70b9, 422, 1}, {0x70c2, 423, 1}, {0x70e6, 424, 4}, {0x70ed, 428, 2},
-    {0x7126, 430, 1}, {0x7136, 431, 1}, {0x7206, 432, 1}, {0x7231, 433, 4},
-    {0x723d, 437, 1}, {0x725b, 438, 2}, {0x7279, 440, 1}, {0x73a9, 441, 1},
-    {0x751c, 442, 2}, {0x751f, 444, 2}, {0x752d, 446, 1}, {0x7565, 447, 1},
-    {0x75af, 448, 1}, {0x75b2, 449, 2}, {0x75bc, 451, 2}, {0x75c5, 453, 3},
-    {0x75db, 456, 3}, {0x76f8, 459, 3}, {0x770b, 462, 2}, {0x771f, 464, 6},
-    {0x773c, 470, 1}, {0x7740, 471, 1}, {0x7761, 472, 1}, {0x7834, 473, 1},
-    {0x786e, 474, 1}, {0x795d, 475, 1}, {0x79bb, 476, 2}, {0x79ef, 478, 1},
-    {0x7a0d, 479, 1}, {0x7a7a, 480, 1}, {0x7b11, 481, 4}, {0x7b28, 485, 2},
-    {0x7b80, 487, 1}, {0x7c7b, 488, 1}, {0x7cbe, 489, 1}, {0x7cdf, 490, 2},
-    {0x7d27, 492, 1}, {0x7d2f, 493, 3}, {0x7ea7, 496, 1}, {0x7ed9, 497, 1},
-    {0x7edd, 498, 2}, {0x7f8e, 500, 5}, {0x7f9e, 505, 1}, {0x7fa1, 506, 1},
-    {0x8036, 507, 2}, {0x80cc, 509, 1}, {0x80dc, 510, 1}, {0x8150, 511, 1},
-    {0x81ea, 512, 2}, {0x8212, 514, 2}, {0x826f, 516, 1}, {0x82e6, 517, 1},
-    {0x840c, 518, 1}, {0x86ee, 519, 1}, {0x88ab, 520, 2}, {0x8981, 522, 1},
-    {0x8ba4, 523, 1}, {0x8ba8, 524, 1}, {0x8bc6, 525, 1}, {0x8bef, 526, 1},
-    {0x8c22, 527, 2}, {0x8d2b, 529, 1}, {0x8d34, 530, 1}, {0x8d5e, 531, 1},
-    {0x8d62, 532, 1}, {0x8d70, 533, 1}, {0x8d85, 534, 8}, {0x8d8a, 542, 1},
-    {0x8e0f, 543, 1}, {0x8f7b, 544, 1}, {0x8f93, 545, 3}, {0x8fc7, 548, 1},
-    {0x8fd0, 549, 1}, {0x8fd8, 550, 2}, {0x8fd9, 552, 1}, {0x8fde, 553, 1},
-    {0x8feb, 554, 1}, {0x8ff7, 555, 1}, {0x900f, 556, 1}, {0x9057, 557, 1},
-    {0x90a3, 558, 1}, {0x90c1, 559, 1}, {0x9119, 560, 1}, {0x9177, 561, 1},
-    {0x9189, 562, 1}, {0x95ed, 563, 1}, {0x96be, 564, 2}, {0x9707, 566, 1},
-    {0x975e, 567, 1}, {0x9760, 568, 1}, {0x987a, 569, 1}, {0x9a82, 570, 1},
-    {0x9a84, 571, 1}, {0x9a97, 572, 1}, {0x9ad8, 573, 1}, {0x9ebb, 574, 1},
-    {0x1f338, 575, 1}, {0x1f339, 576, 1}, {0x1f37e, 577, 1}, {0x1f381, 578, 1},
-    {0x1f388, 579, 1}, {0x1f389, 580, 1}, {0x1f38a, 581, 1}, {0x1f3c6, 582, 1},
-    {0x1f44c, 583, 1}, {0x1f44d, 584, 1}, {0x1f44e, 585, 1}, {0x1f44f, 586, 1},
-    {0x1f47f, 587, 1}, {0x1f493, 588, 1}, {0x1f494, 589, 1}, {0x1f495, 590, 1},
-    {0x1f496, 591, 1}, {0x1f497, 592, 1}, {0x1f498, 593, 1}, {0x1f499, 594, 1},
-    {0x1f49a, 595, 1}, {0x1f49b, 596, 1}, {0x1f49c, 597, 1}, {0x1f49d, 598, 1},
-    {0x1f49e, 599, 1}, {0x1f4a2, 600, 1}, {0x1f4aa, 601, 1}, {0x1f4af, 602, 1},
-    {0x1f525, 603, 1}, {0x1f595, 604, 1}, {0x1f600, 605, 1}, {0x1f601, 606, 1},
-    {0x1f602, 607, 1}, {0x1f603, 608, 1}, {0x1f604, 609, 1}, {0x1f605, 610, 1},
-    {0x1f606, 611, 1}, {0x1f607, 612, 1}, {0x1f609, 613, 1}, {0x1f60a, 614, 1},
-    {0x1f60b, 615, 1}, {0x1f60c, 616, 1}, {0x1f60d, 617, 1}, {0x1f60e, 618, 1},
-    {0x1f611, 619, 1}, {0x1f612, 620, 1}, {0x1f613, 621, 1}, {0x1f614, 622, 1},
-    {0x1f616, 623, 1}, {0x1f618, 624, 1}, {0x1f619, 625, 1}, {0x1f61a, 626, 1},
-    {0x1f61b, 627, 1}, {0x1f61c, 628, 1}, {0x1f61d, 629, 1}, {0x1f61e, 630, 1},
-    {0x1f61f, 631, 1}, {0x1f620, 632, 1}, {0x1f621, 633, 1}, {0x1f622, 634, 1},
-    {0x1f623, 635, 1}, {0x1f624, 636, 1}, {0x1f625, 637, 1}, {0x1f626, 638, 1},
-    {0x1f627, 639, 1}, {0x1f628, 640, 1}, {0x1f629, 641, 1}, {0x1f62a, 642, 1},
-    {0x1f62b, 643, 1}, {0x1f62c, 644, 1}, {0x1f62d, 645, 1}, {0x1f630, 646, 1},
-    {0x1f631, 647, 1}, {0x1f633, 648, 1}, {0x1f634, 649, 1}, {0x1f636, 650, 1},
-    {0x1f637, 651, 1}, {0x1f639, 652, 1}, {0x1f63f, 653, 1}, {0x1f641, 654, 1},
-    {0x1f642, 655, 1}, {0x1f644, 656, 1}, {0x1f64c, 657, 1}, {0x1f64f, 658, 1},
-    {0x1f90d, 659, 1}, {0x1f912, 660, 1}, {0x1f915, 661, 1}, {0x1f917, 662, 1},
-    {0x1f922, 663, 1}, {0x1f923, 664, 1}, {0x1f929, 665, 1}, {0x1f92a, 666, 1},
-    {0x1f92c, 667, 1}, {0x1f92e, 668, 1}, {0x1f940, 669, 1}, {0x1f942, 670, 1},
-    {0x1f970, 671, 1}, {0x1f971, 672, 1}, {0x1f973, 673, 1}, {0x1f97a, 674, 1},
-    {0x1f9e1, 675, 1},
+    {0x5e78, 255, 2}, {0x5e86, 257, 1}, {0x5f00, 258, 4}, {0x5f55, 262, 1},
+    {0x5f88, 263, 1}, {0x5f97, 264, 3}, {0x5fae, 267, 1}, {0x5fc3, 268, 8},
+    {0x5fcd, 276, 1}, {0x5fd0, 277, 1}, {0x5feb, 278, 1}, {0x600e, 279, 1},
+    {0x6012, 280, 1}, {0x6015, 281, 1}, {0x6025, 282, 1}, {0x604b, 283, 1},
+    {0x6050, 284, 4}, {0x6068, 288, 1}, {0x606d, 289, 1}, {0x6070, 290, 1},
+    {0x6076, 291, 1}, {0x607c, 292, 1}, {0x60a0, 293, 1}, {0x60a8, 294, 1},
+    {0x60b2, 295, 4}, {0x60c6, 299, 1}, {0x60ca, 300, 1}, {0x60e8, 301, 2},
+    {0x60ec, 303, 1}, {0x60f3, 304, 4}, {0x6109, 308, 1}, {0x611f, 309, 4},
+    {0x6124, 313, 1}, {0x614c, 314, 2}, {0x6210, 316, 1}, {0x6211, 317, 1},
+    {0x6253, 318, 1}, {0x6291, 319, 1}, {0x6293, 320, 1}, {0x6295, 321, 1},
+    {0x62b1, 322, 1}, {0x62c5, 323, 2}, {0x633a, 325, 1}, {0x641e, 326, 1},
+    {0x64cd, 327, 4}, {0x652f, 331, 1}, {0x653e, 332, 2}, {0x65b9, 334, 1},
+    {0x65e0, 335, 13}, {0x65e5, 348, 1}, {0x65e9, 349, 1}, {0x65f6, 350, 1},
+    {0x665a, 351, 1}, {0x66b4, 352, 1}, {0x66f4, 353, 2}, {0x6700, 355, 9},
+    {0x6709, 364, 6}, {0x671f, 370, 1}, {0x672a, 371, 4}, {0x6781, 375, 3},
+    {0x683c, 378, 1}, {0x68d2, 379, 1}, {0x6b22, 380, 2}, {0x6b23, 382, 1},
+    {0x6b3a, 383, 1}, {0x6b63, 384, 1}, {0x6b7b, 385, 3}, {0x6bd4, 388, 1},
+    {0x6bdb, 389, 1}, {0x6beb, 390, 1}, {0x6c14, 391, 2}, {0x6c92, 393, 1},
+    {0x6ca1, 394, 12}, {0x6cae, 406, 1}, {0x6d3b, 407, 1}, {0x6d41, 408, 1},
+    {0x6de1, 409, 1}, {0x6df7, 410, 1}, {0x6e23, 411, 2}, {0x6e29, 413, 2},
+    {0x6eda, 415, 3}, {0x6ee1, 418, 2}, {0x6f02, 420, 1}, {0x6fc0, 421, 1},
+    {0x706b, 422, 1}, {0x707f, 423, 1}, {0x70b9, 424, 1}, {0x70c2, 425, 1},
+    {0x70e6, 426, 4}, {0x70ed, 430, 2}, {0x7126, 432, 1}, {0x7136, 433, 1},
+    {0x7206, 434, 1}, {0x7231, 435, 4}, {0x723d, 439, 1}, {0x725b, 440, 2},
+    {0x7279, 442, 1}, {0x73a9, 443, 1}, {0x751c, 444, 2}, {0x751f, 446, 2},
+    {0x752d, 448, 1}, {0x7565, 449, 1}, {0x75af, 450, 1}, {0x75b2, 451, 2},
+    {0x75bc, 453, 2}, {0x75c5, 455, 3}, {0x75db, 458, 3}, {0x76f8, 461, 3},
+    {0x770b, 464, 2}, {0x771f, 466, 6}, {0x773c, 472, 1}, {0x7740, 473, 1},
+    {0x7761, 474, 1}, {0x7834, 475, 1}, {0x786e, 476, 1}, {0x795d, 477, 1},
+    {0x79bb, 478, 2}, {0x79ef, 480, 1}, {0x7a0d, 481, 1}, {0x7a7a, 482, 1},
+    {0x7b11, 483, 4}, {0x7b28, 487, 2}, {0x7b80, 489, 1}, {0x7c7b, 490, 1},
+    {0x7cbe, 491, 1}, {0x7cdf, 492, 2}, {0x7d27, 494, 1}, {0x7d2f, 495, 3},
+    {0x7ea7, 498, 1}, {0x7ed9, 499, 1}, {0x7edd, 500, 2}, {0x7f8e, 502, 5},
+    {0x7f9e, 507, 1}, {0x7fa1, 508, 1}, {0x8003, 509, 1}, {0x8036, 510, 2},
+    {0x80cc, 512, 1}, {0x80dc, 513, 1}, {0x8150, 514, 1}, {0x81ea, 515, 2},
+    {0x8212, 517, 2}, {0x826f, 519, 1}, {0x82e6, 520, 1}, {0x840c, 521, 1},
+    {0x86ee, 522, 1}, {0x88ab, 523, 2}, {0x8981, 525, 1}, {0x8ba4, 526, 1},
+    {0x8ba8, 527, 1}, {0x8bc6, 528, 1}, {0x8bef, 529, 1}, {0x8c22, 530, 2},
+    {0x8d2b, 532, 1}, {0x8d34, 533, 1}, {0x8d5e, 534, 1}, {0x8d62, 535, 1},
+    {0x8d70, 536, 1}, {0x8d85, 537, 8}, {0x8d8a, 545, 1}, {0x8e0f, 546, 1},
+    {0x8f7b, 547, 1}, {0x8f93, 548, 3}, {0x8fc7, 551, 1}, {0x8fd0, 552, 1},
+    {0x8fd8, 553, 2}, {0x8fd9, 555, 1}, {0x8fde, 556, 1}, {0x8feb, 557, 1},
+    {0x8ff7, 558, 1}, {0x900f, 559, 1}, {0x9057, 560, 1}, {0x90a3, 561, 1},
+    {0x90c1, 562, 1}, {0x9119, 563, 1}, {0x9177, 564, 1}, {0x9189, 565, 1},
+    {0x95ed, 566, 1}, {0x96be, 567, 2}, {0x9707, 569, 1}, {0x975e, 570, 1},
+    {0x9760, 571, 1}, {0x987a, 572, 1}, {0x9a82, 573, 1}, {0x9a84, 574, 1},
+    {0x9a97, 575, 1}, {0x9ad8, 576, 1}, {0x9ebb, 577, 1}, {0x1f338, 578, 1},
+    {0x1f339, 579, 1}, {0x1f37e, 580, 1}, {0x1f381, 581, 1}, {0x1f388, 582, 1},
+    {0x1f389, 583, 1}, {0x1f38a, 584, 1}, {0x1f3c6, 585, 1}, {0x1f44c, 586, 1},
+    {0x1f44d, 587, 1}, {0x1f44e, 588, 1}, {0x1f44f, 589, 1}, {0x1f47f, 590, 1},
+    {0x1f493, 591, 1}, {0x1f494, 592, 1}, {0x1f495, 593, 1}, {0x1f496, 594, 1},
+    {0x1f497, 595, 1}, {0x1f498, 596, 1}, {0x1f499, 597, 1}, {0x1f49a, 598, 1},
+    {0x1f49b, 599, 1}, {0x1f49c, 600, 1}, {0x1f49d, 601, 1}, {0x1f49e, 602, 1},
+    {0x1f4a2, 603, 1}, {0x1f4aa, 604, 1}, {0x1f4af, 605, 1}, {0x1f525, 606, 1},
+    {0x1f595, 607, 1}, {0x1f600, 608, 1}, {0x1f601, 609, 1}, {0x1f602, 610, 1},
+    {0x1f603, 611, 1}, {0x1f604, 612, 1}, {0x1f605, 613, 1}, {0x1f606, 614, 1},
+    {0x1f607, 615, 1}, {0x1f609, 616, 1}, {0x1f60a, 617, 1}, {0x1f60b, 618, 1},
+    {0x1f60c, 619, 1}, {0x1f60d, 620, 1}, {0x1f60e, 621, 1}, {0x1f611, 622, 1},
+    {0x1f612, 623, 1}, {0x1f613, 624, 1}, {0x1f614, 625, 1}, {0x1f616, 626, 1},
+    {0x1f618, 627, 1}, {0x1f619, 628, 1}, {0x1f61a, 629, 1}, {0x1f61b, 630, 1},
+    {0x1f61c, 631, 1}, {0x1f61d, 632, 1}, {0x1f61e, 633, 1}, {0x1f61f, 634, 1},
+    {0x1f620, 635, 1}, {0x1f621, 636, 1}, {0x1f622, 637, 1}, {0x1f623, 638, 1},
+    {0x1f624, 639, 1}, {0x1f625, 640, 1}, {0x1f626, 641, 1}, {0x1f627, 642, 1},
+    {0x1f628, 643, 1}, {0x1f629, 644, 1}, {0x1f62a, 645, 1}, {0x1f62b, 646, 1},
+    {0x1f62c, 647, 1}, {0x1f62d, 648, 1}, {0x1f630, 649, 1}, {0x1f631, 650, 1},
+    {0x1f633, 651, 1}, {0x1f634, 652, 1}, {0x1f636, 653, 1}, {0x1f637, 654, 1},
+    {0x1f639, 655, 1}, {0x1f63f, 656, 1}, {0x1f641, 657, 1}, {0x1f642, 658, 1},
+    {0x1f644, 659, 1}, {0x1f64c, 660, 1}, {0x1f64f, 661, 1}, {0x1f90d, 662, 1},
+    {0x1f912, 663, 1}, {0x1f915, 664, 1}, {0x1f917, 665, 1}, {0x1f922, 666, 1},
+    {0x1f923, 667, 1}, {0x1f929, 668, 1}, {0x1f92a, 669, 1}, {0x1f92c, 670, 1},
+    {0x1f92e, 671, 1}, {0x1f940, 672, 1}, {0x1f942, 673, 1}, {0x1f970, 674, 1},
+    {0x1f971, 675, 1}, {0x1f973, 676, 1}, {0x1f97a, 677, 1}, {0x1f9e1, 678, 1},
 };
 
 #endif

@@ -165,3 +165,103 @@ int store_history_append(struct redis_client *rc, const char *platform, const ch
     if (redis_command(rc, on_append_step, req, 3, eargv, NULL) < 0) req->pending--;
     return 0;
 }
+
+/* Remove a user's turns (and the persona's answers to them) from every
+ * history they spoke in, drop those channels' summaries, then their facts,
+ * relationships and index. KEYS[1]: the index set. ARGV: user id, prefix. */
+static const char forget_script[] =
+    "local removed = 0 "
+    "for _, entry in ipairs(redis.call('SMEMBERS', KEYS[1])) do "
+    "  local hist, summary, extra = string.match(entry, '^([^|]*)|([^|]*)|(.*)$') "
+    "  if hist then "
+    "    local items = redis.call('LRANGE', hist, 0, -1) "
+    "    local keep, skip = {}, false "
+    "    for _, item in ipairs(items) do "
+    "      local ok, t = pcall(cjson.decode, item) "
+    "      if ok and type(t) == 'table' and t.user == ARGV[1] then removed = removed + 1 skip = true "
+    "      elseif skip and ok and type(t) == 'table' and t.role == 'assistant' then removed = removed + 1 skip = false "
+    "      else keep[#keep + 1] = item skip = false end "
+    "    end "
+    "    redis.call('DEL', hist) "
+    "    for i = 1, #keep, 500 do redis.call('RPUSH', hist, unpack(keep, i, math.min(i + 499, #keep))) end "
+    "    redis.call('DEL', summary) "
+    "    for k in string.gmatch(extra, '[^|]+') do redis.call('DEL', k) end "
+    "  end "
+    "end "
+    "redis.call('DEL', KEYS[1]) "
+    "return removed";
+
+
+const char *store_forget_script(void) {
+    return forget_script;
+}
+
+/* Everything a message needs to know before the skills run, in one round
+ * trip. KEYS: the channel's persona key, the muted, banned and ignored
+ * sets, the channel's and the global disabled-plugin sets, the set of
+ * active channels. ARGV: platform:channel, platform:user, the default
+ * persona, the key prefix. */
+static const char context_script[] =
+    "local persona = redis.call('GET', KEYS[1]) or ARGV[3] "
+    "redis.call('SADD', KEYS[7], ARGV[1]) "
+    "local disabled = redis.call('SUNION', KEYS[5], KEYS[6]) "
+    "return { persona, redis.call('SISMEMBER', KEYS[2], ARGV[1]), redis.call('SISMEMBER', KEYS[3], ARGV[2]), "
+    "  redis.call('SISMEMBER', KEYS[4], ARGV[2]), disabled, redis.call('HGETALL', ARGV[4] .. 'persona:' .. persona), "
+    "  redis.call('EXISTS', KEYS[1]) }";
+
+struct context_req {
+    store_context_fn *cb;
+    void *data;
+};
+
+static void on_context(redisReply *r, const char *err, void *data) {
+    struct context_req *req = data;
+    struct store_context ctx = { 0 };
+    if (err || !r || r->type != REDIS_REPLY_ARRAY || r->elements < 7) {
+        req->cb(NULL, err ? err : "unexpected Redis reply", req->data);
+        free(req);
+        return;
+    }
+    ctx.persona = r->element[6]->integer ? r->element[0]->str : NULL;
+    ctx.muted = r->element[1]->integer != 0;
+    ctx.banned = r->element[2]->integer != 0;
+    ctx.ignored = r->element[3]->integer != 0;
+    ctx.disabled = json_array();
+    for (size_t i = 0; i < r->element[4]->elements; i++)
+        json_array_append_new(ctx.disabled, json_string(r->element[4]->element[i]->str));
+    ctx.overrides = json_object();
+    redisReply *h = r->element[5];
+    for (size_t i = 0; h->type == REDIS_REPLY_ARRAY && i + 1 < h->elements; i += 2)
+        json_object_set_new(ctx.overrides, h->element[i]->str, json_string(h->element[i + 1]->str));
+    req->cb(&ctx, NULL, req->data);
+    json_decref(ctx.disabled);
+    json_decref(ctx.overrides);
+    free(req);
+}
+
+int store_job_context(struct redis_client *rc, const char *platform, const char *channel, const char *user,
+                      const char *default_persona, store_context_fn *cb, void *data) {
+    if (!redis_client_ready(rc)) return -1;
+    const char *prefix = redis_client_prefix(rc);
+    char pkey[1024], muted[300], banned[300], ignored[300], dis[1400], disall[300], chans[300], pc[700], pu[700], esc[800];
+    store_channel_key(rc, platform, channel, ":persona", pkey, sizeof(pkey));
+    snprintf(muted, sizeof(muted), "%smuted", prefix);
+    snprintf(banned, sizeof(banned), "%sbanned", prefix);
+    snprintf(ignored, sizeof(ignored), "%signored", prefix);
+    snprintf(pc, sizeof(pc), "%s:%s", platform, channel);
+    snprintf(pu, sizeof(pu), "%s:%s", platform, user ? user : "-");
+    store_escape(pc, esc, sizeof(esc));
+    snprintf(dis, sizeof(dis), "%sdisabled:%s", prefix, esc);
+    snprintf(disall, sizeof(disall), "%sdisabled:*", prefix);
+    snprintf(chans, sizeof(chans), "%schannels", prefix);
+    struct context_req *req = malloc(sizeof(*req));
+    req->cb = cb;
+    req->data = data;
+    const char *argv[] = { "EVAL", context_script, "7", pkey, muted, banned, ignored, dis, disall, chans,
+                           pc, pu, default_persona, prefix };
+    if (redis_command(rc, on_context, req, (int)(sizeof(argv) / sizeof(argv[0])), argv, NULL) < 0) {
+        free(req);
+        return -1;
+    }
+    return 0;
+}

@@ -39,4 +39,20 @@ int store_history_load(struct redis_client *rc, const char *platform, const char
 int store_history_append(struct redis_client *rc, const char *platform, const char *channel,
                          const char *persona, json_t *turns, const struct store_limits *lim,
                          store_done_fn *cb, void *data);
+/* What the core checks before a message reaches the skills. */
+struct store_context {
+    const char *persona;     /* set for the channel, or NULL */
+    int muted, banned, ignored;
+    json_t *disabled;        /* plugin names turned off here (borrowed) */
+    json_t *overrides;       /* live persona edits {field: value} (borrowed) */
+};
+typedef void store_context_fn(const struct store_context *ctx, const char *err, void *data);
+int store_job_context(struct redis_client *rc, const char *platform, const char *channel, const char *user,
+                      const char *default_persona, store_context_fn *cb, void *data);
+
+/* The Redis script that forgets a user (KEYS[1]: their index set; ARGV:
+ * user id, prefix): their turns and the answers to them leave every
+ * history they spoke in, those summaries go, then their facts,
+ * relationships and the index. Returns the number of turns removed. */
+const char *store_forget_script(void);
 #endif

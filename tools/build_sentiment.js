@@ -33,15 +33,17 @@
 //   sent_spans      terms starting with a non-ASCII byte (Chinese, emoji),
 //                   for greedy longest match; sent_span_index maps each
 //                   first code point to its run of rows
-// VADER terms made of hyphenated words ("self-confident") are dropped: the
-// C tokenizer splits words at hyphens.
+// VADER terms made of hyphenated words ("self-confident", also "x-d") are
+// dropped, as the C tokenizer splits words at hyphens, and so is the one
+// emoticon with spaces in it.
 //
 // Each row stores valence in tenths (-40..40), arousal in hundredths
 // (0..100), flags and a percent scale. A row without an arousal gets one
 // from its valence: 0.40 + 0.04|v| when positive, 0.45 + 0.05|v| (at most
 // 0.65) when negative. A row is a hit (SENT_HIT) when it has a valence or
 // an arousal of its own; rows with neither only block shorter matches or
-// play their role (negator, booster...).
+// play their role (negator, booster...). Rows whose arousal was given get
+// SENT_AROUSAL: src/sentiment.c trusts a derived arousal less.
 const fs = require('node:fs');
 const path = require('node:path');
 const crypto = require('node:crypto');
@@ -55,7 +57,7 @@ const OUT = path.join(ROOT, 'src', 'sentiment_lexicon.h');
 const VADER_PACKAGE = 'vader-sentiment';
 const VADER_VERSION = '1.1.3';
 
-const F_NEG = 1, F_BUT = 2, F_BOOST = 4, F_POST = 8, F_HEAD = 16, F_HIT = 32;
+const F_NEG = 1, F_BUT = 2, F_BOOST = 4, F_POST = 8, F_HEAD = 16, F_HIT = 32, F_AROUSAL = 64;
 const WORD_RE = /^[a-z0-9']+$/;
 const PHRASE_RE = /^[a-z0-9']+ [a-z0-9']+$/;
 const HYPHEN_RE = /^[a-z]+(-[a-z]+)+$/;
@@ -196,7 +198,7 @@ function build() {
     tables[t].push({
       term: e.term, bytes, v10,
       a100: hit ? Math.round(a * 100) : 0,
-      flags: e.flags | (hit ? F_HIT : 0),
+      flags: e.flags | (hit ? F_HIT : 0) | (hit && e.a !== null ? F_AROUSAL : 0),
       scale: e.scale,
     });
   }
@@ -232,6 +234,7 @@ function flagNames(f) {
   if (f & F_POST) names.push('SENT_POST');
   if (f & F_HEAD) names.push('SENT_HEAD');
   if (f & F_HIT) names.push('SENT_HIT');
+  if (f & F_AROUSAL) names.push('SENT_AROUSAL');
   return names.length ? names.join('|') : '0';
 }
 
@@ -263,7 +266,7 @@ function render(b) {
   lines.push(` *       vendored unmodified from the npm package ${VADER_PACKAGE}`);
   lines.push(` *       ${VADER_VERSION} (Apache-2.0, Copyright 2018 Comcast Cable`);
   lines.push(' *       Communications Management, LLC; see data/sentiment/vader/NOTICE).');
-  lines.push(` *       ${vaderTerms} terms read, ${dropped} dropped (hyphenated or too long).`);
+  lines.push(` *       ${vaderTerms} terms read, ${dropped} dropped (hyphenated, spaced or too long).`);
   lines.push(' *       Changes made here: values overridden and terms added by the');
   lines.push(' *       Chorus files below, valences rounded to tenths, arousal added.');
   lines.push(` *   en_chorus.tsv     ${counts['en_chorus.tsv']} rows, written for Chorus (MIT)`);
@@ -284,6 +287,7 @@ function render(b) {
   lines.push('#define SENT_POST 8   /* scales the sentiment term just before it */');
   lines.push('#define SENT_HEAD 16  /* first word of a two-word phrase */');
   lines.push('#define SENT_HIT 32   /* carries valence and/or arousal */');
+  lines.push('#define SENT_AROUSAL 64 /* its arousal was given, not derived */');
   lines.push('');
   lines.push('/* One lexicon row. valence is in tenths (-40..40, the VADER scale times');
   lines.push(' * ten), arousal in hundredths (0 calm .. 100 excited). */');

@@ -366,6 +366,14 @@ local function new_api()
   -- chorus.prompt.build(msg, {turns=, summary=, facts=, observation=}) -> messages
   function chorus.prompt.build(msg, ctx) return core.prompt_build(ctx or {}) end
 
+  -- chorus.ledger.record{kind=, value=, currency=, ref=}: value a persona created
+  -- (a sale, a booking, a coupon redeemed) for the ledger's revenue share.
+  chorus.ledger = {}
+  function chorus.ledger.record(o)
+    if type(o) ~= "table" or type(o.kind) ~= "string" then error("ledger.record needs { kind = ..., value = ... }", 2) end
+    return core.ledger_record(o.kind, o.value or 0, o.currency or "USD", o.ref and tostring(o.ref) or "")
+  end
+
   chorus.state = scope("plugin")
   function chorus.state.channel(msg) return scope("channel", msg.platform, msg.channel) end
   function chorus.state.user(msg) return scope("user", msg.platform, msg.author.id) end
