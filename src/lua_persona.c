@@ -62,6 +62,7 @@ struct persona_op {
     struct task *task;
     int kind;                 /* 0 observe, 1 plain value, 2 forget */
     struct sentiment s;
+    char persona[64];
 };
 
 static void cancel_op(void *data) {
@@ -116,6 +117,10 @@ static void push_observation(lua_State *co, struct sentiment s, redisReply *r, c
 
 static void on_observed(redisReply *r, const char *err, void *data) {
     struct persona_op *op = data;
+    if (!err && r && r->type == REDIS_REPLY_ARRAY && r->elements >= 6 && op->persona[0]) {
+        metrics_inc(METRIC_PERSONA_TURNS, op->persona, 1);
+        if (r->element[4]->integer == 1) metrics_inc(METRIC_PERSONA_SESSIONS, op->persona, 1);
+    }
     struct task *t = op->task;
     struct sentiment s = op->s;
     free(op);
@@ -135,6 +140,7 @@ static int core_observe(lua_State *L) {
     struct persona_op *op = calloc(1, sizeof(*op));
     op->task = t;
     op->s = sentiment_of(m->text ? m->text : "", m->text ? strlen(m->text) : 0);
+    snprintf(op->persona, sizeof(op->persona), "%s", job->persona->name);
     char mood[1200], rel[1400], eng[400], seen[1400], user[800], suffix[200], entry[6400], hist[1200], summ[1200];
     char day[16], v[32], a[32], w[16], now[32], gap[16], ttl[24];
     const char *persona = job->persona->name;

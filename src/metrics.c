@@ -32,6 +32,17 @@ static const struct family families[METRIC_COUNT] = {
     [METRIC_BUDGET_REFUSALS] = { "chorus_budget_refusals_total", "Model calls refused by a budget.", "kind", 0 },
     [METRIC_MODEL_TOKENS] = { "chorus_model_tokens_total", "Tokens in and out, per model.", "model", 0 },
     [METRIC_MODEL_COST] = { "chorus_model_cost_micro_total", "Model spend in micro-units of its currency.", "model", 0 },
+    [METRIC_SKILL_RUNS] = { "chorus_skill_runs_total", "Handler runs, per plugin.", "plugin", 0 },
+    [METRIC_SKILL_SECONDS] = { "chorus_skill_seconds", "Handler run time (waits included), per plugin.", "plugin", 1 },
+    [METRIC_PERSONA_TURNS] = { "chorus_persona_turns_total", "Conversation turns, per persona.", "persona", 0 },
+    [METRIC_PERSONA_SESSIONS] = { "chorus_persona_sessions_total", "Conversation sessions, per persona (CPS = turns / sessions).", "persona", 0 },
+    [METRIC_QUEUE_DEPTH] = { "chorus_queue_depth", "Messages waiting for their channel.", "queue", 2 },
+    [METRIC_JOBS_IN_FLIGHT] = { "chorus_jobs_in_flight", "Messages being answered.", "queue", 2 },
+    [METRIC_MODEL_IN_FLIGHT] = { "chorus_http_in_flight", "HTTP requests in flight (models, plugins, platforms).", "client", 2 },
+    [METRIC_REDIS_UP] = { "chorus_redis_up", "1 when Redis is connected.", "redis", 2 },
+    [METRIC_REDIS_LATENCY] = { "chorus_redis_latency_seconds", "Last Redis round trip.", "redis", 2 },
+    [METRIC_PLATFORM_READY] = { "chorus_platform_ready", "1 when a platform is ready.", "platform", 2 },
+    [METRIC_PLATFORM_CONNECTIONS] = { "chorus_platform_connections", "Open connections per platform.", "platform", 2 },
     [METRIC_PLATFORM_EVENTS] = { "chorus_platform_events_total", "Connection events of platform adapters (reconnects, resumes, fatal closes, 429s).", "event", 0 },
 };
 
@@ -61,6 +72,11 @@ static struct series *series_of(enum metric_id id, const char *label) {
 void metrics_inc(enum metric_id id, const char *label, double by) {
     struct series *s = series_of(id, label);
     if (s) s->value += by;
+}
+
+void metrics_set(enum metric_id id, const char *label, double value) {
+    struct series *s = series_of(id, label);
+    if (s) s->value = value;
 }
 
 void metrics_observe(enum metric_id id, const char *label, double value) {
@@ -131,12 +147,12 @@ char *metrics_render(size_t *outlen) {
     for (int id = 0; id < METRIC_COUNT; id++) {
         const struct family *f = &families[id];
         emit(&buf, &len, &cap, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name,
-             f->histogram ? "histogram" : "counter");
+             f->histogram == 1 ? "histogram" : f->histogram == 2 ? "gauge" : "counter");
         for (int i = 0; i < nseries[id]; i++) {
             struct series *s = &table[id][i];
             char lv[160];
             escape_label(s->label, lv, sizeof(lv));
-            if (!f->histogram) {
+            if (f->histogram != 1) {
                 emit(&buf, &len, &cap, "%s{%s=\"%s\"} %.17g\n", f->name, f->label, lv, s->value);
                 continue;
             }

@@ -18,10 +18,23 @@ enum metric_id {
     METRIC_MODEL_TOKENS,
     METRIC_MODEL_COST,
     METRIC_PLATFORM_EVENTS,
+    METRIC_SKILL_RUNS,
+    METRIC_SKILL_SECONDS,
+    METRIC_PERSONA_TURNS,
+    METRIC_PERSONA_SESSIONS,
+    METRIC_QUEUE_DEPTH,        /* gauges: set when scraped */
+    METRIC_JOBS_IN_FLIGHT,
+    METRIC_MODEL_IN_FLIGHT,
+    METRIC_REDIS_UP,
+    METRIC_REDIS_LATENCY,
+    METRIC_PLATFORM_READY,
+    METRIC_PLATFORM_CONNECTIONS,
     METRIC_COUNT
 };
 
 void metrics_inc(enum metric_id id, const char *label, double by);
+/* Set a gauge's value. */
+void metrics_set(enum metric_id id, const char *label, double value);
 void metrics_observe(enum metric_id id, const char *label, double value);
 /* Current value of a counter series (tests and status). */
 double metrics_get(enum metric_id id, const char *label);

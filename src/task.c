@@ -38,6 +38,7 @@ struct task {
     void *op;                   /* what the task waits for */
     void (*cancel)(void *op);
     uint64_t deadline;          /* uv_now() limit of the whole run */
+    uint64_t started_ms;
     struct task *prev, *next;
 };
 
@@ -115,6 +116,7 @@ static void task_finish(struct task *t, enum task_end how) {
     else p->tasks = t->next;
     if (t->next) t->next->prev = t->prev;
     p->ntasks--;
+    metrics_observe(METRIC_SKILL_SECONDS, p->name, (double)(uv_now(server.loop) - t->started_ms) / 1000.0);
     /* The owner may read the results still on the coroutine's stack. */
     t->end(t, how, t->end_data);
     lua_resetthread(t->co);
@@ -171,6 +173,8 @@ void task_start(struct plugin *p, int fn_ref, struct job *job,
                 task_end_fn *end, void *data) {
     struct task *t = calloc(1, sizeof(*t));
     t->plugin = plugin_acquire(p);
+    t->started_ms = uv_now(server.loop);
+    metrics_inc(METRIC_SKILL_RUNS, p->name, 1);
     t->job = job;
     t->end = end;
     t->end_data = data;

@@ -7,7 +7,9 @@
 #include <sys/stat.h>
 #include <libwebsockets.h>
 #include "log.h"
+#include "http_client.h"
 #include "metrics.h"
+#include "platform.h"
 #include "platform.h"
 #include "redis_client.h"
 #include "server.h"
@@ -190,6 +192,16 @@ static int serve_http(struct lws *wsi, struct session *s, const char *path) {
     if (!strcmp(path, "/readyz")) return serve_ready(wsi, s);
     if (!strcmp(path, "/metrics")) {
         size_t len;
+        metrics_set(METRIC_QUEUE_DEPTH, "channels", server.jobs_queued);
+        metrics_set(METRIC_JOBS_IN_FLIGHT, "channels", server.jobs_in_flight);
+        metrics_set(METRIC_MODEL_IN_FLIGHT, "curl", http_client_in_flight(server.http));
+        metrics_set(METRIC_REDIS_UP, "main", redis_client_ready(server.redis));
+        metrics_set(METRIC_REDIS_LATENCY, "main", redis_client_latency_ms(server.redis) / 1000.0);
+        for (int i = 0; platform_at(i); i++) {
+            struct platform *p = platform_at(i);
+            metrics_set(METRIC_PLATFORM_READY, p->ops->name, p->ready);
+            metrics_set(METRIC_PLATFORM_CONNECTIONS, p->ops->name, p->ops->connections ? p->ops->connections(p) : 0);
+        }
         char *text = metrics_render(&len);
         return respond(wsi, s, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
     }
