@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "channel.h"
+#include "config.h"
 #include "dict.h"
 #include "job.h"
 #include "log.h"
@@ -140,6 +141,21 @@ static void on_context(const struct store_context *ctx, const char *err, void *d
         job_run(job, NULL, NULL);
         return;
     }
+    if (ctx->flood && !job->msg->event) {
+        /* Over a flood limit: one polite word, then silence until the bucket refills. */
+        struct config_block *fb = config_first(job->rt->cfg, "flood");
+        metrics_inc(METRIC_FLOOD_DROPPED, ctx->flood == 1 ? "warned" : "dropped", 1);
+        job->silent = 1;
+        job->persona = persona_default_for(job->rt->personas, job->msg->platform);
+        if (ctx->flood == 1) {
+            const char *text = config_str(fb, "message", "You're sending messages faster than I can keep up. Give me a moment.");
+            log_info("flood: %s:%s is over its limit in %s; dropping until it refills", job->msg->platform,
+                     job->msg->author.id ? job->msg->author.id : "-", job->msg->channel);
+            job_reply(job, text, strlen(text), NULL, NULL);
+        }
+        job_finish(job);
+        return;
+    }
     if (ctx->banned || ctx->ignored || ctx->muted) {
         job->silent = 1;
         job->persona = persona_default_for(job->rt->personas, job->msg->platform);
@@ -163,8 +179,14 @@ static void job_start(struct job *job) {
         return;
     }
     const struct persona *def = persona_default_for(job->rt->personas, job->msg->platform);
+    struct config_block *fb = config_first(job->rt->cfg, "flood");
+    struct store_flood flood = {
+        .now = server_now(),
+        .user_burst = config_int(fb, "user_burst", 0), .user_per_s = config_int(fb, "user_per_s", 60),
+        .channel_burst = config_int(fb, "channel_burst", 0), .channel_per_s = config_int(fb, "channel_per_s", 60),
+    };
     if (store_job_context(server.redis, job->msg->platform, job->msg->channel, job->msg->author.id, def->name,
-                          on_context, job) < 0)
+                          &flood, on_context, job) < 0)
         job_run(job, NULL, NULL);   /* Redis is down: answer without memory */
 }
 

@@ -226,7 +226,9 @@ int ledger_lua_record(lua_State *L) {
     lua_Number value = luaL_optnumber(L, 2, 0);
     const char *currency = luaL_optstring(L, 3, "USD");
     const char *ref = luaL_optstring(L, 4, "");
-    if (!job) return luaL_error(L, "ledger.record needs a message (the persona it credits)");
+    const char *persona_name = luaL_optstring(L, 5, NULL);
+    if (!job && !(persona_name && persona_find(server.rt->personas, persona_name)))
+        return luaL_error(L, "ledger.record needs a message or persona = \"name\" (the persona it credits)");
     if (!plugin_of(L)->allow_state) return luaL_error(L, "plugin %s may not keep state", plugin_of(L)->name);
     time_t now = (time_t)vclock_now();
     struct tm tm;
@@ -234,7 +236,8 @@ int ledger_lua_record(lua_State *L) {
     gmtime_r(&now, &tm);
     strftime(day, sizeof(day), "%Y%m%d", &tm);
     const char *prefix = redis_client_prefix(server.redis);
-    snprintf(key, sizeof(key), "%sledger:%s:%s", prefix, day, job->persona->name);
+    if (job) persona_name = job->persona->name;
+    snprintf(key, sizeof(key), "%sledger:%s:%s", prefix, day, persona_name);
     snprintf(field, sizeof(field), "value_micro:%.8s", currency);
     snprintf(micro, sizeof(micro), "%lld", (long long)(value * 1e6 + (value >= 0 ? 0.5 : -0.5)));
     snprintf(count, sizeof(count), "count:%.100s", kind);
@@ -243,9 +246,10 @@ int ledger_lua_record(lua_State *L) {
     const char *a1[4] = { "HINCRBY", key, field, micro };
     const char *a2[4] = { "HINCRBY", key, count, "1" };
     const char *a3[3] = { "EXPIRE", key, "34560000" };
-    const char *a4[] = { "XADD", stream, "MAXLEN", "~", "100000", "*", "ts", ts, "persona", job->persona->name,
+    const char *a4[] = { "XADD", stream, "MAXLEN", "~", "100000", "*", "ts", ts, "persona", persona_name,
                          "plugin", plugin_of(L)->name, "kind", kind, "value_micro", micro, "currency", currency,
-                         "ref", ref, "channel", job->msg->channel, "user", job->msg->author.id ? job->msg->author.id : "" };
+                         "ref", ref, "channel", job ? job->msg->channel : "", "user",
+                         job && job->msg->author.id ? job->msg->author.id : "" };
     if (redis_command(server.redis, ignore, NULL, 4, a1, NULL) < 0) {
         lua_pushnil(L);
         lua_pushstring(L, "Redis is not available");

@@ -12,7 +12,17 @@ static const struct config_key ledger_keys[] = {
     { NULL, CONFIG_NONE, 0, NULL }
 };
 
+static const struct config_key flood_keys[] = {
+    { "user_burst", CONFIG_INT, 0, "messages a user may send at once (0 = no limit)" },
+    { "user_per_s", CONFIG_INT, 0, "seconds to refill a user's burst" },
+    { "channel_burst", CONFIG_INT, 0, "messages a channel may carry at once (0 = no limit)" },
+    { "channel_per_s", CONFIG_INT, 0, "seconds to refill a channel's burst" },
+    { "message", CONFIG_STRING, 0, "the one polite reply when a limit is hit" },
+    { NULL, CONFIG_NONE, 0, NULL }
+};
+
 static const struct config_schema schemas[] = {
+    { .kind = "flood", .value = CONFIG_TABLE, .keys = flood_keys },
     { .kind = "admin_prefix", .value = CONFIG_STRING },
     { .kind = "owners", .value = CONFIG_STRINGS },
     { .kind = "ledger", .value = CONFIG_TABLE, .keys = ledger_keys },

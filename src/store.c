@@ -205,9 +205,28 @@ static const char context_script[] =
     "local persona = redis.call('GET', KEYS[1]) or ARGV[3] "
     "redis.call('SADD', KEYS[7], ARGV[1]) "
     "local disabled = redis.call('SUNION', KEYS[5], KEYS[6]) "
+    /* Flood control: a token bucket per user (KEYS[8]) and per channel (KEYS[9]).
+     * 0 = fine, 1 = over the limit for the first time (say so once), 2 = over again. */
+    "local now = tonumber(ARGV[5]) "
+    "local function bucket(key, burst, per) "
+    "  if burst <= 0 then return 0 end "
+    "  local t = tonumber(redis.call('HGET', key, 'tokens') or burst) "
+    "  local ts = tonumber(redis.call('HGET', key, 'ts') or now) "
+    "  t = math.min(burst, t + (now - ts) * burst / per) "
+    "  local state = 0 "
+    "  if t < 1 then "
+    "    if redis.call('HGET', key, 'warned') == '1' then state = 2 else state = 1 end "
+    "    redis.call('HSET', key, 'warned', '1') "
+    "  else t = t - 1 redis.call('HSET', key, 'warned', '0') end "
+    "  redis.call('HSET', key, 'tokens', tostring(t), 'ts', tostring(now)) "
+    "  redis.call('EXPIRE', key, math.ceil(per) + 60) "
+    "  return state "
+    "end "
+    "local flood = math.max(bucket(KEYS[8], tonumber(ARGV[6]), tonumber(ARGV[7])), "
+    "                       bucket(KEYS[9], tonumber(ARGV[8]), tonumber(ARGV[9]))) "
     "return { persona, redis.call('SISMEMBER', KEYS[2], ARGV[1]), redis.call('SISMEMBER', KEYS[3], ARGV[2]), "
     "  redis.call('SISMEMBER', KEYS[4], ARGV[2]), disabled, redis.call('HGETALL', ARGV[4] .. 'persona:' .. persona), "
-    "  redis.call('EXISTS', KEYS[1]) }";
+    "  redis.call('EXISTS', KEYS[1]), flood }";
 
 struct context_req {
     store_context_fn *cb;
@@ -223,6 +242,7 @@ static void on_context(redisReply *r, const char *err, void *data) {
         return;
     }
     ctx.persona = r->element[6]->integer ? r->element[0]->str : NULL;
+    ctx.flood = r->elements > 7 ? (int)r->element[7]->integer : 0;
     ctx.muted = r->element[1]->integer != 0;
     ctx.banned = r->element[2]->integer != 0;
     ctx.ignored = r->element[3]->integer != 0;
@@ -240,7 +260,7 @@ static void on_context(redisReply *r, const char *err, void *data) {
 }
 
 int store_job_context(struct redis_client *rc, const char *platform, const char *channel, const char *user,
-                      const char *default_persona, store_context_fn *cb, void *data) {
+                      const char *default_persona, const struct store_flood *flood, store_context_fn *cb, void *data) {
     if (!redis_client_ready(rc)) return -1;
     const char *prefix = redis_client_prefix(rc);
     char pkey[1024], muted[300], banned[300], ignored[300], dis[1400], disall[300], chans[300], pc[700], pu[700], esc[800];
@@ -257,8 +277,17 @@ int store_job_context(struct redis_client *rc, const char *platform, const char 
     struct context_req *req = malloc(sizeof(*req));
     req->cb = cb;
     req->data = data;
-    const char *argv[] = { "EVAL", context_script, "7", pkey, muted, banned, ignored, dis, disall, chans,
-                           pc, pu, default_persona, prefix };
+    char fu[900], fc[900], now[32], ub[24], up[24], cb_[24], cp[24], e2[800];
+    store_escape(pu, e2, sizeof(e2));
+    snprintf(fu, sizeof(fu), "%sflood:user:%s", prefix, e2);
+    snprintf(fc, sizeof(fc), "%sflood:channel:%s", prefix, esc);
+    snprintf(now, sizeof(now), "%.3f", flood ? flood->now : 0);
+    snprintf(ub, sizeof(ub), "%g", flood ? flood->user_burst : 0);
+    snprintf(up, sizeof(up), "%g", flood && flood->user_per_s > 0 ? flood->user_per_s : 1);
+    snprintf(cb_, sizeof(cb_), "%g", flood ? flood->channel_burst : 0);
+    snprintf(cp, sizeof(cp), "%g", flood && flood->channel_per_s > 0 ? flood->channel_per_s : 1);
+    const char *argv[] = { "EVAL", context_script, "9", pkey, muted, banned, ignored, dis, disall, chans, fu, fc,
+                           pc, pu, default_persona, prefix, now, ub, up, cb_, cp };
     if (redis_command(rc, on_context, req, (int)(sizeof(argv) / sizeof(argv[0])), argv, NULL) < 0) {
         free(req);
         return -1;

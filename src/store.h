@@ -45,10 +45,18 @@ struct store_context {
     int muted, banned, ignored;
     json_t *disabled;        /* plugin names turned off here (borrowed) */
     json_t *overrides;       /* live persona edits {field: value} (borrowed) */
+    int flood;               /* 0 fine, 1 over a limit (say so once), 2 over again */
+};
+
+/* Inbound flood limits: BURST messages, refilled over PER_S seconds (0 = off). */
+struct store_flood {
+    double now;
+    double user_burst, user_per_s;
+    double channel_burst, channel_per_s;
 };
 typedef void store_context_fn(const struct store_context *ctx, const char *err, void *data);
 int store_job_context(struct redis_client *rc, const char *platform, const char *channel, const char *user,
-                      const char *default_persona, store_context_fn *cb, void *data);
+                      const char *default_persona, const struct store_flood *flood, store_context_fn *cb, void *data);
 
 /* The Redis script that forgets a user (KEYS[1]: their index set; ARGV:
  * user id, prefix): their turns and the answers to them leave every

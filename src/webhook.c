@@ -8,6 +8,7 @@
 #include "log.h"
 #include "lua_json.h"
 #include "plugin.h"
+#include "redis_client.h"
 #include "runtime.h"
 #include "server.h"
 #include "skills.h"
@@ -156,6 +157,39 @@ static void on_route_end(struct task *t, enum task_end how, void *data) {
     if (!r->wsi) webhook_free(r);
 }
 
+/* Answer 401 and say why in the log. */
+static void refuse(struct webhook_req *r, const char *why) {
+    char text[260];
+    snprintf(text, sizeof(text), "unauthorized: %s\n", why);
+    log_info("webhook %s: refused: %s", r->path, why);
+    answer_text(r, 401, text);
+}
+
+/* Run the route's handler as a task. */
+static void start_handler(struct webhook_req *r) {
+    struct handler *hd = dispatch_find(r->rt->skills, HANDLER_ROUTE, r->path);
+    if (!hd) {
+        r->running = 0;
+        answer_text(r, 404, "no such route\n");
+        if (!r->wsi) webhook_free(r);
+        return;
+    }
+    task_start(hd->plugin, hd->plugin->invoke_ref, NULL, push_request, r, on_route_end, r);
+}
+
+/* SET NX answered: a fresh signature runs the handler, a seen one is a replay. */
+static void on_signature_seen(redisReply *rep, const char *err, void *data) {
+    struct webhook_req *r = data;
+    if (err || !rep || rep->type == REDIS_REPLY_NIL) {
+        r->running = 0;
+        if (err) answer_text(r, 503, "cannot check for replays right now\n");
+        else refuse(r, "this signed request was already used (a replay)");
+        if (!r->wsi) webhook_free(r);
+        return;
+    }
+    start_handler(r);
+}
+
 void webhook_run(struct webhook_req *r) {
     struct skill_host *h = server.rt->skills;
     struct handler *hd = dispatch_find(h, HANDLER_ROUTE, r->path);
@@ -170,15 +204,27 @@ void webhook_run(struct webhook_req *r) {
         return;
     }
     if (authenticate(r, hd, why, sizeof(why)) < 0) {
-        char text[260];
-        snprintf(text, sizeof(text), "unauthorized: %s\n", why);
-        log_info("webhook %s: refused: %s", r->path, why);
-        answer_text(r, 401, text);
+        refuse(r, why);
         return;
     }
     r->rt = runtime_acquire(server.rt);
     r->running = 1;
-    task_start(hd->plugin, hd->plugin->invoke_ref, NULL, push_request, r, on_route_end, r);
+    if (!r->signature[0]) {
+        start_handler(r);
+        return;
+    }
+    /* A signature is good once: remember it for the window, refuse replays. */
+    char key[400], ttl[24];
+    json_t *window = json_object_get(hd->spec, "window");
+    snprintf(key, sizeof(key), "%shook-sig:%.128s", redis_client_prefix(server.redis), r->signature);
+    snprintf(ttl, sizeof(ttl), "%lld", json_is_integer(window) ? (long long)json_integer_value(window) * 2 : 600LL);
+    const char *argv[6] = { "SET", key, "1", "NX", "EX", ttl };
+    if (redis_command(server.redis, on_signature_seen, r, 6, argv, NULL) < 0) {
+        r->running = 0;
+        runtime_release(r->rt);
+        r->rt = NULL;
+        answer_text(r, 503, "cannot check for replays right now (Redis is down)\n");
+    }
 }
 
 void webhook_detach(struct webhook_req *r) {

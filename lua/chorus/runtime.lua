@@ -371,7 +371,7 @@ local function new_api()
   chorus.ledger = {}
   function chorus.ledger.record(o)
     if type(o) ~= "table" or type(o.kind) ~= "string" then error("ledger.record needs { kind = ..., value = ... }", 2) end
-    return core.ledger_record(o.kind, o.value or 0, o.currency or "USD", o.ref and tostring(o.ref) or "")
+    return core.ledger_record(o.kind, o.value or 0, o.currency or "USD", o.ref and tostring(o.ref) or "", o.persona)
   end
 
   chorus.state = scope("plugin")
