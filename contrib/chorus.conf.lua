@@ -34,3 +34,6 @@ persona "aiko" {
 }
 
 default_persona "aiko"
+
+-- The admin page at /admin (status, personas, ledger) opens with this token.
+if env("CHORUS_ADMIN_TOKEN") then admin_token (env("CHORUS_ADMIN_TOKEN")) end

@@ -24,6 +24,7 @@ static const struct config_key flood_keys[] = {
 static const struct config_schema schemas[] = {
     { .kind = "flood", .value = CONFIG_TABLE, .keys = flood_keys },
     { .kind = "admin_prefix", .value = CONFIG_STRING },
+    { .kind = "admin_token", .value = CONFIG_STRING },
     { .kind = "owners", .value = CONFIG_STRINGS },
     { .kind = "ledger", .value = CONFIG_TABLE, .keys = ledger_keys },
 };

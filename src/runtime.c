@@ -3,6 +3,7 @@
 #include "config.h"
 #include "model.h"
 #include "persona.h"
+#include "redact.h"
 #include "runtime.h"
 #include "skills.h"
 
@@ -11,6 +12,8 @@ struct runtime *runtime_new(struct config *cfg, char *err, size_t errlen) {
     rt->refs = 1;
     rt->cfg = cfg;
     rt->personas = persona_set_new(cfg);
+    struct config_block *tb = config_first(cfg, "admin_token");
+    if (tb && json_is_string(tb->value)) redact_add_secret(json_string_value(tb->value));
     rt->models = model_set_new(cfg);
     rt->limits.history_turns = cfg->redis_opts ? (long)json_integer_value(json_object_get(cfg->redis_opts, "history_turns")) : 0;
     rt->limits.ttl_s = cfg->redis_opts ? (long)json_integer_value(json_object_get(cfg->redis_opts, "history_ttl_s")) : 0;

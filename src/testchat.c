@@ -4,6 +4,7 @@
 #include <string.h>
 #include "message.h"
 #include "platform.h"
+#include "script_model.h"
 #include "testchat.h"
 #include "vclock.h"
 
@@ -114,6 +115,7 @@ static const struct platform_ops testchat_ops = {
 
 /* One line in platform.c registers the test platform like any other. */
 void testchat_register(void) {
+    if (!script_model_enabled()) return;   /* only the plugin test kit has it */
     platform_register(&testchat_ops, NULL);
     self = platform_find("test");
 }

@@ -16,6 +16,12 @@
 #include "web.h"
 #include "webchat.h"
 #include "webhook.h"
+#include "webhook_auth.h"
+#include "admin.h"
+#include "config.h"
+#include "ledger.h"
+#include "runtime.h"
+#include <strings.h>
 
 #define MAX_FILES 32
 #define MAX_FILE_SIZE (2 << 20)
@@ -45,7 +51,13 @@ struct session {
     const char *type;
     int headers_pending;
     struct webhook_req *hook;
+    struct admin_wait *admin;   /* an admin API answer still being made */
     struct ws_conn *ws;
+};
+
+/* An admin API request waiting for Redis; WSI is NULL once the client left. */
+struct admin_wait {
+    struct lws *wsi;
 };
 
 static struct web_server *the_web;
@@ -174,6 +186,54 @@ static int serve_ready(struct lws *wsi, struct session *s) {
     return respond_text(wsi, s, 200, "ready\n");
 }
 
+/* The ledger for the admin page arrived. */
+static void on_admin_ledger(json_t *report, const char *err, void *data) {
+    struct admin_wait *w = data;
+    struct lws *wsi = w->wsi;
+    free(w);
+    if (!wsi) return;
+    ((struct session *)lws_wsi_user(wsi))->admin = NULL;
+    char *text = report ? json_dumps(report, JSON_COMPACT) : NULL;
+    if (!text) {
+        char msg[300];
+        snprintf(msg, sizeof(msg), "{\"error\":\"%s\"}", err ? "the ledger is unavailable" : "?");
+        text = strdup(msg);
+    }
+    web_respond_later(wsi, report ? 200 : 503, "application/json", text, strlen(text));
+}
+
+/* /admin/api/status and /admin/api/ledger: JSON for the admin page, only
+ * with the configured admin_token as a Bearer token. */
+static int serve_admin_api(struct lws *wsi, struct session *s, const char *path) {
+    struct config_block *b = config_first(server.rt->cfg, "admin_token");
+    const char *token = b && json_is_string(b->value) ? json_string_value(b->value) : NULL;
+    char auth[400] = "";
+    if (!token || !*token) return respond_text(wsi, s, 404, "the admin page is off (set admin_token)\n");
+    if (lws_hdr_copy(wsi, auth, sizeof(auth), WSI_TOKEN_HTTP_AUTHORIZATION) <= 0 || strncasecmp(auth, "Bearer ", 7) ||
+        !webhook_secret_ok(token, auth + 7))
+        return respond_text(wsi, s, 401, "unauthorized\n");
+    if (!strcmp(path, "/admin/api/status")) {
+        json_t *req = json_pack("{s:s}", "cmd", "status");
+        json_t *st = admin_execute(req);
+        json_decref(req);
+        char *text = json_dumps(st, JSON_COMPACT);
+        json_decref(st);
+        return respond(wsi, s, 200, "application/json", text, strlen(text));
+    }
+    if (!strcmp(path, "/admin/api/ledger")) {
+        char err[200];
+        struct admin_wait *w = calloc(1, sizeof(*w));
+        w->wsi = wsi;
+        if (ledger_report(NULL, NULL, NULL, on_admin_ledger, w, err, sizeof(err)) < 0) {
+            free(w);
+            return respond_text(wsi, s, 503, err);
+        }
+        s->admin = w;
+        return 0;   /* answered when the report is in */
+    }
+    return respond_text(wsi, s, 404, "not found\n");
+}
+
 /* Route one HTTP request. */
 static int serve_http(struct lws *wsi, struct session *s, const char *path) {
     if (!strncmp(path, "/hooks/", 7)) {
@@ -206,6 +266,8 @@ static int serve_http(struct lws *wsi, struct session *s, const char *path) {
         return respond(wsi, s, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
     }
     if (!strcmp(path, "/ws")) return respond_text(wsi, s, 426, "use a websocket here\n");
+    if (!strncmp(path, "/admin/api/", 11)) return serve_admin_api(wsi, s, path);
+    if (!strcmp(path, "/admin")) path = "/admin.html";
     const struct web_file *f = find_file(path);
     if (!f) return respond_text(wsi, s, 404, "not found\n");
     char *copy = malloc(f->len ? f->len : 1);
@@ -269,6 +331,8 @@ static int on_event(struct lws *wsi, enum lws_callback_reasons reason, void *use
             s->body = NULL;
             webhook_detach(s->hook);
             s->hook = NULL;
+            if (s->admin) s->admin->wsi = NULL;
+            s->admin = NULL;
         }
         break;
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:

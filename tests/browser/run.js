@@ -14,7 +14,8 @@ const SRCDIR = path.resolve(__dirname, '..', '..');
 async function main() {
   const redis = await startRedis();
   const bin = process.env.CHORUSD || path.join(SRCDIR, 'src', 'chorusd');
-  const env = { ...process.env, CHORUS_LISTEN: '127.0.0.1:0', CHORUS_REDIS_URL: redis.url };
+  const token = `admin-${process.pid}-${Date.now()}`;
+  const env = { ...process.env, CHORUS_LISTEN: '127.0.0.1:0', CHORUS_REDIS_URL: redis.url, CHORUS_ADMIN_TOKEN: token };
   delete env.OPENAI_BASE_URL;
   delete env.OPENAI_API_KEY;
   const daemon = spawn(bin, ['--config', path.join(SRCDIR, 'contrib', 'chorus.conf.lua')], { env, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -33,6 +34,11 @@ async function main() {
     env: { ...process.env, CHORUS_URL: url, SCREENSHOT: shot }, stdio: 'inherit',
   });
   const code = await new Promise((resolve) => child.on('exit', (c) => resolve(c === null ? 1 : c)));
+  const admin = spawn(process.execPath, [path.join(__dirname, 'admin.test.js')], {
+    env: { ...process.env, CHORUS_URL: url, ADMIN_TOKEN: token, SCREENSHOT: path.join(path.dirname(shot), 'admin.png') },
+    stdio: 'inherit',
+  });
+  const adminCode = await new Promise((resolve) => admin.on('exit', (c) => resolve(c === null ? 1 : c)));
   daemon.kill('SIGTERM');
   const exit = await new Promise((resolve) => daemon.on('exit', (c) => resolve(c)));
   await redis.stop();
@@ -41,7 +47,7 @@ async function main() {
     process.exit(1);
   }
   console.log('ok - chorusd stopped cleanly after the browser session');
-  process.exit(code);
+  process.exit(code || adminCode);
 }
 
 main().catch((err) => {
