@@ -65,6 +65,7 @@ static const struct config_schema core_schemas[] = {
     { .kind = "web_root", .value = CONFIG_STRING },
     { .kind = "plugins_dir", .value = CONFIG_STRING, .repeatable = 1 },
     { .kind = "personas_dir", .value = CONFIG_STRING, .repeatable = 1 },
+    { .kind = "session_gap_s", .value = CONFIG_INT, .validate = validate_positive },
 };
 
 /* Register the core statements. */

@@ -33,7 +33,7 @@ struct report {
     int ndays, npersonas;
     long long first_day;
     const struct persona *personas[32];
-    redisReply **replies;      /* 4 per (day, persona) */
+    redisReply **replies;      /* 5 per (day, persona) */
     int pending, total;
     char *error;
 };
@@ -60,6 +60,47 @@ static long long sum_fields(const redisReply *r, const char *prefix) {
     return sum;
 }
 
+static int compare_longs(const void *a, const void *b) {
+    long x = *(const long *)a, y = *(const long *)b;
+    return (x > y) - (x < y);
+}
+
+/* The median of N sorted values. */
+static double median_of(long *v, size_t n) {
+    if (n == 0) return 0;
+    qsort(v, n, sizeof(long), compare_longs);
+    return n % 2 ? (double)v[n / 2] : (double)(v[n / 2 - 1] + v[n / 2]) / 2.0;
+}
+
+/* From the day's sessions hash ("channel|user|start" -> turns): CPS mean and
+ * median per channel into CHANNELS; returns the persona's overall median. */
+static double sessions_by_channel(const redisReply *h, json_t *channels) {
+    size_t n = h && h->type == REDIS_REPLY_ARRAY ? h->elements / 2 : 0;
+    long *all = calloc(n + 1, sizeof(long)), *one = calloc(n + 1, sizeof(long));
+    for (size_t i = 0; i < n; i++) all[i] = strtol(h->element[2 * i + 1]->str, NULL, 10);
+    for (size_t i = 0; i < n; i++) {
+        const char *field = h->element[2 * i]->str;
+        const char *bar = strchr(field, '|');
+        if (!bar) continue;
+        char chan[600];
+        snprintf(chan, sizeof(chan), "%.*s", (int)(bar - field), field);
+        if (json_object_get(channels, chan)) continue;
+        size_t m = 0;
+        long sum = 0;
+        for (size_t j = 0; j < n; j++) {
+            const char *f = h->element[2 * j]->str;
+            if (!strncmp(f, chan, strlen(chan)) && f[strlen(chan)] == '|') sum += (one[m++] = all[j]);
+        }
+        json_object_set_new(channels, chan, json_pack("{s:I, s:I, s:f, s:f}", "sessions", (json_int_t)m, "turns",
+                                                      (json_int_t)sum, "cps_mean", m ? (double)sum / (double)m : 0.0,
+                                                      "cps_median", median_of(one, m)));
+    }
+    double med = median_of(all, n);
+    free(all);
+    free(one);
+    return med;
+}
+
 /* Build rows and the text table from the replies. */
 static void finish_report(struct report *rep) {
     struct config_block *lb = config_first(server.rt->cfg, "ledger");
@@ -78,7 +119,7 @@ static void finish_report(struct report *rep) {
         gmtime_r(&t, &tm);
         strftime(day, sizeof(day), "%Y-%m-%d", &tm);
         for (int p = 0; p < rep->npersonas; p++) {
-            redisReply **r = &rep->replies[(d * rep->npersonas + p) * 4];
+            redisReply **r = &rep->replies[(d * rep->npersonas + p) * 5];
             long long calls = sum_fields(r[0], "calls:"), in = sum_fields(r[0], "tokens_in:"), out = sum_fields(r[0], "tokens_out:");
             long long cost = sum_fields(r[0], "cost_micro:");
             long long turns = sum_fields(r[1], "turns"), conv = sum_fields(r[1], "sessions");
@@ -92,9 +133,11 @@ static void finish_report(struct report *rep) {
             for (size_t i = 0; r[2] && r[2]->type == REDIS_REPLY_ARRAY && i + 1 < r[2]->elements; i += 2)
                 if (!strncmp(r[2]->element[i]->str, "count:", 6))
                     json_object_set_new(outcomes, r[2]->element[i]->str + 6, json_integer(strtoll(r[2]->element[i + 1]->str, NULL, 10)));
-            json_array_append_new(rows, json_pack("{s:s, s:s, s:I, s:I, s:f, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:o}",
+            json_t *channels = json_object();
+            double median = sessions_by_channel(r[4], channels);
+            json_array_append_new(rows, json_pack("{s:s, s:s, s:I, s:I, s:f, s:f, s:o, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:o}",
                 "day", day, "persona", rep->personas[p]->name, "conversations", (json_int_t)conv, "turns", (json_int_t)turns,
-                "cps", conv ? (double)turns / (double)conv : 0.0, "active_users", (json_int_t)users, "calls", (json_int_t)calls,
+                "cps", conv ? (double)turns / (double)conv : 0.0, "cps_median", median, "channels", channels, "active_users", (json_int_t)users, "calls", (json_int_t)calls,
                 "tokens_in", (json_int_t)in, "tokens_out", (json_int_t)out, "cost_micro", (json_int_t)cost,
                 "value_micro", (json_int_t)value, "share_micro", (json_int_t)shared, "currency", currency, "outcomes", outcomes));
             if (used < sizeof(text) - 300)
@@ -172,7 +215,7 @@ int ledger_report(const char *persona, const char *from, const char *to, ledger_
     for (int i = 0; i < server.rt->personas->count && rep->npersonas < 32; i++)
         if (!persona || !strcmp(persona, server.rt->personas->items[i].name))
             rep->personas[rep->npersonas++] = &server.rt->personas->items[i];
-    rep->total = rep->ndays * rep->npersonas * 4;
+    rep->total = rep->ndays * rep->npersonas * 5;
     rep->replies = calloc((size_t)rep->total, sizeof(redisReply *));
     const char *prefix = redis_client_prefix(server.redis);
     rep->pending = rep->total;
@@ -183,14 +226,14 @@ int ledger_report(const char *persona, const char *from, const char *to, ledger_
         gmtime_r(&t, &tm);
         strftime(day, sizeof(day), "%Y%m%d", &tm);
         for (int p = 0; p < rep->npersonas; p++) {
-            static const char *const kinds[4] = { "usage", "engagement", "ledger", "active" };
-            for (int k = 0; k < 4; k++) {
+            static const char *const kinds[5] = { "usage", "engagement", "ledger", "active", "sessions" };
+            for (int k = 0; k < 5; k++) {
                 char key[400];
                 snprintf(key, sizeof(key), "%s%s:%s:%s", prefix, kinds[k], day, rep->personas[p]->name);
                 const char *argv[2] = { k == 3 ? "PFCOUNT" : "HGETALL", key };
                 struct slot *s = malloc(sizeof(*s));
                 s->rep = rep;
-                s->index = (d * rep->npersonas + p) * 4 + k;
+                s->index = (d * rep->npersonas + p) * 5 + k;
                 if (redis_command(server.redis, on_reply, s, 2, argv, NULL) < 0) {
                     free(s);
                     if (!rep->error) rep->error = strdup("Redis went away");

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 #include <lauxlib.h>
+#include "config.h"
 #include "job.h"
 #include "lua_json.h"
 #include "message.h"
@@ -41,14 +42,22 @@ static const char observe_script[] =
     "local uv = tonumber(redis.call('HGET', KEYS[2], 'valence_avg') or '0') * 0.7 + v * 0.3 "
     "redis.call('HSET', KEYS[2], 'last_seen', ARGV[4], 'valence', ARGV[1], 'valence_avg', tostring(uv), 'name', ARGV[7]) "
     "redis.call('EXPIRE', KEYS[2], ARGV[6]) "
-    "local new_session = turns == 1 or now - last > tonumber(ARGV[5]) "
+    "local clast = tonumber(redis.call('HGET', KEYS[2], 'last:' .. ARGV[10]) or '0') "
+    "local start = redis.call('HGET', KEYS[2], 'sess:' .. ARGV[10]) "
+    "if not start or now - clast > tonumber(ARGV[5]) then start = ARGV[4] redis.call('HSET', KEYS[2], 'sess:' .. ARGV[10], start) end "
+    "redis.call('HSET', KEYS[2], 'last:' .. ARGV[10], ARGV[4]) "
+    /* The session's field names its user by a hash only: forgetting them leaves nothing readable. */
+    "redis.call('HINCRBY', KEYS[6], ARGV[10] .. '|' .. string.sub(redis.sha1hex(ARGV[9]), 1, 12) .. '|' .. start, 1) "
+    "redis.call('EXPIRE', KEYS[6], 34560000) "
+    "local new_session = start == ARGV[4] "
     "if new_session then redis.call('HINCRBY', KEYS[3], 'sessions', 1) end "
     "redis.call('HINCRBY', KEYS[3], 'turns', 1) "
     "redis.call('EXPIRE', KEYS[3], 34560000) "
     "redis.call('SADD', KEYS[4], ARGV[8]) "
     "redis.call('PFADD', KEYS[5], ARGV[9]) redis.call('EXPIRE', KEYS[5], 34560000) "
     "redis.call('EXPIRE', KEYS[4], ARGV[6]) "
-    "return { tostring(mv), tostring(ma), turns, tostring(last), new_session and 1 or 0, tostring(uv) }";
+    "local returning = turns > 1 and now - last > tonumber(ARGV[5]) "
+    "return { tostring(mv), tostring(ma), turns, tostring(last), returning and 1 or 0, tostring(uv), new_session and 1 or 0 }";
 
 /* The user key part: "user:<platform>:<id>" with unsafe bytes escaped. */
 static void user_part(const struct job *job, char *out, size_t len) {
@@ -119,7 +128,7 @@ static void on_observed(redisReply *r, const char *err, void *data) {
     struct persona_op *op = data;
     if (!err && r && r->type == REDIS_REPLY_ARRAY && r->elements >= 6 && op->persona[0]) {
         metrics_inc(METRIC_PERSONA_TURNS, op->persona, 1);
-        if (r->element[4]->integer == 1) metrics_inc(METRIC_PERSONA_SESSIONS, op->persona, 1);
+        if (r->elements >= 7 && r->element[6]->integer == 1) metrics_inc(METRIC_PERSONA_SESSIONS, op->persona, 1);
     }
     struct task *t = op->task;
     struct sentiment s = op->s;
@@ -164,13 +173,17 @@ static int core_observe(lua_State *L) {
     snprintf(a, sizeof(a), "%.4f", op->s.arousal);
     snprintf(w, sizeof(w), "%.2f", op->s.hits ? 0.35 : 0.05);
     snprintf(now, sizeof(now), "%.3f", vclock_now());
-    snprintf(gap, sizeof(gap), "%d", PERSONA_SESSION_GAP_S);
+    struct config_block *gb = config_first(job->rt->cfg, "session_gap_s");
+    snprintf(gap, sizeof(gap), "%ld", gb ? (long)json_integer_value(gb->value) : (long)PERSONA_SESSION_GAP_S);
     snprintf(ttl, sizeof(ttl), "%ld", USER_TTL_S);
     char active[400], who[700];
     snprintf(active, sizeof(active), "%sactive:%s:%s", prefix, day, persona);
     snprintf(who, sizeof(who), "%s:%s", m->platform, m->author.id ? m->author.id : "-");
-    const char *argv[] = { "EVAL", observe_script, "5", mood, rel, eng, seen, active, v, a, w, now, gap, ttl,
-                           m->author.name ? m->author.name : "", entry, who };
+    char sessions[400], chan[700];
+    snprintf(sessions, sizeof(sessions), "%ssessions:%s:%s", prefix, day, persona);
+    snprintf(chan, sizeof(chan), "%s:%s", m->platform, m->channel);
+    const char *argv[] = { "EVAL", observe_script, "6", mood, rel, eng, seen, active, sessions, v, a, w, now, gap, ttl,
+                           m->author.name ? m->author.name : "", entry, who, chan };
     if (redis_command(server.redis, on_observed, op, (int)(sizeof(argv) / sizeof(argv[0])), argv, NULL) < 0) {
         push_observation(L, op->s, NULL, "Redis is not available");   /* the feeling, without memory */
         free(op);

@@ -160,6 +160,43 @@ test('with the offline model, a returning friend is welcomed back by name', asyn
   assert.match(back.text, /^Welcome back, Ann!/);
 });
 
+test('CPS on a scripted conversation with an idle gap: mean and median per persona and channel', async () => {
+  const s = await startPersonas();
+  const ann = await s.user('Ann');
+  const ben = await s.user('Ben');
+  for (const t of ['a', 'b', 'c']) await ann.replyTo(ann.say('lobby', t));
+  const relKey = (await s.redis.cmd('KEYS', 'chorus:user:webchat:*u-ann:rel:aiko'))[0];
+  await s.redis.cmd('HSET', relKey, 'last:webchat:lobby', String(Date.now() / 1000 - 31 * 60));   // 31 idle minutes
+  for (const t of ['d', 'e']) await ann.replyTo(ann.say('lobby', t));
+  await ben.replyTo(ben.say('lobby', 'hi'));
+  const { execFile } = require('node:child_process');
+  const CHORUSCTL = process.env.CHORUSCTL || path.join(process.env.CHORUS_SRCDIR || path.resolve(__dirname, '..', '..'), 'src', 'chorusctl');
+  const sock = /admin_socket "([^"]+)"/.exec(fs.readFileSync(s.chorus.configFile, 'utf8'))[1];
+  const today = new Date().toISOString().slice(0, 10);
+  const out = await new Promise((resolve) => execFile(CHORUSCTL, ['--socket', sock, '--json', 'ledger', '--persona', 'aiko', '--from', today, '--to', today],
+    (err, stdout) => resolve(stdout)));
+  const row = JSON.parse(out).rows[0];
+  assert.equal(row.conversations, 3, 'three sessions: Ann twice (split by the gap), Ben once');
+  assert.equal(row.turns, 6);
+  assert.equal(row.cps, 2);
+  assert.equal(row.cps_median, 2, 'sessions of 3, 2 and 1 turns');
+  assert.deepEqual(row.channels['webchat:lobby'], { sessions: 3, turns: 6, cps_mean: 2, cps_median: 2 });
+});
+
+test('facts survive a restart of chorusd', async () => {
+  const s = await startPersonas();
+  const ann = await s.user('Ann');
+  await ann.replyTo(ann.say('lobby', 'remember that I play the cello'));
+  assert.equal(await s.chorus.stop('SIGTERM'), 0);
+  const again = await startChorusd({ config: fs.readFileSync(s.chorus.configFile, 'utf8') });
+  const ann2 = await openUser(again.wsUrl, 'Ann');
+  // A new connection is a new guest session: the fact belongs to the first one.
+  const key = (await s.redis.cmd('KEYS', 'chorus:user:webchat:*:facts:aiko'))[0];
+  assert.match((await s.redis.cmd('LRANGE', key, '0', '-1'))[0], /you play the cello/);
+  await ann2.replyTo(ann2.say('lobby', 'hello again'));
+  assert.ok(key, 'the fact is still there after the restart');
+});
+
 async function waitValue(fn, ms = 5000) {
   const end = Date.now() + ms;
   for (;;) {
