@@ -21,6 +21,8 @@
 #include "runtime.h"
 #include "server.h"
 #include "tokens.h"
+#include "redis_client.h"
+#include <openssl/evp.h>
 
 #define MAX_CHAIN 8
 
@@ -51,6 +53,8 @@ struct route_call {
     json_t *check_messages;              /* the cascade's self-check prompt */
     struct budget_op *reserving;
     int budget_refused;
+    long cache_ttl;                      /* > 0: store good answers this long */
+    int cached;                          /* answered from the cache */
     char decision[160];
     char error[400];
     enum model_error last_kind;
@@ -61,6 +65,8 @@ struct route_call {
 static void attempt(struct route_call *c);
 static void router_plan(struct route_call *c, const struct config_block *route);
 static int router_cascade_accept(struct route_call *c, const struct provider_result *pr);
+static int cache_lookup(struct route_call *c, long ttl);
+static void cache_store(struct route_call *c, const char *text, const char *model);
 
 /* ---- the call ---- */
 
@@ -91,6 +97,8 @@ static void finish(struct route_call *c, const struct provider_result *pr, const
     struct route_result res = { .kind = MODEL_OK, .attempts = c->attempts, .decision = c->decision, .model = model };
     if (pr && pr->kind == MODEL_OK) {
         const struct model *m = model_find(c->rt->models, model);
+        if (c->cache_ttl > 0 && !c->cached && pr->text && (!pr->tool_calls || json_array_size(pr->tool_calls) == 0))
+            cache_store(c, pr->text, model);
         res.text = pr->text;
         res.tool_calls = pr->tool_calls;
         res.prompt_tokens = pr->prompt_tokens;
@@ -267,6 +275,76 @@ static void attempt(struct route_call *c) {
     c->reserving = budget_reserve(c->rt, &c->req, worst, tokens, on_reserved, c);
 }
 
+/* ---- the exact-match response cache ---- */
+
+/* <prefix>cache:<route>:<sha256 of the messages and tools>. */
+static void cache_key(struct route_call *c, char *out, size_t len) {
+    char *msgs = json_dumps(c->req.messages, JSON_COMPACT | JSON_SORT_KEYS);
+    char *tools = c->req.tools ? json_dumps(c->req.tools, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    unsigned char md[32];
+    unsigned int n = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    if (msgs) EVP_DigestUpdate(ctx, msgs, strlen(msgs));
+    if (tools) EVP_DigestUpdate(ctx, tools, strlen(tools));
+    EVP_DigestFinal_ex(ctx, md, &n);
+    EVP_MD_CTX_free(ctx);
+    free(msgs);
+    free(tools);
+    size_t used = (size_t)snprintf(out, len, "%scache:%s:", redis_client_prefix(server.redis), c->req.route);
+    for (unsigned i = 0; i < n && used + 3 < len; i++) used += (size_t)snprintf(out + used, len - used, "%02x", md[i]);
+}
+
+static void on_cache(redisReply *r, const char *err, void *data) {
+    struct route_call *c = data;
+    if (!err && r && r->type == REDIS_REPLY_STRING) {
+        json_t *v = json_loadb(r->str, r->len, 0, NULL);
+        const char *text = json_string_value(json_object_get(v, "text"));
+        const char *model = json_string_value(json_object_get(v, "model"));
+        if (text && model) {
+            snprintf(c->decision, sizeof(c->decision), "cache:hit %s", model);
+            if (c->req.on_delta) c->req.on_delta(text, strlen(text), c->req.delta_data);
+            struct provider_result pr = { .kind = MODEL_OK, .text = text, .retry_after_ms = -1 };
+            char name[64];
+            snprintf(name, sizeof(name), "%s", model);
+            c->cached = 1;
+            finish(c, &pr, name);
+            json_decref(v);   /* after finish: the text lives in it */
+            return;
+        }
+        json_decref(v);
+    }
+    attempt(c);   /* a miss (or no Redis): ask the models */
+}
+
+/* Look the request up; 0 when the lookup started (it answers or attempts). */
+static int cache_lookup(struct route_call *c, long ttl) {
+    char key[400];
+    cache_key(c, key, sizeof(key));
+    c->cache_ttl = ttl;
+    const char *argv[2] = { "GET", key };
+    return redis_command(server.redis, on_cache, c, 2, argv, NULL);
+}
+
+static void cache_ignore(redisReply *r, const char *err, void *data) {
+    (void)r;
+    (void)err;
+    (void)data;
+}
+
+/* Keep a good answer for the route's cache lifetime. */
+static void cache_store(struct route_call *c, const char *text, const char *model) {
+    char key[400], ttl[24];
+    cache_key(c, key, sizeof(key));
+    snprintf(ttl, sizeof(ttl), "%ld", c->cache_ttl);
+    json_t *v = json_pack("{s:s, s:s}", "text", text, "model", model);
+    char *s = json_dumps(v, JSON_COMPACT);
+    json_decref(v);
+    const char *argv[5] = { "SET", key, s, "EX", ttl };
+    redis_command(server.redis, cache_ignore, NULL, 5, argv, NULL);
+    free(s);
+}
+
 struct route_call *router_chat(struct runtime *rt, const struct route_request *req,
                                route_done_fn *cb, void *data, char *err, size_t errlen) {
     const struct config_block *route = config_find(rt->cfg, "route", req->route);
@@ -298,6 +376,8 @@ struct route_call *router_chat(struct runtime *rt, const struct route_request *r
     uv_timer_init(server.loop, &c->timer);
     c->timer.data = c;
     router_plan(c, route);
+    long ttl = config_int(route, "cache_ttl_s", 0);
+    if (ttl > 0 && cache_lookup(c, ttl) == 0) return c;   /* answered from the cache, or after it */
     uv_timer_start(&c->timer, on_backoff, 0, 0);   /* the callback must come later */
     return c;
 }
@@ -340,8 +420,13 @@ static void router_plan(struct route_call *c, const struct config_block *route) 
     if (!strcmp(kind, "tiered")) {
         c->kind = ROUTE_TIERED;
         const char *text = last_user_text(c->req.messages);
-        double conf;
-        const char *label = classifier_difficulty_label(text, strlen(text), &conf);
+        double conf = 1;
+        const char *label;
+        /* classifier = "label": an upstream classifier already tagged the message [easy] or [hard]. */
+        if (!strcmp(config_str(route, "classifier", "difficulty"), "label"))
+            label = strstr(text, "[hard]") ? "hard" : "easy";
+        else
+            label = classifier_difficulty_label(text, strlen(text), &conf);
         json_t *tiers = json_object_get(route->value, "tiers");
         const char *chosen = json_string_value(json_object_get(tiers, label));
         if (chosen) c->chain[c->nchain++] = chosen;

@@ -198,3 +198,15 @@ test('a model without the tools capability never sees tools', async () => {
   await ann.replyTo(ann.say('lobby', 'hi'));
   assert.equal(s.small.requests.at(-1).body.tools, undefined);
 });
+
+test('a route with a response cache answers the same prompt once from the model, then from Redis', async () => {
+  const s = await startRouterStack({ route: 'route "smart" { kind = "fixed", model = "large", cache_ttl_s = 60 }' });
+  const ann = await s.user('Ann');
+  const ann2 = await s.user('Ann');
+  assert.equal((await ann.replyTo(ann.say('room-a', 'what is the capital of France?'))).text, 'large: what is the capital of France?');
+  assert.equal((await ann2.replyTo(ann2.say('room-b', 'what is the capital of France?'))).text, 'large: what is the capital of France?');
+  assert.equal(chats(s.large).length, 1, 'the second identical prompt never reached the model');
+  const keys = await s.redis.cmd('KEYS', 'chorus:cache:smart:*');
+  assert.equal(keys.length, 1);
+  assert.ok(Number(await s.redis.cmd('TTL', keys[0])) > 0, 'cached answers expire');
+});
