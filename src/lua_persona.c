@@ -57,7 +57,11 @@ static const char observe_script[] =
     "redis.call('PFADD', KEYS[5], ARGV[9]) redis.call('EXPIRE', KEYS[5], 34560000) "
     "redis.call('EXPIRE', KEYS[4], ARGV[6]) "
     "local returning = turns > 1 and now - last > tonumber(ARGV[5]) "
-    "return { tostring(mv), tostring(ma), turns, tostring(last), returning and 1 or 0, tostring(uv), new_session and 1 or 0 }";
+    /* What the prompt needs comes back in the same round trip: recent turns,
+     * the summary and the facts (KEYS[7..9]; ARGV[11] turns to read). */
+    "return { tostring(mv), tostring(ma), turns, tostring(last), returning and 1 or 0, tostring(uv), new_session and 1 or 0, "
+    "  redis.call('LRANGE', KEYS[7], -tonumber(ARGV[11]), -1), redis.call('GET', KEYS[8]) or '', "
+    "  redis.call('LRANGE', KEYS[9], 0, -1) }";
 
 /* The user key part: "user:<platform>:<id>" with unsafe bytes escaped. */
 static void user_part(const struct job *job, char *out, size_t len) {
@@ -122,6 +126,35 @@ static void push_observation(lua_State *co, struct sentiment s, redisReply *r, c
         lua_setfield(co, -2, "valence_avg");
         lua_setfield(co, -2, "user");
     }
+    /* Memory read in the same round trip: turns, summary, facts. */
+    if (!err && r && r->type == REDIS_REPLY_ARRAY && r->elements >= 10) {
+        redisReply *turns = r->element[7];
+        lua_createtable(co, (int)turns->elements, 0);
+        int n = 0;
+        for (size_t i = 0; i < turns->elements; i++) {
+            json_t *t = json_loadb(turns->element[i]->str, turns->element[i]->len, 0, NULL);
+            if (json_is_object(t) && json_is_string(json_object_get(t, "role")) && json_is_string(json_object_get(t, "content"))) {
+                lua_json_push(co, t);
+                lua_rawseti(co, -2, ++n);
+            }
+            json_decref(t);
+        }
+        lua_setfield(co, -2, "turns");
+        if (r->element[8]->len > 0) {
+            lua_pushlstring(co, r->element[8]->str, r->element[8]->len);
+            lua_setfield(co, -2, "summary");
+        }
+        redisReply *facts = r->element[9];
+        lua_createtable(co, (int)facts->elements, 0);
+        for (size_t i = 0; i < facts->elements; i++) {
+            json_t *v = json_loadb(facts->element[i]->str, facts->element[i]->len, 0, NULL);
+            json_t *fact = json_object_get(v, "fact");
+            lua_pushstring(co, json_is_string(fact) ? json_string_value(fact) : facts->element[i]->str);
+            json_decref(v);
+            lua_rawseti(co, -2, (lua_Integer)i + 1);
+        }
+        lua_setfield(co, -2, "facts");
+    }
 }
 
 static void on_observed(redisReply *r, const char *err, void *data) {
@@ -179,11 +212,15 @@ static int core_observe(lua_State *L) {
     char active[400], who[700];
     snprintf(active, sizeof(active), "%sactive:%s:%s", prefix, day, persona);
     snprintf(who, sizeof(who), "%s:%s", m->platform, m->author.id ? m->author.id : "-");
-    char sessions[400], chan[700];
+    char sessions[400], chan[700], facts[1400], nturns[24];
     snprintf(sessions, sizeof(sessions), "%ssessions:%s:%s", prefix, day, persona);
     snprintf(chan, sizeof(chan), "%s:%s", m->platform, m->channel);
-    const char *argv[] = { "EVAL", observe_script, "6", mood, rel, eng, seen, active, sessions, v, a, w, now, gap, ttl,
-                           m->author.name ? m->author.name : "", entry, who, chan };
+    snprintf(facts, sizeof(facts), "%s%s:facts:%s", prefix, user, persona);
+    long keep = job->rt->limits.history_turns;
+    if (keep < 2 * job->persona->history_turns) keep = 2 * job->persona->history_turns;
+    snprintf(nturns, sizeof(nturns), "%ld", keep);
+    const char *argv[] = { "EVAL", observe_script, "9", mood, rel, eng, seen, active, sessions, hist, summ, facts,
+                           v, a, w, now, gap, ttl, m->author.name ? m->author.name : "", entry, who, chan, nturns };
     if (redis_command(server.redis, on_observed, op, (int)(sizeof(argv) / sizeof(argv[0])), argv, NULL) < 0) {
         push_observation(L, op->s, NULL, "Redis is not available");   /* the feeling, without memory */
         free(op);

@@ -87,14 +87,15 @@ chorus.fallback(function(msg)
   local persona = msg.persona
   msg:typing()
 
+  -- One round trip: how they feel, the mood, who they are to us, and the
+  -- recent turns, summary and facts. Without Redis only the feeling comes back.
   local observation = chorus.empathy.observe(msg)
-  local turns, err = chorus.history.load(msg)
+  local turns, summary, facts = observation.turns, observation.summary, observation.facts or {}
   if not turns then
-    chorus.log.debug("answering without memory:", err)
+    chorus.log.debug("answering without memory")
     turns = {}
   end
-  local summary = chorus.memory.summary(msg)
-  local facts = chorus.memory.facts(msg) or {}
+  observation.turns, observation.summary, observation.facts = nil, nil, nil
 
   local messages = chorus.prompt.build(msg, {
     turns = turns, summary = summary, facts = facts, observation = observation,
