@@ -33,6 +33,7 @@ static const struct family families[METRIC_COUNT] = {
     [METRIC_MODEL_TOKENS] = { "chorus_model_tokens_total", "Tokens in and out, per model.", "model", 0 },
     [METRIC_MODEL_COST] = { "chorus_model_cost_micro_total", "Model spend in micro-units of its currency.", "model", 0 },
     [METRIC_FLOOD_DROPPED] = { "chorus_flood_dropped_total", "Messages over a flood limit (warned once, then dropped).", "what", 0 },
+    [METRIC_REDIS_COMMANDS] = { "chorus_redis_commands_total", "Commands chorusd sent to Redis (a script counts once).", "redis", 0 },
     [METRIC_SKILL_RUNS] = { "chorus_skill_runs_total", "Handler runs, per plugin.", "plugin", 0 },
     [METRIC_SKILL_SECONDS] = { "chorus_skill_seconds", "Handler run time (waits included), per plugin.", "plugin", 1 },
     [METRIC_PERSONA_TURNS] = { "chorus_persona_turns_total", "Conversation turns, per persona.", "persona", 0 },

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <hiredis/async.h>
 #include "log.h"
+#include "metrics.h"
 #include "redact.h"
 #include "redis_client.h"
 #include "redis_url.h"
@@ -366,5 +367,6 @@ double redis_client_latency_ms(const struct redis_client *rc) {
 int redis_command(struct redis_client *rc, redis_reply_fn *cb, void *data,
                   int argc, const char **argv, const size_t *lens) {
     if (!redis_client_ready(rc)) return -1;
+    metrics_inc(METRIC_REDIS_COMMANDS, "main", 1);
     return send_argv(rc, cb, data, argc, argv, lens);
 }
