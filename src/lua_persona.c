@@ -311,13 +311,18 @@ static int core_remember(lua_State *L) {
     char *text = json_dumps(v, JSON_COMPACT);
     json_decref(v);
     snprintf(num, sizeof(num), "%d", -FACTS_MAX);
-    /* RPUSH then trim to the newest FACTS_MAX, in one MULTI-free pipeline. */
+    /* RPUSH, then wait on the LTRIM behind it (one round trip). Nothing may
+     * run after the wait: a yield from C never returns to this function. */
+    const char *push[3] = { "RPUSH", key, text };
     const char *trim[4] = { "LTRIM", key, num, "-1" };
-    const char *argv[3] = { "RPUSH", key, text };
-    int rc = call_redis(L, t, 3, argv);
-    redis_command(server.redis, ignore_reply, NULL, 4, trim, NULL);
+    if (redis_command(server.redis, ignore_reply, NULL, 3, push, NULL) < 0) {
+        free(text);
+        lua_pushnil(L);
+        lua_pushstring(L, "Redis is not available");
+        return 2;
+    }
     free(text);
-    return rc;
+    return call_redis(L, t, 4, trim);
 }
 
 /* core.summary([text]) -> the channel's rolling summary, or sets it */
