@@ -38,18 +38,6 @@ struct report {
     char *error;
 };
 
-static redisReply *copy_reply(const redisReply *rep) {
-    redisReply *c = calloc(1, sizeof(*c));
-    c->type = rep->type;
-    c->integer = rep->integer;
-    if (rep->str) c->str = strndup(rep->str, rep->len), c->len = rep->len;
-    if (rep->type == REDIS_REPLY_ARRAY) {
-        c->elements = rep->elements;
-        c->element = calloc(rep->elements ? rep->elements : 1, sizeof(redisReply *));
-        for (size_t i = 0; i < rep->elements; i++) c->element[i] = copy_reply(rep->element[i]);
-    }
-    return c;
-}
 
 /* Sum hash fields of R whose names start with PREFIX. */
 static long long sum_fields(const redisReply *r, const char *prefix) {
@@ -173,7 +161,7 @@ static void on_reply(redisReply *r, const char *err, void *data) {
     struct slot *s = data;
     struct report *rep = s->rep;
     if (err && !rep->error) rep->error = strdup(err);
-    if (r) rep->replies[s->index] = copy_reply(r);
+    if (r) rep->replies[s->index] = redis_reply_copy(r);
     free(s);
     if (--rep->pending > 0) return;
     if (rep->error) {

@@ -149,31 +149,13 @@ struct slot {
     int index;
 };
 
-/* A deep copy of a reply (freeReplyObject frees it). */
-static redisReply *copy_reply(const redisReply *rep) {
-    redisReply *c = calloc(1, sizeof(*c));
-    c->type = rep->type;
-    c->integer = rep->integer;
-    if (rep->str) {
-        c->str = malloc(rep->len + 1);
-        memcpy(c->str, rep->str, rep->len);
-        c->str[rep->len] = '\0';
-        c->len = rep->len;
-    }
-    if (rep->type == REDIS_REPLY_ARRAY) {
-        c->elements = rep->elements;
-        c->element = calloc(rep->elements ? rep->elements : 1, sizeof(redisReply *));
-        for (size_t i = 0; i < rep->elements; i++) c->element[i] = copy_reply(rep->element[i]);
-    }
-    return c;
-}
 
 static void on_batch(redisReply *rep, const char *err, void *data) {
     struct slot *s = data;
     struct op_req *r = s->r;
     if (err && !r->errors) r->errors = strdup(err);
     /* hiredis frees replies after the callback: keep our own copy. */
-    if (rep && s->index < MAX_BATCH) r->replies[s->index] = copy_reply(rep);
+    if (rep && s->index < MAX_BATCH) r->replies[s->index] = redis_reply_copy(rep);
     free(s);
     if (--r->pending == 0) {
         if (r->errors) {

@@ -370,3 +370,21 @@ int redis_command(struct redis_client *rc, redis_reply_fn *cb, void *data,
     metrics_inc(METRIC_REDIS_COMMANDS, "main", 1);
     return send_argv(rc, cb, data, argc, argv, lens);
 }
+
+redisReply *redis_reply_copy(const redisReply *rep) {
+    redisReply *c = calloc(1, sizeof(*c));
+    c->type = rep->type;
+    c->integer = rep->integer;
+    if (rep->str) {
+        c->str = malloc(rep->len + 1);
+        memcpy(c->str, rep->str, rep->len);
+        c->str[rep->len] = '\0';
+        c->len = rep->len;
+    }
+    if (rep->type == REDIS_REPLY_ARRAY) {
+        c->elements = rep->elements;
+        c->element = calloc(rep->elements ? rep->elements : 1, sizeof(redisReply *));
+        for (size_t i = 0; i < rep->elements; i++) c->element[i] = redis_reply_copy(rep->element[i]);
+    }
+    return c;
+}

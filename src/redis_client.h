@@ -46,6 +46,9 @@ int redis_command(struct redis_client *rc, redis_reply_fn *cb, void *data,
  * e.g. to put back state that lives in Redis. */
 void redis_client_on_ready(struct redis_client *rc, void (*fn)(void));
 
+/* A deep copy of a reply that outlives its callback (free with freeReplyObject). */
+redisReply *redis_reply_copy(const redisReply *rep);
+
 /* Options from a `redis "url" { ... }` table (NULL: all defaults). */
 void redis_options_from_json(struct redis_options *o, const json_t *opts);
 
