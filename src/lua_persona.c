@@ -252,7 +252,7 @@ static void on_value(redisReply *r, const char *err, void *data) {
             json_decref(v);
             lua_rawseti(co, -2, (lua_Integer)i + 1);
         }
-    } else if (r->type == REDIS_REPLY_STRING) {
+    } else if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) {
         lua_pushlstring(co, r->str, r->len);
     } else if (r->type == REDIS_REPLY_INTEGER) {
         lua_pushinteger(co, r->integer);
