@@ -44,7 +44,8 @@ passed=$((passed + p)); failed=$((failed + f))
 
 # Benchmarks in smoke mode: they must run and answer every message; their
 # figures mean something only from a plain build (make bench).
-step bench-dispatch make bench BENCH_FLAGS=--smoke
+step bench-dispatch make bench-dispatch BENCH_FLAGS=--smoke
+step bench-router make bench-router BENCH_FLAGS=--smoke
 
 # A plain (unsanitized) build from the release tarball, with its own tests.
 step distcheck make distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror
