@@ -45,12 +45,13 @@ passed=$((passed + p)); failed=$((failed + f))
 
 # Benchmarks in smoke mode: they must run and answer every message; their
 # figures mean something only from a plain build (make bench).
-step bench-dispatch make bench BENCH_FLAGS=--smoke
 step bench-redis-memory node tests/../bench/redis/memory.js --smoke
 grep -E '^(  per|redis|bench)' "$top/.ci-bench-redis-memory.log"
 # The Discord benchmark, briefly: chorusd and discord.js against the fake Discord.
 step bench-discord-smoke node bench/discord/run.js --smoke
 grep -E '^(chorusd|discord.js|ratios)' "$top/.ci-bench-discord-smoke.log"
+step bench-dispatch make bench-dispatch BENCH_FLAGS=--smoke
+step bench-router make bench-router BENCH_FLAGS=--smoke
 
 # A plain (unsanitized) build from the release tarball, with its own tests.
 step distcheck make distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror

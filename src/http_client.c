@@ -5,9 +5,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <curl/curl.h>
 #include "http_client.h"
+#include "http_headers.h"
 #include "log.h"
+
+/* Receive buffers: curl's default is 16 KiB per transfer. A stream's events
+ * are a few hundred bytes, so 4 KiB still takes several per read while
+ * thousands of concurrent streams save 12 KiB each; a buffered answer is
+ * read whole, so it keeps 16 KiB and fewer callbacks. */
+#define STREAM_BUFFER_SIZE 4096L
+#define BODY_BUFFER_SIZE 16384L
 
 struct http_client {
     uv_loop_t *loop;
@@ -25,9 +34,15 @@ struct http_call {
     char *buf;
     size_t len, cap, max_body;
     int too_big;
-    long retry_after_ms;
     char *hdr;                     /* header lines of the latest response */
     size_t hdr_len;
+    struct retry_hints hints;
+    http_data_fn *on_data;
+    int streaming;                 /* -1 undecided, 0 buffering, 1 passing on */
+    int aborted;
+    size_t streamed;
+    uv_timer_t *first_byte;        /* the first-byte timer, or NULL */
+    uint64_t started_ns, first_byte_ns;
     char errbuf[CURL_ERROR_SIZE];
     http_done_fn *cb;
     void *data;
@@ -124,6 +139,11 @@ struct http_client *http_client_new(uv_loop_t *loop) {
     return hc;
 }
 
+/* A handle allocated on its own is freed once libuv has closed it. */
+static void free_handle(uv_handle_t *h) {
+    free(h);
+}
+
 /* Unlink a call and free it; the callback is not called. */
 static void call_free(struct http_call *c) {
     struct http_client *hc = c->hc;
@@ -134,6 +154,10 @@ static void call_free(struct http_call *c) {
     curl_multi_remove_handle(hc->multi, c->easy);
     curl_easy_cleanup(c->easy);
     curl_slist_free_all(c->headers);
+    if (c->first_byte) {
+        uv_timer_stop(c->first_byte);
+        uv_close((uv_handle_t *)c->first_byte, free_handle);
+    }
     free(c->body_copy);
     free(c->buf);
     free(c->hdr);
@@ -152,14 +176,8 @@ void http_client_free(struct http_client *hc) {
     uv_close((uv_handle_t *)&hc->timer, free_client);
 }
 
-/* Accumulate the body up to the cap; past it, abort the transfer. */
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata) {
-    struct http_call *c = userdata;
-    size_t n = size * nmemb;
-    if (c->len + n > c->max_body) {
-        c->too_big = 1;
-        return 0;
-    }
+/* Keep a piece of body, growing the buffer; 0 when out of memory. */
+static int buffer_append(struct http_call *c, const char *ptr, size_t n) {
     if (c->len + n + 1 > c->cap) {
         size_t cap = c->cap ? c->cap : 4096;
         while (cap < c->len + n + 1) cap *= 2;
@@ -171,7 +189,7 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata) {
     memcpy(c->buf + c->len, ptr, n);
     c->len += n;
     c->buf[c->len] = '\0';
-    return n;
+    return 1;
 }
 
 /* Keep the header lines of the latest response (a status line starts a new
@@ -210,21 +228,56 @@ int http_response_header(const struct http_response *res, const char *name, char
     return -1;
 }
 
-/* Remember Retry-After (seconds form) for the router's backoff. */
+/* Pass the body on (a streamed 2xx) or accumulate it, up to the cap in
+ * either case; past it, or when the receiver says stop, abort. */
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata) {
+    struct http_call *c = userdata;
+    size_t n = size * nmemb;
+    if (!c->first_byte_ns && n > 0) {
+        c->first_byte_ns = uv_hrtime();
+        if (c->first_byte) uv_timer_stop(c->first_byte);
+    }
+    if (c->streaming < 0) {
+        long status = 0;
+        curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
+        c->streaming = c->on_data && status >= 200 && status <= 299;
+    }
+    if (c->len + c->streamed + n > c->max_body) {
+        c->too_big = 1;
+        return 0;
+    }
+    if (c->streaming) {
+        c->streamed += n;
+        if (c->on_data(ptr, n, c->data) != 0) {
+            c->aborted = 1;
+            return 0;
+        }
+        return n;
+    }
+    return buffer_append(c, ptr, n) ? n : 0;
+}
+
+/* Read the headers that say when to retry; a new status line (after a
+ * 100 Continue) starts over. */
 static size_t on_header(char *ptr, size_t size, size_t nmemb, void *userdata) {
     struct http_call *c = userdata;
     size_t n = size * nmemb;
     keep_header(c, ptr, n);
-    if (n > 12 && strncasecmp(ptr, "retry-after:", 12) == 0) {
-        char tmp[32];
-        size_t len = n - 12 < sizeof(tmp) - 1 ? n - 12 : sizeof(tmp) - 1;
-        memcpy(tmp, ptr + 12, len);
-        tmp[len] = '\0';
-        char *end;
-        double secs = strtod(tmp, &end);
-        if (end != tmp && secs >= 0) c->retry_after_ms = (long)(secs * 1000);
-    }
+    if (n > 5 && !strncmp(ptr, "HTTP/", 5)) retry_hints_init(&c->hints);
+    else retry_hints_header(&c->hints, ptr, n, time(NULL));
     return n;
+}
+
+/* No body byte came in time: end the call as a timeout, from the loop. */
+static void on_first_byte_timeout(uv_timer_t *t) {
+    struct http_call *c = t->data;
+    struct http_response res = {
+        .error = "no answer arrived within the first-token timeout", .timed_out = 1, .first_byte_timeout = 1,
+        .retry_after_ms = -1, .body = "", .total_ms = (double)(uv_hrtime() - c->started_ns) / 1e6
+    };
+    curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &res.status);
+    c->cb(&res, c->data);
+    call_free(c);
 }
 
 struct http_call *http_start(struct http_client *hc, const struct http_request *req,
@@ -234,7 +287,10 @@ struct http_call *http_start(struct http_client *hc, const struct http_request *
     c->hc = hc;
     c->cb = cb;
     c->data = data;
-    c->retry_after_ms = -1;
+    retry_hints_init(&c->hints);
+    c->on_data = req->on_data;
+    c->streaming = -1;
+    c->started_ns = uv_hrtime();
     c->max_body = req->max_body ? req->max_body : (8u << 20);
     c->easy = curl_easy_init();
     if (!c->easy) {
@@ -254,6 +310,7 @@ struct http_call *http_start(struct http_client *hc, const struct http_request *
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 10000L);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 60000L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_BUFFERSIZE, req->on_data ? STREAM_BUFFER_SIZE : BODY_BUFFER_SIZE);
     curl_easy_setopt(e, CURLOPT_USERAGENT, "chorusd/" PACKAGE_VERSION);
     if (strcmp(req->method, "GET") != 0) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
     if (req->body) {
@@ -269,6 +326,12 @@ struct http_call *http_start(struct http_client *hc, const struct http_request *
     if (hc->calls) hc->calls->prev = c;
     hc->calls = c;
     hc->in_flight++;
+    if (req->on_data && req->first_byte_timeout_ms > 0) {
+        c->first_byte = malloc(sizeof(*c->first_byte));
+        uv_timer_init(hc->loop, c->first_byte);
+        c->first_byte->data = c;
+        uv_timer_start(c->first_byte, on_first_byte_timeout, (uint64_t)req->first_byte_timeout_ms, 0);
+    }
     if (curl_multi_add_handle(hc->multi, e) != CURLM_OK) {
         c->cb = NULL;
         call_free(c);
@@ -279,6 +342,18 @@ struct http_call *http_start(struct http_client *hc, const struct http_request *
 
 void http_cancel(struct http_call *call) {
     if (call) call_free(call);
+}
+
+long http_call_status(struct http_call *call) {
+    long status = 0;
+    if (call) curl_easy_getinfo(call->easy, CURLINFO_RESPONSE_CODE, &status);
+    return status;
+}
+
+const char *http_call_content_type(struct http_call *call) {
+    char *ct = NULL;
+    if (call) curl_easy_getinfo(call->easy, CURLINFO_CONTENT_TYPE, &ct);
+    return ct;
 }
 
 int http_client_in_flight(const struct http_client *hc) {
@@ -294,7 +369,9 @@ static void check_done(struct http_client *hc) {
         struct http_call *c;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&c);
         CURLcode rc = msg->data.result;
-        struct http_response res = { .retry_after_ms = c->retry_after_ms };
+        struct http_response res = { .retry_after_ms = retry_hints_ms(&c->hints), .aborted = c->aborted,
+                                     .streamed = c->streamed, .content_type = http_call_content_type(c) };
+        if (c->first_byte_ns) res.first_byte_ms = (double)(c->first_byte_ns - c->started_ns) / 1e6;
         curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &res.status);
         double t = 0;
         curl_easy_getinfo(c->easy, CURLINFO_TOTAL_TIME, &t);
@@ -303,7 +380,9 @@ static void check_done(struct http_client *hc) {
         res.body_len = c->len;
         res.headers = c->hdr ? c->hdr : "";
         char err[CURL_ERROR_SIZE + 64];
-        if (c->too_big) {
+        if (c->aborted) {
+            res.error = "the receiver stopped the transfer";
+        } else if (c->too_big) {
             res.error = "the response was larger than the limit";
         } else if (rc == CURLE_OPERATION_TIMEDOUT) {
             res.timed_out = 1;

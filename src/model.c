@@ -91,7 +91,7 @@ static int validate_model(const struct config *cfg, const struct config_block *b
 
 static const struct config_key model_keys[] = {
     { "provider", CONFIG_STRING, 0, "openai (any OpenAI-compatible server), anthropic, ollama or local" },
-    { "base_url", CONFIG_STRING, 0, "API base including the version, e.g. http://host:port/v1" },
+    { "base_url", CONFIG_STRING, 0, "openai: the API base with /v1; anthropic: the host; ollama: the server (docs/router.md)" },
     { "api_key", CONFIG_STRING, 0, "the key; use env(\"...\") or file(\"...\")" },
     { "model", CONFIG_STRING, 0, "the provider's model name" },
     { "deployments", CONFIG_TABLE, 0, "several { base_url =, api_key = } serving this model" },

@@ -32,7 +32,7 @@ enum model_provider {
 
 /* One endpoint serving a model; several share the load. */
 struct deployment {
-    char *base_url;        /* with the API version, no trailing slash */
+    char *base_url;        /* as the provider takes it (docs/router.md), no trailing slash */
     char *api_key;         /* NULL when the server needs none */
     int index;
     /* Live state, for load balancing and the circuit breaker. */

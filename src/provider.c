@@ -17,6 +17,8 @@ struct provider_call *provider_start(uv_loop_t *loop, struct http_client *hc, co
                                      provider_done_fn *cb, void *data, char *err, size_t errlen) {
     switch (req->model->provider) {
     case MODEL_PROVIDER_OPENAI: return openai_start(loop, hc, req, cb, data, err, errlen);
+    case MODEL_PROVIDER_ANTHROPIC: return anthropic_start(loop, hc, req, cb, data, err, errlen);
+    case MODEL_PROVIDER_OLLAMA: return ollama_start(loop, hc, req, cb, data, err, errlen);
     case MODEL_PROVIDER_LOCAL: return local_start(loop, req, cb, data, err, errlen);
     case MODEL_PROVIDER_SCRIPT: return script_start(loop, req, cb, data, err, errlen);
     default:

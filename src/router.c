@@ -225,8 +225,10 @@ static void on_reserved(struct budget_hold *hold, const char *refusal, void *dat
         .model = m, .dep = d, .messages = checking ? c->check_messages : c->req.messages,
         .tools = checking || !(m->caps & MODEL_CAP_TOOLS) ? NULL : c->req.tools,
         .max_tokens = checking ? 8 : c->req.max_tokens,
-        /* A cascade streams only its final answer, never a draft it may discard. */
-        .stream = c->req.on_delta != NULL && c->kind != ROUTE_CASCADE,
+        /* Only models declared with the "streaming" capability are asked to
+         * stream (some OpenAI-compatible servers refuse stream_options); a
+         * cascade streams only its final answer, never a draft it may discard. */
+        .stream = c->req.on_delta != NULL && (m->caps & MODEL_CAP_STREAMING) && c->kind != ROUTE_CASCADE,
         .on_delta = c->kind != ROUTE_CASCADE ? c->req.on_delta : NULL, .delta_data = c->req.delta_data
     };
     char err[300];

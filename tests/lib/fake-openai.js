@@ -13,142 +13,91 @@
 //
 // Returning undefined from respond() gives the default answer:
 // content "echo: <last user message>".
+//
+// A request with "stream": true gets server-sent events: a role chunk, the
+// content word by word, tool-call fragments, a finish chunk, a usage chunk
+// (when stream_options.include_usage) and "data: [DONE]". Plans for streams:
+//   { toolCalls: [{ id, name, arguments }] }   // fragments: id and name, then the arguments in 3 pieces
+//   { reuseIndex: true }                       // every tool call at index 0, told apart by id
+//   { tokens: { input: 7, output: 3 } }        // the usage reported
+//   { chunkDelayMs, firstChunkDelayMs }        // pacing; headers go out at once
+//   { cut: true, cutAfter: 2 }                 // end the response after 2 events (no finish, no [DONE])
+//   { cut: 'reset' }                           // destroy the socket instead
+//   { malformed: true }                        // a chunk that is not JSON after the first word
+//   { events: [obj | 'raw text' | delayMs] }   // exactly these (objects as "data: JSON")
+//   { status: 429, headers: {...} }            // errors are JSON, as real servers send them
 
-const http = require('node:http');
-const { after } = require('./tap');
+const { startFakeServer, writeStream, pieces, lastUserText, streamOptions } = require('./fake-base');
 
-function lastUserText(req) {
-  const msgs = req && req.body && Array.isArray(req.body.messages) ? req.body.messages : [];
-  for (let i = msgs.length - 1; i >= 0; i--) {
-    if (msgs[i] && msgs[i].role === 'user') return typeof msgs[i].content === 'string' ? msgs[i].content : '';
-  }
-  return '';
+function tokensFor(content, req, plan) {
+  if (plan && plan.tokens) return { prompt_tokens: plan.tokens.input, completion_tokens: plan.tokens.output };
+  const promptTokens = JSON.stringify((req.body && req.body.messages) || []).length >> 2;
+  return { prompt_tokens: promptTokens, completion_tokens: Math.max(1, Buffer.byteLength(content) >> 2) };
 }
 
-function completion(content, req) {
-  const promptTokens = JSON.stringify((req.body && req.body.messages) || []).length >> 2;
-  const completionTokens = Math.max(1, Buffer.byteLength(content) >> 2);
+function completion(content, req, plan) {
+  const usage = tokensFor(content, req, plan);
+  const message = { role: 'assistant', content };
+  if (plan && plan.toolCalls) {
+    message.content = content || null;
+    message.tool_calls = plan.toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } }));
+  }
   return {
     id: 'x',
     object: 'chat.completion',
     created: Math.floor(Date.now() / 1000),
     model: (req.body && req.body.model) || 'gpt-test',
-    choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
-    usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
+    choices: [{ index: 0, message, finish_reason: plan && plan.toolCalls ? 'tool_calls' : 'stop' }],
+    usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens },
   };
 }
 
+const sse = (obj) => `data: ${JSON.stringify(obj)}\n\n`;
+
+// The events of a default stream for this plan.
+function streamEvents(content, req, plan) {
+  const chunk = (delta, finish = null) => sse({ id: 'x', object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] });
+  const out = [chunk({ role: 'assistant', content: '' })];
+  pieces(content).forEach((p, i) => {
+    out.push(chunk({ content: p }));
+    if (i === 0 && plan.malformed) out.push('data: {"choices": [{"delta": {"content": "oops"\n\n');
+  });
+  (plan.toolCalls || []).forEach((c, i) => {
+    const index = plan.reuseIndex ? 0 : i;
+    out.push(chunk({ tool_calls: [{ index, id: c.id, type: 'function', function: { name: c.name, arguments: '' } }] }));
+    const a = c.arguments;
+    const third = Math.ceil(a.length / 3);
+    for (let k = 0; k < a.length; k += third) out.push(chunk({ tool_calls: [{ index, function: { arguments: a.slice(k, k + third) } }] }));
+  });
+  out.push(chunk({}, plan.toolCalls ? 'tool_calls' : 'stop'));
+  const opts = req.body.stream_options || {};
+  if (opts.include_usage && !plan.noUsage) out.push(sse({ id: 'x', object: 'chat.completion.chunk', choices: [], usage: tokensFor(content, req, plan) }));
+  out.push('data: [DONE]\n\n');
+  return out;
+}
+
+async function answer(record, plan, res) {
+  const status = plan.status || 200;
+  if (status !== 200) {
+    const payload = Buffer.from(JSON.stringify({ error: { message: `fake error ${status}`, type: 'server_error', code: null } }), 'utf8');
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': payload.length, ...(plan.headers || {}) });
+    res.end(payload);
+    return;
+  }
+  const content = plan.content !== undefined ? plan.content : (plan.toolCalls ? '' : `echo: ${lastUserText(record)}`);
+  if (record.body && record.body.stream === true) {
+    const events = plan.events ? plan.events.map((e) => (typeof e === 'object' ? sse(e) : e)) : streamEvents(content, record, plan);
+    await writeStream(res, events, streamOptions(plan, 'text/event-stream'));
+    return;
+  }
+  const payload = Buffer.from(JSON.stringify(completion(content, record, plan)), 'utf8');
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': payload.length, ...(plan.headers || {}) });
+  res.end(payload);
+}
+
 function startFakeOpenAI({ host = '127.0.0.1' } = {}) {
-  const sockets = new Set();
-  const waiters = [];
-  const fake = {
-    requests: [],
-    respond: null,
-    port: 0,
-    baseUrl: '',
-    // Resolve with the first recorded request matching `predicate`
-    // (already recorded ones count), or reject after timeoutMs.
-    waitForRequest(predicate = () => true, timeoutMs = 5000) {
-      const found = fake.requests.find(predicate);
-      if (found) return Promise.resolve(found);
-      return new Promise((resolve, reject) => {
-        const w = { predicate, resolve };
-        w.timer = setTimeout(() => {
-          const i = waiters.indexOf(w);
-          if (i >= 0) waiters.splice(i, 1);
-          reject(new Error(`fake model got no matching request within ${timeoutMs} ms; it got ${fake.requests.length}: ${JSON.stringify(fake.requests.map((r) => r.path + ' ' + lastUserText(r))).slice(0, 500)}`));
-        }, timeoutMs);
-        waiters.push(w);
-      });
-    },
-    chatRequests() {
-      return fake.requests.filter((r) => r.method === 'POST' && r.path === '/v1/chat/completions');
-    },
-    close() {
-      for (const s of sockets) s.destroy();
-      return new Promise((resolve) => server.close(() => resolve()));
-    },
-  };
-
-  const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', async () => {
-      const rawBody = Buffer.concat(chunks);
-      let body = null;
-      try { body = JSON.parse(rawBody.toString('utf8')); } catch (_) { body = null; }
-      const record = {
-        method: req.method,
-        path: req.url,
-        headers: req.headers,
-        rawBody,
-        body,
-        at: Date.now(),
-        answeredAt: null,
-        aborted: false,
-      };
-      fake.requests.push(record);
-      for (let i = 0; i < waiters.length; i++) {
-        if (waiters[i].predicate(record)) {
-          const [w] = waiters.splice(i, 1);
-          clearTimeout(w.timer);
-          w.resolve(record);
-          i--;
-        }
-      }
-      res.on('close', () => { if (!res.writableFinished) record.aborted = true; });
-
-      if (req.method !== 'POST' || req.url !== '/v1/chat/completions') {
-        res.writeHead(404, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: { message: `no route ${req.method} ${req.url}`, type: 'invalid_request_error' } }));
-        return;
-      }
-
-      let plan;
-      try {
-        plan = (fake.respond && await fake.respond(record)) || {};
-      } catch (e) {
-        plan = { status: 500, body: { error: { message: `fake respond hook threw: ${e.message}` } } };
-      }
-      if (plan.delayMs) {
-        await new Promise((r) => {
-          const t = setTimeout(r, plan.delayMs);
-          res.once('close', () => { clearTimeout(t); r(); });
-        });
-      }
-      if (res.destroyed || res.writableEnded) return;
-      if (plan.hangUp) { req.socket.destroy(); return; }
-      const status = plan.status || 200;
-      let payload;
-      if (plan.raw !== undefined) {
-        payload = Buffer.isBuffer(plan.raw) ? plan.raw : Buffer.from(String(plan.raw), 'utf8');
-      } else if (plan.body !== undefined) {
-        payload = Buffer.from(JSON.stringify(plan.body), 'utf8');
-      } else if (status !== 200) {
-        payload = Buffer.from(JSON.stringify({ error: { message: `fake error ${status}`, type: 'server_error', code: null } }), 'utf8');
-      } else {
-        const content = plan.content !== undefined ? plan.content : `echo: ${lastUserText(record)}`;
-        payload = Buffer.from(JSON.stringify(completion(content, record)), 'utf8');
-      }
-      const headers = { 'content-type': 'application/json', 'content-length': payload.length, ...(plan.headers || {}) };
-      res.writeHead(status, headers);
-      res.end(payload);
-      record.answeredAt = Date.now();
-    });
-  });
-  server.on('connection', (s) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host, port: 0 }, () => {
-      fake.port = server.address().port;
-      fake.baseUrl = `http://${host}:${fake.port}/v1`;
-      after(() => fake.close());
-      resolve(fake);
-    });
+  return startFakeServer({
+    host, routes: ['/v1/chat/completions'], prefix: '/v1', answer, describe: (r) => `${r.path} ${lastUserText(r)}`,
   });
 }
 
