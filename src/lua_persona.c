@@ -273,14 +273,17 @@ static int core_remember(lua_State *L) {
     json_t *v = json_pack("{s:s, s:f}", "fact", fact, "ts", vclock_now());
     char *text = json_dumps(v, JSON_COMPACT);
     json_decref(v);
-    snprintf(num, sizeof(num), "%d", -FACTS_MAX);
-    /* RPUSH then trim to the newest FACTS_MAX, in one MULTI-free pipeline. */
-    const char *trim[4] = { "LTRIM", key, num, "-1" };
-    const char *argv[3] = { "RPUSH", key, text };
-    int rc = call_redis(L, t, 3, argv);
-    redis_command(server.redis, ignore_reply, NULL, 4, trim, NULL);
+    if (!text) return luaL_error(L, "out of memory");
+    /* call_redis yields (a longjmp in Lua 5.4) and never comes back here, so
+     * nothing may follow it: the text lives on the Lua stack, and the trim to
+     * the newest FACTS_MAX - 1 goes first, on the same connection, in order. */
+    lua_pushstring(L, text);
     free(text);
-    return rc;
+    snprintf(num, sizeof(num), "%d", -(FACTS_MAX - 1));
+    const char *trim[4] = { "LTRIM", key, num, "-1" };
+    redis_command(server.redis, ignore_reply, NULL, 4, trim, NULL);
+    const char *argv[3] = { "RPUSH", key, lua_tostring(L, -1) };
+    return call_redis(L, t, 3, argv);
 }
 
 /* core.summary([text]) -> the channel's rolling summary, or sets it */
