@@ -1,19 +1,26 @@
 /* discord.c - the Discord adapter: reads `discord { ... }`, asks REST for
- * the gateway, runs the shards, turns MESSAGE_CREATE into chat_messages and
- * replies into REST posts, and keeps "typing..." alive while a reply is made. */
+ * the gateway, runs the shards, turns events into chat_messages (messages
+ * here; reactions, edits and slash commands through discord_events.c) and
+ * replies into REST posts, follow-ups or streamed edits, and keeps
+ * "typing..." alive while a reply is made. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "config.h"
 #include "dict.h"
 #include "discord.h"
+#include "discord_commands.h"
+#include "discord_events.h"
 #include "discord_gateway.h"
+#include "discord_interactions.h"
 #include "discord_rest.h"
+#include "discord_stream.h"
 #include "log.h"
 #include "message.h"
 #include "redact.h"
 #include "runtime.h"
 #include "server.h"
+#include "skills.h"
 #include "web.h"
 
 #define TYPING_EVERY_MS 8000.0      /* Discord shows "typing" for about 10 s */
@@ -40,15 +47,16 @@ struct discord {
     size_t max_inbound;
     double global_rate;
     double scale;
+    char *guild_id;                /* slash commands go to this guild only (instant updates) */
     struct discord_rest *rest;
+    struct discord_streams *streams;
+    struct discord_interactions *interactions;
     struct gateway_hub *hub;
     char *bot_id;
     char *app_id;
     struct dict *typing;           /* channel -> struct typing */
     uv_timer_t *start_retry;       /* GET /gateway/bot failed: try again */
     int start_attempts;
-    struct discord_command *commands;
-    int ncommands;
     int commands_sent;
     int stopped;
 };
@@ -66,6 +74,8 @@ static void read_config(struct discord *dc, const struct config_block *b) {
     const char *gw = config_str(b, "gateway_url", NULL);
     dc->gateway_url = gw && *gw ? strdup(gw) : NULL;
     dc->compress = config_bool(b, "compress", 0);
+    const char *guild = config_str(b, "guild_id", NULL);
+    dc->guild_id = guild && *guild ? strdup(guild) : NULL;
     long max = config_int(b, "max_inbound_bytes", 8388608);
     dc->max_inbound = max > 4096 ? (size_t)max : 4096;
     json_t *rate = json_object_get(b->value, "global_rate");
@@ -202,19 +212,56 @@ static void on_message_create(struct discord *dc, json_t *d) {
         send_notice(dc, channel, id, "Too many messages are waiting in this channel. Please slow down a little.");
 }
 
-/* The bulk command registration finished. */
-static void on_commands(long status, json_t *body, const char *err, void *data) {
-    (void)body;
-    (void)data;
-    if (err) log_warn("discord: registering slash commands failed: %s", err);
-    else log_info("discord: %d slash commands registered (HTTP %ld)", the_dc ? the_dc->ncommands : 0, status);
+/* A reaction or an edit: to the channel's queue, for chorus.on handlers. */
+static void on_event_message(struct discord *dc, const char *type, json_t *d) {
+    struct chat_message m;
+    int rc = !strcmp(type, "MESSAGE_REACTION_ADD") ? discord_reaction_event(d, dc->bot_id, &m)
+                                                   : discord_edit_event(d, dc->bot_id, &m);
+    if (rc < 0 || server.stopping) return;
+    if (platform_receive(dc->self, &m) < 0) log_info("discord: the queue of %s is full; a %s event is dropped", m.channel, m.event);
 }
 
-/* Send the stored commands once the application id is known. */
+/* Say TEXT in answer to interaction M (a notice instead of a job). */
+static void interaction_notice(struct discord *dc, const struct chat_message *m, const char *text) {
+    discord_interaction_send(dc->interactions, m->id, text, NULL, NULL);
+}
+
+/* INTERACTION_CREATE: defer it at once, then run it as the prefix command it stands for. */
+static void on_interaction(struct discord *dc, json_t *d) {
+    json_t *type = json_object_get(d, "type");
+    if (json_integer_value(type) != 2) return;         /* only application commands */
+    const char *app = str_of(d, "application_id");
+    const char *token = str_of(d, "token");
+    const char *id = str_of(d, "id");
+    char *text = discord_commands_text(server.rt ? server.rt->skills : NULL, json_object_get(d, "data"));
+    struct chat_message m;
+    if (!app) app = dc->app_id;
+    if (!app || !token || !id || !text || discord_interaction_event(d, text, &m) < 0 ||
+        discord_interaction_defer(dc->interactions, app, id, token, m.channel) < 0) {
+        free(text);
+        return;
+    }
+    if (server.stopping)
+        interaction_notice(dc, &m, "I'm restarting right now. Please try that again in a moment.");
+    else if (platform_receive(dc->self, &m) < 0)
+        interaction_notice(dc, &m, "Too many messages are waiting in this channel. Please slow down a little.");
+    free(text);
+}
+
+/* The bulk command registration finished. */
+static void on_commands(long status, json_t *body, const char *err, void *data) {
+    (void)data;
+    if (err) log_warn("discord: registering slash commands failed: %s", err);
+    else log_info("discord: %zu slash commands registered (HTTP %ld)", json_array_size(body), status);
+}
+
+/* Register the slash commands once the application id is known. */
 static void send_commands(struct discord *dc) {
-    if (!dc->commands || dc->commands_sent || !dc->app_id) return;
+    if (dc->commands_sent || !dc->app_id) return;
     dc->commands_sent = 1;
-    discord_rest_register_commands(dc->rest, dc->app_id, dc->commands, dc->ncommands, on_commands, NULL);
+    json_t *list = discord_commands_build(server.rt ? server.rt->skills : NULL);
+    if (discord_rest_register_commands(dc->rest, dc->app_id, dc->guild_id, list, on_commands, NULL) < 0)
+        log_warn("discord: cannot queue the slash command registration");
 }
 
 /* Every gateway event, exactly once. */
@@ -223,6 +270,10 @@ static void on_dispatch(struct gateway_shard *s, const char *type, json_t *d, vo
     (void)s;
     if (!strcmp(type, "MESSAGE_CREATE")) {
         on_message_create(dc, d);
+    } else if (!strcmp(type, "INTERACTION_CREATE")) {
+        on_interaction(dc, d);
+    } else if (!strcmp(type, "MESSAGE_REACTION_ADD") || !strcmp(type, "MESSAGE_UPDATE")) {
+        on_event_message(dc, type, d);
     } else if (!strcmp(type, "READY")) {
         const char *bot = str_of(json_object_get(d, "user"), "id");
         const char *app = str_of(json_object_get(d, "application"), "id");
@@ -321,6 +372,8 @@ static int discord_start(struct platform *p) {
     };
     dc->rest = discord_rest_new(server.loop, server.http, &ro);
     if (!dc->rest) return -1;
+    dc->streams = discord_streams_new(server.loop, dc->rest, dc->scale);
+    dc->interactions = discord_interactions_new(server.loop, dc->rest);
     dc->typing = dict_new();
     dc->start_retry = malloc(sizeof(uv_timer_t));
     uv_timer_init(server.loop, dc->start_retry);
@@ -329,7 +382,8 @@ static int discord_start(struct platform *p) {
     return 0;
 }
 
-/* platform_ops.send: post the reply (split as needed); typing stops. */
+/* platform_ops.send: a follow-up for a slash command, the end of a streamed
+ * reply, or a post (split as needed); typing stops. */
 static int discord_send(struct platform *p, const struct outgoing *out, platform_sent_fn *cb, void *data) {
     struct discord *dc = p->state;
     if (!dc || dc->stopped || !dc->rest) {
@@ -337,9 +391,34 @@ static int discord_send(struct platform *p, const struct outgoing *out, platform
         return 0;
     }
     typing_stop(dc, out->channel);
+    if (discord_interaction_send(dc->interactions, out->reply_to, out->text, cb, data)) return 0;
+    if (discord_stream_final(dc->streams, out->channel, out->reply_to, out->text, cb, data)) return 0;
     if (discord_rest_send(dc->rest, out->channel, out->text, out->reply_to, cb, data) < 0 && cb)
         cb(NULL, "an empty reply cannot be sent to Discord", data);
     return 0;
+}
+
+/* platform_ops.stream_delta: grow the reply in one edited message (slash
+ * command answers wait for their final text). */
+static void discord_stream_delta_op(struct platform *p, const char *channel, const char *reply_to, const char *text,
+                                    size_t len) {
+    struct discord *dc = p->state;
+    if (!dc || dc->stopped || !dc->rest || discord_interaction_known(dc->interactions, reply_to)) return;
+    discord_stream_delta(dc->streams, channel, reply_to, text, len);
+}
+
+/* platform_ops.react: PUT the reaction (the emoji is URL-encoded). */
+static int discord_react_op(struct platform *p, const char *channel, const char *message_id, const char *emoji) {
+    struct discord *dc = p->state;
+    if (!dc || dc->stopped || !dc->rest || !*emoji) return -1;
+    return discord_rest_react(dc->rest, channel, message_id, emoji, NULL, NULL);
+}
+
+/* platform_ops.edit: PATCH a message the bot sent. */
+static int discord_edit_op(struct platform *p, const char *channel, const char *message_id, const char *text, size_t len) {
+    struct discord *dc = p->state;
+    if (!dc || dc->stopped || !dc->rest || len == 0) return -1;
+    return discord_rest_edit(dc->rest, channel, message_id, text, len, NULL, NULL);
 }
 
 /* dict_each helper: collect typing channels so they can be stopped. */
@@ -383,11 +462,11 @@ static void discord_stop(struct platform *p) {
     }
     discord_rest_free(dc->rest);
     dc->rest = NULL;
-    for (int i = 0; i < dc->ncommands; i++) {
-        free((char *)dc->commands[i].name);
-        free((char *)dc->commands[i].description);
-    }
-    free(dc->commands);
+    discord_streams_free(dc->streams);
+    dc->streams = NULL;
+    discord_interactions_free(dc->interactions);
+    dc->interactions = NULL;
+    free(dc->guild_id);
     free(dc->token);
     free(dc->api_base);
     free(dc->gateway_url);
@@ -409,6 +488,9 @@ static const struct platform_ops discord_ops = {
     .start = discord_start,
     .send = discord_send,
     .typing = discord_typing,
+    .react = discord_react_op,
+    .edit = discord_edit_op,
+    .stream_delta = discord_stream_delta_op,
     .stop = discord_stop,
     .connections = discord_connections,
 };
@@ -424,30 +506,7 @@ void discord_register(void) {
     the_dc = dc;
 }
 
-/* ---- calls for skills ------------------------------------------------- */
-
-int discord_register_commands(const struct discord_command *cmds, int n) {
-    struct discord *dc = the_dc;
-    if (!dc || dc->commands) return -1;
-    dc->commands = calloc((size_t)(n > 0 ? n : 1), sizeof(*dc->commands));
-    for (int i = 0; i < n; i++) {
-        dc->commands[i].name = strdup(cmds[i].name);
-        dc->commands[i].description = strdup(cmds[i].description);
-    }
-    dc->ncommands = n;
-    send_commands(dc);
-    return 0;
-}
-
-int discord_react(const char *channel, const char *message, const char *emoji) {
-    if (!the_dc || !the_dc->rest) return -1;
-    return discord_rest_react(the_dc->rest, channel, message, emoji, NULL, NULL);
-}
-
-int discord_edit(const char *channel, const char *message, const char *text) {
-    if (!the_dc || !the_dc->rest) return -1;
-    return discord_rest_edit(the_dc->rest, channel, message, text, NULL, NULL);
-}
+/* ---- calls for C ------------------------------------------------------ */
 
 int discord_delete(const char *channel, const char *message) {
     if (!the_dc || !the_dc->rest) return -1;

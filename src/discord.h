@@ -1,5 +1,5 @@
-/* discord.h - the Discord platform adapter: config, platform_ops, and the
- * calls skills will be wired to (reactions, edits, slash commands).
+/* discord.h - the Discord platform adapter: config and platform_ops
+ * (send, typing, react, edit, stream_delta), slash commands and events.
  *
  * Inactive unless the config has a `discord { ... }` statement. The gateway
  * lives in discord_gateway.c, REST in discord_rest.c, the rate limits in
@@ -17,12 +17,6 @@ void discord_config_register(void);
 /* Register the adapter when the running config has a discord statement (platform.c). */
 void discord_register(void);
 
-/* Replace the bot's global slash commands with CMDS[0..n) (copied); sent
- * once the first shard is READY. Returns 0, or -1 when Discord is not configured. */
-int discord_register_commands(const struct discord_command *cmds, int n);
-/* React to MESSAGE in CHANNEL with EMOJI. Returns 0 or -1. */
-int discord_react(const char *channel, const char *message, const char *emoji);
-/* Replace the text of a message the bot sent. Returns 0 or -1. */
-int discord_edit(const char *channel, const char *message, const char *text);
+/* Delete a message the bot sent. Returns 0 or -1. */
 int discord_delete(const char *channel, const char *message);
 #endif

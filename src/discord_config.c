@@ -56,6 +56,7 @@ static const struct config_key discord_keys[] = {
     { "compress", CONFIG_BOOL, 0, "zlib-stream transport compression (not supported yet; default false)" },
     { "max_inbound_bytes", CONFIG_INT, 0, "largest gateway message accepted, default 8388608" },
     { "global_rate", CONFIG_NUMBER, 0, "REST requests per second for the whole process, default 50" },
+    { "guild_id", CONFIG_STRING, 0, "register slash commands in this guild only (instant updates); default global" },
     { "time_scale", CONFIG_NUMBER, 0, "shrink protocol timings for tests, default 1.0" },
     { NULL, CONFIG_NONE, 0, NULL }
 };

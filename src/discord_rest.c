@@ -92,8 +92,15 @@ void discord_rest_free(struct discord_rest *r) {
     free(r);
 }
 
-/* The rate-limit route of PATH: ids become {id}, a reaction's emoji {emoji};
- * MAJOR gets the channel, guild or webhook id the limits are counted on. */
+/* Is segment INDEX under TOP an interaction or webhook token (never a route key, never logged)? */
+static int token_segment(const char *top, int index) {
+    return index == 2 && (!strcmp(top, "interactions") || !strcmp(top, "webhooks"));
+}
+
+/* The rate-limit route of PATH: ids become {id}, a reaction's emoji {emoji},
+ * interaction and webhook tokens {token}; MAJOR gets the channel, guild or
+ * webhook id the limits are counted on (for a token: the token itself, so
+ * each interaction is its own queue). */
 static void route_of(const char *method, const char *path, char *route, size_t rlen, char *major, size_t mlen) {
     size_t used = (size_t)snprintf(route, rlen, "%s ", method);
     snprintf(major, mlen, "global");
@@ -111,6 +118,10 @@ static void route_of(const char *method, const char *path, char *route, size_t r
         if (!strcmp(prev, "reactions")) {
             seg = "{emoji}";
             seglen = 7;
+        } else if (token_segment(top, index)) {
+            seg = "{token}";
+            seglen = 7;
+            snprintf(major, mlen, "%.*s", (int)len, p);
         } else if (digits) {
             seg = "{id}";
             seglen = 4;
@@ -124,6 +135,25 @@ static void route_of(const char *method, const char *path, char *route, size_t r
         p += len;
     }
     if (used >= rlen) route[rlen - 1] = '\0';
+}
+
+/* PATH with interaction and webhook tokens masked, for log lines. */
+static const char *loggable(const char *path, char *out, size_t len) {
+    size_t used = 0;
+    int index = 0;
+    char top[32] = "";
+    const char *p = path;
+    out[0] = '\0';
+    while (*p == '/' && used + 1 < len) {
+        p++;
+        size_t n = strcspn(p, "/?");
+        if (index == 0) snprintf(top, sizeof(top), "%.*s", (int)(n < 31 ? n : 31), p);
+        if (token_segment(top, index)) used += (size_t)snprintf(out + used, len - used, "/***");
+        else used += (size_t)snprintf(out + used, len - used, "/%.*s", (int)n, p);
+        index++;
+        p += n;
+    }
+    return out;
 }
 
 static void start_http(struct rest_call *c);
@@ -190,7 +220,8 @@ static void on_http(const struct http_response *res, void *data) {
     int transient = res->error || res->status == 0 || res->status >= 500;
     if (transient && ++c->tries < MAX_TRIES) {
         uint64_t wait = (uint64_t)(500.0 * r->scale * (double)(1u << c->tries));
-        log_warn("discord: %s %s failed (%s); retry %d in %llu ms", c->method, c->path,
+        char shown[300];
+        log_warn("discord: %s %s failed (%s); retry %d in %llu ms", c->method, loggable(c->path, shown, sizeof(shown)),
                  res->error ? res->error : "server error", c->tries, (unsigned long long)wait);
         c->retry_timer = malloc(sizeof(uv_timer_t));
         uv_timer_init(r->loop, c->retry_timer);
@@ -206,7 +237,8 @@ static void on_http(const struct http_response *res, void *data) {
         json_t *m = body ? json_object_get(body, "message") : NULL;
         snprintf(err, sizeof(err), "Discord answered %ld: %s", res->status, json_is_string(m) ? json_string_value(m) : "an error");
     }
-    if (err[0]) log_warn("discord: %s %s: %s", c->method, c->path, err);
+    char shown[300];
+    if (err[0]) log_warn("discord: %s %s: %s", c->method, loggable(c->path, shown, sizeof(shown)), err);
     discord_rest_fn *cb = c->cb;
     void *cbdata = c->data;
     long status = res->status;
@@ -340,11 +372,11 @@ int discord_rest_send(struct discord_rest *r, const char *channel, const char *t
     return 0;
 }
 
-int discord_rest_edit(struct discord_rest *r, const char *channel, const char *message, const char *text,
+int discord_rest_edit(struct discord_rest *r, const char *channel, const char *message, const char *text, size_t len,
                       discord_rest_fn *cb, void *data) {
     char path[160];
     snprintf(path, sizeof(path), "/channels/%s/messages/%s", channel, message);
-    size_t n = utf8_prefix(text, strlen(text), DISCORD_MAX_CONTENT_CP);
+    size_t n = utf8_prefix(text, len, DISCORD_MAX_CONTENT_CP);
     return discord_rest_call(r, "PATCH", path, message_body(text, n, NULL), cb, data);
 }
 
@@ -371,15 +403,35 @@ int discord_rest_react(struct discord_rest *r, const char *channel, const char *
     return discord_rest_call(r, "PUT", path, NULL, cb, data);
 }
 
-int discord_rest_register_commands(struct discord_rest *r, const char *application_id,
-                                   const struct discord_command *cmds, int n, discord_rest_fn *cb, void *data) {
-    json_t *list = json_array();
-    for (int i = 0; i < n; i++)
-        json_array_append_new(list, json_pack("{s:s, s:s, s:i}", "name", cmds[i].name,
-                                              "description", cmds[i].description, "type", 1));
-    char path[128];
-    snprintf(path, sizeof(path), "/applications/%s/commands", application_id);
-    return discord_rest_call(r, "PUT", path, list, cb, data);
+int discord_rest_register_commands(struct discord_rest *r, const char *application_id, const char *guild_id,
+                                   json_t *commands, discord_rest_fn *cb, void *data) {
+    char path[200];
+    if (guild_id) snprintf(path, sizeof(path), "/applications/%s/guilds/%s/commands", application_id, guild_id);
+    else snprintf(path, sizeof(path), "/applications/%s/commands", application_id);
+    return discord_rest_call(r, "PUT", path, commands, cb, data);
+}
+
+int discord_rest_interaction_callback(struct discord_rest *r, const char *id, const char *token, int type,
+                                      discord_rest_fn *cb, void *data) {
+    size_t len = strlen(id) + strlen(token) + 32;
+    char *path = malloc(len);
+    if (!path) return -1;
+    snprintf(path, len, "/interactions/%s/%s/callback", id, token);
+    int rc = discord_rest_call(r, "POST", path, json_pack("{s:i}", "type", type), cb, data);
+    free(path);
+    return rc;
+}
+
+int discord_rest_followup(struct discord_rest *r, const char *application_id, const char *token, int original,
+                          const char *text, size_t len, discord_rest_fn *cb, void *data) {
+    size_t plen = strlen(application_id) + strlen(token) + 40;
+    char *path = malloc(plen);
+    if (!path) return -1;
+    snprintf(path, plen, "/webhooks/%s/%s%s", application_id, token, original ? "/messages/@original" : "");
+    size_t n = utf8_prefix(text, len, DISCORD_MAX_CONTENT_CP);
+    int rc = discord_rest_call(r, original ? "PATCH" : "POST", path, message_body(text, n, NULL), cb, data);
+    free(path);
+    return rc;
 }
 
 long discord_rest_429_count(const struct discord_rest *r) {

@@ -26,12 +26,6 @@ typedef void discord_rest_fn(long status, json_t *body, const char *err, void *d
 /* Completion of a send: the id of the last message posted, or ERR. */
 typedef void discord_sent_fn(const char *message_id, const char *err, void *data);
 
-/* A slash command to register: name, description (both required). */
-struct discord_command {
-    const char *name;
-    const char *description;
-};
-
 #define DISCORD_MAX_CONTENT_CP 2000
 
 struct discord_rest *discord_rest_new(uv_loop_t *loop, struct http_client *http,
@@ -50,7 +44,8 @@ int discord_rest_gateway_bot(struct discord_rest *r, discord_rest_fn *cb, void *
  * first part answering REPLY_TO (may be NULL), with no mentions parsed. */
 int discord_rest_send(struct discord_rest *r, const char *channel, const char *text, const char *reply_to,
                       discord_sent_fn *cb, void *data);
-int discord_rest_edit(struct discord_rest *r, const char *channel, const char *message, const char *text,
+/* Replace a message's text with TEXT[0..len), cut at DISCORD_MAX_CONTENT_CP code points. */
+int discord_rest_edit(struct discord_rest *r, const char *channel, const char *message, const char *text, size_t len,
                       discord_rest_fn *cb, void *data);
 int discord_rest_delete(struct discord_rest *r, const char *channel, const char *message,
                         discord_rest_fn *cb, void *data);
@@ -58,9 +53,17 @@ int discord_rest_typing(struct discord_rest *r, const char *channel, discord_res
 /* React with EMOJI (a unicode emoji, or "name:id" for a custom one). */
 int discord_rest_react(struct discord_rest *r, const char *channel, const char *message, const char *emoji,
                        discord_rest_fn *cb, void *data);
-/* Replace the application's global commands with CMDS[0..n). */
-int discord_rest_register_commands(struct discord_rest *r, const char *application_id,
-                                   const struct discord_command *cmds, int n, discord_rest_fn *cb, void *data);
+/* Replace the application's commands with COMMANDS (a JSON array, taken
+ * over): the guild's when GUILD_ID is set (instant), else the global ones. */
+int discord_rest_register_commands(struct discord_rest *r, const char *application_id, const char *guild_id,
+                                   json_t *commands, discord_rest_fn *cb, void *data);
+/* Answer interaction ID with callback TYPE (5: deferred, "thinking..."). */
+int discord_rest_interaction_callback(struct discord_rest *r, const char *id, const char *token, int type,
+                                      discord_rest_fn *cb, void *data);
+/* A follow-up of an interaction: edit the original response (ORIGINAL) or
+ * post a new message; TEXT is cut at DISCORD_MAX_CONTENT_CP code points. */
+int discord_rest_followup(struct discord_rest *r, const char *application_id, const char *token, int original,
+                          const char *text, size_t len, discord_rest_fn *cb, void *data);
 /* 429s the limiter has seen, for tests and metrics. */
 long discord_rest_429_count(const struct discord_rest *r);
 /* Requests queued or running. */

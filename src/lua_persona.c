@@ -310,6 +310,7 @@ static int core_remember(lua_State *L) {
     json_t *v = json_pack("{s:s, s:f}", "fact", fact, "ts", vclock_now());
     char *text = json_dumps(v, JSON_COMPACT);
     json_decref(v);
+    if (!text) return luaL_error(L, "out of memory");
     snprintf(num, sizeof(num), "%d", -FACTS_MAX);
     /* RPUSH, then wait on the LTRIM behind it (one round trip). Nothing may
      * run after the wait: a yield from C never returns to this function. */

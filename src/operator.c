@@ -66,13 +66,13 @@ static int role_of(const char *s) {
     return -1;
 }
 
-static const char *admin_prefix(void) {
+const char *operator_prefix(void) {
     struct config_block *b = server.rt ? config_first(server.rt->cfg, "admin_prefix") : NULL;
     return b && json_is_string(b->value) ? json_string_value(b->value) : "!chorus";
 }
 
 int operator_is_command(const char *text) {
-    const char *p = admin_prefix();
+    const char *p = operator_prefix();
     size_t n = strlen(p);
     return text && !strncmp(text, p, n) && (text[n] == ' ' || text[n] == '\0');
 }
@@ -215,7 +215,7 @@ static void cmd_help(struct op_req *r) {
     size_t used = (size_t)snprintf(text, sizeof(text), "Commands you may use (%s):", role_name(r->role));
     for (const struct command *c = commands; c->name; c++)
         if (r->role >= c->min && used < sizeof(text) - 200)
-            used += (size_t)snprintf(text + used, sizeof(text) - used, "\n  %s %s — %s", admin_prefix(), c->usage, c->help);
+            used += (size_t)snprintf(text + used, sizeof(text) - used, "\n  %s %s — %s", operator_prefix(), c->usage, c->help);
     done(r, 1, "%s", text);
 }
 
@@ -683,7 +683,7 @@ static const struct command *find_command(int argc, char **argv) {
 static void execute(struct op_req *r) {
     const struct command *c = find_command(r->argc, r->argv);
     if (!c) {
-        done(r, 0, "Unknown command \"%s\". Try: %s help", r->argv[0], admin_prefix());
+        done(r, 0, "Unknown command \"%s\". Try: %s help", r->argv[0], operator_prefix());
         return;
     }
     r->cmd = c;
@@ -746,7 +746,7 @@ void operator_run(const struct actor *a, int argc, char **argv, operator_done_fn
 }
 
 void operator_run_text(const struct actor *a, const char *text, operator_done_fn *cb, void *data) {
-    char *copy = strdup(text + strlen(admin_prefix()));
+    char *copy = strdup(text + strlen(operator_prefix()));
     char *argv[MAX_ARGS];
     int argc = 0;
     for (char *tok = strtok(copy, " \t\n"); tok && argc < MAX_ARGS; tok = strtok(NULL, " \t\n")) argv[argc++] = tok;

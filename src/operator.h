@@ -25,6 +25,8 @@ struct actor {
 typedef void operator_done_fn(json_t *answer, void *data);
 
 void operator_config_register(void);
+/* The admin prefix of the running config ("!chorus" unless configured). */
+const char *operator_prefix(void);
 /* Is TEXT a chat command (it starts with the admin prefix)? */
 int operator_is_command(const char *text);
 /* Run the command in TEXT (chat) or ARGV (chorusctl). CB runs exactly once, maybe at once. */

@@ -26,6 +26,11 @@
 // Checks:
 //   conn.sendTimes, conn.maxFrameBytes, fake.violations (gateway and REST limit breaches),
 //   fake.rest (every REST request), fake.messages (posted messages), fake.sessions.
+// Events and what the bot did with them:
+//   fake.interaction({ name: 'ping', options: [{ name, value }] })   INTERACTION_CREATE (a slash command)
+//   fake.reactionAdd({ message_id, emoji: '👍' })  MESSAGE_REACTION_ADD; fake.messageUpdate({ id, content }) MESSAGE_UPDATE
+//   fake.callbacks (interaction callbacks), fake.followups (webhook edits of @original and posts),
+//   fake.commands (the last bulk overwrite; fake.commandPuts every one), fake.reactions, fake.edits (PATCHes of messages)
 
 const http = require('node:http');
 const crypto = require('node:crypto');
@@ -253,6 +258,12 @@ function startFakeDiscord({
     force429: [],
     restDelayMs: 0,
     commands: [],
+    commandPuts: [],            // { at, guild, commands }
+    callbacks: [],              // { at, id, token, type }
+    followups: [],              // { at, kind: 'original' | 'followup', token, content, body }
+    interactions: new Map(),    // id -> { at, token, d }
+    reactions: [],              // { at, channel_id, message_id, emoji }
+    edits: [],                  // { at, channel_id, message_id, content }
     on(ev, fn) { (listeners[ev] = listeners[ev] || []).push(fn); },
     off(ev, fn) { listeners[ev] = (listeners[ev] || []).filter((f) => f !== fn); },
     emit(ev, ...args) { for (const fn of (listeners[ev] || []).slice()) fn(...args); },
@@ -293,6 +304,8 @@ function startFakeDiscord({
     timeoutMs, 'matching message from the bot', () => fake.posted.find(pred));
   fake.waitForRest = (pred = () => true, timeoutMs = 5000) => waitEvent('rest', (r) => (pred(r) ? r : null),
     timeoutMs, 'matching REST request', () => fake.rest.find(pred));
+  fake.waitForFollowup = (pred = () => true, timeoutMs = 5000) => waitEvent('followup', (f) => (pred(f) ? f : null),
+    timeoutMs, 'matching interaction follow-up', () => fake.followups.find(pred));
   fake.waitFor = waitEvent;
 
   // Queue a dispatch on SHARD's session (delivered now if connected, else on Resume).
@@ -329,6 +342,37 @@ function startFakeDiscord({
     fake.dispatch('MESSAGE_CREATE', d, shard);
     return d;
   };
+  // A slash command: INTERACTION_CREATE of type 2 from USER (a guild member unless dm).
+  fake.interaction = ({ name, options = [], channel_id = '100000000000000001', guild_id = '200000000000000001', dm = false,
+    user = { id: '700000000000000001', username: 'ann', global_name: 'Ann' }, shard = 0 } = {}) => {
+    const d = {
+      id: snowflake(), application_id: fake.applicationId, type: 2, token: `itoken-${crypto.randomBytes(24).toString('hex')}`,
+      version: 1, channel_id, channel: { id: channel_id, type: dm ? 1 : 0 }, locale: 'en-US',
+      data: { id: snowflake(), name, type: 1, options: options.map((o) => ({ type: 3, ...o })) },
+    };
+    if (dm) d.user = user;
+    else { d.guild_id = guild_id; d.member = { user, roles: [], permissions: '0', joined_at: new Date().toISOString() }; }
+    fake.interactions.set(d.id, { at: Date.now(), token: d.token, d });
+    fake.dispatch('INTERACTION_CREATE', d, shard);
+    return d;
+  };
+  // A user adds a reaction to a message.
+  fake.reactionAdd = ({ message_id, channel_id = '100000000000000001', guild_id = '200000000000000001', emoji = '👍',
+    user = { id: '700000000000000001', username: 'ann', global_name: 'Ann' }, shard = 0 } = {}) => {
+    const d = { user_id: user.id, channel_id, message_id, emoji: { id: null, name: emoji }, type: 0, burst: false };
+    if (guild_id) { d.guild_id = guild_id; d.member = { user, roles: [] }; }
+    fake.dispatch('MESSAGE_REACTION_ADD', d, shard);
+    return d;
+  };
+  // A user edits a message (MESSAGE_UPDATE carries the whole message, with edited_timestamp).
+  fake.messageUpdate = ({ id, content, channel_id = '100000000000000001', guild_id = '200000000000000001',
+    author = { id: '700000000000000001', username: 'ann', global_name: 'Ann' }, edited = true, shard = 0 } = {}) => {
+    const d = { id, channel_id, guild_id, content, author, mentions: [], attachments: [], embeds: [],
+      timestamp: new Date().toISOString(), edited_timestamp: edited ? new Date().toISOString() : null, type: 0 };
+    fake.dispatch('MESSAGE_UPDATE', d, shard);
+    return d;
+  };
+
   // A user's message that mentions the bot, so it is addressed to it.
   fake.mentionBot = (opts = {}) => fake.messageCreate({
     ...opts,
@@ -420,6 +464,7 @@ function startFakeDiscord({
     const major = ['channels', 'guilds', 'webhooks'].includes(parts[1]) && parts[2] ? parts[2] : 'global';
     const out = parts.map((seg, i) => {
       if (i > 0 && parts[i - 1] === 'reactions') return '{emoji}';
+      if (i === 3 && ['interactions', 'webhooks'].includes(parts[1])) return '{token}';
       return /^\d+$/.test(seg) ? '{id}' : seg;
     });
     return { route: `${method} ${out.join('/')}`, major };
@@ -522,6 +567,7 @@ function startFakeDiscord({
       if (!m) { reply(404, { message: 'Unknown Message', code: 10008 }); return; }
       if (body && typeof body.content === 'string') m.content = body.content;
       m.edits = (m.edits || 0) + 1;
+      fake.edits.push({ at: Date.now(), channel_id: p[2], message_id: p[4], content: m.content });
       reply(200, { id: m.id, channel_id: m.channel_id, content: m.content });
     } else if (route === 'DELETE /channels/{id}/messages/{id}') {
       if (!fake.messages.delete(p[4])) { reply(404, { message: 'Unknown Message', code: 10008 }); return; }
@@ -533,12 +579,34 @@ function startFakeDiscord({
       res.writeHead(204, h);
       res.end();
     } else if (route === 'PUT /channels/{id}/messages/{id}/reactions/{emoji}/@me') {
+      fake.reactions.push({ at: Date.now(), channel_id: p[2], message_id: p[4], emoji: decodeURIComponent(p[6]), raw: p[6] });
       rec.status = 204;
       res.writeHead(204, h);
       res.end();
-    } else if (route === 'PUT /applications/{id}/commands') {
+    } else if (route === 'PUT /applications/{id}/commands' || route === 'PUT /applications/{id}/guilds/{id}/commands') {
       fake.commands = Array.isArray(body) ? body : [];
+      fake.commandPuts.push({ at: Date.now(), guild: p[3] === 'guilds' ? p[4] : null, commands: fake.commands });
       reply(200, fake.commands.map((c) => ({ id: snowflake(), application_id: fake.applicationId, ...c })));
+    } else if (route === 'POST /interactions/{id}/{token}/callback') {
+      const it = fake.interactions.get(p[2]);
+      if (!it || it.token !== p[3]) { reply(404, { message: 'Unknown interaction', code: 10062 }); return; }
+      if (it.answered) { reply(400, { message: 'Interaction has already been acknowledged.', code: 40060 }); return; }
+      if (Date.now() - it.at > 3000) { reply(404, { message: 'Unknown interaction', code: 10062 }); return; }
+      it.answered = body && body.type;
+      fake.callbacks.push({ at: Date.now(), id: p[2], token: p[3], type: body && body.type, late: Date.now() - it.at });
+      rec.status = 204;
+      res.writeHead(204, h);
+      res.end();
+    } else if (route === 'PATCH /webhooks/{id}/{token}/messages/@original' || route === 'POST /webhooks/{id}/{token}') {
+      const it = [...fake.interactions.values()].find((i) => i.token === p[3]);
+      if (!it || !it.answered) { reply(404, { message: 'Unknown Webhook', code: 10015 }); return; }
+      if (!body || typeof body.content !== 'string' || [...body.content].length > 2000) { reply(400, { message: 'Invalid Form Body', code: 50035 }); return; }
+      const original = route.startsWith('PATCH');
+      if (original && !it.originalId) it.originalId = snowflake();
+      const m = { id: original ? it.originalId : snowflake(), channel_id: it.d.channel_id, content: body.content, author: { id: fake.botId, username: fake.botName, bot: true } };
+      fake.followups.push({ at: Date.now(), kind: original ? 'original' : 'followup', interaction: it.d.id, token: p[3], content: body.content, body, id: m.id });
+      reply(200, { ...m, type: 20 });
+      fake.emit('followup', fake.followups[fake.followups.length - 1]);
     } else if (route === 'POST /applications/{id}/commands') {
       fake.commands.push(body);
       reply(201, { id: snowflake(), application_id: fake.applicationId, ...body });

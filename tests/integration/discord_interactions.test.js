@@ -1,0 +1,151 @@
+'use strict';
+// Stories of a Discord bot people use with slash commands, reactions and
+// edits: a slash command runs a skill and its answer arrives as the
+// follow-up, the operators' commands keep their roles, the registered list
+// matches the skills, reactions and edits reach chorus.on handlers, and a
+// streamed answer grows in one message instead of many.
+const path = require('node:path');
+const assert = require('node:assert/strict');
+const { execFile } = require('node:child_process');
+const { test } = require('../lib/tap');
+const { startDiscordStack, replyTo } = require('../lib/discord-stack');
+const { writePlugins } = require('../lib/plugins');
+const { luaString, waitFor, delay } = require('../lib/util');
+
+const SRCDIR = process.env.CHORUS_SRCDIR ? path.resolve(process.env.CHORUS_SRCDIR) : path.resolve(__dirname, '..', '..');
+const CHORUSCTL = process.env.CHORUSCTL || path.join(SRCDIR, 'src', 'chorusctl');
+const ANN = '700000000000000001';
+
+const PLUGINS = {
+  weather: {
+    init: `
+chorus.command("weather", { help = "the weather in a city", args = { { name = "city" }, { name = "when", optional = true } } },
+  function(msg, args) msg:reply("weather in " .. args.city .. (args.when and (" " .. args.when) or "") .. " for " .. msg.author.name) end)
+chorus.command("Shout", { help = "not a name Discord accepts" }, function(msg) msg:reply("SHOUT") end)
+chorus.command("like", { help = "like the message" }, function(msg)
+  local ok = msg:react("❤️")
+  msg:reply(ok and "liked" or "could not like")
+end)`,
+  },
+  watcher: {
+    init: `
+chorus.on("reaction", function(msg) msg:reply("saw " .. msg.reaction .. " from " .. msg.author.name .. " on " .. msg.id) end)
+chorus.on("edit", function(msg) msg:reply("edited to: " .. msg.text) end)`,
+  },
+  story: {
+    manifest: { model: true },
+    init: `
+chorus.command("story", { help = "a story told in four parts" }, function(msg)
+  local parts = {}
+  for i = 1, 4 do
+    local answer = chorus.model.chat { route = "local", messages = { { role = "user", content = "hello" } }, stream = true }
+    parts[#parts + 1] = answer.text
+    chorus.sleep(0.25)
+  end
+  msg:reply(table.concat(parts) .. " THE END")
+end)`,
+  },
+};
+
+function discordWithPlugins(opts = {}) {
+  const dir = writePlugins(PLUGINS);
+  return startDiscordStack({ ...opts, configExtra: `plugins_dir ${luaString(dir)}\nskills { cpu_ms = 300, deadline_ms = 5000 }` });
+}
+
+function ctl(stack, args) {
+  const sock = /admin_socket "([^"]+)"/.exec(stack.config)[1];
+  return new Promise((resolve) => {
+    execFile(CHORUSCTL, ['--socket', sock, ...args], { timeout: 10000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? (err.code ?? 1) : 0, stdout, stderr }));
+  });
+}
+
+test('a slash command is deferred at once, runs the skill command, and the answer arrives as the follow-up', async () => {
+  const { fake } = await discordWithPlugins();
+  const it = fake.interaction({ name: 'weather', options: [{ name: 'when', value: 'tomorrow' }, { name: 'city', value: 'Paris' }] });
+  const answer = await fake.waitForFollowup((f) => f.interaction === it.id, 10000);
+  assert.equal(answer.kind, 'original', 'the first reply edits the deferred response');
+  assert.equal(answer.content, 'weather in Paris tomorrow for Ann', 'arguments in the declared order, author from member.user');
+  assert.deepEqual(answer.body.allowed_mentions, { parse: [] });
+  const cb = fake.callbacks.find((c) => c.id === it.id);
+  assert.ok(cb && cb.type === 5, 'answered with a deferred response (type 5)');
+  assert.ok(cb.late < 3000, `deferred within 3 s (${cb.late} ms)`);
+  assert.ok(cb.at <= answer.at, 'the deferral came before the follow-up');
+  assert.equal(fake.posted.length, 0, 'nothing was posted in the channel');
+  const calls = fake.rest.filter((r) => r.path.includes(it.token));
+  assert.ok(calls.length >= 2 && calls.every((r) => r.status < 400), 'the interaction calls succeeded');
+});
+
+test('/chorus status is refused for a user without a role and allowed once an operator grants one', async () => {
+  const { fake, stack } = await discordWithPlugins();
+  const first = fake.interaction({ name: 'chorus', options: [{ name: 'command', value: 'status' }] });
+  const refused = await fake.waitForFollowup((f) => f.interaction === first.id, 10000);
+  assert.match(refused.content, /needs the moderator role; you are user/);
+  assert.equal((await ctl(stack, ['op', `discord:${ANN}`, 'moderator'])).code, 0);
+  const second = fake.interaction({ name: 'chorus', options: [{ name: 'command', value: 'status' }] });
+  const allowed = await fake.waitForFollowup((f) => f.interaction === second.id, 10000);
+  assert.match(allowed.content, /^chorusd .*redis up/);
+  assert.match(allowed.content, /platform discord: ready/);
+});
+
+test('the registered slash commands are the skills\' commands plus /chorus; invalid names are skipped and logged', async () => {
+  const { fake, chorus } = await discordWithPlugins();
+  await waitFor(() => fake.commandPuts.length > 0, { what: 'the bulk overwrite' });
+  assert.equal(fake.commandPuts[0].guild, null, 'global commands by default');
+  const byName = Object.fromEntries(fake.commands.map((c) => [c.name, c]));
+  // The test's plugins and the shipped ones (help, ping, remind), less "Shout".
+  assert.deepEqual(Object.keys(byName).sort(), ['chorus', 'help', 'like', 'ping', 'remind', 'reminders', 'story', 'weather']);
+  assert.deepEqual(byName.remind.options.map((o) => [o.name, o.required]), [['when', true], ['what', false]], 'a rest argument is not required');
+  assert.equal(byName.weather.description, 'the weather in a city');
+  assert.deepEqual(byName.weather.options.map((o) => [o.name, o.type, o.required]), [['city', 3, true], ['when', 3, false]]);
+  assert.deepEqual(byName.chorus.options.map((o) => [o.name, o.type, o.required]), [['command', 3, true]]);
+  for (const c of fake.commands) {
+    assert.match(c.name, /^[a-z0-9_-]{1,32}$/);
+    assert.ok([...c.description].length >= 1 && [...c.description].length <= 100);
+  }
+  await chorus.waitForLog(/command "Shout" is not a valid slash command name/, 2000);
+});
+
+test('with guild_id the commands go to that guild (instant updates)', async () => {
+  const { fake } = await discordWithPlugins({ discordExtra: 'guild_id = "200000000000000001"' });
+  await waitFor(() => fake.commandPuts.length > 0, { what: 'the bulk overwrite' });
+  assert.equal(fake.commandPuts[0].guild, '200000000000000001');
+  assert.ok(fake.rest.some((r) => r.route === 'PUT /applications/{id}/guilds/{id}/commands' && r.status === 200));
+});
+
+test('a reaction and an edit reach chorus.on handlers; msg:react puts a URL-encoded emoji', async () => {
+  const { fake } = await discordWithPlugins();
+  const m = fake.mentionBot({ content: '!like' });
+  assert.equal((await replyTo(fake, m)).content, 'liked');
+  const r = await waitFor(() => fake.reactions.find((x) => x.message_id === m.id), { what: 'the reaction' });
+  assert.equal(r.emoji, '❤️');
+  assert.match(r.raw, /^(%[0-9A-F]{2})+$/, 'the emoji is URL-encoded in the path');
+  fake.reactionAdd({ message_id: m.id, emoji: '🎉' });
+  const saw = await fake.waitForMessage((p) => p.content.startsWith('saw '), 10000);
+  assert.equal(saw.content, `saw 🎉 from Ann on ${m.id}`);
+  fake.reactionAdd({ message_id: m.id, emoji: '🤖', user: { id: fake.botId, username: fake.botName, bot: true } });
+  fake.messageUpdate({ id: m.id, content: 'changed my mind' });
+  fake.messageUpdate({ id: m.id, content: 'an embed unfurled', edited: false });
+  const edited = await fake.waitForMessage((p) => p.content.startsWith('edited to: '), 10000);
+  assert.equal(edited.content, 'edited to: changed my mind');
+  await delay(300);
+  assert.equal(fake.posted.filter((p) => p.content.startsWith('saw ')).length, 1, 'the bot\'s own reaction is no event');
+  assert.equal(fake.posted.filter((p) => p.content.startsWith('edited to: ')).length, 1, 'an update without an edit time is no event');
+});
+
+test('a streamed answer is one message, edited at most once per throttle interval, ending in the final text', async () => {
+  // time_scale 0.2: one edit per 200 ms per message.
+  const { fake } = await discordWithPlugins({ timeScale: 0.2 });
+  const m = fake.mentionBot({ content: '!story' });
+  const first = await replyTo(fake, m, 10000);
+  const done = await waitFor(() => (first.content.endsWith(' THE END') ? first : null), { timeoutMs: 10000, what: 'the final text' });
+  await delay(400);
+  const posts = fake.posted.filter((p) => p.channel_id === m.channel_id);
+  assert.equal(posts.length, 1, `one POST (got ${posts.map((p) => JSON.stringify(p.content)).join(', ')})`);
+  const edits = fake.edits.filter((e) => e.message_id === done.id);
+  assert.ok(edits.length >= 2, `the message grew by edits (${edits.length})`);
+  assert.ok(edits[edits.length - 1].content.endsWith(' THE END'), 'the last edit is the final text');
+  const times = [posts[0].at, ...edits.map((e) => e.at)];
+  for (let i = 1; i < times.length; i++) assert.ok(times[i] - times[i - 1] >= 150, `edits spaced by the throttle (${times.join(', ')})`);
+  assert.equal(fake.rest.filter((r) => r.status === 429).length, 0, 'no 429');
+});
