@@ -115,7 +115,7 @@ static int load_runtime(int port, char *err, size_t errlen) {
     FILE *f = fopen(path, "w");
     fprintf(f, "plugins_dir \"%s\"\nplugin \"chat\" { enabled = false }\nlog_level \"error\"\n"
                "model \"fake\" { provider = \"openai\", base_url = \"http://127.0.0.1:%d/v1\", model = \"m\", timeout_ms = 60000,"
-               " connect_timeout_ms = 30000, first_token_timeout_ms = 60000 }\n", dir, port);
+               " connect_timeout_ms = 30000, first_token_timeout_ms = 60000, capabilities = { \"streaming\" } }\n", dir, port);
     fclose(f);
     struct config *cfg;
     if (config_load(path, &cfg, err, errlen) < 0) return -1;
@@ -145,6 +145,7 @@ int main(int argc, char **argv) {
     setrlimit(RLIMIT_NOFILE, &rl);
     if ((rlim_t)conc + 200 > rl.rlim_cur) conc = (long)rl.rlim_cur - 200;
     signal(SIGPIPE, SIG_IGN);
+    alarm(smoke ? 120 : 1800); /* a call that never ends fails the run, not hangs it */
     log_init(LOG_LEVEL_ERROR, LOG_FORMAT_TEXT);
     int port;
     pid_t fake = bench_fake_start(&port, 0);

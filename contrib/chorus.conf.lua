@@ -20,6 +20,7 @@ if env("OPENAI_BASE_URL") and env("OPENAI_API_KEY") then
     model = env("OPENAI_MODEL", "gpt-4o-mini"),
     connect_timeout_ms = 5000,
     timeout_ms = 60000,
+    capabilities = { "streaming" },  -- remove if your server cannot stream
   }
 else
   model "default" { provider = "local" }
