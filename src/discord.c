@@ -57,7 +57,7 @@ struct discord {
     struct dict *typing;           /* channel -> struct typing */
     uv_timer_t *start_retry;       /* GET /gateway/bot failed: try again */
     int start_attempts;
-    int commands_sent;
+    char *commands_sent;       /* the list last registered, as JSON */
     int stopped;
 };
 
@@ -255,13 +255,26 @@ static void on_commands(long status, json_t *body, const char *err, void *data) 
     else log_info("discord: %zu slash commands registered (HTTP %ld)", json_array_size(body), status);
 }
 
-/* Register the slash commands once the application id is known. */
+/* Register the slash commands once the application id is known, and again
+ * whenever the list changes (a reload): one bulk overwrite, never a repeat. */
 static void send_commands(struct discord *dc) {
-    if (dc->commands_sent || !dc->app_id) return;
-    dc->commands_sent = 1;
+    if (!dc || !dc->app_id || !dc->rest) return;
     json_t *list = discord_commands_build(server.rt ? server.rt->skills : NULL);
+    char *text = json_dumps(list, JSON_COMPACT | JSON_SORT_KEYS);
+    if (!text || (dc->commands_sent && !strcmp(text, dc->commands_sent))) {
+        free(text);
+        json_decref(list);
+        return;
+    }
+    free(dc->commands_sent);
+    dc->commands_sent = text;
     if (discord_rest_register_commands(dc->rest, dc->app_id, dc->guild_id, list, on_commands, NULL) < 0)
         log_warn("discord: cannot queue the slash command registration");
+}
+
+/* Plugins were reloaded: publish the new command list if it differs. */
+static void discord_commands_changed(struct platform *p) {
+    send_commands(p->state);
 }
 
 /* Every gateway event, exactly once. */
@@ -472,6 +485,7 @@ static void discord_stop(struct platform *p) {
     free(dc->gateway_url);
     free(dc->bot_id);
     free(dc->app_id);
+    free(dc->commands_sent);
     the_dc = NULL;
     free(dc);
     p->state = NULL;
@@ -491,6 +505,7 @@ static const struct platform_ops discord_ops = {
     .react = discord_react_op,
     .edit = discord_edit_op,
     .stream_delta = discord_stream_delta_op,
+    .commands_changed = discord_commands_changed,
     .stop = discord_stop,
     .connections = discord_connections,
 };

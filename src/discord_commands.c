@@ -70,6 +70,26 @@ static json_t *operators_command(void) {
                      "description", "the command and its arguments, e.g. status", "required", 1);
 }
 
+/* Order commands by name for qsort. */
+static int by_name(const void *a, const void *b) {
+    const char *x = json_string_value(json_object_get(*(json_t *const *)a, "name"));
+    const char *y = json_string_value(json_object_get(*(json_t *const *)b, "name"));
+    return strcmp(x ? x : "", y ? y : "");
+}
+
+/* Sort LIST by name in place, so the same commands always make the same
+ * list whatever order plugins were (re)loaded in. */
+static void sort_by_name(json_t *list) {
+    size_t n = json_array_size(list);
+    json_t **items = n ? malloc(n * sizeof(*items)) : NULL;
+    if (!items) return;
+    for (size_t i = 0; i < n; i++) items[i] = json_incref(json_array_get(list, i));
+    qsort(items, n, sizeof(*items), by_name);
+    json_array_clear(list);
+    for (size_t i = 0; i < n; i++) json_array_append_new(list, items[i]);
+    free(items);
+}
+
 json_t *discord_commands_build(struct skill_host *h) {
     json_t *list = json_array();
     json_array_append_new(list, operators_command());
@@ -93,6 +113,7 @@ json_t *discord_commands_build(struct skill_host *h) {
                                               "description", description(json_string_value(help), fallback),
                                               "options", options));
     }
+    sort_by_name(list);
     return list;
 }
 

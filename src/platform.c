@@ -41,6 +41,11 @@ struct platform *platform_at(int i) {
     return i >= 0 && i < nplatforms ? &platforms[i] : NULL;
 }
 
+void platform_commands_changed(void) {
+    for (int i = 0; i < nplatforms; i++)
+        if (platforms[i].ops->commands_changed) platforms[i].ops->commands_changed(&platforms[i]);
+}
+
 int platform_receive(struct platform *p, const struct chat_message *m) {
     return channel_enqueue(p, m);
 }

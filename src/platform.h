@@ -32,6 +32,8 @@ struct platform_ops {
     int (*edit)(struct platform *p, const char *channel, const char *message_id, const char *text, size_t len);
     /* A piece of a reply still being written (streaming); optional. */
     void (*stream_delta)(struct platform *p, const char *channel, const char *reply_to, const char *text, size_t len);
+    /* The skills' commands may have changed (a reload); optional. */
+    void (*commands_changed)(struct platform *p);
     void (*stop)(struct platform *p);       /* close connections cleanly */
     int (*connections)(struct platform *p); /* open connections, for status and drain */
 };
@@ -54,4 +56,7 @@ int platform_send_text(struct platform *p, const char *channel, const char *text
 /* An adapter received a message: queue it for its channel. Copies M.
  * Returns 0, or -1 when the channel's queue is full (the adapter tells the user). */
 int platform_receive(struct platform *p, const struct chat_message *m);
+/* Plugins or the config were reloaded: adapters that publish the command
+ * list (Discord's slash commands) refresh it. */
+void platform_commands_changed(void);
 #endif

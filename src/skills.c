@@ -8,6 +8,7 @@
 #include "config.h"
 #include "dispatch.h"
 #include "log.h"
+#include "platform.h"
 #include "plugin.h"
 #include "runtime.h"
 #include "server.h"
@@ -196,6 +197,7 @@ int skills_reload(struct skill_host *h, const char *name, char *err, size_t errl
         return -1;
     }
     update_names(h);
+    platform_commands_changed();
     return failed ? -1 : 0;
 }
 

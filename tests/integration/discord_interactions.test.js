@@ -4,6 +4,7 @@
 // follow-up, the operators' commands keep their roles, the registered list
 // matches the skills, reactions and edits reach chorus.on handlers, and a
 // streamed answer grows in one message instead of many.
+const fs = require('node:fs');
 const path = require('node:path');
 const assert = require('node:assert/strict');
 const { execFile } = require('node:child_process');
@@ -47,9 +48,10 @@ end)`,
   },
 };
 
-function discordWithPlugins(opts = {}) {
+async function discordWithPlugins(opts = {}) {
   const dir = writePlugins(PLUGINS);
-  return startDiscordStack({ ...opts, configExtra: `plugins_dir ${luaString(dir)}\nskills { cpu_ms = 300, deadline_ms = 5000 }` });
+  const stack = await startDiscordStack({ ...opts, configExtra: `plugins_dir ${luaString(dir)}\nskills { cpu_ms = 300, deadline_ms = 5000 }` });
+  return { ...stack, pluginsDir: dir };
 }
 
 function ctl(stack, args) {
@@ -104,6 +106,21 @@ test('the registered slash commands are the skills\' commands plus /chorus; inva
     assert.ok([...c.description].length >= 1 && [...c.description].length <= 100);
   }
   await chorus.waitForLog(/command "Shout" is not a valid slash command name/, 2000);
+});
+
+test('a plugin reload that adds a command registers the new list once; a reload that changes nothing sends nothing', async () => {
+  const { fake, stack, pluginsDir } = await discordWithPlugins();
+  await waitFor(() => fake.commandPuts.length > 0, { what: 'the first bulk overwrite' });
+  assert.equal((await ctl(stack, ['plugins', 'reload', 'weather'])).code, 0);
+  await delay(300);
+  assert.equal(fake.commandPuts.length, 1, 'the same list is not registered twice');
+  const init = path.join(pluginsDir, 'weather', 'init.lua');
+  fs.appendFileSync(init, '\nchorus.command("forecast", { help = "three days ahead" }, function(msg) msg:reply("sunny") end)\n');
+  const reload = await ctl(stack, ['plugins', 'reload', 'weather']);
+  assert.equal(reload.code, 0, reload.stderr);
+  await waitFor(() => fake.commandPuts.length === 2, { what: 'the second bulk overwrite' });
+  assert.ok(fake.commands.some((c) => c.name === 'forecast'), 'the new command is registered');
+  assert.ok(fake.commands.some((c) => c.name === 'weather'), 'the old ones stay');
 });
 
 test('with guild_id the commands go to that guild (instant updates)', async () => {
