@@ -49,6 +49,9 @@ step bench-dispatch make bench BENCH_FLAGS=--smoke
 # The Discord benchmark, briefly: chorusd and discord.js against the fake Discord.
 step bench-discord-smoke node bench/discord/run.js --smoke
 grep -E '^(chorusd|discord.js|ratios)' "$top/.ci-bench-discord-smoke.log"
+# The router's cost and quality evaluation (a simulation with fake models), 100 prompts.
+step bench-router-smoke node bench/router/eval.js --smoke
+grep -E '^(\| (always|tiered|cascade)|  measured|check)' "$top/.ci-bench-router-smoke.log"
 
 # A plain (unsanitized) build from the release tarball, with its own tests.
 step distcheck make distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror
