@@ -52,6 +52,9 @@ step bench-discord-smoke node bench/discord/run.js --smoke
 grep -E '^(chorusd|discord.js|ratios)' "$top/.ci-bench-discord-smoke.log"
 step bench-dispatch make bench-dispatch BENCH_FLAGS=--smoke
 step bench-router make bench-router BENCH_FLAGS=--smoke
+# The router's cost and quality evaluation (a simulation with fake models), 100 prompts.
+step bench-router-eval node bench/router/eval.js --smoke
+grep -E '^(\| (always|tiered|cascade)|  measured|check)' "$top/.ci-bench-router-eval.log"
 
 # A plain (unsanitized) build from the release tarball, with its own tests.
 step distcheck make distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror

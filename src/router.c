@@ -51,6 +51,7 @@ struct route_call {
     long cheap_in, cheap_out;
     double cheap_latency, cheap_ttft;
     json_t *check_messages;              /* the cascade's self-check prompt */
+    int64_t spent_micro;                 /* every call of this route so far */
     struct budget_op *reserving;
     int budget_refused;
     long cache_ttl;                      /* > 0: store good answers this long */
@@ -103,7 +104,7 @@ static void finish(struct route_call *c, const struct provider_result *pr, const
         res.tool_calls = pr->tool_calls;
         res.prompt_tokens = pr->prompt_tokens;
         res.completion_tokens = pr->completion_tokens;
-        res.cost_micro = m ? model_cost(m, pr->prompt_tokens, pr->completion_tokens) : 0;
+        res.cost_micro = c->cached ? 0 : c->spent_micro;
         res.currency = m ? m->currency : "USD";
         res.latency_ms = pr->latency_ms;
         res.ttft_ms = pr->ttft_ms;
@@ -159,6 +160,22 @@ static void next_model(struct route_call *c) {
     attempt(c);
 }
 
+/* Did the cascade's check say YES? */
+static int cascade_check_passed(const struct provider_result *pr) {
+    const char *verdict = pr->text ? pr->text : "";
+    while (*verdict == ' ' || *verdict == '\n' || *verdict == '"' || *verdict == '*') verdict++;
+    return !strncasecmp(verdict, "YES", 3);
+}
+
+/* Name the check's outcome before its call is recorded, so the accounting
+ * stream tells the draft, an accepted check and a rejected one apart. */
+static void cascade_verdict_decision(struct route_call *c, const struct provider_result *pr) {
+    if (cascade_check_passed(pr))
+        snprintf(c->decision, sizeof(c->decision), "cascade:accepted %s", c->chain[0]);
+    else
+        snprintf(c->decision, sizeof(c->decision), "cascade:%s rejected by its check -> %s", c->chain[0], c->chain[1]);
+}
+
 /* The deployment answered: health, budget, accounting, then what next. */
 static void on_result(const struct provider_result *pr, void *data) {
     struct route_call *c = data;
@@ -170,6 +187,9 @@ static void on_result(const struct provider_result *pr, void *data) {
     int64_t cost = pr->kind == MODEL_OK ? model_cost(m, pr->prompt_tokens, pr->completion_tokens) : 0;
     budget_settle(c->hold, cost, pr->kind == MODEL_OK ? pr->prompt_tokens + pr->completion_tokens : 0);
     c->hold = NULL;
+    c->spent_micro += cost;
+    if (c->kind == ROUTE_CASCADE && c->cascade_stage == 1 && pr->kind == MODEL_OK)
+        cascade_verdict_decision(c, pr);
     accounting_record(c->rt, &c->req, m, d, pr, cost, c->decision);
     if (pr->kind == MODEL_OK) {
         d->failures = 0;
@@ -489,11 +509,8 @@ static int router_cascade_accept(struct route_call *c, const struct provider_res
         attempt(c);
         return 0;
     }
-    /* Stage 1: the check answered. */
-    const char *verdict = pr->text ? pr->text : "";
-    while (*verdict == ' ' || *verdict == '\n' || *verdict == '"' || *verdict == '*') verdict++;
-    if (!strncasecmp(verdict, "YES", 3)) {
-        snprintf(c->decision, sizeof(c->decision), "cascade:accepted %s", c->chain[0]);
+    /* Stage 1: the check answered (on_result named the decision). */
+    if (cascade_check_passed(pr)) {
         struct provider_result draft = {
             .kind = MODEL_OK, .text = c->cheap_answer, .prompt_tokens = c->cheap_in, .completion_tokens = c->cheap_out,
             .latency_ms = c->cheap_latency, .ttft_ms = c->cheap_ttft, .retry_after_ms = -1
@@ -502,7 +519,6 @@ static int router_cascade_accept(struct route_call *c, const struct provider_res
         finish(c, &draft, c->chain[0]);
         return 0;
     }
-    snprintf(c->decision, sizeof(c->decision), "cascade:%s rejected by its check -> %s", c->chain[0], c->chain[1]);
     c->cascade_stage = 2;
     c->ci = 1;
     c->attempt = 0;

@@ -98,6 +98,12 @@ test('a cascade accepts the cheap answer when its check says yes, and escalates 
   assert.equal((await ann.replyTo(ann.say('lobby', 'hard one'))).text, 'large: hard one');
   const turns = await readHistory(s.redis, 'lobby', 'aiko');
   assert.equal(turns.at(-1).model, 'large');
+  const calls = await s.redis.cmd('XRANGE', 'chorus:calls', '-', '+');
+  const decisions = calls.map(([, kv]) => kv[kv.indexOf('decision') + 1]);
+  assert.deepEqual(decisions, [
+    'cascade:small', 'cascade:accepted small',
+    'cascade:small', 'cascade:small rejected by its check -> large', 'cascade:small rejected by its check -> large',
+  ], 'the accounting stream tells the draft, the check and its verdict apart');
 });
 
 test('a tiered route sends easy messages to the small model and hard ones to the large', async () => {
