@@ -444,9 +444,14 @@ static void router_plan(struct route_call *c, const struct config_block *route) 
         const char *text = last_user_text(c->req.messages);
         double conf = 1;
         const char *label;
-        /* classifier = "label": an upstream classifier already tagged the message [easy] or [hard]. */
-        if (!strcmp(config_str(route, "classifier", "difficulty"), "label"))
-            label = strstr(text, "[hard]") ? "hard" : "easy";
+        /* classifier = "label": an upstream system put [easy] or [hard] at the
+         * start of the message; an untagged message goes to the built-in one. */
+        const char *tag = text + strspn(text, " \t\r\n");
+        int by_label = !strcmp(config_str(route, "classifier", "difficulty"), "label");
+        if (by_label && !strncmp(tag, "[hard]", 6))
+            label = "hard";
+        else if (by_label && !strncmp(tag, "[easy]", 6))
+            label = "easy";
         else
             label = classifier_difficulty_label(text, strlen(text), &conf);
         json_t *tiers = json_object_get(route->value, "tiers");

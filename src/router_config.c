@@ -51,6 +51,21 @@ static int validate_route(const struct config *cfg, const struct config_block *b
         snprintf(err, errlen, "route \"%s\": a tiered route needs tiers = { easy = \"small\", hard = \"large\" }", b->name);
         return -1;
     }
+    const char *classifier = config_str(b, "classifier", "difficulty");
+    if (strcmp(classifier, "difficulty") && strcmp(classifier, "label")) {
+        snprintf(err, errlen, "route \"%s\": classifier must be difficulty or label, not \"%s\"", b->name, classifier);
+        return -1;
+    }
+    const char *check = config_str(b, "check", "self");
+    if (strcmp(check, "self") && strcmp(check, "length")) {
+        snprintf(err, errlen, "route \"%s\": check must be self or length, not \"%s\"", b->name, check);
+        return -1;
+    }
+    const char *balance = config_str(b, "balance", "least_busy");
+    if (strcmp(balance, "least_busy") && strcmp(balance, "latency")) {
+        snprintf(err, errlen, "route \"%s\": balance must be least_busy or latency, not \"%s\"", b->name, balance);
+        return -1;
+    }
     if (!strcmp(kind, "cascade") && json_array_size(models) < 2) {
         snprintf(err, errlen, "route \"%s\": a cascade needs models = { \"cheap\", \"strong\" }", b->name);
         return -1;
@@ -63,7 +78,7 @@ static const struct config_key route_keys[] = {
     { "model", CONFIG_STRING, 0, "the model of a fixed route" },
     { "models", CONFIG_STRINGS, 0, "the chain, cheapest first" },
     { "tiers", CONFIG_TABLE, 0, "{ easy = \"small\", hard = \"large\" } for a tiered route" },
-    { "classifier", CONFIG_STRING, 0, "difficulty (built in)" },
+    { "classifier", CONFIG_STRING, 0, "difficulty (built in, default) or label ([easy]/[hard] at the start)" },
     { "check", CONFIG_STRING, 0, "cascade check: self (a cheap self-check) or length" },
     { "retries", CONFIG_INT, 0, "retries on one model for transient errors, default 2" },
     { "backoff_ms", CONFIG_INT, 0, "first retry delay, default 200" },

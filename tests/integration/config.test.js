@@ -91,6 +91,7 @@ const mistakes = [
   ['a persona using a model that is not defined', 'persona "carl" { display_name = "Carl", prompt = "Hi.", model = "nope", apology = "Sorry." }', /nope/],
   ['a Lua syntax error', 'shutdown_timeout_ms (5000))', null],
   ['an unknown log level', 'log_level "loud"', null],
+  ['a route with a classifier that does not exist', 'route "smart" { kind = "tiered", tiers = { easy = "default", hard = "default" }, classifier = "magic" }', /classifier must be difficulty or label/],
   ['a misspelt key next to the API key', `model "typo" { provider = "openai", base_url = "http://127.0.0.1:9/v1", api_key = "${SECRET_KEY}", modle = "m" }`, /modle/],
 ];
 

@@ -114,6 +114,16 @@ test('a tiered route sends easy messages to the small model and hard ones to the
   assert.match((await ann.replyTo(ann.say('lobby', hard))).text, /^large: /);
 });
 
+test('a tiered route with classifier = "label" trusts a tag at the start, and classifies untagged messages itself', async () => {
+  const s = await startRouterStack({ route: 'route "smart" { kind = "tiered", classifier = "label", tiers = { easy = "small", hard = "large" } }' });
+  const ann = await s.user('Ann');
+  assert.match((await ann.replyTo(ann.say('lobby', '[hard] hi'))).text, /^large: /, 'tagged hard');
+  const hard = 'Write a C function that parses an HTTP/1.1 request line, handles malformed input, and explain the time complexity of your approach step by step.';
+  assert.match((await ann.replyTo(ann.say('lobby', `[easy] ${hard}`))).text, /^small: /, 'tagged easy wins over the classifier');
+  assert.match((await ann.replyTo(ann.say('lobby', 'thanks [hard]'))).text, /^small: /, 'a tag in the middle is just text');
+  assert.match((await ann.replyTo(ann.say('lobby', hard))).text, /^large: /, 'untagged: the built-in classifier');
+});
+
 test('a budget refuses the call before money is spent and tells the user', async () => {
   const s = await startRouterStack({
     route: 'route "smart" { kind = "fixed", model = "large" }',
