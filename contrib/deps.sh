@@ -4,7 +4,7 @@
 set -e
 PKGS="build-essential autoconf automake pkg-config
       libwebsockets-dev libwebsockets-evlib-uv libuv1-dev libcurl4-openssl-dev
-      libjansson-dev liblua5.4-dev libhiredis-dev libssl-dev redis-server"
+      libjansson-dev liblua5.4-dev libhiredis-dev libssl-dev zlib1g-dev redis-server"
 [ -n "$CHORUS_EXTRA_PKGS" ] && PKGS="$PKGS $CHORUS_EXTRA_PKGS"
 missing=""
 for p in $PKGS; do

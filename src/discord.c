@@ -43,7 +43,7 @@ struct discord {
     int shard_total;
     char *api_base;
     char *gateway_url;             /* override, or NULL */
-    int compress;
+    int compress;                  /* zlib-stream transport compression */
     size_t max_inbound;
     double global_rate;
     double scale;
@@ -73,7 +73,8 @@ static void read_config(struct discord *dc, const struct config_block *b) {
     dc->api_base = strdup(config_str(b, "api_base", "https://discord.com/api"));
     const char *gw = config_str(b, "gateway_url", NULL);
     dc->gateway_url = gw && *gw ? strdup(gw) : NULL;
-    dc->compress = config_bool(b, "compress", 0);
+    json_t *compress = json_object_get(b->value, "compress");
+    dc->compress = json_is_true(compress) || json_is_string(compress);   /* the schema allows only "zlib-stream" */
     const char *guild = config_str(b, "guild_id", NULL);
     dc->guild_id = guild && *guild ? strdup(guild) : NULL;
     long max = config_int(b, "max_inbound_bytes", 8388608);
@@ -349,7 +350,7 @@ static void on_gateway_bot(long status, json_t *body, const char *err, void *dat
                                  ? (long)json_integer_value(json_object_get(limit, "remaining")) : -1,
         .session_reset_after_ms = json_is_integer(json_object_get(limit, "reset_after"))
                                       ? (long)json_integer_value(json_object_get(limit, "reset_after")) : 86400000,
-        .max_inbound = dc->max_inbound, .time_scale = dc->scale,
+        .max_inbound = dc->max_inbound, .compress = dc->compress, .time_scale = dc->scale,
     };
     if (dc->auto_shards) {
         o.total_shards = json_is_integer(rec) && json_integer_value(rec) > 0 ? (int)json_integer_value(rec) : 1;
@@ -359,7 +360,6 @@ static void on_gateway_bot(long status, json_t *body, const char *err, void *dat
     } else {
         o.total_shards = dc->shard_total;
     }
-    if (dc->compress) log_warn("discord: compress = true is not supported yet; the gateway runs uncompressed");
     char errbuf[256];
     static const struct gateway_callbacks callbacks = { on_dispatch, on_ready, on_fatal };
     dc->hub = gateway_new(server.loop, web_context(server.web), &o, &callbacks, dc, errbuf, sizeof(errbuf));
@@ -367,8 +367,8 @@ static void on_gateway_bot(long status, json_t *body, const char *err, void *dat
         log_error("%s", errbuf);
         return;
     }
-    log_info("discord: starting %d of %d shards on %s (max_concurrency %d)", dc->nshard_ids, o.total_shards, o.url,
-             o.max_concurrency);
+    log_info("discord: starting %d of %d shards on %s (max_concurrency %d%s)", dc->nshard_ids, o.total_shards, o.url,
+             o.max_concurrency, dc->compress ? ", zlib-stream" : "");
     for (int i = 0; i < dc->nshard_ids; i++) gateway_add_shard(dc->hub, dc->shard_ids[i]);
 }
 

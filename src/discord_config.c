@@ -8,7 +8,8 @@
 #include "discord.h"
 #include "redact.h"
 
-/* The token must be there, shards "auto" or {ids, total}, numbers positive. */
+/* The token must be there, shards "auto" or {ids, total}, compress
+ * "zlib-stream" or a boolean, numbers positive. */
 static int validate_discord(const struct config *cfg, const struct config_block *b, char *err, size_t errlen) {
     (void)cfg;
     const char *token = config_str(b, "token", "");
@@ -34,6 +35,12 @@ static int validate_discord(const struct config *cfg, const struct config_block 
             }
         }
     }
+    json_t *compress = b->value ? json_object_get(b->value, "compress") : NULL;
+    if (compress && !json_is_boolean(compress) &&
+        !(json_is_string(compress) && !strcmp(json_string_value(compress), "zlib-stream"))) {
+        snprintf(err, errlen, "discord: compress must be \"zlib-stream\" or false");
+        return -1;
+    }
     json_t *scale = b->value ? json_object_get(b->value, "time_scale") : NULL;
     if (scale && json_number_value(scale) <= 0) {
         snprintf(err, errlen, "discord: time_scale must be above 0");
@@ -53,7 +60,7 @@ static const struct config_key discord_keys[] = {
     { "shards", CONFIG_ANY, 0, "\"auto\" (default) or { ids = {0, 1}, total = 4 }" },
     { "api_base", CONFIG_STRING, 0, "REST base, default \"https://discord.com/api\"" },
     { "gateway_url", CONFIG_STRING, 0, "use this gateway instead of the one GET /gateway/bot names" },
-    { "compress", CONFIG_BOOL, 0, "zlib-stream transport compression (not supported yet; default false)" },
+    { "compress", CONFIG_ANY, 0, "\"zlib-stream\" for gateway transport compression, default false (true means \"zlib-stream\")" },
     { "max_inbound_bytes", CONFIG_INT, 0, "largest gateway message accepted, default 8388608" },
     { "global_rate", CONFIG_NUMBER, 0, "REST requests per second for the whole process, default 50" },
     { "guild_id", CONFIG_STRING, 0, "register slash commands in this guild only (instant updates); default global" },

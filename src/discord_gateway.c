@@ -12,6 +12,7 @@
 #include <string.h>
 #include <libwebsockets.h>
 #include "discord_gateway.h"
+#include "discord_zlib.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -45,6 +46,7 @@ struct gw_conn {
     char *rx;
     size_t rx_len;
     int rx_overflow;
+    struct discord_zlib *zlib;     /* the inflate side of zlib-stream, when compress is on */
     struct frame *out_head, *out_tail;
     uint64_t sends[SENDS_PER_WINDOW];  /* ring of the last sends' loop times */
     int nsends, send_pos;
@@ -400,8 +402,11 @@ static void conn_lost(struct gw_conn *c, const char *what) {
 /* A name resolved: open the websocket to the numeric address. */
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res);
 
-/* Split a ws:// or wss:// URL. Returns 0 or -1. */
-static int parse_url(const char *url, int *tls, char *host, size_t hlen, int *port, char *path, size_t plen) {
+/* Split a ws:// or wss:// URL. A URL without a query gets ours; COMPRESS
+ * asks for zlib-stream in either, unless the query already names a
+ * compress. Returns 0 or -1. */
+static int parse_url(const char *url, int compress, int *tls, char *host, size_t hlen, int *port, char *path,
+                     size_t plen) {
     const char *p;
     if (!strncmp(url, "wss://", 6)) {
         *tls = 1;
@@ -427,8 +432,10 @@ static int parse_url(const char *url, int *tls, char *host, size_t hlen, int *po
         p = end;
     }
     const char *query = strchr(p, '?');
-    if (*p != '/') snprintf(path, plen, "/%s%s", p, query ? "" : "?v=10&encoding=json");
-    else snprintf(path, plen, "%s%s", p, query ? "" : "?v=10&encoding=json");
+    const char *ours = query ? "" : "?v=10&encoding=json";
+    const char *zlib = compress && !(query && strstr(query, "compress=")) ? "&compress=zlib-stream" : "";
+    int n = snprintf(path, plen, "%s%s%s%s", *p == '/' ? "" : "/", p, ours, zlib);
+    if (n < 0 || (size_t)n >= plen) return -1;
     return 0;
 }
 
@@ -439,7 +446,7 @@ static void shard_connect(struct gateway_shard *s) {
     const char *url = s->session_id && s->resume_url ? s->resume_url : h->opts.url;
     int tls, port;
     char host[256], path[512];
-    if (parse_url(url, &tls, host, sizeof(host), &port, path, sizeof(path)) < 0) {
+    if (parse_url(url, h->opts.compress, &tls, host, sizeof(host), &port, path, sizeof(path)) < 0) {
         log_error("discord: shard %d: the gateway URL %s is not ws:// or wss://", s->id, url);
         s->attempts++;
         shard_reconnect(s, 0, 0);
@@ -477,7 +484,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     const char *url = s->session_id && s->resume_url ? s->resume_url : h->opts.url;
     int tls, port;
     char host[256], path[512], addr[INET6_ADDRSTRLEN] = "";
-    parse_url(url, &tls, host, sizeof(host), &port, path, sizeof(path));
+    parse_url(url, h->opts.compress, &tls, host, sizeof(host), &port, path, sizeof(path));
     if (status == 0 && res) {
         if (res->ai_family == AF_INET6) uv_ip6_name((struct sockaddr_in6 *)res->ai_addr, addr, sizeof(addr));
         else uv_ip4_name((struct sockaddr_in *)res->ai_addr, addr, sizeof(addr));
@@ -493,6 +500,12 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     if (!c) return;
     c->shard = s;
     c->in_connect = 1;
+    if (h->opts.compress && !(c->zlib = discord_zlib_new(h->opts.max_inbound))) {
+        free(c);
+        log_error("discord: shard %d: out of memory for the zlib stream", s->id);
+        shard_reconnect(s, 0, 0);
+        return;
+    }
     s->conn = c;
     struct lws_client_connect_info ci;
     memset(&ci, 0, sizeof(ci));
@@ -749,6 +762,33 @@ static void conn_receive(struct gw_conn *c, const char *in, size_t len, int fina
     free(rx);
 }
 
+/* Inflate a fragment of the zlib stream; at the end of a websocket message a
+ * whole payload goes to on_payload. An oversized or corrupt stream cannot be
+ * read on, so the connection is given up and the session resumed on a new
+ * one (with a fresh stream). */
+static void conn_receive_zlib(struct gw_conn *c, const char *in, size_t len, int final) {
+    struct gateway_shard *s = c->shard;
+    int rc = discord_zlib_feed(c->zlib, in, len);
+    if (rc == DISCORD_ZLIB_TOO_BIG) {
+        log_error("discord: shard %d: a compressed gateway message inflated past max_inbound_bytes (%zu); reconnecting",
+                  s->id, s->hub->opts.max_inbound);
+        metrics_inc(METRIC_PLATFORM_EVENTS, "discord_oversized", 1);
+        shard_reconnect(s, CLOSE_RESUMABLE, 0);
+        return;
+    }
+    if (rc == DISCORD_ZLIB_CORRUPT) {
+        log_error("discord: shard %d: the gateway's zlib stream is corrupt (%s); reconnecting", s->id,
+                  discord_zlib_error(c->zlib));
+        metrics_inc(METRIC_PLATFORM_EVENTS, "discord_zlib_error", 1);
+        shard_reconnect(s, CLOSE_RESUMABLE, 0);
+        return;
+    }
+    if (!final) return;
+    size_t n;
+    const char *text = discord_zlib_take(c->zlib, &n);
+    if (text) on_payload(s, text, n);
+}
+
 /* Free what a connection still holds. */
 static void conn_free(struct gw_conn *c) {
     while (c->out_head) {
@@ -757,19 +797,23 @@ static void conn_free(struct gw_conn *c) {
         free(f);
     }
     free(c->rx);
+    discord_zlib_free(c->zlib);
     free(c);
 }
 
 /* The lws callback of every gateway connection. */
 static int on_event(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
     struct gw_conn *c = wsi ? lws_get_opaque_user_data(wsi) : NULL;
+    int final;
     switch (reason) {
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
         if (c && c->shard) log_debug("discord: shard %d connected", c->shard->id);
         return 0;
     case LWS_CALLBACK_CLIENT_RECEIVE:
         if (!c || !c->shard || c->close_code) return 0;
-        conn_receive(c, in, len, lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0);
+        final = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
+        if (c->zlib && lws_frame_is_binary(wsi)) conn_receive_zlib(c, in, len, final);
+        else conn_receive(c, in, len, final);
         return 0;
     case LWS_CALLBACK_CLIENT_WRITEABLE:
         return c ? conn_writable(c) : 0;

@@ -26,7 +26,8 @@ struct gateway_options {
     int max_concurrency;           /* identify buckets (session_start_limit) */
     long session_remaining;        /* identifies left in the window, -1 unknown */
     long session_reset_after_ms;   /* when the window refills */
-    size_t max_inbound;            /* largest message accepted */
+    size_t max_inbound;            /* largest message accepted (inflated, with compress) */
+    int compress;                  /* ask for zlib-stream transport compression */
     double time_scale;             /* < 1 shrinks heartbeats, backoff, pacing */
 };
 

@@ -11,6 +11,7 @@
 #define INVALID_WARN_AT 2500        /* Discord bans at 10,000 per 10 minutes */
 #define GLOBAL_WINDOW_MS 1100       /* one second, plus room for network jitter */
 #define MAX_GLOBAL 10000
+#define SWEEP_MS 10000              /* how often buckets no one uses are looked for */
 
 /* What we know about one bucket on one major parameter. */
 struct bucket {
@@ -44,6 +45,7 @@ struct ratelimit {
     struct dict *queues;            /* route \x1f major -> rl_queue */
     struct dict *routes;            /* route -> learned bucket hash (malloc'd string) */
     struct dict *buckets;           /* hash-or-route \x1f major -> bucket */
+    uv_timer_t *sweeper;            /* runs while there are buckets (ratelimit_sweep) */
     uint64_t global_until;          /* a global 429 holds everything until then */
     uint64_t *sent;                 /* ring of the last per_sec send times (a sliding window) */
     long nsent, sent_pos, cap;
@@ -54,6 +56,7 @@ struct ratelimit {
 };
 
 static void pump(struct rl_queue *q);
+static void on_sweep(uv_timer_t *t);
 
 struct ratelimit *ratelimit_new(uv_loop_t *loop, double global_per_sec) {
     struct ratelimit *rl = calloc(1, sizeof(*rl));
@@ -65,21 +68,101 @@ struct ratelimit *ratelimit_new(uv_loop_t *loop, double global_per_sec) {
     rl->queues = dict_new();
     rl->routes = dict_new();
     rl->buckets = dict_new();
+    rl->sweeper = malloc(sizeof(*rl->sweeper));
+    if (rl->sweeper) {
+        uv_timer_init(loop, rl->sweeper);
+        rl->sweeper->data = rl;
+    }
     return rl;
+}
+
+/* The key of the bucket ROUTE on MAJOR counts against: the learned hash
+ * when there is one, else the route itself. */
+static void bucket_key(const struct ratelimit *rl, const char *route, const char *major, char *key, size_t len) {
+    const char *hash = dict_get(rl->routes, route);
+    snprintf(key, len, "%s\x1f%s", hash ? hash : route, major);
 }
 
 /* The limit state shared by every queue whose route maps to the same bucket. */
 static struct bucket *bucket_for(struct ratelimit *rl, const char *route, const char *major) {
-    const char *hash = dict_get(rl->routes, route);
     char key[512];
-    snprintf(key, sizeof(key), "%s\x1f%s", hash ? hash : route, major);
+    bucket_key(rl, route, major, key, sizeof(key));
     struct bucket *b = dict_get(rl->buckets, key);
     if (b) return b;
     b = calloc(1, sizeof(*b));
     if (!b) return NULL;
     b->remaining = -1;
-    dict_set(rl->buckets, key, b);
+    if (dict_set(rl->buckets, key, b) < 0) {
+        free(b);
+        return NULL;
+    }
+    if (rl->sweeper && !uv_is_active((uv_handle_t *)rl->sweeper))
+        uv_timer_start(rl->sweeper, on_sweep, SWEEP_MS, SWEEP_MS);
     return b;
+}
+
+/* What a sweep gathers: the buckets queues still use, and the idle ones. */
+struct sweep {
+    struct ratelimit *rl;
+    uint64_t now;
+    struct dict *busy;              /* bucket keys of live queues */
+    char **idle;                    /* keys to forget */
+    size_t nidle, cap;
+};
+
+/* dict_each helper: a live queue keeps its bucket. */
+static void mark_busy(const char *key, void *value, void *arg) {
+    struct rl_queue *q = value;
+    struct sweep *sw = arg;
+    char bkey[512];
+    (void)key;
+    bucket_key(sw->rl, q->route, q->major, bkey, sizeof(bkey));
+    dict_set(sw->busy, bkey, q);
+}
+
+/* dict_each helper: a bucket no queue uses, whose limit has refilled, is idle. */
+static void collect_idle(const char *key, void *value, void *arg) {
+    struct bucket *b = value;
+    struct sweep *sw = arg;
+    if (sw->now < b->reset_at || dict_get(sw->busy, key)) return;
+    if (sw->nidle == sw->cap) {
+        size_t cap = sw->cap ? sw->cap * 2 : 64;
+        char **p = realloc(sw->idle, cap * sizeof(*p));
+        if (!p) return;
+        sw->idle = p;
+        sw->cap = cap;
+    }
+    char *copy = strdup(key);
+    if (copy) sw->idle[sw->nidle++] = copy;
+}
+
+/* Forget the buckets no queue uses whose reset time has passed. Such a
+ * bucket holds nothing back any more (pump waits only on an empty bucket
+ * before its reset), so a fresh one learned from the next answer behaves
+ * the same, and a bot does not keep one per interaction token forever.
+ * The sweep timer stops when no bucket is left. Returns how many went. */
+size_t ratelimit_sweep(struct ratelimit *rl) {
+    struct sweep sw = { rl, uv_now(rl->loop), dict_new(), NULL, 0, 0 };
+    if (!sw.busy) return 0;
+    dict_each(rl->queues, mark_busy, &sw);
+    dict_each(rl->buckets, collect_idle, &sw);
+    for (size_t i = 0; i < sw.nidle; i++) {
+        free(dict_del(rl->buckets, sw.idle[i]));
+        free(sw.idle[i]);
+    }
+    free(sw.idle);
+    dict_free(sw.busy);
+    if (dict_size(rl->buckets) == 0 && rl->sweeper) uv_timer_stop(rl->sweeper);
+    return sw.nidle;
+}
+
+/* The sweep timer fired. */
+static void on_sweep(uv_timer_t *t) {
+    ratelimit_sweep(t->data);
+}
+
+size_t ratelimit_bucket_count(const struct ratelimit *rl) {
+    return dict_size(rl->buckets);
 }
 
 /* uv_close callback of a queue's timer: the queue's memory goes last. */
@@ -294,6 +377,11 @@ static void free_queue(const char *key, void *value, void *arg) {
     uv_close((uv_handle_t *)&q->timer, queue_closed);
 }
 
+/* uv_close callback of a handle allocated on its own. */
+static void free_handle(uv_handle_t *h) {
+    free(h);
+}
+
 /* dict_each helper: free a plain malloc'd value. */
 static void free_value(const char *key, void *value, void *arg) {
     (void)key;
@@ -309,6 +397,7 @@ void ratelimit_free(struct ratelimit *rl) {
     dict_free(rl->routes);
     dict_each(rl->buckets, free_value, NULL);
     dict_free(rl->buckets);
+    if (rl->sweeper) uv_close((uv_handle_t *)rl->sweeper, free_handle);
     free(rl->sent);
     free(rl);
 }

@@ -8,7 +8,8 @@
  * shared buckets, Remaining/Reset-After say when a bucket is empty, and a
  * 429 pauses its bucket (or, when global, every request) for retry_after.
  * A process-wide limit of global_per_sec requests in any 1.1 s applies on top
- * (the extra 0.1 s absorbs network jitter). */
+ * (the extra 0.1 s absorbs network jitter). What is learned per major
+ * parameter is forgotten once no queue uses it and its reset time passed. */
 #ifndef CHORUS_DISCORD_RATELIMIT_H
 #define CHORUS_DISCORD_RATELIMIT_H
 #include <uv.h>
@@ -49,4 +50,9 @@ void ratelimit_cancel(struct ratelimit *rl, struct rl_ticket *t);
 long ratelimit_invalid_count(const struct ratelimit *rl);
 /* 429s seen since start, for tests and metrics. */
 long ratelimit_429_count(const struct ratelimit *rl);
+/* Buckets whose limits are tracked now (tests). Idle ones are forgotten
+ * by a sweep every 10 s, or by calling ratelimit_sweep(), which returns how
+ * many it forgot. */
+size_t ratelimit_bucket_count(const struct ratelimit *rl);
+size_t ratelimit_sweep(struct ratelimit *rl);
 #endif

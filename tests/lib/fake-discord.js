@@ -17,6 +17,11 @@
 //   conn.reconnect()             op 7; conn.invalidSession(true|false) op 9
 //   fake.identifyClose = 4004    answer every Identify by closing with this code
 //   fake.identifyCloseFor = { 1: 4004 }   ... only for these shard ids
+// Compression: a connection whose query has compress=zlib-stream gets every
+// payload as binary frames of one deflate stream, each payload ending in a
+// Z_SYNC_FLUSH (00 00 FF FF), as Discord does (conn.compressed says so).
+//   fake.splitCompressed = true  send each compressed payload as two websocket messages
+//   conn.sendCorrupt()           a binary frame that is not the stream's next bytes
 // Scripting REST:
 //   fake.routeLimits['POST /channels/{id}/messages'] = { limit: 5, windowMs: 1000, bucket: 'b1' }
 //   fake.globalLimit = { perSecond: 50 }          429 global past this
@@ -34,6 +39,7 @@
 
 const http = require('node:http');
 const crypto = require('node:crypto');
+const zlib = require('node:zlib');
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const OP = { DISPATCH: 0, HEARTBEAT: 1, IDENTIFY: 2, PRESENCE: 3, RESUME: 6, RECONNECT: 7, INVALID_SESSION: 9, HELLO: 10, ACK: 11 };
@@ -83,27 +89,71 @@ class GatewayConn {
     this.shard = null;
     this.heartbeats = 0;
     this.acked = 0;
+    this.query = new URL(path, 'http://fake').searchParams;
+    this.compressed = this.query.get('compress') === 'zlib-stream';
+    this.deflate = null;         // this connection's one deflate stream
+    this.deflated = [];          // its output not yet handed to a payload
+    this.queue = Promise.resolve();   // socket writes wait here for compression, in order
+    if (this.compressed) {
+      this.deflate = zlib.createDeflate();
+      this.deflate.on('data', (c) => this.deflated.push(c));
+      this.deflate.on('error', () => {});
+    }
     sock.on('data', (c) => this.onData(c));
     sock.on('error', () => {});
     sock.on('close', () => this.onClosed());
   }
 
-  send(obj) {
-    if (this.closed) return;
-    const text = JSON.stringify(obj);
-    const bytes = Buffer.from(text, 'utf8');
-    const split = this.fake.fragmentBytes;
-    if (split > 0 && bytes.length > split) {
-      for (let off = 0; off < bytes.length; off += split) {
-        const last = off + split >= bytes.length;
-        this.sock.write(frame(off === 0 ? 0x1 : 0x0, bytes.subarray(off, off + split), last));
-      }
-    } else {
-      this.sock.write(frame(0x1, bytes));
-    }
+  // Write BYTES to the socket after every payload still being compressed.
+  write(bytes) {
+    if (!this.deflate) { this.sock.write(bytes); return; }
+    this.queue = this.queue.then(() => { if (!this.sock.destroyed) this.sock.write(bytes); });
   }
 
-  sendRaw(text) { if (!this.closed) this.sock.write(frame(0x1, Buffer.from(text, 'utf8'))); }
+  // Compress BYTES onto the stream, ending with a sync flush; resolves with its compressed bytes.
+  compress(bytes) {
+    return new Promise((resolve) => {
+      this.deflate.write(bytes);
+      this.deflate.flush(zlib.constants.Z_SYNC_FLUSH, () => {
+        const out = Buffer.concat(this.deflated);
+        this.deflated = [];
+        resolve(out);
+      });
+    });
+  }
+
+  // Frames of one message of OPCODE, in fragments of fake.fragmentBytes if set.
+  message(opcode, bytes) {
+    const split = this.fake.fragmentBytes;
+    if (!(split > 0 && bytes.length > split)) return frame(opcode, bytes);
+    const frames = [];
+    for (let off = 0; off < bytes.length; off += split) {
+      const last = off + split >= bytes.length;
+      frames.push(frame(off === 0 ? opcode : 0x0, bytes.subarray(off, off + split), last));
+    }
+    return Buffer.concat(frames);
+  }
+
+  send(obj) {
+    if (this.closed) return;
+    const bytes = Buffer.from(JSON.stringify(obj), 'utf8');
+    if (!this.deflate) { this.sock.write(this.message(0x1, bytes)); return; }
+    this.queue = this.queue.then(() => this.compress(bytes)).then((z) => {
+      if (this.sock.destroyed) return;
+      if (this.fake.splitCompressed && z.length > 1) {
+        const half = Math.floor(z.length / 2);
+        this.sock.write(this.message(0x2, z.subarray(0, half)));
+        this.sock.write(this.message(0x2, z.subarray(half)));
+      } else {
+        this.sock.write(this.message(0x2, z));
+      }
+    });
+  }
+
+  sendRaw(text) { if (!this.closed) this.write(frame(0x1, Buffer.from(text, 'utf8'))); }
+
+  // Bytes that cannot follow a sync flush (a reserved block type), ending like a whole payload.
+  sendCorrupt() { if (!this.closed) this.write(frame(0x2, Buffer.from([0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0xff, 0xff]))); }
 
   // Close with CODE (a close frame, then the TCP connection after a moment).
   close(code = 1000, reason = '') {
@@ -112,7 +162,7 @@ class GatewayConn {
     const p = Buffer.alloc(2 + r.length);
     p.writeUInt16BE(code, 0);
     r.copy(p, 2);
-    this.sock.write(frame(0x8, p));
+    this.write(frame(0x8, p));
     this.serverClosedWith = code;
     this.closed = true;
     setTimeout(() => this.sock.destroy(), 200);
@@ -130,6 +180,7 @@ class GatewayConn {
 
   onClosed() {
     this.closed = true;
+    if (this.deflate) this.deflate.close();
     if (this.session && this.session.conn === this) this.session.conn = null;
     this.fake.emit('closed', this);
   }
@@ -164,13 +215,13 @@ class GatewayConn {
       if (!this.closed) {
         this.closed = true;
         const p = payload.length >= 2 ? payload.subarray(0, 2) : Buffer.alloc(0);
-        this.sock.write(frame(0x8, p));
+        this.write(frame(0x8, p));
         setTimeout(() => this.sock.destroy(), 50);
       }
       this.fake.emit('clientClose', this);
       return;
     }
-    if (opcode === 0x9) { this.sock.write(frame(0xa, payload)); return; }
+    if (opcode === 0x9) { this.write(frame(0xa, payload)); return; }
     if (opcode === 0xa) return;
     if (opcode === 0x1 || opcode === 0x2) {
       if (!fin) { this.fragments = [payload]; return; }
@@ -244,6 +295,7 @@ function startFakeDiscord({
     identifyClose: 0,
     identifyCloseFor,
     fragmentBytes: 0,
+    splitCompressed: false,
     sendLimit: 120,
     sendWindowMs: 60000,
     readyGuilds: [],
