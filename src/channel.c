@@ -199,7 +199,7 @@ int job_skill_disabled(const struct job *job, const char *name) {
 
 void job_finish(struct job *job) {
     struct channel *ch = job->ch;
-    if (job->replies == 0 && !job->msg->event && !job->silent)
+    if (job->replies == 0 && !job->msg->event && !job->silent && job->msg->direct)
         job_reply(job, job->persona->apology, strlen(job->persona->apology), NULL, NULL);
     metrics_observe(METRIC_REPLY_SECONDS, job->platform->ops->name,
                     (double)(uv_now(server.loop) - job->started) / 1000.0);

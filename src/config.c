@@ -380,7 +380,7 @@ static int resolve_top(struct loader *ld) {
     cfg->redis_url = strdup(rb ? rb->name : "redis://127.0.0.1:6379/0");
     if (rb && rb->value) cfg->redis_opts = json_incref(rb->value);
     const char *s;
-    if ((s = top_string(cfg, "admin_socket"))) cfg->admin_socket = config_path(cfg, s);
+    if ((s = top_string(cfg, "admin_socket"))) cfg->admin_socket = strcmp(s, "off") ? config_path(cfg, s) : strdup("off");
     cfg->log_level = strdup((s = top_string(cfg, "log_level")) ? s : "info");
     if ((s = top_string(cfg, "default_persona"))) cfg->default_persona = strdup(s);
     if ((s = top_string(cfg, "web_root"))) cfg->web_root = config_path(cfg, s);
@@ -625,6 +625,11 @@ char *config_path(const struct config *cfg, const char *path) {
 int config_parse_hostport(const char *s, char **host, int *port) {
     const char *colon;
     char *end;
+    if (!strcmp(s, "off")) {   /* no HTTP listener: no web chat, health or metrics */
+        *host = strdup("off");
+        *port = -1;
+        return *host ? 0 : -1;
+    }
     if (s[0] == '[') {
         const char *close = strchr(s, ']');
         if (!close || close[1] != ':') return -1;
@@ -648,7 +653,11 @@ int config_parse_hostport(const char *s, char **host, int *port) {
 
 int config_apply_env(struct config *cfg, char *err, size_t errlen) {
     const char *v = getenv("CHORUS_LISTEN");
-    if (v && *v) {
+    if (v && *v && !strcmp(v, "off")) {
+        free(cfg->listen_host);
+        cfg->listen_host = strdup("off");
+        cfg->listen_port = -1;
+    } else if (v && *v) {
         char *host;
         int port;
         if (config_parse_hostport(v, &host, &port) < 0) {

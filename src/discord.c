@@ -44,6 +44,7 @@ struct discord {
     char *api_base;
     char *gateway_url;             /* override, or NULL */
     int compress;                  /* zlib-stream transport compression */
+    int addressed_only;            /* messages = "addressed": skip guild chatter */
     size_t max_inbound;
     double global_rate;
     double scale;
@@ -75,6 +76,7 @@ static void read_config(struct discord *dc, const struct config_block *b) {
     dc->gateway_url = gw && *gw ? strdup(gw) : NULL;
     json_t *compress = json_object_get(b->value, "compress");
     dc->compress = json_is_true(compress) || json_is_string(compress);   /* the schema allows only "zlib-stream" */
+    dc->addressed_only = !strcmp(config_str(b, "messages", "all"), "addressed");
     const char *guild = config_str(b, "guild_id", NULL);
     dc->guild_id = guild && *guild ? strdup(guild) : NULL;
     long max = config_int(b, "max_inbound_bytes", 8388608);
@@ -191,7 +193,8 @@ static void on_message_create(struct discord *dc, json_t *d) {
     const char *replied_author = str_of(json_object_get(replied, "author"), "id");
     int dm = json_object_get(d, "guild_id") == NULL;
     int reply_to_bot = replied_author && dc->bot_id && !strcmp(replied_author, dc->bot_id);
-    if (!dm && !mentioned && !reply_to_bot) return;     /* not addressed to us */
+    int addressed = dm || mentioned || reply_to_bot;
+    if (!addressed && dc->addressed_only) return;
     const char *text = strip_bot_mention(content, dc->bot_id);
     if (!*text) return;                                  /* e.g. only an attachment */
     const char *name = str_of(author, "global_name");
@@ -203,14 +206,16 @@ static void on_message_create(struct discord *dc, json_t *d) {
     m.text = (char *)text;
     m.author.id = (char *)author_id;
     m.author.name = (char *)(name ? name : "someone");
-    m.direct = 1;
+    m.direct = addressed;    /* others reach hear handlers and commands, never the fallback */
     m.received_at = server_now();
     if (server.stopping) {
-        send_notice(dc, channel, id, "I'm restarting right now. Please send that again in a moment.");
+        if (addressed) send_notice(dc, channel, id, "I'm restarting right now. Please send that again in a moment.");
         return;
     }
-    if (platform_receive(dc->self, &m) < 0)
-        send_notice(dc, channel, id, "Too many messages are waiting in this channel. Please slow down a little.");
+    if (platform_receive(dc->self, &m) < 0) {
+        if (addressed) send_notice(dc, channel, id, "Too many messages are waiting in this channel. Please slow down a little.");
+        else log_info("discord: the queue of %s is full; a message not addressed to the bot is skipped", channel);
+    }
 }
 
 /* A reaction or an edit: to the channel's queue, for chorus.on handlers. */

@@ -41,6 +41,11 @@ static int validate_discord(const struct config *cfg, const struct config_block 
         snprintf(err, errlen, "discord: compress must be \"zlib-stream\" or false");
         return -1;
     }
+    const char *messages = config_str(b, "messages", "all");
+    if (strcmp(messages, "all") && strcmp(messages, "addressed")) {
+        snprintf(err, errlen, "discord: messages must be \"all\" or \"addressed\"");
+        return -1;
+    }
     json_t *scale = b->value ? json_object_get(b->value, "time_scale") : NULL;
     if (scale && json_number_value(scale) <= 0) {
         snprintf(err, errlen, "discord: time_scale must be above 0");
@@ -63,6 +68,7 @@ static const struct config_key discord_keys[] = {
     { "compress", CONFIG_ANY, 0, "\"zlib-stream\" for gateway transport compression, default false (true means \"zlib-stream\")" },
     { "max_inbound_bytes", CONFIG_INT, 0, "largest gateway message accepted, default 8388608" },
     { "global_rate", CONFIG_NUMBER, 0, "REST requests per second for the whole process, default 50" },
+    { "messages", CONFIG_STRING, 0, "\"all\" (default: hear handlers and prefix commands see every guild message) or \"addressed\" (only DMs, mentions and replies to the bot)" },
     { "guild_id", CONFIG_STRING, 0, "register slash commands in this guild only (instant updates); default global" },
     { "time_scale", CONFIG_NUMBER, 0, "shrink protocol timings for tests, default 1.0" },
     { NULL, CONFIG_NONE, 0, NULL }

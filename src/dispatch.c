@@ -146,7 +146,7 @@ static double candidate_score(struct skill_host *h, struct handler *hd, const st
     case HANDLER_RESPOND:
         if (!job->msg->direct) return 0;
         return hd->pattern || hd->matcher_ref != LUA_NOREF ? match_in_plugin(hd, job) : 1;
-    case HANDLER_FALLBACK: return 0.001;
+    case HANDLER_FALLBACK: return job->msg->direct ? 0.001 : 0;   /* chatter not meant for us */
     default: return 0;
     }
 }

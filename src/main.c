@@ -316,14 +316,21 @@ static int start(struct config *cfg) {
         if (p->ops->start && p->ops->start(p) < 0) log_error("platform %s failed to start", p->ops->name);
     }
     server.web = web_start(server.loop, cfg->listen_host, cfg->listen_port, cfg->web_root, err, sizeof(err));
-    if (!server.web || web_port(server.web) < 0) {
+    if (!server.web || (cfg->listen_port >= 0 && web_port(server.web) < 0)) {
         log_error("%s", err);
         return -1;
     }
-    log_info("listening on http://%s:%d (web chat at /, websocket at /ws)", cfg->listen_host, web_port(server.web));
+    if (cfg->listen_port < 0)
+        log_info("HTTP listener off (listen \"off\"): no web chat, /healthz or /metrics");
+    else
+        log_info("listening on http://%s:%d (web chat at /, websocket at /ws)", cfg->listen_host, web_port(server.web));
     plugin_watch_sync(server.rt->skills, watch_enabled(server.rt));
     scheduler_sync(server.rt->skills);
     const char *admin_path = cfg->admin_socket ? cfg->admin_socket : admin_default_path();
+    if (!strcmp(admin_path, "off")) {
+        log_info("admin socket off (admin_socket \"off\"): chorusctl cannot reach this process");
+        return 0;
+    }
     server.admin = admin_start(server.loop, admin_path, err, sizeof(err));
     if (server.admin) log_info("admin socket at %s", admin_path);
     else log_warn("admin: %s; running without the admin socket", err);

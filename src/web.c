@@ -401,6 +401,7 @@ struct web_server *web_start(uv_loop_t *loop, const char *host, int port, const 
         the_web = NULL;
         return NULL;
     }
+    if (port < 0) return w;   /* listen "off": the context serves clients (Discord) only */
     memset(&info, 0, sizeof(info));
     info.port = port;
     info.iface = host;

@@ -88,9 +88,9 @@ async function drive(fake, pid) {
 async function runChorusd(redis) {
   const fake = await startFakeDiscord({ token: TOKEN });
   const bin = process.env.CHORUSD || path.join(ROOT, 'src', 'chorusd');
-  const proc = spawn(bin, ['--config', path.join(__dirname, 'echo.conf.lua'), '--log-level', 'info'], {
+  const proc = spawn(bin, ['--config', path.join(__dirname, '..', 'discord-echo.conf.lua'), '--log-level', 'info'], {
     env: { ...process.env, DISCORD_TOKEN: TOKEN, DISCORD_API_BASE: `${fake.apiBase}/v10`, CHORUS_REDIS_URL: redis.url,
-      CHORUS_LISTEN: '127.0.0.1:0', CHORUS_DATA_DIR: process.env.CHORUS_DATA_DIR || ROOT },
+      CHORUS_DATA_DIR: process.env.CHORUS_DATA_DIR || ROOT },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   try {

@@ -31,7 +31,8 @@ end)`,
   watcher: {
     init: `
 chorus.on("reaction", function(msg) msg:reply("saw " .. msg.reaction .. " from " .. msg.author.name .. " on " .. msg.id) end)
-chorus.on("edit", function(msg) msg:reply("edited to: " .. msg.text) end)`,
+chorus.on("edit", function(msg) msg:reply("edited to: " .. msg.text) end)
+chorus.hear("pizza", function(msg) msg:reply("I love pizza too, " .. msg.author.name .. (msg.direct and " (to me)" or "")) end)`,
   },
   story: {
     manifest: { model: true },
@@ -121,6 +122,31 @@ test('a plugin reload that adds a command registers the new list once; a reload 
   await waitFor(() => fake.commandPuts.length === 2, { what: 'the second bulk overwrite' });
   assert.ok(fake.commands.some((c) => c.name === 'forecast'), 'the new command is registered');
   assert.ok(fake.commands.some((c) => c.name === 'weather'), 'the old ones stay');
+});
+
+test('in a guild, people use prefix commands and hear handlers without mentioning the bot, and chatter gets no answer', async () => {
+  const { fake } = await discordWithPlugins();
+  const cmd = fake.messageCreate({ content: '!weather Oslo' });
+  assert.equal((await replyTo(fake, cmd)).content, 'weather in Oslo for Ann');
+  const heard = fake.messageCreate({ content: 'who wants pizza tonight?' });
+  assert.equal((await replyTo(fake, heard)).content, 'I love pizza too, Ann');
+  const chatter = fake.messageCreate({ content: 'see you all tomorrow' });
+  const mention = fake.mentionBot({ content: 'and pizza for you?' });
+  assert.equal((await replyTo(fake, mention)).content, 'I love pizza too, Ann (to me)');
+  await delay(300);
+  assert.equal(fake.posted.filter((p) => p.message_reference && p.message_reference.message_id === chatter.id).length, 0,
+    'no chat answer and no apology for a message not meant for the bot');
+});
+
+test('with messages = "addressed" the bot sees only DMs, mentions and replies to it', async () => {
+  const { fake } = await discordWithPlugins({ discordExtra: 'messages = "addressed"' });
+  const ignored = fake.messageCreate({ content: '!weather Oslo' });
+  const mention = fake.mentionBot({ content: '!weather Rome' });
+  assert.equal((await replyTo(fake, mention)).content, 'weather in Rome for Ann');
+  const dm = fake.messageCreate({ dm: true, content: '!weather Lima' });
+  assert.equal((await replyTo(fake, dm)).content, 'weather in Lima for Ann');
+  await delay(300);
+  assert.equal(fake.posted.filter((p) => p.message_reference && p.message_reference.message_id === ignored.id).length, 0);
 });
 
 test('with guild_id the commands go to that guild (instant updates)', async () => {

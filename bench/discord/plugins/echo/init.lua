@@ -1,4 +1,5 @@
--- echo: the benchmark's skill; answers every message addressed to the bot.
-chorus.respond(function(msg)
+-- echo: the benchmark's skill; answers every message from a non-bot author
+-- (the adapter already drops bots' messages) with "echo: <content>".
+chorus.hear(".", function(msg)
   msg:reply("echo: " .. msg.text)
 end)
