@@ -15,6 +15,7 @@
 #include "discord_interactions.h"
 #include "discord_rest.h"
 #include "discord_stream.h"
+#include "discord_threads.h"
 #include "log.h"
 #include "message.h"
 #include "redact.h"
@@ -56,6 +57,7 @@ struct discord {
     char *bot_id;
     char *app_id;
     struct dict *typing;           /* channel -> struct typing */
+    struct discord_threads *threads; /* thread id -> parent channel */
     uv_timer_t *start_retry;       /* GET /gateway/bot failed: try again */
     int start_attempts;
     char *commands_sent;       /* the list last registered, as JSON */
@@ -207,6 +209,11 @@ static void on_message_create(struct discord *dc, json_t *d) {
     m.author.id = (char *)author_id;
     m.author.name = (char *)(name ? name : "someone");
     m.direct = addressed;    /* others reach hear handlers and commands, never the fallback */
+    const char *parent = discord_threads_parent(dc->threads, channel);
+    if (parent) {
+        m.thread = (char *)channel;
+        m.thread_parent = (char *)parent;
+    }
     m.received_at = server_now();
     if (server.stopping) {
         if (addressed) send_notice(dc, channel, id, "I'm restarting right now. Please send that again in a moment.");
@@ -287,6 +294,7 @@ static void discord_commands_changed(struct platform *p) {
 static void on_dispatch(struct gateway_shard *s, const char *type, json_t *d, void *data) {
     struct discord *dc = data;
     (void)s;
+    if (discord_threads_dispatch(dc->threads, type, d)) return;
     if (!strcmp(type, "MESSAGE_CREATE")) {
         on_message_create(dc, d);
     } else if (!strcmp(type, "INTERACTION_CREATE")) {
@@ -393,6 +401,7 @@ static int discord_start(struct platform *p) {
     dc->streams = discord_streams_new(server.loop, dc->rest, dc->scale);
     dc->interactions = discord_interactions_new(server.loop, dc->rest);
     dc->typing = dict_new();
+    dc->threads = discord_threads_new();
     dc->start_retry = malloc(sizeof(uv_timer_t));
     uv_timer_init(server.loop, dc->start_retry);
     dc->start_retry->data = dc;
@@ -473,6 +482,8 @@ static void discord_stop(struct platform *p) {
         dict_free(dc->typing);
         dc->typing = NULL;
     }
+    discord_threads_free(dc->threads);
+    dc->threads = NULL;
     if (dc->start_retry) {
         uv_timer_stop(dc->start_retry);
         uv_close((uv_handle_t *)dc->start_retry, free_handle);

@@ -369,6 +369,12 @@ void lua_api_push_message(lua_State *co, const struct job *job) {
         lua_pushstring(co, m->reaction);
         lua_setfield(co, -2, "reaction");
     }
+    if (m->thread) {
+        lua_pushstring(co, m->thread);
+        lua_setfield(co, -2, "thread");
+        lua_pushstring(co, m->thread_parent ? m->thread_parent : "");
+        lua_setfield(co, -2, "thread_parent");
+    }
     lua_pushboolean(co, m->direct);
     lua_setfield(co, -2, "direct");
     lua_createtable(co, 0, 3);

@@ -26,6 +26,8 @@ struct chat_message *message_copy(const struct chat_message *m) {
     c->direct = m->direct;
     c->event = dup_or_null(m->event);
     c->reaction = dup_or_null(m->reaction);
+    c->thread = dup_or_null(m->thread);
+    c->thread_parent = dup_or_null(m->thread_parent);
     c->received_at = m->received_at;
     return c;
 }
@@ -41,6 +43,8 @@ void message_free(struct chat_message *m) {
     free(m->author.name);
     free(m->event);
     free(m->reaction);
+    free(m->thread);
+    free(m->thread_parent);
     for (int i = 0; i < m->nmentions; i++) free(m->mentions[i]);
     free(m);
 }

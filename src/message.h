@@ -25,6 +25,8 @@ struct chat_message {
     int direct;        /* 1: a DM or otherwise addressed to the persona */
     char *event;       /* NULL for a message; "join", "leave", "reaction", "edit" */
     char *reaction;    /* the emoji of a reaction event */
+    char *thread;      /* the thread it was posted in, or NULL (Discord: == channel) */
+    char *thread_parent; /* the channel that thread belongs to, or NULL */
     double received_at;  /* unix seconds */
 };
 

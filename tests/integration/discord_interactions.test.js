@@ -32,6 +32,9 @@ end)`,
     init: `
 chorus.on("reaction", function(msg) msg:reply("saw " .. msg.reaction .. " from " .. msg.author.name .. " on " .. msg.id) end)
 chorus.on("edit", function(msg) msg:reply("edited to: " .. msg.text) end)
+chorus.hear("^where am i", function(msg)
+  msg:reply(msg.thread and ("in thread " .. msg.thread .. " of " .. msg.thread_parent) or ("in channel " .. msg.channel))
+end)
 chorus.hear("pizza", function(msg) msg:reply("I love pizza too, " .. msg.author.name .. (msg.direct and " (to me)" or "")) end)`,
   },
   story: {
@@ -136,6 +139,18 @@ test('in a guild, people use prefix commands and hear handlers without mentionin
   await delay(300);
   assert.equal(fake.posted.filter((p) => p.message_reference && p.message_reference.message_id === chatter.id).length, 0,
     'no chat answer and no apology for a message not meant for the bot');
+});
+
+test('a message in a thread says which thread and which channel it belongs to', async () => {
+  const { fake } = await discordWithPlugins();
+  const plain = fake.messageCreate({ content: 'where am i?' });
+  assert.equal((await replyTo(fake, plain)).content, 'in channel 100000000000000001');
+  fake.dispatch('THREAD_CREATE', { id: '300000000000000001', guild_id: '200000000000000001', parent_id: '100000000000000001', type: 11, name: 'planning', newly_created: true }, 0);
+  const inThread = fake.messageCreate({ channel_id: '300000000000000001', content: 'where am i now?' });
+  assert.equal((await replyTo(fake, inThread)).content, 'in thread 300000000000000001 of 100000000000000001');
+  fake.dispatch('THREAD_DELETE', { id: '300000000000000001', guild_id: '200000000000000001', parent_id: '100000000000000001', type: 11 }, 0);
+  const after = fake.messageCreate({ channel_id: '300000000000000001', content: 'where am i after?' });
+  assert.equal((await replyTo(fake, after)).content, 'in channel 300000000000000001', 'a deleted thread is forgotten');
 });
 
 test('with messages = "addressed" the bot sees only DMs, mentions and replies to it', async () => {
