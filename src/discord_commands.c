@@ -135,6 +135,21 @@ static const char *option_value(json_t *options, const char *name, char *buf, si
     return NULL;
 }
 
+/* V as one word of a typed command: "New York" in quotes when it has
+ * spaces (the command parser keeps a quoted phrase whole; a quote inside
+ * becomes an apostrophe, as it cannot be escaped). Caller frees. */
+static char *quote_word(const char *v) {
+    if (!strpbrk(v, " \t\r\n")) return strdup(v);
+    size_t n = strlen(v);
+    char *w = malloc(n + 3);
+    if (!w) return NULL;
+    w[0] = '"';
+    for (size_t i = 0; i < n; i++) w[i + 1] = v[i] == '"' ? '\'' : v[i];
+    w[n + 1] = '"';
+    w[n + 2] = '\0';
+    return w;
+}
+
 /* Append " WORD" to the growing text. Returns 0 or -1. */
 static int append(char **text, size_t *len, const char *word) {
     size_t n = strlen(word);
@@ -173,7 +188,13 @@ char *discord_commands_text(struct skill_host *h, json_t *data) {
     json_t *a;
     json_array_foreach(args, i, a) {
         const char *v = option_value(options, json_string_value(json_object_get(a, "name")), buf, sizeof(buf));
-        if (v && *v && append(&text, &len, v) < 0) {
+        const char *type = json_string_value(json_object_get(a, "type"));
+        if (!v || !*v) continue;
+        int rest = type && !strcmp(type, "rest");
+        char *word = rest ? strdup(v) : quote_word(v);
+        int rc = word ? append(&text, &len, word) : -1;
+        free(word);
+        if (rc < 0) {
             free(text);
             return NULL;
         }

@@ -80,6 +80,9 @@ test('a slash command is deferred at once, runs the skill command, and the answe
   assert.equal(fake.posted.length, 0, 'nothing was posted in the channel');
   const calls = fake.rest.filter((r) => r.path.includes(it.token));
   assert.ok(calls.length >= 2 && calls.every((r) => r.status < 400), 'the interaction calls succeeded');
+  const spaced = fake.interaction({ name: 'weather', options: [{ name: 'city', value: 'New York' }, { name: 'when', value: 'next week' }] });
+  const whole = await fake.waitForFollowup((f) => f.interaction === spaced.id, 10000);
+  assert.equal(whole.content, 'weather in New York next week for Ann', 'an option with spaces stays one argument');
 });
 
 test('/chorus status is refused for a user without a role and allowed once an operator grants one', async () => {
