@@ -15,8 +15,8 @@ passed=0
 failed=0
 count_trs() {
   # Each .trs lists one :test-result: line per TAP test point.
-  p=$(cat "$@" 2>/dev/null | grep -c '^:test-result: PASS')
-  f=$(cat "$@" 2>/dev/null | grep -c '^:test-result: \(FAIL\|ERROR\|XPASS\|SKIP\)')
+  p=$(cat "$@" 2>/dev/null | grep -ac '^:test-result: PASS')
+  f=$(cat "$@" 2>/dev/null | grep -ac '^:test-result: \(FAIL\|ERROR\|XPASS\|SKIP\)')
   passed=$((passed + p))
   failed=$((failed + f))
 }
@@ -32,29 +32,35 @@ step build make -j"$(nproc)"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 export UBSAN_OPTIONS=print_stacktrace=1
 make -j2 check >"$top/.ci-check.log" 2>&1
-grep -E '^(PASS|FAIL|ERROR|XPASS|SKIP):' "$top/.ci-check.log" | grep -v '^PASS' || true
+grep -aE '^(PASS|FAIL|ERROR|XPASS|SKIP):' "$top/.ci-check.log" | grep -av '^PASS' || true
 count_trs tests/unit/*.trs tests/integration/*.trs
-grep -q '^# FAIL:  *0$' "$top/.ci-check.log" || { echo "make check reported failures:"; tail -60 "$top/.ci-check.log"; cat tests/*/*.log 2>/dev/null | grep -B2 -A20 '^not ok' | head -120; }
+# make check must have run and reported no failure or error; if it did not
+# (a test program failed to build), that counts as a failure of its own.
+if ! grep -aq '^# FAIL:  *0$' "$top/.ci-check.log" || ! grep -aq '^# ERROR:  *0$' "$top/.ci-check.log"; then
+  echo "make check reported failures:"; tail -60 "$top/.ci-check.log"
+  cat tests/*/*.log 2>/dev/null | grep -a -B2 -A20 '^not ok' | head -120
+  failed=$((failed + 1))
+fi
 
 # The browser test: a real chorusd with the example config and the local model.
 node tests/browser/run.js >"$top/.ci-browser.log" 2>&1
-grep -E '^(ok|not ok)' "$top/.ci-browser.log"
-p=$(grep -c '^ok ' "$top/.ci-browser.log"); f=$(grep -c '^not ok ' "$top/.ci-browser.log")
+grep -aE '^(ok|not ok)' "$top/.ci-browser.log"
+p=$(grep -ac '^ok ' "$top/.ci-browser.log"); f=$(grep -ac '^not ok ' "$top/.ci-browser.log")
 [ "$p" -gt 0 ] || f=$((f + 1))
 passed=$((passed + p)); failed=$((failed + f))
 
 # Benchmarks in smoke mode: they must run and answer every message; their
 # figures mean something only from a plain build (make bench).
 step bench-redis-memory node tests/../bench/redis/memory.js --smoke
-grep -E '^(  per|redis|bench)' "$top/.ci-bench-redis-memory.log"
+grep -aE '^(  per|redis|bench)' "$top/.ci-bench-redis-memory.log"
 # The Discord benchmark, briefly: chorusd and discord.js against the fake Discord.
 step bench-discord-smoke node bench/discord/run.js --smoke
-grep -E '^(chorusd|discord.js|ratios)' "$top/.ci-bench-discord-smoke.log"
+grep -aE '^(chorusd|discord.js|ratios)' "$top/.ci-bench-discord-smoke.log"
 step bench-dispatch make bench-dispatch BENCH_FLAGS=--smoke
 step bench-router make bench-router BENCH_FLAGS=--smoke
 # The router's cost and quality evaluation (a simulation with fake models), 100 prompts.
 step bench-router-eval node bench/router/eval.js --smoke
-grep -E '^(\| (always|tiered|cascade)|  measured|check)' "$top/.ci-bench-router-eval.log"
+grep -aE '^(\| (always|tiered|cascade)|  measured|check)' "$top/.ci-bench-router-eval.log"
 
 # A plain (unsanitized) build from the release tarball, with its own tests.
 step distcheck make distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror

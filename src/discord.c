@@ -399,7 +399,7 @@ static int discord_start(struct platform *p) {
     dc->rest = discord_rest_new(server.loop, server.http, &ro);
     if (!dc->rest) return -1;
     dc->streams = discord_streams_new(server.loop, dc->rest, dc->scale);
-    dc->interactions = discord_interactions_new(server.loop, dc->rest);
+    dc->interactions = discord_interactions_new(server.loop, dc->rest, dc->scale);
     dc->typing = dict_new();
     dc->threads = discord_threads_new();
     dc->start_retry = malloc(sizeof(uv_timer_t));
@@ -425,12 +425,12 @@ static int discord_send(struct platform *p, const struct outgoing *out, platform
     return 0;
 }
 
-/* platform_ops.stream_delta: grow the reply in one edited message (slash
- * command answers wait for their final text). */
+/* platform_ops.stream_delta: grow the reply in one edited message (for a
+ * slash command, its deferred response). */
 static void discord_stream_delta_op(struct platform *p, const char *channel, const char *reply_to, const char *text,
                                     size_t len) {
     struct discord *dc = p->state;
-    if (!dc || dc->stopped || !dc->rest || discord_interaction_known(dc->interactions, reply_to)) return;
+    if (!dc || dc->stopped || !dc->rest || discord_interaction_delta(dc->interactions, reply_to, text, len)) return;
     discord_stream_delta(dc->streams, channel, reply_to, text, len);
 }
 

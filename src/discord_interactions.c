@@ -28,19 +28,25 @@ struct interaction {
     int original_used;         /* the deferred response has been edited */
     int busy;                  /* a follow-up in flight */
     struct part *head, *tail;
+    char *draft;               /* a streamed answer so far, shown in @original */
+    size_t draft_len;
+    int draft_busy;            /* an edit of the draft in flight */
+    uint64_t draft_at;         /* when the draft was last shown */
 };
 
 struct discord_interactions {
     uv_loop_t *loop;
     struct discord_rest *rest;
     struct dict *by_id;
+    double edit_ms;            /* at most one draft edit per this, per interaction */
 };
 
-struct discord_interactions *discord_interactions_new(uv_loop_t *loop, struct discord_rest *rest) {
+struct discord_interactions *discord_interactions_new(uv_loop_t *loop, struct discord_rest *rest, double time_scale) {
     struct discord_interactions *ix = calloc(1, sizeof(*ix));
     if (!ix) return NULL;
     ix->loop = loop;
     ix->rest = rest;
+    ix->edit_ms = INTERACTION_EDIT_MS * time_scale;
     ix->by_id = dict_new();
     return ix;
 }
@@ -57,6 +63,7 @@ static void interaction_free(struct interaction *in) {
     free(in->token);
     free(in->app_id);
     free(in->channel);
+    free(in->draft);
     free(in);
 }
 
@@ -73,7 +80,7 @@ static void pick(const char *key, void *value, void *arg) {
     struct sweep *s = arg;
     struct interaction *in = value;
     int expired = s->now > in->created + (uint64_t)INTERACTION_TOKEN_MS;
-    if (s->all || (expired && !in->busy && !in->head)) s->list[s->n++] = in;
+    if (s->all || (expired && !in->busy && !in->draft_busy && !in->head)) s->list[s->n++] = in;
 }
 
 /* Forget expired, idle interactions (or ALL of them). */
@@ -178,6 +185,37 @@ static int queue_part(struct interaction *in, const char *text, size_t len, plat
     else in->head = p;
     in->tail = p;
     return 0;
+}
+
+/* A draft edit answered; a failure only costs the live view. */
+static void on_draft_edited(long status, json_t *body, const char *err, void *data) {
+    struct interaction *in = data;
+    (void)status;
+    (void)body;
+    in->draft_busy = 0;
+    if (err) log_debug("discord: showing the streamed answer of interaction %s failed: %s", in->id, err);
+}
+
+int discord_interaction_delta(struct discord_interactions *ix, const char *reply_to, const char *text, size_t len) {
+    struct interaction *in = ix && reply_to ? dict_get(ix->by_id, reply_to) : NULL;
+    if (!in) return 0;
+    /* Only the first answer streams, into @original, while the token lasts. */
+    uint64_t now = uv_now(ix->loop);
+    if (in->original_used || in->acked < 0 || now > in->created + (uint64_t)INTERACTION_TOKEN_MS - 5000) return 1;
+    char *p = realloc(in->draft, in->draft_len + len + 1);
+    if (!p) return 1;
+    in->draft = p;
+    memcpy(in->draft + in->draft_len, text, len);
+    in->draft_len += len;
+    in->draft[in->draft_len] = '\0';
+    if (in->acked == 0 || in->draft_busy || in->busy || (in->draft_at && now - in->draft_at < (uint64_t)ix->edit_ms))
+        return 1;
+    size_t n = utf8_prefix(in->draft, in->draft_len, DISCORD_MAX_CONTENT_CP);
+    if (discord_rest_followup(ix->rest, in->app_id, in->token, 1, in->draft, n, on_draft_edited, in) == 0) {
+        in->draft_busy = 1;
+        in->draft_at = now;
+    }
+    return 1;
 }
 
 int discord_interaction_known(struct discord_interactions *ix, const char *id) {

@@ -14,15 +14,22 @@
 
 #define INTERACTION_CALLBACK_DEFERRED 5
 #define INTERACTION_TOKEN_MS 900000.0     /* 15 minutes */
+#define INTERACTION_EDIT_MS 1000.0        /* a streamed answer: one edit per second at most */
 
 struct discord_interactions;
 
-struct discord_interactions *discord_interactions_new(uv_loop_t *loop, struct discord_rest *rest);
+/* TIME_SCALE shrinks the edit throttle for tests. */
+struct discord_interactions *discord_interactions_new(uv_loop_t *loop, struct discord_rest *rest, double time_scale);
 /* Forget every interaction (call after discord_rest_free: no REST callback comes). */
 void discord_interactions_free(struct discord_interactions *ix);
 /* Remember interaction ID of APP_ID in CHANNEL and defer it now. Returns 0 or -1. */
 int discord_interaction_defer(struct discord_interactions *ix, const char *app_id, const char *id, const char *token,
                               const char *channel);
+/* A piece of the answer to REPLY_TO still being written. Returns 1 when
+ * REPLY_TO is an interaction: its deferred response (@original) shows the
+ * text so far, edited at most once per INTERACTION_EDIT_MS; the final reply
+ * then replaces it. Else 0. */
+int discord_interaction_delta(struct discord_interactions *ix, const char *reply_to, const char *text, size_t len);
 /* Is ID an interaction we answer? */
 int discord_interaction_known(struct discord_interactions *ix, const char *id);
 /* A reply to REPLY_TO. Returns 1 when REPLY_TO is an interaction (the reply

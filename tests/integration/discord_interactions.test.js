@@ -210,3 +210,17 @@ test('a streamed answer is one message, edited at most once per throttle interva
   for (let i = 1; i < times.length; i++) assert.ok(times[i] - times[i - 1] >= 150, `edits spaced by the throttle (${times.join(', ')})`);
   assert.equal(fake.rest.filter((r) => r.status === 429).length, 0, 'no 429');
 });
+
+test('a slash command whose answer streams shows it growing in the deferred response, then the final text', async () => {
+  const { fake } = await discordWithPlugins({ timeScale: 0.2 });
+  const it = fake.interaction({ name: 'story' });
+  const final = await fake.waitForFollowup((f) => f.interaction === it.id && f.content.endsWith(' THE END'), 10000);
+  await delay(300);
+  const mine = fake.followups.filter((f) => f.interaction === it.id);
+  assert.ok(mine.every((f) => f.kind === 'original'), 'every edit went to @original; no extra follow-up messages');
+  assert.ok(mine.length >= 3, `the answer grew in several edits (${mine.length})`);
+  assert.equal(mine.at(-1), final, 'the final text is the last edit');
+  for (const f of mine.slice(0, -1)) assert.ok(final.content.startsWith(f.content), `a draft is a prefix of the answer: ${JSON.stringify(f.content)}`);
+  assert.equal(fake.posted.length, 0, 'nothing was posted in the channel');
+  assert.equal(fake.rest.filter((r) => r.status === 429).length, 0, 'no 429');
+});
