@@ -7,6 +7,7 @@
 #include "discord_ratelimit.h"
 #include "discord_rest.h"
 #include "http_client.h"
+#include "json_fast.h"
 #include "log.h"
 #include "utf8.h"
 
@@ -207,7 +208,7 @@ static void on_http(const struct http_response *res, void *data) {
     struct rest_call *c = data;
     struct discord_rest *r = c->r;
     c->http = NULL;
-    json_t *body = res->body_len ? json_loadb(res->body, res->body_len, 0, NULL) : NULL;
+    json_t *body = res->body_len ? json_fast_loadb(res->body, res->body_len, NULL) : NULL;
     struct rl_result lim;
     char bucket[128];
     read_limits(res, body, &lim, bucket, sizeof(bucket));
