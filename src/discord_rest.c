@@ -98,13 +98,34 @@ static int token_segment(const char *top, int index) {
     return index == 2 && (!strcmp(top, "interactions") || !strcmp(top, "webhooks"));
 }
 
+/* Append S[0..n) at OUT + USED the way snprintf would (cut to CAP, always
+ * NUL-terminated); returns USED + N, as snprintf's count would add up. */
+static size_t append(char *out, size_t cap, size_t used, const char *s, size_t n) {
+    if (used < cap) {
+        size_t room = cap - 1 - used;
+        size_t k = n < room ? n : room;
+        memcpy(out + used, s, k);
+        out[used + k] = '\0';
+    }
+    return used + n;
+}
+
+/* Copy S[0..n) into OUT, cut to OUTLEN. */
+static void copy_cut(char *out, size_t outlen, const char *s, size_t n) {
+    if (n > outlen - 1) n = outlen - 1;
+    memcpy(out, s, n);
+    out[n] = '\0';
+}
+
 /* The rate-limit route of PATH: ids become {id}, a reaction's emoji {emoji},
  * interaction and webhook tokens {token}; MAJOR gets the channel, guild or
  * webhook id the limits are counted on (for a token: the token itself, so
- * each interaction is its own queue). */
+ * each interaction is its own queue). Runs for every REST call, so it
+ * copies bytes rather than calling snprintf per segment. */
 static void route_of(const char *method, const char *path, char *route, size_t rlen, char *major, size_t mlen) {
-    size_t used = (size_t)snprintf(route, rlen, "%s ", method);
-    snprintf(major, mlen, "global");
+    size_t used = append(route, rlen, 0, method, strlen(method));
+    used = append(route, rlen, used, " ", 1);
+    copy_cut(major, mlen, "global", 6);
     const char *p = path;
     int index = 0;
     char prev[32] = "", top[32] = "";
@@ -115,23 +136,24 @@ static void route_of(const char *method, const char *path, char *route, size_t r
         for (size_t i = 0; i < len; i++)
             if (p[i] < '0' || p[i] > '9') digits = 0;
         const char *seg = p;
-        int seglen = (int)len;
+        size_t seglen = len;
         if (!strcmp(prev, "reactions")) {
             seg = "{emoji}";
             seglen = 7;
         } else if (token_segment(top, index)) {
             seg = "{token}";
             seglen = 7;
-            snprintf(major, mlen, "%.*s", (int)len, p);
+            copy_cut(major, mlen, p, len);
         } else if (digits) {
             seg = "{id}";
             seglen = 4;
             if (index == 1 && (!strcmp(top, "channels") || !strcmp(top, "guilds") || !strcmp(top, "webhooks")))
-                snprintf(major, mlen, "%.*s", (int)len, p);
+                copy_cut(major, mlen, p, len);
         }
-        used += (size_t)snprintf(route + used, rlen - used, "/%.*s", seglen, seg);
-        snprintf(prev, sizeof(prev), "%.*s", (int)(len < 31 ? len : 31), p);
-        if (index == 0) snprintf(top, sizeof(top), "%s", prev);
+        used = append(route, rlen, used, "/", 1);
+        used = append(route, rlen, used, seg, seglen);
+        copy_cut(prev, sizeof(prev), p, len);
+        if (index == 0) memcpy(top, prev, sizeof(top));
         index++;
         p += len;
     }
