@@ -188,10 +188,13 @@ void http_client_free(struct http_client *hc) {
     uv_close((uv_handle_t *)&hc->timer, free_client);
 }
 
-/* Keep a piece of body, growing the buffer; 0 when out of memory. */
+/* Keep a piece of body, growing the buffer; 0 when out of memory. It
+ * starts small: most answers (a posted message, an error) are a few hundred
+ * bytes, and a first block of 1 KiB or more makes malloc consolidate its
+ * free lists on every call. */
 static int buffer_append(struct http_call *c, const char *ptr, size_t n) {
     if (c->len + n + 1 > c->cap) {
-        size_t cap = c->cap ? c->cap : 4096;
+        size_t cap = c->cap ? c->cap : 512;
         while (cap < c->len + n + 1) cap *= 2;
         char *p = realloc(c->buf, cap);
         if (!p) return 0;
