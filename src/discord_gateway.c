@@ -13,6 +13,7 @@
 #include <libwebsockets.h>
 #include "discord_gateway.h"
 #include "discord_zlib.h"
+#include "json_fast.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -676,7 +677,7 @@ static void on_ready_event(struct gateway_shard *s, const char *type, json_t *d)
 /* One whole gateway payload from the server. */
 static void on_payload(struct gateway_shard *s, const char *text, size_t len) {
     json_error_t jerr;
-    json_t *o = json_loadb(text, len, 0, &jerr);
+    json_t *o = json_fast_loadb(text, len, &jerr);
     if (!json_is_object(o)) {
         log_warn("discord: shard %d: a gateway payload that is not a JSON object (%s); ignored", s->id, jerr.text);
         json_decref(o);

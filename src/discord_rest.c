@@ -7,6 +7,7 @@
 #include "discord_ratelimit.h"
 #include "discord_rest.h"
 #include "http_client.h"
+#include "json_fast.h"
 #include "log.h"
 #include "utf8.h"
 
@@ -97,13 +98,34 @@ static int token_segment(const char *top, int index) {
     return index == 2 && (!strcmp(top, "interactions") || !strcmp(top, "webhooks"));
 }
 
+/* Append S[0..n) at OUT + USED the way snprintf would (cut to CAP, always
+ * NUL-terminated); returns USED + N, as snprintf's count would add up. */
+static size_t append(char *out, size_t cap, size_t used, const char *s, size_t n) {
+    if (used < cap) {
+        size_t room = cap - 1 - used;
+        size_t k = n < room ? n : room;
+        memcpy(out + used, s, k);
+        out[used + k] = '\0';
+    }
+    return used + n;
+}
+
+/* Copy S[0..n) into OUT, cut to OUTLEN. */
+static void copy_cut(char *out, size_t outlen, const char *s, size_t n) {
+    if (n > outlen - 1) n = outlen - 1;
+    memcpy(out, s, n);
+    out[n] = '\0';
+}
+
 /* The rate-limit route of PATH: ids become {id}, a reaction's emoji {emoji},
  * interaction and webhook tokens {token}; MAJOR gets the channel, guild or
  * webhook id the limits are counted on (for a token: the token itself, so
- * each interaction is its own queue). */
+ * each interaction is its own queue). Runs for every REST call, so it
+ * copies bytes rather than calling snprintf per segment. */
 static void route_of(const char *method, const char *path, char *route, size_t rlen, char *major, size_t mlen) {
-    size_t used = (size_t)snprintf(route, rlen, "%s ", method);
-    snprintf(major, mlen, "global");
+    size_t used = append(route, rlen, 0, method, strlen(method));
+    used = append(route, rlen, used, " ", 1);
+    copy_cut(major, mlen, "global", 6);
     const char *p = path;
     int index = 0;
     char prev[32] = "", top[32] = "";
@@ -114,23 +136,24 @@ static void route_of(const char *method, const char *path, char *route, size_t r
         for (size_t i = 0; i < len; i++)
             if (p[i] < '0' || p[i] > '9') digits = 0;
         const char *seg = p;
-        int seglen = (int)len;
+        size_t seglen = len;
         if (!strcmp(prev, "reactions")) {
             seg = "{emoji}";
             seglen = 7;
         } else if (token_segment(top, index)) {
             seg = "{token}";
             seglen = 7;
-            snprintf(major, mlen, "%.*s", (int)len, p);
+            copy_cut(major, mlen, p, len);
         } else if (digits) {
             seg = "{id}";
             seglen = 4;
             if (index == 1 && (!strcmp(top, "channels") || !strcmp(top, "guilds") || !strcmp(top, "webhooks")))
-                snprintf(major, mlen, "%.*s", (int)len, p);
+                copy_cut(major, mlen, p, len);
         }
-        used += (size_t)snprintf(route + used, rlen - used, "/%.*s", seglen, seg);
-        snprintf(prev, sizeof(prev), "%.*s", (int)(len < 31 ? len : 31), p);
-        if (index == 0) snprintf(top, sizeof(top), "%s", prev);
+        used = append(route, rlen, used, "/", 1);
+        used = append(route, rlen, used, seg, seglen);
+        copy_cut(prev, sizeof(prev), p, len);
+        if (index == 0) memcpy(top, prev, sizeof(top));
         index++;
         p += len;
     }
@@ -207,7 +230,7 @@ static void on_http(const struct http_response *res, void *data) {
     struct rest_call *c = data;
     struct discord_rest *r = c->r;
     c->http = NULL;
-    json_t *body = res->body_len ? json_loadb(res->body, res->body_len, 0, NULL) : NULL;
+    json_t *body = res->body_len ? json_fast_loadb(res->body, res->body_len, NULL) : NULL;
     struct rl_result lim;
     char bucket[128];
     read_limits(res, body, &lim, bucket, sizeof(bucket));
@@ -265,11 +288,13 @@ static void start_http(struct rest_call *c) {
     }
 }
 
-int discord_rest_call(struct discord_rest *r, const char *method, const char *path, json_t *body,
+/* Queue a call whose body (malloc'd JSON text, or NULL) is already serialized;
+ * the call owns BODY from here on, even on failure. */
+static int queue_call(struct discord_rest *r, const char *method, const char *path, char *body,
                       discord_rest_fn *cb, void *data) {
     struct rest_call *c = calloc(1, sizeof(*c));
     if (!c) {
-        json_decref(body);
+        free(body);
         return -1;
     }
     c->r = r;
@@ -278,8 +303,7 @@ int discord_rest_call(struct discord_rest *r, const char *method, const char *pa
     size_t ulen = strlen(r->base) + strlen(path) + 1;
     c->url = malloc(ulen);
     snprintf(c->url, ulen, "%s%s", r->base, path);
-    c->body = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
+    c->body = body;
     c->cb = cb;
     c->data = data;
     c->next = r->calls;
@@ -295,6 +319,13 @@ int discord_rest_call(struct discord_rest *r, const char *method, const char *pa
         return -1;
     }
     return 0;
+}
+
+int discord_rest_call(struct discord_rest *r, const char *method, const char *path, json_t *body,
+                      discord_rest_fn *cb, void *data) {
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    return queue_call(r, method, path, text, cb, data);
 }
 
 int discord_rest_gateway_bot(struct discord_rest *r, discord_rest_fn *cb, void *data) {
@@ -329,7 +360,7 @@ static void on_part_sent(long status, json_t *body, const char *err, void *data)
 }
 
 /* The body of a message post: no mentions parsed, ever, unless asked. */
-static json_t *message_body(const char *text, size_t len, const char *reply_to) {
+static json_t *message_json(const char *text, size_t len, const char *reply_to) {
     json_t *o = json_object();
     json_object_set_new(o, "content", json_stringn(text, len));
     json_t *am = json_object();
@@ -342,6 +373,68 @@ static json_t *message_body(const char *text, size_t len, const char *reply_to) 
         json_object_set_new(o, "message_reference", ref);
     }
     return o;
+}
+
+/* Append S[0..len) to OUT as the inside of a JSON string, escaped the way
+ * json_dumps does it (quote, backslash and control bytes; UTF-8 as is). */
+static char *json_escape_into(char *out, const char *s, size_t len) {
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        switch (ch) {
+        case '"': *out++ = '\\'; *out++ = '"'; break;
+        case '\\': *out++ = '\\'; *out++ = '\\'; break;
+        case '\b': *out++ = '\\'; *out++ = 'b'; break;
+        case '\f': *out++ = '\\'; *out++ = 'f'; break;
+        case '\n': *out++ = '\\'; *out++ = 'n'; break;
+        case '\r': *out++ = '\\'; *out++ = 'r'; break;
+        case '\t': *out++ = '\\'; *out++ = 't'; break;
+        default:
+            if (ch < 0x20) {
+                memcpy(out, "\\u00", 4);
+                out[4] = hex[ch >> 4];
+                out[5] = hex[ch & 15];
+                out += 6;
+            } else {
+                *out++ = (char)ch;
+            }
+        }
+    }
+    return out;
+}
+
+/* The JSON text of a message post, written directly: this runs for every
+ * reply, and building a jansson object only to dump it costs more than the
+ * rest of the send. Text that is not UTF-8 takes the jansson path, so the
+ * result is always what json_dumps(message_json(...)) would give. */
+static char *message_body(const char *text, size_t len, const char *reply_to) {
+    size_t rlen = reply_to ? strlen(reply_to) : 0;
+    if (!utf8_valid(text, len) || (reply_to && !utf8_valid(reply_to, rlen))) {
+        json_t *o = message_json(text, len, reply_to);
+        char *out = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        return out;
+    }
+    static const char head[] = "{\"content\":\"";
+    static const char mentions[] = "\",\"allowed_mentions\":{\"parse\":[]}";
+    static const char ref[] = ",\"message_reference\":{\"message_id\":\"";
+    static const char ref_end[] = "\",\"fail_if_not_exists\":false}";
+    char *out = malloc(sizeof(head) + sizeof(mentions) + sizeof(ref) + sizeof(ref_end) + 6 * (len + rlen) + 2);
+    if (!out) return NULL;
+    char *p = out;
+    memcpy(p, head, sizeof(head) - 1);
+    p = json_escape_into(p + sizeof(head) - 1, text, len);
+    memcpy(p, mentions, sizeof(mentions) - 1);
+    p += sizeof(mentions) - 1;
+    if (reply_to) {
+        memcpy(p, ref, sizeof(ref) - 1);
+        p = json_escape_into(p + sizeof(ref) - 1, reply_to, rlen);
+        memcpy(p, ref_end, sizeof(ref_end) - 1);
+        p += sizeof(ref_end) - 1;
+    }
+    *p++ = '}';
+    *p = '\0';
+    return out;
 }
 
 int discord_rest_send(struct discord_rest *r, const char *channel, const char *text, const char *reply_to,
@@ -364,9 +457,9 @@ int discord_rest_send(struct discord_rest *r, const char *channel, const char *t
     off = 0;
     for (int i = 0; i < parts; i++) {
         size_t n = utf8_prefix(text + off, len - off, DISCORD_MAX_CONTENT_CP);
-        json_t *body = message_body(text + off, n, i == 0 ? reply_to : NULL);
+        char *body = message_body(text + off, n, i == 0 ? reply_to : NULL);
         off += n;
-        if (discord_rest_call(r, "POST", path, body, on_part_sent, s) < 0)
+        if (queue_call(r, "POST", path, body, on_part_sent, s) < 0)
             on_part_sent(0, NULL, "the message could not be queued", s);
     }
     return 0;
@@ -377,7 +470,7 @@ int discord_rest_edit(struct discord_rest *r, const char *channel, const char *m
     char path[160];
     snprintf(path, sizeof(path), "/channels/%s/messages/%s", channel, message);
     size_t n = utf8_prefix(text, len, DISCORD_MAX_CONTENT_CP);
-    return discord_rest_call(r, "PATCH", path, message_body(text, n, NULL), cb, data);
+    return queue_call(r, "PATCH", path, message_body(text, n, NULL), cb, data);
 }
 
 int discord_rest_delete(struct discord_rest *r, const char *channel, const char *message,
@@ -429,7 +522,7 @@ int discord_rest_followup(struct discord_rest *r, const char *application_id, co
     if (!path) return -1;
     snprintf(path, plen, "/webhooks/%s/%s%s", application_id, token, original ? "/messages/@original" : "");
     size_t n = utf8_prefix(text, len, DISCORD_MAX_CONTENT_CP);
-    int rc = discord_rest_call(r, original ? "PATCH" : "POST", path, message_body(text, n, NULL), cb, data);
+    int rc = queue_call(r, original ? "PATCH" : "POST", path, message_body(text, n, NULL), cb, data);
     free(path);
     return rc;
 }

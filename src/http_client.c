@@ -18,12 +18,18 @@
 #define STREAM_BUFFER_SIZE 4096L
 #define BODY_BUFFER_SIZE 16384L
 
+/* Finished easy handles kept for the next calls: making one costs more
+ * than the rest of a small request. */
+#define SPARE_EASY_MAX 16
+
 struct http_client {
     uv_loop_t *loop;
     CURLM *multi;
     uv_timer_t timer;
     struct http_call *calls;       /* in flight, for cancel-all */
     int in_flight;
+    CURL *spare[SPARE_EASY_MAX];   /* reset handles ready for reuse */
+    int nspare;
 };
 
 struct http_call {
@@ -152,7 +158,12 @@ static void call_free(struct http_call *c) {
     if (c->next) c->next->prev = c->prev;
     hc->in_flight--;
     curl_multi_remove_handle(hc->multi, c->easy);
-    curl_easy_cleanup(c->easy);
+    if (hc->nspare < SPARE_EASY_MAX) {
+        curl_easy_reset(c->easy);
+        hc->spare[hc->nspare++] = c->easy;
+    } else {
+        curl_easy_cleanup(c->easy);
+    }
     curl_slist_free_all(c->headers);
     if (c->first_byte) {
         uv_timer_stop(c->first_byte);
@@ -171,15 +182,19 @@ static void free_client(uv_handle_t *h) {
 void http_client_free(struct http_client *hc) {
     if (!hc) return;
     while (hc->calls) call_free(hc->calls);
+    while (hc->nspare) curl_easy_cleanup(hc->spare[--hc->nspare]);
     curl_multi_cleanup(hc->multi);
     uv_timer_stop(&hc->timer);
     uv_close((uv_handle_t *)&hc->timer, free_client);
 }
 
-/* Keep a piece of body, growing the buffer; 0 when out of memory. */
+/* Keep a piece of body, growing the buffer; 0 when out of memory. It
+ * starts small: most answers (a posted message, an error) are a few hundred
+ * bytes, and a first block of 1 KiB or more makes malloc consolidate its
+ * free lists on every call. */
 static int buffer_append(struct http_call *c, const char *ptr, size_t n) {
     if (c->len + n + 1 > c->cap) {
-        size_t cap = c->cap ? c->cap : 4096;
+        size_t cap = c->cap ? c->cap : 512;
         while (cap < c->len + n + 1) cap *= 2;
         char *p = realloc(c->buf, cap);
         if (!p) return 0;
@@ -292,7 +307,7 @@ struct http_call *http_start(struct http_client *hc, const struct http_request *
     c->streaming = -1;
     c->started_ns = uv_hrtime();
     c->max_body = req->max_body ? req->max_body : (8u << 20);
-    c->easy = curl_easy_init();
+    c->easy = hc->nspare ? hc->spare[--hc->nspare] : curl_easy_init();
     if (!c->easy) {
         free(c);
         return NULL;

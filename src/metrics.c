@@ -58,16 +58,24 @@ struct series {
 static struct series table[METRIC_COUNT][MAX_SERIES];
 static int nseries[METRIC_COUNT];
 
+/* LABEL (NULL: "") cut to the length the table keeps; a plain copy, as
+ * this runs several times for every message. */
+static void copy_label(char *out, size_t outlen, const char *label) {
+    if (!label) label = "";
+    size_t n = strnlen(label, outlen - 1);
+    memcpy(out, label, n);
+    out[n] = '\0';
+}
+
 /* Find or create the series of ID with LABEL; NULL when the family is full. */
 static struct series *series_of(enum metric_id id, const char *label) {
     char key[sizeof(table[0][0].label)];
-    snprintf(key, sizeof(key), "%s", label ? label : "");   /* labels are kept truncated */
-    label = key;
+    copy_label(key, sizeof(key), label);   /* labels are kept truncated */
     for (int i = 0; i < nseries[id]; i++)
-        if (strcmp(table[id][i].label, label) == 0) return &table[id][i];
+        if (strcmp(table[id][i].label, key) == 0) return &table[id][i];
     if (nseries[id] == MAX_SERIES) return NULL;
     struct series *s = &table[id][nseries[id]++];
-    snprintf(s->label, sizeof(s->label), "%s", label);
+    memcpy(s->label, key, strlen(key) + 1);
     return s;
 }
 
@@ -92,7 +100,7 @@ void metrics_observe(enum metric_id id, const char *label, double value) {
 
 double metrics_get(enum metric_id id, const char *label) {
     char key[sizeof(table[0][0].label)];
-    snprintf(key, sizeof(key), "%s", label ? label : "");
+    copy_label(key, sizeof(key), label);
     for (int i = 0; i < nseries[id]; i++)
         if (strcmp(table[id][i].label, key) == 0) return table[id][i].value;
     return 0;

@@ -259,33 +259,85 @@ static void on_context(redisReply *r, const char *err, void *data) {
     free(req);
 }
 
+/* OUT = A B C, cut to OUTLEN like snprintf would; the context keys are
+ * built for every message, and plain copies cost a fraction of snprintf. */
+static void join3(char *out, size_t outlen, const char *a, const char *b, const char *c) {
+    const char *parts[3] = { a, b, c };
+    size_t j = 0;
+    for (int i = 0; i < 3; i++) {
+        size_t n = strlen(parts[i]);
+        if (j + n >= outlen) n = outlen - 1 - j;
+        memcpy(out + j, parts[i], n);
+        j += n;
+    }
+    out[j] = '\0';
+}
+
+/* Decimal digits of V (which fits in 17 digits) into OUT, NUL-terminated. */
+static void format_digits(char *out, unsigned long long v) {
+    char tmp[24];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n) *out++ = tmp[--n];
+    *out = '\0';
+}
+
+/* V for the script's tonumber(): whole numbers as plain digits (the same
+ * number %g gives, without its rounding past six digits), others as %g. */
+static void format_number(char *out, size_t outlen, double v) {
+    if (v >= 0 && v < 1e15 && v == (double)(unsigned long long)v && outlen >= 24)
+        format_digits(out, (unsigned long long)v);
+    else
+        snprintf(out, outlen, "%g", v);
+}
+
+/* Seconds to the millisecond ("%.3f"), for the flood buckets' clock. */
+static void format_seconds(char *out, size_t outlen, double secs) {
+    if (secs < 0 || secs >= 1e12 || outlen < 24) {
+        snprintf(out, outlen, "%.3f", secs);
+        return;
+    }
+    unsigned long long ms = (unsigned long long)(secs * 1000.0 + 0.5);
+    format_digits(out, ms / 1000);
+    size_t n = strlen(out);
+    unsigned frac = (unsigned)(ms % 1000);
+    out[n] = '.';
+    out[n + 1] = (char)('0' + frac / 100);
+    out[n + 2] = (char)('0' + frac / 10 % 10);
+    out[n + 3] = (char)('0' + frac % 10);
+    out[n + 4] = '\0';
+}
+
 int store_job_context(struct redis_client *rc, const char *platform, const char *channel, const char *user,
                       const char *default_persona, const struct store_flood *flood, store_context_fn *cb, void *data) {
     if (!redis_client_ready(rc)) return -1;
     const char *prefix = redis_client_prefix(rc);
     char pkey[1024], muted[300], banned[300], ignored[300], dis[1400], disall[300], chans[300], pc[700], pu[700], esc[800];
     store_channel_key(rc, platform, channel, ":persona", pkey, sizeof(pkey));
-    snprintf(muted, sizeof(muted), "%smuted", prefix);
-    snprintf(banned, sizeof(banned), "%sbanned", prefix);
-    snprintf(ignored, sizeof(ignored), "%signored", prefix);
-    snprintf(pc, sizeof(pc), "%s:%s", platform, channel);
-    snprintf(pu, sizeof(pu), "%s:%s", platform, user ? user : "-");
+    join3(muted, sizeof(muted), prefix, "muted", "");
+    join3(banned, sizeof(banned), prefix, "banned", "");
+    join3(ignored, sizeof(ignored), prefix, "ignored", "");
+    join3(pc, sizeof(pc), platform, ":", channel);
+    join3(pu, sizeof(pu), platform, ":", user ? user : "-");
     store_escape(pc, esc, sizeof(esc));
-    snprintf(dis, sizeof(dis), "%sdisabled:%s", prefix, esc);
-    snprintf(disall, sizeof(disall), "%sdisabled:*", prefix);
-    snprintf(chans, sizeof(chans), "%schannels", prefix);
+    join3(dis, sizeof(dis), prefix, "disabled:", esc);
+    join3(disall, sizeof(disall), prefix, "disabled:*", "");
+    join3(chans, sizeof(chans), prefix, "channels", "");
     struct context_req *req = malloc(sizeof(*req));
     req->cb = cb;
     req->data = data;
     char fu[900], fc[900], now[32], ub[24], up[24], cb_[24], cp[24], e2[800];
     store_escape(pu, e2, sizeof(e2));
-    snprintf(fu, sizeof(fu), "%sflood:user:%s", prefix, e2);
-    snprintf(fc, sizeof(fc), "%sflood:channel:%s", prefix, esc);
-    snprintf(now, sizeof(now), "%.3f", flood ? flood->now : 0);
-    snprintf(ub, sizeof(ub), "%g", flood ? flood->user_burst : 0);
-    snprintf(up, sizeof(up), "%g", flood && flood->user_per_s > 0 ? flood->user_per_s : 1);
-    snprintf(cb_, sizeof(cb_), "%g", flood ? flood->channel_burst : 0);
-    snprintf(cp, sizeof(cp), "%g", flood && flood->channel_per_s > 0 ? flood->channel_per_s : 1);
+    join3(fu, sizeof(fu), prefix, "flood:user:", e2);
+    join3(fc, sizeof(fc), prefix, "flood:channel:", esc);
+    format_seconds(now, sizeof(now), flood ? flood->now : 0);
+    format_number(ub, sizeof(ub), flood ? flood->user_burst : 0);
+    format_number(up, sizeof(up), flood && flood->user_per_s > 0 ? flood->user_per_s : 1);
+    format_number(cb_, sizeof(cb_), flood ? flood->channel_burst : 0);
+    format_number(cp, sizeof(cp), flood && flood->channel_per_s > 0 ? flood->channel_per_s : 1);
     const char *argv[] = { "EVAL", context_script, "9", pkey, muted, banned, ignored, dis, disall, chans, fu, fc,
                            pc, pu, default_persona, prefix, now, ub, up, cb_, cp };
     if (redis_command(rc, on_context, req, (int)(sizeof(argv) / sizeof(argv[0])), argv, NULL) < 0) {

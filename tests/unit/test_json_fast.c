@@ -1,0 +1,81 @@
+/* test_json_fast.c - json_fast_loadb must give exactly what json_loadb gives:
+ * the same value (same keys in the same order) or the same error. */
+#include <stdlib.h>
+#include <string.h>
+#include "json_fast.h"
+#include "tap.h"
+
+/* 1 if both readers agree on BUF[0..len). */
+static int agree(const char *buf, size_t len) {
+    json_error_t e1, e2;
+    json_t *a = json_fast_loadb(buf, len, &e1);
+    json_t *b = json_loadb(buf, len, 0, &e2);
+    int same;
+    if (!a || !b) {
+        same = !a && !b && !strcmp(e1.text, e2.text);
+    } else {
+        char *x = json_dumps(a, JSON_COMPACT | JSON_ENCODE_ANY);
+        char *y = json_dumps(b, JSON_COMPACT | JSON_ENCODE_ANY);
+        same = json_equal(a, b) && x && y && !strcmp(x, y);
+        free(x);
+        free(y);
+    }
+    json_decref(a);
+    json_decref(b);
+    return same;
+}
+
+static const char *const cases[] = {
+    "{}", "[]", " { } ", "{\"a\":1}", "[1,2,3]", "{\"a\":{\"b\":[true,false,null]}}",
+    "{\"op\":0,\"s\":12,\"t\":\"MESSAGE_CREATE\",\"d\":{\"id\":\"1234567890123456789\",\"content\":\"hi\"}}",
+    "{\"s\":\"caf\\u00e9 \\ud83d\\ude00 \\\"q\\\" \\\\ \\/ \\b\\f\\n\\r\\t\"}",
+    "{\"a\":1,\"a\":2}", "{\"b\":1,\"a\":2,\"b\":3}",
+    "[123456789012345678, -123456789012345678, 1234567890123456789, 99999999999999999999]",
+    "[0, -0, 01, -, 1.5, 1e3, 2E-2, -0.0]", "[1.5]", "[01]", "[-]",
+    "{\"a\":\"\\u0000\"}", "{\"a\":\"\\ud800\"}", "{\"a\":\"\\udc00\"}", "{\"a\":\"\\ud800\\u0041\"}",
+    "{\"a\":\"\\x\"}", "{\"a\":\"\x01\"}", "{\"a\":\"\xc3\"}", "{\"a\":\"\xed\xa0\x80\"}", "{\"\xff\":1}",
+    "{\"a\":1,}", "[1,]", "{\"a\" 1}", "{\"a\":1", "[1 2]", "{\"a\":1} x", "\"top\"", "42", "true", "",
+    "  ", "{\"a\":tru}", "{\"a\":truex}", "{\"a\":nul}", "[[[[[[[[[[]]]]]]]]]]", "{\"a\":\"\xe2\x82\xac\"}",
+    "\xef\xbb\xbf{}", "{\"a\":1}\n", "[\"a\"\t,\r\n\"b\"]",
+};
+
+int main(void) {
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        ok(agree(cases[i], strlen(cases[i])), "case %zu agrees with json_loadb: %s", i, cases[i]);
+    ok(agree("[1,\0 2]", 7), "an embedded NUL agrees");
+
+    /* Deep nesting: past the fast reader's limit it hands over to jansson. */
+    size_t depth = 3000;
+    char *deep = malloc(2 * depth);
+    memset(deep, '[', depth);
+    memset(deep + depth, ']', depth);
+    ok(agree(deep, 2 * depth), "nesting %zu deep agrees", depth);
+    free(deep);
+
+    /* Random edits of a gateway-like payload: every result must agree. */
+    static const char seed[] =
+        "{\"op\":0,\"s\":7,\"t\":\"MESSAGE_CREATE\",\"d\":{\"id\":\"1234567890123456789\",\"content\":"
+        "\"h\\u00e9llo \\\"x\\\" \\ud83d\\ude00\\n\",\"author\":{\"id\":\"7\",\"bot\":false,\"name\":null},"
+        "\"mentions\":[1,-2,0,[],{}],\"x\":1.5e3}}";
+    static const char alphabet[] = "{}[]\",:0123456789-.eE \\/untfalsx\xc3\xa9\x80\xff\x01\t";
+    char buf[512];
+    unsigned seedv = 12345;
+    int bad = 0;
+    for (int it = 0; it < 100000; it++) {
+        size_t n = sizeof(seed) - 1;
+        memcpy(buf, seed, n);
+        for (int m = 0; m < 3; m++) {
+            seedv = seedv * 1103515245u + 12345u;
+            size_t pos = (seedv >> 8) % n;
+            char c = alphabet[(seedv >> 20) % (sizeof(alphabet) - 1)];
+            if (m == 2 && n < sizeof(buf) - 1) {
+                memmove(buf + pos + 1, buf + pos, n - pos);
+                n++;
+            }
+            buf[pos] = c;
+        }
+        if (!agree(buf, n) && bad++ < 3) printf("# disagreement on: %.*s\n", (int)n, buf);
+    }
+    ok(bad == 0, "100000 edited payloads agree with json_loadb (%d did not)", bad);
+    return done_testing();
+}
