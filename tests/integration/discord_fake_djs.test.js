@@ -4,6 +4,7 @@
 // online on it, answers a DM, and rides out a dropped connection, an op 7
 // Reconnect and an op 9 Invalid Session the way chorusd does, answering each
 // message exactly once.
+const fs = require('node:fs');
 const path = require('node:path');
 const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
@@ -15,12 +16,29 @@ const TOKEN = 'MTk4NjIyNDgzNDcxOTI1MjQ4.fake.discord-token-for-djs';
 const ROOT = path.resolve(__dirname, '..', '..');
 const BOT = path.join(ROOT, 'bench', 'discord', 'djs-bot.js');
 
+// Where discord.js may be installed: tests/node_modules (installed with the
+// tests) or bench/discord's, in this tree or, under `make distcheck` (which
+// unpacks the tarball inside the build tree), in a tree above it.
+function nodeModules() {
+  const dirs = [];
+  for (const start of [ROOT, process.cwd()]) {
+    for (let d = start; ; d = path.dirname(d)) {
+      for (const sub of [['tests', 'node_modules'], ['bench', 'discord', 'node_modules']]) {
+        const p = path.join(d, ...sub);
+        if (fs.existsSync(path.join(p, 'discord.js')) && !dirs.includes(p)) dirs.push(p);
+      }
+      if (path.dirname(d) === d) break;
+    }
+  }
+  if (!dirs.length) throw new Error('discord.js is not installed: run npm install in tests/');
+  return dirs;
+}
+
 // Start the fake and the discord.js bot on it; resolve once it is ready.
 async function startDjsBot() {
   const fake = await startFakeDiscord({ token: TOKEN, heartbeatMs: 500 });
   after(() => fake.close());
-  // discord.js comes from tests/node_modules (installed with the tests) or bench/discord's.
-  const nodePath = [path.join(ROOT, 'tests', 'node_modules'), path.join(ROOT, 'bench', 'discord', 'node_modules')].join(path.delimiter);
+  const nodePath = nodeModules().join(path.delimiter);
   const proc = spawn(process.execPath, [BOT], {
     env: { ...process.env, DISCORD_TOKEN: TOKEN, DISCORD_API: fake.apiBase, NODE_PATH: nodePath },
     stdio: ['ignore', 'ignore', 'pipe'],
