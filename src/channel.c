@@ -59,7 +59,7 @@ static void channel_next(struct channel *ch) {
 
 int channel_enqueue(struct platform *p, const struct chat_message *m) {
     char key[1024];
-    snprintf(key, sizeof(key), "%s\x1f%s", p->ops->name, m->channel);
+    dict_key2(key, sizeof(key), p->ops->name, m->channel);
     struct channel *ch = dict_get(channels, key);
     if (!ch) {
         ch = calloc(1, sizeof(*ch));

@@ -122,3 +122,17 @@ void dict_each(const struct dict *d, void (*fn)(const char *key, void *value, vo
     for (size_t i = 0; i < d->nbuckets; i++)
         for (struct entry *e = d->buckets[i]; e; e = e->next) fn(e->key, e->value, arg);
 }
+
+/* Several two-part keys are built for every message (channel, rate limit
+ * queue and bucket, stream); plain copies cost a fraction of snprintf. */
+void dict_key2(char *out, size_t outlen, const char *a, const char *b) {
+    const char *parts[3] = { a, "\x1f", b };
+    size_t j = 0;
+    for (int i = 0; i < 3; i++) {
+        size_t n = strlen(parts[i]);
+        if (j + n >= outlen) n = outlen - 1 - j;
+        memcpy(out + j, parts[i], n);
+        j += n;
+    }
+    out[j] = '\0';
+}

@@ -80,7 +80,7 @@ struct ratelimit *ratelimit_new(uv_loop_t *loop, double global_per_sec) {
  * when there is one, else the route itself. */
 static void bucket_key(const struct ratelimit *rl, const char *route, const char *major, char *key, size_t len) {
     const char *hash = dict_get(rl->routes, route);
-    snprintf(key, len, "%s\x1f%s", hash ? hash : route, major);
+    dict_key2(key, len, hash ? hash : route, major);
 }
 
 /* The limit state shared by every queue whose route maps to the same bucket. */
@@ -243,7 +243,7 @@ static void on_start_timer(uv_timer_t *t) {
 struct rl_ticket *ratelimit_enqueue(struct ratelimit *rl, const char *route, const char *major,
                                     rl_go_fn *go, void *data) {
     char key[512];
-    snprintf(key, sizeof(key), "%s\x1f%s", route, major ? major : "global");
+    dict_key2(key, sizeof(key), route, major ? major : "global");
     struct rl_queue *q = dict_get(rl->queues, key);
     if (!q) {
         q = calloc(1, sizeof(*q));

@@ -244,7 +244,7 @@ static int set_text(struct stream *st, const char *text, size_t len, int append)
 
 /* The key of a reply: its channel and the message it answers. */
 static void key_of(const char *channel, const char *reply_to, char *key, size_t len) {
-    snprintf(key, len, "%s\x1f%s", channel, reply_to);
+    dict_key2(key, len, channel, reply_to);
 }
 
 void discord_stream_delta(struct discord_streams *s, const char *channel, const char *reply_to, const char *text,

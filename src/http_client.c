@@ -6,6 +6,8 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <curl/curl.h>
 #include "http_client.h"
 #include "http_headers.h"
@@ -30,6 +32,8 @@ struct http_client {
     int in_flight;
     CURL *spare[SPARE_EASY_MAX];   /* reset handles ready for reuse */
     int nspare;
+    struct http_socket **sockets;  /* by fd: sockets curl opened through us */
+    int nsockets;
 };
 
 struct http_call {
@@ -59,6 +63,9 @@ struct http_socket {
     uv_poll_t poll;
     curl_socket_t fd;
     struct http_client *hc;
+    int events;                    /* what the poll watches now */
+    int owned;                     /* opened by on_open_socket: we close it */
+    int idle;                      /* curl does not watch it (a kept connection) */
 };
 
 static void check_done(struct http_client *hc);
@@ -67,6 +74,13 @@ static void check_done(struct http_client *hc);
 static void on_poll(uv_poll_t *poll, int status, int events) {
     struct http_socket *s = poll->data;
     int flags = 0, running;
+    if (s->idle) {
+        /* A kept connection was closed by the server or sent something:
+         * stop watching until curl uses it again (it will find it dead). */
+        uv_poll_stop(&s->poll);
+        s->events = 0;
+        return;
+    }
     if (status < 0) flags = CURL_CSELECT_ERR;
     if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
     if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
@@ -78,6 +92,64 @@ static void free_socket(uv_handle_t *h) {
     free(h->data);
 }
 
+/* A poll handle for FD, or NULL. */
+static struct http_socket *socket_new(struct http_client *hc, curl_socket_t fd) {
+    struct http_socket *s = calloc(1, sizeof(*s));
+    if (!s) return NULL;
+    s->fd = fd;
+    s->hc = hc;
+    if (uv_poll_init_socket(hc->loop, &s->poll, fd) != 0) {
+        free(s);
+        return NULL;
+    }
+    s->poll.data = s;
+    return s;
+}
+
+/* curl opens a connection's socket through us, so the poll handle can live
+ * as long as the socket: a kept-alive connection reused for the next request
+ * then costs no poll init and close, and no epoll_ctl when the events are
+ * the same (before, each request added and removed the fd from epoll). */
+static curl_socket_t on_open_socket(void *userp, curlsocktype purpose, struct curl_sockaddr *addr) {
+    struct http_client *hc = userp;
+    (void)purpose;
+    curl_socket_t fd = socket(addr->family, addr->socktype, addr->protocol);
+    if (fd == CURL_SOCKET_BAD) return fd;
+    if (fd >= hc->nsockets) {
+        int n = hc->nsockets ? hc->nsockets : 64;
+        while (n <= fd) n *= 2;
+        struct http_socket **t = realloc(hc->sockets, (size_t)n * sizeof(*t));
+        if (!t) {
+            close(fd);
+            return CURL_SOCKET_BAD;
+        }
+        memset(t + hc->nsockets, 0, (size_t)(n - hc->nsockets) * sizeof(*t));
+        hc->sockets = t;
+        hc->nsockets = n;
+    }
+    struct http_socket *s = socket_new(hc, fd);
+    if (!s) {
+        close(fd);
+        return CURL_SOCKET_BAD;
+    }
+    s->owned = 1;
+    s->idle = 1;
+    hc->sockets[fd] = s;
+    return fd;
+}
+
+/* curl closes a socket it opened through on_open_socket: the poll handle
+ * goes first (uv_close takes the fd out of epoll), then the fd. */
+static int on_close_socket(void *userp, curl_socket_t fd) {
+    struct http_client *hc = userp;
+    if (fd >= 0 && fd < hc->nsockets && hc->sockets[fd]) {
+        struct http_socket *s = hc->sockets[fd];
+        hc->sockets[fd] = NULL;
+        uv_close((uv_handle_t *)&s->poll, free_socket);
+    }
+    return close(fd);
+}
+
 /* curl asks us to watch, change or forget a socket. */
 static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp) {
     struct http_client *hc = userp;
@@ -85,27 +157,32 @@ static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *
     (void)easy;
     if (what == CURL_POLL_REMOVE) {
         if (s) {
-            uv_poll_stop(&s->poll);
-            uv_close((uv_handle_t *)&s->poll, free_socket);
             curl_multi_assign(hc->multi, fd, NULL);
+            if (s->owned) {
+                /* Kept until on_close_socket, still watched: if the events
+                 * fire while idle, on_poll stops them. */
+                s->idle = 1;
+            } else {
+                uv_close((uv_handle_t *)&s->poll, free_socket);
+            }
         }
         return 0;
     }
     if (!s) {
-        s = calloc(1, sizeof(*s));
-        s->fd = fd;
-        s->hc = hc;
-        if (uv_poll_init_socket(hc->loop, &s->poll, fd) != 0) {
-            free(s);
-            return -1;
-        }
-        s->poll.data = s;
+        if (fd >= 0 && fd < hc->nsockets && hc->sockets[fd]) s = hc->sockets[fd];
+        else if (!(s = socket_new(hc, fd))) return -1;
+        s->idle = 0;
         curl_multi_assign(hc->multi, fd, s);
     }
     int events = 0;
     if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) events |= UV_READABLE;
     if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) events |= UV_WRITABLE;
-    uv_poll_start(&s->poll, events, on_poll);
+    /* uv_poll_start removes the fd from epoll and adds it back even when the
+     * events are the same: two epoll_ctl calls saved when nothing changes. */
+    if (events == s->events) return 0;
+    if (events) uv_poll_start(&s->poll, events, on_poll);
+    else uv_poll_stop(&s->poll);
+    s->events = events;
     return 0;
 }
 
@@ -184,6 +261,7 @@ void http_client_free(struct http_client *hc) {
     while (hc->calls) call_free(hc->calls);
     while (hc->nspare) curl_easy_cleanup(hc->spare[--hc->nspare]);
     curl_multi_cleanup(hc->multi);
+    free(hc->sockets);
     uv_timer_stop(&hc->timer);
     uv_close((uv_handle_t *)&hc->timer, free_client);
 }
@@ -322,6 +400,10 @@ struct http_call *http_start(struct http_client *hc, const struct http_request *
     curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, c);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, hc);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, hc);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 10000L);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 60000L);
     curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);

@@ -39,6 +39,11 @@ double redis_client_latency_ms(const struct redis_client *rc);
 
 /* Send a command. Returns 0 (the callback will run exactly once, later) or
  * -1 when Redis is not connected (the callback will not run). */
+/* ARGC arguments (LENS bytes each, or strlen when LENS is NULL) as one RESP
+ * command, byte for byte what redisFormatCommandArgv writes; malloc'd, its
+ * length in *LEN; NULL when out of memory. */
+char *redis_format_command(int argc, const char **argv, const size_t *lens, size_t *len);
+
 int redis_command(struct redis_client *rc, redis_reply_fn *cb, void *data,
                   int argc, const char **argv, const size_t *lens);
 

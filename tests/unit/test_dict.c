@@ -156,7 +156,26 @@ static void test_each_empty(void) {
     dict_free(d);
 }
 
+/* dict_key2 gives what snprintf "%s\x1f%s" gives, cut or not. */
+static void test_key2(void) {
+    const char *as[] = { "", "discord", "a-much-longer-platform-name" };
+    const char *bs[] = { "", "123456789012345678", "x" };
+    int same = 1;
+    for (size_t cap = 1; cap < 48; cap++)
+        for (int i = 0; i < 3; i++)
+            for (int k = 0; k < 3; k++) {
+                char x[64], y[64];
+                memset(x, 'z', sizeof(x));
+                memset(y, 'z', sizeof(y));
+                dict_key2(x, cap, as[i], bs[k]);
+                snprintf(y, cap, "%s\x1f%s", as[i], bs[k]);
+                if (memcmp(x, y, sizeof(x)) != 0) same = 0;
+            }
+    ok(same, "dict_key2 writes the same bytes as snprintf at every buffer size");
+}
+
 int main(void) {
+    test_key2();
     test_basics();
     test_growth();
     test_each_empty();
