@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <lauxlib.h>
 #include <lualib.h>
+#include "bench_host.h"
 #include "channel.h"
 #include "config.h"
 #include "log.h"
@@ -27,30 +28,7 @@
 #include "server.h"
 #include "skills.h"
 
-struct server server;
 static long replies;
-
-double server_now(void) {
-    return 0;
-}
-
-void server_job_finished(void) {}
-
-void server_request_stop(void) {}
-
-int server_reload(char *err, size_t errlen) {
-    (void)err;
-    (void)errlen;
-    return -1;
-}
-
-/* CPU seconds used by this process so far. */
-static double cpu_seconds(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
 
 static int bench_send(struct platform *p, const struct outgoing *out, platform_sent_fn *cb, void *data) {
     (void)p;
@@ -67,7 +45,7 @@ static double baseline_us(long n) {
     lua_State *L = luaL_newstate();
     luaL_openlibs(L);
     if (luaL_dostring(L, "return function(msg) return 'pong ' .. msg.text end") != LUA_OK) abort();
-    double t0 = cpu_seconds();
+    double t0 = bench_cpu_seconds();
     for (long i = 0; i < n; i++) {
         lua_pushvalue(L, -1);
         lua_createtable(L, 0, 2);
@@ -76,7 +54,7 @@ static double baseline_us(long n) {
         lua_call(L, 1, 1);
         lua_pop(L, 1);
     }
-    double us = (cpu_seconds() - t0) * 1e6 / (double)n;
+    double us = (bench_cpu_seconds() - t0) * 1e6 / (double)n;
     lua_close(L);
     return us;
 }
@@ -129,7 +107,7 @@ int main(int argc, char **argv) {
     struct chat_message m = { .platform = "bench", .text = "!ping", .id = "1",
                               .author = { .id = "u", .name = "bench" }, .direct = 1 };
     char channel[32];
-    double t0 = cpu_seconds();
+    double t0 = bench_cpu_seconds();
     for (long i = 0; i < n; i++) {
         snprintf(channel, sizeof(channel), "c%ld", i % 64);
         m.channel = channel;
@@ -137,7 +115,7 @@ int main(int argc, char **argv) {
         if (i % 64 == 63) uv_run(&loop, UV_RUN_NOWAIT);
     }
     uv_run(&loop, UV_RUN_NOWAIT);
-    double per = (cpu_seconds() - t0) * 1e6 / (double)n;
+    double per = (bench_cpu_seconds() - t0) * 1e6 / (double)n;
     double base = baseline_us(n);
     struct plugin *ping = skills_find(server.rt->skills, "ping");
     lua_gc(ping->L, LUA_GCCOLLECT, 0);

@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "bench_fake.h"
+#include "bench_host.h"
 #include "config.h"
 #include "http_client.h"
 #include "log.h"
@@ -29,43 +30,9 @@
 #include "runtime.h"
 #include "server.h"
 
-struct server server;
 static long done_calls, failed_calls, first_deltas;
 static double *latencies;
 static uint64_t call_started;
-
-double server_now(void) {
-    return 0;
-}
-
-void server_job_finished(void) {}
-
-void server_request_stop(void) {}
-
-int server_reload(char *err, size_t errlen) {
-    (void)err;
-    (void)errlen;
-    return -1;
-}
-
-/* CPU seconds used by this process so far. */
-static double cpu_seconds(void) {
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
-}
-
-/* Resident memory in KiB, from /proc. */
-static long rss_kib(void) {
-    long pages = 0, resident = 0;
-    FILE *f = fopen("/proc/self/statm", "r");
-    if (f) {
-        if (fscanf(f, "%ld %ld", &pages, &resident) != 2) resident = 0;
-        fclose(f);
-    }
-    return resident * (sysconf(_SC_PAGESIZE) / 1024);
-}
 
 static int cmp(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -173,12 +140,12 @@ int main(int argc, char **argv) {
     }
     done_calls = failed_calls = 0;
     latencies = calloc((size_t)n, sizeof(double));
-    double t0 = cpu_seconds();
+    double t0 = bench_cpu_seconds();
     for (long i = 0; i < n; i++) {
         start_call(messages);
         run_until(&done_calls, i + 1);
     }
-    double cpu = (cpu_seconds() - t0) * 1e6 / (double)n;
+    double cpu = (bench_cpu_seconds() - t0) * 1e6 / (double)n;
     qsort(latencies, (size_t)n, sizeof(double), cmp);
     double p50 = latencies[n / 2], p99 = latencies[n * 99 / 100];
     long failed_seq = failed_calls;
@@ -204,10 +171,10 @@ int main(int argc, char **argv) {
     fake = bench_fake_start(&port, (int)conc);
     if (fake < 0 || load_runtime(port, err, sizeof(err)) < 0) return 1;
     done_calls = failed_calls = first_deltas = 0;
-    long rss0 = rss_kib();
+    long rss0 = bench_rss_kib();
     for (long i = 0; i < conc; i++) start_call(messages);
     run_until(&first_deltas, conc);
-    long rss_peak = rss_kib();
+    long rss_peak = bench_rss_kib();
     run_until(&done_calls, conc);
     kill(fake, SIGTERM);
     waitpid(fake, NULL, 0);
