@@ -210,8 +210,8 @@ int discord_interaction_delta(struct discord_interactions *ix, const char *reply
     in->draft[in->draft_len] = '\0';
     if (in->acked == 0 || in->draft_busy || in->busy || (in->draft_at && now - in->draft_at < (uint64_t)ix->edit_ms))
         return 1;
-    size_t n = utf8_prefix(in->draft, in->draft_len, DISCORD_MAX_CONTENT_CP);
-    if (discord_rest_followup(ix->rest, in->app_id, in->token, 1, in->draft, n, on_draft_edited, in) == 0) {
+    /* discord_rest_followup cuts the text to Discord's 2000 code points. */
+    if (discord_rest_followup(ix->rest, in->app_id, in->token, 1, in->draft, in->draft_len, on_draft_edited, in) == 0) {
         in->draft_busy = 1;
         in->draft_at = now;
     }
