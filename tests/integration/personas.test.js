@@ -104,7 +104,9 @@ test('a full window is folded into a rolling summary that later prompts carry', 
   await s.fake.waitForRequest((r) => r.body.messages[0].content.startsWith('Summarize'), 5000);
   const summary = await waitValue(() => s.redis.cmd('GET', 'chorus:{webchat:lobby}:summary:aiko'));
   assert.equal(summary, 'Ann told Aiko about her cat Miso.');
-  assert.ok((await readHistory(s.redis, 'lobby', 'aiko')).length <= 4, 'older turns were trimmed');
+  // The trim follows the summary's SET in the same job: wait for it to land too.
+  const trimmed = await waitValue(async () => (await readHistory(s.redis, 'lobby', 'aiko')).length <= 4);
+  assert.ok(trimmed, 'older turns were trimmed');
   await ann.replyTo(ann.say('lobby', 'what do you remember?'));
   assert.match(system(s.fake), /Earlier in this conversation: Ann told Aiko about her cat Miso\./);
 });
