@@ -1,0 +1,75 @@
+/* core_config.c - schemas of the top-level statements the core reads:
+ * listen, redis, admin_socket, log_level, shutdown_timeout_ms,
+ * default_persona, web_root, plugins_dir, reply_max_chars. */
+#include <stdio.h>
+#include <string.h>
+#include "conf/config.h"
+#include "conf/config_schema.h"
+#include "core/core_config.h"
+#include "lib/log.h"
+#include "lib/redis_url.h"
+
+/* A bad Redis URL (rediss:// included) is a config error at its line. */
+static int validate_redis(const struct config *cfg, const struct config_block *b, char *err, size_t errlen) {
+    struct redis_url url;
+    (void)cfg;
+    if (redis_url_parse(b->name, &url, err, errlen) < 0) return -1;
+    redis_url_free(&url);
+    return 0;
+}
+
+/* log_level must be one of the names log.c knows. */
+static int validate_log_level(const struct config *cfg, const struct config_block *b, char *err, size_t errlen) {
+    enum log_level lvl;
+    (void)cfg;
+    if (log_level_parse(json_string_value(b->value), &lvl) == 0) return 0;
+    snprintf(err, errlen, "log_level \"%s\" is not one of debug, info, warn, error", json_string_value(b->value));
+    return -1;
+}
+
+/* default_persona must name a persona defined in the file. */
+static int validate_default_persona(const struct config *cfg, const struct config_block *b, char *err, size_t errlen) {
+    const char *name = json_string_value(b->value);
+    if (config_find(cfg, "persona", name)) return 0;
+    snprintf(err, errlen, "default_persona \"%s\" is not defined (add persona \"%s\" { ... })", name, name);
+    return -1;
+}
+
+/* Timeouts and sizes must be positive. */
+static int validate_positive(const struct config *cfg, const struct config_block *b, char *err, size_t errlen) {
+    (void)cfg;
+    if (json_number_value(b->value) > 0) return 0;
+    snprintf(err, errlen, "%s must be a positive number", b->kind);
+    return -1;
+}
+
+static const struct config_key redis_keys[] = {
+    { "prefix", CONFIG_STRING, 0, "key prefix, default \"chorus:\"" },
+    { "timeout_ms", CONFIG_INT, 0, "command timeout, default 2000" },
+    { "connect_timeout_ms", CONFIG_INT, 0, "connect timeout, default 2000" },
+    { "reconnect_min_ms", CONFIG_INT, 0, "first reconnect delay, default 100" },
+    { "reconnect_max_ms", CONFIG_INT, 0, "longest reconnect delay, default 5000" },
+    { "history_turns", CONFIG_INT, 0, "turns kept per channel and persona, default 40" },
+    { "history_ttl_s", CONFIG_INT, 0, "seconds an idle channel's state lives, default 2592000" },
+    { NULL, CONFIG_NONE, 0, NULL }
+};
+
+static const struct config_schema core_schemas[] = {
+    { .kind = "listen", .value = CONFIG_STRING },
+    { .kind = "redis", .named = 1, .value = CONFIG_NONE, .keys = redis_keys, .validate = validate_redis },
+    { .kind = "admin_socket", .value = CONFIG_STRING },
+    { .kind = "log_level", .value = CONFIG_STRING, .validate = validate_log_level },
+    { .kind = "shutdown_timeout_ms", .value = CONFIG_INT, .validate = validate_positive },
+    { .kind = "reply_max_chars", .value = CONFIG_INT, .validate = validate_positive },
+    { .kind = "default_persona", .value = CONFIG_STRING, .validate = validate_default_persona },
+    { .kind = "web_root", .value = CONFIG_STRING },
+    { .kind = "plugins_dir", .value = CONFIG_STRING, .repeatable = 1 },
+    { .kind = "personas_dir", .value = CONFIG_STRING, .repeatable = 1 },
+    { .kind = "session_gap_s", .value = CONFIG_INT, .validate = validate_positive },
+};
+
+/* Register the core statements. */
+void core_config_register(void) {
+    for (size_t i = 0; i < sizeof(core_schemas) / sizeof(core_schemas[0]); i++)
+        config_schema_register(&core_schemas[i]);
+}

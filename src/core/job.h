@@ -1,0 +1,42 @@
+/* job.h - one incoming message on its way to an answer.
+ *
+ * Channels run their jobs one at a time in arrival order (channel.c): a
+ * job looks up the channel's persona, runs the skills, and ends with
+ * job_finish(), after which the channel's next message is read. */
+#ifndef CHORUS_JOB_H
+#define CHORUS_JOB_H
+#include <stdint.h>
+#include <jansson.h>
+#include "core/platform.h"
+
+struct chat_message;
+struct runtime;
+struct persona;
+struct channel;
+
+struct job {
+    struct chat_message *msg;
+    struct platform *platform;
+    struct runtime *rt;              /* config generation this job runs on */
+    const struct persona *persona;   /* who answers (from rt) */
+    struct channel *ch;
+    int replies;                     /* messages sent for this job */
+    int silent;                      /* banned, ignored or muted: no apology */
+    struct persona *own_persona;     /* a live-edited copy, freed with the job */
+    json_t *disabled;                /* plugins turned off in this channel */
+    uint64_t started;                /* uv_now() at start */
+    struct job *next;                /* in the channel's queue */
+};
+
+/* Send TEXT to the job's channel as its persona, in reply to the message.
+ * Invalid UTF-8 is repaired. CB may be NULL. Returns 0 or -1. */
+int job_reply(struct job *job, const char *text, size_t len, platform_sent_fn *cb, void *data);
+int job_typing(struct job *job);
+/* A piece of a streamed reply, for platforms that show replies growing. */
+void job_stream_delta(struct job *job, const char *text, size_t len);
+/* Is plugin NAME turned off where this job runs? */
+int job_skill_disabled(const struct job *job, const char *name);
+/* The skills are done with the job: apologise if nobody answered, free it
+ * and start the channel's next job. */
+void job_finish(struct job *job);
+#endif

@@ -1,0 +1,84 @@
+/* redis_uv.c - hiredis async events on libuv, with socket errors reported. */
+#include <stdlib.h>
+#include "io/redis_uv.h"
+
+struct redis_uv {
+    uv_poll_t poll;
+    redisAsyncContext *ac;   /* NULL once hiredis has cleaned up */
+    int events;
+};
+
+/* A socket event or error: let hiredis read or write. On an error, hiredis
+ * must still look at the socket, or it never learns the connection failed:
+ * while connecting a write attempt reports it, once connected a read does. */
+static void on_poll(uv_poll_t *handle, int status, int events) {
+    struct redis_uv *p = handle->data;
+    if (!p->ac) return;
+    if (status < 0) {
+        if (p->ac->c.flags & REDIS_CONNECTED) redisAsyncHandleRead(p->ac);
+        else redisAsyncHandleWrite(p->ac);
+        return;
+    }
+    if (events & UV_READABLE) redisAsyncHandleRead(p->ac);
+    /* The read may have freed the context; cleanup() cleared p->ac then. */
+    if (p->ac && (events & UV_WRITABLE)) redisAsyncHandleWrite(p->ac);
+}
+
+/* Start or stop the poll to match the wanted events. */
+static void update(struct redis_uv *p, int events) {
+    if (events == p->events) return;
+    p->events = events;
+    if (events) uv_poll_start(&p->poll, events, on_poll);
+    else uv_poll_stop(&p->poll);
+}
+
+static void add_read(void *data) {
+    struct redis_uv *p = data;
+    update(p, p->events | UV_READABLE);
+}
+
+static void del_read(void *data) {
+    struct redis_uv *p = data;
+    update(p, p->events & ~UV_READABLE);
+}
+
+static void add_write(void *data) {
+    struct redis_uv *p = data;
+    update(p, p->events | UV_WRITABLE);
+}
+
+static void del_write(void *data) {
+    struct redis_uv *p = data;
+    update(p, p->events & ~UV_WRITABLE);
+}
+
+static void on_close(uv_handle_t *h) {
+    free(h->data);
+}
+
+/* hiredis is done with the socket: stop watching it and free us later. */
+static void cleanup(void *data) {
+    struct redis_uv *p = data;
+    p->ac = NULL;
+    uv_poll_stop(&p->poll);
+    uv_close((uv_handle_t *)&p->poll, on_close);
+}
+
+int redis_uv_attach(uv_loop_t *loop, redisAsyncContext *ac) {
+    if (ac->ev.data) return -1;
+    struct redis_uv *p = calloc(1, sizeof(*p));
+    if (!p) return -1;
+    if (uv_poll_init_socket(loop, &p->poll, ac->c.fd) != 0) {
+        free(p);
+        return -1;
+    }
+    p->poll.data = p;
+    p->ac = ac;
+    ac->ev.addRead = add_read;
+    ac->ev.delRead = del_read;
+    ac->ev.addWrite = add_write;
+    ac->ev.delWrite = del_write;
+    ac->ev.cleanup = cleanup;
+    ac->ev.data = p;
+    return 0;
+}

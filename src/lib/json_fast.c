@@ -1,0 +1,285 @@
+/* json_fast.c - a quick JSON reader for the payloads read on every message.
+ *
+ * jansson's json_loadb reads a byte at a time through a stream and copies
+ * each byte of each string on its own; for a gateway event that is most of
+ * the cost of handling the message. This reader builds the same jansson
+ * values straight from the buffer. It only takes what it is sure of:
+ * anything else (reals, escapes it does not know, deep nesting, bad UTF-8,
+ * any syntax error) makes it give up, and json_loadb reads the text
+ * instead, with its own errors. */
+#include <stdlib.h>
+#include <string.h>
+#include "lib/json_fast.h"
+#include "lib/utf8.h"
+
+#define MAX_DEPTH 512
+
+struct reader {
+    const char *p, *end;
+    int depth;
+};
+
+static json_t *read_value(struct reader *r);
+
+/* Skip JSON whitespace. */
+static void skip_ws(struct reader *r) {
+    while (r->p < r->end && (*r->p == ' ' || *r->p == '\n' || *r->p == '\r' || *r->p == '\t')) r->p++;
+}
+
+/* Four hex digits at P, or -1. */
+static long hex4(const char *p) {
+    long v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9') v |= c - '0';
+        else if (c >= 'a' && c <= 'f') v |= c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F') v |= c - 'A' + 10;
+        else return -1;
+    }
+    return v;
+}
+
+/* Code point CP as UTF-8 at OUT; returns the bytes written. */
+static size_t put_utf8(char *out, long cp) {
+    if (cp < 0x80) {
+        out[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        out[0] = (char)(0xC0 | (cp >> 6));
+        out[1] = (char)(0x80 | (cp & 0x3F));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        out[0] = (char)(0xE0 | (cp >> 12));
+        out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        out[2] = (char)(0x80 | (cp & 0x3F));
+        return 3;
+    }
+    out[0] = (char)(0xF0 | (cp >> 18));
+    out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = (char)(0x80 | (cp & 0x3F));
+    return 4;
+}
+
+/* Decode the escapes of the string body [S, E) into OUT (at most E - S
+ * bytes); returns the length, or -1 for anything json_loadb would refuse
+ * or this reader does not handle (\u0000, lone surrogates). */
+static long unescape(const char *s, const char *e, char *out) {
+    size_t n = 0;
+    while (s < e) {
+        if (*s != '\\') {
+            out[n++] = *s++;
+            continue;
+        }
+        if (e - s < 2) return -1;
+        char c = s[1];
+        s += 2;
+        switch (c) {
+        case '"': out[n++] = '"'; break;
+        case '\\': out[n++] = '\\'; break;
+        case '/': out[n++] = '/'; break;
+        case 'b': out[n++] = '\b'; break;
+        case 'f': out[n++] = '\f'; break;
+        case 'n': out[n++] = '\n'; break;
+        case 'r': out[n++] = '\r'; break;
+        case 't': out[n++] = '\t'; break;
+        case 'u': {
+            if (e - s < 4) return -1;
+            long cp = hex4(s);
+            s += 4;
+            if (cp <= 0 || (cp >= 0xDC00 && cp <= 0xDFFF)) return -1;
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                if (e - s < 6 || s[0] != '\\' || s[1] != 'u') return -1;
+                long lo = hex4(s + 2);
+                if (lo < 0xDC00 || lo > 0xDFFF) return -1;
+                s += 6;
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+            }
+            n += put_utf8(out + n, cp);
+            break;
+        }
+        default:
+            return -1;
+        }
+    }
+    return (long)n;
+}
+
+/* A string at r->p (the opening quote): its bytes in *OUT, *LEN; *OWNED
+ * is set when *OUT was allocated for the unescaped text. 0, or -1. */
+static int read_string(struct reader *r, const char **out, size_t *len, char **owned) {
+    const char *s = ++r->p;
+    int escaped = 0;
+    while (r->p < r->end && *r->p != '"') {
+        unsigned char c = (unsigned char)*r->p;
+        if (c < 0x20) return -1;
+        if (c == '\\') {
+            escaped = 1;
+            if (r->p + 1 >= r->end) return -1;
+            r->p += 2;
+        } else {
+            r->p++;
+        }
+    }
+    if (r->p >= r->end) return -1;
+    const char *e = r->p++;
+    *owned = NULL;
+    if (!escaped) {
+        *out = s;
+        *len = (size_t)(e - s);
+    } else {
+        char *buf = malloc((size_t)(e - s) + 1);
+        if (!buf) return -1;
+        long n = unescape(s, e, buf);
+        if (n < 0) {
+            free(buf);
+            return -1;
+        }
+        *out = buf;
+        *len = (size_t)n;
+        *owned = buf;
+    }
+    if (!utf8_valid(*out, *len)) {
+        free(*owned);
+        return -1;
+    }
+    return 0;
+}
+
+/* An integer of at most 18 digits (no fraction, no exponent), or NULL. */
+static json_t *read_number(struct reader *r) {
+    int neg = 0;
+    if (*r->p == '-') {
+        neg = 1;
+        r->p++;
+    }
+    const char *d = r->p;
+    while (r->p < r->end && *r->p >= '0' && *r->p <= '9') r->p++;
+    size_t n = (size_t)(r->p - d);
+    if (n == 0 || n > 18 || (n > 1 && *d == '0')) return NULL;
+    if (r->p < r->end && (*r->p == '.' || *r->p == 'e' || *r->p == 'E')) return NULL;
+    long long v = 0;
+    for (size_t i = 0; i < n; i++) v = v * 10 + (d[i] - '0');
+    return json_integer(neg ? -v : v);
+}
+
+/* WORD (true, false or null) at r->p, or 0. */
+static int read_word(struct reader *r, const char *word, size_t n) {
+    if ((size_t)(r->end - r->p) < n || memcmp(r->p, word, n) != 0) return 0;
+    r->p += n;
+    return 1;
+}
+
+/* An object at r->p (the opening brace). */
+static json_t *read_object(struct reader *r) {
+    json_t *o = json_object();
+    if (!o) return NULL;
+    r->p++;
+    skip_ws(r);
+    if (r->p < r->end && *r->p == '}') {
+        r->p++;
+        return o;
+    }
+    for (;;) {
+        const char *key;
+        size_t klen;
+        char *owned;
+        if (r->p >= r->end || *r->p != '"' || read_string(r, &key, &klen, &owned) < 0) break;
+        skip_ws(r);
+        json_t *v = NULL;
+        if (r->p < r->end && *r->p == ':') {
+            r->p++;
+            skip_ws(r);
+            v = read_value(r);
+        }
+        int rc = v ? json_object_setn_new_nocheck(o, key, klen, v) : -1;
+        free(owned);
+        if (rc < 0) break;
+        skip_ws(r);
+        if (r->p >= r->end) break;
+        if (*r->p == '}') {
+            r->p++;
+            return o;
+        }
+        if (*r->p != ',') break;
+        r->p++;
+        skip_ws(r);
+    }
+    json_decref(o);
+    return NULL;
+}
+
+/* An array at r->p (the opening bracket). */
+static json_t *read_array(struct reader *r) {
+    json_t *a = json_array();
+    if (!a) return NULL;
+    r->p++;
+    skip_ws(r);
+    if (r->p < r->end && *r->p == ']') {
+        r->p++;
+        return a;
+    }
+    for (;;) {
+        json_t *v = read_value(r);
+        if (!v || json_array_append_new(a, v) < 0) break;
+        skip_ws(r);
+        if (r->p >= r->end) break;
+        if (*r->p == ']') {
+            r->p++;
+            return a;
+        }
+        if (*r->p != ',') break;
+        r->p++;
+        skip_ws(r);
+    }
+    json_decref(a);
+    return NULL;
+}
+
+/* Any value at r->p, or NULL. */
+static json_t *read_value(struct reader *r) {
+    if (r->p >= r->end) return NULL;
+    switch (*r->p) {
+    case '{':
+    case '[': {
+        if (++r->depth > MAX_DEPTH) return NULL;
+        json_t *v = *r->p == '{' ? read_object(r) : read_array(r);
+        r->depth--;
+        return v;
+    }
+    case '"': {
+        const char *s;
+        size_t n;
+        char *owned;
+        if (read_string(r, &s, &n, &owned) < 0) return NULL;
+        json_t *v = json_stringn_nocheck(s, n);
+        free(owned);
+        return v;
+    }
+    case 't': return read_word(r, "true", 4) ? json_true() : NULL;
+    case 'f': return read_word(r, "false", 5) ? json_false() : NULL;
+    case 'n': return read_word(r, "null", 4) ? json_null() : NULL;
+    default:
+        if (*r->p == '-' || (*r->p >= '0' && *r->p <= '9')) return read_number(r);
+        return NULL;
+    }
+}
+
+json_t *json_fast_loadb(const char *buf, size_t len, json_error_t *err) {
+    struct reader r = { buf, buf + len, 0 };
+    skip_ws(&r);
+    json_t *v = NULL;
+    if (r.p < r.end && (*r.p == '{' || *r.p == '[')) v = read_value(&r);
+    if (v) {
+        skip_ws(&r);
+        if (r.p == r.end) {
+            if (err) err->text[0] = '\0';
+            return v;
+        }
+        json_decref(v);
+    }
+    return json_loadb(buf, len, 0, err);
+}

@@ -1,0 +1,189 @@
+/* provider_http.c - one HTTP call to a model server, streamed or not, for
+ * every HTTP provider (see provider_http.h). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "io/http_client.h"
+#include "model/model.h"
+#include "model/provider_http.h"
+#include "lib/utf8.h"
+
+json_t *pcall_json(const char *s, size_t len) {
+    if (utf8_valid(s, len)) return json_loadb(s, len, JSON_ALLOW_NUL, NULL);
+    size_t fixed_len;
+    char *fixed = utf8_repair(s, len, &fixed_len);
+    json_t *root = fixed ? json_loadb(fixed, fixed_len, JSON_ALLOW_NUL, NULL) : NULL;
+    free(fixed);
+    return root;
+}
+
+const char *pcall_str(json_t *o, const char *key) {
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+void pcall_url(char *out, size_t outlen, const char *base, const char *path) {
+    size_t bl = strlen(base);
+    const char *slash = strchr(path + 1, '/');
+    size_t pl = slash ? (size_t)(slash - path) : 0;           /* "/v1" of "/v1/messages" */
+    if (pl > 0 && bl >= pl && !strncmp(base + bl - pl, path, pl)) path += pl;
+    snprintf(out, outlen, "%s%s", base, path);
+}
+
+int pcall_fail(struct pcall *pc, enum model_error kind, const char *fmt, ...) {
+    if (pc->kind != MODEL_OK) return 1;                        /* the first reason stands */
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(pc->error, sizeof(pc->error), fmt, ap);
+    va_end(ap);
+    pc->kind = kind;
+    return 1;
+}
+
+void pcall_token(struct pcall *pc) {
+    if (!pc->first_token_ns) pc->first_token_ns = uv_hrtime();
+}
+
+void pcall_text(struct pcall *pc, const char *s, size_t len) {
+    if (len == 0) return;
+    pcall_token(pc);
+    if (pc->tlen + len + 1 > pc->tcap) {
+        size_t cap = pc->tcap ? pc->tcap : 256;
+        while (cap < pc->tlen + len + 1) cap *= 2;
+        char *p = realloc(pc->text, cap);
+        if (!p) {
+            pcall_fail(pc, MODEL_ERR_MALFORMED, "out of memory reading the answer");
+            return;
+        }
+        pc->text = p;
+        pc->tcap = cap;
+    }
+    memcpy(pc->text + pc->tlen, s, len);
+    pc->tlen += len;
+    pc->text[pc->tlen] = '\0';
+    if (pc->stream && pc->on_delta) pc->on_delta(s, len, pc->delta_data);
+}
+
+/* Free the call and what its provider added. */
+static void pcall_free(struct pcall *pc) {
+    if (pc->ops->release) pc->ops->release(pc);
+    tool_calls_free(&pc->tools);
+    free(pc->raw);
+    free(pc->text);
+    free(pc);
+}
+
+static void pcall_cancel(struct provider_call *call) {
+    struct pcall *pc = (struct pcall *)call;
+    http_cancel(pc->http);
+    pcall_free(pc);
+}
+
+/* Streamed bytes: decide once whether this is a stream or one JSON body
+ * (a server may ignore "stream"), then feed or buffer. */
+static int pcall_on_data(const char *chunk, size_t len, void *data) {
+    struct pcall *pc = data;
+    if (pc->mode < 0) {
+        const char *ct = http_call_content_type(pc->http);
+        pc->mode = !(ct && strstr(ct, "application/json"));
+    }
+    if (pc->mode == 1) return pc->ops->feed(pc, chunk, len) || pc->kind != MODEL_OK;
+    if (pc->rawlen + len + 1 > pc->rawcap) {
+        size_t cap = pc->rawcap ? pc->rawcap * 2 : 4096;
+        while (cap < pc->rawlen + len + 1) cap *= 2;
+        char *p = realloc(pc->raw, cap);
+        if (!p) return pcall_fail(pc, MODEL_ERR_MALFORMED, "out of memory reading the answer");
+        pc->raw = p;
+        pc->rawcap = cap;
+    }
+    memcpy(pc->raw + pc->rawlen, chunk, len);
+    pc->rawlen += len;
+    return 0;
+}
+
+/* The transfer failed: a timeout, a connection that never worked, or a
+ * stream that broke off after it began. */
+static void transport_error(struct pcall *pc, const struct http_response *r) {
+    if (r->first_byte_timeout)
+        pcall_fail(pc, MODEL_ERR_TIMEOUT, "the model sent nothing within the first-token timeout (%ld ms)", pc->first_token_timeout_ms);
+    else if (r->timed_out)
+        pcall_fail(pc, MODEL_ERR_TIMEOUT, "the model request timed out%s", r->streamed ? " in the middle of the stream" : "");
+    else if (pc->mode == 1 && r->streamed > 0)
+        pcall_fail(pc, MODEL_ERR_CUT, "the stream broke off before it finished: %s", r->error);
+    else
+        pcall_fail(pc, MODEL_ERR_CONNECT, "the model request failed: %s", r->error);
+}
+
+/* The exchange is over: read what is left, classify, report once, free. */
+static void pcall_done(const struct http_response *r, void *data) {
+    struct pcall *pc = data;
+    pc->http = NULL;
+    if (pc->kind != MODEL_OK) {
+        /* A feed already said why (malformed, cut); that is the error. */
+    } else if (r->error) {
+        transport_error(pc, r);
+    } else if (r->status < 200 || r->status > 299) {
+        pc->kind = pc->ops->classify(r->status, r->body, r->body_len, pc->error, sizeof(pc->error));
+    } else if (pc->mode == 1 || pc->mode == -1) {          /* -1: a stream without a byte */
+        pc->ops->stream_end(pc);
+    } else {
+        const char *body = pc->mode == 0 ? (pc->raw ? pc->raw : "") : r->body;
+        size_t len = pc->mode == 0 ? pc->rawlen : r->body_len;
+        json_t *root = pcall_json(body, len);
+        pc->ops->parse_body(pc, root);
+        json_decref(root);
+    }
+    double latency = (double)(uv_hrtime() - pc->started_ns) / 1e6;
+    struct provider_result res = {
+        .kind = pc->kind, .status = r->status, .retry_after_ms = r->retry_after_ms, .latency_ms = latency,
+        .ttft_ms = pc->first_token_ns ? (double)(pc->first_token_ns - pc->started_ns) / 1e6 : latency
+    };
+    if (res.kind == MODEL_OK && !strcmp(pc->finish, "content_filter") && pc->tlen == 0)
+        pcall_fail(pc, MODEL_ERR_FILTER, "the model's content filter refused it"), res.kind = pc->kind;
+    if (res.kind == MODEL_OK) {
+        res.text = pc->text ? pc->text : "";
+        res.tool_calls = tool_calls_json(&pc->tools);
+        res.finish_reason = pc->finish[0] ? pc->finish : NULL;
+        res.prompt_tokens = pc->prompt_tokens;
+        res.completion_tokens = pc->completion_tokens;
+    } else {
+        res.error = pc->error;
+    }
+    pc->cb(&res, pc->data);
+    json_decref(res.tool_calls);
+    pcall_free(pc);
+}
+
+struct provider_call *pcall_start(struct pcall *pc, const struct pcall_ops *ops, struct http_client *hc,
+                                  const struct provider_request *req, const char *url, const char *const *headers,
+                                  json_t *body, provider_done_fn *cb, void *data, char *err, size_t errlen) {
+    const struct model *m = req->model;
+    pc->base.cancel = pcall_cancel;
+    pc->ops = ops;
+    pc->cb = cb;
+    pc->data = data;
+    pc->stream = req->stream;
+    pc->on_delta = req->on_delta;
+    pc->delta_data = req->delta_data;
+    pc->mode = req->stream ? -1 : 2;                           /* 2: curl buffers the body */
+    pc->first_token_timeout_ms = m->first_token_timeout_ms;
+    pc->started_ns = uv_hrtime();
+    tool_calls_init(&pc->tools, 0);
+    char *text = json_dumps(body, JSON_COMPACT);
+    struct http_request hr = {
+        .method = "POST", .url = url, .headers = headers, .body = text, .body_len = text ? strlen(text) : 0,
+        .connect_timeout_ms = m->connect_timeout_ms, .timeout_ms = m->timeout_ms,
+        /* Only a stream has a first token to wait for; a whole answer has the total timeout. */
+        .on_data = req->stream ? pcall_on_data : NULL,
+        .first_byte_timeout_ms = req->stream ? m->first_token_timeout_ms : 0
+    };
+    pc->http = text ? http_start(hc, &hr, pcall_done, pc) : NULL;
+    free(text);
+    if (!pc->http) {
+        snprintf(err, errlen, "could not start the request to model \"%s\"", m->name);
+        pcall_free(pc);
+        return NULL;
+    }
+    return &pc->base;
+}

@@ -1,0 +1,755 @@
+/* operator.c - the command table, role checks, audit and execution. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include "conf/config.h"
+#include "conf/config_schema.h"
+#include "persona/ledger.h"
+#include "lib/log.h"
+#include "model/model.h"
+#include "ops/operator.h"
+#include "persona/persona.h"
+#include "core/platform.h"
+#include "io/redis_client.h"
+#include "model/router.h"
+#include "core/runtime.h"
+#include "skills/scheduler.h"
+#include "core/server.h"
+#include "skills/skills.h"
+#include "io/store.h"
+#include "lib/vclock.h"
+
+#define MAX_ARGS 32
+#define MAX_BATCH 16
+
+struct op_req;
+
+struct command {
+    const char *name;
+    const char *sub;             /* second word, or NULL */
+    enum role min;
+    const char *usage;
+    const char *help;
+    void (*run)(struct op_req *r);
+};
+
+struct op_req {
+    char *platform, *user_id, *channel;
+    int guest, local;
+    int argc;
+    char *argv[MAX_ARGS];
+    enum role role;
+    const struct command *cmd;
+    operator_done_fn *cb;
+    void *data;
+    /* A batch of Redis commands whose replies come back together. */
+    int pending;
+    redisReply *replies[MAX_BATCH];
+    int nreplies;
+    char *errors;
+    void (*then)(struct op_req *r);
+    json_t *data_out;
+};
+
+static const char *const role_names[] = { "user", "moderator", "admin", "owner" };
+
+const char *role_name(enum role r) {
+    return role_names[r];
+}
+
+static int role_of(const char *s) {
+    for (int i = 0; i < 4; i++)
+        if (s && !strcasecmp(s, role_names[i])) return i;
+    return -1;
+}
+
+const char *operator_prefix(void) {
+    struct config_block *b = server.rt ? config_first(server.rt->cfg, "admin_prefix") : NULL;
+    return b && json_is_string(b->value) ? json_string_value(b->value) : "!chorus";
+}
+
+int operator_is_command(const char *text) {
+    const char *p = operator_prefix();
+    size_t n = strlen(p);
+    return text && !strncmp(text, p, n) && (text[n] == ' ' || text[n] == '\0');
+}
+
+/* Is platform:user one of the configured owners? */
+static int configured_owner(const char *platform, const char *user) {
+    struct config_block *b = config_first(server.rt->cfg, "owners");
+    char id[600];
+    snprintf(id, sizeof(id), "%s:%s", platform, user);
+    if (!b) return 0;
+    if (json_is_string(b->value)) return !strcmp(json_string_value(b->value), id);
+    size_t i;
+    json_t *v;
+    json_array_foreach(b->value, i, v) if (json_is_string(v) && !strcmp(json_string_value(v), id)) return 1;
+    return 0;
+}
+
+/* ---- the request ---- */
+
+static void req_free(struct op_req *r) {
+    for (int i = 0; i < r->argc; i++) free(r->argv[i]);
+    for (int i = 0; i < r->nreplies; i++) freeReplyObject(r->replies[i]);
+    free(r->platform);
+    free(r->user_id);
+    free(r->channel);
+    free(r->errors);
+    json_decref(r->data_out);
+    free(r);
+}
+
+static void audit_ignore(redisReply *rep, const char *err, void *data) {
+    (void)rep;
+    (void)err;
+    (void)data;
+}
+
+/* Who did what where, when, and how it went: to the <prefix>audit stream. */
+static void audit(struct op_req *r, int ok, const char *result) {
+    char stream[300], what[1024] = "", who[600], ts[32];
+    size_t used = 0;
+    for (int i = 0; i < r->argc && used < sizeof(what) - 2; i++)
+        used += (size_t)snprintf(what + used, sizeof(what) - used, "%s%s", i ? " " : "", r->argv[i]);
+    snprintf(who, sizeof(who), "%s:%s", r->platform, r->user_id);
+    snprintf(ts, sizeof(ts), "%.3f", vclock_now());
+    snprintf(stream, sizeof(stream), "%saudit", redis_client_prefix(server.redis));
+    const char *argv[] = { "XADD", stream, "MAXLEN", "~", "100000", "*", "ts", ts, "who", who,
+                           "role", role_name(r->role), "what", what, "where", r->channel ? r->channel : "-",
+                           "result", ok ? "ok" : "denied or failed", "detail", result ? result : "" };
+    if (redis_command(server.redis, audit_ignore, NULL, (int)(sizeof(argv) / sizeof(argv[0])), argv, NULL) < 0)
+        log_warn("audit: Redis is down; %s by %s (%s) not recorded in the stream", what, who, ok ? "ok" : "refused");
+    log_info("admin: %s by %s in %s: %s", what, who, r->channel ? r->channel : "-", ok ? "ok" : "refused");
+}
+
+/* Answer, audit and free. */
+static void done(struct op_req *r, int ok, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void done(struct op_req *r, int ok, const char *fmt, ...) {
+    char text[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof(text), fmt, ap);
+    va_end(ap);
+    audit(r, ok, ok ? NULL : text);
+    json_t *answer = json_pack("{s:b, s:s}", "ok", ok, "text", text);
+    if (r->data_out) json_object_set(answer, "data", r->data_out);
+    if (!ok) json_object_set_new(answer, "error", json_string(text));
+    r->cb(answer, r->data);
+    req_free(r);
+}
+
+/* ---- batches of Redis commands ---- */
+
+struct slot {
+    struct op_req *r;
+    int index;
+};
+
+
+static void on_batch(redisReply *rep, const char *err, void *data) {
+    struct slot *s = data;
+    struct op_req *r = s->r;
+    if (err && !r->errors) r->errors = strdup(err);
+    /* hiredis frees replies after the callback: keep our own copy. */
+    if (rep && s->index < MAX_BATCH) r->replies[s->index] = redis_reply_copy(rep);
+    free(s);
+    if (--r->pending == 0) {
+        if (r->errors) {
+            char why[300];
+            snprintf(why, sizeof(why), "Redis: %s", r->errors);
+            done(r, 0, "%s", why);
+            return;
+        }
+        r->then(r);
+    }
+}
+
+/* Queue one command of the batch (up to MAX_BATCH). */
+static int batch(struct op_req *r, int argc, const char **argv) {
+    if (r->nreplies >= MAX_BATCH) return -1;
+    struct slot *s = malloc(sizeof(*s));
+    s->r = r;
+    s->index = r->nreplies++;
+    r->pending++;
+    if (redis_command(server.redis, on_batch, s, argc, argv, NULL) < 0) {
+        free(s);
+        r->pending--;
+        r->nreplies--;
+        return -1;
+    }
+    return 0;
+}
+
+/* Start the batch's wait: THEN runs when every reply is in. */
+static void batch_wait(struct op_req *r, void (*then)(struct op_req *r)) {
+    r->then = then;
+    if (r->pending == 0) then(r);
+}
+
+static const char *prefix(void) {
+    return redis_client_prefix(server.redis);
+}
+
+static long long reply_int(struct op_req *r, int i) {
+    return i < r->nreplies && r->replies[i] ? r->replies[i]->integer : 0;
+}
+
+/* The channel a command means: --channel X, else where it was typed. */
+static const char *target_channel(struct op_req *r, int from) {
+    for (int i = from; i + 1 < r->argc; i++)
+        if (!strcmp(r->argv[i], "--channel")) return r->argv[i + 1];
+    return r->channel;
+}
+
+/* ---- commands ---- */
+
+static void then_ok(struct op_req *r);
+static const struct command commands[];
+
+static void cmd_help(struct op_req *r) {
+    char text[6000];
+    size_t used = (size_t)snprintf(text, sizeof(text), "Commands you may use (%s):", role_name(r->role));
+    for (const struct command *c = commands; c->name; c++)
+        if (r->role >= c->min && used < sizeof(text) - 200)
+            used += (size_t)snprintf(text + used, sizeof(text) - used, "\n  %s %s — %s", operator_prefix(), c->usage, c->help);
+    done(r, 1, "%s", text);
+}
+
+static void cmd_status(struct op_req *r) {
+    char text[4000];
+    size_t used = (size_t)snprintf(text, sizeof(text), "chorusd %s: redis %s; %d replies in flight, %d queued",
+                                   PACKAGE_VERSION, redis_client_ready(server.redis) ? "up" : "DOWN",
+                                   server.jobs_in_flight, server.jobs_queued);
+    for (int i = 0; platform_at(i); i++) {
+        struct platform *p = platform_at(i);
+        used += (size_t)snprintf(text + used, sizeof(text) - used, "\nplatform %s: %s, %d connections", p->ops->name,
+                                 p->ready ? "ready" : "NOT READY", p->ops->connections ? p->ops->connections(p) : 0);
+    }
+    uint64_t now = uv_now(server.loop);
+    for (int i = 0; i < server.rt->models->count && used < sizeof(text) - 200; i++) {
+        const struct model *m = &server.rt->models->items[i];
+        for (int d = 0; d < m->ndeps; d++)
+            used += (size_t)snprintf(text + used, sizeof(text) - used, "\nmodel %s/%d: %s, %d in flight, %.0f ms",
+                                     m->name, d, m->deps[d].cooldown_until > now ? "COOLING DOWN" : "healthy",
+                                     m->deps[d].in_flight, m->deps[d].latency_ewma_ms);
+    }
+    done(r, 1, "%s", text);
+}
+
+static void cmd_persona_list(struct op_req *r) {
+    char text[4000];
+    size_t used = (size_t)snprintf(text, sizeof(text), "Personas:");
+    for (int i = 0; i < server.rt->personas->count; i++) {
+        const struct persona *p = &server.rt->personas->items[i];
+        used += (size_t)snprintf(text + used, sizeof(text) - used, "\n  %s (%s), model %s%s", p->name, p->display_name,
+                                 p->model, p == server.rt->personas->fallback ? ", default" : "");
+    }
+    done(r, 1, "%s", text);
+}
+
+static void then_persona_show(struct op_req *r) {
+    const struct persona *p = persona_find(server.rt->personas, r->argv[2]);
+    char text[6000];
+    size_t used = (size_t)snprintf(text, sizeof(text), "%s (%s)\nmodel: %s\nprompt: %s", p->name, p->display_name, p->model, p->prompt);
+    redisReply *h = r->replies[0];
+    for (size_t i = 0; h && h->type == REDIS_REPLY_ARRAY && i + 1 < h->elements; i += 2)
+        used += (size_t)snprintf(text + used, sizeof(text) - used, "\nlive edit: %s = %s", h->element[i]->str, h->element[i + 1]->str);
+    done(r, 1, "%s", text);
+}
+
+static void cmd_persona_show(struct op_req *r) {
+    if (r->argc < 3 || !persona_find(server.rt->personas, r->argv[2])) {
+        done(r, 0, "No persona named \"%s\". Try: persona list", r->argc >= 3 ? r->argv[2] : "");
+        return;
+    }
+    char key[300];
+    snprintf(key, sizeof(key), "%spersona:%s", prefix(), r->argv[2]);
+    const char *argv[2] = { "HGETALL", key };
+    if (batch(r, 2, argv) < 0) {
+        done(r, 0, "Redis is not available");
+        return;
+    }
+    batch_wait(r, then_persona_show);
+}
+
+static void cmd_persona_use(struct op_req *r) {
+    const char *channel = target_channel(r, 3);
+    if (r->argc < 3 || !persona_find(server.rt->personas, r->argv[2])) {
+        done(r, 0, "No persona named \"%s\". Try: persona list", r->argc >= 3 ? r->argv[2] : "");
+        return;
+    }
+    if (!channel || !strchr(channel, ':')) {
+        done(r, 0, "Which channel? Give --channel platform:channel");
+        return;
+    }
+    char platform[64], key[1200];
+    snprintf(platform, sizeof(platform), "%.*s", (int)(strchr(channel, ':') - channel), channel);
+    store_channel_key(server.redis, platform, strchr(channel, ':') + 1, ":persona", key, sizeof(key));
+    const char *argv[3] = { "SET", key, r->argv[2] };
+    if (batch(r, 3, argv) < 0) {
+        done(r, 0, "Redis is not available");
+        return;
+    }
+    r->data_out = json_pack("{s:s, s:s}", "channel", channel, "persona", r->argv[2]);
+    batch_wait(r, then_ok);
+}
+
+static void cmd_persona_edit(struct op_req *r) {
+    static const char *const editable[] = { "prompt", "display_name", "apology", "model", NULL };
+    if (r->argc < 5 || !persona_find(server.rt->personas, r->argv[2])) {
+        done(r, 0, "Usage: persona edit NAME FIELD VALUE... (fields: prompt, display_name, apology, model)");
+        return;
+    }
+    int ok = 0;
+    for (int i = 0; editable[i]; i++) ok |= !strcmp(editable[i], r->argv[3]);
+    if (!ok) {
+        done(r, 0, "\"%s\" cannot be edited live (fields: prompt, display_name, apology, model)", r->argv[3]);
+        return;
+    }
+    if (!strcmp(r->argv[3], "model") && !router_defined(server.rt->cfg, r->argv[4])) {
+        done(r, 0, "No model or route named \"%s\"", r->argv[4]);
+        return;
+    }
+    char value[4000] = "", key[300];
+    size_t used = 0;
+    for (int i = 4; i < r->argc; i++) used += (size_t)snprintf(value + used, sizeof(value) - used, "%s%s", i > 4 ? " " : "", r->argv[i]);
+    snprintf(key, sizeof(key), "%spersona:%s", prefix(), r->argv[2]);
+    const char *argv[4] = { "HSET", key, r->argv[3], value };
+    if (batch(r, 4, argv) < 0) {
+        done(r, 0, "Redis is not available");
+        return;
+    }
+    batch_wait(r, then_ok);
+}
+
+static void cmd_skill_list(struct op_req *r) {
+    struct skill_host *h = server.rt->skills;
+    char text[4000];
+    size_t used = (size_t)snprintf(text, sizeof(text), "Plugins:");
+    for (int i = 0; i < h->nplugins; i++)
+        used += (size_t)snprintf(text + used, sizeof(text) - used, "\n  %s %s — %s", h->plugins[i]->name,
+                                 h->plugins[i]->version ? h->plugins[i]->version : "",
+                                 h->plugins[i]->description ? h->plugins[i]->description : "");
+    done(r, 1, "%s", text);
+}
+
+/* skill enable|disable NAME [--channel platform:channel | --everywhere] */
+static void cmd_skill_toggle(struct op_req *r) {
+    int enable = !strcmp(r->argv[1], "enable");
+    if (r->argc < 3 || !skills_find(server.rt->skills, r->argv[2])) {
+        done(r, 0, "No plugin named \"%s\". Try: skill list", r->argc >= 3 ? r->argv[2] : "");
+        return;
+    }
+    int everywhere = 0;
+    for (int i = 3; i < r->argc; i++) everywhere |= !strcmp(r->argv[i], "--everywhere");
+    const char *channel = everywhere ? "*" : target_channel(r, 3);
+    if (!channel) {
+        done(r, 0, "Which channel? Give --channel platform:channel or --everywhere");
+        return;
+    }
+    char key[1200], esc[700];
+    store_escape(channel, esc, sizeof(esc));
+    snprintf(key, sizeof(key), "%sdisabled:%s", prefix(), esc);
+    const char *argv[3] = { enable ? "SREM" : "SADD", key, r->argv[2] };
+    if (batch(r, 3, argv) < 0) {
+        done(r, 0, "Redis is not available");
+        return;
+    }
+    batch_wait(r, then_ok);
+}
+
+static void cmd_plugin_reload(struct op_req *r) {
+    char err[4096];
+    const char *name = r->argc >= 3 ? r->argv[2] : NULL;
+    if (skills_reload(server.rt->skills, name, err, sizeof(err)) < 0) {
+        done(r, 0, "%s", err);
+        return;
+    }
+    scheduler_sync(server.rt->skills);
+    done(r, 1, "Reloaded %s.", name ? name : "every plugin");
+}
+
+/* op USER ROLE [--channel X] / deop USER [--channel X]: grant and take roles. */
+static void cmd_op(struct op_req *r) {
+    int deop = !strcmp(r->argv[0], "deop");
+    if (r->argc < (deop ? 2 : 3) || !strchr(r->argv[1], ':')) {
+        done(r, 0, "Usage: %s platform:user%s [--channel platform:channel]", r->argv[0], deop ? "" : " moderator|admin|owner");
+        return;
+    }
+    int role = deop ? 0 : role_of(r->argv[2]);
+    if (role <= 0) {
+        done(r, 0, "The role must be moderator, admin or owner");
+        return;
+    }
+    if (!deop && role >= (int)r->role && r->role != ROLE_OWNER) {
+        done(r, 0, "You (%s) can only grant roles below your own", role_name(r->role));
+        return;
+    }
+    const char *scope = "*";
+    for (int i = 2; i + 1 < r->argc; i++)
+        if (!strcmp(r->argv[i], "--channel")) scope = r->argv[i + 1];
+    char key[1200], esc[700];
+    store_escape(r->argv[1], esc, sizeof(esc));
+    snprintf(key, sizeof(key), "%sroles:%s", prefix(), esc);
+    const char *grant[4] = { "HSET", key, scope, role_name((enum role)role) };
+    const char *revoke[3] = { "HDEL", key, scope };
+    if (batch(r, deop ? 3 : 4, deop ? revoke : grant) < 0) {
+        done(r, 0, "Redis is not available");
+        return;
+    }
+    batch_wait(r, then_ok);
+}
+
+/* ban/unban/ignore/unignore platform:user */
+static void cmd_userset(struct op_req *r) {
+    const char *verb = r->argv[0];
+    int add = !strcmp(verb, "ban") || !strcmp(verb, "ignore");
+    const char *set = !strcmp(verb, "ban") || !strcmp(verb, "unban") ? "banned" : "ignored";
+    if (r->argc < 2 || !strchr(r->argv[1], ':')) {
+        done(r, 0, "Usage: %s platform:user", verb);
+        return;
+    }
+    char key[300];
+    snprintf(key, sizeof(key), "%s%s", prefix(), set);
+    const char *argv[3] = { add ? "SADD" : "SREM", key, r->argv[1] };
+    if (batch(r, 3, argv) < 0) {
+        done(r, 0, "Redis is not available");
+        return;
+    }
+    batch_wait(r, then_ok);
+}
+
+static void cmd_mute(struct op_req *r) {
+    int mute = !strcmp(r->argv[0], "mute");
+    const char *channel = r->argc >= 2 && strchr(r->argv[1], ':') ? r->argv[1] : r->channel;
+    if (!channel) {
+        done(r, 0, "Usage: %s platform:channel", r->argv[0]);
+        return;
+    }
+    char key[300];
+    snprintf(key, sizeof(key), "%smuted", prefix());
+    const char *argv[3] = { mute ? "SADD" : "SREM", key, channel };
+    if (batch(r, 3, argv) < 0) {
+        done(r, 0, "Redis is not available");
+        return;
+    }
+    batch_wait(r, then_ok);
+}
+
+static void then_quota_show(struct op_req *r) {
+    char text[4000];
+    size_t used = (size_t)snprintf(text, sizeof(text), "Budgets:");
+    int i = 0;
+    for (struct config_block *b = config_first(server.rt->cfg, "budget"); b; b = config_next(b, "budget")) {
+        json_t *money = json_object_get(b->value, "money");
+        used += (size_t)snprintf(text + used, sizeof(text) - used, "\n  %s: %s per %s, money %.6g, tokens %ld, concurrent %ld",
+                                 b->name, config_str(b, "scope", "user"), config_str(b, "period", "day"),
+                                 money ? json_number_value(money) : 0.0, config_int(b, "tokens", 0), config_int(b, "concurrent", 0));
+        redisReply *h = i < r->nreplies ? r->replies[i] : NULL;
+        for (size_t k = 0; h && h->type == REDIS_REPLY_ARRAY && k + 1 < h->elements; k += 2)
+            used += (size_t)snprintf(text + used, sizeof(text) - used, "; live %s %s%s", h->element[k]->str,
+                                     h->element[k + 1]->str, !strcmp(h->element[k]->str, "money") ? " micro" : "");
+        i++;
+    }
+    done(r, 1, "%s", text);
+}
+
+static void cmd_quota_show(struct op_req *r) {
+    for (struct config_block *b = config_first(server.rt->cfg, "budget"); b; b = config_next(b, "budget")) {
+        char key[300];
+        snprintf(key, sizeof(key), "%sbudget-limit:%s", prefix(), b->name);
+        const char *argv[2] = { "HGETALL", key };
+        if (batch(r, 2, argv) < 0) break;
+    }
+    batch_wait(r, then_quota_show);
+}
+
+/* quota set BUDGET money|tokens|concurrent VALUE: a live limit, in Redis. */
+static void cmd_quota_set(struct op_req *r) {
+    if (r->argc < 5 || !config_find(server.rt->cfg, "budget", r->argv[2]) ||
+        (strcmp(r->argv[3], "money") && strcmp(r->argv[3], "tokens") && strcmp(r->argv[3], "concurrent"))) {
+        done(r, 0, "Usage: quota set BUDGET money|tokens|concurrent VALUE (money in currency units)");
+        return;
+    }
+    char *end;
+    double v = strtod(r->argv[4], &end);
+    if (*end || v < 0) {
+        done(r, 0, "\"%s\" is not a number", r->argv[4]);
+        return;
+    }
+    char key[300], num[32];
+    snprintf(key, sizeof(key), "%sbudget-limit:%s", prefix(), r->argv[2]);
+    snprintf(num, sizeof(num), "%lld", !strcmp(r->argv[3], "money") ? (long long)(v * 1e6 + 0.5) : (long long)v);
+    const char *argv[4] = { "HSET", key, r->argv[3], num };
+    if (batch(r, 4, argv) < 0) {
+        done(r, 0, "Redis is not available");
+        return;
+    }
+    batch_wait(r, then_ok);
+}
+
+/* say platform:channel TEXT */
+static void cmd_say(struct op_req *r) {
+    if (r->argc < 3 || !strchr(r->argv[1], ':')) {
+        done(r, 0, "Usage: say platform:channel TEXT");
+        return;
+    }
+    char platform[64], text[4000] = "";
+    size_t used = 0;
+    snprintf(platform, sizeof(platform), "%.*s", (int)(strchr(r->argv[1], ':') - r->argv[1]), r->argv[1]);
+    struct platform *p = platform_find(platform);
+    if (!p) {
+        done(r, 0, "No platform named \"%s\"", platform);
+        return;
+    }
+    for (int i = 2; i < r->argc; i++) used += (size_t)snprintf(text + used, sizeof(text) - used, "%s%s", i > 2 ? " " : "", r->argv[i]);
+    if (platform_send_text(p, strchr(r->argv[1], ':') + 1, text, strlen(text), NULL,
+                           server.rt->personas->fallback->name, NULL, NULL) < 0) {
+        done(r, 0, "The platform could not send it");
+        return;
+    }
+    done(r, 1, "Said it in %s.", r->argv[1]);
+}
+
+static void then_broadcast(struct op_req *r) {
+    char text[4000] = "";
+    size_t used = 0;
+    int sent = 0;
+    for (int i = 1; i < r->argc; i++) used += (size_t)snprintf(text + used, sizeof(text) - used, "%s%s", i > 1 ? " " : "", r->argv[i]);
+    redisReply *m = r->replies[0];
+    for (size_t i = 0; m && m->type == REDIS_REPLY_ARRAY && i < m->elements; i++) {
+        const char *ch = m->element[i]->str;
+        const char *colon = ch ? strchr(ch, ':') : NULL;
+        if (!colon) continue;
+        char platform[64];
+        snprintf(platform, sizeof(platform), "%.*s", (int)(colon - ch), ch);
+        struct platform *p = platform_find(platform);
+        if (p && platform_send_text(p, colon + 1, text, strlen(text), NULL, server.rt->personas->fallback->name, NULL, NULL) == 0)
+            sent++;
+    }
+    done(r, 1, "Broadcast to %d channels.", sent);
+}
+
+static void cmd_broadcast(struct op_req *r) {
+    if (r->argc < 2) {
+        done(r, 0, "Usage: broadcast TEXT");
+        return;
+    }
+    char key[300];
+    snprintf(key, sizeof(key), "%schannels", prefix());
+    const char *argv[2] = { "SMEMBERS", key };
+    if (batch(r, 2, argv) < 0) {
+        done(r, 0, "Redis is not available");
+        return;
+    }
+    batch_wait(r, then_broadcast);
+}
+
+static void then_forget(struct op_req *r) {
+    done(r, 1, "Forgot %s: %lld turns removed, facts and relationship deleted.", r->argv[1], reply_int(r, 0));
+}
+
+/* forget platform:user: what the personas know of them, everywhere. */
+static void cmd_forget(struct op_req *r) {
+    if (r->argc < 2 || !strchr(r->argv[1], ':')) {
+        done(r, 0, "Usage: forget platform:user");
+        return;
+    }
+    char raw[700], esc[800], seen[1200];
+    snprintf(raw, sizeof(raw), "user:%s", r->argv[1]);
+    store_escape(raw, esc, sizeof(esc));
+    snprintf(seen, sizeof(seen), "%s%s:seen", prefix(), esc);
+    const char *user = strchr(r->argv[1], ':') + 1;
+    const char *argv[6] = { "EVAL", store_forget_script(), "1", seen, user, prefix() };
+    if (batch(r, 6, argv) < 0) {
+        done(r, 0, "Redis is not available");
+        return;
+    }
+    batch_wait(r, then_forget);
+}
+
+static void on_ledger(json_t *report, const char *err, void *data) {
+    struct op_req *r = data;
+    if (!report) {
+        done(r, 0, "%s", err);
+        return;
+    }
+    r->data_out = json_incref(report);
+    json_t *text = json_object_get(report, "text");
+    done(r, 1, "%s", json_string_value(text) ? json_string_value(text) : "");
+}
+
+/* ledger [PERSONA] [FROM] [TO] (days as YYYY-MM-DD; default: the last 7 days) */
+static void cmd_ledger(struct op_req *r) {
+    const char *persona = r->argc >= 2 ? r->argv[1] : NULL;
+    if (persona && !persona_find(server.rt->personas, persona)) {
+        done(r, 0, "No persona named \"%s\"", persona);
+        return;
+    }
+    char err[200];
+    if (ledger_report(persona, r->argc >= 3 ? r->argv[2] : NULL, r->argc >= 4 ? r->argv[3] : NULL, on_ledger, r,
+                      err, sizeof(err)) < 0)
+        done(r, 0, "%s", err);
+}
+
+/* The newest audit entries, as rows and as text. */
+static void then_audit(struct op_req *r) {
+    json_t *rows = json_array();
+    char text[8000];
+    size_t used = (size_t)snprintf(text, sizeof(text), "Recent admin actions (newest first):");
+    redisReply *m = r->replies[0];
+    for (size_t i = 0; m && m->type == REDIS_REPLY_ARRAY && i < m->elements; i++) {
+        redisReply *e = m->element[i];
+        if (e->type != REDIS_REPLY_ARRAY || e->elements < 2) continue;
+        json_t *row = json_object();
+        redisReply *kv = e->element[1];
+        for (size_t k = 0; kv->type == REDIS_REPLY_ARRAY && k + 1 < kv->elements; k += 2)
+            json_object_set_new(row, kv->element[k]->str, json_string(kv->element[k + 1]->str));
+        json_array_append_new(rows, row);
+        if (used < sizeof(text) - 300) {
+            time_t t = (time_t)strtod(json_string_value(json_object_get(row, "ts")) ? json_string_value(json_object_get(row, "ts")) : "0", NULL);
+            char when[32];
+            struct tm tm;
+            gmtime_r(&t, &tm);
+            strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", &tm);
+            used += (size_t)snprintf(text + used, sizeof(text) - used, "\n  %s  %s (%s) in %s: %s -> %s", when,
+                json_string_value(json_object_get(row, "who")), json_string_value(json_object_get(row, "role")),
+                json_string_value(json_object_get(row, "where")), json_string_value(json_object_get(row, "what")),
+                json_string_value(json_object_get(row, "result")));
+        }
+    }
+    r->data_out = rows;
+    done(r, 1, "%s", text);
+}
+
+/* audit [N]: the newest admin actions (reading them is audited too). */
+static void cmd_audit(struct op_req *r) {
+    char stream[300], count[16];
+    snprintf(stream, sizeof(stream), "%saudit", prefix());
+    snprintf(count, sizeof(count), "%d", r->argc >= 2 ? atoi(r->argv[1]) > 0 ? atoi(r->argv[1]) : 20 : 20);
+    const char *argv[6] = { "XREVRANGE", stream, "+", "-", "COUNT", count };
+    if (batch(r, 6, argv) < 0) {
+        done(r, 0, "Redis is not available");
+        return;
+    }
+    batch_wait(r, then_audit);
+}
+
+static void then_ok(struct op_req *r) {
+    done(r, 1, "Done.");
+}
+
+static const struct command commands[] = {
+    { "help", NULL, ROLE_USER, "help", "the commands you may use", cmd_help },
+    { "status", NULL, ROLE_MODERATOR, "status", "platforms, Redis, replies in flight, model health", cmd_status },
+    { "persona", "list", ROLE_MODERATOR, "persona list", "the personas", cmd_persona_list },
+    { "persona", "show", ROLE_MODERATOR, "persona show NAME", "one persona, with live edits", cmd_persona_show },
+    { "persona", "use", ROLE_ADMIN, "persona use NAME [--channel platform:channel]", "who speaks in a channel", cmd_persona_use },
+    { "persona", "edit", ROLE_ADMIN, "persona edit NAME prompt|display_name|apology|model VALUE", "change a persona live", cmd_persona_edit },
+    { "skill", "list", ROLE_MODERATOR, "skill list", "the plugins", cmd_skill_list },
+    { "skill", "enable", ROLE_ADMIN, "skill enable NAME [--channel C | --everywhere]", "turn a plugin back on", cmd_skill_toggle },
+    { "skill", "disable", ROLE_ADMIN, "skill disable NAME [--channel C | --everywhere]", "turn a plugin off", cmd_skill_toggle },
+    { "plugin", "reload", ROLE_ADMIN, "plugin reload [NAME]", "reload plugins from disk", cmd_plugin_reload },
+    { "op", NULL, ROLE_ADMIN, "op platform:user ROLE [--channel C]", "grant moderator, admin or owner", cmd_op },
+    { "deop", NULL, ROLE_ADMIN, "deop platform:user [--channel C]", "take a role back", cmd_op },
+    { "ban", NULL, ROLE_MODERATOR, "ban platform:user", "never answer this user", cmd_userset },
+    { "unban", NULL, ROLE_MODERATOR, "unban platform:user", "lift a ban", cmd_userset },
+    { "ignore", NULL, ROLE_MODERATOR, "ignore platform:user", "quietly ignore this user", cmd_userset },
+    { "unignore", NULL, ROLE_MODERATOR, "unignore platform:user", "stop ignoring", cmd_userset },
+    { "mute", NULL, ROLE_MODERATOR, "mute [platform:channel]", "stay silent in a channel", cmd_mute },
+    { "unmute", NULL, ROLE_MODERATOR, "unmute [platform:channel]", "speak again", cmd_mute },
+    { "quota", "show", ROLE_MODERATOR, "quota show", "the budgets and live limits", cmd_quota_show },
+    { "quota", "set", ROLE_ADMIN, "quota set BUDGET money|tokens|concurrent VALUE", "change a budget's limit live", cmd_quota_set },
+    { "say", NULL, ROLE_ADMIN, "say platform:channel TEXT", "speak as the default persona", cmd_say },
+    { "broadcast", NULL, ROLE_OWNER, "broadcast TEXT", "say it in every active channel", cmd_broadcast },
+    { "forget", NULL, ROLE_ADMIN, "forget platform:user", "delete what the personas know of a user", cmd_forget },
+    { "ledger", NULL, ROLE_ADMIN, "ledger [PERSONA] [FROM] [TO]", "usage, cost, value and revenue share", cmd_ledger },
+    { "audit", NULL, ROLE_ADMIN, "audit [N]", "the newest admin actions", cmd_audit },
+    { NULL, NULL, ROLE_USER, NULL, NULL, NULL }
+};
+
+/* Find the command for ARGV, or NULL. */
+static const struct command *find_command(int argc, char **argv) {
+    for (const struct command *c = commands; c->name; c++)
+        if (!strcmp(c->name, argv[0]) && (!c->sub || (argc >= 2 && !strcmp(c->sub, argv[1])))) return c;
+    return NULL;
+}
+
+/* The actor's role is known: check it and run the command. */
+static void execute(struct op_req *r) {
+    const struct command *c = find_command(r->argc, r->argv);
+    if (!c) {
+        done(r, 0, "Unknown command \"%s\". Try: %s help", r->argv[0], operator_prefix());
+        return;
+    }
+    r->cmd = c;
+    if (r->role < c->min) {
+        done(r, 0, "Sorry, \"%s\" needs the %s role; you are %s.", c->usage, role_name(c->min), role_name(r->role));
+        return;
+    }
+    c->run(r);
+}
+
+static void then_role(struct op_req *r) {
+    int best = ROLE_USER;
+    redisReply *h = r->replies[0];
+    for (size_t i = 0; h && h->type == REDIS_REPLY_ARRAY && i < h->elements; i++) {
+        int role = h->element[i]->str ? role_of(h->element[i]->str) : -1;
+        if (role > best) best = role;
+    }
+    r->role = (enum role)best;
+    for (int i = 0; i < r->nreplies; i++) {
+        freeReplyObject(r->replies[i]);
+        r->replies[i] = NULL;
+    }
+    r->nreplies = 0;
+    execute(r);
+}
+
+void operator_run(const struct actor *a, int argc, char **argv, operator_done_fn *cb, void *data) {
+    struct op_req *r = calloc(1, sizeof(*r));
+    r->platform = strdup(a->platform ? a->platform : "-");
+    r->user_id = strdup(a->user_id ? a->user_id : "-");
+    r->channel = a->channel ? strdup(a->channel) : NULL;
+    r->guest = a->guest;
+    r->local = a->local;
+    r->cb = cb;
+    r->data = data;
+    for (int i = 0; i < argc && i < MAX_ARGS; i++) r->argv[r->argc++] = strdup(argv[i]);
+    if (r->argc == 0) r->argv[r->argc++] = strdup("help");
+    if (a->local || configured_owner(r->platform, r->user_id)) {
+        r->role = ROLE_OWNER;
+        execute(r);
+        return;
+    }
+    if (a->guest) {
+        r->role = ROLE_USER;
+        execute(r);
+        return;
+    }
+    /* Roles live in Redis: the global one and the channel's. */
+    char key[1200], id[700], esc[800];
+    snprintf(id, sizeof(id), "%s:%s", r->platform, r->user_id);
+    store_escape(id, esc, sizeof(esc));
+    snprintf(key, sizeof(key), "%sroles:%s", prefix(), esc);
+    const char *argv2[4] = { "HMGET", key, "*", r->channel ? r->channel : "*" };
+    if (batch(r, 4, argv2) < 0) {
+        r->role = ROLE_USER;   /* roles cannot be read: the least privilege */
+        execute(r);
+        return;
+    }
+    batch_wait(r, then_role);
+}
+
+void operator_run_text(const struct actor *a, const char *text, operator_done_fn *cb, void *data) {
+    char *copy = strdup(text + strlen(operator_prefix()));
+    char *argv[MAX_ARGS];
+    int argc = 0;
+    for (char *tok = strtok(copy, " \t\n"); tok && argc < MAX_ARGS; tok = strtok(NULL, " \t\n")) argv[argc++] = tok;
+    operator_run(a, argc, argv, cb, data);
+    free(copy);
+}

@@ -1,0 +1,234 @@
+/* channel.c - order per channel, concurrency across channels.
+ *
+ * Each channel has a FIFO of jobs and runs one at a time, so a turn is
+ * stored before the next message of that channel is read, while different
+ * channels proceed independently on the same loop. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "pipeline/channel.h"
+#include "conf/config.h"
+#include "lib/dict.h"
+#include "core/job.h"
+#include "lib/log.h"
+#include "core/message.h"
+#include "lib/metrics.h"
+#include "ops/operator.h"
+#include "persona/persona.h"
+#include "core/runtime.h"
+#include "core/server.h"
+#include "skills/dispatch.h"
+#include "skills/skills.h"
+#include "io/store.h"
+#include "lib/utf8.h"
+
+struct channel {
+    char *key;
+    struct job *head, *tail;    /* head is running when busy */
+    int queued;
+    int busy;
+};
+
+static struct dict *channels;
+
+void channel_init(void) {
+    if (!channels) channels = dict_new();
+}
+
+int channel_active(void) {
+    return channels ? (int)dict_size(channels) : 0;
+}
+
+void channel_shutdown(void) {
+    dict_free(channels);
+    channels = NULL;
+}
+
+static void job_start(struct job *job);
+
+/* Start the next job of CH, or forget CH when it has none. */
+static void channel_next(struct channel *ch) {
+    if (ch->head) {
+        job_start(ch->head);
+        return;
+    }
+    dict_del(channels, ch->key);
+    free(ch->key);
+    free(ch);
+}
+
+int channel_enqueue(struct platform *p, const struct chat_message *m) {
+    char key[1024];
+    dict_key2(key, sizeof(key), p->ops->name, m->channel);
+    struct channel *ch = dict_get(channels, key);
+    if (!ch) {
+        ch = calloc(1, sizeof(*ch));
+        ch->key = strdup(key);
+        dict_set(channels, key, ch);
+    }
+    if (ch->queued >= CHANNEL_QUEUE_MAX) return -1;
+    struct job *job = calloc(1, sizeof(*job));
+    job->msg = message_copy(m);
+    job->platform = p;
+    job->ch = ch;
+    if (ch->tail) ch->tail->next = job;
+    else ch->head = job;
+    ch->tail = job;
+    ch->queued++;
+    server.jobs_queued++;
+    if (!ch->busy) job_start(job);
+    return 0;
+}
+
+/* A live-edited persona: a copy with the edited fields. */
+static struct persona *persona_with(const struct persona *base, json_t *overrides) {
+    struct persona *p = malloc(sizeof(*p));
+    *p = *base;
+    const char *v;
+    p->prompt = strdup((v = json_string_value(json_object_get(overrides, "prompt"))) ? v : base->prompt);
+    p->display_name = strdup((v = json_string_value(json_object_get(overrides, "display_name"))) ? v : base->display_name);
+    p->apology = strdup((v = json_string_value(json_object_get(overrides, "apology"))) ? v : base->apology);
+    p->model = strdup((v = json_string_value(json_object_get(overrides, "model"))) ? v : base->model);
+    return p;
+}
+
+static void free_own_persona(struct persona *p) {
+    if (!p) return;
+    free(p->prompt);
+    free(p->display_name);
+    free(p->apology);
+    free(p->model);
+    free(p);
+}
+
+/* Choose the persona (NAME from Redis, or the platform's default) and run the skills. */
+static void job_run(struct job *job, const char *name, json_t *overrides) {
+    const struct persona *p = name ? persona_find(job->rt->personas, name) : NULL;
+    if (name && !p) log_warn("channel %s:%s names persona \"%s\", which is not defined; using the default",
+                             job->msg->platform, job->msg->channel, name);
+    job->persona = p ? p : persona_default_for(job->rt->personas, job->msg->platform);
+    if (overrides && json_object_size(overrides) > 0) {
+        job->own_persona = persona_with(job->persona, overrides);
+        job->persona = job->own_persona;
+    }
+    dispatch_job(job->rt->skills, job);
+}
+
+/* An operator's command answered: say it where it was typed. */
+static void on_operated(json_t *answer, void *data) {
+    struct job *job = data;
+    const char *text = json_string_value(json_object_get(answer, "text"));
+    job_reply(job, text ? text : "", text ? strlen(text) : 0, NULL, NULL);
+    json_decref(answer);
+    job_finish(job);
+}
+
+/* Messages starting with the admin prefix go to the operators' table,
+ * never to skills (so no plugin or model can stand in for it). */
+static void job_operate(struct job *job) {
+    char channel[700];
+    snprintf(channel, sizeof(channel), "%s:%s", job->msg->platform, job->msg->channel);
+    struct actor a = { .platform = job->msg->platform, .user_id = job->msg->author.id, .channel = channel,
+                       .guest = job->msg->author.guest };
+    job->persona = persona_default_for(job->rt->personas, job->msg->platform);
+    operator_run_text(&a, job->msg->text, on_operated, job);
+}
+
+static void on_context(const struct store_context *ctx, const char *err, void *data) {
+    struct job *job = data;
+    if (err) {
+        log_debug("channel context unavailable (%s); answering with the defaults", err);
+        job_run(job, NULL, NULL);
+        return;
+    }
+    if (ctx->flood && !job->msg->event) {
+        /* Over a flood limit: one polite word, then silence until the bucket refills. */
+        struct config_block *fb = config_first(job->rt->cfg, "flood");
+        metrics_inc(METRIC_FLOOD_DROPPED, ctx->flood == 1 ? "warned" : "dropped", 1);
+        job->silent = 1;
+        job->persona = persona_default_for(job->rt->personas, job->msg->platform);
+        if (ctx->flood == 1) {
+            const char *text = config_str(fb, "message", "You're sending messages faster than I can keep up. Give me a moment.");
+            log_info("flood: %s:%s is over its limit in %s; dropping until it refills", job->msg->platform,
+                     job->msg->author.id ? job->msg->author.id : "-", job->msg->channel);
+            job_reply(job, text, strlen(text), NULL, NULL);
+        }
+        job_finish(job);
+        return;
+    }
+    if (ctx->banned || ctx->ignored || ctx->muted) {
+        job->silent = 1;
+        job->persona = persona_default_for(job->rt->personas, job->msg->platform);
+        job_finish(job);
+        return;
+    }
+    job->disabled = json_incref(ctx->disabled);
+    job_run(job, ctx->persona, ctx->overrides);
+}
+
+static void job_start(struct job *job) {
+    struct channel *ch = job->ch;
+    ch->busy = 1;
+    server.jobs_queued--;
+    server.jobs_in_flight++;
+    job->rt = runtime_acquire(server.rt);
+    job->started = uv_now(server.loop);
+    if (!job->msg->event) metrics_inc(METRIC_MESSAGES_IN, job->platform->ops->name, 1);
+    if (!job->msg->event && operator_is_command(job->msg->text)) {
+        job_operate(job);
+        return;
+    }
+    const struct persona *def = persona_default_for(job->rt->personas, job->msg->platform);
+    struct config_block *fb = config_first(job->rt->cfg, "flood");
+    struct store_flood flood = {
+        .now = server_now(),
+        .user_burst = config_int(fb, "user_burst", 0), .user_per_s = config_int(fb, "user_per_s", 60),
+        .channel_burst = config_int(fb, "channel_burst", 0), .channel_per_s = config_int(fb, "channel_per_s", 60),
+    };
+    if (store_job_context(server.redis, job->msg->platform, job->msg->channel, job->msg->author.id, def->name,
+                          &flood, on_context, job) < 0)
+        job_run(job, NULL, NULL);   /* Redis is down: answer without memory */
+}
+
+int job_skill_disabled(const struct job *job, const char *name) {
+    size_t i;
+    json_t *v;
+    json_array_foreach(job->disabled, i, v) if (!strcmp(json_string_value(v), name)) return 1;
+    return 0;
+}
+
+void job_finish(struct job *job) {
+    struct channel *ch = job->ch;
+    if (job->replies == 0 && !job->msg->event && !job->silent && job->msg->direct)
+        job_reply(job, job->persona->apology, strlen(job->persona->apology), NULL, NULL);
+    metrics_observe(METRIC_REPLY_SECONDS, job->platform->ops->name,
+                    (double)(uv_now(server.loop) - job->started) / 1000.0);
+    ch->head = job->next;
+    if (!ch->head) ch->tail = NULL;
+    ch->queued--;
+    ch->busy = 0;
+    runtime_release(job->rt);
+    free_own_persona(job->own_persona);
+    json_decref(job->disabled);
+    message_free(job->msg);
+    free(job);
+    server.jobs_in_flight--;
+    channel_next(ch);
+    server_job_finished();
+}
+
+int job_reply(struct job *job, const char *text, size_t len, platform_sent_fn *cb, void *data) {
+    job->replies++;
+    return platform_send_text(job->platform, job->msg->channel, text, len, job->msg->id,
+                              job->persona->name, cb, data);
+}
+
+void job_stream_delta(struct job *job, const char *text, size_t len) {
+    struct platform *p = job->platform;
+    if (p->ops->stream_delta) p->ops->stream_delta(p, job->msg->channel, job->msg->id, text, len);
+}
+
+int job_typing(struct job *job) {
+    if (!job->platform->ops->typing) return 0;
+    return job->platform->ops->typing(job->platform, job->msg->channel);
+}

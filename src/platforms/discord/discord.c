@@ -1,0 +1,545 @@
+/* discord.c - the Discord adapter: reads `discord { ... }`, asks REST for
+ * the gateway, runs the shards, turns events into chat_messages (messages
+ * here; reactions, edits and slash commands through discord_events.c) and
+ * replies into REST posts, follow-ups or streamed edits, and keeps
+ * "typing..." alive while a reply is made. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "conf/config.h"
+#include "lib/dict.h"
+#include "platforms/discord/discord.h"
+#include "platforms/discord/discord_commands.h"
+#include "platforms/discord/discord_events.h"
+#include "platforms/discord/discord_gateway.h"
+#include "platforms/discord/discord_interactions.h"
+#include "platforms/discord/discord_rest.h"
+#include "platforms/discord/discord_stream.h"
+#include "platforms/discord/discord_threads.h"
+#include "lib/log.h"
+#include "core/message.h"
+#include "lib/redact.h"
+#include "core/runtime.h"
+#include "core/server.h"
+#include "skills/skills.h"
+#include "io/web.h"
+
+#define TYPING_EVERY_MS 8000.0      /* Discord shows "typing" for about 10 s */
+#define TYPING_MAX_MS 120000.0      /* give up on a reply that never comes */
+
+struct typing {
+    struct discord *dc;
+    char *channel;
+    uv_timer_t *timer;
+    uint64_t started;
+};
+
+struct discord {
+    struct platform *self;
+    char *token;
+    long intents;
+    int auto_shards;
+    int shard_ids[DISCORD_MAX_SHARDS];
+    int nshard_ids;
+    int shard_total;
+    char *api_base;
+    char *gateway_url;             /* override, or NULL */
+    int compress;                  /* zlib-stream transport compression */
+    int addressed_only;            /* messages = "addressed": skip guild chatter */
+    size_t max_inbound;
+    double global_rate;
+    double scale;
+    char *guild_id;                /* slash commands go to this guild only (instant updates) */
+    struct discord_rest *rest;
+    struct discord_streams *streams;
+    struct discord_interactions *interactions;
+    struct gateway_hub *hub;
+    char *bot_id;
+    char *app_id;
+    struct dict *typing;           /* channel -> struct typing */
+    struct discord_threads *threads; /* thread id -> parent channel */
+    uv_timer_t *start_retry;       /* GET /gateway/bot failed: try again */
+    int start_attempts;
+    char *commands_sent;       /* the list last registered, as JSON */
+    int stopped;
+};
+
+static struct discord *the_dc;
+
+/* ---- config (the schema is in discord_config.c) ------------------------ */
+
+/* Read the discord statement into DC. */
+static void read_config(struct discord *dc, const struct config_block *b) {
+    dc->token = strdup(config_str(b, "token", ""));
+    redact_add_secret(dc->token);
+    dc->intents = config_int(b, "intents", 33281);
+    dc->api_base = strdup(config_str(b, "api_base", "https://discord.com/api"));
+    const char *gw = config_str(b, "gateway_url", NULL);
+    dc->gateway_url = gw && *gw ? strdup(gw) : NULL;
+    json_t *compress = json_object_get(b->value, "compress");
+    dc->compress = json_is_true(compress) || json_is_string(compress);   /* the schema allows only "zlib-stream" */
+    dc->addressed_only = !strcmp(config_str(b, "messages", "all"), "addressed");
+    const char *guild = config_str(b, "guild_id", NULL);
+    dc->guild_id = guild && *guild ? strdup(guild) : NULL;
+    long max = config_int(b, "max_inbound_bytes", 8388608);
+    dc->max_inbound = max > 4096 ? (size_t)max : 4096;
+    json_t *rate = json_object_get(b->value, "global_rate");
+    dc->global_rate = json_is_number(rate) ? json_number_value(rate) : 50;
+    json_t *scale = json_object_get(b->value, "time_scale");
+    dc->scale = json_is_number(scale) ? json_number_value(scale) : 1.0;
+    json_t *shards = json_object_get(b->value, "shards");
+    dc->auto_shards = !json_is_object(shards);
+    if (!dc->auto_shards) {
+        json_t *ids = json_object_get(shards, "ids");
+        dc->shard_total = (int)json_integer_value(json_object_get(shards, "total"));
+        for (size_t i = 0; i < json_array_size(ids) && i < DISCORD_MAX_SHARDS; i++)
+            dc->shard_ids[dc->nshard_ids++] = (int)json_integer_value(json_array_get(ids, i));
+    }
+}
+
+/* ---- typing ----------------------------------------------------------- */
+
+/* uv_close callback of a typing timer: the state goes with it. */
+static void typing_closed(uv_handle_t *h) {
+    struct typing *t = h->data;
+    free(t->channel);
+    free(t);
+    free(h);
+}
+
+/* Stop renewing "typing" in CHANNEL (the reply went out, or never will). */
+static void typing_stop(struct discord *dc, const char *channel) {
+    struct typing *t = dc->typing ? dict_del(dc->typing, channel) : NULL;
+    if (!t) return;
+    uv_timer_stop(t->timer);
+    uv_close((uv_handle_t *)t->timer, typing_closed);
+}
+
+/* Renew "typing" every few seconds until the reply is sent. */
+static void on_typing_timer(uv_timer_t *timer) {
+    struct typing *t = timer->data;
+    struct discord *dc = t->dc;
+    if (uv_now(server.loop) - t->started > (uint64_t)(TYPING_MAX_MS * dc->scale)) {
+        typing_stop(dc, t->channel);
+        return;
+    }
+    discord_rest_typing(dc->rest, t->channel, NULL, NULL);
+}
+
+/* platform_ops.typing: show "typing..." in CHANNEL until the reply goes out. */
+static int discord_typing(struct platform *p, const char *channel) {
+    struct discord *dc = p->state;
+    if (!dc || dc->stopped || dict_get(dc->typing, channel)) return 0;
+    struct typing *t = calloc(1, sizeof(*t));
+    if (!t) return -1;
+    t->dc = dc;
+    t->channel = strdup(channel);
+    t->timer = malloc(sizeof(uv_timer_t));
+    t->started = uv_now(server.loop);
+    uv_timer_init(server.loop, t->timer);
+    t->timer->data = t;
+    dict_set(dc->typing, channel, t);
+    uint64_t every = (uint64_t)(TYPING_EVERY_MS * dc->scale);
+    uv_timer_start(t->timer, on_typing_timer, every ? every : 1, every ? every : 1);
+    return discord_rest_typing(dc->rest, channel, NULL, NULL);
+}
+
+/* ---- messages --------------------------------------------------------- */
+
+/* A string member of O, or NULL. */
+static const char *str_of(json_t *o, const char *key) {
+    json_t *v = json_object_get(o, key);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* Drop leading mentions of the bot ("<@id>" or "<@!id>") from TEXT. */
+static const char *strip_bot_mention(const char *text, const char *bot_id) {
+    size_t idlen = bot_id ? strlen(bot_id) : 0;
+    for (;;) {
+        while (*text == ' ') text++;
+        const char *p = text;
+        if (!idlen || strncmp(p, "<@", 2) != 0) return text;
+        p += 2;
+        if (*p == '!') p++;
+        if (strncmp(p, bot_id, idlen) != 0 || p[idlen] != '>') return text;
+        text = p + idlen + 1;
+    }
+}
+
+/* Tell a channel why its message was not taken (the queue is full). */
+static void send_notice(struct discord *dc, const char *channel, const char *reply_to, const char *text) {
+    discord_rest_send(dc->rest, channel, text, reply_to, NULL, NULL);
+}
+
+/* MESSAGE_CREATE: a DM, a mention of the bot or a reply to it becomes a chat_message. */
+static void on_message_create(struct discord *dc, json_t *d) {
+    json_t *author = json_object_get(d, "author");
+    const char *author_id = str_of(author, "id");
+    const char *channel = str_of(d, "channel_id");
+    const char *id = str_of(d, "id");
+    const char *content = str_of(d, "content");
+    if (!author_id || !channel || !id || !content) return;
+    if ((dc->bot_id && !strcmp(author_id, dc->bot_id)) || json_is_true(json_object_get(author, "bot"))) return;
+    struct chat_message m;
+    memset(&m, 0, sizeof(m));
+    int mentioned = 0;
+    json_t *mentions = json_object_get(d, "mentions");
+    for (size_t i = 0; i < json_array_size(mentions); i++) {
+        const char *mid = str_of(json_array_get(mentions, i), "id");
+        if (!mid) continue;
+        if (dc->bot_id && !strcmp(mid, dc->bot_id)) mentioned = 1;
+        if (m.nmentions < MESSAGE_MAX_MENTIONS) m.mentions[m.nmentions++] = (char *)mid;
+    }
+    json_t *ref = json_object_get(d, "message_reference");
+    json_t *replied = json_object_get(d, "referenced_message");
+    const char *replied_author = str_of(json_object_get(replied, "author"), "id");
+    int dm = json_object_get(d, "guild_id") == NULL;
+    int reply_to_bot = replied_author && dc->bot_id && !strcmp(replied_author, dc->bot_id);
+    int addressed = dm || mentioned || reply_to_bot;
+    if (!addressed && dc->addressed_only) return;
+    const char *text = strip_bot_mention(content, dc->bot_id);
+    if (!*text) return;                                  /* e.g. only an attachment */
+    const char *name = str_of(author, "global_name");
+    if (!name) name = str_of(author, "username");
+    m.platform = "discord";
+    m.channel = (char *)channel;
+    m.id = (char *)id;
+    m.reply_to = (char *)str_of(ref, "message_id");
+    m.text = (char *)text;
+    m.author.id = (char *)author_id;
+    m.author.name = (char *)(name ? name : "someone");
+    m.direct = addressed;    /* others reach hear handlers and commands, never the fallback */
+    const char *parent = discord_threads_parent(dc->threads, channel);
+    if (parent) {
+        m.thread = (char *)channel;
+        m.thread_parent = (char *)parent;
+    }
+    m.received_at = server_now();
+    if (server.stopping) {
+        if (addressed) send_notice(dc, channel, id, "I'm restarting right now. Please send that again in a moment.");
+        return;
+    }
+    if (platform_receive(dc->self, &m) < 0) {
+        if (addressed) send_notice(dc, channel, id, "Too many messages are waiting in this channel. Please slow down a little.");
+        else log_info("discord: the queue of %s is full; a message not addressed to the bot is skipped", channel);
+    }
+}
+
+/* A reaction or an edit: to the channel's queue, for chorus.on handlers. */
+static void on_event_message(struct discord *dc, const char *type, json_t *d) {
+    struct chat_message m;
+    int rc = !strcmp(type, "MESSAGE_REACTION_ADD") ? discord_reaction_event(d, dc->bot_id, &m)
+                                                   : discord_edit_event(d, dc->bot_id, &m);
+    if (rc < 0 || server.stopping) return;
+    if (platform_receive(dc->self, &m) < 0) log_info("discord: the queue of %s is full; a %s event is dropped", m.channel, m.event);
+}
+
+/* Say TEXT in answer to interaction M (a notice instead of a job). */
+static void interaction_notice(struct discord *dc, const struct chat_message *m, const char *text) {
+    discord_interaction_send(dc->interactions, m->id, text, NULL, NULL);
+}
+
+/* INTERACTION_CREATE: defer it at once, then run it as the prefix command it stands for. */
+static void on_interaction(struct discord *dc, json_t *d) {
+    json_t *type = json_object_get(d, "type");
+    if (json_integer_value(type) != 2) return;         /* only application commands */
+    const char *app = str_of(d, "application_id");
+    const char *token = str_of(d, "token");
+    const char *id = str_of(d, "id");
+    char *text = discord_commands_text(server.rt ? server.rt->skills : NULL, json_object_get(d, "data"));
+    struct chat_message m;
+    if (!app) app = dc->app_id;
+    if (!app || !token || !id || !text || discord_interaction_event(d, text, &m) < 0 ||
+        discord_interaction_defer(dc->interactions, app, id, token, m.channel) < 0) {
+        free(text);
+        return;
+    }
+    if (server.stopping)
+        interaction_notice(dc, &m, "I'm restarting right now. Please try that again in a moment.");
+    else if (platform_receive(dc->self, &m) < 0)
+        interaction_notice(dc, &m, "Too many messages are waiting in this channel. Please slow down a little.");
+    free(text);
+}
+
+/* The bulk command registration finished. */
+static void on_commands(long status, json_t *body, const char *err, void *data) {
+    (void)data;
+    if (err) log_warn("discord: registering slash commands failed: %s", err);
+    else log_info("discord: %zu slash commands registered (HTTP %ld)", json_array_size(body), status);
+}
+
+/* Register the slash commands once the application id is known, and again
+ * whenever the list changes (a reload): one bulk overwrite, never a repeat. */
+static void send_commands(struct discord *dc) {
+    if (!dc || !dc->app_id || !dc->rest) return;
+    json_t *list = discord_commands_build(server.rt ? server.rt->skills : NULL);
+    char *text = json_dumps(list, JSON_COMPACT | JSON_SORT_KEYS);
+    if (!text || (dc->commands_sent && !strcmp(text, dc->commands_sent))) {
+        free(text);
+        json_decref(list);
+        return;
+    }
+    free(dc->commands_sent);
+    dc->commands_sent = text;
+    if (discord_rest_register_commands(dc->rest, dc->app_id, dc->guild_id, list, on_commands, NULL) < 0)
+        log_warn("discord: cannot queue the slash command registration");
+}
+
+/* Plugins were reloaded: publish the new command list if it differs. */
+static void discord_commands_changed(struct platform *p) {
+    send_commands(p->state);
+}
+
+/* Every gateway event, exactly once. */
+static void on_dispatch(struct gateway_shard *s, const char *type, json_t *d, void *data) {
+    struct discord *dc = data;
+    (void)s;
+    if (discord_threads_dispatch(dc->threads, type, d)) return;
+    if (!strcmp(type, "MESSAGE_CREATE")) {
+        on_message_create(dc, d);
+    } else if (!strcmp(type, "INTERACTION_CREATE")) {
+        on_interaction(dc, d);
+    } else if (!strcmp(type, "MESSAGE_REACTION_ADD") || !strcmp(type, "MESSAGE_UPDATE")) {
+        on_event_message(dc, type, d);
+    } else if (!strcmp(type, "READY")) {
+        const char *bot = str_of(json_object_get(d, "user"), "id");
+        const char *app = str_of(json_object_get(d, "application"), "id");
+        if (bot && (!dc->bot_id || strcmp(bot, dc->bot_id))) {
+            free(dc->bot_id);
+            dc->bot_id = strdup(bot);
+        }
+        if (app && !dc->app_id) dc->app_id = strdup(app);
+        send_commands(dc);
+    }
+}
+
+/* The set of ready shards changed: so did the platform's readiness. */
+static void on_ready(struct gateway_hub *h, void *data) {
+    struct discord *dc = data;
+    dc->self->ready = gateway_ready(h);
+}
+
+/* A shard stopped for good; the others (and other platforms) carry on. */
+static void on_fatal(struct gateway_shard *s, int code, const char *why, void *data) {
+    struct discord *dc = data;
+    (void)s;
+    (void)code;
+    (void)why;
+    dc->self->ready = 0;
+}
+
+/* ---- start ------------------------------------------------------------ */
+
+static void request_gateway(struct discord *dc);
+
+/* Retry GET /gateway/bot after its backoff. */
+static void on_start_retry(uv_timer_t *t) {
+    request_gateway(t->data);
+}
+
+/* GET /gateway/bot answered: start the shards it (or the config) asks for. */
+static void on_gateway_bot(long status, json_t *body, const char *err, void *data) {
+    struct discord *dc = data;
+    if (dc->stopped) return;
+    if (status == 401 || status == 403) {
+        log_error("discord: Discord refused the bot token (HTTP %ld); the Discord adapter stays down", status);
+        return;
+    }
+    if (err || !json_is_object(body)) {
+        double delay = 1000.0 * (double)(1u << (dc->start_attempts < 6 ? dc->start_attempts : 6)) * dc->scale;
+        dc->start_attempts++;
+        log_warn("discord: GET /gateway/bot failed (%s); trying again in %.0f ms", err ? err : "not JSON", delay);
+        uv_timer_start(dc->start_retry, on_start_retry, delay < 1 ? 1 : (uint64_t)delay, 0);
+        return;
+    }
+    const char *url = dc->gateway_url ? dc->gateway_url : str_of(body, "url");
+    json_t *limit = json_object_get(body, "session_start_limit");
+    json_t *rec = json_object_get(body, "shards");
+    struct gateway_options o = {
+        .token = dc->token, .intents = dc->intents, .url = url ? url : "wss://gateway.discord.gg",
+        .max_concurrency = json_is_integer(json_object_get(limit, "max_concurrency"))
+                               ? (int)json_integer_value(json_object_get(limit, "max_concurrency")) : 1,
+        .session_remaining = json_is_integer(json_object_get(limit, "remaining"))
+                                 ? (long)json_integer_value(json_object_get(limit, "remaining")) : -1,
+        .session_reset_after_ms = json_is_integer(json_object_get(limit, "reset_after"))
+                                      ? (long)json_integer_value(json_object_get(limit, "reset_after")) : 86400000,
+        .max_inbound = dc->max_inbound, .compress = dc->compress, .time_scale = dc->scale,
+    };
+    if (dc->auto_shards) {
+        o.total_shards = json_is_integer(rec) && json_integer_value(rec) > 0 ? (int)json_integer_value(rec) : 1;
+        if (o.total_shards > DISCORD_MAX_SHARDS) o.total_shards = DISCORD_MAX_SHARDS;
+        dc->nshard_ids = o.total_shards;
+        for (int i = 0; i < o.total_shards; i++) dc->shard_ids[i] = i;
+    } else {
+        o.total_shards = dc->shard_total;
+    }
+    char errbuf[256];
+    static const struct gateway_callbacks callbacks = { on_dispatch, on_ready, on_fatal };
+    dc->hub = gateway_new(server.loop, web_context(server.web), &o, &callbacks, dc, errbuf, sizeof(errbuf));
+    if (!dc->hub) {
+        log_error("%s", errbuf);
+        return;
+    }
+    log_info("discord: starting %d of %d shards on %s (max_concurrency %d%s)", dc->nshard_ids, o.total_shards, o.url,
+             o.max_concurrency, dc->compress ? ", zlib-stream" : "");
+    for (int i = 0; i < dc->nshard_ids; i++) gateway_add_shard(dc->hub, dc->shard_ids[i]);
+}
+
+/* Ask Discord where the gateway is and how to shard. */
+static void request_gateway(struct discord *dc) {
+    if (discord_rest_gateway_bot(dc->rest, on_gateway_bot, dc) < 0) log_error("discord: cannot start GET /gateway/bot");
+}
+
+/* platform_ops.start: only GET /gateway/bot now; the shards follow its answer. */
+static int discord_start(struct platform *p) {
+    struct discord *dc = p->state;
+    struct discord_rest_options ro = {
+        .api_base = dc->api_base, .token = dc->token, .global_per_sec = dc->global_rate, .time_scale = dc->scale,
+    };
+    dc->rest = discord_rest_new(server.loop, server.http, &ro);
+    if (!dc->rest) return -1;
+    dc->streams = discord_streams_new(server.loop, dc->rest, dc->scale);
+    dc->interactions = discord_interactions_new(server.loop, dc->rest, dc->scale);
+    dc->typing = dict_new();
+    dc->threads = discord_threads_new();
+    dc->start_retry = malloc(sizeof(uv_timer_t));
+    uv_timer_init(server.loop, dc->start_retry);
+    dc->start_retry->data = dc;
+    request_gateway(dc);
+    return 0;
+}
+
+/* platform_ops.send: a follow-up for a slash command, the end of a streamed
+ * reply, or a post (split as needed); typing stops. */
+static int discord_send(struct platform *p, const struct outgoing *out, platform_sent_fn *cb, void *data) {
+    struct discord *dc = p->state;
+    if (!dc || dc->stopped || !dc->rest) {
+        if (cb) cb(NULL, "Discord is not running", data);
+        return 0;
+    }
+    typing_stop(dc, out->channel);
+    if (discord_interaction_send(dc->interactions, out->reply_to, out->text, cb, data)) return 0;
+    if (discord_stream_final(dc->streams, out->channel, out->reply_to, out->text, cb, data)) return 0;
+    if (discord_rest_send(dc->rest, out->channel, out->text, out->reply_to, cb, data) < 0 && cb)
+        cb(NULL, "an empty reply cannot be sent to Discord", data);
+    return 0;
+}
+
+/* platform_ops.stream_delta: grow the reply in one edited message (for a
+ * slash command, its deferred response). */
+static void discord_stream_delta_op(struct platform *p, const char *channel, const char *reply_to, const char *text,
+                                    size_t len) {
+    struct discord *dc = p->state;
+    if (!dc || dc->stopped || !dc->rest || discord_interaction_delta(dc->interactions, reply_to, text, len)) return;
+    discord_stream_delta(dc->streams, channel, reply_to, text, len);
+}
+
+/* platform_ops.react: PUT the reaction (the emoji is URL-encoded). */
+static int discord_react_op(struct platform *p, const char *channel, const char *message_id, const char *emoji) {
+    struct discord *dc = p->state;
+    if (!dc || dc->stopped || !dc->rest || !*emoji) return -1;
+    return discord_rest_react(dc->rest, channel, message_id, emoji, NULL, NULL);
+}
+
+/* platform_ops.edit: PATCH a message the bot sent. */
+static int discord_edit_op(struct platform *p, const char *channel, const char *message_id, const char *text, size_t len) {
+    struct discord *dc = p->state;
+    if (!dc || dc->stopped || !dc->rest || len == 0) return -1;
+    return discord_rest_edit(dc->rest, channel, message_id, text, len, NULL, NULL);
+}
+
+/* dict_each helper: collect typing channels so they can be stopped. */
+static void collect_typing(const char *key, void *value, void *arg) {
+    (void)value;
+    char ***list = arg;
+    **list = strdup(key);
+    (*list)++;
+}
+
+/* uv_close callback of a lone timer. */
+static void free_handle(uv_handle_t *h) {
+    free(h);
+}
+
+/* platform_ops.stop: close the gateway (1000) and drop pending REST calls. */
+static void discord_stop(struct platform *p) {
+    struct discord *dc = p->state;
+    if (!dc || dc->stopped) return;
+    dc->stopped = 1;
+    p->ready = 0;
+    gateway_free(dc->hub);
+    dc->hub = NULL;
+    if (dc->typing) {
+        size_t n = dict_size(dc->typing);
+        char **names = calloc(n + 1, sizeof(char *));
+        char **cursor = names;
+        dict_each(dc->typing, collect_typing, &cursor);
+        for (size_t i = 0; i < n; i++) {
+            typing_stop(dc, names[i]);
+            free(names[i]);
+        }
+        free(names);
+        dict_free(dc->typing);
+        dc->typing = NULL;
+    }
+    discord_threads_free(dc->threads);
+    dc->threads = NULL;
+    if (dc->start_retry) {
+        uv_timer_stop(dc->start_retry);
+        uv_close((uv_handle_t *)dc->start_retry, free_handle);
+        dc->start_retry = NULL;
+    }
+    discord_rest_free(dc->rest);
+    dc->rest = NULL;
+    discord_streams_free(dc->streams);
+    dc->streams = NULL;
+    discord_interactions_free(dc->interactions);
+    dc->interactions = NULL;
+    free(dc->guild_id);
+    free(dc->token);
+    free(dc->api_base);
+    free(dc->gateway_url);
+    free(dc->bot_id);
+    free(dc->app_id);
+    free(dc->commands_sent);
+    the_dc = NULL;
+    free(dc);
+    p->state = NULL;
+}
+
+/* platform_ops.connections: gateway sockets still open (for the drain). */
+static int discord_connections(struct platform *p) {
+    (void)p;
+    return gateway_open_connections();
+}
+
+static const struct platform_ops discord_ops = {
+    .name = "discord",
+    .start = discord_start,
+    .send = discord_send,
+    .typing = discord_typing,
+    .react = discord_react_op,
+    .edit = discord_edit_op,
+    .stream_delta = discord_stream_delta_op,
+    .commands_changed = discord_commands_changed,
+    .stop = discord_stop,
+    .connections = discord_connections,
+};
+
+void discord_register(void) {
+    const struct config_block *b = server.rt ? config_first(server.rt->cfg, "discord") : NULL;
+    if (!b) return;
+    struct discord *dc = calloc(1, sizeof(*dc));
+    if (!dc) return;
+    read_config(dc, b);
+    platform_register(&discord_ops, dc);
+    dc->self = platform_find("discord");
+    the_dc = dc;
+}
+
+/* ---- calls for C ------------------------------------------------------ */
+
+int discord_delete(const char *channel, const char *message) {
+    if (!the_dc || !the_dc->rest) return -1;
+    return discord_rest_delete(the_dc->rest, channel, message, NULL, NULL);
+}

@@ -1,0 +1,879 @@
+/* discord_gateway.c - the gateway protocol of discord_gateway.h on lws
+ * client connections.
+ *
+ * Lifetimes: a shard lives as long as its hub. Each connection attempt is a
+ * struct gw_conn owned by its lws wsi (freed in WSI_DESTROY). A shard that
+ * gives a connection up detaches it (conn->shard = NULL) and lets it close on
+ * its own time, so a dying socket never holds up the reconnect. Timers are
+ * allocated one by one and freed by their close callback, so the hub can be
+ * freed at once. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <libwebsockets.h>
+#include "platforms/discord/discord_gateway.h"
+#include "platforms/discord/discord_zlib.h"
+#include "lib/json_fast.h"
+#include "lib/log.h"
+#include "lib/metrics.h"
+
+#define OP_DISPATCH 0
+#define OP_HEARTBEAT 1
+#define OP_IDENTIFY 2
+#define OP_RESUME 6
+#define OP_RECONNECT 7
+#define OP_INVALID_SESSION 9
+#define OP_HELLO 10
+#define OP_ACK 11
+
+#define MAX_SEND_BYTES 4096
+#define SENDS_PER_WINDOW 120
+#define SEND_WINDOW_MS 60000.0
+#define IDENTIFY_WINDOW_MS 5000.0
+#define BACKOFF_BASE_MS 1000.0
+#define BACKOFF_MAX_MS 60000.0
+#define CLOSE_RESUMABLE 4900       /* our own non-1000 close: the session stays resumable */
+#define MAX_BUCKETS 64
+
+struct frame {
+    size_t len;
+    struct frame *next;
+    unsigned char data[];          /* LWS_PRE bytes of headroom, then the payload */
+};
+
+struct gw_conn {
+    struct gateway_shard *shard;   /* NULL once the shard gave this connection up */
+    struct lws *wsi;
+    char *rx;
+    size_t rx_len;
+    int rx_overflow;
+    struct discord_zlib *zlib;     /* the inflate side of zlib-stream, when compress is on */
+    struct frame *out_head, *out_tail;
+    uint64_t sends[SENDS_PER_WINDOW];  /* ring of the last sends' loop times */
+    int nsends, send_pos;
+    int close_code;                /* set: write a close frame with it, then go */
+    int close_sent;
+    int peer_code;                 /* the close code the server sent */
+    int hello;
+    int acked;
+    int in_connect;
+    int destroyed;
+};
+
+struct dns_req {
+    uv_getaddrinfo_t req;
+    struct gateway_shard *shard;   /* NULL when the shard went away */
+};
+
+struct gateway_shard {
+    struct gateway_hub *hub;
+    int id;
+    struct gw_conn *conn;
+    struct dns_req *dns;
+    uv_timer_t *heartbeat;
+    uv_timer_t *retry;             /* backoff before the next connect */
+    uv_timer_t *send_wait;         /* the 120-per-60-s window is full */
+    char *session_id;
+    char *resume_url;
+    long seq;
+    int attempts;                  /* connects since the last READY/RESUMED */
+    int ready;
+    int stopped;                   /* a fatal close: never reconnect */
+    int waiting_identify;
+    char stop_reason[160];
+    struct gateway_shard *next_waiting;
+};
+
+struct gateway_hub {
+    uv_loop_t *loop;
+    struct lws_context *ctx;
+    struct lws_vhost *vhost;
+    struct gateway_options opts;
+    struct gateway_callbacks cb;
+    void *data;
+    struct gateway_shard **shards;
+    int nshards;
+    uint64_t bucket_next[MAX_BUCKETS];   /* when each identify bucket may identify again */
+    uint64_t session_reset_at;
+    long session_total;
+    struct gateway_shard *waiting;       /* shards waiting for an identify slot */
+    uv_timer_t *identify_timer;
+};
+
+static int open_conns;
+
+static int on_event(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
+static void shard_connect(struct gateway_shard *s);
+static void identify_pump(struct gateway_hub *h);
+
+static const struct lws_protocols protocols[] = {
+    { "discord-gateway", on_event, 0, 65536, 0, NULL, 0 },
+    { NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
+/* Loop milliseconds scaled for tests (never below 1). */
+static uint64_t scaled(const struct gateway_hub *h, double ms) {
+    double v = ms * h->opts.time_scale;
+    return v < 1 ? 1 : (uint64_t)v;
+}
+
+/* A random number in [0, 1). */
+static double random_unit(void) {
+    return (double)rand() / ((double)RAND_MAX + 1.0);
+}
+
+/* uv_close callback of a handle allocated on its own. */
+static void free_handle(uv_handle_t *h) {
+    free(h);
+}
+
+/* A timer of its own allocation, so closing it never waits on its owner. */
+static uv_timer_t *timer_new(uv_loop_t *loop, void *data) {
+    uv_timer_t *t = malloc(sizeof(*t));
+    if (!t) return NULL;
+    uv_timer_init(loop, t);
+    t->data = data;
+    return t;
+}
+
+/* Stop and close a timer made by timer_new (its memory goes in the close callback). */
+static void timer_free(uv_timer_t **t) {
+    if (!*t) return;
+    uv_timer_stop(*t);
+    uv_close((uv_handle_t *)*t, free_handle);
+    *t = NULL;
+}
+
+struct gateway_hub *gateway_new(uv_loop_t *loop, struct lws_context *ctx, const struct gateway_options *opts,
+                                const struct gateway_callbacks *cb, void *data, char *err, size_t errlen) {
+    if (!ctx) {
+        snprintf(err, errlen, "discord: the websocket context is not running");
+        return NULL;
+    }
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof(info));
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.protocols = protocols;
+    info.vhost_name = "discord";
+    info.options = LWS_SERVER_OPTION_LIBUV;
+    struct lws_vhost *vh = lws_create_vhost(ctx, &info);
+    if (!vh) {
+        snprintf(err, errlen, "discord: cannot create the client vhost");
+        return NULL;
+    }
+    struct gateway_hub *h = calloc(1, sizeof(*h));
+    if (!h) return NULL;
+    h->loop = loop;
+    h->ctx = ctx;
+    h->vhost = vh;
+    h->opts = *opts;
+    h->opts.token = strdup(opts->token);
+    h->opts.url = strdup(opts->url);
+    if (h->opts.time_scale <= 0) h->opts.time_scale = 1.0;
+    if (h->opts.max_concurrency < 1) h->opts.max_concurrency = 1;
+    if (h->opts.max_concurrency > MAX_BUCKETS) h->opts.max_concurrency = MAX_BUCKETS;
+    if (h->opts.total_shards < 1) h->opts.total_shards = 1;
+    h->session_total = opts->session_remaining;
+    h->cb = *cb;
+    h->data = data;
+    h->identify_timer = timer_new(loop, h);
+    return h;
+}
+
+int gateway_add_shard(struct gateway_hub *h, int id) {
+    struct gateway_shard **p = realloc(h->shards, sizeof(*p) * (size_t)(h->nshards + 1));
+    if (!p) return -1;
+    h->shards = p;
+    struct gateway_shard *s = calloc(1, sizeof(*s));
+    if (!s) return -1;
+    s->hub = h;
+    s->id = id;
+    s->heartbeat = timer_new(h->loop, s);
+    s->retry = timer_new(h->loop, s);
+    s->send_wait = timer_new(h->loop, s);
+    h->shards[h->nshards++] = s;
+    shard_connect(s);
+    return 0;
+}
+
+int gateway_shard_id(const struct gateway_shard *s) {
+    return s->id;
+}
+
+int gateway_shard_count(const struct gateway_hub *h) {
+    return h ? h->nshards : 0;
+}
+
+int gateway_ready(const struct gateway_hub *h) {
+    if (!h || h->nshards == 0) return 0;
+    for (int i = 0; i < h->nshards; i++)
+        if (!h->shards[i]->ready) return 0;
+    return 1;
+}
+
+const char *gateway_status(const struct gateway_hub *h, char *buf, size_t len) {
+    if (!h) return NULL;
+    for (int i = 0; i < h->nshards; i++) {
+        struct gateway_shard *s = h->shards[i];
+        if (s->stopped) snprintf(buf, len, "shard %d stopped: %s", s->id, s->stop_reason);
+        else if (!s->ready) snprintf(buf, len, "shard %d is connecting", s->id);
+        else continue;
+        return buf;
+    }
+    return NULL;
+}
+
+int gateway_open_connections(void) {
+    return open_conns;
+}
+
+/* ---- sending -------------------------------------------------------- */
+
+/* Queue PAYLOAD (taken over) on C; heartbeats jump the queue. Refuses
+ * payloads over Discord's 4096 bytes. Returns 0 or -1. */
+static int conn_send(struct gw_conn *c, json_t *payload, int urgent) {
+    char *text = json_dumps(payload, JSON_COMPACT);
+    json_decref(payload);
+    if (!text) return -1;
+    size_t len = strlen(text);
+    if (len > MAX_SEND_BYTES) {
+        log_error("discord: a %zu-byte gateway payload is over Discord's 4096-byte limit; not sent", len);
+        free(text);
+        return -1;
+    }
+    struct frame *f = malloc(sizeof(*f) + LWS_PRE + len);
+    if (!f) {
+        free(text);
+        return -1;
+    }
+    f->len = len;
+    memcpy(f->data + LWS_PRE, text, len);
+    free(text);
+    if (urgent) {
+        f->next = c->out_head;
+        c->out_head = f;
+        if (!c->out_tail) c->out_tail = f;
+    } else {
+        f->next = NULL;
+        if (c->out_tail) c->out_tail->next = f;
+        else c->out_head = f;
+        c->out_tail = f;
+    }
+    lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+/* The send window has room again: ask lws for a write slot. */
+static void on_send_wait(uv_timer_t *t) {
+    struct gateway_shard *s = t->data;
+    if (s->conn) lws_callback_on_writable(s->conn->wsi);
+}
+
+/* lws 4.1 keeps the close opcode out of its public enum; see webchat.c. */
+#define WS_WRITE_CLOSE ((enum lws_write_protocol)4)
+
+/* Write a close frame with C's code and give the server a second to answer. */
+static int write_close(struct gw_conn *c) {
+    unsigned char buf[LWS_PRE + 2];
+    buf[LWS_PRE] = (unsigned char)(c->close_code >> 8);
+    buf[LWS_PRE + 1] = (unsigned char)(c->close_code & 0xff);
+    c->close_sent = 1;
+    if (lws_write(c->wsi, buf + LWS_PRE, 2, WS_WRITE_CLOSE) < 0) return -1;
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_ACK, 1);
+    return 0;
+}
+
+/* One write per WRITEABLE: a close, or the next frame if the window allows. */
+static int conn_writable(struct gw_conn *c) {
+    if (c->close_code) return c->close_sent ? 0 : write_close(c);
+    struct frame *f = c->out_head;
+    if (!f) return 0;
+    struct gateway_shard *s = c->shard;
+    uint64_t now = s ? uv_now(s->hub->loop) : 0;
+    if (s && c->nsends == SENDS_PER_WINDOW) {
+        uint64_t oldest = c->sends[c->send_pos];
+        uint64_t window = scaled(s->hub, SEND_WINDOW_MS);
+        if (now < oldest + window) {
+            uv_timer_start(s->send_wait, on_send_wait, oldest + window - now, 0);
+            return 0;
+        }
+    }
+    if (lws_write(c->wsi, f->data + LWS_PRE, f->len, LWS_WRITE_TEXT) < (int)f->len) return -1;
+    c->sends[c->send_pos] = now;
+    c->send_pos = (c->send_pos + 1) % SENDS_PER_WINDOW;
+    if (c->nsends < SENDS_PER_WINDOW) c->nsends++;
+    c->out_head = f->next;
+    if (!c->out_head) c->out_tail = NULL;
+    free(f);
+    if (c->out_head) lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+/* ---- connection life cycle ------------------------------------------ */
+
+/* Is CODE one of the close codes after which reconnecting cannot help? */
+static const char *fatal_reason(int code) {
+    switch (code) {
+    case 4004: return "authentication failed (check the bot token)";
+    case 4010: return "invalid shard (check shards.ids and shards.total)";
+    case 4011: return "sharding required (set shards = \"auto\" or more shards)";
+    case 4012: return "invalid API version";
+    case 4013: return "invalid intents (check the intents number)";
+    case 4014: return "disallowed intents (enable them in the developer portal, e.g. MESSAGE_CONTENT)";
+    default: return NULL;
+    }
+}
+
+/* Forget the session: the next connection identifies afresh. */
+static void forget_session(struct gateway_shard *s) {
+    free(s->session_id);
+    s->session_id = NULL;
+    free(s->resume_url);
+    s->resume_url = NULL;
+    s->seq = 0;
+}
+
+/* The backoff is over: connect again. */
+static void on_retry(uv_timer_t *t) {
+    shard_connect(t->data);
+}
+
+/* Give up S's current connection (closing it with CODE if it is open) and
+ * schedule the next one: at once when IMMEDIATE, else after a backoff. */
+static void shard_reconnect(struct gateway_shard *s, int code, int immediate) {
+    struct gateway_hub *h = s->hub;
+    struct gw_conn *c = s->conn;
+    int was_ready = s->ready;
+    s->conn = NULL;
+    s->ready = 0;
+    uv_timer_stop(s->heartbeat);
+    uv_timer_stop(s->send_wait);
+    if (c) {
+        c->shard = NULL;
+        if (c->wsi && !c->destroyed && code) {
+            c->close_code = code;
+            lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, 2);
+            lws_callback_on_writable(c->wsi);
+        }
+    }
+    if (was_ready && h->cb.ready) h->cb.ready(h, h->data);
+    if (s->stopped) return;
+    metrics_inc(METRIC_PLATFORM_EVENTS, "discord_reconnect", 1);
+    double delay = 0;
+    if (!immediate) {
+        double base = BACKOFF_BASE_MS * (double)(1u << (s->attempts < 6 ? s->attempts : 6));
+        if (base > BACKOFF_MAX_MS) base = BACKOFF_MAX_MS;
+        delay = base * (0.5 + 0.5 * random_unit());
+    }
+    uint64_t ms = immediate ? 0 : scaled(h, delay);
+    log_info("discord: shard %d reconnecting in %llu ms (%s)", s->id, (unsigned long long)ms,
+             s->session_id ? "will resume" : "will identify");
+    uv_timer_start(s->retry, on_retry, ms, 0);
+}
+
+/* Stop S for good after a fatal close code. */
+static void shard_fatal(struct gateway_shard *s, int code, const char *why) {
+    struct gateway_hub *h = s->hub;
+    s->stopped = 1;
+    snprintf(s->stop_reason, sizeof(s->stop_reason), "Discord closed the gateway with %d, %s", code, why);
+    log_error("discord: shard %d stopped for good: Discord closed the gateway with %d: %s; not reconnecting",
+              s->id, code, why);
+    metrics_inc(METRIC_PLATFORM_EVENTS, "discord_fatal_close", 1);
+    forget_session(s);
+    shard_reconnect(s, 0, 0);
+    if (h->cb.fatal) h->cb.fatal(s, code, why, h->data);
+}
+
+/* C's socket went away (closed by the server, or never opened). */
+static void conn_lost(struct gw_conn *c, const char *what) {
+    struct gateway_shard *s = c->shard;
+    if (!s) return;
+    int code = c->peer_code;
+    const char *why = fatal_reason(code);
+    if (why) {
+        shard_fatal(s, code, why);
+        return;
+    }
+    if (code) log_warn("discord: shard %d: the gateway closed with %d", s->id, code);
+    else log_warn("discord: shard %d: %s", s->id, what);
+    if (code == 4007 || code == 4009) forget_session(s);
+    shard_reconnect(s, 0, 0);
+}
+
+/* A name resolved: open the websocket to the numeric address. */
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res);
+
+/* Split a ws:// or wss:// URL. A URL without a query gets ours; COMPRESS
+ * asks for zlib-stream in either, unless the query already names a
+ * compress. Returns 0 or -1. */
+static int parse_url(const char *url, int compress, int *tls, char *host, size_t hlen, int *port, char *path,
+                     size_t plen) {
+    const char *p;
+    if (!strncmp(url, "wss://", 6)) {
+        *tls = 1;
+        *port = 443;
+        p = url + 6;
+    } else if (!strncmp(url, "ws://", 5)) {
+        *tls = 0;
+        *port = 80;
+        p = url + 5;
+    } else {
+        return -1;
+    }
+    size_t hl = strcspn(p, ":/?");
+    if (hl == 0 || hl >= hlen) return -1;
+    memcpy(host, p, hl);
+    host[hl] = '\0';
+    p += hl;
+    if (*p == ':') {
+        char *end;
+        long v = strtol(p + 1, &end, 10);
+        if (v <= 0 || v > 65535) return -1;
+        *port = (int)v;
+        p = end;
+    }
+    const char *query = strchr(p, '?');
+    const char *ours = query ? "" : "?v=10&encoding=json";
+    const char *zlib = compress && !(query && strstr(query, "compress=")) ? "&compress=zlib-stream" : "";
+    int n = snprintf(path, plen, "%s%s%s%s", *p == '/' ? "" : "/", p, ours, zlib);
+    if (n < 0 || (size_t)n >= plen) return -1;
+    return 0;
+}
+
+/* Open a new connection for S: resolve the host first (lws would block the loop on DNS). */
+static void shard_connect(struct gateway_shard *s) {
+    struct gateway_hub *h = s->hub;
+    if (s->stopped || s->conn || s->dns) return;
+    const char *url = s->session_id && s->resume_url ? s->resume_url : h->opts.url;
+    int tls, port;
+    char host[256], path[512];
+    if (parse_url(url, h->opts.compress, &tls, host, sizeof(host), &port, path, sizeof(path)) < 0) {
+        log_error("discord: shard %d: the gateway URL %s is not ws:// or wss://", s->id, url);
+        s->attempts++;
+        shard_reconnect(s, 0, 0);
+        return;
+    }
+    struct dns_req *d = calloc(1, sizeof(*d));
+    if (!d) return;
+    d->shard = s;
+    d->req.data = d;
+    s->dns = d;
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    int rc = uv_getaddrinfo(h->loop, &d->req, on_resolved, host, NULL, &hints);
+    if (rc < 0) {
+        s->dns = NULL;
+        free(d);
+        log_warn("discord: shard %d: cannot resolve %s: %s", s->id, host, uv_strerror(rc));
+        s->attempts++;
+        shard_reconnect(s, 0, 0);
+    }
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
+    struct dns_req *d = req->data;
+    struct gateway_shard *s = d->shard;
+    free(d);
+    if (!s) {
+        uv_freeaddrinfo(res);
+        return;
+    }
+    s->dns = NULL;
+    struct gateway_hub *h = s->hub;
+    const char *url = s->session_id && s->resume_url ? s->resume_url : h->opts.url;
+    int tls, port;
+    char host[256], path[512], addr[INET6_ADDRSTRLEN] = "";
+    parse_url(url, h->opts.compress, &tls, host, sizeof(host), &port, path, sizeof(path));
+    if (status == 0 && res) {
+        if (res->ai_family == AF_INET6) uv_ip6_name((struct sockaddr_in6 *)res->ai_addr, addr, sizeof(addr));
+        else uv_ip4_name((struct sockaddr_in *)res->ai_addr, addr, sizeof(addr));
+    }
+    uv_freeaddrinfo(res);
+    s->attempts++;
+    if (!addr[0]) {
+        log_warn("discord: shard %d: cannot resolve %s: %s", s->id, host, status ? uv_strerror(status) : "no address");
+        shard_reconnect(s, 0, 0);
+        return;
+    }
+    struct gw_conn *c = calloc(1, sizeof(*c));
+    if (!c) return;
+    c->shard = s;
+    c->in_connect = 1;
+    if (h->opts.compress && !(c->zlib = discord_zlib_new(h->opts.max_inbound))) {
+        free(c);
+        log_error("discord: shard %d: out of memory for the zlib stream", s->id);
+        shard_reconnect(s, 0, 0);
+        return;
+    }
+    s->conn = c;
+    struct lws_client_connect_info ci;
+    memset(&ci, 0, sizeof(ci));
+    ci.context = h->ctx;
+    ci.vhost = h->vhost;
+    ci.address = addr;
+    ci.port = port;
+    ci.ssl_connection = tls ? LCCSCF_USE_SSL : 0;
+    ci.path = path;
+    ci.host = host;
+    ci.origin = host;
+    ci.local_protocol_name = "discord-gateway";
+    ci.opaque_user_data = c;
+    ci.pwsi = &c->wsi;
+    open_conns++;
+    log_debug("discord: shard %d connecting to %s (%s:%d)", s->id, host, addr, port);
+    struct lws *wsi = lws_client_connect_via_info(&ci);
+    c->in_connect = 0;
+    if (!wsi) {
+        if (!c->destroyed) open_conns--;
+        int attached = c->shard != NULL;
+        if (attached) s->conn = NULL;
+        free(c);
+        if (attached) {
+            log_warn("discord: shard %d: cannot open a connection to %s:%d", s->id, host, port);
+            shard_reconnect(s, 0, 0);
+        }
+    }
+}
+
+/* ---- protocol --------------------------------------------------------- */
+
+/* Send a heartbeat carrying the last sequence number seen. */
+static void send_heartbeat(struct gateway_shard *s) {
+    json_t *o = json_pack("{s:i, s:o}", "op", OP_HEARTBEAT, "d", s->seq > 0 ? json_integer(s->seq) : json_null());
+    conn_send(s->conn, o, 1);
+}
+
+/* Heartbeat tick: a beat without an ACK since the last one is a zombie. */
+static void on_heartbeat(uv_timer_t *t) {
+    struct gateway_shard *s = t->data;
+    struct gw_conn *c = s->conn;
+    if (!c) return;
+    if (!c->acked) {
+        log_warn("discord: shard %d: no heartbeat ACK since the last beat; the connection is a zombie, resuming on a new one",
+                 s->id);
+        metrics_inc(METRIC_PLATFORM_EVENTS, "discord_zombie", 1);
+        shard_reconnect(s, CLOSE_RESUMABLE, 1);
+        return;
+    }
+    c->acked = 0;
+    send_heartbeat(s);
+}
+
+/* Send Identify for S now (the hub's pacing already allowed it). */
+static void send_identify(struct gateway_shard *s) {
+    struct gateway_hub *h = s->hub;
+    json_t *d = json_pack("{s:s, s:I, s:{s:s, s:s, s:s}, s:[i, i], s:i}",
+                          "token", h->opts.token, "intents", (json_int_t)h->opts.intents,
+                          "properties", "os", "linux", "browser", "chorus", "device", "chorus",
+                          "shard", s->id, h->opts.total_shards, "large_threshold", 50);
+    log_info("discord: shard %d identifying (intents %ld)", s->id, h->opts.intents);
+    forget_session(s);
+    conn_send(s->conn, json_pack("{s:i, s:o}", "op", OP_IDENTIFY, "d", d), 0);
+}
+
+/* Send Resume for S's session. */
+static void send_resume(struct gateway_shard *s) {
+    log_info("discord: shard %d resuming session at seq %ld", s->id, s->seq);
+    metrics_inc(METRIC_PLATFORM_EVENTS, "discord_resume", 1);
+    json_t *d = json_pack("{s:s, s:s, s:I}", "token", s->hub->opts.token, "session_id", s->session_id,
+                          "seq", (json_int_t)s->seq);
+    conn_send(s->conn, json_pack("{s:i, s:o}", "op", OP_RESUME, "d", d), 0);
+}
+
+/* The identify slot timer fired: let the waiting shards try again. */
+static void on_identify_timer(uv_timer_t *t) {
+    identify_pump(t->data);
+}
+
+/* Identify every waiting shard whose max_concurrency bucket is free and
+ * while the session start budget lasts; arm the timer for the rest. */
+static void identify_pump(struct gateway_hub *h) {
+    uint64_t now = uv_now(h->loop);
+    uint64_t next = 0;
+    if (h->opts.session_remaining == 0) {
+        if (now < h->session_reset_at) {
+            uv_timer_start(h->identify_timer, on_identify_timer, h->session_reset_at - now, 0);
+            return;
+        }
+        h->opts.session_remaining = h->session_total > 0 ? h->session_total : 1000;
+    }
+    struct gateway_shard **pp = &h->waiting;
+    while (*pp) {
+        struct gateway_shard *s = *pp;
+        int key = s->id % h->opts.max_concurrency;
+        if (!s->conn || !s->conn->hello) {         /* its connection went away meanwhile */
+            *pp = s->next_waiting;
+            s->waiting_identify = 0;
+            continue;
+        }
+        if (now < h->bucket_next[key]) {
+            if (!next || h->bucket_next[key] < next) next = h->bucket_next[key];
+            pp = &s->next_waiting;
+            continue;
+        }
+        if (h->opts.session_remaining == 0) {
+            log_warn("discord: the daily identify budget is used up; waiting %llu ms for it to reset",
+                     (unsigned long long)(h->session_reset_at > now ? h->session_reset_at - now : 0));
+            uv_timer_start(h->identify_timer, on_identify_timer, h->session_reset_at > now ? h->session_reset_at - now : 1, 0);
+            return;
+        }
+        h->bucket_next[key] = now + scaled(h, IDENTIFY_WINDOW_MS);
+        if (h->opts.session_remaining > 0 && --h->opts.session_remaining == 0)
+            h->session_reset_at = now + scaled(h, (double)h->opts.session_reset_after_ms);
+        *pp = s->next_waiting;
+        s->waiting_identify = 0;
+        send_identify(s);
+    }
+    if (next) uv_timer_start(h->identify_timer, on_identify_timer, next - now, 0);
+}
+
+/* Ask the hub for an identify slot for S. */
+static void request_identify(struct gateway_shard *s) {
+    struct gateway_hub *h = s->hub;
+    if (!s->waiting_identify) {
+        s->waiting_identify = 1;
+        s->next_waiting = NULL;
+        struct gateway_shard **pp = &h->waiting;
+        while (*pp) pp = &(*pp)->next_waiting;
+        *pp = s;
+    }
+    identify_pump(h);
+}
+
+/* Hello: start heartbeating (first beat jittered), then resume or identify. */
+static void on_hello(struct gateway_shard *s, json_t *d) {
+    json_t *iv = json_object_get(d, "heartbeat_interval");
+    double interval = json_is_number(iv) ? json_number_value(iv) : 41250;
+    uint64_t every = scaled(s->hub, interval);
+    s->conn->hello = 1;
+    s->conn->acked = 1;
+    uv_timer_start(s->heartbeat, on_heartbeat, (uint64_t)((double)every * random_unit()), every);
+    if (s->session_id) send_resume(s);
+    else request_identify(s);
+}
+
+/* READY: keep the session; RESUMED: the replay is over. Both mean ready. */
+static void on_ready_event(struct gateway_shard *s, const char *type, json_t *d) {
+    if (!strcmp(type, "READY")) {
+        json_t *sid = json_object_get(d, "session_id");
+        json_t *url = json_object_get(d, "resume_gateway_url");
+        free(s->session_id);
+        free(s->resume_url);
+        s->session_id = json_is_string(sid) ? strdup(json_string_value(sid)) : NULL;
+        s->resume_url = json_is_string(url) ? strdup(json_string_value(url)) : NULL;
+        log_info("discord: shard %d ready", s->id);
+    } else {
+        log_info("discord: shard %d resumed at seq %ld", s->id, s->seq);
+    }
+    s->attempts = 0;
+    if (!s->ready) {
+        s->ready = 1;
+        if (s->hub->cb.ready) s->hub->cb.ready(s->hub, s->hub->data);
+    }
+}
+
+/* One whole gateway payload from the server. */
+static void on_payload(struct gateway_shard *s, const char *text, size_t len) {
+    json_error_t jerr;
+    json_t *o = json_fast_loadb(text, len, &jerr);
+    if (!json_is_object(o)) {
+        log_warn("discord: shard %d: a gateway payload that is not a JSON object (%s); ignored", s->id, jerr.text);
+        json_decref(o);
+        return;
+    }
+    json_t *opv = json_object_get(o, "op");
+    json_t *d = json_object_get(o, "d");
+    int op = json_is_integer(opv) ? (int)json_integer_value(opv) : -1;
+    switch (op) {
+    case OP_DISPATCH: {
+        json_t *sv = json_object_get(o, "s");
+        json_t *tv = json_object_get(o, "t");
+        const char *type = json_is_string(tv) ? json_string_value(tv) : "";
+        if (json_is_integer(sv)) {
+            long seq = (long)json_integer_value(sv);
+            if (seq <= s->seq) {
+                log_debug("discord: shard %d: event %ld (%s) seen already; not dispatched again", s->id, seq, type);
+                break;
+            }
+            s->seq = seq;
+        }
+        if (!strcmp(type, "READY") || !strcmp(type, "RESUMED")) on_ready_event(s, type, d);
+        if (s->hub->cb.dispatch) s->hub->cb.dispatch(s, type, d, s->hub->data);
+        break;
+    }
+    case OP_HEARTBEAT:
+        send_heartbeat(s);
+        break;
+    case OP_ACK:
+        s->conn->acked = 1;
+        break;
+    case OP_HELLO:
+        on_hello(s, d);
+        break;
+    case OP_RECONNECT:
+        log_info("discord: shard %d: Discord asked for a reconnect (op 7)", s->id);
+        shard_reconnect(s, CLOSE_RESUMABLE, 1);
+        break;
+    case OP_INVALID_SESSION:
+        log_warn("discord: shard %d: invalid session (op 9, %s)", s->id, json_is_true(d) ? "resumable" : "not resumable");
+        if (!json_is_true(d)) forget_session(s);
+        s->attempts++;
+        shard_reconnect(s, CLOSE_RESUMABLE, 0);
+        break;
+    default:
+        log_debug("discord: shard %d: ignoring gateway op %d", s->id, op);
+    }
+    json_decref(o);
+}
+
+/* Append a fragment; a whole message goes to on_payload. */
+static void conn_receive(struct gw_conn *c, const char *in, size_t len, int final) {
+    struct gateway_shard *s = c->shard;
+    if (!c->rx_overflow) {
+        if (c->rx_len + len > s->hub->opts.max_inbound) {
+            c->rx_overflow = 1;
+        } else {
+            char *p = realloc(c->rx, c->rx_len + len + 1);
+            if (!p) {
+                c->rx_overflow = 1;
+            } else {
+                c->rx = p;
+                memcpy(c->rx + c->rx_len, in, len);
+                c->rx_len += len;
+            }
+        }
+    }
+    if (!final) return;
+    int overflow = c->rx_overflow;
+    char *rx = c->rx;
+    size_t rx_len = c->rx_len;
+    c->rx = NULL;
+    c->rx_len = 0;
+    c->rx_overflow = 0;
+    if (overflow) {
+        log_error("discord: shard %d: a gateway message was larger than max_inbound_bytes (%zu); reconnecting",
+                  s->id, s->hub->opts.max_inbound);
+        metrics_inc(METRIC_PLATFORM_EVENTS, "discord_oversized", 1);
+        shard_reconnect(s, CLOSE_RESUMABLE, 0);
+    } else {
+        on_payload(s, rx ? rx : "", rx_len);
+    }
+    free(rx);
+}
+
+/* Inflate a fragment of the zlib stream; at the end of a websocket message a
+ * whole payload goes to on_payload. An oversized or corrupt stream cannot be
+ * read on, so the connection is given up and the session resumed on a new
+ * one (with a fresh stream). */
+static void conn_receive_zlib(struct gw_conn *c, const char *in, size_t len, int final) {
+    struct gateway_shard *s = c->shard;
+    int rc = discord_zlib_feed(c->zlib, in, len);
+    if (rc == DISCORD_ZLIB_TOO_BIG) {
+        log_error("discord: shard %d: a compressed gateway message inflated past max_inbound_bytes (%zu); reconnecting",
+                  s->id, s->hub->opts.max_inbound);
+        metrics_inc(METRIC_PLATFORM_EVENTS, "discord_oversized", 1);
+        shard_reconnect(s, CLOSE_RESUMABLE, 0);
+        return;
+    }
+    if (rc == DISCORD_ZLIB_CORRUPT) {
+        log_error("discord: shard %d: the gateway's zlib stream is corrupt (%s); reconnecting", s->id,
+                  discord_zlib_error(c->zlib));
+        metrics_inc(METRIC_PLATFORM_EVENTS, "discord_zlib_error", 1);
+        shard_reconnect(s, CLOSE_RESUMABLE, 0);
+        return;
+    }
+    if (!final) return;
+    size_t n;
+    const char *text = discord_zlib_take(c->zlib, &n);
+    if (text) on_payload(s, text, n);
+}
+
+/* Free what a connection still holds. */
+static void conn_free(struct gw_conn *c) {
+    while (c->out_head) {
+        struct frame *f = c->out_head;
+        c->out_head = f->next;
+        free(f);
+    }
+    free(c->rx);
+    discord_zlib_free(c->zlib);
+    free(c);
+}
+
+/* The lws callback of every gateway connection. */
+static int on_event(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
+    struct gw_conn *c = wsi ? lws_get_opaque_user_data(wsi) : NULL;
+    int final;
+    switch (reason) {
+    case LWS_CALLBACK_CLIENT_ESTABLISHED:
+        if (c && c->shard) log_debug("discord: shard %d connected", c->shard->id);
+        return 0;
+    case LWS_CALLBACK_CLIENT_RECEIVE:
+        if (!c || !c->shard || c->close_code) return 0;
+        final = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
+        if (c->zlib && lws_frame_is_binary(wsi)) conn_receive_zlib(c, in, len, final);
+        else conn_receive(c, in, len, final);
+        return 0;
+    case LWS_CALLBACK_CLIENT_WRITEABLE:
+        return c ? conn_writable(c) : 0;
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        if (c && len >= 2) c->peer_code = ((const unsigned char *)in)[0] << 8 | ((const unsigned char *)in)[1];
+        return 0;
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+        if (c) {
+            char what[200];
+            snprintf(what, sizeof(what), "the gateway connection failed: %s", in ? (const char *)in : "unknown error");
+            conn_lost(c, what);
+        }
+        return 0;
+    case LWS_CALLBACK_CLIENT_CLOSED:
+        if (c) conn_lost(c, "the gateway connection closed");
+        return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+        if (!c) return 0;
+        conn_lost(c, "the gateway connection went away");
+        lws_set_opaque_user_data(wsi, NULL);
+        c->destroyed = 1;
+        open_conns--;
+        if (!c->in_connect) conn_free(c);
+        return 0;
+    default:
+        break;
+    }
+    (void)user;
+    return 0;
+}
+
+void gateway_free(struct gateway_hub *h) {
+    if (!h) return;
+    for (int i = 0; i < h->nshards; i++) {
+        struct gateway_shard *s = h->shards[i];
+        s->stopped = 1;
+        if (s->conn) {
+            struct gw_conn *c = s->conn;
+            s->conn = NULL;
+            c->shard = NULL;
+            if (c->wsi && !c->destroyed) {
+                c->close_code = 1000;
+                lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, 2);
+                lws_callback_on_writable(c->wsi);
+            }
+        }
+        if (s->dns) {
+            s->dns->shard = NULL;
+            uv_cancel((uv_req_t *)&s->dns->req);
+        }
+        timer_free(&s->heartbeat);
+        timer_free(&s->retry);
+        timer_free(&s->send_wait);
+        forget_session(s);
+        free(s);
+    }
+    timer_free(&h->identify_timer);
+    free(h->shards);
+    free((char *)h->opts.token);
+    free((char *)h->opts.url);
+    free(h);
+}

@@ -1,0 +1,536 @@
+/* discord_rest.c - Discord REST calls: build the request, queue it on the
+ * rate limiter, send it with http_client, read the limits off the answer. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <curl/curl.h>
+#include "platforms/discord/discord_ratelimit.h"
+#include "platforms/discord/discord_rest.h"
+#include "io/http_client.h"
+#include "lib/json_fast.h"
+#include "lib/log.h"
+#include "lib/utf8.h"
+
+#define MAX_TRIES 4
+
+struct rest_call {
+    struct discord_rest *r;
+    char *method;
+    char *path;
+    char *url;
+    char *body;                 /* serialized JSON, or NULL */
+    int tries;
+    struct rl_ticket *ticket;
+    struct http_call *http;
+    uv_timer_t *retry_timer;    /* waiting before a retry after a 5xx */
+    discord_rest_fn *cb;
+    void *data;
+    struct rest_call *prev, *next;
+};
+
+struct discord_rest {
+    uv_loop_t *loop;
+    struct http_client *http;
+    struct ratelimit *rl;
+    char *base;                 /* api_base + "/v10" */
+    char *auth;                 /* "Authorization: Bot <token>" */
+    double scale;
+    struct rest_call *calls;
+    int ncalls;
+};
+
+struct discord_rest *discord_rest_new(uv_loop_t *loop, struct http_client *http,
+                                      const struct discord_rest_options *opts) {
+    struct discord_rest *r = calloc(1, sizeof(*r));
+    if (!r) return NULL;
+    r->loop = loop;
+    r->http = http;
+    r->scale = opts->time_scale > 0 ? opts->time_scale : 1.0;
+    r->rl = ratelimit_new(loop, opts->global_per_sec);
+    size_t n = strlen(opts->api_base);
+    while (n && opts->api_base[n - 1] == '/') n--;
+    if (n >= 4 && !strncmp(opts->api_base + n - 4, "/v10", 4)) n -= 4;   /* "…/api/v10" works too */
+    r->base = malloc(n + 5);
+    memcpy(r->base, opts->api_base, n);
+    memcpy(r->base + n, "/v10", 5);
+    size_t alen = strlen(opts->token) + 32;
+    r->auth = malloc(alen);
+    snprintf(r->auth, alen, "Authorization: Bot %s", opts->token);
+    return r;
+}
+
+/* uv_close callback of a retry timer. */
+static void free_handle(uv_handle_t *h) {
+    free(h);
+}
+
+/* Unlink and free CALL, cancelling whatever it still waits on. */
+static void call_free(struct rest_call *c) {
+    struct discord_rest *r = c->r;
+    if (c->prev) c->prev->next = c->next;
+    else r->calls = c->next;
+    if (c->next) c->next->prev = c->prev;
+    r->ncalls--;
+    if (c->http) http_cancel(c->http);
+    if (c->ticket) ratelimit_cancel(r->rl, c->ticket);
+    if (c->retry_timer) {
+        uv_timer_stop(c->retry_timer);
+        uv_close((uv_handle_t *)c->retry_timer, free_handle);
+    }
+    free(c->method);
+    free(c->path);
+    free(c->url);
+    free(c->body);
+    free(c);
+}
+
+void discord_rest_free(struct discord_rest *r) {
+    if (!r) return;
+    while (r->calls) call_free(r->calls);
+    ratelimit_free(r->rl);
+    free(r->base);
+    free(r->auth);
+    free(r);
+}
+
+/* Is segment INDEX under TOP an interaction or webhook token (never a route key, never logged)? */
+static int token_segment(const char *top, int index) {
+    return index == 2 && (!strcmp(top, "interactions") || !strcmp(top, "webhooks"));
+}
+
+/* Append S[0..n) at OUT + USED the way snprintf would (cut to CAP, always
+ * NUL-terminated); returns USED + N, as snprintf's count would add up. */
+static size_t append(char *out, size_t cap, size_t used, const char *s, size_t n) {
+    if (used < cap) {
+        size_t room = cap - 1 - used;
+        size_t k = n < room ? n : room;
+        memcpy(out + used, s, k);
+        out[used + k] = '\0';
+    }
+    return used + n;
+}
+
+/* Copy S[0..n) into OUT, cut to OUTLEN. */
+static void copy_cut(char *out, size_t outlen, const char *s, size_t n) {
+    if (n > outlen - 1) n = outlen - 1;
+    memcpy(out, s, n);
+    out[n] = '\0';
+}
+
+/* The rate-limit route of PATH: ids become {id}, a reaction's emoji {emoji},
+ * interaction and webhook tokens {token}; MAJOR gets the channel, guild or
+ * webhook id the limits are counted on (for a token: the token itself, so
+ * each interaction is its own queue). Runs for every REST call, so it
+ * copies bytes rather than calling snprintf per segment. */
+static void route_of(const char *method, const char *path, char *route, size_t rlen, char *major, size_t mlen) {
+    size_t used = append(route, rlen, 0, method, strlen(method));
+    used = append(route, rlen, used, " ", 1);
+    copy_cut(major, mlen, "global", 6);
+    const char *p = path;
+    int index = 0;
+    char prev[32] = "", top[32] = "";
+    while (*p == '/' && used < rlen) {
+        p++;
+        size_t len = strcspn(p, "/?");
+        int digits = len > 0;
+        for (size_t i = 0; i < len; i++)
+            if (p[i] < '0' || p[i] > '9') digits = 0;
+        const char *seg = p;
+        size_t seglen = len;
+        if (!strcmp(prev, "reactions")) {
+            seg = "{emoji}";
+            seglen = 7;
+        } else if (token_segment(top, index)) {
+            seg = "{token}";
+            seglen = 7;
+            copy_cut(major, mlen, p, len);
+        } else if (digits) {
+            seg = "{id}";
+            seglen = 4;
+            if (index == 1 && (!strcmp(top, "channels") || !strcmp(top, "guilds") || !strcmp(top, "webhooks")))
+                copy_cut(major, mlen, p, len);
+        }
+        used = append(route, rlen, used, "/", 1);
+        used = append(route, rlen, used, seg, seglen);
+        copy_cut(prev, sizeof(prev), p, len);
+        if (index == 0) memcpy(top, prev, sizeof(top));
+        index++;
+        p += len;
+    }
+    if (used >= rlen) route[rlen - 1] = '\0';
+}
+
+/* PATH with interaction and webhook tokens masked, for log lines. */
+static const char *loggable(const char *path, char *out, size_t len) {
+    size_t used = 0;
+    int index = 0;
+    char top[32] = "";
+    const char *p = path;
+    out[0] = '\0';
+    while (*p == '/' && used + 1 < len) {
+        p++;
+        size_t n = strcspn(p, "/?");
+        if (index == 0) snprintf(top, sizeof(top), "%.*s", (int)(n < 31 ? n : 31), p);
+        if (token_segment(top, index)) used += (size_t)snprintf(out + used, len - used, "/***");
+        else used += (size_t)snprintf(out + used, len - used, "/%.*s", (int)n, p);
+        index++;
+        p += n;
+    }
+    return out;
+}
+
+static void start_http(struct rest_call *c);
+
+/* The limiter says it is this call's turn. */
+static void on_go(struct rl_ticket *t, void *data) {
+    struct rest_call *c = data;
+    (void)t;
+    start_http(c);
+}
+
+/* A retry's backoff is over: queue the call again behind the limiter. */
+static void on_retry_timer(uv_timer_t *t) {
+    struct rest_call *c = t->data;
+    uv_close((uv_handle_t *)c->retry_timer, free_handle);
+    c->retry_timer = NULL;
+    char route[256], major[64];
+    route_of(c->method, c->path, route, sizeof(route), major, sizeof(major));
+    c->ticket = ratelimit_enqueue(c->r->rl, route, major, on_go, c);
+    if (!c->ticket) {
+        discord_rest_fn *cb = c->cb;
+        void *data = c->data;
+        call_free(c);
+        if (cb) cb(0, NULL, "out of memory", data);
+    }
+}
+
+/* Read the limiter's facts off a response. */
+static void read_limits(const struct http_response *res, json_t *body, struct rl_result *out, char *bucket, size_t blen) {
+    char v[64];
+    memset(out, 0, sizeof(*out));
+    out->status = res->status;
+    out->remaining = -1;
+    out->reset_after_s = -1;
+    out->retry_after_s = -1;
+    if (http_response_header(res, "x-ratelimit-bucket", bucket, blen) > 0) out->bucket = bucket;
+    if (http_response_header(res, "x-ratelimit-remaining", v, sizeof(v)) > 0) out->remaining = strtol(v, NULL, 10);
+    if (http_response_header(res, "x-ratelimit-reset-after", v, sizeof(v)) > 0) out->reset_after_s = strtod(v, NULL);
+    if (http_response_header(res, "x-ratelimit-global", v, sizeof(v)) > 0 && !strcmp(v, "true")) out->global = 1;
+    if (http_response_header(res, "x-ratelimit-scope", v, sizeof(v)) > 0 && !strcmp(v, "shared")) out->shared_scope = 1;
+    if (res->status == 429) {
+        json_t *ra = body ? json_object_get(body, "retry_after") : NULL;
+        if (json_is_number(ra)) out->retry_after_s = json_number_value(ra);
+        else if (res->retry_after_ms >= 0) out->retry_after_s = (double)res->retry_after_ms / 1000.0;
+        if (body && json_is_true(json_object_get(body, "global"))) out->global = 1;
+    }
+}
+
+/* The HTTP exchange ended: retry, or report to the caller. */
+static void on_http(const struct http_response *res, void *data) {
+    struct rest_call *c = data;
+    struct discord_rest *r = c->r;
+    c->http = NULL;
+    json_t *body = res->body_len ? json_fast_loadb(res->body, res->body_len, NULL) : NULL;
+    struct rl_result lim;
+    char bucket[128];
+    read_limits(res, body, &lim, bucket, sizeof(bucket));
+    struct rl_ticket *t = c->ticket;
+    if (ratelimit_done(r->rl, t, &lim)) {      /* a 429: the limiter sends it again */
+        json_decref(body);
+        return;
+    }
+    c->ticket = NULL;
+    int transient = res->error || res->status == 0 || res->status >= 500;
+    if (transient && ++c->tries < MAX_TRIES) {
+        uint64_t wait = (uint64_t)(500.0 * r->scale * (double)(1u << c->tries));
+        char shown[300];
+        log_warn("discord: %s %s failed (%s); retry %d in %llu ms", c->method, loggable(c->path, shown, sizeof(shown)),
+                 res->error ? res->error : "server error", c->tries, (unsigned long long)wait);
+        c->retry_timer = malloc(sizeof(uv_timer_t));
+        uv_timer_init(r->loop, c->retry_timer);
+        c->retry_timer->data = c;
+        uv_timer_start(c->retry_timer, on_retry_timer, wait ? wait : 1, 0);
+        json_decref(body);
+        return;
+    }
+    char err[300] = "";
+    if (res->error) {
+        snprintf(err, sizeof(err), "%s", res->error);
+    } else if (res->status >= 400) {
+        json_t *m = body ? json_object_get(body, "message") : NULL;
+        snprintf(err, sizeof(err), "Discord answered %ld: %s", res->status, json_is_string(m) ? json_string_value(m) : "an error");
+    }
+    char shown[300];
+    if (err[0]) log_warn("discord: %s %s: %s", c->method, loggable(c->path, shown, sizeof(shown)), err);
+    discord_rest_fn *cb = c->cb;
+    void *cbdata = c->data;
+    long status = res->status;
+    call_free(c);
+    if (cb) cb(status, body, err[0] ? err : NULL, cbdata);
+    json_decref(body);
+}
+
+/* Send CALL's HTTP request now. */
+static void start_http(struct rest_call *c) {
+    const char *headers[] = { c->r->auth, "Content-Type: application/json",
+                              "User-Agent: DiscordBot (https://github.com/chorus, " PACKAGE_VERSION ")", NULL };
+    struct http_request req = {
+        .method = c->method, .url = c->url, .headers = headers, .body = c->body,
+        .body_len = c->body ? strlen(c->body) : 0, .timeout_ms = 30000,
+    };
+    if (!c->body && strcmp(c->method, "GET") != 0 && strcmp(c->method, "DELETE") != 0) {
+        req.body = "";      /* POST/PUT without a body still says Content-Length: 0 */
+    }
+    c->http = http_start(c->r->http, &req, on_http, c);
+    if (!c->http) {
+        struct http_response res = { .status = 0, .body = "", .error = "the request could not be started", .headers = "" };
+        on_http(&res, c);
+    }
+}
+
+/* Queue a call whose body (malloc'd JSON text, or NULL) is already serialized;
+ * the call owns BODY from here on, even on failure. */
+static int queue_call(struct discord_rest *r, const char *method, const char *path, char *body,
+                      discord_rest_fn *cb, void *data) {
+    struct rest_call *c = calloc(1, sizeof(*c));
+    if (!c) {
+        free(body);
+        return -1;
+    }
+    c->r = r;
+    c->method = strdup(method);
+    c->path = strdup(path);
+    size_t ulen = strlen(r->base) + strlen(path) + 1;
+    c->url = malloc(ulen);
+    snprintf(c->url, ulen, "%s%s", r->base, path);
+    c->body = body;
+    c->cb = cb;
+    c->data = data;
+    c->next = r->calls;
+    if (r->calls) r->calls->prev = c;
+    r->calls = c;
+    r->ncalls++;
+    char route[256], major[64];
+    route_of(method, path, route, sizeof(route), major, sizeof(major));
+    c->ticket = ratelimit_enqueue(r->rl, route, major, on_go, c);
+    if (!c->ticket) {
+        c->cb = NULL;
+        call_free(c);
+        return -1;
+    }
+    return 0;
+}
+
+int discord_rest_call(struct discord_rest *r, const char *method, const char *path, json_t *body,
+                      discord_rest_fn *cb, void *data) {
+    char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    return queue_call(r, method, path, text, cb, data);
+}
+
+int discord_rest_gateway_bot(struct discord_rest *r, discord_rest_fn *cb, void *data) {
+    return discord_rest_call(r, "GET", "/gateway/bot", NULL, cb, data);
+}
+
+/* The parts of one multi-part send, posted in order on the channel's queue. */
+struct send_state {
+    int parts;
+    int done;
+    char *last_id;
+    char *err;
+    discord_sent_fn *cb;
+    void *data;
+};
+
+/* One part was posted (or failed): report when the last one is in. */
+static void on_part_sent(long status, json_t *body, const char *err, void *data) {
+    struct send_state *s = data;
+    (void)status;
+    json_t *id = body ? json_object_get(body, "id") : NULL;
+    if (err && !s->err) s->err = strdup(err);
+    else if (!err && json_is_string(id)) {
+        free(s->last_id);
+        s->last_id = strdup(json_string_value(id));
+    }
+    if (++s->done < s->parts) return;
+    if (s->cb) s->cb(s->err ? NULL : s->last_id, s->err, s->data);
+    free(s->last_id);
+    free(s->err);
+    free(s);
+}
+
+/* The body of a message post: no mentions parsed, ever, unless asked. */
+static json_t *message_json(const char *text, size_t len, const char *reply_to) {
+    json_t *o = json_object();
+    json_object_set_new(o, "content", json_stringn(text, len));
+    json_t *am = json_object();
+    json_object_set_new(am, "parse", json_array());
+    json_object_set_new(o, "allowed_mentions", am);
+    if (reply_to) {
+        json_t *ref = json_object();
+        json_object_set_new(ref, "message_id", json_string(reply_to));
+        json_object_set_new(ref, "fail_if_not_exists", json_false());
+        json_object_set_new(o, "message_reference", ref);
+    }
+    return o;
+}
+
+/* Append S[0..len) to OUT as the inside of a JSON string, escaped the way
+ * json_dumps does it (quote, backslash and control bytes; UTF-8 as is). */
+static char *json_escape_into(char *out, const char *s, size_t len) {
+    static const char hex[] = "0123456789ABCDEF";
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        switch (ch) {
+        case '"': *out++ = '\\'; *out++ = '"'; break;
+        case '\\': *out++ = '\\'; *out++ = '\\'; break;
+        case '\b': *out++ = '\\'; *out++ = 'b'; break;
+        case '\f': *out++ = '\\'; *out++ = 'f'; break;
+        case '\n': *out++ = '\\'; *out++ = 'n'; break;
+        case '\r': *out++ = '\\'; *out++ = 'r'; break;
+        case '\t': *out++ = '\\'; *out++ = 't'; break;
+        default:
+            if (ch < 0x20) {
+                memcpy(out, "\\u00", 4);
+                out[4] = hex[ch >> 4];
+                out[5] = hex[ch & 15];
+                out += 6;
+            } else {
+                *out++ = (char)ch;
+            }
+        }
+    }
+    return out;
+}
+
+/* The JSON text of a message post, written directly: this runs for every
+ * reply, and building a jansson object only to dump it costs more than the
+ * rest of the send. Text that is not UTF-8 takes the jansson path, so the
+ * result is always what json_dumps(message_json(...)) would give. */
+static char *message_body(const char *text, size_t len, const char *reply_to) {
+    size_t rlen = reply_to ? strlen(reply_to) : 0;
+    if (!utf8_valid(text, len) || (reply_to && !utf8_valid(reply_to, rlen))) {
+        json_t *o = message_json(text, len, reply_to);
+        char *out = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        return out;
+    }
+    static const char head[] = "{\"content\":\"";
+    static const char mentions[] = "\",\"allowed_mentions\":{\"parse\":[]}";
+    static const char ref[] = ",\"message_reference\":{\"message_id\":\"";
+    static const char ref_end[] = "\",\"fail_if_not_exists\":false}";
+    char *out = malloc(sizeof(head) + sizeof(mentions) + sizeof(ref) + sizeof(ref_end) + 6 * (len + rlen) + 2);
+    if (!out) return NULL;
+    char *p = out;
+    memcpy(p, head, sizeof(head) - 1);
+    p = json_escape_into(p + sizeof(head) - 1, text, len);
+    memcpy(p, mentions, sizeof(mentions) - 1);
+    p += sizeof(mentions) - 1;
+    if (reply_to) {
+        memcpy(p, ref, sizeof(ref) - 1);
+        p = json_escape_into(p + sizeof(ref) - 1, reply_to, rlen);
+        memcpy(p, ref_end, sizeof(ref_end) - 1);
+        p += sizeof(ref_end) - 1;
+    }
+    *p++ = '}';
+    *p = '\0';
+    return out;
+}
+
+int discord_rest_send(struct discord_rest *r, const char *channel, const char *text, const char *reply_to,
+                      discord_sent_fn *cb, void *data) {
+    size_t len = strlen(text);
+    if (len == 0) return -1;
+    struct send_state *s = calloc(1, sizeof(*s));
+    if (!s) return -1;
+    s->cb = cb;
+    s->data = data;
+    size_t off = 0;
+    int parts = 0;
+    while (off < len) {
+        off += utf8_prefix(text + off, len - off, DISCORD_MAX_CONTENT_CP);
+        parts++;
+    }
+    s->parts = parts;
+    char path[128];
+    snprintf(path, sizeof(path), "/channels/%s/messages", channel);
+    off = 0;
+    for (int i = 0; i < parts; i++) {
+        size_t n = utf8_prefix(text + off, len - off, DISCORD_MAX_CONTENT_CP);
+        char *body = message_body(text + off, n, i == 0 ? reply_to : NULL);
+        off += n;
+        if (queue_call(r, "POST", path, body, on_part_sent, s) < 0)
+            on_part_sent(0, NULL, "the message could not be queued", s);
+    }
+    return 0;
+}
+
+int discord_rest_edit(struct discord_rest *r, const char *channel, const char *message, const char *text, size_t len,
+                      discord_rest_fn *cb, void *data) {
+    char path[160];
+    snprintf(path, sizeof(path), "/channels/%s/messages/%s", channel, message);
+    size_t n = utf8_prefix(text, len, DISCORD_MAX_CONTENT_CP);
+    return queue_call(r, "PATCH", path, message_body(text, n, NULL), cb, data);
+}
+
+int discord_rest_delete(struct discord_rest *r, const char *channel, const char *message,
+                        discord_rest_fn *cb, void *data) {
+    char path[160];
+    snprintf(path, sizeof(path), "/channels/%s/messages/%s", channel, message);
+    return discord_rest_call(r, "DELETE", path, NULL, cb, data);
+}
+
+int discord_rest_typing(struct discord_rest *r, const char *channel, discord_rest_fn *cb, void *data) {
+    char path[128];
+    snprintf(path, sizeof(path), "/channels/%s/typing", channel);
+    return discord_rest_call(r, "POST", path, NULL, cb, data);
+}
+
+int discord_rest_react(struct discord_rest *r, const char *channel, const char *message, const char *emoji,
+                       discord_rest_fn *cb, void *data) {
+    char *escaped = curl_easy_escape(NULL, emoji, 0);
+    if (!escaped) return -1;
+    char path[400];
+    snprintf(path, sizeof(path), "/channels/%s/messages/%s/reactions/%s/@me", channel, message, escaped);
+    curl_free(escaped);
+    return discord_rest_call(r, "PUT", path, NULL, cb, data);
+}
+
+int discord_rest_register_commands(struct discord_rest *r, const char *application_id, const char *guild_id,
+                                   json_t *commands, discord_rest_fn *cb, void *data) {
+    char path[200];
+    if (guild_id) snprintf(path, sizeof(path), "/applications/%s/guilds/%s/commands", application_id, guild_id);
+    else snprintf(path, sizeof(path), "/applications/%s/commands", application_id);
+    return discord_rest_call(r, "PUT", path, commands, cb, data);
+}
+
+int discord_rest_interaction_callback(struct discord_rest *r, const char *id, const char *token, int type,
+                                      discord_rest_fn *cb, void *data) {
+    size_t len = strlen(id) + strlen(token) + 32;
+    char *path = malloc(len);
+    if (!path) return -1;
+    snprintf(path, len, "/interactions/%s/%s/callback", id, token);
+    int rc = discord_rest_call(r, "POST", path, json_pack("{s:i}", "type", type), cb, data);
+    free(path);
+    return rc;
+}
+
+int discord_rest_followup(struct discord_rest *r, const char *application_id, const char *token, int original,
+                          const char *text, size_t len, discord_rest_fn *cb, void *data) {
+    size_t plen = strlen(application_id) + strlen(token) + 40;
+    char *path = malloc(plen);
+    if (!path) return -1;
+    snprintf(path, plen, "/webhooks/%s/%s%s", application_id, token, original ? "/messages/@original" : "");
+    size_t n = utf8_prefix(text, len, DISCORD_MAX_CONTENT_CP);
+    int rc = queue_call(r, original ? "PATCH" : "POST", path, message_body(text, n, NULL), cb, data);
+    free(path);
+    return rc;
+}
+
+long discord_rest_429_count(const struct discord_rest *r) {
+    return ratelimit_429_count(r->rl);
+}
+
+int discord_rest_pending(const struct discord_rest *r) {
+    return r->ncalls;
+}

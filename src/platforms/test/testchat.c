@@ -1,0 +1,121 @@
+/* testchat.c - the "test" platform adapter: rooms live in a transcript. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/message.h"
+#include "core/platform.h"
+#include "model/script_model.h"
+#include "platforms/test/testchat.h"
+#include "lib/vclock.h"
+
+static struct platform *self;
+static json_t *transcript;
+static unsigned long counter;
+static int enabled;
+
+/* Recording only in test mode, so a production daemon keeps no transcript. */
+void testchat_enable(int on) {
+    enabled = on;
+    if (on && !transcript) transcript = json_array();
+    if (!on) {
+        json_decref(transcript);
+        transcript = NULL;
+    }
+}
+
+/* Each test starts with empty rooms. */
+void testchat_reset(void) {
+    if (transcript) json_array_clear(transcript);
+}
+
+/* The kit reads what was said from here. */
+const json_t *testchat_transcript(void) {
+    return transcript;
+}
+
+/* Append one entry; KIND and CHANNEL always, the rest when not NULL. */
+static void record(const char *kind, const char *channel, const char *text, const char *id,
+                   const char *key, const char *value, const char *reply_to) {
+    if (!transcript) return;
+    json_t *e = json_pack("{s:s, s:s}", "kind", kind, "channel", channel);
+    if (text) json_object_set_new(e, "text", json_string(text));
+    if (id) json_object_set_new(e, "id", json_string(id));
+    if (key && value) json_object_set_new(e, key, json_string(value));
+    if (reply_to) json_object_set_new(e, "reply_to", json_string(reply_to));
+    json_array_append_new(transcript, e);
+}
+
+/* A simulated user speaks: record it, then queue it like any adapter's message. */
+const char *testchat_say(const struct testchat_say *s) {
+    static char id[32];
+    snprintf(id, sizeof(id), "t%lu", ++counter);
+    if (s->event) record("event", s->channel, s->event, id, "user", s->user_name, NULL);
+    else record("user", s->channel, s->text, id, "user", s->user_name, s->reply_to);
+    struct chat_message m = {
+        .platform = "test", .channel = (char *)s->channel, .id = id, .reply_to = (char *)s->reply_to,
+        .text = (char *)(s->text ? s->text : ""), .direct = s->direct, .event = (char *)s->event,
+        .reaction = (char *)s->reaction, .received_at = vclock_now(),
+        .author = { .id = (char *)s->user_id, .name = (char *)s->user_name, .guest = 0 },
+    };
+    return platform_receive(self, &m) < 0 ? NULL : id;
+}
+
+/* platform_ops.send: the bot's message goes into the transcript. */
+static int testchat_send(struct platform *p, const struct outgoing *out, platform_sent_fn *cb, void *data) {
+    char id[32];
+    (void)p;
+    if (!enabled) {
+        if (cb) cb(NULL, "the test platform exists only under chorus-test", data);
+        return 0;
+    }
+    snprintf(id, sizeof(id), "s%lu", ++counter);
+    record("bot", out->channel, out->text, id, "persona", out->persona, out->reply_to);
+    if (cb) cb(id, NULL, data);
+    return 0;
+}
+
+/* Typing is recorded so tests can see a skill signalled it. */
+static int testchat_typing(struct platform *p, const char *channel) {
+    (void)p;
+    record("typing", channel, NULL, NULL, NULL, NULL, NULL);
+    return 0;
+}
+
+/* Reactions are recorded with the message they target. */
+static int testchat_react(struct platform *p, const char *channel, const char *message_id, const char *emoji) {
+    (void)p;
+    record("reaction", channel, emoji, message_id, NULL, NULL, NULL);
+    return 0;
+}
+
+/* Edits are recorded with the message they change. */
+static int testchat_edit(struct platform *p, const char *channel, const char *message_id, const char *text,
+                         size_t len) {
+    (void)p;
+    char *copy = strndup(text, len);
+    record("edit", channel, copy, message_id, NULL, NULL, NULL);
+    free(copy);
+    return 0;
+}
+
+/* Nothing to connect to: ready at once. */
+static int testchat_start(struct platform *p) {
+    p->ready = 1;
+    return 0;
+}
+
+static const struct platform_ops testchat_ops = {
+    .name = "test",
+    .start = testchat_start,
+    .send = testchat_send,
+    .typing = testchat_typing,
+    .react = testchat_react,
+    .edit = testchat_edit,
+};
+
+/* One line in platform.c registers the test platform like any other. */
+void testchat_register(void) {
+    if (!script_model_enabled()) return;   /* only the plugin test kit has it */
+    platform_register(&testchat_ops, NULL);
+    self = platform_find("test");
+}

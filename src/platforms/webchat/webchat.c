@@ -1,0 +1,404 @@
+/* webchat.c - the built-in web chat: validate frames, route messages to
+ * their channel, broadcast replies to every socket on that channel.
+ *
+ * Guests are anonymous: the user id a browser sends is scoped to its
+ * connection ("guest:<session>:<id>"), so nobody can speak as another
+ * socket's user, and guests never hold a role. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+#include <libwebsockets.h>
+#include "lib/log.h"
+#include "core/message.h"
+#include "lib/metrics.h"
+#include "persona/persona.h"
+#include "core/platform.h"
+#include "core/runtime.h"
+#include "core/server.h"
+#include "lib/utf8.h"
+#include "platforms/webchat/webchat.h"
+
+#define MAX_CHANNELS_PER_CONN 32
+#define MAX_CHANNEL_BYTES 256
+#define MAX_ID_BYTES 256
+#define MAX_QUEUED_BYTES (4u << 20)
+
+struct frame {
+    size_t len;
+    struct frame *next;
+    unsigned char data[];   /* LWS_PRE bytes of headroom, then the text */
+};
+
+struct ws_conn {
+    struct lws *wsi;
+    char session[17];
+    char *rx;                          /* frame being reassembled */
+    size_t rx_len;
+    int rx_overflow;
+    struct frame *out_head, *out_tail;
+    size_t out_bytes;
+    char *channels[MAX_CHANNELS_PER_CONN];
+    int nchannels;
+    int closing;
+    int close_sent;
+    char *stream_ids[16];              /* messages whose replies this socket streams */
+    int nstream;
+    struct ws_conn *prev, *next;
+};
+
+static struct ws_conn *conns;
+static int nconns;
+static unsigned long sent_counter;
+static struct platform *self;
+
+/* Queue a text frame for C and ask lws for a write slot. */
+static void conn_send(struct ws_conn *c, const char *text, size_t len) {
+    if (c->closing) return;
+    if (c->out_bytes + len > MAX_QUEUED_BYTES) {
+        log_warn("webchat: a client is not reading its replies; closing it");
+        c->closing = 1;
+        lws_callback_on_writable(c->wsi);
+        return;
+    }
+    struct frame *f = malloc(sizeof(*f) + LWS_PRE + len);
+    f->len = len;
+    f->next = NULL;
+    memcpy(f->data + LWS_PRE, text, len);
+    if (c->out_tail) c->out_tail->next = f;
+    else c->out_head = f;
+    c->out_tail = f;
+    c->out_bytes += len;
+    lws_callback_on_writable(c->wsi);
+}
+
+/* Serialize OBJ (taking it over) and queue it for C. */
+static void conn_send_json(struct ws_conn *c, json_t *obj) {
+    char *text = json_dumps(obj, JSON_COMPACT);
+    json_decref(obj);
+    if (!text) return;
+    conn_send(c, text, strlen(text));
+    free(text);
+}
+
+/* Tell the client why a frame was refused; the socket stays open. */
+static void send_error(struct ws_conn *c, const char *code, const char *reply_to) {
+    json_t *o = json_pack("{s:s, s:s, s:o}", "type", "error", "error", code,
+                          "reply_to", reply_to ? json_string(reply_to) : json_null());
+    metrics_inc(METRIC_BAD_FRAMES, code, 1);
+    conn_send_json(c, o);
+}
+
+static int conn_in_channel(const struct ws_conn *c, const char *channel) {
+    for (int i = 0; i < c->nchannels; i++)
+        if (!strcmp(c->channels[i], channel)) return 1;
+    return 0;
+}
+
+/* Subscribe C to CHANNEL's replies; the oldest subscription makes room. */
+static void conn_join(struct ws_conn *c, const char *channel) {
+    if (conn_in_channel(c, channel)) return;
+    if (c->nchannels == MAX_CHANNELS_PER_CONN) {
+        free(c->channels[0]);
+        memmove(c->channels, c->channels + 1, sizeof(char *) * (MAX_CHANNELS_PER_CONN - 1));
+        c->nchannels--;
+    }
+    c->channels[c->nchannels++] = strdup(channel);
+}
+
+/* Queue TEXT on every socket of CHANNEL. */
+static void broadcast(const char *channel, const char *text) {
+    size_t len = strlen(text);
+    for (struct ws_conn *c = conns; c; c = c->next)
+        if (conn_in_channel(c, channel)) conn_send(c, text, len);
+}
+
+/* A string member, or NULL when absent or of another type. */
+static const char *get_string(json_t *o, const char *key) {
+    json_t *v = json_object_get(o, key);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* Is S only whitespace? */
+static int blank(const char *s) {
+    for (; *s; s++)
+        if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r') return 0;
+    return 1;
+}
+
+/* Answer a message we cannot queue, so no accepted message goes unanswered. */
+static void send_notice(const char *channel, const char *reply_to, const char *text) {
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", "message", "channel", channel,
+                          "persona", server.rt->personas->fallback->name, "text", text, "reply_to", reply_to);
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (s) broadcast(channel, s);
+    free(s);
+}
+
+/* Tell skills that a guest joined (or left) CHANNEL: an event job. */
+static void announce(struct ws_conn *c, const char *channel, const char *event, json_t *frame) {
+    json_t *user = frame ? json_object_get(frame, "user") : NULL;
+    const char *user_id = json_is_object(user) ? get_string(user, "id") : NULL;
+    const char *user_name = json_is_object(user) ? get_string(user, "name") : NULL;
+    char author[MAX_ID_BYTES + 40];
+    if (server.stopping) return;
+    snprintf(author, sizeof(author), "guest:%s:%.256s", c->session, user_id ? user_id : "anonymous");
+    struct chat_message m = {
+        .platform = "webchat", .channel = (char *)channel, .text = "", .event = (char *)event,
+        .author = { .id = author, .name = (char *)(user_name && *user_name ? user_name : "guest"), .guest = 1 },
+        .received_at = server_now()
+    };
+    platform_receive(self, &m);
+}
+
+/* A "message" frame: validate it and hand it to its channel's queue. */
+static void take_message(struct ws_conn *c, json_t *o) {
+    const char *id = get_string(o, "id");
+    const char *channel = get_string(o, "channel");
+    const char *text = get_string(o, "text");
+    json_t *user = json_object_get(o, "user");
+    const char *user_id = json_is_object(user) ? get_string(user, "id") : NULL;
+    const char *user_name = json_is_object(user) ? get_string(user, "name") : NULL;
+    if (id && (!*id || strlen(id) > MAX_ID_BYTES)) id = NULL;
+    if (!id || !channel || !*channel || strlen(channel) > MAX_CHANNEL_BYTES || !text || blank(text) ||
+        !user_id || !*user_id || strlen(user_id) > MAX_ID_BYTES) {
+        send_error(c, "missing_field", id);
+        return;
+    }
+    if (utf8_codepoints(text, strlen(text)) > WEBCHAT_MAX_TEXT_CP) {
+        send_error(c, "too_long", id);
+        return;
+    }
+    conn_join(c, channel);
+    if (json_is_true(json_object_get(o, "stream")) && c->nstream < 16) c->stream_ids[c->nstream++] = strdup(id);
+    if (server.stopping) {
+        send_notice(channel, id, "I'm restarting right now. Please send that again in a moment.");
+        return;
+    }
+    char author[MAX_ID_BYTES + 40];
+    snprintf(author, sizeof(author), "guest:%s:%s", c->session, user_id);
+    struct chat_message m = {
+        .platform = "webchat", .channel = (char *)channel, .id = (char *)id, .text = (char *)text,
+        .author = { .id = author, .name = (char *)(user_name && *user_name ? user_name : "guest"), .guest = 1 },
+        .direct = 1, .received_at = server_now()
+    };
+    if (platform_receive(self, &m) < 0)
+        send_notice(channel, id, "Too many messages are waiting in this channel. Please slow down a little.");
+}
+
+/* A whole frame arrived: decode and route it. */
+static void take_frame(struct ws_conn *c, const char *data, size_t len) {
+    if (!utf8_valid(data, len)) {
+        send_error(c, "bad_utf8", NULL);
+        return;
+    }
+    json_error_t jerr;
+    json_t *o = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!o) {
+        /* jansson refuses \u escapes of lone surrogates: bad text, not bad JSON. */
+        send_error(c, strstr(jerr.text, "nicode") ? "bad_utf8" : "bad_json", NULL);
+        return;
+    }
+    if (!json_is_object(o)) {
+        send_error(c, "bad_json", NULL);
+        json_decref(o);
+        return;
+    }
+    const char *type = get_string(o, "type");
+    const char *id = get_string(o, "id");
+    if (!type) send_error(c, "missing_field", id);
+    else if (!strcmp(type, "message")) take_message(c, o);
+    else if (!strcmp(type, "join")) {
+        const char *channel = get_string(o, "channel");
+        if (!channel || !*channel || strlen(channel) > MAX_CHANNEL_BYTES) send_error(c, "missing_field", id);
+        else if (!conn_in_channel(c, channel)) {
+            conn_join(c, channel);
+            announce(c, channel, "join", o);
+        }
+    } else send_error(c, "unsupported", id);
+    json_decref(o);
+}
+
+struct ws_conn *webchat_open(struct lws *wsi) {
+    struct ws_conn *c = calloc(1, sizeof(*c));
+    unsigned char rnd[8];
+    c->wsi = wsi;
+    if (uv_random(NULL, NULL, rnd, sizeof(rnd), 0, NULL) != 0) memset(rnd, 0, sizeof(rnd));
+    for (int i = 0; i < 8; i++) snprintf(c->session + i * 2, 3, "%02x", rnd[i]);
+    c->next = conns;
+    if (conns) conns->prev = c;
+    conns = c;
+    nconns++;
+    if (self) self->ready = 1;
+    return c;
+}
+
+void webchat_receive(struct ws_conn *c, const char *data, size_t len, int final, int binary) {
+    if (!c->rx_overflow) {
+        if (c->rx_len + len > WEBCHAT_MAX_FRAME) {
+            c->rx_overflow = 1;
+        } else {
+            char *p = realloc(c->rx, c->rx_len + len + 1);
+            if (!p) {
+                c->rx_overflow = 1;
+            } else {
+                c->rx = p;
+                memcpy(c->rx + c->rx_len, data, len);
+                c->rx_len += len;
+            }
+        }
+    }
+    if (!final) return;
+    if (c->rx_overflow) send_error(c, "too_long", NULL);
+    else if (binary) send_error(c, "unsupported", NULL);
+    else take_frame(c, c->rx ? c->rx : "", c->rx_len);
+    free(c->rx);
+    c->rx = NULL;
+    c->rx_len = 0;
+    c->rx_overflow = 0;
+}
+
+/* lws 4.1 keeps the close opcode out of its public enum ("handled by
+ * lws_close_reason"), but lws_close_reason only takes effect when a
+ * RECEIVE callback returns -1: from WRITEABLE, -1 drops the socket with no
+ * close frame at all. So the frame is written with the opcode lws itself
+ * uses for it, and the peer's answering close ends the connection. */
+#define WS_WRITE_CLOSE ((enum lws_write_protocol)4)
+
+/* Close with 1001 "going away" and give the client a second to answer. */
+static int send_close(struct ws_conn *c) {
+    static const char reason[] = "shutting down";
+    unsigned char buf[LWS_PRE + 2 + sizeof(reason)];
+    buf[LWS_PRE] = (unsigned char)(LWS_CLOSE_STATUS_GOINGAWAY >> 8);
+    buf[LWS_PRE + 1] = (unsigned char)(LWS_CLOSE_STATUS_GOINGAWAY & 0xff);
+    memcpy(buf + LWS_PRE + 2, reason, sizeof(reason) - 1);
+    c->close_sent = 1;
+    if (lws_write(c->wsi, buf + LWS_PRE, 2 + sizeof(reason) - 1, WS_WRITE_CLOSE) < 0) return -1;
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_ACK, 1);
+    return 0;
+}
+
+int webchat_writable(struct ws_conn *c) {
+    struct frame *f = c->out_head;
+    if (!f) {
+        if (c->closing && !c->close_sent) return send_close(c);
+        return 0;
+    }
+    int n = lws_write(c->wsi, f->data + LWS_PRE, f->len, LWS_WRITE_TEXT);
+    if (n < (int)f->len) return -1;
+    c->out_head = f->next;
+    if (!c->out_head) c->out_tail = NULL;
+    c->out_bytes -= f->len;
+    free(f);
+    if (c->out_head || (c->closing && !c->close_sent)) lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+void webchat_closed(struct ws_conn *c) {
+    if (c->prev) c->prev->next = c->next;
+    else conns = c->next;
+    if (c->next) c->next->prev = c->prev;
+    nconns--;
+    while (c->out_head) {
+        struct frame *f = c->out_head;
+        c->out_head = f->next;
+        free(f);
+    }
+    for (int i = 0; i < c->nchannels; i++) free(c->channels[i]);
+    for (int i = 0; i < c->nstream; i++) free(c->stream_ids[i]);
+    free(c->rx);
+    free(c);
+}
+
+/* Does C stream the reply to ID? With FORGET, it stops after this. */
+static int conn_streams(struct ws_conn *c, const char *id, int forget) {
+    for (int i = 0; id && i < c->nstream; i++) {
+        if (strcmp(c->stream_ids[i], id)) continue;
+        if (forget) {
+            free(c->stream_ids[i]);
+            c->stream_ids[i] = c->stream_ids[--c->nstream];
+        }
+        return 1;
+    }
+    return 0;
+}
+
+/* platform_ops.stream_delta: {"type":"delta"} to sockets that asked for it. */
+static void webchat_stream_delta(struct platform *p, const char *channel, const char *reply_to,
+                                 const char *text, size_t len) {
+    (void)p;
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s%}", "type", "delta", "channel", channel,
+                          "reply_to", reply_to ? reply_to : "", "text", text, len);
+    char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    if (!s) return;
+    for (struct ws_conn *c = conns; c; c = c->next)
+        if (conn_in_channel(c, channel) && conn_streams(c, reply_to, 0)) conn_send(c, s, strlen(s));
+    free(s);
+}
+
+/* platform_ops.send: one "message" frame to every socket on the channel. */
+static int webchat_send(struct platform *p, const struct outgoing *out, platform_sent_fn *cb, void *data) {
+    (void)p;
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o}", "type", "message", "channel", out->channel,
+                          "persona", out->persona ? out->persona : "", "text", out->text,
+                          "reply_to", out->reply_to ? json_string(out->reply_to) : json_null());
+    if (!o) {
+        if (cb) cb(NULL, "the reply could not be encoded", data);
+        return 0;
+    }
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    broadcast(out->channel, text);
+    free(text);
+    for (struct ws_conn *c = conns; c; c = c->next) conn_streams(c, out->reply_to, 1);
+    char id[32];
+    snprintf(id, sizeof(id), "w%lu", ++sent_counter);
+    if (cb) cb(id, NULL, data);
+    return 0;
+}
+
+static int webchat_typing(struct platform *p, const char *channel) {
+    (void)p;
+    json_t *o = json_pack("{s:s, s:s}", "type", "typing", "channel", channel);
+    char *text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    broadcast(channel, text);
+    free(text);
+    return 0;
+}
+
+/* Close every socket with 1001 once its queued frames are written. */
+static void webchat_stop(struct platform *p) {
+    (void)p;
+    for (struct ws_conn *c = conns; c; c = c->next) {
+        c->closing = 1;
+        lws_callback_on_writable(c->wsi);
+    }
+}
+
+static int webchat_connections(struct platform *p) {
+    (void)p;
+    return nconns;
+}
+
+static int webchat_start(struct platform *p) {
+    p->ready = 1;
+    return 0;
+}
+
+static const struct platform_ops webchat_ops = {
+    .name = "webchat",
+    .start = webchat_start,
+    .send = webchat_send,
+    .typing = webchat_typing,
+    .stream_delta = webchat_stream_delta,
+    .stop = webchat_stop,
+    .connections = webchat_connections,
+};
+
+void webchat_register(void) {
+    platform_register(&webchat_ops, NULL);
+    self = platform_find("webchat");
+}

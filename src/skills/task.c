@@ -1,0 +1,307 @@
+/* task.c - run handlers as coroutines, suspend them on I/O, bound their CPU.
+ *
+ * A task is resumed from the loop whenever what it waits for completes.
+ * Between two yields it may run at most its plugin's slice (instructions
+ * and wall clock, checked by a count hook); once the slice is spent the
+ * hook raises at every instruction, so a pcall cannot swallow the stop.
+ * The whole run, waits included, is bounded by the plugin's deadline. */
+#include <stdlib.h>
+#include <string.h>
+#include <lauxlib.h>
+#include "core/job.h"
+#include "lib/log.h"
+#include "lib/metrics.h"
+#include "skills/plugin.h"
+#include "core/server.h"
+#include "skills/task.h"
+
+#define HOOK_EVERY 1000
+
+struct spawn {
+    int id;
+    struct task *child;         /* NULL once it ended */
+    int ok;                     /* it returned (1) or failed (0) */
+    int results_ref;            /* its results packed in a table */
+    struct task *joiner;        /* a task waiting in join(), or NULL */
+    struct spawn *next;
+};
+
+struct task {
+    struct plugin *plugin;
+    struct spawn *spawns;       /* children started with chorus.spawn */
+    int next_spawn_id;
+    lua_State *co;
+    int ref;
+    struct job *job;
+    task_end_fn *end;
+    void *end_data;
+    void *op;                   /* what the task waits for */
+    void (*cancel)(void *op);
+    uint64_t deadline;          /* uv_now() limit of the whole run */
+    uint64_t started_ms;
+    struct task *prev, *next;
+};
+
+static char yield_marker;
+
+void *task_yield_marker(void) {
+    return &yield_marker;
+}
+
+/* The CPU budget: count instructions and wall time since the last resume. */
+static void budget_hook(lua_State *L, lua_Debug *ar) {
+    struct plugin *p = plugin_of(L);
+    struct plugin_budget *b = &p->budget;
+    (void)ar;
+    b->insns += HOOK_EVERY;
+    if (!b->tripped) {
+        uint64_t ms = (uv_hrtime() - b->start) / 1000000u;
+        if (b->insns <= p->slice_insns && (long)ms <= p->slice_ms) return;
+        b->tripped = 1;
+        /* From now on raise at every instruction, so a loop around pcall
+         * meets the error outside the pcall too and the run unwinds. */
+        lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
+    }
+    luaL_error(L, "plugin %s ran out of its CPU budget (an endless loop?)", p->name);
+}
+
+void task_install_hook(lua_State *L) {
+    lua_sethook(L, budget_hook, LUA_MASKCOUNT, HOOK_EVERY);
+}
+
+void task_budget_begin(struct plugin *p) {
+    p->budget.insns = 0;
+    p->budget.start = uv_hrtime();
+    p->budget.tripped = 0;
+    lua_sethook(p->L, budget_hook, LUA_MASKCOUNT, HOOK_EVERY);
+}
+
+struct task *task_check(lua_State *L) {
+    struct plugin *p = plugin_of(L);
+    if (!p->running) luaL_error(L, "this call works only inside a handler");
+    return p->running;
+}
+
+struct job *task_job(const struct task *t) {
+    return t->job;
+}
+
+struct plugin *task_plugin(const struct task *t) {
+    return t->plugin;
+}
+
+long task_remaining_ms(const struct task *t) {
+    uint64_t now = uv_now(server.loop);
+    return t->deadline > now + 1 ? (long)(t->deadline - now) : 1;
+}
+
+lua_State *task_stack(struct task *t) {
+    return t->co;
+}
+
+int task_wait(lua_State *L, struct task *t, void *op, void (*cancel)(void *op)) {
+    t->op = op;
+    t->cancel = cancel;
+    lua_pushlightuserdata(L, &yield_marker);
+    return lua_yield(L, 1);
+}
+
+static void stop_children(struct task *t);
+
+/* Unlink and free T after telling its owner how it ended. */
+static void task_finish(struct task *t, enum task_end how) {
+    struct plugin *p = t->plugin;
+    stop_children(t);
+    if (t->prev) t->prev->next = t->next;
+    else p->tasks = t->next;
+    if (t->next) t->next->prev = t->prev;
+    p->ntasks--;
+    metrics_observe(METRIC_SKILL_SECONDS, p->name, (double)(uv_now(server.loop) - t->started_ms) / 1000.0);
+    /* The owner may read the results still on the coroutine's stack. */
+    t->end(t, how, t->end_data);
+    lua_resetthread(t->co);
+    luaL_unref(p->L, LUA_REGISTRYINDEX, t->ref);
+    free(t);
+    plugin_release(p);
+}
+
+/* Log a failed run with the plugin's name and a traceback. */
+static void log_failure(struct task *t) {
+    struct plugin *p = t->plugin;
+    const char *msg = lua_type(t->co, -1) == LUA_TSTRING ? lua_tostring(t->co, -1)
+                                                        : "(the error is not a string)";
+    luaL_traceback(p->L, t->co, msg, 0);
+    log_error("plugin %s: handler failed: %s", p->name, lua_tostring(p->L, -1));
+    lua_pop(p->L, 1);
+    metrics_inc(METRIC_SKILL_ERRORS, p->name, 1);
+}
+
+/* Resume T with NARGS values on its stack and act on how it stops. */
+static void task_run(struct task *t, int nargs) {
+    struct plugin *p = t->plugin;
+    int nres = 0;
+    if (uv_now(server.loop) > t->deadline) {
+        log_error("plugin %s: handler stopped: it ran past its %ld ms deadline", p->name, p->deadline_ms);
+        metrics_inc(METRIC_SKILL_ERRORS, p->name, 1);
+        task_finish(t, TASK_FAILED);
+        return;
+    }
+    struct task *outer = p->running;
+    p->running = t;
+    task_budget_begin(p);
+    lua_sethook(t->co, budget_hook, LUA_MASKCOUNT, HOOK_EVERY);
+    int st = lua_resume(t->co, p->L, nargs, &nres);
+    p->running = outer;
+    if (st == LUA_YIELD) {
+        lua_pop(t->co, nres);
+        if (t->op) return;
+        log_error("plugin %s: a handler yielded outside the chorus API; stopping it", p->name);
+        task_finish(t, TASK_FAILED);
+        return;
+    }
+    if (st != LUA_OK) {
+        log_failure(t);
+        task_finish(t, TASK_FAILED);
+        return;
+    }
+    int declined = nres >= 1 && lua_isboolean(t->co, -nres) && !lua_toboolean(t->co, -nres);
+    task_finish(t, declined ? TASK_DECLINED : TASK_DONE);
+}
+
+void task_start(struct plugin *p, int fn_ref, struct job *job,
+                int (*push_args)(lua_State *co, void *arg), void *arg,
+                task_end_fn *end, void *data) {
+    struct task *t = calloc(1, sizeof(*t));
+    t->plugin = plugin_acquire(p);
+    t->started_ms = uv_now(server.loop);
+    metrics_inc(METRIC_SKILL_RUNS, p->name, 1);
+    t->job = job;
+    t->end = end;
+    t->end_data = data;
+    t->deadline = uv_now(server.loop) + (uint64_t)p->deadline_ms;
+    t->co = lua_newthread(p->L);
+    t->ref = luaL_ref(p->L, LUA_REGISTRYINDEX);
+    t->next = p->tasks;
+    if (p->tasks) p->tasks->prev = t;
+    p->tasks = t;
+    p->ntasks++;
+    lua_rawgeti(t->co, LUA_REGISTRYINDEX, fn_ref);
+    int n = push_args ? push_args(t->co, arg) : 0;
+    task_run(t, n);
+}
+
+void task_resume(struct task *t, int nargs) {
+    t->op = NULL;
+    t->cancel = NULL;
+    task_run(t, nargs);
+}
+
+void task_cancel(struct task *t, const char *why) {
+    if (t->op && t->cancel) t->cancel(t->op);
+    t->op = NULL;
+    log_warn("plugin %s: handler stopped: %s", t->plugin->name, why);
+    task_finish(t, TASK_FAILED);
+}
+
+/* ---- spawn and join ---- */
+
+/* Push the arguments of a spawned function: moved from the parent. */
+struct spawn_args {
+    lua_State *from;
+    int first, n;
+};
+
+static int push_spawn_args(lua_State *co, void *arg) {
+    struct spawn_args *a = arg;
+    for (int i = 0; i < a->n; i++) lua_pushvalue(a->from, a->first + i);
+    lua_xmove(a->from, co, a->n);
+    return a->n;
+}
+
+/* Push a finished child's outcome: true, results... or false, error. */
+static int push_outcome(lua_State *L, struct spawn *s) {
+    lua_rawgeti(L, LUA_REGISTRYINDEX, s->results_ref);
+    int n = (int)lua_rawlen(L, -1);
+    lua_pushboolean(L, s->ok);
+    for (int i = 1; i <= n; i++) lua_rawgeti(L, -(i + 1), i);
+    lua_remove(L, -(n + 2));
+    return n + 1;
+}
+
+/* A child ended: keep its results for join(), wake a waiting joiner. */
+static void on_child_end(struct task *child, enum task_end how, void *data) {
+    struct spawn *s = data;
+    lua_State *L = child->plugin->L;
+    lua_State *co = child->co;
+    s->child = NULL;
+    s->ok = how != TASK_FAILED;
+    lua_newtable(L);
+    if (s->ok) {
+        int n = lua_gettop(co);
+        lua_xmove(co, L, n);
+        for (int i = n; i >= 1; i--) lua_rawseti(L, -(i + 1), i);
+    } else {
+        if (lua_type(co, -1) == LUA_TSTRING) lua_xmove(co, L, 1);
+        else lua_pushstring(L, "the spawned function failed (see the log)");
+        lua_rawseti(L, -2, 1);
+    }
+    s->results_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    if (s->joiner) {
+        struct task *j = s->joiner;
+        s->joiner = NULL;
+        task_resume(j, push_outcome(task_stack(j), s));
+    }
+}
+
+int task_lua_spawn(lua_State *L) {
+    struct task *t = task_check(L);
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    struct plugin *p = t->plugin;
+    struct spawn *s = calloc(1, sizeof(*s));
+    s->id = ++t->next_spawn_id;
+    s->results_ref = LUA_NOREF;
+    s->next = t->spawns;
+    t->spawns = s;
+    lua_pushvalue(L, 1);
+    int fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    struct spawn_args a = { L, 2, lua_gettop(L) - 1 };
+    s->child = (struct task *)1;   /* running until on_child_end says otherwise */
+    task_start(p, fn_ref, t->job, push_spawn_args, &a, on_child_end, s);
+    luaL_unref(L, LUA_REGISTRYINDEX, fn_ref);
+    lua_pushinteger(L, s->id);
+    return 1;
+}
+
+/* The joiner was stopped: forget it. */
+static void cancel_join(void *op) {
+    struct spawn *s = op;
+    s->joiner = NULL;
+}
+
+int task_lua_join(lua_State *L) {
+    struct task *t = task_check(L);
+    lua_Integer id = luaL_checkinteger(L, 1);
+    struct spawn *s = t->spawns;
+    while (s && s->id != id) s = s->next;
+    if (!s) return luaL_error(L, "join: no spawned task %d in this handler", (int)id);
+    if (!s->child) return push_outcome(L, s);
+    s->joiner = t;
+    return task_wait(L, t, s, cancel_join);
+}
+
+/* The parent ends: children still running are stopped, records freed. */
+static void stop_children(struct task *t) {
+    struct plugin *p = t->plugin;
+    while (t->spawns) {
+        struct spawn *s = t->spawns;
+        t->spawns = s->next;
+        s->joiner = NULL;
+        for (struct task *c = p->tasks; c && s->child; c = c->next)
+            if (c->end_data == s && c->end == on_child_end) {
+                task_cancel(c, "its parent handler ended first");
+                break;
+            }
+        luaL_unref(p->L, LUA_REGISTRYINDEX, s->results_ref);
+        free(s);
+    }
+}
