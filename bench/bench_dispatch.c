@@ -18,15 +18,15 @@
 #include <lauxlib.h>
 #include <lualib.h>
 #include "bench_host.h"
-#include "channel.h"
-#include "config.h"
-#include "log.h"
-#include "message.h"
-#include "platform.h"
-#include "plugin.h"
-#include "runtime.h"
-#include "server.h"
-#include "skills.h"
+#include "pipeline/channel.h"
+#include "conf/config.h"
+#include "lib/log.h"
+#include "core/message.h"
+#include "core/platform.h"
+#include "skills/plugin.h"
+#include "core/runtime.h"
+#include "core/server.h"
+#include "skills/skills.h"
 
 static long replies;
 

@@ -5,7 +5,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 #include "bench_host.h"
-#include "server.h"
+#include "core/server.h"
 
 struct server server;
 

@@ -22,13 +22,13 @@
 #include <unistd.h>
 #include "bench_fake.h"
 #include "bench_host.h"
-#include "config.h"
-#include "http_client.h"
-#include "log.h"
-#include "redis_client.h"
-#include "router.h"
-#include "runtime.h"
-#include "server.h"
+#include "conf/config.h"
+#include "io/http_client.h"
+#include "lib/log.h"
+#include "io/redis_client.h"
+#include "model/router.h"
+#include "core/runtime.h"
+#include "core/server.h"
 
 static long done_calls, failed_calls, first_deltas;
 static double *latencies;

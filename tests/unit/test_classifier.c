@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 #include "tap.h"
-#include "classifier.h"
+#include "model/classifier.h"
 #include "classifier_expect.h"
 
 /* Monotonic time in seconds, for the speed checks. */

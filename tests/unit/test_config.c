@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include "tap.h"
-#include "config.h"
+#include "conf/config.h"
 
 #define SECRET_KEY "sk-live-Mira0123456789abcdef"
 #define REDIS_PASS "hunter2-redis-pass"

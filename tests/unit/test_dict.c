@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "tap.h"
-#include "dict.h"
+#include "lib/dict.h"
 
 #define MANY 10000
 

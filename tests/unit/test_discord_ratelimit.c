@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
-#include "discord_ratelimit.h"
+#include "platforms/discord/discord_ratelimit.h"
 #include "tap.h"
 
 #define MAX_TICKETS 2048

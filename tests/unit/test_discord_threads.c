@@ -2,7 +2,7 @@
  * events Discord documents, forgets deleted ones and a departed guild's. */
 #include <string.h>
 #include <jansson.h>
-#include "discord_threads.h"
+#include "platforms/discord/discord_threads.h"
 #include "tap.h"
 
 /* Feed one event given as JSON text; returns what dispatch returned. */

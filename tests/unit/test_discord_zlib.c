@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
-#include "discord_zlib.h"
+#include "platforms/discord/discord_zlib.h"
 #include "tap.h"
 
 /* The server side: one deflate stream, each payload flushed with Z_SYNC_FLUSH. */

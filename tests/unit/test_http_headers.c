@@ -2,7 +2,7 @@
  * RFC 3339 times and which header wins. */
 #include <string.h>
 #include <time.h>
-#include "http_headers.h"
+#include "lib/http_headers.h"
 #include "tap.h"
 
 /* Feed header lines (NULL-terminated) and return the wait they give. */

@@ -2,7 +2,7 @@
  * the same value (same keys in the same order) or the same error. */
 #include <stdlib.h>
 #include <string.h>
-#include "json_fast.h"
+#include "lib/json_fast.h"
 #include "tap.h"
 
 /* 1 if both readers agree on BUF[0..len). */

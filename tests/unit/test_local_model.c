@@ -3,7 +3,7 @@
 #include <string.h>
 #include <jansson.h>
 #include "tap.h"
-#include "local_model.h"
+#include "model/local_model.h"
 
 /* A plain UTF-8 check written for this test (RFC 3629 limits), so the
  * module is not trusted to judge its own output. */

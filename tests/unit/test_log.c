@@ -9,9 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 #include "tap.h"
-#include "log.h"
-#include "redact.h"
-#include "utf8.h"
+#include "lib/log.h"
+#include "lib/redact.h"
+#include "lib/utf8.h"
 
 #define SECRET "s3cr3t-token-value"
 #define MAX_LINES 30000

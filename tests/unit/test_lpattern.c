@@ -20,7 +20,7 @@
 #include <lua.h>
 #include <lualib.h>
 
-#include "lpattern.h"
+#include "lib/lpattern.h"
 #include "tap.h"
 
 #define STEPS 10000000L        /* a realistic per-call budget */

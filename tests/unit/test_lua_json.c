@@ -10,7 +10,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 #include "tap.h"
-#include "lua_json.h"
+#include "lib/lua_json.h"
 
 static lua_State *L;
 

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "tap.h"
-#include "metrics.h"
+#include "lib/metrics.h"
 
 /* Does the exposition TEXT hold LINE as one whole line? */
 static int has_line(const char *text, const char *line) {

@@ -2,7 +2,7 @@
  * byte by byte, and split in two and three at every possible point. */
 #include <stdlib.h>
 #include <string.h>
-#include "ndjson.h"
+#include "lib/ndjson.h"
 #include "tap.h"
 
 struct seen {

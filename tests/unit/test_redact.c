@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "tap.h"
-#include "redact.h"
+#include "lib/redact.h"
 
 /* Redact in into a roomy buffer and compare with expected. */
 static void red_case(const char *in, const char *expected) {

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <hiredis/hiredis.h>
-#include "redis_client.h"
+#include "io/redis_client.h"
 #include "tap.h"
 
 /* 1 if both writers give the same command for these arguments. */

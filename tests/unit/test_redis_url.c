@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "tap.h"
-#include "redis_url.h"
+#include "lib/redis_url.h"
 
 /* Parse URL expecting success; the result lands in *u. */
 static int parse_ok(const char *url, struct redis_url *u) {

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 #include "tap.h"
-#include "schedule.h"
+#include "lib/schedule.h"
 
 /* Unix time of a UTC calendar time, via the C library as an independent
  * oracle. */

@@ -3,7 +3,7 @@
  * how to fix the test, and the provider is refused outside test mode. */
 #include <stdlib.h>
 #include <string.h>
-#include "script_model.h"
+#include "model/script_model.h"
 #include "tap.h"
 
 /* Take one answer for a one-message conversation saying SAY. */

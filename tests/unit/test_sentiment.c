@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 #include "tap.h"
-#include "sentiment.h"
+#include "persona/sentiment.h"
 
 /* Monotonic time in seconds, for the speed checks. */
 static double now(void) {

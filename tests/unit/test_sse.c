@@ -2,7 +2,7 @@
  * byte, and split in two and in three at every possible point. */
 #include <stdlib.h>
 #include <string.h>
-#include "sse.h"
+#include "lib/sse.h"
 #include "tap.h"
 
 /* Events seen so far, as "name|data;" in order. */

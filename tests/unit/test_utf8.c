@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "tap.h"
-#include "utf8.h"
+#include "lib/utf8.h"
 
 /* An independent validator that decodes code point values and checks the
  * RFC 3629 limits arithmetically, to cross-check the table-driven one. */

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "tap.h"
-#include "webhook_auth.h"
+#include "lib/webhook_auth.h"
 
 #define SECRET "whsec_5f2b8c"
 #define TS "1700000000"
