@@ -22,6 +22,7 @@
 #include "conf/config.h"
 #include "lib/log.h"
 #include "core/message.h"
+#include "app/modules.h"
 #include "core/platform.h"
 #include "skills/plugin.h"
 #include "core/runtime.h"
@@ -91,6 +92,7 @@ int main(int argc, char **argv) {
     server.loop = &loop;
     server.data_dir = getenv("CHORUS_DATA_DIR") ? getenv("CHORUS_DATA_DIR") : CHORUS_SRCDIR;
     struct config *cfg;
+    modules_register();
     if (config_load(path, &cfg, err, sizeof(err)) < 0) {
         fprintf(stderr, "%s\n", err);
         return 1;
@@ -101,8 +103,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     channel_init();
-    platform_register(&bench_ops, NULL);
-    struct platform *p = platform_find("bench");
+    struct platform *p = platform_add(&bench_ops, NULL, NULL);
 
     struct chat_message m = { .platform = "bench", .text = "!ping", .id = "1",
                               .author = { .id = "u", .name = "bench" }, .direct = 1 };

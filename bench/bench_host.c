@@ -1,31 +1,11 @@
-/* bench_host.c - main.c's part for the in-process benchmarks: they link
- * libchorus without chorusd's main, so the server state and hooks live
- * here, inert. */
+/* bench_host.c - what the in-process benchmarks share: CPU and memory
+ * measures. (They link libchorus without chorusd's main; the server state
+ * and its hooks are in core/server.c, and with no hooks installed a stop or
+ * reload request does nothing.) */
 #include <stdio.h>
 #include <sys/resource.h>
 #include <unistd.h>
 #include "bench_host.h"
-#include "core/server.h"
-
-struct server server;
-
-/* No virtual clock in a benchmark. */
-double server_now(void) {
-    return 0;
-}
-
-/* Nothing waits for jobs to drain. */
-void server_job_finished(void) {}
-
-/* Nothing to stop: the benchmark ends on its own. */
-void server_request_stop(void) {}
-
-/* A benchmark has no config file to reload. */
-int server_reload(char *err, size_t errlen) {
-    (void)err;
-    (void)errlen;
-    return -1;
-}
 
 double bench_cpu_seconds(void) {
     struct rusage ru;

@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include "bench_fake.h"
 #include "bench_host.h"
+#include "app/modules.h"
 #include "conf/config.h"
 #include "io/http_client.h"
 #include "lib/log.h"
@@ -85,6 +86,7 @@ static int load_runtime(int port, char *err, size_t errlen) {
                " connect_timeout_ms = 30000, first_token_timeout_ms = 60000, capabilities = { \"streaming\" } }\n", dir, port);
     fclose(f);
     struct config *cfg;
+    modules_register();
     if (config_load(path, &cfg, err, errlen) < 0) return -1;
     if (server.rt) runtime_release(server.rt);
     server.rt = runtime_new(cfg, err, errlen);

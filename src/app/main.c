@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <curl/curl.h>
+#include "app/modules.h"
 #include "ops/admin.h"
 #include "pipeline/channel.h"
 #include "conf/config.h"
@@ -31,20 +32,12 @@
 #include "app/testkit.h"
 #include "io/web.h"
 
-struct server server;
-
 static uv_signal_t sig_term, sig_int, sig_hup;
 static uv_timer_t drain_timer, close_timer;
 static int close_ticks;
 
 static void on_redis_ready(void);
 static int watch_enabled(const struct runtime *rt);
-
-double server_now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -164,11 +157,13 @@ static void on_drain_deadline(uv_timer_t *t) {
     shutdown_close();
 }
 
-void server_job_finished(void) {
+/* A job ended: once nothing is left, a draining stop closes the platforms. */
+static void main_job_finished(void) {
     if (server.stopping == 1 && server.jobs_in_flight == 0 && server.jobs_queued == 0) shutdown_close();
 }
 
-void server_request_stop(void) {
+/* TERM/INT or an operator: drain, then close; a second request cuts the drain short. */
+static void main_request_stop(void) {
     if (server.stopping) {
         if (server.stopping == 1) on_drain_deadline(&drain_timer);
         return;
@@ -177,10 +172,11 @@ void server_request_stop(void) {
     log_info("shutting down: draining %d replies (up to %ld ms)", server.jobs_in_flight + server.jobs_queued,
              server.rt->cfg->shutdown_timeout_ms);
     uv_timer_start(&drain_timer, on_drain_deadline, (uint64_t)server.rt->cfg->shutdown_timeout_ms, 0);
-    server_job_finished();
+    main_job_finished();
 }
 
-int server_reload(char *err, size_t errlen) {
+/* Build a new generation from the config file; the old one stays on error. */
+static int main_reload(char *err, size_t errlen) {
     struct config *cfg = NULL;
     char cerr[8192];
     if (config_load(server.config_file, &cfg, cerr, sizeof(cerr)) < 0) {
@@ -309,12 +305,7 @@ static int start(struct config *cfg) {
         return -1;
     }
     redis_client_on_ready(server.redis, on_redis_ready);
-    platform_init();
-    channel_init();
-    for (int i = 0; platform_at(i); i++) {
-        struct platform *p = platform_at(i);
-        if (p->ops->start && p->ops->start(p) < 0) log_error("platform %s failed to start", p->ops->name);
-    }
+    modules_platforms_start(cfg, 0);
     server.web = web_start(server.loop, cfg->listen_host, cfg->listen_port, cfg->web_root, err, sizeof(err));
     if (!server.web || (cfg->listen_port >= 0 && web_port(server.web) < 0)) {
         log_error("%s", err);
@@ -337,9 +328,13 @@ static int start(struct config *cfg) {
     return 0;
 }
 
+static const struct server_hooks main_hooks = { main_request_stop, main_reload, main_job_finished };
+
 int main(int argc, char **argv) {
     const char *config_file = NULL, *check = NULL, *level_name = NULL, *format_name = NULL;
     int code = 0;
+    server_set_hooks(&main_hooks);
+    modules_register();
     server.data_dir = find_data_dir();
     if (argc > 1 && strcmp(argv[1], "--test") == 0) return testkit_main(argc, argv);
     if (parse_args(argc, argv, &config_file, &check, &level_name, &format_name, &code) < 0) return code;

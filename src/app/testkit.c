@@ -16,6 +16,7 @@
 #include <curl/curl.h>
 #include <lauxlib.h>
 #include <lualib.h>
+#include "app/modules.h"
 #include "pipeline/channel.h"
 #include "io/http_client.h"
 #include "lib/log.h"
@@ -133,13 +134,8 @@ static int start_parts(char *err, size_t errlen) {
     server.redis = redis_client_new(server.loop, kit.redis_url, &ro, err, errlen);
     if (!server.redis) return -1;
     server.http = http_client_new(server.loop);
-    platform_init();
-    channel_init();
     testchat_enable(1);
-    for (int i = 0; platform_at(i); i++) {
-        struct platform *p = platform_at(i);
-        if (p->ops->start) p->ops->start(p);
-    }
+    modules_platforms_start(server.rt ? server.rt->cfg : NULL, 1);
     kit_wait_init(server.loop);
     return kit_http_start(err, errlen);
 }

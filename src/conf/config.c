@@ -485,7 +485,6 @@ int config_load(const char *file, struct config **out, char *err, size_t errlen)
     err[0] = '\0';
     ld.cfg = cfg;
     ld.tail = &cfg->blocks;
-    config_schema_init();
     if (set_paths(cfg, file) < 0) {
         snprintf(err, errlen, "%s: cannot open the config file: %s", file, strerror(errno));
         config_free(cfg);

@@ -1,15 +1,6 @@
 /* config_schema.c - the registry of statement kinds modules accept. */
 #include <string.h>
 #include "conf/config_schema.h"
-#include "core/core_config.h"
-#include "platforms/discord/discord.h"
-#include "persona/persona.h"
-#include "model/model.h"
-#include "skills/skills.h"
-#include "model/router.h"
-#include "model/budget.h"
-#include "persona/ledger.h"
-#include "ops/operator.h"
 
 #define MAX_SCHEMAS 64
 
@@ -33,20 +24,6 @@ const struct config_schema *config_schema_find(const char *kind) {
 /* The I-th registered schema, or NULL past the end. */
 const struct config_schema *config_schema_at(int i) {
     return i >= 0 && i < nschemas ? schemas[i] : NULL;
-}
-
-/* Every module with config declares it here, once. Adding a module with
- * config means adding one line. */
-void config_schema_init(void) {
-    core_config_register();
-    model_config_register();
-    persona_config_register();
-    skills_config_register();
-    router_config_register();
-    budget_config_register();
-    operator_config_register();
-    ledger_config_register();
-    discord_config_register();
 }
 
 /* The word used in error messages for a type. */

@@ -46,11 +46,10 @@ struct config_schema {
                     char *err, size_t errlen);
 };
 
-/* Register a schema. Modules call this from config_schema_init(). */
+/* Register a schema. Modules call this from their *_config_register(),
+ * which the module table (app/modules.c) calls once at start. */
 void config_schema_register(const struct config_schema *schema);
 const struct config_schema *config_schema_find(const char *kind);
-/* Register every built-in module's schema exactly once. */
-void config_schema_init(void);
 const struct config_schema *config_schema_at(int i);
 const char *config_type_name(enum config_type t);
 

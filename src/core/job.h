@@ -1,8 +1,10 @@
 /* job.h - one incoming message on its way to an answer.
  *
- * Channels run their jobs one at a time in arrival order (channel.c): a
- * job looks up the channel's persona, runs the skills, and ends with
- * job_finish(), after which the channel's next message is read. */
+ * Channels run their jobs one at a time in arrival order (pipeline/
+ * channel.c): a job looks up the channel's persona, runs the skills, and
+ * ends with job_finish(), after which the channel's next message is read.
+ * The core holds the job and its replies; what finishing means belongs to
+ * whoever queued it (its finish hook). */
 #ifndef CHORUS_JOB_H
 #define CHORUS_JOB_H
 #include <stdint.h>
@@ -19,6 +21,7 @@ struct job {
     struct platform *platform;
     struct runtime *rt;              /* config generation this job runs on */
     const struct persona *persona;   /* who answers (from rt) */
+    const char *speaker;             /* that persona's name */
     struct channel *ch;
     int replies;                     /* messages sent for this job */
     int silent;                      /* banned, ignored or muted: no apology */
@@ -26,6 +29,9 @@ struct job {
     json_t *disabled;                /* plugins turned off in this channel */
     uint64_t started;                /* uv_now() at start */
     struct job *next;                /* in the channel's queue */
+    /* What ends the job: apologise if nobody answered, free it, start the
+     * channel's next job (set by the queue that made it). */
+    void (*finish)(struct job *job);
 };
 
 /* Send TEXT to the job's channel as its persona, in reply to the message.
@@ -36,7 +42,6 @@ int job_typing(struct job *job);
 void job_stream_delta(struct job *job, const char *text, size_t len);
 /* Is plugin NAME turned off where this job runs? */
 int job_skill_disabled(const struct job *job, const char *name);
-/* The skills are done with the job: apologise if nobody answered, free it
- * and start the channel's next job. */
+/* The skills are done with the job: its finish hook runs. */
 void job_finish(struct job *job);
 #endif

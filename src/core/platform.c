@@ -2,33 +2,39 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include "pipeline/channel.h"
-#include "lib/metrics.h"
-#include "platforms/discord/discord.h"
 #include "core/platform.h"
+#include "lib/log.h"
+#include "lib/metrics.h"
 #include "lib/utf8.h"
-#include "platforms/test/testchat.h"
-#include "platforms/webchat/webchat.h"
 
 #define MAX_PLATFORMS 16
 
 static struct platform platforms[MAX_PLATFORMS];
 static int nplatforms;
+static platform_sink_fn *sink;
 
-/* Every built-in adapter registers here: one line per platform. */
-void platform_init(void) {
+void platform_reset(void) {
     nplatforms = 0;
-    webchat_register();
-    discord_register();
-    testchat_register();
 }
 
-void platform_register(const struct platform_ops *ops, void *state) {
-    if (nplatforms == MAX_PLATFORMS) return;
-    platforms[nplatforms].ops = ops;
-    platforms[nplatforms].state = state;
-    platforms[nplatforms].ready = 0;
+void platform_set_sink(platform_sink_fn *fn) {
+    sink = fn;
+}
+
+struct platform *platform_add(const struct platform_ops *ops, const struct platform_host *host,
+                              const struct config_block *b) {
+    if (nplatforms == MAX_PLATFORMS) {
+        log_error("platform %s: more than %d platforms", ops->name, MAX_PLATFORMS);
+        return NULL;
+    }
+    struct platform *p = &platforms[nplatforms];
+    p->ops = ops;
+    p->host = host;
+    p->state = NULL;
+    p->ready = 0;
+    if (ops->create && !(p->state = ops->create(p, b))) return NULL;
     nplatforms++;
+    return p;
 }
 
 struct platform *platform_find(const char *name) {
@@ -47,7 +53,11 @@ void platform_commands_changed(void) {
 }
 
 int platform_receive(struct platform *p, const struct chat_message *m) {
-    return channel_enqueue(p, m);
+    if (!sink) {
+        log_warn("%s: a message arrived before anything receives messages; refused", p->ops->name);
+        return -1;
+    }
+    return sink(p, m);
 }
 
 int platform_send_text(struct platform *p, const char *channel, const char *text, size_t len,

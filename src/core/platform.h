@@ -1,15 +1,45 @@
 /* platform.h - the interface every chat platform adapter implements.
  *
- * An adapter lives in its own file(s) and fills a struct platform_ops.
- * Adding a platform means adding its files and one line in platform.c.
- * Adapters hand incoming messages to platform_receive(); the core answers
- * through ops->send and ops->typing. */
+ * An adapter lives in its own folder (platforms/<name>/) and fills a
+ * struct platform_ops. Adding a platform means adding its folder and one
+ * line in the module table (app/modules.c). An adapter sees the rest of
+ * chorusd only through its struct platform_host: the loop, the shared
+ * clients, where incoming messages go, and the command catalogue. It
+ * hands incoming messages to platform_receive(); the core answers through
+ * ops->send and ops->typing. */
 #ifndef CHORUS_PLATFORM_H
 #define CHORUS_PLATFORM_H
 #include <stddef.h>
+#include <uv.h>
 
 struct chat_message;
 struct platform;
+struct config_block;
+struct command_list;
+struct http_client;
+struct redis_client;
+struct lws_context;
+
+/* What the program lends every adapter (app/modules.c fills it). */
+struct platform_host {
+    uv_loop_t *loop;
+    struct http_client *http;
+    /* The shared libwebsockets context, for websocket clients. */
+    struct lws_context *(*lws)(void);
+    /* The Redis connection of the moment (it changes on a reload). */
+    struct redis_client *(*redis)(void);
+    /* A snapshot of the commands skills and operators offer (free it with
+     * command_list_free), or NULL when none are loaded. */
+    struct command_list *(*commands)(void);
+    /* The persona that speaks where no other is set. */
+    const char *(*fallback_persona)(void);
+    /* Nonzero once the process is draining to stop. */
+    int (*stopping)(void);
+};
+
+/* Where platform_receive() sends messages: the channel queue in one
+ * process; a Redis stream in a gateway. Returns 0, or -1 when full. */
+typedef int platform_sink_fn(struct platform *p, const struct chat_message *m);
 
 /* Completion of a send: the platform's message id (needed for later edits),
  * or ERR. Called exactly once, possibly before send() returns. */
@@ -24,6 +54,12 @@ struct outgoing {
 
 struct platform_ops {
     const char *name;                       /* "webchat" */
+    /* The config statement that turns the adapter on ("discord"), or NULL
+     * when it is always on. */
+    const char *config_kind;
+    /* Build the adapter's state from its statement B (NULL when config_kind
+     * is NULL); NULL means it cannot run (the reason is logged). */
+    void *(*create)(struct platform *p, const struct config_block *b);
     int (*start)(struct platform *p);       /* 0 or -1 */
     int (*send)(struct platform *p, const struct outgoing *out, platform_sent_fn *cb, void *data);
     int (*typing)(struct platform *p, const char *channel);
@@ -40,20 +76,26 @@ struct platform_ops {
 
 struct platform {
     const struct platform_ops *ops;
+    const struct platform_host *host;
     void *state;                            /* the adapter's own */
     int ready;
 };
 
-/* Register built-in adapters. */
-void platform_init(void);
+/* Forget every adapter (before the program registers them again). */
+void platform_reset(void);
 struct platform *platform_find(const char *name);
 /* Iterate: i from 0 until NULL. */
 struct platform *platform_at(int i);
-void platform_register(const struct platform_ops *ops, void *state);
+/* Add an adapter; its create() runs with B. Returns it, or NULL when the
+ * table is full or create() refused. */
+struct platform *platform_add(const struct platform_ops *ops, const struct platform_host *host,
+                              const struct config_block *b);
+/* Install where received messages go. */
+void platform_set_sink(platform_sink_fn *sink);
 /* Send TEXT (repaired to valid UTF-8) to CHANNEL of P as PERSONA. */
 int platform_send_text(struct platform *p, const char *channel, const char *text, size_t len,
                        const char *reply_to, const char *persona, platform_sent_fn *cb, void *data);
-/* An adapter received a message: queue it for its channel. Copies M.
+/* An adapter received a message: hand it to the sink. Copies M.
  * Returns 0, or -1 when the channel's queue is full (the adapter tells the user). */
 int platform_receive(struct platform *p, const struct chat_message *m);
 /* Plugins or the config were reloaded: adapters that publish the command

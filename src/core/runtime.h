@@ -22,7 +22,17 @@ struct runtime {
     struct store_limits limits;
 };
 
-/* Build a runtime from a loaded config (taking ownership of CFG). */
+/* What an upper module builds for each generation (its field of struct
+ * runtime) and frees with it. build returns 0, or -1 with ERR. */
+struct runtime_part {
+    const char *name;
+    int (*build)(struct runtime *rt, char *err, size_t errlen);
+    void (*free)(struct runtime *rt);
+};
+void runtime_add_part(const struct runtime_part *part);
+
+/* Build a runtime from a loaded config (taking ownership of CFG), part by
+ * part in the order they were added. Returns NULL with ERR on failure. */
 struct runtime *runtime_new(struct config *cfg, char *err, size_t errlen);
 struct runtime *runtime_acquire(struct runtime *rt);
 void runtime_release(struct runtime *rt);

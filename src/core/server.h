@@ -31,6 +31,15 @@ struct server {
 
 extern struct server server;
 
+/* What the program does when asked to stop or reload (app/main.c installs
+ * them; without hooks a stop or reload request does nothing or fails). */
+struct server_hooks {
+    void (*request_stop)(void);
+    int (*reload)(char *err, size_t errlen);
+    void (*job_finished)(void);
+};
+void server_set_hooks(const struct server_hooks *h);
+
 /* Ask the main loop to start a graceful stop (signals, admin command). */
 void server_request_stop(void);
 /* Re-read the config and plugins without dropping connections. Returns 0 or

@@ -6,24 +6,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <libwebsockets.h>
-#include "lib/log.h"
-#include "io/http_client.h"
-#include "lib/metrics.h"
-#include "core/platform.h"
-#include "core/platform.h"
-#include "io/redis_client.h"
-#include "core/server.h"
 #include "io/web.h"
-#include "platforms/webchat/webchat.h"
-#include "skills/webhook.h"
-#include "lib/webhook_auth.h"
-#include "ops/admin.h"
-#include "conf/config.h"
-#include "persona/ledger.h"
-#include "core/runtime.h"
-#include <strings.h>
+#include "lib/log.h"
+#include "lib/xalloc.h"
 
 #define MAX_FILES 32
+#define MAX_ROUTES 32
 #define MAX_FILE_SIZE (2 << 20)
 
 struct web_file {
@@ -50,17 +38,55 @@ struct session {
     unsigned status;       /* of a response whose headers are still to write */
     const char *type;
     int headers_pending;
-    struct webhook_req *hook;
-    struct admin_wait *admin;   /* an admin API answer still being made */
-    struct ws_conn *ws;
-};
-
-/* An admin API request waiting for Redis; WSI is NULL once the client left. */
-struct admin_wait {
-    struct lws *wsi;
+    const struct web_route *route;   /* the route serving this connection */
+    void *state;           /* the route's request state (detach frees it) */
+    void *ws;              /* the route's websocket connection */
 };
 
 static struct web_server *the_web;
+static const struct web_route *routes[MAX_ROUTES];
+static int nroutes;
+
+void web_route_add(const struct web_route *r) {
+    for (int i = 0; i < nroutes; i++)
+        if (!strcmp(routes[i]->path, r->path)) {
+            routes[i] = r;
+            return;
+        }
+    if (nroutes < MAX_ROUTES) routes[nroutes++] = r;
+    else log_error("web: more than %d routes; %s is not served", MAX_ROUTES, r->path);
+}
+
+void web_route_remove(const char *path) {
+    for (int i = 0; i < nroutes; i++)
+        if (!strcmp(routes[i]->path, path)) {
+            routes[i] = routes[--nroutes];
+            return;
+        }
+}
+
+/* The route for PATH: an exact path first, then the longest prefix. */
+static const struct web_route *route_find(const char *path) {
+    const struct web_route *best = NULL;
+    size_t best_len = 0;
+    for (int i = 0; i < nroutes; i++) {
+        const char *rp = routes[i]->path;
+        size_t n = strlen(rp);
+        if (!strcmp(rp, path)) return routes[i];
+        if (n && rp[n - 1] == '/' && !strncmp(rp, path, n) && n > best_len) {
+            best = routes[i];
+            best_len = n;
+        }
+    }
+    return best;
+}
+
+/* The route's request state is done with: let its owner free it. */
+static void session_detach(struct session *s) {
+    void *state = s->state;
+    s->state = NULL;
+    if (state && s->route && s->route->detach) s->route->detach(state);
+}
 
 /* Content type by file extension. */
 static const char *content_type(const char *name) {
@@ -100,12 +126,12 @@ static int load_files(const char *root, struct web_file *files, int *nfiles) {
         if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > MAX_FILE_SIZE) continue;
         FILE *f = fopen(path, "rb");
         if (!f) continue;
-        char *data = malloc((size_t)st.st_size + 1);
+        char *data = xmalloc((size_t)st.st_size + 1);
         size_t got = fread(data, 1, (size_t)st.st_size, f);
         fclose(f);
         char url[300];
         snprintf(url, sizeof(url), "/%s", e->d_name);
-        files[n].path = strdup(url);
+        files[n].path = xstrdup(url);
         files[n].data = data;
         files[n].len = got;
         files[n].type = content_type(e->d_name);
@@ -152,7 +178,7 @@ static int respond(struct lws *wsi, struct session *s, unsigned int status, cons
     return 0;
 }
 
-void web_respond_later(struct lws *wsi, unsigned status, const char *type, char *body, size_t len) {
+void web_respond(struct lws *wsi, unsigned status, const char *type, char *body, size_t len) {
     struct session *s = lws_wsi_user(wsi);
     free(s->body);
     s->body = body;
@@ -165,112 +191,32 @@ void web_respond_later(struct lws *wsi, unsigned status, const char *type, char 
 }
 
 static int respond_text(struct lws *wsi, struct session *s, unsigned int status, const char *text) {
-    return respond(wsi, s, status, "text/plain; charset=utf-8", strdup(text), strlen(text));
+    return respond(wsi, s, status, "text/plain; charset=utf-8", xstrdup(text), strlen(text));
 }
 
-/* GET /readyz: ready when Redis answers, every platform is connected and
- * we are not draining. */
-static int serve_ready(struct lws *wsi, struct session *s) {
-    char body[512];
-    if (server.stopping) return respond_text(wsi, s, 503, "not ready: shutting down\n");
-    if (!redis_client_ready(server.redis)) {
-        snprintf(body, sizeof(body), "not ready: %s\n", redis_client_error(server.redis));
-        return respond_text(wsi, s, 503, body);
-    }
-    for (int i = 0; platform_at(i); i++) {
-        struct platform *p = platform_at(i);
-        if (p->ready) continue;
-        snprintf(body, sizeof(body), "not ready: %s is not connected\n", p->ops->name);
-        return respond_text(wsi, s, 503, body);
-    }
-    return respond_text(wsi, s, 200, "ready\n");
+void web_respond_text(struct lws *wsi, unsigned status, const char *text) {
+    web_respond(wsi, status, "text/plain; charset=utf-8", xstrdup(text), strlen(text));
 }
 
-/* The ledger for the admin page arrived. */
-static void on_admin_ledger(json_t *report, const char *err, void *data) {
-    struct admin_wait *w = data;
-    struct lws *wsi = w->wsi;
-    free(w);
-    if (!wsi) return;
-    ((struct session *)lws_wsi_user(wsi))->admin = NULL;
-    char *text = report ? json_dumps(report, JSON_COMPACT) : NULL;
-    if (!text) {
-        char msg[300];
-        snprintf(msg, sizeof(msg), "{\"error\":\"%s\"}", err ? "the ledger is unavailable" : "?");
-        text = strdup(msg);
-    }
-    web_respond_later(wsi, report ? 200 : 503, "application/json", text, strlen(text));
-}
-
-/* /admin/api/status and /admin/api/ledger: JSON for the admin page, only
- * with the configured admin_token as a Bearer token. */
-static int serve_admin_api(struct lws *wsi, struct session *s, const char *path) {
-    struct config_block *b = config_first(server.rt->cfg, "admin_token");
-    const char *token = b && json_is_string(b->value) ? json_string_value(b->value) : NULL;
-    char auth[400] = "";
-    if (!token || !*token) return respond_text(wsi, s, 404, "the admin page is off (set admin_token)\n");
-    if (lws_hdr_copy(wsi, auth, sizeof(auth), WSI_TOKEN_HTTP_AUTHORIZATION) <= 0 || strncasecmp(auth, "Bearer ", 7) ||
-        !webhook_secret_ok(token, auth + 7))
-        return respond_text(wsi, s, 401, "unauthorized\n");
-    if (!strcmp(path, "/admin/api/status")) {
-        json_t *req = json_pack("{s:s}", "cmd", "status");
-        json_t *st = admin_execute(req);
-        json_decref(req);
-        char *text = json_dumps(st, JSON_COMPACT);
-        json_decref(st);
-        return respond(wsi, s, 200, "application/json", text, strlen(text));
-    }
-    if (!strcmp(path, "/admin/api/ledger")) {
-        char err[200];
-        struct admin_wait *w = calloc(1, sizeof(*w));
-        w->wsi = wsi;
-        if (ledger_report(NULL, NULL, NULL, on_admin_ledger, w, err, sizeof(err)) < 0) {
-            free(w);
-            return respond_text(wsi, s, 503, err);
-        }
-        s->admin = w;
-        return 0;   /* answered when the report is in */
-    }
-    return respond_text(wsi, s, 404, "not found\n");
-}
-
-/* Route one HTTP request. */
+/* Route one HTTP request: a route's, or a static file. */
 static int serve_http(struct lws *wsi, struct session *s, const char *path) {
-    if (!strncmp(path, "/hooks/", 7)) {
-        int post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
-        /* lws 4.1 never completes a chunked request body: ask for a length. */
-        if (post && lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
-            return respond_text(wsi, s, 411, "a Content-Length header is required\n");
-        webhook_detach(s->hook);
-        s->hook = webhook_begin(wsi, path, post ? "POST" : "GET");
-        if (!post) webhook_run(s->hook);
-        return 0;   /* a POST answers once its body is in */
+    int post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
+    const struct web_route *r = route_find(path);
+    if (r && (r->request || r->ws_open)) {
+        if (post && !r->allow_post) return respond_text(wsi, s, 405, "method not allowed\n");
+        if (!post && lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
+            return respond_text(wsi, s, 405, "method not allowed\n");
+        if (!r->request) return respond_text(wsi, s, 426, "use a websocket here\n");
+        session_detach(s);
+        s->route = r;
+        return r->request(wsi, path, post, &s->state, r->data) < 0 ? 1 : 0;
     }
     if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
         return respond_text(wsi, s, 405, "method not allowed\n");
-    if (!strcmp(path, "/healthz")) return respond_text(wsi, s, 200, "ok\n");
-    if (!strcmp(path, "/readyz")) return serve_ready(wsi, s);
-    if (!strcmp(path, "/metrics")) {
-        size_t len;
-        metrics_set(METRIC_QUEUE_DEPTH, "channels", server.jobs_queued);
-        metrics_set(METRIC_JOBS_IN_FLIGHT, "channels", server.jobs_in_flight);
-        metrics_set(METRIC_MODEL_IN_FLIGHT, "curl", http_client_in_flight(server.http));
-        metrics_set(METRIC_REDIS_UP, "main", redis_client_ready(server.redis));
-        metrics_set(METRIC_REDIS_LATENCY, "main", redis_client_latency_ms(server.redis) / 1000.0);
-        for (int i = 0; platform_at(i); i++) {
-            struct platform *p = platform_at(i);
-            metrics_set(METRIC_PLATFORM_READY, p->ops->name, p->ready);
-            metrics_set(METRIC_PLATFORM_CONNECTIONS, p->ops->name, p->ops->connections ? p->ops->connections(p) : 0);
-        }
-        char *text = metrics_render(&len);
-        return respond(wsi, s, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
-    }
-    if (!strcmp(path, "/ws")) return respond_text(wsi, s, 426, "use a websocket here\n");
-    if (!strncmp(path, "/admin/api/", 11)) return serve_admin_api(wsi, s, path);
     if (!strcmp(path, "/admin")) path = "/admin.html";
     const struct web_file *f = find_file(path);
     if (!f) return respond_text(wsi, s, 404, "not found\n");
-    char *copy = malloc(f->len ? f->len : 1);
+    char *copy = xmalloc(f->len ? f->len : 1);
     memcpy(copy, f->data, f->len);
     return respond(wsi, s, 200, f->type, copy, f->len);
 }
@@ -286,7 +232,7 @@ static int write_body(struct lws *wsi, struct session *s) {
     }
     size_t chunk = s->len - s->sent;
     if (chunk > 16384) chunk = 16384;
-    unsigned char *buf = malloc(LWS_PRE + chunk + 1);
+    unsigned char *buf = xmalloc(LWS_PRE + chunk + 1);
     memcpy(buf + LWS_PRE, s->body + s->sent, chunk);
     int final = s->sent + chunk == s->len;
     int n = lws_write(wsi, buf + LWS_PRE, chunk, final ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP);
@@ -299,8 +245,7 @@ static int write_body(struct lws *wsi, struct session *s) {
     }
     free(s->body);
     s->body = NULL;
-    webhook_detach(s->hook);
-    s->hook = NULL;
+    session_detach(s);
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
@@ -315,41 +260,46 @@ static int on_event(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_HTTP_WRITEABLE:
         return write_body(wsi, s);
     case LWS_CALLBACK_HTTP_BODY:
-        if (s->hook && webhook_body(s->hook, in, len) < 0) {
-            webhook_detach(s->hook);
-            s->hook = NULL;
+        if (s->state && s->route->body && s->route->body(s->state, in, len) < 0) {
+            session_detach(s);
             respond_text(wsi, s, 413, "the body is too large\n");
         }
         return 0;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-        if (s->hook) webhook_run(s->hook);
+        if (s->state && s->route->body_done) s->route->body_done(s->state);
         return 0;
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     case LWS_CALLBACK_CLOSED_HTTP:
         if (s) {
             free(s->body);
             s->body = NULL;
-            webhook_detach(s->hook);
-            s->hook = NULL;
-            if (s->admin) s->admin->wsi = NULL;
-            s->admin = NULL;
+            session_detach(s);
         }
         break;
-    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
         if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0) return 1;
-        return strcmp(path, "/ws") != 0 && strcmp(path, "/ws/") != 0;
-    case LWS_CALLBACK_ESTABLISHED:
-        s->ws = webchat_open(wsi);
+        size_t n = strlen(path);
+        if (n > 1 && path[n - 1] == '/') path[n - 1] = '\0';   /* "/ws/" is "/ws" */
+        const struct web_route *r = route_find(path);
+        return !r || !r->ws_open;
+    }
+    case LWS_CALLBACK_ESTABLISHED: {
+        if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0) return -1;
+        size_t n = strlen(path);
+        if (n > 1 && path[n - 1] == '/') path[n - 1] = '\0';
+        s->route = route_find(path);
+        s->ws = s->route && s->route->ws_open ? s->route->ws_open(wsi, s->route->data) : NULL;
         return s->ws ? 0 : -1;
+    }
     case LWS_CALLBACK_RECEIVE:
-        if (s->ws)
-            webchat_receive(s->ws, in, len, lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0,
-                            lws_frame_is_binary(wsi));
+        if (s->ws && s->route->ws_receive)
+            s->route->ws_receive(s->ws, in, len, lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0,
+                                 lws_frame_is_binary(wsi));
         return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
-        return s->ws ? webchat_writable(s->ws) : 0;
+        return s->ws && s->route->ws_writable ? s->route->ws_writable(s->ws) : 0;
     case LWS_CALLBACK_CLOSED:
-        if (s->ws) webchat_closed(s->ws);
+        if (s->ws && s->route->ws_closed) s->route->ws_closed(s->ws);
         s->ws = NULL;
         return 0;
     default:
@@ -377,7 +327,7 @@ static void lws_log_line(int level, const char *line) {
 
 struct web_server *web_start(uv_loop_t *loop, const char *host, int port, const char *root,
                              char *err, size_t errlen) {
-    struct web_server *w = calloc(1, sizeof(*w));
+    struct web_server *w = xcalloc(1, sizeof(*w));
     struct lws_context_creation_info info;
     the_web = w;
     w->loop = loop;

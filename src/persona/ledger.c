@@ -3,19 +3,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <lauxlib.h>
 #include "conf/config.h"
 #include "conf/config_schema.h"
-#include "core/job.h"
-#include "persona/ledger.h"
-#include "core/message.h"
-#include "persona/persona.h"
-#include "skills/plugin.h"
-#include "io/redis_client.h"
 #include "core/runtime.h"
 #include "core/server.h"
-#include "skills/task.h"
+#include "io/redis_client.h"
 #include "lib/vclock.h"
+#include "persona/ledger.h"
+#include "persona/persona.h"
 
 #define MAX_DAYS 92
 
@@ -242,7 +237,7 @@ int ledger_report(const char *persona, const char *from, const char *to, ledger_
     return 0;
 }
 
-/* ---- core.ledger_record(kind, value, currency, ref) ---- */
+/* ---- recording an outcome ---- */
 
 static void ignore(redisReply *r, const char *err, void *data) {
     (void)r;
@@ -250,45 +245,28 @@ static void ignore(redisReply *r, const char *err, void *data) {
     (void)data;
 }
 
-int ledger_lua_record(lua_State *L) {
-    struct task *t = task_check(L);
-    struct job *job = task_job(t);
-    const char *kind = luaL_checkstring(L, 1);
-    lua_Number value = luaL_optnumber(L, 2, 0);
-    const char *currency = luaL_optstring(L, 3, "USD");
-    const char *ref = luaL_optstring(L, 4, "");
-    const char *persona_name = luaL_optstring(L, 5, NULL);
-    if (!job && !(persona_name && persona_find(server.rt->personas, persona_name)))
-        return luaL_error(L, "ledger.record needs a message or persona = \"name\" (the persona it credits)");
-    if (!plugin_of(L)->allow_state) return luaL_error(L, "plugin %s may not keep state", plugin_of(L)->name);
+int ledger_record(const struct ledger_outcome *o) {
     time_t now = (time_t)vclock_now();
     struct tm tm;
     char day[16], key[400], field[128], micro[32], count[128], stream[300], ts[32];
     gmtime_r(&now, &tm);
     strftime(day, sizeof(day), "%Y%m%d", &tm);
     const char *prefix = redis_client_prefix(server.redis);
-    if (job) persona_name = job->persona->name;
-    snprintf(key, sizeof(key), "%sledger:%s:%s", prefix, day, persona_name);
-    snprintf(field, sizeof(field), "value_micro:%.8s", currency);
-    snprintf(micro, sizeof(micro), "%lld", (long long)(value * 1e6 + (value >= 0 ? 0.5 : -0.5)));
-    snprintf(count, sizeof(count), "count:%.100s", kind);
+    snprintf(key, sizeof(key), "%sledger:%s:%s", prefix, day, o->persona);
+    snprintf(field, sizeof(field), "value_micro:%.8s", o->currency);
+    snprintf(micro, sizeof(micro), "%lld", (long long)(o->value * 1e6 + (o->value >= 0 ? 0.5 : -0.5)));
+    snprintf(count, sizeof(count), "count:%.100s", o->kind);
     snprintf(stream, sizeof(stream), "%soutcomes", prefix);
     snprintf(ts, sizeof(ts), "%.3f", vclock_now());
     const char *a1[4] = { "HINCRBY", key, field, micro };
     const char *a2[4] = { "HINCRBY", key, count, "1" };
     const char *a3[3] = { "EXPIRE", key, "34560000" };
-    const char *a4[] = { "XADD", stream, "MAXLEN", "~", "100000", "*", "ts", ts, "persona", persona_name,
-                         "plugin", plugin_of(L)->name, "kind", kind, "value_micro", micro, "currency", currency,
-                         "ref", ref, "channel", job ? job->msg->channel : "", "user",
-                         job && job->msg->author.id ? job->msg->author.id : "" };
-    if (redis_command(server.redis, ignore, NULL, 4, a1, NULL) < 0) {
-        lua_pushnil(L);
-        lua_pushstring(L, "Redis is not available");
-        return 2;
-    }
+    const char *a4[] = { "XADD", stream, "MAXLEN", "~", "100000", "*", "ts", ts, "persona", o->persona,
+                         "plugin", o->plugin, "kind", o->kind, "value_micro", micro, "currency", o->currency,
+                         "ref", o->ref, "channel", o->channel ? o->channel : "", "user", o->user ? o->user : "" };
+    if (redis_command(server.redis, ignore, NULL, 4, a1, NULL) < 0) return -1;
     redis_command(server.redis, ignore, NULL, 4, a2, NULL);
     redis_command(server.redis, ignore, NULL, 3, a3, NULL);
     redis_command(server.redis, ignore, NULL, (int)(sizeof(a4) / sizeof(a4[0])), a4, NULL);
-    lua_pushboolean(L, 1);
-    return 1;
+    return 0;
 }

@@ -11,7 +11,6 @@
 #define CHORUS_LEDGER_H
 #include <stddef.h>
 #include <jansson.h>
-#include <lua.h>
 
 /* REPORT: {"rows": [...], "total": {...}, "text": "a table for people"}, or NULL with ERR. */
 typedef void ledger_done_fn(json_t *report, const char *err, void *data);
@@ -21,6 +20,18 @@ void ledger_config_register(void);
  * Returns -1 with err for bad dates or ranges over 92 days. */
 int ledger_report(const char *persona, const char *from, const char *to, ledger_done_fn *cb, void *data,
                   char *err, size_t errlen);
-/* core.ledger_record(kind, value, currency, ref): a Lua C function. */
-int ledger_lua_record(lua_State *L);
+/* One outcome a skill reports (chorus.ledger.record). */
+struct ledger_outcome {
+    const char *persona;       /* the persona it credits */
+    const char *plugin;
+    const char *kind;
+    double value;
+    const char *currency;
+    const char *ref;
+    const char *channel;       /* or NULL */
+    const char *user;          /* or NULL */
+};
+/* Count it in the persona's day and append it to the outcomes stream.
+ * Returns 0, or -1 when Redis is not available. */
+int ledger_record(const struct ledger_outcome *o);
 #endif

@@ -13,7 +13,6 @@
 #include "lib/log.h"
 #include "core/message.h"
 #include "lib/metrics.h"
-#include "ops/operator.h"
 #include "persona/persona.h"
 #include "core/runtime.h"
 #include "core/server.h"
@@ -30,6 +29,16 @@ struct channel {
 };
 
 static struct dict *channels;
+static channel_intercept_fn *intercept;
+
+void channel_set_intercept(channel_intercept_fn *fn) {
+    intercept = fn;
+}
+
+void channel_speak_as(struct job *job, const struct persona *p) {
+    job->persona = p;
+    job->speaker = p ? p->name : NULL;
+}
 
 void channel_init(void) {
     if (!channels) channels = dict_new();
@@ -45,6 +54,7 @@ void channel_shutdown(void) {
 }
 
 static void job_start(struct job *job);
+static void channel_job_finish(struct job *job);
 
 /* Start the next job of CH, or forget CH when it has none. */
 static void channel_next(struct channel *ch) {
@@ -71,6 +81,7 @@ int channel_enqueue(struct platform *p, const struct chat_message *m) {
     job->msg = message_copy(m);
     job->platform = p;
     job->ch = ch;
+    job->finish = channel_job_finish;
     if (ch->tail) ch->tail->next = job;
     else ch->head = job;
     ch->tail = job;
@@ -106,32 +117,12 @@ static void job_run(struct job *job, const char *name, json_t *overrides) {
     const struct persona *p = name ? persona_find(job->rt->personas, name) : NULL;
     if (name && !p) log_warn("channel %s:%s names persona \"%s\", which is not defined; using the default",
                              job->msg->platform, job->msg->channel, name);
-    job->persona = p ? p : persona_default_for(job->rt->personas, job->msg->platform);
+    channel_speak_as(job, p ? p : persona_default_for(job->rt->personas, job->msg->platform));
     if (overrides && json_object_size(overrides) > 0) {
         job->own_persona = persona_with(job->persona, overrides);
-        job->persona = job->own_persona;
+        channel_speak_as(job, job->own_persona);
     }
     dispatch_job(job->rt->skills, job);
-}
-
-/* An operator's command answered: say it where it was typed. */
-static void on_operated(json_t *answer, void *data) {
-    struct job *job = data;
-    const char *text = json_string_value(json_object_get(answer, "text"));
-    job_reply(job, text ? text : "", text ? strlen(text) : 0, NULL, NULL);
-    json_decref(answer);
-    job_finish(job);
-}
-
-/* Messages starting with the admin prefix go to the operators' table,
- * never to skills (so no plugin or model can stand in for it). */
-static void job_operate(struct job *job) {
-    char channel[700];
-    snprintf(channel, sizeof(channel), "%s:%s", job->msg->platform, job->msg->channel);
-    struct actor a = { .platform = job->msg->platform, .user_id = job->msg->author.id, .channel = channel,
-                       .guest = job->msg->author.guest };
-    job->persona = persona_default_for(job->rt->personas, job->msg->platform);
-    operator_run_text(&a, job->msg->text, on_operated, job);
 }
 
 static void on_context(const struct store_context *ctx, const char *err, void *data) {
@@ -146,7 +137,7 @@ static void on_context(const struct store_context *ctx, const char *err, void *d
         struct config_block *fb = config_first(job->rt->cfg, "flood");
         metrics_inc(METRIC_FLOOD_DROPPED, ctx->flood == 1 ? "warned" : "dropped", 1);
         job->silent = 1;
-        job->persona = persona_default_for(job->rt->personas, job->msg->platform);
+        channel_speak_as(job, persona_default_for(job->rt->personas, job->msg->platform));
         if (ctx->flood == 1) {
             const char *text = config_str(fb, "message", "You're sending messages faster than I can keep up. Give me a moment.");
             log_info("flood: %s:%s is over its limit in %s; dropping until it refills", job->msg->platform,
@@ -158,7 +149,7 @@ static void on_context(const struct store_context *ctx, const char *err, void *d
     }
     if (ctx->banned || ctx->ignored || ctx->muted) {
         job->silent = 1;
-        job->persona = persona_default_for(job->rt->personas, job->msg->platform);
+        channel_speak_as(job, persona_default_for(job->rt->personas, job->msg->platform));
         job_finish(job);
         return;
     }
@@ -174,10 +165,7 @@ static void job_start(struct job *job) {
     job->rt = runtime_acquire(server.rt);
     job->started = uv_now(server.loop);
     if (!job->msg->event) metrics_inc(METRIC_MESSAGES_IN, job->platform->ops->name, 1);
-    if (!job->msg->event && operator_is_command(job->msg->text)) {
-        job_operate(job);
-        return;
-    }
+    if (!job->msg->event && intercept && intercept(job)) return;
     const struct persona *def = persona_default_for(job->rt->personas, job->msg->platform);
     struct config_block *fb = config_first(job->rt->cfg, "flood");
     struct store_flood flood = {
@@ -190,14 +178,9 @@ static void job_start(struct job *job) {
         job_run(job, NULL, NULL);   /* Redis is down: answer without memory */
 }
 
-int job_skill_disabled(const struct job *job, const char *name) {
-    size_t i;
-    json_t *v;
-    json_array_foreach(job->disabled, i, v) if (!strcmp(json_string_value(v), name)) return 1;
-    return 0;
-}
-
-void job_finish(struct job *job) {
+/* The job is done: apologise if nobody answered a message addressed to
+ * the persona, free it and start the channel's next job. */
+static void channel_job_finish(struct job *job) {
     struct channel *ch = job->ch;
     if (job->replies == 0 && !job->msg->event && !job->silent && job->msg->direct)
         job_reply(job, job->persona->apology, strlen(job->persona->apology), NULL, NULL);
@@ -215,20 +198,4 @@ void job_finish(struct job *job) {
     server.jobs_in_flight--;
     channel_next(ch);
     server_job_finished();
-}
-
-int job_reply(struct job *job, const char *text, size_t len, platform_sent_fn *cb, void *data) {
-    job->replies++;
-    return platform_send_text(job->platform, job->msg->channel, text, len, job->msg->id,
-                              job->persona->name, cb, data);
-}
-
-void job_stream_delta(struct job *job, const char *text, size_t len) {
-    struct platform *p = job->platform;
-    if (p->ops->stream_delta) p->ops->stream_delta(p, job->msg->channel, job->msg->id, text, len);
-}
-
-int job_typing(struct job *job) {
-    if (!job->platform->ops->typing) return 0;
-    return job->platform->ops->typing(job->platform, job->msg->channel);
 }

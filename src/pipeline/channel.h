@@ -3,6 +3,8 @@
 #define CHORUS_CHANNEL_H
 struct platform;
 struct chat_message;
+struct job;
+struct persona;
 
 #define CHANNEL_QUEUE_MAX 64
 
@@ -13,4 +15,11 @@ int channel_enqueue(struct platform *p, const struct chat_message *m);
 /* Number of channels with work, for status. */
 int channel_active(void);
 void channel_shutdown(void);
+/* A hook that may take a job before the skills see it (the operators'
+ * commands, registered by ops/): returns 1 when it took the job and will
+ * finish it, 0 to let the skills have it. */
+typedef int channel_intercept_fn(struct job *job);
+void channel_set_intercept(channel_intercept_fn *fn);
+/* Set who answers JOB. */
+void channel_speak_as(struct job *job, const struct persona *p);
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include "conf/config.h"
+#include "core/commands.h"
 #include "skills/dispatch.h"
 #include "lib/log.h"
 #include "core/platform.h"
@@ -217,4 +218,12 @@ int skill_host_tasks(const struct skill_host *h) {
 
 const char *skill_host_plugins(const struct skill_host *h) {
     return h ? h->names : "";
+}
+
+/* The commands of live plugins, for platforms that publish a command menu. */
+struct command_list *skills_command_list(struct skill_host *h, const char *operator_prefix) {
+    struct command_list *l = command_list_new(h->command_prefix, operator_prefix);
+    for (struct handler *hd = dispatch_next(h, NULL); hd; hd = dispatch_next(h, hd))
+        if (hd->kind == HANDLER_COMMAND && !hd->plugin->retired && hd->name) command_list_add(l, hd->name, hd->spec);
+    return l;
 }

@@ -34,4 +34,7 @@ struct plugin *skills_find(struct skill_host *h, const char *name);
 void skills_cancel_all(struct skill_host *h);
 int skill_host_tasks(const struct skill_host *h);
 const char *skill_host_plugins(const struct skill_host *h);
+/* A snapshot of the live commands (free with command_list_free). */
+struct command_list;
+struct command_list *skills_command_list(struct skill_host *h, const char *operator_prefix);
 #endif

@@ -79,7 +79,7 @@ static void answer(struct webhook_req *r, unsigned status, const char *type, con
     char *copy = malloc(len + 1);
     memcpy(copy, text, len);
     copy[len] = '\0';
-    web_respond_later(r->wsi, status, type, copy, len);
+    web_respond(r->wsi, status, type, copy, len);
 }
 
 static void answer_text(struct webhook_req *r, unsigned status, const char *text) {
@@ -231,4 +231,42 @@ void webhook_detach(struct webhook_req *r) {
     if (!r) return;
     r->wsi = NULL;
     if (!r->running) webhook_free(r);
+}
+
+/* ---- the /hooks/ route ------------------------------------------------- */
+
+/* A request under /hooks/: read its headers; a GET runs at once, a POST
+ * once its body is in. */
+static int hook_request(struct lws *wsi, const char *path, int post, void **state, void *data) {
+    (void)data;
+    /* lws 4.1 never completes a chunked request body: ask for a length. */
+    if (post && lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0) {
+        web_respond_text(wsi, 411, "a Content-Length header is required\n");
+        return 0;
+    }
+    struct webhook_req *r = webhook_begin(wsi, path, post ? "POST" : "GET");
+    *state = r;
+    if (!post) webhook_run(r);
+    return 0;
+}
+
+static int hook_body(void *state, const void *in, size_t len) {
+    return webhook_body(state, in, len);
+}
+
+static void hook_body_done(void *state) {
+    webhook_run(state);
+}
+
+static void hook_detach(void *state) {
+    webhook_detach(state);
+}
+
+static const struct web_route hooks_route = {
+    .path = "/hooks/", .allow_post = 1, .request = hook_request,
+    .body = hook_body, .body_done = hook_body_done, .detach = hook_detach,
+};
+
+void webhook_routes_add(void) {
+    web_route_add(&hooks_route);
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 #include "tap.h"
+#include "app/modules.h"
 #include "conf/config.h"
 
 #define SECRET_KEY "sk-live-Mira0123456789abcdef"
@@ -535,6 +536,7 @@ static void test_missing_file(void) {
 
 int main(void) {
     char tmpl[] = "/tmp/chorus-test-config-XXXXXX";
+    modules_register();   /* every module's statements, as chorusd has them */
 
     if (!mkdtemp(tmpl) || !realpath(tmpl, tmpdir)) {
         printf("Bail out! mkdtemp: %s\n", strerror(errno));

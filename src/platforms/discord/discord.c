@@ -19,10 +19,8 @@
 #include "lib/log.h"
 #include "core/message.h"
 #include "lib/redact.h"
-#include "core/runtime.h"
+#include "core/commands.h"
 #include "core/server.h"
-#include "skills/skills.h"
-#include "io/web.h"
 
 #define TYPING_EVERY_MS 8000.0      /* Discord shows "typing" for about 10 s */
 #define TYPING_MAX_MS 120000.0      /* give up on a reply that never comes */
@@ -63,8 +61,6 @@ struct discord {
     char *commands_sent;       /* the list last registered, as JSON */
     int stopped;
 };
-
-static struct discord *the_dc;
 
 /* ---- config (the schema is in discord_config.c) ------------------------ */
 
@@ -119,7 +115,7 @@ static void typing_stop(struct discord *dc, const char *channel) {
 static void on_typing_timer(uv_timer_t *timer) {
     struct typing *t = timer->data;
     struct discord *dc = t->dc;
-    if (uv_now(server.loop) - t->started > (uint64_t)(TYPING_MAX_MS * dc->scale)) {
+    if (uv_now(t->dc->self->host->loop) - t->started > (uint64_t)(TYPING_MAX_MS * dc->scale)) {
         typing_stop(dc, t->channel);
         return;
     }
@@ -135,8 +131,8 @@ static int discord_typing(struct platform *p, const char *channel) {
     t->dc = dc;
     t->channel = strdup(channel);
     t->timer = malloc(sizeof(uv_timer_t));
-    t->started = uv_now(server.loop);
-    uv_timer_init(server.loop, t->timer);
+    t->started = uv_now(p->host->loop);
+    uv_timer_init(p->host->loop, t->timer);
     t->timer->data = t;
     dict_set(dc->typing, channel, t);
     uint64_t every = (uint64_t)(TYPING_EVERY_MS * dc->scale);
@@ -215,7 +211,7 @@ static void on_message_create(struct discord *dc, json_t *d) {
         m.thread_parent = (char *)parent;
     }
     m.received_at = server_now();
-    if (server.stopping) {
+    if (dc->self->host->stopping()) {
         if (addressed) send_notice(dc, channel, id, "I'm restarting right now. Please send that again in a moment.");
         return;
     }
@@ -230,7 +226,7 @@ static void on_event_message(struct discord *dc, const char *type, json_t *d) {
     struct chat_message m;
     int rc = !strcmp(type, "MESSAGE_REACTION_ADD") ? discord_reaction_event(d, dc->bot_id, &m)
                                                    : discord_edit_event(d, dc->bot_id, &m);
-    if (rc < 0 || server.stopping) return;
+    if (rc < 0 || dc->self->host->stopping()) return;
     if (platform_receive(dc->self, &m) < 0) log_info("discord: the queue of %s is full; a %s event is dropped", m.channel, m.event);
 }
 
@@ -246,7 +242,9 @@ static void on_interaction(struct discord *dc, json_t *d) {
     const char *app = str_of(d, "application_id");
     const char *token = str_of(d, "token");
     const char *id = str_of(d, "id");
-    char *text = discord_commands_text(server.rt ? server.rt->skills : NULL, json_object_get(d, "data"));
+    struct command_list *commands = dc->self->host->commands();
+    char *text = discord_commands_text(commands, json_object_get(d, "data"));
+    command_list_free(commands);
     struct chat_message m;
     if (!app) app = dc->app_id;
     if (!app || !token || !id || !text || discord_interaction_event(d, text, &m) < 0 ||
@@ -254,7 +252,7 @@ static void on_interaction(struct discord *dc, json_t *d) {
         free(text);
         return;
     }
-    if (server.stopping)
+    if (dc->self->host->stopping())
         interaction_notice(dc, &m, "I'm restarting right now. Please try that again in a moment.");
     else if (platform_receive(dc->self, &m) < 0)
         interaction_notice(dc, &m, "Too many messages are waiting in this channel. Please slow down a little.");
@@ -272,7 +270,9 @@ static void on_commands(long status, json_t *body, const char *err, void *data) 
  * whenever the list changes (a reload): one bulk overwrite, never a repeat. */
 static void send_commands(struct discord *dc) {
     if (!dc || !dc->app_id || !dc->rest) return;
-    json_t *list = discord_commands_build(server.rt ? server.rt->skills : NULL);
+    struct command_list *commands = dc->self->host->commands();
+    json_t *list = discord_commands_build(commands);
+    command_list_free(commands);
     char *text = json_dumps(list, JSON_COMPACT | JSON_SORT_KEYS);
     if (!text || (dc->commands_sent && !strcmp(text, dc->commands_sent))) {
         free(text);
@@ -375,7 +375,7 @@ static void on_gateway_bot(long status, json_t *body, const char *err, void *dat
     }
     char errbuf[256];
     static const struct gateway_callbacks callbacks = { on_dispatch, on_ready, on_fatal };
-    dc->hub = gateway_new(server.loop, web_context(server.web), &o, &callbacks, dc, errbuf, sizeof(errbuf));
+    dc->hub = gateway_new(dc->self->host->loop, dc->self->host->lws(), &o, &callbacks, dc, errbuf, sizeof(errbuf));
     if (!dc->hub) {
         log_error("%s", errbuf);
         return;
@@ -396,14 +396,14 @@ static int discord_start(struct platform *p) {
     struct discord_rest_options ro = {
         .api_base = dc->api_base, .token = dc->token, .global_per_sec = dc->global_rate, .time_scale = dc->scale,
     };
-    dc->rest = discord_rest_new(server.loop, server.http, &ro);
+    dc->rest = discord_rest_new(dc->self->host->loop, dc->self->host->http, &ro);
     if (!dc->rest) return -1;
-    dc->streams = discord_streams_new(server.loop, dc->rest, dc->scale);
-    dc->interactions = discord_interactions_new(server.loop, dc->rest, dc->scale);
+    dc->streams = discord_streams_new(dc->self->host->loop, dc->rest, dc->scale);
+    dc->interactions = discord_interactions_new(dc->self->host->loop, dc->rest, dc->scale);
     dc->typing = dict_new();
     dc->threads = discord_threads_new();
     dc->start_retry = malloc(sizeof(uv_timer_t));
-    uv_timer_init(server.loop, dc->start_retry);
+    uv_timer_init(dc->self->host->loop, dc->start_retry);
     dc->start_retry->data = dc;
     request_gateway(dc);
     return 0;
@@ -502,7 +502,6 @@ static void discord_stop(struct platform *p) {
     free(dc->bot_id);
     free(dc->app_id);
     free(dc->commands_sent);
-    the_dc = NULL;
     free(dc);
     p->state = NULL;
 }
@@ -513,8 +512,19 @@ static int discord_connections(struct platform *p) {
     return gateway_open_connections();
 }
 
-static const struct platform_ops discord_ops = {
+/* The adapter's state from the `discord { ... }` statement B. */
+static void *discord_create(struct platform *p, const struct config_block *b) {
+    struct discord *dc = calloc(1, sizeof(*dc));
+    if (!dc) return NULL;
+    read_config(dc, b);
+    dc->self = p;
+    return dc;
+}
+
+const struct platform_ops discord_platform = {
     .name = "discord",
+    .config_kind = "discord",
+    .create = discord_create,
     .start = discord_start,
     .send = discord_send,
     .typing = discord_typing,
@@ -526,20 +536,3 @@ static const struct platform_ops discord_ops = {
     .connections = discord_connections,
 };
 
-void discord_register(void) {
-    const struct config_block *b = server.rt ? config_first(server.rt->cfg, "discord") : NULL;
-    if (!b) return;
-    struct discord *dc = calloc(1, sizeof(*dc));
-    if (!dc) return;
-    read_config(dc, b);
-    platform_register(&discord_ops, dc);
-    dc->self = platform_find("discord");
-    the_dc = dc;
-}
-
-/* ---- calls for C ------------------------------------------------------ */
-
-int discord_delete(const char *channel, const char *message) {
-    if (!the_dc || !the_dc->rest) return -1;
-    return discord_rest_delete(the_dc->rest, channel, message, NULL, NULL);
-}

@@ -12,11 +12,9 @@
 
 #define DISCORD_MAX_SHARDS 1024     /* shards one process may run */
 
-/* Declare the `discord { ... }` statement (config_schema.c; discord_config.c). */
+/* Declare the `discord { ... }` statement (discord_config.c). */
 void discord_config_register(void);
-/* Register the adapter when the running config has a discord statement (platform.c). */
-void discord_register(void);
-
-/* Delete a message the bot sent. Returns 0 or -1. */
-int discord_delete(const char *channel, const char *message);
+/* The adapter, for the module table (app/modules.c): on when the config
+ * has a discord statement. */
+extern const struct platform_ops discord_platform;
 #endif

@@ -4,11 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "platforms/discord/discord_commands.h"
-#include "skills/dispatch.h"
+#include "core/commands.h"
 #include "lib/log.h"
-#include "ops/operator.h"
-#include "skills/plugin.h"
-#include "skills/skills.h"
 #include "lib/utf8.h"
 
 #define OPTION_STRING 3
@@ -34,7 +31,7 @@ static json_t *description(const char *text, const char *fallback) {
 }
 
 /* The options of a skill command from its args, or NULL when one is unusable. */
-static json_t *options_of(const struct handler *hd) {
+static json_t *options_of(const struct command_entry *hd) {
     json_t *args = json_object_get(hd->spec, "args");
     json_t *out = json_array();
     int optional_seen = 0;
@@ -90,11 +87,11 @@ static void sort_by_name(json_t *list) {
     free(items);
 }
 
-json_t *discord_commands_build(struct skill_host *h) {
+json_t *discord_commands_build(const struct command_list *l) {
     json_t *list = json_array();
     json_array_append_new(list, operators_command());
-    for (struct handler *hd = h ? dispatch_next(h, NULL) : NULL; hd; hd = dispatch_next(h, hd)) {
-        if (hd->kind != HANDLER_COMMAND || hd->plugin->retired || !hd->name) continue;
+    for (size_t i = 0; l && i < l->n; i++) {
+        const struct command_entry *hd = &l->items[i];
         if (!valid_name(hd->name) || !strcmp(hd->name, "chorus")) {
             log_warn("discord: command \"%s\" is not a valid slash command name (1-32 of a-z, 0-9, _ and -, "
                      "not \"chorus\"); it stays a prefix command only", hd->name);
@@ -162,16 +159,16 @@ static int append(char **text, size_t *len, const char *word) {
     return 0;
 }
 
-char *discord_commands_text(struct skill_host *h, json_t *data) {
+char *discord_commands_text(const struct command_list *l, json_t *data) {
     const char *name = json_string_value(json_object_get(data, "name"));
     json_t *options = json_object_get(data, "options");
-    if (!name || !h) return NULL;
+    if (!name || !l) return NULL;
     char buf[64];
     int operators = !strcmp(name, "chorus");
-    char *text = malloc(strlen(operators ? operator_prefix() : h->command_prefix) + strlen(name) + 1);
+    char *text = malloc(strlen(operators ? l->operator_prefix : l->prefix) + strlen(name) + 1);
     if (!text) return NULL;
-    if (operators) strcpy(text, operator_prefix());
-    else sprintf(text, "%s%s", h->command_prefix, name);
+    if (operators) strcpy(text, l->operator_prefix);
+    else sprintf(text, "%s%s", l->prefix, name);
     size_t len = strlen(text);
     if (operators) {
         const char *v = option_value(options, "command", buf, sizeof(buf));
@@ -182,7 +179,7 @@ char *discord_commands_text(struct skill_host *h, json_t *data) {
         return text;
     }
     /* Arguments in the order the command declares them, whatever order Discord sends. */
-    struct handler *hd = dispatch_find(h, HANDLER_COMMAND, name);
+    const struct command_entry *hd = command_list_find(l, name);
     json_t *args = hd ? json_object_get(hd->spec, "args") : NULL;
     size_t i;
     json_t *a;

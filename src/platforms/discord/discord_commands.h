@@ -10,13 +10,13 @@
 #define CHORUS_DISCORD_COMMANDS_H
 #include <jansson.h>
 
-struct skill_host;
+struct command_list;
 
 #define DISCORD_MAX_COMMANDS 100    /* Discord's limit of chat commands per scope */
 
 /* The bulk-overwrite body: a new JSON array (never NULL). */
-json_t *discord_commands_build(struct skill_host *h);
+json_t *discord_commands_build(const struct command_list *l);
 /* The chat text for an APPLICATION_COMMAND interaction's DATA, malloc'd,
  * or NULL when it names no command. */
-char *discord_commands_text(struct skill_host *h, json_t *data);
+char *discord_commands_text(const struct command_list *l, json_t *data);
 #endif

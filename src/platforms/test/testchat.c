@@ -4,7 +4,6 @@
 #include <string.h>
 #include "core/message.h"
 #include "core/platform.h"
-#include "model/script_model.h"
 #include "platforms/test/testchat.h"
 #include "lib/vclock.h"
 
@@ -104,18 +103,19 @@ static int testchat_start(struct platform *p) {
     return 0;
 }
 
-static const struct platform_ops testchat_ops = {
+/* The test platform has no config: the module table adds it in test mode only. */
+static void *testchat_create(struct platform *p, const struct config_block *b) {
+    (void)b;
+    self = p;
+    return p;
+}
+
+const struct platform_ops testchat_platform = {
     .name = "test",
+    .create = testchat_create,
     .start = testchat_start,
     .send = testchat_send,
     .typing = testchat_typing,
     .react = testchat_react,
     .edit = testchat_edit,
 };
-
-/* One line in platform.c registers the test platform like any other. */
-void testchat_register(void) {
-    if (!script_model_enabled()) return;   /* only the plugin test kit has it */
-    platform_register(&testchat_ops, NULL);
-    self = platform_find("test");
-}

@@ -1,9 +1,9 @@
 /* testchat.h - the "test" platform: simulated rooms and users for the
  * plugin test kit (chorus-test, src/testkit.c).
  *
- * It is registered like every adapter but stays inert until the test mode
- * enables it: outside `chorusd --test` its send refuses, so a production
- * daemon never collects a transcript. Everything said in a room, by users
+ * The module table adds it only in test mode (`chorusd --test`), and its
+ * send refuses until the kit enables it, so a production daemon never
+ * collects a transcript. Everything said in a room, by users
  * and by the bot, goes into one transcript the kit reads. */
 #ifndef CHORUS_TESTCHAT_H
 #define CHORUS_TESTCHAT_H
@@ -20,7 +20,9 @@ struct testchat_say {
     int direct;
 };
 
-void testchat_register(void);
+/* The adapter, for the module table (app/modules.c; test mode only). */
+struct platform_ops;
+extern const struct platform_ops testchat_platform;
 /* Turn recording on (test mode) or off. */
 void testchat_enable(int on);
 /* A user speaks (or an event happens) in a room: recorded, then queued for

@@ -9,14 +9,15 @@
 #include <string.h>
 #include <jansson.h>
 #include <libwebsockets.h>
-#include "lib/log.h"
 #include "core/message.h"
-#include "lib/metrics.h"
-#include "persona/persona.h"
 #include "core/platform.h"
-#include "core/runtime.h"
 #include "core/server.h"
+#include "io/web.h"
+#include "io/ws_queue.h"
+#include "lib/log.h"
+#include "lib/metrics.h"
 #include "lib/utf8.h"
+#include "lib/xalloc.h"
 #include "platforms/webchat/webchat.h"
 
 #define MAX_CHANNELS_PER_CONN 32
@@ -24,52 +25,33 @@
 #define MAX_ID_BYTES 256
 #define MAX_QUEUED_BYTES (4u << 20)
 
-struct frame {
-    size_t len;
-    struct frame *next;
-    unsigned char data[];   /* LWS_PRE bytes of headroom, then the text */
-};
+struct webchat;
 
 struct ws_conn {
-    struct lws *wsi;
+    struct webchat *wc;
+    struct ws_queue out;
     char session[17];
     char *rx;                          /* frame being reassembled */
     size_t rx_len;
     int rx_overflow;
-    struct frame *out_head, *out_tail;
-    size_t out_bytes;
     char *channels[MAX_CHANNELS_PER_CONN];
     int nchannels;
-    int closing;
-    int close_sent;
     char *stream_ids[16];              /* messages whose replies this socket streams */
     int nstream;
     struct ws_conn *prev, *next;
 };
 
-static struct ws_conn *conns;
-static int nconns;
-static unsigned long sent_counter;
-static struct platform *self;
+/* The adapter's state: its sockets and its place in the platform table. */
+struct webchat {
+    struct platform *self;
+    struct ws_conn *conns;
+    int nconns;
+    unsigned long sent_counter;
+};
 
-/* Queue a text frame for C and ask lws for a write slot. */
+/* Queue a text frame for C; a client that stops reading is closed. */
 static void conn_send(struct ws_conn *c, const char *text, size_t len) {
-    if (c->closing) return;
-    if (c->out_bytes + len > MAX_QUEUED_BYTES) {
-        log_warn("webchat: a client is not reading its replies; closing it");
-        c->closing = 1;
-        lws_callback_on_writable(c->wsi);
-        return;
-    }
-    struct frame *f = malloc(sizeof(*f) + LWS_PRE + len);
-    f->len = len;
-    f->next = NULL;
-    memcpy(f->data + LWS_PRE, text, len);
-    if (c->out_tail) c->out_tail->next = f;
-    else c->out_head = f;
-    c->out_tail = f;
-    c->out_bytes += len;
-    lws_callback_on_writable(c->wsi);
+    ws_queue_push(&c->out, text, len, 0);
 }
 
 /* Serialize OBJ (taking it over) and queue it for C. */
@@ -107,9 +89,9 @@ static void conn_join(struct ws_conn *c, const char *channel) {
 }
 
 /* Queue TEXT on every socket of CHANNEL. */
-static void broadcast(const char *channel, const char *text) {
+static void broadcast(struct webchat *wc, const char *channel, const char *text) {
     size_t len = strlen(text);
-    for (struct ws_conn *c = conns; c; c = c->next)
+    for (struct ws_conn *c = wc->conns; c; c = c->next)
         if (conn_in_channel(c, channel)) conn_send(c, text, len);
 }
 
@@ -127,12 +109,13 @@ static int blank(const char *s) {
 }
 
 /* Answer a message we cannot queue, so no accepted message goes unanswered. */
-static void send_notice(const char *channel, const char *reply_to, const char *text) {
+static void send_notice(struct webchat *wc, const char *channel, const char *reply_to, const char *text) {
+    const struct platform_host *host = wc->self->host;
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s}", "type", "message", "channel", channel,
-                          "persona", server.rt->personas->fallback->name, "text", text, "reply_to", reply_to);
+                          "persona", host->fallback_persona(), "text", text, "reply_to", reply_to);
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
-    if (s) broadcast(channel, s);
+    if (s) broadcast(wc, channel, s);
     free(s);
 }
 
@@ -142,14 +125,14 @@ static void announce(struct ws_conn *c, const char *channel, const char *event, 
     const char *user_id = json_is_object(user) ? get_string(user, "id") : NULL;
     const char *user_name = json_is_object(user) ? get_string(user, "name") : NULL;
     char author[MAX_ID_BYTES + 40];
-    if (server.stopping) return;
+    if (c->wc->self->host->stopping()) return;
     snprintf(author, sizeof(author), "guest:%s:%.256s", c->session, user_id ? user_id : "anonymous");
     struct chat_message m = {
         .platform = "webchat", .channel = (char *)channel, .text = "", .event = (char *)event,
         .author = { .id = author, .name = (char *)(user_name && *user_name ? user_name : "guest"), .guest = 1 },
         .received_at = server_now()
     };
-    platform_receive(self, &m);
+    platform_receive(c->wc->self, &m);
 }
 
 /* A "message" frame: validate it and hand it to its channel's queue. */
@@ -172,8 +155,8 @@ static void take_message(struct ws_conn *c, json_t *o) {
     }
     conn_join(c, channel);
     if (json_is_true(json_object_get(o, "stream")) && c->nstream < 16) c->stream_ids[c->nstream++] = strdup(id);
-    if (server.stopping) {
-        send_notice(channel, id, "I'm restarting right now. Please send that again in a moment.");
+    if (c->wc->self->host->stopping()) {
+        send_notice(c->wc, channel, id, "I'm restarting right now. Please send that again in a moment.");
         return;
     }
     char author[MAX_ID_BYTES + 40];
@@ -183,8 +166,8 @@ static void take_message(struct ws_conn *c, json_t *o) {
         .author = { .id = author, .name = (char *)(user_name && *user_name ? user_name : "guest"), .guest = 1 },
         .direct = 1, .received_at = server_now()
     };
-    if (platform_receive(self, &m) < 0)
-        send_notice(channel, id, "Too many messages are waiting in this channel. Please slow down a little.");
+    if (platform_receive(c->wc->self, &m) < 0)
+        send_notice(c->wc, channel, id, "Too many messages are waiting in this channel. Please slow down a little.");
 }
 
 /* A whole frame arrived: decode and route it. */
@@ -220,21 +203,26 @@ static void take_frame(struct ws_conn *c, const char *data, size_t len) {
     json_decref(o);
 }
 
-struct ws_conn *webchat_open(struct lws *wsi) {
-    struct ws_conn *c = calloc(1, sizeof(*c));
+/* A browser opened /ws: a new guest session. */
+static void *webchat_open(struct lws *wsi, void *data) {
+    struct webchat *wc = data;
+    struct ws_conn *c = xcalloc(1, sizeof(*c));
     unsigned char rnd[8];
-    c->wsi = wsi;
+    c->wc = wc;
+    ws_queue_init(&c->out, wsi, WS_OPEN, MAX_QUEUED_BYTES);
     if (uv_random(NULL, NULL, rnd, sizeof(rnd), 0, NULL) != 0) memset(rnd, 0, sizeof(rnd));
     for (int i = 0; i < 8; i++) snprintf(c->session + i * 2, 3, "%02x", rnd[i]);
-    c->next = conns;
-    if (conns) conns->prev = c;
-    conns = c;
-    nconns++;
-    if (self) self->ready = 1;
+    c->next = wc->conns;
+    if (wc->conns) wc->conns->prev = c;
+    wc->conns = c;
+    wc->nconns++;
+    wc->self->ready = 1;
     return c;
 }
 
-void webchat_receive(struct ws_conn *c, const char *data, size_t len, int final, int binary) {
+/* A fragment of a frame arrived; FINAL marks its last fragment. */
+static void webchat_receive(void *conn, const char *data, size_t len, int final, int binary) {
+    struct ws_conn *c = conn;
     if (!c->rx_overflow) {
         if (c->rx_len + len > WEBCHAT_MAX_FRAME) {
             c->rx_overflow = 1;
@@ -259,52 +247,21 @@ void webchat_receive(struct ws_conn *c, const char *data, size_t len, int final,
     c->rx_overflow = 0;
 }
 
-/* lws 4.1 keeps the close opcode out of its public enum ("handled by
- * lws_close_reason"), but lws_close_reason only takes effect when a
- * RECEIVE callback returns -1: from WRITEABLE, -1 drops the socket with no
- * close frame at all. So the frame is written with the opcode lws itself
- * uses for it, and the peer's answering close ends the connection. */
-#define WS_WRITE_CLOSE ((enum lws_write_protocol)4)
-
-/* Close with 1001 "going away" and give the client a second to answer. */
-static int send_close(struct ws_conn *c) {
-    static const char reason[] = "shutting down";
-    unsigned char buf[LWS_PRE + 2 + sizeof(reason)];
-    buf[LWS_PRE] = (unsigned char)(LWS_CLOSE_STATUS_GOINGAWAY >> 8);
-    buf[LWS_PRE + 1] = (unsigned char)(LWS_CLOSE_STATUS_GOINGAWAY & 0xff);
-    memcpy(buf + LWS_PRE + 2, reason, sizeof(reason) - 1);
-    c->close_sent = 1;
-    if (lws_write(c->wsi, buf + LWS_PRE, 2 + sizeof(reason) - 1, WS_WRITE_CLOSE) < 0) return -1;
-    lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_ACK, 1);
-    return 0;
+/* The socket can take a frame. Returns -1 to close it. */
+static int webchat_writable(void *conn) {
+    struct ws_conn *c = conn;
+    return ws_queue_writable(&c->out);
 }
 
-int webchat_writable(struct ws_conn *c) {
-    struct frame *f = c->out_head;
-    if (!f) {
-        if (c->closing && !c->close_sent) return send_close(c);
-        return 0;
-    }
-    int n = lws_write(c->wsi, f->data + LWS_PRE, f->len, LWS_WRITE_TEXT);
-    if (n < (int)f->len) return -1;
-    c->out_head = f->next;
-    if (!c->out_head) c->out_tail = NULL;
-    c->out_bytes -= f->len;
-    free(f);
-    if (c->out_head || (c->closing && !c->close_sent)) lws_callback_on_writable(c->wsi);
-    return 0;
-}
-
-void webchat_closed(struct ws_conn *c) {
+/* The socket is gone. */
+static void webchat_closed(void *conn) {
+    struct ws_conn *c = conn;
+    struct webchat *wc = c->wc;
     if (c->prev) c->prev->next = c->next;
-    else conns = c->next;
+    else wc->conns = c->next;
     if (c->next) c->next->prev = c->prev;
-    nconns--;
-    while (c->out_head) {
-        struct frame *f = c->out_head;
-        c->out_head = f->next;
-        free(f);
-    }
+    wc->nconns--;
+    ws_queue_closed(&c->out);
     for (int i = 0; i < c->nchannels; i++) free(c->channels[i]);
     for (int i = 0; i < c->nstream; i++) free(c->stream_ids[i]);
     free(c->rx);
@@ -327,20 +284,20 @@ static int conn_streams(struct ws_conn *c, const char *id, int forget) {
 /* platform_ops.stream_delta: {"type":"delta"} to sockets that asked for it. */
 static void webchat_stream_delta(struct platform *p, const char *channel, const char *reply_to,
                                  const char *text, size_t len) {
-    (void)p;
+    struct webchat *wc = p->state;
     json_t *o = json_pack("{s:s, s:s, s:s, s:s%}", "type", "delta", "channel", channel,
                           "reply_to", reply_to ? reply_to : "", "text", text, len);
     char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (!s) return;
-    for (struct ws_conn *c = conns; c; c = c->next)
+    for (struct ws_conn *c = wc->conns; c; c = c->next)
         if (conn_in_channel(c, channel) && conn_streams(c, reply_to, 0)) conn_send(c, s, strlen(s));
     free(s);
 }
 
 /* platform_ops.send: one "message" frame to every socket on the channel. */
 static int webchat_send(struct platform *p, const struct outgoing *out, platform_sent_fn *cb, void *data) {
-    (void)p;
+    struct webchat *wc = p->state;
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o}", "type", "message", "channel", out->channel,
                           "persona", out->persona ? out->persona : "", "text", out->text,
                           "reply_to", out->reply_to ? json_string(out->reply_to) : json_null());
@@ -350,46 +307,59 @@ static int webchat_send(struct platform *p, const struct outgoing *out, platform
     }
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
-    broadcast(out->channel, text);
+    broadcast(wc, out->channel, text);
     free(text);
-    for (struct ws_conn *c = conns; c; c = c->next) conn_streams(c, out->reply_to, 1);
+    for (struct ws_conn *c = wc->conns; c; c = c->next) conn_streams(c, out->reply_to, 1);
     char id[32];
-    snprintf(id, sizeof(id), "w%lu", ++sent_counter);
+    snprintf(id, sizeof(id), "w%lu", ++wc->sent_counter);
     if (cb) cb(id, NULL, data);
     return 0;
 }
 
 static int webchat_typing(struct platform *p, const char *channel) {
-    (void)p;
     json_t *o = json_pack("{s:s, s:s}", "type", "typing", "channel", channel);
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
-    broadcast(channel, text);
+    broadcast(p->state, channel, text);
     free(text);
     return 0;
 }
 
 /* Close every socket with 1001 once its queued frames are written. */
 static void webchat_stop(struct platform *p) {
-    (void)p;
-    for (struct ws_conn *c = conns; c; c = c->next) {
-        c->closing = 1;
-        lws_callback_on_writable(c->wsi);
-    }
+    struct webchat *wc = p->state;
+    for (struct ws_conn *c = wc->conns; c; c = c->next) ws_queue_close(&c->out, 1001, "shutting down", 1, 5);
 }
 
 static int webchat_connections(struct platform *p) {
-    (void)p;
-    return nconns;
+    struct webchat *wc = p->state;
+    return wc->nconns;
 }
 
+static struct web_route webchat_route = {
+    .path = "/ws", .ws_open = webchat_open, .ws_receive = webchat_receive,
+    .ws_writable = webchat_writable, .ws_closed = webchat_closed,
+};
+
+/* Serve /ws and take browsers' frames. */
 static int webchat_start(struct platform *p) {
+    webchat_route.data = p->state;
+    web_route_add(&webchat_route);
     p->ready = 1;
     return 0;
 }
 
-static const struct platform_ops webchat_ops = {
+/* The adapter's state; web chat is always on. */
+static void *webchat_create(struct platform *p, const struct config_block *b) {
+    (void)b;
+    struct webchat *wc = xcalloc(1, sizeof(*wc));
+    wc->self = p;
+    return wc;
+}
+
+const struct platform_ops webchat_platform = {
     .name = "webchat",
+    .create = webchat_create,
     .start = webchat_start,
     .send = webchat_send,
     .typing = webchat_typing,
@@ -397,8 +367,3 @@ static const struct platform_ops webchat_ops = {
     .stop = webchat_stop,
     .connections = webchat_connections,
 };
-
-void webchat_register(void) {
-    platform_register(&webchat_ops, NULL);
-    self = platform_find("webchat");
-}

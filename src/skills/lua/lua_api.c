@@ -430,7 +430,7 @@ void lua_api_push_core(lua_State *L) {
         { "json_decode", core_json_decode },
         { "read_file", core_read_file },
         { "timer_at", scheduler_lua_timer_at },
-        { "ledger_record", ledger_lua_record },
+        { "ledger_record", lua_ledger_record },
         { "commands", lua_commands_list },
         { NULL, NULL }
     };

@@ -15,4 +15,6 @@ void lua_api_push_message(lua_State *L, const struct job *job);
 void lua_io_register(lua_State *L);
 /* core.commands() (lua_commands.c): every registered command, for help. */
 int lua_commands_list(lua_State *L);
+/* core.ledger_record(kind, value, currency, ref, persona) (lua_ledger.c). */
+int lua_ledger_record(lua_State *L);
 #endif

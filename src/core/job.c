@@ -1,0 +1,31 @@
+/* job.c - replies, typing and streaming on behalf of a job (job.h). */
+#include <string.h>
+#include "core/job.h"
+#include "core/message.h"
+#include "core/platform.h"
+
+int job_skill_disabled(const struct job *job, const char *name) {
+    size_t i;
+    json_t *v;
+    json_array_foreach(job->disabled, i, v) if (!strcmp(json_string_value(v), name)) return 1;
+    return 0;
+}
+
+void job_finish(struct job *job) {
+    job->finish(job);
+}
+
+int job_reply(struct job *job, const char *text, size_t len, platform_sent_fn *cb, void *data) {
+    job->replies++;
+    return platform_send_text(job->platform, job->msg->channel, text, len, job->msg->id, job->speaker, cb, data);
+}
+
+void job_stream_delta(struct job *job, const char *text, size_t len) {
+    struct platform *p = job->platform;
+    if (p->ops->stream_delta) p->ops->stream_delta(p, job->msg->channel, job->msg->id, text, len);
+}
+
+int job_typing(struct job *job) {
+    if (!job->platform->ops->typing) return 0;
+    return job->platform->ops->typing(job->platform, job->msg->channel);
+}
