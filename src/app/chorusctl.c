@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <jansson.h>
+#include "lib/xalloc.h"
 
 /* The daemon's default admin socket path (keep in step with admin.c). */
 static const char *default_path(void) {
@@ -63,9 +64,9 @@ static char *roundtrip(const char *path, const char *request) {
         return NULL;
     }
     size_t cap = 4096, used = 0;
-    char *buf = malloc(cap);
+    char *buf = xmalloc(cap);
     for (;;) {
-        if (used + 1 >= cap) buf = realloc(buf, cap *= 2);
+        if (used + 1 >= cap) buf = xrealloc(buf, cap *= 2);
         ssize_t n = read(fd, buf + used, cap - used - 1);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) break;

@@ -31,6 +31,7 @@
 #include "skills/skills.h"
 #include "app/testkit.h"
 #include "io/web.h"
+#include "lib/xalloc.h"
 
 static uv_signal_t sig_term, sig_int, sig_hup;
 static uv_timer_t drain_timer, close_timer;
@@ -97,7 +98,7 @@ static struct config *load_config(const char *file) {
     if (!cfg->web_root) {
         char path[PATH_MAX];
         snprintf(path, sizeof(path), "%s/web", server.data_dir);
-        cfg->web_root = strdup(path);
+        cfg->web_root = xstrdup(path);
     }
     return cfg;
 }
@@ -190,7 +191,7 @@ static int main_reload(char *err, size_t errlen) {
     if (!cfg->web_root) {
         char path[PATH_MAX];
         snprintf(path, sizeof(path), "%s/web", server.data_dir);
-        cfg->web_root = strdup(path);
+        cfg->web_root = xstrdup(path);
     }
     const struct config *old = server.rt->cfg;
     if (strcmp(old->listen_host, cfg->listen_host) != 0 || old->listen_port != cfg->listen_port)
@@ -208,7 +209,7 @@ static int main_reload(char *err, size_t errlen) {
         server.redis = rc;
         redis_client_on_ready(rc, on_redis_ready);
         free(server.redis_url);
-        server.redis_url = strdup(cfg->redis_url);
+        server.redis_url = xstrdup(cfg->redis_url);
     }
     enum log_level lvl;
     if (log_level_parse(cfg->log_level, &lvl) == 0) log_set_level(lvl);
@@ -298,7 +299,7 @@ static int start(struct config *cfg) {
         config_free(cfg);
         return -1;
     }
-    server.redis_url = strdup(cfg->redis_url);
+    server.redis_url = xstrdup(cfg->redis_url);
     server.rt = runtime_new(cfg, err, sizeof(err));
     if (!server.rt) {
         log_error("%s", err);

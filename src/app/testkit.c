@@ -31,6 +31,7 @@
 #include "platforms/test/testchat.h"
 #include "app/testkit.h"
 #include "io/web.h"
+#include "lib/xalloc.h"
 
 struct kit kit;
 
@@ -57,7 +58,7 @@ static int make_tmp(char *err, size_t errlen) {
         snprintf(err, errlen, "cannot make a temp folder: %s", strerror(errno));
         return -1;
     }
-    kit.tmp = strdup(tmpl);
+    kit.tmp = xstrdup(tmpl);
     char a[PATH_MAX], b[PATH_MAX];
     snprintf(a, sizeof(a), "%s/lua", kit.data_dir);
     snprintf(b, sizeof(b), "%s/lua", kit.tmp);
@@ -76,7 +77,7 @@ static int make_tmp(char *err, size_t errlen) {
             return -1;
         }
         fclose(f);
-        kit.config_file = strdup(b);
+        kit.config_file = xstrdup(b);
     }
     return 0;
 }
@@ -181,7 +182,7 @@ static int parse_test_args(int argc, char **argv, const char **filter, double *t
         switch (c) {
         case 'T': break;
         case 'r': kit.redis_url = optarg; break;
-        case 'c': kit.config_file = strdup(optarg); break;
+        case 'c': kit.config_file = xstrdup(optarg); break;
         case 't': *timeout = strtod(optarg, NULL); break;
         case 'f': *filter = optarg; break;
         case 'v': *verbose = 1; break;
@@ -206,7 +207,7 @@ int testkit_main(int argc, char **argv) {
     char err[4096];
     if (parse_test_args(argc, argv, &filter, &timeout, &verbose, &code) < 0) return code;
     int own_config = kit.config_file == NULL;
-    kit.data_dir = strdup(server.data_dir);
+    kit.data_dir = xstrdup(server.data_dir);
     log_init(verbose ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, LOG_FORMAT_TEXT);
     signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);

@@ -9,6 +9,7 @@
 #include "app/testkit.h"
 #include "io/web.h"
 #include "lib/webhook_auth.h"
+#include "lib/xalloc.h"
 
 /* Listen on a free loopback port so webhook tests go through real HTTP and auth. */
 int kit_http_start(char *err, size_t errlen) {
@@ -72,7 +73,7 @@ static int kit_http(lua_State *L) {
     snprintf(url, sizeof(url), "http://127.0.0.1:%d%s%.1900s", web_port(server.web), path[0] == '/' ? "" : "/", path);
     struct http_request req = { .method = method, .url = url, .headers = headers, .body = body,
                                 .body_len = body_len, .timeout_ms = 30000 };
-    struct http_op *op = calloc(1, sizeof(*op));
+    struct http_op *op = xcalloc(1, sizeof(*op));
     op->id = kit_op_begin();
     if (!http_start(server.http, &req, on_http, op)) {
         free(op);

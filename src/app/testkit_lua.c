@@ -18,6 +18,7 @@
 #include "platforms/test/testchat.h"
 #include "app/testkit.h"
 #include "lib/vclock.h"
+#include "lib/xalloc.h"
 
 
 /* kit.run(fn, t, timeout_s) -> ok, message, traceback: run one test. */
@@ -102,7 +103,7 @@ static void on_sleep(uv_timer_t *t) {
 static int kit_sleep(lua_State *L) {
     double s = luaL_checknumber(L, 1);
     lua_settop(L, 0);
-    struct sleep_op *op = calloc(1, sizeof(*op));
+    struct sleep_op *op = xcalloc(1, sizeof(*op));
     op->id = kit_op_begin();
     uv_timer_init(server.loop, &op->timer);
     op->timer.data = op;
@@ -262,7 +263,7 @@ static int kit_test_files(lua_State *L) {
     struct dirent *e;
     while ((e = readdir(d)) && count < 256) {
         size_t len = strlen(e->d_name);
-        if (e->d_name[0] != '.' && len > 4 && !strcmp(e->d_name + len - 4, ".lua")) names[count++] = strdup(e->d_name);
+        if (e->d_name[0] != '.' && len > 4 && !strcmp(e->d_name + len - 4, ".lua")) names[count++] = xstrdup(e->d_name);
     }
     closedir(d);
     qsort(names, (size_t)count, sizeof(char *), compare_names);

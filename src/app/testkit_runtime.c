@@ -13,6 +13,7 @@
 #include "core/runtime.h"
 #include "core/server.h"
 #include "app/testkit.h"
+#include "lib/xalloc.h"
 
 /* Empty the temp plugins folder: the next test links its own set. */
 void kit_clear_plugins(void) {
@@ -59,9 +60,9 @@ static void set_plugin_config(struct config *cfg, const char *name, json_t *v) {
         b->value = v;
         return;
     }
-    b = calloc(1, sizeof(*b));
-    b->kind = strdup("plugin");
-    b->name = strdup(name);
+    b = xcalloc(1, sizeof(*b));
+    b->kind = xstrdup("plugin");
+    b->name = xstrdup(name);
     b->value = v;
     struct config_block **tail = &cfg->blocks;
     while (*tail) tail = &(*tail)->next;
@@ -96,7 +97,7 @@ int kit_build_runtime(lua_State *L, int set, int configs, char *err, size_t errl
     free(cfg->plugin_dirs);
     cfg->plugin_dirs = NULL;
     free(cfg->redis_url);
-    cfg->redis_url = strdup(kit.redis_url);
+    cfg->redis_url = xstrdup(kit.redis_url);
     if (apply_configs(L, configs, cfg, err, errlen) < 0) {
         config_free(cfg);
         return -1;

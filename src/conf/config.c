@@ -17,6 +17,7 @@
 #include "conf/config.h"
 #include "conf/config_schema.h"
 #include "lib/lua_json.h"
+#include "lib/xalloc.h"
 
 #define CONFIG_MEM_LIMIT (32u << 20)
 #define CONFIG_INSN_LIMIT 50000000L
@@ -187,9 +188,9 @@ static void take_options(lua_State *L, struct loader *ld, struct config_block *b
 
 /* Record a new block at the end of the file's list. */
 static struct config_block *new_block(struct loader *ld, const char *kind, const char *name, int line) {
-    struct config_block *b = calloc(1, sizeof(*b));
-    b->kind = strdup(kind);
-    b->name = name ? strdup(name) : NULL;
+    struct config_block *b = xcalloc(1, sizeof(*b));
+    b->kind = xstrdup(kind);
+    b->name = name ? xstrdup(name) : NULL;
     b->line = line;
     *ld->tail = b;
     ld->tail = &b->next;
@@ -354,11 +355,11 @@ static void build_env(lua_State *L) {
 static int set_paths(struct config *cfg, const char *file) {
     char buf[PATH_MAX];
     if (!realpath(file, buf)) return -1;
-    cfg->path = strdup(buf);
+    cfg->path = xstrdup(buf);
     char *slash = strrchr(buf, '/');
     if (slash == buf) slash[1] = '\0';
     else *slash = '\0';
-    cfg->dir = strdup(buf);
+    cfg->dir = xstrdup(buf);
     return 0;
 }
 
@@ -377,12 +378,12 @@ static int resolve_top(struct loader *ld) {
     if (config_parse_hostport(listen, &cfg->listen_host, &cfg->listen_port) < 0)
         add_error(ld, lb ? lb->line : 0, "listen \"%s\" is not host:port (for example \"127.0.0.1:8080\")", listen);
     struct config_block *rb = config_first(cfg, "redis");
-    cfg->redis_url = strdup(rb ? rb->name : "redis://127.0.0.1:6379/0");
+    cfg->redis_url = xstrdup(rb ? rb->name : "redis://127.0.0.1:6379/0");
     if (rb && rb->value) cfg->redis_opts = json_incref(rb->value);
     const char *s;
-    if ((s = top_string(cfg, "admin_socket"))) cfg->admin_socket = strcmp(s, "off") ? config_path(cfg, s) : strdup("off");
-    cfg->log_level = strdup((s = top_string(cfg, "log_level")) ? s : "info");
-    if ((s = top_string(cfg, "default_persona"))) cfg->default_persona = strdup(s);
+    if ((s = top_string(cfg, "admin_socket"))) cfg->admin_socket = strcmp(s, "off") ? config_path(cfg, s) : xstrdup("off");
+    cfg->log_level = xstrdup((s = top_string(cfg, "log_level")) ? s : "info");
+    if ((s = top_string(cfg, "default_persona"))) cfg->default_persona = xstrdup(s);
     if ((s = top_string(cfg, "web_root"))) cfg->web_root = config_path(cfg, s);
     struct config_block *b = config_first(cfg, "shutdown_timeout_ms");
     cfg->shutdown_timeout_ms = b ? (long)json_number_value(b->value) : 5000;
@@ -390,7 +391,7 @@ static int resolve_top(struct loader *ld) {
     cfg->reply_max_chars = b ? (long)json_number_value(b->value) : 4000;
     int n = 0;
     for (b = config_first(cfg, "plugins_dir"); b; b = config_next(b, "plugins_dir")) n++;
-    cfg->plugin_dirs = calloc((size_t)n + 1, sizeof(char *));
+    cfg->plugin_dirs = xcalloc((size_t)n + 1, sizeof(char *));
     n = 0;
     for (b = config_first(cfg, "plugins_dir"); b; b = config_next(b, "plugins_dir"))
         cfg->plugin_dirs[n++] = config_path(cfg, json_string_value(b->value));
@@ -440,7 +441,7 @@ static void load_personas_dir(lua_State *L, struct loader *ld, const char *dir) 
     struct dirent *e;
     while ((e = readdir(d)) && n < 256) {
         size_t len = strlen(e->d_name);
-        if (e->d_name[0] != '.' && len > 4 && !strcmp(e->d_name + len - 4, ".lua")) names[n++] = strdup(e->d_name);
+        if (e->d_name[0] != '.' && len > 4 && !strcmp(e->d_name + len - 4, ".lua")) names[n++] = xstrdup(e->d_name);
     }
     closedir(d);
     qsort(names, (size_t)n, sizeof(char *), compare_names);
@@ -480,7 +481,7 @@ static void load_personas_dir(lua_State *L, struct loader *ld, const char *dir) 
 
 int config_load(const char *file, struct config **out, char *err, size_t errlen) {
     struct loader ld = { .display = file, .err = err, .errlen = errlen };
-    struct config *cfg = calloc(1, sizeof(*cfg));
+    struct config *cfg = xcalloc(1, sizeof(*cfg));
     *out = NULL;
     err[0] = '\0';
     ld.cfg = cfg;
@@ -509,7 +510,7 @@ int config_load(const char *file, struct config **out, char *err, size_t errlen)
         long sz = ftell(f);
         fseek(f, 0, SEEK_SET);
         if (sz >= 0 && sz < (4 << 20)) {
-            text = malloc((size_t)sz + 1);
+            text = xmalloc((size_t)sz + 1);
             len = fread(text, 1, (size_t)sz, f);
         }
         fclose(f);
@@ -614,9 +615,9 @@ int config_bool(const struct config_block *b, const char *key, int def) {
 }
 
 char *config_path(const struct config *cfg, const char *path) {
-    if (path[0] == '/' || !cfg->dir) return strdup(path);
+    if (path[0] == '/' || !cfg->dir) return xstrdup(path);
     size_t n = strlen(cfg->dir) + strlen(path) + 2;
-    char *out = malloc(n);
+    char *out = xmalloc(n);
     snprintf(out, n, "%s/%s", cfg->dir, path);
     return out;
 }
@@ -625,7 +626,7 @@ int config_parse_hostport(const char *s, char **host, int *port) {
     const char *colon;
     char *end;
     if (!strcmp(s, "off")) {   /* no HTTP listener: no web chat, health or metrics */
-        *host = strdup("off");
+        *host = xstrdup("off");
         *port = -1;
         return *host ? 0 : -1;
     }
@@ -633,11 +634,11 @@ int config_parse_hostport(const char *s, char **host, int *port) {
         const char *close = strchr(s, ']');
         if (!close || close[1] != ':') return -1;
         colon = close + 1;
-        *host = strndup(s + 1, (size_t)(close - s - 1));
+        *host = xstrndup(s + 1, (size_t)(close - s - 1));
     } else {
         colon = strrchr(s, ':');
         if (!colon || colon == s) return -1;
-        *host = strndup(s, (size_t)(colon - s));
+        *host = xstrndup(s, (size_t)(colon - s));
     }
     errno = 0;
     long p = strtol(colon + 1, &end, 10);
@@ -654,7 +655,7 @@ int config_apply_env(struct config *cfg, char *err, size_t errlen) {
     const char *v = getenv("CHORUS_LISTEN");
     if (v && *v && !strcmp(v, "off")) {
         free(cfg->listen_host);
-        cfg->listen_host = strdup("off");
+        cfg->listen_host = xstrdup("off");
         cfg->listen_port = -1;
     } else if (v && *v) {
         char *host;
@@ -670,7 +671,7 @@ int config_apply_env(struct config *cfg, char *err, size_t errlen) {
     v = getenv("CHORUS_REDIS_URL");
     if (v && *v) {
         free(cfg->redis_url);
-        cfg->redis_url = strdup(v);
+        cfg->redis_url = xstrdup(v);
     }
     return 0;
 }

@@ -2,13 +2,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/message.h"
+#include "lib/xalloc.h"
 
 static char *dup_or_null(const char *s) {
-    return s ? strdup(s) : NULL;
+    return s ? xstrdup(s) : NULL;
 }
 
 struct chat_message *message_new(void) {
-    return calloc(1, sizeof(struct chat_message));
+    return xcalloc(1, sizeof(struct chat_message));
 }
 
 struct chat_message *message_copy(const struct chat_message *m) {

@@ -8,6 +8,7 @@
 #include "conf/config.h"
 #include "core/runtime.h"
 #include "lib/redact.h"
+#include "lib/xalloc.h"
 
 #define MAX_PARTS 16
 
@@ -29,7 +30,7 @@ static void free_parts(struct runtime *rt, int n) {
 }
 
 struct runtime *runtime_new(struct config *cfg, char *err, size_t errlen) {
-    struct runtime *rt = calloc(1, sizeof(*rt));
+    struct runtime *rt = xcalloc(1, sizeof(*rt));
     if (!rt) {
         snprintf(err, errlen, "out of memory");
         config_free(cfg);

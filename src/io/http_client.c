@@ -12,6 +12,7 @@
 #include "io/http_client.h"
 #include "lib/http_headers.h"
 #include "lib/log.h"
+#include "lib/xalloc.h"
 
 /* Receive buffers: curl's default is 16 KiB per transfer. A stream's events
  * are a few hundred bytes, so 4 KiB still takes several per read while
@@ -94,7 +95,7 @@ static void free_socket(uv_handle_t *h) {
 
 /* A poll handle for FD, or NULL. */
 static struct http_socket *socket_new(struct http_client *hc, curl_socket_t fd) {
-    struct http_socket *s = calloc(1, sizeof(*s));
+    struct http_socket *s = xcalloc(1, sizeof(*s));
     if (!s) return NULL;
     s->fd = fd;
     s->hc = hc;
@@ -118,7 +119,7 @@ static curl_socket_t on_open_socket(void *userp, curlsocktype purpose, struct cu
     if (fd >= hc->nsockets) {
         int n = hc->nsockets ? hc->nsockets : 64;
         while (n <= fd) n *= 2;
-        struct http_socket **t = realloc(hc->sockets, (size_t)n * sizeof(*t));
+        struct http_socket **t = xrealloc(hc->sockets, (size_t)n * sizeof(*t));
         if (!t) {
             close(fd);
             return CURL_SOCKET_BAD;
@@ -205,7 +206,7 @@ static int on_timer_update(CURLM *multi, long timeout_ms, void *userp) {
 }
 
 struct http_client *http_client_new(uv_loop_t *loop) {
-    struct http_client *hc = calloc(1, sizeof(*hc));
+    struct http_client *hc = xcalloc(1, sizeof(*hc));
     hc->loop = loop;
     hc->multi = curl_multi_init();
     if (!hc->multi) {
@@ -274,7 +275,7 @@ static int buffer_append(struct http_call *c, const char *ptr, size_t n) {
     if (c->len + n + 1 > c->cap) {
         size_t cap = c->cap ? c->cap : 512;
         while (cap < c->len + n + 1) cap *= 2;
-        char *p = realloc(c->buf, cap);
+        char *p = xrealloc(c->buf, cap);
         if (!p) return 0;
         c->buf = p;
         c->cap = cap;
@@ -290,7 +291,7 @@ static int buffer_append(struct http_call *c, const char *ptr, size_t n) {
 static void keep_header(struct http_call *c, const char *ptr, size_t n) {
     if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0) c->hdr_len = 0;
     if (c->hdr_len + n + 1 > 16384) return;
-    char *p = realloc(c->hdr, c->hdr_len + n + 1);
+    char *p = xrealloc(c->hdr, c->hdr_len + n + 1);
     if (!p) return;
     c->hdr = p;
     memcpy(c->hdr + c->hdr_len, ptr, n);
@@ -376,7 +377,7 @@ static void on_first_byte_timeout(uv_timer_t *t) {
 struct http_call *http_start(struct http_client *hc, const struct http_request *req,
                              http_done_fn *cb, void *data) {
     if (!req->url || !req->method) return NULL;
-    struct http_call *c = calloc(1, sizeof(*c));
+    struct http_call *c = xcalloc(1, sizeof(*c));
     c->hc = hc;
     c->cb = cb;
     c->data = data;
@@ -411,7 +412,7 @@ struct http_call *http_start(struct http_client *hc, const struct http_request *
     curl_easy_setopt(e, CURLOPT_USERAGENT, "chorusd/" PACKAGE_VERSION);
     if (strcmp(req->method, "GET") != 0) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
     if (req->body) {
-        c->body_copy = malloc(req->body_len ? req->body_len : 1);
+        c->body_copy = xmalloc(req->body_len ? req->body_len : 1);
         memcpy(c->body_copy, req->body, req->body_len);
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body_copy);
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
@@ -424,7 +425,7 @@ struct http_call *http_start(struct http_client *hc, const struct http_request *
     hc->calls = c;
     hc->in_flight++;
     if (req->on_data && req->first_byte_timeout_ms > 0) {
-        c->first_byte = malloc(sizeof(*c->first_byte));
+        c->first_byte = xmalloc(sizeof(*c->first_byte));
         uv_timer_init(hc->loop, c->first_byte);
         c->first_byte->data = c;
         uv_timer_start(c->first_byte, on_first_byte_timeout, (uint64_t)req->first_byte_timeout_ms, 0);

@@ -9,6 +9,7 @@
 #include "io/redis_client.h"
 #include "lib/redis_url.h"
 #include "io/redis_uv.h"
+#include "lib/xalloc.h"
 
 enum redis_state { REDIS_IDLE, REDIS_RESOLVING, REDIS_CONNECTING, REDIS_UP, REDIS_CLOSED };
 
@@ -164,7 +165,7 @@ char *redis_format_command(int argc, const char **argv, const size_t *lens, size
         size_t n = lens ? lens[i] : strlen(argv[i]);
         total += 1 + 20 + 2 + n + 2;
     }
-    char *cmd = malloc(total);
+    char *cmd = xmalloc(total);
     if (!cmd) return NULL;
     char *p = cmd;
     *p++ = '*';
@@ -189,7 +190,7 @@ char *redis_format_command(int argc, const char **argv, const size_t *lens, size
 /* Queue a command on the live context. */
 static int send_argv(struct redis_client *rc, redis_reply_fn *cb, void *data,
                      int argc, const char **argv, const size_t *lens) {
-    struct redis_op *op = calloc(1, sizeof(*op));
+    struct redis_op *op = xcalloc(1, sizeof(*op));
     op->cb = cb;
     op->data = data;
     op->rc = rc;
@@ -349,7 +350,7 @@ static void redis_drop(struct redis_client *rc, const char *why) {
 
 struct redis_client *redis_client_new(uv_loop_t *loop, const char *url,
                                       const struct redis_options *opts, char *err, size_t errlen) {
-    struct redis_client *rc = calloc(1, sizeof(*rc));
+    struct redis_client *rc = xcalloc(1, sizeof(*rc));
     if (redis_url_parse(url, &rc->url, err, errlen) < 0) {
         free(rc);
         return NULL;
@@ -420,18 +421,18 @@ int redis_command(struct redis_client *rc, redis_reply_fn *cb, void *data,
 }
 
 redisReply *redis_reply_copy(const redisReply *rep) {
-    redisReply *c = calloc(1, sizeof(*c));
+    redisReply *c = xcalloc(1, sizeof(*c));
     c->type = rep->type;
     c->integer = rep->integer;
     if (rep->str) {
-        c->str = malloc(rep->len + 1);
+        c->str = xmalloc(rep->len + 1);
         memcpy(c->str, rep->str, rep->len);
         c->str[rep->len] = '\0';
         c->len = rep->len;
     }
     if (rep->type == REDIS_REPLY_ARRAY) {
         c->elements = rep->elements;
-        c->element = calloc(rep->elements ? rep->elements : 1, sizeof(redisReply *));
+        c->element = xcalloc(rep->elements ? rep->elements : 1, sizeof(redisReply *));
         for (size_t i = 0; i < rep->elements; i++) c->element[i] = redis_reply_copy(rep->element[i]);
     }
     return c;

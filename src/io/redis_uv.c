@@ -1,6 +1,7 @@
 /* redis_uv.c - hiredis async events on libuv, with socket errors reported. */
 #include <stdlib.h>
 #include "io/redis_uv.h"
+#include "lib/xalloc.h"
 
 struct redis_uv {
     uv_poll_t poll;
@@ -66,7 +67,7 @@ static void cleanup(void *data) {
 
 int redis_uv_attach(uv_loop_t *loop, redisAsyncContext *ac) {
     if (ac->ev.data) return -1;
-    struct redis_uv *p = calloc(1, sizeof(*p));
+    struct redis_uv *p = xcalloc(1, sizeof(*p));
     if (!p) return -1;
     if (uv_poll_init_socket(loop, &p->poll, ac->c.fd) != 0) {
         free(p);

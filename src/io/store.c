@@ -4,6 +4,7 @@
 #include <string.h>
 #include "io/redis_client.h"
 #include "io/store.h"
+#include "lib/xalloc.h"
 
 /* Copy PART into OUT, escaping bytes that would break the key's hash tag or
  * read badly in redis-cli ('{', '}', '%', controls) as %XX. */
@@ -48,7 +49,7 @@ int store_persona_get(struct redis_client *rc, const char *platform, const char 
     if (!redis_client_ready(rc)) return -1;
     char key[1024];
     store_channel_key(rc, platform, channel, ":persona", key, sizeof(key));
-    struct persona_req *req = malloc(sizeof(*req));
+    struct persona_req *req = xmalloc(sizeof(*req));
     req->cb = cb;
     req->data = data;
     const char *argv[2] = { "GET", key };
@@ -95,7 +96,7 @@ int store_history_load(struct redis_client *rc, const char *platform, const char
     snprintf(suffix, sizeof(suffix), ":history:%s", persona);
     store_channel_key(rc, platform, channel, suffix, key, sizeof(key));
     snprintf(start, sizeof(start), "%ld", max_turns > 0 ? -max_turns : 0);
-    struct history_req *req = malloc(sizeof(*req));
+    struct history_req *req = xmalloc(sizeof(*req));
     req->cb = cb;
     req->data = data;
     const char *argv[4] = { "LRANGE", key, start, "-1" };
@@ -146,7 +147,7 @@ int store_history_append(struct redis_client *rc, const char *platform, const ch
         argv[2 + i] = texts[i];
         lens[2 + i] = strlen(texts[i]);
     }
-    struct append_req *req = calloc(1, sizeof(*req));
+    struct append_req *req = xcalloc(1, sizeof(*req));
     req->cb = cb;
     req->data = data;
     req->pending = 3;
@@ -326,7 +327,7 @@ int store_job_context(struct redis_client *rc, const char *platform, const char 
     join3(dis, sizeof(dis), prefix, "disabled:", esc);
     join3(disall, sizeof(disall), prefix, "disabled:*", "");
     join3(chans, sizeof(chans), prefix, "channels", "");
-    struct context_req *req = malloc(sizeof(*req));
+    struct context_req *req = xmalloc(sizeof(*req));
     req->cb = cb;
     req->data = data;
     char fu[900], fc[900], now[32], ub[24], up[24], cb_[24], cp[24], e2[800];

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "lib/dict.h"
+#include "lib/xalloc.h"
 
 struct entry {
     char *key;
@@ -27,9 +28,9 @@ static uint32_t hash_key(const char *s) {
 }
 
 struct dict *dict_new(void) {
-    struct dict *d = calloc(1, sizeof(*d));
+    struct dict *d = xcalloc(1, sizeof(*d));
     d->nbuckets = 16;
-    d->buckets = calloc(d->nbuckets, sizeof(*d->buckets));
+    d->buckets = xcalloc(d->nbuckets, sizeof(*d->buckets));
     return d;
 }
 
@@ -62,7 +63,7 @@ void *dict_get(const struct dict *d, const char *key) {
 /* Double the bucket array once the table is as full as it is wide. */
 static void grow(struct dict *d) {
     size_t n = d->nbuckets * 2;
-    struct entry **b = calloc(n, sizeof(*b));
+    struct entry **b = xcalloc(n, sizeof(*b));
     if (!b) return;
     for (size_t i = 0; i < d->nbuckets; i++) {
         struct entry *e = d->buckets[i];
@@ -86,9 +87,9 @@ int dict_set(struct dict *d, const char *key, void *value) {
         return 0;
     }
     if (d->size >= d->nbuckets) grow(d);
-    e = malloc(sizeof(*e));
+    e = xmalloc(sizeof(*e));
     if (!e) return -1;
-    e->key = strdup(key);
+    e->key = xstrdup(key);
     e->value = value;
     e->hash = h;
     e->next = d->buckets[h & (d->nbuckets - 1)];

@@ -11,6 +11,7 @@
 #include <string.h>
 #include "lib/json_fast.h"
 #include "lib/utf8.h"
+#include "lib/xalloc.h"
 
 #define MAX_DEPTH 512
 
@@ -131,7 +132,7 @@ static int read_string(struct reader *r, const char **out, size_t *len, char **o
         *out = s;
         *len = (size_t)(e - s);
     } else {
-        char *buf = malloc((size_t)(e - s) + 1);
+        char *buf = xmalloc((size_t)(e - s) + 1);
         if (!buf) return -1;
         long n = unescape(s, e, buf);
         if (n < 0) {

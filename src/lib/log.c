@@ -21,6 +21,7 @@
 #include "lib/log.h"
 #include "lib/redact.h"
 #include "lib/utf8.h"
+#include "lib/xalloc.h"
 
 #define MSG_MAX 4096                    /* message buffer: 4095 bytes + NUL */
 #define QUEUE_MAX_LINES 4096
@@ -146,7 +147,7 @@ static struct line *make_line(enum log_level level, const char *msg, size_t len)
     hlen = strlen(head);
     elen = escape_into(msg, len, json, NULL);
 
-    ln = malloc(sizeof *ln + hlen + elen + tlen + 1);
+    ln = xmalloc(sizeof *ln + hlen + elen + tlen + 1);
     if (ln != NULL) {
         ln->next = NULL;
         ln->len = hlen + elen + tlen;
@@ -204,7 +205,7 @@ static void log_v(enum log_level level, const char *fmt, va_list ap) {
     va_copy(again, ap);
     n = vsnprintf(buf, sizeof buf, fmt, ap);
     if (n >= 0 && (size_t)n >= sizeof buf) {
-        msg = malloc((size_t)n + 1);
+        msg = xmalloc((size_t)n + 1);
         if (msg != NULL) vsnprintf(msg, (size_t)n + 1, fmt, again);
     }
     va_end(again);

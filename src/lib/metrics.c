@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "lib/metrics.h"
+#include "lib/xalloc.h"
 
 #define MAX_SERIES 64
 #define NBUCKETS 12
@@ -131,7 +132,7 @@ static void emit(char **buf, size_t *len, size_t *cap, const char *fmt, ...) {
             return;
         }
         *cap *= 2;
-        *buf = realloc(*buf, *cap);
+        *buf = xrealloc(*buf, *cap);
     }
 }
 
@@ -152,7 +153,7 @@ static void escape_label(const char *in, char *out, size_t outlen) {
 
 char *metrics_render(size_t *outlen) {
     size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
+    char *buf = xmalloc(cap);
     buf[0] = '\0';
     for (int id = 0; id < METRIC_COUNT; id++) {
         const struct family *f = &families[id];

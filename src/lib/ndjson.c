@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "lib/ndjson.h"
+#include "lib/xalloc.h"
 
 void ndjson_init(struct ndjson_splitter *s, size_t max_line, ndjson_line_fn *cb, void *ud) {
     memset(s, 0, sizeof(*s));
@@ -32,7 +33,7 @@ static int append(struct ndjson_splitter *s, const char *p, size_t n) {
     if (s->len + n + 1 > s->cap) {
         size_t cap = s->cap ? s->cap : 256;
         while (cap < s->len + n + 1) cap *= 2;
-        char *b = realloc(s->line, cap);
+        char *b = xrealloc(s->line, cap);
         if (!b) return NDJSON_ERR_NOMEM;
         s->line = b;
         s->cap = cap;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include "lib/redact.h"
+#include "lib/xalloc.h"
 
 #define MASK "***"
 
@@ -194,7 +195,7 @@ int redact_add_secret(const char *secret) {
     }
     if (nsecrets == secrets_cap) {
         size_t cap = secrets_cap ? secrets_cap * 2 : 8;
-        struct secret *grown = realloc(secrets, cap * sizeof *grown);
+        struct secret *grown = xrealloc(secrets, cap * sizeof *grown);
         if (grown == NULL) {
             pthread_mutex_unlock(&secrets_lock);
             return -1;
@@ -202,7 +203,7 @@ int redact_add_secret(const char *secret) {
         secrets = grown;
         secrets_cap = cap;
     }
-    copy = strdup(secret);
+    copy = xstrdup(secret);
     if (copy == NULL) {
         pthread_mutex_unlock(&secrets_lock);
         return -1;

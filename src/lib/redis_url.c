@@ -4,10 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include "lib/redis_url.h"
+#include "lib/xalloc.h"
 
 /* Decode %XX escapes in a userinfo part, so passwords may hold '@' or ':'. */
 static char *url_unescape(const char *s, size_t len) {
-    char *out = malloc(len + 1);
+    char *out = xmalloc(len + 1);
     size_t j = 0;
     for (size_t i = 0; i < len; i++) {
         if (s[i] == '%' && i + 2 < len) {
@@ -42,7 +43,7 @@ static int parse_tcp(const char *rest, struct redis_url *u, char *err, size_t er
     }
     const char *slash = strchr(hostpart, '/');
     size_t hlen = slash ? (size_t)(slash - hostpart) : strlen(hostpart);
-    char *hp = strndup(hostpart, hlen);
+    char *hp = xstrndup(hostpart, hlen);
     char *bracket = strchr(hp, ']');
     char *colon = strrchr(bracket ? bracket : hp, ':');
     u->port = 6379;
@@ -65,7 +66,7 @@ static int parse_tcp(const char *rest, struct redis_url *u, char *err, size_t er
     }
     if (hp[0] == '\0') {
         free(hp);
-        hp = strdup("127.0.0.1");
+        hp = xstrdup("127.0.0.1");
     }
     u->host = hp;
     if (slash && slash[1]) {
@@ -95,7 +96,7 @@ int redis_url_parse(const char *url, struct redis_url *u, char *err, size_t errl
             return -1;
         }
         const char *q = strstr(path, "?db=");
-        u->unix_path = q ? strndup(path, (size_t)(q - path)) : strdup(path);
+        u->unix_path = q ? xstrndup(path, (size_t)(q - path)) : xstrdup(path);
         if (q) u->db = atoi(q + 4);
         return 0;
     }

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "lib/sse.h"
+#include "lib/xalloc.h"
 
 void sse_init(struct sse_parser *p, size_t max_line, sse_event_fn *cb, void *ud) {
     memset(p, 0, sizeof(*p));
@@ -26,7 +27,7 @@ static int grow(char **buf, size_t *cap, size_t need, size_t max) {
     if (need > max + 2) return SSE_ERR_LINE;
     size_t n = *cap ? *cap : 256;
     while (n < need) n *= 2;
-    char *b = realloc(*buf, n);
+    char *b = xrealloc(*buf, n);
     if (!b) return SSE_ERR_NOMEM;
     *buf = b;
     *cap = n;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "lib/utf8.h"
+#include "lib/xalloc.h"
 
 /* Look at the sequence starting at s[0] (n > 0 bytes available). Returns
  * its length in bytes. *ok is 1 if it is a complete well-formed sequence;
@@ -97,7 +98,7 @@ char *utf8_repair(const char *buf, size_t len, size_t *outlen) {
 
     if (len > (SIZE_MAX - 1) / 3) return NULL;   /* output could not be sized */
     n = repair_into(s, len, NULL);
-    out = malloc(n + 1);
+    out = xmalloc(n + 1);
     if (out == NULL) return NULL;
     repair_into(s, len, out);
     out[n] = '\0';

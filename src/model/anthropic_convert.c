@@ -3,13 +3,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include "model/anthropic_convert.h"
+#include "lib/xalloc.h"
 
 /* The text of a message's content: a string, or the text parts of a list. */
 static void append_text(json_t *content, json_t *into, const char *sep) {
     if (json_is_string(content)) {
         const char *was = json_string_value(into);
         size_t a = json_string_length(into), b = json_string_length(content), s = a ? strlen(sep) : 0;
-        char *buf = malloc(a + s + b + 1);
+        char *buf = xmalloc(a + s + b + 1);
         if (!buf) return;
         memcpy(buf, was, a);
         memcpy(buf + a, sep, s);

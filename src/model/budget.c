@@ -13,6 +13,7 @@
 #include "core/server.h"
 #include "io/store.h"
 #include "lib/vclock.h"
+#include "lib/xalloc.h"
 
 #define MAX_KEYS 24
 
@@ -77,10 +78,10 @@ static void period_id(const char *period, char *out, size_t len) {
 static void add_key(struct budget_hold *h, struct budget_op *op, const char *key, long long amount, int kind,
                     const char *refusal) {
     if (h->nkeys == MAX_KEYS) return;
-    op->refusals[h->nkeys] = strdup(refusal);
+    op->refusals[h->nkeys] = xstrdup(refusal);
     h->is_money[h->nkeys] = kind;
     h->amounts[h->nkeys] = amount;
-    h->keys[h->nkeys++] = strdup(key);
+    h->keys[h->nkeys++] = xstrdup(key);
 }
 
 static void hold_free(struct budget_hold *h) {
@@ -111,7 +112,7 @@ static void on_timer(uv_timer_t *t) {
 /* Answer on the next loop turn: callers are promised "later". */
 static struct budget_op *answer_later(struct budget_op *op, struct budget_hold *hold, const char *refusal) {
     op->hold = hold;
-    op->refusal = refusal ? strdup(refusal) : NULL;
+    op->refusal = refusal ? xstrdup(refusal) : NULL;
     uv_timer_start(&op->timer, on_timer, 0, 0);
     return op;
 }
@@ -146,7 +147,7 @@ static void on_reply(redisReply *r, const char *err, void *data) {
         op->hold = NULL;
         if (i < hold->nkeys) report_exhausted(hold->keys[i]);
         const char *why = i < hold->nkeys && op->refusals[i] ? op->refusals[i] : "The budget is used up.";
-        char *copy = strdup(why);
+        char *copy = xstrdup(why);
         hold_free(hold);
         op_answer(op, NULL, copy);
         free(copy);
@@ -157,8 +158,8 @@ static void on_reply(redisReply *r, const char *err, void *data) {
 
 struct budget_op *budget_reserve(struct runtime *rt, const struct route_request *req, int64_t money, long tokens,
                                  budget_reserved_fn *cb, void *data) {
-    struct budget_op *op = calloc(1, sizeof(*op));
-    struct budget_hold *hold = calloc(1, sizeof(*hold));
+    struct budget_op *op = xcalloc(1, sizeof(*op));
+    struct budget_hold *hold = xcalloc(1, sizeof(*hold));
     op->cb = cb;
     op->data = data;
     uv_timer_init(server.loop, &op->timer);

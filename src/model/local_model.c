@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "model/local_model.h"
+#include "lib/xalloc.h"
 
 #define MAX_TEXT 4096   /* bytes of a user message we look at */
 #define MAX_FRAG 200    /* bytes of a captured, reflected fragment */
@@ -410,8 +411,8 @@ static uint32_t hash_text(const char *s) {
 
 /* Best rule, then template by hash and turn; never echo the last reply verbatim. */
 char *local_model_reply(const json_t *messages) {
-    struct convo *c = calloc(1, sizeof *c);
-    char *out = malloc(MAX_OUT), frag[MAX_FRAG + 1], best_frag[MAX_FRAG + 1] = "";
+    struct convo *c = xcalloc(1, sizeof *c);
+    char *out = xmalloc(MAX_OUT), frag[MAX_FRAG + 1], best_frag[MAX_FRAG + 1] = "";
     const char *const *replies = empty_replies;
     size_t i, n, pick;
     int zh, best = -1;
@@ -435,7 +436,7 @@ char *local_model_reply(const json_t *messages) {
     /* A returning person is welcomed back; a sad one is heard first. */
     const char *lead = c->returning ? (zh ? "欢迎回来！" : "Welcome back") : c->sad && !zh ? "I'm sorry you're feeling low." : NULL;
     if (lead) {
-        char *with = malloc(MAX_OUT);
+        char *with = xmalloc(MAX_OUT);
         if (with) {
             if (c->returning && !zh && c->user[0]) snprintf(with, MAX_OUT, "%s, %s! %s", lead, c->user, out);
             else if (c->returning && !zh) snprintf(with, MAX_OUT, "%s! %s", lead, out);

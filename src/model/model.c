@@ -8,6 +8,7 @@
 #include "model/model.h"
 #include "lib/redact.h"
 #include "model/script_model.h"
+#include "lib/xalloc.h"
 
 static const char *const provider_names[] = { "openai", "anthropic", "ollama", "local", "script" };
 
@@ -122,7 +123,7 @@ int model_defined(const struct config *cfg, const char *name) {
 
 /* A copy of URL without trailing slashes. */
 static char *clean_url(const char *url) {
-    char *s = strdup(url);
+    char *s = xstrdup(url);
     size_t n = strlen(s);
     while (n > 0 && s[n - 1] == '/') s[--n] = '\0';
     return s;
@@ -133,7 +134,7 @@ static void deployment_fill(struct deployment *d, int index, const char *base, c
     d->index = index;
     d->base_url = clean_url(base);
     if (key && *key) {
-        d->api_key = strdup(key);
+        d->api_key = xstrdup(key);
         redact_add_secret(key);
     }
 }
@@ -145,20 +146,20 @@ static int64_t micro_units(json_t *v) {
 
 /* Fill one model from its block. */
 static void model_fill(struct model *m, const struct config_block *b) {
-    m->name = strdup(b->name);
+    m->name = xstrdup(b->name);
     m->provider = (enum model_provider)provider_of(config_str(b, "provider", "openai"));
     const char *id = config_str(b, "model", NULL);
-    m->model_id = id ? strdup(id) : NULL;
+    m->model_id = id ? xstrdup(id) : NULL;
     json_t *deps = json_object_get(b->value, "deployments");
     if (json_is_array(deps)) {
         size_t i;
         json_t *d;
-        m->deps = calloc(json_array_size(deps), sizeof(*m->deps));
+        m->deps = xcalloc(json_array_size(deps), sizeof(*m->deps));
         json_array_foreach(deps, i, d)
             deployment_fill(&m->deps[m->ndeps++], (int)i, json_string_value(json_object_get(d, "base_url")),
                             json_string_value(json_object_get(d, "api_key")));
     } else if (config_str(b, "base_url", NULL)) {
-        m->deps = calloc(1, sizeof(*m->deps));
+        m->deps = xcalloc(1, sizeof(*m->deps));
         deployment_fill(&m->deps[m->ndeps++], 0, config_str(b, "base_url", NULL), config_str(b, "api_key", NULL));
     }
     json_t *price = json_object_get(b->value, "price");
@@ -185,19 +186,19 @@ static void model_fill(struct model *m, const struct config_block *b) {
 
 /* The built-in offline model. */
 static void local_fill(struct model *m) {
-    m->name = strdup("local");
+    m->name = xstrdup("local");
     m->provider = MODEL_PROVIDER_LOCAL;
-    m->model_id = strdup("local");
+    m->model_id = xstrdup("local");
     snprintf(m->currency, sizeof(m->currency), "USD");
     m->caps = MODEL_CAP_STREAMING;
     m->timeout_ms = 60000;
 }
 
 struct model_set *model_set_new(const struct config *cfg) {
-    struct model_set *set = calloc(1, sizeof(*set));
+    struct model_set *set = xcalloc(1, sizeof(*set));
     int n = 1;
     for (struct config_block *b = config_first(cfg, "model"); b; b = config_next(b, "model")) n++;
-    set->items = calloc((size_t)n, sizeof(struct model));
+    set->items = xcalloc((size_t)n, sizeof(struct model));
     local_fill(&set->items[0]);
     set->count = 1;
     for (struct config_block *b = config_first(cfg, "model"); b; b = config_next(b, "model"))

@@ -11,18 +11,19 @@
 #include "model/model.h"
 #include "model/provider_http.h"
 #include "lib/sse.h"
+#include "lib/xalloc.h"
 
 #define MAX_EVENT (1u << 20)
 #define DEFAULT_MAX_TOKENS 1024    /* required by the API; the router reserves budget for as many */
 
 struct anthropic_call {
-    struct pcall pc;
+    struct provider_http_call pc;
     struct sse_parser sse;
     int stopped;                   /* saw message_stop */
 };
 
 /* Anthropic's stop reasons in the Chat Completions words the router knows. */
-static void read_stop(struct pcall *pc, const char *reason) {
+static void read_stop(struct provider_http_call *pc, const char *reason) {
     if (!reason) return;
     const char *f = !strcmp(reason, "end_turn") || !strcmp(reason, "stop_sequence") ? "stop"
                   : !strcmp(reason, "max_tokens") ? "length"
@@ -32,7 +33,7 @@ static void read_stop(struct pcall *pc, const char *reason) {
 }
 
 /* Usage: input tokens (cache writes and reads included) and output tokens. */
-static void read_usage(struct pcall *pc, json_t *usage) {
+static void read_usage(struct provider_http_call *pc, json_t *usage) {
     if (!json_is_object(usage)) return;
     json_t *in = json_object_get(usage, "input_tokens");
     if (json_is_integer(in))
@@ -43,41 +44,41 @@ static void read_usage(struct pcall *pc, json_t *usage) {
 }
 
 /* An error object ({type:"error", error{type, message}}) in a 200 stream. */
-static int stream_error(struct pcall *pc, json_t *root, const char *data, size_t len) {
+static int stream_error(struct provider_http_call *pc, json_t *root, const char *data, size_t len) {
     char why[300];
     const char *type = json_string_value(json_object_get(json_object_get(root, "error"), "type"));
     enum model_error kind = provider_classify_http(provider_error_status(type), data, len, why, sizeof(why));
-    return pcall_fail(pc, kind, "the model failed in the middle of the stream: %s", why);
+    return provider_http_fail(pc, kind, "the model failed in the middle of the stream: %s", why);
 }
 
 /* A content block begins: text (maybe with some already) or a tool_use. */
-static int block_start(struct pcall *pc, json_t *root) {
+static int block_start(struct provider_http_call *pc, json_t *root) {
     json_t *block = json_object_get(root, "content_block");
     long index = (long)json_integer_value(json_object_get(root, "index"));
-    const char *type = pcall_str(block, "type");
+    const char *type = provider_http_str(block, "type");
     if (!strcmp(type, "text")) {
         json_t *t = json_object_get(block, "text");
-        pcall_text(pc, json_string_value(t) ? json_string_value(t) : "", json_string_length(t));
+        provider_http_text(pc, json_string_value(t) ? json_string_value(t) : "", json_string_length(t));
     } else if (!strcmp(type, "tool_use")) {
-        pcall_token(pc);
-        if (tool_calls_add(&pc->tools, index, pcall_str(block, "id"), pcall_str(block, "name"), NULL, 0) != 0)
-            return pcall_fail(pc, MODEL_ERR_MALFORMED, "the model's tool calls are larger than the limit");
+        provider_http_token(pc);
+        if (tool_calls_add(&pc->tools, index, provider_http_str(block, "id"), provider_http_str(block, "name"), NULL, 0) != 0)
+            return provider_http_fail(pc, MODEL_ERR_MALFORMED, "the model's tool calls are larger than the limit");
     }
     return 0;
 }
 
 /* A piece of a content block: text, or a fragment of a tool's JSON input. */
-static int block_delta(struct pcall *pc, json_t *root) {
+static int block_delta(struct provider_http_call *pc, json_t *root) {
     json_t *delta = json_object_get(root, "delta");
-    const char *type = pcall_str(delta, "type");
+    const char *type = provider_http_str(delta, "type");
     if (!strcmp(type, "text_delta")) {
         json_t *t = json_object_get(delta, "text");
-        pcall_text(pc, json_string_value(t) ? json_string_value(t) : "", json_string_length(t));
+        provider_http_text(pc, json_string_value(t) ? json_string_value(t) : "", json_string_length(t));
     } else if (!strcmp(type, "input_json_delta")) {
         json_t *j = json_object_get(delta, "partial_json");
         if (tool_calls_add(&pc->tools, (long)json_integer_value(json_object_get(root, "index")), NULL, NULL,
                            json_string_value(j), json_string_length(j)) != 0)
-            return pcall_fail(pc, MODEL_ERR_MALFORMED, "the model's tool calls are larger than the limit");
+            return provider_http_fail(pc, MODEL_ERR_MALFORMED, "the model's tool calls are larger than the limit");
     }
     return 0;                      /* thinking and signature deltas are not part of the answer */
 }
@@ -85,11 +86,11 @@ static int block_delta(struct pcall *pc, json_t *root) {
 /* One SSE event. The type inside the data is the one that counts. */
 static int on_event(const char *event, const char *data, size_t len, void *ud) {
     struct anthropic_call *c = ud;
-    struct pcall *pc = &c->pc;
-    json_t *root = pcall_json(data, len);
+    struct provider_http_call *pc = &c->pc;
+    json_t *root = provider_http_json(data, len);
     if (!json_is_object(root)) {
         json_decref(root);
-        return pcall_fail(pc, MODEL_ERR_MALFORMED, "the model sent a malformed %s event (not JSON): %.80s", event, data);
+        return provider_http_fail(pc, MODEL_ERR_MALFORMED, "the model sent a malformed %s event (not JSON): %.80s", event, data);
     }
     const char *type = json_string_value(json_object_get(root, "type"));
     if (!type) type = event;
@@ -106,40 +107,40 @@ static int on_event(const char *event, const char *data, size_t len, void *ud) {
     return rc;
 }
 
-static int anthropic_feed(struct pcall *pc, const char *chunk, size_t len) {
+static int anthropic_feed(struct provider_http_call *pc, const char *chunk, size_t len) {
     int rc = sse_feed(&((struct anthropic_call *)pc)->sse, chunk, len);
-    if (rc == SSE_ERR_LINE) return pcall_fail(pc, MODEL_ERR_MALFORMED, "the model sent a stream line longer than %u bytes", MAX_EVENT);
-    if (rc == SSE_ERR_NOMEM) return pcall_fail(pc, MODEL_ERR_MALFORMED, "out of memory reading the stream");
+    if (rc == SSE_ERR_LINE) return provider_http_fail(pc, MODEL_ERR_MALFORMED, "the model sent a stream line longer than %u bytes", MAX_EVENT);
+    if (rc == SSE_ERR_NOMEM) return provider_http_fail(pc, MODEL_ERR_MALFORMED, "out of memory reading the stream");
     return rc;
 }
 
 /* A stream is finished only by message_stop. */
-static void anthropic_stream_end(struct pcall *pc) {
+static void anthropic_stream_end(struct provider_http_call *pc) {
     if (!((struct anthropic_call *)pc)->stopped)
-        pcall_fail(pc, MODEL_ERR_CUT, "the stream ended before it finished (no message_stop)");
+        provider_http_fail(pc, MODEL_ERR_CUT, "the stream ended before it finished (no message_stop)");
 }
 
 /* A whole message: content blocks, stop_reason and usage. */
-static void anthropic_parse_body(struct pcall *pc, json_t *root) {
+static void anthropic_parse_body(struct provider_http_call *pc, json_t *root) {
     json_t *content = json_object_get(root, "content");
     if (!root) {
-        pcall_fail(pc, MODEL_ERR_MALFORMED, "the model server sent a malformed body (not JSON)");
+        provider_http_fail(pc, MODEL_ERR_MALFORMED, "the model server sent a malformed body (not JSON)");
         return;
     }
     if (!json_is_array(content)) {
-        pcall_fail(pc, MODEL_ERR_MALFORMED, "the model server sent a message without a content list");
+        provider_http_fail(pc, MODEL_ERR_MALFORMED, "the model server sent a message without a content list");
         return;
     }
     size_t i;
     json_t *b;
     json_array_foreach(content, i, b) {
-        const char *type = pcall_str(b, "type");
+        const char *type = provider_http_str(b, "type");
         if (!strcmp(type, "text")) {
             json_t *t = json_object_get(b, "text");
-            pcall_text(pc, json_string_value(t) ? json_string_value(t) : "", json_string_length(t));
+            provider_http_text(pc, json_string_value(t) ? json_string_value(t) : "", json_string_length(t));
         } else if (!strcmp(type, "tool_use")) {
             char *args = json_dumps(json_object_get(b, "input"), JSON_COMPACT | JSON_ENCODE_ANY);
-            tool_calls_add(&pc->tools, (long)i, pcall_str(b, "id"), pcall_str(b, "name"), args, args ? strlen(args) : 0);
+            tool_calls_add(&pc->tools, (long)i, provider_http_str(b, "id"), provider_http_str(b, "name"), args, args ? strlen(args) : 0);
             free(args);
         }
     }
@@ -147,11 +148,11 @@ static void anthropic_parse_body(struct pcall *pc, json_t *root) {
     read_usage(pc, json_object_get(root, "usage"));
 }
 
-static void anthropic_release(struct pcall *pc) {
+static void anthropic_release(struct provider_http_call *pc) {
     sse_free(&((struct anthropic_call *)pc)->sse);
 }
 
-static const struct pcall_ops anthropic_ops = {
+static const struct provider_http_ops anthropic_ops = {
     .feed = anthropic_feed, .stream_end = anthropic_stream_end, .parse_body = anthropic_parse_body,
     .classify = provider_classify_http, .release = anthropic_release
 };
@@ -169,16 +170,16 @@ struct provider_call *anthropic_start(uv_loop_t *loop, struct http_client *hc, c
     if (req->stream) json_object_set_new(body, "stream", json_true());
     if (req->tools && json_array_size(req->tools) > 0) json_object_set_new(body, "tools", anthropic_tools(req->tools));
     char url[1024], key[1024];
-    pcall_url(url, sizeof(url), d->base_url, "/v1/messages");
+    provider_http_url(url, sizeof(url), d->base_url, "/v1/messages");
     const char *headers[5] = { "Content-Type: application/json", "anthropic-version: 2023-06-01",
                                req->stream ? "Accept: text/event-stream" : "Accept: application/json", NULL, NULL };
     if (d->api_key) {
         snprintf(key, sizeof(key), "x-api-key: %s", d->api_key);
         headers[3] = key;
     }
-    struct anthropic_call *c = calloc(1, sizeof(*c));
+    struct anthropic_call *c = xcalloc(1, sizeof(*c));
     sse_init(&c->sse, MAX_EVENT, on_event, c);
-    struct provider_call *pc = pcall_start(&c->pc, &anthropic_ops, hc, req, url, headers, body, cb, data, err, errlen);
+    struct provider_call *pc = provider_http_start(&c->pc, &anthropic_ops, hc, req, url, headers, body, cb, data, err, errlen);
     json_decref(body);
     return pc;
 }

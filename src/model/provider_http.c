@@ -8,8 +8,9 @@
 #include "model/model.h"
 #include "model/provider_http.h"
 #include "lib/utf8.h"
+#include "lib/xalloc.h"
 
-json_t *pcall_json(const char *s, size_t len) {
+json_t *provider_http_json(const char *s, size_t len) {
     if (utf8_valid(s, len)) return json_loadb(s, len, JSON_ALLOW_NUL, NULL);
     size_t fixed_len;
     char *fixed = utf8_repair(s, len, &fixed_len);
@@ -18,12 +19,12 @@ json_t *pcall_json(const char *s, size_t len) {
     return root;
 }
 
-const char *pcall_str(json_t *o, const char *key) {
+const char *provider_http_str(json_t *o, const char *key) {
     const char *s = json_string_value(json_object_get(o, key));
     return s ? s : "";
 }
 
-void pcall_url(char *out, size_t outlen, const char *base, const char *path) {
+void provider_http_url(char *out, size_t outlen, const char *base, const char *path) {
     size_t bl = strlen(base);
     const char *slash = strchr(path + 1, '/');
     size_t pl = slash ? (size_t)(slash - path) : 0;           /* "/v1" of "/v1/messages" */
@@ -31,7 +32,7 @@ void pcall_url(char *out, size_t outlen, const char *base, const char *path) {
     snprintf(out, outlen, "%s%s", base, path);
 }
 
-int pcall_fail(struct pcall *pc, enum model_error kind, const char *fmt, ...) {
+int provider_http_fail(struct provider_http_call *pc, enum model_error kind, const char *fmt, ...) {
     if (pc->kind != MODEL_OK) return 1;                        /* the first reason stands */
     va_list ap;
     va_start(ap, fmt);
@@ -41,19 +42,19 @@ int pcall_fail(struct pcall *pc, enum model_error kind, const char *fmt, ...) {
     return 1;
 }
 
-void pcall_token(struct pcall *pc) {
+void provider_http_token(struct provider_http_call *pc) {
     if (!pc->first_token_ns) pc->first_token_ns = uv_hrtime();
 }
 
-void pcall_text(struct pcall *pc, const char *s, size_t len) {
+void provider_http_text(struct provider_http_call *pc, const char *s, size_t len) {
     if (len == 0) return;
-    pcall_token(pc);
+    provider_http_token(pc);
     if (pc->tlen + len + 1 > pc->tcap) {
         size_t cap = pc->tcap ? pc->tcap : 256;
         while (cap < pc->tlen + len + 1) cap *= 2;
-        char *p = realloc(pc->text, cap);
+        char *p = xrealloc(pc->text, cap);
         if (!p) {
-            pcall_fail(pc, MODEL_ERR_MALFORMED, "out of memory reading the answer");
+            provider_http_fail(pc, MODEL_ERR_MALFORMED, "out of memory reading the answer");
             return;
         }
         pc->text = p;
@@ -66,7 +67,7 @@ void pcall_text(struct pcall *pc, const char *s, size_t len) {
 }
 
 /* Free the call and what its provider added. */
-static void pcall_free(struct pcall *pc) {
+static void pcall_free(struct provider_http_call *pc) {
     if (pc->ops->release) pc->ops->release(pc);
     tool_calls_free(&pc->tools);
     free(pc->raw);
@@ -75,7 +76,7 @@ static void pcall_free(struct pcall *pc) {
 }
 
 static void pcall_cancel(struct provider_call *call) {
-    struct pcall *pc = (struct pcall *)call;
+    struct provider_http_call *pc = (struct provider_http_call *)call;
     http_cancel(pc->http);
     pcall_free(pc);
 }
@@ -83,7 +84,7 @@ static void pcall_cancel(struct provider_call *call) {
 /* Streamed bytes: decide once whether this is a stream or one JSON body
  * (a server may ignore "stream"), then feed or buffer. */
 static int pcall_on_data(const char *chunk, size_t len, void *data) {
-    struct pcall *pc = data;
+    struct provider_http_call *pc = data;
     if (pc->mode < 0) {
         const char *ct = http_call_content_type(pc->http);
         pc->mode = !(ct && strstr(ct, "application/json"));
@@ -92,8 +93,8 @@ static int pcall_on_data(const char *chunk, size_t len, void *data) {
     if (pc->rawlen + len + 1 > pc->rawcap) {
         size_t cap = pc->rawcap ? pc->rawcap * 2 : 4096;
         while (cap < pc->rawlen + len + 1) cap *= 2;
-        char *p = realloc(pc->raw, cap);
-        if (!p) return pcall_fail(pc, MODEL_ERR_MALFORMED, "out of memory reading the answer");
+        char *p = xrealloc(pc->raw, cap);
+        if (!p) return provider_http_fail(pc, MODEL_ERR_MALFORMED, "out of memory reading the answer");
         pc->raw = p;
         pc->rawcap = cap;
     }
@@ -104,20 +105,20 @@ static int pcall_on_data(const char *chunk, size_t len, void *data) {
 
 /* The transfer failed: a timeout, a connection that never worked, or a
  * stream that broke off after it began. */
-static void transport_error(struct pcall *pc, const struct http_response *r) {
+static void transport_error(struct provider_http_call *pc, const struct http_response *r) {
     if (r->first_byte_timeout)
-        pcall_fail(pc, MODEL_ERR_TIMEOUT, "the model sent nothing within the first-token timeout (%ld ms)", pc->first_token_timeout_ms);
+        provider_http_fail(pc, MODEL_ERR_TIMEOUT, "the model sent nothing within the first-token timeout (%ld ms)", pc->first_token_timeout_ms);
     else if (r->timed_out)
-        pcall_fail(pc, MODEL_ERR_TIMEOUT, "the model request timed out%s", r->streamed ? " in the middle of the stream" : "");
+        provider_http_fail(pc, MODEL_ERR_TIMEOUT, "the model request timed out%s", r->streamed ? " in the middle of the stream" : "");
     else if (pc->mode == 1 && r->streamed > 0)
-        pcall_fail(pc, MODEL_ERR_CUT, "the stream broke off before it finished: %s", r->error);
+        provider_http_fail(pc, MODEL_ERR_CUT, "the stream broke off before it finished: %s", r->error);
     else
-        pcall_fail(pc, MODEL_ERR_CONNECT, "the model request failed: %s", r->error);
+        provider_http_fail(pc, MODEL_ERR_CONNECT, "the model request failed: %s", r->error);
 }
 
 /* The exchange is over: read what is left, classify, report once, free. */
 static void pcall_done(const struct http_response *r, void *data) {
-    struct pcall *pc = data;
+    struct provider_http_call *pc = data;
     pc->http = NULL;
     if (pc->kind != MODEL_OK) {
         /* A feed already said why (malformed, cut); that is the error. */
@@ -130,7 +131,7 @@ static void pcall_done(const struct http_response *r, void *data) {
     } else {
         const char *body = pc->mode == 0 ? (pc->raw ? pc->raw : "") : r->body;
         size_t len = pc->mode == 0 ? pc->rawlen : r->body_len;
-        json_t *root = pcall_json(body, len);
+        json_t *root = provider_http_json(body, len);
         pc->ops->parse_body(pc, root);
         json_decref(root);
     }
@@ -140,7 +141,7 @@ static void pcall_done(const struct http_response *r, void *data) {
         .ttft_ms = pc->first_token_ns ? (double)(pc->first_token_ns - pc->started_ns) / 1e6 : latency
     };
     if (res.kind == MODEL_OK && !strcmp(pc->finish, "content_filter") && pc->tlen == 0)
-        pcall_fail(pc, MODEL_ERR_FILTER, "the model's content filter refused it"), res.kind = pc->kind;
+        provider_http_fail(pc, MODEL_ERR_FILTER, "the model's content filter refused it"), res.kind = pc->kind;
     if (res.kind == MODEL_OK) {
         res.text = pc->text ? pc->text : "";
         res.tool_calls = tool_calls_json(&pc->tools);
@@ -155,7 +156,7 @@ static void pcall_done(const struct http_response *r, void *data) {
     pcall_free(pc);
 }
 
-struct provider_call *pcall_start(struct pcall *pc, const struct pcall_ops *ops, struct http_client *hc,
+struct provider_call *provider_http_start(struct provider_http_call *pc, const struct provider_http_ops *ops, struct http_client *hc,
                                   const struct provider_request *req, const char *url, const char *const *headers,
                                   json_t *body, provider_done_fn *cb, void *data, char *err, size_t errlen) {
     const struct model *m = req->model;

@@ -4,7 +4,7 @@
  * http_client, a streamed body goes to the provider's feed function, a
  * whole JSON body to its parse function, and the outcome, with the error
  * classified, goes to the router once. The provider fills in the answer
- * (pcall_text, the tool calls, finish reason and usage) as it reads. */
+ * (provider_http_text, the tool calls, finish reason and usage) as it reads. */
 #ifndef CHORUS_PROVIDER_HTTP_H
 #define CHORUS_PROVIDER_HTTP_H
 #include <stdint.h>
@@ -12,24 +12,24 @@
 #include "model/tool_calls.h"
 
 struct http_call;
-struct pcall;
+struct provider_http_call;
 
-struct pcall_ops {
-    /* Bytes of a streamed body. Return 0 to go on; nonzero after pcall_fail() to stop. */
-    int (*feed)(struct pcall *pc, const char *chunk, size_t len);
-    /* The stream ended without a transport error: was the answer complete? (pcall_fail if not) */
-    void (*stream_end)(struct pcall *pc);
+struct provider_http_ops {
+    /* Bytes of a streamed body. Return 0 to go on; nonzero after provider_http_fail() to stop. */
+    int (*feed)(struct provider_http_call *pc, const char *chunk, size_t len);
+    /* The stream ended without a transport error: was the answer complete? (provider_http_fail if not) */
+    void (*stream_end)(struct provider_http_call *pc);
     /* A whole JSON body, valid UTF-8 (NULL if it was not JSON). */
-    void (*parse_body)(struct pcall *pc, json_t *root);
+    void (*parse_body)(struct provider_http_call *pc, json_t *root);
     /* A non-2xx status and its body. */
     enum model_error (*classify)(long status, const char *body, size_t len, char *why, size_t whylen);
     /* Release what the provider added to the call (not the call itself). */
-    void (*release)(struct pcall *pc);
+    void (*release)(struct provider_http_call *pc);
 };
 
-struct pcall {
+struct provider_http_call {
     struct provider_call base;
-    const struct pcall_ops *ops;
+    const struct provider_http_ops *ops;
     struct http_call *http;
     provider_done_fn *cb;
     void *data;
@@ -52,20 +52,20 @@ struct pcall {
 
 /* Start the request. On failure PC is freed (with what its provider added)
  * and NULL comes back with err. */
-struct provider_call *pcall_start(struct pcall *pc, const struct pcall_ops *ops, struct http_client *hc,
+struct provider_call *provider_http_start(struct provider_http_call *pc, const struct provider_http_ops *ops, struct http_client *hc,
                                   const struct provider_request *req, const char *url, const char *const *headers,
                                   json_t *body, provider_done_fn *cb, void *data, char *err, size_t errlen);
 /* Append answer text and hand it to the stream's receiver. */
-void pcall_text(struct pcall *pc, const char *s, size_t len);
+void provider_http_text(struct provider_http_call *pc, const char *s, size_t len);
 /* A token arrived (text or a tool call): the first one sets the ttft. */
-void pcall_token(struct pcall *pc);
-/* Record why the answer cannot be read; returns 1 so a feed can `return pcall_fail(...)`. */
-int pcall_fail(struct pcall *pc, enum model_error kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void provider_http_token(struct provider_http_call *pc);
+/* Record why the answer cannot be read; returns 1 so a feed can `return provider_http_fail(...)`. */
+int provider_http_fail(struct provider_http_call *pc, enum model_error kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Parse JSON after repairing invalid UTF-8 (one bad byte must not lose an answer). */
-json_t *pcall_json(const char *s, size_t len);
+json_t *provider_http_json(const char *s, size_t len);
 /* A base URL with PATH appended, without doubling a version suffix the
  * user already gave (e.g. base ".../v1" and path "/v1/messages"). */
-void pcall_url(char *out, size_t outlen, const char *base, const char *path);
+void provider_http_url(char *out, size_t outlen, const char *base, const char *path);
 /* The JSON string at key, or "" . */
-const char *pcall_str(json_t *o, const char *key);
+const char *provider_http_str(json_t *o, const char *key);
 #endif

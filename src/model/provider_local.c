@@ -5,6 +5,7 @@
 #include "model/local_model.h"
 #include "model/provider_impl.h"
 #include "lib/utf8.h"
+#include "lib/xalloc.h"
 
 struct local_call {
     struct provider_call base;
@@ -53,7 +54,7 @@ static void local_cancel(struct provider_call *call) {
 
 struct provider_call *local_start(uv_loop_t *loop, const struct provider_request *req,
                                   provider_done_fn *cb, void *data, char *err, size_t errlen) {
-    struct local_call *c = calloc(1, sizeof(*c));
+    struct local_call *c = xcalloc(1, sizeof(*c));
     c->base.cancel = local_cancel;
     c->text = local_model_reply(req->messages);
     if (!c->text) {

@@ -8,17 +8,18 @@
 #include "model/model.h"
 #include "model/provider_http.h"
 #include "lib/sse.h"
+#include "lib/xalloc.h"
 
 #define MAX_EVENT (1u << 20)       /* one SSE event's data; a chunk is a few hundred bytes */
 
 struct openai_call {
-    struct pcall pc;               /* first: the call is a pcall */
+    struct provider_http_call pc;               /* first: the call is a pcall */
     struct sse_parser sse;
     int done;                      /* saw [DONE] */
 };
 
 /* The answer's fields common to a chunk and a whole body. */
-static void read_usage(struct pcall *pc, json_t *root) {
+static void read_usage(struct provider_http_call *pc, json_t *root) {
     json_t *usage = json_object_get(root, "usage");
     if (!json_is_object(usage)) return;
     pc->prompt_tokens = (long)json_integer_value(json_object_get(usage, "prompt_tokens"));
@@ -26,24 +27,24 @@ static void read_usage(struct pcall *pc, json_t *root) {
 }
 
 /* Keep the finish reason of the first choice. */
-static void read_finish(struct pcall *pc, json_t *choice) {
+static void read_finish(struct provider_http_call *pc, json_t *choice) {
     const char *f = json_string_value(json_object_get(choice, "finish_reason"));
     if (f) snprintf(pc->finish, sizeof(pc->finish), "%s", f);
 }
 
 /* Tool-call fragments of one delta, merged by index (and id). */
-static int read_tool_deltas(struct pcall *pc, json_t *calls) {
+static int read_tool_deltas(struct provider_http_call *pc, json_t *calls) {
     size_t i;
     json_t *tc;
     json_array_foreach(calls, i, tc) {
         json_t *fn = json_object_get(tc, "function");
         json_t *idx = json_object_get(tc, "index");
         const char *args = json_string_value(json_object_get(fn, "arguments"));
-        pcall_token(pc);
+        provider_http_token(pc);
         if (tool_calls_add(&pc->tools, json_is_integer(idx) ? (long)json_integer_value(idx) : (long)i,
                            json_string_value(json_object_get(tc, "id")), json_string_value(json_object_get(fn, "name")),
                            args, args ? strlen(args) : 0) != 0)
-            return pcall_fail(pc, MODEL_ERR_MALFORMED, "the model's tool calls are larger than the limit");
+            return provider_http_fail(pc, MODEL_ERR_MALFORMED, "the model's tool calls are larger than the limit");
     }
     return 0;
 }
@@ -51,17 +52,17 @@ static int read_tool_deltas(struct pcall *pc, json_t *calls) {
 /* One SSE event: a chunk, an error, or [DONE]. */
 static int on_event(const char *event, const char *data, size_t len, void *ud) {
     struct openai_call *c = ud;
-    struct pcall *pc = &c->pc;
+    struct provider_http_call *pc = &c->pc;
     (void)event;
     if (c->done) return 0;                                     /* nothing counts after [DONE] */
     if (len == 6 && !memcmp(data, "[DONE]", 6)) {
         c->done = 1;
         return 0;
     }
-    json_t *root = pcall_json(data, len);
+    json_t *root = provider_http_json(data, len);
     if (!json_is_object(root)) {
         json_decref(root);
-        return pcall_fail(pc, MODEL_ERR_MALFORMED, "the model sent a malformed stream chunk (not JSON): %.80s", data);
+        return provider_http_fail(pc, MODEL_ERR_MALFORMED, "the model sent a malformed stream chunk (not JSON): %.80s", data);
     }
     int rc = 0;
     json_t *err = json_object_get(root, "error");
@@ -72,14 +73,14 @@ static int on_event(const char *event, const char *data, size_t len, void *ud) {
         const char *type = json_is_object(err) ? json_string_value(json_object_get(err, "type")) : NULL;
         enum model_error kind = provider_classify_http(provider_error_status(type), text, text ? strlen(text) : 0, why, sizeof(why));
         free(text);
-        rc = pcall_fail(pc, kind, "the model failed in the middle of the stream: %s", why);
+        rc = provider_http_fail(pc, kind, "the model failed in the middle of the stream: %s", why);
     } else if (choices && !json_is_array(choices)) {
-        rc = pcall_fail(pc, MODEL_ERR_MALFORMED, "the model sent a stream chunk whose choices is not a list");
+        rc = provider_http_fail(pc, MODEL_ERR_MALFORMED, "the model sent a stream chunk whose choices is not a list");
     } else {
         json_t *choice = json_array_get(choices, 0);
         json_t *delta = json_object_get(choice, "delta");
         json_t *content = json_object_get(delta, "content");
-        if (json_is_string(content)) pcall_text(pc, json_string_value(content), json_string_length(content));
+        if (json_is_string(content)) provider_http_text(pc, json_string_value(content), json_string_length(content));
         if (json_is_array(json_object_get(delta, "tool_calls"))) rc = read_tool_deltas(pc, json_object_get(delta, "tool_calls"));
         read_finish(pc, choice);
         read_usage(pc, root);
@@ -88,36 +89,36 @@ static int on_event(const char *event, const char *data, size_t len, void *ud) {
     return rc;
 }
 
-static int openai_feed(struct pcall *pc, const char *chunk, size_t len) {
+static int openai_feed(struct provider_http_call *pc, const char *chunk, size_t len) {
     struct openai_call *c = (struct openai_call *)pc;
     int rc = sse_feed(&c->sse, chunk, len);
-    if (rc == SSE_ERR_LINE) return pcall_fail(pc, MODEL_ERR_MALFORMED, "the model sent a stream line longer than %u bytes", MAX_EVENT);
-    if (rc == SSE_ERR_NOMEM) return pcall_fail(pc, MODEL_ERR_MALFORMED, "out of memory reading the stream");
+    if (rc == SSE_ERR_LINE) return provider_http_fail(pc, MODEL_ERR_MALFORMED, "the model sent a stream line longer than %u bytes", MAX_EVENT);
+    if (rc == SSE_ERR_NOMEM) return provider_http_fail(pc, MODEL_ERR_MALFORMED, "out of memory reading the stream");
     return rc;
 }
 
 /* The stream ended: it must have said [DONE] or given a finish reason. */
-static void openai_stream_end(struct pcall *pc) {
+static void openai_stream_end(struct provider_http_call *pc) {
     struct openai_call *c = (struct openai_call *)pc;
     if (!c->done && !pc->finish[0])
-        pcall_fail(pc, MODEL_ERR_CUT, "the stream ended before it finished (no finish_reason, no [DONE])");
+        provider_http_fail(pc, MODEL_ERR_CUT, "the stream ended before it finished (no finish_reason, no [DONE])");
 }
 
 /* A whole chat.completion body. */
-static void openai_parse_body(struct pcall *pc, json_t *root) {
+static void openai_parse_body(struct provider_http_call *pc, json_t *root) {
     json_t *choice = json_array_get(json_object_get(root, "choices"), 0);
     json_t *message = json_object_get(choice, "message");
     json_t *content = json_object_get(message, "content");
     json_t *calls = json_object_get(message, "tool_calls");
     if (!root) {
-        pcall_fail(pc, MODEL_ERR_MALFORMED, "the model server sent a malformed body (not JSON)");
+        provider_http_fail(pc, MODEL_ERR_MALFORMED, "the model server sent a malformed body (not JSON)");
         return;
     }
     if (!json_is_string(content) && !json_is_array(calls)) {
-        pcall_fail(pc, MODEL_ERR_MALFORMED, "the model server sent no choices[0].message.content");
+        provider_http_fail(pc, MODEL_ERR_MALFORMED, "the model server sent no choices[0].message.content");
         return;
     }
-    if (json_is_string(content)) pcall_text(pc, json_string_value(content), json_string_length(content));
+    if (json_is_string(content)) provider_http_text(pc, json_string_value(content), json_string_length(content));
     size_t i;
     json_t *tc;
     json_array_foreach(calls, i, tc) {
@@ -130,11 +131,11 @@ static void openai_parse_body(struct pcall *pc, json_t *root) {
     read_usage(pc, root);
 }
 
-static void openai_release(struct pcall *pc) {
+static void openai_release(struct provider_http_call *pc) {
     sse_free(&((struct openai_call *)pc)->sse);
 }
 
-static const struct pcall_ops openai_ops = {
+static const struct provider_http_ops openai_ops = {
     .feed = openai_feed, .stream_end = openai_stream_end, .parse_body = openai_parse_body,
     .classify = provider_classify_http, .release = openai_release
 };
@@ -160,9 +161,9 @@ struct provider_call *openai_start(uv_loop_t *loop, struct http_client *hc, cons
         snprintf(auth, sizeof(auth), "Authorization: Bearer %s", d->api_key);
         headers[2] = auth;
     }
-    struct openai_call *c = calloc(1, sizeof(*c));
+    struct openai_call *c = xcalloc(1, sizeof(*c));
     sse_init(&c->sse, MAX_EVENT, on_event, c);
-    struct provider_call *pc = pcall_start(&c->pc, &openai_ops, hc, req, url, headers, body, cb, data, err, errlen);
+    struct provider_call *pc = provider_http_start(&c->pc, &openai_ops, hc, req, url, headers, body, cb, data, err, errlen);
     json_decref(body);
     return pc;
 }

@@ -5,6 +5,7 @@
 #include "model/model.h"
 #include "model/provider_impl.h"
 #include "model/script_model.h"
+#include "lib/xalloc.h"
 
 struct script_call {
     struct provider_call base;
@@ -50,7 +51,7 @@ struct provider_call *script_start(uv_loop_t *loop, const struct provider_reques
                                    provider_done_fn *cb, void *data, char *err, size_t errlen) {
     (void)err;
     (void)errlen;
-    struct script_call *c = calloc(1, sizeof(*c));
+    struct script_call *c = xcalloc(1, sizeof(*c));
     c->base.cancel = script_cancel;
     script_model_take(req->model->name, req->messages, &c->text, &c->error);
     c->on_delta = req->on_delta;

@@ -23,6 +23,7 @@
 #include "lib/tokens.h"
 #include "io/redis_client.h"
 #include <openssl/evp.h>
+#include "lib/xalloc.h"
 
 #define MAX_CHAIN 8
 
@@ -374,20 +375,20 @@ struct route_call *router_chat(struct runtime *rt, const struct route_request *r
         snprintf(err, errlen, "no route or model named \"%s\"", req->route);
         return NULL;
     }
-    struct route_call *c = calloc(1, sizeof(*c));
+    struct route_call *c = xcalloc(1, sizeof(*c));
     c->rt = runtime_acquire(rt);
     c->route = route;
     c->cb = cb;
     c->data = data;
     c->req = *req;
-    c->req.route = strdup(req->route);
+    c->req.route = xstrdup(req->route);
     c->req.messages = json_incref(req->messages);
     c->req.tools = req->tools ? json_incref(req->tools) : NULL;
-    c->req.persona = req->persona ? strdup(req->persona) : NULL;
-    c->req.platform = req->platform ? strdup(req->platform) : NULL;
-    c->req.channel = req->channel ? strdup(req->channel) : NULL;
-    c->req.user = req->user ? strdup(req->user) : NULL;
-    c->req.plugin = req->plugin ? strdup(req->plugin) : NULL;
+    c->req.persona = req->persona ? xstrdup(req->persona) : NULL;
+    c->req.platform = req->platform ? xstrdup(req->platform) : NULL;
+    c->req.channel = req->channel ? xstrdup(req->channel) : NULL;
+    c->req.user = req->user ? xstrdup(req->user) : NULL;
+    c->req.plugin = req->plugin ? xstrdup(req->plugin) : NULL;
     c->retries = (int)config_int(route, "retries", 2);
     c->backoff_ms = config_int(route, "backoff_ms", 200);
     c->max_backoff_ms = config_int(route, "max_backoff_ms", 10000);
@@ -497,7 +498,7 @@ static int router_cascade_accept(struct route_call *c, const struct provider_res
         }
         /* The self-check: one more cheap call judges the draft. */
         free(c->cheap_answer);
-        c->cheap_answer = strdup(text);
+        c->cheap_answer = xstrdup(text);
         c->cheap_in = pr->prompt_tokens;
         c->cheap_out = pr->completion_tokens;
         c->cheap_latency = pr->latency_ms;

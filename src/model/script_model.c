@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "model/script_model.h"
+#include "lib/xalloc.h"
 
 static int enabled;
 static json_t *queue;      /* [{text} | {error}] */
@@ -41,12 +42,12 @@ void script_model_take(const char *model, const json_t *messages, char **text, c
     *text = *error = NULL;
     json_t *next = json_array_get(queue, 0);
     if (!next) {
-        *error = strdup("no scripted reply is queued (call t.model.reply(\"...\") before the message)");
+        *error = xstrdup("no scripted reply is queued (call t.model.reply(\"...\") before the message)");
         return;
     }
     const char *e = json_string_value(json_object_get(next, "error"));
-    if (e) *error = strdup(e);
-    else *text = strdup(json_string_value(json_object_get(next, "text")));
+    if (e) *error = xstrdup(e);
+    else *text = xstrdup(json_string_value(json_object_get(next, "text")));
     json_array_remove(queue, 0);
 }
 

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "model/tool_calls.h"
+#include "lib/xalloc.h"
 
 void tool_calls_init(struct tool_calls *t, size_t max_bytes) {
     memset(t, 0, sizeof(*t));
@@ -31,7 +32,7 @@ static struct tool_slot *slot_for(struct tool_calls *t, long index, const char *
     if (last && (!id || !last->id)) return last;
     if (t->n == t->cap) {
         int cap = t->cap ? t->cap * 2 : 4;
-        struct tool_slot *p = realloc(t->slots, (size_t)cap * sizeof(*p));
+        struct tool_slot *p = xrealloc(t->slots, (size_t)cap * sizeof(*p));
         if (!p) return NULL;
         t->slots = p;
         t->cap = cap;
@@ -48,13 +49,13 @@ int tool_calls_add(struct tool_calls *t, long index, const char *id, const char 
     t->bytes += more;
     struct tool_slot *s = slot_for(t, index, id && *id ? id : NULL);
     if (!s) return -1;
-    if (id && *id && !s->id) s->id = strdup(id);
+    if (id && *id && !s->id) s->id = xstrdup(id);
     if (name && *name) {
         /* The name normally comes once; a server repeating it whole is not appending. */
-        if (!s->name) s->name = strdup(name);
+        if (!s->name) s->name = xstrdup(name);
         else if (strcmp(s->name, name)) {
             size_t a = strlen(s->name), b = strlen(name);
-            char *n = realloc(s->name, a + b + 1);
+            char *n = xrealloc(s->name, a + b + 1);
             if (!n) return -1;
             memcpy(n + a, name, b + 1);
             s->name = n;
@@ -64,7 +65,7 @@ int tool_calls_add(struct tool_calls *t, long index, const char *id, const char 
         if (s->alen + args_len + 1 > s->acap) {
             size_t cap = s->acap ? s->acap : 64;
             while (cap < s->alen + args_len + 1) cap *= 2;
-            char *p = realloc(s->args, cap);
+            char *p = xrealloc(s->args, cap);
             if (!p) return -1;
             s->args = p;
             s->acap = cap;

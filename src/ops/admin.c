@@ -21,6 +21,7 @@
 #include "core/server.h"
 #include "skills/scheduler.h"
 #include "skills/skills.h"
+#include "lib/xalloc.h"
 
 #define MAX_LINE 65536
 
@@ -149,10 +150,10 @@ static void reply(struct admin_client *c, json_t *answer) {
     json_decref(answer);
     if (!text) return;
     size_t n = strlen(text);
-    char *line = realloc(text, n + 2);
+    char *line = xrealloc(text, n + 2);
     line[n] = '\n';
     line[n + 1] = '\0';
-    uv_write_t *req = malloc(sizeof(*req));
+    uv_write_t *req = xmalloc(sizeof(*req));
     req->data = line;
     uv_buf_t buf = uv_buf_init(line, (unsigned)(n + 1));
     if (uv_write(req, (uv_stream_t *)&c->pipe, &buf, 1, on_written) < 0) {
@@ -229,7 +230,7 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
 static void on_connection(uv_stream_t *server_stream, int status) {
     if (status < 0) return;
     struct admin_server *a = server_stream->data;
-    struct admin_client *c = calloc(1, sizeof(*c));
+    struct admin_client *c = xcalloc(1, sizeof(*c));
     uv_pipe_init(server_stream->loop, &c->pipe, 0);
     c->pipe.data = c;
     c->server = a;
@@ -266,8 +267,8 @@ struct admin_server *admin_start(uv_loop_t *loop, const char *path, char *err, s
         return NULL;
     }
     unlink(path);
-    struct admin_server *a = calloc(1, sizeof(*a));
-    a->path = strdup(path);
+    struct admin_server *a = xcalloc(1, sizeof(*a));
+    a->path = xstrdup(path);
     uv_pipe_init(loop, &a->pipe, 0);
     a->pipe.data = a;
     mode_t old = umask(0177);

@@ -21,6 +21,7 @@
 #include "skills/skills.h"
 #include "io/store.h"
 #include "lib/vclock.h"
+#include "lib/xalloc.h"
 
 #define MAX_ARGS 32
 #define MAX_BATCH 16
@@ -153,7 +154,7 @@ struct slot {
 static void on_batch(redisReply *rep, const char *err, void *data) {
     struct slot *s = data;
     struct op_req *r = s->r;
-    if (err && !r->errors) r->errors = strdup(err);
+    if (err && !r->errors) r->errors = xstrdup(err);
     /* hiredis frees replies after the callback: keep our own copy. */
     if (rep && s->index < MAX_BATCH) r->replies[s->index] = redis_reply_copy(rep);
     free(s);
@@ -171,7 +172,7 @@ static void on_batch(redisReply *rep, const char *err, void *data) {
 /* Queue one command of the batch (up to MAX_BATCH). */
 static int batch(struct op_req *r, int argc, const char **argv) {
     if (r->nreplies >= MAX_BATCH) return -1;
-    struct slot *s = malloc(sizeof(*s));
+    struct slot *s = xmalloc(sizeof(*s));
     s->r = r;
     s->index = r->nreplies++;
     r->pending++;
@@ -711,16 +712,16 @@ static void then_role(struct op_req *r) {
 }
 
 void operator_run(const struct actor *a, int argc, char **argv, operator_done_fn *cb, void *data) {
-    struct op_req *r = calloc(1, sizeof(*r));
-    r->platform = strdup(a->platform ? a->platform : "-");
-    r->user_id = strdup(a->user_id ? a->user_id : "-");
-    r->channel = a->channel ? strdup(a->channel) : NULL;
+    struct op_req *r = xcalloc(1, sizeof(*r));
+    r->platform = xstrdup(a->platform ? a->platform : "-");
+    r->user_id = xstrdup(a->user_id ? a->user_id : "-");
+    r->channel = a->channel ? xstrdup(a->channel) : NULL;
     r->guest = a->guest;
     r->local = a->local;
     r->cb = cb;
     r->data = data;
-    for (int i = 0; i < argc && i < MAX_ARGS; i++) r->argv[r->argc++] = strdup(argv[i]);
-    if (r->argc == 0) r->argv[r->argc++] = strdup("help");
+    for (int i = 0; i < argc && i < MAX_ARGS; i++) r->argv[r->argc++] = xstrdup(argv[i]);
+    if (r->argc == 0) r->argv[r->argc++] = xstrdup("help");
     if (a->local || configured_owner(r->platform, r->user_id)) {
         r->role = ROLE_OWNER;
         execute(r);
@@ -746,7 +747,7 @@ void operator_run(const struct actor *a, int argc, char **argv, operator_done_fn
 }
 
 void operator_run_text(const struct actor *a, const char *text, operator_done_fn *cb, void *data) {
-    char *copy = strdup(text + strlen(operator_prefix()));
+    char *copy = xstrdup(text + strlen(operator_prefix()));
     char *argv[MAX_ARGS];
     int argc = 0;
     for (char *tok = strtok(copy, " \t\n"); tok && argc < MAX_ARGS; tok = strtok(NULL, " \t\n")) argv[argc++] = tok;

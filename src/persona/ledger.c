@@ -11,6 +11,7 @@
 #include "lib/vclock.h"
 #include "persona/ledger.h"
 #include "persona/persona.h"
+#include "lib/xalloc.h"
 
 #define MAX_DAYS 92
 
@@ -59,7 +60,7 @@ static double median_of(long *v, size_t n) {
  * median per channel into CHANNELS; returns the persona's overall median. */
 static double sessions_by_channel(const redisReply *h, json_t *channels) {
     size_t n = h && h->type == REDIS_REPLY_ARRAY ? h->elements / 2 : 0;
-    long *all = calloc(n + 1, sizeof(long)), *one = calloc(n + 1, sizeof(long));
+    long *all = xcalloc(n + 1, sizeof(long)), *one = xcalloc(n + 1, sizeof(long));
     for (size_t i = 0; i < n; i++) all[i] = strtol(h->element[2 * i + 1]->str, NULL, 10);
     for (size_t i = 0; i < n; i++) {
         const char *field = h->element[2 * i]->str;
@@ -155,7 +156,7 @@ struct slot {
 static void on_reply(redisReply *r, const char *err, void *data) {
     struct slot *s = data;
     struct report *rep = s->rep;
-    if (err && !rep->error) rep->error = strdup(err);
+    if (err && !rep->error) rep->error = xstrdup(err);
     if (r) rep->replies[s->index] = redis_reply_copy(r);
     free(s);
     if (--rep->pending > 0) return;
@@ -190,7 +191,7 @@ int ledger_report(const char *persona, const char *from, const char *to, ledger_
         snprintf(err, errlen, "Redis is not available");
         return -1;
     }
-    struct report *rep = calloc(1, sizeof(*rep));
+    struct report *rep = xcalloc(1, sizeof(*rep));
     rep->cb = cb;
     rep->data = data;
     rep->first_day = from_day;
@@ -199,7 +200,7 @@ int ledger_report(const char *persona, const char *from, const char *to, ledger_
         if (!persona || !strcmp(persona, server.rt->personas->items[i].name))
             rep->personas[rep->npersonas++] = &server.rt->personas->items[i];
     rep->total = rep->ndays * rep->npersonas * 5;
-    rep->replies = calloc((size_t)rep->total, sizeof(redisReply *));
+    rep->replies = xcalloc((size_t)rep->total, sizeof(redisReply *));
     const char *prefix = redis_client_prefix(server.redis);
     rep->pending = rep->total;
     for (int d = 0; d < rep->ndays; d++) {
@@ -214,12 +215,12 @@ int ledger_report(const char *persona, const char *from, const char *to, ledger_
                 char key[400];
                 snprintf(key, sizeof(key), "%s%s:%s:%s", prefix, kinds[k], day, rep->personas[p]->name);
                 const char *argv[2] = { k == 3 ? "PFCOUNT" : "HGETALL", key };
-                struct slot *s = malloc(sizeof(*s));
+                struct slot *s = xmalloc(sizeof(*s));
                 s->rep = rep;
                 s->index = (d * rep->npersonas + p) * 5 + k;
                 if (redis_command(server.redis, on_reply, s, 2, argv, NULL) < 0) {
                     free(s);
-                    if (!rep->error) rep->error = strdup("Redis went away");
+                    if (!rep->error) rep->error = xstrdup("Redis went away");
                     rep->pending--;
                 }
             }

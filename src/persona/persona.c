@@ -7,6 +7,7 @@
 #include "persona/persona.h"
 #include "model/model.h"
 #include "model/router.h"
+#include "lib/xalloc.h"
 
 #define DEFAULT_APOLOGY "Sorry, I can't answer right now. Please try again in a moment."
 
@@ -63,15 +64,15 @@ void persona_config_register(void) {
 /* A NULL-terminated copy of a JSON list of strings (or one string), or NULL. */
 static char **string_list(json_t *v) {
     if (json_is_string(v)) {
-        char **out = calloc(2, sizeof(char *));
-        out[0] = strdup(json_string_value(v));
+        char **out = xcalloc(2, sizeof(char *));
+        out[0] = xstrdup(json_string_value(v));
         return out;
     }
     if (!json_is_array(v)) return NULL;
-    char **out = calloc(json_array_size(v) + 1, sizeof(char *));
+    char **out = xcalloc(json_array_size(v) + 1, sizeof(char *));
     size_t i, n = 0;
     json_t *e;
-    json_array_foreach(v, i, e) if (json_is_string(e)) out[n++] = strdup(json_string_value(e));
+    json_array_foreach(v, i, e) if (json_is_string(e)) out[n++] = xstrdup(json_string_value(e));
     return out;
 }
 
@@ -84,43 +85,43 @@ static void free_list(char **list) {
 static void persona_fill(struct persona *p, const struct config *cfg, const struct config_block *b) {
     const char *model = config_str(b, "model", NULL);
     if (!model) model = model_defined(cfg, "default") ? "default" : "local";
-    p->name = strdup(b->name);
-    p->display_name = strdup(config_str(b, "display_name", b->name));
-    p->prompt = strdup(config_str(b, "prompt", ""));
-    p->model = strdup(model);
-    p->apology = strdup(config_str(b, "apology", DEFAULT_APOLOGY));
+    p->name = xstrdup(b->name);
+    p->display_name = xstrdup(config_str(b, "display_name", b->name));
+    p->prompt = xstrdup(config_str(b, "prompt", ""));
+    p->model = xstrdup(model);
+    p->apology = xstrdup(config_str(b, "apology", DEFAULT_APOLOGY));
     const char *avatar = config_str(b, "avatar", NULL);
-    p->avatar = avatar ? strdup(avatar) : NULL;
+    p->avatar = avatar ? xstrdup(avatar) : NULL;
     const char *desc = config_str(b, "description", NULL);
-    p->description = desc ? strdup(desc) : NULL;
+    p->description = desc ? xstrdup(desc) : NULL;
     p->def = json_incref(b->value);
     p->skills = string_list(json_object_get(b->value, "skills"));
     p->default_for = string_list(json_object_get(b->value, "default_for"));
     p->max_prompt_tokens = config_int(b, "max_prompt_tokens", 3000);
     p->history_turns = config_int(b, "history_turns", 24);
     const char *sm = config_str(b, "summary_model", NULL);
-    p->summary_model = strdup(sm ? sm : p->model);
+    p->summary_model = xstrdup(sm ? sm : p->model);
 }
 
 struct persona_set *persona_set_new(const struct config *cfg) {
-    struct persona_set *set = calloc(1, sizeof(*set));
+    struct persona_set *set = xcalloc(1, sizeof(*set));
     int n = 0;
     for (struct config_block *b = config_first(cfg, "persona"); b; b = config_next(b, "persona")) n++;
     if (n == 0) {
         /* No persona configured: a plain assistant on the offline model. */
-        set->items = calloc(1, sizeof(struct persona));
+        set->items = xcalloc(1, sizeof(struct persona));
         struct persona *p = &set->items[0];
-        p->name = strdup("chorus");
-        p->display_name = strdup("Chorus");
-        p->prompt = strdup("You are Chorus, a friendly assistant.");
-        p->model = strdup(model_defined(cfg, "default") ? "default" : "local");
-        p->apology = strdup(DEFAULT_APOLOGY);
+        p->name = xstrdup("chorus");
+        p->display_name = xstrdup("Chorus");
+        p->prompt = xstrdup("You are Chorus, a friendly assistant.");
+        p->model = xstrdup(model_defined(cfg, "default") ? "default" : "local");
+        p->apology = xstrdup(DEFAULT_APOLOGY);
         p->max_prompt_tokens = 3000;
         p->history_turns = 24;
-        p->summary_model = strdup(p->model);
+        p->summary_model = xstrdup(p->model);
         set->count = 1;
     } else {
-        set->items = calloc((size_t)n, sizeof(struct persona));
+        set->items = xcalloc((size_t)n, sizeof(struct persona));
         for (struct config_block *b = config_first(cfg, "persona"); b; b = config_next(b, "persona"))
             persona_fill(&set->items[set->count++], cfg, b);
     }

@@ -20,6 +20,7 @@
 #include "skills/skills.h"
 #include "io/store.h"
 #include "lib/utf8.h"
+#include "lib/xalloc.h"
 
 struct channel {
     char *key;
@@ -72,12 +73,12 @@ int channel_enqueue(struct platform *p, const struct chat_message *m) {
     dict_key2(key, sizeof(key), p->ops->name, m->channel);
     struct channel *ch = dict_get(channels, key);
     if (!ch) {
-        ch = calloc(1, sizeof(*ch));
-        ch->key = strdup(key);
+        ch = xcalloc(1, sizeof(*ch));
+        ch->key = xstrdup(key);
         dict_set(channels, key, ch);
     }
     if (ch->queued >= CHANNEL_QUEUE_MAX) return -1;
-    struct job *job = calloc(1, sizeof(*job));
+    struct job *job = xcalloc(1, sizeof(*job));
     job->msg = message_copy(m);
     job->platform = p;
     job->ch = ch;
@@ -93,13 +94,13 @@ int channel_enqueue(struct platform *p, const struct chat_message *m) {
 
 /* A live-edited persona: a copy with the edited fields. */
 static struct persona *persona_with(const struct persona *base, json_t *overrides) {
-    struct persona *p = malloc(sizeof(*p));
+    struct persona *p = xmalloc(sizeof(*p));
     *p = *base;
     const char *v;
-    p->prompt = strdup((v = json_string_value(json_object_get(overrides, "prompt"))) ? v : base->prompt);
-    p->display_name = strdup((v = json_string_value(json_object_get(overrides, "display_name"))) ? v : base->display_name);
-    p->apology = strdup((v = json_string_value(json_object_get(overrides, "apology"))) ? v : base->apology);
-    p->model = strdup((v = json_string_value(json_object_get(overrides, "model"))) ? v : base->model);
+    p->prompt = xstrdup((v = json_string_value(json_object_get(overrides, "prompt"))) ? v : base->prompt);
+    p->display_name = xstrdup((v = json_string_value(json_object_get(overrides, "display_name"))) ? v : base->display_name);
+    p->apology = xstrdup((v = json_string_value(json_object_get(overrides, "apology"))) ? v : base->apology);
+    p->model = xstrdup((v = json_string_value(json_object_get(overrides, "model"))) ? v : base->model);
     return p;
 }
 

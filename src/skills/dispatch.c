@@ -19,6 +19,7 @@
 #include "core/server.h"
 #include "skills/skills.h"
 #include "skills/task.h"
+#include "lib/xalloc.h"
 
 struct candidate {
     struct handler *hd;
@@ -164,7 +165,7 @@ static void plan(struct run *r) {
     const struct chat_message *m = r->job->msg;
     int cap = 8, n = 0;
     for (struct handler *hd = h->handlers; hd; hd = hd->next) cap++;
-    r->steps = calloc((size_t)cap, sizeof(*r->steps));
+    r->steps = xcalloc((size_t)cap, sizeof(*r->steps));
     if (m->event) {
         for (struct handler *hd = h->handlers; hd; hd = hd->next)
             if (hd->kind == HANDLER_EVENT && hd->name && !strcmp(hd->name, m->event) && !hd->plugin->retired)
@@ -244,7 +245,7 @@ static void run_next(struct run *r) {
 }
 
 void dispatch_job(struct skill_host *h, struct job *job) {
-    struct run *r = calloc(1, sizeof(*r));
+    struct run *r = xcalloc(1, sizeof(*r));
     r->h = h;
     r->job = job;
     plan(r);

@@ -14,6 +14,7 @@
 #include "skills/plugin.h"
 #include "core/server.h"
 #include "skills/task.h"
+#include "lib/xalloc.h"
 
 /* The allocator caps the plugin's memory; frees always succeed. */
 static void *plugin_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
@@ -72,7 +73,7 @@ int plugin_http_allowed(const struct plugin *p, const char *host) {
 /* A string field of the manifest table at the top of the stack. */
 static int manifest_string(lua_State *L, const char *key, char **out, char *err, size_t errlen) {
     int t = lua_getfield(L, -1, key);
-    if (t == LUA_TSTRING) *out = strdup(lua_tostring(L, -1));
+    if (t == LUA_TSTRING) *out = xstrdup(lua_tostring(L, -1));
     else if (t != LUA_TNIL) {
         snprintf(err, errlen, "manifest: '%s' must be a string", key);
         lua_pop(L, 1);
@@ -102,10 +103,10 @@ static int manifest_permissions(struct plugin *p, char *err, size_t errlen) {
         else if (!strcmp(key, "state") && lua_isboolean(L, -1)) p->allow_state = lua_toboolean(L, -1);
         else if (!strcmp(key, "http") && lua_istable(L, -1)) {
             lua_Integer n = (lua_Integer)lua_rawlen(L, -1);
-            p->http_hosts = calloc((size_t)n + 1, sizeof(char *));
+            p->http_hosts = xcalloc((size_t)n + 1, sizeof(char *));
             for (lua_Integer i = 1; i <= n; i++) {
                 lua_rawgeti(L, -1, i);
-                if (lua_type(L, -1) == LUA_TSTRING) p->http_hosts[i - 1] = strdup(lua_tostring(L, -1));
+                if (lua_type(L, -1) == LUA_TSTRING) p->http_hosts[i - 1] = xstrdup(lua_tostring(L, -1));
                 lua_pop(L, 1);
             }
         } else {
@@ -189,13 +190,13 @@ static int run_runtime(struct plugin *p, char *err, size_t errlen) {
 
 struct plugin *plugin_load(struct skill_host *h, const char *name, const char *dir,
                            json_t *config, const struct plugin_limits *lim, char *err, size_t errlen) {
-    struct plugin *p = calloc(1, sizeof(*p));
+    struct plugin *p = xcalloc(1, sizeof(*p));
     p->refs = 1;
     p->host = h;
-    p->name = strdup(name);
+    p->name = xstrdup(name);
     /* A canonical folder, so the read_file check compares real paths. */
     char real[PATH_MAX];
-    p->dir = strdup(realpath(dir, real) ? real : dir);
+    p->dir = xstrdup(realpath(dir, real) ? real : dir);
     p->config = config ? json_incref(config) : json_object();
     p->mem_limit = (size_t)lim->memory_mb << 20;
     p->slice_insns = lim->slice_insns;

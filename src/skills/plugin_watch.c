@@ -9,6 +9,7 @@
 #include "skills/scheduler.h"
 #include "core/server.h"
 #include "skills/skills.h"
+#include "lib/xalloc.h"
 
 #define DEBOUNCE_MS 150
 
@@ -61,8 +62,8 @@ void plugin_watch_sync(struct skill_host *h, int enabled) {
     plugin_watch_stop();
     if (!enabled) return;
     for (int i = 0; i < h->nplugins; i++) {
-        struct watch *w = calloc(1, sizeof(*w));
-        w->name = strdup(h->plugins[i]->name);
+        struct watch *w = xcalloc(1, sizeof(*w));
+        w->name = xstrdup(h->plugins[i]->name);
         uv_fs_event_init(server.loop, &w->event);
         uv_timer_init(server.loop, &w->debounce);
         w->event.data = w;

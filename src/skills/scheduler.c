@@ -16,6 +16,7 @@
 #include "skills/skills.h"
 #include "skills/task.h"
 #include "lib/vclock.h"
+#include "lib/xalloc.h"
 
 #define CLAIM_BATCH 16
 #define IDLE_RECHECK_MS 60000
@@ -150,7 +151,7 @@ static void fire(const char *member, double now) {
         }
         reschedule(hd, now);
     }
-    struct fire *f = calloc(1, sizeof(*f));
+    struct fire *f = xcalloc(1, sizeof(*f));
     f->rt = runtime_acquire(server.rt);
     f->fn_ref = hd->fn_ref;
     f->kind = want == HANDLER_SCHEDULE ? "schedule" : "timer";
@@ -299,7 +300,7 @@ int scheduler_lua_timer_at(lua_State *L) {
     if (!p->allow_state) return luaL_error(L, "plugin %s may not keep state (timers live in Redis; add state = true to its manifest)", p->name);
     json_t *payload = lua_isnoneornil(L, 3) ? json_null() : lua_json_from(L, 3);
     if (!payload) return luaL_error(L, "the timer's payload cannot be stored as JSON");
-    struct timer_op *op = calloc(1, sizeof(*op));
+    struct timer_op *op = xcalloc(1, sizeof(*op));
     op->task = t;
     unsigned char rnd[8];
     if (uv_random(NULL, NULL, rnd, sizeof(rnd), 0, NULL) != 0) memset(rnd, 0, sizeof(rnd));

@@ -15,6 +15,7 @@
 #include "core/server.h"
 #include "skills/skills.h"
 #include "skills/task.h"
+#include "lib/xalloc.h"
 
 /* The plugin's table from `plugin "name" { ... }`, or NULL. */
 static json_t *plugin_config(const struct skill_host *h, const char *name) {
@@ -87,7 +88,7 @@ static int add_plugin(struct skill_host *h, const char *name, const char *dir, c
         return -1;
     }
     activate(h, p);
-    h->plugins = realloc(h->plugins, sizeof(*h->plugins) * (size_t)(h->nplugins + 1));
+    h->plugins = xrealloc(h->plugins, sizeof(*h->plugins) * (size_t)(h->nplugins + 1));
     h->plugins[h->nplugins++] = p;
     return 0;
 }
@@ -111,7 +112,7 @@ static int load_dir(struct skill_host *h, const char *dir, char *err, size_t err
         struct stat st;
         if (e->d_name[0] == '.') continue;
         snprintf(init, sizeof(init), "%s/%s/init.lua", dir, e->d_name);
-        if (stat(init, &st) == 0 && S_ISREG(st.st_mode)) names[n++] = strdup(e->d_name);
+        if (stat(init, &st) == 0 && S_ISREG(st.st_mode)) names[n++] = xstrdup(e->d_name);
     }
     closedir(d);
     qsort(names, (size_t)n, sizeof(char *), compare_names);
@@ -136,7 +137,7 @@ static void read_limits(struct skill_host *h) {
 }
 
 struct skill_host *skill_host_new(struct runtime *rt, char *err, size_t errlen) {
-    struct skill_host *h = calloc(1, sizeof(*h));
+    struct skill_host *h = xcalloc(1, sizeof(*h));
     h->rt = rt;
     read_limits(h);
     int rc = 0;

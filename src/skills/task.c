@@ -14,6 +14,7 @@
 #include "skills/plugin.h"
 #include "core/server.h"
 #include "skills/task.h"
+#include "lib/xalloc.h"
 
 #define HOOK_EVERY 1000
 
@@ -171,7 +172,7 @@ static void task_run(struct task *t, int nargs) {
 void task_start(struct plugin *p, int fn_ref, struct job *job,
                 int (*push_args)(lua_State *co, void *arg), void *arg,
                 task_end_fn *end, void *data) {
-    struct task *t = calloc(1, sizeof(*t));
+    struct task *t = xcalloc(1, sizeof(*t));
     t->plugin = plugin_acquire(p);
     t->started_ms = uv_now(server.loop);
     metrics_inc(METRIC_SKILL_RUNS, p->name, 1);
@@ -257,7 +258,7 @@ int task_lua_spawn(lua_State *L) {
     struct task *t = task_check(L);
     luaL_checktype(L, 1, LUA_TFUNCTION);
     struct plugin *p = t->plugin;
-    struct spawn *s = calloc(1, sizeof(*s));
+    struct spawn *s = xcalloc(1, sizeof(*s));
     s->id = ++t->next_spawn_id;
     s->results_ref = LUA_NOREF;
     s->next = t->spawns;

@@ -17,6 +17,7 @@
 #include "io/web.h"
 #include "skills/webhook.h"
 #include "lib/webhook_auth.h"
+#include "lib/xalloc.h"
 
 struct webhook_req {
     struct lws *wsi;          /* NULL once the client went away */
@@ -40,7 +41,7 @@ static void custom_header(struct lws *wsi, const char *name, char *out, int len)
 }
 
 struct webhook_req *webhook_begin(struct lws *wsi, const char *path, const char *method) {
-    struct webhook_req *r = calloc(1, sizeof(*r));
+    struct webhook_req *r = xcalloc(1, sizeof(*r));
     char auth[300];
     r->wsi = wsi;
     snprintf(r->path, sizeof(r->path), "%s", path);
@@ -58,7 +59,7 @@ struct webhook_req *webhook_begin(struct lws *wsi, const char *path, const char 
 
 int webhook_body(struct webhook_req *r, const char *data, size_t len) {
     if (r->len + len > WEBHOOK_MAX_BODY) return -1;
-    char *p = realloc(r->body, r->len + len + 1);
+    char *p = xrealloc(r->body, r->len + len + 1);
     if (!p) return -1;
     r->body = p;
     memcpy(r->body + r->len, data, len);
@@ -76,7 +77,7 @@ static void webhook_free(struct webhook_req *r) {
 /* Answer the client, if it is still there. */
 static void answer(struct webhook_req *r, unsigned status, const char *type, const char *text, size_t len) {
     if (!r->wsi) return;
-    char *copy = malloc(len + 1);
+    char *copy = xmalloc(len + 1);
     memcpy(copy, text, len);
     copy[len] = '\0';
     web_respond(r->wsi, status, type, copy, len);

@@ -11,28 +11,28 @@
 #define MAX_TICKETS 2048
 
 /* The requests the limiter let go, as a fake server would see them. */
-static struct rl_ticket *pending[MAX_TICKETS];
+static struct discord_ratelimit_ticket *pending[MAX_TICKETS];
 static int npending;
 static int order[MAX_TICKETS];
 static int norder;
 
 /* GO: the request is sent; its answer comes on a later turn of the loop. */
-static void on_go(struct rl_ticket *t, void *data) {
+static void on_go(struct discord_ratelimit_ticket *t, void *data) {
     pending[npending++] = t;
     order[norder++] = (int)(intptr_t)data;
 }
 
 /* Answer every request sent so far with R. */
-static void answer_all(struct ratelimit *rl, const struct rl_result *r) {
+static void answer_all(struct ratelimit *rl, const struct discord_ratelimit_result *r) {
     int n = npending;
     npending = 0;
-    struct rl_ticket *sent[MAX_TICKETS];
+    struct discord_ratelimit_ticket *sent[MAX_TICKETS];
     memcpy(sent, pending, sizeof(sent[0]) * (size_t)n);
-    for (int i = 0; i < n; i++) ratelimit_done(rl, sent[i], r);
+    for (int i = 0; i < n; i++) discord_ratelimit_done(rl, sent[i], r);
 }
 
 /* Turn the loop for about MS milliseconds, answering requests with R (if given). */
-static void spin(uv_loop_t *loop, struct ratelimit *rl, const struct rl_result *r, int ms) {
+static void spin(uv_loop_t *loop, struct ratelimit *rl, const struct discord_ratelimit_result *r, int ms) {
     uint64_t end = uv_hrtime() + (uint64_t)ms * 1000000;
     while (uv_hrtime() < end) {
         uv_run(loop, UV_RUN_NOWAIT);
@@ -45,41 +45,41 @@ static void spin(uv_loop_t *loop, struct ratelimit *rl, const struct rl_result *
 /* A bot answers 300 slash commands: each interaction token gets its own
  * bucket while it is used, and the sweep forgets them once they are idle. */
 static void test_interactions_are_forgotten(uv_loop_t *loop) {
-    struct ratelimit *rl = ratelimit_new(loop, 1000);
-    struct rl_result answered = { .status = 204, .bucket = "cb", .remaining = 4, .reset_after_s = 0.05, .retry_after_s = 0 };
+    struct ratelimit *rl = discord_ratelimit_new(loop, 1000);
+    struct discord_ratelimit_result answered = { .status = 204, .bucket = "cb", .remaining = 4, .reset_after_s = 0.05, .retry_after_s = 0 };
     char token[32];
     for (int i = 0; i < 300; i++) {
         snprintf(token, sizeof(token), "tok%d", i);
-        ratelimit_enqueue(rl, "POST /interactions/{id}/{token}/callback", token, on_go, (void *)(intptr_t)i);
-        ratelimit_enqueue(rl, "PATCH /webhooks/{id}/{token}/messages/@original", token, on_go, (void *)(intptr_t)i);
+        discord_ratelimit_enqueue(rl, "POST /interactions/{id}/{token}/callback", token, on_go, (void *)(intptr_t)i);
+        discord_ratelimit_enqueue(rl, "PATCH /webhooks/{id}/{token}/messages/@original", token, on_go, (void *)(intptr_t)i);
     }
     spin(loop, rl, &answered, 400);
     is_int(norder, 600, "every callback and follow-up was sent");
-    ok(ratelimit_bucket_count(rl) >= 300, "a bucket per token is tracked while fresh (%zu)", ratelimit_bucket_count(rl));
+    ok(discord_ratelimit_bucket_count(rl) >= 300, "a bucket per token is tracked while fresh (%zu)", discord_ratelimit_bucket_count(rl));
 
     /* A channel whose bucket is empty for a minute: that limit is still in force. */
-    struct rl_result empty = { .status = 200, .bucket = "msg", .remaining = 0, .reset_after_s = 60, .retry_after_s = 0 };
-    ratelimit_enqueue(rl, "POST /channels/{id}/messages", "c1", on_go, (void *)(intptr_t)1000);
+    struct discord_ratelimit_result empty = { .status = 200, .bucket = "msg", .remaining = 0, .reset_after_s = 60, .retry_after_s = 0 };
+    discord_ratelimit_enqueue(rl, "POST /channels/{id}/messages", "c1", on_go, (void *)(intptr_t)1000);
     spin(loop, rl, &empty, 20);
     /* A request in flight on a bucket never learned: its queue is busy. */
-    ratelimit_enqueue(rl, "GET /channels/{id}", "c2", on_go, (void *)(intptr_t)2000);
+    discord_ratelimit_enqueue(rl, "GET /channels/{id}", "c2", on_go, (void *)(intptr_t)2000);
     spin(loop, rl, NULL, 20);
     is_int(npending, 1, "one request is in flight");
 
-    size_t gone = ratelimit_sweep(rl);
+    size_t gone = discord_ratelimit_sweep(rl);
     ok(gone >= 300, "the sweep forgot the idle interaction buckets (%zu)", gone);
-    is_int((long long)ratelimit_bucket_count(rl), 2, "only the empty channel bucket and the busy one are left");
+    is_int((long long)discord_ratelimit_bucket_count(rl), 2, "only the empty channel bucket and the busy one are left");
 
     norder = 0;
-    ratelimit_enqueue(rl, "POST /channels/{id}/messages", "c1", on_go, (void *)(intptr_t)1001);
+    discord_ratelimit_enqueue(rl, "POST /channels/{id}/messages", "c1", on_go, (void *)(intptr_t)1001);
     spin(loop, rl, NULL, 100);
     is_int(norder, 0, "the learned empty bucket still holds the next message back");
 
-    struct rl_result fine = { .status = 200, .bucket = NULL, .remaining = -1, .reset_after_s = -1, .retry_after_s = 0 };
+    struct discord_ratelimit_result fine = { .status = 200, .bucket = NULL, .remaining = -1, .reset_after_s = -1, .retry_after_s = 0 };
     answer_all(rl, &fine);
-    ratelimit_sweep(rl);
-    is_int((long long)ratelimit_bucket_count(rl), 1, "the answered request's bucket goes at the next sweep");
-    ratelimit_free(rl);
+    discord_ratelimit_sweep(rl);
+    is_int((long long)discord_ratelimit_bucket_count(rl), 1, "the answered request's bucket goes at the next sweep");
+    discord_ratelimit_free(rl);
     spin(loop, NULL, NULL, 5);
     npending = 0;
     norder = 0;
@@ -89,28 +89,28 @@ static void test_interactions_are_forgotten(uv_loop_t *loop) {
  * middle; once all is answered and the limits refilled, nothing is left
  * and the sweep timer stops (the loop has nothing more to do). */
 static void test_order_kept_and_timer_stops(uv_loop_t *loop) {
-    struct ratelimit *rl = ratelimit_new(loop, 50);
-    for (int i = 1; i <= 5; i++) ratelimit_enqueue(rl, "POST /channels/{id}/messages", "c9", on_go, (void *)(intptr_t)i);
+    struct ratelimit *rl = discord_ratelimit_new(loop, 50);
+    for (int i = 1; i <= 5; i++) discord_ratelimit_enqueue(rl, "POST /channels/{id}/messages", "c9", on_go, (void *)(intptr_t)i);
     spin(loop, rl, NULL, 10);
     is_int(npending, 1, "one request of the channel at a time");
-    struct rl_result limited = { .status = 429, .bucket = "msg", .remaining = 0, .reset_after_s = 0.15, .retry_after_s = 0.15 };
+    struct discord_ratelimit_result limited = { .status = 429, .bucket = "msg", .remaining = 0, .reset_after_s = 0.15, .retry_after_s = 0.15 };
     answer_all(rl, &limited);
-    ratelimit_sweep(rl);
-    ok(ratelimit_bucket_count(rl) >= 1, "a sweep during the 429 keeps the bucket it holds");
+    discord_ratelimit_sweep(rl);
+    ok(discord_ratelimit_bucket_count(rl) >= 1, "a sweep during the 429 keeps the bucket it holds");
     spin(loop, rl, NULL, 20);
     is_int(norder, 1, "so the retry still waits for retry_after");
-    struct rl_result answered = { .status = 200, .bucket = "msg", .remaining = 5, .reset_after_s = 0.02, .retry_after_s = 0 };
+    struct discord_ratelimit_result answered = { .status = 200, .bucket = "msg", .remaining = 5, .reset_after_s = 0.02, .retry_after_s = 0 };
     spin(loop, rl, &answered, 300);
     int want[] = { 1, 1, 2, 3, 4, 5 };
     int same = norder == 6;
     for (int i = 0; same && i < 6; i++) same = order[i] == want[i];
     ok(same, "sent in order, the 429'd one again first (%d sends)", norder);
     ok(uv_loop_alive(loop), "the sweep timer runs while a bucket is tracked");
-    is_int((long long)ratelimit_sweep(rl), 1, "then the idle bucket goes");
-    is_int((long long)ratelimit_bucket_count(rl), 0, "and none is left");
+    is_int((long long)discord_ratelimit_sweep(rl), 1, "then the idle bucket goes");
+    is_int((long long)discord_ratelimit_bucket_count(rl), 0, "and none is left");
     spin(loop, NULL, NULL, 5);
     ok(!uv_loop_alive(loop), "with no bucket left the sweep timer stops");
-    ratelimit_free(rl);
+    discord_ratelimit_free(rl);
     spin(loop, NULL, NULL, 5);
 }
 

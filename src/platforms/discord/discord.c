@@ -21,6 +21,7 @@
 #include "lib/redact.h"
 #include "core/commands.h"
 #include "core/server.h"
+#include "lib/xalloc.h"
 
 #define TYPING_EVERY_MS 8000.0      /* Discord shows "typing" for about 10 s */
 #define TYPING_MAX_MS 120000.0      /* give up on a reply that never comes */
@@ -51,7 +52,7 @@ struct discord {
     struct discord_rest *rest;
     struct discord_streams *streams;
     struct discord_interactions *interactions;
-    struct gateway_hub *hub;
+    struct discord_gateway_hub *hub;
     char *bot_id;
     char *app_id;
     struct dict *typing;           /* channel -> struct typing */
@@ -66,17 +67,17 @@ struct discord {
 
 /* Read the discord statement into DC. */
 static void read_config(struct discord *dc, const struct config_block *b) {
-    dc->token = strdup(config_str(b, "token", ""));
+    dc->token = xstrdup(config_str(b, "token", ""));
     redact_add_secret(dc->token);
     dc->intents = config_int(b, "intents", 33281);
-    dc->api_base = strdup(config_str(b, "api_base", "https://discord.com/api"));
+    dc->api_base = xstrdup(config_str(b, "api_base", "https://discord.com/api"));
     const char *gw = config_str(b, "gateway_url", NULL);
-    dc->gateway_url = gw && *gw ? strdup(gw) : NULL;
+    dc->gateway_url = gw && *gw ? xstrdup(gw) : NULL;
     json_t *compress = json_object_get(b->value, "compress");
     dc->compress = json_is_true(compress) || json_is_string(compress);   /* the schema allows only "zlib-stream" */
     dc->addressed_only = !strcmp(config_str(b, "messages", "all"), "addressed");
     const char *guild = config_str(b, "guild_id", NULL);
-    dc->guild_id = guild && *guild ? strdup(guild) : NULL;
+    dc->guild_id = guild && *guild ? xstrdup(guild) : NULL;
     long max = config_int(b, "max_inbound_bytes", 8388608);
     dc->max_inbound = max > 4096 ? (size_t)max : 4096;
     json_t *rate = json_object_get(b->value, "global_rate");
@@ -126,11 +127,11 @@ static void on_typing_timer(uv_timer_t *timer) {
 static int discord_typing(struct platform *p, const char *channel) {
     struct discord *dc = p->state;
     if (!dc || dc->stopped || dict_get(dc->typing, channel)) return 0;
-    struct typing *t = calloc(1, sizeof(*t));
+    struct typing *t = xcalloc(1, sizeof(*t));
     if (!t) return -1;
     t->dc = dc;
-    t->channel = strdup(channel);
-    t->timer = malloc(sizeof(uv_timer_t));
+    t->channel = xstrdup(channel);
+    t->timer = xmalloc(sizeof(uv_timer_t));
     t->started = uv_now(p->host->loop);
     uv_timer_init(p->host->loop, t->timer);
     t->timer->data = t;
@@ -291,7 +292,7 @@ static void discord_commands_changed(struct platform *p) {
 }
 
 /* Every gateway event, exactly once. */
-static void on_dispatch(struct gateway_shard *s, const char *type, json_t *d, void *data) {
+static void on_dispatch(struct discord_gateway_shard *s, const char *type, json_t *d, void *data) {
     struct discord *dc = data;
     (void)s;
     if (discord_threads_dispatch(dc->threads, type, d)) return;
@@ -306,21 +307,21 @@ static void on_dispatch(struct gateway_shard *s, const char *type, json_t *d, vo
         const char *app = str_of(json_object_get(d, "application"), "id");
         if (bot && (!dc->bot_id || strcmp(bot, dc->bot_id))) {
             free(dc->bot_id);
-            dc->bot_id = strdup(bot);
+            dc->bot_id = xstrdup(bot);
         }
-        if (app && !dc->app_id) dc->app_id = strdup(app);
+        if (app && !dc->app_id) dc->app_id = xstrdup(app);
         send_commands(dc);
     }
 }
 
 /* The set of ready shards changed: so did the platform's readiness. */
-static void on_ready(struct gateway_hub *h, void *data) {
+static void on_ready(struct discord_gateway_hub *h, void *data) {
     struct discord *dc = data;
-    dc->self->ready = gateway_ready(h);
+    dc->self->ready = discord_gateway_ready(h);
 }
 
 /* A shard stopped for good; the others (and other platforms) carry on. */
-static void on_fatal(struct gateway_shard *s, int code, const char *why, void *data) {
+static void on_fatal(struct discord_gateway_shard *s, int code, const char *why, void *data) {
     struct discord *dc = data;
     (void)s;
     (void)code;
@@ -355,7 +356,7 @@ static void on_gateway_bot(long status, json_t *body, const char *err, void *dat
     const char *url = dc->gateway_url ? dc->gateway_url : str_of(body, "url");
     json_t *limit = json_object_get(body, "session_start_limit");
     json_t *rec = json_object_get(body, "shards");
-    struct gateway_options o = {
+    struct discord_gateway_options o = {
         .token = dc->token, .intents = dc->intents, .url = url ? url : "wss://gateway.discord.gg",
         .max_concurrency = json_is_integer(json_object_get(limit, "max_concurrency"))
                                ? (int)json_integer_value(json_object_get(limit, "max_concurrency")) : 1,
@@ -374,15 +375,15 @@ static void on_gateway_bot(long status, json_t *body, const char *err, void *dat
         o.total_shards = dc->shard_total;
     }
     char errbuf[256];
-    static const struct gateway_callbacks callbacks = { on_dispatch, on_ready, on_fatal };
-    dc->hub = gateway_new(dc->self->host->loop, dc->self->host->lws(), &o, &callbacks, dc, errbuf, sizeof(errbuf));
+    static const struct discord_gateway_callbacks callbacks = { on_dispatch, on_ready, on_fatal };
+    dc->hub = discord_gateway_new(dc->self->host->loop, dc->self->host->lws(), &o, &callbacks, dc, errbuf, sizeof(errbuf));
     if (!dc->hub) {
         log_error("%s", errbuf);
         return;
     }
     log_info("discord: starting %d of %d shards on %s (max_concurrency %d%s)", dc->nshard_ids, o.total_shards, o.url,
              o.max_concurrency, dc->compress ? ", zlib-stream" : "");
-    for (int i = 0; i < dc->nshard_ids; i++) gateway_add_shard(dc->hub, dc->shard_ids[i]);
+    for (int i = 0; i < dc->nshard_ids; i++) discord_gateway_add_shard(dc->hub, dc->shard_ids[i]);
 }
 
 /* Ask Discord where the gateway is and how to shard. */
@@ -402,7 +403,7 @@ static int discord_start(struct platform *p) {
     dc->interactions = discord_interactions_new(dc->self->host->loop, dc->rest, dc->scale);
     dc->typing = dict_new();
     dc->threads = discord_threads_new();
-    dc->start_retry = malloc(sizeof(uv_timer_t));
+    dc->start_retry = xmalloc(sizeof(uv_timer_t));
     uv_timer_init(dc->self->host->loop, dc->start_retry);
     dc->start_retry->data = dc;
     request_gateway(dc);
@@ -452,7 +453,7 @@ static int discord_edit_op(struct platform *p, const char *channel, const char *
 static void collect_typing(const char *key, void *value, void *arg) {
     (void)value;
     char ***list = arg;
-    **list = strdup(key);
+    **list = xstrdup(key);
     (*list)++;
 }
 
@@ -467,11 +468,11 @@ static void discord_stop(struct platform *p) {
     if (!dc || dc->stopped) return;
     dc->stopped = 1;
     p->ready = 0;
-    gateway_free(dc->hub);
+    discord_gateway_free(dc->hub);
     dc->hub = NULL;
     if (dc->typing) {
         size_t n = dict_size(dc->typing);
-        char **names = calloc(n + 1, sizeof(char *));
+        char **names = xcalloc(n + 1, sizeof(char *));
         char **cursor = names;
         dict_each(dc->typing, collect_typing, &cursor);
         for (size_t i = 0; i < n; i++) {
@@ -509,12 +510,12 @@ static void discord_stop(struct platform *p) {
 /* platform_ops.connections: gateway sockets still open (for the drain). */
 static int discord_connections(struct platform *p) {
     (void)p;
-    return gateway_open_connections();
+    return discord_gateway_open_connections();
 }
 
 /* The adapter's state from the `discord { ... }` statement B. */
 static void *discord_create(struct platform *p, const struct config_block *b) {
-    struct discord *dc = calloc(1, sizeof(*dc));
+    struct discord *dc = xcalloc(1, sizeof(*dc));
     if (!dc) return NULL;
     read_config(dc, b);
     dc->self = p;

@@ -7,6 +7,7 @@
 #include "core/commands.h"
 #include "lib/log.h"
 #include "lib/utf8.h"
+#include "lib/xalloc.h"
 
 #define OPTION_STRING 3
 #define MAX_DESCRIPTION_CP 100
@@ -78,7 +79,7 @@ static int by_name(const void *a, const void *b) {
  * list whatever order plugins were (re)loaded in. */
 static void sort_by_name(json_t *list) {
     size_t n = json_array_size(list);
-    json_t **items = n ? malloc(n * sizeof(*items)) : NULL;
+    json_t **items = n ? xmalloc(n * sizeof(*items)) : NULL;
     if (!items) return;
     for (size_t i = 0; i < n; i++) items[i] = json_incref(json_array_get(list, i));
     qsort(items, n, sizeof(*items), by_name);
@@ -136,9 +137,9 @@ static const char *option_value(json_t *options, const char *name, char *buf, si
  * spaces (the command parser keeps a quoted phrase whole; a quote inside
  * becomes an apostrophe, as it cannot be escaped). Caller frees. */
 static char *quote_word(const char *v) {
-    if (!strpbrk(v, " \t\r\n")) return strdup(v);
+    if (!strpbrk(v, " \t\r\n")) return xstrdup(v);
     size_t n = strlen(v);
-    char *w = malloc(n + 3);
+    char *w = xmalloc(n + 3);
     if (!w) return NULL;
     w[0] = '"';
     for (size_t i = 0; i < n; i++) w[i + 1] = v[i] == '"' ? '\'' : v[i];
@@ -150,7 +151,7 @@ static char *quote_word(const char *v) {
 /* Append " WORD" to the growing text. Returns 0 or -1. */
 static int append(char **text, size_t *len, const char *word) {
     size_t n = strlen(word);
-    char *p = realloc(*text, *len + n + 2);
+    char *p = xrealloc(*text, *len + n + 2);
     if (!p) return -1;
     *text = p;
     p[(*len)++] = ' ';
@@ -165,7 +166,7 @@ char *discord_commands_text(const struct command_list *l, json_t *data) {
     if (!name || !l) return NULL;
     char buf[64];
     int operators = !strcmp(name, "chorus");
-    char *text = malloc(strlen(operators ? l->operator_prefix : l->prefix) + strlen(name) + 1);
+    char *text = xmalloc(strlen(operators ? l->operator_prefix : l->prefix) + strlen(name) + 1);
     if (!text) return NULL;
     if (operators) strcpy(text, l->operator_prefix);
     else sprintf(text, "%s%s", l->prefix, name);
@@ -188,7 +189,7 @@ char *discord_commands_text(const struct command_list *l, json_t *data) {
         const char *type = json_string_value(json_object_get(a, "type"));
         if (!v || !*v) continue;
         int rest = type && !strcmp(type, "rest");
-        char *word = rest ? strdup(v) : quote_word(v);
+        char *word = rest ? xstrdup(v) : quote_word(v);
         int rc = word ? append(&text, &len, word) : -1;
         free(word);
         if (rc < 0) {

@@ -11,11 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <libwebsockets.h>
+#include "io/ws_queue.h"
 #include "platforms/discord/discord_gateway.h"
 #include "platforms/discord/discord_zlib.h"
 #include "lib/json_fast.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
+#include "lib/xalloc.h"
 
 #define OP_DISPATCH 0
 #define OP_HEARTBEAT 1
@@ -35,24 +37,15 @@
 #define CLOSE_RESUMABLE 4900       /* our own non-1000 close: the session stays resumable */
 #define MAX_BUCKETS 64
 
-struct frame {
-    size_t len;
-    struct frame *next;
-    unsigned char data[];          /* LWS_PRE bytes of headroom, then the payload */
-};
-
 struct gw_conn {
-    struct gateway_shard *shard;   /* NULL once the shard gave this connection up */
-    struct lws *wsi;
+    struct discord_gateway_shard *shard;   /* NULL once the shard gave this connection up */
+    struct ws_queue out;           /* its wsi, state and write queue */
     char *rx;
     size_t rx_len;
     int rx_overflow;
     struct discord_zlib *zlib;     /* the inflate side of zlib-stream, when compress is on */
-    struct frame *out_head, *out_tail;
     uint64_t sends[SENDS_PER_WINDOW];  /* ring of the last sends' loop times */
     int nsends, send_pos;
-    int close_code;                /* set: write a close frame with it, then go */
-    int close_sent;
     int peer_code;                 /* the close code the server sent */
     int hello;
     int acked;
@@ -62,11 +55,11 @@ struct gw_conn {
 
 struct dns_req {
     uv_getaddrinfo_t req;
-    struct gateway_shard *shard;   /* NULL when the shard went away */
+    struct discord_gateway_shard *shard;   /* NULL when the shard went away */
 };
 
-struct gateway_shard {
-    struct gateway_hub *hub;
+struct discord_gateway_shard {
+    struct discord_gateway_hub *hub;
     int id;
     struct gw_conn *conn;
     struct dns_req *dns;
@@ -81,30 +74,30 @@ struct gateway_shard {
     int stopped;                   /* a fatal close: never reconnect */
     int waiting_identify;
     char stop_reason[160];
-    struct gateway_shard *next_waiting;
+    struct discord_gateway_shard *next_waiting;
 };
 
-struct gateway_hub {
+struct discord_gateway_hub {
     uv_loop_t *loop;
     struct lws_context *ctx;
     struct lws_vhost *vhost;
-    struct gateway_options opts;
-    struct gateway_callbacks cb;
+    struct discord_gateway_options opts;
+    struct discord_gateway_callbacks cb;
     void *data;
-    struct gateway_shard **shards;
+    struct discord_gateway_shard **shards;
     int nshards;
     uint64_t bucket_next[MAX_BUCKETS];   /* when each identify bucket may identify again */
     uint64_t session_reset_at;
     long session_total;
-    struct gateway_shard *waiting;       /* shards waiting for an identify slot */
+    struct discord_gateway_shard *waiting;       /* shards waiting for an identify slot */
     uv_timer_t *identify_timer;
 };
 
 static int open_conns;
 
 static int on_event(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
-static void shard_connect(struct gateway_shard *s);
-static void identify_pump(struct gateway_hub *h);
+static void shard_connect(struct discord_gateway_shard *s);
+static void identify_pump(struct discord_gateway_hub *h);
 
 static const struct lws_protocols protocols[] = {
     { "discord-gateway", on_event, 0, 65536, 0, NULL, 0 },
@@ -112,7 +105,7 @@ static const struct lws_protocols protocols[] = {
 };
 
 /* Loop milliseconds scaled for tests (never below 1). */
-static uint64_t scaled(const struct gateway_hub *h, double ms) {
+static uint64_t scaled(const struct discord_gateway_hub *h, double ms) {
     double v = ms * h->opts.time_scale;
     return v < 1 ? 1 : (uint64_t)v;
 }
@@ -129,7 +122,7 @@ static void free_handle(uv_handle_t *h) {
 
 /* A timer of its own allocation, so closing it never waits on its owner. */
 static uv_timer_t *timer_new(uv_loop_t *loop, void *data) {
-    uv_timer_t *t = malloc(sizeof(*t));
+    uv_timer_t *t = xmalloc(sizeof(*t));
     if (!t) return NULL;
     uv_timer_init(loop, t);
     t->data = data;
@@ -144,8 +137,8 @@ static void timer_free(uv_timer_t **t) {
     *t = NULL;
 }
 
-struct gateway_hub *gateway_new(uv_loop_t *loop, struct lws_context *ctx, const struct gateway_options *opts,
-                                const struct gateway_callbacks *cb, void *data, char *err, size_t errlen) {
+struct discord_gateway_hub *discord_gateway_new(uv_loop_t *loop, struct lws_context *ctx, const struct discord_gateway_options *opts,
+                                const struct discord_gateway_callbacks *cb, void *data, char *err, size_t errlen) {
     if (!ctx) {
         snprintf(err, errlen, "discord: the websocket context is not running");
         return NULL;
@@ -161,14 +154,14 @@ struct gateway_hub *gateway_new(uv_loop_t *loop, struct lws_context *ctx, const 
         snprintf(err, errlen, "discord: cannot create the client vhost");
         return NULL;
     }
-    struct gateway_hub *h = calloc(1, sizeof(*h));
+    struct discord_gateway_hub *h = xcalloc(1, sizeof(*h));
     if (!h) return NULL;
     h->loop = loop;
     h->ctx = ctx;
     h->vhost = vh;
     h->opts = *opts;
-    h->opts.token = strdup(opts->token);
-    h->opts.url = strdup(opts->url);
+    h->opts.token = xstrdup(opts->token);
+    h->opts.url = xstrdup(opts->url);
     if (h->opts.time_scale <= 0) h->opts.time_scale = 1.0;
     if (h->opts.max_concurrency < 1) h->opts.max_concurrency = 1;
     if (h->opts.max_concurrency > MAX_BUCKETS) h->opts.max_concurrency = MAX_BUCKETS;
@@ -180,11 +173,11 @@ struct gateway_hub *gateway_new(uv_loop_t *loop, struct lws_context *ctx, const 
     return h;
 }
 
-int gateway_add_shard(struct gateway_hub *h, int id) {
-    struct gateway_shard **p = realloc(h->shards, sizeof(*p) * (size_t)(h->nshards + 1));
+int discord_gateway_add_shard(struct discord_gateway_hub *h, int id) {
+    struct discord_gateway_shard **p = xrealloc(h->shards, sizeof(*p) * (size_t)(h->nshards + 1));
     if (!p) return -1;
     h->shards = p;
-    struct gateway_shard *s = calloc(1, sizeof(*s));
+    struct discord_gateway_shard *s = xcalloc(1, sizeof(*s));
     if (!s) return -1;
     s->hub = h;
     s->id = id;
@@ -196,25 +189,25 @@ int gateway_add_shard(struct gateway_hub *h, int id) {
     return 0;
 }
 
-int gateway_shard_id(const struct gateway_shard *s) {
+int discord_gateway_shard_id(const struct discord_gateway_shard *s) {
     return s->id;
 }
 
-int gateway_shard_count(const struct gateway_hub *h) {
+int discord_gateway_shard_count(const struct discord_gateway_hub *h) {
     return h ? h->nshards : 0;
 }
 
-int gateway_ready(const struct gateway_hub *h) {
+int discord_gateway_ready(const struct discord_gateway_hub *h) {
     if (!h || h->nshards == 0) return 0;
     for (int i = 0; i < h->nshards; i++)
         if (!h->shards[i]->ready) return 0;
     return 1;
 }
 
-const char *gateway_status(const struct gateway_hub *h, char *buf, size_t len) {
+const char *discord_gateway_status(const struct discord_gateway_hub *h, char *buf, size_t len) {
     if (!h) return NULL;
     for (int i = 0; i < h->nshards; i++) {
-        struct gateway_shard *s = h->shards[i];
+        struct discord_gateway_shard *s = h->shards[i];
         if (s->stopped) snprintf(buf, len, "shard %d stopped: %s", s->id, s->stop_reason);
         else if (!s->ready) snprintf(buf, len, "shard %d is connecting", s->id);
         else continue;
@@ -223,7 +216,7 @@ const char *gateway_status(const struct gateway_hub *h, char *buf, size_t len) {
     return NULL;
 }
 
-int gateway_open_connections(void) {
+int discord_gateway_open_connections(void) {
     return open_conns;
 }
 
@@ -241,54 +234,21 @@ static int conn_send(struct gw_conn *c, json_t *payload, int urgent) {
         free(text);
         return -1;
     }
-    struct frame *f = malloc(sizeof(*f) + LWS_PRE + len);
-    if (!f) {
-        free(text);
-        return -1;
-    }
-    f->len = len;
-    memcpy(f->data + LWS_PRE, text, len);
+    int rc = ws_queue_push(&c->out, text, len, urgent);
     free(text);
-    if (urgent) {
-        f->next = c->out_head;
-        c->out_head = f;
-        if (!c->out_tail) c->out_tail = f;
-    } else {
-        f->next = NULL;
-        if (c->out_tail) c->out_tail->next = f;
-        else c->out_head = f;
-        c->out_tail = f;
-    }
-    lws_callback_on_writable(c->wsi);
-    return 0;
+    return rc;
 }
 
 /* The send window has room again: ask lws for a write slot. */
 static void on_send_wait(uv_timer_t *t) {
-    struct gateway_shard *s = t->data;
-    if (s->conn) lws_callback_on_writable(s->conn->wsi);
-}
-
-/* lws 4.1 keeps the close opcode out of its public enum; see webchat.c. */
-#define WS_WRITE_CLOSE ((enum lws_write_protocol)4)
-
-/* Write a close frame with C's code and give the server a second to answer. */
-static int write_close(struct gw_conn *c) {
-    unsigned char buf[LWS_PRE + 2];
-    buf[LWS_PRE] = (unsigned char)(c->close_code >> 8);
-    buf[LWS_PRE + 1] = (unsigned char)(c->close_code & 0xff);
-    c->close_sent = 1;
-    if (lws_write(c->wsi, buf + LWS_PRE, 2, WS_WRITE_CLOSE) < 0) return -1;
-    lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_ACK, 1);
-    return 0;
+    struct discord_gateway_shard *s = t->data;
+    if (s->conn) lws_callback_on_writable(s->conn->out.wsi);
 }
 
 /* One write per WRITEABLE: a close, or the next frame if the window allows. */
 static int conn_writable(struct gw_conn *c) {
-    if (c->close_code) return c->close_sent ? 0 : write_close(c);
-    struct frame *f = c->out_head;
-    if (!f) return 0;
-    struct gateway_shard *s = c->shard;
+    if (c->out.state >= WS_CLOSING || !ws_queue_pending(&c->out)) return ws_queue_writable(&c->out);
+    struct discord_gateway_shard *s = c->shard;
     uint64_t now = s ? uv_now(s->hub->loop) : 0;
     if (s && c->nsends == SENDS_PER_WINDOW) {
         uint64_t oldest = c->sends[c->send_pos];
@@ -298,14 +258,10 @@ static int conn_writable(struct gw_conn *c) {
             return 0;
         }
     }
-    if (lws_write(c->wsi, f->data + LWS_PRE, f->len, LWS_WRITE_TEXT) < (int)f->len) return -1;
+    if (ws_queue_writable(&c->out) < 0) return -1;
     c->sends[c->send_pos] = now;
     c->send_pos = (c->send_pos + 1) % SENDS_PER_WINDOW;
     if (c->nsends < SENDS_PER_WINDOW) c->nsends++;
-    c->out_head = f->next;
-    if (!c->out_head) c->out_tail = NULL;
-    free(f);
-    if (c->out_head) lws_callback_on_writable(c->wsi);
     return 0;
 }
 
@@ -325,7 +281,7 @@ static const char *fatal_reason(int code) {
 }
 
 /* Forget the session: the next connection identifies afresh. */
-static void forget_session(struct gateway_shard *s) {
+static void forget_session(struct discord_gateway_shard *s) {
     free(s->session_id);
     s->session_id = NULL;
     free(s->resume_url);
@@ -340,8 +296,8 @@ static void on_retry(uv_timer_t *t) {
 
 /* Give up S's current connection (closing it with CODE if it is open) and
  * schedule the next one: at once when IMMEDIATE, else after a backoff. */
-static void shard_reconnect(struct gateway_shard *s, int code, int immediate) {
-    struct gateway_hub *h = s->hub;
+static void shard_reconnect(struct discord_gateway_shard *s, int code, int immediate) {
+    struct discord_gateway_hub *h = s->hub;
     struct gw_conn *c = s->conn;
     int was_ready = s->ready;
     s->conn = NULL;
@@ -350,11 +306,7 @@ static void shard_reconnect(struct gateway_shard *s, int code, int immediate) {
     uv_timer_stop(s->send_wait);
     if (c) {
         c->shard = NULL;
-        if (c->wsi && !c->destroyed && code) {
-            c->close_code = code;
-            lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, 2);
-            lws_callback_on_writable(c->wsi);
-        }
+        if (c->out.wsi && !c->destroyed && code) ws_queue_close(&c->out, code, "", 0, 2);
     }
     if (was_ready && h->cb.ready) h->cb.ready(h, h->data);
     if (s->stopped) return;
@@ -372,8 +324,8 @@ static void shard_reconnect(struct gateway_shard *s, int code, int immediate) {
 }
 
 /* Stop S for good after a fatal close code. */
-static void shard_fatal(struct gateway_shard *s, int code, const char *why) {
-    struct gateway_hub *h = s->hub;
+static void shard_fatal(struct discord_gateway_shard *s, int code, const char *why) {
+    struct discord_gateway_hub *h = s->hub;
     s->stopped = 1;
     snprintf(s->stop_reason, sizeof(s->stop_reason), "Discord closed the gateway with %d, %s", code, why);
     log_error("discord: shard %d stopped for good: Discord closed the gateway with %d: %s; not reconnecting",
@@ -386,7 +338,7 @@ static void shard_fatal(struct gateway_shard *s, int code, const char *why) {
 
 /* C's socket went away (closed by the server, or never opened). */
 static void conn_lost(struct gw_conn *c, const char *what) {
-    struct gateway_shard *s = c->shard;
+    struct discord_gateway_shard *s = c->shard;
     if (!s) return;
     int code = c->peer_code;
     const char *why = fatal_reason(code);
@@ -441,8 +393,8 @@ static int parse_url(const char *url, int compress, int *tls, char *host, size_t
 }
 
 /* Open a new connection for S: resolve the host first (lws would block the loop on DNS). */
-static void shard_connect(struct gateway_shard *s) {
-    struct gateway_hub *h = s->hub;
+static void shard_connect(struct discord_gateway_shard *s) {
+    struct discord_gateway_hub *h = s->hub;
     if (s->stopped || s->conn || s->dns) return;
     const char *url = s->session_id && s->resume_url ? s->resume_url : h->opts.url;
     int tls, port;
@@ -453,7 +405,7 @@ static void shard_connect(struct gateway_shard *s) {
         shard_reconnect(s, 0, 0);
         return;
     }
-    struct dns_req *d = calloc(1, sizeof(*d));
+    struct dns_req *d = xcalloc(1, sizeof(*d));
     if (!d) return;
     d->shard = s;
     d->req.data = d;
@@ -474,14 +426,14 @@ static void shard_connect(struct gateway_shard *s) {
 
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
     struct dns_req *d = req->data;
-    struct gateway_shard *s = d->shard;
+    struct discord_gateway_shard *s = d->shard;
     free(d);
     if (!s) {
         uv_freeaddrinfo(res);
         return;
     }
     s->dns = NULL;
-    struct gateway_hub *h = s->hub;
+    struct discord_gateway_hub *h = s->hub;
     const char *url = s->session_id && s->resume_url ? s->resume_url : h->opts.url;
     int tls, port;
     char host[256], path[512], addr[INET6_ADDRSTRLEN] = "";
@@ -497,8 +449,8 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         shard_reconnect(s, 0, 0);
         return;
     }
-    struct gw_conn *c = calloc(1, sizeof(*c));
-    if (!c) return;
+    struct gw_conn *c = xcalloc(1, sizeof(*c));
+    ws_queue_init(&c->out, NULL, WS_CONNECTING, 0);   /* lws sets out.wsi (ci.pwsi) */
     c->shard = s;
     c->in_connect = 1;
     if (h->opts.compress && !(c->zlib = discord_zlib_new(h->opts.max_inbound))) {
@@ -520,7 +472,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     ci.origin = host;
     ci.local_protocol_name = "discord-gateway";
     ci.opaque_user_data = c;
-    ci.pwsi = &c->wsi;
+    ci.pwsi = &c->out.wsi;
     open_conns++;
     log_debug("discord: shard %d connecting to %s (%s:%d)", s->id, host, addr, port);
     struct lws *wsi = lws_client_connect_via_info(&ci);
@@ -540,14 +492,14 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 /* ---- protocol --------------------------------------------------------- */
 
 /* Send a heartbeat carrying the last sequence number seen. */
-static void send_heartbeat(struct gateway_shard *s) {
+static void send_heartbeat(struct discord_gateway_shard *s) {
     json_t *o = json_pack("{s:i, s:o}", "op", OP_HEARTBEAT, "d", s->seq > 0 ? json_integer(s->seq) : json_null());
     conn_send(s->conn, o, 1);
 }
 
 /* Heartbeat tick: a beat without an ACK since the last one is a zombie. */
 static void on_heartbeat(uv_timer_t *t) {
-    struct gateway_shard *s = t->data;
+    struct discord_gateway_shard *s = t->data;
     struct gw_conn *c = s->conn;
     if (!c) return;
     if (!c->acked) {
@@ -562,8 +514,8 @@ static void on_heartbeat(uv_timer_t *t) {
 }
 
 /* Send Identify for S now (the hub's pacing already allowed it). */
-static void send_identify(struct gateway_shard *s) {
-    struct gateway_hub *h = s->hub;
+static void send_identify(struct discord_gateway_shard *s) {
+    struct discord_gateway_hub *h = s->hub;
     json_t *d = json_pack("{s:s, s:I, s:{s:s, s:s, s:s}, s:[i, i], s:i}",
                           "token", h->opts.token, "intents", (json_int_t)h->opts.intents,
                           "properties", "os", "linux", "browser", "chorus", "device", "chorus",
@@ -574,7 +526,7 @@ static void send_identify(struct gateway_shard *s) {
 }
 
 /* Send Resume for S's session. */
-static void send_resume(struct gateway_shard *s) {
+static void send_resume(struct discord_gateway_shard *s) {
     log_info("discord: shard %d resuming session at seq %ld", s->id, s->seq);
     metrics_inc(METRIC_PLATFORM_EVENTS, "discord_resume", 1);
     json_t *d = json_pack("{s:s, s:s, s:I}", "token", s->hub->opts.token, "session_id", s->session_id,
@@ -589,7 +541,7 @@ static void on_identify_timer(uv_timer_t *t) {
 
 /* Identify every waiting shard whose max_concurrency bucket is free and
  * while the session start budget lasts; arm the timer for the rest. */
-static void identify_pump(struct gateway_hub *h) {
+static void identify_pump(struct discord_gateway_hub *h) {
     uint64_t now = uv_now(h->loop);
     uint64_t next = 0;
     if (h->opts.session_remaining == 0) {
@@ -599,9 +551,9 @@ static void identify_pump(struct gateway_hub *h) {
         }
         h->opts.session_remaining = h->session_total > 0 ? h->session_total : 1000;
     }
-    struct gateway_shard **pp = &h->waiting;
+    struct discord_gateway_shard **pp = &h->waiting;
     while (*pp) {
-        struct gateway_shard *s = *pp;
+        struct discord_gateway_shard *s = *pp;
         int key = s->id % h->opts.max_concurrency;
         if (!s->conn || !s->conn->hello) {         /* its connection went away meanwhile */
             *pp = s->next_waiting;
@@ -630,12 +582,12 @@ static void identify_pump(struct gateway_hub *h) {
 }
 
 /* Ask the hub for an identify slot for S. */
-static void request_identify(struct gateway_shard *s) {
-    struct gateway_hub *h = s->hub;
+static void request_identify(struct discord_gateway_shard *s) {
+    struct discord_gateway_hub *h = s->hub;
     if (!s->waiting_identify) {
         s->waiting_identify = 1;
         s->next_waiting = NULL;
-        struct gateway_shard **pp = &h->waiting;
+        struct discord_gateway_shard **pp = &h->waiting;
         while (*pp) pp = &(*pp)->next_waiting;
         *pp = s;
     }
@@ -643,7 +595,7 @@ static void request_identify(struct gateway_shard *s) {
 }
 
 /* Hello: start heartbeating (first beat jittered), then resume or identify. */
-static void on_hello(struct gateway_shard *s, json_t *d) {
+static void on_hello(struct discord_gateway_shard *s, json_t *d) {
     json_t *iv = json_object_get(d, "heartbeat_interval");
     double interval = json_is_number(iv) ? json_number_value(iv) : 41250;
     uint64_t every = scaled(s->hub, interval);
@@ -655,14 +607,14 @@ static void on_hello(struct gateway_shard *s, json_t *d) {
 }
 
 /* READY: keep the session; RESUMED: the replay is over. Both mean ready. */
-static void on_ready_event(struct gateway_shard *s, const char *type, json_t *d) {
+static void on_ready_event(struct discord_gateway_shard *s, const char *type, json_t *d) {
     if (!strcmp(type, "READY")) {
         json_t *sid = json_object_get(d, "session_id");
         json_t *url = json_object_get(d, "resume_gateway_url");
         free(s->session_id);
         free(s->resume_url);
-        s->session_id = json_is_string(sid) ? strdup(json_string_value(sid)) : NULL;
-        s->resume_url = json_is_string(url) ? strdup(json_string_value(url)) : NULL;
+        s->session_id = json_is_string(sid) ? xstrdup(json_string_value(sid)) : NULL;
+        s->resume_url = json_is_string(url) ? xstrdup(json_string_value(url)) : NULL;
         log_info("discord: shard %d ready", s->id);
     } else {
         log_info("discord: shard %d resumed at seq %ld", s->id, s->seq);
@@ -675,7 +627,7 @@ static void on_ready_event(struct gateway_shard *s, const char *type, json_t *d)
 }
 
 /* One whole gateway payload from the server. */
-static void on_payload(struct gateway_shard *s, const char *text, size_t len) {
+static void on_payload(struct discord_gateway_shard *s, const char *text, size_t len) {
     json_error_t jerr;
     json_t *o = json_fast_loadb(text, len, &jerr);
     if (!json_is_object(o)) {
@@ -730,12 +682,12 @@ static void on_payload(struct gateway_shard *s, const char *text, size_t len) {
 
 /* Append a fragment; a whole message goes to on_payload. */
 static void conn_receive(struct gw_conn *c, const char *in, size_t len, int final) {
-    struct gateway_shard *s = c->shard;
+    struct discord_gateway_shard *s = c->shard;
     if (!c->rx_overflow) {
         if (c->rx_len + len > s->hub->opts.max_inbound) {
             c->rx_overflow = 1;
         } else {
-            char *p = realloc(c->rx, c->rx_len + len + 1);
+            char *p = xrealloc(c->rx, c->rx_len + len + 1);
             if (!p) {
                 c->rx_overflow = 1;
             } else {
@@ -768,7 +720,7 @@ static void conn_receive(struct gw_conn *c, const char *in, size_t len, int fina
  * read on, so the connection is given up and the session resumed on a new
  * one (with a fresh stream). */
 static void conn_receive_zlib(struct gw_conn *c, const char *in, size_t len, int final) {
-    struct gateway_shard *s = c->shard;
+    struct discord_gateway_shard *s = c->shard;
     int rc = discord_zlib_feed(c->zlib, in, len);
     if (rc == DISCORD_ZLIB_TOO_BIG) {
         log_error("discord: shard %d: a compressed gateway message inflated past max_inbound_bytes (%zu); reconnecting",
@@ -792,11 +744,7 @@ static void conn_receive_zlib(struct gw_conn *c, const char *in, size_t len, int
 
 /* Free what a connection still holds. */
 static void conn_free(struct gw_conn *c) {
-    while (c->out_head) {
-        struct frame *f = c->out_head;
-        c->out_head = f->next;
-        free(f);
-    }
+    ws_queue_closed(&c->out);
     free(c->rx);
     discord_zlib_free(c->zlib);
     free(c);
@@ -808,10 +756,11 @@ static int on_event(struct lws *wsi, enum lws_callback_reasons reason, void *use
     int final;
     switch (reason) {
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
+        if (c) ws_queue_set_state(&c->out, WS_OPEN);
         if (c && c->shard) log_debug("discord: shard %d connected", c->shard->id);
         return 0;
     case LWS_CALLBACK_CLIENT_RECEIVE:
-        if (!c || !c->shard || c->close_code) return 0;
+        if (!c || !c->shard || c->out.state >= WS_CLOSING) return 0;
         final = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
         if (c->zlib && lws_frame_is_binary(wsi)) conn_receive_zlib(c, in, len, final);
         else conn_receive(c, in, len, final);
@@ -846,20 +795,16 @@ static int on_event(struct lws *wsi, enum lws_callback_reasons reason, void *use
     return 0;
 }
 
-void gateway_free(struct gateway_hub *h) {
+void discord_gateway_free(struct discord_gateway_hub *h) {
     if (!h) return;
     for (int i = 0; i < h->nshards; i++) {
-        struct gateway_shard *s = h->shards[i];
+        struct discord_gateway_shard *s = h->shards[i];
         s->stopped = 1;
         if (s->conn) {
             struct gw_conn *c = s->conn;
             s->conn = NULL;
             c->shard = NULL;
-            if (c->wsi && !c->destroyed) {
-                c->close_code = 1000;
-                lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, 2);
-                lws_callback_on_writable(c->wsi);
-            }
+            if (c->out.wsi && !c->destroyed) ws_queue_close(&c->out, 1000, "", 0, 2);
         }
         if (s->dns) {
             s->dns->shard = NULL;

@@ -1,7 +1,7 @@
 /* discord_gateway.h - Discord gateway v10 connections (JSON encoding), one
  * per shard, all on the one loop as lws clients of web.c's context.
  *
- * A gateway_hub owns the shards of this process and what they share: the
+ * A discord_gateway_hub owns the shards of this process and what they share: the
  * identify pacing (max_concurrency buckets, session_start_limit) and the
  * options. Each shard keeps its session (id, seq, resume URL) across
  * connections: hello, jittered heartbeats, zombie detection, identify,
@@ -15,10 +15,10 @@
 #include <uv.h>
 
 struct lws_context;
-struct gateway_hub;
-struct gateway_shard;
+struct discord_gateway_hub;
+struct discord_gateway_shard;
 
-struct gateway_options {
+struct discord_gateway_options {
     const char *token;
     long intents;
     const char *url;               /* from GET /gateway/bot or the config */
@@ -34,25 +34,25 @@ struct gateway_options {
 /* What the hub tells its owner. DISPATCH gets every op 0 event once (D is
  * borrowed); READY is called when the set of ready shards changes; FATAL
  * when a shard stops for good. */
-struct gateway_callbacks {
-    void (*dispatch)(struct gateway_shard *s, const char *type, json_t *d, void *data);
-    void (*ready)(struct gateway_hub *h, void *data);
-    void (*fatal)(struct gateway_shard *s, int code, const char *why, void *data);
+struct discord_gateway_callbacks {
+    void (*dispatch)(struct discord_gateway_shard *s, const char *type, json_t *d, void *data);
+    void (*ready)(struct discord_gateway_hub *h, void *data);
+    void (*fatal)(struct discord_gateway_shard *s, int code, const char *why, void *data);
 };
 
 /* CTX is the lws context to connect on. Returns NULL with err. */
-struct gateway_hub *gateway_new(uv_loop_t *loop, struct lws_context *ctx, const struct gateway_options *opts,
-                                const struct gateway_callbacks *cb, void *data, char *err, size_t errlen);
+struct discord_gateway_hub *discord_gateway_new(uv_loop_t *loop, struct lws_context *ctx, const struct discord_gateway_options *opts,
+                                const struct discord_gateway_callbacks *cb, void *data, char *err, size_t errlen);
 /* Add shard ID (0 <= id < total) and start connecting it. Returns 0 or -1. */
-int gateway_add_shard(struct gateway_hub *h, int id);
+int discord_gateway_add_shard(struct discord_gateway_hub *h, int id);
 /* Close every connection with 1000 and free the hub; no callbacks after. */
-void gateway_free(struct gateway_hub *h);
+void discord_gateway_free(struct discord_gateway_hub *h);
 /* 1 when every shard is READY (or RESUMED) on an open connection. */
-int gateway_ready(const struct gateway_hub *h);
-int gateway_shard_count(const struct gateway_hub *h);
-int gateway_shard_id(const struct gateway_shard *s);
+int discord_gateway_ready(const struct discord_gateway_hub *h);
+int discord_gateway_shard_count(const struct discord_gateway_hub *h);
+int discord_gateway_shard_id(const struct discord_gateway_shard *s);
 /* "shard 0 stopped: ..." for the first shard not ready, or NULL. */
-const char *gateway_status(const struct gateway_hub *h, char *buf, size_t len);
-/* Gateway sockets still open, including ones closing after gateway_free. */
-int gateway_open_connections(void);
+const char *discord_gateway_status(const struct discord_gateway_hub *h, char *buf, size_t len);
+/* Gateway sockets still open, including ones closing after discord_gateway_free. */
+int discord_gateway_open_connections(void);
 #endif

@@ -8,6 +8,7 @@
 #include "platforms/discord/discord_interactions.h"
 #include "lib/log.h"
 #include "lib/utf8.h"
+#include "lib/xalloc.h"
 
 struct part {
     char *text;
@@ -42,7 +43,7 @@ struct discord_interactions {
 };
 
 struct discord_interactions *discord_interactions_new(uv_loop_t *loop, struct discord_rest *rest, double time_scale) {
-    struct discord_interactions *ix = calloc(1, sizeof(*ix));
+    struct discord_interactions *ix = xcalloc(1, sizeof(*ix));
     if (!ix) return NULL;
     ix->loop = loop;
     ix->rest = rest;
@@ -85,7 +86,7 @@ static void pick(const char *key, void *value, void *arg) {
 
 /* Forget expired, idle interactions (or ALL of them). */
 static void sweep(struct discord_interactions *ix, int all) {
-    struct sweep s = { calloc(dict_size(ix->by_id) + 1, sizeof(struct interaction *)), 0, uv_now(ix->loop), all };
+    struct sweep s = { xcalloc(dict_size(ix->by_id) + 1, sizeof(struct interaction *)), 0, uv_now(ix->loop), all };
     if (!s.list) return;
     dict_each(ix->by_id, pick, &s);
     for (size_t i = 0; i < s.n; i++) {
@@ -159,13 +160,13 @@ int discord_interaction_defer(struct discord_interactions *ix, const char *app_i
                               const char *channel) {
     sweep(ix, 0);
     if (dict_get(ix->by_id, id)) return -1;         /* seen already */
-    struct interaction *in = calloc(1, sizeof(*in));
+    struct interaction *in = xcalloc(1, sizeof(*in));
     if (!in) return -1;
     in->ix = ix;
-    in->id = strdup(id);
-    in->token = strdup(token);
-    in->app_id = strdup(app_id);
-    in->channel = strdup(channel);
+    in->id = xstrdup(id);
+    in->token = xstrdup(token);
+    in->app_id = xstrdup(app_id);
+    in->channel = xstrdup(channel);
     in->created = uv_now(ix->loop);
     dict_set(ix->by_id, id, in);
     if (discord_rest_interaction_callback(ix->rest, id, token, INTERACTION_CALLBACK_DEFERRED, on_deferred, in) < 0)
@@ -175,9 +176,9 @@ int discord_interaction_defer(struct discord_interactions *ix, const char *app_i
 
 /* Queue one part of a reply. Returns 0 or -1. */
 static int queue_part(struct interaction *in, const char *text, size_t len, platform_sent_fn *cb, void *data) {
-    struct part *p = calloc(1, sizeof(*p));
+    struct part *p = xcalloc(1, sizeof(*p));
     if (!p) return -1;
-    p->text = strndup(text, len);
+    p->text = xstrndup(text, len);
     p->len = len;
     p->cb = cb;
     p->data = data;
@@ -202,7 +203,7 @@ int discord_interaction_delta(struct discord_interactions *ix, const char *reply
     /* Only the first answer streams, into @original, while the token lasts. */
     uint64_t now = uv_now(ix->loop);
     if (in->original_used || in->acked < 0 || now > in->created + (uint64_t)INTERACTION_TOKEN_MS - 5000) return 1;
-    char *p = realloc(in->draft, in->draft_len + len + 1);
+    char *p = xrealloc(in->draft, in->draft_len + len + 1);
     if (!p) return 1;
     in->draft = p;
     memcpy(in->draft + in->draft_len, text, len);

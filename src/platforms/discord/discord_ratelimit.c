@@ -6,6 +6,7 @@
 #include "lib/dict.h"
 #include "platforms/discord/discord_ratelimit.h"
 #include "lib/log.h"
+#include "lib/xalloc.h"
 
 #define INVALID_WINDOW_MS (10 * 60 * 1000)
 #define INVALID_WARN_AT 2500        /* Discord bans at 10,000 per 10 minutes */
@@ -19,11 +20,11 @@ struct bucket {
     uint64_t reset_at;              /* loop ms when remaining refills */
 };
 
-struct rl_ticket {
+struct discord_ratelimit_ticket {
     struct rl_queue *q;
-    rl_go_fn *go;
+    discord_ratelimit_go_fn *go;
     void *data;
-    struct rl_ticket *next;
+    struct discord_ratelimit_ticket *next;
 };
 
 /* One route on one major parameter: a FIFO that sends one request at a time. */
@@ -32,8 +33,8 @@ struct rl_queue {
     char *key;
     char *route;
     char *major;
-    struct rl_ticket *head, *tail;
-    struct rl_ticket *in_flight;
+    struct discord_ratelimit_ticket *head, *tail;
+    struct discord_ratelimit_ticket *in_flight;
     uv_timer_t timer;
     int timer_armed;
     int closing;
@@ -45,7 +46,7 @@ struct ratelimit {
     struct dict *queues;            /* route \x1f major -> rl_queue */
     struct dict *routes;            /* route -> learned bucket hash (malloc'd string) */
     struct dict *buckets;           /* hash-or-route \x1f major -> bucket */
-    uv_timer_t *sweeper;            /* runs while there are buckets (ratelimit_sweep) */
+    uv_timer_t *sweeper;            /* runs while there are buckets (discord_ratelimit_sweep) */
     uint64_t global_until;          /* a global 429 holds everything until then */
     uint64_t *sent;                 /* ring of the last per_sec send times (a sliding window) */
     long nsent, sent_pos, cap;
@@ -58,17 +59,17 @@ struct ratelimit {
 static void pump(struct rl_queue *q);
 static void on_sweep(uv_timer_t *t);
 
-struct ratelimit *ratelimit_new(uv_loop_t *loop, double global_per_sec) {
-    struct ratelimit *rl = calloc(1, sizeof(*rl));
+struct ratelimit *discord_ratelimit_new(uv_loop_t *loop, double global_per_sec) {
+    struct ratelimit *rl = xcalloc(1, sizeof(*rl));
     if (!rl) return NULL;
     rl->loop = loop;
     rl->per_sec = global_per_sec > 0 ? global_per_sec : 50;
     rl->cap = rl->per_sec < 1 ? 1 : rl->per_sec > MAX_GLOBAL ? MAX_GLOBAL : (long)rl->per_sec;
-    rl->sent = calloc((size_t)rl->cap, sizeof(uint64_t));
+    rl->sent = xcalloc((size_t)rl->cap, sizeof(uint64_t));
     rl->queues = dict_new();
     rl->routes = dict_new();
     rl->buckets = dict_new();
-    rl->sweeper = malloc(sizeof(*rl->sweeper));
+    rl->sweeper = xmalloc(sizeof(*rl->sweeper));
     if (rl->sweeper) {
         uv_timer_init(loop, rl->sweeper);
         rl->sweeper->data = rl;
@@ -89,7 +90,7 @@ static struct bucket *bucket_for(struct ratelimit *rl, const char *route, const 
     bucket_key(rl, route, major, key, sizeof(key));
     struct bucket *b = dict_get(rl->buckets, key);
     if (b) return b;
-    b = calloc(1, sizeof(*b));
+    b = xcalloc(1, sizeof(*b));
     if (!b) return NULL;
     b->remaining = -1;
     if (dict_set(rl->buckets, key, b) < 0) {
@@ -127,12 +128,12 @@ static void collect_idle(const char *key, void *value, void *arg) {
     if (sw->now < b->reset_at || dict_get(sw->busy, key)) return;
     if (sw->nidle == sw->cap) {
         size_t cap = sw->cap ? sw->cap * 2 : 64;
-        char **p = realloc(sw->idle, cap * sizeof(*p));
+        char **p = xrealloc(sw->idle, cap * sizeof(*p));
         if (!p) return;
         sw->idle = p;
         sw->cap = cap;
     }
-    char *copy = strdup(key);
+    char *copy = xstrdup(key);
     if (copy) sw->idle[sw->nidle++] = copy;
 }
 
@@ -141,7 +142,7 @@ static void collect_idle(const char *key, void *value, void *arg) {
  * before its reset), so a fresh one learned from the next answer behaves
  * the same, and a bot does not keep one per interaction token forever.
  * The sweep timer stops when no bucket is left. Returns how many went. */
-size_t ratelimit_sweep(struct ratelimit *rl) {
+size_t discord_ratelimit_sweep(struct ratelimit *rl) {
     struct sweep sw = { rl, uv_now(rl->loop), dict_new(), NULL, 0, 0 };
     if (!sw.busy) return 0;
     dict_each(rl->queues, mark_busy, &sw);
@@ -158,10 +159,10 @@ size_t ratelimit_sweep(struct ratelimit *rl) {
 
 /* The sweep timer fired. */
 static void on_sweep(uv_timer_t *t) {
-    ratelimit_sweep(t->data);
+    discord_ratelimit_sweep(t->data);
 }
 
-size_t ratelimit_bucket_count(const struct ratelimit *rl) {
+size_t discord_ratelimit_bucket_count(const struct ratelimit *rl) {
     return dict_size(rl->buckets);
 }
 
@@ -225,7 +226,7 @@ static void pump(struct rl_queue *q) {
     rl->sent_pos = (rl->sent_pos + 1) % rl->cap;
     if (rl->nsent < rl->cap) rl->nsent++;
     if (b && b->remaining > 0) b->remaining--;
-    struct rl_ticket *t = q->head;
+    struct discord_ratelimit_ticket *t = q->head;
     q->head = t->next;
     if (!q->head) q->tail = NULL;
     t->next = NULL;
@@ -233,30 +234,30 @@ static void pump(struct rl_queue *q) {
     t->go(t, t->data);
 }
 
-/* Zero-delay start, so GO never runs inside ratelimit_enqueue(). */
+/* Zero-delay start, so GO never runs inside discord_ratelimit_enqueue(). */
 static void on_start_timer(uv_timer_t *t) {
     struct rl_queue *q = t->data;
     q->timer_armed = 0;
     pump(q);
 }
 
-struct rl_ticket *ratelimit_enqueue(struct ratelimit *rl, const char *route, const char *major,
-                                    rl_go_fn *go, void *data) {
+struct discord_ratelimit_ticket *discord_ratelimit_enqueue(struct ratelimit *rl, const char *route, const char *major,
+                                    discord_ratelimit_go_fn *go, void *data) {
     char key[512];
     dict_key2(key, sizeof(key), route, major ? major : "global");
     struct rl_queue *q = dict_get(rl->queues, key);
     if (!q) {
-        q = calloc(1, sizeof(*q));
+        q = xcalloc(1, sizeof(*q));
         if (!q) return NULL;
         q->rl = rl;
-        q->key = strdup(key);
-        q->route = strdup(route);
-        q->major = strdup(major ? major : "global");
+        q->key = xstrdup(key);
+        q->route = xstrdup(route);
+        q->major = xstrdup(major ? major : "global");
         uv_timer_init(rl->loop, &q->timer);
         q->timer.data = q;
         dict_set(rl->queues, key, q);
     }
-    struct rl_ticket *t = calloc(1, sizeof(*t));
+    struct discord_ratelimit_ticket *t = xcalloc(1, sizeof(*t));
     if (!t) return NULL;
     t->q = q;
     t->go = go;
@@ -294,13 +295,13 @@ static uint64_t server_ms(double secs) {
     return ms < 1 ? 1 : (uint64_t)ms;
 }
 
-int ratelimit_done(struct ratelimit *rl, struct rl_ticket *t, const struct rl_result *r) {
+int discord_ratelimit_done(struct ratelimit *rl, struct discord_ratelimit_ticket *t, const struct discord_ratelimit_result *r) {
     struct rl_queue *q = t->q;
     uint64_t now = uv_now(rl->loop);
     if (r->bucket && *r->bucket) {
         const char *known = dict_get(rl->routes, q->route);
         if (!known || strcmp(known, r->bucket) != 0) {
-            char *copy = strdup(r->bucket);
+            char *copy = xstrdup(r->bucket);
             if (copy) {
                 free(dict_del(rl->routes, q->route));
                 dict_set(rl->routes, q->route, copy);
@@ -336,27 +337,27 @@ int ratelimit_done(struct ratelimit *rl, struct rl_ticket *t, const struct rl_re
     return 0;
 }
 
-void ratelimit_cancel(struct ratelimit *rl, struct rl_ticket *t) {
+void discord_ratelimit_cancel(struct ratelimit *rl, struct discord_ratelimit_ticket *t) {
     struct rl_queue *q = t->q;
     (void)rl;
     if (q->in_flight == t) {
         q->in_flight = NULL;
     } else {
-        struct rl_ticket **pp = &q->head;
+        struct discord_ratelimit_ticket **pp = &q->head;
         while (*pp && *pp != t) pp = &(*pp)->next;
         if (*pp) *pp = t->next;
         q->tail = NULL;
-        for (struct rl_ticket *x = q->head; x; x = x->next) q->tail = x;
+        for (struct discord_ratelimit_ticket *x = q->head; x; x = x->next) q->tail = x;
     }
     free(t);
     pump(q);
 }
 
-long ratelimit_invalid_count(const struct ratelimit *rl) {
+long discord_ratelimit_invalid_count(const struct ratelimit *rl) {
     return rl->invalid_count;
 }
 
-long ratelimit_429_count(const struct ratelimit *rl) {
+long discord_ratelimit_429_count(const struct ratelimit *rl) {
     return rl->count_429;
 }
 
@@ -366,7 +367,7 @@ static void free_queue(const char *key, void *value, void *arg) {
     (void)key;
     (void)arg;
     while (q->head) {
-        struct rl_ticket *t = q->head;
+        struct discord_ratelimit_ticket *t = q->head;
         q->head = t->next;
         free(t);
     }
@@ -389,7 +390,7 @@ static void free_value(const char *key, void *value, void *arg) {
     free(value);
 }
 
-void ratelimit_free(struct ratelimit *rl) {
+void discord_ratelimit_free(struct ratelimit *rl) {
     if (!rl) return;
     dict_each(rl->queues, free_queue, NULL);
     dict_free(rl->queues);

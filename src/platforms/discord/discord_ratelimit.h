@@ -15,13 +15,13 @@
 #include <uv.h>
 
 struct ratelimit;
-struct rl_ticket;
+struct discord_ratelimit_ticket;
 
-/* It is this request's turn: send it now, then call ratelimit_done(). */
-typedef void rl_go_fn(struct rl_ticket *t, void *data);
+/* It is this request's turn: send it now, then call discord_ratelimit_done(). */
+typedef void discord_ratelimit_go_fn(struct discord_ratelimit_ticket *t, void *data);
 
 /* What a response said about the limits. */
-struct rl_result {
+struct discord_ratelimit_result {
     long status;               /* HTTP status; 0 for a transport error */
     const char *bucket;        /* X-RateLimit-Bucket, or NULL */
     long remaining;            /* X-RateLimit-Remaining, or -1 */
@@ -33,26 +33,26 @@ struct rl_result {
 
 /* Waits come from Discord's answers and are never scaled (time_scale only
  * shrinks the gateway's own timings). */
-struct ratelimit *ratelimit_new(uv_loop_t *loop, double global_per_sec);
+struct ratelimit *discord_ratelimit_new(uv_loop_t *loop, double global_per_sec);
 /* Cancel everything queued (no callbacks) and release the limiter. */
-void ratelimit_free(struct ratelimit *rl);
+void discord_ratelimit_free(struct ratelimit *rl);
 /* Queue a request. GO is called (never from inside this call) when it may
- * be sent. Returns the ticket, to pass to ratelimit_done or _cancel. */
-struct rl_ticket *ratelimit_enqueue(struct ratelimit *rl, const char *route, const char *major,
-                                    rl_go_fn *go, void *data);
+ * be sent. Returns the ticket, to pass to discord_ratelimit_done or _cancel. */
+struct discord_ratelimit_ticket *discord_ratelimit_enqueue(struct ratelimit *rl, const char *route, const char *major,
+                                    discord_ratelimit_go_fn *go, void *data);
 /* The response to T's request arrived. Returns 1 when T was a 429 and has
  * been queued again at the head of its queue (GO will be called again), or
  * 0 when T is finished and freed. */
-int ratelimit_done(struct ratelimit *rl, struct rl_ticket *t, const struct rl_result *r);
+int discord_ratelimit_done(struct ratelimit *rl, struct discord_ratelimit_ticket *t, const struct discord_ratelimit_result *r);
 /* Forget T, whether it waits or is in flight; GO is not called for it. */
-void ratelimit_cancel(struct ratelimit *rl, struct rl_ticket *t);
+void discord_ratelimit_cancel(struct ratelimit *rl, struct discord_ratelimit_ticket *t);
 /* Requests that were refused (401, 403, 429) in the current 10-minute window. */
-long ratelimit_invalid_count(const struct ratelimit *rl);
+long discord_ratelimit_invalid_count(const struct ratelimit *rl);
 /* 429s seen since start, for tests and metrics. */
-long ratelimit_429_count(const struct ratelimit *rl);
+long discord_ratelimit_429_count(const struct ratelimit *rl);
 /* Buckets whose limits are tracked now (tests). Idle ones are forgotten
- * by a sweep every 10 s, or by calling ratelimit_sweep(), which returns how
+ * by a sweep every 10 s, or by calling discord_ratelimit_sweep(), which returns how
  * many it forgot. */
-size_t ratelimit_bucket_count(const struct ratelimit *rl);
-size_t ratelimit_sweep(struct ratelimit *rl);
+size_t discord_ratelimit_bucket_count(const struct ratelimit *rl);
+size_t discord_ratelimit_sweep(struct ratelimit *rl);
 #endif

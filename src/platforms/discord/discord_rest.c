@@ -10,6 +10,7 @@
 #include "lib/json_fast.h"
 #include "lib/log.h"
 #include "lib/utf8.h"
+#include "lib/xalloc.h"
 
 #define MAX_TRIES 4
 
@@ -20,7 +21,7 @@ struct rest_call {
     char *url;
     char *body;                 /* serialized JSON, or NULL */
     int tries;
-    struct rl_ticket *ticket;
+    struct discord_ratelimit_ticket *ticket;
     struct http_call *http;
     uv_timer_t *retry_timer;    /* waiting before a retry after a 5xx */
     discord_rest_fn *cb;
@@ -41,20 +42,20 @@ struct discord_rest {
 
 struct discord_rest *discord_rest_new(uv_loop_t *loop, struct http_client *http,
                                       const struct discord_rest_options *opts) {
-    struct discord_rest *r = calloc(1, sizeof(*r));
+    struct discord_rest *r = xcalloc(1, sizeof(*r));
     if (!r) return NULL;
     r->loop = loop;
     r->http = http;
     r->scale = opts->time_scale > 0 ? opts->time_scale : 1.0;
-    r->rl = ratelimit_new(loop, opts->global_per_sec);
+    r->rl = discord_ratelimit_new(loop, opts->global_per_sec);
     size_t n = strlen(opts->api_base);
     while (n && opts->api_base[n - 1] == '/') n--;
     if (n >= 4 && !strncmp(opts->api_base + n - 4, "/v10", 4)) n -= 4;   /* "…/api/v10" works too */
-    r->base = malloc(n + 5);
+    r->base = xmalloc(n + 5);
     memcpy(r->base, opts->api_base, n);
     memcpy(r->base + n, "/v10", 5);
     size_t alen = strlen(opts->token) + 32;
-    r->auth = malloc(alen);
+    r->auth = xmalloc(alen);
     snprintf(r->auth, alen, "Authorization: Bot %s", opts->token);
     return r;
 }
@@ -72,7 +73,7 @@ static void call_free(struct rest_call *c) {
     if (c->next) c->next->prev = c->prev;
     r->ncalls--;
     if (c->http) http_cancel(c->http);
-    if (c->ticket) ratelimit_cancel(r->rl, c->ticket);
+    if (c->ticket) discord_ratelimit_cancel(r->rl, c->ticket);
     if (c->retry_timer) {
         uv_timer_stop(c->retry_timer);
         uv_close((uv_handle_t *)c->retry_timer, free_handle);
@@ -87,7 +88,7 @@ static void call_free(struct rest_call *c) {
 void discord_rest_free(struct discord_rest *r) {
     if (!r) return;
     while (r->calls) call_free(r->calls);
-    ratelimit_free(r->rl);
+    discord_ratelimit_free(r->rl);
     free(r->base);
     free(r->auth);
     free(r);
@@ -182,7 +183,7 @@ static const char *loggable(const char *path, char *out, size_t len) {
 static void start_http(struct rest_call *c);
 
 /* The limiter says it is this call's turn. */
-static void on_go(struct rl_ticket *t, void *data) {
+static void on_go(struct discord_ratelimit_ticket *t, void *data) {
     struct rest_call *c = data;
     (void)t;
     start_http(c);
@@ -195,7 +196,7 @@ static void on_retry_timer(uv_timer_t *t) {
     c->retry_timer = NULL;
     char route[256], major[64];
     route_of(c->method, c->path, route, sizeof(route), major, sizeof(major));
-    c->ticket = ratelimit_enqueue(c->r->rl, route, major, on_go, c);
+    c->ticket = discord_ratelimit_enqueue(c->r->rl, route, major, on_go, c);
     if (!c->ticket) {
         discord_rest_fn *cb = c->cb;
         void *data = c->data;
@@ -205,7 +206,7 @@ static void on_retry_timer(uv_timer_t *t) {
 }
 
 /* Read the limiter's facts off a response. */
-static void read_limits(const struct http_response *res, json_t *body, struct rl_result *out, char *bucket, size_t blen) {
+static void read_limits(const struct http_response *res, json_t *body, struct discord_ratelimit_result *out, char *bucket, size_t blen) {
     char v[64];
     memset(out, 0, sizeof(*out));
     out->status = res->status;
@@ -231,11 +232,11 @@ static void on_http(const struct http_response *res, void *data) {
     struct discord_rest *r = c->r;
     c->http = NULL;
     json_t *body = res->body_len ? json_fast_loadb(res->body, res->body_len, NULL) : NULL;
-    struct rl_result lim;
+    struct discord_ratelimit_result lim;
     char bucket[128];
     read_limits(res, body, &lim, bucket, sizeof(bucket));
-    struct rl_ticket *t = c->ticket;
-    if (ratelimit_done(r->rl, t, &lim)) {      /* a 429: the limiter sends it again */
+    struct discord_ratelimit_ticket *t = c->ticket;
+    if (discord_ratelimit_done(r->rl, t, &lim)) {      /* a 429: the limiter sends it again */
         json_decref(body);
         return;
     }
@@ -246,7 +247,7 @@ static void on_http(const struct http_response *res, void *data) {
         char shown[300];
         log_warn("discord: %s %s failed (%s); retry %d in %llu ms", c->method, loggable(c->path, shown, sizeof(shown)),
                  res->error ? res->error : "server error", c->tries, (unsigned long long)wait);
-        c->retry_timer = malloc(sizeof(uv_timer_t));
+        c->retry_timer = xmalloc(sizeof(uv_timer_t));
         uv_timer_init(r->loop, c->retry_timer);
         c->retry_timer->data = c;
         uv_timer_start(c->retry_timer, on_retry_timer, wait ? wait : 1, 0);
@@ -292,16 +293,16 @@ static void start_http(struct rest_call *c) {
  * the call owns BODY from here on, even on failure. */
 static int queue_call(struct discord_rest *r, const char *method, const char *path, char *body,
                       discord_rest_fn *cb, void *data) {
-    struct rest_call *c = calloc(1, sizeof(*c));
+    struct rest_call *c = xcalloc(1, sizeof(*c));
     if (!c) {
         free(body);
         return -1;
     }
     c->r = r;
-    c->method = strdup(method);
-    c->path = strdup(path);
+    c->method = xstrdup(method);
+    c->path = xstrdup(path);
     size_t ulen = strlen(r->base) + strlen(path) + 1;
-    c->url = malloc(ulen);
+    c->url = xmalloc(ulen);
     snprintf(c->url, ulen, "%s%s", r->base, path);
     c->body = body;
     c->cb = cb;
@@ -312,7 +313,7 @@ static int queue_call(struct discord_rest *r, const char *method, const char *pa
     r->ncalls++;
     char route[256], major[64];
     route_of(method, path, route, sizeof(route), major, sizeof(major));
-    c->ticket = ratelimit_enqueue(r->rl, route, major, on_go, c);
+    c->ticket = discord_ratelimit_enqueue(r->rl, route, major, on_go, c);
     if (!c->ticket) {
         c->cb = NULL;
         call_free(c);
@@ -347,10 +348,10 @@ static void on_part_sent(long status, json_t *body, const char *err, void *data)
     struct send_state *s = data;
     (void)status;
     json_t *id = body ? json_object_get(body, "id") : NULL;
-    if (err && !s->err) s->err = strdup(err);
+    if (err && !s->err) s->err = xstrdup(err);
     else if (!err && json_is_string(id)) {
         free(s->last_id);
-        s->last_id = strdup(json_string_value(id));
+        s->last_id = xstrdup(json_string_value(id));
     }
     if (++s->done < s->parts) return;
     if (s->cb) s->cb(s->err ? NULL : s->last_id, s->err, s->data);
@@ -419,7 +420,7 @@ static char *message_body(const char *text, size_t len, const char *reply_to) {
     static const char mentions[] = "\",\"allowed_mentions\":{\"parse\":[]}";
     static const char ref[] = ",\"message_reference\":{\"message_id\":\"";
     static const char ref_end[] = "\",\"fail_if_not_exists\":false}";
-    char *out = malloc(sizeof(head) + sizeof(mentions) + sizeof(ref) + sizeof(ref_end) + 6 * (len + rlen) + 2);
+    char *out = xmalloc(sizeof(head) + sizeof(mentions) + sizeof(ref) + sizeof(ref_end) + 6 * (len + rlen) + 2);
     if (!out) return NULL;
     char *p = out;
     memcpy(p, head, sizeof(head) - 1);
@@ -441,7 +442,7 @@ int discord_rest_send(struct discord_rest *r, const char *channel, const char *t
                       discord_sent_fn *cb, void *data) {
     size_t len = strlen(text);
     if (len == 0) return -1;
-    struct send_state *s = calloc(1, sizeof(*s));
+    struct send_state *s = xcalloc(1, sizeof(*s));
     if (!s) return -1;
     s->cb = cb;
     s->data = data;
@@ -507,7 +508,7 @@ int discord_rest_register_commands(struct discord_rest *r, const char *applicati
 int discord_rest_interaction_callback(struct discord_rest *r, const char *id, const char *token, int type,
                                       discord_rest_fn *cb, void *data) {
     size_t len = strlen(id) + strlen(token) + 32;
-    char *path = malloc(len);
+    char *path = xmalloc(len);
     if (!path) return -1;
     snprintf(path, len, "/interactions/%s/%s/callback", id, token);
     int rc = discord_rest_call(r, "POST", path, json_pack("{s:i}", "type", type), cb, data);
@@ -518,7 +519,7 @@ int discord_rest_interaction_callback(struct discord_rest *r, const char *id, co
 int discord_rest_followup(struct discord_rest *r, const char *application_id, const char *token, int original,
                           const char *text, size_t len, discord_rest_fn *cb, void *data) {
     size_t plen = strlen(application_id) + strlen(token) + 40;
-    char *path = malloc(plen);
+    char *path = xmalloc(plen);
     if (!path) return -1;
     snprintf(path, plen, "/webhooks/%s/%s%s", application_id, token, original ? "/messages/@original" : "");
     size_t n = utf8_prefix(text, len, DISCORD_MAX_CONTENT_CP);
@@ -528,7 +529,7 @@ int discord_rest_followup(struct discord_rest *r, const char *application_id, co
 }
 
 long discord_rest_429_count(const struct discord_rest *r) {
-    return ratelimit_429_count(r->rl);
+    return discord_ratelimit_429_count(r->rl);
 }
 
 int discord_rest_pending(const struct discord_rest *r) {

@@ -8,6 +8,7 @@
 #include "platforms/discord/discord_stream.h"
 #include "lib/log.h"
 #include "lib/utf8.h"
+#include "lib/xalloc.h"
 
 struct stream {
     struct discord_streams *hub;
@@ -35,7 +36,7 @@ struct discord_streams {
 };
 
 struct discord_streams *discord_streams_new(uv_loop_t *loop, struct discord_rest *rest, double time_scale) {
-    struct discord_streams *s = calloc(1, sizeof(*s));
+    struct discord_streams *s = xcalloc(1, sizeof(*s));
     if (!s) return NULL;
     s->loop = loop;
     s->rest = rest;
@@ -73,7 +74,7 @@ static void collect(const char *key, void *value, void *arg) {
 void discord_streams_free(struct discord_streams *s) {
     if (!s) return;
     size_t n = dict_size(s->by_key);
-    struct stream **all = calloc(n + 1, sizeof(*all));
+    struct stream **all = xcalloc(n + 1, sizeof(*all));
     struct stream **cursor = all;
     dict_each(s->by_key, collect, &cursor);
     for (size_t i = 0; i < n; i++) stream_free(all[i]);
@@ -99,7 +100,7 @@ static void on_timer(uv_timer_t *t) {
 static void finish(struct stream *st, const char *id, const char *err) {
     platform_sent_fn *cb = st->cb;
     void *data = st->data;
-    char *copy = id ? strdup(id) : NULL;
+    char *copy = id ? xstrdup(id) : NULL;
     stream_free(st);
     if (cb) cb(copy, err, data);
     free(copy);
@@ -110,7 +111,7 @@ static void on_posted(const char *message_id, const char *err, void *data) {
     struct stream *st = data;
     st->busy = 0;
     if (err || !message_id) st->failed = 1;
-    else st->message_id = strdup(message_id);
+    else st->message_id = xstrdup(message_id);
     pump(st);
 }
 
@@ -138,9 +139,9 @@ static void finish_final(struct stream *st) {
     platform_sent_fn *cb = st->cb;
     void *data = st->data;
     st->cb = NULL;
-    char *rest = strndup(st->text + head, st->len - head);
+    char *rest = xstrndup(st->text + head, st->len - head);
     struct discord_rest *r = st->hub->rest;
-    char *channel = strdup(st->channel);
+    char *channel = xstrdup(st->channel);
     stream_free(st);
     if (discord_rest_send(r, channel, rest, NULL, cb, data) < 0 && cb) cb(NULL, "the rest of the reply could not be sent", data);
     free(rest);
@@ -152,9 +153,9 @@ static void plain_final(struct stream *st) {
     platform_sent_fn *cb = st->cb;
     void *data = st->data;
     st->cb = NULL;
-    char *text = strndup(st->text, st->len);
-    char *channel = strdup(st->channel);
-    char *reply_to = strdup(st->reply_to);
+    char *text = xstrndup(st->text, st->len);
+    char *channel = xstrdup(st->channel);
+    char *reply_to = xstrdup(st->reply_to);
     struct discord_rest *r = st->hub->rest;
     stream_free(st);
     if (discord_rest_send(r, channel, text, reply_to, cb, data) < 0 && cb) cb(NULL, "an empty reply cannot be sent to Discord", data);
@@ -191,7 +192,7 @@ static void pump(struct stream *st) {
             return;
         }
         size_t n = utf8_prefix(st->text, st->len, DISCORD_MAX_CONTENT_CP);
-        char *first = strndup(st->text, n);
+        char *first = xstrndup(st->text, n);
         st->busy = 1;
         st->dirty = 0;
         st->last_edit = uv_now(s->loop);
@@ -230,7 +231,7 @@ static int set_text(struct stream *st, const char *text, size_t len, int append)
     if (need > st->cap) {
         size_t cap = st->cap ? st->cap : 256;
         while (cap < need) cap *= 2;
-        char *p = realloc(st->text, cap);
+        char *p = xrealloc(st->text, cap);
         if (!p) return -1;
         st->text = p;
         st->cap = cap;
@@ -255,13 +256,13 @@ void discord_stream_delta(struct discord_streams *s, const char *channel, const 
     struct stream *st = dict_get(s->by_key, key);
     if (st && st->final) return;            /* it is being finished; later pieces would undo that */
     if (!st) {
-        st = calloc(1, sizeof(*st));
+        st = xcalloc(1, sizeof(*st));
         if (!st) return;
         st->hub = s;
-        st->key = strdup(key);
-        st->channel = strdup(channel);
-        st->reply_to = strdup(reply_to);
-        st->timer = malloc(sizeof(uv_timer_t));
+        st->key = xstrdup(key);
+        st->channel = xstrdup(channel);
+        st->reply_to = xstrdup(reply_to);
+        st->timer = xmalloc(sizeof(uv_timer_t));
         uv_timer_init(s->loop, st->timer);
         st->timer->data = st;
         dict_set(s->by_key, key, st);

@@ -3,6 +3,7 @@
 #include <string.h>
 #include "lib/dict.h"
 #include "platforms/discord/discord_threads.h"
+#include "lib/xalloc.h"
 
 struct thread {
     char *parent;
@@ -15,7 +16,7 @@ struct discord_threads {
 
 /* An empty map. */
 struct discord_threads *discord_threads_new(void) {
-    struct discord_threads *t = calloc(1, sizeof(*t));
+    struct discord_threads *t = xcalloc(1, sizeof(*t));
     if (t && !(t->byid = dict_new())) {
         free(t);
         return NULL;
@@ -64,10 +65,10 @@ static void remember(struct discord_threads *t, json_t *c, const char *guild) {
     struct thread *old = dict_get(t->byid, id);
     if (!old && dict_size(t->byid) >= DISCORD_THREADS_MAX) return;
     if (!guild) guild = str_field(c, "guild_id");
-    struct thread *th = calloc(1, sizeof(*th));
+    struct thread *th = xcalloc(1, sizeof(*th));
     if (!th) return;
-    th->parent = strdup(parent);
-    th->guild = guild ? strdup(guild) : NULL;
+    th->parent = xstrdup(parent);
+    th->guild = guild ? xstrdup(guild) : NULL;
     if (!th->parent || dict_set(t->byid, id, th) < 0) {
         thread_free(th);
         return;
@@ -94,12 +95,12 @@ static void collect_guild(const char *key, void *value, void *arg) {
     if (!th->guild || strcmp(th->guild, s->guild)) return;
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 16;
-        char **p = realloc(s->ids, cap * sizeof(*p));
+        char **p = xrealloc(s->ids, cap * sizeof(*p));
         if (!p) return;
         s->ids = p;
         s->cap = cap;
     }
-    s->ids[s->n++] = strdup(key);
+    s->ids[s->n++] = xstrdup(key);
 }
 
 /* The bot left GUILD (or it went unavailable): its threads go too. */

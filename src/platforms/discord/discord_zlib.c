@@ -6,6 +6,7 @@
 #include <string.h>
 #include <zlib.h>
 #include "platforms/discord/discord_zlib.h"
+#include "lib/xalloc.h"
 
 #define CHUNK 16384
 
@@ -21,7 +22,7 @@ struct discord_zlib {
 };
 
 struct discord_zlib *discord_zlib_new(size_t max_payload) {
-    struct discord_zlib *z = calloc(1, sizeof(*z));
+    struct discord_zlib *z = xcalloc(1, sizeof(*z));
     if (!z) return NULL;
     if (inflateInit(&z->zs) != Z_OK) {
         free(z);
@@ -52,7 +53,7 @@ static int grow(struct discord_zlib *z) {
     size_t want = z->cap ? z->cap * 2 : CHUNK * 2;
     if (want > z->max + 2) want = z->max + 2;
     if (want <= z->cap) return 0;
-    char *p = realloc(z->out, want);
+    char *p = xrealloc(z->out, want);
     if (!p) return -1;
     z->out = p;
     z->cap = want;

@@ -6,6 +6,7 @@
 #include "core/platform.h"
 #include "platforms/test/testchat.h"
 #include "lib/vclock.h"
+#include "lib/xalloc.h"
 
 static struct platform *self;
 static json_t *transcript;
@@ -91,7 +92,7 @@ static int testchat_react(struct platform *p, const char *channel, const char *m
 static int testchat_edit(struct platform *p, const char *channel, const char *message_id, const char *text,
                          size_t len) {
     (void)p;
-    char *copy = strndup(text, len);
+    char *copy = xstrndup(text, len);
     record("edit", channel, copy, message_id, NULL, NULL, NULL);
     free(copy);
     return 0;

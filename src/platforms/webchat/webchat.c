@@ -85,7 +85,7 @@ static void conn_join(struct ws_conn *c, const char *channel) {
         memmove(c->channels, c->channels + 1, sizeof(char *) * (MAX_CHANNELS_PER_CONN - 1));
         c->nchannels--;
     }
-    c->channels[c->nchannels++] = strdup(channel);
+    c->channels[c->nchannels++] = xstrdup(channel);
 }
 
 /* Queue TEXT on every socket of CHANNEL. */
@@ -154,7 +154,7 @@ static void take_message(struct ws_conn *c, json_t *o) {
         return;
     }
     conn_join(c, channel);
-    if (json_is_true(json_object_get(o, "stream")) && c->nstream < 16) c->stream_ids[c->nstream++] = strdup(id);
+    if (json_is_true(json_object_get(o, "stream")) && c->nstream < 16) c->stream_ids[c->nstream++] = xstrdup(id);
     if (c->wc->self->host->stopping()) {
         send_notice(c->wc, channel, id, "I'm restarting right now. Please send that again in a moment.");
         return;
@@ -227,7 +227,7 @@ static void webchat_receive(void *conn, const char *data, size_t len, int final,
         if (c->rx_len + len > WEBCHAT_MAX_FRAME) {
             c->rx_overflow = 1;
         } else {
-            char *p = realloc(c->rx, c->rx_len + len + 1);
+            char *p = xrealloc(c->rx, c->rx_len + len + 1);
             if (!p) {
                 c->rx_overflow = 1;
             } else {

@@ -24,6 +24,7 @@
 #include "core/server.h"
 #include "skills/task.h"
 #include "lib/vclock.h"
+#include "lib/xalloc.h"
 
 static long handler_seq;
 
@@ -41,7 +42,7 @@ static int kind_of(const char *name) {
 /* A string field of the spec table at IDX, copied, or NULL. */
 static char *spec_string(lua_State *L, int idx, const char *key) {
     char *out = NULL;
-    if (lua_getfield(L, idx, key) == LUA_TSTRING) out = strdup(lua_tostring(L, -1));
+    if (lua_getfield(L, idx, key) == LUA_TSTRING) out = xstrdup(lua_tostring(L, -1));
     lua_pop(L, 1);
     return out;
 }
@@ -54,7 +55,7 @@ static int core_register(lua_State *L) {
     luaL_checktype(L, 3, LUA_TFUNCTION);
     if (kind < 0) return luaL_error(L, "unknown handler kind '%s'", lua_tostring(L, 1));
     if (p->running) return luaL_error(L, "handlers are registered when the plugin loads, not from a handler");
-    struct handler *hd = calloc(1, sizeof(*hd));
+    struct handler *hd = xcalloc(1, sizeof(*hd));
     hd->kind = (enum handler_kind)kind;
     hd->plugin = p;
     hd->fn_ref = LUA_NOREF;
@@ -123,8 +124,8 @@ static void on_sent(const char *id, const char *err, void *data) {
     struct send_op *op = data;
     if (!op->task) {          /* finished before we yielded */
         op->done = 1;
-        op->id = id ? strdup(id) : NULL;
-        op->error = err ? strdup(err) : NULL;
+        op->id = id ? xstrdup(id) : NULL;
+        op->error = err ? xstrdup(err) : NULL;
         return;
     }
     struct task *t = op->task;
@@ -168,7 +169,7 @@ static int core_reply(lua_State *L) {
     size_t len;
     const char *text = luaL_checklstring(L, 1, &len);
     struct job *job = need_job(L, t);
-    struct send_op *op = calloc(1, sizeof(*op));
+    struct send_op *op = xcalloc(1, sizeof(*op));
     return finish_send(L, t, op, job_reply(job, text, len, on_sent, op));
 }
 
@@ -187,7 +188,7 @@ static int core_send(lua_State *L) {
         return 2;
     }
     if (!persona) persona = task_job(t) ? task_job(t)->persona->name : server.rt->personas->fallback->name;
-    struct send_op *op = calloc(1, sizeof(*op));
+    struct send_op *op = xcalloc(1, sizeof(*op));
     return finish_send(L, t, op, platform_send_text(pf, channel, text, len, NULL, persona, on_sent, op));
 }
 
@@ -261,7 +262,7 @@ static int core_sleep(lua_State *L) {
     lua_Number secs = luaL_checknumber(L, 1);
     long ms = secs > 0 ? (long)(secs * 1000) : 0;
     if (ms > task_remaining_ms(t)) ms = task_remaining_ms(t);
-    struct sleep_op *op = calloc(1, sizeof(*op));
+    struct sleep_op *op = xcalloc(1, sizeof(*op));
     op->task = t;
     uv_timer_init(server.loop, &op->timer);
     op->timer.data = op;

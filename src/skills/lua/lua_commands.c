@@ -8,6 +8,7 @@
 #include "lib/lua_json.h"
 #include "skills/plugin.h"
 #include "skills/skills.h"
+#include "lib/xalloc.h"
 
 /* Order commands by name for a stable listing. */
 static int by_name(const void *a, const void *b) {
@@ -19,10 +20,10 @@ static int by_name(const void *a, const void *b) {
 int lua_commands_list(lua_State *L) {
     struct skill_host *h = plugin_of(L)->host;
     int n = 0, cap = 16;
-    struct handler **list = malloc(sizeof(*list) * (size_t)cap);
+    struct handler **list = xmalloc(sizeof(*list) * (size_t)cap);
     for (struct handler *hd = dispatch_next(h, NULL); hd; hd = dispatch_next(h, hd)) {
         if (hd->kind != HANDLER_COMMAND || hd->plugin->retired || !hd->name) continue;
-        if (n == cap) list = realloc(list, sizeof(*list) * (size_t)(cap *= 2));
+        if (n == cap) list = xrealloc(list, sizeof(*list) * (size_t)(cap *= 2));
         list[n++] = hd;
     }
     qsort(list, (size_t)n, sizeof(*list), by_name);

@@ -24,6 +24,7 @@
 #include "core/server.h"
 #include "io/store.h"
 #include "skills/task.h"
+#include "lib/xalloc.h"
 
 /* Refuse a call the manifest does not allow. */
 static int denied(lua_State *L, const char *what) {
@@ -130,7 +131,7 @@ static int core_model_chat(lua_State *L) {
         .persona = job ? job->persona->name : NULL, .platform = job ? job->msg->platform : NULL,
         .channel = job ? job->msg->channel : NULL, .user = job ? job->msg->author.id : NULL
     };
-    struct model_op *op = calloc(1, sizeof(*op));
+    struct model_op *op = xcalloc(1, sizeof(*op));
     op->task = t;
     op->plugin = p;
     op->job = job;
@@ -234,7 +235,7 @@ static void on_redis_reply(redisReply *r, const char *err, void *data) {
 
 /* Send ARGV and yield until it answers; nil, err at once when Redis is down. */
 static int redis_call(lua_State *L, struct task *t, int argc, const char **argv, const size_t *lens, int decode) {
-    struct redis_op *op = calloc(1, sizeof(*op));
+    struct redis_op *op = xcalloc(1, sizeof(*op));
     op->task = t;
     op->decode = decode;
     if (redis_command(server.redis, on_redis_reply, op, argc, argv, lens) < 0) {
@@ -391,7 +392,7 @@ static int core_history_load(lua_State *L) {
     struct task *t = task_check(L);
     const char *persona = luaL_checkstring(L, 1);
     struct job *job = history_job(L, t);
-    struct history_op *op = calloc(1, sizeof(*op));
+    struct history_op *op = xcalloc(1, sizeof(*op));
     op->task = t;
     long max = job->rt->limits.history_turns;
     if (max < 2 * job->persona->history_turns) max = 2 * job->persona->history_turns;
@@ -414,7 +415,7 @@ static int core_history_append(lua_State *L) {
         json_decref(turns);
         return luaL_error(L, "turns must be a list of 1 to 64 {role = ..., content = ...} tables");
     }
-    struct history_op *op = calloc(1, sizeof(*op));
+    struct history_op *op = xcalloc(1, sizeof(*op));
     op->task = t;
     /* Keep room for a persona's window plus what waits to be summarised. */
     struct store_limits lim = job->rt->limits;
@@ -525,7 +526,7 @@ static int core_http_request(lua_State *L) {
         .connect_timeout_ms = timeout_ms < 10000 ? timeout_ms : 10000, .timeout_ms = timeout_ms,
         .max_body = 4u << 20
     };
-    struct http_op *op = calloc(1, sizeof(*op));
+    struct http_op *op = xcalloc(1, sizeof(*op));
     op->task = t;
     op->call = http_start(server.http, &req, on_http_done, op);
     if (!op->call) {
@@ -583,17 +584,17 @@ static void on_tool_end(struct task *t, enum task_end how, void *data) {
     struct task *caller = op->caller;
     char *result = NULL;
     if (how == TASK_FAILED) {
-        result = strdup("{\"error\":\"the tool failed\"}");
+        result = xstrdup("{\"error\":\"the tool failed\"}");
     } else {
         lua_State *co = task_stack(t);
         int n = lua_gettop(co);
-        if (n >= 1 && lua_type(co, 1) == LUA_TSTRING) result = strdup(lua_tostring(co, 1));
+        if (n >= 1 && lua_type(co, 1) == LUA_TSTRING) result = xstrdup(lua_tostring(co, 1));
         else if (n >= 1) {
             json_t *v = lua_json_from(co, 1);
             result = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
             json_decref(v);
         }
-        if (!result) result = strdup("null");
+        if (!result) result = xstrdup("null");
     }
     json_decref(op->args);
     op->args = NULL;
@@ -636,7 +637,7 @@ static int core_tool_call(lua_State *L) {
         lua_pushstring(L, "{\"error\":\"the arguments are not a JSON object\"}");
         return 1;
     }
-    struct tool_op *op = calloc(1, sizeof(*op));
+    struct tool_op *op = xcalloc(1, sizeof(*op));
     op->caller = t;
     op->args = decoded;
     op->fn_ref = hd->fn_ref;

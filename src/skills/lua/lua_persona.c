@@ -22,6 +22,7 @@
 #include "io/store.h"
 #include "skills/task.h"
 #include "lib/vclock.h"
+#include "lib/xalloc.h"
 
 #define FACTS_MAX 50
 #define USER_TTL_S 31536000L      /* a year without talking: forgotten */
@@ -179,7 +180,7 @@ static int core_observe(lua_State *L) {
     if (!job) return luaL_error(L, "observe needs a message");
     if (!plugin_of(L)->allow_state) return luaL_error(L, "plugin %s may not keep state", plugin_of(L)->name);
     const struct chat_message *m = job->msg;
-    struct persona_op *op = calloc(1, sizeof(*op));
+    struct persona_op *op = xcalloc(1, sizeof(*op));
     op->task = t;
     op->s = sentiment_of(m->text ? m->text : "", m->text ? strlen(m->text) : 0);
     snprintf(op->persona, sizeof(op->persona), "%s", job->persona->name);
@@ -270,7 +271,7 @@ static void ignore_reply(redisReply *r, const char *err, void *data) {
 
 /* Send ARGV for the running task and wait; nil, err at once without Redis. */
 static int call_redis(lua_State *L, struct task *t, int argc, const char **argv) {
-    struct persona_op *op = calloc(1, sizeof(*op));
+    struct persona_op *op = xcalloc(1, sizeof(*op));
     op->task = t;
     if (redis_command(server.redis, on_value, op, argc, argv, NULL) < 0) {
         free(op);
