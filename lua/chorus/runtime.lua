@@ -16,6 +16,7 @@ local raw_coroutine = coroutine
 local pack, unpack = table.pack, table.unpack
 
 local MAX_STRING = 16 * 1024 * 1024   -- cap of string.rep and table.concat results
+local MAX_CHUNK = 1024 * 1024         -- cap of a chunk given to load()
 
 local function copy(t)
   local out = {}
@@ -140,6 +141,12 @@ end
 local function pass_through(co, ...)
   local res = pack(...)
   while res[1] and raw_coroutine.status(co) == "suspended" and res[2] == MARKER do
+    if not raw_coroutine.isyieldable() then
+      -- Resumed from a C-called function (a sort comparator, a gsub function):
+      -- the wait cannot pass up, so it is cancelled and the caller told.
+      core.abandon()
+      error("chorus calls that wait cannot wait here (inside a table.sort comparator, a string.gsub function, a metamethod or another C-called function)", 2)
+    end
     local answer = pack(raw_coroutine.yield(MARKER))
     res = pack(raw_coroutine.resume(co, unpack(answer, 1, answer.n)))
   end
@@ -456,6 +463,12 @@ local function new_env()
   env.load = function(chunk, chunkname, mode, chunk_env)
     if type(chunk) == "string" and chunk:byte(1) == 27 then return nil, "binary chunks are not allowed" end
     if type(chunk) ~= "string" then return nil, "load takes a string in plugins" end
+    -- The compiler is one C call: a chunk's size bounds its time.
+    if #chunk > MAX_CHUNK then return nil, ("load: chunk too large (at most %d bytes)"):format(MAX_CHUNK) end
+    mode = mode or "bt"
+    if type(mode) ~= "string" or not mode:find("t", 1, true) then
+      return nil, ("attempt to load a text chunk (mode is '%s')"):format(tostring(mode))
+    end
     return load(chunk, chunkname, "t", chunk_env or env)
   end
   local loaded = {}
