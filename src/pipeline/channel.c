@@ -10,6 +10,7 @@
 #include "conf/config.h"
 #include "lib/dict.h"
 #include "core/job.h"
+#include "core/limits.h"
 #include "lib/log.h"
 #include "core/message.h"
 #include "lib/metrics.h"
@@ -26,6 +27,7 @@ struct channel {
     char *key;
     struct job *head, *tail;    /* head is running when busy */
     int queued;
+    size_t bytes;               /* text bytes of the queued jobs */
     int busy;
 };
 
@@ -68,6 +70,24 @@ static void channel_next(struct channel *ch) {
     free(ch);
 }
 
+/* A full channel refuses a message: counted, and warned about at most
+ * every 10 s (with how many went unlogged), never in silence. */
+static void overflow(struct platform *p, const struct chat_message *m, const struct channel *ch) {
+    static uint64_t last_ms;
+    static long unlogged;
+    uint64_t now = uv_now(server.loop);
+    metrics_inc(METRIC_QUEUE_OVERFLOW, p->ops->name, 1);
+    if (last_ms && now - last_ms < 10000) {
+        unlogged++;
+        return;
+    }
+    log_warn("channel %s:%s is full (%d messages, %zu bytes waiting); a message is refused "
+             "(%ld more since the last warning; see limits.channel_queue)",
+             p->ops->name, m->channel, ch->queued, ch->bytes, unlogged);
+    last_ms = now;
+    unlogged = 0;
+}
+
 int channel_enqueue(struct platform *p, const struct chat_message *m) {
     char key[1024];
     dict_key2(key, sizeof(key), p->ops->name, m->channel);
@@ -77,7 +97,18 @@ int channel_enqueue(struct platform *p, const struct chat_message *m) {
         ch->key = xstrdup(key);
         dict_set(channels, key, ch);
     }
-    if (ch->queued >= CHANNEL_QUEUE_MAX) return -1;
+    struct limits lim;
+    limits_current(&lim);
+    size_t len = m->text ? strlen(m->text) : 0;
+    if (ch->queued >= lim.channel_queue || (ch->queued > 0 && ch->bytes + len > (size_t)lim.channel_queue_bytes)) {
+        overflow(p, m, ch);
+        if (!ch->head) channel_next(ch);
+        return -1;
+    }
+    if (limits_job_take(m) < 0) {
+        if (!ch->head) channel_next(ch);
+        return -1;
+    }
     struct job *job = xcalloc(1, sizeof(*job));
     job->msg = message_copy(m);
     job->platform = p;
@@ -87,6 +118,7 @@ int channel_enqueue(struct platform *p, const struct chat_message *m) {
     else ch->head = job;
     ch->tail = job;
     ch->queued++;
+    ch->bytes += len;
     server.jobs_queued++;
     if (!ch->busy) job_start(job);
     return 0;
@@ -190,6 +222,8 @@ static void channel_job_finish(struct job *job) {
     ch->head = job->next;
     if (!ch->head) ch->tail = NULL;
     ch->queued--;
+    ch->bytes -= job->msg->text ? strlen(job->msg->text) : 0;
+    limits_job_release(job->msg);
     ch->busy = 0;
     runtime_release(job->rt);
     free_own_persona(job->own_persona);

@@ -126,3 +126,35 @@ test('an admin client that writes without reading cannot grow memory', async () 
   await waitFor(() => got >= 1000, { timeoutMs: 10000, what: 'answers to flow again' });
   client.destroy();
 });
+
+test('one guest socket cannot hold more than 100 jobs or model calls at once', async () => {
+  const stack = await startStack({ configOptions: { modelTimeoutMs: 20000 } });
+  stack.fake.respond = () => ({ delayMs: 2500 });
+  const greedy = await stack.user('Greedy');
+  const N = 300;
+  for (let i = 0; i < N; i++) greedy.say(`room-${i}`, `hello room ${i}`);
+  await waitFor(async () => (await metric(stack, 'chorus_limit_refusals_total', 'jobs_per_connection')) === N - 100,
+    { timeoutMs: 10000, what: 'the jobs past the first 100 refused' });
+  await waitFor(() => stack.fake.requests.length === 100, { timeoutMs: 10000, what: '100 model calls' });
+  // Everyone else is still served while the greedy socket holds its 100.
+  const ann = await stack.user('Ann');
+  stack.fake.respond = () => undefined;
+  assert.equal((await ann.replyTo(ann.say('lobby', 'my turn'), 10000)).text, 'echo: my turn');
+  await delay(3000);
+  assert.equal(stack.fake.requests.filter((r) => /hello room/.test(JSON.stringify(r.body))).length, 100,
+    'no more than 100 model calls for that socket');
+  // Its jobs done, the socket may send again.
+  assert.equal((await greedy.replyTo(greedy.say('room-again', 'and now?'), 10000)).text, 'echo: and now?');
+});
+
+test('model calls per user per minute are limited', async () => {
+  const stack = await startStack({ configOptions: { extra: 'limits { model_calls_per_user_per_minute = 3 }' } });
+  const ann = await stack.user('Ann');
+  const texts = [];
+  for (let i = 1; i <= 4; i++) texts.push((await ann.replyTo(ann.say('lobby', `question ${i}`))).text);
+  assert.deepEqual(texts.slice(0, 3), ['echo: question 1', 'echo: question 2', 'echo: question 3']);
+  assert.notEqual(texts[3], 'echo: question 4', 'the fourth call in the minute is refused');
+  assert.equal(await metric(stack, 'chorus_limit_refusals_total', 'model_calls_per_user_per_minute'), 1);
+  const ben = await stack.user('Ben');
+  assert.equal((await ben.replyTo(ben.say('lobby', 'and me?'))).text, 'echo: and me?', 'other users are not limited');
+});

@@ -130,7 +130,7 @@ static void announce(struct ws_conn *c, const char *channel, const char *event, 
     struct chat_message m = {
         .platform = "webchat", .channel = (char *)channel, .text = "", .event = (char *)event,
         .author = { .id = author, .name = (char *)(user_name && *user_name ? user_name : "guest"), .guest = 1 },
-        .received_at = server_now()
+        .received_at = server_now(), .connection = c->session
     };
     platform_receive(c->wc->self, &m);
 }
@@ -164,7 +164,7 @@ static void take_message(struct ws_conn *c, json_t *o) {
     struct chat_message m = {
         .platform = "webchat", .channel = (char *)channel, .id = (char *)id, .text = (char *)text,
         .author = { .id = author, .name = (char *)(user_name && *user_name ? user_name : "guest"), .guest = 1 },
-        .direct = 1, .received_at = server_now()
+        .direct = 1, .received_at = server_now(), .connection = c->session
     };
     if (platform_receive(c->wc->self, &m) < 0)
         send_notice(c->wc, channel, id, "Too many messages are waiting in this channel. Please slow down a little.");
