@@ -56,6 +56,9 @@ grep -aE '^(  per|redis|bench)' "$top/.ci-bench-redis-memory.log"
 # The Discord benchmark, briefly: chorusd and discord.js against the fake Discord.
 step bench-discord-smoke node bench/discord/run.js --smoke
 grep -aE '^(chorusd|discord.js|ratios)' "$top/.ci-bench-discord-smoke.log"
+# One busy guild channel, 64 messages outstanding: every one must be answered (issue 12).
+step bench-discord-one-channel-smoke node bench/discord/run.js --smoke --one-channel
+grep -aE '^(chorusd|discord.js|ratios)' "$top/.ci-bench-discord-one-channel-smoke.log"
 step bench-dispatch make bench-dispatch BENCH_FLAGS=--smoke
 step bench-router make bench-router BENCH_FLAGS=--smoke
 # The router's cost and quality evaluation (a simulation with fake models), 100 prompts.
