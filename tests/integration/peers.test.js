@@ -158,3 +158,17 @@ test('model calls per user per minute are limited', async () => {
   const ben = await stack.user('Ben');
   assert.equal((await ben.replyTo(ben.say('lobby', 'and me?'))).text, 'echo: and me?', 'other users are not limited');
 });
+
+test('a guest session leaves no Redis key that outlives a day', async () => {
+  const stack = await startStack();
+  const ann = await stack.user('Ann');
+  assert.equal((await ann.replyTo(ann.say('guest-room', 'hello there'))).text, 'echo: hello there');
+  const keys = await stack.redis.cmd('KEYS', '*');
+  const long = [];
+  for (const k of keys) {
+    const ttl = Number(await stack.redis.cmd('TTL', k));
+    if (/guest:/.test(k) && (ttl < 0 || ttl > 86400)) long.push(`${k} (ttl ${ttl})`);
+  }
+  assert.ok(keys.some((k) => /guest:/.test(k)), 'the guest has keys at all');
+  assert.deepEqual(long, [], 'every key naming the guest expires within a day');
+});

@@ -26,6 +26,7 @@
 
 #define FACTS_MAX 50
 #define USER_TTL_S 31536000L      /* a year without talking: forgotten */
+#define GUEST_TTL_S 86400L        /* a guest's id dies with its session: a day */
 
 /* Update mood, relationship and engagement; return what the prompt needs.
  * KEYS: mood, relationship, engagement, seen. ARGV: valence, arousal,
@@ -209,7 +210,7 @@ static int core_observe(lua_State *L) {
     snprintf(now, sizeof(now), "%.3f", vclock_now());
     struct config_block *gb = config_first(job->rt->cfg, "session_gap_s");
     snprintf(gap, sizeof(gap), "%ld", gb ? (long)json_integer_value(gb->value) : (long)PERSONA_SESSION_GAP_S);
-    snprintf(ttl, sizeof(ttl), "%ld", USER_TTL_S);
+    snprintf(ttl, sizeof(ttl), "%ld", m->author.guest ? GUEST_TTL_S : USER_TTL_S);
     char active[400], who[700];
     snprintf(active, sizeof(active), "%sactive:%s:%s", prefix, day, persona);
     snprintf(who, sizeof(who), "%s:%s", m->platform, m->author.id ? m->author.id : "-");
