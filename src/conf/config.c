@@ -538,7 +538,11 @@ int config_load(const char *file, struct config **out, char *err, size_t errlen)
     if (rc != LUA_OK) {
         const char *msg = lua_tostring(L, -1);
         char line[1024];
-        snprintf(line, sizeof(line), "%s", msg ? msg : "error");
+        size_t dl = strlen(file);
+        /* Lua's own messages name FILE:LINE (a long path cut to "...tail");
+         * a few (a binary chunk, out of memory) name nothing: add the file. */
+        if (msg && ((!strncmp(msg, file, dl) && msg[dl] == ':') || !strncmp(msg, "...", 3))) snprintf(line, sizeof(line), "%s", msg);
+        else snprintf(line, sizeof(line), "%s: %s", file, msg ? msg : "error");
         if (ld.used < errlen)
             ld.used += (size_t)snprintf(err + ld.used, errlen - ld.used, "%s%s", ld.nerrors ? "\n" : "", line);
         ld.nerrors++;

@@ -534,6 +534,20 @@ static void test_missing_file(void) {
        "  and a sentence naming the file");
 }
 
+/* Found by fuzz/fuzz_config.c: a file that starts with ESC is a binary
+ * chunk to Lua, whose refusal named no file; every error names the file. */
+static void test_binary_chunk_names_file(void) {
+    struct config *cfg = (struct config *)1;
+    char path[PATH_MAX], err[2048], want[PATH_MAX + 8];
+    int rc = load_text("binary.lua", "\x1bLuaT\n(", &cfg, path, sizeof path, err, sizeof err);
+    is_int(rc, -1, "a binary chunk is refused");
+    ok(cfg == NULL, "no config is handed back for a binary chunk");
+    snprintf(want, sizeof want, "%s: ", path);
+    if (!ok(strncmp(err, want, strlen(want)) == 0 && strstr(err, "binary chunk"),
+            "the refusal of a binary chunk names the file"))
+        note("error was", err);
+}
+
 int main(void) {
     char tmpl[] = "/tmp/chorus-test-config-XXXXXX";
     modules_register();   /* every module's statements, as chorusd has them */
@@ -553,6 +567,7 @@ int main(void) {
     test_apply_env();
     test_secrets_stay_secret();
     test_missing_file();
+    test_binary_chunk_names_file();
 
     for (int i = ncreated - 1; i >= 0; i--) {
         remove(created[i]);
