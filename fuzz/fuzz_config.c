@@ -51,6 +51,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (!b->kind || b->line < 0) abort();
             (void)config_str(b, "s", NULL);
             (void)config_int(b, "i", 0);
+            (void)config_int(b, "n", 0);
+            (void)config_int(b, "a", 0);
             (void)config_bool(b, "b", 0);
         }
         char e2[256];
