@@ -21,15 +21,17 @@ DEP_CFLAGS := $(shell pkg-config --cflags $(PKGS))
 DEP_LIBS := $(shell pkg-config --libs $(PKGS)) -lm -pthread
 SAN = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 CFLAGS_FUZZ = -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Wno-unused-parameter $(SAN) \
-	-I$(srcdir)/src -DCHORUS_SRCDIR='"$(abspath $(srcdir))"' -DPACKAGE_VERSION='"fuzz"'
+	-MMD -MP -I$(srcdir)/src -DCHORUS_SRCDIR='"$(abspath $(srcdir))"' -DPACKAGE_VERSION='"fuzz"'
 
-TARGETS = webchat_frame discord_json discord_zlib sse ndjson http_headers command_args \
+TARGETS = webchat_frame discord_json discord_rest discord_zlib sse ndjson http_headers command_args \
 	lpattern schedule config webhook_auth redis_url utf8
 
 # The code under test of each target (beside fuzz/fuzz_<target>.c).
 SRC_webchat_frame = platforms/webchat/webchat_frame.c lib/utf8.c lib/xalloc.c
 SRC_discord_json = lib/json_fast.c lib/utf8.c lib/xalloc.c lib/log.c lib/redact.c \
 	platforms/discord/discord_events.c platforms/discord/discord_commands.c core/commands.c
+SRC_discord_rest = platforms/discord/discord_ratelimit.c io/http_client.c lib/http_headers.c lib/json_fast.c \
+	lib/dict.c lib/log.c lib/redact.c lib/utf8.c lib/xalloc.c
 SRC_discord_zlib = platforms/discord/discord_zlib.c lib/json_fast.c lib/utf8.c lib/xalloc.c
 SRC_sse = lib/sse.c lib/xalloc.c
 SRC_ndjson = lib/ndjson.c lib/xalloc.c
@@ -74,6 +76,8 @@ run-%: $(B)/fuzz_%
 	  grep -av -E '^ +#[0-9]+ |^#[0-9]+|^INFO|NEW_FUNC|^"|Recommended dictionary' $(B)/logs/$*.log | tail -30; exit 1; fi
 
 run: $(TARGETS:%=run-%)
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
 
 clean:
 	rm -rf $(B)

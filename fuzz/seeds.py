@@ -57,6 +57,20 @@ discord = [
 for p in discord:
     put('discord_json', p)
 
+# Discord REST answers (tests/lib/fake-discord.js): status pick byte, headers \0 body
+rl = 'x-ratelimit-limit: 5\r\nx-ratelimit-remaining: %s\r\nx-ratelimit-reset: 1714564801.250\r\n' \
+     'x-ratelimit-reset-after: %s\r\nx-ratelimit-bucket: %s\r\n'
+for pick, rem, after, bucket, extra, body in [
+        (0, '4', '1.250', 'abcd1234', '', '{"id":"555","channel_id":"900","content":"ok"}'),
+        (6, '0', '0.5', 'abcd1234', 'x-ratelimit-scope: user\r\nretry-after: 1\r\n',
+         '{"message":"You are being rate limited.","retry_after":0.5,"global":false,"code":0}'),
+        (6, '0', '2', 'abcd1234', 'x-ratelimit-global: true\r\nx-ratelimit-scope: global\r\n',
+         '{"message":"You are being rate limited.","retry_after":2.0,"global":true}'),
+        (0x36, '0', '1', 'ffff', 'x-ratelimit-scope: shared\r\n', ''),
+        (3, '49', '60', 'b', '', '{"message":"401: Unauthorized","code":0}'),
+        (7, '1', '1', 'b', '', 'upstream connect error')]:
+    put('discord_rest', bytes([pick]) + (rl % (rem, after, bucket) + extra).encode() + b'\0' + body.encode())
+
 # zlib-stream: mode byte (1: payloads split on 0xFE, compressed here; 0: raw stream), cap (2 bytes), data
 for i in range(0, len(discord), 3):
     chunk = [p.encode() for p in discord[i:i + 3]]
