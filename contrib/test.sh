@@ -7,7 +7,7 @@
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-CHORUS_EXTRA_PKGS="chromium valgrind" sh contrib/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+CHORUS_EXTRA_PKGS="chromium valgrind clang libclang-rt-14-dev" sh contrib/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
 (cd tests && npm install --no-audit --no-fund --silent >/dev/null 2>&1) || { echo "npm install failed"; echo "0 passed, 1 failed"; exit 1; }
 (cd bench/discord && npm install --no-audit --no-fund --silent >/dev/null 2>&1) || echo "note: discord.js not installed; the Discord bench smoke runs chorusd alone"
 
@@ -64,6 +64,12 @@ step bench-router make bench-router BENCH_FLAGS=--smoke
 # The router's cost and quality evaluation (a simulation with fake models), 100 prompts.
 step bench-router-eval node bench/router/eval.js --smoke
 grep -aE '^(\| (always|tiered|cascade)|  measured|check)' "$top/.ci-bench-router-eval.log"
+
+# The fuzzers (fuzz/, built with clang and libFuzzer), each for 10 s, two
+# at a time: a crash, leak or timeout on the seeds or what grows from them
+# fails the step.
+step fuzz make fuzz-ci
+grep -aE '^fuzz ' "$top/.ci-fuzz.log"
 
 # A plain (unsanitized) build from the release tarball, with its own tests.
 step distcheck make distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror

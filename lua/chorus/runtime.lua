@@ -66,6 +66,7 @@ end
 local commands = {}   -- fn -> spec, for parsing arguments
 
 local DURATION = { s = 1, m = 60, h = 3600, d = 86400, w = 604800 }
+local MAX_DURATION = 31557600 * 1000000   -- a million years, in seconds
 
 -- "10m", "1h30m", "45s", "2d" -> seconds, or nil
 local function parse_duration(s)
@@ -73,8 +74,10 @@ local function parse_duration(s)
   local total, rest = 0, s
   while rest ~= "" do
     local n, unit, tail = rest:match("^(%d+)([smhdw])(.*)$")
-    if not n then return nil end
+    if not n or #n > 12 then return nil end
     total = total + tonumber(n) * DURATION[unit]
+    -- Past a million years the integers would wrap (found by fuzz_command_args).
+    if total > MAX_DURATION then return nil end
     rest = tail
   end
   return total
