@@ -7,7 +7,9 @@ src_libchorus_a_SOURCES += \
 	src/persona/lore_ac.c \
 	src/persona/lore_ac.h \
 	src/persona/lorebook.c \
-	src/persona/lorebook.h
+	src/persona/lorebook.h \
+	src/persona/persona_import.c \
+	src/persona/persona_import.h
 
 unit_tests += tests/unit/test_card tests/unit/test_lorebook
 tests_unit_test_card_SOURCES = tests/unit/test_card.c tests/unit/tap.h

@@ -28,7 +28,8 @@ struct persona {
     struct lorebook *card_book;   /* owned */
     struct lorebook **books;      /* array owned; books other than card_book belong to the set */
     int nbooks;
-    int refs;             /* imported personas: jobs using it (see persona_import.c) */
+    int refs;             /* imported personas: the cache and the jobs using it (persona_import.c) */
+    struct persona *origin;   /* a job's live-edited copy of an imported persona: the one it borrows from */
 };
 
 struct persona_set {
