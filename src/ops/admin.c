@@ -23,7 +23,7 @@
 #include "skills/skills.h"
 #include "lib/xalloc.h"
 
-#define MAX_LINE 65536
+#define MAX_LINE (4 * 1024 * 1024)   /* a request line: room for an imported card */
 
 struct admin_client;
 

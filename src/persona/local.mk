@@ -27,3 +27,7 @@ bench_bench_lorebook_LDADD = src/libchorus.a $(DEP_LIBS)
 bench-lorebook: bench/bench_lorebook
 	./bench/bench_lorebook $(BENCH_FLAGS)
 .PHONY: bench-lorebook
+
+# chorusctl reads card files itself (persona import FILE).
+src_chorusctl_SOURCES += src/persona/card.c src/persona/card_png.c src/persona/card_zip.c \
+	src/persona/lorebook.c src/persona/lore_ac.c src/lib/tokens.c

@@ -125,3 +125,111 @@ test('a V2 PNG card: the persona greets the channel once, and the model gets the
   const other = bob.say('garden', 'hi');
   assert.equal((await bob.replyTo(other)).text, 'Welcome in, Bob! Sit anywhere you like.', 'another channel is greeted too');
 });
+
+test('a V3 PNG with both chunks (ccv3 wins), a CHARX and a JSON card, with config keys over the card', async () => {
+  const v3 = cardJson({ name: 'Kenji', description: 'KENJI-V3 a librarian.' });
+  const stale = cardJson({ name: 'Old Kenji', description: 'STALE-V2' }, 'chara_card_v2');
+  const s = await startCards({
+    extra: [
+      'persona "kenji" { card = "cards/kenji.png" }',
+      'persona "mika" { card = "cards/mika.charx", scenario = "CONFIG-SCENARIO wins over the card" }',
+      'persona "ren" { card = "cards/ren.json", prompt = "CONFIG-PROMPT You are Ren." }',
+    ].join('\n'),
+    files: {
+      'cards/kenji.png': pngCard({ chara: stale, ccv3: v3 }),
+      'cards/mika.charx': charx(cardJson({ name: 'Mika', description: 'MIKA-CHARX', scenario: 'card scenario' })),
+      'cards/ren.json': JSON.stringify(cardJson({ name: 'Ren', system_prompt: 'CARD-PROMPT', description: 'REN-JSON' }, 'chara_card_v2')),
+    },
+  });
+  const ann = await s.user('Ann');
+  for (const [persona, want, not] of [['kenji', /KENJI-V3/, /STALE-V2/], ['mika', /MIKA-CHARX[\s\S]*Scenario: CONFIG-SCENARIO/, /card scenario/],
+    ['ren', /^CONFIG-PROMPT You are Ren\.[\s\S]*REN-JSON/, /CARD-PROMPT/]]) {
+    const use = await chorusctl(s.socket, 'persona', 'use', persona, '--channel', `webchat:${persona}-room`);
+    assert.equal(use.code, 0, use.stderr);
+    await ann.replyTo(ann.say(`${persona}-room`, 'hi'));
+    const sys = lastChat(s.fake)[0].content;
+    assert.match(sys, want, `${persona}: ${sys}`);
+    assert.doesNotMatch(sys, not);
+  }
+});
+
+test('hostile cards in the config are refused with the field named', async () => {
+  const cases = [
+    [Buffer.from(JSON.stringify({ spec: 'chara_card_v9', data: { name: 'x' } })), /spec: "chara_card_v9"/],
+    [Buffer.from(JSON.stringify({ spec: 'chara_card_v2', data: { description: 'x' } })), /data\.name: missing/],
+    [pngCard({ chara: 'eyJ!!!not base64' }), /chara: broken base64/],
+    [charx(null, { bomb: 20 << 20, claim: 100 }), /card\.json: inflates beyond/],
+    [Buffer.alloc(9 << 20, 32), /over the 8388608-byte limit/],
+  ];
+  for (const [bytes, why] of cases) {
+    const r = await checkConfig('persona "bad" { card = "bad.card" }\n', { files: { 'bad.card': bytes } });
+    assert.notEqual(r.code, 0, 'refused');
+    assert.match(r.stderr, why);
+    assert.match(r.stderr, /:1: persona "bad": card /, 'with FILE:LINE and the persona');
+  }
+});
+
+test('chorusctl imports a card file, the channel uses it at once, export gives the same card back, and preview shows the prompt', async () => {
+  const s = await startCards();
+  const dir = tempDir('cards');
+  const file = path.join(dir, 'yuki.png');
+  const yuki = cardJson({
+    name: 'Yuki Mori', description: 'YUKI a snow spirit.', first_mes: 'Brr, hello {{user}}.', tags: ['snow'],
+    character_book: { entries: [{ keys: ['snow'], content: 'SNOW-LORE: it never melts.', enabled: true, insertion_order: 1 }] },
+    extensions: { chub: { id: 7 } },
+  });
+  require('node:fs').writeFileSync(file, pngCard({ ccv3: yuki }));
+  const imp = await chorusctl(s.socket, 'persona', 'import', file);
+  assert.equal(imp.code, 0, imp.stderr);
+  assert.match(imp.stdout, /Imported "Yuki Mori" as persona yuki-mori/);
+  assert.equal((await chorusctl(s.socket, 'persona', 'use', 'yuki-mori', '--channel', 'webchat:igloo')).code, 0);
+  const ann = await s.user('Ann');
+  const id = ann.say('igloo', 'is there snow?');
+  assert.equal((await ann.replyTo(id)).text, 'Brr, hello Ann.');
+  await ann.replyTo(id);
+  assert.match(lastChat(s.fake)[0].content, /YUKI a snow spirit\.[\s\S]*/);
+  assert.match(lastChat(s.fake)[0].content, /SNOW-LORE/);
+
+  const exp = await chorusctl(s.socket, 'persona', 'export', 'yuki-mori');
+  assert.equal(exp.code, 0, exp.stderr);
+  const card = JSON.parse(exp.stdout);
+  assert.equal(card.spec, 'chara_card_v3');
+  for (const k of ['name', 'description', 'first_mes', 'tags', 'character_book', 'extensions']) {
+    assert.deepEqual(card.data[k], yuki.data[k], `${k} round-trips`);
+  }
+  const back = path.join(dir, 'back.json');
+  require('node:fs').writeFileSync(back, exp.stdout);
+  const again = await chorusctl(s.socket, 'persona', 'import', back, '--name', 'yuki2');
+  assert.equal(again.code, 0, again.stderr);
+  const exp2 = JSON.parse((await chorusctl(s.socket, 'persona', 'export', 'yuki2')).stdout);
+  assert.deepEqual(exp2, card, 'export, import, export: the same card');
+  const cfgExp = JSON.parse((await chorusctl(s.socket, 'persona', 'export', 'aiko')).stdout);
+  assert.equal(cfgExp.data.description, AIKO.data.description, 'a config persona exports its card too');
+
+  const hostile = path.join(dir, 'bad.json');
+  require('node:fs').writeFileSync(hostile, JSON.stringify({ spec: 'chara_card_v2', data: { name: '' } }));
+  const bad = await chorusctl(s.socket, 'persona', 'import', hostile);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /data\.name: missing/);
+
+  const calls = s.fake.requests.length;
+  const pv = await chorusctl(s.socket, 'persona', 'preview', 'aiko', '--channel', 'webchat:nowhere', 'tell me about the dragon');
+  assert.equal(pv.code, 0, pv.stderr);
+  assert.match(pv.stdout, /--- system\nYou are Aiko\./);
+  assert.match(pv.stdout, /Kyoto \/ dragon \(before_char, \d+ tokens\): key "dragon" in the message/);
+  assert.match(pv.stdout, /--- user\ntell me about the dragon\n--- system\nReply as Aiko/);
+  assert.match(pv.stdout, /about \d+ tokens of a 3000-token budget/);
+  const pvJson = JSON.parse((await chorusctl(s.socket, '--json', 'persona', 'preview', 'yuki-mori', '--channel', 'webchat:igloo', 'more snow')).stdout);
+  assert.ok(pvJson.data.messages.some((m) => m.content === 'is there snow?'), 'the channel history is in the preview');
+  assert.equal(s.fake.requests.length, calls, 'the preview calls no model');
+});
+
+test('a card pasted in chat by someone without the admin role is refused, and nothing is stored', async () => {
+  const s = await startCards();
+  const guest = await s.user('Guest');
+  const card = JSON.stringify(cardJson({ name: 'Chat Card', description: 'CHAT-PASTED  two spaces' }));
+  const id = guest.say('ops', `!chorus persona import --name pasted ${card}`);
+  assert.match((await guest.replyTo(id)).text, /"persona import \[--name NAME\] CARD-JSON" needs the admin role/);
+  assert.equal(await s.redis.cmd('EXISTS', 'chorus:card:pasted'), 0);
+  assert.doesNotMatch(s.fake.requests.map((r) => JSON.stringify(r.body)).join(''), /CHAT-PASTED/, 'the card never reached a model');
+});
