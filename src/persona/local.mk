@@ -12,6 +12,8 @@ src_libchorus_a_SOURCES += \
 	src/persona/persona_import.h
 
 unit_tests += tests/unit/test_card tests/unit/test_lorebook
+integration_tests += tests/integration/persona_cards.test.js
+EXTRA_DIST += tests/lib/cards.js
 tests_unit_test_card_SOURCES = tests/unit/test_card.c tests/unit/tap.h
 tests_unit_test_card_LDADD = $(UNIT_LDADD)
 tests_unit_test_card_CFLAGS = $(UNIT_CFLAGS)
