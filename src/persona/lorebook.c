@@ -43,6 +43,7 @@ struct lorebook {
     struct lore_entry *entries;
     int count;
     int scan_depth;
+    int max_depth;             /* the deepest scan of any entry */
     long token_budget;
     int recursive, max_recursion;
     struct lore_key *keys;
@@ -311,6 +312,9 @@ struct lorebook *lorebook_compile(const json_t *book, const char *where, char *e
             if (read_entry(lb, lb->count++, e, w, err, errlen) < 0) goto fail;
         }
     }
+    lb->max_depth = lb->scan_depth;
+    for (int i = 0; i < lb->count; i++)
+        if (lb->entries[i].scan_depth > lb->max_depth) lb->max_depth = lb->entries[i].scan_depth;
     if (lb->fold) lore_ac_build(lb->fold);
     if (lb->exact) lore_ac_build(lb->exact);
     return lb;
@@ -542,10 +546,7 @@ static int match_book(struct lorebook *lb, const char *const *texts, int ntexts,
                       struct lore_hit *hits, int nhits, int max) {
     for (int i = 0; i < lb->count; i++) lb->state[i] = (struct lore_state){ .prim = -1 };
     /* The conversation, newest message first, one line break between messages. */
-    int depth = lb->scan_depth;
-    for (int i = 0; i < lb->count; i++)
-        if (lb->entries[i].scan_depth > depth) depth = lb->entries[i].scan_depth;
-    if (ntexts > depth) ntexts = depth;
+    if (ntexts > lb->max_depth) ntexts = lb->max_depth;
     size_t ends[64], total = 0;
     if (ntexts > 64) ntexts = 64;
     for (int i = 0; i < ntexts; i++) total += strlen(texts[i]) + 1;
