@@ -61,6 +61,9 @@ step bench-discord-one-channel-smoke node bench/discord/run.js --smoke --one-cha
 grep -aE '^(chorusd|discord.js|ratios)' "$top/.ci-bench-discord-one-channel-smoke.log"
 step bench-dispatch make bench-dispatch BENCH_FLAGS=--smoke
 step bench-router make bench-router BENCH_FLAGS=--smoke
+# A 1,000-entry lorebook matched per message: microseconds (fails over a millisecond).
+step bench-lorebook make bench-lorebook BENCH_FLAGS=--smoke
+grep -aE '^(bench lorebook|  per message)' "$top/.ci-bench-lorebook.log"
 # The router's cost and quality evaluation (a simulation with fake models), 100 prompts.
 step bench-router-eval node bench/router/eval.js --smoke
 grep -aE '^(\| (always|tiered|cascade)|  measured|check)' "$top/.ci-bench-router-eval.log"

@@ -375,6 +375,9 @@ local function new_api()
   chorus.prompt = {}
   -- chorus.prompt.build(msg, {turns=, summary=, facts=, observation=}) -> messages
   function chorus.prompt.build(msg, ctx) return core.prompt_build(ctx or {}) end
+  -- chorus.prompt.greeting(msg) -> the card's first_mes the first time the
+  -- persona speaks in this channel (once: Redis remembers), else nil
+  function chorus.prompt.greeting(msg) return core.greet() end
 
   -- chorus.ledger.record{kind=, value=, currency=, ref=}: value a persona created
   -- (a sale, a booking, a coupon redeemed) for the ledger's revenue share.

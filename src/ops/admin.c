@@ -23,7 +23,7 @@
 #include "skills/skills.h"
 #include "lib/xalloc.h"
 
-#define MAX_LINE 65536
+#define MAX_LINE (4 * 1024 * 1024)   /* a request line: room for an imported card */
 #define MAX_QUEUED (1u << 20)   /* answers waiting for a client before we stop reading it */
 #define MAX_PENDING 64          /* operator commands one client may have running */
 

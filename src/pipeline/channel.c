@@ -14,7 +14,11 @@
 #include "lib/log.h"
 #include "core/message.h"
 #include "lib/metrics.h"
+#include "persona/card.h"
 #include "persona/persona.h"
+#include "persona/persona_import.h"
+#include "model/model.h"
+#include "io/redis_client.h"
 #include "core/runtime.h"
 #include "core/server.h"
 #include "skills/dispatch.h"
@@ -54,6 +58,7 @@ int channel_active(void) {
 void channel_shutdown(void) {
     dict_free(channels);
     channels = NULL;
+    persona_import_clear();
 }
 
 static void job_start(struct job *job);
@@ -133,11 +138,13 @@ static struct persona *persona_with(const struct persona *base, json_t *override
     p->display_name = xstrdup((v = json_string_value(json_object_get(overrides, "display_name"))) ? v : base->display_name);
     p->apology = xstrdup((v = json_string_value(json_object_get(overrides, "apology"))) ? v : base->apology);
     p->model = xstrdup((v = json_string_value(json_object_get(overrides, "model"))) ? v : base->model);
+    p->origin = NULL;
     return p;
 }
 
 static void free_own_persona(struct persona *p) {
     if (!p) return;
+    persona_import_release(p->origin);
     free(p->prompt);
     free(p->display_name);
     free(p->apology);
@@ -145,9 +152,66 @@ static void free_own_persona(struct persona *p) {
     free(p);
 }
 
+/* Speak as IMPORTED (a reference the job now holds), with the channel's live edits. */
+static void job_run_imported(struct job *job, struct persona *imported, json_t *overrides) {
+    job->own_persona = persona_with(imported, overrides);
+    job->own_persona->origin = imported;
+    channel_speak_as(job, job->own_persona);
+    dispatch_job(job->rt->skills, job);
+}
+
+static void job_run(struct job *job, const char *name, json_t *overrides);
+
+/* Waiting for an imported persona's card from Redis. */
+struct card_fetch {
+    struct job *job;
+    json_t *overrides;
+    char name[128];
+    char rev[17];
+};
+
+static void on_card(redisReply *r, const char *err, void *data) {
+    struct card_fetch *f = data;
+    char why[400] = "";
+    json_t *card = NULL;
+    if (err) snprintf(why, sizeof(why), "%s", err);
+    else if (!r || r->type != REDIS_REPLY_STRING) snprintf(why, sizeof(why), "its card is gone from Redis");
+    else card = card_parse((const unsigned char *)r->str, r->len, why, sizeof(why));
+    if (card) {
+        const char *model = model_defined(f->job->rt->cfg, "default") ? "default" : "local";
+        job_run_imported(f->job, persona_import_put(f->name, f->rev, card, model), f->overrides);
+        json_decref(card);
+    } else {
+        log_warn("persona \"%s\" (imported): %s; using the default", f->name, why);
+        job_run(f->job, NULL, NULL);
+    }
+    json_decref(f->overrides);
+    free(f);
+}
+
 /* Choose the persona (NAME from Redis, or the platform's default) and run the skills. */
 static void job_run(struct job *job, const char *name, json_t *overrides) {
     const struct persona *p = name ? persona_find(job->rt->personas, name) : NULL;
+    const char *rev = json_string_value(json_object_get(overrides, "card"));
+    if (name && !p && rev) {
+        /* An imported persona: cached at this revision, or its card read from Redis once. */
+        struct persona *imported = persona_import_get(name, rev);
+        if (imported) {
+            job_run_imported(job, imported, overrides);
+            return;
+        }
+        struct card_fetch *f = xcalloc(1, sizeof(*f));
+        f->job = job;
+        f->overrides = json_incref(overrides);
+        snprintf(f->name, sizeof(f->name), "%s", name);
+        snprintf(f->rev, sizeof(f->rev), "%s", rev);
+        char key[300];
+        snprintf(key, sizeof(key), "%scard:%s", redis_client_prefix(server.redis), name);
+        const char *argv[2] = { "GET", key };
+        if (redis_command(server.redis, on_card, f, 2, argv, NULL) == 0) return;
+        json_decref(f->overrides);
+        free(f);
+    }
     if (name && !p) log_warn("channel %s:%s names persona \"%s\", which is not defined; using the default",
                              job->msg->platform, job->msg->channel, name);
     channel_speak_as(job, p ? p : persona_default_for(job->rt->personas, job->msg->platform));
