@@ -10,6 +10,7 @@ cd "$top"
 CHORUS_EXTRA_PKGS="chromium valgrind clang libclang-rt-14-dev" sh contrib/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
 (cd tests && npm install --no-audit --no-fund --silent >/dev/null 2>&1) || { echo "npm install failed"; echo "0 passed, 1 failed"; exit 1; }
 (cd bench/discord && npm install --no-audit --no-fund --silent >/dev/null 2>&1) || echo "note: discord.js not installed; the Discord bench smoke runs chorusd alone"
+(cd bench/slack && npm install --no-audit --no-fund --silent >/dev/null 2>&1) || echo "note: @slack/bolt not installed; the Slack bench smoke runs chorusd alone"
 
 passed=0
 failed=0
@@ -59,6 +60,9 @@ grep -aE '^(chorusd|discord.js|ratios)' "$top/.ci-bench-discord-smoke.log"
 # One busy guild channel, 64 messages outstanding: every one must be answered (issue 12).
 step bench-discord-one-channel-smoke node bench/discord/run.js --smoke --one-channel
 grep -aE '^(chorusd|discord.js|ratios)' "$top/.ci-bench-discord-one-channel-smoke.log"
+# The Slack benchmark, briefly: chorusd and Bolt against the fake Slack, across a refresh_requested and a TCP drop.
+step bench-slack-smoke node bench/slack/run.js --smoke
+grep -aE '^(chorusd|bolt|ratios)' "$top/.ci-bench-slack-smoke.log"
 step bench-dispatch make bench-dispatch BENCH_FLAGS=--smoke
 step bench-router make bench-router BENCH_FLAGS=--smoke
 # A 1,000-entry lorebook matched per message: microseconds (fails over a millisecond).
