@@ -14,8 +14,10 @@ src_libchorus_a_SOURCES += \
 	src/platforms/mattermost/mattermost_ws.h
 
 integration_tests += \
+	tests/integration/mattermost.test.js \
 	tests/integration/mattermost_fake_client.test.js
 
 EXTRA_DIST += \
 	tests/lib/fake-mattermost.js \
-	bench/mattermost/package.json bench/mattermost/mm-bot.js
+	bench/mattermost/package.json bench/mattermost/mm-bot.js bench/mattermost/run.js \
+	bench/mattermost-echo.conf.lua
