@@ -50,6 +50,7 @@ async function startMattermost({ extra = '' } = {}) {
     waitReady: false,
   });
   await fake.waitForHello(10000);
+  await stack.chorus.waitForLog(/mattermost: connected \(session /, 10000);   // it has read the hello
   return { fake, chorus: stack.chorus };
 }
 

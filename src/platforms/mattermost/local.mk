@@ -13,6 +13,11 @@ src_libchorus_a_SOURCES += \
 	src/platforms/mattermost/mattermost_ws.c \
 	src/platforms/mattermost/mattermost_ws.h
 
+unit_tests += tests/unit/test_mattermost_events
+tests_unit_test_mattermost_events_SOURCES = tests/unit/test_mattermost_events.c tests/unit/tap.h
+tests_unit_test_mattermost_events_LDADD = $(UNIT_LDADD)
+tests_unit_test_mattermost_events_CFLAGS = $(UNIT_CFLAGS)
+
 integration_tests += \
 	tests/integration/mattermost.test.js \
 	tests/integration/mattermost_fake_client.test.js
