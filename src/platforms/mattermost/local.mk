@@ -24,5 +24,5 @@ integration_tests += \
 
 EXTRA_DIST += \
 	tests/lib/fake-mattermost.js \
-	bench/mattermost/package.json bench/mattermost/mm-bot.js bench/mattermost/run.js \
+	bench/mattermost/README.md bench/mattermost/package.json bench/mattermost/mm-bot.js bench/mattermost/run.js \
 	bench/mattermost-echo.conf.lua
