@@ -21,6 +21,14 @@ const PLUGINS = {
   msg:reply("echo: " .. msg.text)
 end)`,
   },
+  like: {
+    init: `chorus.command("like", { help = "react to this message" }, function(msg)
+  msg:typing()
+  msg:react("❤️")
+  msg:react(":tada:")
+  msg:reply("liked")
+end)`,
+  },
   story: {
     manifest: { model: true },
     init: `
@@ -184,4 +192,15 @@ test('a streamed answer is one post, patched as it grows, ending in the final te
   assert.ok(patches[patches.length - 1].message.endsWith(' THE END'));
   const times = [first.at, ...patches.map((x) => x.at)];
   for (let i = 1; i < times.length; i++) assert.ok(times[i] - times[i - 1] >= 150, `patches spaced by the throttle (${times.join(', ')})`);
+});
+
+test('a skill reacts (unicode and :name: emoji become Mattermost names) and shows typing on the websocket', async () => {
+  const { fake } = await startMattermost();
+  const p = fake.mentionBot({ message: '!like' });
+  await fake.waitForPost((q) => q.message === 'liked', 10000);
+  await waitFor(() => fake.reactions.length >= 2, { timeoutMs: 5000, what: 'two reactions' });
+  assert.deepEqual(fake.reactions.map((r) => r.emoji_name).sort(), ['heart', 'tada']);
+  assert.ok(fake.reactions.every((r) => r.post_id === p.id && r.user_id === fake.bot.id), 'on her post, as the bot');
+  const typing = await waitFor(() => fake.typing.find((t) => t.channel_id === p.channel_id), { timeoutMs: 5000, what: 'typing' });
+  assert.equal(typing.via, 'websocket', 'typing costs no REST call');
 });
