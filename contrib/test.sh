@@ -11,6 +11,7 @@ CHORUS_EXTRA_PKGS="chromium valgrind clang libclang-rt-14-dev" sh contrib/deps.s
 (cd tests && npm install --no-audit --no-fund --silent >/dev/null 2>&1) || { echo "npm install failed"; echo "0 passed, 1 failed"; exit 1; }
 (cd bench/discord && npm install --no-audit --no-fund --silent >/dev/null 2>&1) || echo "note: discord.js not installed; the Discord bench smoke runs chorusd alone"
 (cd bench/slack && npm install --no-audit --no-fund --silent >/dev/null 2>&1) || echo "note: @slack/bolt not installed; the Slack bench smoke runs chorusd alone"
+(cd bench/mattermost && npm install --no-audit --no-fund --silent >/dev/null 2>&1) || echo "note: @mattermost/client not installed; the Mattermost bench smoke runs chorusd alone"
 
 passed=0
 failed=0
@@ -63,6 +64,9 @@ grep -aE '^(chorusd|discord.js|ratios)' "$top/.ci-bench-discord-one-channel-smok
 # The Slack benchmark, briefly: chorusd and Bolt against the fake Slack, across a refresh_requested and a TCP drop.
 step bench-slack-smoke node bench/slack/run.js --smoke
 grep -aE '^(chorusd|bolt|ratios)' "$top/.ci-bench-slack-smoke.log"
+# The Mattermost benchmark, briefly: chorusd and the @mattermost/client bot against the fake Mattermost.
+step bench-mattermost-smoke node bench/mattermost/run.js --smoke
+grep -aE '^(chorusd|@mattermost|ratios)' "$top/.ci-bench-mattermost-smoke.log"
 step bench-dispatch make bench-dispatch BENCH_FLAGS=--smoke
 step bench-router make bench-router BENCH_FLAGS=--smoke
 # A 1,000-entry lorebook matched per message: microseconds (fails over a millisecond).

@@ -26,6 +26,7 @@
 #include "pipeline/channel.h"
 #include "platforms/discord/discord.h"
 #include "platforms/slack/slack.h"
+#include "platforms/mattermost/mattermost.h"
 #include "platforms/test/testchat.h"
 #include "platforms/webchat/webchat.h"
 #include "skills/skills.h"
@@ -90,6 +91,7 @@ static const struct module modules[] = {
     { "webchat", NULL, NULL, NULL, &webchat_platform, 0 },
     { "discord", discord_config_register, NULL, NULL, &discord_platform, 0 },
     { "slack", slack_config_register, NULL, NULL, &slack_platform, 0 },
+    { "mattermost", mattermost_config_register, NULL, NULL, &mattermost_platform, 0 },
     { "test", NULL, NULL, NULL, &testchat_platform, 1 },
 };
 
