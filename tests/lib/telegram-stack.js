@@ -16,7 +16,7 @@ const TOKEN = '7012345678:AAH-fake_Telegram-token-for-tests-0123';
 
 // TIME_SCALE 0.02: Telegram's 1 message/s per chat becomes 20 ms, its
 // minute per group 1.2 s, retry_after 1 s 20 ms, the 50 s long poll 1 s.
-async function startTelegramStack({ timeScale = 0.02, fakeOptions = {}, telegramExtra = '', configExtra = '', env = {}, redis, waitReady = true, fake: given } = {}) {
+async function startTelegramStack({ timeScale = 0.02, fakeOptions = {}, telegramExtra = '', configExtra = '', env = {}, redis, listen, logLevel, waitReady = true, fake: given } = {}) {
   const fake = given || await startFakeTelegram({ token: TOKEN, timeScale, ...fakeOptions });
   if (!given) after(() => fake.close());
   const keys = [
@@ -26,7 +26,7 @@ async function startTelegramStack({ timeScale = 0.02, fakeOptions = {}, telegram
   ];
   if (telegramExtra) keys.push(telegramExtra);
   const extra = `telegram { ${keys.join(', ')} }\n${configExtra}`;
-  const stack = await startStack({ redis, configOptions: { extra }, env: { TELEGRAM_TOKEN: TOKEN, ...env }, waitReady: false });
+  const stack = await startStack({ redis, configOptions: { extra, ...(listen ? { listen } : {}), ...(logLevel ? { logLevel } : {}) }, env: { TELEGRAM_TOKEN: TOKEN, ...env }, waitReady: false });
   if (waitReady) await fake.waitForCall((c) => c.method === 'getUpdates' || c.method === 'setWebhook', 10000);
   return { fake, stack, chorus: stack.chorus, token: TOKEN };
 }

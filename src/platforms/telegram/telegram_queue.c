@@ -237,6 +237,14 @@ static void on_sent(const struct telegram_result *r, void *data) {
     struct item *it = cq->head;
     uint64_t now = uv_now(q->loop);
     cq->call = NULL;
+    /* The spacing counts from the answer: the next request cannot reach
+     * Telegram sooner than the interval after this one did. */
+    if (cq->next_at < now + scaled(q, q->o.chat_interval_ms)) cq->next_at = now + scaled(q, q->o.chat_interval_ms);
+    if (cq->window) {
+        cq->window[cq->wpos] = now;
+        cq->wpos = (cq->wpos + 1) % q->o.group_per_minute;
+        if (cq->wn < q->o.group_per_minute) cq->wn++;
+    }
     if (!r->ok && r->error_code == 429 && ++it->limited <= MAX_429) {
         q->n429++;
         long wait = r->retry_after > 0 ? r->retry_after : 1;
@@ -278,13 +286,7 @@ static uint64_t ready_at(struct telegram_queue *q, struct chatq *cq) {
 static void send_head(struct telegram_queue *q, struct chatq *cq, uint64_t now) {
     struct item *it = cq->head;
     json_object_set(it->params, "chat_id", cq->target);
-    cq->next_at = now + scaled(q, q->o.chat_interval_ms);
     cq->last_used = now;
-    if (cq->window) {
-        cq->window[cq->wpos] = now;
-        cq->wpos = (cq->wpos + 1) % q->o.group_per_minute;
-        if (cq->wn < q->o.group_per_minute) cq->wn++;
-    }
     q->tokens -= 1;
     cq->call = telegram_api_call(q->api, it->method, json_incref(it->params), 30000, on_sent, cq);
     if (!cq->call) {
