@@ -223,6 +223,7 @@ async function startFakeTelegram({ token = '123456789:AAFakeTokenForTestsOnly_ab
     calls: [], sent: [], edits: [], actions: [], reactions: [], commands: null, commandSets: [],
     violations: [], force429: [], failNext: [], webhook: null, webhookDeliveries: [],
     updates: [],                // not yet confirmed, oldest first
+    history: [],                // every update ever queued
     forgotten: 0,               // updates confirmed (dropped)
     delivered: new Map(),       // update_id -> times handed out
     allowedUpdates: null,
@@ -293,6 +294,7 @@ async function startFakeTelegram({ token = '123456789:AAFakeTokenForTestsOnly_ab
     if (typeof update.update_id === 'number' && update.update_id >= fake.nextUpdateId) fake.nextUpdateId = update.update_id + 1;
     else if (update.update_id === fake.nextUpdateId) fake.nextUpdateId++;
     fake.updates.push(update);
+    fake.history.push(update);
     setImmediate(answerPoll);
     setImmediate(deliverWebhook);
     return update;
@@ -382,6 +384,12 @@ async function startFakeTelegram({ token = '123456789:AAFakeTokenForTestsOnly_ab
     }
   };
   // How many times each update was handed out (by getUpdates or the webhook).
+  // Telegram never got the confirmations (say its answer was lost): every
+  // update handed out comes again to a getUpdates without a higher offset.
+  fake.unconfirm = () => {
+    const waiting = new Set(fake.updates);
+    fake.updates = fake.history.filter((u) => waiting.has(u) || fake.delivered.has(u.update_id));
+  };
   // U: an update, or a message made by userSays / channelPost.
   fake.timesDelivered = (u) => fake.delivered.get(u.update_id !== undefined ? u.update_id : updateOf.get(u)) || 0;
 
