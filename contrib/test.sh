@@ -10,6 +10,7 @@ cd "$top"
 CHORUS_EXTRA_PKGS="chromium valgrind" sh contrib/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
 (cd tests && npm install --no-audit --no-fund --silent >/dev/null 2>&1) || { echo "npm install failed"; echo "0 passed, 1 failed"; exit 1; }
 (cd bench/discord && npm install --no-audit --no-fund --silent >/dev/null 2>&1) || echo "note: discord.js not installed; the Discord bench smoke runs chorusd alone"
+(cd bench/telegram && npm install --no-audit --no-fund --silent >/dev/null 2>&1) || echo "note: grammY not installed in bench/telegram; the Telegram bench smoke runs chorusd alone"
 
 passed=0
 failed=0
@@ -56,6 +57,9 @@ grep -aE '^(  per|redis|bench)' "$top/.ci-bench-redis-memory.log"
 # The Discord benchmark, briefly: chorusd and discord.js against the fake Discord.
 step bench-discord-smoke node bench/discord/run.js --smoke
 grep -aE '^(chorusd|discord.js|ratios)' "$top/.ci-bench-discord-smoke.log"
+# The Telegram benchmark, briefly: chorusd and grammY against the fake Bot API.
+step bench-telegram-smoke node bench/telegram/run.js --smoke
+grep -aE '^(chorusd|grammY|ratios)' "$top/.ci-bench-telegram-smoke.log"
 step bench-dispatch make bench-dispatch BENCH_FLAGS=--smoke
 step bench-router make bench-router BENCH_FLAGS=--smoke
 # The router's cost and quality evaluation (a simulation with fake models), 100 prompts.

@@ -483,6 +483,7 @@ async function startFakeTelegram({ token = '123456789:AAFakeTokenForTestsOnly_ab
       while (globalSends.length && t - globalSends[0] >= scaled(1000)) globalSends.shift();
       if (lim.globalPerSecond && globalSends.length >= lim.globalPerSecond) tooMany(scaled(1000) - (t - globalSends[0]), 'more than 30 messages per second');
     }
+    if (!lim) return;
     sends.push(t);
     if (sends.length > 64) sends.splice(0, sends.length - 64);
     globalSends.push(t);
