@@ -333,8 +333,7 @@ static int on_message(struct telegram *tg, long long uid, json_t *msg, const cha
     int topic_root = json_object_get(replied, "forum_topic_created") != NULL;
     int reply_to_bot = !topic_root && json_is_integer(replied_from) && json_integer_value(replied_from) == tg->bot_id;
     int private_chat = !strcmp(chat_type, "private");
-    int addressed = private_chat || a.mentioned || reply_to_bot || (a.command && !a.other_bot_command && private_chat);
-    if (a.command && strcmp(chat_type, "private") && a.name_end != a.cmd_end) addressed = 1;   /* /cmd@us */
+    int addressed = private_chat || a.mentioned || reply_to_bot;     /* /cmd@us counts as a mention */
     if (!addressed && tg->addressed_only && !a.command) return 0;
     char *ctext = core_text(tg, text, &a);
     if (!*ctext && !event) {
@@ -435,16 +434,22 @@ static int on_update(json_t *u, void *data) {
     return handle_update(data, u);
 }
 
-/* The webhook's callback: a repeat (Telegram retries) is dropped. */
-static void on_hook_update(json_t *u, void *data) {
+/* The webhook's callback: updates come one at a time, in order
+ * (max_connections 1), so one below the offset is a repeat (Telegram
+ * retries) and is dropped. */
+static int on_hook_update(json_t *u, void *data) {
     struct telegram *tg = data;
     json_t *id = json_object_get(u, "update_id");
     if (!json_is_integer(id)) {
         log_warn("telegram: a webhook update without an update_id was skipped");
-        return;
+        return 0;
     }
-    if (telegram_poll_seen(tg->poll, (long long)json_integer_value(id))) return;
-    if (handle_update(tg, u) == 0) telegram_poll_store(tg->poll, telegram_poll_offset(tg->poll));
+    long long uid = (long long)json_integer_value(id);
+    if (uid < telegram_poll_offset(tg->poll)) return 0;
+    if (handle_update(tg, u) < 0) return -1;
+    telegram_poll_seen(tg->poll, uid);
+    telegram_poll_store(tg->poll, telegram_poll_offset(tg->poll));
+    return 0;
 }
 
 /* ---- commands ---------------------------------------------------------- */
@@ -562,7 +567,8 @@ static void on_me(const struct telegram_result *r, void *data) {
     send_commands(tg);
     json_t *params;
     if (tg->hook_url) {
-        params = json_pack("{s:s, s:s, s:O}", "url", tg->hook_url, "secret_token", tg->hook_secret, "allowed_updates", tg->allowed);
+        params = json_pack("{s:s, s:s, s:O, s:i}", "url", tg->hook_url, "secret_token", tg->hook_secret,
+                           "allowed_updates", tg->allowed, "max_connections", 1);
         telegram_api_call(tg->api, "setWebhook", params, 30000, on_webhook_set, tg);
     } else {
         params = json_pack("{s:b}", "drop_pending_updates", 0);

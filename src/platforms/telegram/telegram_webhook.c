@@ -81,9 +81,10 @@ static void hook_body_done(void *state) {
         web_respond_text(r->wsi, 200, "skipped\n");     /* never to be sent again */
         return;
     }
-    r->w->fn(u, r->w->data);
+    int taken = r->w->fn(u, r->w->data);
     json_decref(u);
-    web_respond_text(r->wsi, 200, "ok\n");
+    if (taken < 0) web_respond_text(r->wsi, 503, "not now\n");
+    else web_respond_text(r->wsi, 200, "ok\n");
 }
 
 static void hook_detach(void *state) {
