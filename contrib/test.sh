@@ -12,6 +12,7 @@ CHORUS_EXTRA_PKGS="chromium valgrind clang libclang-rt-14-dev" sh contrib/deps.s
 (cd bench/discord && npm install --no-audit --no-fund --silent >/dev/null 2>&1) || echo "note: discord.js not installed; the Discord bench smoke runs chorusd alone"
 (cd bench/slack && npm install --no-audit --no-fund --silent >/dev/null 2>&1) || echo "note: @slack/bolt not installed; the Slack bench smoke runs chorusd alone"
 (cd bench/mattermost && npm install --no-audit --no-fund --silent >/dev/null 2>&1) || echo "note: @mattermost/client not installed; the Mattermost bench smoke runs chorusd alone"
+(cd bench/telegram && npm install --no-audit --no-fund --silent >/dev/null 2>&1) || echo "note: grammY not installed in bench/telegram; the Telegram bench smoke runs chorusd alone"
 
 passed=0
 failed=0
@@ -67,6 +68,9 @@ grep -aE '^(chorusd|bolt|ratios)' "$top/.ci-bench-slack-smoke.log"
 # The Mattermost benchmark, briefly: chorusd and the @mattermost/client bot against the fake Mattermost.
 step bench-mattermost-smoke node bench/mattermost/run.js --smoke
 grep -aE '^(chorusd|@mattermost|ratios)' "$top/.ci-bench-mattermost-smoke.log"
+# The Telegram benchmark, briefly: chorusd and grammY against the fake Bot API.
+step bench-telegram-smoke node bench/telegram/run.js --smoke
+grep -aE '^(chorusd|grammY|ratios)' "$top/.ci-bench-telegram-smoke.log"
 step bench-dispatch make bench-dispatch BENCH_FLAGS=--smoke
 step bench-router make bench-router BENCH_FLAGS=--smoke
 # A 1,000-entry lorebook matched per message: microseconds (fails over a millisecond).

@@ -27,6 +27,7 @@
 #include "platforms/discord/discord.h"
 #include "platforms/slack/slack.h"
 #include "platforms/mattermost/mattermost.h"
+#include "platforms/telegram/telegram.h"
 #include "platforms/test/testchat.h"
 #include "platforms/webchat/webchat.h"
 #include "skills/skills.h"
@@ -92,6 +93,7 @@ static const struct module modules[] = {
     { "discord", discord_config_register, NULL, NULL, &discord_platform, 0 },
     { "slack", slack_config_register, NULL, NULL, &slack_platform, 0 },
     { "mattermost", mattermost_config_register, NULL, NULL, &mattermost_platform, 0 },
+    { "telegram", telegram_config_register, NULL, NULL, &telegram_platform, 0 },
     { "test", NULL, NULL, NULL, &testchat_platform, 1 },
 };
 
