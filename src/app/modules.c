@@ -25,6 +25,7 @@
 #include "persona/persona.h"
 #include "pipeline/channel.h"
 #include "platforms/discord/discord.h"
+#include "platforms/irc/irc.h"
 #include "platforms/test/testchat.h"
 #include "platforms/webchat/webchat.h"
 #include "skills/skills.h"
@@ -88,6 +89,7 @@ static const struct module modules[] = {
     /* Chat platforms: one line each. */
     { "webchat", NULL, NULL, NULL, &webchat_platform, 0 },
     { "discord", discord_config_register, NULL, NULL, &discord_platform, 0 },
+    { "irc", irc_config_register, NULL, NULL, &irc_platform, 0 },
     { "test", NULL, NULL, NULL, &testchat_platform, 1 },
 };
 
