@@ -7,9 +7,10 @@
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-CHORUS_EXTRA_PKGS="chromium valgrind" sh contrib/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+CHORUS_EXTRA_PKGS="chromium valgrind ngircd inspircd" sh contrib/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
 (cd tests && npm install --no-audit --no-fund --silent >/dev/null 2>&1) || { echo "npm install failed"; echo "0 passed, 1 failed"; exit 1; }
 (cd bench/discord && npm install --no-audit --no-fund --silent >/dev/null 2>&1) || echo "note: discord.js not installed; the Discord bench smoke runs chorusd alone"
+(cd bench/irc && npm install --no-audit --no-fund --silent >/dev/null 2>&1) || echo "note: irc-framework not installed; the IRC bench smoke runs chorusd alone"
 
 passed=0
 failed=0
@@ -56,6 +57,9 @@ grep -aE '^(  per|redis|bench)' "$top/.ci-bench-redis-memory.log"
 # The Discord benchmark, briefly: chorusd and discord.js against the fake Discord.
 step bench-discord-smoke node bench/discord/run.js --smoke
 grep -aE '^(chorusd|discord.js|ratios)' "$top/.ci-bench-discord-smoke.log"
+# The IRC benchmark, briefly: chorusd and irc-framework on one real InspIRCd.
+step bench-irc-smoke node bench/irc/run.js --smoke
+grep -aE '^(chorusd|irc-framework|ratios)' "$top/.ci-bench-irc-smoke.log"
 step bench-dispatch make bench-dispatch BENCH_FLAGS=--smoke
 step bench-router make bench-router BENCH_FLAGS=--smoke
 # The router's cost and quality evaluation (a simulation with fake models), 100 prompts.

@@ -132,7 +132,7 @@ async function startNgircd({ tls = false, motd = 'chorus test server' } = {}) {
 
 // InspIRCd 3 with IRCv3 capabilities (message-tags, server-time,
 // echo-message) and strict flood limits.
-async function startInspircd({ flood = { commandrate: 1000, threshold: 10 }, password = null } = {}) {
+async function startInspircd({ flood = { commandrate: 1000, threshold: 10 }, password = null, recvq = 8192 } = {}) {
   const dir = tempDir('inspircd');
   fs.chmodSync(dir, 0o755);
   const port = await freePort();
@@ -142,7 +142,7 @@ async function startInspircd({ flood = { commandrate: 1000, threshold: 10 }, pas
     '<server name="irc.inspircd.test" description="chorus test server" network="ChorusTest">',
     '<admin name="chorus tests" nick="admin" email="tests@localhost">',
     `<bind address="127.0.0.1" port="${port}" type="clients">`,
-    `<connect name="main" allow="*" timeout="60" pingfreq="120" hardsendq="1048576" softsendq="8192" recvq="8192"`
+    `<connect name="main" allow="*" timeout="60" pingfreq="120" hardsendq="1048576" softsendq="8192" recvq="${recvq}"`
       + ` threshold="${flood.threshold}" commandrate="${flood.commandrate}" fakelag="no" localmax="50" globalmax="50"`
       + ` useident="no" resolvehostnames="no"${password ? ` password="${password}"` : ''}>`,
     `<files motd="${motd}">`,
