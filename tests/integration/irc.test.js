@@ -12,7 +12,7 @@ const { ircUser } = require('../lib/irc-client');
 const { luaString, httpGet, delay } = require('../lib/util');
 
 // chorusd as NICK on IRCD, in CHANNELS, with fast test timings.
-async function startIrcStack(ircd, { nick = 'chorus', channels = ['#lobby'], extra = '' } = {}) {
+async function startIrcStack(ircd, { nick = 'chorus', channels = ['#lobby'], extra = '', url = ircd.url } = {}) {
   const keys = [
     'url = env("IRC_URL")',
     `nick = ${luaString(nick)}`,
@@ -20,7 +20,7 @@ async function startIrcStack(ircd, { nick = 'chorus', channels = ['#lobby'], ext
     'reconnect_min_ms = 100', 'reconnect_max_ms = 1000', 'rejoin_min_ms = 200', 'rejoin_max_ms = 1000',
   ];
   if (extra) keys.push(extra);
-  const stack = await startStack({ configOptions: { extra: `irc { ${keys.join(', ')} }` }, env: { IRC_URL: ircd.url } });
+  const stack = await startStack({ configOptions: { extra: `irc { ${keys.join(', ')} }` }, env: { IRC_URL: url } });
   return stack;
 }
 
@@ -137,4 +137,18 @@ test('kicked from a channel, the bot rejoins after a backoff (with the channel k
   op.say('#keyed', 'chorus: back?');
   const reply = await op.waitMessage(from('chorus'));
   assert.equal(reply.params[1], 'echo: back?');
+});
+
+test('over ircs:// the bot checks the certificate: it refuses an unknown one and talks once the CA is trusted', { timeout: 30000 }, async () => {
+  const ircd = await startNgircd({ tls: true });
+  const untrusting = await startStack({ configOptions: { extra: 'irc { url = env("IRC_URL"), nick = "wary", channels = { "#lobby" }, reconnect_min_ms = 100 }' }, env: { IRC_URL: ircd.tlsUrl } });
+  await untrusting.chorus.waitForLog(/certificate not trusted/, 10000);
+  const ann = await ircUser(ircd, 'ann');
+  await ann.join('#lobby');
+  await startIrcStack(ircd, { nick: 'secure', extra: `ca_file = ${luaString(ircd.caFile)}`, url: ircd.tlsUrl });
+  await ann.waitMember('#lobby', 'secure');
+  ann.say('#lobby', 'secure: over TLS?');
+  const reply = await ann.waitMessage(from('secure'));
+  assert.equal(reply.params[1], 'echo: over TLS?');
+  assert.ok(!ann.lines.some((m) => m.command === 'JOIN' && m.nick === 'wary'), 'the bot that could not check the certificate never joined');
 });

@@ -1,4 +1,4 @@
-/* irc.c - the IRC adapter: connects (plain TCP over libuv), registers
+/* irc.c - the IRC adapter: connects (TCP over libuv, TLS for ircs://), registers
  * with CAP LS 302 / REQ and SASL PLAIN, answers PING, joins the configured
  * channels (again after a KICK, with backoff), takes another nick on 433,
  * turns PRIVMSG and CTCP ACTION into chat_messages and sends replies
@@ -20,6 +20,7 @@
 #include "platforms/irc/irc.h"
 #include "platforms/irc/irc_line.h"
 #include "platforms/irc/irc_queue.h"
+#include "platforms/irc/irc_tls.h"
 
 #define READ_MAX 16384              /* unparsed bytes kept; a longer line is cut */
 #define HOST_RESERVE 80             /* room for ":nick!user@host " the server prepends */
@@ -36,6 +37,10 @@ struct irc {
     char *host, *port, *nick, *user, *realname, *password;
     char *sasl_user, *sasl_pass;
     int tls;
+    char *ca_file;
+    struct irc_tls *tls_conn;        /* this connection's TLS, or NULL */
+    int tls_up;
+    char cbuf[READ_MAX];            /* ciphertext as read */
     int addressed_only;
     struct irc_channel channels[IRC_MAX_CHANNELS];
     int nchannels;
@@ -94,6 +99,8 @@ static void read_config(struct irc *irc, const struct config_block *b) {
     } else {
         irc->host = hp;
     }
+    const char *ca = config_str(b, "ca_file", NULL);
+    irc->ca_file = ca && *ca ? xstrdup(ca) : NULL;
     irc->nick = xstrdup(config_str(b, "nick", "chorus"));
     irc->user = xstrdup(config_str(b, "user", irc->nick));
     irc->realname = xstrdup(config_str(b, "realname", "Chorus"));
@@ -133,6 +140,24 @@ static void on_written(uv_write_t *req, int status) {
     free(req);
 }
 
+/* Hand BUF (malloc'd, LEN bytes) to the socket; it is freed when written. */
+static void write_raw(struct irc *irc, char *buf, size_t len) {
+    uv_write_t *req = xmalloc(sizeof(*req));
+    req->data = buf;
+    uv_buf_t b = uv_buf_init(buf, (unsigned)len);
+    if (uv_write(req, (uv_stream_t *)irc->tcp, &b, 1, on_written) < 0) {
+        free(buf);
+        free(req);
+    }
+}
+
+/* Whatever TLS wants to say (handshake, records) goes to the socket. */
+static void flush_tls(struct irc *irc) {
+    size_t len;
+    char *buf;
+    while (irc->tcp && irc->tls_conn && (buf = irc_tls_take_output(irc->tls_conn, &len))) write_raw(irc, buf, len);
+}
+
 /* Put one line (CRLF added) on the socket now. */
 static void write_line(struct irc *irc, const char *line) {
     if (!irc->tcp) return;
@@ -141,13 +166,13 @@ static void write_line(struct irc *irc, const char *line) {
     char *buf = xmalloc(n + 2);
     memcpy(buf, line, n);
     memcpy(buf + n, "\r\n", 2);
-    uv_write_t *req = xmalloc(sizeof(*req));
-    req->data = buf;
-    uv_buf_t b = uv_buf_init(buf, (unsigned)(n + 2));
-    if (uv_write(req, (uv_stream_t *)irc->tcp, &b, 1, on_written) < 0) {
-        free(buf);
-        free(req);
+    if (!irc->tls_conn) {
+        write_raw(irc, buf, n + 2);
+        return;
     }
+    irc_tls_write(irc->tls_conn, buf, n + 2);
+    free(buf);
+    flush_tls(irc);
 }
 
 static void on_flush_timer(uv_timer_t *t) {
@@ -156,7 +181,7 @@ static void on_flush_timer(uv_timer_t *t) {
 
 /* Send what the flood timer allows; wake again when the next line may go. */
 static void flush_queue(struct irc *irc) {
-    if (!irc->tcp) return;
+    if (!irc->tcp || (irc->tls_conn && !irc->tls_up)) return;
     double wait = 0;
     char *line;
     while ((line = irc_queue_pop(&irc->queue, (double)uv_now(irc->self->host->loop), &wait))) {
@@ -198,6 +223,9 @@ static void reconnect_later(struct irc *irc, const char *why) {
         uv_close((uv_handle_t *)irc->tcp, on_tcp_closed);
         irc->tcp = NULL;
     }
+    irc_tls_free(irc->tls_conn);
+    irc->tls_conn = NULL;
+    irc->tls_up = 0;
     irc->self->ready = 0;
     irc->registered = 0;
     irc->rlen = 0;
@@ -438,17 +466,38 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
     struct irc *irc = h->data;
     (void)suggested;
     if (irc->rlen >= READ_MAX) irc->rlen = 0;         /* a line without end: dropped */
+    if (irc->tls_conn) {
+        buf->base = irc->cbuf;
+        buf->len = READ_MAX - irc->rlen;              /* never more than the plaintext room */
+        return;
+    }
     buf->base = irc->rbuf + irc->rlen;
     buf->len = READ_MAX - irc->rlen;
 }
 
 /* Bytes from the server: every whole line to on_line. */
+static void begin_registration(struct irc *irc);
+
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
     struct irc *irc = s->data;
     (void)buf;
     if (n < 0) {
         reconnect_later(irc, n == UV_EOF ? "closed by the server" : uv_strerror((int)n));
         return;
+    }
+    if (irc->tls_conn) {
+        char err[256];
+        n = irc_tls_read(irc->tls_conn, irc->cbuf, (size_t)n, irc->rbuf + irc->rlen, READ_MAX - irc->rlen, err, sizeof(err));
+        flush_tls(irc);
+        if (n < 0) {
+            log_error("irc: %s", err);
+            reconnect_later(irc, "TLS failed");
+            return;
+        }
+        if (!irc->tls_up && irc_tls_handshake(irc->tls_conn, err, sizeof(err)) == 1) {
+            irc->tls_up = 1;
+            begin_registration(irc);
+        }
     }
     irc->rlen += (size_t)n;
     size_t start = 0;
@@ -477,6 +526,22 @@ static void on_connect(uv_connect_t *req, int status) {
     if (irc->stopped) return;
     irc->tcp->data = irc;
     uv_read_start((uv_stream_t *)irc->tcp, on_alloc, on_read);
+    if (!irc->tls) {
+        begin_registration(irc);
+        return;
+    }
+    char err[256];
+    irc->tls_conn = irc_tls_new(irc->host, irc->ca_file, err, sizeof(err));
+    if (!irc->tls_conn || irc_tls_handshake(irc->tls_conn, err, sizeof(err)) < 0) {
+        log_error("irc: %s", err);
+        reconnect_later(irc, "TLS failed");
+        return;
+    }
+    flush_tls(irc);
+}
+
+/* The link is up (and TLS done): CAP LS, PASS, NICK, USER. */
+static void begin_registration(struct irc *irc) {
     irc->nick_tries = 0;
     irc->cap_echo = 0;
     free(irc->cur_nick);
@@ -545,10 +610,6 @@ static uv_timer_t *new_timer(struct irc *irc) {
 
 static int irc_start(struct platform *p) {
     struct irc *irc = p->state;
-    if (irc->tls) {
-        log_error("irc: ircs:// is not supported yet; use irc://");
-        return -1;
-    }
     irc->retry = new_timer(irc);
     irc->flush = new_timer(irc);
     irc->rejoin = new_timer(irc);
@@ -609,6 +670,7 @@ static void irc_stop(struct platform *p) {
         free(irc->channels[i].key);
     }
     free(irc->host);
+    free(irc->ca_file);
     free(irc->port);
     free(irc->nick);
     free(irc->user);

@@ -1,5 +1,5 @@
 /* irc.h - the IRC platform adapter: one network per `irc { ... }`
- * statement, plain TCP over libuv, IRCv3 CAP and SASL PLAIN, channels
+ * statement, TCP or TLS over libuv, IRCv3 CAP and SASL PLAIN, channels
  * from the config, replies through an Eggdrop-style flood queue. */
 #ifndef CHORUS_IRC_H
 #define CHORUS_IRC_H
