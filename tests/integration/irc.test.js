@@ -20,7 +20,7 @@ async function startIrcStack(ircd, { nick = 'chorus', channels = ['#lobby'], ext
     'reconnect_min_ms = 100', 'reconnect_max_ms = 1000', 'rejoin_min_ms = 200', 'rejoin_max_ms = 1000',
   ];
   if (extra) keys.push(extra);
-  const stack = await startStack({ configOptions: { extra: `irc { ${keys.join(', ')} }` }, env: { IRC_URL: url } });
+  const stack = await startStack({ configOptions: { extra: `irc { ${keys.join(', ')} }` }, env: { IRC_URL: url, IRC_SASL_PASSWORD: 'hunter2-very-secret' } });
   return stack;
 }
 
@@ -151,4 +151,53 @@ test('over ircs:// the bot checks the certificate: it refuses an unknown one and
   const reply = await ann.waitMessage(from('secure'));
   assert.equal(reply.params[1], 'echo: over TLS?');
   assert.ok(!ann.lines.some((m) => m.command === 'JOIN' && m.nick === 'wary'), 'the bot that could not check the certificate never joined');
+});
+
+// A server that offers only SASL, as networks with services do: neither
+// Debian server speaks SASL without a services package, so this one is
+// played here, by the book (IRCv3 sasl-3.1), over a raw socket.
+async function startSaslServer({ user, password }) {
+  const net = require('node:net');
+  const seen = [];
+  let authOk = false;
+  const server = net.createServer((sock) => {
+    let buf = '';
+    const send = (l) => sock.write(`${l}\r\n`);
+    sock.on('data', (d) => {
+      buf += d;
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i).replace(/\r$/, '');
+        buf = buf.slice(i + 1);
+        seen.push(line);
+        const [cmd, ...rest] = line.split(' ');
+        if (cmd === 'CAP' && rest[0] === 'LS') send(':sasl.test CAP * LS :sasl=PLAIN,EXTERNAL multi-prefix');
+        else if (cmd === 'CAP' && rest[0] === 'REQ') send(`:sasl.test CAP * ACK :${rest.slice(1).join(' ').replace(/^:/, '')}`);
+        else if (cmd === 'AUTHENTICATE' && rest[0] === 'PLAIN') send('AUTHENTICATE +');
+        else if (cmd === 'AUTHENTICATE') {
+          const want = Buffer.from(`${user}\0${user}\0${password}`).toString('base64');
+          authOk = rest[0] === want;
+          send(authOk ? `:sasl.test 903 * :SASL authentication successful` : ':sasl.test 904 * :SASL authentication failed');
+        } else if (cmd === 'CAP' && rest[0] === 'END') send(':sasl.test 001 saslbot :Welcome');
+        else if (cmd === 'JOIN') send(`:saslbot!u@h JOIN ${rest[0]}`);
+      }
+    });
+    sock.on('error', () => {});
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const { after } = require('../lib/tap');
+  after(() => new Promise((r) => server.close(r)));
+  return { url: `irc://127.0.0.1:${server.address().port}`, seen, authOk: () => authOk };
+}
+
+test('with sasl configured the bot logs in with SASL PLAIN before registration ends, and hides the password', { timeout: 20000 }, async () => {
+  const password = 'hunter2-very-secret';
+  const srv = await startSaslServer({ user: 'saslbot', password });
+  const { chorus } = await startIrcStack({ url: srv.url }, { nick: 'saslbot', extra: `sasl = { user = "saslbot", password = env("IRC_SASL_PASSWORD") }` });
+  await chorus.waitForLog(/SASL login as saslbot succeeded/, 10000);
+  assert.ok(srv.authOk(), 'the server accepted the credentials');
+  const order = srv.seen.map((l) => l.split(' ')[0] + (l.startsWith('CAP') ? ` ${l.split(' ')[1]}` : ''));
+  assert.ok(order.indexOf('CAP END') > order.lastIndexOf('AUTHENTICATE'), 'CAP END only after the SASL exchange');
+  assert.ok(srv.seen.includes('CAP REQ :sasl'), 'only sasl requested of what was offered');
+  assert.ok(!chorus.logText().includes(password));
 });
