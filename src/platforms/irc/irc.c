@@ -57,6 +57,8 @@ struct irc {
     int registered;
     int attempts;
     int cap_echo;
+    int cap_pending;                /* CAP REQs not yet answered */
+    int sasl_busy;                  /* AUTHENTICATE under way */
     int stopped;
     unsigned long sent_ids, recv_ids;
 };
@@ -294,9 +296,6 @@ static void on_cap(struct irc *irc, struct irc_line *l) {
     const char *sub = l->params[1];
     const char *list = l->params[l->nparams - 1];
     if (!strcmp(sub, "LS")) {
-        if (l->nparams >= 4 && !strcmp(l->params[2], "*")) {
-            /* more LS lines follow (302 multiline); each is handled as it comes */
-        }
         static const char *wanted[] = { "sasl", "message-tags", "server-time", "echo-message", NULL };
         char req[400] = "";
         for (int i = 0; wanted[i]; i++) {
@@ -310,18 +309,24 @@ static void on_cap(struct irc *irc, struct irc_line *l) {
                 }
             }
         }
-        if (l->nparams >= 4 && !strcmp(l->params[2], "*")) {
-            if (*req) sendf(irc, IRC_PRIO_SERVER, "CAP REQ :%s", req);
-            return;
+        int more = l->nparams >= 4 && !strcmp(l->params[2], "*");   /* 302: more LS lines follow */
+        if (*req) {
+            irc->cap_pending++;
+            sendf(irc, IRC_PRIO_SERVER, "CAP REQ :%s", req);
         }
-        if (*req) sendf(irc, IRC_PRIO_SERVER, "CAP REQ :%s", req);
-        else sendf(irc, IRC_PRIO_SERVER, "CAP END");
+        if (!more && !irc->cap_pending && !irc->registered) sendf(irc, IRC_PRIO_SERVER, "CAP END");
     } else if (!strcmp(sub, "ACK")) {
+        if (irc->cap_pending) irc->cap_pending--;
         if (strstr(list, "echo-message")) irc->cap_echo = 1;
-        if (irc->sasl_user && strstr(list, "sasl")) sendf(irc, IRC_PRIO_SERVER, "AUTHENTICATE PLAIN");
-        else if (!irc->registered) sendf(irc, IRC_PRIO_SERVER, "CAP END");
+        if (irc->sasl_user && strstr(list, "sasl") && !irc->registered) {
+            irc->sasl_busy = 1;
+            sendf(irc, IRC_PRIO_SERVER, "AUTHENTICATE PLAIN");
+        } else if (!irc->registered && !irc->cap_pending && !irc->sasl_busy) {
+            sendf(irc, IRC_PRIO_SERVER, "CAP END");
+        }
     } else if (!strcmp(sub, "NAK")) {
-        if (!irc->registered) sendf(irc, IRC_PRIO_SERVER, "CAP END");
+        if (irc->cap_pending) irc->cap_pending--;
+        if (!irc->registered && !irc->cap_pending && !irc->sasl_busy) sendf(irc, IRC_PRIO_SERVER, "CAP END");
     }
 }
 
@@ -405,7 +410,8 @@ static void on_line(struct irc *irc, struct irc_line *l) {
                !strcmp(cmd, "907")) {
         if (strcmp(cmd, "903")) log_error("irc: SASL login as %s failed (%s)", irc->sasl_user, cmd);
         else log_info("irc: SASL login as %s succeeded", irc->sasl_user);
-        sendf(irc, IRC_PRIO_SERVER, "CAP END");
+        irc->sasl_busy = 0;
+        if (!irc->registered && !irc->cap_pending) sendf(irc, IRC_PRIO_SERVER, "CAP END");
     } else if (!strcmp(cmd, "001")) {
         irc->registered = 1;
         irc->attempts = 0;
@@ -544,6 +550,8 @@ static void on_connect(uv_connect_t *req, int status) {
 static void begin_registration(struct irc *irc) {
     irc->nick_tries = 0;
     irc->cap_echo = 0;
+    irc->cap_pending = 0;
+    irc->sasl_busy = 0;
     free(irc->cur_nick);
     irc->cur_nick = xstrdup(irc->nick);
     irc_queue_clear(&irc->queue);
