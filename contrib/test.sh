@@ -7,12 +7,13 @@
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-CHORUS_EXTRA_PKGS="chromium valgrind clang libclang-rt-14-dev" sh contrib/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+CHORUS_EXTRA_PKGS="chromium valgrind clang libclang-rt-14-dev ngircd inspircd" sh contrib/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
 (cd tests && npm install --no-audit --no-fund --silent >/dev/null 2>&1) || { echo "npm install failed"; echo "0 passed, 1 failed"; exit 1; }
 (cd bench/discord && npm install --no-audit --no-fund --silent >/dev/null 2>&1) || echo "note: discord.js not installed; the Discord bench smoke runs chorusd alone"
 (cd bench/slack && npm install --no-audit --no-fund --silent >/dev/null 2>&1) || echo "note: @slack/bolt not installed; the Slack bench smoke runs chorusd alone"
 (cd bench/mattermost && npm install --no-audit --no-fund --silent >/dev/null 2>&1) || echo "note: @mattermost/client not installed; the Mattermost bench smoke runs chorusd alone"
 (cd bench/telegram && npm install --no-audit --no-fund --silent >/dev/null 2>&1) || echo "note: grammY not installed in bench/telegram; the Telegram bench smoke runs chorusd alone"
+(cd bench/irc && npm install --no-audit --no-fund --silent >/dev/null 2>&1) || echo "note: irc-framework not installed; the IRC bench smoke runs chorusd alone"
 
 passed=0
 failed=0
@@ -71,6 +72,9 @@ grep -aE '^(chorusd|@mattermost|ratios)' "$top/.ci-bench-mattermost-smoke.log"
 # The Telegram benchmark, briefly: chorusd and grammY against the fake Bot API.
 step bench-telegram-smoke node bench/telegram/run.js --smoke
 grep -aE '^(chorusd|grammY|ratios)' "$top/.ci-bench-telegram-smoke.log"
+# The IRC benchmark, briefly: chorusd and irc-framework on one real InspIRCd.
+step bench-irc-smoke node bench/irc/run.js --smoke
+grep -aE '^(chorusd|irc-framework|ratios)' "$top/.ci-bench-irc-smoke.log"
 step bench-dispatch make bench-dispatch BENCH_FLAGS=--smoke
 step bench-router make bench-router BENCH_FLAGS=--smoke
 # A 1,000-entry lorebook matched per message: microseconds (fails over a millisecond).

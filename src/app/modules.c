@@ -28,6 +28,7 @@
 #include "platforms/slack/slack.h"
 #include "platforms/mattermost/mattermost.h"
 #include "platforms/telegram/telegram.h"
+#include "platforms/irc/irc.h"
 #include "platforms/test/testchat.h"
 #include "platforms/webchat/webchat.h"
 #include "skills/skills.h"
@@ -94,6 +95,7 @@ static const struct module modules[] = {
     { "slack", slack_config_register, NULL, NULL, &slack_platform, 0 },
     { "mattermost", mattermost_config_register, NULL, NULL, &mattermost_platform, 0 },
     { "telegram", telegram_config_register, NULL, NULL, &telegram_platform, 0 },
+    { "irc", irc_config_register, NULL, NULL, &irc_platform, 0 },
     { "test", NULL, NULL, NULL, &testchat_platform, 1 },
 };
 
