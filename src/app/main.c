@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <curl/curl.h>
 #include "app/modules.h"
+#include "app/paths.h"
 #include "ops/admin.h"
 #include "pipeline/channel.h"
 #include "conf/config.h"
@@ -61,23 +62,50 @@ static void usage(FILE *out) {
             "Signals: TERM/INT drain and exit, HUP reloads the config and plugins.\n");
 }
 
-/* Find lua/, plugins/ and web/: the source tree when this binary was built
- * there and not installed, else the installed data folder. */
+/* Where find_data_dir looked, for the start-up error. */
+static char data_tried[4 * PATH_MAX];
+
+/* Does DIR hold the Lua runtime library? Notes DIR as tried. */
+static int has_runtime(const char *dir) {
+    char path[PATH_MAX + 32];
+    size_t used = strlen(data_tried);
+    snprintf(data_tried + used, sizeof(data_tried) - used, "%s%s", used ? ", " : "", dir);
+    snprintf(path, sizeof(path), "%s/lua/chorus/runtime.lua", dir);
+    return access(path, R_OK) == 0;
+}
+
+/* Find lua/, plugins/ and web/ with no help: $CHORUS_DATA_DIR, else
+ * relative to this binary (/proc/self/exe): the source tree it was built
+ * from, a copied tree (bin/.. or src/..), an install (bin/../share/chorus),
+ * and last the compiled-in prefix. NULL if none holds the runtime. */
 static const char *find_data_dir(void) {
     static char real[PATH_MAX];
     const char *env = getenv("CHORUS_DATA_DIR");
     if (env && *env) return realpath(env, real) ? real : env;
-    char exe[PATH_MAX];
+    char exe[PATH_MAX], cand[PATH_MAX + 64];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     if (n > 0) {
         exe[n] = '\0';
         char *slash = strrchr(exe, '/');
         if (slash) *slash = '\0';
-        char built[PATH_MAX];
-        snprintf(built, sizeof(built), "%s/src", CHORUS_BUILDDIR);
-        if (strcmp(exe, built) == 0) return realpath(CHORUS_SRCDIR, real) ? real : CHORUS_SRCDIR;
+        snprintf(cand, sizeof(cand), "%s/src", CHORUS_PATH_BUILDDIR);
+        if (strcmp(exe, cand) == 0 && has_runtime(CHORUS_PATH_SRCDIR))   /* run from its build tree */
+            return realpath(CHORUS_PATH_SRCDIR, real) ? real : CHORUS_PATH_SRCDIR;
+        static const char *const rel[] = { "/..", "/../share/chorus", NULL };
+        for (int i = 0; rel[i]; i++) {
+            snprintf(cand, sizeof(cand), "%s%s", exe, rel[i]);
+            if (realpath(cand, real) ? has_runtime(real) : has_runtime(cand)) return real;
+        }
     }
-    return CHORUS_PKGDATADIR;
+    if (has_runtime(CHORUS_PATH_PKGDATADIR)) return CHORUS_PATH_PKGDATADIR;
+    return NULL;
+}
+
+/* Every plugin needs the runtime: one clear line at start-up, not an error per plugin. */
+static int no_runtime(void) {
+    fprintf(stderr, "chorusd: cannot find the Lua runtime library (lua/chorus/runtime.lua); looked in %s. "
+            "Set CHORUS_DATA_DIR to the folder holding lua/, plugins/ and web/, or reinstall.\n", data_tried);
+    return 1;
 }
 
 /* Load FILE with the environment applied; prints errors to stderr. */
@@ -337,8 +365,11 @@ int main(int argc, char **argv) {
     server_set_hooks(&main_hooks);
     modules_register();
     server.data_dir = find_data_dir();
-    if (argc > 1 && strcmp(argv[1], "--test") == 0) return testkit_main(argc, argv);
+    int have_data = server.data_dir != NULL;
+    if (!have_data) server.data_dir = CHORUS_PATH_PKGDATADIR;
+    if (argc > 1 && strcmp(argv[1], "--test") == 0) return have_data ? testkit_main(argc, argv) : no_runtime();
     if (parse_args(argc, argv, &config_file, &check, &level_name, &format_name, &code) < 0) return code;
+    if (!have_data && !check) return no_runtime();
     if (check) {
         struct config *cfg = load_config(check);
         if (!cfg) return 1;

@@ -49,6 +49,8 @@ struct admin_client {
 
 const char *admin_default_path(void) {
     static char path[512];
+    const char *set = getenv("CHORUS_ADMIN_SOCKET");   /* the systemd unit sets it */
+    if (set && *set) return set;
     const char *dir = getenv("XDG_RUNTIME_DIR");
     if (dir && *dir) snprintf(path, sizeof(path), "%s/chorusd.sock", dir);
     else if (geteuid() == 0) snprintf(path, sizeof(path), "/run/chorusd.sock");
