@@ -25,6 +25,7 @@
 #include "persona/persona.h"
 #include "pipeline/channel.h"
 #include "platforms/discord/discord.h"
+#include "platforms/onebot/onebot.h"
 #include "platforms/test/testchat.h"
 #include "platforms/webchat/webchat.h"
 #include "skills/skills.h"
@@ -88,6 +89,7 @@ static const struct module modules[] = {
     /* Chat platforms: one line each. */
     { "webchat", NULL, NULL, NULL, &webchat_platform, 0 },
     { "discord", discord_config_register, NULL, NULL, &discord_platform, 0 },
+    { "onebot", onebot_config_register, NULL, NULL, &onebot_platform, 0 },
     { "test", NULL, NULL, NULL, &testchat_platform, 1 },
 };
 
