@@ -30,6 +30,7 @@ struct onebot {
     size_t max_inbound;
     struct onebot_link *link;
     struct onebot_api *api;
+    uv_timer_t *start;              /* opens the link on the loop's first turn */
     char self_id[24];               /* the bot's QQ number, once known */
     char *sent[SENT_RING];
     int sent_pos;
@@ -103,7 +104,7 @@ static void learn_self(struct onebot *ob, json_t *event) {
     const char *id = id_of(event, "self_id", buf, sizeof(buf));
     if (id && strcmp(id, ob->self_id)) {
         snprintf(ob->self_id, sizeof(ob->self_id), "%s", id);
-        log_info("onebot: the bot is QQ %s", ob->self_id);
+        log_info("onebot: logged in as QQ %s", ob->self_id);
     }
 }
 
@@ -266,7 +267,7 @@ static void on_login_info(json_t *data, const char *err, void *arg) {
     const char *id = id_of(data, "user_id", buf, sizeof(buf));
     if (id && strcmp(id, ob->self_id)) {
         snprintf(ob->self_id, sizeof(ob->self_id), "%s", id);
-        log_info("onebot: the bot is QQ %s (%s)", id, str_of(data, "nickname") ? str_of(data, "nickname") : "");
+        log_info("onebot: logged in as QQ %s (%s)", id, str_of(data, "nickname") ? str_of(data, "nickname") : "");
     }
 }
 
@@ -288,8 +289,11 @@ static void on_down(void *data) {
 
 /* ---- platform_ops ------------------------------------------------------- */
 
-static int onebot_start(struct platform *p) {
-    struct onebot *ob = p->state;
+/* Open the link: on the loop's first turn, once the listener (and its lws
+ * context) is up, since platforms start before it. */
+static void on_start_timer(uv_timer_t *t) {
+    struct onebot *ob = t->data;
+    struct platform *p = ob->self;
     struct onebot_link_options o = {
         .url = ob->url, .listen = ob->listen, .access_token = ob->token, .self_id = ob->config_self_id,
         .reconnect_min_ms = ob->reconnect_min_ms, .reconnect_max_ms = ob->reconnect_max_ms,
@@ -298,12 +302,24 @@ static int onebot_start(struct platform *p) {
     static const struct onebot_link_callbacks cb = { on_frame, on_up, on_down };
     char err[256];
     if (ob->listen && !ob->token) log_warn("onebot: no access_token: any program that reaches %s can pose as the bot", ob->listen);
-    ob->link = onebot_link_new(p->host->loop, p->host->lws(), &o, &cb, ob, err, sizeof(err));
+    ob->link = onebot_link_new(p->host->loop, ob->url ? p->host->lws() : NULL, &o, &cb, ob, err, sizeof(err));
     if (!ob->link) {
         log_error("%s", err);
-        return -1;
+        return;
     }
     ob->api = onebot_api_new(p->host->loop, ob->link, ob->call_timeout_ms, 1000);
+}
+
+static void free_handle(uv_handle_t *h) {
+    free(h);
+}
+
+static int onebot_start(struct platform *p) {
+    struct onebot *ob = p->state;
+    ob->start = xmalloc(sizeof(*ob->start));
+    uv_timer_init(p->host->loop, ob->start);
+    ob->start->data = ob;
+    uv_timer_start(ob->start, on_start_timer, 0, 0);
     return 0;
 }
 
@@ -331,6 +347,10 @@ static void onebot_stop(struct platform *p) {
     if (!ob || ob->stopped) return;
     ob->stopped = 1;
     p->ready = 0;
+    if (ob->start) {
+        uv_timer_stop(ob->start);
+        uv_close((uv_handle_t *)ob->start, free_handle);
+    }
     onebot_api_free(ob->api);
     ob->api = NULL;
     onebot_link_free(ob->link);

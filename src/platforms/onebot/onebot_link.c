@@ -530,7 +530,7 @@ static struct web_route rev_route = {
 
 struct onebot_link *onebot_link_new(uv_loop_t *loop, struct lws_context *ctx, const struct onebot_link_options *opts,
                                     const struct onebot_link_callbacks *cb, void *data, char *err, size_t errlen) {
-    if (!ctx) {
+    if (!ctx && opts->url && *opts->url) {
         snprintf(err, errlen, "onebot: the websocket context is not running");
         return NULL;
     }
