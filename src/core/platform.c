@@ -12,6 +12,7 @@
 static struct platform platforms[MAX_PLATFORMS];
 static int nplatforms;
 static platform_sink_fn *sink;
+static platform_outbox_fn *outbox;
 
 void platform_reset(void) {
     nplatforms = 0;
@@ -19,6 +20,15 @@ void platform_reset(void) {
 
 void platform_set_sink(platform_sink_fn *fn) {
     sink = fn;
+}
+
+void platform_set_outbox(platform_outbox_fn *fn) {
+    outbox = fn;
+}
+
+/* The outbox of a single process: the adapter sends at once. */
+static int platform_send_direct(struct platform *p, const struct outgoing *out, platform_sent_fn *cb, void *data) {
+    return p->ops->send(p, out, cb, data);
 }
 
 struct platform *platform_add(const struct platform_ops *ops, const struct platform_host *host,
@@ -66,7 +76,7 @@ int platform_send_text(struct platform *p, const char *channel, const char *text
     char *fixed = utf8_repair(text, len, &fixed_len);
     if (!fixed) return -1;
     struct outgoing out = { .channel = channel, .text = fixed, .reply_to = reply_to, .persona = persona };
-    int rc = p->ops->send(p, &out, cb, data);
+    int rc = (outbox ? outbox : platform_send_direct)(p, &out, cb, data);
     free(fixed);
     if (rc == 0) metrics_inc(METRIC_MESSAGES_OUT, p->ops->name, 1);
     return rc;

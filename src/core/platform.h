@@ -52,6 +52,10 @@ struct outgoing {
     const char *persona;       /* persona name speaking */
 };
 
+/* Where replies leave: the adapter's send in one process; a Redis stream
+ * when a worker answers for a gateway. The same contract as ops->send. */
+typedef int platform_outbox_fn(struct platform *p, const struct outgoing *out, platform_sent_fn *cb, void *data);
+
 struct platform_ops {
     const char *name;                       /* "webchat" */
     /* The config statement that turns the adapter on ("discord"), or NULL
@@ -92,6 +96,8 @@ struct platform *platform_add(const struct platform_ops *ops, const struct platf
                               const struct config_block *b);
 /* Install where received messages go. */
 void platform_set_sink(platform_sink_fn *sink);
+/* Install where replies leave (NULL: straight to the adapter's send). */
+void platform_set_outbox(platform_outbox_fn *fn);
 /* Send TEXT (repaired to valid UTF-8) to CHANNEL of P as PERSONA. */
 int platform_send_text(struct platform *p, const char *channel, const char *text, size_t len,
                        const char *reply_to, const char *persona, platform_sent_fn *cb, void *data);
