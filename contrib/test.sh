@@ -7,9 +7,13 @@
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-CHORUS_EXTRA_PKGS="chromium valgrind" sh contrib/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+CHORUS_EXTRA_PKGS="chromium valgrind clang libclang-rt-14-dev ngircd inspircd" sh contrib/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
 (cd tests && npm install --no-audit --no-fund --silent >/dev/null 2>&1) || { echo "npm install failed"; echo "0 passed, 1 failed"; exit 1; }
 (cd bench/discord && npm install --no-audit --no-fund --silent >/dev/null 2>&1) || echo "note: discord.js not installed; the Discord bench smoke runs chorusd alone"
+(cd bench/slack && npm install --no-audit --no-fund --silent >/dev/null 2>&1) || echo "note: @slack/bolt not installed; the Slack bench smoke runs chorusd alone"
+(cd bench/mattermost && npm install --no-audit --no-fund --silent >/dev/null 2>&1) || echo "note: @mattermost/client not installed; the Mattermost bench smoke runs chorusd alone"
+(cd bench/telegram && npm install --no-audit --no-fund --silent >/dev/null 2>&1) || echo "note: grammY not installed in bench/telegram; the Telegram bench smoke runs chorusd alone"
+(cd bench/irc && npm install --no-audit --no-fund --silent >/dev/null 2>&1) || echo "note: irc-framework not installed; the IRC bench smoke runs chorusd alone"
 
 passed=0
 failed=0
@@ -56,11 +60,35 @@ grep -aE '^(  per|redis|bench)' "$top/.ci-bench-redis-memory.log"
 # The Discord benchmark, briefly: chorusd and discord.js against the fake Discord.
 step bench-discord-smoke node bench/discord/run.js --smoke
 grep -aE '^(chorusd|discord.js|ratios)' "$top/.ci-bench-discord-smoke.log"
+# One busy guild channel, 64 messages outstanding: every one must be answered (issue 12).
+step bench-discord-one-channel-smoke node bench/discord/run.js --smoke --one-channel
+grep -aE '^(chorusd|discord.js|ratios)' "$top/.ci-bench-discord-one-channel-smoke.log"
+# The Slack benchmark, briefly: chorusd and Bolt against the fake Slack, across a refresh_requested and a TCP drop.
+step bench-slack-smoke node bench/slack/run.js --smoke
+grep -aE '^(chorusd|bolt|ratios)' "$top/.ci-bench-slack-smoke.log"
+# The Mattermost benchmark, briefly: chorusd and the @mattermost/client bot against the fake Mattermost.
+step bench-mattermost-smoke node bench/mattermost/run.js --smoke
+grep -aE '^(chorusd|@mattermost|ratios)' "$top/.ci-bench-mattermost-smoke.log"
+# The Telegram benchmark, briefly: chorusd and grammY against the fake Bot API.
+step bench-telegram-smoke node bench/telegram/run.js --smoke
+grep -aE '^(chorusd|grammY|ratios)' "$top/.ci-bench-telegram-smoke.log"
+# The IRC benchmark, briefly: chorusd and irc-framework on one real InspIRCd.
+step bench-irc-smoke node bench/irc/run.js --smoke
+grep -aE '^(chorusd|irc-framework|ratios)' "$top/.ci-bench-irc-smoke.log"
 step bench-dispatch make bench-dispatch BENCH_FLAGS=--smoke
 step bench-router make bench-router BENCH_FLAGS=--smoke
+# A 1,000-entry lorebook matched per message: microseconds (fails over a millisecond).
+step bench-lorebook make bench-lorebook BENCH_FLAGS=--smoke
+grep -aE '^(bench lorebook|  per message)' "$top/.ci-bench-lorebook.log"
 # The router's cost and quality evaluation (a simulation with fake models), 100 prompts.
 step bench-router-eval node bench/router/eval.js --smoke
 grep -aE '^(\| (always|tiered|cascade)|  measured|check)' "$top/.ci-bench-router-eval.log"
+
+# The fuzzers (fuzz/, built with clang and libFuzzer), each for 10 s, two
+# at a time: a crash, leak or timeout on the seeds or what grows from them
+# fails the step.
+step fuzz make fuzz-ci
+grep -aE '^fuzz ' "$top/.ci-fuzz.log"
 
 # A plain (unsanitized) build from the release tarball, with its own tests.
 step distcheck make distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror

@@ -10,6 +10,9 @@
 //
 // --smoke: 200 messages, and only chorusd when discord.js is not installed;
 // exits non-zero if any message goes unanswered.
+// --one-channel: every message in one guild channel, not addressed to the
+// bot (the adapter's messages = "all"), 64 outstanding unless --window says
+// otherwise: a busy channel must lose nothing (issue 12).
 const fs = require('node:fs');
 const path = require('node:path');
 const { spawn } = require('node:child_process');
@@ -23,8 +26,9 @@ const args = process.argv.slice(2);
 const opt = (name, def) => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : def; };
 const smoke = args.includes('--smoke');
 const N = opt('n', smoke ? 200 : 5000);
-const WINDOW = opt('window', 32);
-const CHANNELS = 16;
+const oneChannel = args.includes('--one-channel');
+const WINDOW = opt('window', oneChannel ? 64 : 32);
+const CHANNELS = oneChannel ? 1 : 16;
 const TOKEN = 'MTk4NjIyNDgzNDcxOTI1MjQ4.bench.discord-token';
 
 function peakRssKb(pid) {
@@ -57,7 +61,8 @@ async function drive(fake, pid) {
   const pump = () => {
     while (sent < N && pending.size < WINDOW) {
       const channel = `3000000000000${String(sent % CHANNELS).padStart(5, '0')}`;
-      const m = fake.messageCreate({ dm: true, channel_id: channel, content: `hello ${sent}` });
+      const m = oneChannel ? fake.messageCreate({ channel_id: channel, content: `hello ${sent}` })
+        : fake.messageCreate({ dm: true, channel_id: channel, content: `hello ${sent}` });
       pending.set(m.id, process.hrtime.bigint());
       sent++;
     }
@@ -124,6 +129,7 @@ function show(name, r) {
 
 async function main() {
   const redis = await startRedis();
+  console.log(`bench: ${N} messages, ${WINDOW} outstanding, ${CHANNELS === 1 ? 'one guild channel (not addressed to the bot)' : `${CHANNELS} DM channels`}`);
   let ok = true;
   let why = 'some messages were not answered';
   try {

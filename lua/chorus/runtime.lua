@@ -16,6 +16,7 @@ local raw_coroutine = coroutine
 local pack, unpack = table.pack, table.unpack
 
 local MAX_STRING = 16 * 1024 * 1024   -- cap of string.rep and table.concat results
+local MAX_CHUNK = 1024 * 1024         -- cap of a chunk given to load()
 
 local function copy(t)
   local out = {}
@@ -65,6 +66,7 @@ end
 local commands = {}   -- fn -> spec, for parsing arguments
 
 local DURATION = { s = 1, m = 60, h = 3600, d = 86400, w = 604800 }
+local MAX_DURATION = 31557600 * 1000000   -- a million years, in seconds
 
 -- "10m", "1h30m", "45s", "2d" -> seconds, or nil
 local function parse_duration(s)
@@ -72,8 +74,10 @@ local function parse_duration(s)
   local total, rest = 0, s
   while rest ~= "" do
     local n, unit, tail = rest:match("^(%d+)([smhdw])(.*)$")
-    if not n then return nil end
+    if not n or #n > 12 then return nil end
     total = total + tonumber(n) * DURATION[unit]
+    -- Past a million years the integers would wrap (found by fuzz_command_args).
+    if total > MAX_DURATION then return nil end
     rest = tail
   end
   return total
@@ -140,6 +144,12 @@ end
 local function pass_through(co, ...)
   local res = pack(...)
   while res[1] and raw_coroutine.status(co) == "suspended" and res[2] == MARKER do
+    if not raw_coroutine.isyieldable() then
+      -- Resumed from a C-called function (a sort comparator, a gsub function):
+      -- the wait cannot pass up, so it is cancelled and the caller told.
+      core.abandon()
+      error("chorus calls that wait cannot wait here (inside a table.sort comparator, a string.gsub function, a metamethod or another C-called function)", 2)
+    end
     local answer = pack(raw_coroutine.yield(MARKER))
     res = pack(raw_coroutine.resume(co, unpack(answer, 1, answer.n)))
   end
@@ -365,6 +375,9 @@ local function new_api()
   chorus.prompt = {}
   -- chorus.prompt.build(msg, {turns=, summary=, facts=, observation=}) -> messages
   function chorus.prompt.build(msg, ctx) return core.prompt_build(ctx or {}) end
+  -- chorus.prompt.greeting(msg) -> the card's first_mes the first time the
+  -- persona speaks in this channel (once: Redis remembers), else nil
+  function chorus.prompt.greeting(msg) return core.greet() end
 
   -- chorus.ledger.record{kind=, value=, currency=, ref=}: value a persona created
   -- (a sale, a booking, a coupon redeemed) for the ledger's revenue share.
@@ -456,6 +469,12 @@ local function new_env()
   env.load = function(chunk, chunkname, mode, chunk_env)
     if type(chunk) == "string" and chunk:byte(1) == 27 then return nil, "binary chunks are not allowed" end
     if type(chunk) ~= "string" then return nil, "load takes a string in plugins" end
+    -- The compiler is one C call: a chunk's size bounds its time.
+    if #chunk > MAX_CHUNK then return nil, ("load: chunk too large (at most %d bytes)"):format(MAX_CHUNK) end
+    mode = mode or "bt"
+    if type(mode) ~= "string" or not mode:find("t", 1, true) then
+      return nil, ("attempt to load a text chunk (mode is '%s')"):format(tostring(mode))
+    end
     return load(chunk, chunkname, "t", chunk_env or env)
   end
   local loaded = {}

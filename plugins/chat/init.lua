@@ -97,6 +97,13 @@ chorus.fallback(function(msg)
   end
   observation.turns, observation.summary, observation.facts = nil, nil, nil
 
+  -- A card persona greets a channel once, with its first_mes, before its first answer there.
+  local greeting = turns and chorus.prompt.greeting(msg)
+  if greeting then
+    msg:reply(greeting)
+    turns[#turns + 1] = { role = "assistant", content = greeting }
+  end
+
   local messages = chorus.prompt.build(msg, {
     turns = turns, summary = summary, facts = facts, observation = observation,
   })
@@ -112,10 +119,14 @@ chorus.fallback(function(msg)
     return
   end
 
-  local ok, store_err = chorus.history.append(msg, {
+  local stored = {
     { role = "user", content = msg.text, user = msg.author.id, name = msg.author.name, ts = chorus.now() },
     { role = "assistant", content = answer.text, persona = persona.name, model = answer.model, ts = chorus.now() },
-  })
+  }
+  if greeting then
+    table.insert(stored, 1, { role = "assistant", content = greeting, persona = persona.name, greeting = true, ts = chorus.now() })
+  end
+  local ok, store_err = chorus.history.append(msg, stored)
   if not ok then chorus.log.debug("turn not stored:", store_err) end
   send(msg, answer.text)
   if ok and #turns + 2 >= persona.history_turns then summarize(msg, turns, summary) end

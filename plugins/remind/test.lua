@@ -35,6 +35,8 @@ test("bad input gets the usage", function(t)
   t.eq(ann:say("!remind"), { "missing 'when'. Usage: !remind <when:duration> <what>" })
   t.eq(ann:say("!remind soon tea"), { "'when' should be a duration like 10m, 2h or 1h30m, not \"soon\". Usage: !remind <when:duration> <what>" })
   t.eq(ann:say("!remind 10m"), { "missing 'what'. Usage: !remind <when:duration> <what>" })
+  -- Found by fuzz/fuzz_command_args.c: 4444444555555555d wrapped the integers.
+  t.eq(ann:say("!remind 4444444555555555d tea"), { "'when' should be a duration like 10m, 2h or 1h30m, not \"4444444555555555d\". Usage: !remind <when:duration> <what>" })
   t.eq(ann:say("!remind 400d far away"), { "A reminder can be set from 1s to 366d ahead. Usage: !remind <when:duration> <what>" })
   t.eq(t.redis("ZCARD", "chorus-test:timers"), 0, "no timer was stored")
 end)

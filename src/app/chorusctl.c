@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <jansson.h>
 #include "lib/xalloc.h"
+#include "persona/card.h"
 
 /* The daemon's default admin socket path (keep in step with admin.c). */
 static const char *default_path(void) {
@@ -40,6 +41,9 @@ static void usage(FILE *out) {
             "  top                     a live view: connections, messages/s, model calls, spend\n"
             "  ledger [--persona P] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--csv|--json]\n"
             "  audit [N]               the newest admin actions\n"
+            "  persona import FILE [--name NAME]   a character card (V2/V3 JSON, PNG, CHARX) as a persona\n"
+            "  persona export NAME     the persona as a V3 card (JSON on stdout)\n"
+            "  persona preview NAME --channel platform:channel TEXT   the prompt, without a model call\n"
             "  completion              bash completion: source <(chorusctl completion)\n"
             "  help                    every operator command (persona, skill, op, ban, mute, quota, say, ...)\n"
             "\n"
@@ -152,7 +156,7 @@ static void print_completion(void) {
          "  local cmds=\"status reload ping top plugins help persona skill plugin op deop ban unban ignore unignore mute unmute quota say broadcast forget ledger audit completion\"\n"
          "  case \"$prev\" in\n"
          "    plugins) COMPREPLY=($(compgen -W \"list reload\" -- \"$cur\")); return;;\n"
-         "    persona) COMPREPLY=($(compgen -W \"list show use edit\" -- \"$cur\")); return;;\n"
+         "    persona) COMPREPLY=($(compgen -W \"list show use edit import export preview\" -- \"$cur\")); return;;\n"
          "    skill) COMPREPLY=($(compgen -W \"list enable disable\" -- \"$cur\")); return;;\n"
          "    quota) COMPREPLY=($(compgen -W \"show set\" -- \"$cur\")); return;;\n"
          "    plugin) COMPREPLY=($(compgen -W \"reload\" -- \"$cur\")); return;;\n"
@@ -190,6 +194,50 @@ static int top(const char *path) {
         if (getenv("CHORUSCTL_TOP_ONCE")) return 0;
         sleep(1);
     }
+}
+
+/* persona import FILE [--name NAME]: the card is read and checked here (JSON, PNG or CHARX) and sent as V3 JSON. */
+static json_t *build_import_request(int argc, char **argv, int *failed) {
+    if (argc < 3 || strcmp(argv[0], "persona") || strcmp(argv[1], "import")) return NULL;
+    const char *file = NULL, *name = NULL;
+    for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--name") && i + 1 < argc) name = argv[++i];
+        else file = argv[i];
+    }
+    char err[600];
+    json_t *card = file ? card_load_file(file, err, sizeof(err)) : NULL;
+    if (!card) {
+        fprintf(stderr, "chorusctl: %s\n", file ? err : "persona import needs a FILE");
+        *failed = 1;
+        return NULL;
+    }
+    char *text = json_dumps(card, JSON_COMPACT);
+    json_decref(card);
+    json_t *words = json_pack("[s, s]", "persona", "import");
+    if (name) {
+        json_array_append_new(words, json_string("--name"));
+        json_array_append_new(words, json_string(name));
+    }
+    json_array_append_new(words, json_string(text));
+    free(text);
+    return json_pack("{s:s, s:o}", "cmd", "run", "argv", words);
+}
+
+/* The preview for people: each message with its role, then the lore entries and why. */
+static void print_preview(json_t *data) {
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(data, "messages"), i, m)
+        printf("--- %s\n%s\n", json_string_value(json_object_get(m, "role")), json_string_value(json_object_get(m, "content")));
+    printf("--- lorebook entries\n");
+    json_array_foreach(json_object_get(data, "lore"), i, m)
+        printf("  %s / %s (%s%s, %lld tokens): %s\n", json_string_value(json_object_get(m, "book")),
+               json_string_value(json_object_get(m, "entry")), json_string_value(json_object_get(m, "position")),
+               strcmp(json_string_value(json_object_get(m, "position")), "depth") ? "" : " at depth",
+               (long long)json_integer_value(json_object_get(m, "tokens")), json_string_value(json_object_get(m, "why")));
+    printf("--- about %lld tokens of a %lld-token budget; %lld example blocks\n",
+           (long long)json_integer_value(json_object_get(data, "tokens")), (long long)json_integer_value(json_object_get(data, "budget")),
+           (long long)json_integer_value(json_object_get(data, "examples")));
 }
 
 /* The request for ARGV (command and arguments), or NULL if unknown. */
@@ -259,7 +307,10 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(cmd, "top")) return top(path);
-    json_t *req = build_ledger_request(argc - optind, argv + optind);
+    int failed = 0;
+    json_t *req = build_import_request(argc - optind, argv + optind, &failed);
+    if (failed) return 1;
+    if (!req) req = build_ledger_request(argc - optind, argv + optind);
     if (!req) req = build_request(argc - optind, argv + optind);
     if (!req) {
         fprintf(stderr, "chorusctl: unknown command '%s'\n", cmd);
@@ -287,6 +338,11 @@ int main(int argc, char **argv) {
     } else if (as_csv && ok && !strcmp(cmd, "ledger")) print_ledger_csv(data);
     else if (as_json) fputs(line, stdout);
     else if (!ok) fprintf(stderr, "chorusctl: %s\n", json_string_value(json_object_get(answer, "error")));
+    else if (!strcmp(cmd, "persona") && optind + 1 < argc && !strcmp(argv[optind + 1], "export") && data) {
+        char *out = json_dumps(data, JSON_INDENT(2));
+        puts(out);
+        free(out);
+    } else if (!strcmp(cmd, "persona") && optind + 1 < argc && !strcmp(argv[optind + 1], "preview") && data) print_preview(data);
     else if (!strcmp(cmd, "status")) print_status(answer);
     else if (!strcmp(cmd, "plugins") && json_object_get(answer, "plugins")) print_plugins(answer);
     else if (!strcmp(cmd, "ping")) printf("pong from chorusd %s\n", json_string_value(json_object_get(answer, "pong")));

@@ -26,6 +26,10 @@
 #include "pipeline/channel.h"
 #include "platforms/discord/discord.h"
 #include "platforms/onebot/onebot.h"
+#include "platforms/slack/slack.h"
+#include "platforms/mattermost/mattermost.h"
+#include "platforms/telegram/telegram.h"
+#include "platforms/irc/irc.h"
 #include "platforms/test/testchat.h"
 #include "platforms/webchat/webchat.h"
 #include "skills/skills.h"
@@ -90,6 +94,10 @@ static const struct module modules[] = {
     { "webchat", NULL, NULL, NULL, &webchat_platform, 0 },
     { "discord", discord_config_register, NULL, NULL, &discord_platform, 0 },
     { "onebot", onebot_config_register, NULL, NULL, &onebot_platform, 0 },
+    { "slack", slack_config_register, NULL, NULL, &slack_platform, 0 },
+    { "mattermost", mattermost_config_register, NULL, NULL, &mattermost_platform, 0 },
+    { "telegram", telegram_config_register, NULL, NULL, &telegram_platform, 0 },
+    { "irc", irc_config_register, NULL, NULL, &irc_platform, 0 },
     { "test", NULL, NULL, NULL, &testchat_platform, 1 },
 };
 

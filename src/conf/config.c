@@ -102,10 +102,12 @@ static int value_has_type(lua_State *L, int idx, enum config_type t) {
     switch (t) {
     case CONFIG_STRING: return lua_type(L, idx) == LUA_TSTRING;
     case CONFIG_INT:
-        if (lua_isinteger(L, idx)) return 1;
         if (lua_type(L, idx) == LUA_TNUMBER) {
-            lua_Number d = lua_tonumber(L, idx);
-            return d == (lua_Number)(long)d;
+            /* A float counts when it is a whole number in range (3.0, not
+             * 1e300 or nan, whose cast to an integer is undefined). */
+            int whole = 0;
+            lua_tointegerx(L, idx, &whole);
+            return whole;
         }
         return 0;
     case CONFIG_NUMBER: return lua_type(L, idx) == LUA_TNUMBER;
@@ -538,7 +540,11 @@ int config_load(const char *file, struct config **out, char *err, size_t errlen)
     if (rc != LUA_OK) {
         const char *msg = lua_tostring(L, -1);
         char line[1024];
-        snprintf(line, sizeof(line), "%s", msg ? msg : "error");
+        size_t dl = strlen(file);
+        /* Lua's own messages name FILE:LINE (a long path cut to "...tail");
+         * a few (a binary chunk, out of memory) name nothing: add the file. */
+        if (msg && ((!strncmp(msg, file, dl) && msg[dl] == ':') || !strncmp(msg, "...", 3))) snprintf(line, sizeof(line), "%s", msg);
+        else snprintf(line, sizeof(line), "%s: %s", file, msg ? msg : "error");
         if (ld.used < errlen)
             ld.used += (size_t)snprintf(err + ld.used, errlen - ld.used, "%s%s", ld.nerrors ? "\n" : "", line);
         ld.nerrors++;
@@ -604,9 +610,16 @@ const char *config_str(const struct config_block *b, const char *key, const char
     return json_is_string(v) ? json_string_value(v) : def;
 }
 
+/* A number key as a long; a real out of range saturates, so a key of
+ * type number given 1e300 cannot make the cast undefined. */
 long config_int(const struct config_block *b, const char *key, long def) {
     json_t *v = b && b->value ? json_object_get(b->value, key) : NULL;
-    return json_is_number(v) ? (long)json_number_value(v) : def;
+    if (json_is_integer(v)) return (long)json_integer_value(v);
+    if (!json_is_real(v)) return def;
+    double d = json_real_value(v);
+    if (d >= 9223372036854775807.0) return LONG_MAX;
+    if (d <= -9223372036854775808.0) return LONG_MIN;
+    return (long)d;
 }
 
 int config_bool(const struct config_block *b, const char *key, int def) {

@@ -6,6 +6,7 @@
 #include "conf/config.h"
 #include "conf/config_schema.h"
 #include "core/core_config.h"
+#include "core/limits.h"
 #include "lib/log.h"
 #include "lib/redis_url.h"
 
@@ -72,4 +73,5 @@ static const struct config_schema core_schemas[] = {
 void core_config_register(void) {
     for (size_t i = 0; i < sizeof(core_schemas) / sizeof(core_schemas[0]); i++)
         config_schema_register(&core_schemas[i]);
+    limits_config_register();
 }

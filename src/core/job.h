@@ -28,6 +28,8 @@ struct job {
     struct persona *own_persona;     /* a live-edited copy, freed with the job */
     json_t *disabled;                /* plugins turned off in this channel */
     uint64_t started;                /* uv_now() at start */
+    uint64_t cpu_ns;                 /* time skills ran for it (matchers and handlers) */
+    int budget_logged;               /* its budget ran out and that was logged */
     struct job *next;                /* in the channel's queue */
     /* What ends the job: apologise if nobody answered, free it, start the
      * channel's next job (set by the queue that made it). */

@@ -30,6 +30,7 @@ struct chat_message *message_copy(const struct chat_message *m) {
     c->thread = dup_or_null(m->thread);
     c->thread_parent = dup_or_null(m->thread_parent);
     c->received_at = m->received_at;
+    c->connection = dup_or_null(m->connection);
     return c;
 }
 
@@ -37,6 +38,7 @@ void message_free(struct chat_message *m) {
     if (!m) return;
     free(m->platform);
     free(m->channel);
+    free(m->connection);
     free(m->id);
     free(m->reply_to);
     free(m->text);

@@ -28,6 +28,8 @@ struct chat_message {
     char *thread;      /* the thread it was posted in, or NULL (Discord: == channel) */
     char *thread_parent; /* the channel that thread belongs to, or NULL */
     double received_at;  /* unix seconds */
+    char *connection;    /* the peer connection it came on (web chat: the socket's session),
+                          * for per-connection limits; NULL where the platform has one link */
 };
 
 struct chat_message *message_new(void);

@@ -35,6 +35,7 @@ struct redis_client {
     uv_timer_t op_timer;         /* oldest command's deadline */
     long backoff_ms;
     int failures;
+    int setup_pending;           /* AUTH/SELECT replies still due on this connection */
     struct redis_op *ops, *ops_tail;
     char last_error[640];
     double latency_ms;
@@ -138,8 +139,15 @@ static void on_setup_reply(redisReply *reply, const char *err, void *data) {
     if (reply->type == REDIS_REPLY_ERROR) {
         char why[300];
         snprintf(why, sizeof(why), "Redis refused the connection setup: %.200s", reply->str);
-        log_error("redis: %s", why);
+        if (rc->failures == 0 || rc->failures % 20 == 0) log_error("redis: %s", why);
         redis_drop(rc, why);
+        return;
+    }
+    /* Only a connection Redis accepted ends the backoff: a wrong password
+     * must not turn reconnecting into a tight loop. */
+    if (rc->setup_pending > 0 && --rc->setup_pending == 0) {
+        rc->backoff_ms = 0;
+        rc->failures = 0;
     }
 }
 
@@ -226,10 +234,12 @@ static void on_connect(const redisAsyncContext *ac, int status) {
         return;
     }
     rc->state = REDIS_UP;
-    if (rc->failures) log_info("redis: connected to %s after %d failed attempts", where, rc->failures);
-    else log_info("redis: connected to %s", where);
-    rc->failures = 0;
-    rc->backoff_ms = 0;
+    if (rc->failures == 0) log_info("redis: connected to %s", where);
+    else if (rc->failures % 20 == 0 || !rc->setup_pending) log_info("redis: connected to %s after %d failed attempts", where, rc->failures);
+    if (!rc->setup_pending) {   /* else the backoff ends when AUTH/SELECT succeed */
+        rc->failures = 0;
+        rc->backoff_ms = 0;
+    }
     rc->last_error[0] = '\0';
     if (rc->on_ready) rc->on_ready();
 }
@@ -282,6 +292,7 @@ static void connect_addr(struct redis_client *rc, const char *ip) {
     redisAsyncSetConnectCallback(ac, on_connect);
     redisAsyncSetDisconnectCallback(ac, on_disconnect);
     uv_timer_start(&rc->retry_timer, on_connect_timeout, (uint64_t)rc->opts.connect_timeout_ms, 0);
+    rc->setup_pending = (rc->url.password ? 1 : 0) + (rc->url.db ? 1 : 0);
     if (rc->url.password) {
         const char *argv[3] = { "AUTH", rc->url.user ? rc->url.user : rc->url.password, rc->url.password };
         send_argv(rc, on_setup_reply, rc, rc->url.user ? 3 : 2, argv, NULL);
@@ -344,7 +355,7 @@ static void redis_drop(struct redis_client *rc, const char *why) {
     rc->ac = NULL;
     uv_timer_stop(&rc->retry_timer);
     redisAsyncFree(ac);   /* runs every pending callback with a NULL reply */
-    if (was_up) log_warn("redis: %s; reconnecting", why);
+    if (was_up && (rc->failures == 0 || rc->failures % 20 == 0)) log_warn("redis: %s; reconnecting", why);
     schedule_reconnect(rc);
 }
 

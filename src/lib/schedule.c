@@ -427,10 +427,14 @@ static long long next_cron(const struct schedule *s, long long after) {
 /* Dispatch on the kind; out-of-range input gives -1 rather than overflow. */
 long long schedule_next(const struct schedule *s, long long after) {
     if (s == NULL || after < MIN_TIME || after > MAX_TIME) return -1;
+    long long next = -1;
     if (s->kind == SCHEDULE_EVERY) {
         if (s->every <= 0 || s->anchor < MIN_TIME || s->anchor > MAX_TIME) return -1;
-        return s->anchor + (floor_div(after - s->anchor, s->every) + 1) * s->every;
+        next = s->anchor + (floor_div(after - s->anchor, s->every) + 1) * s->every;
+    } else if (s->kind == SCHEDULE_CRON) {
+        next = next_cron(s, after);
     }
-    if (s->kind == SCHEDULE_CRON) return next_cron(s, after);
-    return -1;
+    /* A time past the year 9999 is no answer either: asked from there, we
+     * would say -1 (found by fuzz/fuzz_schedule.c). */
+    return next > MAX_TIME ? -1 : next;
 }

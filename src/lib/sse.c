@@ -21,10 +21,11 @@ int sse_pending(const struct sse_parser *p) {
     return p->len > 0 || p->has_data;
 }
 
-/* Grow *buf to hold need bytes; the cap keeps it bounded. */
+/* Grow *buf to hold need bytes; the cap keeps it bounded. The cap is
+ * checked first: the buffer doubles, so it may already hold more. */
 static int grow(char **buf, size_t *cap, size_t need, size_t max) {
-    if (need <= *cap) return 0;
     if (need > max + 2) return SSE_ERR_LINE;
+    if (need <= *cap) return 0;
     size_t n = *cap ? *cap : 256;
     while (n < need) n *= 2;
     char *b = xrealloc(*buf, n);

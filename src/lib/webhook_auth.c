@@ -106,6 +106,19 @@ static int decode_signature(const char *sig, unsigned char out[MAC_LEN]) {
     return 0;
 }
 
+int webhook_signature_canonical(const char *sig, char out[65]) {
+    unsigned char mac[MAC_LEN];
+    static const char digits[] = "0123456789abcdef";
+    out[0] = '\0';
+    if (!sig || decode_signature(sig, mac) != 0) return -1;
+    for (int i = 0; i < MAC_LEN; i++) {
+        out[2 * i] = digits[mac[i] >> 4];
+        out[2 * i + 1] = digits[mac[i] & 15];
+    }
+    out[2 * MAC_LEN] = '\0';
+    return 0;
+}
+
 /* Parse a timestamp of plain decimal digits. Returns 0, or -1 if there is
  * a sign, a blank, anything else, or too many digits. */
 static int parse_timestamp(const char *s, long long *out) {

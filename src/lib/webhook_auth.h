@@ -25,6 +25,11 @@ int webhook_hmac_check(const char *secret, const char *timestamp, const char *si
                        const char *body, size_t body_len, long long now, long window,
                        char *err, size_t errlen);
 
+/* The MAC of SIGNATURE (any accepted spelling: prefix or not, any case) as
+ * 64 lower-case hex digits in OUT, so one MAC has one replay key. Returns
+ * 0, or -1 (OUT empty) when it is malformed. */
+int webhook_signature_canonical(const char *sig, char out[65]);
+
 /* Compute the lower-case hex signature of "<timestamp>.<body>" under
  * SECRET into OUT (64 hex characters and a NUL). On a libcrypto failure
  * OUT is set to the empty string. */

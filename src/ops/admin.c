@@ -23,7 +23,9 @@
 #include "skills/skills.h"
 #include "lib/xalloc.h"
 
-#define MAX_LINE 65536
+#define MAX_LINE (4 * 1024 * 1024)   /* a request line: room for an imported card */
+#define MAX_QUEUED (1u << 20)   /* answers waiting for a client before we stop reading it */
+#define MAX_PENDING 64          /* operator commands one client may have running */
 
 struct admin_client;
 
@@ -37,6 +39,7 @@ struct admin_client {
     uv_pipe_t pipe;
     int pending;                    /* operator commands still running */
     int closed;                     /* the pipe closed while some ran */
+    int paused;                     /* reading stopped until its answers drain */
     struct admin_server *server;
     struct admin_client *prev, *next;
     char buf[MAX_LINE];
@@ -138,10 +141,31 @@ static void on_client_closed(uv_handle_t *h) {
     free(c);
 }
 
+static void process_lines(struct admin_client *c);
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf);
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+
+/* Is C's backlog (answers unread, commands running) past its bounds? */
+static int client_full(struct admin_client *c) {
+    return uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) > MAX_QUEUED || c->pending >= MAX_PENDING;
+}
+
+/* A client that does not read its answers is not read either, so its
+ * output queue stays bounded; it resumes once the backlog drains. */
+static void maybe_resume(struct admin_client *c) {
+    uv_handle_t *h = (uv_handle_t *)&c->pipe;
+    if (!c->paused || c->closed || uv_is_closing(h)) return;
+    if (uv_stream_get_write_queue_size((uv_stream_t *)&c->pipe) > MAX_QUEUED / 2 || c->pending >= MAX_PENDING) return;
+    c->paused = 0;
+    uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read);
+    process_lines(c);
+}
+
 static void on_written(uv_write_t *req, int status) {
-    (void)status;
+    struct admin_client *c = req->handle->data;
     free(req->data);
     free(req);
+    if (status == 0) maybe_resume(c);
 }
 
 /* Write one JSON line to the client. */
@@ -175,6 +199,7 @@ static void on_operated(json_t *answer, void *data) {
         return;
     }
     reply(c, answer);
+    maybe_resume(c);
 }
 
 /* {"cmd":"run","argv":[...]}: an operator command, as the owner. */
@@ -204,8 +229,14 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
         return;
     }
     c->len += (size_t)n;
+    process_lines(c);
+}
+
+/* Run the complete lines in C's buffer until its backlog is full. */
+static void process_lines(struct admin_client *c) {
+    uv_stream_t *s = (uv_stream_t *)&c->pipe;
     char *nl;
-    while ((nl = memchr(c->buf, '\n', c->len))) {
+    while (!c->paused && (nl = memchr(c->buf, '\n', c->len))) {
         *nl = '\0';
         json_error_t jerr;
         json_t *req = json_loads(c->buf, 0, &jerr);
@@ -220,8 +251,12 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
         size_t used = (size_t)(nl - c->buf) + 1;
         memmove(c->buf, nl + 1, c->len - used);
         c->len -= used;
+        if (client_full(c) && !uv_is_closing((uv_handle_t *)s)) {
+            c->paused = 1;
+            uv_read_stop(s);
+        }
     }
-    if (c->len == sizeof(c->buf)) {
+    if (c->len == sizeof(c->buf) && !memchr(c->buf, '\n', c->len)) {
         reply(c, json_pack("{s:b, s:s}", "ok", 0, "error", "the request line is too long"));
         if (!uv_is_closing((uv_handle_t *)s)) uv_close((uv_handle_t *)s, on_client_closed);
     }

@@ -11,7 +11,10 @@
 #include "lib/log.h"
 #include "model/model.h"
 #include "ops/operator.h"
+#include "persona/card.h"
 #include "persona/persona.h"
+#include "persona/persona_import.h"
+#include "persona/prompt.h"
 #include "core/platform.h"
 #include "io/redis_client.h"
 #include "model/router.h"
@@ -209,6 +212,8 @@ static const char *target_channel(struct op_req *r, int from) {
 /* ---- commands ---- */
 
 static void then_ok(struct op_req *r);
+static void then_imported(struct op_req *r);
+static void cmd_persona_use(struct op_req *r);
 static const struct command commands[];
 
 static void cmd_help(struct op_req *r) {
@@ -241,15 +246,199 @@ static void cmd_status(struct op_req *r) {
     done(r, 1, "%s", text);
 }
 
-static void cmd_persona_list(struct op_req *r) {
+static void then_persona_list(struct op_req *r) {
     char text[4000];
     size_t used = (size_t)snprintf(text, sizeof(text), "Personas:");
-    for (int i = 0; i < server.rt->personas->count; i++) {
+    for (int i = 0; i < server.rt->personas->count && used < sizeof(text); i++) {
         const struct persona *p = &server.rt->personas->items[i];
         used += (size_t)snprintf(text + used, sizeof(text) - used, "\n  %s (%s), model %s%s", p->name, p->display_name,
                                  p->model, p == server.rt->personas->fallback ? ", default" : "");
     }
+    redisReply *m = r->nreplies ? r->replies[0] : NULL;
+    for (size_t i = 0; m && m->type == REDIS_REPLY_ARRAY && i < m->elements && used < sizeof(text); i++)
+        used += (size_t)snprintf(text + used, sizeof(text) - used, "\n  %s (imported card)", m->element[i]->str);
     done(r, 1, "%s", text);
+}
+
+static void cmd_persona_list(struct op_req *r) {
+    char key[300];
+    snprintf(key, sizeof(key), "%spersonas:imported", prefix());
+    const char *argv[2] = { "SMEMBERS", key };
+    if (batch(r, 2, argv) < 0) {
+        then_persona_list(r);   /* without Redis: the configured ones */
+        return;
+    }
+    batch_wait(r, then_persona_list);
+}
+
+/* persona import [--name NAME] CARD-JSON: store a card as a persona (chorusctl reads PNG and CHARX files). */
+static void cmd_persona_import(struct op_req *r) {
+    const char *name = NULL, *text = NULL;
+    for (int i = 2; i < r->argc; i++) {
+        if (!strcmp(r->argv[i], "--name") && i + 1 < r->argc) name = r->argv[++i];
+        else text = r->argv[i];
+    }
+    if (!text) {
+        done(r, 0, "Usage: persona import [--name NAME] CARD-JSON (or chorusctl persona import FILE)");
+        return;
+    }
+    char err[400], slug[64], rev[17];
+    json_t *card = card_parse((const unsigned char *)text, strlen(text), err, sizeof(err));
+    if (!card) {
+        done(r, 0, "That card is refused: %s", err);
+        return;
+    }
+    if (!name) {
+        card_slug(json_string_value(json_object_get(json_object_get(card, "data"), "name")), slug, sizeof(slug));
+        name = slug;
+    }
+    for (const char *c = name; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_' || *c == '-')) {
+            json_decref(card);
+            done(r, 0, "--name: \"%s\" may hold only letters, digits, '_' and '-'", name);
+            return;
+        }
+    if (!*name || strlen(name) > 64 || persona_find(server.rt->personas, name)) {
+        json_decref(card);
+        done(r, 0, "--name: \"%s\" is %s; choose another with --name", name, *name ? "a persona of the config (or too long)" : "empty");
+        return;
+    }
+    card_revision(card, rev);
+    char *json = json_dumps(card, JSON_COMPACT);
+    char ckey[300], pkey[300], set[300];
+    snprintf(ckey, sizeof(ckey), "%scard:%s", prefix(), name);
+    snprintf(pkey, sizeof(pkey), "%spersona:%s", prefix(), name);
+    snprintf(set, sizeof(set), "%spersonas:imported", prefix());
+    const char *a1[3] = { "SET", ckey, json };
+    const char *a2[4] = { "HSET", pkey, "card", rev };
+    const char *a3[3] = { "SADD", set, name };
+    int bad = batch(r, 3, a1) < 0 || batch(r, 4, a2) < 0 || batch(r, 3, a3) < 0;
+    free(json);
+    if (bad) {
+        json_decref(card);
+        done(r, 0, "Redis is not available");
+        return;
+    }
+    const char *model = model_defined(server.rt->cfg, "default") ? "default" : "local";
+    persona_import_release(persona_import_put(name, rev, card, model));
+    r->data_out = json_pack("{s:s, s:s, s:s}", "name", name, "revision", rev, "display_name",
+                            json_string_value(json_object_get(json_object_get(card, "data"), "name")));
+    json_decref(card);
+    batch_wait(r, then_imported);
+}
+
+static void then_imported(struct op_req *r) {
+    const char *name = json_string_value(json_object_get(r->data_out, "name"));
+    done(r, 1, "Imported \"%s\" as persona %s. Use it with: persona use %s --channel platform:channel",
+         json_string_value(json_object_get(r->data_out, "display_name")), name, name);
+}
+
+static void then_export(struct op_req *r) {
+    redisReply *c = r->replies[0];
+    char err[300];
+    json_t *card = c && c->type == REDIS_REPLY_STRING ? card_parse((const unsigned char *)c->str, c->len, err, sizeof(err)) : NULL;
+    if (!card) {
+        done(r, 0, "No persona named \"%s\". Try: persona list", r->argv[2]);
+        return;
+    }
+    r->data_out = card;
+    done(r, 1, "The V3 card of %s (chorusctl persona export %s > card.json)", r->argv[2], r->argv[2]);
+}
+
+/* persona export NAME: its V3 card (in the answer's data). */
+static void cmd_persona_export(struct op_req *r) {
+    if (r->argc < 3) {
+        done(r, 0, "Usage: persona export NAME");
+        return;
+    }
+    const struct persona *p = persona_find(server.rt->personas, r->argv[2]);
+    if (p) {
+        r->data_out = persona_to_card(p);
+        done(r, 1, "The V3 card of %s (chorusctl persona export %s > card.json)", p->name, p->name);
+        return;
+    }
+    char key[300];
+    snprintf(key, sizeof(key), "%scard:%s", prefix(), r->argv[2]);
+    const char *argv[2] = { "GET", key };
+    if (batch(r, 2, argv) < 0) {
+        done(r, 0, "Redis is not available");
+        return;
+    }
+    batch_wait(r, then_export);
+}
+
+/* The preview: what would be sent, with the persona known (from the config or an import). */
+static void preview_render(struct op_req *r, const struct persona *p) {
+    redisReply *hist = r->replies[r->nreplies - 2], *summary = r->replies[r->nreplies - 1];
+    json_t *turns = json_array();
+    for (size_t i = 0; hist && hist->type == REDIS_REPLY_ARRAY && i < hist->elements; i++) {
+        json_t *t = json_loadb(hist->element[i]->str, hist->element[i]->len, 0, NULL);
+        if (json_is_object(t)) json_array_append(turns, t);
+        json_decref(t);
+    }
+    json_t *ctx = json_pack("{s:o}", "turns", turns);
+    if (summary && summary->type == REDIS_REPLY_STRING) json_object_set_new(ctx, "summary", json_string(summary->str));
+    char text[4000] = "";
+    size_t used = 0;
+    int start = 3;
+    for (int i = 3; i < r->argc; i++)
+        if (!strcmp(r->argv[i], "--channel")) start = i + 2;
+    for (int i = start; i < r->argc && used < sizeof(text); i++)
+        used += (size_t)snprintf(text + used, sizeof(text) - used, "%s%s", i > start ? " " : "", r->argv[i]);
+    json_t *explain = json_object();
+    json_t *messages = prompt_build_explain(p, "User", text, ctx, explain);
+    json_object_set_new(explain, "messages", messages);
+    json_object_set_new(explain, "persona", json_string(p->name));
+    json_decref(ctx);
+    r->data_out = explain;
+    done(r, 1, "%zu messages, about %lld tokens of %lld; %zu lorebook entries (chorusctl persona preview shows them)",
+         json_array_size(messages), (long long)json_integer_value(json_object_get(explain, "tokens")),
+         (long long)json_integer_value(json_object_get(explain, "budget")), json_array_size(json_object_get(explain, "lore")));
+}
+
+static void then_preview(struct op_req *r) {
+    const struct persona *p = persona_find(server.rt->personas, r->argv[2]);
+    if (p) {
+        preview_render(r, p);
+        return;
+    }
+    redisReply *c = r->replies[0];
+    char err[300];
+    json_t *card = c && c->type == REDIS_REPLY_STRING ? card_parse((const unsigned char *)c->str, c->len, err, sizeof(err)) : NULL;
+    if (!card) {
+        done(r, 0, "No persona named \"%s\". Try: persona list", r->argv[2]);
+        return;
+    }
+    struct persona *imp = persona_from_card(r->argv[2], card, model_defined(server.rt->cfg, "default") ? "default" : "local");
+    json_decref(card);
+    preview_render(r, imp);
+    persona_free(imp);
+}
+
+/* persona preview NAME [--channel platform:channel] TEXT: the messages that would be sent, without a model call. */
+static void cmd_persona_preview(struct op_req *r) {
+    const char *channel = target_channel(r, 3);
+    if (r->argc < 4 || !channel || !strchr(channel, ':')) {
+        done(r, 0, "Usage: persona preview NAME --channel platform:channel TEXT");
+        return;
+    }
+    const struct persona *p = persona_find(server.rt->personas, r->argv[2]);
+    char platform[64], hist[1200], summ[1200], suffix[200], card[300], from[24];
+    snprintf(platform, sizeof(platform), "%.*s", (int)(strchr(channel, ':') - channel), channel);
+    snprintf(suffix, sizeof(suffix), ":history:%s", r->argv[2]);
+    store_channel_key(server.redis, platform, strchr(channel, ':') + 1, suffix, hist, sizeof(hist));
+    snprintf(suffix, sizeof(suffix), ":summary:%s", r->argv[2]);
+    store_channel_key(server.redis, platform, strchr(channel, ':') + 1, suffix, summ, sizeof(summ));
+    snprintf(card, sizeof(card), "%scard:%s", prefix(), r->argv[2]);
+    snprintf(from, sizeof(from), "%ld", -(p ? 2 * p->history_turns : 48));
+    const char *a0[2] = { "GET", card };
+    const char *a1[4] = { "LRANGE", hist, from, "-1" };
+    const char *a2[2] = { "GET", summ };
+    if ((!p && batch(r, 2, a0) < 0) || batch(r, 4, a1) < 0 || batch(r, 2, a2) < 0) {
+        done(r, 0, "Redis is not available");
+        return;
+    }
+    batch_wait(r, then_preview);
 }
 
 static void then_persona_show(struct op_req *r) {
@@ -277,10 +466,37 @@ static void cmd_persona_show(struct op_req *r) {
     batch_wait(r, then_persona_show);
 }
 
+static void then_persona_use(struct op_req *r) {
+    if (reply_int(r, 0) == 0) {
+        done(r, 0, "No persona named \"%s\". Try: persona list", r->argv[2]);
+        return;
+    }
+    for (int i = 0; i < r->nreplies; i++) {
+        freeReplyObject(r->replies[i]);
+        r->replies[i] = NULL;
+    }
+    r->nreplies = 0;
+    r->argv[r->argc++] = xstrdup("--imported");
+    cmd_persona_use(r);
+}
+
 static void cmd_persona_use(struct op_req *r) {
     const char *channel = target_channel(r, 3);
-    if (r->argc < 3 || !persona_find(server.rt->personas, r->argv[2])) {
-        done(r, 0, "No persona named \"%s\". Try: persona list", r->argc >= 3 ? r->argv[2] : "");
+    int imported = r->argc > 3 && !strcmp(r->argv[r->argc - 1], "--imported");
+    if (r->argc >= 3 && !imported && !persona_find(server.rt->personas, r->argv[2]) && r->argc < MAX_ARGS) {
+        /* Not in the config: an imported card? */
+        char key[300];
+        snprintf(key, sizeof(key), "%scard:%s", prefix(), r->argv[2]);
+        const char *argv[2] = { "EXISTS", key };
+        if (batch(r, 2, argv) < 0) {
+            done(r, 0, "Redis is not available");
+            return;
+        }
+        batch_wait(r, then_persona_use);
+        return;
+    }
+    if (r->argc < 3) {
+        done(r, 0, "No persona named \"\". Try: persona list");
         return;
     }
     if (!channel || !strchr(channel, ':')) {
@@ -650,6 +866,9 @@ static const struct command commands[] = {
     { "persona", "list", ROLE_MODERATOR, "persona list", "the personas", cmd_persona_list },
     { "persona", "show", ROLE_MODERATOR, "persona show NAME", "one persona, with live edits", cmd_persona_show },
     { "persona", "use", ROLE_ADMIN, "persona use NAME [--channel platform:channel]", "who speaks in a channel", cmd_persona_use },
+    { "persona", "import", ROLE_ADMIN, "persona import [--name NAME] CARD-JSON", "a character card as a new persona", cmd_persona_import },
+    { "persona", "export", ROLE_ADMIN, "persona export NAME", "a persona as a V3 character card", cmd_persona_export },
+    { "persona", "preview", ROLE_MODERATOR, "persona preview NAME --channel platform:channel TEXT", "the prompt that would be sent, without a model call", cmd_persona_preview },
     { "persona", "edit", ROLE_ADMIN, "persona edit NAME prompt|display_name|apology|model VALUE", "change a persona live", cmd_persona_edit },
     { "skill", "list", ROLE_MODERATOR, "skill list", "the plugins", cmd_skill_list },
     { "skill", "enable", ROLE_ADMIN, "skill enable NAME [--channel C | --everywhere]", "turn a plugin back on", cmd_skill_toggle },
@@ -750,7 +969,16 @@ void operator_run_text(const struct actor *a, const char *text, operator_done_fn
     char *copy = xstrdup(text + strlen(operator_prefix()));
     char *argv[MAX_ARGS];
     int argc = 0;
+    /* persona import [--name NAME] {...}: the card's JSON is one argument, spaces and all. */
+    char *json = strchr(copy, '{');
+    const char *lead = copy + strspn(copy, " \t\n");
+    if (json && !strncmp(lead, "persona", 7) && strstr(lead, "import") && strstr(lead, "import") < json) *json = '\0';
+    else json = NULL;
     for (char *tok = strtok(copy, " \t\n"); tok && argc < MAX_ARGS; tok = strtok(NULL, " \t\n")) argv[argc++] = tok;
+    if (json && argc >= 2 && argc < MAX_ARGS && !strcmp(argv[0], "persona") && !strcmp(argv[1], "import")) {
+        *json = '{';
+        argv[argc++] = json;
+    }
     operator_run(a, argc, argv, cb, data);
     free(copy);
 }

@@ -5,6 +5,7 @@
 #include <jansson.h>
 
 struct config;
+struct lorebook;
 
 struct persona {
     char *name;           /* key used in Redis and in replies */
@@ -20,11 +21,23 @@ struct persona {
     long max_prompt_tokens;   /* budget of the assembled prompt */
     long history_turns;   /* recent turns kept before they are summarised */
     char *summary_model;  /* model or route that writes summaries */
+    /* A character card (docs/personas.md): the V3 card of a `card = ...`
+     * file, an imported card, or card fields given in the config; NULL for
+     * a plain persona. Its lorebook and the attached ones, card's first. */
+    json_t *card;
+    struct lorebook *card_book;   /* owned */
+    struct lorebook **books;      /* array owned; books other than card_book belong to the set */
+    int nbooks;
+    int refs;             /* imported personas: the cache and the jobs using it (persona_import.c) */
+    struct persona *origin;   /* a job's live-edited copy of an imported persona: the one it borrows from */
 };
 
 struct persona_set {
     struct persona *items;
     int count;
+    struct lorebook **books;      /* `lorebook "name" { file = ... }` statements */
+    char **book_names;
+    int nbooks;
     const struct persona *fallback;   /* default_persona, or the first one */
 };
 
@@ -35,6 +48,14 @@ void persona_set_free(struct persona_set *set);
 const struct persona *persona_find(const struct persona_set *set, const char *name);
 /* The persona of a channel that has none set: the platform's default, or the fallback. */
 const struct persona *persona_default_for(const struct persona_set *set, const char *platform);
+/* A persona from a checked V3 card (an import): the card's fields, its
+ * lorebook, MODEL. Takes a reference to CARD. */
+struct persona *persona_from_card(const char *name, json_t *card, const char *model);
+void persona_free(struct persona *p);
+/* The card's string field KEY, or "" (also for a persona without a card). */
+const char *persona_card_str(const struct persona *p, const char *key);
+/* The persona as a V3 card (a new reference), for export. */
+json_t *persona_to_card(const struct persona *p);
 /* May persona P use plugin NAME? */
 int persona_allows_skill(const struct persona *p, const char *name);
 

@@ -4,7 +4,11 @@
 #include <string.h>
 #include "persona/persona.h"
 #include "persona/prompt.h"
+#include "persona/lorebook.h"
 #include "lib/tokens.h"
+#include "lib/xalloc.h"
+
+#define PROMPT_MAX_LORE 128
 
 struct buf {
     char data[8192];
@@ -94,22 +98,181 @@ static void add_context(struct buf *b, const char *user_name, const json_t *ctx)
     if (summary && *summary) add(b, "\nEarlier in this conversation: %.3000s", summary);
 }
 
+char *prompt_replace(const char *text, const char *from, const char *to) {
+    size_t flen = strlen(from), tlen = strlen(to), n = 0;
+    for (const char *p = strstr(text, from); p; p = strstr(p + flen, from)) n++;
+    char *out = xmalloc(strlen(text) + n * tlen + 1), *o = out;
+    for (const char *p = text;;) {
+        const char *hit = strstr(p, from);
+        size_t len = hit ? (size_t)(hit - p) : strlen(p);
+        memcpy(o, p, len);
+        o += len;
+        if (!hit) break;
+        memcpy(o, to, tlen);
+        o += tlen;
+        p = hit + flen;
+    }
+    *o = '\0';
+    return out;
+}
+
+char *prompt_macros(const char *text, const char *char_name, const char *user_name, const char *original) {
+    static const char *const names[] = { "{{char}}", "<BOT>", "{{user}}", "<USER>", "{{original}}" };
+    const char *values[] = { char_name, char_name, user_name, user_name, original };
+    char *out = xstrdup(text);
+    for (int i = 0; i < 5; i++) {
+        if (!strstr(out, names[i])) continue;
+        char *next = prompt_replace(out, names[i], values[i]);
+        free(out);
+        out = next;
+    }
+    return out;
+}
+
+/* A growing string: card texts have no fixed size. */
+struct sb {
+    char *data;
+    size_t len, cap;
+};
+
+static void sb_add(struct sb *b, const char *text) {
+    size_t n = strlen(text);
+    if (b->len + n + 1 > b->cap) {
+        b->cap = (b->len + n + 1) * 2;
+        b->data = xrealloc(b->data, b->cap);
+    }
+    memcpy(b->data + b->len, text, n + 1);
+    b->len += n;
+}
+
+/* Append a paragraph (macros replaced), separated from what came before by a blank line. */
+static void sb_para(struct sb *b, const char *prefix, const char *text, const char *cname, const char *uname) {
+    if (!text || !*text) return;
+    char *t = prompt_macros(text, cname, uname, "");
+    if (b->len) sb_add(b, "\n\n");
+    sb_add(b, prefix);
+    sb_add(b, t);
+    free(t);
+}
+
+static void push(json_t *messages, const char *role, const char *content) {
+    json_array_append_new(messages, json_pack("{s:s, s:s}", "role", role, "content", content));
+}
+
+/* The example dialogue: whole <START> blocks, in order, within SHARE tokens. */
+static char *examples(const char *mes, const char *cname, const char *uname, long share, int *blocks) {
+    char *all = prompt_macros(mes, cname, uname, "");
+    struct sb out = { 0 };
+    long used = 0;
+    *blocks = 0;
+    char *p = all;
+    while (*p) {
+        while (*p == '\n' || *p == '\r' || *p == ' ') p++;
+        if (!strncmp(p, "<START>", 7)) p += 7;
+        while (*p == '\n' || *p == '\r') p++;
+        char *end = strstr(p, "<START>");
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        while (len && (p[len - 1] == '\n' || p[len - 1] == ' ' || p[len - 1] == '\r')) len--;
+        if (len) {
+            long cost = tokens_estimate(p, len);
+            if (used + cost > share) break;
+            used += cost;
+            char save = p[len];
+            p[len] = '\0';
+            sb_add(&out, *blocks ? "\n\n" : "");
+            sb_add(&out, p);
+            p[len] = save;
+            (*blocks)++;
+        }
+        if (!end) break;
+        p = end;
+    }
+    free(all);
+    return out.data;
+}
+
 json_t *prompt_build(const struct persona *p, const char *user_name, const char *text, const json_t *ctx) {
-    struct buf b = { .len = 0 };
-    b.data[0] = '\0';
-    add(&b, "%s", p->prompt);
+    return prompt_build_explain(p, user_name, text, ctx, NULL);
+}
+
+json_t *prompt_build_explain(const struct persona *p, const char *user_name, const char *text, const json_t *ctx,
+                             json_t *explain) {
+    const char *cname = p->display_name, *uname = user_name && *user_name ? user_name : "User";
+    long budget = p->max_prompt_tokens > 0 ? p->max_prompt_tokens : 3000;
+    json_t *turns = json_object_get(ctx, "turns");
+    size_t n = json_array_size(turns);
+
+    /* Lorebooks: scan the message and the newest turns. */
+    struct lore_hit hits[PROMPT_MAX_LORE];
+    int nhits = 0;
+    if (p->nbooks > 0) {
+        const char *texts[64];
+        int nt = 0;
+        texts[nt++] = text;
+        for (size_t i = n; i > 0 && nt < 64; i--) {
+            const char *c = json_string_value(json_object_get(json_array_get(turns, i - 1), "content"));
+            if (c) texts[nt++] = c;
+        }
+        nhits = lorebook_match(p->books, p->nbooks, texts, nt, budget / 4, hits, PROMPT_MAX_LORE);
+    }
+
+    /* The system message. */
+    struct sb sys = { 0 };
+    char *prompt = prompt_macros(p->prompt, cname, uname, "");
+    sb_add(&sys, prompt);
+    free(prompt);
+    if (p->card) {
+        for (int i = 0; i < nhits; i++)
+            if (hits[i].entry->position == LORE_BEFORE_CHAR) sb_para(&sys, "", hits[i].entry->content, cname, uname);
+        sb_para(&sys, "", persona_card_str(p, "description"), cname, uname);
+        if (*persona_card_str(p, "personality")) {
+            char prefix[300];
+            snprintf(prefix, sizeof(prefix), "%s's personality: ", cname);
+            sb_para(&sys, prefix, persona_card_str(p, "personality"), cname, uname);
+        }
+        sb_para(&sys, "Scenario: ", persona_card_str(p, "scenario"), cname, uname);
+        for (int i = 0; i < nhits; i++)
+            if (hits[i].entry->position == LORE_AFTER_CHAR) sb_para(&sys, "", hits[i].entry->content, cname, uname);
+    } else {
+        for (int i = 0; i < nhits; i++)
+            if (hits[i].entry->position != LORE_AT_DEPTH) sb_para(&sys, "", hits[i].entry->content, cname, uname);
+    }
     struct buf extra = { .len = 0 };
     extra.data[0] = '\0';
     add_style(&extra, p);
     add_context(&extra, user_name, ctx);
-    if (extra.len) add(&b, "\n%s", extra.data);
+    if (extra.len) {
+        sb_add(&sys, "\n");
+        sb_add(&sys, extra.data);
+    }
     json_t *messages = json_array();
-    json_array_append_new(messages, json_pack("{s:s, s:s}", "role", "system", "content", b.data));
+    push(messages, "system", sys.data);
+    long used = tokens_estimate(sys.data, sys.len) + tokens_estimate(text, strlen(text)) + 8;
+    free(sys.data);
+
+    int blocks = 0;
+    const char *mes = persona_card_str(p, "mes_example");
+    if (*mes) {
+        char *ex = examples(mes, cname, uname, budget / 4, &blocks);
+        if (ex && *ex) {
+            struct sb e = { 0 };
+            sb_add(&e, "Example dialogue (how ");
+            sb_add(&e, cname);
+            sb_add(&e, " speaks; not part of this conversation):\n\n");
+            sb_add(&e, ex);
+            push(messages, "system", e.data);
+            used += tokens_estimate(e.data, e.len) + 4;
+            free(e.data);
+        }
+        free(ex);
+    }
+    char *post = prompt_macros(persona_card_str(p, "post_history_instructions"), cname, uname, "");
+    used += *post ? tokens_estimate(post, strlen(post)) + 4 : 0;
+    for (int i = 0; i < nhits; i++)
+        if (hits[i].entry->position == LORE_AT_DEPTH) used += hits[i].entry->tokens + 4;
+
     /* Recent turns, newest kept first, as many as the budget allows. */
-    long budget = p->max_prompt_tokens > 0 ? p->max_prompt_tokens : 3000;
-    long used = tokens_estimate(b.data, b.len) + tokens_estimate(text, strlen(text)) + 8;
-    json_t *turns = json_object_get(ctx, "turns");
-    size_t n = json_array_size(turns), first = n;
+    size_t first = n;
     while (first > 0) {
         json_t *t = json_array_get(turns, first - 1);
         const char *content = json_string_value(json_object_get(t, "content"));
@@ -118,13 +281,45 @@ json_t *prompt_build(const struct persona *p, const char *user_name, const char 
         used += cost;
         first--;
     }
+    /* The conversation with the depth entries inside it: depth D goes before the last D messages. */
+    json_t *conv = json_array();
     for (size_t i = first; i < n; i++) {
         json_t *t = json_array_get(turns, i);
         const char *role = json_string_value(json_object_get(t, "role"));
         const char *content = json_string_value(json_object_get(t, "content"));
         if (!role || !content || (strcmp(role, "user") && strcmp(role, "assistant"))) continue;
-        json_array_append_new(messages, json_pack("{s:s, s:s}", "role", role, "content", content));
+        push(conv, role, content);
     }
-    json_array_append_new(messages, json_pack("{s:s, s:s}", "role", "user", "content", text));
+    push(conv, "user", text);
+    size_t nconv = json_array_size(conv);
+    for (size_t i = 0; i <= nconv; i++) {
+        for (int h = 0; h < nhits; h++) {
+            const struct lore_entry *e = hits[h].entry;
+            size_t depth = e->depth > (int)nconv ? nconv : (size_t)e->depth;
+            if (e->position != LORE_AT_DEPTH || nconv - depth != i) continue;
+            char *c = prompt_macros(e->content, cname, uname, "");
+            push(messages, e->role, c);
+            free(c);
+        }
+        if (i < nconv) json_array_append(messages, json_array_get(conv, i));
+    }
+    json_decref(conv);
+    if (*post) push(messages, "system", post);
+    free(post);
+
+    if (explain) {
+        json_t *lore = json_array();
+        for (int i = 0; i < nhits; i++) {
+            const struct lore_entry *e = hits[i].entry;
+            const char *pos = e->position == LORE_BEFORE_CHAR ? "before_char" : e->position == LORE_AFTER_CHAR ? "after_char" : "depth";
+            json_array_append_new(lore, json_pack("{s:s, s:s, s:s, s:s, s:i, s:I}", "book", lorebook_name(hits[i].book),
+                                                  "entry", e->name, "why", hits[i].why, "position", pos,
+                                                  "depth", e->depth, "tokens", (json_int_t)e->tokens));
+        }
+        json_object_set_new(explain, "lore", lore);
+        json_object_set_new(explain, "examples", json_integer(blocks));
+        json_object_set_new(explain, "tokens", json_integer(tokens_estimate_messages(messages)));
+        json_object_set_new(explain, "budget", json_integer(budget));
+    }
     return messages;
 }

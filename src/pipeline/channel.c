@@ -10,10 +10,15 @@
 #include "conf/config.h"
 #include "lib/dict.h"
 #include "core/job.h"
+#include "core/limits.h"
 #include "lib/log.h"
 #include "core/message.h"
 #include "lib/metrics.h"
+#include "persona/card.h"
 #include "persona/persona.h"
+#include "persona/persona_import.h"
+#include "model/model.h"
+#include "io/redis_client.h"
 #include "core/runtime.h"
 #include "core/server.h"
 #include "skills/dispatch.h"
@@ -26,6 +31,7 @@ struct channel {
     char *key;
     struct job *head, *tail;    /* head is running when busy */
     int queued;
+    size_t bytes;               /* text bytes of the queued jobs */
     int busy;
 };
 
@@ -52,6 +58,7 @@ int channel_active(void) {
 void channel_shutdown(void) {
     dict_free(channels);
     channels = NULL;
+    persona_import_clear();
 }
 
 static void job_start(struct job *job);
@@ -68,6 +75,24 @@ static void channel_next(struct channel *ch) {
     free(ch);
 }
 
+/* A full channel refuses a message: counted, and warned about at most
+ * every 10 s (with how many went unlogged), never in silence. */
+static void overflow(struct platform *p, const struct chat_message *m, const struct channel *ch) {
+    static uint64_t last_ms;
+    static long unlogged;
+    uint64_t now = uv_now(server.loop);
+    metrics_inc(METRIC_QUEUE_OVERFLOW, p->ops->name, 1);
+    if (last_ms && now - last_ms < 10000) {
+        unlogged++;
+        return;
+    }
+    log_warn("channel %s:%s is full (%d messages, %zu bytes waiting); a message is refused "
+             "(%ld more since the last warning; see limits.channel_queue)",
+             p->ops->name, m->channel, ch->queued, ch->bytes, unlogged);
+    last_ms = now;
+    unlogged = 0;
+}
+
 int channel_enqueue(struct platform *p, const struct chat_message *m) {
     char key[1024];
     dict_key2(key, sizeof(key), p->ops->name, m->channel);
@@ -77,7 +102,18 @@ int channel_enqueue(struct platform *p, const struct chat_message *m) {
         ch->key = xstrdup(key);
         dict_set(channels, key, ch);
     }
-    if (ch->queued >= CHANNEL_QUEUE_MAX) return -1;
+    struct limits lim;
+    limits_current(&lim);
+    size_t len = m->text ? strlen(m->text) : 0;
+    if (ch->queued >= lim.channel_queue || (ch->queued > 0 && ch->bytes + len > (size_t)lim.channel_queue_bytes)) {
+        overflow(p, m, ch);
+        if (!ch->head) channel_next(ch);
+        return -1;
+    }
+    if (limits_job_take(m) < 0) {
+        if (!ch->head) channel_next(ch);
+        return -1;
+    }
     struct job *job = xcalloc(1, sizeof(*job));
     job->msg = message_copy(m);
     job->platform = p;
@@ -87,6 +123,7 @@ int channel_enqueue(struct platform *p, const struct chat_message *m) {
     else ch->head = job;
     ch->tail = job;
     ch->queued++;
+    ch->bytes += len;
     server.jobs_queued++;
     if (!ch->busy) job_start(job);
     return 0;
@@ -101,11 +138,13 @@ static struct persona *persona_with(const struct persona *base, json_t *override
     p->display_name = xstrdup((v = json_string_value(json_object_get(overrides, "display_name"))) ? v : base->display_name);
     p->apology = xstrdup((v = json_string_value(json_object_get(overrides, "apology"))) ? v : base->apology);
     p->model = xstrdup((v = json_string_value(json_object_get(overrides, "model"))) ? v : base->model);
+    p->origin = NULL;
     return p;
 }
 
 static void free_own_persona(struct persona *p) {
     if (!p) return;
+    persona_import_release(p->origin);
     free(p->prompt);
     free(p->display_name);
     free(p->apology);
@@ -113,9 +152,66 @@ static void free_own_persona(struct persona *p) {
     free(p);
 }
 
+/* Speak as IMPORTED (a reference the job now holds), with the channel's live edits. */
+static void job_run_imported(struct job *job, struct persona *imported, json_t *overrides) {
+    job->own_persona = persona_with(imported, overrides);
+    job->own_persona->origin = imported;
+    channel_speak_as(job, job->own_persona);
+    dispatch_job(job->rt->skills, job);
+}
+
+static void job_run(struct job *job, const char *name, json_t *overrides);
+
+/* Waiting for an imported persona's card from Redis. */
+struct card_fetch {
+    struct job *job;
+    json_t *overrides;
+    char name[128];
+    char rev[17];
+};
+
+static void on_card(redisReply *r, const char *err, void *data) {
+    struct card_fetch *f = data;
+    char why[400] = "";
+    json_t *card = NULL;
+    if (err) snprintf(why, sizeof(why), "%s", err);
+    else if (!r || r->type != REDIS_REPLY_STRING) snprintf(why, sizeof(why), "its card is gone from Redis");
+    else card = card_parse((const unsigned char *)r->str, r->len, why, sizeof(why));
+    if (card) {
+        const char *model = model_defined(f->job->rt->cfg, "default") ? "default" : "local";
+        job_run_imported(f->job, persona_import_put(f->name, f->rev, card, model), f->overrides);
+        json_decref(card);
+    } else {
+        log_warn("persona \"%s\" (imported): %s; using the default", f->name, why);
+        job_run(f->job, NULL, NULL);
+    }
+    json_decref(f->overrides);
+    free(f);
+}
+
 /* Choose the persona (NAME from Redis, or the platform's default) and run the skills. */
 static void job_run(struct job *job, const char *name, json_t *overrides) {
     const struct persona *p = name ? persona_find(job->rt->personas, name) : NULL;
+    const char *rev = json_string_value(json_object_get(overrides, "card"));
+    if (name && !p && rev) {
+        /* An imported persona: cached at this revision, or its card read from Redis once. */
+        struct persona *imported = persona_import_get(name, rev);
+        if (imported) {
+            job_run_imported(job, imported, overrides);
+            return;
+        }
+        struct card_fetch *f = xcalloc(1, sizeof(*f));
+        f->job = job;
+        f->overrides = json_incref(overrides);
+        snprintf(f->name, sizeof(f->name), "%s", name);
+        snprintf(f->rev, sizeof(f->rev), "%s", rev);
+        char key[300];
+        snprintf(key, sizeof(key), "%scard:%s", redis_client_prefix(server.redis), name);
+        const char *argv[2] = { "GET", key };
+        if (redis_command(server.redis, on_card, f, 2, argv, NULL) == 0) return;
+        json_decref(f->overrides);
+        free(f);
+    }
     if (name && !p) log_warn("channel %s:%s names persona \"%s\", which is not defined; using the default",
                              job->msg->platform, job->msg->channel, name);
     channel_speak_as(job, p ? p : persona_default_for(job->rt->personas, job->msg->platform));
@@ -190,6 +286,8 @@ static void channel_job_finish(struct job *job) {
     ch->head = job->next;
     if (!ch->head) ch->tail = NULL;
     ch->queued--;
+    ch->bytes -= job->msg->text ? strlen(job->msg->text) : 0;
+    limits_job_release(job->msg);
     ch->busy = 0;
     runtime_release(job->rt);
     free_own_persona(job->own_persona);

@@ -6,11 +6,10 @@ struct chat_message;
 struct job;
 struct persona;
 
-#define CHANNEL_QUEUE_MAX 64
-
 void channel_init(void);
-/* Queue a copy of M. Returns 0, or -1 when the channel already has
- * CHANNEL_QUEUE_MAX messages waiting. */
+/* Queue a copy of M. Returns 0, or -1 when the channel's queue is full
+ * (limits.channel_queue messages or channel_queue_bytes of text) or the
+ * sender's connection or user holds too many jobs (core/limits.h). */
 int channel_enqueue(struct platform *p, const struct chat_message *m);
 /* Number of channels with work, for status. */
 int channel_active(void);

@@ -99,12 +99,22 @@ struct handler *dispatch_next(struct skill_host *h, struct handler *prev) {
 /* Run a Lua test synchronously in HD's plugin under its CPU budget:
  * the pattern (string.find) or the matcher function. Returns a confidence
  * in (0, 1], or 0 for no match. */
-static double match_in_plugin(struct handler *hd, const struct job *job) {
+static double match_in_plugin(struct handler *hd, struct job *job) {
     struct plugin *p = hd->plugin;
     lua_State *L = p->L;
     int top = lua_gettop(L);
     double conf = 0;
-    task_budget_begin(p);
+    /* All matchers of a message share its one CPU budget. */
+    if (task_message_left_ms(p, job) <= 0) {
+        if (!job->budget_logged) {
+            job->budget_logged = 1;
+            log_warn("message %s:%s used its CPU budget (%ld ms) in matchers; the remaining ones are skipped "
+                     "(plugin %s was next)", job->msg->platform, job->msg->channel, p->message_ms, p->name);
+        }
+        return 0;
+    }
+    task_budget_begin_job(p, job, 0);
+    uint64_t began = uv_hrtime();
     if (hd->matcher_ref != LUA_NOREF) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, hd->matcher_ref);
         lua_api_push_message(L, job);
@@ -126,6 +136,7 @@ static double match_in_plugin(struct handler *hd, const struct job *job) {
             conf = 1;
     }
     lua_settop(L, top);
+    job->cpu_ns += uv_hrtime() - began;
     if (conf > 1) conf = 1;
     return conf > 0 ? conf : 0;
 }
@@ -139,7 +150,7 @@ static int command_matches(const struct skill_host *h, const struct handler *hd,
 }
 
 /* How well HD matches the job's message: 0 (not at all) to 1. */
-static double candidate_score(struct skill_host *h, struct handler *hd, const struct job *job) {
+static double candidate_score(struct skill_host *h, struct handler *hd, struct job *job) {
     const char *text = job->msg->text ? job->msg->text : "";
     switch (hd->kind) {
     case HANDLER_COMMAND: return command_matches(h, hd, text) ? 1 : 0;

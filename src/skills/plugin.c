@@ -12,6 +12,7 @@
 #include "skills/lua/lua_api.h"
 #include "lib/lua_json.h"
 #include "skills/plugin.h"
+#include "skills/sandbox.h"
 #include "core/server.h"
 #include "skills/task.h"
 #include "lib/xalloc.h"
@@ -202,6 +203,7 @@ struct plugin *plugin_load(struct skill_host *h, const char *name, const char *d
     p->slice_insns = lim->slice_insns;
     p->slice_ms = lim->slice_ms;
     p->deadline_ms = lim->deadline_ms;
+    p->message_ms = lim->message_ms;
     p->runtime_ref = LUA_NOREF;
     p->invoke_ref = LUA_NOREF;
     p->L = lua_newstate(plugin_alloc, p);
@@ -217,6 +219,8 @@ struct plugin *plugin_load(struct skill_host *h, const char *name, const char *d
     lua_getglobal(p->L, "string");
     lpattern_install(p->L, -1, 10000000L, (size_t)16 << 20);
     lua_pop(p->L, 1);
+    /* No library C call may run unbounded; string.dump goes. */
+    sandbox_install(p->L);
     /* The string metatable must not be reachable from the sandbox. */
     lua_pushliteral(p->L, "");
     lua_getmetatable(p->L, -1);

@@ -19,6 +19,7 @@ struct handler;
 struct plugin_budget {
     long insns;             /* instructions counted in this stretch */
     uint64_t start;         /* uv_hrtime() at its start */
+    long limit_ms;          /* wall-clock limit of this stretch */
     int tripped;
 };
 
@@ -33,6 +34,7 @@ struct plugin {
     long slice_insns;       /* instruction budget between two yields */
     long slice_ms;          /* wall-clock budget between two yields */
     long deadline_ms;       /* total budget of one handler run, waits included */
+    long message_ms;        /* CPU one message may use across matchers and handlers */
     int allow_model;
     int allow_state;
     char **http_hosts;      /* NULL-terminated; "*" allows any host */
@@ -53,6 +55,7 @@ struct plugin_limits {
     long slice_insns;
     long slice_ms;
     long deadline_ms;
+    long message_ms;
 };
 
 /* Load DIR/init.lua as plugin NAME (after DIR/manifest.lua, if present).

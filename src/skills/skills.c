@@ -133,6 +133,7 @@ static void read_limits(struct skill_host *h) {
     h->limits.slice_insns = config_int(b, "instructions", 20000000L);
     h->limits.slice_ms = config_int(b, "cpu_ms", 200);
     h->limits.deadline_ms = config_int(b, "deadline_ms", 120000);
+    h->limits.message_ms = config_int(b, "message_cpu_ms", 500);
     snprintf(h->command_prefix, sizeof(h->command_prefix), "%s", config_str(b, "prefix", "!"));
 }
 

@@ -17,6 +17,8 @@
 #include "lib/xalloc.h"
 
 #define HOOK_EVERY 1000
+#define SPAWN_MAX 256          /* tasks one handler run may spawn, its children's included */
+#define STRETCH_FLOOR_MS 20    /* a handler's stretch once its message's budget is spent */
 
 struct spawn {
     int id;
@@ -40,6 +42,8 @@ struct task {
     void (*cancel)(void *op);
     uint64_t deadline;          /* uv_now() limit of the whole run */
     uint64_t started_ms;
+    struct task *root;          /* the handler run this task belongs to (itself, or a spawner) */
+    int nspawned;               /* on the root: tasks spawned in the whole run */
     struct task *prev, *next;
 };
 
@@ -57,7 +61,7 @@ static void budget_hook(lua_State *L, lua_Debug *ar) {
     b->insns += HOOK_EVERY;
     if (!b->tripped) {
         uint64_t ms = (uv_hrtime() - b->start) / 1000000u;
-        if (b->insns <= p->slice_insns && (long)ms <= p->slice_ms) return;
+        if (b->insns <= p->slice_insns && (long)ms <= b->limit_ms) return;
         b->tripped = 1;
         /* From now on raise at every instruction, so a loop around pcall
          * meets the error outside the pcall too and the run unwinds. */
@@ -73,8 +77,34 @@ void task_install_hook(lua_State *L) {
 void task_budget_begin(struct plugin *p) {
     p->budget.insns = 0;
     p->budget.start = uv_hrtime();
+    p->budget.limit_ms = p->slice_ms;
     p->budget.tripped = 0;
     lua_sethook(p->L, budget_hook, LUA_MASKCOUNT, HOOK_EVERY);
+}
+
+long task_message_left_ms(const struct plugin *p, const struct job *job) {
+    long used = job ? (long)(job->cpu_ns / 1000000u) : 0;
+    return p->message_ms - used;
+}
+
+void task_budget_begin_job(struct plugin *p, const struct job *job, long floor_ms) {
+    task_budget_begin(p);
+    if (!job) return;
+    long left = task_message_left_ms(p, job);
+    if (left < floor_ms) left = floor_ms;
+    if (left < p->budget.limit_ms) p->budget.limit_ms = left;
+}
+
+void task_charge(lua_State *L) {
+    struct plugin *p = plugin_of(L);
+    struct plugin_budget *b = &p->budget;
+    if (!b->tripped) {
+        uint64_t ms = (uv_hrtime() - b->start) / 1000000u;
+        if ((long)ms <= b->limit_ms) return;
+        b->tripped = 1;
+    }
+    lua_sethook(L, budget_hook, LUA_MASKCOUNT, 1);
+    luaL_error(L, "plugin %s ran out of its CPU budget (an endless loop?)", p->name);
 }
 
 struct task *task_check(lua_State *L) {
@@ -100,11 +130,36 @@ lua_State *task_stack(struct task *t) {
     return t->co;
 }
 
+/* Drop whatever T still waits for: a wait that never yielded, or one
+ * left when T ends. */
+static void cancel_pending(struct task *t) {
+    void *op = t->op;
+    void (*cancel)(void *) = t->cancel;
+    t->op = NULL;
+    t->cancel = NULL;
+    if (op && cancel) cancel(op);
+}
+
 int task_wait(lua_State *L, struct task *t, void *op, void (*cancel)(void *op)) {
+    cancel_pending(t);
+    if (!lua_isyieldable(L)) {
+        /* Inside a C-called callback (a table.sort comparator, a gsub
+         * function, a metamethod): the yield would fail, so what was
+         * armed must never resume this task. */
+        if (cancel) cancel(op);
+        return luaL_error(L, "chorus calls that wait cannot wait here (inside a table.sort comparator, "
+                             "a string.gsub function, a metamethod or another C-called function)");
+    }
     t->op = op;
     t->cancel = cancel;
     lua_pushlightuserdata(L, &yield_marker);
     return lua_yield(L, 1);
+}
+
+int task_lua_abandon(lua_State *L) {
+    struct plugin *p = plugin_of(L);
+    if (p->running) cancel_pending(p->running);
+    return 0;
 }
 
 static void stop_children(struct task *t);
@@ -112,6 +167,7 @@ static void stop_children(struct task *t);
 /* Unlink and free T after telling its owner how it ended. */
 static void task_finish(struct task *t, enum task_end how) {
     struct plugin *p = t->plugin;
+    cancel_pending(t);
     stop_children(t);
     if (t->prev) t->prev->next = t->next;
     else p->tasks = t->next;
@@ -149,13 +205,18 @@ static void task_run(struct task *t, int nargs) {
     }
     struct task *outer = p->running;
     p->running = t;
-    task_budget_begin(p);
-    lua_sethook(t->co, budget_hook, LUA_MASKCOUNT, HOOK_EVERY);
+    /* A task started from inside another (chorus.spawn) runs on its
+     * spawner's budget: spawning must not buy a fresh one. */
+    if (!outer) task_budget_begin_job(p, t->job, STRETCH_FLOOR_MS);
+    uint64_t began = uv_hrtime();
+    lua_sethook(t->co, budget_hook, LUA_MASKCOUNT, p->budget.tripped ? 1 : HOOK_EVERY);
     int st = lua_resume(t->co, p->L, nargs, &nres);
     p->running = outer;
+    if (!outer && t->job) t->job->cpu_ns += uv_hrtime() - began;
     if (st == LUA_YIELD) {
+        int ours = nres >= 1 && lua_touserdata(t->co, -1) == &yield_marker;
         lua_pop(t->co, nres);
-        if (t->op) return;
+        if (t->op && ours) return;
         log_error("plugin %s: a handler yielded outside the chorus API; stopping it", p->name);
         task_finish(t, TASK_FAILED);
         return;
@@ -180,6 +241,8 @@ void task_start(struct plugin *p, int fn_ref, struct job *job,
     t->end = end;
     t->end_data = data;
     t->deadline = uv_now(server.loop) + (uint64_t)p->deadline_ms;
+    t->root = t;
+    if (p->running && p->running->job == job) t->root = p->running->root;
     t->co = lua_newthread(p->L);
     t->ref = luaL_ref(p->L, LUA_REGISTRYINDEX);
     t->next = p->tasks;
@@ -197,11 +260,16 @@ void task_resume(struct task *t, int nargs) {
     task_run(t, nargs);
 }
 
-void task_cancel(struct task *t, const char *why) {
-    if (t->op && t->cancel) t->cancel(t->op);
-    t->op = NULL;
-    log_warn("plugin %s: handler stopped: %s", t->plugin->name, why);
+/* Stop T where it is, telling the log at LEVEL why. */
+static void task_stop(struct task *t, const char *why, int quiet) {
+    cancel_pending(t);
+    if (quiet) log_debug("plugin %s: handler stopped: %s", t->plugin->name, why);
+    else log_warn("plugin %s: handler stopped: %s", t->plugin->name, why);
     task_finish(t, TASK_FAILED);
+}
+
+void task_cancel(struct task *t, const char *why) {
+    task_stop(t, why, 0);
 }
 
 /* ---- spawn and join ---- */
@@ -258,6 +326,9 @@ int task_lua_spawn(lua_State *L) {
     struct task *t = task_check(L);
     luaL_checktype(L, 1, LUA_TFUNCTION);
     struct plugin *p = t->plugin;
+    if (t->root->nspawned >= SPAWN_MAX)
+        return luaL_error(L, "chorus.spawn: too many spawned tasks (at most %d per handler run)", SPAWN_MAX);
+    t->root->nspawned++;
     struct spawn *s = xcalloc(1, sizeof(*s));
     s->id = ++t->next_spawn_id;
     s->results_ref = LUA_NOREF;
@@ -293,16 +364,20 @@ int task_lua_join(lua_State *L) {
 /* The parent ends: children still running are stopped, records freed. */
 static void stop_children(struct task *t) {
     struct plugin *p = t->plugin;
+    int stopped = 0;
     while (t->spawns) {
         struct spawn *s = t->spawns;
         t->spawns = s->next;
         s->joiner = NULL;
         for (struct task *c = p->tasks; c && s->child; c = c->next)
             if (c->end_data == s && c->end == on_child_end) {
-                task_cancel(c, "its parent handler ended first");
+                task_stop(c, "its parent handler ended first", 1);
+                stopped++;
                 break;
             }
         luaL_unref(p->L, LUA_REGISTRYINDEX, s->results_ref);
         free(s);
     }
+    if (stopped) log_warn("plugin %s: %d spawned task%s stopped: the handler that spawned them ended first",
+                          p->name, stopped, stopped == 1 ? "" : "s");
 }

@@ -50,6 +50,17 @@ void task_install_hook(lua_State *L);
 /* Budgets for Lua run outside tasks (loading, matchers): limits for the
  * next stretch of code run in P's state. */
 void task_budget_begin(struct plugin *p);
+/* The same, for work done for JOB's message: the stretch ends where the
+ * message's CPU budget does, but is never shorter than FLOOR_MS. */
+void task_budget_begin_job(struct plugin *p, const struct job *job, long floor_ms);
+/* Milliseconds of CPU JOB's message may still use in P (may be <= 0). */
+long task_message_left_ms(const struct plugin *p, const struct job *job);
+/* After a C function the sandbox exposes: raise the budget error when the
+ * stretch is over, since the count hook cannot fire inside a C call. */
+void task_charge(lua_State *L);
+/* core.abandon(): the runtime library could not pass a wait up (its yield
+ * would cross a C call); cancel what the running task armed. */
+int task_lua_abandon(lua_State *L);
 /* chorus.spawn(fn, ...) and chorus.join(handle): concurrent work inside a
  * handler. Children share the handler's message; a child still running
  * when its parent ends is stopped. Lua C functions. */

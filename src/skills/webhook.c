@@ -217,7 +217,11 @@ void webhook_run(struct webhook_req *r) {
     /* A signature is good once: remember it for the window, refuse replays. */
     char key[400], ttl[24];
     json_t *window = json_object_get(hd->spec, "window");
-    snprintf(key, sizeof(key), "%shook-sig:%.128s", redis_client_prefix(server.redis), r->signature);
+    /* The replay key is the decoded MAC: re-encoding it (bare hex, upper
+     * case) must not make a used signature new. */
+    char mac[65];
+    if (webhook_signature_canonical(r->signature, mac) < 0) snprintf(mac, sizeof(mac), "%.64s", r->signature);
+    snprintf(key, sizeof(key), "%shook-sig:%s", redis_client_prefix(server.redis), mac);
     snprintf(ttl, sizeof(ttl), "%lld", json_is_integer(window) ? (long long)json_integer_value(window) * 2 : 600LL);
     const char *argv[6] = { "SET", key, "1", "NX", "EX", ttl };
     if (redis_command(server.redis, on_signature_seen, r, 6, argv, NULL) < 0) {

@@ -65,10 +65,11 @@ test('a 429 on a bucket and a global 429 are waited out, and each reply still ar
 });
 
 test('a burst of 300 replies never earns a 429 and keeps per-channel order', { timeout: 90000 }, async () => {
-  const { fake } = await startDiscordStack({ globalRate: 50 });
+  // One author sends all 300: above the default 100 jobs per user (docs/security.md).
+  const { fake } = await startDiscordStack({ globalRate: 50, configExtra: 'limits { jobs_per_user = 1000 }' });
   fake.routeLimits['POST /channels/{id}/messages'] = { limit: 5, windowMs: 250, bucket: 'msgbucket' };
   fake.globalLimit = { perSecond: 50 };
-  // Six channels, fifty messages each: within a channel's queue of 64.
+  // Six channels, fifty messages each.
   const channels = [11, 12, 13, 14, 15, 16].map((n) => `1000000000000000${n}`);
   const sent = [];
   for (let i = 0; i < 300; i++) {

@@ -265,6 +265,17 @@ static void test_error_kinds(void) {
     expect_error("a fraction where an integer belongs", "e_type3.lua",
                  "shutdown_timeout_ms(2.5)\n",
                  1, "shutdown_timeout_ms must be given an integer");
+    /* Found by fuzz/fuzz_config.c: the integer check cast 1e300 (and nan)
+     * to long, which is undefined (UBSan: outside the range of long). */
+    expect_error("a number too big for an integer", "e_type4.lua",
+                 "shutdown_timeout_ms(1e300)\n",
+                 1, "shutdown_timeout_ms must be given an integer");
+    expect_error("nan where an integer belongs", "e_type5.lua",
+                 "reply_max_chars(0/0)\n",
+                 1, "reply_max_chars must be given an integer");
+    expect_error("a huge number for an integer key", "e_type6.lua",
+                 "redis \"redis://127.0.0.1:6379/0\" { timeout_ms = -1e19 }\n",
+                 1, "'timeout_ms' must be an integer, not a number");
     expect_error("missing required key", "e_req.lua",
                  "listen \"127.0.0.1:8080\"\n"
                  "persona \"aiko\" {\n"
@@ -534,6 +545,33 @@ static void test_missing_file(void) {
        "  and a sentence naming the file");
 }
 
+/* Found by fuzz/fuzz_config.c: config_int() cast any real to long, so a
+ * key of type number set to 1e300 was undefined behaviour. */
+static void test_config_int_saturates(void) {
+    struct config_block b = { .kind = "x" };
+    b.value = json_pack("{s:f, s:f, s:f, s:I}", "big", 1e300, "small", -1e300, "frac", 2.9, "int", (json_int_t)42);
+    is_int(config_int(&b, "big", 7), LONG_MAX, "config_int: 1e300 saturates to LONG_MAX");
+    is_int(config_int(&b, "small", 7), LONG_MIN, "config_int: -1e300 saturates to LONG_MIN");
+    is_int(config_int(&b, "frac", 7), 2, "config_int: a fraction is cut");
+    is_int(config_int(&b, "int", 7), 42, "config_int: an integer is itself");
+    is_int(config_int(&b, "absent", 7), 7, "config_int: absent gives the default");
+    json_decref(b.value);
+}
+
+/* Found by fuzz/fuzz_config.c: a file that starts with ESC is a binary
+ * chunk to Lua, whose refusal named no file; every error names the file. */
+static void test_binary_chunk_names_file(void) {
+    struct config *cfg = (struct config *)1;
+    char path[PATH_MAX], err[2048], want[PATH_MAX + 8];
+    int rc = load_text("binary.lua", "\x1bLuaT\n(", &cfg, path, sizeof path, err, sizeof err);
+    is_int(rc, -1, "a binary chunk is refused");
+    ok(cfg == NULL, "no config is handed back for a binary chunk");
+    snprintf(want, sizeof want, "%s: ", path);
+    if (!ok(strncmp(err, want, strlen(want)) == 0 && strstr(err, "binary chunk"),
+            "the refusal of a binary chunk names the file"))
+        note("error was", err);
+}
+
 int main(void) {
     char tmpl[] = "/tmp/chorus-test-config-XXXXXX";
     modules_register();   /* every module's statements, as chorusd has them */
@@ -553,6 +591,8 @@ int main(void) {
     test_apply_env();
     test_secrets_stay_secret();
     test_missing_file();
+    test_binary_chunk_names_file();
+    test_config_int_saturates();
 
     for (int i = ncreated - 1; i >= 0; i--) {
         remove(created[i]);

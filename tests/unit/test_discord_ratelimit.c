@@ -6,6 +6,7 @@
 #include <string.h>
 #include <uv.h>
 #include "platforms/discord/discord_ratelimit.h"
+#include "io/http_client.h"
 #include "tap.h"
 
 #define MAX_TICKETS 2048
@@ -114,11 +115,38 @@ static void test_order_kept_and_timer_stops(uv_loop_t *loop) {
     spin(loop, NULL, NULL, 5);
 }
 
+/* Found by fuzz/fuzz_discord_rest.c: a 429 whose retry_after is 1e300, or
+ * a Reset-After of inf, was cast to an integer (undefined; UBSan aborts).
+ * The wait is cut to a day, and the request stays queued, not lost. */
+static void test_absurd_waits(uv_loop_t *loop) {
+    struct ratelimit *rl = discord_ratelimit_new(loop, 1000);
+    char headers[] = "x-ratelimit-bucket: b1\r\nx-ratelimit-remaining: 0\r\nx-ratelimit-reset-after: inf\r\n";
+    json_t *body = json_pack("{s:f, s:b}", "retry_after", 1e300, "global", 0);
+    struct http_response res = { .status = 429, .headers = headers, .retry_after_ms = -1 };
+    struct discord_ratelimit_result r;
+    char bucket[64];
+    discord_ratelimit_read(&res, body, &r, bucket, sizeof(bucket));
+    ok(r.retry_after_s == 1e300 && r.reset_after_s > 1e300, "the absurd waits are read as sent");
+    npending = 0;
+    struct discord_ratelimit_ticket *t = discord_ratelimit_enqueue(rl, "POST /channels/{id}/messages", "9", on_go, NULL);
+    spin(loop, rl, NULL, 5);
+    is_int(npending, 1, "the request is sent");
+    npending = 0;
+    is_int(discord_ratelimit_done(rl, t, &r), 1, "a 429 with retry_after 1e300 queues the request again");
+    spin(loop, rl, NULL, 5);
+    is_int(npending, 0, "and holds it");
+    discord_ratelimit_cancel(rl, t);
+    discord_ratelimit_free(rl);
+    json_decref(body);
+    spin(loop, NULL, NULL, 2);
+}
+
 int main(void) {
     uv_loop_t loop;
     uv_loop_init(&loop);
     test_interactions_are_forgotten(&loop);
     test_order_kept_and_timer_stops(&loop);
+    test_absurd_waits(&loop);
     is_int(uv_loop_close(&loop), 0, "every handle was closed");
     return done_testing();
 }

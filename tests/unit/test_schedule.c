@@ -476,11 +476,23 @@ static void test_random_against_scan(void) {
     printf("# %d of 200 random specs had no fire time within 400 days\n", never);
 }
 
+/* Found by fuzz/fuzz_schedule.c: near the end of year 9999 the next time
+ * could fall in year 10000, though asked from there the answer is -1. */
+static void test_no_time_past_9999(void) {
+    struct schedule s;
+    char err[128];
+    schedule_parse("0 1 * * *", &s, err, sizeof(err));
+    is_int(schedule_next(&s, 253402300799LL - 3600), -1, "no fire time past 9999-12-31");
+    schedule_parse("every 10d", &s, err, sizeof(err));
+    is_int(schedule_next(&s, 253402300799LL - 60), -1, "no interval past 9999-12-31 either");
+}
+
 int main(void) {
     test_every();
     test_cron_forms();
     test_errors();
     test_boundaries();
     test_random_against_scan();
+    test_no_time_past_9999();
     return done_testing();
 }

@@ -110,6 +110,21 @@ int main(void) {
     is_int(rc, SSE_ERR_LINE, "an event's data over the cap is an error, though each line is short");
     sse_free(&p);
 
+    /* Found by fuzz/fuzz_sse.c: the buffer doubles (256, 512), and once it
+     * had grown the cap was no longer checked, so a 400-byte line passed a
+     * 300-byte cap when it came in pieces but not when it came whole. */
+    char mid_line[400];
+    memset(mid_line, 'y', sizeof(mid_line));
+    memcpy(mid_line, "data: ", 6);
+    sse_init(&p, 300, on_event, &s);
+    rc = 0;
+    for (size_t i = 0; i < sizeof(mid_line) && !rc; i += 7) rc = sse_feed(&p, mid_line + i, i + 7 <= sizeof(mid_line) ? 7 : sizeof(mid_line) - i);
+    is_int(rc, SSE_ERR_LINE, "a line over the cap is refused in pieces after the buffer grew past the cap");
+    sse_free(&p);
+    sse_init(&p, 300, on_event, &s);
+    is_int(sse_feed(&p, mid_line, sizeof(mid_line)), SSE_ERR_LINE, "and whole, the same");
+    sse_free(&p);
+
     /* A callback that stops: its value comes back and nothing more is parsed. */
     struct seen st = { .len = 0, .stop_after = 1 };
     sse_init(&p, 256, on_event, &st);

@@ -213,7 +213,24 @@ static void test_secret_ok(void) {
     is_int(webhook_secret_ok("\xc3\xa9t\xc3\xa9", "\xc3\xa9t\xc3\xa9"), 1, "secret: UTF-8 bytes match");
 }
 
+/* One MAC, one replay key, however it is spelt. */
+static void test_canonical(void) {
+    const char *lower = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    const char *upper = "sha256=0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF";
+    const char *mixed = "0123456789aBcDeF0123456789abcdef0123456789ABCDEF0123456789abcdef";
+    char a[65], b[65], c[65];
+    is_int(webhook_signature_canonical(lower, a), 0, "canonical: bare lower-case hex");
+    is_int(webhook_signature_canonical(upper, b), 0, "canonical: prefixed upper case");
+    is_int(webhook_signature_canonical(mixed, c), 0, "canonical: mixed case");
+    is_int(strcmp(a, lower), 0, "canonical: lower-case hex stays as it is");
+    is_int(strcmp(a, b), 0, "canonical: prefix and case do not change the key");
+    is_int(strcmp(a, c), 0, "canonical: mixed case gives the same key");
+    is_int(webhook_signature_canonical("sha256=zz", a), -1, "canonical: malformed is refused");
+    is_int(a[0], 0, "canonical: and leaves an empty key");
+}
+
 int main(void) {
+    test_canonical();
     test_sign();
     test_check_passes();
     test_check_fails();

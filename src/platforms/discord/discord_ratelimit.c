@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "io/http_client.h"
 #include "lib/dict.h"
 #include "platforms/discord/discord_ratelimit.h"
 #include "lib/log.h"
@@ -292,7 +293,32 @@ static void count_invalid(struct ratelimit *rl) {
  * the server counts in real time, fake or not. */
 static uint64_t server_ms(double secs) {
     double ms = secs * 1000.0;
-    return ms < 1 ? 1 : (uint64_t)ms;
+    if (!(ms >= 1)) return 1;                          /* also nan */
+    /* A day at most: 1e300 or inf (a broken or hostile answer) must not
+     * make the cast undefined nor hold requests forever (fuzz_discord_rest). */
+    return ms > DISCORD_RATELIMIT_MAX_WAIT_MS ? DISCORD_RATELIMIT_MAX_WAIT_MS : (uint64_t)ms;
+}
+
+/* What Discord's answer says about the limits: headers and, on a 429,
+ * the body. */
+void discord_ratelimit_read(const struct http_response *res, json_t *body, struct discord_ratelimit_result *out, char *bucket, size_t blen) {
+    char v[64];
+    memset(out, 0, sizeof(*out));
+    out->status = res->status;
+    out->remaining = -1;
+    out->reset_after_s = -1;
+    out->retry_after_s = -1;
+    if (http_response_header(res, "x-ratelimit-bucket", bucket, blen) > 0) out->bucket = bucket;
+    if (http_response_header(res, "x-ratelimit-remaining", v, sizeof(v)) > 0) out->remaining = strtol(v, NULL, 10);
+    if (http_response_header(res, "x-ratelimit-reset-after", v, sizeof(v)) > 0) out->reset_after_s = strtod(v, NULL);
+    if (http_response_header(res, "x-ratelimit-global", v, sizeof(v)) > 0 && !strcmp(v, "true")) out->global = 1;
+    if (http_response_header(res, "x-ratelimit-scope", v, sizeof(v)) > 0 && !strcmp(v, "shared")) out->shared_scope = 1;
+    if (res->status == 429) {
+        json_t *ra = body ? json_object_get(body, "retry_after") : NULL;
+        if (json_is_number(ra)) out->retry_after_s = json_number_value(ra);
+        else if (res->retry_after_ms >= 0) out->retry_after_s = (double)res->retry_after_ms / 1000.0;
+        if (body && json_is_true(json_object_get(body, "global"))) out->global = 1;
+    }
 }
 
 int discord_ratelimit_done(struct ratelimit *rl, struct discord_ratelimit_ticket *t, const struct discord_ratelimit_result *r) {

@@ -12,9 +12,14 @@
  * parameter is forgotten once no queue uses it and its reset time passed. */
 #ifndef CHORUS_DISCORD_RATELIMIT_H
 #define CHORUS_DISCORD_RATELIMIT_H
+#include <stddef.h>
+#include <jansson.h>
 #include <uv.h>
 
 struct ratelimit;
+
+/* The longest wait an answer can impose (a day); longer ones are cut. */
+#define DISCORD_RATELIMIT_MAX_WAIT_MS 86400000.0
 struct discord_ratelimit_ticket;
 
 /* It is this request's turn: send it now, then call discord_ratelimit_done(). */
@@ -30,6 +35,12 @@ struct discord_ratelimit_result {
     int shared_scope;          /* X-RateLimit-Scope: shared (not counted as invalid) */
     double retry_after_s;      /* on a 429: how long to wait */
 };
+
+/* Fill OUT from a response's headers and, on a 429, its parsed BODY (may
+ * be NULL); the bucket name is copied into BUCKET (BLEN bytes). */
+struct http_response;
+void discord_ratelimit_read(const struct http_response *res, json_t *body, struct discord_ratelimit_result *out,
+                            char *bucket, size_t blen);
 
 /* Waits come from Discord's answers and are never scaled (time_scale only
  * shrinks the gateway's own timings). */

@@ -205,27 +205,6 @@ static void on_retry_timer(uv_timer_t *t) {
     }
 }
 
-/* Read the limiter's facts off a response. */
-static void read_limits(const struct http_response *res, json_t *body, struct discord_ratelimit_result *out, char *bucket, size_t blen) {
-    char v[64];
-    memset(out, 0, sizeof(*out));
-    out->status = res->status;
-    out->remaining = -1;
-    out->reset_after_s = -1;
-    out->retry_after_s = -1;
-    if (http_response_header(res, "x-ratelimit-bucket", bucket, blen) > 0) out->bucket = bucket;
-    if (http_response_header(res, "x-ratelimit-remaining", v, sizeof(v)) > 0) out->remaining = strtol(v, NULL, 10);
-    if (http_response_header(res, "x-ratelimit-reset-after", v, sizeof(v)) > 0) out->reset_after_s = strtod(v, NULL);
-    if (http_response_header(res, "x-ratelimit-global", v, sizeof(v)) > 0 && !strcmp(v, "true")) out->global = 1;
-    if (http_response_header(res, "x-ratelimit-scope", v, sizeof(v)) > 0 && !strcmp(v, "shared")) out->shared_scope = 1;
-    if (res->status == 429) {
-        json_t *ra = body ? json_object_get(body, "retry_after") : NULL;
-        if (json_is_number(ra)) out->retry_after_s = json_number_value(ra);
-        else if (res->retry_after_ms >= 0) out->retry_after_s = (double)res->retry_after_ms / 1000.0;
-        if (body && json_is_true(json_object_get(body, "global"))) out->global = 1;
-    }
-}
-
 /* The HTTP exchange ended: retry, or report to the caller. */
 static void on_http(const struct http_response *res, void *data) {
     struct rest_call *c = data;
@@ -234,7 +213,7 @@ static void on_http(const struct http_response *res, void *data) {
     json_t *body = res->body_len ? json_fast_loadb(res->body, res->body_len, NULL) : NULL;
     struct discord_ratelimit_result lim;
     char bucket[128];
-    read_limits(res, body, &lim, bucket, sizeof(bucket));
+    discord_ratelimit_read(res, body, &lim, bucket, sizeof(bucket));
     struct discord_ratelimit_ticket *t = c->ticket;
     if (discord_ratelimit_done(r->rl, t, &lim)) {      /* a 429: the limiter sends it again */
         json_decref(body);

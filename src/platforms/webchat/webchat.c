@@ -19,10 +19,9 @@
 #include "lib/utf8.h"
 #include "lib/xalloc.h"
 #include "platforms/webchat/webchat.h"
+#include "platforms/webchat/webchat_frame.h"
 
 #define MAX_CHANNELS_PER_CONN 32
-#define MAX_CHANNEL_BYTES 256
-#define MAX_ID_BYTES 256
 #define MAX_QUEUED_BYTES (4u << 20)
 
 struct webchat;
@@ -31,9 +30,7 @@ struct ws_conn {
     struct webchat *wc;
     struct ws_queue out;
     char session[17];
-    char *rx;                          /* frame being reassembled */
-    size_t rx_len;
-    int rx_overflow;
+    struct webchat_rx rx;              /* frame being reassembled */
     char *channels[MAX_CHANNELS_PER_CONN];
     int nchannels;
     char *stream_ids[16];              /* messages whose replies this socket streams */
@@ -95,19 +92,6 @@ static void broadcast(struct webchat *wc, const char *channel, const char *text)
         if (conn_in_channel(c, channel)) conn_send(c, text, len);
 }
 
-/* A string member, or NULL when absent or of another type. */
-static const char *get_string(json_t *o, const char *key) {
-    json_t *v = json_object_get(o, key);
-    return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
-/* Is S only whitespace? */
-static int blank(const char *s) {
-    for (; *s; s++)
-        if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r') return 0;
-    return 1;
-}
-
 /* Answer a message we cannot queue, so no accepted message goes unanswered. */
 static void send_notice(struct webchat *wc, const char *channel, const char *reply_to, const char *text) {
     const struct platform_host *host = wc->self->host;
@@ -120,51 +104,34 @@ static void send_notice(struct webchat *wc, const char *channel, const char *rep
 }
 
 /* Tell skills that a guest joined (or left) CHANNEL: an event job. */
-static void announce(struct ws_conn *c, const char *channel, const char *event, json_t *frame) {
-    json_t *user = frame ? json_object_get(frame, "user") : NULL;
-    const char *user_id = json_is_object(user) ? get_string(user, "id") : NULL;
-    const char *user_name = json_is_object(user) ? get_string(user, "name") : NULL;
-    char author[MAX_ID_BYTES + 40];
+static void announce(struct ws_conn *c, const char *channel, const char *event, const char *user_id,
+                     const char *user_name) {
+    char author[WEBCHAT_MAX_ID_BYTES + 40];
     if (c->wc->self->host->stopping()) return;
     snprintf(author, sizeof(author), "guest:%s:%.256s", c->session, user_id ? user_id : "anonymous");
     struct chat_message m = {
         .platform = "webchat", .channel = (char *)channel, .text = "", .event = (char *)event,
         .author = { .id = author, .name = (char *)(user_name && *user_name ? user_name : "guest"), .guest = 1 },
-        .received_at = server_now()
+        .received_at = server_now(), .connection = c->session
     };
     platform_receive(c->wc->self, &m);
 }
 
-/* A "message" frame: validate it and hand it to its channel's queue. */
-static void take_message(struct ws_conn *c, json_t *o) {
-    const char *id = get_string(o, "id");
-    const char *channel = get_string(o, "channel");
-    const char *text = get_string(o, "text");
-    json_t *user = json_object_get(o, "user");
-    const char *user_id = json_is_object(user) ? get_string(user, "id") : NULL;
-    const char *user_name = json_is_object(user) ? get_string(user, "name") : NULL;
-    if (id && (!*id || strlen(id) > MAX_ID_BYTES)) id = NULL;
-    if (!id || !channel || !*channel || strlen(channel) > MAX_CHANNEL_BYTES || !text || blank(text) ||
-        !user_id || !*user_id || strlen(user_id) > MAX_ID_BYTES) {
-        send_error(c, "missing_field", id);
-        return;
-    }
-    if (utf8_codepoints(text, strlen(text)) > WEBCHAT_MAX_TEXT_CP) {
-        send_error(c, "too_long", id);
-        return;
-    }
+/* A checked "message" frame: hand it to its channel's queue. */
+static void take_message(struct ws_conn *c, const struct webchat_frame *f) {
+    const char *id = f->id, *channel = f->channel, *user_name = f->user_name;
     conn_join(c, channel);
-    if (json_is_true(json_object_get(o, "stream")) && c->nstream < 16) c->stream_ids[c->nstream++] = xstrdup(id);
+    if (f->stream && c->nstream < 16) c->stream_ids[c->nstream++] = xstrdup(id);
     if (c->wc->self->host->stopping()) {
         send_notice(c->wc, channel, id, "I'm restarting right now. Please send that again in a moment.");
         return;
     }
-    char author[MAX_ID_BYTES + 40];
-    snprintf(author, sizeof(author), "guest:%s:%s", c->session, user_id);
+    char author[WEBCHAT_MAX_ID_BYTES + 40];
+    snprintf(author, sizeof(author), "guest:%s:%s", c->session, f->user_id);
     struct chat_message m = {
-        .platform = "webchat", .channel = (char *)channel, .id = (char *)id, .text = (char *)text,
+        .platform = "webchat", .channel = (char *)channel, .id = (char *)id, .text = (char *)f->text,
         .author = { .id = author, .name = (char *)(user_name && *user_name ? user_name : "guest"), .guest = 1 },
-        .direct = 1, .received_at = server_now()
+        .direct = 1, .received_at = server_now(), .connection = c->session
     };
     if (platform_receive(c->wc->self, &m) < 0)
         send_notice(c->wc, channel, id, "Too many messages are waiting in this channel. Please slow down a little.");
@@ -172,35 +139,17 @@ static void take_message(struct ws_conn *c, json_t *o) {
 
 /* A whole frame arrived: decode and route it. */
 static void take_frame(struct ws_conn *c, const char *data, size_t len) {
-    if (!utf8_valid(data, len)) {
-        send_error(c, "bad_utf8", NULL);
-        return;
+    struct webchat_frame f;
+    webchat_frame_decode(data, len, WEBCHAT_MAX_TEXT_CP, &f);
+    if (f.type == WEBCHAT_FRAME_BAD) {
+        send_error(c, f.error, f.reply_to);
+    } else if (f.type == WEBCHAT_FRAME_MESSAGE) {
+        take_message(c, &f);
+    } else if (!conn_in_channel(c, f.channel)) {
+        conn_join(c, f.channel);
+        announce(c, f.channel, "join", f.user_id, f.user_name);
     }
-    json_error_t jerr;
-    json_t *o = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!o) {
-        /* jansson refuses \u escapes of lone surrogates: bad text, not bad JSON. */
-        send_error(c, strstr(jerr.text, "nicode") ? "bad_utf8" : "bad_json", NULL);
-        return;
-    }
-    if (!json_is_object(o)) {
-        send_error(c, "bad_json", NULL);
-        json_decref(o);
-        return;
-    }
-    const char *type = get_string(o, "type");
-    const char *id = get_string(o, "id");
-    if (!type) send_error(c, "missing_field", id);
-    else if (!strcmp(type, "message")) take_message(c, o);
-    else if (!strcmp(type, "join")) {
-        const char *channel = get_string(o, "channel");
-        if (!channel || !*channel || strlen(channel) > MAX_CHANNEL_BYTES) send_error(c, "missing_field", id);
-        else if (!conn_in_channel(c, channel)) {
-            conn_join(c, channel);
-            announce(c, channel, "join", o);
-        }
-    } else send_error(c, "unsupported", id);
-    json_decref(o);
+    webchat_frame_clear(&f);
 }
 
 /* A browser opened /ws: a new guest session. */
@@ -223,28 +172,12 @@ static void *webchat_open(struct lws *wsi, void *data) {
 /* A fragment of a frame arrived; FINAL marks its last fragment. */
 static void webchat_receive(void *conn, const char *data, size_t len, int final, int binary) {
     struct ws_conn *c = conn;
-    if (!c->rx_overflow) {
-        if (c->rx_len + len > WEBCHAT_MAX_FRAME) {
-            c->rx_overflow = 1;
-        } else {
-            char *p = xrealloc(c->rx, c->rx_len + len + 1);
-            if (!p) {
-                c->rx_overflow = 1;
-            } else {
-                c->rx = p;
-                memcpy(c->rx + c->rx_len, data, len);
-                c->rx_len += len;
-            }
-        }
-    }
+    webchat_rx_add(&c->rx, data, len, WEBCHAT_MAX_FRAME);
     if (!final) return;
-    if (c->rx_overflow) send_error(c, "too_long", NULL);
+    if (c->rx.overflow) send_error(c, "too_long", NULL);
     else if (binary) send_error(c, "unsupported", NULL);
-    else take_frame(c, c->rx ? c->rx : "", c->rx_len);
-    free(c->rx);
-    c->rx = NULL;
-    c->rx_len = 0;
-    c->rx_overflow = 0;
+    else take_frame(c, c->rx.buf ? c->rx.buf : "", c->rx.len);
+    webchat_rx_reset(&c->rx);
 }
 
 /* The socket can take a frame. Returns -1 to close it. */
@@ -264,7 +197,7 @@ static void webchat_closed(void *conn) {
     ws_queue_closed(&c->out);
     for (int i = 0; i < c->nchannels; i++) free(c->channels[i]);
     for (int i = 0; i < c->nstream; i++) free(c->stream_ids[i]);
-    free(c->rx);
+    webchat_rx_reset(&c->rx);
     free(c);
 }
 

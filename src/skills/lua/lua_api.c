@@ -99,6 +99,7 @@ static int core_register(lua_State *L) {
 struct send_op {
     struct task *task;      /* NULL: the send finished inside the call */
     int done;
+    int cancelled;          /* the task stopped waiting: the late completion frees it */
     char *id;
     char *error;
 };
@@ -122,6 +123,10 @@ static int push_sent(lua_State *L, const char *id, const char *err) {
 
 static void on_sent(const char *id, const char *err, void *data) {
     struct send_op *op = data;
+    if (op->cancelled) {
+        send_op_free(op);
+        return;
+    }
     if (!op->task) {          /* finished before we yielded */
         op->done = 1;
         op->id = id ? xstrdup(id) : NULL;
@@ -136,7 +141,7 @@ static void on_sent(const char *id, const char *err, void *data) {
 static void cancel_send(void *data) {
     struct send_op *op = data;
     op->task = NULL;
-    op->done = 1;   /* the late completion frees it */
+    op->cancelled = 1;   /* the late completion frees it */
 }
 
 /* Wait for OP unless it already finished. */
@@ -425,6 +430,7 @@ void lua_api_push_core(lua_State *L) {
         { "sleep", core_sleep },
         { "spawn", task_lua_spawn },
         { "join", task_lua_join },
+        { "abandon", task_lua_abandon },
         { "log", core_log },
         { "now", core_now },
         { "json_encode", core_json_encode },

@@ -8,6 +8,7 @@
 #include <lauxlib.h>
 #include "io/http_client.h"
 #include "core/job.h"
+#include "core/limits.h"
 #include "lib/log.h"
 #include "skills/lua/lua_api.h"
 #include "lib/lua_json.h"
@@ -41,6 +42,7 @@ struct model_op {
     int stream_ref;            /* that callback, or LUA_NOREF */
     struct job *job;           /* for streaming to the platform */
     int stream_to_platform;
+    char *platform, *user;     /* whose per-user model limit this call counts on */
 };
 
 /* A piece of streamed text: to the platform, or to the skill's callback. */
@@ -62,6 +64,9 @@ static void on_delta(const char *text, size_t len, void *data) {
 
 static void model_op_free(struct model_op *op) {
     if (op->stream_ref != LUA_NOREF) luaL_unref(op->plugin->L, LUA_REGISTRYINDEX, op->stream_ref);
+    if (op->user) limits_model_release(op->platform, op->user);
+    free(op->platform);
+    free(op->user);
     free(op);
 }
 
@@ -131,11 +136,23 @@ static int core_model_chat(lua_State *L) {
         .persona = job ? job->persona->name : NULL, .platform = job ? job->msg->platform : NULL,
         .channel = job ? job->msg->channel : NULL, .user = job ? job->msg->author.id : NULL
     };
+    char why[200];
+    if (job && limits_model_take(job->msg->platform, job->msg->author.id, why, sizeof(why)) < 0) {
+        json_decref(messages);
+        lua_pushnil(L);
+        lua_pushstring(L, why);
+        lua_pushstring(L, "rate_limit");
+        return 3;
+    }
     struct model_op *op = xcalloc(1, sizeof(*op));
     op->task = t;
     op->plugin = p;
     op->job = job;
     op->stream_ref = LUA_NOREF;
+    if (job && job->msg->author.id) {
+        op->platform = xstrdup(job->msg->platform);
+        op->user = xstrdup(job->msg->author.id);
+    }
     if (lua_istable(L, 3)) {
         if (lua_getfield(L, 3, "tools") == LUA_TTABLE) req.tools = lua_json_from(L, -1);
         lua_pop(L, 1);

@@ -26,6 +26,7 @@
 
 #define FACTS_MAX 50
 #define USER_TTL_S 31536000L      /* a year without talking: forgotten */
+#define GUEST_TTL_S 86400L        /* a guest's id dies with its session: a day */
 
 /* Update mood, relationship and engagement; return what the prompt needs.
  * KEYS: mood, relationship, engagement, seen. ARGV: valence, arousal,
@@ -209,7 +210,7 @@ static int core_observe(lua_State *L) {
     snprintf(now, sizeof(now), "%.3f", vclock_now());
     struct config_block *gb = config_first(job->rt->cfg, "session_gap_s");
     snprintf(gap, sizeof(gap), "%ld", gb ? (long)json_integer_value(gb->value) : (long)PERSONA_SESSION_GAP_S);
-    snprintf(ttl, sizeof(ttl), "%ld", USER_TTL_S);
+    snprintf(ttl, sizeof(ttl), "%ld", m->author.guest ? GUEST_TTL_S : USER_TTL_S);
     char active[400], who[700];
     snprintf(active, sizeof(active), "%sactive:%s:%s", prefix, day, persona);
     snprintf(who, sizeof(who), "%s:%s", m->platform, m->author.id ? m->author.id : "-");
@@ -397,6 +398,48 @@ static int core_prompt_build(lua_State *L) {
     return 1;
 }
 
+/* After SET NX: the greeting if this was the channel's first meeting. */
+static void on_greet(redisReply *r, const char *err, void *data) {
+    struct persona_op *op = data;
+    struct task *t = op->task;
+    free(op);
+    if (!t) return;
+    lua_State *co = task_stack(t);
+    struct job *job = task_job(t);
+    if (!err && r && r->type == REDIS_REPLY_STATUS && job) {
+        char *text = prompt_macros(persona_card_str(job->persona, "first_mes"), job->persona->display_name,
+                                   job->msg->author.name && *job->msg->author.name ? job->msg->author.name : "User", "");
+        lua_pushstring(co, text);
+        free(text);
+    } else {
+        lua_pushnil(co);
+    }
+    task_resume(t, 1);
+}
+
+/* core.greet() -> the card's first_mes, once per channel and persona; nil after (or without one). */
+static int core_greet(lua_State *L) {
+    struct task *t = task_check(L);
+    struct job *job = need_message(L, t);
+    if (!*persona_card_str(job->persona, "first_mes")) {
+        lua_pushnil(L);
+        return 1;
+    }
+    char suffix[200], key[1200], ttl[24];
+    snprintf(suffix, sizeof(suffix), ":greeted:%s", job->persona->name);
+    store_channel_key(server.redis, job->msg->platform, job->msg->channel, suffix, key, sizeof(key));
+    snprintf(ttl, sizeof(ttl), "%ld", job->rt->limits.ttl_s > 0 ? job->rt->limits.ttl_s : 31536000L);
+    const char *argv[6] = { "SET", key, "1", "NX", "EX", ttl };
+    struct persona_op *op = xcalloc(1, sizeof(*op));
+    op->task = t;
+    if (redis_command(server.redis, on_greet, op, 6, argv, NULL) < 0) {
+        free(op);
+        lua_pushnil(L);   /* without Redis we cannot know: no greeting rather than one per message */
+        return 1;
+    }
+    return task_wait(L, t, op, cancel_op);
+}
+
 void persona_state_register(lua_State *L) {
     static const luaL_Reg fns[] = {
         { "observe", core_observe },
@@ -407,6 +450,7 @@ void persona_state_register(lua_State *L) {
         { "forget", core_forget },
         { "sentiment", core_sentiment },
         { "prompt_build", core_prompt_build },
+        { "greet", core_greet },
         { NULL, NULL }
     };
     luaL_setfuncs(L, fns, 0);

@@ -1,0 +1,161 @@
+'use strict';
+// bench/telegram/run.js - chorusd and a grammY echo bot against the same fake
+// Telegram Bot API (tests/lib/fake-telegram.js, flood limits off), in the same
+// run: N private messages over CHANNELS chats each, at most WINDOW unanswered
+// at a time. Prints CPU per message, peak RSS, messages/s and
+// update-to-reply latency of each bot, and the ratios.
+//
+//   (cd bench/telegram && npm install)        # grammY, once
+//   node bench/telegram/run.js [--n 5000] [--window 32] [--smoke]
+//
+// --smoke: 200 messages, and only chorusd when grammY is not installed;
+// exits non-zero if any message goes unanswered.
+const fs = require('node:fs');
+const path = require('node:path');
+const { spawn } = require('node:child_process');
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const { startFakeTelegram } = require(path.join(ROOT, 'tests/lib/fake-telegram'));
+const { startRedis } = require(path.join(ROOT, 'tests/lib/redis'));
+const { cpuSeconds } = require(path.join(ROOT, 'tests/lib/util'));
+
+const args = process.argv.slice(2);
+const opt = (name, def) => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : def; };
+const smoke = args.includes('--smoke');
+const N = opt('n', smoke ? 200 : 5000);
+const WINDOW = opt('window', 32);
+const CHANNELS = 16;
+const TOKEN = '7011122233:AAE-bench_Telegram_token_0123456789ab';
+
+function peakRssKb(pid) {
+  const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) : 0;
+}
+
+function waitForLine(proc, regex, timeoutMs, what) {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const t = setTimeout(() => reject(new Error(`${what}: no ${regex} within ${timeoutMs} ms; output:\n${buf.slice(-2000)}`)), timeoutMs);
+    proc.stderr.on('data', (d) => {
+      buf += d;
+      if (regex.test(buf)) { clearTimeout(t); resolve(); }
+    });
+    proc.once('exit', (code) => { clearTimeout(t); reject(new Error(`${what} exited (${code}):\n${buf.slice(-2000)}`)); });
+  });
+}
+
+// Drive N messages through the bot polling FAKE; returns the figures.
+async function drive(fake, pid) {
+  const users = [];
+  for (let i = 0; i < CHANNELS; i++) {
+    const u = fake.user({ first_name: `User${i}` });
+    users.push({ u, chat: fake.privateChat(u) });
+  }
+  const pending = new Map();       // "chat:message" -> when the update was queued
+  const latencies = [];
+  let sent = 0;
+  let answered = 0;
+  let resolveDone;
+  const done = new Promise((r) => { resolveDone = r; });
+  const cpu0 = cpuSeconds(pid);
+  const t0 = process.hrtime.bigint();
+  const pump = () => {
+    while (sent < N && pending.size < WINDOW) {
+      const { u, chat } = users[sent % CHANNELS];
+      const m = fake.userSays(u, chat, `hello ${sent}`);
+      pending.set(`${chat.id}:${m.message_id}`, process.hrtime.bigint());
+      sent++;
+    }
+  };
+  fake.on('sent', (s) => {
+    const key = `${s.chat_id}:${s.reply_to}`;
+    const at = pending.get(key);
+    if (at === undefined) return;
+    pending.delete(key);
+    latencies.push(Number(process.hrtime.bigint() - at) / 1e6);
+    answered++;
+    if (answered === N) resolveDone();
+    else pump();
+  });
+  pump();
+  const timeout = new Promise((r) => setTimeout(r, 30000 + N * 20));
+  await Promise.race([done, timeout]);
+  const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = cpuSeconds(pid) - cpu0;
+  latencies.sort((a, b) => a - b);
+  const pct = (p) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] : NaN);
+  return {
+    answered, cpuUsPerMsg: (cpu * 1e6) / Math.max(1, answered), peakRssMb: peakRssKb(pid) / 1024,
+    msgsPerSec: answered / secs, p50: pct(0.5), p99: pct(0.99), secs, cpu,
+  };
+}
+
+async function runChorusd(redis) {
+  const fake = await startFakeTelegram({ token: TOKEN, limits: false });
+  const bin = process.env.CHORUSD || path.join(ROOT, 'src', 'chorusd');
+  const proc = spawn(bin, ['--config', path.join(__dirname, '..', 'telegram-echo.conf.lua'), '--log-level', 'info'], {
+    env: { ...process.env, TELEGRAM_TOKEN: TOKEN, TELEGRAM_API_URL: fake.apiRoot, CHORUS_REDIS_URL: redis.url,
+      CHORUS_DATA_DIR: process.env.CHORUS_DATA_DIR || ROOT },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  try {
+    await waitForLine(proc, /telegram: ready, long polling/, 10000, 'chorusd');
+    return await drive(fake, proc.pid);
+  } finally {
+    proc.kill('SIGKILL');
+    await fake.close();
+  }
+}
+
+function grammyModules() {
+  const dir = path.join(__dirname, 'node_modules');
+  return fs.existsSync(path.join(dir, 'grammy')) && fs.existsSync(path.join(dir, '@grammyjs', 'auto-retry')) ? dir : null;
+}
+
+async function runGrammy() {
+  const fake = await startFakeTelegram({ token: TOKEN, limits: false });
+  const proc = spawn(process.execPath, [path.join(__dirname, 'grammy-bot.js')], {
+    env: { ...process.env, TELEGRAM_TOKEN: TOKEN, TELEGRAM_API_URL: fake.apiRoot },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  try {
+    await waitForLine(proc, /grammY ready/, 20000, 'grammY');
+    return await drive(fake, proc.pid);
+  } finally {
+    proc.kill('SIGKILL');
+    await fake.close();
+  }
+}
+
+function show(name, r) {
+  console.log(`${name.padEnd(8)} answered ${r.answered}/${N}  CPU ${r.cpuUsPerMsg.toFixed(1)} us/msg  peak RSS ${r.peakRssMb.toFixed(1)} MB  `
+    + `${r.msgsPerSec.toFixed(0)} msg/s  latency p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms`);
+}
+
+async function main() {
+  const redis = await startRedis();
+  let ok = true;
+  let why = 'some messages were not answered';
+  try {
+    const c = await runChorusd(redis);
+    show('chorusd', c);
+    if (c.answered !== N) ok = false;
+    if (!grammyModules()) {
+      console.log('grammY is not installed (cd bench/telegram && npm install): no comparison');
+      if (!smoke) { ok = false; why = 'no baseline: grammY is not installed'; }
+    } else {
+      const g = await runGrammy();
+      show('grammY', g);
+      if (g.answered !== N) ok = false;
+      console.log(`ratios (chorusd / grammY): CPU per message ${(c.cpuUsPerMsg / g.cpuUsPerMsg).toFixed(3)}, `
+        + `peak RSS ${(c.peakRssMb / g.peakRssMb).toFixed(3)}, messages/s ${(c.msgsPerSec / g.msgsPerSec).toFixed(2)}, `
+        + `p99 ${(c.p99 / g.p99).toFixed(2)}`);
+    }
+  } finally {
+    await redis.stop();
+  }
+  console.log(ok ? 'bench: every message answered' : `bench: ${why}`);
+  process.exit(ok ? 0 : 1);
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });

@@ -1,0 +1,222 @@
+/* telegram_send.c - replies, edits, typing and reactions (telegram_send.h). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "platforms/telegram/telegram_send.h"
+#include "platforms/telegram/telegram_text.h"
+#include "lib/log.h"
+#include "lib/xalloc.h"
+
+/* One reply being posted piece by piece. */
+struct reply {
+    struct telegram_send *s;
+    char *channel;
+    char *text;                /* all of it */
+    size_t len, pos;           /* pos: where the next piece starts */
+    size_t piece;              /* length of the piece in flight */
+    char *reply_to;
+    char *last_id;
+    int plain;                 /* the piece in flight goes as plain text */
+    platform_sent_fn *cb;
+    void *data;
+};
+
+long telegram_channel_split(const char *channel, char *chat, size_t chatlen) {
+    const char *slash = strchr(channel, '/');
+    size_t n = slash ? (size_t)(slash - channel) : strlen(channel);
+    if (n >= chatlen) n = chatlen - 1;
+    memcpy(chat, channel, n);
+    chat[n] = '\0';
+    return slash ? strtol(slash + 1, NULL, 10) : 0;
+}
+
+/* The parameters of a message to CHANNEL: chat (set by the queue) and topic. */
+static json_t *base_params(const char *channel, char *chat, size_t chatlen) {
+    json_t *p = json_object();
+    long topic = telegram_channel_split(channel, chat, chatlen);
+    if (topic > 0) json_object_set_new(p, "message_thread_id", json_integer(topic));
+    return p;
+}
+
+/* Set the text of P to TEXT[0..len), as MarkdownV2 unless PLAIN. */
+static void set_text(json_t *p, const char *text, size_t len, int markdown) {
+    if (!markdown) {
+        json_object_set_new(p, "text", json_stringn(text, len));
+        return;
+    }
+    char *md = telegram_md2_from_markdown(text, len);
+    json_object_set_new(p, "text", json_string(md));
+    json_object_set_new(p, "parse_mode", json_string("MarkdownV2"));
+    free(md);
+}
+
+/* Is R Telegram refusing the MarkdownV2 it was sent? */
+static int entity_error(const struct telegram_result *r) {
+    return !r->ok && r->error_code == 400 && r->description && strstr(r->description, "can't parse entities");
+}
+
+static void send_piece(struct reply *rp);
+
+/* Done with RP: report and free. */
+static void reply_finish(struct reply *rp, const char *err) {
+    if (rp->cb) rp->cb(err ? NULL : rp->last_id, err, rp->data);
+    free(rp->channel);
+    free(rp->text);
+    free(rp->reply_to);
+    free(rp->last_id);
+    free(rp);
+}
+
+/* A piece was posted (or refused). */
+static void on_piece(const struct telegram_result *r, void *data) {
+    struct reply *rp = data;
+    if (entity_error(r) && !rp->plain) {
+        log_warn("telegram: Telegram refused the formatting of a reply (%s); sending it as plain text", r->description);
+        rp->plain = 1;
+        send_piece(rp);
+        return;
+    }
+    if (!r->ok) {
+        char why[600];
+        snprintf(why, sizeof(why), "Telegram refused the message: %s", r->description ? r->description : "unknown error");
+        log_warn("telegram: sendMessage to %s: %s", rp->channel, why);
+        reply_finish(rp, why);
+        return;
+    }
+    json_t *id = json_object_get(r->result, "message_id");
+    if (json_is_integer(id)) {
+        char buf[32];
+        snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(id));
+        free(rp->last_id);
+        rp->last_id = xstrdup(buf);
+    }
+    rp->pos += rp->piece;
+    rp->plain = 0;
+    while (rp->pos < rp->len && (rp->text[rp->pos] == '\n' || rp->text[rp->pos] == ' ')) rp->pos++;
+    if (rp->pos >= rp->len) {
+        reply_finish(rp, NULL);
+        return;
+    }
+    send_piece(rp);
+}
+
+/* Queue the next piece of RP. */
+static void send_piece(struct reply *rp) {
+    char chat[64];
+    json_t *p = base_params(rp->channel, chat, sizeof(chat));
+    rp->piece = telegram_split(rp->text + rp->pos, rp->len - rp->pos, TELEGRAM_MAX_TEXT);
+    set_text(p, rp->text + rp->pos, rp->piece, rp->s->markdown && !rp->plain);
+    if (rp->pos == 0 && rp->reply_to) {
+        json_object_set_new(p, "reply_parameters", json_pack("{s:I, s:b}", "message_id",
+                            (json_int_t)strtoll(rp->reply_to, NULL, 10), "allow_sending_without_reply", 1));
+    }
+    if (telegram_queue_push(rp->s->queue, chat, "sendMessage", p, on_piece, rp) < 0)
+        reply_finish(rp, "the message could not be queued");
+}
+
+/* Is TEXT only white space? */
+static int blank(const char *text, size_t len) {
+    for (size_t i = 0; i < len; i++)
+        if (text[i] != ' ' && text[i] != '\n' && text[i] != '\t' && text[i] != '\r') return 0;
+    return 1;
+}
+
+int telegram_send_text(struct telegram_send *s, const char *channel, const char *text, size_t len, const char *reply_to,
+                       platform_sent_fn *cb, void *data) {
+    if (!s || !s->queue || blank(text, len)) return -1;
+    struct reply *rp = xcalloc(1, sizeof(*rp));
+    rp->s = s;
+    rp->channel = xstrdup(channel);
+    rp->text = xstrndup(text, len);
+    rp->len = len;
+    rp->reply_to = reply_to && *reply_to ? xstrdup(reply_to) : NULL;
+    rp->cb = cb;
+    rp->data = data;
+    send_piece(rp);
+    return 0;
+}
+
+/* One edit in flight. */
+struct edit {
+    char *id;
+    char *channel;
+    char *text;
+    size_t len;
+    int plain;
+    struct telegram_send *s;
+    platform_sent_fn *cb;
+    void *data;
+};
+
+static void queue_edit(struct edit *e);
+
+/* An edit answered; "not modified" means the text is already right. */
+static void on_edit(const struct telegram_result *r, void *data) {
+    struct edit *e = data;
+    if (entity_error(r) && !e->plain) {
+        e->plain = 1;
+        queue_edit(e);
+        return;
+    }
+    int same = !r->ok && r->description && strstr(r->description, "message is not modified");
+    const char *err = r->ok || same ? NULL : (r->description ? r->description : "the edit failed");
+    if (err) log_warn("telegram: editMessageText in %s: %s", e->channel, err);
+    if (e->cb) e->cb(err ? NULL : e->id, err, e->data);
+    free(e->id);
+    free(e->channel);
+    free(e->text);
+    free(e);
+}
+
+/* Queue E's editMessageText. */
+static void queue_edit(struct edit *e) {
+    char chat[64];
+    json_t *p = base_params(e->channel, chat, sizeof(chat));
+    json_object_del(p, "message_thread_id");
+    json_object_set_new(p, "message_id", json_integer(strtoll(e->id, NULL, 10)));
+    set_text(p, e->text, e->len, e->s->markdown && !e->plain);
+    if (telegram_queue_push(e->s->queue, chat, "editMessageText", p, on_edit, e) < 0) {
+        struct telegram_result r = { .description = "the edit could not be queued", .retry_after = -1 };
+        on_edit(&r, e);
+    }
+}
+
+int telegram_send_edit(struct telegram_send *s, const char *channel, const char *message_id, const char *text,
+                       size_t len, platform_sent_fn *cb, void *data) {
+    if (!s || !s->queue || !message_id || blank(text, len)) return -1;
+    struct edit *e = xcalloc(1, sizeof(*e));
+    e->s = s;
+    e->id = xstrdup(message_id);
+    e->channel = xstrdup(channel);
+    e->len = telegram_split(text, len, TELEGRAM_MAX_TEXT);
+    e->text = xstrndup(text, e->len);
+    e->cb = cb;
+    e->data = data;
+    queue_edit(e);
+    return 0;
+}
+
+/* Log a failed chat action or reaction; they are never retried. */
+static void on_minor(const struct telegram_result *r, void *data) {
+    const char *what = data;
+    if (!r->ok) log_debug("telegram: %s failed: %s", what, r->description ? r->description : "?");
+}
+
+int telegram_send_typing(struct telegram_send *s, const char *channel) {
+    char chat[64];
+    if (!s || !s->api) return -1;
+    json_t *p = base_params(channel, chat, sizeof(chat));
+    json_object_set_new(p, "chat_id", json_integer(strtoll(telegram_queue_chat(s->queue, chat), NULL, 10)));
+    json_object_set_new(p, "action", json_string("typing"));
+    return telegram_api_call(s->api, "sendChatAction", p, 10000, on_minor, "sendChatAction") ? 0 : -1;
+}
+
+int telegram_send_react(struct telegram_send *s, const char *channel, const char *message_id, const char *emoji) {
+    char chat[64];
+    if (!s || !s->api || !emoji || !*emoji || !message_id) return -1;
+    telegram_channel_split(channel, chat, sizeof(chat));
+    json_t *p = json_pack("{s:I, s:I, s:[{s:s, s:s}]}", "chat_id",
+                          (json_int_t)strtoll(telegram_queue_chat(s->queue, chat), NULL, 10), "message_id",
+                          (json_int_t)strtoll(message_id, NULL, 10), "reaction", "type", "emoji", "emoji", emoji);
+    return telegram_api_call(s->api, "setMessageReaction", p, 10000, on_minor, "setMessageReaction") ? 0 : -1;
+}

@@ -1,0 +1,28 @@
+/* telegram_text.h - the shapes Telegram wants text in: pieces of at most
+ * 4096 UTF-16 code units, and MarkdownV2 that always parses.
+ *
+ * Telegram counts message length and entity offsets in UTF-16 code units,
+ * so a code point above U+FFFF counts twice. A piece never ends inside a
+ * code point. MarkdownV2 output escapes every reserved character outside
+ * the few constructs it keeps (code, pre, bold), and a construct that is
+ * not closed within the text is escaped too, so no entity is ever broken. */
+#ifndef CHORUS_TELEGRAM_TEXT_H
+#define CHORUS_TELEGRAM_TEXT_H
+#include <stddef.h>
+
+#define TELEGRAM_MAX_TEXT 4096      /* UTF-16 code units of a message */
+
+/* UTF-16 code units of valid UTF-8 TEXT[0..len). */
+size_t telegram_utf16_len(const char *text, size_t len);
+/* Byte length of the first piece of TEXT[0..len) holding at most MAX
+ * UTF-16 units: the whole text when it fits, else cut after the last
+ * newline (or else space) in its second half, else at the limit. */
+size_t telegram_split(const char *text, size_t len, size_t max_units);
+/* TEXT as MarkdownV2 showing it literally: every reserved character
+ * escaped. Malloc'd, NUL-terminated. */
+char *telegram_md2_escape(const char *text, size_t len);
+/* TEXT written in common Markdown (```pre```, `code`, **bold**) as
+ * MarkdownV2 with those kept and everything else shown literally.
+ * Malloc'd, NUL-terminated. */
+char *telegram_md2_from_markdown(const char *text, size_t len);
+#endif

@@ -1,0 +1,131 @@
+/* webchat_frame.c - reassembling and checking the web chat's client frames.
+ *
+ * Everything a browser sends passes here before it reaches a channel: the
+ * bytes must be UTF-8, the frame one JSON object of a known type, and each
+ * field present and within its bounds. */
+#include <stdlib.h>
+#include <string.h>
+#include <jansson.h>
+#include "lib/utf8.h"
+#include "lib/xalloc.h"
+#include "platforms/webchat/webchat_frame.h"
+
+/* Append a fragment; a frame past MAX bytes is only marked, not kept. */
+void webchat_rx_add(struct webchat_rx *rx, const char *data, size_t len, size_t max) {
+    if (rx->overflow) return;
+    if (rx->len + len > max) {
+        rx->overflow = 1;
+        return;
+    }
+    char *p = xrealloc(rx->buf, rx->len + len + 1);
+    if (!p) {
+        rx->overflow = 1;
+        return;
+    }
+    rx->buf = p;
+    if (len) memcpy(rx->buf + rx->len, data, len);
+    rx->len += len;
+    rx->buf[rx->len] = '\0';
+}
+
+/* The frame was handled: start the next one empty. */
+void webchat_rx_reset(struct webchat_rx *rx) {
+    free(rx->buf);
+    rx->buf = NULL;
+    rx->len = 0;
+    rx->overflow = 0;
+}
+
+/* A string member, or NULL when absent or of another type. */
+static const char *get_string(json_t *o, const char *key) {
+    json_t *v = json_object_get(o, key);
+    return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+/* Is S only whitespace? */
+static int blank(const char *s) {
+    for (; *s; s++)
+        if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r') return 0;
+    return 1;
+}
+
+/* Refuse the frame with CODE, answering REPLY_TO. */
+static void refuse(struct webchat_frame *f, const char *code, const char *reply_to) {
+    f->type = WEBCHAT_FRAME_BAD;
+    f->error = code;
+    f->reply_to = reply_to;
+}
+
+/* A "message" frame: every field present and within bounds. */
+static void check_message(struct webchat_frame *f, size_t max_cp) {
+    json_t *o = f->root;
+    const char *id = get_string(o, "id");
+    const char *channel = get_string(o, "channel");
+    const char *text = get_string(o, "text");
+    json_t *user = json_object_get(o, "user");
+    const char *user_id = json_is_object(user) ? get_string(user, "id") : NULL;
+    const char *user_name = json_is_object(user) ? get_string(user, "name") : NULL;
+    if (id && (!*id || strlen(id) > WEBCHAT_MAX_ID_BYTES)) id = NULL;
+    if (!id || !channel || !*channel || strlen(channel) > WEBCHAT_MAX_CHANNEL_BYTES || !text || blank(text) ||
+        !user_id || !*user_id || strlen(user_id) > WEBCHAT_MAX_ID_BYTES) {
+        refuse(f, "missing_field", id);
+        return;
+    }
+    if (utf8_codepoints(text, strlen(text)) > max_cp) {
+        refuse(f, "too_long", id);
+        return;
+    }
+    f->type = WEBCHAT_FRAME_MESSAGE;
+    f->id = id;
+    f->channel = channel;
+    f->text = text;
+    f->user_id = user_id;
+    f->user_name = user_name;
+    f->stream = json_is_true(json_object_get(o, "stream"));
+}
+
+/* A "join" frame: a channel name within bounds. */
+static void check_join(struct webchat_frame *f) {
+    json_t *o = f->root;
+    const char *channel = get_string(o, "channel");
+    json_t *user = json_object_get(o, "user");
+    if (!channel || !*channel || strlen(channel) > WEBCHAT_MAX_CHANNEL_BYTES) {
+        refuse(f, "missing_field", get_string(o, "id"));
+        return;
+    }
+    f->type = WEBCHAT_FRAME_JOIN;
+    f->channel = channel;
+    f->user_id = json_is_object(user) ? get_string(user, "id") : NULL;
+    f->user_name = json_is_object(user) ? get_string(user, "name") : NULL;
+}
+
+/* Decode a whole frame: UTF-8, one JSON object, a known type. */
+void webchat_frame_decode(const char *data, size_t len, size_t max_cp, struct webchat_frame *f) {
+    memset(f, 0, sizeof(*f));
+    if (!utf8_valid(data, len)) {
+        refuse(f, "bad_utf8", NULL);
+        return;
+    }
+    json_error_t jerr;
+    f->root = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!f->root) {
+        /* jansson refuses \u escapes of lone surrogates: bad text, not bad JSON. */
+        refuse(f, strstr(jerr.text, "nicode") ? "bad_utf8" : "bad_json", NULL);
+        return;
+    }
+    if (!json_is_object(f->root)) {
+        refuse(f, "bad_json", NULL);
+        return;
+    }
+    const char *type = get_string(f->root, "type");
+    if (!type) refuse(f, "missing_field", get_string(f->root, "id"));
+    else if (!strcmp(type, "message")) check_message(f, max_cp);
+    else if (!strcmp(type, "join")) check_join(f);
+    else refuse(f, "unsupported", get_string(f->root, "id"));
+}
+
+/* Drop the parsed frame; its borrowed strings go with it. */
+void webchat_frame_clear(struct webchat_frame *f) {
+    json_decref(f->root);
+    memset(f, 0, sizeof(*f));
+}

@@ -1,0 +1,206 @@
+'use strict';
+// chorusd as a Mattermost bot on the fake Mattermost: Ann talks to it in a
+// channel, a DM and a thread; the connection drops, loses an event on the
+// wire, meets a rate limit and malformed events; every post is answered
+// exactly once, and a streamed answer grows in one post by patches.
+const assert = require('node:assert/strict');
+const { test, after } = require('../lib/tap');
+const { startFakeMattermost } = require('../lib/fake-mattermost');
+const { startStack } = require('../lib/stack');
+const { writePlugins } = require('../lib/plugins');
+const { delay, luaString, waitFor } = require('../lib/util');
+
+const TOKEN = 'fake-mattermost-token-for-chorusd';
+
+const PLUGINS = {
+  echo: {
+    init: `chorus.hear("^[^!]", function(msg)
+  if msg.text:match("^where am i") then
+    msg:reply(msg.thread and ("in thread " .. msg.thread .. " of " .. msg.thread_parent) or ("in channel " .. msg.channel) .. (msg.direct and " (to me)" or ""))
+  end
+  msg:reply("echo: " .. msg.text)
+end)`,
+  },
+  like: {
+    init: `chorus.command("like", { help = "react to this message" }, function(msg)
+  msg:typing()
+  msg:react("❤️")
+  msg:react(":tada:")
+  msg:reply("liked")
+end)`,
+  },
+  story: {
+    manifest: { model: true },
+    init: `
+chorus.command("story", { help = "a story told in four parts" }, function(msg)
+  local parts = {}
+  for i = 1, 4 do
+    local answer = chorus.model.chat { route = "local", messages = { { role = "user", content = "hello" } }, stream = true }
+    parts[#parts + 1] = answer.text
+    chorus.sleep(0.25)
+  end
+  msg:reply(table.concat(parts) .. " THE END")
+end)`,
+  },
+};
+
+// The fake, chorusd with a `mattermost { ... }` statement pointing at it, and the plugins above.
+async function startMattermost({ extra = '' } = {}) {
+  const fake = await startFakeMattermost({ token: TOKEN });
+  after(() => fake.close());
+  const dir = writePlugins(PLUGINS);
+  const keys = ['url = env("MATTERMOST_URL")', 'token = env("MATTERMOST_TOKEN")', 'ping_interval_ms = 300',
+    'reconnect_min_ms = 50', 'reconnect_max_ms = 400', 'edit_interval_ms = 200', 'retry_ms = 50'];
+  if (extra) keys.push(extra);
+  const stack = await startStack({
+    configOptions: { extra: `mattermost { ${keys.join(', ')} }\nplugins_dir ${luaString(dir)}\nskills { cpu_ms = 300, deadline_ms = 5000 }` },
+    env: { MATTERMOST_URL: fake.url, MATTERMOST_TOKEN: TOKEN },
+    waitReady: false,
+  });
+  await fake.waitForHello(10000);
+  await stack.chorus.waitForLog(/mattermost: connected \(session /, 10000);   // it has read the hello
+  return { fake, chorus: stack.chorus };
+}
+
+const echoes = (fake, text) => fake.botPosts.filter((p) => p.message === `echo: ${text}`);
+const echoOf = (fake, text, ms = 10000) => fake.waitForPost((p) => p.message === `echo: ${text}`, ms);
+
+test('Ann talks to the bot in a channel, a DM and a thread; it answers each once and never itself', async () => {
+  const { fake, chorus } = await startMattermost();
+  const me = await fake.waitForRest((r) => r.route === 'GET /users/me');
+  assert.equal(fake.tokenOf(me.headers.authorization), TOKEN);
+  assert.equal(fake.tokenOf(fake.conns[0].headers.authorization), TOKEN, 'the token goes in the upgrade header');
+  const p = fake.userPost({ message: 'good morning' });
+  const reply = await echoOf(fake, 'good morning');
+  assert.equal(reply.channel_id, fake.townSquare.id);
+  assert.equal(reply.root_id, '', 'a channel post is answered in the channel');
+  fake.userPost({ message: 'where am i', dm: true });
+  const dm = await fake.waitForPost((q) => q.message.startsWith('in channel'));
+  assert.equal(dm.message, `in channel ${fake.dmWith(fake.ann).id} (to me)`, 'a DM is addressed to the bot');
+  fake.mentionBot({ message: 'where am i' });
+  assert.match((await fake.waitForPost((q) => q.message.startsWith('in channel') && q.channel_id === fake.townSquare.id)).message, /\(to me\)$/,
+    'a mention is addressed to the bot, and the mention is taken off the text');
+  fake.userPost({ message: 'where am i, in the thread', root_id: p.id });
+  const t = await fake.waitForPost((q) => q.message.startsWith('in thread'));
+  assert.equal(t.message, `in thread ${p.id} of ${fake.townSquare.id}`);
+  assert.equal(t.root_id, p.id, 'the answer goes into the thread');
+  const echoInThread = await echoOf(fake, 'where am i, in the thread');
+  assert.equal(echoInThread.root_id, p.id);
+  await delay(300);
+  assert.equal(echoes(fake, 'good morning').length, 1);
+  assert.equal(fake.botPosts.filter((q) => q.message.startsWith('echo: echo:')).length, 0, 'its own posts came back and were ignored');
+  assert.ok(!chorus.logs().includes(TOKEN), 'the token is never logged');
+  assert.deepEqual(fake.violations, []);
+});
+
+test('a dropped connection mid-traffic is resumed with connection_id and sequence_number: nothing lost, nothing twice', async () => {
+  const { fake, chorus } = await startMattermost();
+  const texts = [];
+  for (let i = 0; i < 5; i++) { texts.push(`before ${i}`); fake.userPost({ message: `before ${i}` }); }
+  const s = fake.liveSession();
+  s.conn.drop();
+  for (let i = 0; i < 5; i++) { texts.push(`during ${i}`); fake.userPost({ message: `during ${i}` }); }
+  const rec = await fake.waitForReconnect((r) => r.connection_id === s.id, 10000);
+  assert.equal(rec.outcome === 'replayed' || rec.outcome === 'lossless', true, `resumed (${rec.outcome})`);
+  for (let i = 0; i < 5; i++) { texts.push(`after ${i}`); fake.userPost({ message: `after ${i}` }); }
+  for (const t of texts) await echoOf(fake, t);
+  await delay(400);
+  for (const t of texts) assert.equal(echoes(fake, t).length, 1, `"${t}" answered exactly once`);
+  assert.equal(fake.hellos.length, 1, 'one session throughout');
+  await chorus.waitForLog(/asking for the events from seq \d+ on/, 2000);
+});
+
+test('an event lost on the wire shows as a seq gap: the bot reconnects and the server replays it', async () => {
+  const { fake, chorus } = await startMattermost();
+  fake.userPost({ message: 'warm up' });
+  await echoOf(fake, 'warm up');
+  const s = fake.liveSession();
+  fake.loseNext = 1;
+  fake.userPost({ message: 'lost on the wire' });
+  fake.userPost({ message: 'the one after' });
+  await chorus.waitForLog(/never arrived; reconnecting/, 5000);
+  const rec = await fake.waitForReconnect((r) => r.connection_id === s.id, 10000);
+  assert.equal(rec.outcome, 'replayed');
+  await echoOf(fake, 'lost on the wire');
+  await echoOf(fake, 'the one after');
+  await delay(300);
+  assert.equal(echoes(fake, 'lost on the wire').length, 1);
+  assert.equal(echoes(fake, 'the one after').length, 1);
+  assert.equal(fake.conns[fake.conns.length - 2].closedCode, 4001, 'the gap closed the old connection with 4001');
+});
+
+test('when the server cannot replay, a fresh hello is taken and the loss logged; a dead connection is replaced', async () => {
+  const { fake, chorus } = await startMattermost();
+  const s = fake.liveSession();
+  fake.forgetSessions();
+  s.conn.drop();
+  const h = await fake.waitForHello(10000, Date.now());
+  assert.notEqual(h.connection_id, s.id);
+  await chorus.waitForLog(/started a new session/, 5000);
+  fake.userPost({ message: 'after the restart' });
+  await echoOf(fake, 'after the restart');
+  const live = fake.liveSession();
+  live.conn.zombie = true;
+  await chorus.waitForLog(/no answer to the last ping/, 5000);
+  const rec = await fake.waitForReconnect((r) => r.connection_id === live.id, 5000);
+  assert.notEqual(rec.outcome, 'unknown');
+  fake.userPost({ message: 'after the zombie' });
+  await echoOf(fake, 'after the zombie');
+  assert.ok(live.conn.pings >= 1, 'the bot pinged');
+});
+
+test('a 429 holds the send queue for Retry-After; the reply then goes out once', async () => {
+  const { fake, chorus } = await startMattermost();
+  fake.force429.push({ route: 'POST /posts', retryAfterS: 1 });
+  const t0 = Date.now();
+  fake.userPost({ message: 'limited' });
+  const reply = await echoOf(fake, 'limited');
+  assert.ok(reply.at - t0 >= 900, 'it waited for Retry-After');
+  await chorus.waitForLog(/rate limited \(429\)/, 2000);
+  fake.rateLimit = { perSecond: 20, burst: 2 };
+  for (let i = 0; i < 8; i++) fake.userPost({ message: `burst ${i}` });
+  for (let i = 0; i < 8; i++) await echoOf(fake, `burst ${i}`, 15000);
+  await delay(300);
+  for (let i = 0; i < 8; i++) assert.equal(echoes(fake, `burst ${i}`).length, 1);
+  assert.equal(echoes(fake, 'limited').length, 1);
+});
+
+test('malformed events are logged and skipped; the connection stays up', async () => {
+  const { fake, chorus } = await startMattermost();
+  const s = fake.liveSession();
+  s.conn.sendRaw('this is not JSON');
+  s.conn.sendRaw('{"event": "posted"}');
+  fake.broadcast('posted', { post: '{"id": broken' }, { channel_id: fake.townSquare.id });
+  fake.broadcast('posted', { channel_type: 'O' }, { channel_id: fake.townSquare.id });
+  fake.userPost({ message: 'still here?' });
+  await echoOf(fake, 'still here?');
+  await chorus.waitForLog(/not a JSON object/, 2000);
+  await chorus.waitForLog(/without a readable post/, 2000);
+  assert.equal(fake.liveSession(), s, 'the same connection');
+  assert.equal(fake.conns.length, 1, 'no reconnect');
+});
+
+test('a streamed answer is one post, patched as it grows, ending in the final text', async () => {
+  const { fake } = await startMattermost();
+  fake.mentionBot({ message: '!story' });
+  const first = await fake.waitForPost(() => true, 10000);
+  await waitFor(() => first.message.endsWith(' THE END'), { timeoutMs: 10000, what: `the final text (posts: ${JSON.stringify(fake.botPosts.map((q) => q.message))})` });
+  await delay(400);
+  assert.equal(fake.botPosts.length, 1, `one POST (got ${fake.botPosts.map((q) => JSON.stringify(q.message)).join(', ')})`);
+  const patches = fake.patches.filter((x) => x.post_id === first.id);
+  assert.ok(patches.length >= 2, `the post grew by patches (${patches.length})`);
+  assert.ok(patches[patches.length - 1].message.endsWith(' THE END'));
+  const times = [first.at, ...patches.map((x) => x.at)];
+  for (let i = 1; i < times.length; i++) assert.ok(times[i] - times[i - 1] >= 150, `patches spaced by the throttle (${times.join(', ')})`);
+});
+
+test('a skill reacts (unicode and :name: emoji become Mattermost names) and shows typing on the websocket', async () => {
+  const { fake } = await startMattermost();
+  const p = fake.mentionBot({ message: '!like' });
+  await fake.waitForPost((q) => q.message === 'liked', 10000);
+  await waitFor(() => fake.reactions.length >= 2, { timeoutMs: 5000, what: 'two reactions' });
+  assert.deepEqual(fake.reactions.map((r) => r.emoji_name).sort(), ['heart', 'tada']);
+  assert.ok(fake.reactions.every((r) => r.post_id === p.id && r.user_id === fake.bot.id), 'on her post, as the bot');
+  const typing = await waitFor(() => fake.typing.find((t) => t.channel_id === p.channel_id), { timeoutMs: 5000, what: 'typing' });
+  assert.equal(typing.via, 'websocket', 'typing costs no REST call');
+});

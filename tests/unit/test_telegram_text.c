@@ -1,0 +1,40 @@
+/* test_telegram_text.c - splitting at 4096 UTF-16 units and MarkdownV2. */
+#include <stdlib.h>
+#include <string.h>
+#include "platforms/telegram/telegram_text.h"
+#include "tap.h"
+
+int main(void) {
+    is_int((long)telegram_utf16_len("abc", 3), 3, "ASCII counts one unit a byte");
+    is_int((long)telegram_utf16_len("\xc3\xa9\xe2\x82\xac", 5), 2, "two- and three-byte code points count one unit");
+    is_int((long)telegram_utf16_len("\xf0\x9f\x98\x80", 4), 2, "an emoji above U+FFFF counts two units");
+
+    is_int((long)telegram_split("short", 5, 4096), 5, "a short text is one piece");
+    /* 4095 'a' then an emoji: the emoji would need units 4096-4097, so it moves on whole. */
+    char *t = malloc(4100);
+    memset(t, 'a', 4095);
+    memcpy(t + 4095, "\xf0\x9f\x98\x80", 4);
+    is_int((long)telegram_split(t, 4099, 4096), 4095, "never cut inside a surrogate pair");
+    memset(t, 'a', 4099);
+    t[3000] = ' ';
+    t[3500] = '\n';
+    is_int((long)telegram_split(t, 4099, 4096), 3501, "cut after the last newline of the second half");
+    t[3500] = 'a';
+    is_int((long)telegram_split(t, 4099, 4096), 3001, "else after the last space");
+    free(t);
+
+    char *e = telegram_md2_escape("1.5 * (a_b) = c!", 16);
+    is_str(e, "1\\.5 \\* \\(a\\_b\\) \\= c\\!", "every reserved character is escaped");
+    free(e);
+    const char *md = "Use **care**: `x_y` and\n```c\nint a = b->c;\n```\nok.";
+    char *m = telegram_md2_from_markdown(md, strlen(md));
+    is_str(m, "Use *care*: `x_y` and\n```c\nint a = b->c;\n```\nok\\.", "bold, code and pre are kept, the rest escaped");
+    free(m);
+    m = telegram_md2_from_markdown("an **open bold and `open code", 29);
+    is_str(m, "an \\*\\*open bold and \\`open code", "unclosed constructs are shown literally");
+    free(m);
+    m = telegram_md2_from_markdown("`a\\b`c`", 7);
+    is_str(m, "`a\\\\b`c\\`", "a backslash inside code is escaped");
+    free(m);
+    return done_testing();
+}
