@@ -15,5 +15,5 @@ tests_unit_test_onebot_segments_SOURCES = tests/unit/test_onebot_segments.c test
 tests_unit_test_onebot_segments_LDADD = $(UNIT_LDADD)
 tests_unit_test_onebot_segments_CFLAGS = $(UNIT_CFLAGS)
 
-# Still to come: tests/integration/onebot.test.js with tests/lib/fake-onebot.js,
-# bench/onebot-echo.conf.lua and bench/onebot/ (see docs in the branch report).
+integration_tests += tests/integration/onebot.test.js
+EXTRA_DIST += src/platforms/onebot/local.mk tests/lib/fake-onebot.js tests/lib/onebot-stack.js

@@ -448,7 +448,7 @@ static int rev_accept(struct lws *wsi, void *data) {
         return 400;
     }
     if (l->self_id && strcmp(self, l->self_id)) {
-        log_warn("onebot: refused a reverse connection from bot %s (self_id %s is configured)", self, l->self_id);
+        log_warn("onebot: refused a reverse connection from QQ %s (self_id %s is configured)", self, l->self_id);
         return 403;
     }
     if (l->token) {
@@ -456,7 +456,7 @@ static int rev_accept(struct lws *wsi, void *data) {
         int ok = got && webhook_secret_ok(l->token, token);
         memset(token, 0, sizeof(token));
         if (!ok) {
-            log_warn("onebot: refused a reverse connection from bot %s: %s", self,
+            log_warn("onebot: refused a reverse connection from QQ %s: %s", self,
                      got ? "wrong access token" : "no access token");
             metrics_inc(METRIC_PLATFORM_EVENTS, "onebot_auth_refused", 1);
             return got ? 403 : 401;
@@ -490,7 +490,7 @@ static void *rev_open(struct lws *wsi, void *data) {
     l->rev[slot] = c;
     l->last_rx = uv_now(l->loop);
     open_conns++;
-    log_info("onebot: bot %s connected (reverse, %s)", c->self_id,
+    log_info("onebot: QQ %s connected (reverse, %s)", c->self_id,
              c->api && c->events ? "Universal" : c->api ? "API" : "Event");
     update_up(l, c->self_id);
     return c;
@@ -512,7 +512,7 @@ static void rev_closed(void *conn) {
     if (l) {
         for (int i = 0; i < MAX_REVERSE; i++)
             if (l->rev[i] == c) l->rev[i] = NULL;
-        log_info("onebot: bot %s disconnected (reverse)", c->self_id);
+        log_info("onebot: QQ %s disconnected (reverse)", c->self_id);
         c->out.state = WS_CLOSED;
         update_up(l, NULL);
     }
