@@ -199,3 +199,82 @@ test('reverse: a silent implementation is cut off, and when it dials again it is
   await fake.connectReverse(reverseUrl);
   assert.equal((await replyTo(fake, fake.privateMessage(ann, 'two'))).text, 'echo: two');
 });
+
+test('what the model sees: other people\'s @names, faces and images as text; the bot\'s own messages are not heard', async () => {
+  const { fake, stack } = await startOneBotStack();
+  const ann = fake.user({ nickname: 'Ann' });
+  const ev = fake.groupMessage(ann, GROUP, [fake.at(fake.selfId), fake.text(' ask '), { type: 'at', data: { qq: '3999', name: 'Bob' } },
+    fake.text(' about '), fake.image('https://example.invalid/cat.png'), fake.face(178)]);
+  const sent = await replyTo(fake, ev);
+  assert.equal(sent.text, 'echo: ask @Bob about [image: https://example.invalid/cat.png][face:178]');
+  // The implementation reports the bot's sends back (message_sent) and,
+  // like older ones, as a plain message from the bot's own QQ number.
+  fake.groupMessage({ user_id: fake.selfId, nickname: 'Chorus Bot', card: '', role: 'member' }, GROUP, [fake.at(fake.selfId), fake.text(' talking to myself')]);
+  const after = fake.privateMessage(ann, 'last');
+  await replyTo(fake, after);
+  assert.ok(!stack.fake.requests.some((r) => JSON.stringify(r.body).includes('talking to myself')), 'its own message never reaches the model');
+  assert.equal(fake.sent.length, 2);
+});
+
+test('reverse: go-cqhttp style, events and API calls on two connections (X-Client-Role Event and API)', async () => {
+  const { fake, reverseUrl } = await startOneBotStack({ reverse: true, onebotExtra: 'self_id = "10001"' });
+  const other = await fake.connectReverse(reverseUrl, { selfId: 777, role: 'Universal' });
+  assert.equal(other.status, 403, 'another QQ account than self_id is refused');
+  const events = await fake.connectReverse(reverseUrl, { role: 'Event' });
+  const api = await fake.connectReverse(reverseUrl, { role: 'API' });
+  assert.equal(events.status, 101);
+  assert.equal(api.status, 101);
+  const ann = fake.user({ nickname: 'Ann' });
+  const ev = fake.privateMessage(ann, 'split roles');
+  const sent = await replyTo(fake, ev);
+  assert.equal(sent.text, 'echo: split roles');
+  assert.deepEqual(events.received, [], 'nothing is called on the Event connection');
+  assert.ok(api.received.some((m) => m.action === 'send_private_msg'), 'calls go on the API connection');
+  assert.deepEqual(fake.violations, []);
+});
+
+test('stopping: chorusd closes the websocket cleanly, and a late answer to a timed-out call is harmless', async () => {
+  const { fake, chorus } = await startOneBotStack({ logLevel: 'debug' });
+  const conn = fake.conns[0];
+  const ann = fake.user({ nickname: 'Ann' });
+  fake.holdNext.push({ action: 'send_private_msg', ms: 1200 });
+  fake.privateMessage(ann, 'slow one');
+  await chorus.waitForLog(/send_private_msg got no answer within 800 ms/);
+  await chorus.waitForLog(/onebot: an answer to a call no longer waiting/);
+  assert.equal((await replyTo(fake, fake.privateMessage(ann, 'quick one'))).text, 'echo: quick one');
+  assert.equal(await chorus.stop('SIGTERM'), 0, 'a clean exit');
+  await fake.waitForClosed(conn);
+  assert.equal(conn.closedCode, 1000, 'a close frame with 1000');
+  assert.ok(!chorus.logText().includes(TOKEN), 'no token in a debug log either');
+});
+
+test('bench/onebot-echo.conf.lua: configured from the environment alone, it dials the implementation and echoes', async () => {
+  const { startFakeOneBot } = require('../lib/fake-onebot');
+  const { startRedis } = require('../lib/redis');
+  const { chorusdBinary, SRCDIR } = require('../lib/chorusd');
+  const { trackChild, after } = require('../lib/tap');
+  const { spawn } = require('node:child_process');
+  const path = require('node:path');
+  const redis = await startRedis();
+  const fake = await startFakeOneBot({ token: TOKEN });
+  after(() => fake.close());
+  const proc = spawn(chorusdBinary(), ['--config', path.join(SRCDIR, 'bench', 'onebot-echo.conf.lua')], {
+    env: { ...process.env, ONEBOT_URL: fake.wsUrl.replace(/\/$/, ''), ONEBOT_ACCESS_TOKEN: TOKEN, CHORUS_REDIS_URL: redis.url, CHORUS_DATA_DIR: SRCDIR },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  trackChild(proc);
+  let stderr = '';
+  proc.stderr.on('data', (d) => { stderr += d; });
+  after(() => { if (proc.exitCode === null) proc.kill('SIGKILL'); });
+  await fake.waitForConnection();
+  const ann = fake.user({ nickname: 'Ann' });
+  const inGroup = fake.groupMessage(ann, GROUP, 'no mention needed here');
+  assert.equal((await replyTo(fake, inGroup)).text, 'echo: no mention needed here');
+  const dm = fake.privateMessage(ann, 'and in private');
+  assert.equal((await replyTo(fake, dm)).text, 'echo: and in private');
+  assert.equal(fake.conns[0].path, '/', 'a URL without a path dials /');
+  proc.kill('SIGTERM');
+  const code = await new Promise((r) => proc.once('exit', (c) => r(c)));
+  assert.equal(code, 0, `a clean exit; stderr:\n${stderr}`);
+  assert.ok(!stderr.includes(TOKEN));
+});

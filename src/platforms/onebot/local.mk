@@ -16,4 +16,6 @@ tests_unit_test_onebot_segments_LDADD = $(UNIT_LDADD)
 tests_unit_test_onebot_segments_CFLAGS = $(UNIT_CFLAGS)
 
 integration_tests += tests/integration/onebot.test.js
-EXTRA_DIST += src/platforms/onebot/local.mk tests/lib/fake-onebot.js tests/lib/onebot-stack.js
+EXTRA_DIST += \
+	src/platforms/onebot/local.mk tests/lib/fake-onebot.js tests/lib/onebot-stack.js \
+	bench/onebot-echo.conf.lua
