@@ -471,6 +471,7 @@ function startFakeOneBot({
       `Sec-WebSocket-Accept: ${accept}`, '', ''].join('\r\n'));
     sock.setNoDelay(true);
     const conn = new Conn(fake, sock, { client: false, path: url.pathname, headers: req.headers, selfId: fake.selfId });
+    conn.query = url.searchParams;
     opened(conn);
     if (head && head.length) conn.onData(head);
   });
