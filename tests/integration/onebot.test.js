@@ -278,3 +278,25 @@ test('bench/onebot-echo.conf.lua: configured from the environment alone, it dial
   assert.equal(code, 0, `a clean exit; stderr:\n${stderr}`);
   assert.ok(!stderr.includes(TOKEN));
 });
+
+test('config mistakes are refused at --check-config with a line that says what to do', async () => {
+  const { checkConfig } = require('../lib/chorusd');
+  const cases = [
+    ['onebot { }', /onebot: set url \(forward websocket/],
+    ['onebot { url = "ws://127.0.0.1:3001", listen = "/ob" }', /cannot both be set/],
+    ['onebot { url = "http://127.0.0.1:3001" }', /url must start with ws:\/\/ or wss:\/\//],
+    ['onebot { listen = "ob" }', /listen is a path on chorusd's listener/],
+    ['listen "off"\nonebot { listen = "/onebot/v11/ws" }', /needs chorusd's listener, but it is off/],
+    ['onebot { url = "ws://127.0.0.1:3001", self_id = "bot" }', /self_id must be the bot's QQ number/],
+    ['onebot { url = "ws://127.0.0.1:3001", call_timeout_ms = 0 }', /call_timeout_ms must be above 0/],
+    ['onebot { url = "ws://127.0.0.1:3001", send_format = "cq" }', /send_format must be "array" or "string"/],
+  ];
+  for (const [text, expected] of cases) {
+    const r = await checkConfig(`${text}\n`);
+    assert.notEqual(r.code, 0, `refused: ${text}`);
+    assert.match(r.stderr, expected, text);
+  }
+  const good = await checkConfig(`onebot { url = "ws://127.0.0.1:3001", access_token = "ob-config-secret-99" }\n`);
+  assert.equal(good.code, 0, good.stderr);
+  assert.ok(!good.stderr.includes('ob-config-secret-99'));
+});

@@ -7,9 +7,9 @@
 #include "lib/redact.h"
 #include "platforms/onebot/onebot.h"
 
-/* Exactly one of url (ws:// or wss://) and listen (a path); enums and numbers sane. */
+/* Exactly one of url (ws:// or wss://) and listen (a path, on a listener
+ * that is on); enums and numbers sane. */
 static int validate_onebot(const struct config *cfg, const struct config_block *b, char *err, size_t errlen) {
-    (void)cfg;
     const char *url = config_str(b, "url", "");
     const char *listen = config_str(b, "listen", "");
     const char *token = config_str(b, "access_token", "");
@@ -28,6 +28,10 @@ static int validate_onebot(const struct config *cfg, const struct config_block *
     }
     if (*listen && listen[0] != '/') {
         snprintf(err, errlen, "onebot: listen is a path on chorusd's listener, e.g. \"/onebot/v11/ws\"");
+        return -1;
+    }
+    if (*listen && cfg->listen_port < 0) {
+        snprintf(err, errlen, "onebot: listen (reverse websocket) needs chorusd's listener, but it is off (listen \"off\"); use url (forward) or turn the listener on");
         return -1;
     }
     const char *self = config_str(b, "self_id", "");
