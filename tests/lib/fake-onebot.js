@@ -25,7 +25,8 @@
 // meta event (sub_type "connect"), then a heartbeat meta event every
 // heartbeatMs ({ status: { online, good }, interval }) when heartbeatMs > 0.
 // Message events carry everything NapCat puts in them: time, self_id,
-// post_type, message_type, sub_type, message_id, message_seq, real_id,
+// post_type, message_type, sub_type, message_id (a 32-bit hash, often
+// negative), message_seq, real_id,
 // user_id, group_id, message (a segment array, or a CQ-code string when
 // messageFormat is "string"), message_format, raw_message (CQ string),
 // font, and a full sender object.
@@ -295,6 +296,13 @@ function startFakeOneBot({
   };
   const now = () => Math.floor(Date.now() / 1000);
 
+  // Message ids as go-cqhttp and NapCat make them: 32-bit hashes, often
+  // negative, never in order.
+  fake.newMessageId = () => {
+    const id = Math.imul(++fake.messageCounter, 0x9E3779B1) | 0;
+    return id === 0 ? 1 : id;
+  };
+
   // Segment builders, as message/segment.md writes them (string data values).
   fake.text = (text) => ({ type: 'text', data: { text } });
   fake.at = (qq) => ({ type: 'at', data: { qq: String(qq) } });
@@ -326,7 +334,7 @@ function startFakeOneBot({
   // USER writes SEGMENTS (an array, or plain text) in group GROUP_ID.
   fake.groupMessage = (user, groupId, segments, extra = {}) => {
     const { raw, message } = messageOf(segments);
-    const id = ++fake.messageCounter;
+    const id = fake.newMessageId();
     return fake.post({
       self_id: fake.selfId, user_id: user.user_id, time: now(), message_id: id, message_seq: id, real_id: id,
       message_type: 'group', sender: { user_id: user.user_id, nickname: user.nickname, card: user.card, sex: 'unknown', age: 0, area: '', level: '1', role: user.role, title: '' },
@@ -338,7 +346,7 @@ function startFakeOneBot({
   // USER writes SEGMENTS to the bot in private.
   fake.privateMessage = (user, segments, extra = {}) => {
     const { raw, message } = messageOf(segments);
-    const id = ++fake.messageCounter;
+    const id = fake.newMessageId();
     return fake.post({
       self_id: fake.selfId, user_id: user.user_id, time: now(), message_id: id, message_seq: id, real_id: id,
       message_type: 'private', sender: { user_id: user.user_id, nickname: user.nickname, card: '', sex: 'unknown', age: 0 },
@@ -382,7 +390,7 @@ function startFakeOneBot({
     if (typeof segs === 'string') segs = params.auto_escape ? [fake.text(segs)] : fromCQ(segs);
     const problem = segmentProblem(segs);
     if (problem) return [1400, null, problem];
-    const id = ++fake.messageCounter;
+    const id = fake.newMessageId();
     const reply = segs.find((s) => s.type === 'reply');
     const rec = {
       action, params, type, target, segments: segs, message_id: id,
