@@ -101,7 +101,7 @@ test('a failed send (retcode) and an unanswered one are reported, and the next o
   await chorus.waitForLog(/onebot: send_private_msg failed: retcode 100: the user is not your friend/);
   fake.holdNext.push({ action: 'send_private_msg', ms: Infinity });
   const ev2 = fake.privateMessage(ann, 'second');
-  await chorus.waitForLog(/onebot: send_private_msg got no answer within 800 ms/);
+  await chorus.waitForLog(/onebot: send_private_msg got no answer within 1500 ms/);
   const ev3 = fake.privateMessage(ann, 'third');
   const sent = await replyTo(fake, ev3);
   assert.equal(sent.text, 'echo: third');
@@ -150,7 +150,7 @@ test('without a token where one is needed the upgrade is refused with 401', asyn
 });
 
 test('the implementation stops beating; chorusd counts the connection dead, dials again and answers', async () => {
-  const { fake, chorus } = await startOneBotStack({ fakeOptions: { heartbeatMs: 100 }, onebotExtra: 'heartbeat_misses = 3' });
+  const { fake, chorus } = await startOneBotStack({ fakeOptions: { heartbeatMs: 200 }, onebotExtra: 'heartbeat_misses = 3' });
   const first = fake.conns[0];
   const ann = fake.user({ nickname: 'Ann' });
   assert.equal((await replyTo(fake, fake.privateMessage(ann, 'one'))).text, 'echo: one');
@@ -188,7 +188,7 @@ test('reverse: the implementation dials chorusd; wrong or missing credentials ar
 });
 
 test('reverse: a silent implementation is cut off, and when it dials again it is answered', async () => {
-  const { fake, chorus, reverseUrl } = await startOneBotStack({ reverse: true, fakeOptions: { heartbeatMs: 100 }, onebotExtra: 'heartbeat_misses = 3' });
+  const { fake, chorus, reverseUrl } = await startOneBotStack({ reverse: true, fakeOptions: { heartbeatMs: 200 }, onebotExtra: 'heartbeat_misses = 3' });
   const conn = await fake.connectReverse(reverseUrl);
   const ann = fake.user({ nickname: 'Ann' });
   assert.equal((await replyTo(fake, fake.privateMessage(ann, 'one'))).text, 'echo: one');
@@ -237,9 +237,9 @@ test('stopping: chorusd closes the websocket cleanly, and a late answer to a tim
   const { fake, chorus } = await startOneBotStack({ logLevel: 'debug' });
   const conn = fake.conns[0];
   const ann = fake.user({ nickname: 'Ann' });
-  fake.holdNext.push({ action: 'send_private_msg', ms: 1200 });
+  fake.holdNext.push({ action: 'send_private_msg', ms: 2500 });
   fake.privateMessage(ann, 'slow one');
-  await chorus.waitForLog(/send_private_msg got no answer within 800 ms/);
+  await chorus.waitForLog(/send_private_msg got no answer within 1500 ms/);
   await chorus.waitForLog(/onebot: an answer to a call no longer waiting/);
   assert.equal((await replyTo(fake, fake.privateMessage(ann, 'quick one'))).text, 'echo: quick one');
   assert.equal(await chorus.stop('SIGTERM'), 0, 'a clean exit');

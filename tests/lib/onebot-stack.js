@@ -17,7 +17,7 @@ const TOKEN = 'ob-Secret-token-7c1e9a44d2';
 const REVERSE_PATH = '/onebot/v11/ws';
 
 // Protocol timings in milliseconds so a story runs in well under a second:
-// calls time out after 800 ms, reconnects wait 20-200 ms.
+// calls time out after 1500 ms, reconnects wait 20-200 ms.
 async function startOneBotStack({
   reverse = false, token = TOKEN, chorusToken = token, fakeOptions = {}, onebotExtra = '', configExtra = '', env = {},
   waitConnected = true, logLevel,
@@ -26,7 +26,7 @@ async function startOneBotStack({
   after(() => fake.close());
   const keys = reverse ? [`listen = ${luaString(REVERSE_PATH)}`] : ['url = env("ONEBOT_URL")'];
   if (chorusToken) keys.push('access_token = env("ONEBOT_ACCESS_TOKEN")');
-  keys.push('call_timeout_ms = 800', 'reconnect_min_ms = 20', 'reconnect_max_ms = 200');
+  keys.push('call_timeout_ms = 1500', 'reconnect_min_ms = 20', 'reconnect_max_ms = 200');
   if (onebotExtra) keys.push(onebotExtra);
   const extra = `onebot { ${keys.join(', ')} }\n${configExtra}`;
   const stack = await startStack({
