@@ -35,7 +35,6 @@
 #include "persona/persona.h"
 #include "skills/scheduler.h"
 
-#define STATE_TTL "2592000"          /* a channel's manners state: 30 days after it last spoke */
 #define ACTIVE_WINDOW_S (7 * 86400)  /* schedules speak where it answered within a week */
 #define DEFAULT_PROMPT "(Nobody has said anything here for a while. Say something short and natural " \
                        "to get the conversation going again, in character. Do not mention this note.)"
@@ -102,6 +101,8 @@ void group_gate(struct job *job) {
     };
     const char *why;
     job->invited = manners_decide(&m, &s, &why);
+    /* 2: joined in uninvited (a follow-up or an interest), which starts the cooldown */
+    if (job->invited && (!strcmp(why, "followup") || !strcmp(why, "interest"))) job->invited = 2;
     metrics_inc(METRIC_MANNERS, why, 1);
     log_debug("manners: %s:%s %s (%s)", msg->platform, msg->channel, job->invited ? "joins in" : "stays quiet", why);
 }
@@ -166,7 +167,7 @@ void group_after(struct job *job) {
         after_proactive(job);
         return;
     }
-    if (msg->event || job->silent) return;
+    if (msg->event || job->silent || !job->manners) return;   /* no context: an operator's command, or Redis down */
     struct manners m;
     effective(job->rt, job->persona, msg->platform, msg->channel, job->manners, &m);
     if (m.reply != MANNERS_AUTO && m.silence_ms <= 0 && !m.schedule) return;
@@ -180,9 +181,7 @@ void group_after(struct job *job) {
     if (job->replies > 0) {
         store_channel_key(server.redis, msg->platform, msg->channel, ":manners", key, sizeof(key));
         const char *a1[6] = { "HSET", key, "spoke", ts, "auto", ts };
-        redis_command(server.redis, ignore, NULL, job->invited ? 6 : 4, a1, NULL);
-        const char *a2[3] = { "EXPIRE", key, STATE_TTL };
-        redis_command(server.redis, ignore, NULL, 3, a2, NULL);
+        redis_command(server.redis, ignore, NULL, job->invited == 2 ? 6 : 4, a1, NULL);
         if (member) {
             const char *a3[4] = { "ZADD", timers, due, member };
             redis_command(server.redis, ignore, NULL, 4, a3, NULL);
@@ -220,6 +219,7 @@ static void attempt_free(struct attempt *a) {
 /* The script answered: speak, or say why not. */
 static void on_claim(redisReply *r, const char *err, void *data) {
     struct attempt *a = data;
+    scheduler_hold(-1);
     const char *verdict = err ? "error" : r && r->type == REDIS_REPLY_STATUS ? r->str
                                         : r && r->type == REDIS_REPLY_STRING ? r->str : "error";
     struct platform *pl = platform_find(a->platform);
@@ -232,7 +232,7 @@ static void on_claim(redisReply *r, const char *err, void *data) {
     }
     struct chat_message m = {
         .platform = a->platform, .channel = a->channel, .text = a->prompt, .event = "proactive",
-        .author = { .id = "chorus", .name = "chorus" }, .received_at = vclock_now(),
+        .author = { .id = "chorus", .name = "everyone" }, .received_at = vclock_now(),
     };
     if (channel_enqueue(pl, &m) < 0) log_info("manners: %s:%s is busy; not speaking first", a->platform, a->channel);
     attempt_free(a);
@@ -249,19 +249,24 @@ static void attempt(const char *platform, const char *channel, const char *perso
         log_debug("manners: quiet hours in %s:%s; %s does not speak first", platform, channel, persona);
         return;
     }
-    char hash[1200], cap[1200], claim[1200], capn[24], gap[24];
+    char hash[1200], cap[1200], claim[1200], capn[24], ttl[24], suffix[80];
     store_channel_key(server.redis, platform, channel, ":manners", hash, sizeof(hash));
     cap_key(platform, channel, now, cap, sizeof(cap));
-    store_channel_key(server.redis, platform, channel, ":proactive:claim", claim, sizeof(claim));
+    /* The claim names the min_gap_ms slot of the (virtual) time: whichever
+     * process sets it first speaks, the others in that slot do not. */
+    long gap = m.min_gap_ms > 0 ? m.min_gap_ms : 1;
+    snprintf(suffix, sizeof(suffix), ":proactive:claim:%lld", (long long)(now * 1000.0) / gap);
+    store_channel_key(server.redis, platform, channel, suffix, claim, sizeof(claim));
     snprintf(capn, sizeof(capn), "%ld", m.daily_cap);
-    snprintf(gap, sizeof(gap), "%ld", m.min_gap_ms > 0 ? m.min_gap_ms : 1);
+    snprintf(ttl, sizeof(ttl), "%ld", gap + 60000);
     struct attempt *a = xcalloc(1, sizeof(*a));
     a->platform = xstrdup(platform);
     a->channel = xstrdup(channel);
     a->persona = xstrdup(persona);
     a->prompt = xstrdup(m.prompt ? m.prompt : DEFAULT_PROMPT);
-    const char *argv[8] = { "EVAL", speak_script, "3", hash, cap, claim, capn, gap };
+    const char *argv[8] = { "EVAL", speak_script, "3", hash, cap, claim, capn, ttl };
     if (redis_command(server.redis, on_claim, a, 8, argv, NULL) < 0) attempt_free(a);
+    else scheduler_hold(1);
 }
 
 /* The recurring entry of a persona's proactive schedule. */
@@ -298,6 +303,7 @@ struct sched_fire {
 /* The channels it answered in this week came back: speak first in each. */
 static void on_active(redisReply *r, const char *err, void *data) {
     struct sched_fire *f = data;
+    scheduler_hold(-1);
     for (size_t i = 0; !err && r && r->type == REDIS_REPLY_ARRAY && i < r->elements && server.rt; i++) {
         const char *e = r->element[i]->str, *tab = e ? strchr(e, '\t') : NULL;
         if (!tab) continue;
@@ -341,7 +347,9 @@ static void on_entry(json_t *e, double now) {
     if (redis_command(server.redis, on_active, f, 7, argv, NULL) < 0) {
         free(f->persona);
         free(f);
+        return;
     }
+    scheduler_hold(1);
 }
 
 /* Start-up and reloads: every persona's proactive schedule is in Redis. */

@@ -6,7 +6,7 @@
  *   <prefix>{p:c}:manners                 hash: reply (operator's mode), proactive ("off" = opted out),
  *                                         spoke, auto (unix seconds it last spoke / last joined in)
  *   <prefix>{p:c}:proactive:<YYYYMMDD>    what it said first that day (the daily cap)
- *   <prefix>{p:c}:proactive:claim         SET NX: one process speaks first, once per min_gap_ms
+ *   <prefix>{p:c}:proactive:claim:<slot>  SET NX: one process speaks first per min_gap_ms slot
  *   <prefix>manners:active:<persona>      zset of channels it answered in, for schedules
  * Silence timers are entries of the scheduler's <prefix>timers zset
  * ({"kind":"proactive",...}), moved later by every message in the channel. */

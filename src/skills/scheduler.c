@@ -68,6 +68,16 @@ void scheduler_wake_by(double due) {
     if (!armed || due < armed_at) arm((long)((due - vclock_now()) * 1000) + 5);
 }
 
+static int held;
+
+void scheduler_hold(int delta) {
+    held += delta;
+}
+
+int scheduler_held(void) {
+    return held;
+}
+
 void scheduler_key(char *out, size_t len) {
     snprintf(out, len, "%stimers", redis_client_prefix(server.redis));
 }

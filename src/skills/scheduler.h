@@ -28,6 +28,10 @@ typedef void scheduler_sync_fn(double now);
 void scheduler_set_hooks(scheduler_entry_fn *entry, scheduler_sync_fn *sync);
 /* An entry due at DUE (unix seconds) was added: make sure the timer looks by then. */
 void scheduler_wake_by(double due);
+/* A hook's work on a claimed entry that has not become a job yet (a
+ * Redis check in flight): held, so the test kit waits for it too. */
+void scheduler_hold(int delta);
+int scheduler_held(void);
 /* The ZSET key of due entries, for other modules adding entries. */
 void scheduler_key(char *out, size_t len);
 /* core.timer_at(when, name, payload) -> id | nil, err (a Lua C function). */
