@@ -35,6 +35,10 @@ persona "aiko" {
   interests = { "tea", "astronomy" }, reply_cooldown_ms = 600000, followup_ms = 120000,
   proactive = { after_silence_ms = 3600000, daily_cap = 2, min_gap_ms = 1 },
 }
+persona "kenji" {
+  display_name = "Kenji", model = "default", prompt = "You are Kenji, the gardener.",
+  proactive = { schedule = "0 9 * * *", daily_cap = 1 },
+}
 default_persona "aiko"
 owners { "test:test:olga" }
 channel "test:addressed" { reply = "addressed" }
@@ -64,9 +68,9 @@ test('group-chat manners: reply modes, speaking first, quiet hours, the cap and 
   assert.doesNotMatch(out, /^not ok/m, `a story failed:\n${out}\n${res.stderr}`);
   assert.equal(res.code, 0, `chorus-test failed:\n${out}\n${res.stderr}`);
   const m = /^# (\d+) passed, 0 failed$/m.exec(out);
-  assert.ok(m && Number(m[1]) >= 10, `every story ran:\n${out}`);
+  assert.ok(m && Number(m[1]) >= 11, `every story ran:\n${out}`);
   for (const story of ['quiet hours', 'as before', 'addressed:', 'auto:', 'always:', 'probability 0', 'moderator sets',
-                       'speaks first after an hour', 'daily_cap', 'not to speak first'])
+                       'speaks first after an hour', 'daily_cap', 'not to speak first', 'on its schedule'])
     assert.ok(out.includes(story), `the story "${story}" ran`);
 });
 
