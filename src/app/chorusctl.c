@@ -257,7 +257,7 @@ static json_t *build_request(int argc, char **argv) {
     /* The operator commands, run as the owner (the daemon checks the rest). */
     static const char *const known[] = { "help", "persona", "skill", "plugin", "op", "deop", "ban", "unban", "ignore",
                                          "unignore", "mute", "unmute", "quota", "say", "broadcast", "forget", "ledger",
-                                         "audit", NULL };
+                                         "audit", "reply", "proactive", NULL };
     int found = 0;
     for (int i = 0; known[i]; i++) found |= !strcmp(known[i], cmd);
     if (!found) return NULL;

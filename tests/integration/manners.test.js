@@ -9,13 +9,15 @@
 const fs = require('node:fs');
 const path = require('node:path');
 const assert = require('node:assert/strict');
-const { spawn } = require('node:child_process');
+const { spawn, execFile } = require('node:child_process');
 const { test, trackChild } = require('../lib/tap');
 const { tempDir } = require('../lib/util');
+const { startStack } = require('../lib/stack');
 
 const SRCDIR = process.env.CHORUS_SRCDIR ? path.resolve(process.env.CHORUS_SRCDIR) : path.resolve(__dirname, '..', '..');
 const KIT = process.env.CHORUS_TEST ? path.resolve(process.env.CHORUS_TEST) : path.join(SRCDIR, 'src', 'chorus-test');
 const STORIES = path.join(SRCDIR, 'tests', 'integration', 'manners');
+const CHORUSCTL = process.env.CHORUSCTL || path.join(SRCDIR, 'src', 'chorusctl');
 
 // "HH:MM" of the unix time T (seconds), in UTC.
 function clock(t) {
@@ -91,4 +93,34 @@ test('a config with bad manners is refused, naming the key', { timeout: 30000 },
   res = await runKit(['--config', file, STORIES]);
   assert.notEqual(res.code, 0);
   assert.match(res.stdout + res.stderr, /proactive\.quiet_hours must read like "22:00-07:00"/);
+});
+
+function chorusctl(socket, ...args) {
+  return new Promise((resolve) => {
+    execFile(CHORUSCTL, ['--socket', socket, ...args], { timeout: 5000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (err.code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+test('an operator sets a channel\'s manners with chorusctl', { timeout: 30000 }, async () => {
+  const stack = await startStack();
+  const sock = /admin_socket "([^"]+)"/.exec(stack.config)[1];
+  const key = 'chorus:{discord:4242}:manners';
+  let res = await chorusctl(sock, 'reply', 'auto', '--channel', 'discord:4242');
+  assert.equal(res.code, 0, res.stderr);
+  assert.match(res.stdout, /In discord:4242 I now answer when I am addressed or the conversation is plainly for me/);
+  assert.equal(await stack.redis.cmd('HGET', key, 'reply'), 'auto');
+  res = await chorusctl(sock, 'proactive', 'off', '--channel', 'discord:4242');
+  assert.equal(res.code, 0, res.stderr);
+  assert.equal(await stack.redis.cmd('HGET', key, 'proactive'), 'off');
+  res = await chorusctl(sock, 'reply', 'default', '--channel', 'discord:4242');
+  assert.equal(res.code, 0, res.stderr);
+  assert.equal(await stack.redis.cmd('HGET', key, 'reply'), null);
+  res = await chorusctl(sock, 'reply', 'loudly', '--channel', 'discord:4242');
+  assert.notEqual(res.code, 0);
+  assert.match(res.stdout + res.stderr, /Usage: reply addressed\|auto\|always\|default/);
+  res = await chorusctl(sock, 'reply', 'auto');
+  assert.notEqual(res.code, 0);
+  assert.match(res.stdout + res.stderr, /Which channel\? Give --channel platform:channel/);
 });
