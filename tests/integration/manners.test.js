@@ -48,6 +48,7 @@ channel "test:auto" { reply = "auto" }
 channel "test:always" { reply = "always" }
 channel "test:shy" { reply = "auto", reply_probability = 0 }
 channel "test:night" { proactive = { quiet_hours = "${quiet}" } }
+channel "test:twin" { proactive = { min_gap_ms = 3600000 } }
 `);
   return file;
 }
@@ -70,9 +71,9 @@ test('group-chat manners: reply modes, speaking first, quiet hours, the cap and 
   assert.doesNotMatch(out, /^not ok/m, `a story failed:\n${out}\n${res.stderr}`);
   assert.equal(res.code, 0, `chorus-test failed:\n${out}\n${res.stderr}`);
   const m = /^# (\d+) passed, 0 failed$/m.exec(out);
-  assert.ok(m && Number(m[1]) >= 11, `every story ran:\n${out}`);
+  assert.ok(m && Number(m[1]) >= 12, `every story ran:\n${out}`);
   for (const story of ['quiet hours', 'as before', 'addressed:', 'auto:', 'always:', 'probability 0', 'moderator sets',
-                       'speaks first after an hour', 'daily_cap', 'not to speak first', 'on its schedule'])
+                       'speaks first after an hour', 'daily_cap', 'not to speak first', 'on its schedule', 'another chorusd'])
     assert.ok(out.includes(story), `the story "${story}" ran`);
 });
 

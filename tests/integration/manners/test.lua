@@ -189,3 +189,21 @@ test("on its schedule it speaks first in the channels it talked in this week", f
   t.advance("1d")
   t.eq(garden:last(), "Another fine morning.", "and the next morning")
 end)
+
+test("when another chorusd has claimed the chance to speak first, it stays quiet", function(t)
+  fresh_day(t)
+  local claimed = metric(t, 'chorus_manners_decisions_total{why="claimed"}')
+  local room = t.room("twin")
+  t.model.reply("Hi Ann.")
+  room:user("Ann"):say("hi")
+  -- Another process took this hour's claim (channel "test:twin" has min_gap_ms = 3600000).
+  local slot = (t.now() + 61 * 60) * 1000 // 3600000
+  for s = slot - 1, slot + 1 do
+    t.redis("SET", "chorus-test:{test:twin}:proactive:claim:" .. math.floor(s), "another process")
+  end
+  t.advance("61m")
+  t.eq(room:replies(), { "Hi Ann." }, "said once, by the other process")
+  t.eq(metric(t, 'chorus_manners_decisions_total{why="claimed"}'), claimed + 1)
+  t.eq(t.redis("GET", "chorus-test:{test:twin}:proactive:" .. os.date("!%Y%m%d", math.floor(t.now()))), nil,
+       "and not counted against the cap here")
+end)
