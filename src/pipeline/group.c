@@ -340,10 +340,12 @@ static void on_entry(json_t *e, double now) {
     char active[400], min[32];
     snprintf(active, sizeof(active), "%smanners:active:%s", redis_client_prefix(server.redis), persona);
     snprintf(min, sizeof(min), "%.3f", now - ACTIVE_WINDOW_S);
+    const char *trim[4] = { "ZREMRANGEBYSCORE", active, "-inf", min };   /* channels quiet for a week leave */
+    redis_command(server.redis, ignore, NULL, 4, trim, NULL);
     struct sched_fire *f = xcalloc(1, sizeof(*f));
     f->persona = xstrdup(persona);
     f->now = now;
-    const char *argv[7] = { "ZRANGEBYSCORE", active, min, "+inf", "LIMIT", "0", "1000" };
+    const char *argv[7] = { "ZRANGEBYSCORE", active, "-inf", "+inf", "LIMIT", "0", "1000" };
     if (redis_command(server.redis, on_active, f, 7, argv, NULL) < 0) {
         free(f->persona);
         free(f);
