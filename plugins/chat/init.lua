@@ -131,3 +131,22 @@ chorus.fallback(function(msg)
   send(msg, answer.text)
   if ok and #turns + 2 >= persona.history_turns then summarize(msg, turns, summary) end
 end)
+
+-- Speaking first (group-chat manners, docs/personas.md): after a silence in
+-- a channel it was talking in, or on the persona's schedule, the core sends
+-- a "proactive" event; msg.text is the note that asks the model to start a
+-- conversation. Only what the persona says is stored, never the note.
+chorus.on("proactive", function(msg)
+  local persona = msg.persona
+  local turns = chorus.history.load(msg) or {}
+  local messages = chorus.prompt.build(msg, { turns = turns })
+  local answer, model_err = chorus.model.chat { route = persona.model, messages = messages }
+  if not answer or answer.text == "" then
+    chorus.log.debug("not speaking first:", model_err)
+    return
+  end
+  chorus.history.append(msg, {
+    { role = "assistant", content = answer.text, persona = persona.name, model = answer.model, proactive = true, ts = chorus.now() },
+  })
+  msg:reply(answer.text)
+end)

@@ -44,6 +44,8 @@ static void usage(FILE *out) {
             "  persona import FILE [--name NAME]   a character card (V2/V3 JSON, PNG, CHARX) as a persona\n"
             "  persona export NAME     the persona as a V3 card (JSON on stdout)\n"
             "  persona preview NAME --channel platform:channel TEXT   the prompt, without a model call\n"
+            "  reply addressed|auto|always|default --channel platform:channel   when the persona answers there\n"
+            "  proactive off|on --channel platform:channel   stop or allow speaking first there\n"
             "  completion              bash completion: source <(chorusctl completion)\n"
             "  help                    every operator command (persona, skill, op, ban, mute, quota, say, ...)\n"
             "\n"
@@ -153,7 +155,7 @@ static void print_ledger_csv(json_t *data) {
 static void print_completion(void) {
     puts("_chorusctl() {\n"
          "  local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}\n"
-         "  local cmds=\"status reload ping top plugins help persona skill plugin op deop ban unban ignore unignore mute unmute quota say broadcast forget ledger audit completion\"\n"
+         "  local cmds=\"status reload ping top plugins help persona skill plugin op deop ban unban ignore unignore mute unmute quota say broadcast forget ledger audit reply proactive completion\"\n"
          "  case \"$prev\" in\n"
          "    plugins) COMPREPLY=($(compgen -W \"list reload\" -- \"$cur\")); return;;\n"
          "    persona) COMPREPLY=($(compgen -W \"list show use edit import export preview\" -- \"$cur\")); return;;\n"
@@ -255,7 +257,7 @@ static json_t *build_request(int argc, char **argv) {
     /* The operator commands, run as the owner (the daemon checks the rest). */
     static const char *const known[] = { "help", "persona", "skill", "plugin", "op", "deop", "ban", "unban", "ignore",
                                          "unignore", "mute", "unmute", "quota", "say", "broadcast", "forget", "ledger",
-                                         "audit", NULL };
+                                         "audit", "reply", "proactive", NULL };
     int found = 0;
     for (int i = 0; known[i]; i++) found |= !strcmp(known[i], cmd);
     if (!found) return NULL;

@@ -43,7 +43,7 @@ int kit_op_current(unsigned id) {
 
 /* Work the daemon still has: jobs queued or running, plugin tasks alive. */
 int kit_busy(void) {
-    return server.jobs_in_flight > 0 || server.jobs_queued > 0 ||
+    return server.jobs_in_flight > 0 || server.jobs_queued > 0 || scheduler_held() > 0 ||
            (server.rt && skill_host_tasks(server.rt->skills) > 0);
 }
 

@@ -30,6 +30,9 @@ struct job {
     uint64_t started;                /* uv_now() at start */
     uint64_t cpu_ns;                 /* time skills ran for it (matchers and handlers) */
     int budget_logged;               /* its budget ran out and that was logged */
+    int invited;                     /* not addressed, but its manners say the persona joins in
+                                      * (1: its name or reply = "always"; 2: uninvited, a follow-up or an interest) */
+    json_t *manners;                 /* the channel's manners hash from Redis (pipeline/manners.c), or NULL */
     struct job *next;                /* in the channel's queue */
     /* What ends the job: apologise if nobody answered, free it, start the
      * channel's next job (set by the queue that made it). */

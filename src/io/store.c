@@ -200,7 +200,8 @@ const char *store_forget_script(void) {
 /* Everything a message needs to know before the skills run, in one round
  * trip. KEYS: the channel's persona key, the muted, banned and ignored
  * sets, the channel's and the global disabled-plugin sets, the set of
- * active channels. ARGV: platform:channel, platform:user, the default
+ * active channels, the flood buckets, the channel's manners hash
+ * (group-chat reply mode, opt-out, when it last spoke). ARGV: platform:channel, platform:user, the default
  * persona, the key prefix. */
 static const char context_script[] =
     "local persona = redis.call('GET', KEYS[1]) or ARGV[3] "
@@ -227,7 +228,7 @@ static const char context_script[] =
     "                       bucket(KEYS[9], tonumber(ARGV[8]), tonumber(ARGV[9]))) "
     "return { persona, redis.call('SISMEMBER', KEYS[2], ARGV[1]), redis.call('SISMEMBER', KEYS[3], ARGV[2]), "
     "  redis.call('SISMEMBER', KEYS[4], ARGV[2]), disabled, redis.call('HGETALL', ARGV[4] .. 'persona:' .. persona), "
-    "  redis.call('EXISTS', KEYS[1]), flood }";
+    "  redis.call('EXISTS', KEYS[1]), flood, redis.call('HGETALL', KEYS[10]) }";
 
 struct context_req {
     store_context_fn *cb;
@@ -254,9 +255,14 @@ static void on_context(redisReply *r, const char *err, void *data) {
     redisReply *h = r->element[5];
     for (size_t i = 0; h->type == REDIS_REPLY_ARRAY && i + 1 < h->elements; i += 2)
         json_object_set_new(ctx.overrides, h->element[i]->str, json_string(h->element[i + 1]->str));
+    ctx.manners = json_object();
+    h = r->elements > 8 ? r->element[8] : NULL;
+    for (size_t i = 0; h && h->type == REDIS_REPLY_ARRAY && i + 1 < h->elements; i += 2)
+        json_object_set_new(ctx.manners, h->element[i]->str, json_string(h->element[i + 1]->str));
     req->cb(&ctx, NULL, req->data);
     json_decref(ctx.disabled);
     json_decref(ctx.overrides);
+    json_decref(ctx.manners);
     free(req);
 }
 
@@ -316,8 +322,9 @@ int store_job_context(struct redis_client *rc, const char *platform, const char 
                       const char *default_persona, const struct store_flood *flood, store_context_fn *cb, void *data) {
     if (!redis_client_ready(rc)) return -1;
     const char *prefix = redis_client_prefix(rc);
-    char pkey[1024], muted[300], banned[300], ignored[300], dis[1400], disall[300], chans[300], pc[700], pu[700], esc[800];
+    char pkey[1024], mkey[1024], muted[300], banned[300], ignored[300], dis[1400], disall[300], chans[300], pc[700], pu[700], esc[800];
     store_channel_key(rc, platform, channel, ":persona", pkey, sizeof(pkey));
+    store_channel_key(rc, platform, channel, ":manners", mkey, sizeof(mkey));
     join3(muted, sizeof(muted), prefix, "muted", "");
     join3(banned, sizeof(banned), prefix, "banned", "");
     join3(ignored, sizeof(ignored), prefix, "ignored", "");
@@ -339,7 +346,7 @@ int store_job_context(struct redis_client *rc, const char *platform, const char 
     format_number(up, sizeof(up), flood && flood->user_per_s > 0 ? flood->user_per_s : 1);
     format_number(cb_, sizeof(cb_), flood ? flood->channel_burst : 0);
     format_number(cp, sizeof(cp), flood && flood->channel_per_s > 0 ? flood->channel_per_s : 1);
-    const char *argv[] = { "EVAL", context_script, "9", pkey, muted, banned, ignored, dis, disall, chans, fu, fc,
+    const char *argv[] = { "EVAL", context_script, "10", pkey, muted, banned, ignored, dis, disall, chans, fu, fc, mkey,
                            pc, pu, default_persona, prefix, now, ub, up, cb_, cp };
     if (redis_command(rc, on_context, req, (int)(sizeof(argv) / sizeof(argv[0])), argv, NULL) < 0) {
         free(req);

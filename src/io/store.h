@@ -4,6 +4,8 @@
  * Cluster keeps them on one node:
  *   <prefix>{<platform>:<channel>}:persona              string
  *   <prefix>{<platform>:<channel>}:history:<persona>    list of JSON turns
+ *   <prefix>{<platform>:<channel>}:manners              hash: reply mode, proactive opt-out,
+ *                                                       when the persona last spoke (pipeline/manners.c)
  * Every call returns -1 at once when Redis is down; otherwise its callback
  * runs exactly once, later. */
 #ifndef CHORUS_STORE_H
@@ -46,6 +48,7 @@ struct store_context {
     json_t *disabled;        /* plugin names turned off here (borrowed) */
     json_t *overrides;       /* live persona edits {field: value} (borrowed) */
     int flood;               /* 0 fine, 1 over a limit (say so once), 2 over again */
+    json_t *manners;         /* the channel's <prefix>{p:c}:manners hash {field: value} (borrowed) */
 };
 
 /* Inbound flood limits: BURST messages, refilled over PER_S seconds (0 = off). */

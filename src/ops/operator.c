@@ -8,6 +8,7 @@
 #include "conf/config.h"
 #include "conf/config_schema.h"
 #include "persona/ledger.h"
+#include "persona/manners.h"
 #include "lib/log.h"
 #include "model/model.h"
 #include "ops/operator.h"
@@ -657,6 +658,84 @@ static void cmd_mute(struct op_req *r) {
     batch_wait(r, then_ok);
 }
 
+/* The channel a manners command means (--channel, else where it was
+ * typed) and its manners hash in KEY; NULL when there is none. */
+static const char *manners_key(struct op_req *r, char *key, size_t len) {
+    const char *channel = target_channel(r, 2);
+    const char *colon = channel ? strchr(channel, ':') : NULL;
+    if (!colon) return NULL;
+    char platform[64];
+    snprintf(platform, sizeof(platform), "%.*s", (int)(colon - channel), channel);
+    store_channel_key(server.redis, platform, colon + 1, ":manners", key, len);
+    return channel;
+}
+
+static void then_manners(struct op_req *r) {
+    const char *channel = json_string_value(json_object_get(r->data_out, "channel"));
+    const char *reply = json_string_value(json_object_get(r->data_out, "reply"));
+    const char *proactive = json_string_value(json_object_get(r->data_out, "proactive"));
+    if (reply && !strcmp(reply, "default"))
+        done(r, 1, "Done. In %s I follow the configured manners again.", channel);
+    else if (reply)
+        done(r, 1, "Done. In %s I now answer %s.", channel,
+             !strcmp(reply, "always") ? "every message" : !strcmp(reply, "auto")
+                 ? "when I am addressed or the conversation is plainly for me" : "only when I am addressed");
+    else
+        done(r, 1, "Done. In %s I %s.", channel, !strcmp(proactive, "off") ? "will not speak first any more"
+                                                                          : "may speak first again, as configured");
+}
+
+/* reply addressed|auto|always|default [--channel C]: a channel's group-chat mode. */
+static void cmd_reply(struct op_req *r) {
+    const char *mode = r->argc >= 2 ? r->argv[1] : "";
+    char key[1200];
+    if (strcmp(mode, "default") && manners_reply_of(mode) == MANNERS_UNSET) {
+        done(r, 0, "Usage: reply addressed|auto|always|default [--channel platform:channel]");
+        return;
+    }
+    const char *channel = manners_key(r, key, sizeof(key));
+    if (!channel) {
+        done(r, 0, "Which channel? Give --channel platform:channel");
+        return;
+    }
+    const char *set[4] = { "HSET", key, "reply", mode };
+    const char *del[3] = { "HDEL", key, "reply" };
+    if (strcmp(mode, "default") ? batch(r, 4, set) : batch(r, 3, del)) {
+        done(r, 0, "Redis is not available");
+        return;
+    }
+    r->data_out = json_pack("{s:s, s:s}", "channel", channel, "reply", mode);
+    batch_wait(r, then_manners);
+}
+
+/* proactive off|on [--channel C]: anyone may ask the persona not to speak
+ * first in a channel; only a moderator may allow it again. */
+static void cmd_proactive(struct op_req *r) {
+    const char *what = r->argc >= 2 ? r->argv[1] : "";
+    char key[1200];
+    if (strcmp(what, "off") && strcmp(what, "on")) {
+        done(r, 0, "Usage: proactive off|on [--channel platform:channel]");
+        return;
+    }
+    if (!strcmp(what, "on") && r->role < ROLE_MODERATOR) {
+        done(r, 0, "Sorry, \"proactive on\" needs the moderator role; you are %s.", role_name(r->role));
+        return;
+    }
+    const char *channel = manners_key(r, key, sizeof(key));
+    if (!channel) {
+        done(r, 0, "Which channel? Give --channel platform:channel");
+        return;
+    }
+    const char *set[4] = { "HSET", key, "proactive", "off" };
+    const char *del[3] = { "HDEL", key, "proactive" };
+    if (!strcmp(what, "off") ? batch(r, 4, set) : batch(r, 3, del)) {
+        done(r, 0, "Redis is not available");
+        return;
+    }
+    r->data_out = json_pack("{s:s, s:s}", "channel", channel, "proactive", what);
+    batch_wait(r, then_manners);
+}
+
 static void then_quota_show(struct op_req *r) {
     char text[4000];
     size_t used = (size_t)snprintf(text, sizeof(text), "Budgets:");
@@ -882,6 +961,8 @@ static const struct command commands[] = {
     { "unignore", NULL, ROLE_MODERATOR, "unignore platform:user", "stop ignoring", cmd_userset },
     { "mute", NULL, ROLE_MODERATOR, "mute [platform:channel]", "stay silent in a channel", cmd_mute },
     { "unmute", NULL, ROLE_MODERATOR, "unmute [platform:channel]", "speak again", cmd_mute },
+    { "reply", NULL, ROLE_MODERATOR, "reply addressed|auto|always|default [--channel platform:channel]", "when the persona answers in a channel", cmd_reply },
+    { "proactive", NULL, ROLE_USER, "proactive off|on [--channel platform:channel]", "stop (anyone) or allow (moderator) speaking first in a channel", cmd_proactive },
     { "quota", "show", ROLE_MODERATOR, "quota show", "the budgets and live limits", cmd_quota_show },
     { "quota", "set", ROLE_ADMIN, "quota set BUDGET money|tokens|concurrent VALUE", "change a budget's limit live", cmd_quota_set },
     { "say", NULL, ROLE_ADMIN, "say platform:channel TEXT", "speak as the default persona", cmd_say },

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "pipeline/channel.h"
+#include "pipeline/group.h"
 #include "conf/config.h"
 #include "lib/dict.h"
 #include "core/job.h"
@@ -49,6 +50,7 @@ void channel_speak_as(struct job *job, const struct persona *p) {
 
 void channel_init(void) {
     if (!channels) channels = dict_new();
+    group_install();
 }
 
 int channel_active(void) {
@@ -152,12 +154,19 @@ static void free_own_persona(struct persona *p) {
     free(p);
 }
 
+/* The persona is chosen: its group-chat manners decide whether the
+ * fallback may answer a message nobody addressed to it; then the skills run. */
+static void job_dispatch(struct job *job) {
+    group_gate(job);
+    dispatch_job(job->rt->skills, job);
+}
+
 /* Speak as IMPORTED (a reference the job now holds), with the channel's live edits. */
 static void job_run_imported(struct job *job, struct persona *imported, json_t *overrides) {
     job->own_persona = persona_with(imported, overrides);
     job->own_persona->origin = imported;
     channel_speak_as(job, job->own_persona);
-    dispatch_job(job->rt->skills, job);
+    job_dispatch(job);
 }
 
 static void job_run(struct job *job, const char *name, json_t *overrides);
@@ -219,7 +228,7 @@ static void job_run(struct job *job, const char *name, json_t *overrides) {
         job->own_persona = persona_with(job->persona, overrides);
         channel_speak_as(job, job->own_persona);
     }
-    dispatch_job(job->rt->skills, job);
+    job_dispatch(job);
 }
 
 static void on_context(const struct store_context *ctx, const char *err, void *data) {
@@ -251,6 +260,7 @@ static void on_context(const struct store_context *ctx, const char *err, void *d
         return;
     }
     job->disabled = json_incref(ctx->disabled);
+    job->manners = json_incref(ctx->manners);
     job_run(job, ctx->persona, ctx->overrides);
 }
 
@@ -281,6 +291,7 @@ static void channel_job_finish(struct job *job) {
     struct channel *ch = job->ch;
     if (job->replies == 0 && !job->msg->event && !job->silent && job->msg->direct)
         job_reply(job, job->persona->apology, strlen(job->persona->apology), NULL, NULL);
+    group_after(job);
     metrics_observe(METRIC_REPLY_SECONDS, job->platform->ops->name,
                     (double)(uv_now(server.loop) - job->started) / 1000.0);
     ch->head = job->next;
@@ -292,6 +303,7 @@ static void channel_job_finish(struct job *job) {
     runtime_release(job->rt);
     free_own_persona(job->own_persona);
     json_decref(job->disabled);
+    json_decref(job->manners);
     message_free(job->msg);
     free(job);
     server.jobs_in_flight--;

@@ -156,9 +156,9 @@ static double candidate_score(struct skill_host *h, struct handler *hd, struct j
     case HANDLER_COMMAND: return command_matches(h, hd, text) ? 1 : 0;
     case HANDLER_HEAR: return match_in_plugin(hd, job);
     case HANDLER_RESPOND:
-        if (!job->msg->direct) return 0;
+        if (!job->msg->direct && !job->invited) return 0;
         return hd->pattern || hd->matcher_ref != LUA_NOREF ? match_in_plugin(hd, job) : 1;
-    case HANDLER_FALLBACK: return job->msg->direct ? 0.001 : 0;   /* chatter not meant for us */
+    case HANDLER_FALLBACK: return job->msg->direct || job->invited ? 0.001 : 0;   /* chatter not meant for us */
     default: return 0;
     }
 }

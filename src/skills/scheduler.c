@@ -31,6 +31,10 @@ static const char claim_script[] =
 
 static uv_timer_t timer;
 static int timer_ready;
+static int armed;             /* the timer is running */
+static double armed_at;       /* the vclock time it fires at */
+static scheduler_entry_fn *entry_hook;
+static scheduler_sync_fn *sync_hook;
 static int busy;              /* a claim or peek is in flight */
 static int again;             /* look once more when it returns */
 
@@ -38,6 +42,7 @@ static void look(void);
 
 static void on_timer(uv_timer_t *t) {
     (void)t;
+    armed = 0;
     look();
 }
 
@@ -48,7 +53,33 @@ static void arm(long ms) {
         timer_ready = 1;
     }
     if (ms < 0) ms = 0;
+    armed = 1;
+    armed_at = vclock_now() + (double)ms / 1000.0;
     uv_timer_start(&timer, on_timer, (uint64_t)ms, 0);
+}
+
+void scheduler_set_hooks(scheduler_entry_fn *entry, scheduler_sync_fn *sync) {
+    entry_hook = entry;
+    sync_hook = sync;
+}
+
+void scheduler_wake_by(double due) {
+    if (server.stopping) return;
+    if (!armed || due < armed_at) arm((long)((due - vclock_now()) * 1000) + 5);
+}
+
+static int held;
+
+void scheduler_hold(int delta) {
+    held += delta;
+}
+
+int scheduler_held(void) {
+    return held;
+}
+
+void scheduler_key(char *out, size_t len) {
+    snprintf(out, len, "%stimers", redis_client_prefix(server.redis));
 }
 
 static void timers_key(char *out, size_t len) {
@@ -128,6 +159,12 @@ static void fire(const char *member, double now) {
     const char *kind = json_string_value(json_object_get(m, "kind"));
     const char *plugin = json_string_value(json_object_get(m, "plugin"));
     const char *name = json_string_value(json_object_get(m, "name"));
+    if (kind && strcmp(kind, "schedule") && strcmp(kind, "timer")) {
+        if (entry_hook) entry_hook(m, now);
+        else log_warn("scheduler: no one handles entries of kind \"%s\"; dropping it", kind);
+        json_decref(m);
+        return;
+    }
     struct skill_host *h = server.rt->skills;
     enum handler_kind want = kind && !strcmp(kind, "schedule") ? HANDLER_SCHEDULE : HANDLER_TIMER;
     struct handler *hd;
@@ -249,6 +286,7 @@ void scheduler_sync(struct skill_host *h) {
         redis_command(server.redis, ignore_reply, NULL, 5, argv, NULL);
         free(member);
     }
+    if (sync_hook) sync_hook(now);
     arm(0);
 }
 
@@ -257,6 +295,7 @@ void scheduler_stop(void) {
     uv_timer_stop(&timer);
     uv_close((uv_handle_t *)&timer, NULL);
     timer_ready = 0;
+    armed = 0;
 }
 
 int scheduler_check_spec(const char *spec, char *err, size_t errlen) {
