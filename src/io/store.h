@@ -4,6 +4,7 @@
  * Cluster keeps them on one node:
  *   <prefix>{<platform>:<channel>}:persona              string
  *   <prefix>{<platform>:<channel>}:history:<persona>    list of JSON turns
+ *   <prefix>{<platform>:<channel>}:recall:<persona>:*   long-term recall (persona/recall_store.h)
  * Every call returns -1 at once when Redis is down; otherwise its callback
  * runs exactly once, later. */
 #ifndef CHORUS_STORE_H
@@ -60,7 +61,8 @@ int store_job_context(struct redis_client *rc, const char *platform, const char 
 
 /* The Redis script that forgets a user (KEYS[1]: their index set; ARGV:
  * user id, prefix): their turns and the answers to them leave every
- * history they spoke in, those summaries go, then their facts,
- * relationships and the index. Returns the number of turns removed. */
+ * history they spoke in (and from the channel's long-term recall, with
+ * their vectors), those summaries go, then their facts, relationships and
+ * the index. Returns the number of turns removed. */
 const char *store_forget_script(void);
 #endif
