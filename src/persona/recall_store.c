@@ -330,8 +330,8 @@ static int append(struct recall_op *op, const struct embed_result *res, const ch
     int dim = res && !res->error ? res->dim : op->known_dim;
     int8_t *recs = xcalloc(n ? n : 1, (size_t)(dim > 0 ? dim : 1));
     char **texts = xcalloc(n ? n : 1, sizeof(char *));
-    const char **argv = xcalloc(2 * n + 7, sizeof(char *));
-    size_t *lens = xcalloc(2 * n + 7, sizeof(size_t));
+    const char **argv = xcalloc(2 * n + 12, sizeof(char *));
+    size_t *lens = xcalloc(2 * n + 12, sizeof(size_t));
     char sdim[16], max[24], ttl[24], model[200];
     snprintf(sdim, sizeof(sdim), "%d", dim);
     snprintf(max, sizeof(max), "%ld", op->o.max_turns);
@@ -402,7 +402,7 @@ struct recall_op *recall_store(uv_loop_t *loop, struct redis_client *rc, struct 
     const char *texts[EMBED_MAX_INPUTS];
     for (size_t i = 0; i < json_array_size(turns) && op->nslots < EMBED_MAX_INPUTS; i++) {
         const char *c = json_string_value(json_object_get(json_array_get(turns, i), "content"));
-        if (!c || (int)i == op->known_at) continue;
+        if (!c || !*c || (int)i == op->known_at) continue;   /* servers refuse empty input */
         texts[op->nslots] = c;
         op->slots[op->nslots++] = (int)i;
     }

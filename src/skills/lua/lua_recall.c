@@ -73,7 +73,7 @@ static int core_recall(lua_State *L) {
     long exclude = (long)luaL_optinteger(L, 2, 0);
     struct job *job;
     const struct model *m = recall_model(L, t, &job);
-    if (!m) {
+    if (!m || !*text) {
         lua_newtable(L);
         return 1;
     }
