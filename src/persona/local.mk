@@ -57,5 +57,5 @@ bench_bench_recall_SOURCES = bench/bench_recall.c
 bench_bench_recall_CFLAGS = $(AM_CFLAGS) $(DEP_CFLAGS)
 bench_bench_recall_LDADD = src/libchorus.a $(DEP_LIBS)
 bench-recall: bench/bench_recall
-	node $(srcdir)/bench/recall/run.js $(BENCH_FLAGS)
+	BENCH_RECALL_BIN=./bench/bench_recall node $(srcdir)/bench/recall/run.js $(BENCH_FLAGS)
 .PHONY: bench-recall
