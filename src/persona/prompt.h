@@ -6,7 +6,8 @@
  * entries placed after it; then what the persona knows and feels
  * (character, style, mood, who it talks with and whether they are new or
  * returning, the facts it learned, how they seem to feel, a summary of
- * older turns, and the older turns recalled by meaning, recall_store.h). Then the card's example dialogue (a system message, within
+ * older turns, and the older turns recalled by meaning, recall_store.h).
+ * Then the card's example dialogue (a system message, within
  * a quarter of the budget), the recent turns of this channel with this
  * persona, oldest first and verbatim, as many as fit the persona's token
  * budget (tokens.h), with lorebook entries placed at a depth among them,
