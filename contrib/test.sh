@@ -84,6 +84,9 @@ step bench-router make bench-router BENCH_FLAGS=--smoke
 # A 1,000-entry lorebook matched per message: microseconds (fails over a millisecond).
 step bench-lorebook make bench-lorebook BENCH_FLAGS=--smoke
 grep -aE '^(bench lorebook|  per message)' "$top/.ci-bench-lorebook.log"
+# Long-term recall over a channel's stored turns (5,000 in smoke mode): latency and Redis bytes; fails if a fact is not found.
+step bench-recall make bench-recall BENCH_FLAGS=--smoke
+grep -aE '^(bench recall|recall latency|search alone|redis:)' "$top/.ci-bench-recall.log"
 # The router's cost and quality evaluation (a simulation with fake models), 100 prompts.
 step bench-router-eval node bench/router/eval.js --smoke
 grep -aE '^(\| (always|tiered|cascade)|  measured|check)' "$top/.ci-bench-router-eval.log"

@@ -371,9 +371,19 @@ local function new_api()
   function chorus.memory.forget(msg) return core.forget() end
   function chorus.memory.summary(msg) return core.summary() end
   function chorus.memory.set_summary(msg, text) return core.summary(text) end
+  -- Long-term recall (docs/personas.md): the past turns of this channel most
+  -- like TEXT (default: the message), skipping the newest `exclude` (those
+  -- already in the prompt). -> { {role, name, content, score}, ... }, record, err.
+  -- Without an embedding_model, or when the embedding server fails: {}.
+  function chorus.memory.recall(msg, opts)
+    opts = opts or {}
+    return core.recall(opts.text or msg.text or "", opts.exclude or 0)
+  end
+  -- Store turns with their embeddings; `record` (from recall) is turn `at`'s.
+  function chorus.memory.index(msg, turns, record, at) return core.recall_index(turns, record, at) end
 
   chorus.prompt = {}
-  -- chorus.prompt.build(msg, {turns=, summary=, facts=, observation=}) -> messages
+  -- chorus.prompt.build(msg, {turns=, summary=, facts=, observation=, recalled=}) -> messages
   function chorus.prompt.build(msg, ctx) return core.prompt_build(ctx or {}) end
   -- chorus.prompt.greeting(msg) -> the card's first_mes the first time the
   -- persona speaks in this channel (once: Redis remembers), else nil

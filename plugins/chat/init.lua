@@ -104,8 +104,12 @@ chorus.fallback(function(msg)
     turns[#turns + 1] = { role = "assistant", content = greeting }
   end
 
+  -- Long-term recall: older turns of this channel like this message, beyond
+  -- the ones already in the prompt ({} when the persona has no embedding model).
+  local recalled, record = chorus.memory.recall(msg, { exclude = #turns })
+
   local messages = chorus.prompt.build(msg, {
-    turns = turns, summary = summary, facts = facts, observation = observation,
+    turns = turns, summary = summary, facts = facts, observation = observation, recalled = recalled,
   })
 
   -- stream = true: clients that asked for it see the reply grow.
@@ -129,6 +133,9 @@ chorus.fallback(function(msg)
   local ok, store_err = chorus.history.append(msg, stored)
   if not ok then chorus.log.debug("turn not stored:", store_err) end
   send(msg, answer.text)
+  -- After the reply, so it never waits: the turns get their embeddings (the
+  -- message's is the one recall just made).
+  if ok and persona.recall then chorus.memory.index(msg, stored, record, #stored - 1) end
   if ok and #turns + 2 >= persona.history_turns then summarize(msg, turns, summary) end
 end)
 

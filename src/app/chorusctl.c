@@ -237,6 +237,18 @@ static void print_preview(json_t *data) {
                json_string_value(json_object_get(m, "entry")), json_string_value(json_object_get(m, "position")),
                strcmp(json_string_value(json_object_get(m, "position")), "depth") ? "" : " at depth",
                (long long)json_integer_value(json_object_get(m, "tokens")), json_string_value(json_object_get(m, "why")));
+    if (json_object_get(data, "embedding_model")) {
+        printf("--- recalled turns (%s)\n", json_string_value(json_object_get(data, "embedding_model")));
+        json_array_foreach(json_object_get(data, "recall"), i, m)
+            printf("  #%lld %s%s%s (cosine %.3f): %.200s\n", (long long)json_integer_value(json_object_get(m, "index")),
+                   json_string_value(json_object_get(m, "role")), *json_string_value(json_object_get(m, "name")) ? " " : "",
+                   json_string_value(json_object_get(m, "name")), json_number_value(json_object_get(m, "score")),
+                   json_string_value(json_object_get(m, "content")));
+        if (json_object_get(data, "recall_error"))
+            printf("  none: %s\n", json_string_value(json_object_get(data, "recall_error")));
+        else if (json_array_size(json_object_get(data, "recall")) == 0)
+            printf("  none above the floor, beyond the turns in the window\n");
+    }
     printf("--- about %lld tokens of a %lld-token budget; %lld example blocks\n",
            (long long)json_integer_value(json_object_get(data, "tokens")), (long long)json_integer_value(json_object_get(data, "budget")),
            (long long)json_integer_value(json_object_get(data, "examples")));

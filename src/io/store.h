@@ -6,6 +6,7 @@
  *   <prefix>{<platform>:<channel>}:history:<persona>    list of JSON turns
  *   <prefix>{<platform>:<channel>}:manners              hash: reply mode, proactive opt-out,
  *                                                       when the persona last spoke (pipeline/manners.c)
+ *   <prefix>{<platform>:<channel>}:recall:<persona>:*   long-term recall (persona/recall_store.h)
  * Every call returns -1 at once when Redis is down; otherwise its callback
  * runs exactly once, later. */
 #ifndef CHORUS_STORE_H
@@ -63,7 +64,8 @@ int store_job_context(struct redis_client *rc, const char *platform, const char 
 
 /* The Redis script that forgets a user (KEYS[1]: their index set; ARGV:
  * user id, prefix): their turns and the answers to them leave every
- * history they spoke in, those summaries go, then their facts,
- * relationships and the index. Returns the number of turns removed. */
+ * history they spoke in (and from the channel's long-term recall, with
+ * their vectors), those summaries go, then their facts, relationships and
+ * the index. Returns the number of turns removed. */
 const char *store_forget_script(void);
 #endif

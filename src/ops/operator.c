@@ -16,6 +16,7 @@
 #include "persona/persona.h"
 #include "persona/persona_import.h"
 #include "persona/prompt.h"
+#include "persona/recall_store.h"
 #include "core/platform.h"
 #include "io/redis_client.h"
 #include "model/router.h"
@@ -368,8 +369,20 @@ static void cmd_persona_export(struct op_req *r) {
     batch_wait(r, then_export);
 }
 
-/* The preview: what would be sent, with the persona known (from the config or an import). */
-static void preview_render(struct op_req *r, const struct persona *p) {
+/* The preview's text: the words after NAME and the --channel option. */
+static void preview_text(struct op_req *r, char *text, size_t len) {
+    size_t used = 0;
+    int start = 3;
+    text[0] = '\0';
+    for (int i = 3; i < r->argc; i++)
+        if (!strcmp(r->argv[i], "--channel")) start = i + 2;
+    for (int i = start; i < r->argc && used < len; i++)
+        used += (size_t)snprintf(text + used, len - used, "%s%s", i > start ? " " : "", r->argv[i]);
+}
+
+/* The preview: what would be sent, with the persona known (from the config
+ * or an import) and the turns recall found (RECALLED, or NULL). */
+static void preview_render(struct op_req *r, const struct persona *p, json_t *recalled, const char *recall_err) {
     redisReply *hist = r->replies[r->nreplies - 2], *summary = r->replies[r->nreplies - 1];
     json_t *turns = json_array();
     for (size_t i = 0; hist && hist->type == REDIS_REPLY_ARRAY && i < hist->elements; i++) {
@@ -379,28 +392,56 @@ static void preview_render(struct op_req *r, const struct persona *p) {
     }
     json_t *ctx = json_pack("{s:o}", "turns", turns);
     if (summary && summary->type == REDIS_REPLY_STRING) json_object_set_new(ctx, "summary", json_string(summary->str));
-    char text[4000] = "";
-    size_t used = 0;
-    int start = 3;
-    for (int i = 3; i < r->argc; i++)
-        if (!strcmp(r->argv[i], "--channel")) start = i + 2;
-    for (int i = start; i < r->argc && used < sizeof(text); i++)
-        used += (size_t)snprintf(text + used, sizeof(text) - used, "%s%s", i > start ? " " : "", r->argv[i]);
+    if (recalled) json_object_set(ctx, "recalled", recalled);
+    char text[4000];
+    preview_text(r, text, sizeof(text));
     json_t *explain = json_object();
     json_t *messages = prompt_build_explain(p, "User", text, ctx, explain);
     json_object_set_new(explain, "messages", messages);
     json_object_set_new(explain, "persona", json_string(p->name));
+    if (p->embedding_model) json_object_set_new(explain, "embedding_model", json_string(p->embedding_model));
+    if (recall_err) json_object_set_new(explain, "recall_error", json_string(recall_err));
     json_decref(ctx);
     r->data_out = explain;
-    done(r, 1, "%zu messages, about %lld tokens of %lld; %zu lorebook entries (chorusctl persona preview shows them)",
+    done(r, 1, "%zu messages, about %lld tokens of %lld; %zu lorebook entries, %zu recalled turns (chorusctl persona preview shows them)",
          json_array_size(messages), (long long)json_integer_value(json_object_get(explain, "tokens")),
-         (long long)json_integer_value(json_object_get(explain, "budget")), json_array_size(json_object_get(explain, "lore")));
+         (long long)json_integer_value(json_object_get(explain, "budget")), json_array_size(json_object_get(explain, "lore")),
+         json_array_size(json_object_get(explain, "recall")));
+}
+
+/* Recall answered (or failed): render with what it found. */
+static void preview_recalled(json_t *hits, const char *err, const int8_t *query, int dim, void *data) {
+    struct op_req *r = data;
+    (void)query;
+    (void)dim;
+    const struct persona *p = persona_find(server.rt->personas, r->argv[2]);
+    if (!p) {
+        done(r, 0, "No persona named \"%s\". Try: persona list", r->argv[2]);
+        return;
+    }
+    preview_render(r, p, hits, err);
+}
+
+/* A persona with recall searches first, as a reply would (the turns in the window excluded). */
+static int preview_recall(struct op_req *r, const struct persona *p) {
+    const struct model *m = p->embedding_model ? model_find(server.rt->models, p->embedding_model) : NULL;
+    const char *channel = target_channel(r, 3);
+    if (!m || !channel || !strchr(channel, ':')) return -1;
+    redisReply *hist = r->replies[r->nreplies - 2];
+    char platform[64], text[4000];
+    snprintf(platform, sizeof(platform), "%.*s", (int)(strchr(channel, ':') - channel), channel);
+    preview_text(r, text, sizeof(text));
+    struct recall_where w = { platform, strchr(channel, ':') + 1, p->name };
+    struct recall_opts o = { .k = p->recall_k, .min_score = (float)p->recall_min_score,
+                             .exclude = hist && hist->type == REDIS_REPLY_ARRAY ? (long)hist->elements : 0 };
+    return *text && recall_find(server.loop, server.redis, server.http, m, &w, text, &o, preview_recalled, r) ? 0 : -1;
 }
 
 static void then_preview(struct op_req *r) {
     const struct persona *p = persona_find(server.rt->personas, r->argv[2]);
     if (p) {
-        preview_render(r, p);
+        if (preview_recall(r, p) == 0) return;
+        preview_render(r, p, NULL, NULL);
         return;
     }
     redisReply *c = r->replies[0];
@@ -412,7 +453,7 @@ static void then_preview(struct op_req *r) {
     }
     struct persona *imp = persona_from_card(r->argv[2], card, model_defined(server.rt->cfg, "default") ? "default" : "local");
     json_decref(card);
-    preview_render(r, imp);
+    preview_render(r, imp, NULL, NULL);
     persona_free(imp);
 }
 

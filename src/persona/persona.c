@@ -77,6 +77,33 @@ static int validate_persona(const struct config *cfg, const struct config_block 
     char what[200];
     snprintf(what, sizeof(what), "persona \"%s\"", b->name);
     if (manners_validate(b->value, what, err, errlen) < 0) return -1;
+    const char *emb = config_str(b, "embedding_model", NULL);
+    if (emb && !model_defined(cfg, emb)) {
+        snprintf(err, errlen, "persona \"%s\" uses embedding_model \"%s\", which is not a model (add model \"%s\" { ... }, or use \"local\")",
+                 b->name, emb, emb);
+        return -1;
+    }
+    struct config_block *mb = emb ? config_find(cfg, "model", emb) : NULL;
+    const char *provider = mb ? config_str(mb, "provider", "") : "";
+    if (!strcmp(provider, "anthropic")) {
+        snprintf(err, errlen, "persona \"%s\": embedding_model \"%s\" is an anthropic model, which serves no embeddings (use openai, ollama or local)",
+                 b->name, emb);
+        return -1;
+    }
+    json_t *recall = json_object_get(b->value, "recall");
+    const char *rkey;
+    json_t *rv;
+    json_object_foreach(recall, rkey, rv) {
+        int ok = (!strcmp(rkey, "k") && json_is_integer(rv) && json_integer_value(rv) >= 1 && json_integer_value(rv) <= 32) ||
+                 (!strcmp(rkey, "min_score") && json_is_number(rv) && json_number_value(rv) >= -1 && json_number_value(rv) <= 1) ||
+                 (!strcmp(rkey, "max_turns") && json_is_integer(rv) && json_integer_value(rv) >= 10);
+        if (!ok) {
+            snprintf(err, errlen, "persona \"%s\": recall.%s must be %s", b->name, rkey,
+                     !strcmp(rkey, "k") ? "a whole number from 1 to 32" : !strcmp(rkey, "min_score") ? "a number from -1 to 1"
+                     : !strcmp(rkey, "max_turns") ? "a whole number of at least 10" : "one of k, min_score, max_turns");
+            return -1;
+        }
+    }
     if (model && !router_defined(cfg, model)) {
         snprintf(err, errlen, "persona \"%s\" uses model \"%s\", which is not defined (add model \"%s\" { ... } or route \"%s\" { ... })",
                  b->name, model, model, model);
@@ -117,6 +144,8 @@ static const struct config_key persona_keys[] = {
     { "followup_ms", CONFIG_INT, 0, "reply = \"auto\": a question this soon after it spoke is for it, default 120000" },
     { "interests", CONFIG_STRINGS, 0, "reply = \"auto\": topics it joins in on, e.g. { \"tea\", \"astronomy\" }" },
     { "proactive", CONFIG_TABLE, 0, "{ after_silence_ms = 3600000, schedule = \"0 9 * * *\", quiet_hours = \"22:00-08:00\", daily_cap = 3, prompt = \"...\" }: speaking first" },
+    { "embedding_model", CONFIG_STRING, 0, "long-term recall: the model that embeds turns (openai, ollama or \"local\"); turns recall on" },
+    { "recall", CONFIG_TABLE, 0, "long-term recall: { k = 4, min_score = 0.25, max_turns = 100000 }; alone, recall with the \"local\" model" },
     { NULL, CONFIG_NONE, 0, NULL }
 };
 
@@ -217,6 +246,13 @@ static void persona_fill(struct persona *p, const struct config *cfg, const stru
     p->history_turns = config_int(b, "history_turns", 24);
     const char *sm = config_str(b, "summary_model", NULL);
     p->summary_model = xstrdup(sm ? sm : p->model);
+    json_t *recall = json_object_get(b->value, "recall");
+    const char *emb = config_str(b, "embedding_model", NULL);
+    p->embedding_model = emb || recall ? xstrdup(emb ? emb : "local") : NULL;
+    json_t *k = json_object_get(recall, "k"), *ms = json_object_get(recall, "min_score"), *mt = json_object_get(recall, "max_turns");
+    p->recall_k = k ? (int)json_integer_value(k) : 4;
+    p->recall_min_score = ms ? json_number_value(ms) : 0.25;
+    p->recall_max_turns = mt ? (long)json_integer_value(mt) : 100000;
 }
 
 /* The card of a config persona: its file, with the config's card fields over it. */
@@ -301,6 +337,7 @@ static void persona_clear(struct persona *p) {
     free_list(p->skills);
     free_list(p->default_for);
     free(p->summary_model);
+    free(p->embedding_model);
     json_decref(p->card);
     lorebook_free(p->card_book);
     free(p->books);

@@ -412,6 +412,8 @@ void lua_api_push_message(lua_State *co, const struct job *job) {
     lua_setfield(co, -2, "history_turns");
     lua_pushstring(co, p->summary_model);
     lua_setfield(co, -2, "summary_model");
+    lua_pushboolean(co, p->embedding_model != NULL);
+    lua_setfield(co, -2, "recall");
     if (json_object_get(p->def, "pacing")) {
         lua_json_push(co, json_object_get(p->def, "pacing"));
         lua_setfield(co, -2, "pacing");
@@ -444,4 +446,5 @@ void lua_api_push_core(lua_State *L) {
     luaL_newlib(L, core);
     lua_io_register(L);
     persona_state_register(L);
+    recall_lua_register(L);
 }
