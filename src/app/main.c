@@ -26,6 +26,7 @@
 #include "io/redis_client.h"
 #include "core/runtime.h"
 #include "skills/plugin_watch.h"
+#include "skills/ask.h"
 #include "skills/scheduler.h"
 #include "core/server.h"
 #include "skills/skills.h"
@@ -111,6 +112,7 @@ static void close_handle(uv_handle_t *h) {
 static void shutdown_final(void) {
     uv_timer_stop(&close_timer);
     scheduler_stop();
+    ask_stop();
     plugin_watch_stop();
     web_stop(server.web);
     http_client_free(server.http);

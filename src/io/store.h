@@ -46,6 +46,7 @@ struct store_context {
     json_t *disabled;        /* plugin names turned off here (borrowed) */
     json_t *overrides;       /* live persona edits {field: value} (borrowed) */
     int flood;               /* 0 fine, 1 over a limit (say so once), 2 over again */
+    int role;                /* the user's best role here from <prefix>roles:<platform:user>, 0 user .. 3 owner */
 };
 
 /* Inbound flood limits: BURST messages, refilled over PER_S seconds (0 = off). */
