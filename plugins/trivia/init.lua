@@ -60,6 +60,8 @@ chorus.command("trivia start", { help = "ask me a question; your next message is
   if not answer then
     if why == "timeout" then
       msg:reply(("Time's up, %s! The answer was %s."):format(msg.author.name, question.a[1]))
+    elseif why == "shutdown" then
+      msg:reply(("Sorry %s, I have to stop the game: I am restarting. The answer was %s."):format(msg.author.name, question.a[1]))
     else
       msg:reply("Sorry, I could not ask that: " .. tostring(why))
     end

@@ -172,6 +172,7 @@ static void main_request_stop(void) {
         return;
     }
     server.stopping = 1;
+    ask_end_all("shutdown");
     log_info("shutting down: draining %d replies (up to %ld ms)", server.jobs_in_flight + server.jobs_queued,
              server.rt->cfg->shutdown_timeout_ms);
     uv_timer_start(&drain_timer, on_drain_deadline, (uint64_t)server.rt->cfg->shutdown_timeout_ms, 0);

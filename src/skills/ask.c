@@ -111,9 +111,17 @@ int ask_lua_wait(lua_State *L) {
     if (!job->msg->author.id) return luaL_error(L, "msg:ask needs a message with an author");
     for (struct ask *a = asks; a; a = a->next)
         if (a->job == job) return luaL_error(L, "msg:ask: this message already waits for an answer");
+    if (server.stopping) {
+        lua_pushnil(L);
+        lua_pushstring(L, "shutdown");
+        return 2;
+    }
     long ms = secs > 0 ? (long)(secs * 1000) : 0;
+    /* The handler's deadline_ms bounds every wait: end it a little before,
+     * so the handler still gets its "timeout" and can say so. */
     long left = task_remaining_ms(t);
-    if (ms > left) ms = left;   /* the handler's deadline_ms bounds every wait */
+    left = left > 100 ? left - 50 : left / 2;
+    if (ms > left) ms = left;
     struct ask *a = xcalloc(1, sizeof(*a));
     a->task = t;
     a->job = job;
@@ -148,6 +156,20 @@ int ask_take(struct job *job) {
     job_finish(job);
     task_resume(waiter, 1);
     return 1;
+}
+
+void ask_end_all(const char *why) {
+    while (asks) {
+        struct ask *a = asks;
+        asks = a->next;
+        struct task *waiter = a->task;
+        ask_free(a);
+        lua_State *co = task_stack(waiter);
+        lua_pushnil(co);
+        lua_pushstring(co, why);
+        task_resume(waiter, 2);
+    }
+    arm();
 }
 
 void ask_stop(void) {

@@ -21,6 +21,9 @@ int ask_take(struct job *job);
 int ask_idle(void);
 /* Virtual time moved (the test kit): time out what is now due. */
 void ask_kick(void);
+/* The daemon is stopping: every wait ends now with nil, WHY, so the
+ * handlers can say so while the platforms are still up. */
+void ask_end_all(const char *why);
 /* Shutting down: release the timer (waits were cancelled with their tasks). */
 void ask_stop(void);
 #endif

@@ -123,3 +123,13 @@ test('a state call during a Redis outage returns nil, "redis unavailable", not a
   assert.equal((await says(ANN, '!trivia top', /scoreboard/)).content,
     'Sorry, the scoreboard is unavailable right now. Try again in a moment.', 'trivia says so instead of "no scores yet"');
 });
+
+test('a question still waiting when chorusd stops ends with a word to the player, and the daemon exits at once', async () => {
+  const { says, fake, stack } = await triviaServer();
+  await says(ANN, '!trivia start', /^Question 1 for Ann/);
+  const code = await stack.chorus.stop('SIGTERM');
+  assert.equal(code, 0);
+  assert.ok(fake.posted.some((m) => m.content === 'Sorry Ann, I have to stop the game: I am restarting. The answer was Paris.'),
+    `the player was told: ${JSON.stringify(fake.posted.map((m) => m.content))}`);
+  assert.doesNotMatch(stack.chorus.logText(), /replies still running after the deadline/, 'the drain did not wait for the answer');
+});
