@@ -1,5 +1,6 @@
 /* store.c - Redis keys and commands for channel personas and history. */
 #include <stdio.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 #include "io/redis_client.h"
@@ -254,7 +255,7 @@ static const char context_script[] =
     "                       bucket(KEYS[9], tonumber(ARGV[8]), tonumber(ARGV[9]))) "
     "return { persona, redis.call('SISMEMBER', KEYS[2], ARGV[1]), redis.call('SISMEMBER', KEYS[3], ARGV[2]), "
     "  redis.call('SISMEMBER', KEYS[4], ARGV[2]), disabled, redis.call('HGETALL', ARGV[4] .. 'persona:' .. persona), "
-    "  redis.call('EXISTS', KEYS[1]), flood, redis.call('HGETALL', KEYS[10]) }";
+    "  redis.call('EXISTS', KEYS[1]), flood, redis.call('HGETALL', KEYS[10]), redis.call('HMGET', ARGV[10], '*', ARGV[1]) }";
 
 struct context_req {
     store_context_fn *cb;
@@ -271,6 +272,12 @@ static void on_context(redisReply *r, const char *err, void *data) {
     }
     ctx.persona = r->element[6]->integer ? r->element[0]->str : NULL;
     ctx.flood = r->elements > 7 ? (int)r->element[7]->integer : 0;
+    /* The role names the operator code grants (ops/operator.c). */
+    static const char *const roles[] = { "user", "moderator", "admin", "owner" };
+    for (size_t i = 0; r->elements > 9 && i < r->element[9]->elements; i++)
+        for (int k = 1; k < 4; k++)
+            if (r->element[9]->element[i]->str && !strcasecmp(r->element[9]->element[i]->str, roles[k]) && k > ctx.role)
+                ctx.role = k;
     ctx.muted = r->element[1]->integer != 0;
     ctx.banned = r->element[2]->integer != 0;
     ctx.ignored = r->element[3]->integer != 0;
@@ -363,8 +370,9 @@ int store_job_context(struct redis_client *rc, const char *platform, const char 
     struct context_req *req = xmalloc(sizeof(*req));
     req->cb = cb;
     req->data = data;
-    char fu[900], fc[900], now[32], ub[24], up[24], cb_[24], cp[24], e2[800];
+    char fu[900], fc[900], now[32], ub[24], up[24], cb_[24], cp[24], e2[800], rk[900];
     store_escape(pu, e2, sizeof(e2));
+    join3(rk, sizeof(rk), prefix, "roles:", e2);
     join3(fu, sizeof(fu), prefix, "flood:user:", e2);
     join3(fc, sizeof(fc), prefix, "flood:channel:", esc);
     format_seconds(now, sizeof(now), flood ? flood->now : 0);
@@ -373,7 +381,7 @@ int store_job_context(struct redis_client *rc, const char *platform, const char 
     format_number(cb_, sizeof(cb_), flood ? flood->channel_burst : 0);
     format_number(cp, sizeof(cp), flood && flood->channel_per_s > 0 ? flood->channel_per_s : 1);
     const char *argv[] = { "EVAL", context_script, "10", pkey, muted, banned, ignored, dis, disall, chans, fu, fc, mkey,
-                           pc, pu, default_persona, prefix, now, ub, up, cb_, cp };
+                           pc, pu, default_persona, prefix, now, ub, up, cb_, cp, rk };
     if (redis_command(rc, on_context, req, (int)(sizeof(argv) / sizeof(argv[0])), argv, NULL) < 0) {
         free(req);
         return -1;

@@ -50,6 +50,7 @@ struct store_context {
     json_t *overrides;       /* live persona edits {field: value} (borrowed) */
     int flood;               /* 0 fine, 1 over a limit (say so once), 2 over again */
     json_t *manners;         /* the channel's <prefix>{p:c}:manners hash {field: value} (borrowed) */
+    int role;                /* the user's best role here from <prefix>roles:<platform:user>, 0 user .. 3 owner */
 };
 
 /* Inbound flood limits: BURST messages, refilled over PER_S seconds (0 = off). */

@@ -362,3 +362,60 @@ int scheduler_lua_timer_at(lua_State *L) {
     }
     return task_wait(L, t, op, cancel_timer_op);
 }
+
+/* Find a plugin's timer by its id and remove it, in one step: ARGV is the
+ * MATCH pattern, the id and the plugin's name (only its own timers). */
+static const char cancel_script[] =
+    "local cursor = '0' "
+    "repeat "
+    "  local r = redis.call('ZSCAN', KEYS[1], cursor, 'MATCH', ARGV[1], 'COUNT', 500) "
+    "  cursor = r[1] "
+    "  for i = 1, #r[2], 2 do "
+    "    local ok, t = pcall(cjson.decode, r[2][i]) "
+    "    if ok and type(t) == 'table' and t.id == ARGV[2] and t.plugin == ARGV[3] and t.kind == 'timer' then "
+    "      return redis.call('ZREM', KEYS[1], r[2][i]) "
+    "    end "
+    "  end "
+    "until cursor == '0' "
+    "return 0";
+
+static void on_timer_cancelled(redisReply *r, const char *err, void *data) {
+    struct timer_op *op = data;
+    struct task *t = op->task;
+    free(op);
+    if (!t) return;
+    lua_State *co = task_stack(t);
+    if (err || !r || r->type != REDIS_REPLY_INTEGER) {
+        lua_pushnil(co);
+        lua_pushstring(co, err || !r ? "redis unavailable" : r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        task_resume(t, 2);
+        return;
+    }
+    lua_pushboolean(co, r->integer > 0);
+    task_resume(t, 1);
+}
+
+int scheduler_lua_timer_cancel(lua_State *L) {
+    struct task *t = task_check(L);
+    struct plugin *p = plugin_of(L);
+    size_t len;
+    const char *id = luaL_checklstring(L, 1, &len);
+    if (!p->allow_state) return luaL_error(L, "plugin %s may not keep state (timers live in Redis; add state = true to its manifest)", p->name);
+    if (len != 16 || strspn(id, "0123456789abcdef") != 16) {
+        lua_pushboolean(L, 0);   /* not an id timer_in/timer_at gave: nothing to cancel */
+        return 1;
+    }
+    struct timer_op *op = xcalloc(1, sizeof(*op));
+    op->task = t;
+    char key[300], pattern[64];
+    timers_key(key, sizeof(key));
+    snprintf(pattern, sizeof(pattern), "*\"id\":\"%s\"*", id);
+    const char *argv[7] = { "EVAL", cancel_script, "1", key, pattern, id, p->name };
+    if (redis_command(server.redis, on_timer_cancelled, op, 7, argv, NULL) < 0) {
+        free(op);
+        lua_pushnil(L);
+        lua_pushstring(L, "redis unavailable");
+        return 2;
+    }
+    return task_wait(L, t, op, cancel_timer_op);
+}

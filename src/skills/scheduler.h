@@ -36,6 +36,8 @@ int scheduler_held(void);
 void scheduler_key(char *out, size_t len);
 /* core.timer_at(when, name, payload) -> id | nil, err (a Lua C function). */
 int scheduler_lua_timer_at(lua_State *L);
+/* core.timer_cancel(id) -> true (removed) | false (unknown or fired) | nil, "redis unavailable" */
+int scheduler_lua_timer_cancel(lua_State *L);
 /* The validate hook: is SPEC a valid schedule? 0 or -1 with err. */
 int scheduler_check_spec(const char *spec, char *err, size_t errlen);
 #endif
