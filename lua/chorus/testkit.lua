@@ -135,9 +135,20 @@ function User:react(emoji, message_id) event(self, "reaction", emoji, message_id
 local Room = {}
 Room.__index = Room
 
+-- room:user(name, {id =, role = "moderator"}): role is granted the way
+-- `chorusctl op` grants it (in Redis), so msg.author.role and commands
+-- with { role = ... } see it.
 function Room:user(name, o)
   o = o or {}
-  return setmetatable({ room = self, name = name, id = o.id or ("test:" .. name:lower()) }, User)
+  local user = setmetatable({ room = self, name = name, id = o.id or ("test:" .. name:lower()) }, User)
+  if o.role ~= nil then
+    if o.role ~= "moderator" and o.role ~= "admin" and o.role ~= "owner" then
+      fail("user(): role is \"moderator\", \"admin\" or \"owner\", got " .. repr(o.role))
+    end
+    local ok, err = kit.redis("HSET", "chorus-test:roles:test:" .. user.id, "*", o.role)
+    if not ok then fail("user(): cannot grant the role: " .. tostring(err)) end
+  end
+  return user
 end
 
 -- What the bot said here, in order: texts, or whole entries

@@ -68,6 +68,8 @@ static void usage(FILE *out) {
             "  persona import FILE [--name NAME]   a character card (V2/V3 JSON, PNG, CHARX) as a persona\n"
             "  persona export NAME     the persona as a V3 card (JSON on stdout)\n"
             "  persona preview NAME --channel platform:channel TEXT   the prompt, without a model call\n"
+            "  reply addressed|auto|always|default --channel platform:channel   when the persona answers there\n"
+            "  proactive off|on --channel platform:channel   stop or allow speaking first there\n"
             "  completion              bash completion: source <(chorusctl completion)\n"
             "  help                    every operator command (persona, plugins, op, ban, mute, quota, say, ...)\n"
             "\n"
@@ -174,7 +176,7 @@ static void print_ledger_csv(json_t *data) {
 static void print_completion(void) {
     puts("_chorusctl() {\n"
          "  local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}\n"
-         "  local cmds=\"status reload ping top plugins help persona skill plugin op deop ban unban ignore unignore mute unmute quota say broadcast forget ledger audit completion\"\n"
+         "  local cmds=\"status reload ping top plugins help persona skill plugin op deop ban unban ignore unignore mute unmute quota say broadcast forget ledger audit reply proactive completion\"\n"
          "  case \"$prev\" in\n"
          "    plugins) COMPREPLY=($(compgen -W \"list reload enable disable\" -- \"$cur\")); return;;\n"
          "    persona) COMPREPLY=($(compgen -W \"list show use edit import export preview\" -- \"$cur\")); return;;\n"
@@ -272,6 +274,18 @@ static void print_preview(json_t *data) {
                json_string_value(json_object_get(m, "entry")), json_string_value(json_object_get(m, "position")),
                strcmp(json_string_value(json_object_get(m, "position")), "depth") ? "" : " at depth",
                (long long)json_integer_value(json_object_get(m, "tokens")), json_string_value(json_object_get(m, "why")));
+    if (json_object_get(data, "embedding_model")) {
+        printf("--- recalled turns (%s)\n", json_string_value(json_object_get(data, "embedding_model")));
+        json_array_foreach(json_object_get(data, "recall"), i, m)
+            printf("  #%lld %s%s%s (cosine %.3f): %.200s\n", (long long)json_integer_value(json_object_get(m, "index")),
+                   json_string_value(json_object_get(m, "role")), *json_string_value(json_object_get(m, "name")) ? " " : "",
+                   json_string_value(json_object_get(m, "name")), json_number_value(json_object_get(m, "score")),
+                   json_string_value(json_object_get(m, "content")));
+        if (json_object_get(data, "recall_error"))
+            printf("  none: %s\n", json_string_value(json_object_get(data, "recall_error")));
+        else if (json_array_size(json_object_get(data, "recall")) == 0)
+            printf("  none above the floor, beyond the turns in the window\n");
+    }
     printf("--- about %lld tokens of a %lld-token budget; %lld example blocks\n",
            (long long)json_integer_value(json_object_get(data, "tokens")), (long long)json_integer_value(json_object_get(data, "budget")),
            (long long)json_integer_value(json_object_get(data, "examples")));
@@ -284,7 +298,7 @@ static json_t *build_request(int argc, char **argv) {
     /* The operator commands, run as the owner (the daemon checks the rest). */
     static const char *const known[] = { "help", "status", "persona", "plugins", "skill", "plugin", "op", "deop", "ban",
                                          "unban", "ignore", "unignore", "mute", "unmute", "quota", "say", "broadcast",
-                                         "forget", "ledger", "audit", NULL };
+                                         "forget", "ledger", "audit", "reply", "proactive", NULL };
     int found = 0;
     for (int i = 0; known[i]; i++) found |= !strcmp(known[i], cmd);
     if (!found) return NULL;

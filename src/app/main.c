@@ -27,6 +27,7 @@
 #include "io/redis_client.h"
 #include "core/runtime.h"
 #include "skills/plugin_watch.h"
+#include "skills/ask.h"
 #include "skills/scheduler.h"
 #include "core/server.h"
 #include "skills/skills.h"
@@ -139,6 +140,7 @@ static void close_handle(uv_handle_t *h) {
 static void shutdown_final(void) {
     uv_timer_stop(&close_timer);
     scheduler_stop();
+    ask_stop();
     plugin_watch_stop();
     web_stop(server.web);
     http_client_free(server.http);
@@ -198,6 +200,7 @@ static void main_request_stop(void) {
         return;
     }
     server.stopping = 1;
+    ask_end_all("shutdown");
     log_info("shutting down: draining %d replies (up to %ld ms)", server.jobs_in_flight + server.jobs_queued,
              server.rt->cfg->shutdown_timeout_ms);
     uv_timer_start(&drain_timer, on_drain_deadline, (uint64_t)server.rt->cfg->shutdown_timeout_ms, 0);

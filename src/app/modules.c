@@ -25,6 +25,7 @@
 #include "persona/persona.h"
 #include "pipeline/channel.h"
 #include "platforms/discord/discord.h"
+#include "platforms/onebot/onebot.h"
 #include "platforms/slack/slack.h"
 #include "platforms/mattermost/mattermost.h"
 #include "platforms/telegram/telegram.h"
@@ -92,6 +93,7 @@ static const struct module modules[] = {
     /* Chat platforms: one line each. */
     { "webchat", NULL, NULL, NULL, &webchat_platform, 0 },
     { "discord", discord_config_register, NULL, NULL, &discord_platform, 0 },
+    { "onebot", onebot_config_register, NULL, NULL, &onebot_platform, 0 },
     { "slack", slack_config_register, NULL, NULL, &slack_platform, 0 },
     { "mattermost", mattermost_config_register, NULL, NULL, &mattermost_platform, 0 },
     { "telegram", telegram_config_register, NULL, NULL, &telegram_platform, 0 },

@@ -24,6 +24,7 @@
 #include "lib/redact.h"
 #include "io/redis_client.h"
 #include "core/runtime.h"
+#include "skills/ask.h"
 #include "skills/scheduler.h"
 #include "model/script_model.h"
 #include "core/server.h"
@@ -148,6 +149,7 @@ static void stop_parts(void) {
         skills_cancel_all(server.rt->skills);
     }
     scheduler_stop();
+    ask_stop();
     web_stop(server.web);
     kit_wait_close();
     http_client_free(server.http);

@@ -41,6 +41,8 @@ static const struct family families[METRIC_COUNT] = {
     [METRIC_PERSONA_SESSIONS] = { "chorus_persona_sessions_total", "Conversation sessions, per persona (CPS = turns / sessions).", "persona", 0 },
     [METRIC_LIMIT_REFUSALS] = { "chorus_limit_refusals_total", "Jobs and model calls refused by a per-connection or per-user limit.", "limit", 0 },
     [METRIC_QUEUE_OVERFLOW] = { "chorus_queue_overflow_total", "Messages refused because their channel's queue was full, per platform.", "platform", 0 },
+    [METRIC_PROACTIVE] = { "chorus_proactive_messages_total", "Messages a persona said first (after a silence or on a schedule), per platform.", "platform", 0 },
+    [METRIC_MANNERS] = { "chorus_manners_decisions_total", "Group-chat manners: why a persona joined in or stayed quiet (or skipped speaking first).", "why", 0 },
     [METRIC_QUEUE_DEPTH] = { "chorus_queue_depth", "Messages waiting for their channel.", "queue", 2 },
     [METRIC_JOBS_IN_FLIGHT] = { "chorus_jobs_in_flight", "Messages being answered.", "queue", 2 },
     [METRIC_MODEL_IN_FLIGHT] = { "chorus_http_in_flight", "HTTP requests in flight (models, plugins, platforms).", "client", 2 },

@@ -8,6 +8,7 @@
 #include "conf/config.h"
 #include "conf/config_schema.h"
 #include "persona/ledger.h"
+#include "persona/manners.h"
 #include "lib/log.h"
 #include "model/model.h"
 #include "ops/admin.h"
@@ -17,6 +18,7 @@
 #include "persona/persona.h"
 #include "persona/persona_import.h"
 #include "persona/prompt.h"
+#include "persona/recall_store.h"
 #include "core/platform.h"
 #include "io/redis_client.h"
 #include "model/router.h"
@@ -388,8 +390,20 @@ static void cmd_persona_export(struct op_req *r) {
     batch_wait(r, then_export);
 }
 
-/* The preview: what would be sent, with the persona known (from the config or an import). */
-static void preview_render(struct op_req *r, const struct persona *p) {
+/* The preview's text: the words after NAME and the --channel option. */
+static void preview_text(struct op_req *r, char *text, size_t len) {
+    size_t used = 0;
+    int start = 3;
+    text[0] = '\0';
+    for (int i = 3; i < r->argc; i++)
+        if (!strcmp(r->argv[i], "--channel")) start = i + 2;
+    for (int i = start; i < r->argc && used < len; i++)
+        used += (size_t)snprintf(text + used, len - used, "%s%s", i > start ? " " : "", r->argv[i]);
+}
+
+/* The preview: what would be sent, with the persona known (from the config
+ * or an import) and the turns recall found (RECALLED, or NULL). */
+static void preview_render(struct op_req *r, const struct persona *p, json_t *recalled, const char *recall_err) {
     redisReply *hist = r->replies[r->nreplies - 2], *summary = r->replies[r->nreplies - 1];
     json_t *turns = json_array();
     for (size_t i = 0; hist && hist->type == REDIS_REPLY_ARRAY && i < hist->elements; i++) {
@@ -399,28 +413,56 @@ static void preview_render(struct op_req *r, const struct persona *p) {
     }
     json_t *ctx = json_pack("{s:o}", "turns", turns);
     if (summary && summary->type == REDIS_REPLY_STRING) json_object_set_new(ctx, "summary", json_string(summary->str));
-    char text[4000] = "";
-    size_t used = 0;
-    int start = 3;
-    for (int i = 3; i < r->argc; i++)
-        if (!strcmp(r->argv[i], "--channel")) start = i + 2;
-    for (int i = start; i < r->argc && used < sizeof(text); i++)
-        used += (size_t)snprintf(text + used, sizeof(text) - used, "%s%s", i > start ? " " : "", r->argv[i]);
+    if (recalled) json_object_set(ctx, "recalled", recalled);
+    char text[4000];
+    preview_text(r, text, sizeof(text));
     json_t *explain = json_object();
     json_t *messages = prompt_build_explain(p, "User", text, ctx, explain);
     json_object_set_new(explain, "messages", messages);
     json_object_set_new(explain, "persona", json_string(p->name));
+    if (p->embedding_model) json_object_set_new(explain, "embedding_model", json_string(p->embedding_model));
+    if (recall_err) json_object_set_new(explain, "recall_error", json_string(recall_err));
     json_decref(ctx);
     r->data_out = explain;
-    done(r, 1, "%zu messages, about %lld tokens of %lld; %zu lorebook entries (chorusctl persona preview shows them)",
+    done(r, 1, "%zu messages, about %lld tokens of %lld; %zu lorebook entries, %zu recalled turns (chorusctl persona preview shows them)",
          json_array_size(messages), (long long)json_integer_value(json_object_get(explain, "tokens")),
-         (long long)json_integer_value(json_object_get(explain, "budget")), json_array_size(json_object_get(explain, "lore")));
+         (long long)json_integer_value(json_object_get(explain, "budget")), json_array_size(json_object_get(explain, "lore")),
+         json_array_size(json_object_get(explain, "recall")));
+}
+
+/* Recall answered (or failed): render with what it found. */
+static void preview_recalled(json_t *hits, const char *err, const int8_t *query, int dim, void *data) {
+    struct op_req *r = data;
+    (void)query;
+    (void)dim;
+    const struct persona *p = persona_find(server.rt->personas, r->argv[2]);
+    if (!p) {
+        done(r, 0, "No persona named \"%s\". Try: persona list", r->argv[2]);
+        return;
+    }
+    preview_render(r, p, hits, err);
+}
+
+/* A persona with recall searches first, as a reply would (the turns in the window excluded). */
+static int preview_recall(struct op_req *r, const struct persona *p) {
+    const struct model *m = p->embedding_model ? model_find(server.rt->models, p->embedding_model) : NULL;
+    const char *channel = target_channel(r, 3);
+    if (!m || !channel || !strchr(channel, ':')) return -1;
+    redisReply *hist = r->replies[r->nreplies - 2];
+    char platform[64], text[4000];
+    snprintf(platform, sizeof(platform), "%.*s", (int)(strchr(channel, ':') - channel), channel);
+    preview_text(r, text, sizeof(text));
+    struct recall_where w = { platform, strchr(channel, ':') + 1, p->name };
+    struct recall_opts o = { .k = p->recall_k, .min_score = (float)p->recall_min_score,
+                             .exclude = hist && hist->type == REDIS_REPLY_ARRAY ? (long)hist->elements : 0 };
+    return *text && recall_find(server.loop, server.redis, server.http, m, &w, text, &o, preview_recalled, r) ? 0 : -1;
 }
 
 static void then_preview(struct op_req *r) {
     const struct persona *p = persona_find(server.rt->personas, r->argv[2]);
     if (p) {
-        preview_render(r, p);
+        if (preview_recall(r, p) == 0) return;
+        preview_render(r, p, NULL, NULL);
         return;
     }
     redisReply *c = r->replies[0];
@@ -432,7 +474,7 @@ static void then_preview(struct op_req *r) {
     }
     struct persona *imp = persona_from_card(r->argv[2], card, model_defined(server.rt->cfg, "default") ? "default" : "local");
     json_decref(card);
-    preview_render(r, imp);
+    preview_render(r, imp, NULL, NULL);
     persona_free(imp);
 }
 
@@ -728,6 +770,84 @@ static void cmd_mute(struct op_req *r) {
     batch_wait(r, then_ok);
 }
 
+/* The channel a manners command means (--channel, else where it was
+ * typed) and its manners hash in KEY; NULL when there is none. */
+static const char *manners_key(struct op_req *r, char *key, size_t len) {
+    const char *channel = target_channel(r, 2);
+    const char *colon = channel ? strchr(channel, ':') : NULL;
+    if (!colon) return NULL;
+    char platform[64];
+    snprintf(platform, sizeof(platform), "%.*s", (int)(colon - channel), channel);
+    store_channel_key(server.redis, platform, colon + 1, ":manners", key, len);
+    return channel;
+}
+
+static void then_manners(struct op_req *r) {
+    const char *channel = json_string_value(json_object_get(r->data_out, "channel"));
+    const char *reply = json_string_value(json_object_get(r->data_out, "reply"));
+    const char *proactive = json_string_value(json_object_get(r->data_out, "proactive"));
+    if (reply && !strcmp(reply, "default"))
+        done(r, 1, "Done. In %s I follow the configured manners again.", channel);
+    else if (reply)
+        done(r, 1, "Done. In %s I now answer %s.", channel,
+             !strcmp(reply, "always") ? "every message" : !strcmp(reply, "auto")
+                 ? "when I am addressed or the conversation is plainly for me" : "only when I am addressed");
+    else
+        done(r, 1, "Done. In %s I %s.", channel, !strcmp(proactive, "off") ? "will not speak first any more"
+                                                                          : "may speak first again, as configured");
+}
+
+/* reply addressed|auto|always|default [--channel C]: a channel's group-chat mode. */
+static void cmd_reply(struct op_req *r) {
+    const char *mode = r->argc >= 2 ? r->argv[1] : "";
+    char key[1200];
+    if (strcmp(mode, "default") && manners_reply_of(mode) == MANNERS_UNSET) {
+        done(r, 0, "Usage: reply addressed|auto|always|default [--channel platform:channel]");
+        return;
+    }
+    const char *channel = manners_key(r, key, sizeof(key));
+    if (!channel) {
+        done(r, 0, "Which channel? Give --channel platform:channel");
+        return;
+    }
+    const char *set[4] = { "HSET", key, "reply", mode };
+    const char *del[3] = { "HDEL", key, "reply" };
+    if (strcmp(mode, "default") ? batch(r, 4, set) : batch(r, 3, del)) {
+        done(r, 0, "Redis is not available");
+        return;
+    }
+    r->data_out = json_pack("{s:s, s:s}", "channel", channel, "reply", mode);
+    batch_wait(r, then_manners);
+}
+
+/* proactive off|on [--channel C]: anyone may ask the persona not to speak
+ * first in a channel; only a moderator may allow it again. */
+static void cmd_proactive(struct op_req *r) {
+    const char *what = r->argc >= 2 ? r->argv[1] : "";
+    char key[1200];
+    if (strcmp(what, "off") && strcmp(what, "on")) {
+        done(r, 0, "Usage: proactive off|on [--channel platform:channel]");
+        return;
+    }
+    if (!strcmp(what, "on") && r->role < ROLE_MODERATOR) {
+        done(r, 0, "Sorry, \"proactive on\" needs the moderator role; you are %s.", role_name(r->role));
+        return;
+    }
+    const char *channel = manners_key(r, key, sizeof(key));
+    if (!channel) {
+        done(r, 0, "Which channel? Give --channel platform:channel");
+        return;
+    }
+    const char *set[4] = { "HSET", key, "proactive", "off" };
+    const char *del[3] = { "HDEL", key, "proactive" };
+    if (!strcmp(what, "off") ? batch(r, 4, set) : batch(r, 3, del)) {
+        done(r, 0, "Redis is not available");
+        return;
+    }
+    r->data_out = json_pack("{s:s, s:s}", "channel", channel, "proactive", what);
+    batch_wait(r, then_manners);
+}
+
 static void then_quota_show(struct op_req *r) {
     char text[4000];
     size_t used = (size_t)snprintf(text, sizeof(text), "Budgets (money in currency units):");
@@ -1009,6 +1129,8 @@ static const struct command commands[] = {
     { "unignore", NULL, ROLE_MODERATOR, "unignore platform:user", "stop ignoring", cmd_userset },
     { "mute", NULL, ROLE_MODERATOR, "mute [platform:channel]", "stay silent in a channel", cmd_mute },
     { "unmute", NULL, ROLE_MODERATOR, "unmute [platform:channel]", "speak again", cmd_mute },
+    { "reply", NULL, ROLE_MODERATOR, "reply addressed|auto|always|default [--channel platform:channel]", "when the persona answers in a channel", cmd_reply },
+    { "proactive", NULL, ROLE_USER, "proactive off|on [--channel platform:channel]", "stop (anyone) or allow (moderator) speaking first in a channel", cmd_proactive },
     { "quota", "show", ROLE_MODERATOR, "quota show", "the budgets and live limits", cmd_quota_show },
     { "quota", "set", ROLE_ADMIN, "quota set BUDGET money|tokens|concurrent VALUE", "change a budget's limit live", cmd_quota_set },
     { "say", NULL, ROLE_ADMIN, "say platform:channel TEXT", "speak as the default persona", cmd_say },

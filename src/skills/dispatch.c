@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <lauxlib.h>
+#include "skills/ask.h"
 #include "skills/dispatch.h"
 #include "core/job.h"
 #include "lib/log.h"
@@ -156,9 +157,9 @@ static double candidate_score(struct skill_host *h, struct handler *hd, struct j
     case HANDLER_COMMAND: return command_matches(h, hd, text) ? 1 : 0;
     case HANDLER_HEAR: return match_in_plugin(hd, job);
     case HANDLER_RESPOND:
-        if (!job->msg->direct) return 0;
+        if (!job->msg->direct && !job->invited) return 0;
         return hd->pattern || hd->matcher_ref != LUA_NOREF ? match_in_plugin(hd, job) : 1;
-    case HANDLER_FALLBACK: return job->msg->direct ? 0.001 : 0;   /* chatter not meant for us */
+    case HANDLER_FALLBACK: return job->msg->direct || job->invited ? 0.001 : 0;   /* chatter not meant for us */
     default: return 0;
     }
 }
@@ -167,6 +168,11 @@ static int compare_candidates(const void *a, const void *b) {
     const struct candidate *x = a, *y = b;
     if (x->hd->priority != y->hd->priority) return y->hd->priority - x->hd->priority;
     if (x->confidence != y->confidence) return x->confidence < y->confidence ? 1 : -1;
+    /* "!quiz start" is the subcommand "quiz start" before the command "quiz". */
+    if (x->hd->kind == HANDLER_COMMAND && y->hd->kind == HANDLER_COMMAND) {
+        size_t xl = strlen(x->hd->name), yl = strlen(y->hd->name);
+        if (xl != yl) return xl > yl ? -1 : 1;
+    }
     return x->hd->seq < y->hd->seq ? -1 : 1;
 }
 
@@ -256,6 +262,8 @@ static void run_next(struct run *r) {
 }
 
 void dispatch_job(struct skill_host *h, struct job *job) {
+    /* The author's answer to a handler waiting in msg:ask is its alone. */
+    if (ask_take(job)) return;
     struct run *r = xcalloc(1, sizeof(*r));
     r->h = h;
     r->job = job;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <lauxlib.h>
+#include "skills/ask.h"
 #include "skills/dispatch.h"
 #include "core/job.h"
 #include "lib/log.h"
@@ -390,6 +391,8 @@ void lua_api_push_message(lua_State *co, const struct job *job) {
     lua_setfield(co, -2, "name");
     lua_pushboolean(co, m->author.guest);
     lua_setfield(co, -2, "guest");
+    lua_pushstring(co, job_role_name(job->role));
+    lua_setfield(co, -2, "role");
     lua_setfield(co, -2, "author");
     lua_createtable(co, m->nmentions, 0);
     for (int i = 0; i < m->nmentions; i++) {
@@ -412,6 +415,8 @@ void lua_api_push_message(lua_State *co, const struct job *job) {
     lua_setfield(co, -2, "history_turns");
     lua_pushstring(co, p->summary_model);
     lua_setfield(co, -2, "summary_model");
+    lua_pushboolean(co, p->embedding_model != NULL);
+    lua_setfield(co, -2, "recall");
     if (json_object_get(p->def, "pacing")) {
         lua_json_push(co, json_object_get(p->def, "pacing"));
         lua_setfield(co, -2, "pacing");
@@ -437,6 +442,8 @@ void lua_api_push_core(lua_State *L) {
         { "json_decode", core_json_decode },
         { "read_file", core_read_file },
         { "timer_at", scheduler_lua_timer_at },
+        { "timer_cancel", scheduler_lua_timer_cancel },
+        { "ask", ask_lua_wait },
         { "ledger_record", lua_ledger_record },
         { "commands", lua_commands_list },
         { NULL, NULL }
@@ -444,4 +451,5 @@ void lua_api_push_core(lua_State *L) {
     luaL_newlib(L, core);
     lua_io_register(L);
     persona_state_register(L);
+    recall_lua_register(L);
 }
