@@ -41,6 +41,7 @@ static const struct family families[METRIC_COUNT] = {
     [METRIC_PERSONA_SESSIONS] = { "chorus_persona_sessions_total", "Conversation sessions, per persona (CPS = turns / sessions).", "persona", 0 },
     [METRIC_LIMIT_REFUSALS] = { "chorus_limit_refusals_total", "Jobs and model calls refused by a per-connection or per-user limit.", "limit", 0 },
     [METRIC_QUEUE_OVERFLOW] = { "chorus_queue_overflow_total", "Messages refused because their channel's queue was full, per platform.", "platform", 0 },
+    [METRIC_MESSAGES_DROPPED] = { "chorus_messages_dropped_total", "Messages a chorus.before middleware dropped (returned false), per plugin.", "plugin", 0 },
     [METRIC_QUEUE_DEPTH] = { "chorus_queue_depth", "Messages waiting for their channel.", "queue", 2 },
     [METRIC_JOBS_IN_FLIGHT] = { "chorus_jobs_in_flight", "Messages being answered.", "queue", 2 },
     [METRIC_MODEL_IN_FLIGHT] = { "chorus_http_in_flight", "HTTP requests in flight (models, plugins, platforms).", "client", 2 },

@@ -26,6 +26,7 @@ enum metric_id {
     METRIC_PERSONA_SESSIONS,
     METRIC_LIMIT_REFUSALS,
     METRIC_QUEUE_OVERFLOW,
+    METRIC_MESSAGES_DROPPED,   /* stopped by a chorus.before returning false */
     METRIC_QUEUE_DEPTH,        /* gauges: set when scraped */
     METRIC_JOBS_IN_FLIGHT,
     METRIC_MODEL_IN_FLIGHT,
