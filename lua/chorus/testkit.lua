@@ -293,6 +293,19 @@ local function new_t(setup)
   -- Every request plugins made while mocks were set: {method, url, headers, body, timeout}.
   function t.http.requests() return seen end
 
+  -- t.http.all{ {method =, path =, body =, headers =}, ... }: requests to
+  -- the daemon's listener sent at once (races between webhook calls);
+  -- returns their {status, body} (or {error}) in order, once all are done.
+  function t.http.all(list)
+    if type(list) ~= "table" or #list == 0 then fail("http.all() takes a list of {method =, path =, ...}") end
+    for i, req in ipairs(list) do
+      if type(req) ~= "table" or type(req.path) ~= "string" then fail(("http.all(): request %d has no path"):format(i)) end
+    end
+    local res, err = kit.http_many(list)
+    if not res then fail("http.all: " .. tostring(err)) end
+    return res
+  end
+
   function t.post(path, body, headers)
     return t.http { method = "POST", path = path, body = body, headers = headers }
   end

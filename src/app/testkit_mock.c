@@ -21,6 +21,7 @@
 #include "platforms/test/testchat.h"
 #include "skills/lua/lua_api.h"
 #include "app/testkit.h"
+#include "io/web.h"
 
 static int handler_ref = LUA_NOREF;   /* the runner's mock function in kit.L */
 
@@ -273,6 +274,109 @@ static int kit_json_decode(lua_State *L) {
     return 1;
 }
 
+/* ---- several requests to the daemon's own listener at once ---- */
+
+struct many_http {
+    unsigned id;          /* the kit operation they belong to */
+    int left;             /* answers still to come */
+    int results_ref;      /* { {status, body} | {error}, ... } in kit.L */
+};
+
+struct many_one {
+    struct many_http *all;
+    int index;
+};
+
+/* One answer came: file it; once all are in, let the daemon settle. */
+static void on_many_http(const struct http_response *res, void *data) {
+    struct many_one *one = data;
+    struct many_http *all = one->all;
+    int index = one->index;
+    free(one);
+    lua_State *L = kit.L;
+    if (L && all->results_ref != LUA_NOREF) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, all->results_ref);
+        lua_createtable(L, 0, 2);
+        if (res->error) {
+            lua_pushstring(L, res->error);
+            lua_setfield(L, -2, "error");
+        } else {
+            lua_pushinteger(L, res->status);
+            lua_setfield(L, -2, "status");
+            lua_pushlstring(L, res->body ? res->body : "", res->body_len);
+            lua_setfield(L, -2, "body");
+        }
+        lua_rawseti(L, -2, index);
+        lua_pop(L, 1);
+    }
+    if (--all->left > 0) return;
+    if (kit_op_current(all->id)) {
+        lua_rawgeti(kit.waiter, LUA_REGISTRYINDEX, all->results_ref);
+        kit_settle(1);   /* the wake comes once the daemon is quiet */
+    }
+    if (kit.L) luaL_unref(kit.L, LUA_REGISTRYINDEX, all->results_ref);
+    free(all);
+}
+
+/* kit.http_many{ {method, path, body, headers}, ... } -> { {status, body}, ... }
+ * once every answer is in and the daemon is quiet: all are sent at once. */
+static int kit_http_many(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    if (!server.web) return luaL_error(L, "http: the listener is not running");
+    int n = (int)lua_rawlen(L, 1);
+    if (n < 1 || n > 64) return luaL_error(L, "http: send 1 to 64 requests at once");
+    struct many_http *all = xcalloc(1, sizeof(*all));
+    lua_newtable(kit.L);
+    all->results_ref = luaL_ref(kit.L, LUA_REGISTRYINDEX);
+    all->id = kit_op_begin();
+    for (int i = 1; i <= n; i++) {
+        int top = lua_gettop(L);
+        lua_rawgeti(L, 1, i);
+        int e = lua_gettop(L);
+        luaL_checktype(L, e, LUA_TTABLE);
+        const char *method = field_at(L, e, "method", "POST");
+        const char *path = field_at(L, e, "path", "/");
+        lua_getfield(L, e, "body");
+        size_t body_len = 0;
+        const char *body = lua_tolstring(L, -1, &body_len);
+        const char *headers[33];
+        int nh = 0;
+        if (lua_getfield(L, e, "headers") == LUA_TTABLE) {
+            lua_pushnil(L);
+            while (lua_next(L, -2) && nh < 32) {
+                if (lua_type(L, -2) == LUA_TSTRING && lua_isstring(L, -1)) {
+                    headers[nh++] = lua_pushfstring(L, "%s: %s", lua_tostring(L, -2), lua_tostring(L, -1));
+                    lua_insert(L, e + 1);   /* below the iteration, alive until the request starts */
+                }
+                lua_pop(L, 1);
+            }
+        }
+        headers[nh] = NULL;
+        char url[2048];
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d%s%.1900s", web_port(server.web), path[0] == '/' ? "" : "/", path);
+        struct http_request req = { .method = method, .url = url, .headers = headers, .body = body,
+                                    .body_len = body_len, .timeout_ms = 30000 };
+        struct many_one *one = xcalloc(1, sizeof(*one));
+        one->all = all;
+        one->index = i;
+        all->left++;
+        if (!http_start(server.http, &req, on_many_http, one)) {
+            free(one);
+            all->left--;
+        }
+        lua_settop(L, top);
+    }
+    lua_settop(L, 0);
+    if (all->left == 0) {
+        luaL_unref(kit.L, LUA_REGISTRYINDEX, all->results_ref);
+        free(all);
+        lua_pushnil(L);
+        lua_pushstring(L, "the requests could not be started");
+        return 2;
+    }
+    return kit_suspend(L, "the answers to several requests at once");
+}
+
 /* Called from kit_push_api: add these to the kit table on top of L. */
 void kit_mock_register(lua_State *L) {
     static const luaL_Reg fns[] = {
@@ -282,6 +386,7 @@ void kit_mock_register(lua_State *L) {
         { "say_many", kit_say_many },
         { "json_encode", kit_json_encode },
         { "json_decode", kit_json_decode },
+        { "http_many", kit_http_many },
         { NULL, NULL }
     };
     luaL_setfuncs(L, fns, 0);

@@ -13,7 +13,7 @@ const { tempDir } = require('../lib/util');
 
 const SRCDIR = process.env.CHORUS_SRCDIR ? path.resolve(process.env.CHORUS_SRCDIR) : path.resolve(__dirname, '..', '..');
 const KIT = process.env.CHORUS_TEST ? path.resolve(process.env.CHORUS_TEST) : path.join(SRCDIR, 'src', 'chorus-test');
-const SHIPPED = ['chat', 'help', 'ping', 'remind', 'webhook'];
+const SHIPPED = ['chat', 'coupon', 'help', 'ping', 'remind', 'webhook'];
 
 // Run chorus-test; resolves {code, stdout, stderr}.
 function runKit(args, { timeoutMs = 60000, cwd = SRCDIR } = {}) {
