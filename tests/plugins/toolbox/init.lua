@@ -73,7 +73,9 @@ end)
 -- !fetch URL: any URL, to see the allow-list at work.
 chorus.command("fetch", { args = { { name = "url", type = "string" } } }, function(msg, args)
   local res, err = chorus.http.request(args.url)
-  msg:reply(res and (res.status .. " " .. res.body) or ("error: " .. err))
+  if not res then return msg:reply("error: " .. err) end
+  local via = res.headers["x-served-by"]
+  msg:reply(res.status .. " " .. res.body .. (via and (" via " .. via) or ""))
 end)
 
 -- !encode TEXT and !query: the URL helpers.
