@@ -44,8 +44,8 @@ function stackWith(extra, configOptions = {}) {
   return startStack({ configOptions: { extra: `plugins_dir ${luaString(FIXTURES)}\n${extra}`, ...configOptions } });
 }
 
-test('the toolbox fixture passes its own tests under chorus-test, with one skipped', { timeout: 90000 }, async () => {
-  const res = await runKit([path.join(FIXTURES, 'toolbox')]);
+test('the toolbox fixture and the weather example pass their own tests under chorus-test, with one skipped', { timeout: 90000 }, async () => {
+  const res = await runKit([path.join(FIXTURES, 'toolbox'), path.join(SRCDIR, 'docs', 'examples', 'plugins', 'weather')]);
   assert.equal(res.code, 0, `chorus-test failed:\n${res.stdout}\n${res.stderr}`);
   assert.doesNotMatch(res.stdout, /^not ok/m);
   for (const name of ['a tool the model calls reads the conversation it was called from',
@@ -56,7 +56,8 @@ test('the toolbox fixture passes its own tests under chorus-test, with one skipp
     assert.ok(res.stdout.includes(name), `ran "${name}"`);
   }
   assert.match(res.stdout, /^ok \d+ - toolbox: t\.skip reports the test as skipped with its reason # SKIP needs a real weather key$/m);
-  assert.match(res.stdout, /^# 21 passed, 0 failed, 1 skipped$/m);
+  assert.match(res.stdout, /^ok \d+ - weather: the model looks the weather up through the tool$/m);
+  assert.match(res.stdout, /^# 25 passed, 0 failed, 1 skipped$/m);
 });
 
 test('in a daemon, a handled message gets no apology and a moderated one is dropped silently and counted', async () => {
