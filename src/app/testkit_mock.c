@@ -7,8 +7,8 @@
  * returns nil (no mocks: the request goes out), false, why (no mock
  * matches: the request fails) or {status, headers, body, delay, timeout,
  * error}. The answer is delivered from the loop after `delay` seconds;
- * `timeout = true`, or a delay past the request's own timeout, ends it as
- * a timeout at the request's limit, as curl would. */
+ * a delay past the request's own timeout ends it as a timeout at that
+ * limit, as curl would; `timeout = true` ends it so at once. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,42 +129,41 @@ static double read_response(lua_State *L, const struct http_request *req, struct
         snprintf(why, sizeof(why), "the request timed out (after %ld ms)", req->timeout_ms);
         m->error = xstrdup(why);
         m->timed_out = 1;
-        delay = limit;
+        delay = timeout ? 0 : limit;   /* a scripted timeout needs no real waiting */
     }
     return delay > 0 ? delay : 0;
 }
 
 /* lua_http_mock.start: ask the runner's function what to answer. */
 static void *mock_start(const struct http_request *req, http_done_fn *cb, void *data, char *why, size_t whylen) {
-    lua_State *L = kit.L;
-    if (handler_ref == LUA_NOREF || !L) return NULL;
+    if (handler_ref == LUA_NOREF || !kit.L) return NULL;
+    /* A thread of its own: the kit's other threads may be suspended mid-call. */
+    lua_State *L = lua_newthread(kit.L);
+    int anchor = luaL_ref(kit.L, LUA_REGISTRYINDEX);
+    void *handle = NULL;
     int top = lua_gettop(L);
     lua_rawgeti(L, LUA_REGISTRYINDEX, handler_ref);
     push_request(L, req);
     if (lua_pcall(L, 1, 2, 0) != LUA_OK) {
         snprintf(why, whylen, "t.http.mock failed: %s", lua_tostring(L, -1));
-        lua_settop(L, top);
-        return NULL;
-    }
-    if (lua_isnil(L, -2)) {   /* no mocks in this test: the request goes out */
-        lua_settop(L, top);
-        return NULL;
-    }
-    if (!lua_istable(L, -2)) {
+    } else if (lua_isnil(L, -2)) {
+        /* no mocks in this test: the request goes out */
+    } else if (!lua_istable(L, -2)) {
         snprintf(why, whylen, "%s", lua_isstring(L, -1) ? lua_tostring(L, -1) : "no t.http.mock matches the request");
-        lua_settop(L, top);
-        return NULL;
+    } else {
+        lua_pop(L, 1);
+        struct mock_call *m = xcalloc(1, sizeof(*m));
+        m->cb = cb;
+        m->data = data;
+        double delay = read_response(L, req, m);
+        uv_timer_init(server.loop, &m->timer);
+        m->timer.data = m;
+        uv_timer_start(&m->timer, mock_deliver, (uint64_t)(delay * 1000), 0);
+        handle = m;
     }
-    lua_pop(L, 1);
-    struct mock_call *m = xcalloc(1, sizeof(*m));
-    m->cb = cb;
-    m->data = data;
-    double delay = read_response(L, req, m);
     lua_settop(L, top);
-    uv_timer_init(server.loop, &m->timer);
-    m->timer.data = m;
-    uv_timer_start(&m->timer, mock_deliver, (uint64_t)(delay * 1000), 0);
-    return m;
+    luaL_unref(kit.L, LUA_REGISTRYINDEX, anchor);
+    return handle;
 }
 
 static const struct lua_http_mock kit_mock = { mock_start, mock_cancel };
