@@ -125,9 +125,7 @@ static double read_response(lua_State *L, const struct http_request *req, struct
     lua_pop(L, 1);
     double limit = (double)req->timeout_ms / 1000.0;
     if (!m->error && (timeout || delay > limit)) {
-        char why[100];
-        snprintf(why, sizeof(why), "the request timed out (after %ld ms)", req->timeout_ms);
-        m->error = xstrdup(why);
+        m->error = xstrdup("the request timed out");   /* as http_client says it */
         m->timed_out = 1;
         delay = timeout ? 0 : limit;   /* a scripted timeout needs no real waiting */
     }
