@@ -43,6 +43,7 @@ static const struct family families[METRIC_COUNT] = {
     [METRIC_QUEUE_OVERFLOW] = { "chorus_queue_overflow_total", "Messages refused because their channel's queue was full, per platform.", "platform", 0 },
     [METRIC_PROACTIVE] = { "chorus_proactive_messages_total", "Messages a persona said first (after a silence or on a schedule), per platform.", "platform", 0 },
     [METRIC_MANNERS] = { "chorus_manners_decisions_total", "Group-chat manners: why a persona joined in or stayed quiet (or skipped speaking first).", "why", 0 },
+    [METRIC_MESSAGES_DROPPED] = { "chorus_messages_dropped_total", "Messages a chorus.before middleware dropped (returned false), per plugin.", "plugin", 0 },
     [METRIC_QUEUE_DEPTH] = { "chorus_queue_depth", "Messages waiting for their channel.", "queue", 2 },
     [METRIC_JOBS_IN_FLIGHT] = { "chorus_jobs_in_flight", "Messages being answered.", "queue", 2 },
     [METRIC_MODEL_IN_FLIGHT] = { "chorus_http_in_flight", "HTTP requests in flight (models, plugins, platforms).", "client", 2 },

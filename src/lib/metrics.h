@@ -28,6 +28,7 @@ enum metric_id {
     METRIC_QUEUE_OVERFLOW,
     METRIC_PROACTIVE,
     METRIC_MANNERS,
+    METRIC_MESSAGES_DROPPED,   /* stopped by a chorus.before returning false */
     METRIC_QUEUE_DEPTH,        /* gauges: set when scraped */
     METRIC_JOBS_IN_FLIGHT,
     METRIC_MODEL_IN_FLIGHT,
