@@ -283,6 +283,7 @@ static void channel_job_finish(struct job *job) {
         job_reply(job, job->persona->apology, strlen(job->persona->apology), NULL, NULL);
     metrics_observe(METRIC_REPLY_SECONDS, job->platform->ops->name,
                     (double)(uv_now(server.loop) - job->started) / 1000.0);
+    platform_job_done(job->platform, job->msg);
     ch->head = job->next;
     if (!ch->head) ch->tail = NULL;
     ch->queued--;
