@@ -302,6 +302,7 @@ static int watch_enabled(const struct runtime *rt) {
 /* Redis is (back) up: put back what lives there. */
 static void on_redis_ready(void) {
     if (server.rt && !server.stopping) scheduler_sync(server.rt->skills);
+    bus_redis_ready();
 }
 
 /* Start the parts on the loop; returns 0 or -1 after logging why. */

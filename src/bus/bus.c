@@ -116,12 +116,11 @@ int bus_block_open(void (*on_ready)(void), char *err, size_t errlen) {
     return 0;
 }
 
-void bus_unblock(void) {
-    if (!bus.block_client_id) return;
+void bus_unblock(redis_reply_fn *cb) {
     char id[32];
     snprintf(id, sizeof(id), "%lld", bus.block_client_id);
     const char *argv[3] = { "CLIENT", "UNBLOCK", id };
-    redis_command(server.redis, on_group_created, NULL, 3, argv, NULL);
+    if (!bus.block_client_id || redis_command(server.redis, cb, NULL, 3, argv, NULL) < 0) cb(NULL, "not connected", NULL);
 }
 
 /* ---- the status tick ------------------------------------------------ */
@@ -204,6 +203,10 @@ static void on_tick(uv_timer_t *t) {
     bus_key_workers(key, sizeof(key));
     const char *zr[4] = { "ZRANGE", key, "0", "-1" };
     redis_command(server.redis, on_workers, NULL, 4, zr, NULL);
+}
+
+void bus_redis_ready(void) {
+    if (bus.role != BUS_ROLE_ALL && bus.tick_open && !bus.stopping) on_tick(&bus.tick);
 }
 
 void bus_tick_start(void (*extra)(void)) {

@@ -44,6 +44,9 @@ int bus_gateway_start(const struct bus_settings *s, char *err, size_t errlen);
  * leave through the egress streams. 0 or -1. */
 int bus_worker_start(const struct bus_settings *s, const struct platform_host *host, platform_sink_fn *run,
                      char *err, size_t errlen);
+/* The main Redis connection came (back) up: join, lease and read now
+ * rather than at the next heartbeat. */
+void bus_redis_ready(void);
 /* Give back leases and close the stream connections (at shutdown). */
 void bus_stop(void);
 /* The role's part of `chorusctl status`, or NULL in role all. */

@@ -47,8 +47,9 @@ void bus_key_workers(char *out, size_t len);
 int bus_block_open(void (*on_ready)(void), char *err, size_t errlen);
 /* Start the status tick (every heartbeat_ms), which calls EXTRA first. */
 void bus_tick_start(void (*extra)(void));
-/* Wake the blocking read so it is issued again with a new stream set. */
-void bus_unblock(void);
+/* CLIENT UNBLOCK the blocking connection; CB gets 1 when a read was
+ * woken, 0 when none was blocked yet (or ERR). */
+void bus_unblock(redis_reply_fn *cb);
 /* XGROUP CREATE KEY GROUP 0 MKSTREAM (an existing group is fine); CB may be NULL. */
 void bus_group_create(const char *key, const char *group, redis_reply_fn *cb, void *data);
 /* The value of FIELD in an entry's flat field list, or NULL. */

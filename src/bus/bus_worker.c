@@ -66,6 +66,10 @@ static struct {
     struct dict *fifos;          /* platform\x1fchannel -> fifo */
     int ninflight;
     int reading;
+    int members;                 /* live workers at the last heartbeat */
+    int stale;                   /* the read in flight covers an old partition set */
+    int waking;                  /* a CLIENT UNBLOCK is out */
+    uv_timer_t wake_timer;
     struct proxy proxies[MAX_PROXIES];
     int nproxies;
     unsigned long loose;         /* replies sent outside any entry */
@@ -399,6 +403,7 @@ static void worker_done(struct platform *p, const struct chat_message *m) {
 static void on_read(redisReply *r, const char *err, void *data) {
     (void)data;
     w.reading = 0;
+    w.stale = 0;
     if (err) return;   /* the connection dropped: its ready hook reads again */
     if (r->type == REDIS_REPLY_ERROR) {
         log_warn("bus: reading the ingress streams: %s", r->str);
@@ -445,10 +450,36 @@ static void worker_read(void) {
     free(argv);
 }
 
+static void wake(void);
+
+static void on_wake_timer(uv_timer_t *t) {
+    (void)t;
+    wake();
+}
+
+/* The read was not blocked yet (it is still on its way to Redis): try
+ * again in a moment, until it returns. */
+static void on_unblocked(redisReply *r, const char *err, void *data) {
+    (void)data;
+    w.waking = 0;
+    if (!w.reading || !w.stale || bus.stopping) return;
+    if (err || r->type != REDIS_REPLY_INTEGER || r->integer == 0) uv_timer_start(&w.wake_timer, on_wake_timer, 5, 0);
+}
+
+static void wake(void) {
+    if (w.waking || !w.reading || !w.stale || bus.stopping) return;
+    w.waking = 1;
+    bus_unblock(on_unblocked);
+}
+
 /* The set of partitions read changed: re-issue the blocking read. */
 static void part_changed(void) {
-    if (w.reading) bus_unblock();
-    else worker_read();
+    if (!w.reading) {
+        worker_read();
+        return;
+    }
+    w.stale = 1;
+    wake();
 }
 
 /* ---- leases, claims, membership -------------------------------------- */
@@ -465,7 +496,7 @@ static void release_lease(int p) {
     if (w.parts[p].state != PART_NONE) {
         w.parts[p].state = PART_NONE;
         bus.held--;
-        log_info("bus: released partition %d", p);
+        log_debug("bus: released partition %d", p);
     }
 }
 
@@ -485,7 +516,7 @@ static void on_pending_summary(redisReply *r, const char *err, void *data) {
     }
     if (others > 0) return;   /* still theirs: claimed once idle long enough */
     w.parts[p].state = PART_READING;
-    log_info("bus: reading partition %d", p);
+    log_debug("bus: reading partition %d", p);
     part_changed();
 }
 
@@ -549,7 +580,7 @@ static void on_lease(redisReply *r, const char *err, void *data) {
             pt->state = PART_CLAIMING;
             pt->cursor[0] = '\0';
             bus.held++;
-            log_info("bus: acquired partition %d", p);
+            log_debug("bus: acquired partition %d", p);
             char key[256];
             bus_key_ingress(key, sizeof(key), p);
             bus_group_create(key, BUS_GROUP_WORKERS, NULL, NULL);
@@ -599,6 +630,8 @@ static void on_members(redisReply *r, const char *err, void *data) {
     for (size_t i = 0; i < n; i++)
         if (!strcmp(names[i], bus.id)) me = (int)i;
     free(names);
+    if ((int)n != w.members) log_info("bus: %zu worker%s live; partitions rebalance", n, n == 1 ? "" : "s");
+    w.members = (int)n;
     bus.reader_up = me >= 0;
     for (int p = 0; p < bus.set.partitions; p++) {
         struct part *pt = &w.parts[p];
@@ -646,6 +679,7 @@ int bus_worker_start(const struct bus_settings *s, const struct platform_host *h
     w.parts = xcalloc((size_t)s->partitions, sizeof(*w.parts));
     w.inflight = dict_new();
     w.fifos = dict_new();
+    uv_timer_init(server.loop, &w.wake_timer);
     if (bus_block_open(on_block_ready, err, errlen) < 0) return -1;
     platform_set_outbox(worker_outbox);
     platform_set_done(worker_done);
@@ -680,6 +714,8 @@ void bus_worker_stop(void) {
     redis_command(server.redis, on_released, NULL, 3, argv, NULL);
     platform_set_outbox(NULL);
     platform_set_done(NULL);
+    uv_timer_stop(&w.wake_timer);
+    uv_close((uv_handle_t *)&w.wake_timer, NULL);
     dict_each(w.inflight, free_entry, NULL);
     dict_free(w.inflight);
     dict_each(w.fifos, free_fifo, NULL);

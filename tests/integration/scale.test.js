@@ -14,6 +14,18 @@ const { startRedis } = require('../lib/redis');
 const { startFakeDiscord } = require('../lib/fake-discord');
 const { waitFor, delay, httpGet } = require('../lib/util');
 const { chorusdBinary, SRCDIR } = require('../lib/chorusd');
+const { execFile } = require('node:child_process');
+const { tempDir } = require('../lib/util');
+
+const CHORUSCTL = process.env.CHORUSCTL || path.join(SRCDIR, 'src', 'chorusctl');
+
+function chorusctl(socket, ...args) {
+  return new Promise((resolve) => {
+    execFile(CHORUSCTL, ['--socket', socket, ...args], { timeout: 5000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (err.code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
 
 const PARTITIONS = 6;
 
@@ -53,10 +65,13 @@ async function heldBy(s, chorus) {
 
 test('one gateway and three workers answer every message once, each channel in order, and share the work', { timeout: 60000 }, async () => {
   const s = await startScaleStack({ partitions: PARTITIONS });
-  const gateway = await s.start('gateway');
+  const admin = tempDir('scale-admin');
+  const gwSock = path.join(admin, 'gateway.sock');
+  const wSock = path.join(admin, 'worker.sock');
+  const gateway = await s.start('gateway', { env: { CHORUS_TEST_ADMIN: gwSock } });
   await s.fake.waitForReady(0, 10000);
   const workers = [];
-  for (let i = 0; i < 3; i++) workers.push(await s.start('worker'));
+  for (let i = 0; i < 3; i++) workers.push(await s.start('worker', { env: i === 0 ? { CHORUS_TEST_ADMIN: wSock } : {} }));
   for (const c of [gateway, ...workers]) await s.waitReady(c);
   // The partitions settle two to each worker.
   await waitFor(async () => {
@@ -82,6 +97,22 @@ test('one gateway and three workers answer every message once, each channel in o
   assert.match(text, /^chorus_bus_stream_lag\{stream="in:\{p5\}"\} 0$/m);
   assert.match(await s.metrics(gateway), /^chorus_bus_role\{role="gateway"\} 1$/m);
   assert.match(await s.metrics(gateway), /^chorus_bus_stream_pending\{stream="out:\{gw:main\}"\} 0$/m);
+
+  // chorusctl status on each process: its role, what it holds, the streams.
+  const ws = JSON.parse((await chorusctl(wSock, '--json', 'status')).stdout);
+  assert.equal(ws.role, 'worker');
+  assert.equal(ws.bus.held.length, 2, 'the worker holds two partitions');
+  assert.equal(ws.bus.workers.length, 3, 'and sees three live workers');
+  assert.equal(ws.bus.streams.length, PARTITIONS);
+  assert.ok(ws.bus.streams.every((p) => p.owner && p.pending === 0 && p.lag === 0), 'every partition owned, nothing waiting');
+  const human = (await chorusctl(wSock, 'status')).stdout;
+  assert.match(human, /^role +worker/m);
+  assert.match(human, /^streams +6 partitions, ingress lag 0, pending 0/m);
+  assert.match(human, /^held +\d\(reading\) \d\(reading\)$/m);
+  const gs = (await chorusctl(gwSock, 'status')).stdout;
+  assert.match(gs, /^role +gateway/m);
+  assert.match(gs, /egress lag 0, pending 0/);
+  assert.match(gs, /^platform +discord +ready/m);
 
   // A platform duplicate (Discord replays an event after a resume) is answered once.
   const again = s.fake.messageCreate({ channel_id: channels[0], content: 'replayed', id: sent[0].id });
