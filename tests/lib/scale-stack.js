@@ -51,6 +51,8 @@ function channelsCovering(n) {
 async function startScaleStack({ partitions = 6, leaseMs = 1500, heartbeatMs = 200, visibilityMs = 800, blockMs = 3000,
   slowSeconds = 1.5 } = {}) {
   const redis = await startRedis();
+  // Small stream nodes, so approximate trimming (MINID ~) trims at a fine grain and a test sees it.
+  await redis.cmd('CONFIG', 'SET', 'stream-node-max-entries', '4');
   const fake = await startFakeDiscord({ token: TOKEN });
   const q = luaString;
   const config = [
@@ -105,7 +107,14 @@ async function startScaleStack({ partitions = 6, leaseMs = 1500, heartbeatMs = 2
       { timeoutMs, what: `the ${chorus.role} (pid ${chorus.pid}) to be ready` });
   }
 
-  return { redis, fake, start, procs, metric, metrics, answersTo, waitReady, token: TOKEN };
+  // Entries still in the ingress streams (trimmed up to what was acknowledged).
+  async function ingressLength(partitions) {
+    let n = 0;
+    for (let p = 0; p < partitions; p++) n += await redis.cmd('XLEN', `scale:in:{p${p}}`);
+    return n;
+  }
+
+  return { redis, fake, ingressLength, start, procs, metric, metrics, answersTo, waitReady, token: TOKEN };
 }
 
 module.exports = { startScaleStack, partitionOf, channelsCovering, TOKEN };
