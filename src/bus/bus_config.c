@@ -34,7 +34,7 @@ static const struct config_key scale_keys[] = {
     { "partitions", CONFIG_INT, 0, "ingress partitions (streams), default 16; the same in every process" },
     { "block_ms", CONFIG_INT, 0, "longest blocking read, default 10000" },
     { "lease_ms", CONFIG_INT, 0, "partition lease and worker membership lifetime, default 10000" },
-    { "heartbeat_ms", CONFIG_INT, 0, "lease renewal and rebalancing interval, default lease_ms / 3" },
+    { "heartbeat_ms", CONFIG_INT, 0, "lease renewal and rebalancing interval (lease_ms / 3 when unset)" },
     { "visibility_timeout_ms", CONFIG_INT, 0, "idle time after which another worker claims an entry, default 30000" },
     { "dedupe_ttl_s", CONFIG_INT, 0, "how long event ids and reply keys are remembered, default 86400" },
     { "batch", CONFIG_INT, 0, "entries per read, default 64" },

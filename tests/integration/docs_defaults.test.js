@@ -28,8 +28,8 @@ function codeDefaults(file) {
   return out;
 }
 
-test('docs/config.md gives the skills and limits defaults the code uses', () => {
-  for (const [section, file] of [['skills', 'src/skills/skills_config.c'], ['limits', 'src/core/limits.c']]) {
+test('docs/config.md gives the skills, limits and scale defaults the code uses', () => {
+  for (const [section, file] of [['skills', 'src/skills/skills_config.c'], ['limits', 'src/core/limits.c'], ['scale', 'src/bus/bus_config.c']]) {
     const code = codeDefaults(file);
     const docs = docTable(section);
     assert.ok(Object.keys(code).length >= 5, `${file} describes its defaults`);

@@ -124,6 +124,11 @@ test('one gateway and three workers answer every message once, each channel in o
   assert.equal(s.answersTo(again.id).length, 1, 'a replayed event is not answered again');
   assert.ok(await workers.reduce(async (acc, w) => (await acc) + await s.metric(w, 'chorus_bus_events_total', 'duplicate'), 0) >= 1,
     'the duplicate is counted');
+
+  // Every process stops cleanly: workers give their leases back, the gateway closes.
+  for (const w of workers) assert.equal(await w.stop('SIGTERM'), 0, `worker ${w.pid} exits 0`);
+  assert.equal(await s.redis.cmd('EXISTS', 'scale:lease:{p0}'), 0, 'the leases were given back');
+  assert.equal(await gateway.stop('SIGTERM'), 0, 'the gateway exits 0');
 });
 
 test('a worker killed in the middle of a slow handler: its work is taken over, every message still answered once, in order', { timeout: 60000 }, async () => {
@@ -165,6 +170,8 @@ test('a worker killed in the middle of a slow handler: its work is taken over, e
     for (let p = 0; p < PARTITIONS; p++) total += await s.metric(survivors[0], 'chorus_bus_stream_pending', `in:{p${p}}`);
     return total === 0;
   }, { timeoutMs: 10000, what: 'no entry to stay pending' });
+  for (const w of survivors) assert.equal(await w.stop('SIGTERM'), 0, `worker ${w.pid} exits 0`);
+  assert.equal(await gateway.stop('SIGTERM'), 0, 'the gateway exits 0');
 });
 
 // Start chorusd exactly as an operator would: only --role and --config.

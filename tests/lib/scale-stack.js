@@ -65,9 +65,10 @@ async function startScaleStack({ partitions = 6, leaseMs = 1500, heartbeatMs = 2
     'persona "echo" { prompt = "You repeat what you hear.", model = "default" }',
     'default_persona "echo"',
     'plugins_dir "plugins"',
-    'plugin "chat" { enabled = false }',
+    // Only the echo skill: the bundled plugins would only add start-up work to four processes.
+    ...['chat', 'coupon', 'help', 'ping', 'remind', 'webhook'].map((n) => `plugin "${n}" { enabled = false }`),
     `plugin "echo" { slow_s = "${slowSeconds}" }`,
-    `discord { token = env("DISCORD_TOKEN"), api_base = ${q(fake.apiBase)}, time_scale = 0.005, messages = "all", global_rate = 100000 }`,
+    `discord { token = env("DISCORD_TOKEN"), api_base = ${q(fake.apiBase)}, time_scale = 0.05, messages = "all", global_rate = 100000 }`,
     `scale { partitions = ${partitions}, lease_ms = ${leaseMs}, heartbeat_ms = ${heartbeatMs}, visibility_timeout_ms = ${visibilityMs}, block_ms = ${blockMs} }`,
     '',
   ].join('\n');
