@@ -115,6 +115,7 @@ static void close_handle(uv_handle_t *h) {
 /* Last stage inside the loop: release every handle so uv_run returns. */
 static void shutdown_final(void) {
     uv_timer_stop(&close_timer);
+    bus_stop();
     scheduler_stop();
     plugin_watch_stop();
     web_stop(server.web);
@@ -408,6 +409,7 @@ int main(int argc, char **argv) {
         shutdown_final();
     }
     uv_run(&loop, UV_RUN_DEFAULT);
+    bus_free();
     web_free(server.web);
     runtime_release(server.rt);
     channel_shutdown();

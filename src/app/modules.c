@@ -177,7 +177,13 @@ int modules_role_start(const struct config *cfg, enum bus_role role, char *err, 
         host.http = server.http;
         platform_reset();
         channel_init();
-        return bus_worker_start(&s, &host, channel_enqueue, err, errlen);
+        if (bus_worker_start(&s, &host, channel_enqueue, err, errlen) < 0) return -1;
+        for (size_t i = 0; i < NMODULES; i++) {
+            const struct platform_ops *ops = modules[i].platform;
+            if (!ops || modules[i].test_only || (ops->config_kind && !config_first(cfg, ops->config_kind))) continue;
+            bus_worker_platform(ops->name);
+        }
+        return 0;
     }
     modules_platforms_start(cfg, 0);
     return 0;

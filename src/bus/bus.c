@@ -224,7 +224,7 @@ static int bus_ready(char *why, size_t len) {
         snprintf(why, len, "the %s is stopping", bus_role_name(bus.role));
         return -1;
     }
-    if (!redis_client_ready(bus.block)) {
+    if (!bus.block || !redis_client_ready(bus.block)) {
         snprintf(why, len, "the stream connection is down (%s)", redis_client_error(bus.block));
         return -1;
     }
@@ -292,7 +292,7 @@ json_t *bus_status(void) {
 }
 
 void bus_stop(void) {
-    if (bus.role == BUS_ROLE_ALL) return;
+    if (bus.role == BUS_ROLE_ALL || bus.stopping) return;
     bus.stopping = 1;
     if (bus.role == BUS_ROLE_GATEWAY) bus_gateway_stop();
     else bus_worker_stop();
@@ -303,11 +303,18 @@ void bus_stop(void) {
     }
     redis_client_free(bus.block);
     bus.block = NULL;
+}
+
+void bus_free(void) {
+    if (bus.role == BUS_ROLE_ALL) return;
+    if (bus.role == BUS_ROLE_GATEWAY) bus_gateway_free();
+    else bus_worker_free();
     health_set_role(NULL, NULL);
     free(bus.stats);
     bus.stats = NULL;
     json_decref(bus.workers);
     bus.workers = NULL;
+    bus.role = BUS_ROLE_ALL;
 }
 
 /* Entries below the floor of every group (its oldest unacknowledged entry,

@@ -47,8 +47,14 @@ int bus_worker_start(const struct bus_settings *s, const struct platform_host *h
 /* The main Redis connection came (back) up: join, lease and read now
  * rather than at the next heartbeat. */
 void bus_redis_ready(void);
-/* Give back leases and close the stream connections (at shutdown). */
+/* The worker's stand-in for platform NAME (made on first use), so skills
+ * can send to a platform before any of its messages came. */
+struct platform *bus_worker_platform(const char *name);
+/* Give back leases and close the stream connections (at shutdown, on
+ * the loop; callbacks still due find the bus stopping). */
 void bus_stop(void);
+/* Free what is left, once the loop has ended. */
+void bus_free(void);
 /* The role's part of `chorusctl status`, or NULL in role all. */
 json_t *bus_status(void);
 #endif

@@ -85,10 +85,10 @@ void bus_event_key(const struct chat_message *m, char *out, size_t outlen) {
         if (outlen) out[0] = '\0';
         return;
     }
-    /* A reaction or an edit reuses the message's id: who and what tell them apart. */
-    snprintf(out, outlen, "%s:%s:%s:%s%s%s%s%s", m->platform, m->channel, m->event ? m->event : "msg", m->id,
-             m->event ? ":" : "", m->event && m->author.id ? m->author.id : "",
-             m->reaction ? ":" : "", m->reaction ? m->reaction : "");
+    /* The author too: a reaction or an edit reuses the message's id, and a
+     * web chat client picks its own ids, which two clients may share. */
+    snprintf(out, outlen, "%s:%s:%s:%s:%s%s%s", m->platform, m->channel, m->event ? m->event : "msg", m->id,
+             m->author.id ? m->author.id : "", m->reaction ? ":" : "", m->reaction ? m->reaction : "");
 }
 
 /* Split "ms-seq" into two numbers (a missing seq is 0). */

@@ -19,7 +19,7 @@ json_t *bus_message_to_json(const struct chat_message *m);
 /* The message back, or NULL when J is not one (platform or channel missing). */
 struct chat_message *bus_message_from_json(const json_t *j);
 /* The platform's identity of the event M carries, for deduplication:
- * "discord:<channel>:msg:<id>" and the like; "" when M has no id. */
+ * "discord:<channel>:msg:<id>:<author>" and the like; "" when M has no id. */
 void bus_event_key(const struct chat_message *m, char *out, size_t outlen);
 /* Compare two stream ids "ms-seq": <0, 0, >0. */
 int bus_id_cmp(const char *a, const char *b);

@@ -36,19 +36,83 @@ static struct {
 
 static void gateway_read(void);
 
+/* A message on its way to its ingress stream. One that could not be
+ * written (Redis down or too slow) waits here and is written again: the
+ * event key makes a second copy harmless, since workers drop duplicates. */
+struct pub {
+    char key[256];
+    char *ev;
+    char *msg;
+    struct pub *next;
+};
+
+#define PUB_HELD_MAX 10000
+
+static struct {
+    struct pub *head, *tail;
+    int n;
+} held;
+
+static void pub_free(struct pub *pb) {
+    free(pb->ev);
+    free(pb->msg);
+    free(pb);
+}
+
+static void hold(struct pub *pb) {
+    pb->next = NULL;
+    if (held.tail) held.tail->next = pb;
+    else held.head = pb;
+    held.tail = pb;
+    held.n++;
+}
+
+static int publish(struct pub *pb);
+
 static void on_published(redisReply *r, const char *err, void *data) {
-    (void)data;
+    struct pub *pb = data;
     if (err || r->type == REDIS_REPLY_ERROR) {
-        log_error("bus: a received message could not be put on its ingress stream: %s", err ? err : r->str);
-        bus_count("publish_failed");
+        if (held.n >= PUB_HELD_MAX) {
+            log_error("bus: a received message could not be put on its ingress stream (%s) and is lost",
+                      err ? err : r->str);
+            bus_count("publish_failed");
+            pub_free(pb);
+            return;
+        }
+        bus_count("publish_retried");
+        hold(pb);
         return;
     }
     bus_count("published");
+    pub_free(pb);
 }
 
-/* The sink: XADD the message to its partition. */
+static int publish(struct pub *pb) {
+    const char *argv[9] = { "XADD", pb->key, "*", "gw", bus.set.gateway, "ev", pb->ev, "msg", pb->msg };
+    return redis_command(server.redis, on_published, pb, 9, argv, NULL);
+}
+
+/* Write what waits, in order, while Redis takes it. */
+static void flush_held(void) {
+    while (held.head && redis_client_ready(server.redis)) {
+        struct pub *pb = held.head;
+        held.head = pb->next;
+        if (!held.head) held.tail = NULL;
+        held.n--;
+        if (publish(pb) < 0) {
+            pb->next = held.head;
+            held.head = pb;
+            if (!held.tail) held.tail = pb;
+            held.n++;
+            return;
+        }
+    }
+}
+
+/* The sink: XADD the message to its partition (or hold it, in order,
+ * while Redis cannot take it). -1 only when too much is held already. */
 static int gateway_sink(struct platform *p, const struct chat_message *m) {
-    if (bus.stopping || !redis_client_ready(server.redis)) return -1;
+    if (bus.stopping || held.n >= PUB_HELD_MAX) return -1;
     json_t *j = bus_message_to_json(m);
     json_object_set_new(j, "platform", json_string(p->ops->name));
     char *text = json_dumps(j, JSON_COMPACT);
@@ -56,13 +120,15 @@ static int gateway_sink(struct platform *p, const struct chat_message *m) {
     if (!text) return -1;
     struct chat_message named = *m;
     named.platform = (char *)p->ops->name;
-    char ev[1024], key[256];
+    char ev[1024];
     bus_event_key(&named, ev, sizeof(ev));
-    bus_key_ingress(key, sizeof(key), bus_partition(p->ops->name, m->channel, bus.set.partitions));
-    const char *argv[9] = { "XADD", key, "*", "gw", bus.set.gateway, "ev", ev, "msg", text };
-    int rc = redis_command(server.redis, on_published, NULL, 9, argv, NULL);
-    free(text);
-    return rc;
+    struct pub *pb = xcalloc(1, sizeof(*pb));
+    bus_key_ingress(pb->key, sizeof(pb->key), bus_partition(p->ops->name, m->channel, bus.set.partitions));
+    pb->ev = xstrdup(ev);
+    pb->msg = text;
+    flush_held();
+    if (held.head || publish(pb) < 0) hold(pb);
+    return 0;
 }
 
 static void remember_sid(const char *sid, const char *message_id) {
@@ -208,6 +274,7 @@ static void on_block_ready(void) {
 static void gateway_tick(void) {
     char key[256];
     if (!redis_client_ready(server.redis)) return;
+    flush_held();
     bus_key_egress(key, sizeof(key), bus.set.gateway);
     bus_trim(key);
     gateway_read();
@@ -230,8 +297,21 @@ static void free_value(const char *key, void *value, void *arg) {
     free(value);
 }
 
+/* Stopping: write what waits, if Redis takes it now. */
 void bus_gateway_stop(void) {
+    flush_held();
+}
+
+void bus_gateway_free(void) {
     if (!g.sids) return;
+    if (held.n) log_error("bus: stopped with %d received messages not written to Redis; they are lost", held.n);
+    while (held.head) {
+        struct pub *pb = held.head;
+        held.head = pb->next;
+        pub_free(pb);
+    }
+    held.tail = NULL;
+    held.n = 0;
     dict_each(g.sids, free_value, NULL);
     dict_free(g.sids);
     g.sids = NULL;

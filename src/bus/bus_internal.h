@@ -64,6 +64,8 @@ void bus_read_reply_each(const redisReply *r,
 void bus_count(const char *event);
 void bus_gateway_stop(void);
 void bus_worker_stop(void);
+void bus_gateway_free(void);
+void bus_worker_free(void);
 void bus_worker_status(json_t *st);
 /* Trim KEY up to what every group has acknowledged. */
 void bus_trim(const char *key);

@@ -226,12 +226,17 @@ static void on_dedupe(redisReply *r, const char *err, void *data) {
         entry_free(e);
         return;
     }
+    if (bus.stopping) {   /* not started: it stays pending for the others */
+        entry_free(e);
+        return;
+    }
     if (r->type == REDIS_REPLY_STRING) bus_count("rerun");
     entry_run(e);
 }
 
 /* An entry read or claimed: deduplicate, then run it (unless it runs here already). */
 static void worker_take(const char *stream, const char *id, const redisReply *fields, void *arg) {
+    if (bus.stopping) return;   /* it stays pending for the others */
     int part = arg ? (int)(intptr_t)arg - 1 : part_of(stream);
     if (part < 0 || part >= bus.set.partitions) return;
     char key[128];
@@ -298,6 +303,7 @@ static void on_emitted(redisReply *r, const char *err, void *data) {
  * after the entry running in that channel (if any) so it is written once. */
 static int worker_emit(const char *platform, const char *t, const char *channel, const char **kv, int nkv,
                        platform_sent_fn *cb, void *data) {
+    if (!w.fifos) return -1;
     struct fifo *f = fifo_for(platform, channel, 0);
     struct entry *e = f ? f->head : NULL;
     struct emit *em = xcalloc(1, sizeof(*em));
@@ -366,6 +372,10 @@ static int proxy_edit(struct platform *p, const char *channel, const char *messa
     int rc = worker_emit(p->ops->name, "edit", channel, kv, 4, NULL, NULL);
     free(copy);
     return rc;
+}
+
+struct platform *bus_worker_platform(const char *name) {
+    return proxy_for(name);
 }
 
 static struct platform *proxy_for(const char *name) {
@@ -506,7 +516,8 @@ static void claim(int p);
 static void on_pending_summary(redisReply *r, const char *err, void *data) {
     int p = (int)(intptr_t)data;
     w.parts[p].busy = 0;
-    if (err || r->type != REDIS_REPLY_ARRAY || r->elements < 4 || w.parts[p].state != PART_CLAIMING) return;
+    if (err || bus.stopping || r->type != REDIS_REPLY_ARRAY || r->elements < 4 || w.parts[p].state != PART_CLAIMING)
+        return;
     long long others = 0;
     const redisReply *cons = r->element[3];
     for (size_t i = 0; cons->type == REDIS_REPLY_ARRAY && i < cons->elements; i++) {
@@ -524,7 +535,7 @@ static void on_pending_summary(redisReply *r, const char *err, void *data) {
 static void on_claimed(redisReply *r, const char *err, void *data) {
     int p = (int)(intptr_t)data;
     w.parts[p].busy = 0;
-    if (err || w.parts[p].state == PART_NONE) return;
+    if (err || bus.stopping || w.parts[p].state == PART_NONE) return;
     if (r->type == REDIS_REPLY_ERROR) {
         if (strncmp(r->str, "NOGROUP", 7) == 0) {
             char key[256];
@@ -574,6 +585,10 @@ static void on_lease(redisReply *r, const char *err, void *data) {
     int p = op->part;
     struct part *pt = &w.parts[p];
     pt->busy = 0;
+    if (bus.stopping) {
+        free(op);
+        return;
+    }
     int ok = !err && r->type == REDIS_REPLY_INTEGER && r->integer == 1;
     if (op->acquiring) {
         if (ok && pt->state == PART_NONE && !bus.stopping) {
@@ -716,12 +731,16 @@ void bus_worker_stop(void) {
     platform_set_done(NULL);
     uv_timer_stop(&w.wake_timer);
     uv_close((uv_handle_t *)&w.wake_timer, NULL);
+}
+
+void bus_worker_free(void) {
+    if (!w.parts) return;
     dict_each(w.inflight, free_entry, NULL);
     dict_free(w.inflight);
     dict_each(w.fifos, free_fifo, NULL);
     dict_free(w.fifos);
     free(w.parts);
-    w.parts = NULL;
+    memset(&w, 0, sizeof(w));
 }
 
 void bus_worker_status(json_t *st) {

@@ -63,13 +63,13 @@ async function heldBy(s, chorus) {
   return s.metric(chorus, 'chorus_bus_partitions_held', 'held');
 }
 
-test('one gateway and three workers answer every message once, each channel in order, and share the work', { timeout: 60000 }, async () => {
+test('one gateway and three workers answer every message once, each channel in order, and share the work', { timeout: 120000 }, async () => {
   const s = await startScaleStack({ partitions: PARTITIONS });
   const admin = tempDir('scale-admin');
   const gwSock = path.join(admin, 'gateway.sock');
   const wSock = path.join(admin, 'worker.sock');
   const gateway = await s.start('gateway', { env: { CHORUS_TEST_ADMIN: gwSock } });
-  await s.fake.waitForReady(0, 10000);
+  await s.fake.waitForReady(0, 30000);
   const workers = [];
   for (let i = 0; i < 3; i++) workers.push(await s.start('worker', { env: i === 0 ? { CHORUS_TEST_ADMIN: wSock } : {} }));
   for (const c of [gateway, ...workers]) await s.waitReady(c);
@@ -91,12 +91,11 @@ test('one gateway and three workers answer every message once, each channel in o
   assert.equal(await s.metric(gateway, 'chorus_messages_in_total', 'discord'), 0, 'the gateway runs no skills');
 
   // What the operator sees: the role, what each worker holds, lag and pending counts.
-  const text = await s.metrics(workers[0]);
-  assert.match(text, /^chorus_bus_role\{role="worker"\} 1$/m);
-  assert.match(text, /^chorus_bus_stream_pending\{stream="in:\{p0\}"\} 0$/m);
-  assert.match(text, /^chorus_bus_stream_lag\{stream="in:\{p5\}"\} 0$/m);
-  assert.match(await s.metrics(gateway), /^chorus_bus_role\{role="gateway"\} 1$/m);
-  assert.match(await s.metrics(gateway), /^chorus_bus_stream_pending\{stream="out:\{gw:main\}"\} 0$/m);
+  await s.waitMetrics(workers[0], /^chorus_bus_role\{role="worker"\} 1$/m);
+  await s.waitMetrics(workers[0], /^chorus_bus_stream_pending\{stream="in:\{p0\}"\} 0$/m);
+  await s.waitMetrics(workers[0], /^chorus_bus_stream_lag\{stream="in:\{p5\}"\} 0$/m);
+  await s.waitMetrics(gateway, /^chorus_bus_role\{role="gateway"\} 1$/m);
+  await s.waitMetrics(gateway, /^chorus_bus_stream_pending\{stream="out:\{gw:main\}"\} 0$/m);
 
   // Acknowledged entries are trimmed away (whole stream nodes of 4, MINID ~).
   await waitFor(async () => (await s.ingressLength(PARTITIONS)) < sent.length / 2,
@@ -131,10 +130,10 @@ test('one gateway and three workers answer every message once, each channel in o
   assert.equal(await gateway.stop('SIGTERM'), 0, 'the gateway exits 0');
 });
 
-test('a worker killed in the middle of a slow handler: its work is taken over, every message still answered once, in order', { timeout: 60000 }, async () => {
+test('a worker killed in the middle of a slow handler: its work is taken over, every message still answered once, in order', { timeout: 120000 }, async () => {
   const s = await startScaleStack({ partitions: PARTITIONS, slowSeconds: 1.5 });
   const gateway = await s.start('gateway');
-  await s.fake.waitForReady(0, 10000);
+  await s.fake.waitForReady(0, 30000);
   const workers = [];
   for (let i = 0; i < 3; i++) workers.push(await s.start('worker'));
   for (const c of [gateway, ...workers]) await s.waitReady(c);
@@ -174,6 +173,32 @@ test('a worker killed in the middle of a slow handler: its work is taken over, e
   assert.equal(await gateway.stop('SIGTERM'), 0, 'the gateway exits 0');
 });
 
+test('workers joining and leaving in the middle of the traffic: nothing lost, nothing twice, every channel in order', { timeout: 120000 }, async () => {
+  const s = await startScaleStack({ partitions: PARTITIONS, slowSeconds: 0.3 });
+  const gateway = await s.start('gateway');
+  await s.fake.waitForReady(0, 30000);
+  const first = await s.start('worker');
+  await s.waitReady(first);
+  await waitFor(async () => (await heldBy(s, first)) === PARTITIONS, { timeoutMs: 10000, what: 'the first worker to hold everything' });
+  const channels = channelsCovering(PARTITIONS);
+  const sent = [];
+  const joined = [];
+  for (let round = 0; round < 10; round++) {
+    // Some slow messages, so partitions are handed over while work runs.
+    sent.push(...talk(s.fake, channels, 1, (c) => (round % 3 === 0 ? `slow r${round} ${c}` : `r${round} in ${c}`)));
+    if (round === 2 || round === 5) joined.push(await s.start('worker'));
+    if (round === 8) assert.equal(await first.stop('SIGTERM'), 0, 'the first worker leaves cleanly');
+    await delay(150);
+  }
+  await waitFor(() => sent.every((m) => s.answersTo(m.id).length > 0), { timeoutMs: 30000, what: 'every message to be answered' });
+  await delay(500);
+  assertExactlyOnceInOrder(s, sent, 'joins and a leave');
+  await waitFor(async () => (await Promise.all(joined.map((w) => heldBy(s, w)))).every((h) => h === PARTITIONS / 2),
+    { timeoutMs: 10000, what: 'the two remaining workers to hold three partitions each' });
+  for (const w of joined) assert.equal(await w.stop('SIGTERM'), 0);
+  assert.equal(await gateway.stop('SIGTERM'), 0);
+});
+
 // Start chorusd exactly as an operator would: only --role and --config.
 function runRole(role, env) {
   const conf = path.join(SRCDIR, 'bench', 'discord-echo.conf.lua');
@@ -188,7 +213,7 @@ function runRole(role, env) {
   return proc;
 }
 
-test('the bench echo config runs as a gateway and a worker against one Redis with no other option', { timeout: 30000 }, async () => {
+test('the bench echo config runs as a gateway and a worker against one Redis with no other option', { timeout: 60000 }, async () => {
   const redis = await startRedis();
   const fake = await startFakeDiscord({ token: TOKEN });
   after(() => fake.close());
@@ -196,9 +221,9 @@ test('the bench echo config runs as a gateway and a worker against one Redis wit
   delete env.CHORUS_LISTEN;
   runRole('gateway', env);
   runRole('worker', env);
-  await fake.waitForReady(0, 10000);
+  await fake.waitForReady(0, 30000);
   const m = fake.messageCreate({ channel_id: '100000000000000042', content: 'are you there?' });
-  const reply = await fake.waitForMessage((r) => r.message_reference && r.message_reference.message_id === m.id, 15000);
+  const reply = await fake.waitForMessage((r) => r.message_reference && r.message_reference.message_id === m.id, 40000);
   assert.equal(reply.content, 'echo: are you there?');
   assert.equal(fake.posted.filter((r) => r.message_reference && r.message_reference.message_id === m.id).length, 1);
   const streams = await redis.cmd('KEYS', 'bench:in:*');

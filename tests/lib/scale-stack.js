@@ -58,7 +58,7 @@ async function startScaleStack({ partitions = 6, leaseMs = 1500, heartbeatMs = 2
   const config = [
     'listen "127.0.0.1:0"',
     'admin_socket(env("CHORUS_TEST_ADMIN", "off"))',
-    `redis ${q(redis.url)} { prefix = "scale:", timeout_ms = 1000, reconnect_min_ms = 20, reconnect_max_ms = 200 }`,
+    `redis ${q(redis.url)} { prefix = "scale:", timeout_ms = 3000, reconnect_min_ms = 20, reconnect_max_ms = 200 }`,
     'log_level "info"',
     'shutdown_timeout_ms (3000)',
     'model "default" { provider = "local" }',
@@ -81,6 +81,7 @@ async function startScaleStack({ partitions = 6, leaseMs = 1500, heartbeatMs = 2
       args: ['--role', role],
       env: { DISCORD_TOKEN: TOKEN, ...env },
       files: { 'plugins/echo/init.lua': ECHO },
+      readyTimeoutMs: 20000,   // four processes start at once on a small, shared machine
     });
     chorus.role = role;
     procs.push(chorus);
@@ -103,7 +104,7 @@ async function startScaleStack({ partitions = 6, leaseMs = 1500, heartbeatMs = 2
   // Every bot message the fake received that answers user message ID.
   const answersTo = (id) => fake.posted.filter((r) => r.message_reference && r.message_reference.message_id === id);
 
-  async function waitReady(chorus, timeoutMs = 10000) {
+  async function waitReady(chorus, timeoutMs = 20000) {
     await waitFor(async () => (await httpGet(`${chorus.url}/readyz`)).status === 200,
       { timeoutMs, what: `the ${chorus.role} (pid ${chorus.pid}) to be ready` });
   }
@@ -115,7 +116,12 @@ async function startScaleStack({ partitions = 6, leaseMs = 1500, heartbeatMs = 2
     return n;
   }
 
-  return { redis, fake, ingressLength, start, procs, metric, metrics, answersTo, waitReady, token: TOKEN };
+  // Wait until a process's /metrics matches RE (gauges are read every heartbeat).
+  async function waitMetrics(chorus, re, timeoutMs = 10000) {
+    await waitFor(async () => re.test(await metrics(chorus)), { timeoutMs, what: `/metrics of pid ${chorus.pid} to match ${re}` });
+  }
+
+  return { redis, fake, ingressLength, waitMetrics, start, procs, metric, metrics, answersTo, waitReady, token: TOKEN };
 }
 
 module.exports = { startScaleStack, partitionOf, channelsCovering, TOKEN };

@@ -88,7 +88,12 @@ static void test_event_key(void) {
     struct chat_message *m = sample();
     char a[256], b[256];
     bus_event_key(m, a, sizeof(a));
-    is_str(a, "discord:100000000000000001:msg:1234567890", "a message's event key is its platform, channel and id");
+    is_str(a, "discord:100000000000000001:msg:1234567890:700000000000000001",
+           "a message's event key is its platform, channel, id and author");
+    free(m->author.id);
+    m->author.id = xstrdup("700000000000000002");
+    bus_event_key(m, b, sizeof(b));
+    ok(strcmp(a, b) != 0, "another author's message with the same id (web chat ids are the client's) is another event");
     m->event = xstrdup("reaction");
     m->reaction = xstrdup("👍");
     bus_event_key(m, b, sizeof(b));
