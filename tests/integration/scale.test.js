@@ -199,6 +199,52 @@ test('workers joining and leaving in the middle of the traffic: nothing lost, no
   assert.equal(await gateway.stop('SIGTERM'), 0);
 });
 
+test('a gateway killed and started again sends the replies the workers wrote while it was gone', { timeout: 120000 }, async () => {
+  const s = await startScaleStack({ partitions: PARTITIONS, slowSeconds: 1.5 });
+  let gateway = await s.start('gateway');
+  await s.fake.waitForReady(0, 30000);
+  const worker = await s.start('worker');
+  await s.waitReady(worker);
+  await waitFor(async () => (await heldBy(s, worker)) === PARTITIONS, { timeoutMs: 10000, what: 'the worker to hold everything' });
+  const channels = channelsCovering(3);
+  const sent = talk(s.fake, channels, 2, (c, i) => `slow ${i} in ${c}`);
+  // The messages are on their way to the worker; the gateway dies before any answer.
+  await worker.waitForLog(/plugin echo: handling slow/, 20000);
+  gateway.kill('SIGKILL');
+  await gateway.exited;
+  assert.equal(sent.filter((m) => s.answersTo(m.id).length > 0).length, 0, 'nothing was answered before the kill');
+  // The worker finishes and writes every reply to the gateway's egress stream.
+  await waitFor(async () => Number(await s.redis.cmd('XLEN', 'scale:out:{gw:main}')) >= sent.length,
+    { timeoutMs: 30000, what: 'the replies to wait on the egress stream' });
+  gateway = await s.start('gateway');
+  await waitFor(() => sent.every((m) => s.answersTo(m.id).length > 0), { timeoutMs: 30000, what: 'the restarted gateway to send every reply' });
+  await delay(300);
+  assertExactlyOnceInOrder(s, sent, 'gateway restart');
+  assert.equal(await worker.stop('SIGTERM'), 0);
+  assert.equal(await gateway.stop('SIGTERM'), 0);
+});
+
+test('a worker started while Redis is down is not ready, then joins and answers once Redis is back', { timeout: 120000 }, async () => {
+  const s = await startScaleStack({ partitions: PARTITIONS });
+  const gateway = await s.start('gateway');
+  await s.fake.waitForReady(0, 30000);
+  await s.redis.stop();
+  const worker = await s.start('worker');
+  const r = await httpGet(`${worker.url}/readyz`);
+  assert.equal(r.status, 503);
+  assert.match(r.body, /not ready: .*Redis/i, 'it says why');
+  await s.redis.restart();
+  await s.redis.cmd('CONFIG', 'SET', 'stream-node-max-entries', '4');
+  await s.waitReady(worker, 30000);
+  await s.waitReady(gateway, 30000);
+  await waitFor(async () => (await heldBy(s, worker)) === PARTITIONS, { timeoutMs: 15000, what: 'the worker to take every partition' });
+  const sent = talk(s.fake, channelsCovering(PARTITIONS), 2);
+  await waitFor(() => sent.every((m) => s.answersTo(m.id).length > 0), { timeoutMs: 30000, what: 'every message to be answered' });
+  assertExactlyOnceInOrder(s, sent, 'after Redis came back');
+  assert.equal(await worker.stop('SIGTERM'), 0);
+  assert.equal(await gateway.stop('SIGTERM'), 0);
+});
+
 // Start chorusd exactly as an operator would: only --role and --config.
 function runRole(role, env) {
   const conf = path.join(SRCDIR, 'bench', 'discord-echo.conf.lua');
