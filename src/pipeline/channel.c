@@ -389,6 +389,7 @@ static void channel_job_finish(struct job *job) {
     group_after(job);
     metrics_observe(METRIC_REPLY_SECONDS, job->platform->ops->name,
                     (double)(uv_now(server.loop) - job->started) / 1000.0);
+    platform_job_done(job->platform, job->msg);
     if (ch) {
         channel_unqueue(ch, job);
         ch->busy = 0;
