@@ -63,6 +63,12 @@ function Message:ask(text, opts)
   return answer
 end
 
+-- msg:stream(text): show a piece of the reply being written (where the
+-- platform shows replies growing); the final msg:reply replaces it.
+function Message:stream(text)
+  return core.stream(tostring(text))
+end
+
 -- msg:edit(message_id, text): change a message the bot sent.
 function Message:edit(message_id, text)
   return core.edit(message_id, tostring(text))
@@ -348,7 +354,8 @@ local function new_api()
     return core.timer_cancel(id)
   end
 
-  -- chorus.tool(name, {description=, parameters=}, fn): offered to models
+  -- chorus.tool(name, {description=, parameters=}, fn(args, ctx)): offered
+  -- to models; ctx.msg, ctx.persona, ctx.channel are the asking message's
   function chorus.tool(name, spec, fn)
     spec = copy(spec)
     spec.name = name
@@ -472,10 +479,50 @@ local function new_api()
   function chorus.state.user(msg) return scope("user", msg.platform, msg.author.id) end
 
   chorus.http = {}
-  -- chorus.http.request{url=, method=, headers=, body=, timeout=} -> {status=, body=} | nil, err
+  -- chorus.http.request{url=, method=, headers=, body=, query=, timeout=}
+  --   -> {status=, headers=, body=} | nil, err. timeout is in seconds (30).
   function chorus.http.request(req)
     if type(req) == "string" then req = { url = req } end
+    if type(req) ~= "table" then error("chorus.http.request takes a URL or {url = ..., ...}", 2) end
+    if req.query ~= nil then
+      if type(req.query) ~= "table" then error("http.request: query must be a table", 2) end
+      local q = chorus.http.query(req.query)
+      if q ~= "" then
+        req = copy(req)
+        req.url = tostring(req.url) .. (tostring(req.url):find("?", 1, true) and "&" or "?") .. q
+      end
+    end
     return core.http_request(req)
+  end
+
+  -- chorus.http.urlencode(s): percent-encode all but RFC 3986's unreserved
+  -- characters (a space becomes %20), for one query value or path segment.
+  function chorus.http.urlencode(s)
+    if type(s) == "number" or type(s) == "boolean" then s = tostring(s) end
+    if type(s) ~= "string" then error("urlencode takes a string", 2) end
+    return (s:gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end))
+  end
+
+  -- chorus.http.query{ q = "Paris", units = "metric", tag = {"a", "b"} }
+  --   -> "q=Paris&tag=a&tag=b&units=metric" (keys sorted; lists repeat the key)
+  function chorus.http.query(t)
+    if type(t) ~= "table" then error("query takes a table of names and values", 2) end
+    local keys = {}
+    for k in pairs(t) do
+      if type(k) ~= "string" then error("query: names must be strings", 2) end
+      keys[#keys + 1] = k
+    end
+    table.sort(keys)
+    local parts, enc = {}, chorus.http.urlencode
+    for _, k in ipairs(keys) do
+      local v = t[k]
+      if type(v) == "table" then
+        for _, item in ipairs(v) do parts[#parts + 1] = enc(k) .. "=" .. enc(item) end
+      else
+        parts[#parts + 1] = enc(k) .. "=" .. enc(v)
+      end
+    end
+    return table.concat(parts, "&")
   end
 
   chorus.log = {}
@@ -647,9 +694,26 @@ local M = {}
 local MESSAGE_KINDS = { command = true, hear = true, respond = true, fallback = true,
                         event = true, before = true, after = true }
 
+-- A tool's second argument: the message whose handler asked the model,
+-- so a tool reads the right conversation (chorus.history.load(ctx.msg)).
+-- Without one (a model called from a timer) only ctx.plugin is set.
+function M.tool_context(message)
+  local ctx = { plugin = NAME }
+  if type(message) == "table" then
+    local msg = setmetatable(message, Message)
+    msg.config = channel_config(msg)
+    ctx.msg, ctx.persona, ctx.channel, ctx.platform, ctx.author =
+      msg, msg.persona, msg.channel, msg.platform, msg.author
+  end
+  return ctx
+end
+
 -- Run one handler. For message kinds PAYLOAD is the message; a command's
 -- arguments are parsed here, and a bad one gets its usage as the reply.
-function M.invoke(fn, kind, payload, prefix)
+function M.invoke(fn, kind, payload, prefix, message)
+  if kind == "tool" then
+    return fn(payload, M.tool_context(message))
+  end
   if not MESSAGE_KINDS[kind] then
     return fn(payload)
   end

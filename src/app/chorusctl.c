@@ -135,6 +135,34 @@ static void print_status(json_t *st) {
     printf("jobs       %lld in flight, %lld queued, %lld busy channels\n",
            json_integer_value(json_object_get(jobs, "in_flight")), json_integer_value(json_object_get(jobs, "queued")),
            json_integer_value(json_object_get(st, "channels")));
+    json_t *bus = json_object_get(st, "bus");
+    if (bus) {
+        printf("role       %s  (%s)\n", json_string_value(json_object_get(bus, "role")),
+               json_string_value(json_object_get(bus, "id")));
+        printf("streams    %lld partitions, ingress lag %lld, pending %lld",
+               json_integer_value(json_object_get(bus, "partitions")),
+               json_integer_value(json_object_get(bus, "ingress_lag")),
+               json_integer_value(json_object_get(bus, "ingress_pending")));
+        if (json_object_get(bus, "egress_lag"))
+            printf("; egress lag %lld, pending %lld", json_integer_value(json_object_get(bus, "egress_lag")),
+                   json_integer_value(json_object_get(bus, "egress_pending")));
+        printf("\n");
+        json_t *held = json_object_get(bus, "held");
+        if (held) {
+            printf("held      ");
+            json_array_foreach(held, i, p) printf(" %lld(%s)", json_integer_value(json_object_get(p, "partition")),
+                                                 json_string_value(json_object_get(p, "state")));
+            printf("%s\n", json_array_size(held) ? "" : " none");
+        }
+        printf("workers   ");
+        json_array_foreach(json_object_get(bus, "workers"), i, p) printf(" %s", json_string_value(p));
+        printf("\n");
+        json_array_foreach(json_object_get(bus, "streams"), i, p)
+            printf("partition  %-3lld owner %-28s lag %lld  pending %lld\n",
+                   json_integer_value(json_object_get(p, "partition")),
+                   *json_string_value(json_object_get(p, "owner")) ? json_string_value(json_object_get(p, "owner")) : "-",
+                   json_integer_value(json_object_get(p, "lag")), json_integer_value(json_object_get(p, "pending")));
+    }
     printf("plugins    %s\n", json_string_value(json_object_get(st, "plugins")));
     printf("personas  ");
     json_array_foreach(json_object_get(st, "personas"), i, p) printf(" %s", json_string_value(p));

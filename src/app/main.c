@@ -16,6 +16,7 @@
 #include <curl/curl.h>
 #include "app/modules.h"
 #include "app/paths.h"
+#include "bus/bus.h"
 #include "ops/admin.h"
 #include "pipeline/channel.h"
 #include "conf/config.h"
@@ -38,13 +39,14 @@
 static uv_signal_t sig_term, sig_int, sig_hup;
 static uv_timer_t drain_timer, close_timer;
 static int close_ticks;
+static enum bus_role role = BUS_ROLE_ALL;
 
 static void on_redis_ready(void);
 static int watch_enabled(const struct runtime *rt);
 
 static void usage(FILE *out) {
     fprintf(out,
-            "Usage: chorusd --config FILE [--log-level LEVEL] [--log-format text|json]\n"
+            "Usage: chorusd --config FILE [--role all|gateway|worker] [--log-level LEVEL] [--log-format text|json]\n"
             "       chorusd --check-config FILE\n"
             "       chorusd --test --redis URL PLUGIN_DIR...   (the plugin test kit; see chorus-test)\n"
             "       chorusd --help | --version\n"
@@ -53,6 +55,9 @@ static void usage(FILE *out) {
             "\n"
             "  -c, --config FILE        the config file (Lua; see contrib/chorus.conf.lua)\n"
             "      --check-config FILE  validate FILE, print \"FILE: ok\" or its errors, and exit\n"
+            "      --role ROLE          all (default: one process does everything), gateway (holds the\n"
+            "                           platform connections) or worker (runs the skills); gateways and\n"
+            "                           workers share one Redis and the same config (docs/scaling.md)\n"
             "  -l, --log-level LEVEL    debug, info, warn or error (overrides the config)\n"
             "      --log-format FORMAT  text (default) or json\n"
             "  -h, --help               show this help\n"
@@ -139,6 +144,7 @@ static void close_handle(uv_handle_t *h) {
 /* Last stage inside the loop: release every handle so uv_run returns. */
 static void shutdown_final(void) {
     uv_timer_stop(&close_timer);
+    bus_stop();
     scheduler_stop();
     ask_stop();
     plugin_watch_stop();
@@ -164,7 +170,10 @@ static void on_close_tick(uv_timer_t *t) {
         struct platform *p = platform_at(i);
         if (p->ops->connections) open += p->ops->connections(p);
     }
-    if (open == 0 || ++close_ticks > 40) shutdown_final();
+    /* A gateway or worker lets its last writes (leases given back) leave first. */
+    int min_ticks = role == BUS_ROLE_ALL ? 0 : 2;
+    if ((open == 0 && close_ticks >= min_ticks) || ++close_ticks > 40) shutdown_final();
+    else if (open == 0) close_ticks++;
 }
 
 /* Every reply is out (or the deadline passed): close the platforms. */
@@ -172,6 +181,7 @@ static void shutdown_close(void) {
     if (server.stopping >= 3) return;
     server.stopping = 3;
     uv_timer_stop(&drain_timer);
+    bus_stop();
     for (int i = 0; platform_at(i); i++) {
         struct platform *p = platform_at(i);
         if (p->ops->stop) p->ops->stop(p);
@@ -272,11 +282,13 @@ static void on_signal(uv_signal_t *s, int signum) {
 /* Parse options; returns -1 to exit with *code. */
 static int parse_args(int argc, char **argv, const char **config, const char **check,
                       const char **level, const char **format, int *code) {
+    const char *role_name = NULL;
     static const struct option opts[] = {
         { "config", required_argument, NULL, 'c' },
         { "check-config", required_argument, NULL, 'C' },
         { "log-level", required_argument, NULL, 'l' },
         { "log-format", required_argument, NULL, 'F' },
+        { "role", required_argument, NULL, 'R' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 }
@@ -288,6 +300,7 @@ static int parse_args(int argc, char **argv, const char **config, const char **c
         case 'C': *check = optarg; break;
         case 'l': *level = optarg; break;
         case 'F': *format = optarg; break;
+        case 'R': role_name = optarg; break;
         case 'h': usage(stdout); *code = 0; return -1;
         case 'V': printf("chorusd %s\n", PACKAGE_VERSION); *code = 0; return -1;
         default: usage(stderr); *code = 2; return -1;
@@ -296,6 +309,11 @@ static int parse_args(int argc, char **argv, const char **config, const char **c
     if (optind < argc) {
         fprintf(stderr, "chorusd: unexpected argument '%s'\n", argv[optind]);
         usage(stderr);
+        *code = 2;
+        return -1;
+    }
+    if (role_name && bus_role_parse(role_name, &role) < 0) {
+        fprintf(stderr, "chorusd: --role must be all, gateway or worker\n");
         *code = 2;
         return -1;
     }
@@ -316,6 +334,7 @@ static int watch_enabled(const struct runtime *rt) {
 /* Redis is (back) up: put back what lives there. */
 static void on_redis_ready(void) {
     if (server.rt && !server.stopping) scheduler_sync(server.rt->skills);
+    bus_redis_ready();
 }
 
 /* Start the parts on the loop; returns 0 or -1 after logging why. */
@@ -337,7 +356,11 @@ static int start(struct config *cfg) {
         return -1;
     }
     redis_client_on_ready(server.redis, on_redis_ready);
-    modules_platforms_start(cfg, 0);
+    if (modules_role_start(cfg, role, err, sizeof(err)) < 0) {
+        log_error("%s: %s", bus_role_name(role), err);
+        return -1;
+    }
+    if (role != BUS_ROLE_ALL) log_info("role: %s", bus_role_name(role));
     server.web = web_start(server.loop, cfg->listen_host, cfg->listen_port, cfg->web_root, err, sizeof(err));
     if (!server.web || (cfg->listen_port >= 0 && web_port(server.web) < 0)) {
         log_error("%s", err);
@@ -420,6 +443,7 @@ int main(int argc, char **argv) {
         shutdown_final();
     }
     uv_run(&loop, UV_RUN_DEFAULT);
+    bus_free();
     web_free(server.web);
     runtime_release(server.rt);
     channel_shutdown();

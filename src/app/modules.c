@@ -5,6 +5,7 @@
  * `modules` below. */
 #include <stddef.h>
 #include "app/modules.h"
+#include "bus/bus.h"
 #include "conf/config.h"
 #include "conf/config_schema.h"
 #include "core/commands.h"
@@ -90,6 +91,7 @@ static const struct module modules[] = {
     { "budget", budget_config_register, NULL, NULL, NULL, 0 },
     { "operators", operator_config_register, NULL, operator_chat_install, NULL, 0 },
     { "ledger", ledger_config_register, NULL, admin_http_routes_add, NULL, 0 },
+    { "bus", bus_config_register, NULL, NULL, NULL, 0 },
     /* Chat platforms: one line each. */
     { "webchat", NULL, NULL, NULL, &webchat_platform, 0 },
     { "discord", discord_config_register, NULL, NULL, &discord_platform, 0 },
@@ -162,4 +164,29 @@ void modules_platforms_start(const struct config *cfg, int test_mode) {
         struct platform *p = platform_at(i);
         if (p->ops->start && p->ops->start(p) < 0) log_error("platform %s failed to start", p->ops->name);
     }
+}
+
+int modules_role_start(const struct config *cfg, enum bus_role role, char *err, size_t errlen) {
+    struct bus_settings s;
+    bus_settings_from_config(cfg, &s);
+    if (role == BUS_ROLE_GATEWAY) {
+        modules_platforms_start(cfg, 0);
+        return bus_gateway_start(&s, err, errlen);
+    }
+    if (role == BUS_ROLE_WORKER) {
+        /* No connections of its own: stand-ins for the gateways' platforms. */
+        host.loop = server.loop;
+        host.http = server.http;
+        platform_reset();
+        channel_init();
+        if (bus_worker_start(&s, &host, channel_enqueue, err, errlen) < 0) return -1;
+        for (size_t i = 0; i < NMODULES; i++) {
+            const struct platform_ops *ops = modules[i].platform;
+            if (!ops || modules[i].test_only || (ops->config_kind && !config_first(cfg, ops->config_kind))) continue;
+            bus_worker_platform(ops->name);
+        }
+        return 0;
+    }
+    modules_platforms_start(cfg, 0);
+    return 0;
 }

@@ -39,7 +39,7 @@ struct kit kit;
 /* The config every test starts from unless --config names another. */
 static const char default_config[] =
     "-- written by chorusd --test\n"
-    "model \"default\" { provider = \"script\" }\n"
+    "model \"default\" { provider = \"script\", capabilities = { \"tools\", \"streaming\" } }\n"
     "persona \"aiko\" { display_name = \"Aiko\", prompt = \"You are Aiko, the test persona.\",\n"
     "                   model = \"default\", apology = \"Sorry, I can't answer right now.\" }\n"
     "default_persona \"aiko\"\n";
@@ -233,6 +233,7 @@ int testkit_main(int argc, char **argv) {
     }
     kit.waiter = kit.test = NULL;   /* late completions must not resume into the closed state */
     stop_parts();
+    kit_mock_reset();
     if (kit.L) lua_close(kit.L);
     if (uv_loop_close(&loop) != 0) log_warn("chorus-test: some loop handles were still open");
     remove_tmp(own_config);

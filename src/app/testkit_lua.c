@@ -313,4 +313,5 @@ void kit_push_api(lua_State *L) {
     lua_pushstring(L, kit.tmp);
     lua_setfield(L, -2, "tmp");
     kit_http_register(L);
+    kit_mock_register(L);
 }

@@ -24,8 +24,9 @@ struct job {
     const char *speaker;             /* that persona's name */
     struct channel *ch;
     int replies;                     /* messages sent for this job */
-    int silent;                      /* banned, ignored or muted: no apology */
     int role;                        /* the author's role, read in C: 0 user, 1 moderator, 2 admin, 3 owner */
+    int silent;                      /* banned, ignored, muted or dropped by middleware: no apology */
+    int handled;                     /* a handler reacted or returned true: no apology */
     struct persona *own_persona;     /* a live-edited copy, freed with the job */
     json_t *disabled;                /* plugins turned off in this channel */
     uint64_t started;                /* uv_now() at start */

@@ -217,7 +217,7 @@ static void on_result(const struct provider_result *pr, void *data) {
                  m->name, d->index, d->failures, c->breaker_cooldown_ms);
         d->failures = 0;
     }
-    if (retryable(pr->kind) && c->attempt < c->retries) {
+    if (retryable(pr->kind) && !pr->final && c->attempt < c->retries) {
         long delay = c->backoff_ms << c->attempt;
         if (pr->retry_after_ms >= 0) delay = pr->retry_after_ms;
         if (delay > c->max_backoff_ms) delay = c->max_backoff_ms;

@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include "ops/admin.h"
+#include "bus/bus.h"
 #include "pipeline/channel.h"
 #include "lib/log.h"
 #include "io/http_client.h"
@@ -105,6 +106,9 @@ json_t *admin_status_json(void) {
                      "plugins", skill_host_plugins(server.rt->skills),
                      "personas", personas, "models", models,
                      "default_persona", server.rt->personas->fallback->name);
+    json_t *bs = bus_status();
+    json_object_set_new(st, "role", json_string(bs ? json_string_value(json_object_get(bs, "role")) : "all"));
+    if (bs) json_object_set_new(st, "bus", bs);
     json_object_set_new(st, "metrics", json_pack("{s:f, s:f, s:i, s:f}",
         "messages_in", metrics_sum(METRIC_MESSAGES_IN), "messages_out", metrics_sum(METRIC_MESSAGES_OUT),
         "model_in_flight", http_client_in_flight(server.http),

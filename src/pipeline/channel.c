@@ -379,15 +379,17 @@ static void channel_job_detach(struct job *job) {
 }
 
 /* The job is done: apologise if nobody answered a message addressed to
- * the persona, free it and start the channel's next job (a detached job
- * left its queue already). */
+ * the persona (no reply, no reaction, no handler returning true, not
+ * dropped by middleware), free it and start the channel's next job (a
+ * detached job left its queue already). */
 static void channel_job_finish(struct job *job) {
     struct channel *ch = job->ch;
-    if (job->replies == 0 && !job->msg->event && !job->silent && job->msg->direct)
+    if (job->replies == 0 && !job->handled && !job->msg->event && !job->silent && job->msg->direct)
         job_reply(job, job->persona->apology, strlen(job->persona->apology), NULL, NULL);
     group_after(job);
     metrics_observe(METRIC_REPLY_SECONDS, job->platform->ops->name,
                     (double)(uv_now(server.loop) - job->started) / 1000.0);
+    platform_job_done(job->platform, job->msg);
     if (ch) {
         channel_unqueue(ch, job);
         ch->busy = 0;

@@ -12,6 +12,7 @@
 #include "skills/dispatch.h"
 #include "core/job.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "skills/lua/lua_api.h"
 #include "core/message.h"
 #include "persona/persona.h"
@@ -225,14 +226,24 @@ static int push_step(lua_State *co, void *arg) {
 
 static void run_next(struct run *r);
 
+/* Did the handler's run return true (its first result)? */
+static int returned_true(struct task *t) {
+    lua_State *co = task_stack(t);
+    return lua_gettop(co) >= 1 && lua_isboolean(co, 1) && lua_toboolean(co, 1);
+}
+
 /* A step ended: decide what runs next. */
 static void on_step_end(struct task *t, enum task_end how, void *data) {
     struct run *r = data;
     int i = r->i++;
-    (void)t;
     if (i < r->nbefore) {
-        if (how == TASK_DECLINED) r->i = r->n;   /* a middleware stopped it: nothing more runs */
+        if (how == TASK_DECLINED) {   /* a middleware stopped it: nothing more runs, no apology */
+            r->i = r->n;
+            r->job->silent = 1;
+            metrics_inc(METRIC_MESSAGES_DROPPED, r->steps[i].hd->plugin->name, 1);
+        }
     } else if (i < r->nbefore + r->nmain && !r->job->msg->event) {
+        if (how == TASK_DONE && returned_true(t)) r->job->handled = 1;
         if (how != TASK_DECLINED) {
             r->taken = 1;
             r->i = r->nbefore + r->nmain;   /* taken (or failed): on to after-middleware */

@@ -217,8 +217,19 @@ static int core_react(lua_State *L) {
         return 2;
     }
     int rc = pf->ops->react(pf, job->msg->channel, target, emoji);
+    if (rc == 0) job->handled = 1;   /* a reaction is an answer: no apology */
     lua_pushboolean(L, rc == 0);
     return 1;
+}
+
+/* core.stream(text): a piece of a reply still being written, shown where
+ * the platform lets replies grow (web chat); the final msg:reply replaces it. */
+static int core_stream(lua_State *L) {
+    struct task *t = task_check(L);
+    size_t len;
+    const char *text = luaL_checklstring(L, 1, &len);
+    job_stream_delta(need_job(L, t), text, len);
+    return 0;
 }
 
 /* core.edit(message_id, text) -> true | nil, err */
@@ -432,6 +443,7 @@ void lua_api_push_core(lua_State *L) {
         { "typing", core_typing },
         { "react", core_react },
         { "edit", core_edit },
+        { "stream", core_stream },
         { "sleep", core_sleep },
         { "spawn", task_lua_spawn },
         { "join", task_lua_join },

@@ -1,6 +1,7 @@
 /* lua_io.c - the core functions that wait on the network: models, history
  * and plugin state in Redis, and HTTP requests. Each checks the plugin's
  * manifest permissions first, then starts its operation and yields. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -554,7 +555,46 @@ static int core_history_append(lua_State *L) {
 struct http_op {
     struct task *task;
     struct http_call *call;
+    void *mocked;              /* the test kit's handle instead of a call */
 };
+
+static const struct lua_http_mock *http_mock;
+
+void lua_io_set_http_mock(const struct lua_http_mock *mock) {
+    http_mock = mock;
+}
+
+/* Push the response's header lines as a table: lower-case names, repeated
+ * headers joined with ", " (Set-Cookie too, as most HTTP libraries do). */
+static void push_headers(lua_State *co, const char *lines) {
+    lua_newtable(co);
+    for (const char *p = lines; p && *p;) {
+        const char *eol = strstr(p, "\r\n");
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+        const char *colon = memchr(p, ':', len);
+        if (colon && colon > p) {
+            size_t nlen = (size_t)(colon - p);
+            const char *v = colon + 1, *end = p + len;
+            while (v < end && (*v == ' ' || *v == '\t')) v++;
+            while (end > v && (end[-1] == ' ' || end[-1] == '\t')) end--;
+            luaL_Buffer b;
+            luaL_buffinit(co, &b);
+            for (size_t i = 0; i < nlen; i++) luaL_addchar(&b, (char)tolower((unsigned char)p[i]));
+            luaL_pushresult(&b);
+            lua_pushvalue(co, -1);
+            if (lua_rawget(co, -3) == LUA_TSTRING) {
+                lua_pushliteral(co, ", ");
+                lua_pushlstring(co, v, (size_t)(end - v));
+                lua_concat(co, 3);
+            } else {
+                lua_pop(co, 1);
+                lua_pushlstring(co, v, (size_t)(end - v));
+            }
+            lua_rawset(co, -3);
+        }
+        p = eol ? eol + 2 : p + len;
+    }
+}
 
 static void on_http_done(const struct http_response *res, void *data) {
     struct http_op *op = data;
@@ -567,17 +607,20 @@ static void on_http_done(const struct http_response *res, void *data) {
         task_resume(t, 2);
         return;
     }
-    lua_createtable(co, 0, 2);
+    lua_createtable(co, 0, 3);
     lua_pushinteger(co, res->status);
     lua_setfield(co, -2, "status");
     lua_pushlstring(co, res->body, res->body_len);
     lua_setfield(co, -2, "body");
+    push_headers(co, res->headers);
+    lua_setfield(co, -2, "headers");
     task_resume(t, 1);
 }
 
 static void cancel_http(void *data) {
     struct http_op *op = data;
-    http_cancel(op->call);
+    if (op->mocked) http_mock->cancel(op->mocked);
+    else http_cancel(op->call);
     free(op);
 }
 
@@ -612,7 +655,7 @@ static int core_http_request(lua_State *L) {
     }
     if (!plugin_http_allowed(plugin_of(L), host)) {
         lua_pushnil(L);
-        lua_pushfstring(L, "plugin %s may not call %s (add the host to permissions.http in its manifest.lua)",
+        lua_pushfstring(L, "plugin %s may not call %s (add the host to permissions.http in its manifest.lua, or to http = {...} in its plugin block of the config)",
                         plugin_of(L)->name, host);
         return 2;
     }
@@ -645,6 +688,17 @@ static int core_http_request(lua_State *L) {
     };
     struct http_op *op = xcalloc(1, sizeof(*op));
     op->task = t;
+    if (http_mock) {
+        char why[512] = "";
+        op->mocked = http_mock->start(&req, on_http_done, op, why, sizeof(why));
+        if (op->mocked) return task_wait(L, t, op, cancel_http);
+        if (why[0]) {
+            free(op);
+            lua_pushnil(L);
+            lua_pushstring(L, why);
+            return 2;
+        }
+    }
     op->call = http_start(server.http, &req, on_http_done, op);
     if (!op->call) {
         free(op);
@@ -681,18 +735,23 @@ struct tool_op {
     json_t *args;
     int fn_ref;
     struct runtime *rt;
+    struct job *job;           /* the caller's message, for the tool's ctx */
     int waiting;               /* the caller yielded for the result */
     int done;                  /* the tool finished before the caller yielded */
     char *result;
 };
 
+/* invoke(fn, "tool", args, "", message): the message whose handler asked
+ * the model becomes the tool's ctx.msg (nil when none, e.g. from a timer). */
 static int push_tool_args(lua_State *co, void *arg) {
     struct tool_op *op = arg;
     lua_rawgeti(co, LUA_REGISTRYINDEX, op->fn_ref);
     lua_pushstring(co, "tool");
     lua_json_push(co, op->args);
     lua_pushstring(co, "");
-    return 4;
+    if (op->job) lua_api_push_message(co, op->job);
+    else lua_pushnil(co);
+    return 5;
 }
 
 /* The tool's task ended: its results, as data, go back to the caller. */
@@ -759,6 +818,7 @@ static int core_tool_call(lua_State *L) {
     op->args = decoded;
     op->fn_ref = hd->fn_ref;
     op->rt = runtime_acquire(server.rt);
+    op->job = task_job(t);
     task_start(hd->plugin, hd->plugin->invoke_ref, task_job(t), push_tool_args, op, on_tool_end, op);
     if (op->done) {            /* it finished without waiting on anything */
         lua_pushstring(L, op->result);
