@@ -109,7 +109,7 @@ test('a fact said 200 turns ago comes back for a related question', async () => 
   assert.match(preview.stdout, /--- recalled turns \(embed\)\n {2}#0 user Ann \(cosine 0\.\d+\): my cat is called Miso/);
   assert.match(preview.stdout, /Recalled from long ago in this conversation/);
   const json = JSON.parse((await chorusctl(s.socket, '--json', 'persona', 'preview', 'aiko', '--channel', 'webchat:den', 'does my cat Miso like music?')).stdout);
-  const hit = json.data.recall[0];
+  const hit = json.recall[0];
   assert.equal(hit.content, FACT);
   assert.ok(hit.score > 0.3 && hit.score <= 1, `a cosine score (${hit.score})`);
   assert.equal(s.fake.requests.length, chats, 'the preview called no chat model');
