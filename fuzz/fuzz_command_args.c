@@ -134,6 +134,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     lua_setfield(L, -2, "platform");
     lua_pushstring(L, "c1");
     lua_setfield(L, -2, "channel");
+    lua_newtable(L);                                  /* its author, as dispatch builds it */
+    lua_pushstring(L, "u1");
+    lua_setfield(L, -2, "id");
+    lua_pushstring(L, "user");
+    lua_setfield(L, -2, "role");
+    lua_setfield(L, -2, "author");
     lua_pushstring(L, "!");
     if (lua_pcall(L, 4, 0, 0) != LUA_OK) {
         fprintf(stderr, "\"%s\": %s\n", lua_tostring(L, text), lua_tostring(L, -1));
