@@ -48,8 +48,27 @@ function waitForLine(proc, regex, timeoutMs, what) {
   });
 }
 
+// The busy channel's guild, as Discord sends it when the bot joins: discord.js
+// drops guild messages from guilds and channels it has not been told of.
+function announceGuild(fake) {
+  const guildId = '200000000000000001';
+  fake.dispatch('GUILD_CREATE', {
+    id: guildId, name: 'Bench', icon: null, owner_id: '700000000000000001', afk_channel_id: null, afk_timeout: 300,
+    verification_level: 0, default_message_notifications: 0, explicit_content_filter: 0, mfa_level: 0,
+    features: [], system_channel_id: null, premium_tier: 0, preferred_locale: 'en-US', nsfw_level: 0,
+    unavailable: false, large: false, member_count: 2, joined_at: new Date().toISOString(),
+    roles: [{ id: guildId, name: '@everyone', color: 0, hoist: false, position: 0, permissions: '377957124160', managed: false, mentionable: false, flags: 0 }],
+    emojis: [], stickers: [], members: [], presences: [], voice_states: [], threads: [], stage_instances: [], guild_scheduled_events: [],
+    channels: [{ id: '300000000000000000', type: 0, guild_id: guildId, name: 'busy', position: 0, permission_overwrites: [], nsfw: false, parent_id: null, topic: null }],
+  });
+}
+
 // Drive N messages through the bot connected to FAKE; returns the figures.
 async function drive(fake, pid) {
+  if (oneChannel) {
+    announceGuild(fake);
+    await new Promise((r) => setTimeout(r, 300));
+  }
   const pending = new Map();       // message id -> dispatch time
   const latencies = [];
   let sent = 0;
