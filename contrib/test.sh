@@ -75,6 +75,9 @@ grep -aE '^(chorusd|grammY|ratios)' "$top/.ci-bench-telegram-smoke.log"
 # The IRC benchmark, briefly: chorusd and irc-framework on one real InspIRCd.
 step bench-irc-smoke node bench/irc/run.js --smoke
 grep -aE '^(chorusd|irc-framework|ratios)' "$top/.ci-bench-irc-smoke.log"
+# The soak, for 20 s: web chat and Discord at once, RSS, fds and p99 per sample, exactly one answer each.
+step bench-soak-smoke node bench/soak/run.js --smoke
+grep -aE '^soak: ' "$top/.ci-bench-soak-smoke.log"
 step bench-dispatch make bench-dispatch BENCH_FLAGS=--smoke
 step bench-router make bench-router BENCH_FLAGS=--smoke
 # A 1,000-entry lorebook matched per message: microseconds (fails over a millisecond).
