@@ -70,8 +70,12 @@ function startChorusd(config, env) {
   const file = path.join(dir, 'soak.conf.lua');
   fs.writeFileSync(file, config);
   const bin = process.env.CHORUSD || path.join(ROOT, 'src', 'chorusd');
-  const proc = spawn(bin, ['--config', file], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'], cwd: '/' });
-  const d = { proc, pid: proc.pid, tail: [], warnings: 0, exited: null };
+  // CHORUS_DATA_DIR: the source tree's plugins/ (the chat plugin answers
+  // through the persona) and web/ (the chat page), as installed.
+  const proc = spawn(bin, ['--config', file], {
+    env: { CHORUS_DATA_DIR: ROOT, ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'], cwd: '/',
+  });
+  const d = { proc, pid: proc.pid, tail: [], warnings: 0, firstWarnings: [], exited: null };
   let partial = '';
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`chorusd did not start within 10 s:\n${d.tail.join('\n')}`)), 10000);
@@ -82,7 +86,10 @@ function startChorusd(config, env) {
       for (const line of lines) {
         d.tail.push(line);
         if (d.tail.length > 40) d.tail.shift();
-        if (/\b(warn|warning|error|fatal)\b/i.test(line)) d.warnings++;
+        if (/\b(warn|warning|error|fatal)\b/i.test(line)) {
+          d.warnings++;
+          if (d.firstWarnings.length < 5) d.firstWarnings.push(line);
+        }
         const m = /listening on http:\/\/([0-9.]+):(\d+)/.exec(line);
         if (m && !d.wsUrl) {
           d.wsUrl = `ws://${m[1]}:${m[2]}/ws`;
@@ -130,7 +137,7 @@ function answer(id, text, isError) {
   interval.lat.push(nowMs() - p.at);
   block.push(interval.lat[interval.lat.length - 1]);
   if (isError) tally.errors++;
-  else if (typeof text !== 'string' || !text.includes(p.token)) tally.wrong++;
+  else if (typeof text !== 'string' || !text.includes(p.token)) { if (!tally.wrong++) console.log(`soak: first wrong answer, to ${p.token}: ${JSON.stringify(text).slice(0, 300)}`); }
 }
 
 // ---- web chat guests ------------------------------------------------------
@@ -366,6 +373,8 @@ async function main() {
       + `${webStats.protocolErrors.length} protocol errors; Discord: ${discord.violations.length} limit violations; `
       + `p99 per sample ${f1(Math.min(...all))}-${f1(Math.max(...all))} ms`);
     for (const line of v.lines) console.log(line);
+    console.log(`soak: chorusd logged ${chorus.warnings} warnings or errors${chorus.warnings ? '; the first:' : ''}`);
+    for (const line of chorus.firstWarnings) console.log(`  ${line}`);
     const exact = pending.size === 0 && tally.duplicates === 0 && tally.strays === 0 && tally.wrong === 0 && tally.errors === 0
       && tally.answered === tally.sent;
     console.log(exact ? 'soak: every message got exactly one answer' : 'soak: NOT every message got exactly one answer');
