@@ -9,11 +9,14 @@
 // It starts its own redis-server, the fake OpenAI model (tests/lib/fake-openai.js),
 // the fake Discord (tests/lib/fake-discord.js) and chorusd configured with both.
 // Traffic, RATE messages/s in all (half each way):
-//   - web chat: 6 guests on websockets, each in its own two channels; 2 of
+//   - web chat: 6 guests on websockets, each in its own 4 channels; 2 of
 //     them leave and come back every RECONNECT (after their answers arrive);
-//   - Discord: 8 users in 4 guild channels (mentioning the bot) and 4 DMs.
+//   - Discord: 8 users in 8 guild channels (mentioning the bot) and 8 DMs.
+// A channel's messages are answered one at a time, so the channels are many
+// (40, half a message a second each): a slow minute on a shared machine
+// queues less behind one channel.
 // Every SAMPLE (a minute) it prints one row: chorusd's RSS (VmRSS), open fds
-// (/proc/PID/fd), the p50/p99 of the replies that arrived in it (from the
+// (/proc/PID/fd), the jobs queued and running (/metrics), the p50/p99 of the replies that arrived in it (from the
 // message sent to its answer received), messages sent and answered, and the
 // warnings chorusd logged. At the end: whether RSS, fds and p99 stayed flat
 // (the last quarter's median against the second quarter's; the first quarter
@@ -23,6 +26,7 @@
 // --smoke: 20 s, a row every 5 s; flatness is printed but not judged.
 const fs = require('node:fs');
 const path = require('node:path');
+const http = require('node:http');
 const { spawn } = require('node:child_process');
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -37,14 +41,15 @@ const args = process.argv.slice(2);
 const opt = (name, def) => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : def; };
 const smoke = args.includes('--smoke');
 const MINUTES = opt('minutes', 60);
-const RATE = opt('rate', 30);
+const RATE = opt('rate', 20);
 const DURATION_MS = smoke ? 20000 : MINUTES * 60000;
 const SAMPLE_MS = smoke ? 5000 : 60000;
 const RECONNECT_MS = smoke ? 4000 : 30000;
 const WEB_CLIENTS = 6;
 const RECONNECTING = 2;
-const GUILD_CHANNELS = 4;
-const DM_CHANNELS = 4;
+const WEB_CHANNELS = 4;           // per guest
+const GUILD_CHANNELS = 8;
+const DM_CHANNELS = 8;
 const DISCORD_USERS = 8;
 const DRAIN_MS = 30000;
 // Tolerances of the verdict (last-quarter median against second-quarter median).
@@ -93,6 +98,7 @@ function startChorusd(config, env) {
         const m = /listening on http:\/\/([0-9.]+):(\d+)/.exec(line);
         if (m && !d.wsUrl) {
           d.wsUrl = `ws://${m[1]}:${m[2]}/ws`;
+          d.port = Number(m[2]);
           clearTimeout(t);
           resolve(d);
         }
@@ -105,6 +111,28 @@ function startChorusd(config, env) {
     });
   });
 }
+
+// chorusd's /metrics as { name or name{labels}: value }.
+function metrics(port) {
+  return new Promise((resolve) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/metrics', timeout: 5000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => {
+        const m = {};
+        for (const line of body.split('\n')) {
+          const r = /^([a-z_]+(?:\{[^}]*\})?) ([0-9.e+-]+)$/.exec(line);
+          if (r) m[r[1]] = Number(r[2]);
+        }
+        resolve(m);
+      });
+    });
+    req.on('error', () => resolve({}));
+    req.on('timeout', () => { req.destroy(); resolve({}); });
+  });
+}
+const sum = (m, prefix) => Object.keys(m).filter((k) => k.startsWith(prefix)).reduce((a, k) => a + m[k], 0);
 
 // ---- bookkeeping ----------------------------------------------------------
 
@@ -175,7 +203,7 @@ class WebGuest {
   send() {
     const id = `w${this.k}-${++this.n}`;
     const token = `[${id}]`;
-    this.ws.sendJson({ type: 'message', id, channel: `soak-web-${this.k}-${this.n % 2}`, user: this.user, text: `hello ${token}` });
+    this.ws.sendJson({ type: 'message', id, channel: `soak-web-${this.k}-${this.n % WEB_CHANNELS}`, user: this.user, text: `hello ${token}` });
     this.outstanding++;
     track(id, 'web', token, this);
   }
@@ -215,13 +243,13 @@ function pct(sorted, p) { return sorted.length ? sorted[Math.min(sorted.length -
 const f1 = (x) => (Number.isFinite(x) ? x.toFixed(1) : '-');
 
 function header() {
-  console.log('| t (min) | RSS MB | fds (max) | CPU % | p50 ms | p99 ms | sent | answered | warnings |');
-  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('| t (min) | RSS MB | fds (max) | CPU % | queued | p50 ms | p99 ms | sent | answered | refused | warnings |');
+  console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 }
 
 function row(r) {
-  console.log(`| ${r.t.toFixed(smoke ? 2 : 0)} | ${f1(r.rssMb)} | ${r.fds} (${r.fdsMax}) | ${f1(r.cpu)} | ${f1(r.p50)} | ${f1(r.p99)} | `
-    + `${r.sent} | ${r.answered} | ${r.warnings} |`);
+  console.log(`| ${r.t.toFixed(smoke ? 2 : 0)} | ${f1(r.rssMb)} | ${r.fds} (${r.fdsMax}) | ${f1(r.cpu)} | ${r.queued} | ${f1(r.p50)} | ${f1(r.p99)} | `
+    + `${r.sent} | ${r.answered} | ${r.refused} | ${r.warnings} |`);
 }
 
 // Flat: the last quarter's median against the second quarter's.
@@ -255,7 +283,9 @@ async function main() {
   const model = await startFakeOpenAI();
   const discord = await startFakeDiscord({ token: TOKEN });
   const discordConf = `discord { token = env("DISCORD_TOKEN"), api_base = ${luaString(discord.apiBase)} }`;
-  const config = chorusConfig({ redisUrl: redis.url, modelBaseUrl: model.baseUrl, extra: discordConf });
+  // Redis and model timeouts as shipped (docs/config.md), not the tests' short ones.
+  const config = chorusConfig({ redisUrl: redis.url, modelBaseUrl: model.baseUrl, extra: discordConf,
+    redisTimeoutMs: 2000, connectTimeoutMs: 5000, modelTimeoutMs: 60000 });
   let chorus;
   let ok = false;
   try {
@@ -295,8 +325,8 @@ async function main() {
       const c = n % (GUILD_CHANNELS + DM_CHANNELS);
       const token = `[d-${n}]`;
       const m = c < GUILD_CHANNELS
-        ? discord.mentionBot({ channel_id: `31000000000000000${c}`, author, content: `hello ${token}` })
-        : discord.messageCreate({ dm: true, channel_id: `32000000000000000${c}`, author, content: `hello ${token}` });
+        ? discord.mentionBot({ channel_id: `3100000000000000${String(c).padStart(2, '0')}`, author, content: `hello ${token}` })
+        : discord.messageCreate({ dm: true, channel_id: `3200000000000000${String(c).padStart(2, '0')}`, author, content: `hello ${token}` });
       track(m.id, 'discord', token, null);
     };
     const pump = setInterval(() => {
@@ -317,7 +347,10 @@ async function main() {
     let lastCpu = cpuSeconds(chorus.pid);
     let lastAt = t0;
     const blocks = [];
-    const sample = () => {
+    let lastRefused = 0;
+    const sample = async () => {
+      const met = await metrics(chorus.port);
+      const refused = sum(met, 'chorus_limit_refusals_total');
       const lat = interval.lat.sort((a, b) => a - b);
       const at = nowMs();
       const cpu = cpuSeconds(chorus.pid);
@@ -325,9 +358,11 @@ async function main() {
       const r = {
         t: (at - t0) / 60000, rssMb: procStatus(chorus.pid, 'VmRSS') / 1024, fds, fdsMax: Math.max(fds, interval.fdsMax),
         cpu: ((cpu - lastCpu) * 100000) / (at - lastAt),
+        queued: sum(met, 'chorus_queue_depth') + sum(met, 'chorus_jobs_in_flight'), refused: refused - lastRefused,
         p50: pct(lat, 0.5), p99: pct(lat, 0.99), sent: interval.sent, answered: interval.answered, warnings: chorus.warnings - lastWarnings,
       };
       lastWarnings = chorus.warnings;
+      lastRefused = refused;
       lastCpu = cpu;
       lastAt = at;
       interval = { sent: 0, answered: 0, lat: [], fdsMax: 0 };
@@ -338,6 +373,7 @@ async function main() {
         const bl = block.sort((a, b) => a - b);
         blocks.push({ t: r.t, rssMb: r.rssMb, fds: r.fds, fdsMax: Math.max(...ten.map((x) => x.fdsMax)),
           cpu: ten.reduce((a, x) => a + x.cpu, 0) / 10, p50: pct(bl, 0.5), p99: pct(bl, 0.99),
+          queued: r.queued, refused: ten.reduce((a, x) => a + x.refused, 0),
           sent: ten.reduce((a, x) => a + x.sent, 0), answered: ten.reduce((a, x) => a + x.answered, 0),
           warnings: ten.reduce((a, x) => a + x.warnings, 0) });
         block = [];
@@ -372,6 +408,9 @@ async function main() {
     console.log(`soak: web chat: ${webStats.reconnects} reconnects, ${webStats.unexpectedCloses} closed by chorusd, `
       + `${webStats.protocolErrors.length} protocol errors; Discord: ${discord.violations.length} limit violations; `
       + `p99 per sample ${f1(Math.min(...all))}-${f1(Math.max(...all))} ms`);
+    const met = await metrics(chorus.port);
+    console.log(`soak: chorusd counted ${sum(met, 'chorus_limit_refusals_total')} limit refusals, `
+      + `${sum(met, 'chorus_model_errors_total')} model errors, ${sum(met, 'chorus_redis_errors_total')} Redis errors`);
     for (const line of v.lines) console.log(line);
     console.log(`soak: chorusd logged ${chorus.warnings} warnings or errors${chorus.warnings ? '; the first:' : ''}`);
     for (const line of chorus.firstWarnings) console.log(`  ${line}`);
