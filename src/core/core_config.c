@@ -6,7 +6,6 @@
 #include "conf/config.h"
 #include "conf/config_schema.h"
 #include "core/core_config.h"
-#include "core/limits.h"
 #include "lib/log.h"
 #include "lib/redis_url.h"
 
@@ -55,6 +54,16 @@ static const struct config_key redis_keys[] = {
     { NULL, CONFIG_NONE, 0, NULL }
 };
 
+static const struct config_key limits_keys[] = {
+    { "jobs_per_connection", CONFIG_INT, 0, "messages one connection may have queued or running, default 100" },
+    { "jobs_per_user", CONFIG_INT, 0, "messages one user may have queued or running, default 100" },
+    { "model_calls_per_user", CONFIG_INT, 0, "model calls one user's messages may have in flight, default 100" },
+    { "model_calls_per_user_per_minute", CONFIG_INT, 0, "model calls one user's messages may start per minute, default 600" },
+    { "channel_queue", CONFIG_INT, 0, "messages one channel may have waiting, default 1000" },
+    { "channel_queue_bytes", CONFIG_INT, 0, "bytes of text one channel may have waiting, default 4194304" },
+    { NULL, CONFIG_NONE, 0, NULL }
+};
+
 static const struct config_schema core_schemas[] = {
     { .kind = "listen", .value = CONFIG_STRING },
     { .kind = "redis", .named = 1, .value = CONFIG_NONE, .keys = redis_keys, .validate = validate_redis },
@@ -67,11 +76,11 @@ static const struct config_schema core_schemas[] = {
     { .kind = "plugins_dir", .value = CONFIG_STRING, .repeatable = 1 },
     { .kind = "personas_dir", .value = CONFIG_STRING, .repeatable = 1 },
     { .kind = "session_gap_s", .value = CONFIG_INT, .validate = validate_positive },
+    { .kind = "limits", .value = CONFIG_TABLE, .keys = limits_keys },
 };
 
 /* Register the core statements. */
 void core_config_register(void) {
     for (size_t i = 0; i < sizeof(core_schemas) / sizeof(core_schemas[0]); i++)
         config_schema_register(&core_schemas[i]);
-    limits_config_register();
 }

@@ -3,7 +3,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include "conf/config.h"
-#include "conf/config_schema.h"
 #include "core/limits.h"
 #include "core/message.h"
 #include "core/runtime.h"
@@ -23,24 +22,6 @@ struct count {
 static struct dict *counts;
 static uint64_t last_warn_ms;
 static long warn_suppressed;
-
-static const struct config_key limits_keys[] = {
-    { "jobs_per_connection", CONFIG_INT, 0, "messages one connection may have queued or running, default 100" },
-    { "jobs_per_user", CONFIG_INT, 0, "messages one user may have queued or running, default 100" },
-    { "model_calls_per_user", CONFIG_INT, 0, "model calls one user's messages may have in flight, default 100" },
-    { "model_calls_per_user_per_minute", CONFIG_INT, 0, "model calls one user's messages may start per minute, default 600" },
-    { "channel_queue", CONFIG_INT, 0, "messages one channel may have waiting, default 1000" },
-    { "channel_queue_bytes", CONFIG_INT, 0, "bytes of text one channel may have waiting, default 4194304" },
-    { NULL, CONFIG_NONE, 0, NULL }
-};
-
-static const struct config_schema limits_schema = {
-    .kind = "limits", .value = CONFIG_TABLE, .keys = limits_keys
-};
-
-void limits_config_register(void) {
-    config_schema_register(&limits_schema);
-}
 
 void limits_current(struct limits *out) {
     struct config_block *b = server.rt ? config_first(server.rt->cfg, "limits") : NULL;

@@ -32,7 +32,6 @@ void limits_job_release(const struct chat_message *m);
 int limits_model_take(const char *platform, const char *user, char *err, size_t errlen);
 void limits_model_release(const char *platform, const char *user);
 /* Register the limits statement. */
-void limits_config_register(void);
 /* Forget every count (tests, shutdown). */
 void limits_reset(void);
 #endif
