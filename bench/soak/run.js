@@ -80,7 +80,7 @@ function startChorusd(config, env) {
   const proc = spawn(bin, ['--config', file], {
     env: { CHORUS_DATA_DIR: ROOT, ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'], cwd: '/',
   });
-  const d = { proc, pid: proc.pid, tail: [], warnings: 0, firstWarnings: [], exited: null };
+  const d = { proc, pid: proc.pid, tail: [], warnings: 0, firstWarnings: [], sanitizer: [], exited: null };
   let partial = '';
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error(`chorusd did not start within 10 s:\n${d.tail.join('\n')}`)), 10000);
@@ -90,6 +90,7 @@ function startChorusd(config, env) {
       partial = lines.pop();
       for (const line of lines) {
         d.tail.push(line);
+        if (d.sanitizer.length || /Sanitizer|runtime error:/.test(line)) d.sanitizer.push(line);
         if (d.tail.length > 40) d.tail.shift();
         if (/\b(warn|warning|error|fatal)\b/i.test(line)) {
           d.warnings++;
@@ -425,6 +426,18 @@ async function main() {
     if (smoke) console.log('soak: smoke: flatness printed, not judged');
     ok = exact && (smoke || (v.judged && v.ok && tally.apologies === 0));
     for (const g of guests) g.ws.destroy();
+    // Stop chorusd as an operator would: a sanitizer build reports leaks
+    // (and anything else it found) as it exits.
+    chorus.proc.removeAllListeners('exit');
+    const exited = new Promise((r) => chorus.proc.once('close', (code, signal) => r({ code, signal })));
+    chorus.proc.kill('SIGTERM');
+    const how = await Promise.race([exited, new Promise((r) => setTimeout(() => r(null), 15000))]);
+    if (how) chorus.exited = how;
+    const report = chorus.sanitizer.length > 0;
+    console.log(`soak: chorusd ${how ? `exited (code ${how.code}${how.signal ? `, ${how.signal}` : ''})` : 'did not exit'} `
+      + `within 15 s of SIGTERM${report ? '; sanitizer report:' : ', no sanitizer report'}`);
+    for (const line of chorus.sanitizer.slice(0, 40)) console.log(`  ${line}`);
+    if (!how || how.code !== 0 || report) ok = false;
   } finally {
     if (chorus && !chorus.exited) chorus.proc.kill('SIGKILL');
     await discord.close();
