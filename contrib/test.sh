@@ -14,6 +14,7 @@ CHORUS_EXTRA_PKGS="chromium valgrind clang libclang-rt-14-dev ngircd inspircd" s
 (cd bench/mattermost && npm install --no-audit --no-fund --silent >/dev/null 2>&1) || echo "note: @mattermost/client not installed; the Mattermost bench smoke runs chorusd alone"
 (cd bench/telegram && npm install --no-audit --no-fund --silent >/dev/null 2>&1) || echo "note: grammY not installed in bench/telegram; the Telegram bench smoke runs chorusd alone"
 (cd bench/irc && npm install --no-audit --no-fund --silent >/dev/null 2>&1) || echo "note: irc-framework not installed; the IRC bench smoke runs chorusd alone"
+(cd bench/onebot && npm install --no-audit --no-fund --silent >/dev/null 2>&1) || echo "note: node-napcat-ts not installed in bench/onebot; the OneBot bench smoke runs chorusd alone"
 
 passed=0
 failed=0
@@ -78,11 +79,17 @@ grep -aE '^(chorusd|irc-framework|ratios)' "$top/.ci-bench-irc-smoke.log"
 # The soak, for 20 s: web chat and Discord at once, RSS, fds and p99 per sample, exactly one answer each.
 step bench-soak-smoke node bench/soak/run.js --smoke
 grep -aE '^soak: ' "$top/.ci-bench-soak-smoke.log"
+# The OneBot (QQ) benchmark, briefly: chorusd and a NapCat SDK bot against the fake OneBot implementation.
+step bench-onebot-smoke node bench/onebot/run.js --smoke
+grep -aE '^(chorusd|node-napcat-ts|ratios)' "$top/.ci-bench-onebot-smoke.log"
 step bench-dispatch make bench-dispatch BENCH_FLAGS=--smoke
 step bench-router make bench-router BENCH_FLAGS=--smoke
 # A 1,000-entry lorebook matched per message: microseconds (fails over a millisecond).
 step bench-lorebook make bench-lorebook BENCH_FLAGS=--smoke
 grep -aE '^(bench lorebook|  per message)' "$top/.ci-bench-lorebook.log"
+# Long-term recall over a channel's stored turns (5,000 in smoke mode): latency and Redis bytes; fails if a fact is not found.
+step bench-recall make bench-recall BENCH_FLAGS=--smoke
+grep -aE '^(bench recall|recall latency|search alone|redis:)' "$top/.ci-bench-recall.log"
 # The router's cost and quality evaluation (a simulation with fake models), 100 prompts.
 step bench-router-eval node bench/router/eval.js --smoke
 grep -aE '^(\| (always|tiered|cascade)|  measured|check)' "$top/.ci-bench-router-eval.log"

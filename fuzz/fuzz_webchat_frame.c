@@ -22,6 +22,10 @@ static void check(const struct webchat_frame *f) {
         if (!known) abort();
         return;
     }
+    if (f->type == WEBCHAT_FRAME_HELLO) {   /* a token is optional, and bounded */
+        if (!f->root || (f->token && (!*f->token || strlen(f->token) > WEBCHAT_MAX_TOKEN_BYTES))) abort();
+        return;
+    }
     if (!f->root || !f->channel || !*f->channel || strlen(f->channel) > WEBCHAT_MAX_CHANNEL_BYTES) abort();
     if (!utf8_valid(f->channel, strlen(f->channel))) abort();
     if (f->type == WEBCHAT_FRAME_JOIN) return;

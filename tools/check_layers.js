@@ -16,12 +16,13 @@ const ALLOWED = {
   io: ['lib'],
   conf: ['lib'],
   core: ['io', 'conf', 'lib'],
+  bus: ['core', 'io', 'conf', 'lib'],
   model: ['core', 'io', 'conf', 'lib'],
   persona: ['model', 'core', 'io', 'conf', 'lib'],
   skills: ['persona', 'model', 'core', 'io', 'conf', 'lib'],
   'skills/lua': ['skills', 'persona', 'model', 'core', 'io', 'conf', 'lib'],
   pipeline: ['skills', 'skills/lua', 'persona', 'model', 'core', 'io', 'conf', 'lib'],
-  ops: ['pipeline', 'skills', 'skills/lua', 'persona', 'model', 'core', 'io', 'conf', 'lib'],
+  ops: ['bus', 'pipeline', 'skills', 'skills/lua', 'persona', 'model', 'core', 'io', 'conf', 'lib'],
   platforms: ['core', 'io', 'conf', 'lib'],
   app: null,   // the top: anything
 };

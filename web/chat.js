@@ -28,6 +28,7 @@
   var DEFAULT_PERSONA = 'Bot';
   var KEY_USER_ID = 'chorus.userId';
   var KEY_NAME = 'chorus.name';
+  var KEY_TOKEN = 'chorus.identity'; // issued by chorusd: the same user on the next visit
 
   var ERROR_TEXT = {
     bad_json: 'The server could not read this message.',
@@ -254,6 +255,7 @@
       state.attempt = 0;
       state.everConnected = true;
       setStatus('open', 'connected');
+      sendFrame({ type: 'hello', token: storageGet('localStorage', KEY_TOKEN) || null });
       sendJoin(state.channel);
       flushQueue();
     });
@@ -321,6 +323,14 @@
     if (msg.type === 'typing') onTyping(msg);
     else if (msg.type === 'message') onReply(msg);
     else if (msg.type === 'error') onError(msg);
+    else if (msg.type === 'identity') onIdentity(msg);
+  }
+
+  // chorusd says who this browser is; keep its token for the next visit.
+  function onIdentity(msg) {
+    if (typeof msg.token === 'string' && msg.token) storageSet('localStorage', KEY_TOKEN, msg.token);
+    state.identity = typeof msg.user === 'string' ? msg.user : null;
+    if (document.body) document.body.setAttribute('data-user', state.identity ? 'webchat:' + state.identity : '');
   }
 
   function frameChannel(msg, fallback) {

@@ -39,9 +39,34 @@ function Message:typing()
   return core.typing()
 end
 
--- msg:react(emoji [, message_id])
+-- msg:react(emoji [, message_id]): this message unless another is named
 function Message:react(emoji, message_id)
-  return core.react(emoji, message_id)
+  return core.react(emoji, message_id or self.id)
+end
+
+-- msg:ask(text, {timeout = seconds}) -> the same author's next message in
+-- this channel | nil, "timeout". TEXT (if not nil) is sent first. That
+-- message comes here and to no other handler; the channel's other
+-- messages run meanwhile. The wait is bounded by the handler's deadline.
+function Message:ask(text, opts)
+  opts = opts or {}
+  local timeout = opts.timeout or 60
+  if type(timeout) ~= "number" or timeout <= 0 then error("msg:ask: timeout is a number of seconds", 2) end
+  if text ~= nil then
+    local id, err = self:reply(text)
+    if not id then return nil, err end
+  end
+  local answer, err = core.ask(timeout)
+  if not answer then return nil, err end
+  answer = setmetatable(answer, Message)
+  answer.config = self.config
+  return answer
+end
+
+-- msg:stream(text): show a piece of the reply being written (where the
+-- platform shows replies growing); the final msg:reply replaces it.
+function Message:stream(text)
+  return core.stream(tostring(text))
 end
 
 -- msg:edit(message_id, text): change a message the bot sent.
@@ -64,6 +89,12 @@ end
 -- ---------------------------------------------------------------- commands
 
 local commands = {}   -- fn -> spec, for parsing arguments
+local subcommands = {}  -- "quiz" -> { spec of "quiz start", ... }
+local defined = {}      -- command names this plugin registered
+local cooldowns = {}    -- command name -> { ["platform:user"] = when it may run again }
+
+-- The operator code's roles, lowest first (ops/operator.c).
+local ROLE_RANK = { user = 0, moderator = 1, admin = 2, owner = 3 }
 
 local DURATION = { s = 1, m = 60, h = 3600, d = 86400, w = 604800 }
 local MAX_DURATION = 31557600 * 1000000   -- a million years, in seconds
@@ -187,7 +218,12 @@ local function scope(kind, a, b)
   return setmetatable({ kind = kind, a = a or "", b = b or "" }, Scope)
 end
 
-for _, op in ipairs({ "get", "set", "del", "incr", "expire", "push", "range", "trim", "len" }) do
+-- Strings and lists, hashes (hset hget hgetall hincrby hdel) and sorted
+-- sets (zadd zincrby zrange zrank zscore zrem), with Redis's argument
+-- order. During a Redis outage each returns nil, "redis unavailable".
+for _, op in ipairs({ "get", "set", "del", "incr", "expire", "push", "range", "trim", "len",
+                      "hset", "hget", "hgetall", "hincrby", "hdel",
+                      "zadd", "zincrby", "zrange", "zrank", "zscore", "zrem" }) do
   Scope[op] = function(self, key, ...)
     if type(key) ~= "string" or key == "" then error("a state key must be a non-empty string", 2) end
     return core.state(self.kind, self.a, self.b, key, op, ...)
@@ -204,16 +240,43 @@ local function new_api()
     core.register(kind, spec, fn, matcher)
   end
 
-  -- chorus.command(name, [spec], fn): "!name args"; spec.args = {{name=, type=, optional=}}
+  -- chorus.command(name, [spec], fn): "!name args"; spec.args = {{name=, type=, optional=}},
+  -- spec.role = "moderator" (at least that role), spec.aliases = {...},
+  -- spec.cooldown = "10s" (per user). "quiz start" is a subcommand of quiz.
   function chorus.command(name, spec, fn)
     if fn == nil then spec, fn = {}, spec end
-    if type(name) ~= "string" or not name:match("^[%w_%-]+$") then
-      error("a command name is letters, digits, '_' and '-'", 2)
+    if type(name) ~= "string" or not (name:match("^[%w_%-]+$") or name:match("^[%w_%-]+ [%w_%-]+$")) then
+      error("a command name is letters, digits, '_' and '-' (a subcommand: two such words, like \"quiz start\")", 2)
     end
+    if type(spec) ~= "table" or type(fn) ~= "function" then error("chorus.command(name, [spec], fn)", 2) end
+    if spec.role ~= nil and not ROLE_RANK[spec.role] then
+      error("role must be \"user\", \"moderator\", \"admin\" or \"owner\", not " .. tostring(spec.role), 2)
+    end
+    if spec.cooldown ~= nil then
+      local secs = type(spec.cooldown) == "number" and spec.cooldown or parse_duration(tostring(spec.cooldown))
+      if not secs or secs <= 0 then error("cooldown is a duration like \"10s\" or \"2m\", not " .. tostring(spec.cooldown), 2) end
+    end
+    if spec.aliases ~= nil and type(spec.aliases) ~= "table" then error("aliases is a list of names", 2) end
     spec = copy(spec)
     spec.name = name
     commands[fn] = spec
     handler("command", spec, fn)
+    local parent = name:match("^(%S+) ")
+    if parent then subcommands[parent] = subcommands[parent] or {}; table.insert(subcommands[parent], spec) end
+    defined[name] = true
+    -- An alias is the same command under another name: its own entry, so
+    -- its arguments are parsed after the alias, sharing the cooldown.
+    for _, alias in ipairs(spec.aliases or {}) do
+      if type(alias) ~= "string" or not (alias:match("^[%w_%-]+$") or alias:match("^[%w_%-]+ [%w_%-]+$")) then
+        error("an alias is a command name, not " .. tostring(alias), 2)
+      end
+      local a = copy(spec)
+      a.name, a.alias_of, a.aliases = alias, name, nil
+      local wrapper = function(msg, args) return fn(msg, args) end
+      commands[wrapper] = a
+      handler("command", a, wrapper)
+      defined[alias] = true
+    end
   end
 
   -- chorus.hear(pattern | matcher, [opts], fn): any message
@@ -284,7 +347,15 @@ local function new_api()
     return core.timer_at(when, name, payload)
   end
 
-  -- chorus.tool(name, {description=, parameters=}, fn): offered to models
+  -- chorus.timer_cancel(id) -> true if the timer was pending and is gone,
+  -- false if it already fired or was never set (id from timer_in/timer_at)
+  function chorus.timer_cancel(id)
+    if type(id) ~= "string" then error("timer_cancel takes the id timer_in or timer_at returned", 2) end
+    return core.timer_cancel(id)
+  end
+
+  -- chorus.tool(name, {description=, parameters=}, fn(args, ctx)): offered
+  -- to models; ctx.msg, ctx.persona, ctx.channel are the asking message's
   function chorus.tool(name, spec, fn)
     spec = copy(spec)
     spec.name = name
@@ -307,8 +378,14 @@ local function new_api()
   -- chorus.commands() -> { {name=, plugin=, help=, args=, usage=, ...}, ... }
   -- every command of every plugin, by name (for a help command)
   function chorus.commands()
-    local prefix, list = core.commands()
-    for _, c in ipairs(list) do c.usage = usage(c.name, c, prefix) end
+    local prefix, all = core.commands()
+    local list = {}
+    for _, c in ipairs(all) do
+      if not c.alias_of then
+        c.usage = usage(c.name, c, prefix)
+        list[#list + 1] = c
+      end
+    end
     return list, prefix
   end
 
@@ -371,9 +448,19 @@ local function new_api()
   function chorus.memory.forget(msg) return core.forget() end
   function chorus.memory.summary(msg) return core.summary() end
   function chorus.memory.set_summary(msg, text) return core.summary(text) end
+  -- Long-term recall (docs/personas.md): the past turns of this channel most
+  -- like TEXT (default: the message), skipping the newest `exclude` (those
+  -- already in the prompt). -> { {role, name, content, score}, ... }, record, err.
+  -- Without an embedding_model, or when the embedding server fails: {}.
+  function chorus.memory.recall(msg, opts)
+    opts = opts or {}
+    return core.recall(opts.text or msg.text or "", opts.exclude or 0)
+  end
+  -- Store turns with their embeddings; `record` (from recall) is turn `at`'s.
+  function chorus.memory.index(msg, turns, record, at) return core.recall_index(turns, record, at) end
 
   chorus.prompt = {}
-  -- chorus.prompt.build(msg, {turns=, summary=, facts=, observation=}) -> messages
+  -- chorus.prompt.build(msg, {turns=, summary=, facts=, observation=, recalled=}) -> messages
   function chorus.prompt.build(msg, ctx) return core.prompt_build(ctx or {}) end
   -- chorus.prompt.greeting(msg) -> the card's first_mes the first time the
   -- persona speaks in this channel (once: Redis remembers), else nil
@@ -392,10 +479,50 @@ local function new_api()
   function chorus.state.user(msg) return scope("user", msg.platform, msg.author.id) end
 
   chorus.http = {}
-  -- chorus.http.request{url=, method=, headers=, body=, timeout=} -> {status=, body=} | nil, err
+  -- chorus.http.request{url=, method=, headers=, body=, query=, timeout=}
+  --   -> {status=, headers=, body=} | nil, err. timeout is in seconds (30).
   function chorus.http.request(req)
     if type(req) == "string" then req = { url = req } end
+    if type(req) ~= "table" then error("chorus.http.request takes a URL or {url = ..., ...}", 2) end
+    if req.query ~= nil then
+      if type(req.query) ~= "table" then error("http.request: query must be a table", 2) end
+      local q = chorus.http.query(req.query)
+      if q ~= "" then
+        req = copy(req)
+        req.url = tostring(req.url) .. (tostring(req.url):find("?", 1, true) and "&" or "?") .. q
+      end
+    end
     return core.http_request(req)
+  end
+
+  -- chorus.http.urlencode(s): percent-encode all but RFC 3986's unreserved
+  -- characters (a space becomes %20), for one query value or path segment.
+  function chorus.http.urlencode(s)
+    if type(s) == "number" or type(s) == "boolean" then s = tostring(s) end
+    if type(s) ~= "string" then error("urlencode takes a string", 2) end
+    return (s:gsub("[^%w%-%._~]", function(c) return ("%%%02X"):format(c:byte()) end))
+  end
+
+  -- chorus.http.query{ q = "Paris", units = "metric", tag = {"a", "b"} }
+  --   -> "q=Paris&tag=a&tag=b&units=metric" (keys sorted; lists repeat the key)
+  function chorus.http.query(t)
+    if type(t) ~= "table" then error("query takes a table of names and values", 2) end
+    local keys = {}
+    for k in pairs(t) do
+      if type(k) ~= "string" then error("query: names must be strings", 2) end
+      keys[#keys + 1] = k
+    end
+    table.sort(keys)
+    local parts, enc = {}, chorus.http.urlencode
+    for _, k in ipairs(keys) do
+      local v = t[k]
+      if type(v) == "table" then
+        for _, item in ipairs(v) do parts[#parts + 1] = enc(k) .. "=" .. enc(item) end
+      else
+        parts[#parts + 1] = enc(k) .. "=" .. enc(v)
+      end
+    end
+    return table.concat(parts, "&")
   end
 
   chorus.log = {}
@@ -504,18 +631,89 @@ do
   local fn, lerr = load(src, "@" .. path, "t", env)
   if not fn then error(lerr, 0) end
   fn()
+  -- "quiz start" and "quiz top" without a "quiz" of their own: "!quiz"
+  -- alone lists them.
+  for parent, subs in pairs(subcommands) do
+    if not defined[parent] then
+      table.sort(subs, function(a, b) return a.name < b.name end)
+      local names = {}
+      for i, s in ipairs(subs) do names[i] = s.name:match(" (.*)$") end
+      local function list_subs(msg)
+        local prefix = core.commands()
+        local lines = { ("%s%s needs one of: %s"):format(prefix, parent, table.concat(names, ", ")) }
+        for _, s in ipairs(subs) do
+          lines[#lines + 1] = usage(s.name, s, prefix) .. (s.help and (" - " .. s.help) or "")
+        end
+        msg:reply(table.concat(lines, "\n"))
+        return true
+      end
+      local spec = { name = parent, help = "subcommands: " .. table.concat(names, ", "), subcommands = names }
+      commands[list_subs] = spec
+      core.register("command", spec, list_subs)
+    end
+  end
 end
 
 -- ---------------------------------------------------------------- invoke
+
+-- "1m 5s" for a wait of SECS seconds (rounded up).
+local function say_wait(secs)
+  secs = math.ceil(secs)
+  if secs < 60 then return secs .. "s" end
+  local m, s = secs // 60, secs % 60
+  if m < 60 then return s > 0 and (m .. "m " .. s .. "s") or (m .. "m") end
+  return (m // 60) .. "h " .. (m % 60) .. "m"
+end
+
+-- A per-user cooldown: nil if the command may run now (and the clock
+-- starts), else how long to wait. Aliases share their command's clock.
+local function cooldown_take(spec, msg)
+  local name = spec.alias_of or spec.name
+  local secs = type(spec.cooldown) == "number" and spec.cooldown or parse_duration(tostring(spec.cooldown))
+  local per = cooldowns[name]
+  if not per then per = { n = 0 }; cooldowns[name] = per end
+  local who, now = msg.platform .. ":" .. tostring(msg.author.id), core.now()
+  local until_ = per[who]
+  if until_ and until_ > now then return say_wait(until_ - now) end
+  if not until_ then per.n = per.n + 1 end
+  per[who] = now + secs
+  -- Forget expired entries now and then, so the table stays small.
+  if per.n > 1000 then
+    per.n = 0
+    for k, v in pairs(per) do
+      if k ~= "n" then
+        if v <= now then per[k] = nil else per.n = per.n + 1 end
+      end
+    end
+  end
+  return nil
+end
 
 local M = {}
 
 local MESSAGE_KINDS = { command = true, hear = true, respond = true, fallback = true,
                         event = true, before = true, after = true }
 
+-- A tool's second argument: the message whose handler asked the model,
+-- so a tool reads the right conversation (chorus.history.load(ctx.msg)).
+-- Without one (a model called from a timer) only ctx.plugin is set.
+function M.tool_context(message)
+  local ctx = { plugin = NAME }
+  if type(message) == "table" then
+    local msg = setmetatable(message, Message)
+    msg.config = channel_config(msg)
+    ctx.msg, ctx.persona, ctx.channel, ctx.platform, ctx.author =
+      msg, msg.persona, msg.channel, msg.platform, msg.author
+  end
+  return ctx
+end
+
 -- Run one handler. For message kinds PAYLOAD is the message; a command's
 -- arguments are parsed here, and a bad one gets its usage as the reply.
-function M.invoke(fn, kind, payload, prefix)
+function M.invoke(fn, kind, payload, prefix, message)
+  if kind == "tool" then
+    return fn(payload, M.tool_context(message))
+  end
   if not MESSAGE_KINDS[kind] then
     return fn(payload)
   end
@@ -523,10 +721,22 @@ function M.invoke(fn, kind, payload, prefix)
   msg.config = channel_config(msg)
   if kind == "command" then
     local spec = commands[fn]
+    local role = msg.author.role or "user"
+    if spec.role and (ROLE_RANK[role] or 0) < ROLE_RANK[spec.role] then
+      msg:reply(("Sorry, %s%s needs the %s role; you are %s."):format(prefix, spec.name, spec.role, role))
+      return true
+    end
     local args, err = parse_args(spec, msg.text, prefix)
     if not args then
       msg:reply(("%s. Usage: %s"):format(err, usage(spec.name, spec, prefix)))
       return true
+    end
+    if spec.cooldown then
+      local wait = cooldown_take(spec, msg)
+      if wait then
+        msg:reply(("Slow down: %s%s can be used again in %s."):format(prefix, spec.alias_of or spec.name, wait))
+        return true
+      end
     end
     return fn(msg, args)
   end

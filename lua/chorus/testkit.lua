@@ -135,9 +135,20 @@ function User:react(emoji, message_id) event(self, "reaction", emoji, message_id
 local Room = {}
 Room.__index = Room
 
+-- room:user(name, {id =, role = "moderator"}): role is granted the way
+-- `chorusctl op` grants it (in Redis), so msg.author.role and commands
+-- with { role = ... } see it.
 function Room:user(name, o)
   o = o or {}
-  return setmetatable({ room = self, name = name, id = o.id or ("test:" .. name:lower()) }, User)
+  local user = setmetatable({ room = self, name = name, id = o.id or ("test:" .. name:lower()) }, User)
+  if o.role ~= nil then
+    if o.role ~= "moderator" and o.role ~= "admin" and o.role ~= "owner" then
+      fail("user(): role is \"moderator\", \"admin\" or \"owner\", got " .. repr(o.role))
+    end
+    local ok, err = kit.redis("HSET", "chorus-test:roles:test:" .. user.id, "*", o.role)
+    if not ok then fail("user(): cannot grant the role: " .. tostring(err)) end
+  end
+  return user
 end
 
 -- What the bot said here, in order: texts, or whole entries
@@ -153,6 +164,18 @@ function Room:last_message()
   return list[#list]
 end
 
+-- The pieces of replies streamed here (stream = true, msg:stream), in
+-- order; with REPLY_TO only those of the reply to that message id.
+function Room:streamed(reply_to)
+  local list = {}
+  for _, e in ipairs(kit.transcript() or {}) do
+    if e.kind == "delta" and e.channel == self.name and (not reply_to or e.reply_to == reply_to) then
+      list[#list + 1] = e.text
+    end
+  end
+  return list
+end
+
 -- Everything that happened here: { {who, text}, ... } with users by name
 -- and the bot by persona; typing, reactions and edits as {"*kind*", text}.
 function Room:transcript()
@@ -161,13 +184,16 @@ function Room:transcript()
     if e.channel == self.name then
       if e.kind == "user" then list[#list + 1] = { e.user, e.text }
       elseif e.kind == "bot" then list[#list + 1] = { e.persona, e.text }
-      else list[#list + 1] = { "*" .. e.kind .. "*", e.text } end
+      elseif e.kind ~= "delta" then list[#list + 1] = { "*" .. e.kind .. "*", e.text } end
     end
   end
   return list
 end
 
 -- ------------------------------------------------------------ the t object
+
+local SKIP = "chorus-test: t.skip() was called"   -- the error t.skip raises
+local skipped                              -- its reason
 
 local function new_t(setup)
   local t = { model = {} }
@@ -207,13 +233,90 @@ local function new_t(setup)
 
   t.now = kit.now
 
-  -- Requests to the daemon's own HTTP listener (webhook routes, end to end).
-  function t.http(req)
+  -- t.json.decode(text), t.json.encode(value): for tool results and bodies.
+  t.json = {
+    encode = kit.json_encode,
+    decode = function(text)
+      local v, err = kit.json_decode(tostring(text))
+      if err then fail("json.decode: " .. err .. " in " .. repr(text)) end
+      return v
+    end,
+  }
+
+  -- Requests to the daemon's own HTTP listener (webhook routes, end to end):
+  -- t.http{...}. Plugins' own outbound requests: t.http.mock(...).
+  local mocks, seen = {}, {}
+  t.http = setmetatable({}, { __call = function(_, req)
     if type(req) ~= "table" or type(req.path) ~= "string" then fail("http() takes {method =, path =, body =, headers =}") end
     local res, err = kit.http(req)
     if not res then fail("http: " .. tostring(err)) end
     return res
+  end })
+
+  -- Does mock pattern P ("[METHOD ]url-or-pattern") take REQ?
+  local function mock_matches(p, req)
+    local method, rest = p:match("^(%u+)%s+(.+)$")
+    if method and method ~= req.method then return false end
+    rest = rest or p
+    if req.url:find(rest, 1, true) then return true end
+    local ok, found = pcall(string.find, req.url, rest)
+    return ok and found ~= nil
   end
+
+  -- The response a mock gives REQ: its table, or what its function returns.
+  local function mock_response(m, req)
+    local r = m.response
+    if type(r) == "function" then r = r(req) end
+    if type(r) == "string" then r = { body = r } end
+    if type(r) == "number" then r = { status = r } end
+    if type(r) ~= "table" then return false, "t.http.mock for " .. m.pattern .. " gave no response table" end
+    local out = {}
+    for k, v in pairs(r) do out[k] = v end
+    out.headers = {}
+    for k, v in pairs(r.headers or {}) do out.headers[k] = v end
+    if type(out.body) == "table" then
+      out.body = kit.json_encode(out.body)
+      local typed = false
+      for k in pairs(out.headers) do if k:lower() == "content-type" then typed = true end end
+      if not typed then out.headers["Content-Type"] = "application/json" end
+    end
+    return out
+  end
+
+  -- What the daemon calls for each plugin request while this test runs.
+  kit.http_mock(function(req)
+    if #mocks == 0 then return nil end
+    seen[#seen + 1] = req
+    for _, m in ipairs(mocks) do
+      if mock_matches(m.pattern, req) then return mock_response(m, req) end
+    end
+    return false, ("no t.http.mock matches %s %s"):format(req.method, req.url)
+  end)
+
+  -- t.http.mock(pattern, response | fn(req)): answer plugins' requests whose
+  -- URL contains PATTERN (or matches it as a Lua pattern), optionally after
+  -- a method: "POST api.example.com/orders". First registered, first tried.
+  function t.http.mock(pattern, response)
+    if type(pattern) ~= "string" or pattern == "" then fail("http.mock() takes a URL pattern and a response") end
+    if response == nil then fail("http.mock(" .. repr(pattern) .. ") needs a response table or function") end
+    mocks[#mocks + 1] = { pattern = pattern, response = response }
+  end
+  -- Every request plugins made while mocks were set: {method, url, headers, body, timeout}.
+  function t.http.requests() return seen end
+
+  -- t.http.all{ {method =, path =, body =, headers =}, ... }: requests to
+  -- the daemon's listener sent at once (races between webhook calls);
+  -- returns their {status, body} (or {error}) in order, once all are done.
+  function t.http.all(list)
+    if type(list) ~= "table" or #list == 0 then fail("http.all() takes a list of {method =, path =, ...}") end
+    for i, req in ipairs(list) do
+      if type(req) ~= "table" or type(req.path) ~= "string" then fail(("http.all(): request %d has no path"):format(i)) end
+    end
+    local res, err = kit.http_many(list)
+    if not res then fail("http.all: " .. tostring(err)) end
+    return res
+  end
+
   function t.post(path, body, headers)
     return t.http { method = "POST", path = path, body = body, headers = headers }
   end
@@ -228,11 +331,66 @@ local function new_t(setup)
     if type(text) ~= "string" then fail("model.reply() takes the answer's text") end
     kit.model_push(text)
   end
-  function t.model.fail(err) kit.model_push("", tostring(err or "the scripted model failed")) end
+  -- t.model.fail(kind, [message]): the plugin's chorus.model.chat returns
+  -- nil, "model <name>: <message>", kind. A message alone is a "server" failure.
+  local KINDS = { rate_limit = true, quota = true, server = true, timeout = true, connect = true,
+                  context_length = true, content_filter = true, auth = true, bad_request = true,
+                  malformed = true, cut = true }
+  function t.model.fail(kind, message)
+    if kind == nil then kind = "server" end
+    if not KINDS[kind] then kind, message = "server", tostring(kind) end
+    local ok, err = kit.model_fail(kind, message)
+    if not ok then fail(err) end
+  end
+  -- t.model.tool_call(name, args): the next answer calls tool NAME; the
+  -- plugin's tool loop runs it and asks the model again (queue that answer too).
+  function t.model.tool_call(name, args)
+    if type(name) ~= "string" then fail("model.tool_call() takes the tool's name and its arguments") end
+    if args ~= nil and type(args) ~= "table" then fail("model.tool_call(): the arguments are a table") end
+    kit.model_tool_call(name, args or {})
+  end
   function t.model.requests() return kit.model_requests() end
   function t.model.last()
     local list = kit.model_requests()
     return list[#list]
+  end
+
+  -- t.concurrently{ {user, text [, {direct = false}]}, ... }: every message
+  -- is sent before any is answered (several users at once, in one room or
+  -- several); returns, for each, the bot's replies to it (by reply_to), once
+  -- all are done.
+  function t.concurrently(list)
+    if type(list) ~= "table" or #list == 0 then fail("concurrently() takes a list of {user, text}") end
+    local batch = {}
+    for i, e in ipairs(list) do
+      local user, text, o = e[1], e[2], e[3] or {}
+      if getmetatable(user) ~= User or type(text) ~= "string" then
+        fail(("concurrently(): entry %d is not {user, text}"):format(i))
+      end
+      batch[i] = { channel = user.room.name, user_id = user.id, user = user.name, text = text,
+                   direct = o.direct ~= false, reply_to = o.reply_to }
+    end
+    local ids, err = kit.say_many(batch)
+    if not ids then fail(err) end
+    local replies = {}
+    for i, id in ipairs(ids) do
+      list[i][1].last_id = id
+      replies[i] = {}
+    end
+    for _, e in ipairs(kit.transcript() or {}) do
+      if e.kind == "bot" then
+        for i, id in ipairs(ids) do
+          if e.reply_to == id and e.channel == batch[i].channel then replies[i][#replies[i] + 1] = e.text end
+        end
+      end
+    end
+    return replies
+  end
+
+  -- t.skip(reason): stop here and report the test as skipped.
+  function t.skip(reason)
+    skipped = tostring(reason or "no reason given")
+    error(SKIP, 0)
   end
 
   -- Assertions: each failure names the line of the test that made it.
@@ -265,7 +423,7 @@ end
 
 -- ------------------------------------------------------------ the runner
 
-local total, failed = 0, 0
+local total, failed, skip_count = 0, 0, 0
 
 local function report(ok, label, detail)
   total = total + 1
@@ -305,10 +463,13 @@ local function run_test(setup, tc, label)
     report(false, label, "setup failed: " .. setup.fix(err))
     return
   end
-  last_failure = nil
+  last_failure, skipped = nil, nil
   local passed, msg, trace = kit.run(tc.fn, new_t(setup), tc.timeout or opts.timeout)
   if passed then
     report(true, label)
+  elseif msg == SKIP and skipped then
+    report(true, label .. " # SKIP " .. skipped:gsub("\n", " "))
+    skip_count = skip_count + 1
   elseif msg == last_failure then
     report(false, label, msg)
   else
@@ -407,5 +568,9 @@ for _, arg in ipairs(dirs) do
 end
 kit.drain()
 out:write(("1..%d\n"):format(total))
-out:write(("# %d passed, %d failed\n"):format(total - failed, failed))
+if skip_count > 0 then
+  out:write(("# %d passed, %d failed, %d skipped\n"):format(total - failed - skip_count, failed, skip_count))
+else
+  out:write(("# %d passed, %d failed\n"):format(total - failed, failed))
+end
 return failed

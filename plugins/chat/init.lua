@@ -104,8 +104,12 @@ chorus.fallback(function(msg)
     turns[#turns + 1] = { role = "assistant", content = greeting }
   end
 
+  -- Long-term recall: older turns of this channel like this message, beyond
+  -- the ones already in the prompt ({} when the persona has no embedding model).
+  local recalled, record = chorus.memory.recall(msg, { exclude = #turns })
+
   local messages = chorus.prompt.build(msg, {
-    turns = turns, summary = summary, facts = facts, observation = observation,
+    turns = turns, summary = summary, facts = facts, observation = observation, recalled = recalled,
   })
 
   -- stream = true: clients that asked for it see the reply grow.
@@ -129,5 +133,27 @@ chorus.fallback(function(msg)
   local ok, store_err = chorus.history.append(msg, stored)
   if not ok then chorus.log.debug("turn not stored:", store_err) end
   send(msg, answer.text)
+  -- After the reply, so it never waits: the turns get their embeddings (the
+  -- message's is the one recall just made).
+  if ok and persona.recall then chorus.memory.index(msg, stored, record, #stored - 1) end
   if ok and #turns + 2 >= persona.history_turns then summarize(msg, turns, summary) end
+end)
+
+-- Speaking first (group-chat manners, docs/personas.md): after a silence in
+-- a channel it was talking in, or on the persona's schedule, the core sends
+-- a "proactive" event; msg.text is the note that asks the model to start a
+-- conversation. Only what the persona says is stored, never the note.
+chorus.on("proactive", function(msg)
+  local persona = msg.persona
+  local turns = chorus.history.load(msg) or {}
+  local messages = chorus.prompt.build(msg, { turns = turns })
+  local answer, model_err = chorus.model.chat { route = persona.model, messages = messages }
+  if not answer or answer.text == "" then
+    chorus.log.debug("not speaking first:", model_err)
+    return
+  end
+  chorus.history.append(msg, {
+    { role = "assistant", content = answer.text, persona = persona.name, model = answer.model, proactive = true, ts = chorus.now() },
+  })
+  msg:reply(answer.text)
 end)

@@ -49,6 +49,12 @@ chorus.route("POST", "/redeem", { hmac = secret, window = 300 }, function(req)
   local coupon = chorus.state:get("code:" .. body.code)
   if type(coupon) ~= "table" then return 404, { error = "no such coupon" } end
   if coupon.redeemed then return 409, { error = "already redeemed" } end
+  -- Two tills redeeming at the same moment both read "not redeemed": the
+  -- claim is one atomic INCR, so exactly one of them gets 1.
+  local claims, err = chorus.state:incr("claim:" .. body.code)
+  if not claims then return 503, { error = "try again: " .. tostring(err) } end
+  if claims ~= 1 then return 409, { error = "already redeemed" } end
+  chorus.state:expire("claim:" .. body.code, 30 * 86400)
   coupon.redeemed = chorus.now()
   chorus.state:set("code:" .. body.code, coupon, 30 * 86400)
   chorus.ledger.record { persona = coupon.persona, kind = "coupon", value = body.value,

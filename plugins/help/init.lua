@@ -2,14 +2,19 @@
 -- text and usage; "!help name" shows one.
 --
 -- A command may say who uses it in its spec: `hidden = true` keeps it out
--- of the list, `roles = { "admin", ... }` shows it only to authors holding
--- one of those roles (msg.author.roles, where a platform provides them;
--- web chat guests hold none).
+-- of the list, `role = "moderator"` (the least role that may run it, as
+-- chorus.command checks it) shows it only to authors with that role or a
+-- higher one (msg.author.role), `roles = { "admin", ... }` only to authors
+-- holding one of those (msg.author.role, or msg.author.roles where a
+-- platform provides them; web chat guests hold none).
+
+local RANK = { user = 0, moderator = 1, admin = 2, owner = 3 }
 
 local function may_use(cmd, msg)
   if cmd.hidden then return false end
+  if cmd.role and (RANK[msg.author.role or "user"] or 0) < (RANK[cmd.role] or 0) then return false end
   if type(cmd.roles) ~= "table" or #cmd.roles == 0 then return true end
-  local held = {}
+  local held = { [msg.author.role or "user"] = true }
   for _, r in ipairs(msg.author.roles or {}) do held[r] = true end
   for _, r in ipairs(cmd.roles) do
     if held[r] then return true end

@@ -17,6 +17,15 @@ test("hidden commands and commands for roles the sender lacks are left out", fun
   t.ok(not text:find("shutdown", 1, true), "the admin command is not listed for a user without roles")
 end)
 
+test("a command for moderators is listed for moderators and up (msg.author.role)", function(t)
+  local lobby = t.room("lobby")
+  t.ok(not lobby:user("Ann"):say("!help")[1]:find("!ban", 1, true), "not for a user")
+  t.contains(lobby:user("Mo", { role = "moderator" }):say("!help")[1], "!ban <who> - ban someone")
+  local admin = lobby:user("Ad", { role = "admin" }):say("!help")[1]
+  t.contains(admin, "!ban <who> - ban someone")
+  t.contains(admin, "!shutdown - stop the bot", "roles = {\"admin\"} is met by the admin role")
+end)
+
 test("!help roll shows one command, with or without the prefix", function(t)
   local ann = t.room("lobby"):user("Ann")
   t.eq(ann:say("!help roll"), { "!roll <count:integer> [label] - roll dice" })

@@ -1,9 +1,10 @@
 /* chorusctl - administer a running chorusd over its admin socket.
  *
- * Usage: chorusctl [--socket PATH] [--json] COMMAND
- * Commands: status, reload, ping. It sends one JSON line and prints the
- * answer, as a table for people or as JSON with --json. A blocking client
- * is right here: this is a short-lived command, not the daemon. */
+ * Usage: chorusctl COMMAND [ARGS] [--socket PATH] [--json] [--csv]
+ * The global flags go anywhere on the line, as with git and kubectl ("--"
+ * ends them). It sends one JSON line and prints the answer, as text for
+ * people or as the command's structured data with --json. A blocking
+ * client is right here: this is a short-lived command, not the daemon. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -13,12 +14,16 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <jansson.h>
 #include "lib/xalloc.h"
 #include "persona/card.h"
 
-/* The daemon's default admin socket path (keep in step with admin.c). */
-static const char *default_path(void) {
+/* Where the systemd unit (contrib/chorusd.service) has chorusd listen. */
+#define SERVICE_SOCKET "/run/chorus/chorusd.sock"
+
+/* The daemon's own default admin socket path (keep in step with admin.c). */
+static const char *daemon_default_path(void) {
     static char path[512];
     const char *dir = getenv("XDG_RUNTIME_DIR");
     if (dir && *dir) snprintf(path, sizeof(path), "%s/chorusd.sock", dir);
@@ -27,28 +32,52 @@ static const char *default_path(void) {
     return path;
 }
 
+static int is_socket(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+/* The socket to use without --socket: $CHORUS_ADMIN_SOCKET, else the
+ * daemon's default for this user if something is there, else the
+ * service's (/run/chorus/chorusd.sock), else the daemon's default. */
+static const char *default_path(void) {
+    const char *env = getenv("CHORUS_ADMIN_SOCKET");
+    if (env && *env) return env;
+    const char *mine = daemon_default_path();
+    if (is_socket(mine)) return mine;
+    if (is_socket(SERVICE_SOCKET)) return SERVICE_SOCKET;
+    return mine;
+}
+
 static void usage(FILE *out) {
     fprintf(out,
-            "Usage: chorusctl [--socket PATH] [--json] COMMAND\n"
+            "Usage: chorusctl COMMAND [ARGS] [--socket PATH] [--json] [--csv]\n"
             "\n"
             "Commands:\n"
-            "  status                  platforms, Redis, jobs, plugins, personas and models\n"
+            "  status                  platforms, Redis, jobs, plugins, personas, model deployments' health\n"
             "  reload                  re-read the config and plugins (like SIGHUP)\n"
             "  plugins list            loaded plugins, their versions and memory\n"
-            "  plugins reload [NAME]   reload one plugin (or all) from disk; a broken\n"
-            "                          new version is refused and the old one keeps running\n"
+            "  plugins reload [NAME]   reload one plugin (or all, and load new plugin folders) from\n"
+            "                          disk; a broken new version is refused and the old one keeps running\n"
+            "  plugins enable|disable NAME [--channel C | --everywhere]\n"
             "  ping                    check that the daemon answers\n"
-            "  top                     a live view: connections, messages/s, model calls, spend\n"
-            "  ledger [--persona P] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--csv|--json]\n"
+            "  top [--once]            a live view: connections, messages/s, model calls, spend\n"
+            "  ledger [--persona P] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--csv]\n"
+            "                          (no persona: every persona; default: the last 7 days)\n"
             "  audit [N]               the newest admin actions\n"
             "  persona import FILE [--name NAME]   a character card (V2/V3 JSON, PNG, CHARX) as a persona\n"
             "  persona export NAME     the persona as a V3 card (JSON on stdout)\n"
             "  persona preview NAME --channel platform:channel TEXT   the prompt, without a model call\n"
+            "  reply addressed|auto|always|default --channel platform:channel   when the persona answers there\n"
+            "  proactive off|on --channel platform:channel   stop or allow speaking first there\n"
             "  completion              bash completion: source <(chorusctl completion)\n"
-            "  help                    every operator command (persona, skill, op, ban, mute, quota, say, ...)\n"
+            "  help                    every operator command (persona, plugins, op, ban, mute, quota, say, ...)\n"
             "\n"
-            "  -s, --socket PATH  admin socket (default %s, or $CHORUS_ADMIN_SOCKET)\n"
-            "  -j, --json         print the daemon's JSON answer\n", default_path());
+            "Flags (anywhere on the line; \"--\" ends them):\n"
+            "  -s, --socket PATH  admin socket (default: $CHORUS_ADMIN_SOCKET, else %s if it\n"
+            "                     exists, else the service's " SERVICE_SOCKET ")\n"
+            "  -j, --json         print the command's structured data as JSON\n"
+            "      --csv          ledger rows as CSV\n", daemon_default_path());
 }
 
 /* Send REQUEST and read one line of answer. Returns a malloc'd line or NULL. */
@@ -106,29 +135,51 @@ static void print_status(json_t *st) {
     printf("jobs       %lld in flight, %lld queued, %lld busy channels\n",
            json_integer_value(json_object_get(jobs, "in_flight")), json_integer_value(json_object_get(jobs, "queued")),
            json_integer_value(json_object_get(st, "channels")));
+    json_t *bus = json_object_get(st, "bus");
+    if (bus) {
+        printf("role       %s  (%s)\n", json_string_value(json_object_get(bus, "role")),
+               json_string_value(json_object_get(bus, "id")));
+        printf("streams    %lld partitions, ingress lag %lld, pending %lld",
+               json_integer_value(json_object_get(bus, "partitions")),
+               json_integer_value(json_object_get(bus, "ingress_lag")),
+               json_integer_value(json_object_get(bus, "ingress_pending")));
+        if (json_object_get(bus, "egress_lag"))
+            printf("; egress lag %lld, pending %lld", json_integer_value(json_object_get(bus, "egress_lag")),
+                   json_integer_value(json_object_get(bus, "egress_pending")));
+        printf("\n");
+        json_t *held = json_object_get(bus, "held");
+        if (held) {
+            printf("held      ");
+            json_array_foreach(held, i, p) printf(" %lld(%s)", json_integer_value(json_object_get(p, "partition")),
+                                                 json_string_value(json_object_get(p, "state")));
+            printf("%s\n", json_array_size(held) ? "" : " none");
+        }
+        printf("workers   ");
+        json_array_foreach(json_object_get(bus, "workers"), i, p) printf(" %s", json_string_value(p));
+        printf("\n");
+        json_array_foreach(json_object_get(bus, "streams"), i, p)
+            printf("partition  %-3lld owner %-28s lag %lld  pending %lld\n",
+                   json_integer_value(json_object_get(p, "partition")),
+                   *json_string_value(json_object_get(p, "owner")) ? json_string_value(json_object_get(p, "owner")) : "-",
+                   json_integer_value(json_object_get(p, "lag")), json_integer_value(json_object_get(p, "pending")));
+    }
     printf("plugins    %s\n", json_string_value(json_object_get(st, "plugins")));
     printf("personas  ");
     json_array_foreach(json_object_get(st, "personas"), i, p) printf(" %s", json_string_value(p));
     printf("  (default %s)\nmodels    ", json_string_value(json_object_get(st, "default_persona")));
     json_array_foreach(json_object_get(st, "models"), i, p) printf(" %s", json_string_value(p));
     printf("\n");
-}
-
-/* `ledger --persona NAME --from DAY --to DAY` as an operator command. */
-static json_t *build_ledger_request(int argc, char **argv) {
-    if (strcmp(argv[0], "ledger")) return NULL;
-    const char *persona = NULL, *from = NULL, *to = NULL;
-    for (int i = 1; i + 1 < argc; i++) {
-        if (!strcmp(argv[i], "--persona")) persona = argv[++i];
-        else if (!strcmp(argv[i], "--from")) from = argv[++i];
-        else if (!strcmp(argv[i], "--to")) to = argv[++i];
+    json_array_foreach(json_object_get(st, "deployments"), i, p) {
+        const char *last = json_string_value(json_object_get(p, "last_error"));
+        printf("deployment %s/%lld  breaker %s", json_string_value(json_object_get(p, "model")),
+               json_integer_value(json_object_get(p, "index")), json_string_value(json_object_get(p, "breaker")));
+        if (json_integer_value(json_object_get(p, "cooldown_ms")) > 0)
+            printf(" (%.1fs left)", (double)json_integer_value(json_object_get(p, "cooldown_ms")) / 1000);
+        printf(", %lld in flight, %.0f ms", json_integer_value(json_object_get(p, "in_flight")),
+               json_number_value(json_object_get(p, "latency_ms")));
+        if (last && *last) printf(", last error %.0fs ago: %s", json_number_value(json_object_get(p, "last_error_age_s")), last);
+        printf("\n");
     }
-    if (!persona && !from && !to) return NULL;
-    time_t now = time(NULL);
-    char today[16];
-    strftime(today, sizeof(today), "%Y-%m-%d", gmtime(&now));
-    return json_pack("{s:s, s:[s, s, s, s]}", "cmd", "run", "argv", "ledger", persona ? persona : "",
-                     from ? from : today, to ? to : today);
 }
 
 /* The ledger's rows as CSV. */
@@ -153,45 +204,61 @@ static void print_ledger_csv(json_t *data) {
 static void print_completion(void) {
     puts("_chorusctl() {\n"
          "  local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}\n"
-         "  local cmds=\"status reload ping top plugins help persona skill plugin op deop ban unban ignore unignore mute unmute quota say broadcast forget ledger audit completion\"\n"
+         "  local cmds=\"status reload ping top plugins help persona skill plugin op deop ban unban ignore unignore mute unmute quota say broadcast forget ledger audit reply proactive completion\"\n"
          "  case \"$prev\" in\n"
-         "    plugins) COMPREPLY=($(compgen -W \"list reload\" -- \"$cur\")); return;;\n"
+         "    plugins) COMPREPLY=($(compgen -W \"list reload enable disable\" -- \"$cur\")); return;;\n"
          "    persona) COMPREPLY=($(compgen -W \"list show use edit import export preview\" -- \"$cur\")); return;;\n"
          "    skill) COMPREPLY=($(compgen -W \"list enable disable\" -- \"$cur\")); return;;\n"
          "    quota) COMPREPLY=($(compgen -W \"show set\" -- \"$cur\")); return;;\n"
          "    plugin) COMPREPLY=($(compgen -W \"reload\" -- \"$cur\")); return;;\n"
          "    ledger) COMPREPLY=($(compgen -W \"--persona --from --to --csv --json\" -- \"$cur\")); return;;\n"
+         "    top) COMPREPLY=($(compgen -W \"--once --json\" -- \"$cur\")); return;;\n"
          "  esac\n"
          "  COMPREPLY=($(compgen -W \"$cmds --json --socket --help\" -- \"$cur\"))\n"
          "}\n"
          "complete -F _chorusctl chorusctl");
 }
 
-/* A live view, refreshed every second: connections, messages/s, model calls, spend. */
-static int top(const char *path) {
+/* A live view, refreshed every second: connections, messages/s, model
+ * calls, spend. Screen-control codes only on a terminal; with --json one
+ * JSON object per line (the status data plus the rate). */
+static int top(const char *path, int as_json, int once) {
     double last_in = -1, last_t = 0;
-    for (int rounds = 0;; rounds++) {
-        char *line = roundtrip(path, "{\"cmd\":\"status\"}");
+    int tty = isatty(STDOUT_FILENO);
+    for (;;) {
+        char *line = roundtrip(path, "{\"cmd\":\"run\",\"argv\":[\"status\"]}");
         if (!line) return 1;
-        json_t *st = json_loads(line, 0, NULL);
+        json_t *answer = json_loads(line, 0, NULL);
         free(line);
-        if (!st) return 1;
+        json_t *st = json_object_get(answer, "data");
+        if (!json_is_object(st)) {
+            fprintf(stderr, "chorusctl: %s\n", json_string_value(json_object_get(answer, "error")) ? json_string_value(json_object_get(answer, "error")) : "chorusd sent no status");
+            json_decref(answer);
+            return 1;
+        }
         json_t *m = json_object_get(st, "metrics");
         double in = json_number_value(json_object_get(m, "messages_in"));
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
         double t = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-        printf("\033[H\033[2J");
-        print_status(st);
-        printf("rate       %.1f messages/s   model calls in flight %lld   spend since start %.6f\n",
-               last_in >= 0 ? (in - last_in) / (t - last_t) : 0.0,
-               json_integer_value(json_object_get(m, "model_in_flight")), json_number_value(json_object_get(m, "cost_today")));
-        printf("(chorusctl top: every second; Ctrl-C to stop)\n");
+        double rate = last_in >= 0 && t > last_t ? (in - last_in) / (t - last_t) : 0.0;
+        if (as_json) {
+            json_object_set_new(st, "messages_per_s", json_real(rate));
+            char *out = json_dumps(st, JSON_COMPACT);
+            puts(out);
+            free(out);
+        } else {
+            if (tty && !once) printf("\033[H\033[2J");
+            print_status(st);
+            printf("rate       %.1f messages/s   model calls in flight %lld   spend since start %.6f\n", rate,
+                   json_integer_value(json_object_get(m, "model_in_flight")), json_number_value(json_object_get(m, "cost_today")));
+            if (!once) printf("(chorusctl top: every second; Ctrl-C to stop)\n%s", tty ? "" : "\n");
+        }
         fflush(stdout);
         last_in = in;
         last_t = t;
-        json_decref(st);
-        if (getenv("CHORUSCTL_TOP_ONCE")) return 0;
+        json_decref(answer);
+        if (once || getenv("CHORUSCTL_TOP_ONCE")) return 0;
         sleep(1);
     }
 }
@@ -235,6 +302,18 @@ static void print_preview(json_t *data) {
                json_string_value(json_object_get(m, "entry")), json_string_value(json_object_get(m, "position")),
                strcmp(json_string_value(json_object_get(m, "position")), "depth") ? "" : " at depth",
                (long long)json_integer_value(json_object_get(m, "tokens")), json_string_value(json_object_get(m, "why")));
+    if (json_object_get(data, "embedding_model")) {
+        printf("--- recalled turns (%s)\n", json_string_value(json_object_get(data, "embedding_model")));
+        json_array_foreach(json_object_get(data, "recall"), i, m)
+            printf("  #%lld %s%s%s (cosine %.3f): %.200s\n", (long long)json_integer_value(json_object_get(m, "index")),
+                   json_string_value(json_object_get(m, "role")), *json_string_value(json_object_get(m, "name")) ? " " : "",
+                   json_string_value(json_object_get(m, "name")), json_number_value(json_object_get(m, "score")),
+                   json_string_value(json_object_get(m, "content")));
+        if (json_object_get(data, "recall_error"))
+            printf("  none: %s\n", json_string_value(json_object_get(data, "recall_error")));
+        else if (json_array_size(json_object_get(data, "recall")) == 0)
+            printf("  none above the floor, beyond the turns in the window\n");
+    }
     printf("--- about %lld tokens of a %lld-token budget; %lld example blocks\n",
            (long long)json_integer_value(json_object_get(data, "tokens")), (long long)json_integer_value(json_object_get(data, "budget")),
            (long long)json_integer_value(json_object_get(data, "examples")));
@@ -243,19 +322,11 @@ static void print_preview(json_t *data) {
 /* The request for ARGV (command and arguments), or NULL if unknown. */
 static json_t *build_request(int argc, char **argv) {
     const char *cmd = argv[0];
-    if (argc == 1 && (!strcmp(cmd, "status") || !strcmp(cmd, "reload") || !strcmp(cmd, "ping")))
-        return json_pack("{s:s}", "cmd", cmd);
-    if (!strcmp(cmd, "top") || !strcmp(cmd, "completion")) return NULL;
-    if (!strcmp(cmd, "plugins") && argc >= 2 && argc <= 3) {
-        if (!strcmp(argv[1], "list") && argc == 2) return json_pack("{s:s, s:s}", "cmd", "plugins", "action", "list");
-        if (!strcmp(argv[1], "reload"))
-            return argc == 3 ? json_pack("{s:s, s:s, s:s}", "cmd", "plugins", "action", "reload", "name", argv[2])
-                             : json_pack("{s:s, s:s}", "cmd", "plugins", "action", "reload");
-    }
+    if (argc == 1 && (!strcmp(cmd, "reload") || !strcmp(cmd, "ping"))) return json_pack("{s:s}", "cmd", cmd);
     /* The operator commands, run as the owner (the daemon checks the rest). */
-    static const char *const known[] = { "help", "persona", "skill", "plugin", "op", "deop", "ban", "unban", "ignore",
-                                         "unignore", "mute", "unmute", "quota", "say", "broadcast", "forget", "ledger",
-                                         "audit", NULL };
+    static const char *const known[] = { "help", "status", "persona", "plugins", "skill", "plugin", "op", "deop", "ban",
+                                         "unban", "ignore", "unignore", "mute", "unmute", "quota", "say", "broadcast",
+                                         "forget", "ledger", "audit", "reply", "proactive", NULL };
     int found = 0;
     for (int i = 0; known[i]; i++) found |= !strcmp(known[i], cmd);
     if (!found) return NULL;
@@ -277,78 +348,121 @@ static void print_plugins(json_t *answer) {
                json_string_value(json_object_get(p, "description")));
 }
 
+/* Print a JSON value, indented, on stdout. */
+static void print_json(json_t *v) {
+    char *out = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY);
+    if (out) puts(out);
+    free(out);
+}
+
+/* Is WORDS[0..N) the command NAME SUB (SUB may be NULL)? */
+static int is_cmd(int n, char **words, const char *name, const char *sub) {
+    return n >= 1 && !strcmp(words[0], name) && (!sub || (n >= 2 && !strcmp(words[1], sub)));
+}
+
+/* Print an answer for people. */
+static void print_answer(int n, char **words, json_t *answer, json_t *data) {
+    if (is_cmd(n, words, "persona", "export") && data) print_json(data);
+    else if (is_cmd(n, words, "persona", "preview") && data) print_preview(data);
+    else if (is_cmd(n, words, "status", NULL) && data) print_status(data);
+    else if ((is_cmd(n, words, "plugins", "list") || is_cmd(n, words, "skill", "list")) && json_object_get(data, "plugins"))
+        print_plugins(data);
+    else if (is_cmd(n, words, "ping", NULL)) printf("pong from chorusd %s\n", json_string_value(json_object_get(answer, "pong")));
+    else if (json_string_value(json_object_get(answer, "message"))) printf("%s\n", json_string_value(json_object_get(answer, "message")));
+    else printf("%s\n", json_string_value(json_object_get(answer, "text")));
+}
+
 int main(int argc, char **argv) {
-    static const struct option opts[] = {
-        { "socket", required_argument, NULL, 's' },
-        { "json", no_argument, NULL, 'j' },
-        { "csv", no_argument, NULL, 'C' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 }
-    };
-    const char *path = getenv("CHORUS_ADMIN_SOCKET");
-    int as_json = 0, as_csv = 0, c;
-    while ((c = getopt_long(argc, argv, "+s:jh", opts, NULL)) != -1) {
-        switch (c) {
-        case 's': path = optarg; break;
-        case 'j': as_json = 1; break;
-        case 'C': as_csv = 1; break;
-        case 'h': usage(stdout); return 0;
-        default: usage(stderr); return 2;
-        }
+    const char *path = NULL;
+    int as_json = 0, as_csv = 0, once = 0, n = 0, flags_done = 0;
+    char **words = xcalloc((size_t)argc + 1, sizeof(char *));
+    /* Global flags anywhere on the line, like git and kubectl; "--" ends them. */
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (flags_done) words[n++] = argv[i];
+        else if (!strcmp(a, "--")) flags_done = 1;
+        else if (!strcmp(a, "--json") || !strcmp(a, "-j")) as_json = 1;
+        else if (!strcmp(a, "--csv")) as_csv = 1;
+        else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            free(words);
+            return 0;
+        } else if (!strcmp(a, "--socket") || !strcmp(a, "-s")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "chorusctl: %s needs a PATH\n", a);
+                free(words);
+                return 2;
+            }
+            path = argv[++i];
+        } else if (!strncmp(a, "--socket=", 9)) path = a + 9;
+        else if (!strcmp(a, "--once") && n == 1 && !strcmp(words[0], "top")) once = 1;
+        else words[n++] = argv[i];
     }
-    if (optind >= argc) {
+    if (n == 0) {
         usage(stderr);
+        free(words);
         return 2;
     }
-    const char *cmd = argv[optind];
+    const char *cmd = words[0];
     if (!path || !*path) path = default_path();
     if (!strcmp(cmd, "completion")) {
         print_completion();
+        free(words);
         return 0;
     }
-    if (!strcmp(cmd, "top")) return top(path);
+    if (as_csv && strcmp(cmd, "ledger")) {
+        fprintf(stderr, "chorusctl: --csv is for the ledger\n");
+        free(words);
+        return 2;
+    }
+    if (!strcmp(cmd, "top")) {
+        int rc = n == 1 ? top(path, as_json, once) : 2;
+        if (rc == 2) fprintf(stderr, "chorusctl: top takes no arguments but --once and --json\n");
+        free(words);
+        return rc;
+    }
     int failed = 0;
-    json_t *req = build_import_request(argc - optind, argv + optind, &failed);
-    if (failed) return 1;
-    if (!req) req = build_ledger_request(argc - optind, argv + optind);
-    if (!req) req = build_request(argc - optind, argv + optind);
+    json_t *req = build_import_request(n, words, &failed);
+    if (failed) {
+        free(words);
+        return 1;
+    }
+    if (!req) req = build_request(n, words);
     if (!req) {
         fprintf(stderr, "chorusctl: unknown command '%s'\n", cmd);
         usage(stderr);
+        free(words);
         return 2;
     }
-    if (!path || !*path) path = default_path();
     char *text = json_dumps(req, JSON_COMPACT);
     json_decref(req);
     char *line = roundtrip(path, text);
     free(text);
-    if (!line) return 1;
+    if (!line) {
+        free(words);
+        return 1;
+    }
     json_t *answer = json_loads(line, 0, NULL);
+    free(line);
     if (!answer) {
         fprintf(stderr, "chorusctl: chorusd sent something that is not JSON\n");
-        free(line);
+        free(words);
         return 1;
     }
     int ok = json_is_true(json_object_get(answer, "ok"));
     json_t *data = json_object_get(answer, "data");
-    if (as_json && data && !strcmp(cmd, "ledger")) {
-        char *out = json_dumps(data, JSON_INDENT(2));
-        puts(out);
-        free(out);
-    } else if (as_csv && ok && !strcmp(cmd, "ledger")) print_ledger_csv(data);
-    else if (as_json) fputs(line, stdout);
-    else if (!ok) fprintf(stderr, "chorusctl: %s\n", json_string_value(json_object_get(answer, "error")));
-    else if (!strcmp(cmd, "persona") && optind + 1 < argc && !strcmp(argv[optind + 1], "export") && data) {
-        char *out = json_dumps(data, JSON_INDENT(2));
-        puts(out);
-        free(out);
-    } else if (!strcmp(cmd, "persona") && optind + 1 < argc && !strcmp(argv[optind + 1], "preview") && data) print_preview(data);
-    else if (!strcmp(cmd, "status")) print_status(answer);
-    else if (!strcmp(cmd, "plugins") && json_object_get(answer, "plugins")) print_plugins(answer);
-    else if (!strcmp(cmd, "ping")) printf("pong from chorusd %s\n", json_string_value(json_object_get(answer, "pong")));
-    else if (json_string_value(json_object_get(answer, "message"))) printf("%s\n", json_string_value(json_object_get(answer, "message")));
-    else printf("%s\n", json_string_value(json_object_get(answer, "text")));
+    if (!ok) {
+        const char *why = json_string_value(json_object_get(answer, "error"));
+        if (as_json) {
+            json_t *e = json_pack("{s:b, s:s}", "ok", 0, "error", why ? why : "failed");
+            print_json(e);
+            json_decref(e);
+        }
+        fprintf(stderr, "chorusctl: %s\n", why ? why : "the command failed");
+    } else if (as_json) print_json(data ? data : answer);
+    else if (as_csv) print_ledger_csv(data);
+    else print_answer(n, words, answer, data);
     json_decref(answer);
-    free(line);
+    free(words);
     return ok ? 0 : 1;
 }

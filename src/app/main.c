@@ -15,6 +15,8 @@
 #include <unistd.h>
 #include <curl/curl.h>
 #include "app/modules.h"
+#include "app/paths.h"
+#include "bus/bus.h"
 #include "ops/admin.h"
 #include "pipeline/channel.h"
 #include "conf/config.h"
@@ -26,6 +28,7 @@
 #include "io/redis_client.h"
 #include "core/runtime.h"
 #include "skills/plugin_watch.h"
+#include "skills/ask.h"
 #include "skills/scheduler.h"
 #include "core/server.h"
 #include "skills/skills.h"
@@ -36,13 +39,14 @@
 static uv_signal_t sig_term, sig_int, sig_hup;
 static uv_timer_t drain_timer, close_timer;
 static int close_ticks;
+static enum bus_role role = BUS_ROLE_ALL;
 
 static void on_redis_ready(void);
 static int watch_enabled(const struct runtime *rt);
 
 static void usage(FILE *out) {
     fprintf(out,
-            "Usage: chorusd --config FILE [--log-level LEVEL] [--log-format text|json]\n"
+            "Usage: chorusd --config FILE [--role all|gateway|worker] [--log-level LEVEL] [--log-format text|json]\n"
             "       chorusd --check-config FILE\n"
             "       chorusd --test --redis URL PLUGIN_DIR...   (the plugin test kit; see chorus-test)\n"
             "       chorusd --help | --version\n"
@@ -51,6 +55,9 @@ static void usage(FILE *out) {
             "\n"
             "  -c, --config FILE        the config file (Lua; see contrib/chorus.conf.lua)\n"
             "      --check-config FILE  validate FILE, print \"FILE: ok\" or its errors, and exit\n"
+            "      --role ROLE          all (default: one process does everything), gateway (holds the\n"
+            "                           platform connections) or worker (runs the skills); gateways and\n"
+            "                           workers share one Redis and the same config (docs/scaling.md)\n"
             "  -l, --log-level LEVEL    debug, info, warn or error (overrides the config)\n"
             "      --log-format FORMAT  text (default) or json\n"
             "  -h, --help               show this help\n"
@@ -61,23 +68,50 @@ static void usage(FILE *out) {
             "Signals: TERM/INT drain and exit, HUP reloads the config and plugins.\n");
 }
 
-/* Find lua/, plugins/ and web/: the source tree when this binary was built
- * there and not installed, else the installed data folder. */
+/* Where find_data_dir looked, for the start-up error. */
+static char data_tried[4 * PATH_MAX];
+
+/* Does DIR hold the Lua runtime library? Notes DIR as tried. */
+static int has_runtime(const char *dir) {
+    char path[PATH_MAX + 32];
+    size_t used = strlen(data_tried);
+    snprintf(data_tried + used, sizeof(data_tried) - used, "%s%s", used ? ", " : "", dir);
+    snprintf(path, sizeof(path), "%s/lua/chorus/runtime.lua", dir);
+    return access(path, R_OK) == 0;
+}
+
+/* Find lua/, plugins/ and web/ with no help: $CHORUS_DATA_DIR, else
+ * relative to this binary (/proc/self/exe): the source tree it was built
+ * from, a copied tree (bin/.. or src/..), an install (bin/../share/chorus),
+ * and last the compiled-in prefix. NULL if none holds the runtime. */
 static const char *find_data_dir(void) {
     static char real[PATH_MAX];
     const char *env = getenv("CHORUS_DATA_DIR");
     if (env && *env) return realpath(env, real) ? real : env;
-    char exe[PATH_MAX];
+    char exe[PATH_MAX], cand[PATH_MAX + 64];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     if (n > 0) {
         exe[n] = '\0';
         char *slash = strrchr(exe, '/');
         if (slash) *slash = '\0';
-        char built[PATH_MAX];
-        snprintf(built, sizeof(built), "%s/src", CHORUS_BUILDDIR);
-        if (strcmp(exe, built) == 0) return realpath(CHORUS_SRCDIR, real) ? real : CHORUS_SRCDIR;
+        snprintf(cand, sizeof(cand), "%s/src", CHORUS_PATH_BUILDDIR);
+        if (strcmp(exe, cand) == 0 && has_runtime(CHORUS_PATH_SRCDIR))   /* run from its build tree */
+            return realpath(CHORUS_PATH_SRCDIR, real) ? real : CHORUS_PATH_SRCDIR;
+        static const char *const rel[] = { "/..", "/../share/chorus", NULL };
+        for (int i = 0; rel[i]; i++) {
+            snprintf(cand, sizeof(cand), "%s%s", exe, rel[i]);
+            if (realpath(cand, real) ? has_runtime(real) : has_runtime(cand)) return real;
+        }
     }
-    return CHORUS_PKGDATADIR;
+    if (has_runtime(CHORUS_PATH_PKGDATADIR)) return CHORUS_PATH_PKGDATADIR;
+    return NULL;
+}
+
+/* Every plugin needs the runtime: one clear line at start-up, not an error per plugin. */
+static int no_runtime(void) {
+    fprintf(stderr, "chorusd: cannot find the Lua runtime library (lua/chorus/runtime.lua); looked in %s. "
+            "Set CHORUS_DATA_DIR to the folder holding lua/, plugins/ and web/, or reinstall.\n", data_tried);
+    return 1;
 }
 
 /* Load FILE with the environment applied; prints errors to stderr. */
@@ -110,7 +144,9 @@ static void close_handle(uv_handle_t *h) {
 /* Last stage inside the loop: release every handle so uv_run returns. */
 static void shutdown_final(void) {
     uv_timer_stop(&close_timer);
+    bus_stop();
     scheduler_stop();
+    ask_stop();
     plugin_watch_stop();
     web_stop(server.web);
     http_client_free(server.http);
@@ -134,7 +170,10 @@ static void on_close_tick(uv_timer_t *t) {
         struct platform *p = platform_at(i);
         if (p->ops->connections) open += p->ops->connections(p);
     }
-    if (open == 0 || ++close_ticks > 40) shutdown_final();
+    /* A gateway or worker lets its last writes (leases given back) leave first. */
+    int min_ticks = role == BUS_ROLE_ALL ? 0 : 2;
+    if ((open == 0 && close_ticks >= min_ticks) || ++close_ticks > 40) shutdown_final();
+    else if (open == 0) close_ticks++;
 }
 
 /* Every reply is out (or the deadline passed): close the platforms. */
@@ -142,6 +181,7 @@ static void shutdown_close(void) {
     if (server.stopping >= 3) return;
     server.stopping = 3;
     uv_timer_stop(&drain_timer);
+    bus_stop();
     for (int i = 0; platform_at(i); i++) {
         struct platform *p = platform_at(i);
         if (p->ops->stop) p->ops->stop(p);
@@ -170,6 +210,7 @@ static void main_request_stop(void) {
         return;
     }
     server.stopping = 1;
+    ask_end_all("shutdown");
     log_info("shutting down: draining %d replies (up to %ld ms)", server.jobs_in_flight + server.jobs_queued,
              server.rt->cfg->shutdown_timeout_ms);
     uv_timer_start(&drain_timer, on_drain_deadline, (uint64_t)server.rt->cfg->shutdown_timeout_ms, 0);
@@ -241,11 +282,13 @@ static void on_signal(uv_signal_t *s, int signum) {
 /* Parse options; returns -1 to exit with *code. */
 static int parse_args(int argc, char **argv, const char **config, const char **check,
                       const char **level, const char **format, int *code) {
+    const char *role_name = NULL;
     static const struct option opts[] = {
         { "config", required_argument, NULL, 'c' },
         { "check-config", required_argument, NULL, 'C' },
         { "log-level", required_argument, NULL, 'l' },
         { "log-format", required_argument, NULL, 'F' },
+        { "role", required_argument, NULL, 'R' },
         { "help", no_argument, NULL, 'h' },
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 }
@@ -257,6 +300,7 @@ static int parse_args(int argc, char **argv, const char **config, const char **c
         case 'C': *check = optarg; break;
         case 'l': *level = optarg; break;
         case 'F': *format = optarg; break;
+        case 'R': role_name = optarg; break;
         case 'h': usage(stdout); *code = 0; return -1;
         case 'V': printf("chorusd %s\n", PACKAGE_VERSION); *code = 0; return -1;
         default: usage(stderr); *code = 2; return -1;
@@ -265,6 +309,11 @@ static int parse_args(int argc, char **argv, const char **config, const char **c
     if (optind < argc) {
         fprintf(stderr, "chorusd: unexpected argument '%s'\n", argv[optind]);
         usage(stderr);
+        *code = 2;
+        return -1;
+    }
+    if (role_name && bus_role_parse(role_name, &role) < 0) {
+        fprintf(stderr, "chorusd: --role must be all, gateway or worker\n");
         *code = 2;
         return -1;
     }
@@ -285,6 +334,7 @@ static int watch_enabled(const struct runtime *rt) {
 /* Redis is (back) up: put back what lives there. */
 static void on_redis_ready(void) {
     if (server.rt && !server.stopping) scheduler_sync(server.rt->skills);
+    bus_redis_ready();
 }
 
 /* Start the parts on the loop; returns 0 or -1 after logging why. */
@@ -306,7 +356,11 @@ static int start(struct config *cfg) {
         return -1;
     }
     redis_client_on_ready(server.redis, on_redis_ready);
-    modules_platforms_start(cfg, 0);
+    if (modules_role_start(cfg, role, err, sizeof(err)) < 0) {
+        log_error("%s: %s", bus_role_name(role), err);
+        return -1;
+    }
+    if (role != BUS_ROLE_ALL) log_info("role: %s", bus_role_name(role));
     server.web = web_start(server.loop, cfg->listen_host, cfg->listen_port, cfg->web_root, err, sizeof(err));
     if (!server.web || (cfg->listen_port >= 0 && web_port(server.web) < 0)) {
         log_error("%s", err);
@@ -337,8 +391,11 @@ int main(int argc, char **argv) {
     server_set_hooks(&main_hooks);
     modules_register();
     server.data_dir = find_data_dir();
-    if (argc > 1 && strcmp(argv[1], "--test") == 0) return testkit_main(argc, argv);
+    int have_data = server.data_dir != NULL;
+    if (!have_data) server.data_dir = CHORUS_PATH_PKGDATADIR;
+    if (argc > 1 && strcmp(argv[1], "--test") == 0) return have_data ? testkit_main(argc, argv) : no_runtime();
     if (parse_args(argc, argv, &config_file, &check, &level_name, &format_name, &code) < 0) return code;
+    if (!have_data && !check) return no_runtime();
     if (check) {
         struct config *cfg = load_config(check);
         if (!cfg) return 1;
@@ -386,6 +443,7 @@ int main(int argc, char **argv) {
         shutdown_final();
     }
     uv_run(&loop, UV_RUN_DEFAULT);
+    bus_free();
     web_free(server.web);
     runtime_release(server.rt);
     channel_shutdown();

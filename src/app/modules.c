@@ -5,6 +5,7 @@
  * `modules` below. */
 #include <stddef.h>
 #include "app/modules.h"
+#include "bus/bus.h"
 #include "conf/config.h"
 #include "conf/config_schema.h"
 #include "core/commands.h"
@@ -25,6 +26,7 @@
 #include "persona/persona.h"
 #include "pipeline/channel.h"
 #include "platforms/discord/discord.h"
+#include "platforms/onebot/onebot.h"
 #include "platforms/slack/slack.h"
 #include "platforms/mattermost/mattermost.h"
 #include "platforms/telegram/telegram.h"
@@ -89,9 +91,11 @@ static const struct module modules[] = {
     { "budget", budget_config_register, NULL, NULL, NULL, 0 },
     { "operators", operator_config_register, NULL, operator_chat_install, NULL, 0 },
     { "ledger", ledger_config_register, NULL, admin_http_routes_add, NULL, 0 },
+    { "bus", bus_config_register, NULL, NULL, NULL, 0 },
     /* Chat platforms: one line each. */
     { "webchat", NULL, NULL, NULL, &webchat_platform, 0 },
     { "discord", discord_config_register, NULL, NULL, &discord_platform, 0 },
+    { "onebot", onebot_config_register, NULL, NULL, &onebot_platform, 0 },
     { "slack", slack_config_register, NULL, NULL, &slack_platform, 0 },
     { "mattermost", mattermost_config_register, NULL, NULL, &mattermost_platform, 0 },
     { "telegram", telegram_config_register, NULL, NULL, &telegram_platform, 0 },
@@ -160,4 +164,29 @@ void modules_platforms_start(const struct config *cfg, int test_mode) {
         struct platform *p = platform_at(i);
         if (p->ops->start && p->ops->start(p) < 0) log_error("platform %s failed to start", p->ops->name);
     }
+}
+
+int modules_role_start(const struct config *cfg, enum bus_role role, char *err, size_t errlen) {
+    struct bus_settings s;
+    bus_settings_from_config(cfg, &s);
+    if (role == BUS_ROLE_GATEWAY) {
+        modules_platforms_start(cfg, 0);
+        return bus_gateway_start(&s, err, errlen);
+    }
+    if (role == BUS_ROLE_WORKER) {
+        /* No connections of its own: stand-ins for the gateways' platforms. */
+        host.loop = server.loop;
+        host.http = server.http;
+        platform_reset();
+        channel_init();
+        if (bus_worker_start(&s, &host, channel_enqueue, err, errlen) < 0) return -1;
+        for (size_t i = 0; i < NMODULES; i++) {
+            const struct platform_ops *ops = modules[i].platform;
+            if (!ops || modules[i].test_only || (ops->config_kind && !config_first(cfg, ops->config_kind))) continue;
+            bus_worker_platform(ops->name);
+        }
+        return 0;
+    }
+    modules_platforms_start(cfg, 0);
+    return 0;
 }

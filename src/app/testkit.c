@@ -24,6 +24,7 @@
 #include "lib/redact.h"
 #include "io/redis_client.h"
 #include "core/runtime.h"
+#include "skills/ask.h"
 #include "skills/scheduler.h"
 #include "model/script_model.h"
 #include "core/server.h"
@@ -38,7 +39,7 @@ struct kit kit;
 /* The config every test starts from unless --config names another. */
 static const char default_config[] =
     "-- written by chorusd --test\n"
-    "model \"default\" { provider = \"script\" }\n"
+    "model \"default\" { provider = \"script\", capabilities = { \"tools\", \"streaming\" } }\n"
     "persona \"aiko\" { display_name = \"Aiko\", prompt = \"You are Aiko, the test persona.\",\n"
     "                   model = \"default\", apology = \"Sorry, I can't answer right now.\" }\n"
     "default_persona \"aiko\"\n";
@@ -148,6 +149,7 @@ static void stop_parts(void) {
         skills_cancel_all(server.rt->skills);
     }
     scheduler_stop();
+    ask_stop();
     web_stop(server.web);
     kit_wait_close();
     http_client_free(server.http);
@@ -231,6 +233,7 @@ int testkit_main(int argc, char **argv) {
     }
     kit.waiter = kit.test = NULL;   /* late completions must not resume into the closed state */
     stop_parts();
+    kit_mock_reset();
     if (kit.L) lua_close(kit.L);
     if (uv_loop_close(&loop) != 0) log_warn("chorus-test: some loop handles were still open");
     remove_tmp(own_config);

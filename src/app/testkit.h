@@ -11,7 +11,9 @@
  *   testkit_wait.c     suspending and resuming, settling, test deadlines
  *   testkit_runtime.c  a fresh config generation and plugin set per test
  *   testkit_lua.c      the `kit` functions the runner builds `t` from
- *   testkit_http.c     requests to the daemon's own HTTP listener (webhooks) */
+ *   testkit_http.c     requests to the daemon's own HTTP listener (webhooks)
+ *   testkit_mock.c     mocked outbound HTTP, scripted failures and tool calls,
+ *                      several messages at once */
 #ifndef CHORUS_TESTKIT_H
 #define CHORUS_TESTKIT_H
 #include <lua.h>
@@ -80,4 +82,10 @@ void kit_push_api(lua_State *L);
 int kit_http_start(char *err, size_t errlen);
 /* Add http() and hmac() to the kit table on top of L's stack. */
 void kit_http_register(lua_State *L);
+/* ---- testkit_mock.c ---- */
+/* Add http_mock(), model_fail(), model_tool_call() and say_many() to the
+ * kit table on top of L's stack. */
+void kit_mock_register(lua_State *L);
+/* Tear-down: plugins' HTTP goes out again, the mock function is dropped. */
+void kit_mock_reset(void);
 #endif

@@ -11,6 +11,7 @@
 #include "lib/lua_json.h"
 #include "io/redis_client.h"
 #include "core/runtime.h"
+#include "skills/ask.h"
 #include "skills/scheduler.h"
 #include "model/script_model.h"
 #include "core/server.h"
@@ -209,6 +210,7 @@ static int kit_advance(lua_State *L) {
     lua_settop(L, 0);
     vclock_advance(s);
     scheduler_kick();
+    ask_kick();
     kit_settle(1);
     return kit_suspend(L, "timers due after advancing the clock");
 }
@@ -311,4 +313,5 @@ void kit_push_api(lua_State *L) {
     lua_pushstring(L, kit.tmp);
     lua_setfield(L, -2, "tmp");
     kit_http_register(L);
+    kit_mock_register(L);
 }

@@ -12,6 +12,7 @@
 #include <lauxlib.h>
 #include "io/redis_client.h"
 #include "core/runtime.h"
+#include "skills/ask.h"
 #include "skills/scheduler.h"
 #include "core/server.h"
 #include "skills/skills.h"
@@ -41,10 +42,13 @@ int kit_op_current(unsigned id) {
     return id == op_seq && kit.waiter != NULL;
 }
 
-/* Work the daemon still has: jobs queued or running, plugin tasks alive. */
+/* Work the daemon still has: jobs queued or running, plugin tasks alive.
+ * A handler waiting in msg:ask for a person (not yet timed out) is not
+ * work: its job and its task do not count. */
 int kit_busy(void) {
-    return server.jobs_in_flight > 0 || server.jobs_queued > 0 ||
-           (server.rt && skill_host_tasks(server.rt->skills) > 0);
+    int idle = ask_idle();
+    return server.jobs_in_flight - idle > 0 || server.jobs_queued > 0 || scheduler_held() > 0 ||
+           (server.rt && skill_host_tasks(server.rt->skills) - idle > 0);
 }
 
 /* After a yield, report a timeout instead of results once the test is late. */

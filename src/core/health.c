@@ -12,6 +12,14 @@
 #include "io/web.h"
 #include "lib/metrics.h"
 
+static int (*role_ready)(char *why, size_t len);
+static void (*role_gauges)(void);
+
+void health_set_role(int (*ready)(char *why, size_t len), void (*gauges)(void)) {
+    role_ready = ready;
+    role_gauges = gauges;
+}
+
 /* GET /healthz: the loop answers. */
 static int serve_health(struct lws *wsi, const char *path, int post, void **state, void *data) {
     (void)path, (void)post, (void)state, (void)data;
@@ -39,6 +47,12 @@ static int serve_ready(struct lws *wsi, const char *path, int post, void **state
         web_respond_text(wsi, 503, body);
         return 0;
     }
+    char why[400];
+    if (role_ready && role_ready(why, sizeof(why)) < 0) {
+        snprintf(body, sizeof(body), "not ready: %s\n", why);
+        web_respond_text(wsi, 503, body);
+        return 0;
+    }
     web_respond_text(wsi, 200, "ready\n");
     return 0;
 }
@@ -57,6 +71,7 @@ static int serve_metrics(struct lws *wsi, const char *path, int post, void **sta
         metrics_set(METRIC_PLATFORM_READY, p->ops->name, p->ready);
         metrics_set(METRIC_PLATFORM_CONNECTIONS, p->ops->name, p->ops->connections ? p->ops->connections(p) : 0);
     }
+    if (role_gauges) role_gauges();
     char *text = metrics_render(&len);
     web_respond(wsi, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
     return 0;

@@ -11,6 +11,17 @@ int job_skill_disabled(const struct job *job, const char *name) {
     return 0;
 }
 
+const char *job_role_name(int role) {
+    static const char *const names[] = { "user", "moderator", "admin", "owner" };
+    return role >= 0 && role <= 3 ? names[role] : "user";
+}
+
+void job_detach(struct job *job) {
+    if (job->detached || !job->detach) return;
+    job->detached = 1;
+    job->detach(job);
+}
+
 void job_finish(struct job *job) {
     job->finish(job);
 }

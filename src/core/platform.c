@@ -13,6 +13,7 @@ static struct platform platforms[MAX_PLATFORMS];
 static int nplatforms;
 static platform_sink_fn *sink;
 static platform_outbox_fn *outbox;
+static platform_done_fn *done;
 
 void platform_reset(void) {
     nplatforms = 0;
@@ -24,6 +25,14 @@ void platform_set_sink(platform_sink_fn *fn) {
 
 void platform_set_outbox(platform_outbox_fn *fn) {
     outbox = fn;
+}
+
+void platform_set_done(platform_done_fn *fn) {
+    done = fn;
+}
+
+void platform_job_done(struct platform *p, const struct chat_message *m) {
+    if (done) done(p, m);
 }
 
 /* The outbox of a single process: the adapter sends at once. */

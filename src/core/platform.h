@@ -98,6 +98,13 @@ struct platform *platform_add(const struct platform_ops *ops, const struct platf
 void platform_set_sink(platform_sink_fn *sink);
 /* Install where replies leave (NULL: straight to the adapter's send). */
 void platform_set_outbox(platform_outbox_fn *fn);
+/* Told when the pipeline has finished with a received message (its job
+ * ended, replies handed to the outbox): a worker acknowledges the stream
+ * entry it came from. */
+typedef void platform_done_fn(struct platform *p, const struct chat_message *m);
+void platform_set_done(platform_done_fn *fn);
+/* The pipeline finished M (calls the hook set by platform_set_done). */
+void platform_job_done(struct platform *p, const struct chat_message *m);
 /* Send TEXT (repaired to valid UTF-8) to CHANNEL of P as PERSONA. */
 int platform_send_text(struct platform *p, const char *channel, const char *text, size_t len,
                        const char *reply_to, const char *persona, platform_sent_fn *cb, void *data);

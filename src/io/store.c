@@ -1,5 +1,6 @@
 /* store.c - Redis keys and commands for channel personas and history. */
 #include <stdio.h>
+#include <strings.h>
 #include <stdlib.h>
 #include <string.h>
 #include "io/redis_client.h"
@@ -187,6 +188,32 @@ static const char forget_script[] =
     "    for i = 1, #keep, 500 do redis.call('RPUSH', hist, unpack(keep, i, math.min(i + 499, #keep))) end "
     "    redis.call('DEL', summary) "
     "    for k in string.gmatch(extra, '[^|]+') do redis.call('DEL', k) end "
+    /* Long-term recall (persona/recall_store.h): the same turns leave the
+     * recall list and their records the vector string; gen moves on. */
+    "    local base, persona = string.match(hist, '^(.*):history:(.*)$') "
+    "    if base then "
+    "      local rv, rt, rm = base .. ':recall:' .. persona .. ':vec', base .. ':recall:' .. persona .. ':turns', base .. ':recall:' .. persona .. ':meta' "
+    "      local dim = tonumber(redis.call('HGET', rm, 'dim') or '0') "
+    "      if dim > 0 then "
+    "        local turns = redis.call('LRANGE', rt, 0, -1) "
+    "        local vec = redis.call('GET', rv) or '' "
+    "        local kt, kv, rskip = {}, {}, false "
+    "        for i, item in ipairs(turns) do "
+    "          local ok, t = pcall(cjson.decode, item) "
+    "          if ok and type(t) == 'table' and t.user == ARGV[1] then rskip = true "
+    "          elseif rskip and ok and type(t) == 'table' and t.role == 'assistant' then rskip = false "
+    "          else kt[#kt + 1] = item kv[#kv + 1] = string.sub(vec, (i - 1) * dim + 1, i * dim) rskip = false end "
+    "        end "
+    "        if #kt < #turns then "
+    "          local ttl = redis.call('TTL', rt) "
+    "          redis.call('DEL', rt, rv) "
+    "          for i = 1, #kt, 500 do redis.call('RPUSH', rt, unpack(kt, i, math.min(i + 499, #kt))) end "
+    "          if #kv > 0 then redis.call('SET', rv, table.concat(kv)) end "
+    "          redis.call('HINCRBY', rm, 'gen', 1) "
+    "          if ttl > 0 then redis.call('EXPIRE', rt, ttl) redis.call('EXPIRE', rv, ttl) end "
+    "        end "
+    "      end "
+    "    end "
     "  end "
     "end "
     "redis.call('DEL', KEYS[1]) "
@@ -200,7 +227,8 @@ const char *store_forget_script(void) {
 /* Everything a message needs to know before the skills run, in one round
  * trip. KEYS: the channel's persona key, the muted, banned and ignored
  * sets, the channel's and the global disabled-plugin sets, the set of
- * active channels. ARGV: platform:channel, platform:user, the default
+ * active channels, the flood buckets, the channel's manners hash
+ * (group-chat reply mode, opt-out, when it last spoke). ARGV: platform:channel, platform:user, the default
  * persona, the key prefix. */
 static const char context_script[] =
     "local persona = redis.call('GET', KEYS[1]) or ARGV[3] "
@@ -227,7 +255,7 @@ static const char context_script[] =
     "                       bucket(KEYS[9], tonumber(ARGV[8]), tonumber(ARGV[9]))) "
     "return { persona, redis.call('SISMEMBER', KEYS[2], ARGV[1]), redis.call('SISMEMBER', KEYS[3], ARGV[2]), "
     "  redis.call('SISMEMBER', KEYS[4], ARGV[2]), disabled, redis.call('HGETALL', ARGV[4] .. 'persona:' .. persona), "
-    "  redis.call('EXISTS', KEYS[1]), flood }";
+    "  redis.call('EXISTS', KEYS[1]), flood, redis.call('HGETALL', KEYS[10]), redis.call('HMGET', ARGV[10], '*', ARGV[1]) }";
 
 struct context_req {
     store_context_fn *cb;
@@ -244,6 +272,12 @@ static void on_context(redisReply *r, const char *err, void *data) {
     }
     ctx.persona = r->element[6]->integer ? r->element[0]->str : NULL;
     ctx.flood = r->elements > 7 ? (int)r->element[7]->integer : 0;
+    /* The role names the operator code grants (ops/operator.c). */
+    static const char *const roles[] = { "user", "moderator", "admin", "owner" };
+    for (size_t i = 0; r->elements > 9 && i < r->element[9]->elements; i++)
+        for (int k = 1; k < 4; k++)
+            if (r->element[9]->element[i]->str && !strcasecmp(r->element[9]->element[i]->str, roles[k]) && k > ctx.role)
+                ctx.role = k;
     ctx.muted = r->element[1]->integer != 0;
     ctx.banned = r->element[2]->integer != 0;
     ctx.ignored = r->element[3]->integer != 0;
@@ -254,9 +288,14 @@ static void on_context(redisReply *r, const char *err, void *data) {
     redisReply *h = r->element[5];
     for (size_t i = 0; h->type == REDIS_REPLY_ARRAY && i + 1 < h->elements; i += 2)
         json_object_set_new(ctx.overrides, h->element[i]->str, json_string(h->element[i + 1]->str));
+    ctx.manners = json_object();
+    h = r->elements > 8 ? r->element[8] : NULL;
+    for (size_t i = 0; h && h->type == REDIS_REPLY_ARRAY && i + 1 < h->elements; i += 2)
+        json_object_set_new(ctx.manners, h->element[i]->str, json_string(h->element[i + 1]->str));
     req->cb(&ctx, NULL, req->data);
     json_decref(ctx.disabled);
     json_decref(ctx.overrides);
+    json_decref(ctx.manners);
     free(req);
 }
 
@@ -316,8 +355,9 @@ int store_job_context(struct redis_client *rc, const char *platform, const char 
                       const char *default_persona, const struct store_flood *flood, store_context_fn *cb, void *data) {
     if (!redis_client_ready(rc)) return -1;
     const char *prefix = redis_client_prefix(rc);
-    char pkey[1024], muted[300], banned[300], ignored[300], dis[1400], disall[300], chans[300], pc[700], pu[700], esc[800];
+    char pkey[1024], mkey[1024], muted[300], banned[300], ignored[300], dis[1400], disall[300], chans[300], pc[700], pu[700], esc[800];
     store_channel_key(rc, platform, channel, ":persona", pkey, sizeof(pkey));
+    store_channel_key(rc, platform, channel, ":manners", mkey, sizeof(mkey));
     join3(muted, sizeof(muted), prefix, "muted", "");
     join3(banned, sizeof(banned), prefix, "banned", "");
     join3(ignored, sizeof(ignored), prefix, "ignored", "");
@@ -330,8 +370,9 @@ int store_job_context(struct redis_client *rc, const char *platform, const char 
     struct context_req *req = xmalloc(sizeof(*req));
     req->cb = cb;
     req->data = data;
-    char fu[900], fc[900], now[32], ub[24], up[24], cb_[24], cp[24], e2[800];
+    char fu[900], fc[900], now[32], ub[24], up[24], cb_[24], cp[24], e2[800], rk[900];
     store_escape(pu, e2, sizeof(e2));
+    join3(rk, sizeof(rk), prefix, "roles:", e2);
     join3(fu, sizeof(fu), prefix, "flood:user:", e2);
     join3(fc, sizeof(fc), prefix, "flood:channel:", esc);
     format_seconds(now, sizeof(now), flood ? flood->now : 0);
@@ -339,8 +380,8 @@ int store_job_context(struct redis_client *rc, const char *platform, const char 
     format_number(up, sizeof(up), flood && flood->user_per_s > 0 ? flood->user_per_s : 1);
     format_number(cb_, sizeof(cb_), flood ? flood->channel_burst : 0);
     format_number(cp, sizeof(cp), flood && flood->channel_per_s > 0 ? flood->channel_per_s : 1);
-    const char *argv[] = { "EVAL", context_script, "9", pkey, muted, banned, ignored, dis, disall, chans, fu, fc,
-                           pc, pu, default_persona, prefix, now, ub, up, cb_, cp };
+    const char *argv[] = { "EVAL", context_script, "10", pkey, muted, banned, ignored, dis, disall, chans, fu, fc, mkey,
+                           pc, pu, default_persona, prefix, now, ub, up, cb_, cp, rk };
     if (redis_command(rc, on_context, req, (int)(sizeof(argv) / sizeof(argv[0])), argv, NULL) < 0) {
         free(req);
         return -1;

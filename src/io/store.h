@@ -4,6 +4,9 @@
  * Cluster keeps them on one node:
  *   <prefix>{<platform>:<channel>}:persona              string
  *   <prefix>{<platform>:<channel>}:history:<persona>    list of JSON turns
+ *   <prefix>{<platform>:<channel>}:manners              hash: reply mode, proactive opt-out,
+ *                                                       when the persona last spoke (pipeline/manners.c)
+ *   <prefix>{<platform>:<channel>}:recall:<persona>:*   long-term recall (persona/recall_store.h)
  * Every call returns -1 at once when Redis is down; otherwise its callback
  * runs exactly once, later. */
 #ifndef CHORUS_STORE_H
@@ -46,6 +49,8 @@ struct store_context {
     json_t *disabled;        /* plugin names turned off here (borrowed) */
     json_t *overrides;       /* live persona edits {field: value} (borrowed) */
     int flood;               /* 0 fine, 1 over a limit (say so once), 2 over again */
+    json_t *manners;         /* the channel's <prefix>{p:c}:manners hash {field: value} (borrowed) */
+    int role;                /* the user's best role here from <prefix>roles:<platform:user>, 0 user .. 3 owner */
 };
 
 /* Inbound flood limits: BURST messages, refilled over PER_S seconds (0 = off). */
@@ -60,7 +65,8 @@ int store_job_context(struct redis_client *rc, const char *platform, const char 
 
 /* The Redis script that forgets a user (KEYS[1]: their index set; ARGV:
  * user id, prefix): their turns and the answers to them leave every
- * history they spoke in, those summaries go, then their facts,
- * relationships and the index. Returns the number of turns removed. */
+ * history they spoke in (and from the channel's long-term recall, with
+ * their vectors), those summaries go, then their facts, relationships and
+ * the index. Returns the number of turns removed. */
 const char *store_forget_script(void);
 #endif

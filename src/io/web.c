@@ -281,7 +281,10 @@ static int on_event(struct lws *wsi, enum lws_callback_reasons reason, void *use
         size_t n = strlen(path);
         if (n > 1 && path[n - 1] == '/') path[n - 1] = '\0';   /* "/ws/" is "/ws" */
         const struct web_route *r = route_find(path);
-        return !r || !r->ws_open;
+        if (!r || !r->ws_open) return 1;
+        int status = r->ws_accept ? r->ws_accept(wsi, r->data) : 0;
+        if (status) lws_return_http_status(wsi, (unsigned)status, NULL);
+        return status != 0;
     }
     case LWS_CALLBACK_ESTABLISHED: {
         if (lws_hdr_copy(wsi, path, sizeof(path), WSI_TOKEN_GET_URI) <= 0) return -1;

@@ -28,6 +28,9 @@ struct web_route {
     void (*body_done)(void *state);
     /* The answer is written or the client left: STATE is no longer used. */
     void (*detach)(void *state);
+    /* Before a websocket upgrade at this path is accepted, with the request
+     * headers readable: 0 accepts, an HTTP status (401, 403, ...) refuses. */
+    int (*ws_accept)(struct lws *wsi, void *data);
     /* A websocket upgrade at this path (without it: no websocket here). */
     void *(*ws_open)(struct lws *wsi, void *data);
     void (*ws_receive)(void *conn, const char *in, size_t len, int final, int binary);

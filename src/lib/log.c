@@ -124,19 +124,52 @@ static void format_time(char *buf, size_t size) {
              tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
 }
 
+/* A multi-line detail (a traceback) after the message: in text, each of
+ * its lines on a line of its own, indented, so it reads as it was printed
+ * and never looks like a new entry; in JSON, one "traceback" field. With
+ * out NULL it only measures. */
+static size_t detail_into(const char *d, size_t len, int json, char *out) {
+    static const char field[] = "\",\"traceback\":\"";
+    size_t o = 0;
+    if (json) {
+        if (out) memcpy(out, field, sizeof field - 1);
+        o = sizeof field - 1;
+        return o + escape_into(d, len, 1, out ? out + o : NULL);
+    }
+    while (len > 0) {
+        const char *nl = memchr(d, '\n', len);
+        size_t n = nl ? (size_t)(nl - d) : len;
+        if (out) memcpy(out + o, "\n    ", 5);
+        o += 5;
+        o += escape_into(d, n, 0, out ? out + o : NULL);
+        d += n + (nl ? 1 : 0);
+        len -= n + (nl ? 1 : 0);
+    }
+    return o;
+}
+
 /* Build the complete output line, newline included, in one allocation that
  * can go straight on the queue. Returns NULL if out of memory. */
-static struct line *make_line(enum log_level level, const char *msg, size_t len) {
+static struct line *make_line(enum log_level level, const char *msg, size_t len, const char *detail, size_t dlen) {
     int json = atomic_load(&cur_format) == LOG_FORMAT_JSON;
     char ts[64], head[160], *fixed = NULL;
     const char *tail = json ? "\"}\n" : "\n";
     size_t hlen, elen, tlen = strlen(tail);
     struct line *ln;
 
+    char *dfixed = NULL;
     if (json && !utf8_valid(msg, len)) {     /* JSON must be valid UTF-8 */
         fixed = utf8_repair(msg, len, &len);
         if (fixed == NULL) return NULL;
         msg = fixed;
+    }
+    if (json && detail && !utf8_valid(detail, dlen)) {
+        dfixed = utf8_repair(detail, dlen, &dlen);
+        if (dfixed == NULL) {
+            free(fixed);
+            return NULL;
+        }
+        detail = dfixed;
     }
     format_time(ts, sizeof ts);
     if (json)
@@ -146,16 +179,19 @@ static struct line *make_line(enum log_level level, const char *msg, size_t len)
         snprintf(head, sizeof head, "%s chorusd[%d] %s ", ts, (int)getpid(), text_names[level]);
     hlen = strlen(head);
     elen = escape_into(msg, len, json, NULL);
+    size_t dsize = detail ? detail_into(detail, dlen, json, NULL) : 0;
 
-    ln = xmalloc(sizeof *ln + hlen + elen + tlen + 1);
+    ln = xmalloc(sizeof *ln + hlen + elen + dsize + tlen + 1);
     if (ln != NULL) {
         ln->next = NULL;
-        ln->len = hlen + elen + tlen;
+        ln->len = hlen + elen + dsize + tlen;
         memcpy(ln->text, head, hlen);
         escape_into(msg, len, json, ln->text + hlen);
-        memcpy(ln->text + hlen + elen, tail, tlen + 1);
+        if (detail) detail_into(detail, dlen, json, ln->text + hlen + elen);
+        memcpy(ln->text + hlen + elen + dsize, tail, tlen + 1);
     }
     free(fixed);
+    free(dfixed);
     return ln;
 }
 
@@ -195,7 +231,7 @@ static void enqueue(struct line *ln) {
 /* Everything a log_* call does once the level check has passed. The
  * message is formatted in full before redaction: cutting it at the cap
  * first could cut a secret and let its prefix through. */
-static void log_v(enum log_level level, const char *fmt, va_list ap) {
+static void log_v(enum log_level level, const char *detail, const char *fmt, va_list ap) {
     char buf[MSG_MAX], red[MSG_MAX + 1], *msg = buf;
     int saved_errno = errno, n;
     size_t len, k;
@@ -224,7 +260,16 @@ static void log_v(enum log_level level, const char *fmt, va_list ap) {
         len += 3;
     }
 
-    ln = make_line(level, red, len);
+    char *dred = NULL;
+    size_t dlen = 0;
+    if (detail) {   /* masked like the message, and as long as it needs */
+        size_t cap = strlen(detail) * 2 + 64;
+        dred = xmalloc(cap);
+        dlen = redact(detail, dred, cap);
+        if (dlen >= cap) dlen = cap - 1;
+    }
+    ln = make_line(level, red, len, dred, dlen);
+    free(dred);
     if (ln == NULL) count_drop();
     else enqueue(ln);
     errno = saved_errno;
@@ -262,7 +307,7 @@ static void *writer_main(void *arg) {
         }
         if (dropped) {
             snprintf(note, sizeof note, "log: %llu lines dropped", dropped);
-            batch = make_line(LOG_LEVEL_WARN, note, strlen(note));
+            batch = make_line(LOG_LEVEL_WARN, note, strlen(note), NULL, 0);
             if (batch) {
                 write_all(2, batch->text, batch->len);
                 free(batch);
@@ -345,7 +390,7 @@ void log_debug(const char *fmt, ...) {
 
     if (LOG_LEVEL_DEBUG < atomic_load_explicit(&cur_level, memory_order_relaxed)) return;
     va_start(ap, fmt);
-    log_v(LOG_LEVEL_DEBUG, fmt, ap);
+    log_v(LOG_LEVEL_DEBUG, NULL, fmt, ap);
     va_end(ap);
 }
 
@@ -355,7 +400,7 @@ void log_info(const char *fmt, ...) {
 
     if (LOG_LEVEL_INFO < atomic_load_explicit(&cur_level, memory_order_relaxed)) return;
     va_start(ap, fmt);
-    log_v(LOG_LEVEL_INFO, fmt, ap);
+    log_v(LOG_LEVEL_INFO, NULL, fmt, ap);
     va_end(ap);
 }
 
@@ -365,7 +410,7 @@ void log_warn(const char *fmt, ...) {
 
     if (LOG_LEVEL_WARN < atomic_load_explicit(&cur_level, memory_order_relaxed)) return;
     va_start(ap, fmt);
-    log_v(LOG_LEVEL_WARN, fmt, ap);
+    log_v(LOG_LEVEL_WARN, NULL, fmt, ap);
     va_end(ap);
 }
 
@@ -375,6 +420,14 @@ void log_error(const char *fmt, ...) {
 
     if (LOG_LEVEL_ERROR < atomic_load_explicit(&cur_level, memory_order_relaxed)) return;
     va_start(ap, fmt);
-    log_v(LOG_LEVEL_ERROR, fmt, ap);
+    log_v(LOG_LEVEL_ERROR, NULL, fmt, ap);
+    va_end(ap);
+}
+
+void log_traceback(enum log_level level, const char *traceback, const char *fmt, ...) {
+    va_list ap;
+    if (level < (enum log_level)atomic_load(&cur_level)) return;
+    va_start(ap, fmt);
+    log_v(level, traceback, fmt, ap);
     va_end(ap);
 }

@@ -30,5 +30,10 @@ void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A message with a multi-line TRACEBACK: in text, the traceback's lines
+ * follow the message, each on its own line indented by four spaces; in
+ * JSON, it is the entry's "traceback" field. */
+void log_traceback(enum log_level level, const char *traceback, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -41,6 +41,9 @@ static const struct family families[METRIC_COUNT] = {
     [METRIC_PERSONA_SESSIONS] = { "chorus_persona_sessions_total", "Conversation sessions, per persona (CPS = turns / sessions).", "persona", 0 },
     [METRIC_LIMIT_REFUSALS] = { "chorus_limit_refusals_total", "Jobs and model calls refused by a per-connection or per-user limit.", "limit", 0 },
     [METRIC_QUEUE_OVERFLOW] = { "chorus_queue_overflow_total", "Messages refused because their channel's queue was full, per platform.", "platform", 0 },
+    [METRIC_PROACTIVE] = { "chorus_proactive_messages_total", "Messages a persona said first (after a silence or on a schedule), per platform.", "platform", 0 },
+    [METRIC_MANNERS] = { "chorus_manners_decisions_total", "Group-chat manners: why a persona joined in or stayed quiet (or skipped speaking first).", "why", 0 },
+    [METRIC_MESSAGES_DROPPED] = { "chorus_messages_dropped_total", "Messages a chorus.before middleware dropped (returned false), per plugin.", "plugin", 0 },
     [METRIC_QUEUE_DEPTH] = { "chorus_queue_depth", "Messages waiting for their channel.", "queue", 2 },
     [METRIC_JOBS_IN_FLIGHT] = { "chorus_jobs_in_flight", "Messages being answered.", "queue", 2 },
     [METRIC_MODEL_IN_FLIGHT] = { "chorus_http_in_flight", "HTTP requests in flight (models, plugins, platforms).", "client", 2 },
@@ -48,6 +51,11 @@ static const struct family families[METRIC_COUNT] = {
     [METRIC_REDIS_LATENCY] = { "chorus_redis_latency_seconds", "Last Redis round trip.", "redis", 2 },
     [METRIC_PLATFORM_READY] = { "chorus_platform_ready", "1 when a platform is ready.", "platform", 2 },
     [METRIC_PLATFORM_CONNECTIONS] = { "chorus_platform_connections", "Open connections per platform.", "platform", 2 },
+    [METRIC_BUS_ROLE] = { "chorus_bus_role", "1 for the role this process runs (all, gateway or worker).", "role", 2 },
+    [METRIC_BUS_PARTITIONS] = { "chorus_bus_partitions_held", "Ingress partitions this worker holds the lease of.", "worker", 2 },
+    [METRIC_BUS_LAG] = { "chorus_bus_stream_lag", "Entries of a stream not yet delivered to its consumer group.", "stream", 2 },
+    [METRIC_BUS_PENDING] = { "chorus_bus_stream_pending", "Entries of a stream delivered but not acknowledged.", "stream", 2 },
+    [METRIC_BUS_EVENTS] = { "chorus_bus_events_total", "Stream bus events (published, acked, duplicates, claimed, replies deduplicated, failures).", "event", 0 },
     [METRIC_PLATFORM_EVENTS] = { "chorus_platform_events_total", "Connection events of platform adapters (reconnects, resumes, fatal closes, 429s).", "event", 0 },
 };
 

@@ -26,6 +26,9 @@ enum metric_id {
     METRIC_PERSONA_SESSIONS,
     METRIC_LIMIT_REFUSALS,
     METRIC_QUEUE_OVERFLOW,
+    METRIC_PROACTIVE,
+    METRIC_MANNERS,
+    METRIC_MESSAGES_DROPPED,   /* stopped by a chorus.before returning false */
     METRIC_QUEUE_DEPTH,        /* gauges: set when scraped */
     METRIC_JOBS_IN_FLIGHT,
     METRIC_MODEL_IN_FLIGHT,
@@ -33,6 +36,11 @@ enum metric_id {
     METRIC_REDIS_LATENCY,
     METRIC_PLATFORM_READY,
     METRIC_PLATFORM_CONNECTIONS,
+    METRIC_BUS_ROLE,
+    METRIC_BUS_PARTITIONS,
+    METRIC_BUS_LAG,
+    METRIC_BUS_PENDING,
+    METRIC_BUS_EVENTS,         /* a counter */
     METRIC_COUNT
 };
 

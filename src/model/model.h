@@ -40,6 +40,8 @@ struct deployment {
     double latency_ewma_ms;
     int failures;          /* consecutive */
     uint64_t cooldown_until;   /* uv_now() ms; 0 = healthy */
+    char last_error[200];  /* the newest failure, for status ("" = none yet) */
+    uint64_t last_error_at;    /* uv_now() ms of it */
 };
 
 struct model {

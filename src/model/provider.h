@@ -58,6 +58,7 @@ struct provider_result {
     long prompt_tokens, completion_tokens;
     double latency_ms;            /* start to end */
     double ttft_ms;               /* start to first token (= latency when not streamed) */
+    int final;                    /* never retry (the test kit's scripted failures) */
 };
 
 typedef void provider_done_fn(const struct provider_result *res, void *data);

@@ -208,6 +208,8 @@ static void on_result(const struct provider_result *pr, void *data) {
     }
     c->last_kind = pr->kind;
     snprintf(c->error, sizeof(c->error), "model %s: %s", m->name, pr->error ? pr->error : model_error_name(pr->kind));
+    snprintf(d->last_error, sizeof(d->last_error), "%s", pr->error ? pr->error : model_error_name(pr->kind));
+    d->last_error_at = uv_now(server.loop);
     if (pr->kind != MODEL_ERR_BAD_REQUEST && pr->kind != MODEL_ERR_CONTEXT && pr->kind != MODEL_ERR_FILTER &&
         ++d->failures >= c->breaker_failures) {
         d->cooldown_until = uv_now(server.loop) + (uint64_t)c->breaker_cooldown_ms;
@@ -215,7 +217,7 @@ static void on_result(const struct provider_result *pr, void *data) {
                  m->name, d->index, d->failures, c->breaker_cooldown_ms);
         d->failures = 0;
     }
-    if (retryable(pr->kind) && c->attempt < c->retries) {
+    if (retryable(pr->kind) && !pr->final && c->attempt < c->retries) {
         long delay = c->backoff_ms << c->attempt;
         if (pr->retry_after_ms >= 0) delay = pr->retry_after_ms;
         if (delay > c->max_backoff_ms) delay = c->max_backoff_ms;

@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include "ops/admin.h"
+#include "bus/bus.h"
 #include "pipeline/channel.h"
 #include "lib/log.h"
 #include "io/http_client.h"
@@ -17,6 +18,7 @@
 #include "persona/persona.h"
 #include "core/platform.h"
 #include "io/redis_client.h"
+#include "lib/redact.h"
 #include "core/runtime.h"
 #include "core/server.h"
 #include "skills/scheduler.h"
@@ -48,6 +50,8 @@ struct admin_client {
 
 const char *admin_default_path(void) {
     static char path[512];
+    const char *set = getenv("CHORUS_ADMIN_SOCKET");   /* the systemd unit sets it */
+    if (set && *set) return set;
     const char *dir = getenv("XDG_RUNTIME_DIR");
     if (dir && *dir) snprintf(path, sizeof(path), "%s/chorusd.sock", dir);
     else if (geteuid() == 0) snprintf(path, sizeof(path), "/run/chorusd.sock");
@@ -55,8 +59,29 @@ const char *admin_default_path(void) {
     return path;
 }
 
+/* Each model deployment's health: breaker, load, latency, newest error. */
+static json_t *deployments_json(void) {
+    json_t *list = json_array();
+    uint64_t now = uv_now(server.loop);
+    for (int i = 0; i < server.rt->models->count; i++) {
+        const struct model *m = &server.rt->models->items[i];
+        for (int d = 0; d < m->ndeps; d++) {
+            const struct deployment *dep = &m->deps[d];
+            char clean[sizeof(dep->last_error) + 64];
+            redact(dep->last_error, clean, sizeof(clean));
+            int open = dep->cooldown_until > now;
+            json_array_append_new(list, json_pack("{s:s, s:i, s:s, s:s, s:I, s:i, s:i, s:f, s:s, s:f}",
+                "model", m->name, "index", dep->index, "provider", model_provider_name(m->provider),
+                "breaker", open ? "open" : "closed", "cooldown_ms", (json_int_t)(open ? dep->cooldown_until - now : 0),
+                "failures", dep->failures, "in_flight", dep->in_flight, "latency_ms", dep->latency_ewma_ms,
+                "last_error", clean, "last_error_age_s", dep->last_error_at ? (double)(now - dep->last_error_at) / 1000.0 : 0.0));
+        }
+    }
+    return list;
+}
+
 /* {"cmd":"status"}: what is connected and how busy we are. */
-static json_t *cmd_status(void) {
+json_t *admin_status_json(void) {
     json_t *platforms = json_array();
     for (int i = 0; platform_at(i); i++) {
         struct platform *p = platform_at(i);
@@ -81,10 +106,14 @@ static json_t *cmd_status(void) {
                      "plugins", skill_host_plugins(server.rt->skills),
                      "personas", personas, "models", models,
                      "default_persona", server.rt->personas->fallback->name);
+    json_t *bs = bus_status();
+    json_object_set_new(st, "role", json_string(bs ? json_string_value(json_object_get(bs, "role")) : "all"));
+    if (bs) json_object_set_new(st, "bus", bs);
     json_object_set_new(st, "metrics", json_pack("{s:f, s:f, s:i, s:f}",
         "messages_in", metrics_sum(METRIC_MESSAGES_IN), "messages_out", metrics_sum(METRIC_MESSAGES_OUT),
         "model_in_flight", http_client_in_flight(server.http),
         "cost_today", metrics_sum(METRIC_MODEL_COST) / 1e6));
+    json_object_set_new(st, "deployments", deployments_json());
     return st;
 }
 
@@ -117,7 +146,7 @@ json_t *admin_execute(json_t *req) {
     const char *cmd = json_string_value(json_object_get(req, "cmd"));
     if (!cmd) return json_pack("{s:b, s:s}", "ok", 0, "error", "a request needs \"cmd\"");
     if (!strcmp(cmd, "ping")) return json_pack("{s:b, s:s}", "ok", 1, "pong", PACKAGE_VERSION);
-    if (!strcmp(cmd, "status")) return cmd_status();
+    if (!strcmp(cmd, "status")) return admin_status_json();
     if (!strcmp(cmd, "reload")) {
         char err[2048];
         if (server_reload(err, sizeof(err)) < 0) return json_pack("{s:b, s:s}", "ok", 0, "error", err);

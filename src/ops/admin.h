@@ -17,6 +17,9 @@ struct admin_server *admin_start(uv_loop_t *loop, const char *path, char *err, s
 void admin_stop(struct admin_server *a);
 /* The default socket path when the config names none. */
 const char *admin_default_path(void);
+/* The status object: platforms, Redis, jobs, personas, models and each
+ * model deployment's health (breaker, last error). */
+json_t *admin_status_json(void);
 /* Run one command (also used by tests); returns the answer object. */
 json_t *admin_execute(json_t *request);
 #endif

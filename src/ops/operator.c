@@ -8,13 +8,17 @@
 #include "conf/config.h"
 #include "conf/config_schema.h"
 #include "persona/ledger.h"
+#include "persona/manners.h"
 #include "lib/log.h"
 #include "model/model.h"
+#include "ops/admin.h"
 #include "ops/operator.h"
+#include "lib/redact.h"
 #include "persona/card.h"
 #include "persona/persona.h"
 #include "persona/persona_import.h"
 #include "persona/prompt.h"
+#include "persona/recall_store.h"
 #include "core/platform.h"
 #include "io/redis_client.h"
 #include "model/router.h"
@@ -218,10 +222,15 @@ static const struct command commands[];
 
 static void cmd_help(struct op_req *r) {
     char text[6000];
+    json_t *list = json_array();
     size_t used = (size_t)snprintf(text, sizeof(text), "Commands you may use (%s):", role_name(r->role));
-    for (const struct command *c = commands; c->name; c++)
-        if (r->role >= c->min && used < sizeof(text) - 200)
+    for (const struct command *c = commands; c->name; c++) {
+        if (r->role < c->min) continue;
+        json_array_append_new(list, json_pack("{s:s, s:s, s:s}", "usage", c->usage, "help", c->help, "role", role_name(c->min)));
+        if (used < sizeof(text) - 200)
             used += (size_t)snprintf(text + used, sizeof(text) - used, "\n  %s %s — %s", operator_prefix(), c->usage, c->help);
+    }
+    r->data_out = json_pack("{s:s, s:s, s:o}", "role", role_name(r->role), "prefix", operator_prefix(), "commands", list);
     done(r, 1, "%s", text);
 }
 
@@ -238,25 +247,39 @@ static void cmd_status(struct op_req *r) {
     uint64_t now = uv_now(server.loop);
     for (int i = 0; i < server.rt->models->count && used < sizeof(text) - 200; i++) {
         const struct model *m = &server.rt->models->items[i];
-        for (int d = 0; d < m->ndeps; d++)
-            used += (size_t)snprintf(text + used, sizeof(text) - used, "\nmodel %s/%d: %s, %d in flight, %.0f ms",
-                                     m->name, d, m->deps[d].cooldown_until > now ? "COOLING DOWN" : "healthy",
-                                     m->deps[d].in_flight, m->deps[d].latency_ewma_ms);
+        for (int d = 0; d < m->ndeps && used < sizeof(text) - 200; d++) {
+            const struct deployment *dep = &m->deps[d];
+            char clean[sizeof(dep->last_error) + 64];
+            redact(dep->last_error, clean, sizeof(clean));
+            used += (size_t)snprintf(text + used, sizeof(text) - used, "\nmodel %s/%d: breaker %s, %d in flight, %.0f ms%s%s",
+                                     m->name, d, dep->cooldown_until > now ? "OPEN (cooling down)" : "closed",
+                                     dep->in_flight, dep->latency_ewma_ms, clean[0] ? ", last error: " : "", clean);
+        }
     }
+    r->data_out = admin_status_json();
     done(r, 1, "%s", text);
 }
 
 static void then_persona_list(struct op_req *r) {
     char text[4000];
+    json_t *list = json_array();
     size_t used = (size_t)snprintf(text, sizeof(text), "Personas:");
-    for (int i = 0; i < server.rt->personas->count && used < sizeof(text); i++) {
+    for (int i = 0; i < server.rt->personas->count; i++) {
         const struct persona *p = &server.rt->personas->items[i];
-        used += (size_t)snprintf(text + used, sizeof(text) - used, "\n  %s (%s), model %s%s", p->name, p->display_name,
-                                 p->model, p == server.rt->personas->fallback ? ", default" : "");
+        int fallback = p == server.rt->personas->fallback;
+        json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:b, s:s}", "name", p->name, "display_name", p->display_name,
+                                              "model", p->model, "default", fallback, "source", "config"));
+        if (used < sizeof(text))
+            used += (size_t)snprintf(text + used, sizeof(text) - used, "\n  %s (%s), model %s%s", p->name, p->display_name,
+                                     p->model, fallback ? ", default" : "");
     }
     redisReply *m = r->nreplies ? r->replies[0] : NULL;
-    for (size_t i = 0; m && m->type == REDIS_REPLY_ARRAY && i < m->elements && used < sizeof(text); i++)
-        used += (size_t)snprintf(text + used, sizeof(text) - used, "\n  %s (imported card)", m->element[i]->str);
+    for (size_t i = 0; m && m->type == REDIS_REPLY_ARRAY && i < m->elements; i++) {
+        json_array_append_new(list, json_pack("{s:s, s:b, s:s}", "name", m->element[i]->str, "default", 0, "source", "card"));
+        if (used < sizeof(text))
+            used += (size_t)snprintf(text + used, sizeof(text) - used, "\n  %s (imported card)", m->element[i]->str);
+    }
+    r->data_out = json_pack("{s:o}", "personas", list);
     done(r, 1, "%s", text);
 }
 
@@ -367,8 +390,20 @@ static void cmd_persona_export(struct op_req *r) {
     batch_wait(r, then_export);
 }
 
-/* The preview: what would be sent, with the persona known (from the config or an import). */
-static void preview_render(struct op_req *r, const struct persona *p) {
+/* The preview's text: the words after NAME and the --channel option. */
+static void preview_text(struct op_req *r, char *text, size_t len) {
+    size_t used = 0;
+    int start = 3;
+    text[0] = '\0';
+    for (int i = 3; i < r->argc; i++)
+        if (!strcmp(r->argv[i], "--channel")) start = i + 2;
+    for (int i = start; i < r->argc && used < len; i++)
+        used += (size_t)snprintf(text + used, len - used, "%s%s", i > start ? " " : "", r->argv[i]);
+}
+
+/* The preview: what would be sent, with the persona known (from the config
+ * or an import) and the turns recall found (RECALLED, or NULL). */
+static void preview_render(struct op_req *r, const struct persona *p, json_t *recalled, const char *recall_err) {
     redisReply *hist = r->replies[r->nreplies - 2], *summary = r->replies[r->nreplies - 1];
     json_t *turns = json_array();
     for (size_t i = 0; hist && hist->type == REDIS_REPLY_ARRAY && i < hist->elements; i++) {
@@ -378,28 +413,56 @@ static void preview_render(struct op_req *r, const struct persona *p) {
     }
     json_t *ctx = json_pack("{s:o}", "turns", turns);
     if (summary && summary->type == REDIS_REPLY_STRING) json_object_set_new(ctx, "summary", json_string(summary->str));
-    char text[4000] = "";
-    size_t used = 0;
-    int start = 3;
-    for (int i = 3; i < r->argc; i++)
-        if (!strcmp(r->argv[i], "--channel")) start = i + 2;
-    for (int i = start; i < r->argc && used < sizeof(text); i++)
-        used += (size_t)snprintf(text + used, sizeof(text) - used, "%s%s", i > start ? " " : "", r->argv[i]);
+    if (recalled) json_object_set(ctx, "recalled", recalled);
+    char text[4000];
+    preview_text(r, text, sizeof(text));
     json_t *explain = json_object();
     json_t *messages = prompt_build_explain(p, "User", text, ctx, explain);
     json_object_set_new(explain, "messages", messages);
     json_object_set_new(explain, "persona", json_string(p->name));
+    if (p->embedding_model) json_object_set_new(explain, "embedding_model", json_string(p->embedding_model));
+    if (recall_err) json_object_set_new(explain, "recall_error", json_string(recall_err));
     json_decref(ctx);
     r->data_out = explain;
-    done(r, 1, "%zu messages, about %lld tokens of %lld; %zu lorebook entries (chorusctl persona preview shows them)",
+    done(r, 1, "%zu messages, about %lld tokens of %lld; %zu lorebook entries, %zu recalled turns (chorusctl persona preview shows them)",
          json_array_size(messages), (long long)json_integer_value(json_object_get(explain, "tokens")),
-         (long long)json_integer_value(json_object_get(explain, "budget")), json_array_size(json_object_get(explain, "lore")));
+         (long long)json_integer_value(json_object_get(explain, "budget")), json_array_size(json_object_get(explain, "lore")),
+         json_array_size(json_object_get(explain, "recall")));
+}
+
+/* Recall answered (or failed): render with what it found. */
+static void preview_recalled(json_t *hits, const char *err, const int8_t *query, int dim, void *data) {
+    struct op_req *r = data;
+    (void)query;
+    (void)dim;
+    const struct persona *p = persona_find(server.rt->personas, r->argv[2]);
+    if (!p) {
+        done(r, 0, "No persona named \"%s\". Try: persona list", r->argv[2]);
+        return;
+    }
+    preview_render(r, p, hits, err);
+}
+
+/* A persona with recall searches first, as a reply would (the turns in the window excluded). */
+static int preview_recall(struct op_req *r, const struct persona *p) {
+    const struct model *m = p->embedding_model ? model_find(server.rt->models, p->embedding_model) : NULL;
+    const char *channel = target_channel(r, 3);
+    if (!m || !channel || !strchr(channel, ':')) return -1;
+    redisReply *hist = r->replies[r->nreplies - 2];
+    char platform[64], text[4000];
+    snprintf(platform, sizeof(platform), "%.*s", (int)(strchr(channel, ':') - channel), channel);
+    preview_text(r, text, sizeof(text));
+    struct recall_where w = { platform, strchr(channel, ':') + 1, p->name };
+    struct recall_opts o = { .k = p->recall_k, .min_score = (float)p->recall_min_score,
+                             .exclude = hist && hist->type == REDIS_REPLY_ARRAY ? (long)hist->elements : 0 };
+    return *text && recall_find(server.loop, server.redis, server.http, m, &w, text, &o, preview_recalled, r) ? 0 : -1;
 }
 
 static void then_preview(struct op_req *r) {
     const struct persona *p = persona_find(server.rt->personas, r->argv[2]);
     if (p) {
-        preview_render(r, p);
+        if (preview_recall(r, p) == 0) return;
+        preview_render(r, p, NULL, NULL);
         return;
     }
     redisReply *c = r->replies[0];
@@ -411,7 +474,7 @@ static void then_preview(struct op_req *r) {
     }
     struct persona *imp = persona_from_card(r->argv[2], card, model_defined(server.rt->cfg, "default") ? "default" : "local");
     json_decref(card);
-    preview_render(r, imp);
+    preview_render(r, imp, NULL, NULL);
     persona_free(imp);
 }
 
@@ -445,9 +508,15 @@ static void then_persona_show(struct op_req *r) {
     const struct persona *p = persona_find(server.rt->personas, r->argv[2]);
     char text[6000];
     size_t used = (size_t)snprintf(text, sizeof(text), "%s (%s)\nmodel: %s\nprompt: %s", p->name, p->display_name, p->model, p->prompt);
+    json_t *live = json_object();
     redisReply *h = r->replies[0];
-    for (size_t i = 0; h && h->type == REDIS_REPLY_ARRAY && i + 1 < h->elements; i += 2)
-        used += (size_t)snprintf(text + used, sizeof(text) - used, "\nlive edit: %s = %s", h->element[i]->str, h->element[i + 1]->str);
+    for (size_t i = 0; h && h->type == REDIS_REPLY_ARRAY && i + 1 < h->elements; i += 2) {
+        json_object_set_new(live, h->element[i]->str, json_string(h->element[i + 1]->str));
+        if (used < sizeof(text))
+            used += (size_t)snprintf(text + used, sizeof(text) - used, "\nlive edit: %s = %s", h->element[i]->str, h->element[i + 1]->str);
+    }
+    r->data_out = json_pack("{s:s, s:s, s:s, s:s, s:o}", "name", p->name, "display_name", p->display_name, "model", p->model,
+                            "prompt", p->prompt, "live", live);
     done(r, 1, "%s", text);
 }
 
@@ -540,17 +609,32 @@ static void cmd_persona_edit(struct op_req *r) {
         done(r, 0, "Redis is not available");
         return;
     }
+    r->data_out = json_pack("{s:s, s:s, s:s}", "persona", r->argv[2], "field", r->argv[3], "value", value);
     batch_wait(r, then_ok);
 }
 
-static void cmd_skill_list(struct op_req *r) {
+/* The loaded plugins, as rows. */
+static json_t *plugins_json(const struct skill_host *h) {
+    json_t *list = json_array();
+    for (int i = 0; i < h->nplugins; i++) {
+        const struct plugin *p = h->plugins[i];
+        json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:i}", "name", p->name,
+            "version", p->version ? p->version : "", "description", p->description ? p->description : "",
+            "dir", p->dir, "memory_bytes", (json_int_t)p->mem, "memory_limit", (json_int_t)p->mem_limit,
+            "running", p->ntasks));
+    }
+    return list;
+}
+
+static void cmd_plugins_list(struct op_req *r) {
     struct skill_host *h = server.rt->skills;
     char text[4000];
     size_t used = (size_t)snprintf(text, sizeof(text), "Plugins:");
-    for (int i = 0; i < h->nplugins; i++)
+    for (int i = 0; i < h->nplugins && used < sizeof(text); i++)
         used += (size_t)snprintf(text + used, sizeof(text) - used, "\n  %s %s — %s", h->plugins[i]->name,
                                  h->plugins[i]->version ? h->plugins[i]->version : "",
                                  h->plugins[i]->description ? h->plugins[i]->description : "");
+    r->data_out = json_pack("{s:o}", "plugins", plugins_json(h));
     done(r, 1, "%s", text);
 }
 
@@ -558,7 +642,7 @@ static void cmd_skill_list(struct op_req *r) {
 static void cmd_skill_toggle(struct op_req *r) {
     int enable = !strcmp(r->argv[1], "enable");
     if (r->argc < 3 || !skills_find(server.rt->skills, r->argv[2])) {
-        done(r, 0, "No plugin named \"%s\". Try: skill list", r->argc >= 3 ? r->argv[2] : "");
+        done(r, 0, "No plugin named \"%s\". Try: plugins list", r->argc >= 3 ? r->argv[2] : "");
         return;
     }
     int everywhere = 0;
@@ -576,17 +660,42 @@ static void cmd_skill_toggle(struct op_req *r) {
         done(r, 0, "Redis is not available");
         return;
     }
+    r->data_out = json_pack("{s:s, s:s, s:b}", "plugin", r->argv[2], "channel", channel, "enabled", enable);
     batch_wait(r, then_ok);
 }
 
-static void cmd_plugin_reload(struct op_req *r) {
+/* plugins reload [NAME]: the loaded ones again, and new plugin folders. */
+static void cmd_plugins_reload(struct op_req *r) {
     char err[4096];
     const char *name = r->argc >= 3 ? r->argv[2] : NULL;
-    if (skills_reload(server.rt->skills, name, err, sizeof(err)) < 0) {
+    struct skill_host *h = server.rt->skills;
+    int before = h->nplugins;
+    json_t *had = json_array();
+    for (int i = 0; i < h->nplugins; i++) json_array_append_new(had, json_string(h->plugins[i]->name));
+    int rc = skills_reload(h, name, err, sizeof(err));
+    json_t *added = json_array();
+    for (int i = before; i < h->nplugins; i++) json_array_append_new(added, json_string(h->plugins[i]->name));
+    if (rc < 0) {
+        json_decref(had);
+        json_decref(added);
         done(r, 0, "%s", err);
         return;
     }
-    scheduler_sync(server.rt->skills);
+    scheduler_sync(h);
+    json_t *reloaded = json_array();
+    size_t i;
+    json_t *v;
+    json_array_foreach(had, i, v) if (!name || !strcmp(name, json_string_value(v))) json_array_append(reloaded, v);
+    json_decref(had);
+    r->data_out = json_pack("{s:o, s:o}", "reloaded", reloaded, "added", added);
+    if (json_array_size(added) > 0) {
+        char names[1000] = "";
+        size_t used = 0;
+        json_array_foreach(added, i, v)
+            if (used < sizeof(names)) used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s", i ? ", " : "", json_string_value(v));
+        done(r, 1, "Reloaded %s; new: %s.", name ? name : "every plugin", names);
+        return;
+    }
     done(r, 1, "Reloaded %s.", name ? name : "every plugin");
 }
 
@@ -598,7 +707,7 @@ static void cmd_op(struct op_req *r) {
         return;
     }
     int role = deop ? 0 : role_of(r->argv[2]);
-    if (role <= 0) {
+    if (!deop && role <= 0) {
         done(r, 0, "The role must be moderator, admin or owner");
         return;
     }
@@ -618,6 +727,8 @@ static void cmd_op(struct op_req *r) {
         done(r, 0, "Redis is not available");
         return;
     }
+    r->data_out = json_pack("{s:s, s:s, s:s}", "user", r->argv[1], "role", deop ? "user" : role_name((enum role)role),
+                            "channel", scope);
     batch_wait(r, then_ok);
 }
 
@@ -637,6 +748,7 @@ static void cmd_userset(struct op_req *r) {
         done(r, 0, "Redis is not available");
         return;
     }
+    r->data_out = json_pack("{s:s, s:b}", "user", r->argv[1], set, add);
     batch_wait(r, then_ok);
 }
 
@@ -654,24 +766,118 @@ static void cmd_mute(struct op_req *r) {
         done(r, 0, "Redis is not available");
         return;
     }
+    r->data_out = json_pack("{s:s, s:b}", "channel", channel, "muted", mute);
     batch_wait(r, then_ok);
+}
+
+/* The channel a manners command means (--channel, else where it was
+ * typed) and its manners hash in KEY; NULL when there is none. */
+static const char *manners_key(struct op_req *r, char *key, size_t len) {
+    const char *channel = target_channel(r, 2);
+    const char *colon = channel ? strchr(channel, ':') : NULL;
+    if (!colon) return NULL;
+    char platform[64];
+    snprintf(platform, sizeof(platform), "%.*s", (int)(colon - channel), channel);
+    store_channel_key(server.redis, platform, colon + 1, ":manners", key, len);
+    return channel;
+}
+
+static void then_manners(struct op_req *r) {
+    const char *channel = json_string_value(json_object_get(r->data_out, "channel"));
+    const char *reply = json_string_value(json_object_get(r->data_out, "reply"));
+    const char *proactive = json_string_value(json_object_get(r->data_out, "proactive"));
+    if (reply && !strcmp(reply, "default"))
+        done(r, 1, "Done. In %s I follow the configured manners again.", channel);
+    else if (reply)
+        done(r, 1, "Done. In %s I now answer %s.", channel,
+             !strcmp(reply, "always") ? "every message" : !strcmp(reply, "auto")
+                 ? "when I am addressed or the conversation is plainly for me" : "only when I am addressed");
+    else
+        done(r, 1, "Done. In %s I %s.", channel, !strcmp(proactive, "off") ? "will not speak first any more"
+                                                                          : "may speak first again, as configured");
+}
+
+/* reply addressed|auto|always|default [--channel C]: a channel's group-chat mode. */
+static void cmd_reply(struct op_req *r) {
+    const char *mode = r->argc >= 2 ? r->argv[1] : "";
+    char key[1200];
+    if (strcmp(mode, "default") && manners_reply_of(mode) == MANNERS_UNSET) {
+        done(r, 0, "Usage: reply addressed|auto|always|default [--channel platform:channel]");
+        return;
+    }
+    const char *channel = manners_key(r, key, sizeof(key));
+    if (!channel) {
+        done(r, 0, "Which channel? Give --channel platform:channel");
+        return;
+    }
+    const char *set[4] = { "HSET", key, "reply", mode };
+    const char *del[3] = { "HDEL", key, "reply" };
+    if (strcmp(mode, "default") ? batch(r, 4, set) : batch(r, 3, del)) {
+        done(r, 0, "Redis is not available");
+        return;
+    }
+    r->data_out = json_pack("{s:s, s:s}", "channel", channel, "reply", mode);
+    batch_wait(r, then_manners);
+}
+
+/* proactive off|on [--channel C]: anyone may ask the persona not to speak
+ * first in a channel; only a moderator may allow it again. */
+static void cmd_proactive(struct op_req *r) {
+    const char *what = r->argc >= 2 ? r->argv[1] : "";
+    char key[1200];
+    if (strcmp(what, "off") && strcmp(what, "on")) {
+        done(r, 0, "Usage: proactive off|on [--channel platform:channel]");
+        return;
+    }
+    if (!strcmp(what, "on") && r->role < ROLE_MODERATOR) {
+        done(r, 0, "Sorry, \"proactive on\" needs the moderator role; you are %s.", role_name(r->role));
+        return;
+    }
+    const char *channel = manners_key(r, key, sizeof(key));
+    if (!channel) {
+        done(r, 0, "Which channel? Give --channel platform:channel");
+        return;
+    }
+    const char *set[4] = { "HSET", key, "proactive", "off" };
+    const char *del[3] = { "HDEL", key, "proactive" };
+    if (!strcmp(what, "off") ? batch(r, 4, set) : batch(r, 3, del)) {
+        done(r, 0, "Redis is not available");
+        return;
+    }
+    r->data_out = json_pack("{s:s, s:s}", "channel", channel, "proactive", what);
+    batch_wait(r, then_manners);
 }
 
 static void then_quota_show(struct op_req *r) {
     char text[4000];
-    size_t used = (size_t)snprintf(text, sizeof(text), "Budgets:");
+    size_t used = (size_t)snprintf(text, sizeof(text), "Budgets (money in currency units):");
+    json_t *list = json_array();
     int i = 0;
     for (struct config_block *b = config_first(server.rt->cfg, "budget"); b; b = config_next(b, "budget")) {
         json_t *money = json_object_get(b->value, "money");
-        used += (size_t)snprintf(text + used, sizeof(text) - used, "\n  %s: %s per %s, money %.6g, tokens %ld, concurrent %ld",
-                                 b->name, config_str(b, "scope", "user"), config_str(b, "period", "day"),
-                                 money ? json_number_value(money) : 0.0, config_int(b, "tokens", 0), config_int(b, "concurrent", 0));
+        if (used < sizeof(text))
+            used += (size_t)snprintf(text + used, sizeof(text) - used, "\n  %s: %s per %s, money %.6g, tokens %ld, concurrent %ld",
+                                     b->name, config_str(b, "scope", "user"), config_str(b, "period", "day"),
+                                     money ? json_number_value(money) : 0.0, config_int(b, "tokens", 0), config_int(b, "concurrent", 0));
+        json_t *live = json_object();
         redisReply *h = i < r->nreplies ? r->replies[i] : NULL;
-        for (size_t k = 0; h && h->type == REDIS_REPLY_ARRAY && k + 1 < h->elements; k += 2)
-            used += (size_t)snprintf(text + used, sizeof(text) - used, "; live %s %s%s", h->element[k]->str,
-                                     h->element[k + 1]->str, !strcmp(h->element[k]->str, "money") ? " micro" : "");
+        for (size_t k = 0; h && h->type == REDIS_REPLY_ARRAY && k + 1 < h->elements; k += 2) {
+            /* Live money limits are kept in micro-units: shown in currency units like the config's. */
+            int is_money = !strcmp(h->element[k]->str, "money");
+            long long v = strtoll(h->element[k + 1]->str, NULL, 10);
+            json_object_set_new(live, h->element[k]->str, is_money ? json_real((double)v / 1e6) : json_integer(v));
+            if (used < sizeof(text) && is_money)
+                used += (size_t)snprintf(text + used, sizeof(text) - used, "; live money %.6g", (double)v / 1e6);
+            else if (used < sizeof(text))
+                used += (size_t)snprintf(text + used, sizeof(text) - used, "; live %s %lld", h->element[k]->str, v);
+        }
+        json_array_append_new(list, json_pack("{s:s, s:s, s:s, s:f, s:I, s:I, s:o}", "name", b->name,
+            "scope", config_str(b, "scope", "user"), "period", config_str(b, "period", "day"),
+            "money", money ? json_number_value(money) : 0.0, "tokens", (json_int_t)config_int(b, "tokens", 0),
+            "concurrent", (json_int_t)config_int(b, "concurrent", 0), "live", live));
         i++;
     }
+    r->data_out = json_pack("{s:o}", "budgets", list);
     done(r, 1, "%s", text);
 }
 
@@ -706,6 +912,7 @@ static void cmd_quota_set(struct op_req *r) {
         done(r, 0, "Redis is not available");
         return;
     }
+    r->data_out = json_pack("{s:s, s:s, s:f}", "budget", r->argv[2], "field", r->argv[3], "value", v);
     batch_wait(r, then_ok);
 }
 
@@ -729,6 +936,7 @@ static void cmd_say(struct op_req *r) {
         done(r, 0, "The platform could not send it");
         return;
     }
+    r->data_out = json_pack("{s:s, s:s}", "channel", r->argv[1], "text", text);
     done(r, 1, "Said it in %s.", r->argv[1]);
 }
 
@@ -748,6 +956,7 @@ static void then_broadcast(struct op_req *r) {
         if (p && platform_send_text(p, colon + 1, text, strlen(text), NULL, server.rt->personas->fallback->name, NULL, NULL) == 0)
             sent++;
     }
+    r->data_out = json_pack("{s:i, s:s}", "channels", sent, "text", text);
     done(r, 1, "Broadcast to %d channels.", sent);
 }
 
@@ -767,6 +976,7 @@ static void cmd_broadcast(struct op_req *r) {
 }
 
 static void then_forget(struct op_req *r) {
+    r->data_out = json_pack("{s:s, s:I}", "user", r->argv[1], "turns_removed", (json_int_t)reply_int(r, 0));
     done(r, 1, "Forgot %s: %lld turns removed, facts and relationship deleted.", r->argv[1], reply_int(r, 0));
 }
 
@@ -800,17 +1010,54 @@ static void on_ledger(json_t *report, const char *err, void *data) {
     done(r, 1, "%s", json_string_value(text) ? json_string_value(text) : "");
 }
 
-/* ledger [PERSONA] [FROM] [TO] (days as YYYY-MM-DD; default: the last 7 days) */
+/* Is S a real calendar day written YYYY-MM-DD (2026-02-30 is not)? */
+static int is_day(const char *s) {
+    struct tm tm = { 0 };
+    char *end = strptime(s, "%Y-%m-%d", &tm);
+    if (!end || *end || strlen(s) != 10) return 0;
+    time_t t = timegm(&tm);
+    struct tm back;
+    char again[16];
+    gmtime_r(&t, &back);
+    strftime(again, sizeof(again), "%Y-%m-%d", &back);
+    return !strcmp(again, s);
+}
+
+/* ledger [--persona P] [--from DAY] [--to DAY], or positionally
+ * ledger [PERSONA] [FROM] [TO]; no persona (or "all") means every persona;
+ * days are YYYY-MM-DD, by default the last 7 days. */
 static void cmd_ledger(struct op_req *r) {
-    const char *persona = r->argc >= 2 ? r->argv[1] : NULL;
+    const char *persona = NULL, *from = NULL, *to = NULL;
+    const char **slots[3] = { &persona, &from, &to };
+    int next = 0;
+    for (int i = 1; i < r->argc; i++) {
+        const char *a = r->argv[i];
+        const char **flag = !strcmp(a, "--persona") ? &persona : !strcmp(a, "--from") ? &from : !strcmp(a, "--to") ? &to : NULL;
+        if (flag && i + 1 < r->argc) *flag = r->argv[++i];
+        else if (flag || !strncmp(a, "--", 2)) {
+            done(r, 0, "ledger: %s %s. Usage: ledger [--persona P] [--from YYYY-MM-DD] [--to YYYY-MM-DD]", a,
+                 flag ? "needs a value" : "is not an option of the ledger");
+            return;
+        } else {
+            if (next == 0 && a[0] >= '0' && a[0] <= '9') next = 1;   /* no persona given: a day */
+            if (next >= 3) {
+                done(r, 0, "ledger: too many arguments. Usage: ledger [--persona P] [--from YYYY-MM-DD] [--to YYYY-MM-DD]");
+                return;
+            }
+            *slots[next++] = a;
+        }
+    }
+    if (persona && (!*persona || !strcmp(persona, "all") || !strcmp(persona, "*"))) persona = NULL;
     if (persona && !persona_find(server.rt->personas, persona)) {
-        done(r, 0, "No persona named \"%s\"", persona);
+        done(r, 0, "No persona named \"%s\". Try: persona list", persona);
+        return;
+    }
+    if ((from && !is_day(from)) || (to && !is_day(to))) {
+        done(r, 0, "\"%s\" is not a date: write days as YYYY-MM-DD (e.g. 2026-11-30)", from && !is_day(from) ? from : to);
         return;
     }
     char err[200];
-    if (ledger_report(persona, r->argc >= 3 ? r->argv[2] : NULL, r->argc >= 4 ? r->argv[3] : NULL, on_ledger, r,
-                      err, sizeof(err)) < 0)
-        done(r, 0, "%s", err);
+    if (ledger_report(persona, from, to, on_ledger, r, err, sizeof(err)) < 0) done(r, 0, "%s", err);
 }
 
 /* The newest audit entries, as rows and as text. */
@@ -870,10 +1117,10 @@ static const struct command commands[] = {
     { "persona", "export", ROLE_ADMIN, "persona export NAME", "a persona as a V3 character card", cmd_persona_export },
     { "persona", "preview", ROLE_MODERATOR, "persona preview NAME --channel platform:channel TEXT", "the prompt that would be sent, without a model call", cmd_persona_preview },
     { "persona", "edit", ROLE_ADMIN, "persona edit NAME prompt|display_name|apology|model VALUE", "change a persona live", cmd_persona_edit },
-    { "skill", "list", ROLE_MODERATOR, "skill list", "the plugins", cmd_skill_list },
-    { "skill", "enable", ROLE_ADMIN, "skill enable NAME [--channel C | --everywhere]", "turn a plugin back on", cmd_skill_toggle },
-    { "skill", "disable", ROLE_ADMIN, "skill disable NAME [--channel C | --everywhere]", "turn a plugin off", cmd_skill_toggle },
-    { "plugin", "reload", ROLE_ADMIN, "plugin reload [NAME]", "reload plugins from disk", cmd_plugin_reload },
+    { "plugins", "list", ROLE_MODERATOR, "plugins list", "the plugins", cmd_plugins_list },
+    { "plugins", "enable", ROLE_ADMIN, "plugins enable NAME [--channel C | --everywhere]", "turn a plugin back on", cmd_skill_toggle },
+    { "plugins", "disable", ROLE_ADMIN, "plugins disable NAME [--channel C | --everywhere]", "turn a plugin off", cmd_skill_toggle },
+    { "plugins", "reload", ROLE_ADMIN, "plugins reload [NAME]", "reload plugins from disk, and load new plugin folders", cmd_plugins_reload },
     { "op", NULL, ROLE_ADMIN, "op platform:user ROLE [--channel C]", "grant moderator, admin or owner", cmd_op },
     { "deop", NULL, ROLE_ADMIN, "deop platform:user [--channel C]", "take a role back", cmd_op },
     { "ban", NULL, ROLE_MODERATOR, "ban platform:user", "never answer this user", cmd_userset },
@@ -882,15 +1129,39 @@ static const struct command commands[] = {
     { "unignore", NULL, ROLE_MODERATOR, "unignore platform:user", "stop ignoring", cmd_userset },
     { "mute", NULL, ROLE_MODERATOR, "mute [platform:channel]", "stay silent in a channel", cmd_mute },
     { "unmute", NULL, ROLE_MODERATOR, "unmute [platform:channel]", "speak again", cmd_mute },
+    { "reply", NULL, ROLE_MODERATOR, "reply addressed|auto|always|default [--channel platform:channel]", "when the persona answers in a channel", cmd_reply },
+    { "proactive", NULL, ROLE_USER, "proactive off|on [--channel platform:channel]", "stop (anyone) or allow (moderator) speaking first in a channel", cmd_proactive },
     { "quota", "show", ROLE_MODERATOR, "quota show", "the budgets and live limits", cmd_quota_show },
     { "quota", "set", ROLE_ADMIN, "quota set BUDGET money|tokens|concurrent VALUE", "change a budget's limit live", cmd_quota_set },
     { "say", NULL, ROLE_ADMIN, "say platform:channel TEXT", "speak as the default persona", cmd_say },
     { "broadcast", NULL, ROLE_OWNER, "broadcast TEXT", "say it in every active channel", cmd_broadcast },
     { "forget", NULL, ROLE_ADMIN, "forget platform:user", "delete what the personas know of a user", cmd_forget },
-    { "ledger", NULL, ROLE_ADMIN, "ledger [PERSONA] [FROM] [TO]", "usage, cost, value and revenue share", cmd_ledger },
+    { "ledger", NULL, ROLE_ADMIN, "ledger [--persona P] [--from YYYY-MM-DD] [--to YYYY-MM-DD]", "usage, cost, value and revenue share (default: every persona, the last 7 days)", cmd_ledger },
     { "audit", NULL, ROLE_ADMIN, "audit [N]", "the newest admin actions", cmd_audit },
     { NULL, NULL, ROLE_USER, NULL, NULL, NULL }
 };
+
+/* Older spellings, still accepted: they name the same commands. */
+static const char *const aliases[][4] = {
+    { "skill", "list", "plugins", "list" },
+    { "skill", "enable", "plugins", "enable" },
+    { "skill", "disable", "plugins", "disable" },
+    { "plugin", "reload", "plugins", "reload" },
+    { "plugin", "list", "plugins", "list" },
+    { "skills", "list", "plugins", "list" },
+};
+
+/* Rewrite an old spelling in ARGV to the command's name. */
+static void resolve_alias(int argc, char **argv) {
+    for (size_t i = 0; i < sizeof(aliases) / sizeof(aliases[0]); i++)
+        if (argc >= 2 && !strcmp(argv[0], aliases[i][0]) && !strcmp(argv[1], aliases[i][1])) {
+            free(argv[0]);
+            free(argv[1]);
+            argv[0] = xstrdup(aliases[i][2]);
+            argv[1] = xstrdup(aliases[i][3]);
+            return;
+        }
+}
 
 /* Find the command for ARGV, or NULL. */
 static const struct command *find_command(int argc, char **argv) {
@@ -941,6 +1212,8 @@ void operator_run(const struct actor *a, int argc, char **argv, operator_done_fn
     r->data = data;
     for (int i = 0; i < argc && i < MAX_ARGS; i++) r->argv[r->argc++] = xstrdup(argv[i]);
     if (r->argc == 0) r->argv[r->argc++] = xstrdup("help");
+    if (r->argc == 1 && !strcmp(r->argv[0], "plugins")) r->argv[r->argc++] = xstrdup("list");
+    resolve_alias(r->argc, r->argv);
     if (a->local || configured_owner(r->platform, r->user_id)) {
         r->role = ROLE_OWNER;
         execute(r);

@@ -91,7 +91,7 @@ static void finish_report(struct report *rep) {
     double share = lb && json_is_number(json_object_get(lb->value, "share")) ? json_number_value(json_object_get(lb->value, "share")) : 0;
     const char *currency = config_str(lb, "currency", "USD");
     json_t *rows = json_array();
-    long long t_conv = 0, t_turns = 0, t_users = 0, t_calls = 0, t_in = 0, t_out = 0, t_cost = 0, t_value = 0;
+    long long t_proactive = 0, t_conv = 0, t_turns = 0, t_users = 0, t_calls = 0, t_in = 0, t_out = 0, t_cost = 0, t_value = 0;
     char text[16384];
     size_t used = (size_t)snprintf(text, sizeof(text), "%-10s %-10s %5s %5s %5s %6s %6s %10s %10s %12s %12s %12s",
                                    "DAY", "PERSONA", "CONV", "TURNS", "CPS", "USERS", "CALLS", "TOKENS_IN", "TOKENS_OUT",
@@ -107,11 +107,12 @@ static void finish_report(struct report *rep) {
             long long calls = sum_fields(r[0], "calls:"), in = sum_fields(r[0], "tokens_in:"), out = sum_fields(r[0], "tokens_out:");
             long long cost = sum_fields(r[0], "cost_micro:");
             long long turns = sum_fields(r[1], "turns"), conv = sum_fields(r[1], "sessions");
+            long long proactive = sum_fields(r[1], "proactive");   /* messages it said first (pipeline/group.c) */
             char vfield[32];
             snprintf(vfield, sizeof(vfield), "value_micro:%s", currency);
             long long value = sum_fields(r[2], vfield);
             long long users = r[3] ? r[3]->integer : 0;
-            if (!calls && !turns && !value) continue;
+            if (!calls && !turns && !value && !proactive) continue;
             long long shared = (long long)((double)value * share + 0.5);
             json_t *outcomes = json_object();
             for (size_t i = 0; r[2] && r[2]->type == REDIS_REPLY_ARRAY && i + 1 < r[2]->elements; i += 2)
@@ -124,6 +125,8 @@ static void finish_report(struct report *rep) {
                 "cps", conv ? (double)turns / (double)conv : 0.0, "cps_median", median, "channels", channels, "active_users", (json_int_t)users, "calls", (json_int_t)calls,
                 "tokens_in", (json_int_t)in, "tokens_out", (json_int_t)out, "cost_micro", (json_int_t)cost,
                 "value_micro", (json_int_t)value, "share_micro", (json_int_t)shared, "currency", currency, "outcomes", outcomes));
+            json_object_set_new(json_array_get(rows, json_array_size(rows) - 1), "proactive", json_integer(proactive));
+            t_proactive += proactive;
             if (used < sizeof(text) - 300)
                 used += (size_t)snprintf(text + used, sizeof(text) - used,
                     "\n%-10s %-10s %5lld %5lld %5.1f %6lld %6lld %10lld %10lld %12.6f %12.2f %12.2f", day, rep->personas[p]->name,
@@ -144,6 +147,7 @@ static void finish_report(struct report *rep) {
         "tokens_in", (json_int_t)t_in, "tokens_out", (json_int_t)t_out, "cost_micro", (json_int_t)t_cost,
         "value_micro", (json_int_t)t_value, "share_micro", (json_int_t)t_share, "currency", currency, "share", share,
         "text", text);
+    json_object_set_new(json_object_get(report, "total"), "proactive", json_integer(t_proactive));
     rep->cb(report, NULL, rep->data);
     json_decref(report);
 }

@@ -33,3 +33,29 @@ bench-lorebook: bench/bench_lorebook
 # chorusctl reads card files itself (persona import FILE).
 src_chorusctl_SOURCES += src/persona/card.c src/persona/card_png.c src/persona/card_zip.c \
 	src/persona/lorebook.c src/persona/lore_ac.c src/lib/tokens.c
+
+## Personas, part two: long-term recall (embeddings of past turns in Redis).
+src_libchorus_a_SOURCES += \
+	src/model/embed.c \
+	src/model/embed.h \
+	src/persona/recall.c \
+	src/persona/recall.h \
+	src/persona/recall_store.c \
+	src/persona/recall_store.h \
+	src/skills/lua/lua_recall.c
+
+unit_tests += tests/unit/test_recall
+integration_tests += tests/integration/recall.test.js
+EXTRA_DIST += tests/lib/fake-embeddings.js bench/recall/run.js
+tests_unit_test_recall_SOURCES = tests/unit/test_recall.c tests/unit/tap.h
+tests_unit_test_recall_LDADD = $(UNIT_LDADD)
+tests_unit_test_recall_CFLAGS = $(UNIT_CFLAGS)
+
+# Recall over 100,000 stored turns: latency of a search and Redis bytes (bench/recall/run.js).
+EXTRA_PROGRAMS += bench/bench_recall
+bench_bench_recall_SOURCES = bench/bench_recall.c
+bench_bench_recall_CFLAGS = $(AM_CFLAGS) $(DEP_CFLAGS)
+bench_bench_recall_LDADD = src/libchorus.a $(DEP_LIBS)
+bench-recall: bench/bench_recall
+	BENCH_RECALL_BIN=./bench/bench_recall node $(srcdir)/bench/recall/run.js $(BENCH_FLAGS)
+.PHONY: bench-recall

@@ -7,6 +7,7 @@
 #include "persona/persona.h"
 #include "persona/card.h"
 #include "persona/lorebook.h"
+#include "persona/manners.h"
 #include "persona/prompt.h"
 #include "lib/log.h"
 #include "model/model.h"
@@ -73,6 +74,36 @@ static int validate_persona(const struct config *cfg, const struct config_block 
                      b->name, json_string_value(v), json_string_value(v));
             return -1;
         }
+    char what[200];
+    snprintf(what, sizeof(what), "persona \"%s\"", b->name);
+    if (manners_validate(b->value, what, err, errlen) < 0) return -1;
+    const char *emb = config_str(b, "embedding_model", NULL);
+    if (emb && !model_defined(cfg, emb)) {
+        snprintf(err, errlen, "persona \"%s\" uses embedding_model \"%s\", which is not a model (add model \"%s\" { ... }, or use \"local\")",
+                 b->name, emb, emb);
+        return -1;
+    }
+    struct config_block *mb = emb ? config_find(cfg, "model", emb) : NULL;
+    const char *provider = mb ? config_str(mb, "provider", "") : "";
+    if (!strcmp(provider, "anthropic")) {
+        snprintf(err, errlen, "persona \"%s\": embedding_model \"%s\" is an anthropic model, which serves no embeddings (use openai, ollama or local)",
+                 b->name, emb);
+        return -1;
+    }
+    json_t *recall = json_object_get(b->value, "recall");
+    const char *rkey;
+    json_t *rv;
+    json_object_foreach(recall, rkey, rv) {
+        int ok = (!strcmp(rkey, "k") && json_is_integer(rv) && json_integer_value(rv) >= 1 && json_integer_value(rv) <= 32) ||
+                 (!strcmp(rkey, "min_score") && json_is_number(rv) && json_number_value(rv) >= -1 && json_number_value(rv) <= 1) ||
+                 (!strcmp(rkey, "max_turns") && json_is_integer(rv) && json_integer_value(rv) >= 10);
+        if (!ok) {
+            snprintf(err, errlen, "persona \"%s\": recall.%s must be %s", b->name, rkey,
+                     !strcmp(rkey, "k") ? "a whole number from 1 to 32" : !strcmp(rkey, "min_score") ? "a number from -1 to 1"
+                     : !strcmp(rkey, "max_turns") ? "a whole number of at least 10" : "one of k, min_score, max_turns");
+            return -1;
+        }
+    }
     if (model && !router_defined(cfg, model)) {
         snprintf(err, errlen, "persona \"%s\" uses model \"%s\", which is not defined (add model \"%s\" { ... } or route \"%s\" { ... })",
                  b->name, model, model, model);
@@ -107,6 +138,14 @@ static const struct config_key persona_keys[] = {
     { "creator_notes", CONFIG_STRING, 0, "card field: notes for people, never sent to a model" },
     { "nickname", CONFIG_STRING, 0, "card field: another name it answers to" },
     { "tags", CONFIG_STRINGS, 0, "card field: tags" },
+    { "reply", CONFIG_STRING, 0, "group-chat manners: \"addressed\", \"auto\" or \"always\" (default: what the platform marks as addressed)" },
+    { "reply_probability", CONFIG_NUMBER, 0, "reply = \"auto\": chance to join in when the topic is for it, 0 to 1, default 1" },
+    { "reply_cooldown_ms", CONFIG_INT, 0, "reply = \"auto\": least time between uninvited answers in a channel, default 60000" },
+    { "followup_ms", CONFIG_INT, 0, "reply = \"auto\": a question this soon after it spoke is for it, default 120000" },
+    { "interests", CONFIG_STRINGS, 0, "reply = \"auto\": topics it joins in on, e.g. { \"tea\", \"astronomy\" }" },
+    { "proactive", CONFIG_TABLE, 0, "{ after_silence_ms = 3600000, schedule = \"0 9 * * *\", quiet_hours = \"22:00-08:00\", daily_cap = 3, prompt = \"...\" }: speaking first" },
+    { "embedding_model", CONFIG_STRING, 0, "long-term recall: the model that embeds turns (openai, ollama or \"local\"); turns recall on" },
+    { "recall", CONFIG_TABLE, 0, "long-term recall: { k = 4, min_score = 0.25, max_turns = 100000 }; alone, recall with the \"local\" model" },
     { NULL, CONFIG_NONE, 0, NULL }
 };
 
@@ -133,10 +172,38 @@ static const struct config_schema lorebook_schema = {
     .kind = "lorebook", .named = 1, .value = CONFIG_NONE, .keys = lorebook_keys, .validate = validate_lorebook
 };
 
-/* Register `persona "name" { ... }` and `lorebook "name" { file = ... }`. */
+/* A channel block names "platform:channel" and holds valid manners. */
+static int validate_channel(const struct config *cfg, const struct config_block *b, char *err, size_t errlen) {
+    char what[300];
+    (void)cfg;
+    if (!strchr(b->name, ':')) {
+        snprintf(err, errlen, "channel \"%s\": name it as platform:channel, e.g. channel \"discord:1234\"", b->name);
+        return -1;
+    }
+    snprintf(what, sizeof(what), "channel \"%s\"", b->name);
+    return b->value ? manners_validate(b->value, what, err, errlen) : 0;
+}
+
+static const struct config_key channel_keys[] = {
+    { "reply", CONFIG_STRING, 0, "\"addressed\", \"auto\" or \"always\" here, over the persona's" },
+    { "reply_probability", CONFIG_NUMBER, 0, "reply = \"auto\": chance to join in, 0 to 1" },
+    { "reply_cooldown_ms", CONFIG_INT, 0, "reply = \"auto\": least time between uninvited answers" },
+    { "followup_ms", CONFIG_INT, 0, "reply = \"auto\": a question this soon after it spoke is for it" },
+    { "interests", CONFIG_STRINGS, 0, "reply = \"auto\": topics it joins in on here" },
+    { "proactive", CONFIG_TABLE, 0, "speaking first here: the persona's proactive keys" },
+    { NULL, CONFIG_NONE, 0, NULL }
+};
+
+static const struct config_schema channel_schema = {
+    .kind = "channel", .named = 1, .value = CONFIG_NONE, .keys = channel_keys, .validate = validate_channel
+};
+
+/* Register `persona "name" { ... }`, `lorebook "name" { file = ... }` and
+ * `channel "platform:channel" { reply = ... }`. */
 void persona_config_register(void) {
     config_schema_register(&persona_schema);
     config_schema_register(&lorebook_schema);
+    config_schema_register(&channel_schema);
 }
 
 /* A NULL-terminated copy of a JSON list of strings (or one string), or NULL. */
@@ -179,6 +246,13 @@ static void persona_fill(struct persona *p, const struct config *cfg, const stru
     p->history_turns = config_int(b, "history_turns", 24);
     const char *sm = config_str(b, "summary_model", NULL);
     p->summary_model = xstrdup(sm ? sm : p->model);
+    json_t *recall = json_object_get(b->value, "recall");
+    const char *emb = config_str(b, "embedding_model", NULL);
+    p->embedding_model = emb || recall ? xstrdup(emb ? emb : "local") : NULL;
+    json_t *k = json_object_get(recall, "k"), *ms = json_object_get(recall, "min_score"), *mt = json_object_get(recall, "max_turns");
+    p->recall_k = k ? (int)json_integer_value(k) : 4;
+    p->recall_min_score = ms ? json_number_value(ms) : 0.25;
+    p->recall_max_turns = mt ? (long)json_integer_value(mt) : 100000;
 }
 
 /* The card of a config persona: its file, with the config's card fields over it. */
@@ -263,6 +337,7 @@ static void persona_clear(struct persona *p) {
     free_list(p->skills);
     free_list(p->default_for);
     free(p->summary_model);
+    free(p->embedding_model);
     json_decref(p->card);
     lorebook_free(p->card_book);
     free(p->books);

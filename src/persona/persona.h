@@ -28,6 +28,11 @@ struct persona {
     struct lorebook *card_book;   /* owned */
     struct lorebook **books;      /* array owned; books other than card_book belong to the set */
     int nbooks;
+    /* Long-term recall (recall_store.h): the embedding model, NULL when off. */
+    char *embedding_model;
+    int recall_k;         /* turns brought back, default 4 */
+    double recall_min_score;   /* cosine floor, default 0.25 */
+    long recall_max_turns;     /* records kept per channel, default 100000 */
     int refs;             /* imported personas: the cache and the jobs using it (persona_import.c) */
     struct persona *origin;   /* a job's live-edited copy of an imported persona: the one it borrows from */
 };

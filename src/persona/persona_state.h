@@ -13,4 +13,6 @@
 #define PERSONA_SESSION_GAP_S 1800
 
 void persona_state_register(lua_State *L);
+/* core.recall, core.recall_index (lua_recall.c). */
+void recall_lua_register(lua_State *L);
 #endif

@@ -96,6 +96,19 @@ static void add_context(struct buf *b, const char *user_name, const json_t *ctx)
         add(b, "\nThey seem %s; share their good mood.", feel);
     const char *summary = json_string_value(json_object_get(ctx, "summary"));
     if (summary && *summary) add(b, "\nEarlier in this conversation: %.3000s", summary);
+    json_t *recalled = json_object_get(ctx, "recalled");
+    if (json_array_size(recalled) > 0) {
+        add(b, "\nRecalled from long ago in this conversation (may be out of date):");
+        size_t i;
+        json_t *r;
+        json_array_foreach(recalled, i, r) {
+            const char *role = json_string_value(json_object_get(r, "role"));
+            const char *name = json_string_value(json_object_get(r, "name"));
+            const char *content = json_string_value(json_object_get(r, "content"));
+            if (!content) continue;
+            add(b, "\n- %s: %.600s", role && !strcmp(role, "assistant") ? "You" : name && *name ? name : "They", content);
+        }
+    }
 }
 
 char *prompt_replace(const char *text, const char *from, const char *to) {
@@ -318,6 +331,8 @@ json_t *prompt_build_explain(const struct persona *p, const char *user_name, con
         }
         json_object_set_new(explain, "lore", lore);
         json_object_set_new(explain, "examples", json_integer(blocks));
+        json_t *recalled = json_object_get(ctx, "recalled");
+        json_object_set_new(explain, "recall", json_is_array(recalled) ? json_deep_copy(recalled) : json_array());
         json_object_set_new(explain, "tokens", json_integer(tokens_estimate_messages(messages)));
         json_object_set_new(explain, "budget", json_integer(budget));
     }

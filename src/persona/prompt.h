@@ -6,7 +6,8 @@
  * entries placed after it; then what the persona knows and feels
  * (character, style, mood, who it talks with and whether they are new or
  * returning, the facts it learned, how they seem to feel, a summary of
- * older turns). Then the card's example dialogue (a system message, within
+ * older turns, and the older turns recalled by meaning, recall_store.h).
+ * Then the card's example dialogue (a system message, within
  * a quarter of the budget), the recent turns of this channel with this
  * persona, oldest first and verbatim, as many as fit the persona's token
  * budget (tokens.h), with lorebook entries placed at a depth among them,
@@ -19,13 +20,15 @@
 
 struct persona;
 
-/* CTX (borrowed) may hold: turns [{role, content}], summary (string), facts
+/* CTX (borrowed) may hold: turns [{role, content}], summary (string),
+ * recalled [{role, name, content, score}], facts
  * [string], observation {sentiment{label}, mood{label}, user{new, returning,
  * away_s, turns}}. Returns a new messages array. */
 json_t *prompt_build(const struct persona *p, const char *user_name, const char *text, const json_t *ctx);
 /* The same; when EXPLAIN is an object it receives "lore": [{book, entry,
  * why, position, depth, tokens}], "tokens" (the estimate) and "examples"
- * (how many example blocks fit). For the preview. */
+ * (how many example blocks fit), "recall" (the recalled turns with their
+ * scores). For the preview. */
 json_t *prompt_build_explain(const struct persona *p, const char *user_name, const char *text, const json_t *ctx,
                              json_t *explain);
 /* TEXT with every FROM replaced by TO, malloc'd. */

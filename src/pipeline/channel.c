@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "pipeline/channel.h"
+#include "pipeline/group.h"
 #include "conf/config.h"
 #include "lib/dict.h"
 #include "core/job.h"
@@ -33,9 +34,16 @@ struct channel {
     int queued;
     size_t bytes;               /* text bytes of the queued jobs */
     int busy;
+    int kick;                   /* its running job left the queue: the next starts on the next turn */
 };
 
 static struct dict *channels;
+
+/* Channels whose next job starts on the next loop turn, by key. */
+static uv_timer_t kick_timer;
+static int kick_ready;
+static char **kicks;
+static int nkicks, kick_cap;
 static channel_intercept_fn *intercept;
 
 void channel_set_intercept(channel_intercept_fn *fn) {
@@ -49,6 +57,7 @@ void channel_speak_as(struct job *job, const struct persona *p) {
 
 void channel_init(void) {
     if (!channels) channels = dict_new();
+    group_install();
 }
 
 int channel_active(void) {
@@ -56,6 +65,15 @@ int channel_active(void) {
 }
 
 void channel_shutdown(void) {
+    if (kick_ready) {
+        uv_timer_stop(&kick_timer);
+        uv_close((uv_handle_t *)&kick_timer, NULL);
+        kick_ready = 0;
+    }
+    for (int i = 0; i < nkicks; i++) free(kicks[i]);
+    free(kicks);
+    kicks = NULL;
+    nkicks = kick_cap = 0;
     dict_free(channels);
     channels = NULL;
     persona_import_clear();
@@ -63,6 +81,8 @@ void channel_shutdown(void) {
 
 static void job_start(struct job *job);
 static void channel_job_finish(struct job *job);
+static void channel_job_detach(struct job *job);
+
 
 /* Start the next job of CH, or forget CH when it has none. */
 static void channel_next(struct channel *ch) {
@@ -119,6 +139,7 @@ int channel_enqueue(struct platform *p, const struct chat_message *m) {
     job->platform = p;
     job->ch = ch;
     job->finish = channel_job_finish;
+    job->detach = channel_job_detach;
     if (ch->tail) ch->tail->next = job;
     else ch->head = job;
     ch->tail = job;
@@ -152,12 +173,19 @@ static void free_own_persona(struct persona *p) {
     free(p);
 }
 
+/* The persona is chosen: its group-chat manners decide whether the
+ * fallback may answer a message nobody addressed to it; then the skills run. */
+static void job_dispatch(struct job *job) {
+    group_gate(job);
+    dispatch_job(job->rt->skills, job);
+}
+
 /* Speak as IMPORTED (a reference the job now holds), with the channel's live edits. */
 static void job_run_imported(struct job *job, struct persona *imported, json_t *overrides) {
     job->own_persona = persona_with(imported, overrides);
     job->own_persona->origin = imported;
     channel_speak_as(job, job->own_persona);
-    dispatch_job(job->rt->skills, job);
+    job_dispatch(job);
 }
 
 static void job_run(struct job *job, const char *name, json_t *overrides);
@@ -219,11 +247,33 @@ static void job_run(struct job *job, const char *name, json_t *overrides) {
         job->own_persona = persona_with(job->persona, overrides);
         channel_speak_as(job, job->own_persona);
     }
-    dispatch_job(job->rt->skills, job);
+    job_dispatch(job);
+}
+
+/* Is the job's author one of the configured owners (owners = {...})? */
+static int job_by_owner(const struct job *job) {
+    struct config_block *b = config_first(job->rt->cfg, "owners");
+    char id[600];
+    if (!b || !job->msg->author.id || job->msg->author.guest) return 0;
+    snprintf(id, sizeof(id), "%s:%s", job->msg->platform, job->msg->author.id);
+    if (json_is_string(b->value)) return !strcmp(json_string_value(b->value), id);
+    size_t i;
+    json_t *v;
+    json_array_foreach(b->value, i, v) if (json_is_string(v) && !strcmp(json_string_value(v), id)) return 1;
+    return 0;
+}
+
+/* The author's role as the operator code checks it: a configured owner,
+ * else the best role granted in Redis (globally or here); guests none. */
+static void job_set_role(struct job *job, int granted) {
+    if (job_by_owner(job)) job->role = 3;
+    else if (job->msg->author.guest) job->role = 0;
+    else job->role = granted;
 }
 
 static void on_context(const struct store_context *ctx, const char *err, void *data) {
     struct job *job = data;
+    job_set_role(job, err ? 0 : ctx->role);
     if (err) {
         log_debug("channel context unavailable (%s); answering with the defaults", err);
         job_run(job, NULL, NULL);
@@ -251,6 +301,7 @@ static void on_context(const struct store_context *ctx, const char *err, void *d
         return;
     }
     job->disabled = json_incref(ctx->disabled);
+    job->manners = json_incref(ctx->manners);
     job_run(job, ctx->persona, ctx->overrides);
 }
 
@@ -271,30 +322,86 @@ static void job_start(struct job *job) {
         .channel_burst = config_int(fb, "channel_burst", 0), .channel_per_s = config_int(fb, "channel_per_s", 60),
     };
     if (store_job_context(server.redis, job->msg->platform, job->msg->channel, job->msg->author.id, def->name,
-                          &flood, on_context, job) < 0)
+                          &flood, on_context, job) < 0) {
+        job_set_role(job, 0);
         job_run(job, NULL, NULL);   /* Redis is down: answer without memory */
+    }
 }
 
-/* The job is done: apologise if nobody answered a message addressed to
- * the persona, free it and start the channel's next job. */
-static void channel_job_finish(struct job *job) {
-    struct channel *ch = job->ch;
-    if (job->replies == 0 && !job->msg->event && !job->silent && job->msg->direct)
-        job_reply(job, job->persona->apology, strlen(job->persona->apology), NULL, NULL);
-    metrics_observe(METRIC_REPLY_SECONDS, job->platform->ops->name,
-                    (double)(uv_now(server.loop) - job->started) / 1000.0);
+/* Take the running JOB off CH's queue (it stays the running job's own). */
+static void channel_unqueue(struct channel *ch, struct job *job) {
     ch->head = job->next;
     if (!ch->head) ch->tail = NULL;
     ch->queued--;
     ch->bytes -= job->msg->text ? strlen(job->msg->text) : 0;
+    job->next = NULL;
+    job->ch = NULL;
+}
+
+/* The next loop turn: start the next job of each channel kicked. The
+ * channel stayed busy until now, so nothing started out of order. */
+static void on_kick(uv_timer_t *t) {
+    char **list = kicks;
+    int n = nkicks;
+    (void)t;
+    kicks = NULL;
+    nkicks = kick_cap = 0;
+    for (int i = 0; i < n; i++) {
+        struct channel *ch = channels ? dict_get(channels, list[i]) : NULL;
+        if (ch && ch->kick) {
+            ch->kick = 0;
+            ch->busy = 0;
+            channel_next(ch);
+        }
+        free(list[i]);
+    }
+    free(list);
+}
+
+/* A handler waits for a later message of this channel (msg:ask): its job
+ * leaves the queue, so that message (and everyone else's) can run. The
+ * next job starts on the next loop turn, once the handler has yielded. */
+static void channel_job_detach(struct job *job) {
+    struct channel *ch = job->ch;
+    if (!ch) return;
+    channel_unqueue(ch, job);
+    ch->kick = 1;
+    if (nkicks == kick_cap) {
+        kick_cap = kick_cap ? kick_cap * 2 : 8;
+        kicks = xrealloc(kicks, (size_t)kick_cap * sizeof(*kicks));
+    }
+    kicks[nkicks++] = xstrdup(ch->key);
+    if (!kick_ready) {
+        uv_timer_init(server.loop, &kick_timer);
+        kick_ready = 1;
+    }
+    uv_timer_start(&kick_timer, on_kick, 0, 0);
+}
+
+/* The job is done: apologise if nobody answered a message addressed to
+ * the persona (no reply, no reaction, no handler returning true, not
+ * dropped by middleware), free it and start the channel's next job (a
+ * detached job left its queue already). */
+static void channel_job_finish(struct job *job) {
+    struct channel *ch = job->ch;
+    if (job->replies == 0 && !job->handled && !job->msg->event && !job->silent && job->msg->direct)
+        job_reply(job, job->persona->apology, strlen(job->persona->apology), NULL, NULL);
+    group_after(job);
+    metrics_observe(METRIC_REPLY_SECONDS, job->platform->ops->name,
+                    (double)(uv_now(server.loop) - job->started) / 1000.0);
+    platform_job_done(job->platform, job->msg);
+    if (ch) {
+        channel_unqueue(ch, job);
+        ch->busy = 0;
+    }
     limits_job_release(job->msg);
-    ch->busy = 0;
     runtime_release(job->rt);
     free_own_persona(job->own_persona);
     json_decref(job->disabled);
+    json_decref(job->manners);
     message_free(job->msg);
     free(job);
     server.jobs_in_flight--;
-    channel_next(ch);
+    if (ch) channel_next(ch);
     server_job_finished();
 }

@@ -8,9 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <lauxlib.h>
+#include "skills/ask.h"
 #include "skills/dispatch.h"
 #include "core/job.h"
 #include "lib/log.h"
+#include "lib/metrics.h"
 #include "skills/lua/lua_api.h"
 #include "core/message.h"
 #include "persona/persona.h"
@@ -156,9 +158,9 @@ static double candidate_score(struct skill_host *h, struct handler *hd, struct j
     case HANDLER_COMMAND: return command_matches(h, hd, text) ? 1 : 0;
     case HANDLER_HEAR: return match_in_plugin(hd, job);
     case HANDLER_RESPOND:
-        if (!job->msg->direct) return 0;
+        if (!job->msg->direct && !job->invited) return 0;
         return hd->pattern || hd->matcher_ref != LUA_NOREF ? match_in_plugin(hd, job) : 1;
-    case HANDLER_FALLBACK: return job->msg->direct ? 0.001 : 0;   /* chatter not meant for us */
+    case HANDLER_FALLBACK: return job->msg->direct || job->invited ? 0.001 : 0;   /* chatter not meant for us */
     default: return 0;
     }
 }
@@ -167,6 +169,11 @@ static int compare_candidates(const void *a, const void *b) {
     const struct candidate *x = a, *y = b;
     if (x->hd->priority != y->hd->priority) return y->hd->priority - x->hd->priority;
     if (x->confidence != y->confidence) return x->confidence < y->confidence ? 1 : -1;
+    /* "!quiz start" is the subcommand "quiz start" before the command "quiz". */
+    if (x->hd->kind == HANDLER_COMMAND && y->hd->kind == HANDLER_COMMAND) {
+        size_t xl = strlen(x->hd->name), yl = strlen(y->hd->name);
+        if (xl != yl) return xl > yl ? -1 : 1;
+    }
     return x->hd->seq < y->hd->seq ? -1 : 1;
 }
 
@@ -219,14 +226,24 @@ static int push_step(lua_State *co, void *arg) {
 
 static void run_next(struct run *r);
 
+/* Did the handler's run return true (its first result)? */
+static int returned_true(struct task *t) {
+    lua_State *co = task_stack(t);
+    return lua_gettop(co) >= 1 && lua_isboolean(co, 1) && lua_toboolean(co, 1);
+}
+
 /* A step ended: decide what runs next. */
 static void on_step_end(struct task *t, enum task_end how, void *data) {
     struct run *r = data;
     int i = r->i++;
-    (void)t;
     if (i < r->nbefore) {
-        if (how == TASK_DECLINED) r->i = r->n;   /* a middleware stopped it: nothing more runs */
+        if (how == TASK_DECLINED) {   /* a middleware stopped it: nothing more runs, no apology */
+            r->i = r->n;
+            r->job->silent = 1;
+            metrics_inc(METRIC_MESSAGES_DROPPED, r->steps[i].hd->plugin->name, 1);
+        }
     } else if (i < r->nbefore + r->nmain && !r->job->msg->event) {
+        if (how == TASK_DONE && returned_true(t)) r->job->handled = 1;
         if (how != TASK_DECLINED) {
             r->taken = 1;
             r->i = r->nbefore + r->nmain;   /* taken (or failed): on to after-middleware */
@@ -256,6 +273,8 @@ static void run_next(struct run *r) {
 }
 
 void dispatch_job(struct skill_host *h, struct job *job) {
+    /* The author's answer to a handler waiting in msg:ask is its alone. */
+    if (ask_take(job)) return;
     struct run *r = xcalloc(1, sizeof(*r));
     r->h = h;
     r->job = job;

@@ -17,6 +17,9 @@
 #include "skills/task.h"
 #include "lib/xalloc.h"
 
+#define LOAD_SLICES 10   /* wall-clock slices a plugin gets to load */
+#define LOAD_WALL_MS 2000   /* and at least this much wall clock */
+
 /* The allocator caps the plugin's memory; frees always succeed. */
 static void *plugin_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     struct plugin *p = ud;
@@ -157,12 +160,43 @@ static int read_manifest(struct plugin *p, char *err, size_t errlen) {
     return rc;
 }
 
+/* An operator widens the allow-list from the config without editing the
+ * plugin: plugin "weather" { http = { "api.example.com" } } adds hosts to
+ * the manifest's permissions.http. */
+static int config_http_hosts(struct plugin *p, char *err, size_t errlen) {
+    json_t *list = json_object_get(p->config, "http");
+    if (!list) return 0;
+    if (json_is_string(list) || !json_is_array(list)) {
+        snprintf(err, errlen, "config: plugin \"%s\" { http = ... } must be a list of hosts, like { \"api.example.com\" }", p->name);
+        return -1;
+    }
+    size_t have = 0, i;
+    for (char **h = p->http_hosts; h && *h; h++) have++;
+    p->http_hosts = xrealloc(p->http_hosts, (have + json_array_size(list) + 1) * sizeof(char *));
+    json_t *v;
+    json_array_foreach(list, i, v) {
+        if (!json_is_string(v) || !json_string_value(v)[0]) {
+            p->http_hosts[have] = NULL;
+            snprintf(err, errlen, "config: plugin \"%s\" { http = ... }: host %zu is not a host name", p->name, i + 1);
+            return -1;
+        }
+        p->http_hosts[have++] = xstrdup(json_string_value(v));
+    }
+    p->http_hosts[have] = NULL;
+    return 0;
+}
+
 /* Load the runtime library, which builds the sandbox and runs init.lua. */
 static int run_runtime(struct plugin *p, char *err, size_t errlen) {
     lua_State *L = p->L;
     char path[4096];
     snprintf(path, sizeof(path), "%s/lua/chorus/runtime.lua", server.data_dir);
     task_budget_begin(p);
+    /* Loading compiles the runtime library and the plugin: the instruction
+     * budget still stops a loop at once, but the wall clock gets ten slices,
+     * so a loaded machine (a busy CI runner) does not refuse a good plugin. */
+    p->budget.limit_ms = p->slice_ms * LOAD_SLICES;
+    if (p->budget.limit_ms < LOAD_WALL_MS) p->budget.limit_ms = LOAD_WALL_MS;
     if (luaL_loadfilex(L, path, "t") != LUA_OK) {
         snprintf(err, errlen, "cannot load the Lua runtime library: %s", lua_tostring(L, -1));
         lua_pop(L, 1);
@@ -228,7 +262,8 @@ struct plugin *plugin_load(struct skill_host *h, const char *name, const char *d
     lua_setfield(p->L, -2, "__metatable");
     lua_pop(p->L, 2);
     char inner[1024];
-    if (read_manifest(p, inner, sizeof(inner)) < 0 || run_runtime(p, inner, sizeof(inner)) < 0) {
+    if (read_manifest(p, inner, sizeof(inner)) < 0 || config_http_hosts(p, inner, sizeof(inner)) < 0 ||
+        run_runtime(p, inner, sizeof(inner)) < 0) {
         snprintf(err, errlen, "plugin %s failed to load: %s", name, inner);
         plugin_release(p);
         return NULL;

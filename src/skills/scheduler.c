@@ -31,6 +31,10 @@ static const char claim_script[] =
 
 static uv_timer_t timer;
 static int timer_ready;
+static int armed;             /* the timer is running */
+static double armed_at;       /* the vclock time it fires at */
+static scheduler_entry_fn *entry_hook;
+static scheduler_sync_fn *sync_hook;
 static int busy;              /* a claim or peek is in flight */
 static int again;             /* look once more when it returns */
 
@@ -38,6 +42,7 @@ static void look(void);
 
 static void on_timer(uv_timer_t *t) {
     (void)t;
+    armed = 0;
     look();
 }
 
@@ -48,7 +53,33 @@ static void arm(long ms) {
         timer_ready = 1;
     }
     if (ms < 0) ms = 0;
+    armed = 1;
+    armed_at = vclock_now() + (double)ms / 1000.0;
     uv_timer_start(&timer, on_timer, (uint64_t)ms, 0);
+}
+
+void scheduler_set_hooks(scheduler_entry_fn *entry, scheduler_sync_fn *sync) {
+    entry_hook = entry;
+    sync_hook = sync;
+}
+
+void scheduler_wake_by(double due) {
+    if (server.stopping) return;
+    if (!armed || due < armed_at) arm((long)((due - vclock_now()) * 1000) + 5);
+}
+
+static int held;
+
+void scheduler_hold(int delta) {
+    held += delta;
+}
+
+int scheduler_held(void) {
+    return held;
+}
+
+void scheduler_key(char *out, size_t len) {
+    snprintf(out, len, "%stimers", redis_client_prefix(server.redis));
 }
 
 static void timers_key(char *out, size_t len) {
@@ -128,6 +159,12 @@ static void fire(const char *member, double now) {
     const char *kind = json_string_value(json_object_get(m, "kind"));
     const char *plugin = json_string_value(json_object_get(m, "plugin"));
     const char *name = json_string_value(json_object_get(m, "name"));
+    if (kind && strcmp(kind, "schedule") && strcmp(kind, "timer")) {
+        if (entry_hook) entry_hook(m, now);
+        else log_warn("scheduler: no one handles entries of kind \"%s\"; dropping it", kind);
+        json_decref(m);
+        return;
+    }
     struct skill_host *h = server.rt->skills;
     enum handler_kind want = kind && !strcmp(kind, "schedule") ? HANDLER_SCHEDULE : HANDLER_TIMER;
     struct handler *hd;
@@ -249,6 +286,7 @@ void scheduler_sync(struct skill_host *h) {
         redis_command(server.redis, ignore_reply, NULL, 5, argv, NULL);
         free(member);
     }
+    if (sync_hook) sync_hook(now);
     arm(0);
 }
 
@@ -257,6 +295,7 @@ void scheduler_stop(void) {
     uv_timer_stop(&timer);
     uv_close((uv_handle_t *)&timer, NULL);
     timer_ready = 0;
+    armed = 0;
 }
 
 int scheduler_check_spec(const char *spec, char *err, size_t errlen) {
@@ -319,6 +358,63 @@ int scheduler_lua_timer_at(lua_State *L) {
         free(op);
         lua_pushnil(L);
         lua_pushstring(L, "Redis is not available");
+        return 2;
+    }
+    return task_wait(L, t, op, cancel_timer_op);
+}
+
+/* Find a plugin's timer by its id and remove it, in one step: ARGV is the
+ * MATCH pattern, the id and the plugin's name (only its own timers). */
+static const char cancel_script[] =
+    "local cursor = '0' "
+    "repeat "
+    "  local r = redis.call('ZSCAN', KEYS[1], cursor, 'MATCH', ARGV[1], 'COUNT', 500) "
+    "  cursor = r[1] "
+    "  for i = 1, #r[2], 2 do "
+    "    local ok, t = pcall(cjson.decode, r[2][i]) "
+    "    if ok and type(t) == 'table' and t.id == ARGV[2] and t.plugin == ARGV[3] and t.kind == 'timer' then "
+    "      return redis.call('ZREM', KEYS[1], r[2][i]) "
+    "    end "
+    "  end "
+    "until cursor == '0' "
+    "return 0";
+
+static void on_timer_cancelled(redisReply *r, const char *err, void *data) {
+    struct timer_op *op = data;
+    struct task *t = op->task;
+    free(op);
+    if (!t) return;
+    lua_State *co = task_stack(t);
+    if (err || !r || r->type != REDIS_REPLY_INTEGER) {
+        lua_pushnil(co);
+        lua_pushstring(co, err || !r ? "redis unavailable" : r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        task_resume(t, 2);
+        return;
+    }
+    lua_pushboolean(co, r->integer > 0);
+    task_resume(t, 1);
+}
+
+int scheduler_lua_timer_cancel(lua_State *L) {
+    struct task *t = task_check(L);
+    struct plugin *p = plugin_of(L);
+    size_t len;
+    const char *id = luaL_checklstring(L, 1, &len);
+    if (!p->allow_state) return luaL_error(L, "plugin %s may not keep state (timers live in Redis; add state = true to its manifest)", p->name);
+    if (len != 16 || strspn(id, "0123456789abcdef") != 16) {
+        lua_pushboolean(L, 0);   /* not an id timer_in/timer_at gave: nothing to cancel */
+        return 1;
+    }
+    struct timer_op *op = xcalloc(1, sizeof(*op));
+    op->task = t;
+    char key[300], pattern[64];
+    timers_key(key, sizeof(key));
+    snprintf(pattern, sizeof(pattern), "*\"id\":\"%s\"*", id);
+    const char *argv[7] = { "EVAL", cancel_script, "1", key, pattern, id, p->name };
+    if (redis_command(server.redis, on_timer_cancelled, op, 7, argv, NULL) < 0) {
+        free(op);
+        lua_pushnil(L);
+        lua_pushstring(L, "redis unavailable");
         return 2;
     }
     return task_wait(L, t, op, cancel_timer_op);

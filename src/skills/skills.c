@@ -97,8 +97,8 @@ static int compare_names(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Load every DIR/<name>/init.lua in name order; earlier folders win. */
-static int load_dir(struct skill_host *h, const char *dir, char *err, size_t errlen) {
+/* Load every DIR/<name>/init.lua (or only ONLY's) in name order; earlier folders win. */
+static int load_dir(struct skill_host *h, const char *dir, const char *only, char *err, size_t errlen) {
     DIR *d = opendir(dir);
     if (!d) {
         log_warn("skills: cannot open plugin folder %s: %s", dir, strerror(errno));
@@ -110,7 +110,7 @@ static int load_dir(struct skill_host *h, const char *dir, char *err, size_t err
     while ((e = readdir(d)) && n < 256) {
         char init[4096];
         struct stat st;
-        if (e->d_name[0] == '.') continue;
+        if (e->d_name[0] == '.' || (only && strcmp(only, e->d_name))) continue;
         snprintf(init, sizeof(init), "%s/%s/init.lua", dir, e->d_name);
         if (stat(init, &st) == 0 && S_ISREG(st.st_mode)) names[n++] = xstrdup(e->d_name);
     }
@@ -142,11 +142,11 @@ struct skill_host *skill_host_new(struct runtime *rt, char *err, size_t errlen) 
     h->rt = rt;
     read_limits(h);
     int rc = 0;
-    for (char **dir = rt->cfg->plugin_dirs; rc == 0 && dir && *dir; dir++) rc = load_dir(h, *dir, err, errlen);
+    for (char **dir = rt->cfg->plugin_dirs; rc == 0 && dir && *dir; dir++) rc = load_dir(h, *dir, NULL, err, errlen);
     if (rc == 0) {
         char shipped[4096];
         snprintf(shipped, sizeof(shipped), "%s/plugins", server.data_dir);
-        rc = load_dir(h, shipped, err, errlen);
+        rc = load_dir(h, shipped, NULL, err, errlen);
     }
     if (rc < 0) {
         skill_host_free(h);
@@ -181,6 +181,16 @@ static int reload_one(struct skill_host *h, int i, char *err, size_t errlen) {
     return 0;
 }
 
+/* Load plugin folders not loaded yet (only NAME's, if given), from the
+ * configured folders and then the shipped ones. */
+static int load_new(struct skill_host *h, const char *name, char *err, size_t errlen) {
+    char shipped[4096];
+    snprintf(shipped, sizeof(shipped), "%s/plugins", server.data_dir);
+    for (char **dir = h->rt->cfg->plugin_dirs; dir && *dir; dir++)
+        if (load_dir(h, *dir, name, err, errlen) < 0) return -1;
+    return load_dir(h, shipped, name, err, errlen);
+}
+
 int skills_reload(struct skill_host *h, const char *name, char *err, size_t errlen) {
     int found = 0, failed = 0;
     size_t used = 0;
@@ -195,10 +205,21 @@ int skills_reload(struct skill_host *h, const char *name, char *err, size_t errl
             if (used < errlen) used += (size_t)snprintf(err + used, errlen - used, "%s%s", used ? "\n" : "", one);
         }
     }
-    if (name && !found) {
-        snprintf(err, errlen, "no plugin named \"%s\" is loaded", name);
+    /* New plugin folders since the start (or a named one not loaded yet). */
+    int before = h->nplugins;
+    if (!name || !found) {
+        char one[1024] = "";
+        if (load_new(h, name, one, sizeof(one)) < 0) {
+            failed = 1;
+            log_error("skills: %s", one);
+            if (used < errlen) used += (size_t)snprintf(err + used, errlen - used, "%s%s", used ? "\n" : "", one);
+        }
+    }
+    if (name && !found && h->nplugins == before && !failed) {
+        snprintf(err, errlen, "no plugin named \"%s\" is loaded or in a plugin folder", name);
         return -1;
     }
+    for (int i = before; i < h->nplugins; i++) log_info("skills: new plugin %s loaded from %s", h->plugins[i]->name, h->plugins[i]->dir);
     update_names(h);
     platform_commands_changed();
     return failed ? -1 : 0;

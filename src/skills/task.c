@@ -187,8 +187,8 @@ static void log_failure(struct task *t) {
     struct plugin *p = t->plugin;
     const char *msg = lua_type(t->co, -1) == LUA_TSTRING ? lua_tostring(t->co, -1)
                                                         : "(the error is not a string)";
-    luaL_traceback(p->L, t->co, msg, 0);
-    log_error("plugin %s: handler failed: %s", p->name, lua_tostring(p->L, -1));
+    luaL_traceback(p->L, t->co, NULL, 0);
+    log_traceback(LOG_LEVEL_ERROR, lua_tostring(p->L, -1), "plugin %s: handler failed: %s", p->name, msg);
     lua_pop(p->L, 1);
     metrics_inc(METRIC_SKILL_ERRORS, p->name, 1);
 }

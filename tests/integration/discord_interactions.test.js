@@ -102,8 +102,8 @@ test('the registered slash commands are the skills\' commands plus /chorus; inva
   await waitFor(() => fake.commandPuts.length > 0, { what: 'the bulk overwrite' });
   assert.equal(fake.commandPuts[0].guild, null, 'global commands by default');
   const byName = Object.fromEntries(fake.commands.map((c) => [c.name, c]));
-  // The test's plugins and the shipped ones (help, ping, remind), less "Shout".
-  assert.deepEqual(Object.keys(byName).sort(), ['chorus', 'help', 'like', 'ping', 'remind', 'reminders', 'story', 'weather']);
+  // The test's plugins and the shipped ones (help, ping, remind, trivia), less "Shout".
+  assert.deepEqual(Object.keys(byName).sort(), ['chorus', 'help', 'like', 'ping', 'remind', 'reminders', 'story', 'trivia', 'weather']);
   assert.deepEqual(byName.remind.options.map((o) => [o.name, o.required]), [['when', true], ['what', false]], 'a rest argument is not required');
   assert.equal(byName.weather.description, 'the weather in a city');
   assert.deepEqual(byName.weather.options.map((o) => [o.name, o.type, o.required]), [['city', 3, true], ['when', 3, false]]);

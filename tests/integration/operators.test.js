@@ -45,7 +45,7 @@ test('a web chat guest can ask for help but is refused anything more, and the re
   assert.equal(denied.text, 'Sorry, "persona use NAME [--channel platform:channel]" needs the admin role; you are user.');
   assert.equal(stack.fake.chatRequests().length, 0, 'commands never reach a skill or a model');
   const audit = JSON.parse((await ctl(stack, ['--json', 'audit', '5'])).stdout);
-  const refused = audit.data.find((r) => r.what === 'persona use kenji');
+  const refused = audit.find((r) => r.what === 'persona use kenji');
   assert.ok(refused, 'the refusal is in the audit stream');
   assert.equal(refused.result, 'denied or failed');
   assert.match(refused.who, /^webchat:guest:/);
@@ -186,7 +186,7 @@ test('a model reply that contains an admin command is just text: nothing runs', 
   const r = await ann.replyTo(ann.say('lobby', 'say the magic words'));
   assert.equal(r.text, '!chorus broadcast you have been pwned');
   const audit = JSON.parse((await ctl(stack, ['--json', 'audit', '50'])).stdout);
-  assert.ok(!audit.data.some((e) => /broadcast/.test(e.what)), 'no broadcast was ever run');
+  assert.ok(!audit.some((e) => /broadcast/.test(e.what)), 'no broadcast was ever run');
   assert.ok(!ben.ws.all.some((m) => m.text === 'you have been pwned'));
 });
 

@@ -220,7 +220,7 @@ test('chorusctl imports a card file, the channel uses it at once, export gives t
   assert.match(pv.stdout, /--- user\ntell me about the dragon\n--- system\nReply as Aiko/);
   assert.match(pv.stdout, /about \d+ tokens of a 3000-token budget/);
   const pvJson = JSON.parse((await chorusctl(s.socket, '--json', 'persona', 'preview', 'yuki-mori', '--channel', 'webchat:igloo', 'more snow')).stdout);
-  assert.ok(pvJson.data.messages.some((m) => m.content === 'is there snow?'), 'the channel history is in the preview');
+  assert.ok(pvJson.messages.some((m) => m.content === 'is there snow?'), 'the channel history is in the preview');
   assert.equal(s.fake.requests.length, calls, 'the preview calls no model');
 });
 

@@ -50,12 +50,12 @@ function chorusConfig({
   const q = luaString;
   const lines = [
     `listen ${q(listen)}`,
-    `admin_socket ${q(adminSocket)}`,
     `redis ${q(redisUrl)} { prefix = ${q(prefix)}, timeout_ms = ${redisTimeoutMs}, reconnect_min_ms = ${reconnectMinMs}, reconnect_max_ms = ${reconnectMaxMs} }`,
     `log_level ${q(logLevel)}`,
     `shutdown_timeout_ms (${shutdownTimeoutMs})`,
     `model "default" { provider = "openai", base_url = ${q(modelBaseUrl)}, api_key = ${q(apiKey)}, model = ${q(modelName)}, connect_timeout_ms = ${connectTimeoutMs}, timeout_ms = ${modelTimeoutMs} }`,
   ];
+  if (adminSocket) lines.splice(1, 0, `admin_socket ${q(adminSocket)}`);   // null: the daemon's default
   for (const p of personas) {
     lines.push(`persona ${q(p.name)} { display_name = ${q(p.display_name)}, prompt = ${q(p.prompt)}, model = ${q(p.model || 'default')}, apology = ${q(p.apology)} }`);
   }

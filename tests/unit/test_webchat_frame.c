@@ -39,6 +39,15 @@ int main(void) {
     ok(f.user_id == NULL, "a join without a user has none");
     webchat_frame_clear(&f);
 
+    is_int(decode("{\"type\":\"hello\",\"token\":\"u1.ab\"}", &f), WEBCHAT_FRAME_HELLO, "a hello is accepted");
+    is_str(f.token, "u1.ab", "with its token");
+    webchat_frame_clear(&f);
+    is_int(decode("{\"type\":\"hello\",\"token\":null}", &f), WEBCHAT_FRAME_HELLO, "a first hello has no token");
+    ok(f.token == NULL, "and none is kept");
+    webchat_frame_clear(&f);
+    is_int(decode("{\"type\":\"hello\",\"token\":42}", &f), WEBCHAT_FRAME_BAD, "a token that is not a string is refused");
+    webchat_frame_clear(&f);
+
     refused("bad bytes", "{\"type\":\"message\",\"text\":\"\xC3\"}", "bad_utf8", NULL);
     refused("a lone surrogate escape", "{\"type\":\"message\",\"text\":\"\\ud800\"}", "bad_utf8", NULL);
     refused("not JSON", "hello?", "bad_json", NULL);

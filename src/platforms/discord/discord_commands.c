@@ -93,6 +93,9 @@ json_t *discord_commands_build(const struct command_list *l) {
     json_array_append_new(list, operators_command());
     for (size_t i = 0; l && i < l->n; i++) {
         const struct command_entry *hd = &l->items[i];
+        /* A subcommand ("trivia start") is typed as a prefix command; its
+         * parent ("trivia") is the slash command that lists them. */
+        if (strchr(hd->name, ' ')) continue;
         if (!valid_name(hd->name) || !strcmp(hd->name, "chorus")) {
             log_warn("discord: command \"%s\" is not a valid slash command name (1-32 of a-z, 0-9, _ and -, "
                      "not \"chorus\"); it stays a prefix command only", hd->name);

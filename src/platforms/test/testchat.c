@@ -98,6 +98,16 @@ static int testchat_edit(struct platform *p, const char *channel, const char *me
     return 0;
 }
 
+/* Streamed pieces are recorded apart ("delta"), so tests see what a
+ * growing reply showed before its final message. */
+static void testchat_stream_delta(struct platform *p, const char *channel, const char *reply_to, const char *text,
+                                  size_t len) {
+    (void)p;
+    char *copy = xstrndup(text, len);
+    record("delta", channel, copy, NULL, NULL, NULL, reply_to);
+    free(copy);
+}
+
 /* Nothing to connect to: ready at once. */
 static int testchat_start(struct platform *p) {
     p->ready = 1;
@@ -119,4 +129,5 @@ const struct platform_ops testchat_platform = {
     .typing = testchat_typing,
     .react = testchat_react,
     .edit = testchat_edit,
+    .stream_delta = testchat_stream_delta,
 };

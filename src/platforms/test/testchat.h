@@ -29,7 +29,7 @@ void testchat_enable(int on);
  * the channel. Returns the message id, or NULL when the queue is full. */
 const char *testchat_say(const struct testchat_say *s);
 /* Every entry so far, oldest first (borrowed): objects with kind
- * ("user", "bot", "typing", "reaction", "edit", "event"), channel, text,
+ * ("user", "bot", "typing", "reaction", "edit", "event", "delta"), channel, text,
  * id, and persona, user, reply_to where they apply. */
 const json_t *testchat_transcript(void);
 /* Forget the transcript (a new test begins). */

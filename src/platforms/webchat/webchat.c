@@ -1,9 +1,14 @@
 /* webchat.c - the built-in web chat: validate frames, route messages to
  * their channel, broadcast replies to every socket on that channel.
  *
- * Guests are anonymous: the user id a browser sends is scoped to its
- * connection ("guest:<session>:<id>"), so nobody can speak as another
- * socket's user, and guests never hold a role. */
+ * A browser that says hello gets an identity: chorusd issues a token, the
+ * user id signed with a key kept in Redis, which the page keeps in
+ * localStorage and sends again on its next visit, so a returning browser
+ * is the same user ("u<24 hex>"), whose role, budget and memory follow it.
+ * A socket that never says hello (or whose token does not verify) is a
+ * guest: its user id is scoped to the connection ("guest:<session>:<id>"),
+ * so nobody can speak as another socket's user, and guests never hold a
+ * role. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +19,8 @@
 #include "core/server.h"
 #include "io/web.h"
 #include "io/ws_queue.h"
+#include "io/redis_client.h"
+#include "lib/webhook_auth.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
 #include "lib/utf8.h"
@@ -23,6 +30,8 @@
 
 #define MAX_CHANNELS_PER_CONN 32
 #define MAX_QUEUED_BYTES (4u << 20)
+#define MAX_HELD_FRAMES 32              /* frames kept while the identity key loads */
+#define USER_HEX 24                     /* an identity: "u" and 24 hex digits */
 
 struct webchat;
 
@@ -35,6 +44,12 @@ struct ws_conn {
     int nchannels;
     char *stream_ids[16];              /* messages whose replies this socket streams */
     int nstream;
+    char user[USER_HEX + 2];           /* the identity after hello, "" for a guest */
+    int said_hello;                    /* 1: waiting for the key, 2: done */
+    char *hello_token;                 /* the token sent with hello, until checked */
+    char *held[MAX_HELD_FRAMES];       /* frames that came while the key loaded */
+    size_t held_len[MAX_HELD_FRAMES];
+    int nheld;
     struct ws_conn *prev, *next;
 };
 
@@ -44,7 +59,11 @@ struct webchat {
     struct ws_conn *conns;
     int nconns;
     unsigned long sent_counter;
+    char key[65];                      /* the identity key (hex), once loaded */
+    int key_state;                     /* 0 not loaded, 1 loading, 2 loaded */
 };
+
+static void take_frame(struct ws_conn *c, const char *data, size_t len);
 
 /* Queue a text frame for C; a client that stops reading is closed. */
 static void conn_send(struct ws_conn *c, const char *text, size_t len) {
@@ -108,10 +127,11 @@ static void announce(struct ws_conn *c, const char *channel, const char *event, 
                      const char *user_name) {
     char author[WEBCHAT_MAX_ID_BYTES + 40];
     if (c->wc->self->host->stopping()) return;
-    snprintf(author, sizeof(author), "guest:%s:%.256s", c->session, user_id ? user_id : "anonymous");
+    if (c->user[0]) snprintf(author, sizeof(author), "%s", c->user);
+    else snprintf(author, sizeof(author), "guest:%s:%.256s", c->session, user_id ? user_id : "anonymous");
     struct chat_message m = {
         .platform = "webchat", .channel = (char *)channel, .text = "", .event = (char *)event,
-        .author = { .id = author, .name = (char *)(user_name && *user_name ? user_name : "guest"), .guest = 1 },
+        .author = { .id = author, .name = (char *)(user_name && *user_name ? user_name : "guest"), .guest = !c->user[0] },
         .received_at = server_now(), .connection = c->session
     };
     platform_receive(c->wc->self, &m);
@@ -127,21 +147,131 @@ static void take_message(struct ws_conn *c, const struct webchat_frame *f) {
         return;
     }
     char author[WEBCHAT_MAX_ID_BYTES + 40];
-    snprintf(author, sizeof(author), "guest:%s:%s", c->session, f->user_id);
+    if (c->user[0]) snprintf(author, sizeof(author), "%s", c->user);
+    else snprintf(author, sizeof(author), "guest:%s:%s", c->session, f->user_id);
     struct chat_message m = {
         .platform = "webchat", .channel = (char *)channel, .id = (char *)id, .text = (char *)f->text,
-        .author = { .id = author, .name = (char *)(user_name && *user_name ? user_name : "guest"), .guest = 1 },
+        .author = { .id = author, .name = (char *)(user_name && *user_name ? user_name : "guest"), .guest = !c->user[0] },
         .direct = 1, .received_at = server_now(), .connection = c->session
     };
     if (platform_receive(c->wc->self, &m) < 0)
         send_notice(c->wc, channel, id, "Too many messages are waiting in this channel. Please slow down a little.");
 }
 
+/* Random bytes as lower-case hex into OUT (2 * N + 1 bytes). */
+static void random_hex(char *out, size_t n) {
+    unsigned char rnd[32];
+    if (n > sizeof(rnd)) n = sizeof(rnd);
+    if (uv_random(NULL, NULL, rnd, n, 0, NULL) != 0) memset(rnd, 0, n);
+    for (size_t i = 0; i < n; i++) snprintf(out + i * 2, 3, "%02x", rnd[i]);
+}
+
+/* The signature of user ID under the identity key (64 hex digits). */
+static void identity_sign(const struct webchat *wc, const char *id, char out[65]) {
+    webhook_hmac_sign(wc->key, "chorus-webchat-identity", id, strlen(id), out);
+}
+
+/* Is TOKEN "u<24 hex>.<signature>" signed with our key? Sets ID. */
+static int identity_check(const struct webchat *wc, const char *token, char id[USER_HEX + 2]) {
+    if (!token || strlen(token) != USER_HEX + 1 + 1 + 64 || token[0] != 'u' || token[USER_HEX + 1] != '.') return 0;
+    for (int i = 1; i <= USER_HEX; i++)
+        if (!strchr("0123456789abcdef", token[i]) || !token[i]) return 0;
+    memcpy(id, token, USER_HEX + 1);
+    id[USER_HEX + 1] = '\0';
+    char sig[65];
+    identity_sign(wc, id, sig);
+    return sig[0] && webhook_secret_ok(sig, token + USER_HEX + 2);
+}
+
+/* Answer C's hello: the identity its token proves, or a new one (or, with
+ * no key, none: a guest). Then the frames held meanwhile, in order. */
+static void identify(struct ws_conn *c) {
+    struct webchat *wc = c->wc;
+    char id[USER_HEX + 2];
+    if (wc->key_state == 2) {
+        if (!identity_check(wc, c->hello_token, id)) {
+            id[0] = 'u';
+            random_hex(id + 1, USER_HEX / 2);
+        }
+        char sig[65], token[USER_HEX + 2 + 66];
+        identity_sign(wc, id, sig);
+        snprintf(token, sizeof(token), "%s.%s", id, sig);
+        snprintf(c->user, sizeof(c->user), "%s", id);
+        conn_send_json(c, json_pack("{s:s, s:s, s:s}", "type", "identity", "user", id, "token", token));
+    } else {
+        conn_send_json(c, json_pack("{s:s, s:n, s:s}", "type", "identity", "user", "reason",
+                                    "identities are unavailable while Redis is down: you are a guest on this connection"));
+    }
+    free(c->hello_token);
+    c->hello_token = NULL;
+    c->said_hello = 2;
+    int n = c->nheld;
+    c->nheld = 0;
+    for (int i = 0; i < n; i++) {
+        take_frame(c, c->held[i], c->held_len[i]);
+        free(c->held[i]);
+    }
+}
+
+/* The identity key arrived from Redis (or did not): answer the hellos. */
+static void on_identity_key(redisReply *rep, const char *err, void *data) {
+    struct webchat *wc = data;
+    (void)err;
+    if (rep && rep->type == REDIS_REPLY_STRING && rep->len >= 32 && rep->len < sizeof(wc->key)) {
+        memcpy(wc->key, rep->str, rep->len);
+        wc->key[rep->len] = '\0';
+        wc->key_state = 2;
+    } else {
+        wc->key_state = 0;   /* the next hello tries again */
+    }
+    for (struct ws_conn *c = wc->conns; c; c = c->next)
+        if (c->said_hello == 1) identify(c);
+}
+
+/* Load the identity key, made once per Redis and kept there, so tokens
+ * stay good across restarts. Returns -1 if Redis cannot be asked now. */
+static int identity_key_load(struct webchat *wc) {
+    static const char script[] = "redis.call('SET', KEYS[1], ARGV[1], 'NX') return redis.call('GET', KEYS[1])";
+    char key[300], fresh[65];
+    if (wc->key_state) return 0;
+    if (!server.redis) return -1;
+    snprintf(key, sizeof(key), "%swebchat:identity-key", redis_client_prefix(server.redis));
+    random_hex(fresh, 32);
+    const char *argv[5] = { "EVAL", script, "1", key, fresh };
+    wc->key_state = 1;
+    if (redis_command(server.redis, on_identity_key, wc, 5, argv, NULL) < 0) {
+        wc->key_state = 0;
+        return -1;
+    }
+    return 0;
+}
+
+/* {"type":"hello","token":...}: the browser asks who it is (once per socket). */
+static void take_hello(struct ws_conn *c, const struct webchat_frame *f) {
+    if (c->said_hello) return;
+    c->said_hello = 1;
+    c->hello_token = f->token ? xstrdup(f->token) : NULL;
+    if (c->wc->key_state == 2 || identity_key_load(c->wc) < 0) identify(c);
+}
+
 /* A whole frame arrived: decode and route it. */
 static void take_frame(struct ws_conn *c, const char *data, size_t len) {
     struct webchat_frame f;
+    if (c->said_hello == 1) {   /* who sent it is not known yet: keep it */
+        if (c->nheld < MAX_HELD_FRAMES) {
+            c->held[c->nheld] = xmalloc(len + 1);
+            memcpy(c->held[c->nheld], data, len);
+            c->held[c->nheld][len] = '\0';
+            c->held_len[c->nheld++] = len;
+        } else {
+            send_error(c, "too_long", NULL);
+        }
+        return;
+    }
     webchat_frame_decode(data, len, WEBCHAT_MAX_TEXT_CP, &f);
-    if (f.type == WEBCHAT_FRAME_BAD) {
+    if (f.type == WEBCHAT_FRAME_HELLO) {
+        take_hello(c, &f);
+    } else if (f.type == WEBCHAT_FRAME_BAD) {
         send_error(c, f.error, f.reply_to);
     } else if (f.type == WEBCHAT_FRAME_MESSAGE) {
         take_message(c, &f);
@@ -197,6 +327,8 @@ static void webchat_closed(void *conn) {
     ws_queue_closed(&c->out);
     for (int i = 0; i < c->nchannels; i++) free(c->channels[i]);
     for (int i = 0; i < c->nstream; i++) free(c->stream_ids[i]);
+    for (int i = 0; i < c->nheld; i++) free(c->held[i]);
+    free(c->hello_token);
     webchat_rx_reset(&c->rx);
     free(c);
 }

@@ -99,6 +99,17 @@ static void check_join(struct webchat_frame *f) {
     f->user_name = json_is_object(user) ? get_string(user, "name") : NULL;
 }
 
+/* A "hello" frame: a token that is absent or a string within bounds. */
+static void check_hello(struct webchat_frame *f) {
+    json_t *t = json_object_get(f->root, "token");
+    if (t && !json_is_null(t) && (!json_is_string(t) || strlen(json_string_value(t)) > WEBCHAT_MAX_TOKEN_BYTES)) {
+        refuse(f, "missing_field", NULL);
+        return;
+    }
+    f->type = WEBCHAT_FRAME_HELLO;
+    f->token = json_is_string(t) && *json_string_value(t) ? json_string_value(t) : NULL;
+}
+
 /* Decode a whole frame: UTF-8, one JSON object, a known type. */
 void webchat_frame_decode(const char *data, size_t len, size_t max_cp, struct webchat_frame *f) {
     memset(f, 0, sizeof(*f));
@@ -121,6 +132,7 @@ void webchat_frame_decode(const char *data, size_t len, size_t max_cp, struct we
     if (!type) refuse(f, "missing_field", get_string(f->root, "id"));
     else if (!strcmp(type, "message")) check_message(f, max_cp);
     else if (!strcmp(type, "join")) check_join(f);
+    else if (!strcmp(type, "hello")) check_hello(f);
     else refuse(f, "unsupported", get_string(f->root, "id"));
 }
 

@@ -10,6 +10,7 @@
 
 #define WEBCHAT_MAX_CHANNEL_BYTES 256
 #define WEBCHAT_MAX_ID_BYTES 256
+#define WEBCHAT_MAX_TOKEN_BYTES 256
 
 /* A frame being reassembled; zero-initialized is empty. */
 struct webchat_rx {
@@ -26,7 +27,8 @@ void webchat_rx_reset(struct webchat_rx *rx);
 enum webchat_frame_type {
     WEBCHAT_FRAME_BAD = 0,     /* refused: send error with reply_to */
     WEBCHAT_FRAME_MESSAGE,     /* a chat message, every field checked */
-    WEBCHAT_FRAME_JOIN         /* a subscription to channel */
+    WEBCHAT_FRAME_JOIN,        /* a subscription to channel */
+    WEBCHAT_FRAME_HELLO        /* the browser's identity token, if it has one */
 };
 
 /* One decoded frame. Strings are borrowed from root and live as long as it. */
@@ -41,6 +43,7 @@ struct webchat_frame {
     const char *user_id;       /* MESSAGE: 1..256 bytes; JOIN: as sent, or NULL */
     const char *user_name;     /* as sent, or NULL */
     int stream;                /* MESSAGE: "stream": true */
+    const char *token;         /* HELLO: the token as sent (at most 256 bytes), or NULL */
 };
 
 /* Decode the whole frame DATA (LEN bytes) into F. Texts longer than MAX_CP

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <lauxlib.h>
+#include "skills/ask.h"
 #include "skills/dispatch.h"
 #include "core/job.h"
 #include "lib/log.h"
@@ -216,8 +217,19 @@ static int core_react(lua_State *L) {
         return 2;
     }
     int rc = pf->ops->react(pf, job->msg->channel, target, emoji);
+    if (rc == 0) job->handled = 1;   /* a reaction is an answer: no apology */
     lua_pushboolean(L, rc == 0);
     return 1;
+}
+
+/* core.stream(text): a piece of a reply still being written, shown where
+ * the platform lets replies grow (web chat); the final msg:reply replaces it. */
+static int core_stream(lua_State *L) {
+    struct task *t = task_check(L);
+    size_t len;
+    const char *text = luaL_checklstring(L, 1, &len);
+    job_stream_delta(need_job(L, t), text, len);
+    return 0;
 }
 
 /* core.edit(message_id, text) -> true | nil, err */
@@ -390,6 +402,8 @@ void lua_api_push_message(lua_State *co, const struct job *job) {
     lua_setfield(co, -2, "name");
     lua_pushboolean(co, m->author.guest);
     lua_setfield(co, -2, "guest");
+    lua_pushstring(co, job_role_name(job->role));
+    lua_setfield(co, -2, "role");
     lua_setfield(co, -2, "author");
     lua_createtable(co, m->nmentions, 0);
     for (int i = 0; i < m->nmentions; i++) {
@@ -412,6 +426,8 @@ void lua_api_push_message(lua_State *co, const struct job *job) {
     lua_setfield(co, -2, "history_turns");
     lua_pushstring(co, p->summary_model);
     lua_setfield(co, -2, "summary_model");
+    lua_pushboolean(co, p->embedding_model != NULL);
+    lua_setfield(co, -2, "recall");
     if (json_object_get(p->def, "pacing")) {
         lua_json_push(co, json_object_get(p->def, "pacing"));
         lua_setfield(co, -2, "pacing");
@@ -427,6 +443,7 @@ void lua_api_push_core(lua_State *L) {
         { "typing", core_typing },
         { "react", core_react },
         { "edit", core_edit },
+        { "stream", core_stream },
         { "sleep", core_sleep },
         { "spawn", task_lua_spawn },
         { "join", task_lua_join },
@@ -437,6 +454,8 @@ void lua_api_push_core(lua_State *L) {
         { "json_decode", core_json_decode },
         { "read_file", core_read_file },
         { "timer_at", scheduler_lua_timer_at },
+        { "timer_cancel", scheduler_lua_timer_cancel },
+        { "ask", ask_lua_wait },
         { "ledger_record", lua_ledger_record },
         { "commands", lua_commands_list },
         { NULL, NULL }
@@ -444,4 +463,5 @@ void lua_api_push_core(lua_State *L) {
     luaL_newlib(L, core);
     lua_io_register(L);
     persona_state_register(L);
+    recall_lua_register(L);
 }

@@ -1,6 +1,7 @@
 /* lua_io.c - the core functions that wait on the network: models, history
  * and plugin state in Redis, and HTTP requests. Each checks the plugin's
  * manifest permissions first, then starts its operation and yields. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -185,9 +186,18 @@ static int core_model_chat(lua_State *L) {
 
 /* ---- Redis operations: one op type, orphaned when the task stops ---- */
 
+/* How a reply becomes Lua values. */
+enum reply_shape {
+    SHAPE_RAW,       /* as Redis sent it */
+    SHAPE_DECODE,    /* strings decoded as the JSON the state API stored */
+    SHAPE_HASH,      /* HGETALL: {field = decoded value} */
+    SHAPE_NUMBER,    /* ZINCRBY, ZSCORE: a number (nil stays nil) */
+    SHAPE_SCORED     /* ZRANGE WITHSCORES: {{member =, score =}, ...} */
+};
+
 struct redis_op {
     struct task *task;     /* NULL once cancelled: the reply is dropped */
-    int decode;            /* decode the reply's strings as JSON values */
+    int decode;            /* an enum reply_shape */
 };
 
 static void cancel_redis(void *data) {
@@ -233,6 +243,38 @@ static int push_reply(lua_State *L, redisReply *r, int decode) {
     }
 }
 
+/* Push a reply in SHAPE; errors and nil replies go through push_reply. */
+static int push_shaped(lua_State *L, redisReply *r, int shape) {
+    if (shape == SHAPE_NUMBER && r->type == REDIS_REPLY_STRING) {
+        lua_pushnumber(L, strtod(r->str, NULL));
+        return 1;
+    }
+    if ((shape == SHAPE_HASH || shape == SHAPE_SCORED) && r->type == REDIS_REPLY_ARRAY) {
+        lua_createtable(L, shape == SHAPE_SCORED ? (int)r->elements / 2 : 0, shape == SHAPE_HASH ? (int)r->elements / 2 : 0);
+        for (size_t i = 0; i + 1 < r->elements; i += 2) {
+            redisReply *a = r->element[i], *b = r->element[i + 1];
+            if (shape == SHAPE_HASH) {
+                lua_pushlstring(L, a->str ? a->str : "", a->len);
+                push_stored(L, b->str ? b->str : "", b->len);
+                lua_rawset(L, -3);
+            } else {
+                lua_createtable(L, 0, 2);
+                lua_pushlstring(L, a->str ? a->str : "", a->len);
+                lua_setfield(L, -2, "member");
+                lua_pushnumber(L, b->str ? strtod(b->str, NULL) : 0);
+                lua_setfield(L, -2, "score");
+                lua_rawseti(L, -2, (lua_Integer)(i / 2) + 1);
+            }
+        }
+        return 1;
+    }
+    return push_reply(L, r, shape == SHAPE_DECODE || shape == SHAPE_HASH);
+}
+
+/* What a state call returns while Redis is down (docs/plugins.md): never
+ * nil alone, which would read as an empty key. */
+#define REDIS_UNAVAILABLE "redis unavailable"
+
 static void on_redis_reply(redisReply *r, const char *err, void *data) {
     struct redis_op *op = data;
     struct task *t = op->task;
@@ -241,13 +283,14 @@ static void on_redis_reply(redisReply *r, const char *err, void *data) {
     if (err) metrics_inc(METRIC_REDIS_ERRORS, "state", 1);
     if (!t) return;
     lua_State *co = task_stack(t);
-    if (err) {
+    if (err || !r) {
+        log_debug("plugin state call failed: %s", err ? err : "no reply");
         lua_pushnil(co);
-        lua_pushstring(co, err);
+        lua_pushstring(co, REDIS_UNAVAILABLE);
         task_resume(t, 2);
         return;
     }
-    task_resume(t, push_reply(co, r, decode));
+    task_resume(t, push_shaped(co, r, decode));
 }
 
 /* Send ARGV and yield until it answers; nil, err at once when Redis is down. */
@@ -258,7 +301,7 @@ static int redis_call(lua_State *L, struct task *t, int argc, const char **argv,
     if (redis_command(server.redis, on_redis_reply, op, argc, argv, lens) < 0) {
         free(op);
         lua_pushnil(L);
-        lua_pushstring(L, "Redis is not available");
+        lua_pushstring(L, REDIS_UNAVAILABLE);
         return 2;
     }
     return task_wait(L, t, op, cancel_redis);
@@ -297,7 +340,32 @@ static char *encode_value(lua_State *L, int idx) {
     return s;
 }
 
-/* core.state(scope, a, b, key, op, ...): get set del incr expire push range trim len */
+/* The Lua value at IDX as a member or field name: strings and numbers. */
+static const char *member_arg(lua_State *L, int idx, const char *what) {
+    if (lua_type(L, idx) != LUA_TSTRING && lua_type(L, idx) != LUA_TNUMBER)
+        luaL_error(L, "the %s must be a string or a number", what);
+    return lua_tostring(L, idx);
+}
+
+/* A score or increment at IDX, as Redis reads it. */
+static void score_arg(lua_State *L, int idx, char *out, size_t outlen) {
+    if (lua_isinteger(L, idx)) snprintf(out, outlen, "%lld", (long long)lua_tointeger(L, idx));
+    else snprintf(out, outlen, "%.17g", luaL_checknumber(L, idx));
+}
+
+/* A boolean option of the table at IDX (absent: false). */
+static int opt_flag(lua_State *L, int idx, const char *name) {
+    if (!lua_istable(L, idx)) return 0;
+    lua_getfield(L, idx, name);
+    int on = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return on;
+}
+
+/* core.state(scope, a, b, key, op, ...): strings and lists (get set del
+ * incr expire push range trim len), hashes (hset hget hgetall hincrby
+ * hdel) and sorted sets (zadd zincrby zrange zrank zscore zrem), each one
+ * Redis command, so atomic there. Arguments follow Redis's order. */
 static int core_state(lua_State *L) {
     struct task *t = task_check(L);
     struct plugin *p = plugin_of(L);
@@ -305,14 +373,15 @@ static int core_state(lua_State *L) {
     char key[1400];
     state_key(L, p, key, sizeof(key));
     const char *op = luaL_checkstring(L, 5);
-    const char *argv[5];
-    size_t lens[5];
+    const char *argv[8];
+    size_t lens[8];
     char num1[32], num2[32];
     char *value = NULL;
-    int argc = 0, decode = 0, rc;
+    int value_at = 2;
+    int argc = 0, decode = SHAPE_RAW, rc;
     argv[1] = key;
     if (!strcmp(op, "get")) {
-        argv[0] = "GET"; argc = 2; decode = 1;
+        argv[0] = "GET"; argc = 2; decode = SHAPE_DECODE;
     } else if (!strcmp(op, "set")) {
         value = encode_value(L, 6);
         argv[0] = "SET"; argv[2] = value; argc = 3;
@@ -335,9 +404,41 @@ static int core_state(lua_State *L) {
         snprintf(num1, sizeof(num1), "%lld", (long long)luaL_optinteger(L, 6, 0));
         snprintf(num2, sizeof(num2), "%lld", (long long)luaL_optinteger(L, 7, -1));
         argv[0] = !strcmp(op, "range") ? "LRANGE" : "LTRIM"; argv[2] = num1; argv[3] = num2; argc = 4;
-        decode = 1;
+        decode = SHAPE_DECODE;
     } else if (!strcmp(op, "len")) {
         argv[0] = "LLEN"; argc = 2;
+    } else if (!strcmp(op, "hset")) {
+        argv[2] = member_arg(L, 6, "field");
+        value = encode_value(L, 7);
+        argv[0] = "HSET"; argv[3] = value; argc = 4; value_at = 3;
+    } else if (!strcmp(op, "hget")) {
+        argv[0] = "HGET"; argv[2] = member_arg(L, 6, "field"); argc = 3; decode = SHAPE_DECODE;
+    } else if (!strcmp(op, "hgetall")) {
+        argv[0] = "HGETALL"; argc = 2; decode = SHAPE_HASH;
+    } else if (!strcmp(op, "hincrby")) {
+        snprintf(num1, sizeof(num1), "%lld", (long long)luaL_optinteger(L, 7, 1));
+        argv[0] = "HINCRBY"; argv[2] = member_arg(L, 6, "field"); argv[3] = num1; argc = 4;
+    } else if (!strcmp(op, "hdel")) {
+        argv[0] = "HDEL"; argv[2] = member_arg(L, 6, "field"); argc = 3;
+    } else if (!strcmp(op, "zadd") || !strcmp(op, "zincrby")) {
+        score_arg(L, 6, num1, sizeof(num1));
+        argv[0] = op[1] == 'a' ? "ZADD" : "ZINCRBY"; argv[2] = num1; argv[3] = member_arg(L, 7, "member"); argc = 4;
+        if (op[1] == 'i') decode = SHAPE_NUMBER;
+    } else if (!strcmp(op, "zscore")) {
+        argv[0] = "ZSCORE"; argv[2] = member_arg(L, 6, "member"); argc = 3; decode = SHAPE_NUMBER;
+    } else if (!strcmp(op, "zrem")) {
+        argv[0] = "ZREM"; argv[2] = member_arg(L, 6, "member"); argc = 3;
+    } else if (!strcmp(op, "zrank")) {
+        argv[0] = opt_flag(L, 7, "rev") ? "ZREVRANK" : "ZRANK"; argv[2] = member_arg(L, 6, "member"); argc = 3;
+    } else if (!strcmp(op, "zrange")) {
+        snprintf(num1, sizeof(num1), "%lld", (long long)luaL_optinteger(L, 6, 0));
+        snprintf(num2, sizeof(num2), "%lld", (long long)luaL_optinteger(L, 7, -1));
+        argv[0] = "ZRANGE"; argv[2] = num1; argv[3] = num2; argc = 4;
+        if (opt_flag(L, 8, "rev")) argv[argc++] = "REV";
+        if (opt_flag(L, 8, "withscores")) {
+            argv[argc++] = "WITHSCORES";
+            decode = SHAPE_SCORED;
+        }
     } else {
         return luaL_error(L, "unknown state operation '%s'", op);
     }
@@ -347,7 +448,7 @@ static int core_state(lua_State *L) {
     if (value) {
         lua_pushstring(L, value);
         free(value);
-        argv[2] = lua_tostring(L, -1);
+        argv[value_at] = lua_tostring(L, -1);
     }
     rc = redis_call(L, t, argc, argv, lens, decode);
     return rc;
@@ -454,7 +555,46 @@ static int core_history_append(lua_State *L) {
 struct http_op {
     struct task *task;
     struct http_call *call;
+    void *mocked;              /* the test kit's handle instead of a call */
 };
+
+static const struct lua_http_mock *http_mock;
+
+void lua_io_set_http_mock(const struct lua_http_mock *mock) {
+    http_mock = mock;
+}
+
+/* Push the response's header lines as a table: lower-case names, repeated
+ * headers joined with ", " (Set-Cookie too, as most HTTP libraries do). */
+static void push_headers(lua_State *co, const char *lines) {
+    lua_newtable(co);
+    for (const char *p = lines; p && *p;) {
+        const char *eol = strstr(p, "\r\n");
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+        const char *colon = memchr(p, ':', len);
+        if (colon && colon > p) {
+            size_t nlen = (size_t)(colon - p);
+            const char *v = colon + 1, *end = p + len;
+            while (v < end && (*v == ' ' || *v == '\t')) v++;
+            while (end > v && (end[-1] == ' ' || end[-1] == '\t')) end--;
+            luaL_Buffer b;
+            luaL_buffinit(co, &b);
+            for (size_t i = 0; i < nlen; i++) luaL_addchar(&b, (char)tolower((unsigned char)p[i]));
+            luaL_pushresult(&b);
+            lua_pushvalue(co, -1);
+            if (lua_rawget(co, -3) == LUA_TSTRING) {
+                lua_pushliteral(co, ", ");
+                lua_pushlstring(co, v, (size_t)(end - v));
+                lua_concat(co, 3);
+            } else {
+                lua_pop(co, 1);
+                lua_pushlstring(co, v, (size_t)(end - v));
+            }
+            lua_rawset(co, -3);
+        }
+        p = eol ? eol + 2 : p + len;
+    }
+}
 
 static void on_http_done(const struct http_response *res, void *data) {
     struct http_op *op = data;
@@ -467,17 +607,20 @@ static void on_http_done(const struct http_response *res, void *data) {
         task_resume(t, 2);
         return;
     }
-    lua_createtable(co, 0, 2);
+    lua_createtable(co, 0, 3);
     lua_pushinteger(co, res->status);
     lua_setfield(co, -2, "status");
     lua_pushlstring(co, res->body, res->body_len);
     lua_setfield(co, -2, "body");
+    push_headers(co, res->headers);
+    lua_setfield(co, -2, "headers");
     task_resume(t, 1);
 }
 
 static void cancel_http(void *data) {
     struct http_op *op = data;
-    http_cancel(op->call);
+    if (op->mocked) http_mock->cancel(op->mocked);
+    else http_cancel(op->call);
     free(op);
 }
 
@@ -512,7 +655,7 @@ static int core_http_request(lua_State *L) {
     }
     if (!plugin_http_allowed(plugin_of(L), host)) {
         lua_pushnil(L);
-        lua_pushfstring(L, "plugin %s may not call %s (add the host to permissions.http in its manifest.lua)",
+        lua_pushfstring(L, "plugin %s may not call %s (add the host to permissions.http in its manifest.lua, or to http = {...} in its plugin block of the config)",
                         plugin_of(L)->name, host);
         return 2;
     }
@@ -545,6 +688,17 @@ static int core_http_request(lua_State *L) {
     };
     struct http_op *op = xcalloc(1, sizeof(*op));
     op->task = t;
+    if (http_mock) {
+        char why[512] = "";
+        op->mocked = http_mock->start(&req, on_http_done, op, why, sizeof(why));
+        if (op->mocked) return task_wait(L, t, op, cancel_http);
+        if (why[0]) {
+            free(op);
+            lua_pushnil(L);
+            lua_pushstring(L, why);
+            return 2;
+        }
+    }
     op->call = http_start(server.http, &req, on_http_done, op);
     if (!op->call) {
         free(op);
@@ -581,18 +735,23 @@ struct tool_op {
     json_t *args;
     int fn_ref;
     struct runtime *rt;
+    struct job *job;           /* the caller's message, for the tool's ctx */
     int waiting;               /* the caller yielded for the result */
     int done;                  /* the tool finished before the caller yielded */
     char *result;
 };
 
+/* invoke(fn, "tool", args, "", message): the message whose handler asked
+ * the model becomes the tool's ctx.msg (nil when none, e.g. from a timer). */
 static int push_tool_args(lua_State *co, void *arg) {
     struct tool_op *op = arg;
     lua_rawgeti(co, LUA_REGISTRYINDEX, op->fn_ref);
     lua_pushstring(co, "tool");
     lua_json_push(co, op->args);
     lua_pushstring(co, "");
-    return 4;
+    if (op->job) lua_api_push_message(co, op->job);
+    else lua_pushnil(co);
+    return 5;
 }
 
 /* The tool's task ended: its results, as data, go back to the caller. */
@@ -659,6 +818,7 @@ static int core_tool_call(lua_State *L) {
     op->args = decoded;
     op->fn_ref = hd->fn_ref;
     op->rt = runtime_acquire(server.rt);
+    op->job = task_job(t);
     task_start(hd->plugin, hd->plugin->invoke_ref, task_job(t), push_tool_args, op, on_tool_end, op);
     if (op->done) {            /* it finished without waiting on anything */
         lua_pushstring(L, op->result);

@@ -1,0 +1,325 @@
+/* bus_gateway.c - a gateway: received messages go to the ingress
+ * partitions; replies come back on this gateway's egress stream and leave
+ * through the adapters.
+ *
+ * The egress stream is read in the "gateway" group under the gateway's
+ * name, so a restarted gateway first re-reads what it had been given but
+ * not acknowledged. An entry is acknowledged once the adapter reports the
+ * send done: a gateway that dies between the send and the XACK sends that
+ * reply again when it comes back (see docs/scaling.md). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "bus/bus_codec.h"
+#include "bus/bus_internal.h"
+#include "core/message.h"
+#include "core/server.h"
+#include "lib/dict.h"
+#include "lib/log.h"
+#include "lib/xalloc.h"
+
+void bus_common_init(enum bus_role role, const struct bus_settings *s);
+
+/* Worker-side ids of sent messages ("bus:<event>:<n>") to the platform's,
+ * so a later edit or reaction finds the message; the oldest are forgotten. */
+#define SID_KEEP 4096
+
+static struct {
+    int reading;
+    int history;                 /* re-reading our own unacknowledged entries first */
+    struct dict *sids;
+    char *sid_ring[SID_KEEP];
+    int sid_next;
+    struct dict *sending;        /* entry ids handed to an adapter, not yet acknowledged */
+    int started;
+} g;
+
+static void gateway_read(void);
+
+/* A message on its way to its ingress stream. One that could not be
+ * written (Redis down or too slow) waits here and is written again: the
+ * event key makes a second copy harmless, since workers drop duplicates. */
+struct pub {
+    char key[256];
+    char *ev;
+    char *msg;
+    struct pub *next;
+};
+
+#define PUB_HELD_MAX 10000
+
+static struct {
+    struct pub *head, *tail;
+    int n;
+} held;
+
+static void pub_free(struct pub *pb) {
+    free(pb->ev);
+    free(pb->msg);
+    free(pb);
+}
+
+static void hold(struct pub *pb) {
+    pb->next = NULL;
+    if (held.tail) held.tail->next = pb;
+    else held.head = pb;
+    held.tail = pb;
+    held.n++;
+}
+
+static int publish(struct pub *pb);
+
+static void on_published(redisReply *r, const char *err, void *data) {
+    struct pub *pb = data;
+    if (err || r->type == REDIS_REPLY_ERROR) {
+        if (held.n >= PUB_HELD_MAX) {
+            log_error("bus: a received message could not be put on its ingress stream (%s) and is lost",
+                      err ? err : r->str);
+            bus_count("publish_failed");
+            pub_free(pb);
+            return;
+        }
+        bus_count("publish_retried");
+        hold(pb);
+        return;
+    }
+    bus_count("published");
+    pub_free(pb);
+}
+
+static int publish(struct pub *pb) {
+    const char *argv[9] = { "XADD", pb->key, "*", "gw", bus.set.gateway, "ev", pb->ev, "msg", pb->msg };
+    return redis_command(server.redis, on_published, pb, 9, argv, NULL);
+}
+
+/* Write what waits, in order, while Redis takes it. */
+static void flush_held(void) {
+    while (held.head && redis_client_ready(server.redis)) {
+        struct pub *pb = held.head;
+        held.head = pb->next;
+        if (!held.head) held.tail = NULL;
+        held.n--;
+        if (publish(pb) < 0) {
+            pb->next = held.head;
+            held.head = pb;
+            if (!held.tail) held.tail = pb;
+            held.n++;
+            return;
+        }
+    }
+}
+
+/* The sink: XADD the message to its partition (or hold it, in order,
+ * while Redis cannot take it). -1 only when too much is held already. */
+static int gateway_sink(struct platform *p, const struct chat_message *m) {
+    if (bus.stopping || held.n >= PUB_HELD_MAX) return -1;
+    json_t *j = bus_message_to_json(m);
+    json_object_set_new(j, "platform", json_string(p->ops->name));
+    char *text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    if (!text) return -1;
+    struct chat_message named = *m;
+    named.platform = (char *)p->ops->name;
+    char ev[1024];
+    bus_event_key(&named, ev, sizeof(ev));
+    struct pub *pb = xcalloc(1, sizeof(*pb));
+    bus_key_ingress(pb->key, sizeof(pb->key), bus_partition(p->ops->name, m->channel, bus.set.partitions));
+    pb->ev = xstrdup(ev);
+    pb->msg = text;
+    flush_held();
+    if (held.head || publish(pb) < 0) hold(pb);
+    return 0;
+}
+
+static void remember_sid(const char *sid, const char *message_id) {
+    char *old = g.sid_ring[g.sid_next];
+    if (old) {
+        free(dict_del(g.sids, old));
+        free(old);
+    }
+    g.sid_ring[g.sid_next] = xstrdup(sid);
+    g.sid_next = (g.sid_next + 1) % SID_KEEP;
+    free(dict_del(g.sids, sid));
+    dict_set(g.sids, sid, xstrdup(message_id));
+}
+
+/* A message id a worker named: its own "bus:" id mapped back, or as is. */
+static const char *resolve_id(const char *id) {
+    const char *real = id ? dict_get(g.sids, id) : NULL;
+    return real ? real : id;
+}
+
+static void on_acked(redisReply *r, const char *err, void *data) {
+    (void)r, (void)data;
+    if (err) bus_count("ack_failed");
+}
+
+static void ack(const char *id) {
+    char key[256];
+    bus_key_egress(key, sizeof(key), bus.set.gateway);
+    const char *argv[4] = { "XACK", key, BUS_GROUP_GATEWAY, id };
+    redis_command(server.redis, on_acked, NULL, 4, argv, NULL);
+    if (g.sending) free(dict_del(g.sending, id));
+}
+
+struct send_op {
+    char id[48];
+    char sid[256];
+};
+
+static void on_sent(const char *message_id, const char *err, void *data) {
+    struct send_op *op = data;
+    if (err) log_warn("bus: a reply could not be sent: %s", err);
+    if (g.sids && message_id && op->sid[0]) remember_sid(op->sid, message_id);
+    if (g.sending) ack(op->id);
+    free(op);
+}
+
+static const char *str_field(const redisReply *fields, const char *name) {
+    const redisReply *v = bus_field(fields, name);
+    return v && v->type == REDIS_REPLY_STRING && v->len > 0 ? v->str : NULL;
+}
+
+/* One egress entry: hand it to its adapter. */
+static void gateway_take(const char *stream, const char *id, const redisReply *fields, void *arg) {
+    (void)stream, (void)arg;
+    if (dict_get(g.sending, id)) return;
+    const char *t = str_field(fields, "t"), *platform = str_field(fields, "platform");
+    const char *channel = str_field(fields, "channel");
+    struct platform *p = platform ? platform_find(platform) : NULL;
+    if (!t || !p || !channel) {
+        log_warn("bus: egress entry %s names no platform this gateway holds (%s); dropped", id,
+                 platform ? platform : "none");
+        bus_count("egress_dropped");
+        ack(id);
+        return;
+    }
+    dict_set(g.sending, id, xstrdup(id));
+    const char *text = str_field(fields, "text");
+    if (!strcmp(t, "send")) {
+        struct send_op *op = xcalloc(1, sizeof(*op));
+        snprintf(op->id, sizeof(op->id), "%s", id);
+        snprintf(op->sid, sizeof(op->sid), "%s", str_field(fields, "sid") ? str_field(fields, "sid") : "");
+        const char *body = text ? text : "";
+        if (platform_send_text(p, channel, body, strlen(body), str_field(fields, "reply_to"),
+                               str_field(fields, "persona"), on_sent, op) < 0) {
+            log_warn("bus: %s refused a reply to %s", platform, channel);
+            ack(id);
+            free(op);
+        }
+        return;
+    }
+    const char *mid = resolve_id(str_field(fields, "message_id"));
+    if (!strcmp(t, "typing") && p->ops->typing) p->ops->typing(p, channel);
+    else if (!strcmp(t, "react") && p->ops->react && mid) p->ops->react(p, channel, mid, str_field(fields, "emoji"));
+    else if (!strcmp(t, "edit") && p->ops->edit && mid && text) p->ops->edit(p, channel, mid, text, strlen(text));
+    ack(id);
+}
+
+static void on_group(redisReply *r, const char *err, void *data) {
+    (void)data;
+    if (err || (r->type == REDIS_REPLY_ERROR && strncmp(r->str, "BUSYGROUP", 9))) return;
+    g.started = 1;
+    gateway_read();
+}
+
+static void on_read(redisReply *r, const char *err, void *data) {
+    (void)data;
+    g.reading = 0;
+    if (err) return;   /* the connection dropped: its ready hook reads again */
+    if (r->type == REDIS_REPLY_ERROR) {
+        log_warn("bus: reading the egress stream: %s", r->str);
+        if (!strncmp(r->str, "NOGROUP", 7)) {
+            char key[256];
+            bus_key_egress(key, sizeof(key), bus.set.gateway);
+            bus_group_create(key, BUS_GROUP_GATEWAY, on_group, NULL);
+        }
+        return;
+    }
+    int got = 0;
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        const redisReply *s = r->element[i];
+        if (s->type == REDIS_REPLY_ARRAY && s->elements >= 2 && s->element[1]->type == REDIS_REPLY_ARRAY)
+            got += (int)s->element[1]->elements;
+    }
+    if (g.history && got == 0) g.history = 0;
+    bus_read_reply_each(r, gateway_take, NULL);
+    bus.reader_up = 1;
+    gateway_read();
+}
+
+/* Read the egress stream: our pending entries first, then new ones (blocking). */
+static void gateway_read(void) {
+    if (g.reading || !g.started || bus.stopping || !redis_client_ready(bus.block)) return;
+    char key[256], count[16], block[24];
+    bus_key_egress(key, sizeof(key), bus.set.gateway);
+    snprintf(count, sizeof(count), "%d", bus.set.batch);
+    snprintf(block, sizeof(block), "%ld", bus.set.block_ms);
+    const char *argv[11] = { "XREADGROUP", "GROUP", BUS_GROUP_GATEWAY, bus.set.gateway, "COUNT", count,
+                             "BLOCK", block, "STREAMS", key, g.history ? "0" : ">" };
+    if (redis_command(bus.block, on_read, NULL, 11, argv, NULL) == 0) g.reading = 1;
+}
+
+/* The stream connection is (back): make sure the group exists, re-read
+ * what we were given before, then follow new entries. */
+static void on_block_ready(void) {
+    char key[256];
+    g.reading = 0;
+    g.history = 1;
+    bus_key_egress(key, sizeof(key), bus.set.gateway);
+    bus_group_create(key, BUS_GROUP_GATEWAY, on_group, NULL);
+}
+
+/* Every heartbeat: trim the egress stream up to what was acknowledged. */
+static void gateway_tick(void) {
+    char key[256];
+    if (!redis_client_ready(server.redis)) return;
+    flush_held();
+    bus_key_egress(key, sizeof(key), bus.set.gateway);
+    bus_trim(key);
+    gateway_read();
+}
+
+int bus_gateway_start(const struct bus_settings *s, char *err, size_t errlen) {
+    bus_common_init(BUS_ROLE_GATEWAY, s);
+    memset(&g, 0, sizeof(g));
+    g.sids = dict_new();
+    g.sending = dict_new();
+    if (bus_block_open(on_block_ready, err, errlen) < 0) return -1;
+    platform_set_sink(gateway_sink);
+    bus_tick_start(gateway_tick);
+    log_info("bus: gateway \"%s\": %d ingress partitions", s->gateway, s->partitions);
+    return 0;
+}
+
+static void free_value(const char *key, void *value, void *arg) {
+    (void)key, (void)arg;
+    free(value);
+}
+
+/* Stopping: write what waits, if Redis takes it now. */
+void bus_gateway_stop(void) {
+    flush_held();
+}
+
+void bus_gateway_free(void) {
+    if (!g.sids) return;
+    if (held.n) log_error("bus: stopped with %d received messages not written to Redis; they are lost", held.n);
+    while (held.head) {
+        struct pub *pb = held.head;
+        held.head = pb->next;
+        pub_free(pb);
+    }
+    held.tail = NULL;
+    held.n = 0;
+    dict_each(g.sids, free_value, NULL);
+    dict_free(g.sids);
+    g.sids = NULL;
+    for (int i = 0; i < SID_KEEP; i++) {
+        free(g.sid_ring[i]);
+        g.sid_ring[i] = NULL;
+    }
+    dict_each(g.sending, free_value, NULL);
+    dict_free(g.sending);
+    g.sending = NULL;
+}

@@ -1,0 +1,606 @@
+/* onebot_link.c - forward and reverse OneBot websockets (onebot_link.h).
+ *
+ * Lifetimes: a connection (struct ob_conn) belongs to its lws wsi. Forward
+ * ones are freed in WSI_DESTROY, reverse ones when web.c says the socket
+ * closed. A link that gives a connection up detaches it (conn->link = NULL)
+ * and lets it close on its own time, so the link can be freed at once. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <libwebsockets.h>
+#include "io/web.h"
+#include "io/ws_queue.h"
+#include "lib/log.h"
+#include "lib/metrics.h"
+#include "lib/webhook_auth.h"
+#include "lib/xalloc.h"
+#include "platforms/onebot/onebot_link.h"
+
+#define MAX_REVERSE 4              /* reverse connections held at once */
+#define MAX_QUEUE_BYTES (8u << 20) /* a peer that stops reading is cut off */
+
+struct ob_conn {
+    struct onebot_link *link;      /* NULL once the link gave it up */
+    struct ws_queue out;
+    char *rx;
+    size_t rx_len;
+    int rx_overflow;
+    int api, events;               /* what it carries (X-Client-Role) */
+    int reverse;
+    int counted;                   /* holds a place in the up count */
+    int in_connect;
+    int destroyed;
+    char self_id[24];
+};
+
+struct dns_req {
+    uv_getaddrinfo_t req;
+    struct onebot_link *link;      /* NULL when the link went away */
+};
+
+struct onebot_link {
+    uv_loop_t *loop;
+    struct lws_context *ctx;
+    struct lws_vhost *vhost;
+    char *url, *listen, *token, *self_id;
+    struct onebot_link_options opts;
+    struct onebot_link_callbacks cb;
+    void *data;
+    struct ob_conn *fwd;                   /* forward: the connection of the moment */
+    struct ob_conn *rev[MAX_REVERSE];      /* reverse: the connections held */
+    struct dns_req *dns;
+    uv_timer_t *retry;
+    uv_timer_t *watchdog;
+    uint64_t last_rx;
+    long interval_ms;                      /* heartbeat interval, 0 until told */
+    int attempts;
+    int api_up;                            /* the up callback was given */
+    int accept_api, accept_events;         /* what the upgrade being accepted carries */
+    char accept_self[24];
+};
+
+static int open_conns;
+static int fwd_event(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
+static void link_connect(struct onebot_link *l);
+
+static const struct lws_protocols protocols[] = {
+    { "onebot-v11", fwd_event, 0, 65536, 0, NULL, 0 },
+    { NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
+/* uv_close callback of a handle allocated on its own. */
+static void free_handle(uv_handle_t *h) {
+    free(h);
+}
+
+static uv_timer_t *timer_new(uv_loop_t *loop, void *data) {
+    uv_timer_t *t = xmalloc(sizeof(*t));
+    uv_timer_init(loop, t);
+    t->data = data;
+    return t;
+}
+
+static void timer_free(uv_timer_t **t) {
+    if (!*t) return;
+    uv_timer_stop(*t);
+    uv_close((uv_handle_t *)*t, free_handle);
+    *t = NULL;
+}
+
+int onebot_link_open_connections(void) {
+    return open_conns;
+}
+
+/* The connection API calls go to: the forward one, or the newest reverse one that carries them. */
+static struct ob_conn *api_conn(const struct onebot_link *l) {
+    if (l->fwd) return l->fwd->out.state == WS_OPEN && l->fwd->counted ? l->fwd : NULL;
+    for (int i = MAX_REVERSE - 1; i >= 0; i--)
+        if (l->rev[i] && l->rev[i]->api && l->rev[i]->out.state == WS_OPEN) return l->rev[i];
+    return NULL;
+}
+
+int onebot_link_up(const struct onebot_link *l) {
+    return l && api_conn(l) != NULL;
+}
+
+int onebot_link_send(struct onebot_link *l, const char *text, size_t len) {
+    struct ob_conn *c = api_conn(l);
+    return c ? ws_queue_push(&c->out, text, len, 0) : -1;
+}
+
+/* Tell the owner when "a connection carries API calls" changes. */
+static void update_up(struct onebot_link *l, const char *self_id) {
+    int up = api_conn(l) != NULL;
+    if (up == l->api_up) return;
+    l->api_up = up;
+    if (up && l->cb.up) l->cb.up(self_id, l->data);
+    if (!up && l->cb.down) l->cb.down(l->data);
+}
+
+/* ---- liveness ------------------------------------------------------------ */
+
+static void link_reconnect(struct onebot_link *l, int code);
+
+/* Nothing heard for too long: the implementation is gone or hung. */
+static void on_watchdog(uv_timer_t *t) {
+    struct onebot_link *l = t->data;
+    uint64_t limit = (uint64_t)((double)l->interval_ms * l->opts.heartbeat_misses);
+    uint64_t now = uv_now(l->loop);
+    if (now < l->last_rx + limit) {
+        uv_timer_start(l->watchdog, on_watchdog, l->last_rx + limit - now, 0);
+        return;
+    }
+    log_warn("onebot: no heartbeat for %llu ms (every %ld ms expected); the connection is dead",
+             (unsigned long long)(now - l->last_rx), l->interval_ms);
+    metrics_inc(METRIC_PLATFORM_EVENTS, "onebot_dead", 1);
+    l->interval_ms = 0;
+    if (l->url) {
+        link_reconnect(l, 1001);
+        return;
+    }
+    for (int i = 0; i < MAX_REVERSE; i++)
+        if (l->rev[i]) ws_queue_close(&l->rev[i]->out, 1001, "no heartbeat", 0, 2);
+}
+
+void onebot_link_heartbeat(struct onebot_link *l, long interval_ms) {
+    if (interval_ms <= 0 || l->opts.heartbeat_misses <= 0) return;
+    if (interval_ms != l->interval_ms) {
+        l->interval_ms = interval_ms;
+        uv_timer_start(l->watchdog, on_watchdog, (uint64_t)((double)interval_ms * l->opts.heartbeat_misses), 0);
+    }
+}
+
+/* ---- receiving ------------------------------------------------------------ */
+
+/* Append a fragment; a whole message goes to the frame callback. */
+static void conn_receive(struct ob_conn *c, const char *in, size_t len, int final) {
+    struct onebot_link *l = c->link;
+    l->last_rx = uv_now(l->loop);
+    if (!c->rx_overflow) {
+        if (c->rx_len + len > l->opts.max_inbound) {
+            c->rx_overflow = 1;
+        } else {
+            c->rx = xrealloc(c->rx, c->rx_len + len + 1);
+            memcpy(c->rx + c->rx_len, in, len);
+            c->rx_len += len;
+            c->rx[c->rx_len] = '\0';
+        }
+    }
+    if (!final) return;
+    char *rx = c->rx;
+    size_t rx_len = c->rx_len;
+    int overflow = c->rx_overflow;
+    c->rx = NULL;
+    c->rx_len = 0;
+    c->rx_overflow = 0;
+    if (overflow) {
+        log_warn("onebot: a message larger than max_inbound_bytes (%zu) was skipped", l->opts.max_inbound);
+        metrics_inc(METRIC_PLATFORM_EVENTS, "onebot_oversized", 1);
+    } else if (c->events || c->api) {
+        if (l->cb.frame) l->cb.frame(rx ? rx : "", rx_len, l->data);
+    }
+    free(rx);
+}
+
+/* ---- forward --------------------------------------------------------------- */
+
+/* Split ws://host[:port][/path][?query]. Returns 0 or -1. */
+static int parse_url(const char *url, int *tls, char *host, size_t hlen, int *port, char *path, size_t plen) {
+    const char *p;
+    if (!strncmp(url, "wss://", 6)) {
+        *tls = 1;
+        *port = 443;
+        p = url + 6;
+    } else if (!strncmp(url, "ws://", 5)) {
+        *tls = 0;
+        *port = 80;
+        p = url + 5;
+    } else {
+        return -1;
+    }
+    size_t hl = strcspn(p, ":/?");
+    if (hl == 0 || hl >= hlen) return -1;
+    memcpy(host, p, hl);
+    host[hl] = '\0';
+    p += hl;
+    if (*p == ':') {
+        char *end;
+        long v = strtol(p + 1, &end, 10);
+        if (v <= 0 || v > 65535) return -1;
+        *port = (int)v;
+        p = end;
+    }
+    int n = snprintf(path, plen, "%s%s", *p == '/' ? "" : "/", p);
+    return n < 0 || (size_t)n >= plen ? -1 : 0;
+}
+
+static void on_retry(uv_timer_t *t) {
+    link_connect(t->data);
+}
+
+/* Give the forward connection up (closing it with CODE) and dial again after a backoff. */
+static void link_reconnect(struct onebot_link *l, int code) {
+    struct ob_conn *c = l->fwd;
+    l->fwd = NULL;
+    uv_timer_stop(l->watchdog);
+    l->interval_ms = 0;
+    if (c) {
+        c->link = NULL;
+        if (c->out.wsi && !c->destroyed && code) ws_queue_close(&c->out, code, "", 0, 2);
+    }
+    update_up(l, NULL);
+    double base = l->opts.reconnect_min_ms * (double)(1u << (l->attempts < 10 ? l->attempts : 10));
+    if (base > l->opts.reconnect_max_ms) base = l->opts.reconnect_max_ms;
+    double delay = base * (0.5 + 0.5 * ((double)rand() / ((double)RAND_MAX + 1.0)));
+    uint64_t ms = delay < 1 ? 1 : (uint64_t)delay;
+    metrics_inc(METRIC_PLATFORM_EVENTS, "onebot_reconnect", 1);
+    log_info("onebot: reconnecting in %llu ms", (unsigned long long)ms);
+    uv_timer_start(l->retry, on_retry, ms, 0);
+}
+
+/* The forward socket went away (closed, refused, or never opened). */
+static void conn_lost(struct ob_conn *c, const char *what) {
+    struct onebot_link *l = c->link;
+    if (!l || l->fwd != c) return;
+    log_warn("onebot: %s", what);
+    link_reconnect(l, 0);
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res);
+
+/* Dial the implementation: resolve the host first (lws would block the loop on DNS). */
+static void link_connect(struct onebot_link *l) {
+    if (l->fwd || l->dns) return;
+    int tls, port;
+    char host[256], path[1024];
+    if (parse_url(l->url, &tls, host, sizeof(host), &port, path, sizeof(path)) < 0) {
+        log_error("onebot: url must be ws://host:port/path or wss://...; not connecting");
+        return;
+    }
+    struct dns_req *d = xcalloc(1, sizeof(*d));
+    d->link = l;
+    d->req.data = d;
+    l->dns = d;
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    int rc = uv_getaddrinfo(l->loop, &d->req, on_resolved, host, NULL, &hints);
+    if (rc < 0) {
+        l->dns = NULL;
+        free(d);
+        log_warn("onebot: cannot resolve %s: %s", host, uv_strerror(rc));
+        l->attempts++;
+        link_reconnect(l, 0);
+    }
+}
+
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
+    struct dns_req *d = req->data;
+    struct onebot_link *l = d->link;
+    free(d);
+    if (!l) {
+        uv_freeaddrinfo(res);
+        return;
+    }
+    l->dns = NULL;
+    int tls, port;
+    char host[256], path[1024], addr[INET6_ADDRSTRLEN] = "";
+    parse_url(l->url, &tls, host, sizeof(host), &port, path, sizeof(path));
+    if (status == 0 && res) {
+        if (res->ai_family == AF_INET6) uv_ip6_name((struct sockaddr_in6 *)res->ai_addr, addr, sizeof(addr));
+        else uv_ip4_name((struct sockaddr_in *)res->ai_addr, addr, sizeof(addr));
+    }
+    uv_freeaddrinfo(res);
+    l->attempts++;
+    if (!addr[0]) {
+        log_warn("onebot: cannot resolve %s: %s", host, status ? uv_strerror(status) : "no address");
+        link_reconnect(l, 0);
+        return;
+    }
+    struct ob_conn *c = xcalloc(1, sizeof(*c));
+    ws_queue_init(&c->out, NULL, WS_CONNECTING, MAX_QUEUE_BYTES);
+    c->link = l;
+    c->api = c->events = 1;
+    c->in_connect = 1;
+    l->fwd = c;
+    struct lws_client_connect_info ci;
+    memset(&ci, 0, sizeof(ci));
+    ci.context = l->ctx;
+    ci.vhost = l->vhost;
+    ci.address = addr;
+    ci.port = port;
+    ci.ssl_connection = tls ? LCCSCF_USE_SSL : 0;
+    ci.path = path;
+    ci.host = host;
+    ci.origin = host;
+    ci.local_protocol_name = "onebot-v11";
+    ci.opaque_user_data = c;
+    ci.pwsi = &c->out.wsi;
+    open_conns++;
+    log_debug("onebot: connecting to %s:%d", host, port);
+    struct lws *wsi = lws_client_connect_via_info(&ci);
+    c->in_connect = 0;
+    if (!wsi) {
+        if (!c->destroyed) open_conns--;
+        int attached = c->link != NULL && l->fwd == c;
+        if (attached) l->fwd = NULL;
+        free(c);
+        if (attached) {
+            log_warn("onebot: cannot open a connection to %s:%d", host, port);
+            link_reconnect(l, 0);
+        }
+    }
+}
+
+/* Add "Authorization: Bearer <token>" to the handshake. */
+static int add_auth(struct lws *wsi, struct onebot_link *l, void *in, size_t len) {
+    if (!l || !l->token) return 0;
+    unsigned char **p = (unsigned char **)in, *end = *p + len;
+    size_t n = strlen(l->token) + 8;
+    char *v = xmalloc(n);
+    snprintf(v, n, "Bearer %s", l->token);
+    int rc = lws_add_http_header_by_name(wsi, (const unsigned char *)"authorization:", (unsigned char *)v, (int)strlen(v),
+                                         p, end);
+    memset(v, 0, n);
+    free(v);
+    return rc ? -1 : 0;
+}
+
+/* The lws callback of the forward connection. */
+static int fwd_event(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
+    struct ob_conn *c = wsi ? lws_get_opaque_user_data(wsi) : NULL;
+    (void)user;
+    switch (reason) {
+    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
+        return c ? add_auth(wsi, c->link, in, len) : 0;
+    case LWS_CALLBACK_CLIENT_ESTABLISHED:
+        if (!c) return 0;
+        ws_queue_set_state(&c->out, WS_OPEN);
+        if (c->link) {
+            c->link->attempts = 0;
+            c->link->last_rx = uv_now(c->link->loop);
+            c->counted = 1;
+            log_info("onebot: connected to the OneBot implementation");
+            update_up(c->link, NULL);
+        }
+        return 0;
+    case LWS_CALLBACK_CLIENT_RECEIVE:
+        if (c && c->link && c->out.state < WS_CLOSING && !lws_frame_is_binary(wsi))
+            conn_receive(c, in, len, lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0);
+        return 0;
+    case LWS_CALLBACK_CLIENT_WRITEABLE:
+        return c ? ws_queue_writable(&c->out) : 0;
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+        if (c) {
+            char what[200];
+            int status = (int)lws_http_client_http_response(wsi);
+            if (status == 401 || status == 403)
+                snprintf(what, sizeof(what), "the OneBot implementation refused the access token (HTTP %d)", status);
+            else
+                snprintf(what, sizeof(what), "the connection failed: %s", in ? (const char *)in : "unknown error");
+            conn_lost(c, what);
+        }
+        return 0;
+    case LWS_CALLBACK_CLIENT_CLOSED:
+        if (c) conn_lost(c, "the OneBot implementation closed the connection");
+        return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+        if (!c) return 0;
+        conn_lost(c, "the connection went away");
+        lws_set_opaque_user_data(wsi, NULL);
+        c->destroyed = 1;
+        open_conns--;
+        if (!c->in_connect) {
+            ws_queue_closed(&c->out);
+            free(c->rx);
+            free(c);
+        }
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+/* ---- reverse --------------------------------------------------------------- */
+
+/* A request header (lower-case NAME ending in ':') into BUF; 0 when absent. */
+static int header(struct lws *wsi, const char *name, char *buf, int len) {
+    buf[0] = '\0';
+    int n = lws_hdr_custom_copy(wsi, buf, len, name, (int)strlen(name));
+    return n > 0 ? n : 0;
+}
+
+/* The token the implementation presented: "Bearer x" / "Token x", or ?access_token=x. */
+static int presented_token(struct lws *wsi, char *buf, int len) {
+    char auth[512];
+    buf[0] = '\0';
+    if (lws_hdr_copy(wsi, auth, sizeof(auth), WSI_TOKEN_HTTP_AUTHORIZATION) > 0) {
+        const char *p = auth;
+        if (!strncasecmp(p, "Bearer ", 7)) p += 7;
+        else if (!strncasecmp(p, "Token ", 6)) p += 6;
+        else return 0;
+        snprintf(buf, (size_t)len, "%s", p);
+        memset(auth, 0, sizeof(auth));
+        return 1;
+    }
+    if (lws_get_urlarg_by_name(wsi, "access_token=", buf, len)) return 1;
+    return 0;
+}
+
+/* web_route.ws_accept: check role, self id and token before the upgrade. */
+static int rev_accept(struct lws *wsi, void *data) {
+    struct onebot_link *l = data;
+    char role[32], self[32], token[512];
+    if (!l) return 503;
+    header(wsi, "x-client-role:", role, sizeof(role));
+    header(wsi, "x-self-id:", self, sizeof(self));
+    l->accept_api = !strcasecmp(role, "Universal") || !strcasecmp(role, "API");
+    l->accept_events = !strcasecmp(role, "Universal") || !strcasecmp(role, "Event");
+    if (!l->accept_api && !l->accept_events) {
+        log_warn("onebot: refused a reverse connection with X-Client-Role \"%.20s\" (Universal, API or Event expected)",
+                 role);
+        return 400;
+    }
+    size_t n = strlen(self);
+    if (!n || strspn(self, "0123456789") != n || n >= sizeof(l->accept_self)) {
+        log_warn("onebot: refused a reverse connection without a numeric X-Self-ID");
+        return 400;
+    }
+    if (l->self_id && strcmp(self, l->self_id)) {
+        log_warn("onebot: refused a reverse connection from QQ %s (self_id %s is configured)", self, l->self_id);
+        return 403;
+    }
+    if (l->token) {
+        int got = presented_token(wsi, token, sizeof(token));
+        int ok = got && webhook_secret_ok(l->token, token);
+        memset(token, 0, sizeof(token));
+        if (!ok) {
+            log_warn("onebot: refused a reverse connection from QQ %s: %s", self,
+                     got ? "wrong access token" : "no access token");
+            metrics_inc(METRIC_PLATFORM_EVENTS, "onebot_auth_refused", 1);
+            return got ? 403 : 401;
+        }
+    }
+    snprintf(l->accept_self, sizeof(l->accept_self), "%s", self);
+    return 0;
+}
+
+/* web_route.ws_open: the upgrade rev_accept let through. */
+static void *rev_open(struct lws *wsi, void *data) {
+    struct onebot_link *l = data;
+    if (!l) return NULL;
+    int slot = -1;
+    for (int i = 0; i < MAX_REVERSE; i++)
+        if (!l->rev[i]) {
+            slot = i;
+            break;
+        }
+    if (slot < 0) {
+        log_warn("onebot: already %d reverse connections; refusing another", MAX_REVERSE);
+        return NULL;
+    }
+    struct ob_conn *c = xcalloc(1, sizeof(*c));
+    ws_queue_init(&c->out, wsi, WS_OPEN, MAX_QUEUE_BYTES);
+    c->link = l;
+    c->reverse = 1;
+    c->api = l->accept_api;
+    c->events = l->accept_events;
+    snprintf(c->self_id, sizeof(c->self_id), "%s", l->accept_self);
+    l->rev[slot] = c;
+    l->last_rx = uv_now(l->loop);
+    open_conns++;
+    log_info("onebot: QQ %s connected (reverse, %s)", c->self_id,
+             c->api && c->events ? "Universal" : c->api ? "API" : "Event");
+    update_up(l, c->self_id);
+    return c;
+}
+
+static void rev_receive(void *conn, const char *in, size_t len, int final, int binary) {
+    struct ob_conn *c = conn;
+    if (c->link && !binary && c->out.state < WS_CLOSING) conn_receive(c, in, len, final);
+}
+
+static int rev_writable(void *conn) {
+    return ws_queue_writable(&((struct ob_conn *)conn)->out);
+}
+
+static void rev_closed(void *conn) {
+    struct ob_conn *c = conn;
+    struct onebot_link *l = c->link;
+    open_conns--;
+    if (l) {
+        for (int i = 0; i < MAX_REVERSE; i++)
+            if (l->rev[i] == c) l->rev[i] = NULL;
+        log_info("onebot: QQ %s disconnected (reverse)", c->self_id);
+        c->out.state = WS_CLOSED;
+        update_up(l, NULL);
+    }
+    ws_queue_closed(&c->out);
+    free(c->rx);
+    free(c);
+}
+
+static struct web_route rev_route = {
+    .ws_accept = rev_accept, .ws_open = rev_open, .ws_receive = rev_receive,
+    .ws_writable = rev_writable, .ws_closed = rev_closed,
+};
+
+/* ---- the link -------------------------------------------------------------- */
+
+struct onebot_link *onebot_link_new(uv_loop_t *loop, struct lws_context *ctx, const struct onebot_link_options *opts,
+                                    const struct onebot_link_callbacks *cb, void *data, char *err, size_t errlen) {
+    if (!ctx && opts->url && *opts->url) {
+        snprintf(err, errlen, "onebot: the websocket context is not running");
+        return NULL;
+    }
+    struct onebot_link *l = xcalloc(1, sizeof(*l));
+    l->loop = loop;
+    l->ctx = ctx;
+    l->opts = *opts;
+    l->cb = *cb;
+    l->data = data;
+    l->url = opts->url && *opts->url ? xstrdup(opts->url) : NULL;
+    l->listen = opts->listen && *opts->listen ? xstrdup(opts->listen) : NULL;
+    l->token = opts->access_token && *opts->access_token ? xstrdup(opts->access_token) : NULL;
+    l->self_id = opts->self_id && *opts->self_id ? xstrdup(opts->self_id) : NULL;
+    if (l->opts.reconnect_min_ms < 1) l->opts.reconnect_min_ms = 1;
+    if (l->opts.reconnect_max_ms < l->opts.reconnect_min_ms) l->opts.reconnect_max_ms = l->opts.reconnect_min_ms;
+    if (l->opts.max_inbound < 4096) l->opts.max_inbound = 4096;
+    l->retry = timer_new(loop, l);
+    l->watchdog = timer_new(loop, l);
+    if (l->url) {
+        struct lws_context_creation_info info;
+        memset(&info, 0, sizeof(info));
+        info.port = CONTEXT_PORT_NO_LISTEN;
+        info.protocols = protocols;
+        info.vhost_name = "onebot";
+        info.options = LWS_SERVER_OPTION_LIBUV;
+        l->vhost = lws_get_vhost_by_name(ctx, "onebot");
+        if (!l->vhost) l->vhost = lws_create_vhost(ctx, &info);
+        if (!l->vhost) {
+            snprintf(err, errlen, "onebot: cannot create the client vhost");
+            onebot_link_free(l);
+            return NULL;
+        }
+        link_connect(l);
+    } else {
+        rev_route.path = l->listen;
+        rev_route.data = l;
+        web_route_add(&rev_route);
+        log_info("onebot: waiting for the OneBot implementation to connect at %s", l->listen);
+    }
+    return l;
+}
+
+void onebot_link_free(struct onebot_link *l) {
+    if (!l) return;
+    if (l->listen && rev_route.data == l) {
+        web_route_remove(l->listen);
+        rev_route.data = NULL;
+    }
+    if (l->fwd) {
+        struct ob_conn *c = l->fwd;
+        l->fwd = NULL;
+        c->link = NULL;
+        if (c->out.wsi && !c->destroyed) ws_queue_close(&c->out, 1000, "", 0, 2);
+    }
+    for (int i = 0; i < MAX_REVERSE; i++) {
+        struct ob_conn *c = l->rev[i];
+        if (!c) continue;
+        c->link = NULL;
+        ws_queue_close(&c->out, 1001, "shutting down", 1, 2);
+    }
+    if (l->dns) {
+        l->dns->link = NULL;
+        uv_cancel((uv_req_t *)&l->dns->req);
+    }
+    timer_free(&l->retry);
+    timer_free(&l->watchdog);
+    free(l->url);
+    free(l->listen);
+    if (l->token) memset(l->token, 0, strlen(l->token));
+    free(l->token);
+    free(l->self_id);
+    free(l);
+}

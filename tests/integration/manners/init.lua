@@ -1,0 +1,2 @@
+-- The group-chat manners stories (tests/integration/manners.test.js) run the
+-- core chat plugin; this folder only holds them, in test.lua.
