@@ -76,6 +76,9 @@ grep -aE '^(chorusd|grammY|ratios)' "$top/.ci-bench-telegram-smoke.log"
 # The IRC benchmark, briefly: chorusd and irc-framework on one real InspIRCd.
 step bench-irc-smoke node bench/irc/run.js --smoke
 grep -aE '^(chorusd|irc-framework|ratios)' "$top/.ci-bench-irc-smoke.log"
+# The soak, for 20 s: web chat and Discord at once, RSS, fds and p99 per sample, exactly one answer each.
+step bench-soak-smoke node bench/soak/run.js --smoke
+grep -aE '^soak: ' "$top/.ci-bench-soak-smoke.log"
 # The OneBot (QQ) benchmark, briefly: chorusd and a NapCat SDK bot against the fake OneBot implementation.
 step bench-onebot-smoke node bench/onebot/run.js --smoke
 grep -aE '^(chorusd|node-napcat-ts|ratios)' "$top/.ci-bench-onebot-smoke.log"

@@ -9,6 +9,8 @@
 //   ann.sendJson({ type: 'join', channel: 'lobby' });
 //   const reply = await ann.next((m) => m.type === 'message', 5000);
 //   const { code } = await ann.closed;
+//   ann.onMessage = (m) => ...;   every later message goes there and is not kept
+//                                 (a long run, e.g. bench/soak, keeps no history)
 
 const net = require('node:net');
 const crypto = require('node:crypto');
@@ -184,6 +186,7 @@ class WsClient {
       this.protocolErrors.push(`server sent a text frame that is not JSON: ${text.slice(0, 200)}`);
       msg = { type: '<not json>', raw: text };
     }
+    if (this.onMessage) { this.onMessage(msg); return; }
     this.all.push(msg);
     for (let i = 0; i < this.waiters.length; i++) {
       const w = this.waiters[i];
