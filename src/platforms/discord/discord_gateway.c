@@ -12,6 +12,7 @@
 #include <string.h>
 #include <libwebsockets.h>
 #include "io/ws_queue.h"
+#include "io/timer.h"
 #include "platforms/discord/discord_gateway.h"
 #include "platforms/discord/discord_zlib.h"
 #include "lib/json_fast.h"
@@ -113,28 +114,6 @@ static uint64_t scaled(const struct discord_gateway_hub *h, double ms) {
 /* A random number in [0, 1). */
 static double random_unit(void) {
     return (double)rand() / ((double)RAND_MAX + 1.0);
-}
-
-/* uv_close callback of a handle allocated on its own. */
-static void free_handle(uv_handle_t *h) {
-    free(h);
-}
-
-/* A timer of its own allocation, so closing it never waits on its owner. */
-static uv_timer_t *timer_new(uv_loop_t *loop, void *data) {
-    uv_timer_t *t = xmalloc(sizeof(*t));
-    if (!t) return NULL;
-    uv_timer_init(loop, t);
-    t->data = data;
-    return t;
-}
-
-/* Stop and close a timer made by timer_new (its memory goes in the close callback). */
-static void timer_free(uv_timer_t **t) {
-    if (!*t) return;
-    uv_timer_stop(*t);
-    uv_close((uv_handle_t *)*t, free_handle);
-    *t = NULL;
 }
 
 struct discord_gateway_hub *discord_gateway_new(uv_loop_t *loop, struct lws_context *ctx, const struct discord_gateway_options *opts,

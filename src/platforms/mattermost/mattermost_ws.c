@@ -11,6 +11,7 @@
 #include <string.h>
 #include <libwebsockets.h>
 #include "io/ws_queue.h"
+#include "io/timer.h"
 #include "platforms/mattermost/mattermost_ws.h"
 #include "lib/json_fast.h"
 #include "lib/log.h"
@@ -73,26 +74,6 @@ static double random_unit(void) {
     return (double)rand() / ((double)RAND_MAX + 1.0);
 }
 
-/* uv_close callback of a handle allocated on its own. */
-static void free_handle(uv_handle_t *h) {
-    free(h);
-}
-
-/* A timer of its own allocation, so closing it never waits on its owner. */
-static uv_timer_t *timer_new(uv_loop_t *loop, void *data) {
-    uv_timer_t *t = xmalloc(sizeof(*t));
-    uv_timer_init(loop, t);
-    t->data = data;
-    return t;
-}
-
-/* Stop and close a timer made by timer_new. */
-static void timer_free(uv_timer_t **t) {
-    if (!*t) return;
-    uv_timer_stop(*t);
-    uv_close((uv_handle_t *)*t, free_handle);
-    *t = NULL;
-}
 
 int mattermost_ws_parse_url(const char *url, int *tls, char *host, size_t hlen, int *port, char *prefix, size_t plen) {
     const char *p;

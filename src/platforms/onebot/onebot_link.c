@@ -10,6 +10,7 @@
 #include <libwebsockets.h>
 #include "io/web.h"
 #include "io/ws_queue.h"
+#include "io/timer.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
 #include "lib/webhook_auth.h"
@@ -68,24 +69,6 @@ static const struct lws_protocols protocols[] = {
     { NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
-/* uv_close callback of a handle allocated on its own. */
-static void free_handle(uv_handle_t *h) {
-    free(h);
-}
-
-static uv_timer_t *timer_new(uv_loop_t *loop, void *data) {
-    uv_timer_t *t = xmalloc(sizeof(*t));
-    uv_timer_init(loop, t);
-    t->data = data;
-    return t;
-}
-
-static void timer_free(uv_timer_t **t) {
-    if (!*t) return;
-    uv_timer_stop(*t);
-    uv_close((uv_handle_t *)*t, free_handle);
-    *t = NULL;
-}
 
 int onebot_link_open_connections(void) {
     return open_conns;
