@@ -74,11 +74,16 @@ function Message:edit(message_id, text)
   return core.edit(message_id, tostring(text))
 end
 
--- The plugin's config for the message's channel: the plugin's table with
--- channels["platform:channel"] merged over it.
+-- The plugin's config for the message's channel: the plugin's table, the
+-- speaking persona's plugin_config for this plugin over it, then
+-- channels["platform:channel"] over both.
 local function channel_config(msg)
   local merged = copy(CONFIG)
   merged.channels = nil
+  local own = msg.persona and msg.persona.plugin_config
+  if type(own) == "table" then
+    for k, v in pairs(own) do merged[k] = v end
+  end
   local per = CONFIG.channels and CONFIG.channels[msg.platform .. ":" .. msg.channel]
   if type(per) == "table" then
     for k, v in pairs(per) do merged[k] = v end

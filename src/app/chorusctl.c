@@ -127,10 +127,12 @@ static void print_status(json_t *st) {
     printf("  last round trip %.1f ms\n", json_number_value(json_object_get(redis, "latency_ms")));
     size_t i;
     json_t *p;
-    json_array_foreach(json_object_get(st, "platforms"), i, p)
-        printf("platform   %-10s %s  %lld connections\n", json_string_value(json_object_get(p, "name")),
+    json_array_foreach(json_object_get(st, "platforms"), i, p) {
+        const char *speaks = json_string_value(json_object_get(p, "persona"));
+        printf("platform   %-10s %s  %lld connections%s%s\n", json_string_value(json_object_get(p, "name")),
                json_is_true(json_object_get(p, "ready")) ? "ready" : "not ready",
-               json_integer_value(json_object_get(p, "connections")));
+               json_integer_value(json_object_get(p, "connections")), speaks ? ", speaks as " : "", speaks ? speaks : "");
+    }
     json_t *jobs = json_object_get(st, "jobs");
     printf("jobs       %lld in flight, %lld queued, %lld busy channels\n",
            json_integer_value(json_object_get(jobs, "in_flight")), json_integer_value(json_object_get(jobs, "queued")),

@@ -4,6 +4,7 @@
  * Adding a chat platform is a folder under src/platforms/ and one line in
  * `modules` below. */
 #include <stddef.h>
+#include <stdio.h>
 #include "app/modules.h"
 #include "bus/bus.h"
 #include "conf/config.h"
@@ -16,6 +17,7 @@
 #include "core/server.h"
 #include "io/web.h"
 #include "lib/log.h"
+#include "lib/xalloc.h"
 #include "model/budget.h"
 #include "model/model.h"
 #include "model/router.h"
@@ -155,15 +157,33 @@ void modules_platforms_start(const struct config *cfg, int test_mode) {
     for (size_t i = 0; i < NMODULES; i++) {
         const struct platform_ops *ops = modules[i].platform;
         if (!ops || (modules[i].test_only && !test_mode)) continue;
-        const struct config_block *b = ops->config_kind && cfg ? config_first(cfg, ops->config_kind) : NULL;
-        if (ops->config_kind && !b) continue;
-        if (!platform_add(ops, &host, b)) log_error("platform %s could not be set up", ops->name);
+        if (!ops->config_kind) {
+            if (!platform_add(ops, &host, NULL)) log_error("platform %s could not be set up", ops->name);
+            continue;
+        }
+        /* One instance per statement: the unnamed one and each named identity. */
+        for (struct config_block *b = cfg ? config_first(cfg, ops->config_kind) : NULL; b; b = config_next(b, ops->config_kind))
+            if (!platform_add(ops, &host, b))
+                log_error("platform %s%s%s could not be set up", ops->name, b->name ? ":" : "", b->name ? b->name : "");
     }
     channel_init();
     for (int i = 0; platform_at(i); i++) {
         struct platform *p = platform_at(i);
-        if (p->ops->start && p->ops->start(p) < 0) log_error("platform %s failed to start", p->ops->name);
+        if (p->ops->start && p->ops->start(p) < 0) log_error("platform %s failed to start", p->name);
     }
+}
+
+/* A worker's stand-in for one bot account, bound to the persona the
+ * gateway's account speaks as. */
+static void worker_identity(const struct platform_ops *ops, const struct config_block *b) {
+    char name[64];
+    if (b->name) snprintf(name, sizeof(name), "%s:%s", ops->name, b->name);
+    else snprintf(name, sizeof(name), "%s", ops->name);
+    struct platform *p = bus_worker_platform(name);
+    const char *persona = config_identity_persona(b);
+    if (!p || p->persona) return;
+    if (persona) p->persona = xstrdup(persona);
+    if (b->name) p->identity = xstrdup(b->name);
 }
 
 int modules_role_start(const struct config *cfg, enum bus_role role, char *err, size_t errlen) {
@@ -182,8 +202,13 @@ int modules_role_start(const struct config *cfg, enum bus_role role, char *err, 
         if (bus_worker_start(&s, &host, channel_enqueue, err, errlen) < 0) return -1;
         for (size_t i = 0; i < NMODULES; i++) {
             const struct platform_ops *ops = modules[i].platform;
-            if (!ops || modules[i].test_only || (ops->config_kind && !config_first(cfg, ops->config_kind))) continue;
-            bus_worker_platform(ops->name);
+            if (!ops || modules[i].test_only) continue;
+            if (!ops->config_kind) {
+                bus_worker_platform(ops->name);
+                continue;
+            }
+            for (struct config_block *b = config_first(cfg, ops->config_kind); b; b = config_next(b, ops->config_kind))
+                worker_identity(ops, b);
         }
         return 0;
     }

@@ -42,6 +42,7 @@ json_t *bus_message_to_json(const struct chat_message *m) {
     put_str(o, "thread_parent", m->thread_parent);
     json_object_set_new(o, "received_at", json_real(m->received_at));
     put_str(o, "connection", m->connection);
+    put_str(o, "identity", m->identity);
     return o;
 }
 
@@ -77,6 +78,7 @@ struct chat_message *bus_message_from_json(const json_t *j) {
     m->thread_parent = get_str(j, "thread_parent");
     m->received_at = json_number_value(json_object_get(j, "received_at"));
     m->connection = get_str(j, "connection");
+    m->identity = get_str(j, "identity");
     return m;
 }
 
@@ -87,7 +89,9 @@ void bus_event_key(const struct chat_message *m, char *out, size_t outlen) {
     }
     /* The author too: a reaction or an edit reuses the message's id, and a
      * web chat client picks its own ids, which two clients may share. */
-    snprintf(out, outlen, "%s:%s:%s:%s:%s%s%s", m->platform, m->channel, m->event ? m->event : "msg", m->id,
+    /* And the identity: two bot accounts in one channel both hear a message. */
+    snprintf(out, outlen, "%s%s%s:%s:%s:%s:%s%s%s", m->platform, m->identity ? "/" : "", m->identity ? m->identity : "",
+             m->channel, m->event ? m->event : "msg", m->id,
              m->author.id ? m->author.id : "", m->reaction ? ":" : "", m->reaction ? m->reaction : "");
 }
 

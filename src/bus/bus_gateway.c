@@ -123,7 +123,7 @@ static int gateway_sink(struct platform *p, const struct chat_message *m) {
     char ev[1024];
     bus_event_key(&named, ev, sizeof(ev));
     struct pub *pb = xcalloc(1, sizeof(*pb));
-    bus_key_ingress(pb->key, sizeof(pb->key), bus_partition(p->ops->name, m->channel, bus.set.partitions));
+    bus_key_ingress(pb->key, sizeof(pb->key), bus_partition(p->name, m->channel, bus.set.partitions));
     pb->ev = xstrdup(ev);
     pb->msg = text;
     flush_held();

@@ -53,10 +53,10 @@ struct fifo {
 
 struct proxy {
     struct platform_ops ops;
-    char name[32];
+    char name[64];                 /* the instance: "discord" or "discord:aiko" */
 };
 
-#define MAX_PROXIES 16
+#define MAX_PROXIES 32
 
 static struct {
     platform_sink_fn *run;
@@ -186,14 +186,17 @@ static struct platform *proxy_for(const char *name);
 
 /* Run E: through the channel queue, in arrival order. */
 static void entry_run(struct entry *e) {
-    struct platform *p = proxy_for(e->msg->platform);
+    char instance[64];
+    if (e->msg->identity) snprintf(instance, sizeof(instance), "%s:%s", e->msg->platform, e->msg->identity);
+    else snprintf(instance, sizeof(instance), "%s", e->msg->platform);
+    struct platform *p = proxy_for(instance);
     if (!p) {
-        log_error("bus: more than %d platforms; an entry of %s is dropped", MAX_PROXIES, e->msg->platform);
+        log_error("bus: more than %d platforms; an entry of %s is dropped", MAX_PROXIES, instance);
         ack(e->part, e->id);
         entry_free(e);
         return;
     }
-    struct fifo *f = fifo_for(e->msg->platform, e->msg->channel, 1);
+    struct fifo *f = fifo_for(instance, e->msg->channel, 1);
     struct entry *prev = f->tail;
     if (f->tail) f->tail->next = e;
     else f->head = e;

@@ -151,6 +151,11 @@ static void block_label(const struct config_block *b, char *buf, size_t len) {
     else snprintf(buf, len, "%s", b->kind);
 }
 
+/* The key every platform account statement takes beside its own. */
+static const struct config_key identity_key = {
+    "persona", CONFIG_STRING, 0, "the persona this bot account speaks as"
+};
+
 /* Check an options table against the schema's keys and store it as JSON. */
 static void take_options(lua_State *L, struct loader *ld, struct config_block *b,
                          const struct config_schema *s, int idx, int line) {
@@ -167,11 +172,14 @@ static void take_options(lua_State *L, struct loader *ld, struct config_block *b
         const struct config_key *k = NULL;
         for (const struct config_key *p = s->keys; p && p->name; p++)
             if (strcmp(p->name, key) == 0) k = p;
+        if (!k && s->instances && !strcmp(key, identity_key.name)) k = &identity_key;
         if (!k) {
             char known[400] = "";
             size_t used = 0;
             for (const struct config_key *p = s->keys; p && p->name && used < sizeof(known) - 40; p++)
                 used += (size_t)snprintf(known + used, sizeof(known) - used, "%s%s", used ? ", " : "", p->name);
+            if (s->instances && used < sizeof(known) - 40)
+                used += (size_t)snprintf(known + used, sizeof(known) - used, ", %s", identity_key.name);
             add_error(ld, line, "%s has an unknown key '%s' (known keys: %s)", label, key, known);
         } else if (!value_has_type(L, -1, k->type)) {
             add_error(ld, line, "%s: '%s' must be %s, not %s", label, key,
@@ -226,11 +234,63 @@ static int swallow_body(lua_State *L) {
     return 0;
 }
 
+/* The unnamed statement of KIND, or NULL. */
+static struct config_block *unnamed_block(const struct config *cfg, const char *kind) {
+    for (struct config_block *b = config_first(cfg, kind); b; b = config_next(b, kind))
+        if (!b->name) return b;
+    return NULL;
+}
+
+/* A platform account: `kind { ... }` (one) or `kind "name" { ... }` (one
+ * per name), so several bot identities of a platform can run side by side. */
+static int identity_statement(lua_State *L, struct loader *ld, const struct config_schema *s, int line) {
+    if (lua_type(L, 1) == LUA_TSTRING) {
+        const char *name = lua_tostring(L, 1);
+        struct config_block *prev = config_find(ld->cfg, s->kind, name);
+        if (prev) {
+            add_error(ld, line, "%s \"%s\" is defined twice (first at line %d); each identity needs its own name",
+                      s->kind, name, prev->line);
+            lua_pushcfunction(L, swallow_body);
+            return 1;
+        }
+        if (!*name || strchr(name, ':') || strchr(name, ' ') || strlen(name) > 40) {
+            add_error(ld, line, "%s \"%s\": an identity's name is 1 to 40 characters without ':' or spaces",
+                      s->kind, name);
+            lua_pushcfunction(L, swallow_body);
+            return 1;
+        }
+        struct config_block *b = new_block(ld, s->kind, name, line);
+        if (lua_type(L, 2) == LUA_TTABLE) {
+            take_options(L, ld, b, s, 2, line);
+            return 0;
+        }
+        lua_pushlightuserdata(L, b);
+        lua_pushlightuserdata(L, (void *)s);
+        lua_pushcclosure(L, statement_body, 2);
+        return 1;
+    }
+    struct config_block *prev = unnamed_block(ld->cfg, s->kind);
+    if (prev) {
+        add_error(ld, line, "%s is set twice without a name (first at line %d); to run several identities, "
+                  "name each one: %s \"aiko\" { ... }", s->kind, prev->line, s->kind);
+        return 0;
+    }
+    if (lua_type(L, 1) != LUA_TTABLE) {
+        add_error(ld, line, "%s must be given a { ... } table or a name then a table, not %s", s->kind,
+                  lua_type_word(L, 1));
+        return 0;
+    }
+    struct config_block *b = new_block(ld, s->kind, NULL, line);
+    take_options(L, ld, b, s, 1, line);
+    return 0;
+}
+
 /* A statement call: `kind value` or `kind "name"` (then maybe a table). */
 static int statement(lua_State *L) {
     struct loader *ld = get_loader(L);
     const struct config_schema *s = lua_touserdata(L, lua_upvalueindex(1));
     int line = caller_line(L);
+    if (s->instances) return identity_statement(L, ld, s, line);
     if (!s->repeatable && !s->named && config_first(ld->cfg, s->kind)) {
         add_error(ld, line, "%s is set twice (first at line %d)", s->kind, config_first(ld->cfg, s->kind)->line);
         return 0;
@@ -418,6 +478,10 @@ static void check_blocks(struct loader *ld) {
                 if (k->required && b->value && !json_object_get(b->value, k->name))
                     add_error(ld, b->line, "%s is missing the required key '%s' (%s)", label, k->name, k->help);
         }
+        const char *bound = s->instances ? config_identity_persona(b) : NULL;
+        if (bound && !config_find(ld->cfg, "persona", bound))
+            add_error(ld, b->line, "%s speaks as persona \"%s\", which is not defined (add persona \"%s\" { ... })",
+                      label, bound, bound);
         if (s->validate) {
             char err[400];
             if (s->validate(ld->cfg, b, err, sizeof(err)) < 0) add_error(ld, b->line, "%s", err);

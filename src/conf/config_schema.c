@@ -1,5 +1,6 @@
 /* config_schema.c - the registry of statement kinds modules accept. */
 #include <string.h>
+#include "conf/config.h"
 #include "conf/config_schema.h"
 
 #define MAX_SCHEMAS 64
@@ -39,4 +40,9 @@ const char *config_type_name(enum config_type t) {
     case CONFIG_NONE: return "nothing";
     }
     return "?";
+}
+
+/* The persona an identity speaks as: its `persona = "name"` key. */
+const char *config_identity_persona(const struct config_block *b) {
+    return config_str(b, "persona", NULL);
 }

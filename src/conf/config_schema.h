@@ -39,6 +39,10 @@ struct config_schema {
     int named;                     /* takes a name string first */
     enum config_type value;        /* type of a bare value argument */
     int repeatable;                /* may appear more than once */
+    /* A platform account: `kind { ... }` once, or `kind "name" { ... }`
+     * for each of several identities (each name once). Both forms also
+     * take `persona = "name"`, the persona that identity speaks as. */
+    int instances;
     const struct config_key *keys; /* options table keys, ended by {NULL} */
     /* Optional cross-check after the whole file is read; returns -1 and fills
      * err (without FILE:LINE, which the loader adds) on a problem. */
@@ -52,5 +56,7 @@ void config_schema_register(const struct config_schema *schema);
 const struct config_schema *config_schema_find(const char *kind);
 const struct config_schema *config_schema_at(int i);
 const char *config_type_name(enum config_type t);
+/* The persona an identity statement (instances = 1) is bound to, or NULL. */
+const char *config_identity_persona(const struct config_block *b);
 
 #endif

@@ -43,7 +43,7 @@ static int serve_ready(struct lws *wsi, const char *path, int post, void **state
     for (int i = 0; platform_at(i); i++) {
         struct platform *p = platform_at(i);
         if (p->ready) continue;
-        snprintf(body, sizeof(body), "not ready: %s is not connected\n", p->ops->name);
+        snprintf(body, sizeof(body), "not ready: %s is not connected\n", p->name);
         web_respond_text(wsi, 503, body);
         return 0;
     }
@@ -68,8 +68,8 @@ static int serve_metrics(struct lws *wsi, const char *path, int post, void **sta
     metrics_set(METRIC_REDIS_LATENCY, "main", redis_client_latency_ms(server.redis) / 1000.0);
     for (int i = 0; platform_at(i); i++) {
         struct platform *p = platform_at(i);
-        metrics_set(METRIC_PLATFORM_READY, p->ops->name, p->ready);
-        metrics_set(METRIC_PLATFORM_CONNECTIONS, p->ops->name, p->ops->connections ? p->ops->connections(p) : 0);
+        metrics_set(METRIC_PLATFORM_READY, p->name, p->ready);
+        metrics_set(METRIC_PLATFORM_CONNECTIONS, p->name, p->ops->connections ? p->ops->connections(p) : 0);
     }
     if (role_gauges) role_gauges();
     char *text = metrics_render(&len);

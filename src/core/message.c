@@ -31,6 +31,7 @@ struct chat_message *message_copy(const struct chat_message *m) {
     c->thread_parent = dup_or_null(m->thread_parent);
     c->received_at = m->received_at;
     c->connection = dup_or_null(m->connection);
+    c->identity = dup_or_null(m->identity);
     return c;
 }
 
@@ -39,6 +40,7 @@ void message_free(struct chat_message *m) {
     free(m->platform);
     free(m->channel);
     free(m->connection);
+    free(m->identity);
     free(m->id);
     free(m->reply_to);
     free(m->text);

@@ -30,6 +30,8 @@ struct chat_message {
     double received_at;  /* unix seconds */
     char *connection;    /* the peer connection it came on (web chat: the socket's session),
                           * for per-connection limits; NULL where the platform has one link */
+    char *identity;      /* the named bot account that heard it (`discord "aiko" { ... }`),
+                          * or NULL for the unnamed one; replies leave through it */
 };
 
 struct chat_message *message_new(void);

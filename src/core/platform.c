@@ -2,12 +2,17 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include "conf/config.h"
+#include "conf/config_schema.h"
+#include "core/message.h"
 #include "core/platform.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
 #include "lib/utf8.h"
+#include "lib/xalloc.h"
 
-#define MAX_PLATFORMS 16
+#define MAX_PLATFORMS 32
 
 static struct platform platforms[MAX_PLATFORMS];
 static int nplatforms;
@@ -16,6 +21,10 @@ static platform_outbox_fn *outbox;
 static platform_done_fn *done;
 
 void platform_reset(void) {
+    for (int i = 0; i < nplatforms; i++) {
+        free(platforms[i].identity);
+        free(platforms[i].persona);
+    }
     nplatforms = 0;
 }
 
@@ -51,15 +60,29 @@ struct platform *platform_add(const struct platform_ops *ops, const struct platf
     p->host = host;
     p->state = NULL;
     p->ready = 0;
-    if (ops->create && !(p->state = ops->create(p, b))) return NULL;
+    const char *identity = b && b->name ? b->name : NULL;
+    const char *persona = b ? config_identity_persona(b) : NULL;
+    if (identity) snprintf(p->name, sizeof(p->name), "%s:%s", ops->name, identity);
+    else snprintf(p->name, sizeof(p->name), "%s", ops->name);
+    p->identity = identity ? xstrdup(identity) : NULL;
+    p->persona = persona ? xstrdup(persona) : NULL;
+    if (ops->create && !(p->state = ops->create(p, b))) {
+        free(p->identity);
+        free(p->persona);
+        p->identity = p->persona = NULL;
+        return NULL;
+    }
     nplatforms++;
     return p;
 }
 
 struct platform *platform_find(const char *name) {
-    for (int i = 0; i < nplatforms; i++)
-        if (strcmp(platforms[i].ops->name, name) == 0) return &platforms[i];
-    return NULL;
+    struct platform *first = NULL;
+    for (int i = 0; i < nplatforms; i++) {
+        if (strcmp(platforms[i].name, name) == 0) return &platforms[i];
+        if (!first && strcmp(platforms[i].ops->name, name) == 0) first = &platforms[i];
+    }
+    return first;
 }
 
 struct platform *platform_at(int i) {
@@ -76,7 +99,11 @@ int platform_receive(struct platform *p, const struct chat_message *m) {
         log_warn("%s: a message arrived before anything receives messages; refused", p->ops->name);
         return -1;
     }
-    return sink(p, m);
+    if (!p->identity) return sink(p, m);
+    /* A named identity's messages say which account heard them. */
+    struct chat_message named = *m;
+    named.identity = p->identity;
+    return sink(p, &named);
 }
 
 int platform_send_text(struct platform *p, const char *channel, const char *text, size_t len,
@@ -87,6 +114,6 @@ int platform_send_text(struct platform *p, const char *channel, const char *text
     struct outgoing out = { .channel = channel, .text = fixed, .reply_to = reply_to, .persona = persona };
     int rc = (outbox ? outbox : platform_send_direct)(p, &out, cb, data);
     free(fixed);
-    if (rc == 0) metrics_inc(METRIC_MESSAGES_OUT, p->ops->name, 1);
+    if (rc == 0) metrics_inc(METRIC_MESSAGES_OUT, p->name, 1);
     return rc;
 }

@@ -78,20 +78,29 @@ struct platform_ops {
     int (*connections)(struct platform *p); /* open connections, for status and drain */
 };
 
+/* One running account of a platform. A platform may run several bot
+ * identities (`discord "aiko" { ... }` beside `discord "kenji" { ... }`),
+ * each its own struct platform with the same ops. */
 struct platform {
     const struct platform_ops *ops;
     const struct platform_host *host;
     void *state;                            /* the adapter's own */
     int ready;
+    char name[64];                          /* "discord", or "discord:aiko" for a named identity */
+    char *identity;                         /* "aiko", or NULL for the unnamed statement */
+    char *persona;                          /* the persona it speaks as (`persona = ...`), or NULL */
 };
 
 /* Forget every adapter (before the program registers them again). */
 void platform_reset(void);
+/* By instance name ("discord:aiko"); a bare platform name ("discord")
+ * finds its unnamed instance, else its first identity. */
 struct platform *platform_find(const char *name);
 /* Iterate: i from 0 until NULL. */
 struct platform *platform_at(int i);
-/* Add an adapter; its create() runs with B. Returns it, or NULL when the
- * table is full or create() refused. */
+/* Add an adapter; its create() runs with B (whose name, if any, makes it
+ * a named identity). Returns it, or NULL when the table is full or
+ * create() refused. */
 struct platform *platform_add(const struct platform_ops *ops, const struct platform_host *host,
                               const struct config_block *b);
 /* Install where received messages go. */

@@ -85,8 +85,11 @@ json_t *admin_status_json(void) {
     json_t *platforms = json_array();
     for (int i = 0; platform_at(i); i++) {
         struct platform *p = platform_at(i);
-        json_array_append_new(platforms, json_pack("{s:s, s:b, s:i}", "name", p->ops->name, "ready", p->ready,
-                                                   "connections", p->ops->connections ? p->ops->connections(p) : 0));
+        json_t *o = json_pack("{s:s, s:s, s:b, s:i}", "name", p->name, "platform", p->ops->name, "ready", p->ready,
+                              "connections", p->ops->connections ? p->ops->connections(p) : 0);
+        if (p->identity) json_object_set_new(o, "identity", json_string(p->identity));
+        if (p->persona) json_object_set_new(o, "persona", json_string(p->persona));
+        json_array_append_new(platforms, o);
     }
     json_t *personas = json_array();
     for (int i = 0; i < server.rt->personas->count; i++)

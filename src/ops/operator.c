@@ -241,8 +241,9 @@ static void cmd_status(struct op_req *r) {
                                    server.jobs_in_flight, server.jobs_queued);
     for (int i = 0; platform_at(i); i++) {
         struct platform *p = platform_at(i);
-        used += (size_t)snprintf(text + used, sizeof(text) - used, "\nplatform %s: %s, %d connections", p->ops->name,
-                                 p->ready ? "ready" : "NOT READY", p->ops->connections ? p->ops->connections(p) : 0);
+        used += (size_t)snprintf(text + used, sizeof(text) - used, "\nplatform %s: %s, %d connections%s%s", p->name,
+                                 p->ready ? "ready" : "NOT READY", p->ops->connections ? p->ops->connections(p) : 0,
+                                 p->persona ? ", speaks as " : "", p->persona ? p->persona : "");
     }
     uint64_t now = uv_now(server.loop);
     for (int i = 0; i < server.rt->models->count && used < sizeof(text) - 200; i++) {

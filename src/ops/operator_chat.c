@@ -28,7 +28,7 @@ static int operator_chat_take(struct job *job) {
     snprintf(channel, sizeof(channel), "%s:%s", job->msg->platform, job->msg->channel);
     struct actor a = { .platform = job->msg->platform, .user_id = job->msg->author.id, .channel = channel,
                        .guest = job->msg->author.guest };
-    channel_speak_as(job, persona_default_for(job->rt->personas, job->msg->platform));
+    channel_speak_as(job, channel_home_persona(job));
     operator_run_text(&a, job->msg->text, on_operated, job);
     return 1;
 }

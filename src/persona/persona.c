@@ -55,6 +55,19 @@ static int validate_persona(const struct config *cfg, const struct config_block 
         snprintf(err, errlen, "persona \"%s\" is missing the required key 'prompt' (or give a card = \"file\")", b->name);
         return -1;
     }
+    if (json_object_get(b->value, "plugins") && json_object_get(b->value, "skills")) {
+        snprintf(err, errlen, "persona \"%s\": give plugins or skills (the same list), not both", b->name);
+        return -1;
+    }
+    const char *pkey;
+    json_t *pval;
+    json_object_foreach(json_object_get(b->value, "plugin_config"), pkey, pval) {
+        if (!json_is_object(pval)) {
+            snprintf(err, errlen, "persona \"%s\": plugin_config.%s must be a table of that plugin's settings, "
+                     "e.g. plugin_config = { %s = { units = \"metric\" } }", b->name, pkey, pkey);
+            return -1;
+        }
+    }
     const char *card = config_str(b, "card", NULL);
     if (card) {
         char *path = config_path(cfg, card), why[400];
@@ -122,6 +135,8 @@ static const struct config_key persona_keys[] = {
     { "style", CONFIG_TABLE, 0, "{ length = \"short\"|\"medium\"|\"long\", emoji = bool, languages = {...}, formality = \"casual\"|\"formal\" }" },
     { "traits", CONFIG_STRINGS, 0, "a few words of character, e.g. { \"curious\", \"warm\" }" },
     { "skills", CONFIG_STRINGS, 0, "the plugins it may use (default: all)" },
+    { "plugins", CONFIG_STRINGS, 0, "the plugins it may use, like skills: { \"trivia\", \"weather\" } (default: all)" },
+    { "plugin_config", CONFIG_TABLE, 0, "per-plugin settings when it speaks: { weather = { units = \"metric\" } }, over plugin \"weather\" { ... }" },
     { "pacing", CONFIG_TABLE, 0, "{ split = true, typing_ms_per_char = 30, max_parts = 3 }: human-like split replies" },
     { "default_for", CONFIG_STRINGS, 0, "platforms where it speaks in channels that have no persona set" },
     { "max_prompt_tokens", CONFIG_INT, 0, "token budget of the assembled prompt, default 3000" },
@@ -240,7 +255,8 @@ static void persona_fill(struct persona *p, const struct config *cfg, const stru
     const char *desc = config_str(b, "description", NULL);
     p->description = desc ? xstrdup(desc) : NULL;
     p->def = json_incref(b->value);
-    p->skills = string_list(json_object_get(b->value, "skills"));
+    json_t *allowed = json_object_get(b->value, "plugins");
+    p->skills = string_list(allowed ? allowed : json_object_get(b->value, "skills"));
     p->default_for = string_list(json_object_get(b->value, "default_for"));
     p->max_prompt_tokens = config_int(b, "max_prompt_tokens", 3000);
     p->history_turns = config_int(b, "history_turns", 24);

@@ -55,6 +55,12 @@ void channel_speak_as(struct job *job, const struct persona *p) {
     job->speaker = p ? p->name : NULL;
 }
 
+const struct persona *channel_home_persona(const struct job *job) {
+    const char *bound = job->platform ? job->platform->persona : NULL;
+    const struct persona *p = bound ? persona_find(job->rt->personas, bound) : NULL;
+    return p ? p : persona_default_for(job->rt->personas, job->msg->platform);
+}
+
 void channel_init(void) {
     if (!channels) channels = dict_new();
     group_install();
@@ -101,21 +107,22 @@ static void overflow(struct platform *p, const struct chat_message *m, const str
     static uint64_t last_ms;
     static long unlogged;
     uint64_t now = uv_now(server.loop);
-    metrics_inc(METRIC_QUEUE_OVERFLOW, p->ops->name, 1);
+    metrics_inc(METRIC_QUEUE_OVERFLOW, p->name, 1);
     if (last_ms && now - last_ms < 10000) {
         unlogged++;
         return;
     }
     log_warn("channel %s:%s is full (%d messages, %zu bytes waiting); a message is refused "
              "(%ld more since the last warning; see limits.channel_queue)",
-             p->ops->name, m->channel, ch->queued, ch->bytes, unlogged);
+             p->name, m->channel, ch->queued, ch->bytes, unlogged);
     last_ms = now;
     unlogged = 0;
 }
 
 int channel_enqueue(struct platform *p, const struct chat_message *m) {
     char key[1024];
-    dict_key2(key, sizeof(key), p->ops->name, m->channel);
+    /* Per identity: two bots in one channel each answer in their own order. */
+    dict_key2(key, sizeof(key), p->name, m->channel);
     struct channel *ch = dict_get(channels, key);
     if (!ch) {
         ch = xcalloc(1, sizeof(*ch));
@@ -242,7 +249,7 @@ static void job_run(struct job *job, const char *name, json_t *overrides) {
     }
     if (name && !p) log_warn("channel %s:%s names persona \"%s\", which is not defined; using the default",
                              job->msg->platform, job->msg->channel, name);
-    channel_speak_as(job, p ? p : persona_default_for(job->rt->personas, job->msg->platform));
+    channel_speak_as(job, p ? p : channel_home_persona(job));
     if (overrides && json_object_size(overrides) > 0) {
         job->own_persona = persona_with(job->persona, overrides);
         channel_speak_as(job, job->own_persona);
@@ -284,7 +291,7 @@ static void on_context(const struct store_context *ctx, const char *err, void *d
         struct config_block *fb = config_first(job->rt->cfg, "flood");
         metrics_inc(METRIC_FLOOD_DROPPED, ctx->flood == 1 ? "warned" : "dropped", 1);
         job->silent = 1;
-        channel_speak_as(job, persona_default_for(job->rt->personas, job->msg->platform));
+        channel_speak_as(job, channel_home_persona(job));
         if (ctx->flood == 1) {
             const char *text = config_str(fb, "message", "You're sending messages faster than I can keep up. Give me a moment.");
             log_info("flood: %s:%s is over its limit in %s; dropping until it refills", job->msg->platform,
@@ -296,12 +303,20 @@ static void on_context(const struct store_context *ctx, const char *err, void *d
     }
     if (ctx->banned || ctx->ignored || ctx->muted) {
         job->silent = 1;
-        channel_speak_as(job, persona_default_for(job->rt->personas, job->msg->platform));
+        channel_speak_as(job, channel_home_persona(job));
         job_finish(job);
         return;
     }
     job->disabled = json_incref(ctx->disabled);
     job->manners = json_incref(ctx->manners);
+    const char *bound = job->platform->persona;
+    if (bound && persona_find(job->rt->personas, bound)) {
+        /* A bot account bound to a persona always speaks as it; the channel's
+         * live edits count only when they were made for that persona. */
+        int same = ctx->persona && !strcmp(ctx->persona, bound);
+        job_run(job, bound, same ? ctx->overrides : NULL);
+        return;
+    }
     job_run(job, ctx->persona, ctx->overrides);
 }
 
@@ -312,9 +327,9 @@ static void job_start(struct job *job) {
     server.jobs_in_flight++;
     job->rt = runtime_acquire(server.rt);
     job->started = uv_now(server.loop);
-    if (!job->msg->event) metrics_inc(METRIC_MESSAGES_IN, job->platform->ops->name, 1);
+    if (!job->msg->event) metrics_inc(METRIC_MESSAGES_IN, job->platform->name, 1);
     if (!job->msg->event && intercept && intercept(job)) return;
-    const struct persona *def = persona_default_for(job->rt->personas, job->msg->platform);
+    const struct persona *def = channel_home_persona(job);
     struct config_block *fb = config_first(job->rt->cfg, "flood");
     struct store_flood flood = {
         .now = server_now(),
@@ -387,7 +402,7 @@ static void channel_job_finish(struct job *job) {
     if (job->replies == 0 && !job->handled && !job->msg->event && !job->silent && job->msg->direct)
         job_reply(job, job->persona->apology, strlen(job->persona->apology), NULL, NULL);
     group_after(job);
-    metrics_observe(METRIC_REPLY_SECONDS, job->platform->ops->name,
+    metrics_observe(METRIC_REPLY_SECONDS, job->platform->name,
                     (double)(uv_now(server.loop) - job->started) / 1000.0);
     platform_job_done(job->platform, job->msg);
     if (ch) {

@@ -19,6 +19,10 @@ void channel_shutdown(void);
  * finish it, 0 to let the skills have it. */
 typedef int channel_intercept_fn(struct job *job);
 void channel_set_intercept(channel_intercept_fn *fn);
+/* Who answers JOB where the channel names nobody: the persona its bot
+ * account is bound to (`discord "aiko" { persona = "aiko" }`), else the
+ * platform's default. */
+const struct persona *channel_home_persona(const struct job *job);
 /* Set who answers JOB. */
 void channel_speak_as(struct job *job, const struct persona *p);
 #endif

@@ -186,7 +186,8 @@ static void plan(struct run *r) {
     r->steps = xcalloc((size_t)cap, sizeof(*r->steps));
     if (m->event) {
         for (struct handler *hd = h->handlers; hd; hd = hd->next)
-            if (hd->kind == HANDLER_EVENT && hd->name && !strcmp(hd->name, m->event) && !hd->plugin->retired)
+            if (hd->kind == HANDLER_EVENT && hd->name && !strcmp(hd->name, m->event) && !hd->plugin->retired &&
+                (!r->job->persona || persona_allows_skill(r->job->persona, hd->plugin->name)))
                 r->steps[n++] = (struct candidate){ hd, 1 };
         r->nmain = n;
         r->n = n;

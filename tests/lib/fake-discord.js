@@ -28,6 +28,12 @@
 //   fake.force429.push({ route: 'POST /channels/{id}/messages', retryAfterMs: 300, global: false })
 //   fake.restDelayMs = 0
 //   fake.forbidChannels = new Set([id])         403 Missing Permissions there
+// Several bot accounts (each its own token, user and gateway sessions):
+//   const kenji = fake.addBot({ token: 'K', id: '900000000000000002', name: 'kenji-bot' })
+//   every bot's sessions see the guild's messages; a bot's post is echoed (with
+//   fake.echoToGateway) to every bot with that bot as the author;
+//   fake.waitForReady(0, ms, kenji.id); fake.mentionBot({ content, bot: kenji });
+//   posted messages carry author.id of the bot that sent them.
 // Checks:
 //   conn.sendTimes, conn.maxFrameBytes, fake.violations (gateway and REST limit breaches),
 //   fake.rest (every REST request), fake.messages (posted messages), fake.sessions.
@@ -320,6 +326,15 @@ function startFakeDiscord({
     off(ev, fn) { listeners[ev] = (listeners[ev] || []).filter((f) => f !== fn); },
     emit(ev, ...args) { for (const fn of (listeners[ev] || []).slice()) fn(...args); },
   };
+  // The bot accounts this Discord knows; the first is the one named by the options.
+  fake.bots = [{ token, id: botId, name: botName, applicationId }];
+  fake.addBot = ({ token: t, id, name, applicationId: app } = {}) => {
+    const bot = { token: t, id: id || snowflake(), name: name || `bot-${fake.bots.length + 1}`, applicationId: app || snowflake() };
+    fake.bots.push(bot);
+    return bot;
+  };
+  const botByToken = (t) => fake.bots.find((b) => b.token === t) || null;
+  const sessionBot = (s) => s.bot || fake.bots[0];
 
   // Wait for an event whose arguments satisfy PRED (checking CURRENT() first).
   function waitEvent(ev, pred, timeoutMs, what, current) {
@@ -338,14 +353,16 @@ function startFakeDiscord({
     });
   }
 
-  fake.liveSession = (shard = 0) => {
-    for (const s of fake.sessions.values()) if (s.shard[0] === shard && s.conn && !s.conn.closed && s.live) return s;
+  // BOTID: only that bot's sessions (default: any bot's).
+  const ofBot = (s, botId) => !botId || sessionBot(s).id === botId;
+  fake.liveSession = (shard = 0, botId) => {
+    for (const s of fake.sessions.values()) if (s.shard[0] === shard && ofBot(s, botId) && s.conn && !s.conn.closed && s.live) return s;
     return null;
   };
-  fake.connFor = (shard = 0) => { const s = fake.liveSession(shard); return s ? s.conn : null; };
+  fake.connFor = (shard = 0, botId) => { const s = fake.liveSession(shard, botId); return s ? s.conn : null; };
   // Resolve with the shard's session once it is READY (or RESUMED) on an open connection.
-  fake.waitForReady = (shard = 0, timeoutMs = 5000) => waitEvent('live', (s) => (s.shard[0] === shard ? s : null),
-    timeoutMs, `READY/RESUMED on shard ${shard}`, () => fake.liveSession(shard));
+  fake.waitForReady = (shard = 0, timeoutMs = 5000, botId) => waitEvent('live', (s) => (s.shard[0] === shard && ofBot(s, botId) ? s : null),
+    timeoutMs, `READY/RESUMED on shard ${shard}`, () => fake.liveSession(shard, botId));
   fake.waitForResume = (timeoutMs = 5000, after = 0) => waitEvent('resumed', (r) => (r.at >= after ? r : null),
     timeoutMs, 'successful Resume', () => fake.resumes.find((r) => r.ok && r.at >= after));
   fake.waitForIdentify = (pred = () => true, timeoutMs = 5000) => waitEvent('identify', (i) => (pred(i) ? i : null),
@@ -360,16 +377,21 @@ function startFakeDiscord({
     timeoutMs, 'matching interaction follow-up', () => fake.followups.find(pred));
   fake.waitFor = waitEvent;
 
-  // Queue a dispatch on SHARD's session (delivered now if connected, else on Resume).
-  fake.dispatch = (t, d, shard = 0) => {
-    let session = null;
-    for (const s of fake.sessions.values()) if (s.shard[0] === shard && !s.dead) session = s;
-    if (!session) throw new Error(`fake Discord: shard ${shard} has no session to dispatch ${t} on`);
-    session.seq += 1;
-    const ev = { op: OP.DISPATCH, s: session.seq, t, d };
-    session.events.push(ev);
-    if (session.conn && !session.conn.closed && session.live && !fake.zombie && !session.conn.zombie) session.conn.send(ev);
-    return ev;
+  // Queue a dispatch on SHARD's session of each bot (or only BOTID's), delivered
+  // now if connected, else on Resume. Every bot in the guild sees its events.
+  fake.dispatch = (t, d, shard = 0, botId) => {
+    const latest = new Map();   // bot id -> its newest live-or-resumable session
+    for (const s of fake.sessions.values()) if (s.shard[0] === shard && !s.dead && ofBot(s, botId)) latest.set(sessionBot(s).id, s);
+    if (latest.size === 0) throw new Error(`fake Discord: shard ${shard} has no session to dispatch ${t} on`);
+    let first = null;
+    for (const session of latest.values()) {
+      session.seq += 1;
+      const ev = { op: OP.DISPATCH, s: session.seq, t, d };
+      session.events.push(ev);
+      if (session.conn && !session.conn.closed && session.live && !fake.zombie && !session.conn.zombie) session.conn.send(ev);
+      if (!first) first = ev;
+    }
+    return first;
   };
 
   // A MESSAGE_CREATE from a user (not the bot) in CHANNEL.
@@ -425,12 +447,17 @@ function startFakeDiscord({
     return d;
   };
 
-  // A user's message that mentions the bot, so it is addressed to it.
-  fake.mentionBot = (opts = {}) => fake.messageCreate({
-    ...opts,
-    content: `<@${fake.botId}> ${opts.content || 'hello'}`,
-    mentions: [{ id: fake.botId, username: fake.botName, bot: true }],
-  });
+  // A user's message that mentions the bot (opts.bot: which one), so it is addressed to it.
+  fake.mentionBot = (opts = {}) => {
+    const bot = opts.bot || { id: fake.botId, name: fake.botName };
+    const rest = { ...opts };
+    delete rest.bot;
+    return fake.messageCreate({
+      ...rest,
+      content: `<@${bot.id}> ${opts.content || 'hello'}`,
+      mentions: [{ id: bot.id, username: bot.name, bot: true }],
+    });
+  };
 
   // ---- gateway ---------------------------------------------------------
 
@@ -453,39 +480,40 @@ function startFakeDiscord({
       const rec = { at: Date.now(), shard: shard[0], total: shard[1], intents: d.intents, conn, d };
       fake.identifies.push(rec);
       fake.emit('identify', rec);
-      if (d.token !== fake.token) { conn.close(4004, 'Authentication failed.'); break; }
+      const bot = botByToken(d.token);
+      if (!bot) { conn.close(4004, 'Authentication failed.'); break; }
       const closeCode = fake.identifyCloseFor[shard[0]] || fake.identifyClose;
       if (closeCode) { conn.close(closeCode, 'Scripted close.'); break; }
       if (conn.session) { conn.close(4005, 'Already authenticated.'); break; }
       if (shard[1] !== fake.shards && fake.strictShards) { conn.close(4010, 'Invalid shard.'); break; }
       if (fake.sessionStartRemaining <= 0) { conn.close(4004, 'Out of identifies.'); break; }
       fake.sessionStartRemaining--;
-      for (const s of fake.sessions.values()) if (s.shard[0] === shard[0]) s.dead = true;
-      const session = { id: crypto.randomBytes(16).toString('hex'), shard, seq: 0, events: [], conn: null, live: false };
+      for (const s of fake.sessions.values()) if (s.shard[0] === shard[0] && sessionBot(s) === bot) s.dead = true;
+      const session = { id: crypto.randomBytes(16).toString('hex'), shard, seq: 0, events: [], conn: null, live: false, bot };
       fake.sessions.set(session.id, session);
       conn.shard = shard[0];
       goLive(session, conn);
       fake.dispatch('READY', {
         v: 10,
-        user: { id: fake.botId, username: fake.botName, discriminator: '0', bot: true, avatar: null, global_name: null },
+        user: { id: bot.id, username: bot.name, discriminator: '0', bot: true, avatar: null, global_name: null },
         guilds: fake.readyGuilds,
         session_id: session.id,
         resume_gateway_url: fake.resumeUrl,
         shard,
-        application: { id: fake.applicationId, flags: 0 },
+        application: { id: bot.applicationId, flags: 0 },
         private_channels: [],
         relationships: [],
         user_settings: {},
         presences: [],
         guild_join_requests: [],
         geo_ordered_rtc_regions: [],
-      }, shard[0]);
+      }, shard[0], bot.id);
       break;
     }
     case OP.RESUME: {
       const d = msg.d || {};
       const session = fake.sessions.get(d.session_id);
-      const ok = !!session && !session.dead && d.token === fake.token && typeof d.seq === 'number' && d.seq <= session.seq;
+      const ok = !!session && !session.dead && d.token === sessionBot(session).token && typeof d.seq === 'number' && d.seq <= session.seq;
       const rec = { at: Date.now(), session_id: d.session_id, seq: d.seq, ok, conn };
       fake.resumes.push(rec);
       if (!ok) { conn.invalidSession(false); break; }
@@ -496,7 +524,7 @@ function startFakeDiscord({
       const from = Math.max(0, d.seq - fake.replayOverlap);
       for (const ev of session.events) if (ev.s > from) conn.send(ev);
       session.live = true;
-      fake.dispatch('RESUMED', null, session.shard[0]);
+      fake.dispatch('RESUMED', null, session.shard[0], sessionBot(session).id);
       fake.emit('resumed', rec);
       fake.emit('live', session);
       break;
@@ -578,8 +606,10 @@ function startFakeDiscord({
     const lim = limitCheck(route, major);
     if (lim.status) { rec.status = lim.status; json(res, lim.status, lim.body, lim.headers); return; }
     const h = lim.headers;
-    const auth = req.headers.authorization;
-    if (route !== 'GET /gateway' && auth !== `Bot ${fake.token}`) {
+    const auth = req.headers.authorization || '';
+    const bot = auth.startsWith('Bot ') ? botByToken(auth.slice(4)) : null;
+    rec.bot = bot ? bot.id : null;
+    if (route !== 'GET /gateway' && !bot) {
       rec.status = 401;
       json(res, 401, { message: '401: Unauthorized', code: 0 }, h);
       return;
@@ -598,7 +628,7 @@ function startFakeDiscord({
     } else if (route === 'GET /gateway') {
       reply(200, { url: fake.gatewayUrl });
     } else if (route === 'GET /users/@me') {
-      reply(200, { id: fake.botId, username: fake.botName, bot: true, discriminator: '0' });
+      reply(200, { id: bot.id, username: bot.name, bot: true, discriminator: '0' });
     } else if (route === 'POST /channels/{id}/messages') {
       if (!body || typeof body.content !== 'string' || body.content.length === 0) {
         reply(400, { message: 'Cannot send an empty message', code: 50006 });
@@ -606,7 +636,7 @@ function startFakeDiscord({
       }
       if ([...body.content].length > 2000) { reply(400, { message: 'Invalid Form Body', code: 50035 }); return; }
       const m = {
-        id: snowflake(), channel_id: p[2], content: body.content, author: { id: fake.botId, username: fake.botName, bot: true },
+        id: snowflake(), channel_id: p[2], content: body.content, author: { id: bot.id, username: bot.name, bot: true },
         allowed_mentions: body.allowed_mentions, message_reference: body.message_reference, at: Date.now(), body,
       };
       fake.messages.set(m.id, m);

@@ -75,7 +75,7 @@ static const struct config_key discord_keys[] = {
 };
 
 static const struct config_schema discord_schema = {
-    .kind = "discord", .value = CONFIG_TABLE, .keys = discord_keys, .validate = validate_discord,
+    .kind = "discord", .value = CONFIG_TABLE, .instances = 1, .keys = discord_keys, .validate = validate_discord,
 };
 
 void discord_config_register(void) {

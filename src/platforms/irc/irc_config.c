@@ -73,7 +73,7 @@ static const struct config_key irc_keys[] = {
 };
 
 static const struct config_schema irc_schema = {
-    .kind = "irc", .value = CONFIG_TABLE, .keys = irc_keys, .validate = validate_irc,
+    .kind = "irc", .value = CONFIG_TABLE, .instances = 1, .keys = irc_keys, .validate = validate_irc,
 };
 
 void irc_config_register(void) {

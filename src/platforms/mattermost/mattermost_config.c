@@ -55,7 +55,7 @@ static const struct config_key mattermost_keys[] = {
 };
 
 static const struct config_schema mattermost_schema = {
-    .kind = "mattermost", .value = CONFIG_TABLE, .keys = mattermost_keys, .validate = validate_mattermost,
+    .kind = "mattermost", .value = CONFIG_TABLE, .instances = 1, .keys = mattermost_keys, .validate = validate_mattermost,
 };
 
 void mattermost_config_register(void) {

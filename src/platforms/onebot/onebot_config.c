@@ -86,7 +86,7 @@ static const struct config_key onebot_keys[] = {
 };
 
 static const struct config_schema onebot_schema = {
-    .kind = "onebot", .value = CONFIG_TABLE, .keys = onebot_keys, .validate = validate_onebot,
+    .kind = "onebot", .value = CONFIG_TABLE, .instances = 1, .keys = onebot_keys, .validate = validate_onebot,
 };
 
 void onebot_config_register(void) {

@@ -546,7 +546,8 @@ static void on_event(struct slack *sl, json_t *payload, json_t *envelope) {
     struct redis_client *rc = sl->self->host->redis();
     if (rc && redis_client_ready(rc)) {
         char rkey[400], ttl[32];
-        snprintf(rkey, sizeof(rkey), "%sslack:seen:%s:%s", redis_client_prefix(rc), channel, ts);
+        /* Per bot account ("slack" or "slack:aiko"): two apps in one workspace both hear a message. */
+        snprintf(rkey, sizeof(rkey), "%s%s:seen:%s:%s", redis_client_prefix(rc), sl->self->name, channel, ts);
         snprintf(ttl, sizeof(ttl), "%ld", sl->ttl_s > 0 ? sl->ttl_s : 86400);
         const char *argv[] = { "SET", rkey, "1", "NX", "EX", ttl };
         struct pending *pe = xcalloc(1, sizeof(*pe));

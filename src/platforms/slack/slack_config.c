@@ -69,7 +69,7 @@ static const struct config_key slack_keys[] = {
 };
 
 static const struct config_schema slack_schema = {
-    .kind = "slack", .value = CONFIG_TABLE, .keys = slack_keys, .validate = validate_slack,
+    .kind = "slack", .value = CONFIG_TABLE, .instances = 1, .keys = slack_keys, .validate = validate_slack,
 };
 
 void slack_config_register(void) {

@@ -108,7 +108,7 @@ static const struct config_key telegram_keys[] = {
 };
 
 static const struct config_schema telegram_schema = {
-    .kind = "telegram", .value = CONFIG_TABLE, .keys = telegram_keys, .validate = validate_telegram,
+    .kind = "telegram", .value = CONFIG_TABLE, .instances = 1, .keys = telegram_keys, .validate = validate_telegram,
 };
 
 void telegram_config_register(void) {

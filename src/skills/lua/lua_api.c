@@ -187,7 +187,9 @@ static int core_send(lua_State *L) {
     size_t len;
     const char *text = luaL_checklstring(L, 3, &len);
     const char *persona = luaL_optstring(L, 4, NULL);
-    struct platform *pf = platform_find(platform);
+    struct job *job = task_job(t);
+    /* From a message's handler, its own platform means the bot account that heard it. */
+    struct platform *pf = job && !strcmp(platform, job->msg->platform) ? job->platform : platform_find(platform);
     if (!pf) {
         lua_pushnil(L);
         lua_pushfstring(L, "no platform named \"%s\"", platform);
@@ -387,6 +389,10 @@ void lua_api_push_message(lua_State *co, const struct job *job) {
         lua_pushstring(co, m->reaction);
         lua_setfield(co, -2, "reaction");
     }
+    if (m->identity) {
+        lua_pushstring(co, m->identity);
+        lua_setfield(co, -2, "identity");
+    }
     if (m->thread) {
         lua_pushstring(co, m->thread);
         lua_setfield(co, -2, "thread");
@@ -431,6 +437,12 @@ void lua_api_push_message(lua_State *co, const struct job *job) {
     if (json_object_get(p->def, "pacing")) {
         lua_json_push(co, json_object_get(p->def, "pacing"));
         lua_setfield(co, -2, "pacing");
+    }
+    /* This plugin's share of the persona's plugin_config, and nobody else's. */
+    json_t *own = json_object_get(json_object_get(p->def, "plugin_config"), plugin_of(co)->name);
+    if (json_is_object(own)) {
+        lua_json_push(co, own);
+        lua_setfield(co, -2, "plugin_config");
     }
     lua_setfield(co, -2, "persona");
 }

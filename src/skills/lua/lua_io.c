@@ -714,9 +714,13 @@ static int core_http_request(lua_State *L) {
 /* core.tools() -> the registered tools in the OpenAI tools format */
 static int core_tools(lua_State *L) {
     struct skill_host *h = server.rt->skills;
+    struct task *t = plugin_of(L)->running;
+    const struct job *job = t ? task_job(t) : NULL;
     json_t *list = json_array();
     for (struct handler *hd = dispatch_next(h, NULL); hd; hd = dispatch_next(h, hd)) {
         if (hd->kind != HANDLER_TOOL) continue;
+        /* One persona's tools are not another's (persona "aiko" { plugins = {...} }). */
+        if (job && job->persona && !persona_allows_skill(job->persona, hd->plugin->name)) continue;
         json_t *params = json_object_get(hd->spec, "parameters");
         json_t *fn = json_pack("{s:s, s:s, s:O}", "name", hd->name,
                                "description", json_string_value(json_object_get(hd->spec, "description"))
@@ -803,6 +807,9 @@ static int core_tool_call(lua_State *L) {
     size_t len;
     const char *args = luaL_optlstring(L, 2, "{}", &len);
     struct handler *hd = dispatch_find(server.rt->skills, HANDLER_TOOL, name);
+    const struct job *caller_job = task_job(t);
+    if (hd && caller_job && caller_job->persona && !persona_allows_skill(caller_job->persona, hd->plugin->name))
+        hd = NULL;
     if (!hd) {
         lua_pushfstring(L, "{\"error\":\"there is no tool named %s\"}", name);
         return 1;
