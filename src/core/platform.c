@@ -85,6 +85,17 @@ struct platform *platform_find(const char *name) {
     return first;
 }
 
+struct platform *platform_speaking_as(const char *platform, const char *persona) {
+    struct platform *unbound = NULL;
+    for (int i = 0; i < nplatforms; i++) {
+        struct platform *p = &platforms[i];
+        if (strcmp(p->ops->name, platform)) continue;
+        if (p->persona && persona && !strcmp(p->persona, persona)) return p;
+        if (!p->persona && (!unbound || !p->identity)) unbound = p;
+    }
+    return unbound ? unbound : platform_find(platform);
+}
+
 struct platform *platform_at(int i) {
     return i >= 0 && i < nplatforms ? &platforms[i] : NULL;
 }

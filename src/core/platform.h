@@ -96,6 +96,9 @@ void platform_reset(void);
 /* By instance name ("discord:aiko"); a bare platform name ("discord")
  * finds its unnamed instance, else its first identity. */
 struct platform *platform_find(const char *name);
+/* Where PERSONA speaks first on PLATFORM ("discord"): the account bound to
+ * it, else an unbound one (the unnamed first), else any. */
+struct platform *platform_speaking_as(const char *platform, const char *persona);
 /* Iterate: i from 0 until NULL. */
 struct platform *platform_at(int i);
 /* Add an adapter; its create() runs with B (whose name, if any, makes it

@@ -222,7 +222,7 @@ static void on_claim(redisReply *r, const char *err, void *data) {
     scheduler_hold(-1);
     const char *verdict = err ? "error" : r && r->type == REDIS_REPLY_STATUS ? r->str
                                         : r && r->type == REDIS_REPLY_STRING ? r->str : "error";
-    struct platform *pl = platform_find(a->platform);
+    struct platform *pl = platform_speaking_as(a->platform, a->persona);
     if (strcmp(verdict, "ok") || !pl || server.stopping) {
         metrics_inc(METRIC_MANNERS, strcmp(verdict, "ok") ? verdict : "gone", 1);
         log_debug("manners: %s does not speak first in %s:%s (%s)", a->persona, a->platform, a->channel,
