@@ -13,9 +13,11 @@ const { test, after } = require('../lib/tap');
 const { startFakeDiscord } = require('../lib/fake-discord');
 const { startFakeTelegram } = require('../lib/fake-telegram');
 const { startStack, AIKO, KENJI } = require('../lib/stack');
-const { checkConfig } = require('../lib/chorusd');
+const { checkConfig, startChorusd } = require('../lib/chorusd');
+const { startRedis } = require('../lib/redis');
+const { startFakeOpenAI } = require('../lib/fake-openai');
 const { writePlugins } = require('../lib/plugins');
-const { luaString, waitFor } = require('../lib/util');
+const { luaString, waitFor, httpGet } = require('../lib/util');
 
 const SRCDIR = process.env.CHORUS_SRCDIR ? path.resolve(process.env.CHORUS_SRCDIR) : path.resolve(__dirname, '..', '..');
 const CHORUSCTL = process.env.CHORUSCTL || path.join(SRCDIR, 'src', 'chorusctl');
@@ -134,17 +136,23 @@ test('two bot accounts in one channel: each answers as its persona, through its 
 });
 
 test('each persona has its own plugins and plugin settings: Kenji cannot run Aiko\'s quiz', async () => {
+  const model = await startFakeOpenAI();
   const personaExtra = [
-    'persona "aiko" { prompt = "You are Aiko, a cheerful companion.", model = "default", plugins = { "chat", "quiz", "weather" }, plugin_config = { weather = { units = "metric" } } }',
-    'persona "kenji" { prompt = "You are Kenji, a calm librarian.", model = "default", plugins = { "chat", "weather" } }',
+    `model "tooly" { provider = "openai", base_url = ${luaString(model.baseUrl)}, model = "gpt-test", capabilities = { "tools" } }`,
+    'persona "aiko" { prompt = "You are Aiko, a cheerful companion.", model = "tooly", plugins = { "chat", "quiz", "weather", "clock" }, plugin_config = { weather = { units = "metric" } } }',
+    'persona "kenji" { prompt = "You are Kenji, a calm librarian.", model = "tooly", plugins = { "chat", "weather" } }',
   ];
   const fake = await startFakeDiscord({ token: AIKO_TOKEN, botId: '900000000000000001', botName: 'aiko-bot' });
   after(() => fake.close());
   const kenji = fake.addBot({ token: KENJI_TOKEN, id: '900000000000000002', name: 'kenji-bot' });
   const aiko = fake.bots[0];
   const account = (name, envName) => `discord ${luaString(name)} { token = env(${luaString(envName)}), api_base = ${luaString(fake.apiBase)}, time_scale = 0.005, persona = ${luaString(name)} }`;
-  const dir = writePlugins(PLUGINS);
+  const dir = writePlugins({
+    ...PLUGINS,
+    clock: { init: 'chorus.tool("clock_time", { description = "the time now", parameters = { type = "object", properties = {} } }, function() return { time = "noon" } end)' },
+  });
   const stack = await startStack({
+    fake: model,
     configOptions: {
       personas: [],
       extra: [...personaExtra, account('aiko', 'AIKO_TOKEN'), account('kenji', 'KENJI_TOKEN'),
@@ -169,6 +177,18 @@ test('each persona has its own plugins and plugin settings: Kenji cannot run Aik
   assert.equal((await replyFrom(fake, aiko, w1)).content, 'WEATHER for aiko in metric');
   const w2 = fake.mentionBot({ bot: kenji, content: '!weather' });
   assert.equal((await replyFrom(fake, kenji, w2)).content, 'WEATHER for kenji in imperial');
+
+  // Models are offered only the tools of the speaker's plugins.
+  const toolsOffered = (who) => {
+    const req = model.requests.filter((r) => r.body.messages[0].content.startsWith(`You are ${who}`)).at(-1);
+    return (req.body.tools || []).map((t) => t.function.name);
+  };
+  const c1 = fake.mentionBot({ bot: aiko, content: 'what time is it?' });
+  await replyFrom(fake, aiko, c1);
+  assert.ok(toolsOffered('Aiko').includes('clock_time'), `Aiko's model sees her clock (${toolsOffered('Aiko')})`);
+  const c2 = fake.mentionBot({ bot: kenji, content: 'what time is it?' });
+  await replyFrom(fake, kenji, c2);
+  assert.ok(!toolsOffered('Kenji').includes('clock_time'), `Kenji's model is not offered Aiko's clock (${toolsOffered('Kenji')})`);
 });
 
 test('the same for Telegram: two bots, each with its own token, answering as their personas', async () => {
@@ -232,4 +252,50 @@ test('config mistakes about identities are named at their line', async () => {
   const ok = await check(['discord { token = env("T1"), persona = "aiko" }', 'discord "aiko" { token = env("T2"), persona = "aiko" }']);
   assert.equal(ok.code, 0, ok.stderr);
   assert.ok(!/token-one-for-tests|token-two-for-tests/.test(ok.stdout + ok.stderr + unknown.stderr), 'no token shown');
+});
+
+test('scaled out: the gateway holds both accounts, a worker answers as each account\'s persona, and replies leave through the right account', { timeout: 60000 }, async () => {
+  const redis = await startRedis();
+  const model = await startFakeOpenAI();
+  speakAsPrompt(model);
+  const fake = await startFakeDiscord({ token: AIKO_TOKEN, botId: '900000000000000001', botName: 'aiko-bot' });
+  after(() => fake.close());
+  const kenji = fake.addBot({ token: KENJI_TOKEN, id: '900000000000000002', name: 'kenji-bot' });
+  const aiko = fake.bots[0];
+  fake.echoToGateway = true;
+  const q = luaString;
+  const account = (name, envName) => `discord ${q(name)} { token = env(${q(envName)}), api_base = ${q(fake.apiBase)}, time_scale = 0.05, persona = ${q(name)} }`;
+  const config = [
+    'listen "127.0.0.1:0"',
+    'admin_socket "off"',
+    `redis ${q(redis.url)} { prefix = "ids:", timeout_ms = 3000, reconnect_min_ms = 20, reconnect_max_ms = 200 }`,
+    `model "default" { provider = "openai", base_url = ${q(model.baseUrl)}, model = "gpt-test" }`,
+    `persona "aiko" { prompt = ${q(AIKO.prompt)}, model = "default" }`,
+    `persona "kenji" { prompt = ${q(KENJI.prompt)}, model = "default" }`,
+    'default_persona "aiko"',
+    account('aiko', 'AIKO_TOKEN'),
+    account('kenji', 'KENJI_TOKEN'),
+    'scale { partitions = 2, lease_ms = 1500, heartbeat_ms = 200, visibility_timeout_ms = 800, block_ms = 3000 }',
+    '',
+  ].join('\n');
+  const env = { AIKO_TOKEN, KENJI_TOKEN };
+  await startChorusd({ config, args: ['--role', 'gateway'], env, readyTimeoutMs: 20000 });
+  await fake.waitForReady(0, 20000, aiko.id);
+  await fake.waitForReady(0, 20000, kenji.id);
+  const worker = await startChorusd({ config, args: ['--role', 'worker'], env, readyTimeoutMs: 20000 });
+  await waitFor(async () => (await httpGet(`${worker.url}/readyz`)).status === 200, { timeoutMs: 20000, what: 'the worker to be ready' });
+
+  const m1 = fake.mentionBot({ bot: kenji, content: 'hello from the other side' });
+  const r1 = await replyFrom(fake, kenji, m1, 20000);
+  assert.match(r1.content, /^Kenji says: .*hello from the other side/);
+  const m2 = fake.mentionBot({ bot: aiko, content: 'and hello Aiko' });
+  const r2 = await replyFrom(fake, aiko, m2, 20000);
+  assert.match(r2.content, /^Aiko says: .*and hello Aiko/);
+  // Kenji's reply to m2 would come after his (silent) turn on it: his next answer shows he had none.
+  const m3 = fake.mentionBot({ bot: kenji, content: 'one more' });
+  await replyFrom(fake, kenji, m3, 20000);
+  assert.equal(fake.posted.filter((p) => p.message_reference && p.message_reference.message_id === m2.id).length, 1,
+    'only Aiko answered the message for her');
+  assert.equal(fake.posted.filter((p) => p.message_reference && p.message_reference.message_id === m1.id).length, 1,
+    'only Kenji answered the message for him');
 });
