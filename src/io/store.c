@@ -375,6 +375,11 @@ int store_job_context(struct redis_client *rc, const char *platform, const char 
     join3(rk, sizeof(rk), prefix, "roles:", e2);
     join3(fu, sizeof(fu), prefix, "flood:user:", e2);
     join3(fc, sizeof(fc), prefix, "flood:channel:", esc);
+    if (flood && flood->scope) {
+        size_t nu = strlen(fu), nc = strlen(fc);
+        snprintf(fu + nu, sizeof(fu) - nu, "@%s", flood->scope);
+        snprintf(fc + nc, sizeof(fc) - nc, "@%s", flood->scope);
+    }
     format_seconds(now, sizeof(now), flood ? flood->now : 0);
     format_number(ub, sizeof(ub), flood ? flood->user_burst : 0);
     format_number(up, sizeof(up), flood && flood->user_per_s > 0 ? flood->user_per_s : 1);

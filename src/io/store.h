@@ -58,6 +58,9 @@ struct store_flood {
     double now;
     double user_burst, user_per_s;
     double channel_burst, channel_per_s;
+    /* The bot account counting ("aiko"), or NULL: each named account keeps
+     * its own buckets, since every account in a channel hears each message. */
+    const char *scope;
 };
 typedef void store_context_fn(const struct store_context *ctx, const char *err, void *data);
 int store_job_context(struct redis_client *rc, const char *platform, const char *channel, const char *user,

@@ -335,6 +335,7 @@ static void job_start(struct job *job) {
         .now = server_now(),
         .user_burst = config_int(fb, "user_burst", 0), .user_per_s = config_int(fb, "user_per_s", 60),
         .channel_burst = config_int(fb, "channel_burst", 0), .channel_per_s = config_int(fb, "channel_per_s", 60),
+        .scope = job->platform->identity,
     };
     if (store_job_context(server.redis, job->msg->platform, job->msg->channel, job->msg->author.id, def->name,
                           &flood, on_context, job) < 0) {

@@ -88,7 +88,8 @@ function chorusctl(stack, ...args) {
 }
 
 test('two bot accounts in one channel: each answers as its persona, through its own account, and ignores both bots', async () => {
-  const { fake, stack, aiko, kenji } = await twoDiscordBots();
+  // Both accounts hear each of Ann's four messages: each counts them once, in its own bucket.
+  const { fake, stack, aiko, kenji } = await twoDiscordBots({ configExtra: 'flood { user_burst = 4, user_per_s = 3600 }' });
 
   // Ann asks Aiko; only Aiko's account answers, as Aiko.
   const m1 = fake.mentionBot({ bot: aiko, content: 'what do you like?' });
