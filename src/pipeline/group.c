@@ -86,6 +86,16 @@ static double state_time(const json_t *state, const char *field) {
     return v ? strtod(v, NULL) : 0;
 }
 
+/* The manners hash field BASE ("spoke", "auto") of the job's bot account:
+ * a named account keeps its own ("spoke@aiko"), as two bots in a channel
+ * each follow their own conversation. */
+static const char *state_field(const struct job *job, const char *base, char *out, size_t len) {
+    const char *identity = job->platform ? job->platform->identity : NULL;
+    if (!identity) return base;
+    snprintf(out, len, "%s@%s", base, identity);
+    return out;
+}
+
 void group_gate(struct job *job) {
     const struct chat_message *msg = job->msg;
     if (msg->event || msg->direct || !job->persona) return;
@@ -93,10 +103,12 @@ void group_gate(struct job *job) {
     effective(job->rt, job->persona, msg->platform, msg->channel, job->manners, &m);
     if (m.reply == MANNERS_UNSET) return;
     const char *nick = persona_card_str(job->persona, "nickname");
+    char fs[80], fa[80];
     struct manners_seen s = {
         .text = msg->text, .direct = 0,
         .names = { job->persona->name, job->persona->display_name, *nick ? nick : NULL, NULL },
-        .now = vclock_now(), .spoke_at = state_time(job->manners, "spoke"), .auto_at = state_time(job->manners, "auto"),
+        .now = vclock_now(), .spoke_at = state_time(job->manners, state_field(job, "spoke", fs, sizeof(fs))),
+        .auto_at = state_time(job->manners, state_field(job, "auto", fa, sizeof(fa))),
         .roll = roll(),
     };
     const char *why;
@@ -150,7 +162,8 @@ static void after_proactive(struct job *job) {
         char now[32];
         snprintf(now, sizeof(now), "%.3f", vclock_now());
         store_channel_key(server.redis, msg->platform, msg->channel, ":manners", key, sizeof(key));
-        const char *a1[4] = { "HSET", key, "spoke", now };
+        char fs[80];
+        const char *a1[4] = { "HSET", key, state_field(job, "spoke", fs, sizeof(fs)), now };
         redis_command(server.redis, ignore, NULL, 4, a1, NULL);
         log_info("manners: %s spoke first in %s:%s", job->persona->name, msg->platform, msg->channel);
         return;
@@ -180,7 +193,8 @@ void group_after(struct job *job) {
     scheduler_key(timers, sizeof(timers));
     if (job->replies > 0) {
         store_channel_key(server.redis, msg->platform, msg->channel, ":manners", key, sizeof(key));
-        const char *a1[6] = { "HSET", key, "spoke", ts, "auto", ts };
+        char fs[80], fa[80];
+        const char *a1[6] = { "HSET", key, state_field(job, "spoke", fs, sizeof(fs)), ts, state_field(job, "auto", fa, sizeof(fa)), ts };
         redis_command(server.redis, ignore, NULL, job->invited == 2 ? 6 : 4, a1, NULL);
         if (member) {
             const char *a3[4] = { "ZADD", timers, due, member };

@@ -49,7 +49,7 @@ end)`,
 };
 
 // Two Discord bot accounts on one fake Discord, each bound to a persona.
-async function twoDiscordBots({ configExtra = '' } = {}) {
+async function twoDiscordBots({ configExtra = '', personas = [AIKO, KENJI] } = {}) {
   const fake = await startFakeDiscord({ token: AIKO_TOKEN, botId: '900000000000000001', botName: 'aiko-bot' });
   after(() => fake.close());
   const kenji = fake.addBot({ token: KENJI_TOKEN, id: '900000000000000002', name: 'kenji-bot' });
@@ -65,7 +65,7 @@ async function twoDiscordBots({ configExtra = '' } = {}) {
     configExtra,
   ].join('\n');
   const stack = await startStack({
-    configOptions: { extra, personas: [AIKO, KENJI] },
+    configOptions: { extra, personas },
     env: { AIKO_TOKEN, KENJI_TOKEN },
     waitReady: false,
   });
@@ -190,6 +190,23 @@ test('each persona has its own plugins and plugin settings: Kenji cannot run Aik
   const c2 = fake.mentionBot({ bot: kenji, content: 'what time is it?' });
   await replyFrom(fake, kenji, c2);
   assert.ok(!toolsOffered('Kenji').includes('clock_time'), `Kenji's model is not offered Aiko's clock (${toolsOffered('Kenji')})`);
+});
+
+test('with reply = "auto", a question follows up whoever spoke last to Ann, not the other bot', async () => {
+  const persona = (p) => `persona ${luaString(p.name)} { prompt = ${luaString(p.prompt)}, model = "default", reply = "auto", followup_ms = 600000, reply_cooldown_ms = 0 }`;
+  const { fake, aiko, kenji } = await twoDiscordBots({ personas: [], configExtra: [persona(AIKO), persona(KENJI)].join('\n') });
+  const m1 = fake.mentionBot({ bot: aiko, content: 'hi Aiko, shall we plan the picnic?' });
+  await replyFrom(fake, aiko, m1);
+  // Not addressed to anyone: a question right after Aiko spoke is for Aiko.
+  const q = fake.messageCreate({ content: 'what should we bring?' });
+  const r = await fake.waitForMessage((p) => p.message_reference && p.message_reference.message_id === q.id);
+  assert.equal(r.author.id, aiko.id, 'Aiko follows up her own conversation');
+  assert.match(r.content, /^Aiko says: /);
+  // Kenji's next answer comes after his turn on the question: he stayed quiet on it.
+  const m2 = fake.mentionBot({ bot: kenji, content: 'Kenji, any book for the picnic?' });
+  await replyFrom(fake, kenji, m2);
+  const onQ = fake.posted.filter((p) => p.message_reference && p.message_reference.message_id === q.id);
+  assert.deepEqual(onQ.map((p) => p.author.id), [aiko.id], 'only Aiko answered the follow-up question');
 });
 
 test('the same for Telegram: two bots, each with its own token, answering as their personas', async () => {
