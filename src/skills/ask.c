@@ -142,8 +142,9 @@ int ask_take(struct job *job) {
     const struct chat_message *m = job->msg;
     if (m->event || !m->author.id) return 0;
     struct ask *a = asks;
-    while (a && !(a->job != job && !strcmp(a->author, m->author.id) && !strcmp(a->channel, m->channel) &&
-                  !strcmp(a->platform, m->platform)))
+    /* The same bot account too: with two bots in a channel, each hears the answer. */
+    while (a && !(a->job != job && a->job->platform == job->platform && !strcmp(a->author, m->author.id) &&
+                  !strcmp(a->channel, m->channel) && !strcmp(a->platform, m->platform)))
         a = a->next;
     if (!a) return 0;
     unlink_ask(a);

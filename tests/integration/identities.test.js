@@ -39,7 +39,10 @@ function speakAsPrompt(fake) {
 
 const PLUGINS = {
   quiz: {
-    init: 'chorus.command("quiz", { help = "a quiz question" }, function(msg) msg:reply("QUIZ: what is the capital of Peru?") end)',
+    init: `chorus.command("quiz", { help = "a quiz question" }, function(msg)
+  local answer = msg:ask("QUIZ: what is the capital of Peru?", { timeout = 20 })
+  if answer then msg:reply(answer.text:lower():find("lima") and "QUIZ: right!" or "QUIZ: no, Lima") end
+end)`,
   },
   weather: {
     init: `chorus.command("weather", { help = "the forecast" }, function(msg)
@@ -168,6 +171,11 @@ test('each persona has its own plugins and plugin settings: Kenji cannot run Aik
 
   const q1 = fake.mentionBot({ bot: aiko, content: '!quiz' });
   assert.match((await replyFrom(fake, aiko, q1)).content, /^QUIZ: /, 'Aiko runs her quiz');
+  // Ann's next message answers Aiko's quiz; said to Kenji, Kenji answers it too, each through his own account.
+  const ans = fake.mentionBot({ bot: kenji, content: 'Lima?' });
+  const right = await fake.waitForMessage((p) => p.author.id === aiko.id && p.content === 'QUIZ: right!');
+  assert.equal(right.message_reference.message_id, q1.id, 'the quiz\'s verdict answers the quiz');
+  assert.match((await replyFrom(fake, kenji, ans)).content, /^Kenji says: .*Lima\?/);
   const q2 = fake.mentionBot({ bot: kenji, content: '!quiz' });
   const k = await replyFrom(fake, kenji, q2);
   assert.doesNotMatch(k.content, /QUIZ/, 'the quiz is not Kenji\'s: he just chats');
