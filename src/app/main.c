@@ -262,6 +262,7 @@ static int main_reload(char *err, size_t errlen) {
     runtime_release(old_rt);
     scheduler_sync(rt->skills);
     plugin_watch_sync(rt->skills, watch_enabled(rt));
+    platform_rebind(cfg);
     platform_commands_changed();
     log_info("reload: config and plugins reloaded");
     return 0;

@@ -96,6 +96,31 @@ struct platform *platform_speaking_as(const char *platform, const char *persona)
     return unbound ? unbound : platform_find(platform);
 }
 
+/* The statement of P in CFG (a worker's stand-in is named after it), or NULL. */
+static const struct config_block *platform_block(const struct platform *p, const struct config *cfg) {
+    char kind[64];
+    snprintf(kind, sizeof(kind), "%s", p->ops->config_kind ? p->ops->config_kind : p->name);
+    char *colon = strchr(kind, ':');
+    if (colon) *colon = '\0';
+    for (struct config_block *b = config_first(cfg, kind); b; b = config_next(b, kind))
+        if (p->identity ? b->name && !strcmp(b->name, p->identity) : !b->name) return b;
+    return NULL;
+}
+
+void platform_rebind(const struct config *cfg) {
+    for (int i = 0; i < nplatforms; i++) {
+        struct platform *p = &platforms[i];
+        const struct config_block *b = platform_block(p, cfg);
+        if (!b) continue;   /* gone from the config: the account runs on until a restart */
+        const char *persona = config_identity_persona(b);
+        if (!persona && !p->persona) continue;
+        if (persona && p->persona && !strcmp(persona, p->persona)) continue;
+        log_info("reload: %s now speaks as %s", p->name, persona ? persona : "the channel's persona");
+        free(p->persona);
+        p->persona = persona ? xstrdup(persona) : NULL;
+    }
+}
+
 struct platform *platform_at(int i) {
     return i >= 0 && i < nplatforms ? &platforms[i] : NULL;
 }

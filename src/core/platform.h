@@ -14,6 +14,7 @@
 
 struct chat_message;
 struct platform;
+struct config;
 struct config_block;
 struct command_list;
 struct http_client;
@@ -106,6 +107,8 @@ struct platform *platform_at(int i);
  * create() refused. */
 struct platform *platform_add(const struct platform_ops *ops, const struct platform_host *host,
                               const struct config_block *b);
+/* A reload: each account takes the persona its statement in CFG binds it to. */
+void platform_rebind(const struct config *cfg);
 /* Install where received messages go. */
 void platform_set_sink(platform_sink_fn *sink);
 /* Install where replies leave (NULL: straight to the adapter's send). */

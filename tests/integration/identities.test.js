@@ -6,6 +6,7 @@
 // Each persona has its own plugins (Kenji cannot run Aiko's quiz) and its own
 // plugin settings. The operator sees both accounts in status. The same works
 // for Telegram, and config mistakes are named at their line.
+const fs = require('node:fs');
 const path = require('node:path');
 const assert = require('node:assert/strict');
 const { execFile } = require('node:child_process');
@@ -91,8 +92,8 @@ function chorusctl(stack, ...args) {
 }
 
 test('two bot accounts in one channel: each answers as its persona, through its own account, and ignores both bots', async () => {
-  // Both accounts hear each of Ann's four messages: each counts them once, in its own bucket.
-  const { fake, stack, aiko, kenji } = await twoDiscordBots({ configExtra: 'flood { user_burst = 4, user_per_s = 3600 }' });
+  // Both accounts hear each of Ann's five messages: each counts them once, in its own bucket.
+  const { fake, stack, aiko, kenji } = await twoDiscordBots({ configExtra: 'flood { user_burst = 5, user_per_s = 3600 }' });
 
   // Ann asks Aiko; only Aiko's account answers, as Aiko.
   const m1 = fake.mentionBot({ bot: aiko, content: 'what do you like?' });
@@ -136,7 +137,17 @@ test('two bot accounts in one channel: each answers as its persona, through its 
   assert.ok(names.includes('discord:aiko=discord/aiko/aiko/true'), names.join(' '));
   assert.ok(names.includes('discord:kenji=discord/kenji/kenji/true'), names.join(' '));
   const metrics = await (await fetch(`${stack.chorus.url}/metrics`)).text();
-  assert.match(metrics, /platform="discord:aiko"|"discord:aiko"/, 'metrics are labelled per account');
+  assert.match(metrics, /chorus_platform_ready\{platform="discord:aiko"\} 1/, 'metrics are labelled per account');
+
+  // The operator gives Kenji's account to a new persona with a reload.
+  const moved = stack.config.replace('persona = "kenji" }', 'persona = "haru" }') +
+    'persona "haru" { prompt = "You are Haru, a sleepy cat.", model = "default" }\n';
+  assert.notEqual(moved, stack.config);
+  fs.writeFileSync(stack.chorus.configFile, moved);
+  stack.chorus.proc.kill('SIGHUP');
+  await stack.chorus.waitForLog(/reload: discord:kenji now speaks as haru/, 5000);
+  const m5 = fake.mentionBot({ bot: kenji, content: 'who are you now?' });
+  assert.match((await replyFrom(fake, kenji, m5)).content, /^Haru says: /);
 });
 
 test('each persona has its own plugins and plugin settings: Kenji cannot run Aiko\'s quiz', async () => {
