@@ -572,6 +572,47 @@ static void test_binary_chunk_names_file(void) {
         note("error was", err);
 }
 
+/* Mira gives Aiko and Kenji each a Discord account of their own, keeps
+ * the old unnamed bot, and names each statement's persona. */
+static void test_identities(void) {
+    const char *text =
+        "persona \"aiko\" { prompt = \"You are Aiko.\" }\n"                           /* 1 */
+        "persona \"kenji\" { prompt = \"You are Kenji.\" }\n"                         /* 2 */
+        "discord \"aiko\" { token = \"t-aiko\", persona = \"aiko\" }\n"             /* 3 */
+        "discord \"kenji\" { token = \"t-kenji\", persona = \"kenji\" }\n"          /* 4 */
+        "discord { token = \"t-old\" }\n"                                           /* 5 */
+        "telegram(\"aiko\", { token = \"1:t\", persona = \"aiko\" })\n";            /* 6 */
+    struct config *cfg = NULL;
+    char path[PATH_MAX], err[2048];
+    int rc = load_text("ids.lua", text, &cfg, path, sizeof path, err, sizeof err);
+
+    if (!is_int(rc, 0, "named accounts beside the unnamed one load")) note("error was", err);
+    if (rc == 0) {
+        int n = 0;
+        for (struct config_block *b = config_first(cfg, "discord"); b; b = config_next(b, "discord")) n++;
+        is_int(n, 3, "  three discord statements, in file order");
+        struct config_block *k = config_find(cfg, "discord", "kenji");
+        ok(k && !strcmp(config_str(k, "persona", ""), "kenji"), "  kenji's account speaks as kenji");
+        ok(config_find(cfg, "telegram", "aiko") != NULL, "  the call form kind(\"name\", { ... }) works too");
+    }
+    config_free(cfg);
+
+    expect_error("two unnamed discord statements", "ids2.lua",
+                 "discord { token = \"a\" }\n"
+                 "discord { token = \"b\" }\n", 2, "discord is set twice without a name (first at line 1)");
+    expect_error("one name used twice", "ids3.lua",
+                 "irc \"aiko\" { url = \"irc://irc.example.org:6667\", nick = \"aiko\" }\n"
+                 "irc \"aiko\" { url = \"irc://irc.example.org:6667\", nick = \"aiko2\" }\n", 2,
+                 "irc \"aiko\" is defined twice (first at line 1)");
+    expect_error("an account bound to a persona nobody defined", "ids4.lua",
+                 "mattermost \"haru\" { url = \"http://127.0.0.1:1\", token = \"t\", persona = \"haru\" }\n", 1,
+                 "speaks as persona \"haru\", which is not defined");
+    expect_error("a name that would clash with platform:channel", "ids5.lua",
+                 "discord \"a b\" { token = \"t\" }\n", 1, "without ':' or spaces");
+    expect_error("persona is a string", "ids6.lua",
+                 "discord { token = \"t\", persona = 3 }\n", 1, "'persona' must be a string");
+}
+
 int main(void) {
     char tmpl[] = "/tmp/chorus-test-config-XXXXXX";
     modules_register();   /* every module's statements, as chorusd has them */
@@ -593,6 +634,7 @@ int main(void) {
     test_missing_file();
     test_binary_chunk_names_file();
     test_config_int_saturates();
+    test_identities();
 
     for (int i = ncreated - 1; i >= 0; i--) {
         remove(created[i]);
