@@ -3,7 +3,8 @@
 // against it: a discord.js v14 echo bot (bench/discord/djs-bot.js) comes
 // online on it, answers a DM, and rides out a dropped connection, an op 7
 // Reconnect and an op 9 Invalid Session the way chorusd does, answering each
-// message exactly once.
+// message exactly once; and two discord.js bots with their own tokens share
+// one fake guild the way chorusd's named accounts do.
 const fs = require('node:fs');
 const path = require('node:path');
 const assert = require('node:assert/strict');
@@ -38,9 +39,15 @@ function nodeModules() {
 async function startDjsBot() {
   const fake = await startFakeDiscord({ token: TOKEN, heartbeatMs: 500 });
   after(() => fake.close());
+  const { log } = await spawnDjs(fake, TOKEN);
+  return { fake, log };
+}
+
+// A discord.js echo bot logged in to FAKE with TOKEN; resolves once it is ready.
+async function spawnDjs(fake, token) {
   const nodePath = nodeModules().join(path.delimiter);
   const proc = spawn(process.execPath, [BOT], {
-    env: { ...process.env, DISCORD_TOKEN: TOKEN, DISCORD_API: fake.apiBase, NODE_PATH: nodePath },
+    env: { ...process.env, DISCORD_TOKEN: token, DISCORD_API: fake.apiBase, NODE_PATH: nodePath },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let log = '';
@@ -52,7 +59,7 @@ async function startDjsBot() {
     if (Date.now() - started > 20000) throw new Error(`discord.js did not become ready:\n${log.slice(-2000)}`);
     await delay(50);
   }
-  return { fake, log: () => log };
+  return { log: () => log };
 }
 
 // The bot's answers to message M.
@@ -102,4 +109,35 @@ test('discord.js follows op 7 with a resume and op 9 (not resumable) with a fres
   await fake.waitForIdentify(() => fake.identifies.length >= 2, 20000);
   await fake.waitForReady(0, 20000);
   assert.equal((await dmAndEcho(fake, 'after op 9')).reply.content, 'echo: after op 9');
+});
+
+test('two discord.js bots with their own tokens on one fake: each is itself, hears the guild, and ignores both bots\' posts', async () => {
+  const fake = await startFakeDiscord({ token: TOKEN, heartbeatMs: 500 });
+  after(() => fake.close());
+  fake.echoToGateway = true;
+  const second = fake.addBot({ token: 'MTk4NjIyNDgzNDcxOTI1MjQ5.fake.second-token-for-djs', id: '900000000000000002', name: 'second-bot' });
+  await spawnDjs(fake, TOKEN);
+  await spawnDjs(fake, second.token);
+  await fake.waitForReady(0, 20000, fake.bots[0].id);
+  await fake.waitForReady(0, 20000, second.id);
+  // The guild both bots are in, with its one text channel, as its GUILD_CREATE carries it.
+  const guildId = '200000000000000001';
+  fake.dispatch('GUILD_CREATE', {
+    id: guildId, name: 'Picnic club', owner_id: '700000000000000001', joined_at: new Date().toISOString(), large: false,
+    unavailable: false, member_count: 3, features: [], emojis: [], stickers: [], members: [], presences: [], voice_states: [],
+    threads: [], stage_instances: [], guild_scheduled_events: [], afk_timeout: 300, verification_level: 0,
+    default_message_notifications: 0, explicit_content_filter: 0, mfa_level: 0, system_channel_flags: 0, premium_tier: 0,
+    preferred_locale: 'en-US', nsfw_level: 0, premium_progress_bar_enabled: false,
+    roles: [{ id: guildId, name: '@everyone', permissions: '1024', position: 0, color: 0, hoist: false, managed: false, mentionable: false, flags: 0 }],
+    channels: [{ id: '100000000000000001', type: 0, name: 'general', guild_id: guildId, position: 0, permission_overwrites: [], nsfw: false, parent_id: null }],
+  });
+  const m = fake.messageCreate({ content: 'hello both' });
+  await fake.waitFor('message', () => answersTo(fake, m).length === 2, 10000, 'two echoes', () => answersTo(fake, m).length === 2);
+  const authors = answersTo(fake, m).map((p) => p.author.id).sort();
+  assert.deepEqual(authors, [fake.bots[0].id, second.id], 'each bot answered once, as itself');
+  // Each echo came back to both bots as a bot's message; neither answered it.
+  const m2 = fake.messageCreate({ content: 'and again' });
+  await fake.waitFor('message', () => answersTo(fake, m2).length === 2, 10000, 'two more echoes', () => answersTo(fake, m2).length === 2);
+  assert.equal(fake.posted.length, 4, 'no bot answered a bot');
+  assert.deepEqual(fake.violations, [], 'no gateway or REST limit was broken');
 });
