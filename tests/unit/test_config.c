@@ -609,6 +609,14 @@ static void test_identities(void) {
                  "speaks as persona \"haru\", which is not defined");
     expect_error("a name that would clash with platform:channel", "ids5.lua",
                  "discord \"a b\" { token = \"t\" }\n", 1, "without ':' or spaces");
+    expect_error("two reverse OneBot accounts on one path", "ids7.lua",
+                 "onebot \"aiko\" { listen = \"/onebot/v11/ws\" }\n"
+                 "onebot \"kenji\" { listen = \"/onebot/v11/ws\" }\n", 2,
+                 "listen \"/onebot/v11/ws\" is already the onebot statement's at line 1");
+    expect_error("two Telegram webhooks on the default path", "ids8.lua",
+                 "telegram \"aiko\" { token = \"1:a\", webhook = { url = \"https://h/a\", secret = \"s1\" } }\n"
+                 "telegram \"kenji\" { token = \"2:b\", webhook = { url = \"https://h/k\", secret = \"s2\" } }\n", 2,
+                 "webhook.path \"/telegram/webhook\" is already the telegram statement's at line 1");
     expect_error("persona is a string", "ids6.lua",
                  "discord { token = \"t\", persona = 3 }\n", 1, "'persona' must be a string");
 }

@@ -30,6 +30,13 @@ static int validate_onebot(const struct config *cfg, const struct config_block *
         snprintf(err, errlen, "onebot: listen is a path on chorusd's listener, e.g. \"/onebot/v11/ws\"");
         return -1;
     }
+    for (struct config_block *o = config_first(cfg, "onebot"); *listen && o && o != b; o = config_next(o, "onebot")) {
+        if (!strcmp(config_str(o, "listen", ""), listen)) {
+            snprintf(err, errlen, "onebot: listen \"%s\" is already the onebot statement's at line %d; "
+                     "give each bot account its own path", listen, o->line);
+            return -1;
+        }
+    }
     if (*listen && cfg->listen_port < 0) {
         snprintf(err, errlen, "onebot: listen (reverse websocket) needs chorusd's listener, but it is off (listen \"off\"); use url (forward) or turn the listener on");
         return -1;

@@ -58,6 +58,8 @@ struct onebot_link {
     int api_up;                            /* the up callback was given */
     int accept_api, accept_events;         /* what the upgrade being accepted carries */
     char accept_self[24];
+    struct web_route route;                /* reverse: its own path (several accounts, several paths) */
+    int routed;
 };
 
 static int open_conns;
@@ -504,7 +506,7 @@ static void rev_closed(void *conn) {
     free(c);
 }
 
-static struct web_route rev_route = {
+static const struct web_route rev_route = {
     .ws_accept = rev_accept, .ws_open = rev_open, .ws_receive = rev_receive,
     .ws_writable = rev_writable, .ws_closed = rev_closed,
 };
@@ -548,9 +550,11 @@ struct onebot_link *onebot_link_new(uv_loop_t *loop, struct lws_context *ctx, co
         }
         link_connect(l);
     } else {
-        rev_route.path = l->listen;
-        rev_route.data = l;
-        web_route_add(&rev_route);
+        l->route = rev_route;
+        l->route.path = l->listen;
+        l->route.data = l;
+        web_route_add(&l->route);
+        l->routed = 1;
         log_info("onebot: waiting for the OneBot implementation to connect at %s", l->listen);
     }
     return l;
@@ -558,9 +562,9 @@ struct onebot_link *onebot_link_new(uv_loop_t *loop, struct lws_context *ctx, co
 
 void onebot_link_free(struct onebot_link *l) {
     if (!l) return;
-    if (l->listen && rev_route.data == l) {
+    if (l->routed) {
         web_route_remove(l->listen);
-        rev_route.data = NULL;
+        l->routed = 0;
     }
     if (l->fwd) {
         struct ob_conn *c = l->fwd;

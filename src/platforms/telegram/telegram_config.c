@@ -32,7 +32,6 @@ static int check_positive(const struct config_block *b, const char *key, int zer
 
 /* The token must be there; the webhook needs a url and a valid secret. */
 static int validate_telegram(const struct config *cfg, const struct config_block *b, char *err, size_t errlen) {
-    (void)cfg;
     const char *token = config_str(b, "token", "");
     if (!*token) {
         snprintf(err, errlen, "telegram: token is empty (set TELEGRAM_TOKEN, or token = file(\"...\"))");
@@ -81,6 +80,17 @@ static int validate_telegram(const struct config *cfg, const struct config_block
         if (path && path[0] != '/') {
             snprintf(err, errlen, "telegram: webhook.path must start with /");
             return -1;
+        }
+        /* Several bot accounts: each webhook needs a path of its own. */
+        const char *mine = path ? path : "/telegram/webhook";
+        for (struct config_block *o = config_first(cfg, "telegram"); o && o != b; o = config_next(o, "telegram")) {
+            json_t *oh = o->value ? json_object_get(o->value, "webhook") : NULL;
+            const char *op = json_string_value(json_object_get(oh, "path"));
+            if (json_is_object(oh) && !strcmp(op ? op : "/telegram/webhook", mine)) {
+                snprintf(err, errlen, "telegram: webhook.path \"%s\" is already the telegram statement's at line %d; "
+                         "give each bot account its own path", mine, o->line);
+                return -1;
+            }
         }
     }
     if (check_positive(b, "time_scale", 0, err, errlen) < 0 || check_positive(b, "rate", 0, err, errlen) < 0 ||
