@@ -926,7 +926,8 @@ static void cmd_say(struct op_req *r) {
     char platform[64], text[4000] = "";
     size_t used = 0;
     snprintf(platform, sizeof(platform), "%.*s", (int)(strchr(r->argv[1], ':') - r->argv[1]), r->argv[1]);
-    struct platform *p = platform_find(platform);
+    /* The default persona speaks: through its own account where it has one. */
+    struct platform *p = platform_speaking_as(platform, server.rt->personas->fallback->name);
     if (!p) {
         done(r, 0, "No platform named \"%s\"", platform);
         return;
@@ -953,7 +954,7 @@ static void then_broadcast(struct op_req *r) {
         if (!colon) continue;
         char platform[64];
         snprintf(platform, sizeof(platform), "%.*s", (int)(colon - ch), ch);
-        struct platform *p = platform_find(platform);
+        struct platform *p = platform_speaking_as(platform, server.rt->personas->fallback->name);
         if (p && platform_send_text(p, colon + 1, text, strlen(text), NULL, server.rt->personas->fallback->name, NULL, NULL) == 0)
             sent++;
     }

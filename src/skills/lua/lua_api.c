@@ -188,14 +188,18 @@ static int core_send(lua_State *L) {
     const char *text = luaL_checklstring(L, 3, &len);
     const char *persona = luaL_optstring(L, 4, NULL);
     struct job *job = task_job(t);
-    /* From a message's handler, its own platform means the bot account that heard it. */
-    struct platform *pf = job && !strcmp(platform, job->msg->platform) ? job->platform : platform_find(platform);
+    int chosen = persona != NULL;
+    if (!persona) persona = job ? job->persona->name : server.rt->personas->fallback->name;
+    /* "discord:aiko" names a bot account; from a message's handler its own
+     * platform means the account that heard it; else the speaker's account. */
+    struct platform *pf = strchr(platform, ':') ? platform_find(platform)
+                        : job && !chosen && !strcmp(platform, job->msg->platform) ? job->platform
+                        : platform_speaking_as(platform, persona);
     if (!pf) {
         lua_pushnil(L);
         lua_pushfstring(L, "no platform named \"%s\"", platform);
         return 2;
     }
-    if (!persona) persona = task_job(t) ? task_job(t)->persona->name : server.rt->personas->fallback->name;
     struct send_op *op = xcalloc(1, sizeof(*op));
     return finish_send(L, t, op, platform_send_text(pf, channel, text, len, NULL, persona, on_sent, op));
 }
