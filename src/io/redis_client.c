@@ -463,6 +463,10 @@ int redis_client_ready(const struct redis_client *rc) {
     return rc && rc->state == REDIS_UP && rc->ac;
 }
 
+int redis_client_cluster(const struct redis_client *rc) {
+    return rc && rc->cluster;
+}
+
 const char *redis_client_prefix(const struct redis_client *rc) {
     return rc->prefix;
 }

@@ -35,6 +35,8 @@ struct redis_client *redis_client_new(uv_loop_t *loop, const char *url,
 /* Fail pending commands (their callbacks run with an error) and free. */
 void redis_client_free(struct redis_client *rc);
 int redis_client_ready(const struct redis_client *rc);
+/* 1 when this client routes over a Redis Cluster (scripts must stay in one slot). */
+int redis_client_cluster(const struct redis_client *rc);
 const char *redis_client_prefix(const struct redis_client *rc);
 /* Last connection problem, for /readyz and status; "" when healthy. */
 const char *redis_client_error(const struct redis_client *rc);

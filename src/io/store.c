@@ -5,6 +5,7 @@
 #include <string.h>
 #include "io/redis_client.h"
 #include "io/store.h"
+#include "io/store_split.h"
 #include "lib/xalloc.h"
 
 /* Copy PART into OUT, escaping bytes that would break the key's hash tag or
@@ -380,6 +381,15 @@ int store_job_context(struct redis_client *rc, const char *platform, const char 
     format_number(up, sizeof(up), flood && flood->user_per_s > 0 ? flood->user_per_s : 1);
     format_number(cb_, sizeof(cb_), flood ? flood->channel_burst : 0);
     format_number(cp, sizeof(cp), flood && flood->channel_per_s > 0 ? flood->channel_per_s : 1);
+    if (redis_client_cluster(rc)) {   /* the keys span slots: single-slot commands (store_split.c) */
+        const char *const keys[10] = { pkey, muted, banned, ignored, dis, disall, chans, fu, fc, mkey };
+        const char *const args[10] = { pc, pu, default_persona, prefix, now, ub, up, cb_, cp, rk };
+        if (store_context_split(rc, keys, args, on_context, req) < 0) {
+            free(req);
+            return -1;
+        }
+        return 0;
+    }
     const char *argv[] = { "EVAL", context_script, "10", pkey, muted, banned, ignored, dis, disall, chans, fu, fc, mkey,
                            pc, pu, default_persona, prefix, now, ub, up, cb_, cp, rk };
     if (redis_command(rc, on_context, req, (int)(sizeof(argv) / sizeof(argv[0])), argv, NULL) < 0) {

@@ -1,0 +1,91 @@
+'use strict';
+// Chorus on a Redis Cluster: three masters on loopback, built by the test
+// with redis-server and redis-cli like an operator would. A gateway and two
+// workers run the Discord echo bot against it; every message is answered
+// once, in order per channel. Then, while users keep talking, the slot of
+// the ingress streams (the busiest keys) and the slot of a channel's state
+// move to another master, key by key: chorusd follows -ASK while the slot is
+// half moved and -MOVED after, and still every message is answered exactly
+// once.
+
+const assert = require('node:assert/strict');
+const { test } = require('../lib/tap');
+const { startScaleStack, channelsCovering } = require('../lib/scale-stack');
+const { startRedisCluster } = require('../lib/redis-cluster');
+const { waitFor, delay } = require('../lib/util');
+
+const PARTITIONS = 4;
+
+function assertExactlyOnceInOrder(s, sent, what) {
+  for (const m of sent) {
+    const answers = s.answersTo(m.id);
+    assert.equal(answers.length, 1, `${what}: "${m.content}" got ${answers.length} answers`);
+    assert.equal(answers[0].content, `echo: ${m.content}`);
+  }
+  const byChannel = new Map();
+  for (const m of sent) {
+    if (!byChannel.has(m.channel_id)) byChannel.set(m.channel_id, []);
+    byChannel.get(m.channel_id).push(m.id);
+  }
+  for (const [channel, ids] of byChannel) {
+    const answered = s.fake.posted.filter((r) => r.channel_id === channel && r.message_reference)
+      .map((r) => r.message_reference.message_id).filter((id) => ids.includes(id));
+    assert.deepEqual(answered, ids, `${what}: channel ${channel} answered out of order`);
+  }
+}
+
+// ASKING commands a node has served (each one a client following -ASK).
+async function askingCalls(node) {
+  const m = /cmdstat_asking:calls=(\d+)/.exec(await node.cmd('INFO', 'commandstats'));
+  return m ? Number(m[1]) : 0;
+}
+
+test('a gateway and two workers on a three-master cluster answer every message once, through two slot migrations', { timeout: 90000 }, async () => {
+  const cluster = await startRedisCluster();
+  const seeds = cluster.seeds.map((a) => `"${a}"`).join(', ');
+  const s = await startScaleStack({ partitions: PARTITIONS, redis: cluster, redisOptions: `cluster = { ${seeds} }, cluster_retry_ms = 20` });
+  const gateway = await s.start('gateway');
+  await s.fake.waitForReady(0, 30000);
+  const workers = [await s.start('worker'), await s.start('worker')];
+  for (const c of [gateway, ...workers]) await s.waitReady(c);
+
+  // The keys really are spread: the ingress streams on one master, the
+  // gateway's egress stream and the channels' state wherever their tags hash.
+  const inSlot = await cluster.keyslot('scale:in:{in}:p0');
+  assert.equal(await cluster.keyslot('scale:in:{in}:p3'), inSlot, 'every ingress stream shares the {in} slot');
+  assert.equal(await cluster.keyslot('scale:lease:{in}:p1'), inSlot, 'and so do the partition leases');
+
+  const channels = channelsCovering(PARTITIONS);
+  const sent = [];
+  const talk = (round) => { for (const c of channels) sent.push(s.fake.messageCreate({ channel_id: c, content: `m${round} in ${c}` })); };
+  for (let i = 0; i < 3; i++) talk(i);
+  await waitFor(() => sent.every((m) => s.answersTo(m.id).length > 0), { timeoutMs: 20000, what: 'the first messages to be answered' });
+  assertExactlyOnceInOrder(s, sent, 'before any migration');
+  await waitFor(async () => (await cluster.cmd('XLEN', 'scale:in:{in}:p0')) >= 0, { what: 'the ingress stream to exist' });
+
+  // Move the ingress slot to another master while users talk: one round of
+  // messages after every key moved.
+  let round = 3;
+  const from = await cluster.ownerOf(inSlot);
+  const to = cluster.nodes.find((n) => n !== from);
+  const askBefore = await askingCalls(to);
+  const m1 = await cluster.migrateSlot(inSlot, to, { during: async () => { talk(round++); await delay(60); } });
+  assert.ok(m1.moved >= PARTITIONS, `the ingress streams and leases moved (${m1.moved} keys)`);
+  for (let i = 0; i < 3; i++) { talk(round++); await delay(30); }
+  await waitFor(() => sent.every((m) => s.answersTo(m.id).length > 0), { timeoutMs: 30000, what: 'every message sent during the first migration to be answered' });
+  assert.ok(await askingCalls(to) > askBefore, 'chorusd followed -ASK to the importing master');
+  await waitFor(() => [gateway, ...workers].some((c) => c.logs().some((l) => l.includes(`slot ${inSlot} moved to 127.0.0.1:${to.port}`))),
+    { timeoutMs: 10000, what: 'a chorusd to follow -MOVED for the ingress slot' });
+
+  // Now a channel's own state (persona, manners and flood keys share its tag).
+  const chanSlot = await cluster.keyslot(`{discord:${channels[0]}}`);
+  const cFrom = await cluster.ownerOf(chanSlot);
+  const cTo = cluster.nodes.find((n) => n !== cFrom);
+  await cluster.migrateSlot(chanSlot, cTo, { during: async () => { talk(round++); await delay(60); } });
+  for (let i = 0; i < 3; i++) { talk(round++); await delay(30); }
+  await waitFor(() => sent.every((m) => s.answersTo(m.id).length > 0), { timeoutMs: 30000, what: 'every message sent during the second migration to be answered' });
+
+  await delay(500);   // a duplicate would arrive right behind
+  assertExactlyOnceInOrder(s, sent, 'through two slot migrations');
+  for (const c of [gateway, ...workers]) assert.equal(await c.stop('SIGTERM'), 0, `the ${c.role} exits 0`);
+});
