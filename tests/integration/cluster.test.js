@@ -12,6 +12,7 @@ const assert = require('node:assert/strict');
 const { test } = require('../lib/tap');
 const { startScaleStack, channelsCovering } = require('../lib/scale-stack');
 const { startRedisCluster } = require('../lib/redis-cluster');
+const { startStack } = require('../lib/stack');
 const { waitFor, delay } = require('../lib/util');
 
 const PARTITIONS = 4;
@@ -77,15 +78,39 @@ test('a gateway and two workers on a three-master cluster answer every message o
   await waitFor(() => [gateway, ...workers].some((c) => c.logs().some((l) => l.includes(`slot ${inSlot} moved to 127.0.0.1:${to.port}`))),
     { timeoutMs: 10000, what: 'a chorusd to follow -MOVED for the ingress slot' });
 
-  // Now a channel's own state (persona, manners and flood keys share its tag).
-  const chanSlot = await cluster.keyslot(`{discord:${channels[0]}}`);
+  // Now a channel's own state (persona, manners and flood keys share its tag):
+  // the operator set its persona, which is read for every message.
+  const personaKey = `scale:{discord:${channels[0]}}:persona`;
+  await cluster.cmd('SET', personaKey, 'echo');
+  const chanSlot = await cluster.keyslot(personaKey);
   const cFrom = await cluster.ownerOf(chanSlot);
   const cTo = cluster.nodes.find((n) => n !== cFrom);
-  await cluster.migrateSlot(chanSlot, cTo, { during: async () => { talk(round++); await delay(60); } });
+  const m2 = await cluster.migrateSlot(chanSlot, cTo, { during: async () => { talk(round++); await delay(60); } });
+  assert.ok(m2.moved >= 1, 'the channel\'s persona key moved');
+  assert.equal(await cTo.cmd('GET', personaKey), 'echo', 'and is on its new master');
   for (let i = 0; i < 3; i++) { talk(round++); await delay(30); }
   await waitFor(() => sent.every((m) => s.answersTo(m.id).length > 0), { timeoutMs: 30000, what: 'every message sent during the second migration to be answered' });
 
   await delay(500);   // a duplicate would arrive right behind
   assertExactlyOnceInOrder(s, sent, 'through two slot migrations');
   for (const c of [gateway, ...workers]) assert.equal(await c.stop('SIGTERM'), 0, `the ${c.role} exits 0`);
+});
+
+test('a web chat conversation on the cluster keeps its history, the channel\'s mood and the day\'s counters', { timeout: 60000 }, async () => {
+  const cluster = await startRedisCluster();
+  const seeds = cluster.seeds.map((a) => `"${a}"`).join(', ');
+  const s = await startStack({ redis: cluster, configOptions: { redisExtra: `cluster = { ${seeds} }`, redisTimeoutMs: 3000 } });
+  const ann = await s.user('Ann');
+  for (const text of ['hello there', 'I am so sad today']) {
+    const id = ann.say('lobby', text);
+    const reply = await ann.replyTo(id);
+    assert.ok(reply.text && reply.text.length > 0, `Aiko answers "${text}"`);
+  }
+  // The channel's keys (one tag) and the user's and the day's (other slots) were all written.
+  const turns = await s.history('lobby');
+  assert.equal(turns.filter((t) => t.role === 'user').length, 2, 'both user turns are in the history');
+  assert.ok(Number(await cluster.cmd('HGET', 'chorus:{webchat:lobby}:mood:aiko', 'valence')) < 0, 'the channel\'s mood turned sad');
+  const day = new Date().toISOString().slice(0, 10).replace(/-/g, '');
+  assert.equal(await cluster.cmd('HGET', `chorus:engagement:${day}:aiko`, 'turns'), '2', 'the day\'s engagement counted two turns');
+  assert.equal(await cluster.cmd('PFCOUNT', `chorus:active:${day}:aiko`), 1, 'one active user today');
 });

@@ -20,6 +20,7 @@
 #include "persona/sentiment.h"
 #include "core/server.h"
 #include "io/store.h"
+#include "skills/lua/lua_persona_split.h"
 #include "skills/task.h"
 #include "lib/vclock.h"
 #include "lib/xalloc.h"
@@ -223,7 +224,12 @@ static int core_observe(lua_State *L) {
     snprintf(nturns, sizeof(nturns), "%ld", keep);
     const char *argv[] = { "EVAL", observe_script, "9", mood, rel, eng, seen, active, sessions, hist, summ, facts,
                            v, a, w, now, gap, ttl, m->author.name ? m->author.name : "", entry, who, chan, nturns };
-    if (redis_command(server.redis, on_observed, op, (int)(sizeof(argv) / sizeof(argv[0])), argv, NULL) < 0) {
+    int sent;
+    if (redis_client_cluster(server.redis))   /* the keys span slots: lua_persona_split.c */
+        sent = persona_observe_split(server.redis, argv + 3, argv + 12, on_observed, op);
+    else
+        sent = redis_command(server.redis, on_observed, op, (int)(sizeof(argv) / sizeof(argv[0])), argv, NULL);
+    if (sent < 0) {
         push_observation(L, op->s, NULL, "Redis is not available");   /* the feeling, without memory */
         free(op);
         return 1;
