@@ -323,23 +323,17 @@ static void on_op_reply(redisReply *r, const char *err, void *data) {
         struct cluster_node *n = node_add(c, addr);
         if (n) {
             op->redirects++;
-            int changed = 0;
             if (moved) {
                 int idx = 0;
                 while (c->nodes[idx] != n) idx++;
-                changed = c->slots[slot] != idx;
+                int changed = c->slots[slot] != idx;
                 c->slots[slot] = (short)idx;
                 if (changed) log_info("redis cluster: slot %u moved to %s", slot, addr);
                 cluster_refresh(c);
             } else {
                 op->ask = n;
             }
-            if (cluster_send(op) == 0) {
-                /* A slot moved: the owner re-learns what is per node (the
-                 * blocking connection's CLIENT ID). */
-                if (changed && c->on_ready) c->on_ready();
-                return;
-            }
+            if (cluster_send(op) == 0) return;
             op->retries++;
             if (op->retries <= c->opts.cluster_retries) {
                 retry_later(op);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "io/store.h"
 #include "io/store_split.h"
 #include "lib/xalloc.h"
 
@@ -170,5 +171,109 @@ int store_context_split(struct redis_client *rc, const char *const keys[10], con
               send_part(sp, S_FU, 7, fu) | send_part(sp, S_FC, 7, fc) | send_part(sp, S_ROLES, 4, ro);
     if (bad && !sp->err[0]) snprintf(sp->err, sizeof(sp->err), "Redis is not connected");
     if (--sp->pending == 0) finish(sp);
+    return 0;
+}
+
+/* ---- forgetting ------------------------------------------------------- */
+
+struct forget_split {
+    struct redis_client *rc;
+    redis_reply_fn *cb;
+    void *data;
+    char *seen, *user;
+    long long removed;
+    int pending;
+    char err[300];
+};
+
+static void forget_free(struct forget_split *fs) {
+    free(fs->seen);
+    free(fs->user);
+    free(fs);
+}
+
+/* The index is gone too: report the turns removed. */
+static void on_forget_done(redisReply *r, const char *err, void *data) {
+    struct forget_split *fs = data;
+    if (!err && r->type == REDIS_REPLY_ERROR) err = r->str;
+    if (err || fs->err[0]) {
+        fs->cb(NULL, fs->err[0] ? fs->err : err, fs->data);
+    } else {
+        redisReply out = { .type = REDIS_REPLY_INTEGER, .integer = fs->removed };
+        fs->cb(&out, NULL, fs->data);
+    }
+    forget_free(fs);
+}
+
+/* Every channel part and key deletion answered: drop the index (kept on an
+ * error, so forgetting again finds what is left). */
+static void forget_step_done(struct forget_split *fs) {
+    if (--fs->pending > 0) return;
+    if (fs->err[0]) {
+        fs->cb(NULL, fs->err, fs->data);
+        forget_free(fs);
+        return;
+    }
+    const char *argv[2] = { "DEL", fs->seen };
+    if (redis_command(fs->rc, on_forget_done, fs, 2, argv, NULL) < 0) {
+        fs->cb(NULL, "Redis is not connected", fs->data);
+        forget_free(fs);
+    }
+}
+
+static void on_forget_part(redisReply *r, const char *err, void *data) {
+    struct forget_split *fs = data;
+    if (!err && r->type == REDIS_REPLY_ERROR) err = r->str;
+    if (err && !fs->err[0]) snprintf(fs->err, sizeof(fs->err), "%s", err);
+    if (!err && r->type == REDIS_REPLY_INTEGER) fs->removed += r->integer;
+    forget_step_done(fs);
+}
+
+/* Send one step; a failure to send counts as an error of that step. */
+static void forget_send(struct forget_split *fs, int argc, const char **argv) {
+    fs->pending++;
+    if (redis_command(fs->rc, on_forget_part, fs, argc, argv, NULL) < 0) on_forget_part(NULL, "Redis is not connected", fs);
+}
+
+/* The index: "history|summary|key|key..." per channel the user spoke in. */
+static void on_forget_index(redisReply *r, const char *err, void *data) {
+    struct forget_split *fs = data;
+    if (err || r->type != REDIS_REPLY_ARRAY) {
+        fs->cb(NULL, err ? err : r->type == REDIS_REPLY_ERROR ? r->str : "unexpected Redis reply", fs->data);
+        forget_free(fs);
+        return;
+    }
+    fs->pending = 1;   /* hold the last step until every one is sent */
+    for (size_t i = 0; i < r->elements; i++) {
+        char *entry = xstrdup(r->element[i]->str ? r->element[i]->str : "");
+        char *summary = strchr(entry, '|');
+        char *extra = summary ? strchr(summary + 1, '|') : NULL;
+        if (extra) {
+            *summary++ = '\0';
+            *extra++ = '\0';
+            const char *argv[6] = { "EVAL", store_forget_channel_script(), "2", entry, summary, fs->user };
+            forget_send(fs, 6, argv);
+            for (char *k = strtok(extra, "|"); k; k = strtok(NULL, "|")) {
+                const char *del[2] = { "DEL", k };
+                forget_send(fs, 2, del);
+            }
+        }
+        free(entry);
+    }
+    forget_step_done(fs);
+}
+
+int store_forget_split(struct redis_client *rc, const char *seen, const char *user, redis_reply_fn *cb, void *data) {
+    struct forget_split *fs = xcalloc(1, sizeof(*fs));
+    fs->rc = rc;
+    fs->cb = cb;
+    fs->data = data;
+    fs->seen = xstrdup(seen);
+    fs->user = xstrdup(user);
+    const char *argv[2] = { "SMEMBERS", seen };
+    if (redis_command(rc, on_forget_index, fs, 2, argv, NULL) < 0) {
+        forget_free(fs);
+        return -1;
+    }
     return 0;
 }

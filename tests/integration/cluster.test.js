@@ -96,7 +96,7 @@ test('a gateway and two workers on a three-master cluster answer every message o
   for (const c of [gateway, ...workers]) assert.equal(await c.stop('SIGTERM'), 0, `the ${c.role} exits 0`);
 });
 
-test('a web chat conversation on the cluster keeps its history, the channel\'s mood and the day\'s counters', { timeout: 60000 }, async () => {
+test('a web chat conversation on the cluster keeps its history, the channel\'s mood and the day\'s counters, and forgets a user on request', { timeout: 60000 }, async () => {
   const cluster = await startRedisCluster();
   const seeds = cluster.seeds.map((a) => `"${a}"`).join(', ');
   const s = await startStack({ redis: cluster, configOptions: { redisExtra: `cluster = { ${seeds} }`, redisTimeoutMs: 3000 } });
@@ -113,4 +113,30 @@ test('a web chat conversation on the cluster keeps its history, the channel\'s m
   const day = new Date().toISOString().slice(0, 10).replace(/-/g, '');
   assert.equal(await cluster.cmd('HGET', `chorus:engagement:${day}:aiko`, 'turns'), '2', 'the day\'s engagement counted two turns');
   assert.equal(await cluster.cmd('PFCOUNT', `chorus:active:${day}:aiko`), 1, 'one active user today');
+
+  // Ann tells a secret in two rooms and a fact, then asks to be forgotten:
+  // her keys are spread over the masters, and nothing of her remains on any.
+  await ann.replyTo(ann.say('lobby', 'my secret word is xylophone-42'));
+  await ann.replyTo(ann.say('lobby', 'remember that I live in Lyon'));
+  await ann.replyTo(ann.say('garden', 'the garden is lovely, xylophone-42'));
+  const annId = JSON.parse((await cluster.cmd('LRANGE', 'chorus:{webchat:lobby}:history:aiko', '0', '0'))[0]).user;
+  let facts = 0;
+  for (const node of cluster.nodes) facts += (await node.cmd('KEYS', '*:facts:*')).length;
+  assert.equal(facts, 1, 'a fact was stored');
+  const reply = await ann.replyTo(ann.say('lobby', 'forget me'));
+  assert.match(reply.text, /forgotten what I knew about you/);
+  for (const node of cluster.nodes) {
+    for (const key of await node.cmd('KEYS', '*')) {
+      const type = await node.cmd('TYPE', key);
+      let dump = key;
+      if (type === 'string') dump += await node.cmd('GET', key);
+      else if (type === 'list') dump += (await node.cmd('LRANGE', key, '0', '-1')).join('\n');
+      else if (type === 'hash') dump += (await node.cmd('HGETALL', key)).join('\n');
+      else if (type === 'set') dump += (await node.cmd('SMEMBERS', key)).join('\n');
+      else continue;
+      assert.ok(!dump.includes('xylophone-42'), `${key} still holds Ann's words`);
+      assert.ok(!dump.includes('Lyon'), `${key} still holds Ann's fact`);
+      assert.ok(!dump.includes(annId), `${key} still names Ann (${annId})`);
+    }
+  }
 });
