@@ -140,3 +140,31 @@ test('a web chat conversation on the cluster keeps its history, the channel\'s m
     }
   }
 });
+
+test('budgets on the cluster: a call over one budget is refused and the other budget\'s reservation is taken back; a live limit lets it pass', { timeout: 60000 }, async () => {
+  const cluster = await startRedisCluster();
+  const seeds = cluster.seeds.map((a) => `"${a}"`).join(', ');
+  const budgets = [
+    'budget "daily" { scope = "user", period = "day", tokens = 1, message = "No more tokens today." }',
+    'budget "room" { scope = "channel", concurrent = 5 }',
+  ].join('\n');
+  const s = await startStack({ redis: cluster, configOptions: { redisExtra: `cluster = { ${seeds} }`, redisTimeoutMs: 3000, extra: budgets } });
+  // The user's counter, the channel's slot counter and the live limits hash to different slots.
+  const slots = new Set();
+  for (const k of ['chorus:budget:daily:webchat%3Au1:x:tokens', 'chorus:inflight:room:webchat%3Alobby', 'chorus:budget-limit:daily']) slots.add(await cluster.keyslot(k));
+  assert.ok(slots.size > 1, 'the budget keys span slots');
+  const ann = await s.user('Ann');
+  const refused = await ann.replyTo(ann.say('lobby', 'tell me a story'));
+  assert.equal(refused.text, 'No more tokens today.', 'one token a day is not enough for a model call');
+  assert.equal(s.fake.requests.length, 0, 'the model was never called');
+  let inflight = 0;
+  for (const node of cluster.nodes) {
+    for (const key of await node.cmd('KEYS', 'chorus:inflight:room:*')) inflight += Number(await node.cmd('GET', key));
+  }
+  assert.equal(inflight, 0, 'the channel\'s concurrency slot was given back');
+  // The operator raises the limit live (what `quota set` writes): the next call passes.
+  await cluster.cmd('HSET', 'chorus:budget-limit:daily', 'tokens', '1000000');
+  const answered = await ann.replyTo(ann.say('lobby', 'tell me a story now'));
+  assert.notEqual(answered.text, 'No more tokens today.', 'the live limit lets the call through');
+  assert.equal(s.fake.requests.length, 1, 'and the model answered it');
+});
