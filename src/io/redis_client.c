@@ -72,7 +72,10 @@ void redis_options_from_json(struct redis_options *o, const json_t *opts) {
     o->cluster = NULL;
     o->cluster_retry_ms = 100;
     o->cluster_retries = 10;
-    if ((v = json_object_get(opts, "cluster")) && json_is_array(v)) o->cluster = v;
+    /* a list of "host:port", one such string, or {} (the URL's node alone) */
+    if ((v = json_object_get(opts, "cluster")) &&
+        (json_is_array(v) || json_is_string(v) || (json_is_object(v) && json_object_size(v) == 0)))
+        o->cluster = v;
     if ((v = json_object_get(opts, "cluster_retry_ms")) && json_is_integer(v)) o->cluster_retry_ms = (long)json_integer_value(v);
     if ((v = json_object_get(opts, "cluster_retries")) && json_is_integer(v)) o->cluster_retries = (int)json_integer_value(v);
 }
@@ -383,17 +386,19 @@ static void redis_drop(struct redis_client *rc, const char *why) {
 /* Cluster mode: seeds are the URL's host:port and the `cluster` list. */
 static int redis_client_start_cluster(struct redis_client *rc, const char *url, char *err, size_t errlen) {
     if (rc->url.unix_path || rc->url.db) {
-        snprintf(err, errlen, "a Redis cluster is reached over TCP and has only database 0");
+        snprintf(err, errlen, "a Redis Cluster is reached over TCP (redis://host:port) and has only database 0");
         return -1;
     }
     size_t n = json_array_size(rc->opts.cluster);
-    const char **seeds = xcalloc(n + 1, sizeof(char *));
+    const char **seeds = xcalloc(n + 2, sizeof(char *));
     char first[300];
-    snprintf(first, sizeof(first), strchr(rc->url.host, ':') ? "[%s]:%d" : "%s:%d", rc->url.host, rc->url.port);
+    if (strchr(rc->url.host, ':')) snprintf(first, sizeof(first), "[%s]:%d", rc->url.host, rc->url.port);
+    else snprintf(first, sizeof(first), "%s:%d", rc->url.host, rc->url.port);
     int k = 0;
     seeds[k++] = first;
     for (size_t i = 0; i < n; i++)
         if (json_is_string(json_array_get(rc->opts.cluster, i))) seeds[k++] = json_string_value(json_array_get(rc->opts.cluster, i));
+    if (json_is_string(rc->opts.cluster)) seeds[k++] = json_string_value(rc->opts.cluster);
     rc->cluster = redis_cluster_new(rc->loop, url, seeds, k, &rc->opts, err, errlen);
     free(seeds);
     rc->opts.cluster = NULL;   /* the list may not outlive the config */

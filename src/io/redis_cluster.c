@@ -63,7 +63,7 @@ static struct cluster_node *node_for(struct redis_cluster *c, const char *addr) 
     char url[900];
     const char *colon = strrchr(addr, ':');
     if (!colon) return NULL;
-    if (memchr(addr, ':', (size_t)(colon - addr)))
+    if (addr[0] != '[' && memchr(addr, ':', (size_t)(colon - addr)))   /* a bare IPv6 address */
         snprintf(url, sizeof(url), "redis://%s[%.*s]%s", c->userinfo, (int)(colon - addr), addr, colon);
     else
         snprintf(url, sizeof(url), "redis://%s%s", c->userinfo, addr);
