@@ -15,7 +15,7 @@ struct cluster_node {
     char addr[280];              /* host:port as the cluster names it */
     struct redis_client *rc;
     struct redis_cluster *c;
-    int was_up;
+    int owe;                     /* commands failed when it dropped: tell the owner when it is back */
 };
 
 /* One command, its arguments copied so it can be sent again. */
@@ -31,6 +31,7 @@ struct cluster_op {
     int pinned;                  /* slot given by the caller's key */
     int redirects, retries;
     struct cluster_node *ask;    /* send ASKING first, to this node */
+    struct cluster_node *node;   /* where it was sent last */
     uv_timer_t *timer;           /* waiting to retry */
     struct cluster_op *prev, *next;
 };
@@ -93,8 +94,10 @@ static struct cluster_node *node_add(struct redis_cluster *c, const char *addr) 
     return n;
 }
 
-/* A node (re)connected: learn the map if we have none, and tell the owner
- * so it can re-issue what the drop failed (a blocking read). */
+/* A node (re)connected: learn the map if we have none; if its drop failed
+ * commands, tell the owner, as one Redis would, so it can re-issue them (a
+ * blocking read). Only then: the owner's hook may start a read, and one is
+ * perhaps still blocked on another node. */
 static void on_node_ready(void *data) {
     struct cluster_node *n = data;
     struct redis_cluster *c = n->c;
@@ -102,8 +105,10 @@ static void on_node_ready(void *data) {
         cluster_refresh(c);
         return;
     }
-    if (n->was_up && c->on_ready) c->on_ready();
-    n->was_up = 1;
+    if (n->owe) {
+        n->owe = 0;
+        if (c->on_ready) c->on_ready();
+    }
 }
 
 /* ---- topology ------------------------------------------------------ */
@@ -229,7 +234,6 @@ static void on_topology(redisReply *r, const char *err, void *data) {
     c->have_map = 1;
     c->last_error[0] = '\0';
     if (first) {
-        for (int i = 0; i < c->nnodes; i++) c->nodes[i]->was_up = redis_client_ready(c->nodes[i]->rc);
         log_info("redis cluster: slot map read, %d nodes known", c->nnodes);
         if (c->on_ready) c->on_ready();
     }
@@ -309,6 +313,7 @@ static void on_op_reply(redisReply *r, const char *err, void *data) {
     if (err) {
         /* A master gone away may have been replaced: learn the map again. */
         if (!c->closing) cluster_refresh(c);
+        if (op->node) op->node->owe = 1;
         op_finish(op, NULL, err);
         return;
     }
@@ -365,6 +370,7 @@ static int cluster_send(struct cluster_op *op) {
     }
     if (!n) n = any_ready(c);
     if (!n) return -1;
+    op->node = n;
     return redis_command(n->rc, on_op_reply, op, op->argc, op->argv, op->lens);
 }
 
