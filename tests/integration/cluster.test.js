@@ -139,6 +139,7 @@ test('a web chat conversation on the cluster keeps its history, the channel\'s m
       assert.ok(!dump.includes(annId), `${key} still names Ann (${annId})`);
     }
   }
+  assert.equal(await s.chorus.stop('SIGTERM'), 0, 'chorusd exits 0 (its cluster connections closed cleanly)');
 });
 
 test('budgets on the cluster: a call over one budget is refused and the other budget\'s reservation is taken back; a live limit lets it pass', { timeout: 60000 }, async () => {
@@ -167,4 +168,5 @@ test('budgets on the cluster: a call over one budget is refused and the other bu
   const answered = await ann.replyTo(ann.say('lobby', 'tell me a story now'));
   assert.notEqual(answered.text, 'No more tokens today.', 'the live limit lets the call through');
   assert.equal(s.fake.requests.length, 1, 'and the model answered it');
+  assert.equal(await s.chorus.stop('SIGTERM'), 0, 'chorusd exits 0');
 });
