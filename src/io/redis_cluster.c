@@ -221,6 +221,13 @@ static void on_topology(redisReply *r, const char *err, void *data) {
     int covered = 1;
     for (int s = 0; s < REDIS_SLOTS && rc == 0; s++)
         if (map[s] < 0) covered = 0;
+    if (rc < 0 && !use_slots) {   /* a CLUSTER SHARDS we cannot read: try the older form */
+        struct cluster_node *n = any_ready(c);
+        if (n && ask_topology(c, n, 1) == 0) {
+            free(map);
+            return;
+        }
+    }
     if (rc < 0 || !covered) {
         snprintf(c->last_error, sizeof(c->last_error), "the cluster's slot map %s",
                  rc < 0 ? "could not be read" : "does not cover every slot yet");
