@@ -7,10 +7,11 @@ src_libchorus_a_SOURCES += \
 	src/bus/bus_config.c \
 	src/bus/bus_gateway.c \
 	src/bus/bus_internal.h \
+	src/bus/bus_procs.c \
 	src/bus/bus_worker.c
 
 unit_tests += tests/unit/test_bus_codec
-integration_tests += tests/integration/scale.test.js
+integration_tests += tests/integration/scale.test.js tests/integration/scale_status.test.js
 EXTRA_DIST += tests/lib/scale-stack.js docs/scaling.md
 tests_unit_test_bus_codec_SOURCES = tests/unit/test_bus_codec.c tests/unit/tap.h
 tests_unit_test_bus_codec_LDADD = $(UNIT_LDADD)
