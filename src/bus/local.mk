@@ -12,7 +12,7 @@ src_libchorus_a_SOURCES += \
 
 unit_tests += tests/unit/test_bus_codec
 integration_tests += tests/integration/scale.test.js tests/integration/scale_status.test.js
-EXTRA_DIST += tests/lib/scale-stack.js docs/scaling.md
+EXTRA_DIST += tests/lib/scale-stack.js docs/scaling.md bench/scale/run.js
 tests_unit_test_bus_codec_SOURCES = tests/unit/test_bus_codec.c tests/unit/tap.h
 tests_unit_test_bus_codec_LDADD = $(UNIT_LDADD)
 tests_unit_test_bus_codec_CFLAGS = $(UNIT_CFLAGS)
