@@ -132,13 +132,15 @@ async function drive(fake, pids, redisPid) {
   const timeout = new Promise((r) => setTimeout(r, 30000 + N * 20));
   await Promise.race([done, timeout]);
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-  const cpu = pids.reduce((sum, pid, i) => sum + cpuSeconds(pid) - cpu0[i], 0);
+  const cpus = pids.map((pid, i) => cpuSeconds(pid) - cpu0[i]);
+  const cpu = cpus.reduce((a, b) => a + b, 0);
   const rcpu = cpuSeconds(redisPid) - rcpu0;
   const own = process.cpuUsage(own0);
   latencies.sort((a, b) => a - b);
   const pct = (p) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] : NaN);
   return {
     answered, msgsPerSec: answered / secs, cpuUsPerMsg: (cpu * 1e6) / Math.max(1, answered),
+    frontUsPerMsg: (cpus[0] * 1e6) / Math.max(1, answered),
     redisUsPerMsg: (rcpu * 1e6) / Math.max(1, answered), fakeUsPerMsg: (own.user + own.system) / Math.max(1, answered), p50: pct(0.5), p99: pct(0.99),
     rssMb: pids.reduce((s, pid) => s + peakRssKb(pid), 0) / 1024,
   };
@@ -168,7 +170,7 @@ async function runSetup(setup, config, redis) {
 
 function show(name, r, base) {
   let line = `${name.padEnd(10)} answered ${r.answered}/${N}  ${r.msgsPerSec.toFixed(0).padStart(5)} msg/s  `
-    + `chorusd CPU ${r.cpuUsPerMsg.toFixed(1)} us/msg  redis CPU ${r.redisUsPerMsg.toFixed(1)} us/msg  `
+    + `chorusd CPU ${r.cpuUsPerMsg.toFixed(1)} us/msg${base ? ` (gateway ${r.frontUsPerMsg.toFixed(1)})` : ''}  redis CPU ${r.redisUsPerMsg.toFixed(1)} us/msg  `
     + `(fake Discord ${r.fakeUsPerMsg.toFixed(0)} us/msg)  `
     + `RSS ${r.rssMb.toFixed(1)} MB  p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms`;
   if (base) {
