@@ -14,6 +14,7 @@ const { test } = require('../lib/tap');
 const { startScaleStack, channelsCovering } = require('../lib/scale-stack');
 const { waitFor, delay, httpGet, tempDir } = require('../lib/util');
 const { SRCDIR } = require('../lib/chorusd');
+const { startFakeOpenAI } = require('../lib/fake-openai');
 
 const CHORUSCTL = process.env.CHORUSCTL || path.join(SRCDIR, 'src', 'chorusctl');
 const PARTITIONS = 4;
@@ -36,7 +37,11 @@ async function statusOf(socket) {
 const sorted = (a) => [...a].sort((x, y) => x - y);
 
 test('chorusctl status lists every process; a killed worker drops off and the survivor takes its partitions', { timeout: 120000 }, async () => {
-  const s = await startScaleStack({ partitions: PARTITIONS, leaseMs: LEASE_MS, story: true, scaleExtra: ', delta_ms = 40' });
+  // The model streams its answers word by word over server-sent events.
+  const model = await startFakeOpenAI();
+  model.respond = (req) => ({ content: `part ${req.body.messages.length} of a story told slowly word by word`, chunkDelayMs: 25 });
+  const s = await startScaleStack({ partitions: PARTITIONS, leaseMs: LEASE_MS, story: true, scaleExtra: ', delta_ms = 40',
+    modelBaseUrl: model.baseUrl });
   const admin = tempDir('scale-status');
   const sock = { gw: path.join(admin, 'gw.sock'), w1: path.join(admin, 'w1.sock'), w2: path.join(admin, 'w2.sock') };
   const gateway = await s.start('gateway', { env: { CHORUS_TEST_ADMIN: sock.gw } });
@@ -94,12 +99,13 @@ test('chorusctl status lists every process; a killed worker drops off and the su
   await delay(300);
   assert.equal(s.answersTo(story.id).length, 1, 'one message for the whole answer');
   const edits = s.fake.edits.filter((e) => e.message_id === first.id);
-  assert.ok(edits.length >= 2, `the message grew by edits (${edits.length})`);
+  assert.ok(edits.length >= 2, `the message grew by edits (${edits.length}): ${first.content}`);
   assert.ok(edits[edits.length - 1].content.endsWith(' THE END'), 'the last edit is the final text');
   assert.ok(edits[0].content.length < first.content.length, 'it started shorter than it ended');
   let pieces = 0;
   for (const w of [w1, w2]) pieces += await s.metric(w, 'chorus_bus_events_total', 'delta');
   assert.ok(pieces >= 2, `the worker forwarded gathered pieces (${pieces})`);
+  assert.ok(model.requests.filter((r) => r.body && r.body.stream === true).length >= 3, 'the model was asked to stream');
 
   // A reply's egress entry delivered again (a gateway that died after
   // sending, before its XACK; or the entry written twice) is not sent twice.

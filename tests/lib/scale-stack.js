@@ -29,13 +29,14 @@ chorus.hear(".", function(msg)
 end)
 `;
 
-// A streamed answer: the model's words arrive as pieces the platform shows
+// A streamed answer (the local model, or route = "sse" when the stack has
+// the fake OpenAI): the model's words arrive as pieces the platform shows
 // growing (the worker forwards them to the gateway), then the final text.
 const STORY = `
 chorus.command("story", { help = "a story told in three streamed parts" }, function(msg)
   local parts = {}
   for i = 1, 3 do
-    local answer = chorus.model.chat { route = "local", messages = { { role = "user", content = "tell part " .. i } }, stream = true }
+    local answer = chorus.model.chat { route = chorus.config.route or "local", messages = { { role = "user", content = "tell part " .. i } }, stream = true }
     parts[#parts + 1] = answer.text
     chorus.sleep(0.2)
   end
@@ -65,7 +66,7 @@ function channelsCovering(n) {
 }
 
 async function startScaleStack({ partitions = 6, leaseMs = 1500, heartbeatMs = 200, visibilityMs = 800, blockMs = 3000,
-  slowSeconds = 1.5, story = false, scaleExtra = '' } = {}) {
+  slowSeconds = 1.5, story = false, scaleExtra = '', modelBaseUrl = null } = {}) {
   const redis = await startRedis();
   // Small stream nodes, so approximate trimming (MINID ~) trims at a fine grain and a test sees it.
   await redis.cmd('CONFIG', 'SET', 'stream-node-max-entries', '4');
@@ -78,12 +79,15 @@ async function startScaleStack({ partitions = 6, leaseMs = 1500, heartbeatMs = 2
     'log_level "info"',
     'shutdown_timeout_ms (3000)',
     'model "default" { provider = "local" }',
+    // A model that streams over server-sent events (the fake OpenAI), for the story.
+    ...(modelBaseUrl ? [`model "sse" { provider = "openai", base_url = ${q(modelBaseUrl)}, api_key = "sk-scale-test", model = "gpt-test", capabilities = { "streaming" } }`] : []),
     'persona "echo" { prompt = "You repeat what you hear.", model = "default" }',
     'default_persona "echo"',
     'plugins_dir "plugins"',
     // Only the echo skill: the bundled plugins would only add start-up work to four processes.
     ...['chat', 'coupon', 'help', 'ping', 'remind', 'webhook'].map((n) => `plugin "${n}" { enabled = false }`),
     `plugin "echo" { slow_s = "${slowSeconds}" }`,
+    ...(story && modelBaseUrl ? ['plugin "story" { route = "sse" }'] : []),
     `discord { token = env("DISCORD_TOKEN"), api_base = ${q(fake.apiBase)}, time_scale = 0.05, messages = "all", global_rate = 100000 }`,
     `scale { partitions = ${partitions}, lease_ms = ${leaseMs}, heartbeat_ms = ${heartbeatMs}, visibility_timeout_ms = ${visibilityMs}, block_ms = ${blockMs}${scaleExtra} }`,
     '',
