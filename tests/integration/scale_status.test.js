@@ -147,15 +147,28 @@ test('chorusctl status lists every process; a killed worker drops off and the su
   const after = s.fake.messageCreate({ channel_id: channel, content: 'still there?' });
   await s.fake.waitForMessage((m) => m.message_reference && m.message_reference.message_id === after.id, 20000);
 
-  // A clean stop leaves the list at once, without waiting for the TTL.
-  assert.equal(await w1.stop('SIGTERM'), 0);
-  await waitFor(async () => (await statusOf(sock.gw)).bus.processes.length === 1,
+  // A worker that joins shows up; one stopping cleanly leaves the list at
+  // once, without waiting for the TTL.
+  const w3 = await s.start('worker');
+  let w3id;
+  await waitFor(async () => {
+    const p = (await statusOf(sock.gw)).bus.processes.find((x) => x.pid === w3.pid);
+    w3id = p && p.id;
+    return !!p;
+  }, { timeoutMs: 10000, what: 'the new worker to be listed' });
+  assert.equal(await w3.stop('SIGTERM'), 0);
+  assert.equal(await s.redis.cmd('EXISTS', `scale:{bus}:proc:${w3id}`), 0, 'its record went with it');
+  assert.equal(await s.redis.cmd('ZSCORE', 'scale:{bus}:procs', w3id), null, 'and its index entry');
+  await waitFor(async () => !(await statusOf(sock.gw)).bus.processes.some((p) => p.pid === w3.pid),
     { timeoutMs: 5000, what: 'the stopped worker to leave the list' });
 
-  // Redis gone: every role says it is not ready, and why.
+  // Redis gone: each role says it is not ready, and why.
   await s.redis.stop();
-  await waitFor(async () => (await httpGet(`${gateway.url}/readyz`)).status === 503,
-    { timeoutMs: 10000, what: 'the gateway to be not ready without Redis' });
-  assert.match((await httpGet(`${gateway.url}/readyz`)).body, /^not ready: /);
-  assert.equal(await gateway.stop('SIGTERM'), 0);
+  for (const c of [gateway, w1]) {
+    await waitFor(async () => (await httpGet(`${c.url}/readyz`)).status === 503,
+      { timeoutMs: 10000, what: `the ${c.role} to be not ready without Redis` });
+    assert.match((await httpGet(`${c.url}/readyz`)).body, /^not ready: /);
+  }
+  w1.kill('SIGKILL');
+  gateway.kill('SIGKILL');
 });
