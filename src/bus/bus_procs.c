@@ -181,7 +181,7 @@ void bus_procs_tick(void) {
     json_decref(sh);
     json_t *pl = json_array();
     for (int i = 0; bus.role == BUS_ROLE_GATEWAY && platform_at(i); i++)
-        if (platform_at(i)->ready) json_array_append_new(pl, json_string(platform_at(i)->ops->name));
+        if (platform_at(i)->ready) json_array_append_new(pl, json_string(platform_at(i)->name));
     char *platforms = json_dumps(pl, JSON_COMPACT);
     json_decref(pl);
     char *parts = held_json();
