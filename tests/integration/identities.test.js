@@ -148,6 +148,10 @@ test('two bot accounts in one channel: each answers as its persona, through its 
   await stack.chorus.waitForLog(/reload: discord:kenji now speaks as haru/, 5000);
   const m5 = fake.mentionBot({ bot: kenji, content: 'who are you now?' });
   assert.match((await replyFrom(fake, kenji, m5)).content, /^Haru says: /);
+
+  // Both accounts close cleanly on SIGTERM (and, under sanitizers, nothing leaks).
+  assert.equal(await stack.chorus.stop('SIGTERM'), 0);
+  assert.doesNotMatch(stack.chorus.logText(), /Sanitizer|runtime error/);
 });
 
 test('each persona has its own plugins and plugin settings: Kenji cannot run Aiko\'s quiz', async () => {
