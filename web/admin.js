@@ -65,7 +65,7 @@ const COLORS = ['#3b3f8f', '#e4572e', '#29a36a', '#f2a541', '#7b2cbf', '#0096c7'
 // A line chart with axes, ticks and units: XS are unix seconds; each
 // series is { name, values (numbers or null) }.
 function lineChart(box, { xs, series, unit, integer }) {
-  const W = 640, H = 240, L = 70, R = 14, T = 14, B = 46;
+  const W = 640, H = 240, L = 70, R = 26, T = 14, B = 46;
   const pw = W - L - R, ph = H - T - B;
   const all = series.flatMap((s) => s.values).filter((v) => v !== null);
   let max = Math.max(0, ...all);

@@ -26,7 +26,8 @@ static int ncounters;
 static uv_timer_t flush_timer;
 static int timer_ready, timer_armed;
 
-/* Bucket bounds grow by half each step from 5 ms: 5, 7.5, 11, ... ~ 55 min. */
+/* Bucket bounds grow by half each step from 5 ms: 5, 7.5, 11.25, ... about 3 min for the
+ * last closed one (then one open bucket). */
 double series_lat_bound(int i) {
     return 5.0 * pow(1.5, i);
 }

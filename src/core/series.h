@@ -11,7 +11,7 @@
 #define CHORUS_SERIES_H
 #include <stdint.h>
 
-#define SERIES_LAT_BUCKETS 24
+#define SERIES_LAT_BUCKETS 28
 
 /* The upper bound in ms of latency bucket I (the last one is open). */
 double series_lat_bound(int i);
