@@ -1159,7 +1159,7 @@ static const struct command commands[] = {
     { "persona", "export", ROLE_ADMIN, "persona export NAME", "a persona as a V3 character card", cmd_persona_export },
     { "persona", "preview", ROLE_MODERATOR, "persona preview NAME --channel platform:channel TEXT", "the prompt that would be sent, without a model call", cmd_persona_preview },
     { "persona", "edit", ROLE_ADMIN, "persona edit NAME prompt|display_name|apology|model VALUE", "change a persona live", cmd_persona_edit },
-    { "plugins", "list", ROLE_MODERATOR, "plugins list [--channel C]", "the plugins (and whether each is on in C)", cmd_plugins_list },
+    { "plugins", "list", ROLE_MODERATOR, "plugins list", "the plugins (with --channel C: whether each is on there)", cmd_plugins_list },
     { "plugins", "enable", ROLE_ADMIN, "plugins enable NAME [--channel C | --everywhere]", "turn a plugin back on", cmd_skill_toggle },
     { "plugins", "disable", ROLE_ADMIN, "plugins disable NAME [--channel C | --everywhere]", "turn a plugin off", cmd_skill_toggle },
     { "plugins", "reload", ROLE_ADMIN, "plugins reload [NAME]", "reload plugins from disk, and load new plugin folders", cmd_plugins_reload },
