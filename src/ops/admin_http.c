@@ -76,7 +76,7 @@ static void on_series(json_t *report, const char *err, void *data) {
 
 /* The operator command's answer: {"ok", "text", "data"}. */
 static void on_operated(json_t *answer, void *data) {
-    wait_answer(data, 200, json_incref(answer));
+    wait_answer(data, 200, answer);   /* the answer is ours to free */
 }
 
 /* POST /admin/api/command {"argv": ["persona", "edit", ...]}: the

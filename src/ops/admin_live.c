@@ -14,6 +14,7 @@
 
 #define MAX_QUEUED (1 << 20)
 #define MAX_FRAME 4096
+#define AUTH_TIMEOUT_S 10
 
 struct live_conn {
     struct ws_queue out;
@@ -43,6 +44,7 @@ static void *live_open(struct lws *wsi, void *data) {
     (void)data;
     struct live_conn *c = xcalloc(1, sizeof(*c));
     ws_queue_init(&c->out, wsi, WS_OPEN, MAX_QUEUED);
+    lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, AUTH_TIMEOUT_S);   /* sign in, or be dropped */
     c->next = conns;
     if (conns) conns->prev = c;
     conns = c;
@@ -63,6 +65,7 @@ static void live_frame(struct live_conn *c, const char *in, size_t len) {
         return;
     }
     c->authed = 1;
+    lws_set_timeout(c->out.wsi, NO_PENDING_TIMEOUT, 0);
     send_json(c, json_pack("{s:s, s:o}", "type", "hello", "events", feed_recent()));
 }
 

@@ -3,7 +3,7 @@
  * the URL would reach logs, so the first frame carries it:
  * {"type":"auth","token":"..."}. Then: {"type":"hello","events":[recent]}
  * and one frame per event (see core/feed.h). A wrong token: an error
- * frame and close 1008. */
+ * frame and close 1008; no token within 10 s: the socket is dropped. */
 #ifndef CHORUS_ADMIN_LIVE_H
 #define CHORUS_ADMIN_LIVE_H
 void admin_live_routes_add(void);

@@ -95,7 +95,7 @@ test('the console API wants the admin token, and never gives it away', async () 
   assert.ok(series.messages.reduce((a, b) => a + b, 0) >= 1, 'the message is counted');
   for (const a of [...answers, ...watcher.all.map((m) => JSON.stringify(m))]) assert.ok(!a.includes(TOKEN), 'no answer holds the token');
   await watcher.close();
-  await stack.chorus.stop();
+  assert.equal(await stack.chorus.stop(), 0, "chorusd stops cleanly (no leak reports under ASan)");
   assert.ok(!stack.chorus.logText().includes(TOKEN), 'the log never holds the token');
   assert.match(stack.chorus.logText(), /admin: persona show aiko by admin:console/, 'console commands are audited');
 });
@@ -217,6 +217,6 @@ test('an operator runs chorusd from the console in a browser', { timeout: 60000 
     'the page fetches nothing from elsewhere');
   assert.ok(!requests.some((u) => u.includes(TOKEN)), 'no URL holds the token');
   assert.deepEqual(problems, [], 'no errors in the page');
-  await stack.chorus.stop();
+  assert.equal(await stack.chorus.stop(), 0, "chorusd stops cleanly (no leak reports under ASan)");
   assert.ok(!stack.chorus.logText().includes(TOKEN), 'the log never holds the token');
 });
