@@ -5,6 +5,7 @@
 #include <string.h>
 #include <uv.h>
 #include "conf/config.h"
+#include "core/feed.h"
 #include "core/runtime.h"
 #include "core/series.h"
 #include "core/server.h"
@@ -52,6 +53,7 @@ static void on_flush_timer(uv_timer_t *t) {
 
 /* Add N to FIELD of this minute, and make sure a flush is coming. */
 static void add(const char *field, int64_t n) {
+    if (!feed_enabled()) return;   /* the console is off: nothing reads these */
     long minute = (long)(vclock_now() / 60) * 60;
     for (int i = 0; i < ncounters; i++)
         if (counters[i].minute == minute && !strcmp(counters[i].field, field)) {

@@ -6,6 +6,7 @@
  * minute start>, with a TTL; several processes sharing Redis add up.
  * Fields: "msgs", "lat:<i>" (reply latency histogram, bucket i),
  * "cost:<persona>" (micro-units), "turns:<persona>", "sessions:<persona>".
+ * Counted only while the config sets admin_token (the console is on).
  * Config: console { flush_ms = 1000, keep_s = 172800 }. */
 #ifndef CHORUS_SERIES_H
 #define CHORUS_SERIES_H
