@@ -1,6 +1,6 @@
 /* core_config.c - schemas of the top-level statements the core reads:
  * listen, redis, admin_socket, log_level, shutdown_timeout_ms,
- * default_persona, web_root, plugins_dir, reply_max_chars. */
+ * default_persona, web_root, plugins_dir, reply_max_chars, console. */
 #include <stdio.h>
 #include <string.h>
 #include "conf/config.h"
@@ -67,7 +67,15 @@ static const struct config_key limits_keys[] = {
     { NULL, CONFIG_NONE, 0, NULL }
 };
 
+static const struct config_key console_keys[] = {
+    { "flush_ms", CONFIG_INT, 0, "ms between flushes of the chart counters to Redis, default 1000" },
+    { "keep_s", CONFIG_INT, 0, "seconds a minute of chart counters is kept in Redis, default 172800" },
+    { "feed_size", CONFIG_INT, 0, "conversation events kept for the live view, default 200" },
+    { NULL, CONFIG_NONE, 0, NULL }
+};
+
 static const struct config_schema core_schemas[] = {
+    { .kind = "console", .value = CONFIG_TABLE, .keys = console_keys },
     { .kind = "listen", .value = CONFIG_STRING },
     { .kind = "redis", .named = 1, .value = CONFIG_NONE, .keys = redis_keys, .validate = validate_redis },
     { .kind = "admin_socket", .value = CONFIG_STRING },
