@@ -31,6 +31,7 @@ static struct {
     char *sid_ring[SID_KEEP];
     int sid_next;
     struct dict *sending;        /* entry ids handed to an adapter, not yet acknowledged */
+    struct dict *acking;         /* entry ids done (sent) whose XACK Redis has not confirmed */
     int started;
 } g;
 
@@ -149,16 +150,26 @@ static const char *resolve_id(const char *id) {
     return real ? real : id;
 }
 
+/* An XACK is confirmed: the entry is done. One that failed (Redis went away,
+ * a failover) stays in g.acking, so the re-read after the reconnect only
+ * acknowledges it again instead of sending the reply twice. */
 static void on_acked(redisReply *r, const char *err, void *data) {
-    (void)r, (void)data;
-    if (err) bus_count("ack_failed");
+    char *id = data;
+    if (err || r->type == REDIS_REPLY_ERROR) bus_count("ack_failed");
+    else if (g.acking) free(dict_del(g.acking, id));
+    free(id);
 }
 
 static void ack(const char *id) {
     char key[256];
     bus_key_egress(key, sizeof(key), bus.set.gateway);
     const char *argv[4] = { "XACK", key, BUS_GROUP_GATEWAY, id };
-    redis_command(server.redis, on_acked, NULL, 4, argv, NULL);
+    if (g.acking && !dict_get(g.acking, id)) dict_set(g.acking, id, xstrdup(id));
+    char *copy = xstrdup(id);
+    if (redis_command(server.redis, on_acked, copy, 4, argv, NULL) < 0) {
+        bus_count("ack_failed");
+        free(copy);
+    }
     if (g.sending) free(dict_del(g.sending, id));
 }
 
@@ -184,6 +195,10 @@ static const char *str_field(const redisReply *fields, const char *name) {
 static void gateway_take(const char *stream, const char *id, const redisReply *fields, void *arg) {
     (void)stream, (void)arg;
     if (dict_get(g.sending, id)) return;
+    if (dict_get(g.acking, id)) {   /* done before Redis went away: only the XACK is missing */
+        ack(id);
+        return;
+    }
     const char *t = str_field(fields, "t"), *platform = str_field(fields, "platform");
     const char *channel = str_field(fields, "channel");
     struct platform *p = platform ? platform_find(platform) : NULL;
@@ -285,6 +300,7 @@ int bus_gateway_start(const struct bus_settings *s, char *err, size_t errlen) {
     memset(&g, 0, sizeof(g));
     g.sids = dict_new();
     g.sending = dict_new();
+    g.acking = dict_new();
     if (bus_block_open(on_block_ready, err, errlen) < 0) return -1;
     platform_set_sink(gateway_sink);
     bus_tick_start(gateway_tick);
@@ -322,4 +338,7 @@ void bus_gateway_free(void) {
     dict_each(g.sending, free_value, NULL);
     dict_free(g.sending);
     g.sending = NULL;
+    dict_each(g.acking, free_value, NULL);
+    dict_free(g.acking);
+    g.acking = NULL;
 }

@@ -49,8 +49,8 @@ function channelsCovering(n) {
 }
 
 async function startScaleStack({ partitions = 6, leaseMs = 1500, heartbeatMs = 200, visibilityMs = 800, blockMs = 3000,
-  slowSeconds = 1.5 } = {}) {
-  const redis = await startRedis();
+  slowSeconds = 1.5, redisOptions = {} } = {}) {
+  const redis = await startRedis(redisOptions);
   // Small stream nodes, so approximate trimming (MINID ~) trims at a fine grain and a test sees it.
   await redis.cmd('CONFIG', 'SET', 'stream-node-max-entries', '4');
   const fake = await startFakeDiscord({ token: TOKEN });
