@@ -24,6 +24,11 @@ void bus_common_init(enum bus_role role, const struct bus_settings *s);
  * so a later edit or reaction finds the message; the oldest are forgotten. */
 #define SID_KEEP 4096
 
+/* Entries acknowledged lately: a re-read of our pending entries that was
+ * answered before an XACK on the other connection landed must not send
+ * them again. */
+#define DONE_KEEP 4096
+
 static struct {
     int reading;
     int history;                 /* re-reading our own unacknowledged entries first */
@@ -32,6 +37,9 @@ static struct {
     int sid_next;
     struct dict *sending;        /* entry ids handed to an adapter, not yet acknowledged */
     struct dict *acking;         /* entry ids done (sent) whose XACK Redis has not confirmed */
+    struct dict *done;           /* the last DONE_KEEP entry ids whose XACK Redis confirmed */
+    char *done_ring[DONE_KEEP];
+    int done_next;
     int started;
 } g;
 
@@ -155,8 +163,21 @@ static const char *resolve_id(const char *id) {
  * acknowledges it again instead of sending the reply twice. */
 static void on_acked(redisReply *r, const char *err, void *data) {
     char *id = data;
-    if (err || r->type == REDIS_REPLY_ERROR) bus_count("ack_failed");
-    else if (g.acking) free(dict_del(g.acking, id));
+    if (err || r->type == REDIS_REPLY_ERROR) {
+        bus_count("ack_failed");
+    } else if (g.acking) {
+        free(dict_del(g.acking, id));
+        if (!dict_get(g.done, id)) {
+            char *old = g.done_ring[g.done_next];
+            if (old) {
+                free(dict_del(g.done, old));
+                free(old);
+            }
+            g.done_ring[g.done_next] = xstrdup(id);
+            g.done_next = (g.done_next + 1) % DONE_KEEP;
+            dict_set(g.done, id, xstrdup(id));
+        }
+    }
     free(id);
 }
 
@@ -195,7 +216,7 @@ static const char *str_field(const redisReply *fields, const char *name) {
 static void gateway_take(const char *stream, const char *id, const redisReply *fields, void *arg) {
     (void)stream, (void)arg;
     if (dict_get(g.sending, id)) return;
-    if (dict_get(g.acking, id)) {   /* done before Redis went away: only the XACK is missing */
+    if (dict_get(g.acking, id) || dict_get(g.done, id)) {   /* sent already: only (re)acknowledge */
         ack(id);
         return;
     }
@@ -301,6 +322,7 @@ int bus_gateway_start(const struct bus_settings *s, char *err, size_t errlen) {
     g.sids = dict_new();
     g.sending = dict_new();
     g.acking = dict_new();
+    g.done = dict_new();
     if (bus_block_open(on_block_ready, err, errlen) < 0) return -1;
     platform_set_sink(gateway_sink);
     bus_tick_start(gateway_tick);
@@ -341,4 +363,11 @@ void bus_gateway_free(void) {
     dict_each(g.acking, free_value, NULL);
     dict_free(g.acking);
     g.acking = NULL;
+    dict_each(g.done, free_value, NULL);
+    dict_free(g.done);
+    g.done = NULL;
+    for (int i = 0; i < DONE_KEEP; i++) {
+        free(g.done_ring[i]);
+        g.done_ring[i] = NULL;
+    }
 }

@@ -131,25 +131,30 @@ test('sentinels: a dead one is skipped, a stale one naming the replica is caught
   const turn = (h) => { const j = JSON.parse(h); return `${j.role}: ${j.content}`; };
   const after = new Set((await ha.server(newMaster).cmd('LRANGE', 'chorus:{webchat:lobby}:history:aiko', '0', '-1')).map(turn));
   const lost = before.map(turn).filter((t) => !after.has(t));
-  if (process.env.DEBUG_SENTINEL) diag(JSON.stringify({ before: before.map(turn), after: [...after] }));
   // (history_turns is large, so nothing was trimmed; writes between the
   // snapshot and the kill are not counted: this is a floor.)
   diag(`Redis lost ${lost.length} of the ${before.length} history entries the old master held a moment before kill -9 (asynchronous replication)`);
   assert.equal(await chorus.stop('SIGTERM'), 0);
 });
 
-// Every stream key and its entries, and how many keys there are.
+// Every key; every stream's entries and, per group, the pending entry ids.
 async function snapshot(redis) {
   const keys = (await redis.cmd('KEYS', 'scale:*')).sort();
   const streams = {};
+  const pending = {};
   for (const k of keys) {
     if ((await redis.cmd('TYPE', k)) !== 'stream') continue;
     streams[k] = (await redis.cmd('XRANGE', k, '-', '+')).map(([id, fields]) => ({ id, fields }));
+    for (const g of await redis.cmd('XINFO', 'GROUPS', k)) {
+      const name = g[g.indexOf('name') + 1];
+      pending[`${k} ${name}`] = new Set((await redis.cmd('XPENDING', k, name, '-', '+', '10000')).map((p) => p[0]));
+    }
   }
-  return { keys, streams };
+  return { keys, streams, pending };
 }
 
-// Stream entries and keys in A that B lacks.
+// What A had that B lost: keys, stream entries, and acknowledgements (an
+// entry pending in B that A had already acknowledged).
 function lostBetween(a, b) {
   const keys = new Set(b.keys);
   const lostKeys = a.keys.filter((k) => !keys.has(k));
@@ -158,7 +163,12 @@ function lostBetween(a, b) {
     const ids = new Set((b.streams[k] || []).map((e) => e.id));
     for (const e of entries) if (!ids.has(e.id)) lostEntries.push({ stream: k, ...e });
   }
-  return { lostKeys, lostEntries };
+  const lostAcks = [];
+  for (const [g, ids] of Object.entries(b.pending)) {
+    const before = a.pending[g] || new Set();
+    for (const id of ids) if (!before.has(id)) lostAcks.push(`${g} ${id}`);
+  }
+  return { lostKeys, lostEntries, lostAcks };
 }
 
 test('gateway and worker on Redis with AOF (everysec): Redis killed -9 and restarted from its AOF during traffic; what it lost is counted, nothing acknowledged is lost', { timeout: 120000 }, async () => {
@@ -188,9 +198,10 @@ test('gateway and worker on Redis with AOF (everysec): Redis killed -9 and resta
   const has = await snapshot(s.redis);
   gateway.kill('SIGCONT');
   worker.kill('SIGCONT');
-  const { lostKeys, lostEntries } = lostBetween(had, has);
-  diag(`Redis lost ${lostEntries.length} stream entries and ${lostKeys.length} keys written in its last second before kill -9 (appendfsync everysec)`);
+  const { lostKeys, lostEntries, lostAcks } = lostBetween(had, has);
+  diag(`Redis lost ${lostEntries.length} stream entries, ${lostAcks.length} acknowledgements and ${lostKeys.length} keys it had acknowledged before kill -9 (appendfsync everysec)`);
   for (const e of lostEntries) diag(`  lost entry ${e.stream} ${e.id}`);
+  for (const a of lostAcks) diag(`  lost XACK ${a}`);
 
   for (; i < 40; i++) say(i);   // traffic goes on after the restart
   await waitFor(async () => ready(gateway) && ready(worker), { timeoutMs: 15000, what: 'both roles ready after the restart' });
@@ -205,17 +216,13 @@ test('gateway and worker on Redis with AOF (everysec): Redis killed -9 and resta
   await delay(300);
   const twice = sent.filter((m) => s.answersTo(m.id).length > 1);
   const unanswered = sent.filter((m) => s.answersTo(m.id).length === 0);
-  diag(`${sent.length} messages: ${unanswered.length} unanswered (ingress entries Redis lost), ${twice.length} answered twice (acknowledgements Redis lost)`);
+  diag(`${sent.length} messages: ${unanswered.length} unanswered (ingress entries Redis lost), ${twice.length} answered twice (gateway acknowledgements Redis lost)`);
   for (const m of twice) diag(`  answered twice: ${m.id} (${m.content}): ${JSON.stringify(s.answersTo(m.id).map((r) => r.content))}`);
-  if (process.env.DEBUG_SENTINEL && twice.length) {
-    diag(gateway.logs().filter((l) => !/INFO (skills|plugin)/.test(l)).join('\n'));
-    diag(worker.logs().filter((l) => !/INFO (skills|plugin)/.test(l)).join('\n'));
-    diag(JSON.stringify(await s.metrics(gateway)).match(/chorus_bus_events_total[^\\]*/g));
-  }
-  if (lostEntries.length === 0 && lostKeys.length === 0) {
-    assert.equal(twice.length, 0, 'Redis lost nothing, so nothing is answered twice');
-    assert.equal(unanswered.length, 0, 'Redis lost nothing, so everything is answered');
-  }
+  // Each loss has at most its own effect: an unanswered message per lost
+  // ingress entry, a repeated reply per lost gateway XACK.
+  const lostEgressAcks = lostAcks.filter((a) => a.startsWith('scale:out:')).length;
+  assert.ok(unanswered.length <= lostEvents.size, `${unanswered.length} unanswered, but Redis lost only ${lostEvents.size} ingress entries`);
+  assert.ok(twice.length <= lostEgressAcks, `${twice.length} answered twice, but Redis lost only ${lostEgressAcks} of the gateway's acknowledgements`);
   assert.equal(await worker.stop('SIGTERM'), 0);
   assert.equal(await gateway.stop('SIGTERM'), 0);
 });
