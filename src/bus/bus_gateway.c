@@ -312,6 +312,10 @@ static void gateway_tick(void) {
     if (!redis_client_ready(server.redis)) return;
     flush_held();
     bus_key_egress(key, sizeof(key), bus.set.gateway);
+    /* The group is created on the command connection when the stream
+     * connection comes up; if that one was not up yet (each finds the
+     * master on its own behind Sentinel), create it now. */
+    if (!g.started) bus_group_create(key, BUS_GROUP_GATEWAY, on_group, NULL);
     bus_trim(key);
     gateway_read();
 }

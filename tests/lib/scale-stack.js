@@ -49,16 +49,17 @@ function channelsCovering(n) {
 }
 
 async function startScaleStack({ partitions = 6, leaseMs = 1500, heartbeatMs = 200, visibilityMs = 800, blockMs = 3000,
-  slowSeconds = 1.5, redisOptions = {} } = {}) {
-  const redis = await startRedis(redisOptions);
+  slowSeconds = 1.5, redisOptions = {}, redisStatement = null } = {}) {
+  // redisStatement: the test brings its own Redis (e.g. behind Sentinel).
+  const redis = redisStatement ? null : await startRedis(redisOptions);
   // Small stream nodes, so approximate trimming (MINID ~) trims at a fine grain and a test sees it.
-  await redis.cmd('CONFIG', 'SET', 'stream-node-max-entries', '4');
+  if (redis) await redis.cmd('CONFIG', 'SET', 'stream-node-max-entries', '4');
   const fake = await startFakeDiscord({ token: TOKEN });
   const q = luaString;
   const config = [
     'listen "127.0.0.1:0"',
     'admin_socket(env("CHORUS_TEST_ADMIN", "off"))',
-    `redis ${q(redis.url)} { prefix = "scale:", timeout_ms = 3000, reconnect_min_ms = 20, reconnect_max_ms = 200 }`,
+    redisStatement || `redis ${q(redis.url)} { prefix = "scale:", timeout_ms = 3000, reconnect_min_ms = 20, reconnect_max_ms = 200 }`,
     'log_level "info"',
     'shutdown_timeout_ms (3000)',
     'model "default" { provider = "local" }',
