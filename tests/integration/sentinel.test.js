@@ -141,17 +141,20 @@ test('sentinels: a dead one is skipped, a stale one naming the replica is caught
 
 const offsetOf = (info, name) => Number((new RegExp(`^${name}:(-?\\d+)`, 'm').exec(info) || [])[1]);
 
-test('gateway and worker behind Sentinel: kill -9 of the master during traffic; both roles follow the new master, every message is answered', { timeout: 120000 }, async () => {
-  const ha = await startSentinelSet({ master: MASTER });
+const REDIS_PASSWORD = 'pw-sentinel-guarded-redis';
+
+test('gateway and worker behind Sentinel (the master has a password): kill -9 of the master during traffic; both roles follow the new master, every message is answered', { timeout: 120000 }, async () => {
+  const ha = await startSentinelSet({ master: MASTER, password: REDIS_PASSWORD });
   const list = ha.sentinelAddrs.map(luaString).join(', ');
   const s = await startScaleStack({
     partitions: 4,
     slowSeconds: 0.2,
-    redisStatement: `redis { sentinels = { ${list} }, master = ${luaString(MASTER)}, prefix = "scale:", timeout_ms = 3000, connect_timeout_ms = 500, reconnect_min_ms = 20, reconnect_max_ms = 200 }`,
+    redisStatement: `redis { sentinels = { ${list} }, master = ${luaString(MASTER)}, password = env("REDIS_PASSWORD"), prefix = "scale:", timeout_ms = 3000, connect_timeout_ms = 500, reconnect_min_ms = 20, reconnect_max_ms = 200 }`,
   });
-  const gateway = await s.start('gateway');
+  const env = { REDIS_PASSWORD };
+  const gateway = await s.start('gateway', { env });
   await s.fake.waitForReady(0, 30000);
-  const worker = await s.start('worker');
+  const worker = await s.start('worker', { env });
   for (const c of [gateway, worker]) await s.waitReady(c);
   const channels = channelsCovering(4);
   const sent = [];
@@ -184,6 +187,7 @@ test('gateway and worker behind Sentinel: kill -9 of the master during traffic; 
     await delay(300);
     diag(`${sent.filter((m) => s.answersTo(m.id).length === 0).length} unanswered, ${sent.filter((m) => s.answersTo(m.id).length > 1).length} answered twice`);
   }
+  for (const c of [gateway, worker]) assert.ok(!c.logs().some((l) => l.includes(REDIS_PASSWORD)), `the Redis password is not in the ${c.role}'s log`);
   assert.equal(await worker.stop('SIGTERM'), 0);
   assert.equal(await gateway.stop('SIGTERM'), 0);
 });

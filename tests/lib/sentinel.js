@@ -22,7 +22,7 @@ function binary(name, env) {
 }
 
 // One server process (redis-server or redis-sentinel) with its output kept.
-async function launch(bin, args, port, label) {
+async function launch(bin, args, port, label, password) {
   const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   trackChild(proc);
   const out = [];
@@ -34,7 +34,7 @@ async function launch(bin, args, port, label) {
     });
   }
   const exited = new Promise((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
-  const node = { proc, port, out, exited, label, client: new RespClient(port) };
+  const node = { proc, port, out, exited, label, client: new RespClient(port, password) };
   node.cmd = (...a) => node.client.cmd(...a);
   node.kill = async () => {
     node.client.close();
@@ -47,7 +47,7 @@ async function launch(bin, args, port, label) {
   onFailure(() => `${label} :${port} last output:\n${out.slice(-8).join('\n')}`);
   await waitFor(async () => {
     if (proc.exitCode !== null) throw new Error(`${label} exited: ${out.slice(-5).join('\n')}`);
-    const probe = new RespClient(port);
+    const probe = new RespClient(port, password);
     try {
       return (await Promise.race([probe.cmd('PING'), delay(500).then(() => null)])) === 'PONG';
     } catch (_) {
@@ -60,21 +60,24 @@ async function launch(bin, args, port, label) {
 }
 
 // A redis-server in DIR; AOF on when asked (appendfsync everysec).
-async function startServer({ port, dir, replicaOf, aof = false, label }) {
+async function startServer({ port, dir, replicaOf, aof = false, label, password }) {
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir,
     '--appendonly', aof ? 'yes' : 'no', '--appendfsync', 'everysec'];
   if (replicaOf) args.push('--replicaof', '127.0.0.1', String(replicaOf));
-  return launch(binary('redis-server', 'REDIS_SERVER'), args, port, label);
+  if (password) args.push('--requirepass', password, '--masterauth', password);
+  return launch(binary('redis-server', 'REDIS_SERVER'), args, port, label, password);
 }
 
-async function startSentinelSet({ master = 'mymaster', sentinels = 3, downAfterMs = 500, failoverTimeoutMs = 2000 } = {}) {
+// PASSWORD (optional) guards the master and the replica; the sentinels
+// know it (auth-pass) but have none of their own.
+async function startSentinelSet({ master = 'mymaster', sentinels = 3, downAfterMs = 500, failoverTimeoutMs = 2000, password } = {}) {
   const dir = tempDir('chorus-sentinel');
   const ports = { master: await freePort(), replica: await freePort() };
   fs.mkdirSync(path.join(dir, 'm'));
   fs.mkdirSync(path.join(dir, 'r'));
   const servers = new Map();
-  servers.set(ports.master, await startServer({ port: ports.master, dir: path.join(dir, 'm'), label: 'redis master' }));
-  servers.set(ports.replica, await startServer({ port: ports.replica, dir: path.join(dir, 'r'), replicaOf: ports.master, label: 'redis replica' }));
+  servers.set(ports.master, await startServer({ port: ports.master, dir: path.join(dir, 'm'), label: 'redis master', password }));
+  servers.set(ports.replica, await startServer({ port: ports.replica, dir: path.join(dir, 'r'), replicaOf: ports.master, label: 'redis replica', password }));
   // The replica is in sync before the sentinels look, so their first INFO sees it.
   await waitFor(async () => /master_link_status:up/.test(await servers.get(ports.replica).cmd('INFO', 'replication')),
     { timeoutMs: 10000, what: 'the replica to sync with the master' });
@@ -91,6 +94,7 @@ async function startSentinelSet({ master = 'mymaster', sentinels = 3, downAfterM
       `sentinel down-after-milliseconds ${master} ${downAfterMs}`,
       `sentinel failover-timeout ${master} ${failoverTimeoutMs}`,
       `sentinel parallel-syncs ${master} 1`,
+      ...(password ? [`sentinel auth-pass ${master} ${password}`] : []),
       '',
     ].join('\n'));
     sents.push(await launch(binary('redis-sentinel', 'REDIS_SENTINEL'), [conf], port, `sentinel ${i}`));
