@@ -31,6 +31,10 @@ static int validate_redis(const struct config *cfg, const struct config_block *b
         snprintf(err, errlen, "redis needs a URL (redis \"redis://host:6379/0\" { ... }) or sentinels (redis { sentinels = { \"host:26379\", ... }, master = \"name\" })");
         return -1;
     }
+    if (found && json_object_get(b->value, "cluster")) {
+        snprintf(err, errlen, "redis takes either sentinels or cluster, not both (a Redis Cluster fails over by itself)");
+        return -1;
+    }
     if (found) return 0;
     const char *const sentinel_only[] = { "user", "password", "db" };
     for (size_t i = 0; i < sizeof(sentinel_only) / sizeof(sentinel_only[0]); i++)
@@ -74,6 +78,9 @@ static const struct config_key redis_keys[] = {
     { "connect_timeout_ms", CONFIG_INT, 0, "connect timeout, default 2000" },
     { "reconnect_min_ms", CONFIG_INT, 0, "first reconnect delay, default 100" },
     { "reconnect_max_ms", CONFIG_INT, 0, "longest reconnect delay, default 5000" },
+    { "cluster", CONFIG_STRINGS, 0, "Redis Cluster: more \"host:port\" nodes to learn the slot map from (the URL is the first)" },
+    { "cluster_retry_ms", CONFIG_INT, 0, "wait after TRYAGAIN or CLUSTERDOWN, times the attempt, default 100" },
+    { "cluster_retries", CONFIG_INT, 0, "such retries per command, default 10" },
     { "history_turns", CONFIG_INT, 0, "turns kept per channel and persona, default 40" },
     { "history_ttl_s", CONFIG_INT, 0, "seconds an idle channel's state lives, default 2592000" },
     { "sentinels", CONFIG_STRINGS, 0, "Sentinel form: the sentinels, { \"host:port\", ... }, asked in order" },

@@ -25,7 +25,7 @@ const { startSentinelSet } = require('../lib/sentinel');
 const { startFakeOpenAI } = require('../lib/fake-openai');
 const { startChorusd } = require('../lib/chorusd');
 const { chorusConfig, openUser } = require('../lib/stack');
-const { RespClient, encodeCommand, parseReply } = require('../lib/redis');
+const { RespClient, encodeCommand, parseReply, startRedis } = require('../lib/redis');
 const { startScaleStack, channelsCovering } = require('../lib/scale-stack');
 const { freePort, httpGet, waitFor, delay, luaString } = require('../lib/util');
 
@@ -232,7 +232,7 @@ function lostBetween(a, b) {
 }
 
 test('gateway and worker on Redis with AOF (everysec): Redis killed -9 and restarted from its AOF during traffic; what it lost is counted, nothing acknowledged is lost', { timeout: 120000 }, async () => {
-  const s = await startScaleStack({ partitions: 4, slowSeconds: 0.2, redisOptions: { aof: true } });
+  const s = await startScaleStack({ partitions: 4, slowSeconds: 0.2, redis: await startRedis({ aof: true }) });
   const gateway = await s.start('gateway');
   await s.fake.waitForReady(0, 30000);
   const worker = await s.start('worker');

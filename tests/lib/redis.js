@@ -135,7 +135,7 @@ function redisBinary() {
   return process.env.REDIS_SERVER || 'redis-server';
 }
 
-async function startRedis({ port, password, aof = false } = {}) {
+async function startRedis({ port, password, aof = false, extraArgs = [] } = {}) {
   const dir = tempDir('chorus-redis');
   const chosenPort = port || await freePort();
   const state = { proc: null, output: [], port: chosenPort };
@@ -145,6 +145,7 @@ async function startRedis({ port, password, aof = false } = {}) {
     const args = ['--port', String(chosenPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', aof ? 'yes' : 'no', '--dir', dir];
     if (aof) args.push('--appendfsync', 'everysec');
     if (password) args.push('--requirepass', password);
+    args.push(...extraArgs);
     const proc = spawn(redisBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
     trackChild(proc);
     state.proc = proc;
