@@ -213,6 +213,8 @@ static void test_config(void) {
     expect_config_error("redis \"redis://127.0.0.1:6379/0\" { sentinels = { \"127.0.0.1:26379\" }, master = \"m\" }\n", 1,
                         "either a URL or sentinels");
     expect_config_error("redis \"redis://127.0.0.1:6379/0\" { password = \"pw-master\" }\n", 1, "password goes in the URL");
+    expect_config_error("redis { sentinels = { \"127.0.0.1:26379\" }, master = \"m\", cluster = { \"127.0.0.1:7000\" } }\n", 1,
+                        "either sentinels or cluster");
     expect_config_error("redis \"redis://127.0.0.1:6379/0\"\nredis { sentinels = { \"127.0.0.1:26379\" }, master = \"m\" }\n", 2,
                         "redis is set twice");
 }
