@@ -36,14 +36,19 @@ local function split_reply(t)
   for k, v in pairs(t) do
     if k ~= "text" then rich[k] = v end
   end
-  return t.text ~= nil and tostring(t.text) or "", rich
+  local text = t.text ~= nil and tostring(t.text) or ""
+  local ok, err = core.rich_check(rich, text ~= "")
+  if not ok then error(err, 0) end
+  return text, rich
 end
 
 -- msg:reply(text) or msg:reply{ text =, embed =, buttons =, ephemeral = }
 -- -> message id | nil, err
 function Message:reply(text)
   if type(text) == "table" and getmetatable(text) == nil then
-    return core.reply(split_reply(text))
+    local ok, body, rich = pcall(split_reply, text)
+    if not ok then error("msg:reply: " .. tostring(body), 2) end
+    return core.reply(body, rich)
   end
   return core.reply(tostring(text))
 end
@@ -582,7 +587,8 @@ local function new_api()
   -- chorus.send(platform, channel, text or { text =, embed =, buttons = } [, persona])
   chorus.send = function(platform, channel, text, persona)
     if type(text) == "table" and getmetatable(text) == nil then
-      local body, rich = split_reply(text)
+      local ok, body, rich = pcall(split_reply, text)
+      if not ok then error("chorus.send: " .. tostring(body), 2) end
       return core.send(platform, channel, body, persona, rich)
     end
     return core.send(platform, channel, text, persona)

@@ -135,22 +135,22 @@ static json_t *check_button(const json_t *in, char *err, size_t errlen) {
         return refuse(err, errlen, "a button needs a label (a string)%s", "");
     }
     json_t *id = json_object_get(in, "id"), *url = json_object_get(in, "url"), *style = json_object_get(in, "style");
+    char label[RICH_LABEL_MAX * 4 + 4];
+    snprintf(label, sizeof(label), "%s", json_string_value(json_object_get(out, "label")));
     if ((id && url) || (!id && !url)) {
         json_decref(out);
-        return refuse(err, errlen, "button \"%s\" needs either an id or a url", json_string_value(json_object_get(out, "label")));
+        return refuse(err, errlen, "button \"%s\" needs either an id or a url", label);
     }
     if (id) {
         if (!json_is_string(id) || json_string_length(id) == 0 || json_string_length(id) > RICH_ID_MAX) {
             json_decref(out);
-            return refuse(err, errlen, "button \"%s\": its id must be a string of 1 to 100 bytes",
-                          json_string_value(json_object_get(out, "label")));
+            return refuse(err, errlen, "button \"%s\": its id must be a string of 1 to 100 bytes", label);
         }
         json_object_set(out, "id", id);
     } else {
         if (!json_is_string(url) || !url_ok(json_string_value(url))) {
             json_decref(out);
-            return refuse(err, errlen, "button \"%s\": its url must be http(s), at most 512 bytes",
-                          json_string_value(json_object_get(out, "label")));
+            return refuse(err, errlen, "button \"%s\": its url must be http(s), at most 512 bytes", label);
         }
         json_object_set(out, "url", url);
     }

@@ -187,6 +187,29 @@ static json_t *rich_arg(lua_State *L, int idx, size_t text_len) {
     return rich;
 }
 
+/* core.rich_check(rich, has_text) -> true | nil, err: what msg:reply would refuse. */
+static int core_rich_check(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    json_t *in = lua_json_from(L, 1);
+    char err[256];
+    json_t *rich = in ? rich_check(in, err, sizeof(err)) : NULL;
+    json_decref(in);
+    if (!rich) {
+        lua_pushnil(L);
+        lua_pushstring(L, in ? err : "the reply cannot be read as JSON");
+        return 2;
+    }
+    int empty = !lua_toboolean(L, 2) && !rich_has_content(rich);
+    json_decref(rich);
+    if (empty) {
+        lua_pushnil(L);
+        lua_pushstring(L, "give it text, an embed or buttons");
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 /* core.reply(text [, rich]) -> message id | nil, err */
 static int core_reply(lua_State *L) {
     struct task *t = task_check(L);
@@ -480,6 +503,7 @@ void lua_api_push_core(lua_State *L) {
         { "register", core_register },
         { "reply", core_reply },
         { "mention", core_mention },
+        { "rich_check", core_rich_check },
         { "send", core_send },
         { "typing", core_typing },
         { "react", core_react },
