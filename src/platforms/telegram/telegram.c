@@ -716,6 +716,12 @@ static void *telegram_create(struct platform *p, const struct config_block *b) {
     return tg;
 }
 
+/* platform_ops.mention: the display name (a message carries no @username to ping with). */
+static char *telegram_mention(struct platform *p, const char *user_id, const char *user_name) {
+    (void)p, (void)user_id;
+    return xstrdup(user_name);
+}
+
 const struct platform_ops telegram_platform = {
     .name = "telegram",
     .config_kind = "telegram",
@@ -729,4 +735,5 @@ const struct platform_ops telegram_platform = {
     .commands_changed = telegram_commands_changed,
     .stop = telegram_stop,
     .connections = telegram_connections,
+    .mention = telegram_mention,
 };
