@@ -200,9 +200,12 @@ static void gateway_take(const char *stream, const char *id, const redisReply *f
         struct send_op *op = xcalloc(1, sizeof(*op));
         snprintf(op->id, sizeof(op->id), "%s", id);
         snprintf(op->sid, sizeof(op->sid), "%s", str_field(fields, "sid") ? str_field(fields, "sid") : "");
-        const char *body = text ? text : "";
-        if (platform_send_text(p, channel, body, strlen(body), str_field(fields, "reply_to"),
-                               str_field(fields, "persona"), on_sent, op) < 0) {
+        const char *body = text ? text : "", *rich_text = str_field(fields, "rich");
+        json_t *rich = rich_text ? json_loads(rich_text, 0, NULL) : NULL;   /* checked by the worker */
+        int rc = platform_send_rich(p, channel, body, strlen(body), str_field(fields, "reply_to"),
+                                    str_field(fields, "persona"), rich, on_sent, op);
+        json_decref(rich);
+        if (rc < 0) {
             log_warn("bus: %s refused a reply to %s", platform, channel);
             ack(id);
             free(op);
