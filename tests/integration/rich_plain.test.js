@@ -1,0 +1,67 @@
+'use strict';
+// The quiz card where the platform has no cards: on IRC and Telegram it
+// is readable lines of text (title, link, question, "name: value" fields,
+// the image's URL, the footer, then the buttons as [label] and
+// [label: url]); mention() gives the nick on IRC and the name on
+// Telegram. And the poll example of docs/plugins.md passes its own tests.
+const path = require('node:path');
+const assert = require('node:assert/strict');
+const { spawn } = require('node:child_process');
+const { test, trackChild } = require('../lib/tap');
+const { startStack } = require('../lib/stack');
+const { startNgircd } = require('../lib/ircd');
+const { ircUser } = require('../lib/irc-client');
+const { startTelegramStack, replyTo } = require('../lib/telegram-stack');
+const { writePlugins } = require('../lib/plugins');
+const { luaString } = require('../lib/util');
+const { RICH_PLUGINS } = require('../lib/rich-plugin');
+
+const SRCDIR = process.env.CHORUS_SRCDIR ? path.resolve(process.env.CHORUS_SRCDIR) : path.resolve(__dirname, '..', '..');
+const KIT = process.env.CHORUS_TEST ? path.resolve(process.env.CHORUS_TEST) : path.join(SRCDIR, 'src', 'chorus-test');
+const PLUGINS_CONF = () => `plugins_dir ${luaString(writePlugins(RICH_PLUGINS))}\nskills { cpu_ms = 300, deadline_ms = 5000 }`;
+
+const CARD_LINES = (who) => [
+  `Round 1 for ${who}`,
+  'Capital cities',
+  'https://example.com/quiz',
+  'What is the capital of Norway?',
+  'Round: 1',
+  'Score: 0',
+  'https://example.com/norway.png',
+  '3 rounds',
+  '[Oslo] [Bergen] [Tromsø] [Give up] [Hint]',
+  '[Rules: https://example.com/rules]',
+];
+
+test('on IRC the card is lines of text, and mention() is the nick', { timeout: 30000 }, async () => {
+  const ircd = await startNgircd();
+  const ann = await ircUser(ircd, 'ann');
+  await ann.join('#lobby');
+  await startStack({ configOptions: { extra: `irc { url = env("IRC_URL"), nick = "chorus", channels = { "#lobby" }, burst = 20 }\n${PLUGINS_CONF()}` },
+    env: { IRC_URL: ircd.url } });
+  await ann.waitMember('#lobby', 'chorus');
+  ann.say('#lobby', '!quiz');
+  await ann.waitMessage((m) => m.nick === 'chorus' && m.params[1] === '[Rules: https://example.com/rules]', { timeoutMs: 15000 });
+  const lines = ann.messages((m) => m.nick === 'chorus').map((m) => m.params[1]);
+  assert.deepEqual(lines, CARD_LINES('ann'));
+});
+
+test('on Telegram the card is one message of those lines, and mention() is the name', async () => {
+  const { fake } = await startTelegramStack({ configExtra: PLUGINS_CONF() });
+  const ann = fake.user({ first_name: 'Ann', username: 'ann_reads' });
+  const m = fake.userSays(ann, fake.privateChat(ann), '/quiz');
+  const reply = await replyTo(fake, m);
+  assert.equal(reply.text, CARD_LINES('Ann').join('\n'));
+  const eph = fake.userSays(ann, fake.privateChat(ann), '/secret');
+  assert.equal((await replyTo(fake, eph)).text, 'only you can see this', 'ephemeral needs nothing where it cannot be');
+});
+
+test('the poll example of docs/plugins.md passes its tests under chorus-test', { timeout: 60000 }, async () => {
+  const proc = trackChild(spawn(KIT, ['docs/examples/plugins/poll'], { cwd: SRCDIR, stdio: ['ignore', 'pipe', 'pipe'] }));
+  let out = '';
+  proc.stdout.on('data', (d) => { out += d; });
+  proc.stderr.on('data', (d) => { out += d; });
+  const code = await new Promise((resolve) => proc.once('close', resolve));
+  assert.equal(code, 0, out);
+  assert.match(out, /^# 3 passed, 0 failed$/m);
+});
