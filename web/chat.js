@@ -197,7 +197,8 @@
     own: new Map(), // client id -> own message record
     histories: new Map(), // channel -> [message elements]
     personas: new Map(), // channel -> last persona name seen
-    overLimit: false
+    overLimit: false,
+    presses: new Set() /* ids of this page's button presses: their answers are to me */
   };
 
   function newMessageId() {
@@ -354,7 +355,7 @@
     state.personas.set(channel, persona);
     if (rec) setOwnState(rec, 'replied');
     if (channel === state.channel) hideTyping();
-    var node = renderReply(persona, text, replyTo, !!rec);
+    var node = renderReply(persona, text, replyTo, !!rec || (replyTo !== null && state.presses.has(replyTo)));
     if (msg.card && typeof msg.card === 'object') {
       node.querySelector('.body').insertBefore(renderCard(msg.card, channel, typeof msg.id === 'string' ? msg.id : null),
         node.querySelector('.meta'));
@@ -416,8 +417,12 @@
           node = el('button', 'card-button' + (b.style ? ' ' + b.style : ''), String(b.label));
           node.type = 'button';
           node.addEventListener('click', function () {
-            sendFrame({ type: 'button', id: newMessageId(), channel: channel, user: { id: state.user.id, name: state.user.name },
-              button: String(b.id), message: messageId });
+            var id = newMessageId();
+            if (sendFrame({ type: 'button', id: id, channel: channel, user: { id: state.user.id, name: state.user.name },
+              button: String(b.id), message: messageId })) {
+              state.presses.add(id);
+              if (state.presses.size > 200) state.presses.delete(state.presses.values().next().value);
+            }
           });
         }
         bar.appendChild(node);

@@ -48,3 +48,43 @@ test('Ann presses a button; the plugin answers her alone, and Ben in the same ch
   const err = await ann.nextError();
   assert.deepEqual({ error: err.error, reply_to: err.reply_to }, { error: 'missing_field', reply_to: 'press-2' }, 'a press without a button id is refused');
 });
+
+test('in the chat page (headless Chromium) the card is drawn with its buttons, and a click gets Ann her answer', { timeout: 60000 }, async () => {
+  const fs = require('node:fs');
+  const os = require('node:os');
+  const path = require('node:path');
+  const { chromium } = require('playwright-core');
+  const stack = await webchatWithQuiz();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chorus-rich-page-'));
+  const context = await chromium.launchPersistentContext(dir, {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true, viewport: { width: 900, height: 680 },
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-sync'],
+  });
+  try {
+    context.setDefaultTimeout(15000);
+    const page = context.pages()[0] || await context.newPage();
+    const errors = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(`${stack.chorus.url}/`, { waitUntil: 'load' });
+    await page.waitForFunction(() => document.querySelector('#status').textContent.trim() === 'connected');
+    await page.fill('#input', '!quiz');
+    await page.press('#input', 'Enter');
+    const card = page.locator('#messages .msg.bot .card').last();
+    await card.waitFor({ state: 'visible' });
+    assert.equal(await card.locator('.card-title').textContent(), 'Capital cities');
+    assert.equal(await card.locator('.card-title').getAttribute('href'), 'https://example.com/quiz');
+    assert.deepEqual(await card.locator('.card-field dt').allTextContents(), ['Round', 'Score']);
+    assert.deepEqual(await card.locator('button.card-button').allTextContents(), ['Oslo', 'Bergen', 'Tromsø', 'Give up', 'Hint']);
+    assert.equal(await card.locator('a.card-button').getAttribute('href'), 'https://example.com/rules');
+    await card.locator('button.card-button', { hasText: 'Oslo' }).click();
+    const answer = page.locator('#messages .msg.bot.ephemeral').last();
+    await answer.waitFor({ state: 'visible' });
+    assert.match(await answer.locator('.bubble').textContent(), /^Right, .*: Oslo \(on message w\d+\)$/);
+    assert.doesNotMatch(await answer.locator('.meta').textContent(), /someone else/, 'the answer to my press is to me');
+    assert.deepEqual(errors, []);
+    if (process.env.RICH_SCREENSHOT) await page.screenshot({ path: process.env.RICH_SCREENSHOT });
+  } finally {
+    await context.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
