@@ -108,3 +108,30 @@ test('mention() gives Discord\'s <@id>', async () => {
   const m = fake.messageCreate({ content: '!whoami' });
   assert.equal((await replyTo(fake, m)).content, `you are <@${ANN}>`);
 });
+
+test('through a gateway and a worker, the card reaches Discord whole and a press of its button is answered', { timeout: 60000 }, async () => {
+  const { startScaleStack } = require('../lib/scale-stack');
+  const s = await startScaleStack({ partitions: 2, echo: `
+chorus.hear("^card", function(msg)
+  msg:reply{ text = "a card", embed = { title = "Bus card", fields = { { name = "via", value = "the bus" } } },
+             buttons = { { label = "Press", id = "bus:press" }, { label = "Docs", url = "https://example.com/docs" } } }
+end)
+chorus.button("bus:*", function(msg) msg:reply{ text = "pressed " .. msg.button, ephemeral = true } end)
+` });
+  const gateway = await s.start('gateway');
+  await s.fake.waitForReady(0, 30000);
+  const worker = await s.start('worker');
+  await s.waitReady(gateway);
+  await s.waitReady(worker);
+  const m = s.fake.messageCreate({ content: 'card please' });
+  await waitFor(() => s.answersTo(m.id).length > 0, { timeoutMs: 20000, what: 'the card' });
+  const card = s.answersTo(m.id)[0];
+  assert.equal(card.content, 'a card');
+  assert.deepEqual(card.body.embeds, [{ title: 'Bus card', fields: [{ name: 'via', value: 'the bus', inline: false }] }]);
+  assert.deepEqual(card.body.components[0].components.map((b) => b.custom_id || b.url), ['bus:press', 'https://example.com/docs']);
+  const press = s.fake.buttonPress({ message: card, custom_id: 'bus:press' });
+  const answer = await s.fake.waitForFollowup((f) => f.interaction === press.id, 20000);
+  assert.equal(answer.content, 'pressed bus:press');
+  assert.equal(answer.body.flags, 64);
+  assert.deepEqual(s.fake.violations, []);
+});

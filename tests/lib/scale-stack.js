@@ -49,7 +49,7 @@ function channelsCovering(n) {
 }
 
 async function startScaleStack({ partitions = 6, leaseMs = 1500, heartbeatMs = 200, visibilityMs = 800, blockMs = 3000,
-  slowSeconds = 1.5 } = {}) {
+  slowSeconds = 1.5, echo = ECHO } = {}) {
   const redis = await startRedis();
   // Small stream nodes, so approximate trimming (MINID ~) trims at a fine grain and a test sees it.
   await redis.cmd('CONFIG', 'SET', 'stream-node-max-entries', '4');
@@ -80,7 +80,7 @@ async function startScaleStack({ partitions = 6, leaseMs = 1500, heartbeatMs = 2
       config,
       args: ['--role', role],
       env: { DISCORD_TOKEN: TOKEN, ...env },
-      files: { 'plugins/echo/init.lua': ECHO },
+      files: { 'plugins/echo/init.lua': echo },
       readyTimeoutMs: 20000,   // four processes start at once on a small, shared machine
     });
     chorus.role = role;
