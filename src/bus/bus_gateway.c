@@ -13,6 +13,7 @@
 #include "bus/bus_codec.h"
 #include "bus/bus_internal.h"
 #include "core/message.h"
+#include "core/rich.h"
 #include "core/server.h"
 #include "lib/dict.h"
 #include "lib/log.h"
@@ -201,7 +202,13 @@ static void gateway_take(const char *stream, const char *id, const redisReply *f
         snprintf(op->id, sizeof(op->id), "%s", id);
         snprintf(op->sid, sizeof(op->sid), "%s", str_field(fields, "sid") ? str_field(fields, "sid") : "");
         const char *body = text ? text : "", *rich_text = str_field(fields, "rich");
-        json_t *rich = rich_text ? json_loads(rich_text, 0, NULL) : NULL;   /* checked by the worker */
+        /* Checked by the worker; checked again, so a bad entry is dropped, not drawn. */
+        json_t *given = rich_text ? json_loads(rich_text, 0, NULL) : NULL;
+        char err[256];
+        json_t *rich = given ? rich_check(given, err, sizeof(err)) : NULL;
+        if (rich_text && !rich) log_warn("bus: egress entry %s has a rich reply that does not check (%s); sent as text", id,
+                                         given ? err : "not JSON");
+        json_decref(given);
         int rc = platform_send_rich(p, channel, body, strlen(body), str_field(fields, "reply_to"),
                                     str_field(fields, "persona"), rich, on_sent, op);
         json_decref(rich);
