@@ -1,9 +1,10 @@
 'use strict';
-// The quiz card where the platform has no cards: on IRC and Telegram it
-// is readable lines of text (title, link, question, "name: value" fields,
-// the image's URL, the footer, then the buttons as [label] and
-// [label: url]); mention() gives the nick on IRC and the name on
-// Telegram. And the poll example of docs/plugins.md passes its own tests.
+// The quiz card where the platform has no cards: on IRC it is readable
+// lines of text (title, link, question, "name: value" fields, the image's
+// URL, the footer, then the buttons as [label] and [label: url]); on
+// Telegram the same lines with the buttons as an inline keyboard, whose
+// presses reach the plugin. mention() gives the nick on IRC and the name
+// on Telegram. And the poll example of docs/plugins.md passes its tests.
 const path = require('node:path');
 const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
@@ -46,14 +47,25 @@ test('on IRC the card is lines of text, and mention() is the nick', { timeout: 3
   assert.deepEqual(lines, CARD_LINES('ann'));
 });
 
-test('on Telegram the card is one message of those lines, and mention() is the name', async () => {
+test('on Telegram the card is lines of text over an inline keyboard, and a press reaches the plugin', async () => {
   const { fake } = await startTelegramStack({ configExtra: PLUGINS_CONF() });
   const ann = fake.user({ first_name: 'Ann', username: 'ann_reads' });
   const m = fake.userSays(ann, fake.privateChat(ann), '/quiz');
-  const reply = await replyTo(fake, m);
-  assert.equal(reply.text, CARD_LINES('Ann').join('\n'));
+  const card = await replyTo(fake, m);
+  assert.equal(card.text, CARD_LINES('Ann').slice(0, 8).join('\n'), 'mention() is the name; the buttons are not text');
+  assert.deepEqual(card.reply_markup.inline_keyboard, [
+    [{ text: 'Oslo', callback_data: 'quiz:oslo' }, { text: 'Bergen', callback_data: 'quiz:bergen' }, { text: 'Tromsø', callback_data: 'quiz:tromso' },
+      { text: 'Give up', callback_data: 'quiz:giveup' }, { text: 'Hint', callback_data: 'quiz:hint' }],
+    [{ text: 'Rules', url: 'https://example.com/rules' }],
+  ]);
+  const press = fake.pressButton(ann, card, 'quiz:oslo');
+  const answer = await fake.waitForSent((s) => s.text.startsWith('Right'));
+  assert.equal(answer.text, `Right, Ann: Oslo (on message ${card.message_id})`);
+  assert.equal(answer.reply_to, card.message_id, 'the answer quotes the card');
+  assert.deepEqual(fake.callbackAnswers.map((a) => a.id), [press.callback_query.id], 'the press was answered, so its spinner stops');
   const eph = fake.userSays(ann, fake.privateChat(ann), '/secret');
   assert.equal((await replyTo(fake, eph)).text, 'only you can see this', 'ephemeral needs nothing where it cannot be');
+  assert.deepEqual(fake.violations, []);
 });
 
 test('the poll example of docs/plugins.md passes its tests under chorus-test', { timeout: 60000 }, async () => {
