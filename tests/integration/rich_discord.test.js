@@ -5,7 +5,8 @@
 // one who pressed it, a slash command gets the same card, and a card over
 // Discord's limits is refused with a clear error instead of a 400.
 const assert = require('node:assert/strict');
-const { EmbedBuilder, ActionRowBuilder, ButtonBuilder } = require('discord.js');
+const { requireTestDep } = require('../lib/test-deps');
+const { EmbedBuilder, ActionRowBuilder, ButtonBuilder } = requireTestDep('discord.js');
 const { test } = require('../lib/tap');
 const { startDiscordStack, replyTo } = require('../lib/discord-stack');
 const { writePlugins } = require('../lib/plugins');

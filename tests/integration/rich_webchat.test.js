@@ -53,7 +53,7 @@ test('in the chat page (headless Chromium) the card is drawn with its buttons, a
   const fs = require('node:fs');
   const os = require('node:os');
   const path = require('node:path');
-  const { chromium } = require('playwright-core');
+  const { chromium } = require('../lib/test-deps').requireTestDep('playwright-core');
   const stack = await webchatWithQuiz();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chorus-rich-page-'));
   const context = await chromium.launchPersistentContext(dir, {
