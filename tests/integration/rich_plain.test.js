@@ -13,6 +13,9 @@ const { startStack } = require('../lib/stack');
 const { startNgircd } = require('../lib/ircd');
 const { ircUser } = require('../lib/irc-client');
 const { startTelegramStack, replyTo } = require('../lib/telegram-stack');
+const { startOneBotStack, replyTo: oneBotReplyTo } = require('../lib/onebot-stack');
+const { startFakeMattermost } = require('../lib/fake-mattermost');
+const { after } = require('../lib/tap');
 const { writePlugins } = require('../lib/plugins');
 const { luaString } = require('../lib/util');
 const { RICH_PLUGINS } = require('../lib/rich-plugin');
@@ -66,6 +69,27 @@ test('on Telegram the card is lines of text over an inline keyboard, and a press
   const eph = fake.userSays(ann, fake.privateChat(ann), '/secret');
   assert.equal((await replyTo(fake, eph)).text, 'only you can see this', 'ephemeral needs nothing where it cannot be');
   assert.deepEqual(fake.violations, []);
+});
+
+test('on OneBot the card is text and mention() is an at segment; on Mattermost mention() is @username', async () => {
+  const { fake } = await startOneBotStack({ configExtra: PLUGINS_CONF() });
+  const ann = fake.user({ nickname: 'Ann' });
+  const card = await oneBotReplyTo(fake, fake.privateMessage(ann, '!quiz'));
+  assert.deepEqual(card.segments.slice(1, 3), [{ type: 'text', data: { text: 'Round 1 for ' } }, { type: 'at', data: { qq: String(ann.user_id) } }]);
+  assert.equal(card.text, `Round 1 for \n${CARD_LINES('Ann').slice(1).join('\n')}`,
+    'the at segment stands where the mention was; the rest is the card as text');
+
+  const mm = await startFakeMattermost({ token: 'mm-rich-token-0123456789abcdef' });
+  after(() => mm.close());
+  const { chorus } = await startStack({
+    configOptions: { extra: `mattermost { url = env("MATTERMOST_URL"), token = env("MATTERMOST_TOKEN"), retry_ms = 50 }\n${PLUGINS_CONF()}` },
+    env: { MATTERMOST_URL: mm.url, MATTERMOST_TOKEN: 'mm-rich-token-0123456789abcdef' }, waitReady: false,
+  });
+  await mm.waitForHello(10000);
+  await chorus.waitForLog(/mattermost: connected \(session /, 10000);   // it has read the hello
+  mm.userPost({ message: '!whoami' });
+  const post = await mm.waitForPost((p) => p.message.startsWith('you are'));
+  assert.equal(post.message, 'you are @ann');
 });
 
 test('the poll example of docs/plugins.md passes its tests under chorus-test', { timeout: 60000 }, async () => {
