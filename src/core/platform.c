@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdio.h>
+#include "core/message.h"
 #include "core/platform.h"
 #include "core/rich.h"
 #include "lib/log.h"
@@ -87,7 +88,13 @@ int platform_receive(struct platform *p, const struct chat_message *m) {
         log_warn("%s: a message arrived before anything receives messages; refused", p->ops->name);
         return -1;
     }
-    return sink(p, m);
+    if (!p->ops->mention || m->author.mention || !m->author.id) return sink(p, m);
+    /* The author's mention travels with the message (a worker has no adapter to ask). */
+    struct chat_message with = *m;
+    with.author.mention = platform_mention(p, m->author.id, m->author.name);
+    int rc = sink(p, &with);
+    free(with.author.mention);
+    return rc;
 }
 
 int platform_send_text(struct platform *p, const char *channel, const char *text, size_t len,

@@ -114,7 +114,7 @@ test('through a gateway and a worker, the card reaches Discord whole and a press
   const { startScaleStack } = require('../lib/scale-stack');
   const s = await startScaleStack({ partitions: 2, echo: `
 chorus.hear("^card", function(msg)
-  msg:reply{ text = "a card", embed = { title = "Bus card", fields = { { name = "via", value = "the bus" } } },
+  msg:reply{ text = "a card for " .. msg.author:mention(), embed = { title = "Bus card", fields = { { name = "via", value = "the bus" } } },
              buttons = { { label = "Press", id = "bus:press" }, { label = "Docs", url = "https://example.com/docs" } } }
 end)
 chorus.button("bus:*", function(msg) msg:reply{ text = "pressed " .. msg.button, ephemeral = true } end)
@@ -127,7 +127,7 @@ chorus.button("bus:*", function(msg) msg:reply{ text = "pressed " .. msg.button,
   const m = s.fake.messageCreate({ content: 'card please' });
   await waitFor(() => s.answersTo(m.id).length > 0, { timeoutMs: 20000, what: 'the card' });
   const card = s.answersTo(m.id)[0];
-  assert.equal(card.content, 'a card');
+  assert.equal(card.content, `a card for <@${ANN}>`, 'the worker knows Discord\'s mention: it came with the message');
   assert.deepEqual(card.body.embeds, [{ title: 'Bus card', fields: [{ name: 'via', value: 'the bus', inline: false }] }]);
   assert.deepEqual(card.body.components[0].components.map((b) => b.custom_id || b.url), ['bus:press', 'https://example.com/docs']);
   const press = s.fake.buttonPress({ message: card, custom_id: 'bus:press' });

@@ -223,11 +223,18 @@ static int core_reply(lua_State *L) {
     return finish_send(L, t, op, rc);
 }
 
-/* core.mention(platform, user_id, name) -> the platform's mention of that user */
+/* core.mention(platform, user_id, name) -> the platform's mention of that
+ * user: the one the message's author arrived with, else the adapter's. */
 static int core_mention(lua_State *L) {
     const char *platform = luaL_checkstring(L, 1);
     const char *id = luaL_checkstring(L, 2);
     const char *name = luaL_optstring(L, 3, "");
+    struct job *job = task_job(task_check(L));
+    const struct chat_user *a = job ? &job->msg->author : NULL;
+    if (a && a->mention && a->id && !strcmp(a->id, id) && !strcmp(job->msg->platform, platform)) {
+        lua_pushstring(L, a->mention);
+        return 1;
+    }
     char *m = platform_mention(platform_find(platform), id, name);
     lua_pushstring(L, m);
     free(m);
