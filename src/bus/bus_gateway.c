@@ -385,6 +385,9 @@ static void on_block_ready(void) {
 static void gateway_tick(void) {
     char key[256];
     if (!redis_client_ready(server.redis)) return;
+    /* The group could not be made when the stream connection came up (the
+     * main connection was not up yet, e.g. a cluster's slot map): now. */
+    if (!g.started && redis_client_ready(bus.block)) on_block_ready();
     flush_held();
     bus_key_egress(key, sizeof(key), bus.set.gateway);
     bus_trim(key);

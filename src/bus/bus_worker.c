@@ -140,8 +140,8 @@ static const char reply_script[] =
 /* ---- entries -------------------------------------------------------- */
 
 static int part_of(const char *stream) {
-    const char *s = strstr(stream, "{p");
-    return s ? atoi(s + 2) : -1;
+    const char *s = strstr(stream, "{in}:p");
+    return s ? atoi(s + 6) : -1;
 }
 
 static void entry_key(char *out, size_t len, int part, const char *id) {

@@ -66,16 +66,17 @@ function channelsCovering(n) {
 }
 
 async function startScaleStack({ partitions = 6, leaseMs = 1500, heartbeatMs = 200, visibilityMs = 800, blockMs = 3000,
-  slowSeconds = 1.5, story = false, scaleExtra = '', modelBaseUrl = null, echo = ECHO } = {}) {
-  const redis = await startRedis();
+  slowSeconds = 1.5, story = false, scaleExtra = '', modelBaseUrl = null, redis: given = null, redisOptions = '', echo = ECHO } = {}) {
+  // GIVEN: a Redis (or a cluster, tests/lib/redis-cluster.js) the test started; REDISOPTIONS go into `redis { }`.
+  const redis = given || await startRedis();
   // Small stream nodes, so approximate trimming (MINID ~) trims at a fine grain and a test sees it.
-  await redis.cmd('CONFIG', 'SET', 'stream-node-max-entries', '4');
+  if (!given) await redis.cmd('CONFIG', 'SET', 'stream-node-max-entries', '4');
   const fake = await startFakeDiscord({ token: TOKEN });
   const q = luaString;
   const config = [
     'listen "127.0.0.1:0"',
     'admin_socket(env("CHORUS_TEST_ADMIN", "off"))',
-    `redis ${q(redis.url)} { prefix = "scale:", timeout_ms = 3000, reconnect_min_ms = 20, reconnect_max_ms = 200 }`,
+    `redis ${q(redis.url)} { prefix = "scale:", timeout_ms = 3000, reconnect_min_ms = 20, reconnect_max_ms = 200${redisOptions ? `, ${redisOptions}` : ''} }`,
     'log_level "info"',
     'shutdown_timeout_ms (3000)',
     'model "default" { provider = "local" }',
@@ -133,7 +134,7 @@ async function startScaleStack({ partitions = 6, leaseMs = 1500, heartbeatMs = 2
   // Entries still in the ingress streams (trimmed up to what was acknowledged).
   async function ingressLength(partitions) {
     let n = 0;
-    for (let p = 0; p < partitions; p++) n += await redis.cmd('XLEN', `scale:in:{p${p}}`);
+    for (let p = 0; p < partitions; p++) n += await redis.cmd('XLEN', `scale:in:{in}:p${p}`);
     return n;
   }
 
