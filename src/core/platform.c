@@ -2,12 +2,9 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-<<<<<<< HEAD
-#include "core/feed.h"
-=======
 #include <stdio.h>
+#include "core/feed.h"
 #include "core/message.h"
->>>>>>> rich
 #include "core/platform.h"
 #include "core/rich.h"
 #include "lib/log.h"
