@@ -313,9 +313,9 @@ static void on_context(const struct store_context *ctx, const char *err, void *d
     job->manners = json_incref(ctx->manners);
     const char *bound = job->platform->persona;
     if (bound && persona_find(job->rt->personas, bound)) {
-        /* A bot account bound to a persona always speaks as it; the channel's
-         * live edits count only when they were made for that persona. */
-        int same = ctx->persona && !strcmp(ctx->persona, bound);
+        /* A bot account bound to a persona always speaks as it. The live edits
+         * came for the channel's persona (the bound one when none is set). */
+        int same = !ctx->persona || !strcmp(ctx->persona, bound);
         job_run(job, bound, same ? ctx->overrides : NULL);
         return;
     }

@@ -92,8 +92,8 @@ function chorusctl(stack, ...args) {
 }
 
 test('two bot accounts in one channel: each answers as its persona, through its own account, and ignores both bots', async () => {
-  // Both accounts hear each of Ann's five messages: each counts them once, in its own bucket.
-  const { fake, stack, aiko, kenji } = await twoDiscordBots({ configExtra: 'flood { user_burst = 5, user_per_s = 3600 }' });
+  // Both accounts hear each of Ann's six messages: each counts them once, in its own bucket.
+  const { fake, stack, aiko, kenji } = await twoDiscordBots({ configExtra: 'flood { user_burst = 6, user_per_s = 3600 }' });
 
   // Ann asks Aiko; only Aiko's account answers, as Aiko.
   const m1 = fake.mentionBot({ bot: aiko, content: 'what do you like?' });
@@ -138,6 +138,14 @@ test('two bot accounts in one channel: each answers as its persona, through its 
   assert.ok(names.includes('discord:kenji=discord/kenji/kenji/true'), names.join(' '));
   const metrics = await (await fetch(`${stack.chorus.url}/metrics`)).text();
   assert.match(metrics, /chorus_platform_ready\{platform="discord:aiko"\} 1/, 'metrics are labelled per account');
+
+  // A live edit of Aiko reaches her account (the channel names no persona of its own).
+  const ed = await chorusctl(stack, 'persona', 'edit', 'aiko', 'prompt', 'You are Aiko, speaking in haiku.');
+  assert.equal(ed.code, 0, ed.stderr);
+  const m6 = fake.mentionBot({ bot: aiko, content: 'a poem?' });
+  await replyFrom(fake, aiko, m6);
+  const sys = stack.fake.requests.filter((r) => r.body.messages[0].content.startsWith('You are Aiko')).at(-1).body.messages[0].content;
+  assert.match(sys, /^You are Aiko, speaking in haiku\./);
 
   // The operator gives Kenji's account to a new persona with a reload.
   const moved = stack.config.replace('persona = "kenji" }', 'persona = "haru" }') +
