@@ -128,12 +128,19 @@ static int host_stopping(void) {
     return server.stopping;
 }
 
+static enum bus_role host_role_now = BUS_ROLE_ALL;
+
+static const char *host_role(void) {
+    return bus_role_name(host_role_now);
+}
+
 static struct platform_host host = {
     .lws = host_lws,
     .redis = host_redis,
     .commands = host_commands,
     .fallback_persona = host_fallback_persona,
     .stopping = host_stopping,
+    .role = host_role,
 };
 
 void modules_register(void) {
@@ -169,6 +176,7 @@ void modules_platforms_start(const struct config *cfg, int test_mode) {
 int modules_role_start(const struct config *cfg, enum bus_role role, char *err, size_t errlen) {
     struct bus_settings s;
     bus_settings_from_config(cfg, &s);
+    host_role_now = role;
     if (role == BUS_ROLE_GATEWAY) {
         modules_platforms_start(cfg, 0);
         return bus_gateway_start(&s, err, errlen);

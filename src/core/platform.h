@@ -35,6 +35,10 @@ struct platform_host {
     const char *(*fallback_persona)(void);
     /* Nonzero once the process is draining to stop. */
     int (*stopping)(void);
+    /* What this process runs: "all", "gateway" or "worker" (chorusd
+     * --role). A gateway shares its connections with other gateways
+     * (Discord's shards through leases in Redis). */
+    const char *(*role)(void);
 };
 
 /* Where platform_receive() sends messages: the channel queue in one
@@ -76,6 +80,9 @@ struct platform_ops {
     void (*commands_changed)(struct platform *p);
     void (*stop)(struct platform *p);       /* close connections cleanly */
     int (*connections)(struct platform *p); /* open connections, for status and drain */
+    /* Optional: what this process holds of the platform, for status
+     * (Discord: {"shards": [0, 2], "total": 4, ...}); a new reference. */
+    struct json_t *(*status)(struct platform *p);
 };
 
 struct platform {

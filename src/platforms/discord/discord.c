@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "conf/config.h"
 #include "lib/dict.h"
 #include "platforms/discord/discord.h"
@@ -14,6 +15,7 @@
 #include "platforms/discord/discord_gateway.h"
 #include "platforms/discord/discord_interactions.h"
 #include "platforms/discord/discord_rest.h"
+#include "platforms/discord/discord_shards.h"
 #include "platforms/discord/discord_stream.h"
 #include "platforms/discord/discord_threads.h"
 #include "lib/log.h"
@@ -60,6 +62,11 @@ struct discord {
     uv_timer_t *start_retry;       /* GET /gateway/bot failed: try again */
     int start_attempts;
     char *commands_sent;       /* the list last registered, as JSON */
+    int leased;                /* a gateway: shards shared with the others through Redis leases */
+    long lease_ms;             /* shard_lease_ms */
+    long identify_window_ms;   /* identify_window_ms, 0: Discord's 5 s (x time_scale) */
+    int total_shards;
+    struct discord_shards *shards;
     int stopped;
 };
 
@@ -84,6 +91,8 @@ static void read_config(struct discord *dc, const struct config_block *b) {
     dc->global_rate = json_is_number(rate) ? json_number_value(rate) : 50;
     json_t *scale = json_object_get(b->value, "time_scale");
     dc->scale = json_is_number(scale) ? json_number_value(scale) : 1.0;
+    dc->lease_ms = config_int(b, "shard_lease_ms", 10000);
+    dc->identify_window_ms = config_int(b, "identify_window_ms", 0);
     json_t *shards = json_object_get(b->value, "shards");
     dc->auto_shards = !json_is_object(shards);
     if (!dc->auto_shards) {
@@ -317,7 +326,93 @@ static void on_dispatch(struct discord_gateway_shard *s, const char *type, json_
 /* The set of ready shards changed: so did the platform's readiness. */
 static void on_ready(struct discord_gateway_hub *h, void *data) {
     struct discord *dc = data;
-    dc->self->ready = discord_gateway_ready(h);
+    if (dc->leased && discord_gateway_shard_count(h) == 0) dc->self->ready = discord_shards_joined(dc->shards);
+    else dc->self->ready = discord_gateway_ready(h);
+}
+
+/* ---- shards shared with other gateways (discord_shards.c) -------------- */
+
+/* A READY gave shard S a session: store it, so another gateway can resume it. */
+static void on_session(struct discord_gateway_shard *s, const char *session_id, const char *resume_url, long seq,
+                       void *data) {
+    struct discord *dc = data;
+    discord_shards_session(dc->shards, discord_gateway_shard_id(s), session_id, resume_url, seq);
+}
+
+/* The other gateways' answer about an identify slot. */
+static void on_identify_answer(int shard, long wait_ms, void *data) {
+    struct discord *dc = data;
+    discord_gateway_identify_answer(dc->hub, shard, wait_ms);
+}
+
+/* Identify pacing shared through Redis: ask for the bucket's slot first. */
+static int identify_gate(struct discord_gateway_shard *s, int bucket, long window_ms, void *data) {
+    struct discord *dc = data;
+    return discord_shards_identify(dc->shards, discord_gateway_shard_id(s), bucket, window_ms, on_identify_answer, dc) == 0;
+}
+
+/* Our lease of SHARD: run it, resuming the session its last holder left. */
+static void on_shard_take(int shard, const char *session_id, const char *resume_url, long seq, void *data) {
+    struct discord *dc = data;
+    if (dc->hub) discord_gateway_add_shard_session(dc->hub, shard, session_id, resume_url, seq);
+}
+
+/* SHARD is no longer ours: close it, keeping its session resumable for the next holder. */
+static void on_shard_drop(int shard, int lost, void *data) {
+    struct discord *dc = data;
+    (void)lost;
+    if (dc->hub) discord_gateway_remove_shard(dc->hub, shard, 4900);
+    if (dc->hub) on_ready(dc->hub, dc);
+}
+
+/* SHARD's last seq, to store with its lease (-1: no session). */
+static long on_shard_seq(int shard, void *data) {
+    struct discord *dc = data;
+    struct discord_gateway_shard *s = dc->hub ? discord_gateway_find(dc->hub, shard) : NULL;
+    return s && discord_gateway_shard_session(s) ? discord_gateway_shard_seq(s) : -1;
+}
+
+/* The hash tag of this bot's shared state: its user id, which a bot token
+ * starts with (base64), or a hash of the token when it does not. */
+static void bot_key(const char *token, char *out, size_t len) {
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char id[32];
+    size_t n = 0;
+    unsigned bits = 0, acc = 0;
+    for (const char *p = token; *p && *p != '.' && n < sizeof(id) - 1; p++) {
+        const char *c = strchr(b64, *p == '-' ? '+' : *p == '_' ? '/' : *p);
+        if (!c || *p == '=') break;
+        acc = (acc << 6) | (unsigned)(c - b64);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            id[n++] = (char)((acc >> bits) & 0xff);
+        }
+    }
+    id[n] = '\0';
+    int digits = n > 0;
+    for (size_t i = 0; i < n; i++)
+        if (id[i] < '0' || id[i] > '9') digits = 0;
+    if (digits) {
+        snprintf(out, len, "%s", id);
+        return;
+    }
+    unsigned long long h = 1469598103934665603ULL;
+    for (const char *p = token; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    snprintf(out, len, "t%016llx", h);
+}
+
+/* Start sharing the shards with the other gateways. */
+static void shards_start(struct discord *dc) {
+    static const struct discord_shards_callbacks cb = { on_shard_take, on_shard_drop, on_shard_seq };
+    char bot[64], host[64] = "host", me[160];
+    bot_key(dc->token, bot, sizeof(bot));
+    gethostname(host, sizeof(host) - 1);
+    snprintf(me, sizeof(me), "%s-%d-%04x", host, (int)getpid(), (unsigned)(rand() & 0xffff));
+    struct discord_shards_options o = {
+        .bot = bot, .me = me, .ids = dc->shard_ids, .nids = dc->nshard_ids, .lease_ms = dc->lease_ms, .cb = &cb, .data = dc,
+    };
+    dc->shards = discord_shards_new(dc->self->host->loop, dc->self->host->redis, &o);
 }
 
 /* A shard stopped for good; the others (and other platforms) carry on. */
@@ -375,10 +470,21 @@ static void on_gateway_bot(long status, json_t *body, const char *err, void *dat
         o.total_shards = dc->shard_total;
     }
     char errbuf[256];
-    static const struct discord_gateway_callbacks callbacks = { on_dispatch, on_ready, on_fatal };
-    dc->hub = discord_gateway_new(dc->self->host->loop, dc->self->host->lws(), &o, &callbacks, dc, errbuf, sizeof(errbuf));
+    static const struct discord_gateway_callbacks callbacks = { on_dispatch, on_ready, on_fatal, NULL, NULL };
+    static const struct discord_gateway_callbacks leased = { on_dispatch, on_ready, on_fatal, on_session, identify_gate };
+    o.identify_window_ms = dc->identify_window_ms;
+    o.keep_sessions = dc->leased;
+    dc->total_shards = o.total_shards;
+    dc->hub = discord_gateway_new(dc->self->host->loop, dc->self->host->lws(), &o, dc->leased ? &leased : &callbacks, dc,
+                                  errbuf, sizeof(errbuf));
     if (!dc->hub) {
         log_error("%s", errbuf);
+        return;
+    }
+    if (dc->leased) {
+        log_info("discord: %d shards on %s (max_concurrency %d%s), shared with the other gateways", o.total_shards, o.url,
+                 o.max_concurrency, dc->compress ? ", zlib-stream" : "");
+        shards_start(dc);
         return;
     }
     log_info("discord: starting %d of %d shards on %s (max_concurrency %d%s)", dc->nshard_ids, o.total_shards, o.url,
@@ -406,6 +512,7 @@ static int discord_start(struct platform *p) {
     dc->start_retry = xmalloc(sizeof(uv_timer_t));
     uv_timer_init(dc->self->host->loop, dc->start_retry);
     dc->start_retry->data = dc;
+    dc->leased = p->host->role && !strcmp(p->host->role(), "gateway");
     request_gateway(dc);
     return 0;
 }
@@ -466,8 +573,10 @@ static void free_handle(uv_handle_t *h) {
 static void discord_stop(struct platform *p) {
     struct discord *dc = p->state;
     if (!dc || dc->stopped) return;
-    dc->stopped = 1;
     p->ready = 0;
+    discord_shards_free(dc->shards);      /* stores each held shard's seq and gives the leases back */
+    dc->shards = NULL;
+    dc->stopped = 1;
     discord_gateway_free(dc->hub);
     dc->hub = NULL;
     if (dc->typing) {
@@ -513,6 +622,21 @@ static int discord_connections(struct platform *p) {
     return discord_gateway_open_connections();
 }
 
+/* platform_ops.status: the shards this process runs (and, in a gateway,
+ * how many gateways share them). */
+static json_t *discord_status_op(struct platform *p) {
+    struct discord *dc = p->state;
+    if (!dc) return NULL;
+    json_t *ids = json_array();
+    for (int i = 0; dc->hub && i < dc->nshard_ids; i++) {
+        struct discord_gateway_shard *s = discord_gateway_find(dc->hub, dc->shard_ids[i]);
+        if (s) json_array_append_new(ids, json_integer(dc->shard_ids[i]));
+    }
+    json_t *st = json_pack("{s:o, s:i, s:b}", "shards", ids, "total", dc->total_shards, "leased", dc->leased);
+    if (dc->shards) json_object_set_new(st, "leases", discord_shards_status(dc->shards));
+    return st;
+}
+
 /* The adapter's state from the `discord { ... }` statement B. */
 static void *discord_create(struct platform *p, const struct config_block *b) {
     struct discord *dc = xcalloc(1, sizeof(*dc));
@@ -535,5 +659,6 @@ const struct platform_ops discord_platform = {
     .commands_changed = discord_commands_changed,
     .stop = discord_stop,
     .connections = discord_connections,
+    .status = discord_status_op,
 };
 
