@@ -17,6 +17,10 @@
 //   conn.reconnect()             op 7; conn.invalidSession(true|false) op 9
 //   fake.identifyClose = 4004    answer every Identify by closing with this code
 //   fake.identifyCloseFor = { 1: 4004 }   ... only for these shard ids
+//   fake.resumeWindowMs = 2000   a session whose connection is gone longer than this cannot
+//                                be resumed (op 9 false), as Discord forgets sessions
+// Resume (op 6) replays every event after the client's seq on the new connection, then
+// RESUMED; fake.resumes records { at, session_id, seq, shard, ok, replayed, conn }.
 // Compression: a connection whose query has compress=zlib-stream gets every
 // payload as binary frames of one deflate stream, each payload ending in a
 // Z_SYNC_FLUSH (00 00 FF FF), as Discord does (conn.compressed says so).
@@ -181,7 +185,7 @@ class GatewayConn {
   onClosed() {
     this.closed = true;
     if (this.deflate) this.deflate.close();
-    if (this.session && this.session.conn === this) this.session.conn = null;
+    if (this.session && this.session.conn === this) { this.session.conn = null; this.session.lostAt = Date.now(); }
     this.fake.emit('closed', this);
   }
 
@@ -294,6 +298,7 @@ function startFakeDiscord({
     replayOverlap: 0,
     identifyClose: 0,
     identifyCloseFor,
+    resumeWindowMs: 0,
     fragmentBytes: 0,
     splitCompressed: false,
     sendLimit: 120,
@@ -485,8 +490,10 @@ function startFakeDiscord({
     case OP.RESUME: {
       const d = msg.d || {};
       const session = fake.sessions.get(d.session_id);
+      const stale = !!session && fake.resumeWindowMs > 0 && !session.conn && session.lostAt && Date.now() - session.lostAt > fake.resumeWindowMs;
+      if (stale) session.dead = true;
       const ok = !!session && !session.dead && d.token === fake.token && typeof d.seq === 'number' && d.seq <= session.seq;
-      const rec = { at: Date.now(), session_id: d.session_id, seq: d.seq, ok, conn };
+      const rec = { at: Date.now(), session_id: d.session_id, seq: d.seq, shard: session ? session.shard[0] : null, ok, stale, conn, replayed: 0 };
       fake.resumes.push(rec);
       if (!ok) { conn.invalidSession(false); break; }
       if (session.conn && session.conn !== conn && !session.conn.closed) session.conn.drop();
@@ -494,7 +501,7 @@ function startFakeDiscord({
       session.conn = conn;
       conn.session = session;
       const from = Math.max(0, d.seq - fake.replayOverlap);
-      for (const ev of session.events) if (ev.s > from) conn.send(ev);
+      for (const ev of session.events) if (ev.s > from) { conn.send(ev); rec.replayed++; }
       session.live = true;
       fake.dispatch('RESUMED', null, session.shard[0]);
       fake.emit('resumed', rec);

@@ -49,16 +49,16 @@ function channelsCovering(n) {
 }
 
 async function startScaleStack({ partitions = 6, leaseMs = 1500, heartbeatMs = 200, visibilityMs = 800, blockMs = 3000,
-  slowSeconds = 1.5 } = {}) {
+  slowSeconds = 1.5, discordExtra = '', fakeOptions = {}, prefix = 'scale:' } = {}) {
   const redis = await startRedis();
   // Small stream nodes, so approximate trimming (MINID ~) trims at a fine grain and a test sees it.
   await redis.cmd('CONFIG', 'SET', 'stream-node-max-entries', '4');
-  const fake = await startFakeDiscord({ token: TOKEN });
+  const fake = await startFakeDiscord({ token: TOKEN, ...fakeOptions });
   const q = luaString;
   const config = [
     'listen "127.0.0.1:0"',
     'admin_socket(env("CHORUS_TEST_ADMIN", "off"))',
-    `redis ${q(redis.url)} { prefix = "scale:", timeout_ms = 3000, reconnect_min_ms = 20, reconnect_max_ms = 200 }`,
+    `redis ${q(redis.url)} { prefix = ${q(prefix)}, timeout_ms = 3000, reconnect_min_ms = 20, reconnect_max_ms = 200 }`,
     'log_level "info"',
     'shutdown_timeout_ms (3000)',
     'model "default" { provider = "local" }',
@@ -68,7 +68,7 @@ async function startScaleStack({ partitions = 6, leaseMs = 1500, heartbeatMs = 2
     // Only the echo skill: the bundled plugins would only add start-up work to four processes.
     ...['chat', 'coupon', 'help', 'ping', 'remind', 'webhook'].map((n) => `plugin "${n}" { enabled = false }`),
     `plugin "echo" { slow_s = "${slowSeconds}" }`,
-    `discord { token = env("DISCORD_TOKEN"), api_base = ${q(fake.apiBase)}, time_scale = 0.05, messages = "all", global_rate = 100000 }`,
+    `discord { token = env("DISCORD_TOKEN"), api_base = ${q(fake.apiBase)}, time_scale = 0.05, messages = "all", global_rate = 100000${discordExtra ? `, ${discordExtra}` : ''} }`,
     `scale { partitions = ${partitions}, lease_ms = ${leaseMs}, heartbeat_ms = ${heartbeatMs}, visibility_timeout_ms = ${visibilityMs}, block_ms = ${blockMs} }`,
     '',
   ].join('\n');

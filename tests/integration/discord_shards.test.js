@@ -1,0 +1,106 @@
+'use strict';
+// Two gateways share one bot's Discord shards through leases in Redis.
+// Each runs its share; when one is killed with kill -9, the other takes
+// its shards over once their leases lapse and RESUMEs the stored sessions
+// (no new IDENTIFY), so the events Discord held for them are replayed and
+// every user message is answered exactly once. Gateways starting together
+// never IDENTIFY the same max_concurrency bucket inside one window, and a
+// rate limit one gateway learns (a 429) holds the other back too.
+
+const assert = require('node:assert/strict');
+const { test } = require('../lib/tap');
+const { startScaleStack, TOKEN } = require('../lib/scale-stack');
+const { waitFor, delay } = require('../lib/util');
+
+const SHARDS = 4;
+const LEASE_MS = 1500;
+// The bot's id, which its token starts with (base64): the hash tag of its shared state.
+const BOT = Buffer.from(TOKEN.split('.')[0], 'base64').toString();
+const key = (what) => `scale:{discord:${BOT}}:${what}`;
+
+// The pid of the gateway holding SHARD's lease, or null.
+async function holder(s, shard) {
+  const v = await s.redis.cmd('GET', key(`shard:${shard}`));
+  const m = v && /-(\d+)-[0-9a-f]{4}$/.exec(v);
+  return m ? Number(m[1]) : null;
+}
+
+async function holders(s) {
+  const out = [];
+  for (let i = 0; i < SHARDS; i++) out.push(await holder(s, i));
+  return out;
+}
+
+// A channel per shard, and one message from a user in each.
+const channelOf = (shard) => String(100000000000000100n + BigInt(shard));
+function talk(fake, shards, round) {
+  return shards.map((shard) => fake.messageCreate({ shard, channel_id: channelOf(shard), content: `r${round} on shard ${shard}` }));
+}
+
+function assertAnsweredOnce(s, sent, what) {
+  for (const m of sent) {
+    const answers = s.answersTo(m.id);
+    assert.equal(answers.length, 1, `${what}: "${m.content}" got ${answers.length} answers`);
+    assert.equal(answers[0].content, `echo: ${m.content}`);
+  }
+}
+
+test('two gateways share the shards; kill -9 one: the other RESUMEs its shards and every message is answered once', { timeout: 120000 }, async () => {
+  const s = await startScaleStack({ partitions: 4, discordExtra: `shard_lease_ms = ${LEASE_MS}`, fakeOptions: { shards: SHARDS } });
+  const a = await s.start('gateway');
+  const b = await s.start('gateway');
+  const worker = await s.start('worker');
+  for (const c of [a, b, worker]) await s.waitReady(c);
+  for (let i = 0; i < SHARDS; i++) await s.fake.waitForReady(i, 20000);
+  // The shards settle two per gateway.
+  await waitFor(async () => {
+    const h = await holders(s);
+    return h.filter((p) => p === a.pid).length === 2 && h.filter((p) => p === b.pid).length === 2;
+  }, { timeoutMs: 20000, what: 'the four shards to settle two per gateway' });
+  await waitFor(() => [0, 1, 2, 3].every((i) => s.fake.liveSession(i)), { timeoutMs: 20000, what: 'every shard live' });
+
+  const all = [0, 1, 2, 3];
+  const sent = [...talk(s.fake, all, 1), ...talk(s.fake, all, 2)];
+  await waitFor(() => sent.every((m) => s.answersTo(m.id).length > 0), { timeoutMs: 20000, what: 'every message to be answered' });
+
+  // The victim: the gateway holding shard 0.
+  const victimPid = await holder(s, 0);
+  const victim = victimPid === a.pid ? a : b;
+  const survivor = victim === a ? b : a;
+  const theirs = [];
+  for (let i = 0; i < SHARDS; i++) if ((await holder(s, i)) === victim.pid) theirs.push(i);
+  assert.ok(theirs.length >= 1 && theirs.length < SHARDS, `the victim holds some shards, not all (${theirs})`);
+  // Messages keep coming while it dies: these reach it or wait at Discord.
+  sent.push(...talk(s.fake, all, 3));
+  await delay(50);
+  const killedAt = Date.now();
+  victim.kill('SIGKILL');
+  const stored = {};
+  for (const i of theirs) {
+    const [id, seq] = await s.redis.cmd('HMGET', key(`sess:${i}`), 'id', 'seq');
+    stored[i] = { id, seq: Number(seq) };
+    assert.ok(id, `shard ${i}'s session is stored in Redis`);
+  }
+  // While nobody holds them, users keep talking on its shards: Discord keeps the events.
+  sent.push(...talk(s.fake, theirs, 4));
+  sent.push(...talk(s.fake, all, 5));
+
+  // The survivor takes the leases and RESUMEs each stored session, at its stored seq.
+  for (const i of theirs) {
+    const r = await s.fake.waitFor('resumed', (x) => (x.shard === i && x.at >= killedAt ? x : null), 20000,
+      `a Resume of shard ${i}`, () => s.fake.resumes.find((x) => x.ok && x.shard === i && x.at >= killedAt));
+    assert.equal(r.session_id, stored[i].id, `shard ${i} resumed its stored session`);
+    assert.equal(r.seq, stored[i].seq, `shard ${i} resumed at the stored seq`);
+    assert.ok(r.replayed >= 1, `Discord replayed the events shard ${i} missed`);
+  }
+  await waitFor(async () => (await holders(s)).every((p) => p === survivor.pid), { timeoutMs: 10000, what: 'the survivor to hold every shard' });
+  assert.deepEqual(s.fake.identifies.filter((x) => x.at >= killedAt && theirs.includes(x.shard)), [],
+    'no shard of the dead gateway identified again');
+
+  await waitFor(() => sent.every((m) => s.answersTo(m.id).length > 0), { timeoutMs: 30000, what: 'every message to be answered after the kill' });
+  await delay(500);   // a duplicate would arrive right behind
+  assertAnsweredOnce(s, sent, 'after kill -9');
+  assert.deepEqual(s.fake.violations, []);
+  await survivor.stop();
+  await worker.stop();
+});
