@@ -4,6 +4,7 @@
  * Adding a chat platform is a folder under src/platforms/ and one line in
  * `modules` below. */
 #include <stddef.h>
+#include <stdio.h>
 #include "app/modules.h"
 #include "bus/bus.h"
 #include "conf/config.h"
@@ -14,6 +15,7 @@
 #include "core/platform.h"
 #include "core/runtime.h"
 #include "core/server.h"
+#include "io/redis_client.h"
 #include "io/web.h"
 #include "lib/log.h"
 #include "model/budget.h"
@@ -134,6 +136,17 @@ static const char *host_role(void) {
     return bus_role_name(host_role_now);
 }
 
+static struct redis_client *host_redis_open(long extra_ms, char *err, size_t errlen) {
+    struct redis_options ro;
+    if (!server.redis_url || !server.rt) {
+        snprintf(err, errlen, "Redis is not configured");
+        return NULL;
+    }
+    redis_options_from_json(&ro, server.rt->cfg->redis_opts);
+    ro.timeout_ms += extra_ms;
+    return redis_client_new(server.loop, server.redis_url, &ro, err, errlen);
+}
+
 static struct platform_host host = {
     .lws = host_lws,
     .redis = host_redis,
@@ -141,6 +154,7 @@ static struct platform_host host = {
     .fallback_persona = host_fallback_persona,
     .stopping = host_stopping,
     .role = host_role,
+    .redis_open = host_redis_open,
 };
 
 void modules_register(void) {

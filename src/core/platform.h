@@ -39,6 +39,10 @@ struct platform_host {
      * --role). A gateway shares its connections with other gateways
      * (Discord's shards through leases in Redis). */
     const char *(*role)(void);
+    /* A Redis connection of the adapter's own (for a blocking read), its
+     * command timeout EXTRA_MS longer; free it with redis_client_free. NULL
+     * with ERR. */
+    struct redis_client *(*redis_open)(long extra_ms, char *err, size_t errlen);
 };
 
 /* Where platform_receive() sends messages: the channel queue in one

@@ -104,3 +104,71 @@ test('two gateways share the shards; kill -9 one: the other RESUMEs its shards a
   await survivor.stop();
   await worker.stop();
 });
+
+test('two gateways starting together never IDENTIFY the same bucket inside one window', { timeout: 120000 }, async () => {
+  const WINDOW = 800;
+  const s = await startScaleStack({ partitions: 2, discordExtra: `shard_lease_ms = ${LEASE_MS}, identify_window_ms = ${WINDOW}`,
+    fakeOptions: { shards: SHARDS, maxConcurrency: 2 } });
+  const [a, b] = await Promise.all([s.start('gateway'), s.start('gateway')]);
+  for (let i = 0; i < SHARDS; i++) await s.fake.waitForReady(i, 30000);
+  await waitFor(async () => {
+    const h = await holders(s);
+    return h.every((p) => p === a.pid || p === b.pid) && h.includes(a.pid) && h.includes(b.pid);
+  }, { timeoutMs: 20000, what: 'both gateways to run shards' });
+  // Buckets are shard_id % max_concurrency: {0, 2} and {1, 3}. Inside each,
+  // identifies reach Discord a window apart (half a window of slack for the
+  // trip from the gateway to the fake on a loaded machine).
+  for (const bucket of [0, 1]) {
+    const times = s.fake.identifies.filter((x) => x.shard % 2 === bucket).map((x) => x.at).sort((x, y) => x - y);
+    assert.ok(times.length >= 2, `bucket ${bucket} identified its shards (${times.length})`);
+    for (let i = 1; i < times.length; i++) {
+      assert.ok(times[i] - times[i - 1] >= WINDOW / 2,
+        `bucket ${bucket}: two identifies ${times[i] - times[i - 1]} ms apart, inside the ${WINDOW} ms window`);
+    }
+  }
+  assert.deepEqual(s.fake.violations, []);
+  await Promise.all([a.stop(), b.stop()]);
+});
+
+test('a rate limit one gateway learns holds the other back until the reset', { timeout: 120000 }, async () => {
+  const RETRY_MS = 2500;
+  const s = await startScaleStack({ partitions: 2, discordExtra: `shard_lease_ms = ${LEASE_MS}`, fakeOptions: { shards: 2 } });
+  const a = await s.start('gateway');
+  const b = await s.start('gateway');
+  const worker = await s.start('worker');
+  for (const c of [a, b, worker]) await s.waitReady(c);
+  await waitFor(async () => {
+    const h = [await holder(s, 0), await holder(s, 1)];
+    return h.includes(a.pid) && h.includes(b.pid);
+  }, { timeoutMs: 20000, what: 'a shard for each gateway' });
+  await waitFor(() => s.fake.liveSession(0) && s.fake.liveSession(1), { timeoutMs: 20000, what: 'both shards live' });
+
+  // Discord answers the first reply in this channel with a 429 on its bucket.
+  const channel = '100000000000000777';
+  s.fake.force429.push({ route: 'POST /channels/{id}/messages', major: channel, retryAfterMs: RETRY_MS, bucket: 'msgs-777' });
+  const first = s.fake.messageCreate({ shard: 0, channel_id: channel, content: 'first' });
+  await waitFor(() => s.fake.given429.length === 1, { timeoutMs: 20000, what: 'the 429' });
+  const limited = s.fake.given429[0];
+  // Whichever gateway got it, the other hears of it.
+  const hit = await Promise.race([a, b].map((g) => g.waitForLog(/rate limited on POST \/channels\/\{id\}\/messages/, 10000).then(() => g)));
+  const other = hit === a ? b : a;
+  await other.waitForLog(/another gateway emptied the bucket of POST \/channels\/\{id\}\/messages on 100000000000000777/, 10000);
+  // Users keep talking there (and elsewhere) while the bucket is empty.
+  const sent = [first];
+  for (let i = 0; i < 6; i++) {
+    sent.push(s.fake.messageCreate({ shard: i % 2, channel_id: channel, content: `more ${i}` }));
+    sent.push(s.fake.messageCreate({ shard: i % 2, channel_id: '100000000000000888', content: `elsewhere ${i}` }));
+  }
+  await waitFor(() => sent.every((m) => s.answersTo(m.id).length > 0), { timeoutMs: 30000, what: 'every message to be answered' });
+  await delay(300);
+  assertAnsweredOnce(s, sent, 'through the 429');
+  // No post reached that channel before the bucket's reset, from either gateway.
+  const early = s.fake.rest.filter((r) => r.route === 'POST /channels/{id}/messages' && r.major === channel &&
+    r.at > limited.at && r.at < limited.at + RETRY_MS - 100);
+  assert.deepEqual(early.map((r) => r.at - limited.at), [], 'posts to the limited channel before its reset');
+  // The other channel was not held back.
+  const elsewhere = s.fake.rest.filter((r) => r.major === '100000000000000888' && r.status === 200);
+  assert.ok(elsewhere.some((r) => r.at < limited.at + RETRY_MS - 100), 'another channel is answered during the wait');
+  assert.equal(s.fake.given429.length, 1, 'one 429, and no other');
+  await Promise.all([a.stop(), b.stop(), worker.stop()]);
+});

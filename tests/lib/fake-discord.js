@@ -30,6 +30,8 @@
 //   fake.routeLimits['POST /channels/{id}/messages'] = { limit: 5, windowMs: 1000, bucket: 'b1' }
 //   fake.globalLimit = { perSecond: 50 }          429 global past this
 //   fake.force429.push({ route: 'POST /channels/{id}/messages', retryAfterMs: 300, global: false })
+//                                (optional major: only on that channel; bucket: with X-RateLimit-Bucket
+//                                and Remaining 0 headers, as Discord sends; each is recorded in fake.given429)
 //   fake.restDelayMs = 0
 //   fake.forbidChannels = new Set([id])         403 Missing Permissions there
 // Checks:
@@ -313,6 +315,7 @@ function startFakeDiscord({
     globalLimit: null,
     globalWindow: { start: 0, count: 0 },
     force429: [],
+    given429: [],               // { at, route, major, retryAfterMs, bucket, global }: the scripted 429s answered
     restDelayMs: 0,
     commands: [],
     commandPuts: [],            // { at, guild, commands }
@@ -538,12 +541,17 @@ function startFakeDiscord({
   // Apply the scripted limits; returns a 429 answer, or the headers to add.
   function limitCheck(route, major) {
     const now = Date.now();
-    const forced = fake.force429.findIndex((f) => !f.route || f.route === route);
+    const forced = fake.force429.findIndex((f) => (!f.route || f.route === route) && (!f.major || f.major === major));
     if (forced >= 0) {
       const f = fake.force429.splice(forced, 1)[0];
       const secs = (f.retryAfterMs || 100) / 1000;
       const headers = { 'retry-after': String(Math.ceil(secs)), 'x-ratelimit-scope': f.global ? 'global' : 'user' };
       if (f.global) headers['x-ratelimit-global'] = 'true';
+      if (f.bucket) {
+        Object.assign(headers, { 'x-ratelimit-bucket': f.bucket, 'x-ratelimit-limit': '5', 'x-ratelimit-remaining': '0',
+          'x-ratelimit-reset-after': secs.toFixed(3), 'x-ratelimit-reset': String((now + secs * 1000) / 1000) });
+      }
+      fake.given429.push({ at: now, route, major, retryAfterMs: secs * 1000, bucket: f.bucket || null, global: !!f.global });
       return { status: 429, headers, body: { message: 'You are being rate limited.', retry_after: secs, global: !!f.global } };
     }
     if (fake.globalLimit) {

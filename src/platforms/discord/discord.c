@@ -15,6 +15,7 @@
 #include "platforms/discord/discord_gateway.h"
 #include "platforms/discord/discord_interactions.h"
 #include "platforms/discord/discord_rest.h"
+#include "platforms/discord/discord_rlshare.h"
 #include "platforms/discord/discord_shards.h"
 #include "platforms/discord/discord_stream.h"
 #include "platforms/discord/discord_threads.h"
@@ -27,6 +28,7 @@
 
 #define TYPING_EVERY_MS 8000.0      /* Discord shows "typing" for about 10 s */
 #define TYPING_MAX_MS 120000.0      /* give up on a reply that never comes */
+#define RLSHARE_BLOCK_MS 10000L     /* longest blocking read of the shared REST limits */
 
 struct typing {
     struct discord *dc;
@@ -67,6 +69,7 @@ struct discord {
     long identify_window_ms;   /* identify_window_ms, 0: Discord's 5 s (x time_scale) */
     int total_shards;
     struct discord_shards *shards;
+    struct discord_rlshare *rlshare;   /* REST limits shared with the other gateways */
     int stopped;
 };
 
@@ -413,6 +416,15 @@ static void shards_start(struct discord *dc) {
         .bot = bot, .me = me, .ids = dc->shard_ids, .nids = dc->nshard_ids, .lease_ms = dc->lease_ms, .cb = &cb, .data = dc,
     };
     dc->shards = discord_shards_new(dc->self->host->loop, dc->self->host->redis, &o);
+    char err[256];
+    struct redis_client *reader = dc->self->host->redis_open ? dc->self->host->redis_open(RLSHARE_BLOCK_MS + 1000, err, sizeof(err)) : NULL;
+    if (!reader) {
+        log_warn("discord: the REST limits are not shared with the other gateways: %s", dc->self->host->redis_open ? err : "no Redis");
+        return;
+    }
+    dc->rlshare = discord_rlshare_new(dc->self->host->loop, dc->self->host->redis, reader,
+                                      discord_shards_key_base(dc->shards), me, discord_rest_ratelimit(dc->rest),
+                                      RLSHARE_BLOCK_MS);
 }
 
 /* A shard stopped for good; the others (and other platforms) carry on. */
@@ -574,6 +586,8 @@ static void discord_stop(struct platform *p) {
     struct discord *dc = p->state;
     if (!dc || dc->stopped) return;
     p->ready = 0;
+    discord_rlshare_free(dc->rlshare);
+    dc->rlshare = NULL;
     discord_shards_free(dc->shards);      /* stores each held shard's seq and gives the leases back */
     dc->shards = NULL;
     dc->stopped = 1;

@@ -507,6 +507,10 @@ int discord_rest_followup(struct discord_rest *r, const char *application_id, co
     return rc;
 }
 
+struct ratelimit *discord_rest_ratelimit(struct discord_rest *r) {
+    return r->rl;
+}
+
 long discord_rest_429_count(const struct discord_rest *r) {
     return discord_ratelimit_429_count(r->rl);
 }

@@ -64,6 +64,8 @@ int discord_rest_interaction_callback(struct discord_rest *r, const char *id, co
  * post a new message; TEXT is cut at DISCORD_MAX_CONTENT_CP code points. */
 int discord_rest_followup(struct discord_rest *r, const char *application_id, const char *token, int original,
                           const char *text, size_t len, discord_rest_fn *cb, void *data);
+/* The limiter of R (to share its limits with other processes). */
+struct ratelimit *discord_rest_ratelimit(struct discord_rest *r);
 /* 429s the limiter has seen, for tests and metrics. */
 long discord_rest_429_count(const struct discord_rest *r);
 /* Requests queued or running. */
