@@ -172,3 +172,33 @@ test('a rate limit one gateway learns holds the other back until the reset', { t
   assert.equal(s.fake.given429.length, 1, 'one 429, and no other');
   await Promise.all([a.stop(), b.stop(), worker.stop()]);
 });
+
+test('a session Discord forgot while nobody held the shard: the next gateway identifies afresh', { timeout: 120000 }, async () => {
+  const s = await startScaleStack({ partitions: 2, discordExtra: `shard_lease_ms = ${LEASE_MS}`, fakeOptions: { shards: 2 } });
+  const a = await s.start('gateway');
+  const b = await s.start('gateway');
+  const worker = await s.start('worker');
+  for (const c of [a, b, worker]) await s.waitReady(c);
+  await waitFor(async () => {
+    const h = [await holder(s, 0), await holder(s, 1)];
+    return h.includes(a.pid) && h.includes(b.pid);
+  }, { timeoutMs: 20000, what: 'a shard for each gateway' });
+  await waitFor(() => s.fake.liveSession(0) && s.fake.liveSession(1), { timeoutMs: 20000, what: 'both shards live' });
+  // Discord keeps a lost session only briefly; here less than the lease.
+  s.fake.resumeWindowMs = 100;
+  const victim = (await holder(s, 0)) === a.pid ? a : b;
+  const stored = await s.redis.cmd('HGET', key('sess:0'), 'id');
+  const killedAt = Date.now();
+  victim.kill('SIGKILL');
+  // The survivor tries the stored session, is told it is gone (op 9), and identifies.
+  const refused = await s.fake.waitFor('payload', () => s.fake.resumes.find((r) => r.at >= killedAt && r.shard === 0), 20000,
+    'a Resume of shard 0', () => s.fake.resumes.find((r) => r.at >= killedAt && r.shard === 0));
+  assert.equal(refused.session_id, stored);
+  assert.equal(refused.ok, false, `Discord refused the stale session: ${JSON.stringify(s.fake.resumes.map((r) => ({ at: r.at - killedAt, shard: r.shard, ok: r.ok, stale: r.stale})))}`);
+  await s.fake.waitForIdentify((x) => x.at >= killedAt && x.shard === 0, 20000);
+  await waitFor(async () => (await s.redis.cmd('HGET', key('sess:0'), 'id')) === s.fake.liveSession(0)?.id,
+    { timeoutMs: 20000, what: 'the new session to be stored' });
+  const m = s.fake.messageCreate({ shard: 0, channel_id: channelOf(0), content: 'after the new session' });
+  await waitFor(() => s.answersTo(m.id).length > 0, { timeoutMs: 20000, what: 'the answer on the new session' });
+  await Promise.all([victim === a ? b.stop() : a.stop(), worker.stop()]);
+});

@@ -107,6 +107,9 @@ class GatewayConn {
     }
     sock.on('data', (c) => this.onData(c));
     sock.on('error', () => {});
+    // The client's end of TCP (it closed, or its process died): gone, as
+    // for Discord. (Sockets of node's http server stay half-open otherwise.)
+    sock.on('end', () => sock.destroy());
     sock.on('close', () => this.onClosed());
   }
 
