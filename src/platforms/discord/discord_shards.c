@@ -11,10 +11,14 @@
 
 #define SESSION_TTL_MS "3600000"   /* a stored session older than this cannot be resumed anyway */
 
-/* One heartbeat: join the live set, renew ours (storing seqs), take free
- * leases up to our share when ARGV[4] is 1. KEYS: the live set, then the
- * n leases, then the n sessions. Returns {live, share, per shard: 0 (not
- * ours), 1 (kept) or {session id, resume url, seq} (just taken)}. */
+/* One heartbeat: join the live set, renew the leases of the shards we run
+ * (storing seqs), take free leases up to our share when ARGV[4] is 1.
+ * KEYS: the live set, then the n leases, then the n sessions. ARGV[4 + i]
+ * is "-" for a shard we do not run, "" for one we run with no new seq, or
+ * its new seq. A lease still in our name for a shard we do not run (we
+ * gave it up while Redis was away) is taken again like a free one.
+ * Returns {live, share, per shard: 0 (not ours), 1 (kept) or {session id,
+ * resume url, seq} (just taken)}. */
 static const char tick_script[] =
     "local me, ttl, n = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])\n"
     "local t = redis.call('TIME')\n"
@@ -29,7 +33,7 @@ static const char tick_script[] =
     "local share = math.ceil(n / #live)\n"
     "local out, count = {}, 0\n"
     "for i = 1, n do\n"
-    "  if redis.call('GET', KEYS[1 + i]) == me then\n"
+    "  if ARGV[4 + i] ~= '-' and redis.call('GET', KEYS[1 + i]) == me then\n"
     "    redis.call('PEXPIRE', KEYS[1 + i], ttl)\n"
     "    if ARGV[4 + i] ~= '' then\n"
     "      redis.call('HSET', KEYS[1 + n + i], 'seq', ARGV[4 + i])\n"
@@ -45,7 +49,9 @@ static const char tick_script[] =
     "  for j = 0, n - 1 do\n"
     "    if count >= share then break end\n"
     "    local i = ((rank * share + j) % n) + 1\n"
-    "    if out[i] == 0 and redis.call('SET', KEYS[1 + i], me, 'NX', 'PX', ttl) then\n"
+    "    if out[i] == 0 and (redis.call('SET', KEYS[1 + i], me, 'NX', 'PX', ttl) or\n"
+    "                        redis.call('GET', KEYS[1 + i]) == me) then\n"
+    "      redis.call('PEXPIRE', KEYS[1 + i], ttl)\n"
     "      local s = redis.call('HMGET', KEYS[1 + n + i], 'id', 'url', 'seq')\n"
     "      out[i] = {s[1] or '', s[2] or '', s[3] or '0'}\n"
     "      count = count + 1\n"
@@ -250,7 +256,8 @@ static void tick(struct discord_shards *ds) {
         long s = ds->slots[i].held ? ds->cb.seq(ds->slots[i].id, ds->data) : -1;
         seqs[i] = s > 0 && s != ds->slots[i].written ? s : -1;
         args[4 + i] = xmalloc(24);
-        if (seqs[i] > 0) snprintf(args[4 + i], 24, "%ld", seqs[i]);
+        if (!ds->slots[i].held) snprintf(args[4 + i], 24, "-");
+        else if (seqs[i] > 0) snprintf(args[4 + i], 24, "%ld", seqs[i]);
         else args[4 + i][0] = '\0';
     }
     ds->sent_at = uv_now(ds->loop);
