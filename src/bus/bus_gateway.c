@@ -206,8 +206,10 @@ static void gateway_take(const char *stream, const char *id, const redisReply *f
         snprintf(op->id, sizeof(op->id), "%s", id);
         snprintf(op->sid, sizeof(op->sid), "%s", str_field(fields, "sid") ? str_field(fields, "sid") : "");
         const char *body = text ? text : "";
-        if (platform_send_text(p, channel, body, strlen(body), str_field(fields, "reply_to"),
-                               str_field(fields, "persona"), on_sent, op) < 0) {
+        char nonce[160];   /* the entry is the reply: the same whoever sends it, however often */
+        snprintf(nonce, sizeof(nonce), "%s:%s", bus.set.gateway, id);
+        if (platform_send_keyed(p, channel, body, strlen(body), str_field(fields, "reply_to"),
+                                str_field(fields, "persona"), nonce, on_sent, op) < 0) {
             log_warn("bus: %s refused a reply to %s", platform, channel);
             ack(id);
             free(op);

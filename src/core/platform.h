@@ -58,6 +58,10 @@ struct outgoing {
     const char *text;          /* valid UTF-8 */
     const char *reply_to;      /* message id this answers, or NULL */
     const char *persona;       /* persona name speaking */
+    /* The same for every attempt to send this reply (a gateway resending
+     * what a dead one may have sent), or NULL: platforms that can refuse a
+     * repeat use it (Discord's enforce_nonce). */
+    const char *nonce;
 };
 
 /* Where replies leave: the adapter's send in one process; a Redis stream
@@ -119,6 +123,9 @@ void platform_job_done(struct platform *p, const struct chat_message *m);
 /* Send TEXT (repaired to valid UTF-8) to CHANNEL of P as PERSONA. */
 int platform_send_text(struct platform *p, const char *channel, const char *text, size_t len,
                        const char *reply_to, const char *persona, platform_sent_fn *cb, void *data);
+/* platform_send_text with NONCE (see struct outgoing). */
+int platform_send_keyed(struct platform *p, const char *channel, const char *text, size_t len, const char *reply_to,
+                        const char *persona, const char *nonce, platform_sent_fn *cb, void *data);
 /* An adapter received a message: hand it to the sink. Copies M.
  * Returns 0, or -1 when the channel's queue is full (the adapter tells the user). */
 int platform_receive(struct platform *p, const struct chat_message *m);

@@ -100,6 +100,11 @@ test('two gateways share the shards; kill -9 one: the other RESUMEs its shards a
   await waitFor(() => sent.every((m) => s.answersTo(m.id).length > 0), { timeoutMs: 30000, what: 'every message to be answered after the kill' });
   await delay(500);   // a duplicate would arrive right behind
   assertAnsweredOnce(s, sent, 'after kill -9');
+  // Every reply carries its nonce with enforce_nonce, so one the dead gateway
+  // posted but never acknowledged is not posted again by the one that claims it.
+  const posts = s.fake.rest.filter((r) => r.route === 'POST /channels/{id}/messages');
+  assert.ok(posts.every((r) => r.body && r.body.enforce_nonce === true && /^[0-9a-f]{16}\.\d+$/.test(r.body.nonce)),
+    'every reply post has a nonce and enforce_nonce');
   assert.deepEqual(s.fake.violations, []);
   await survivor.stop();
   await worker.stop();

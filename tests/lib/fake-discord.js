@@ -36,7 +36,8 @@
 //   fake.forbidChannels = new Set([id])         403 Missing Permissions there
 // Checks:
 //   conn.sendTimes, conn.maxFrameBytes, fake.violations (gateway and REST limit breaches),
-//   fake.rest (every REST request), fake.messages (posted messages), fake.sessions.
+//   fake.rest (every REST request), fake.messages (posted messages), fake.sessions,
+//   fake.nonceHits (posts with enforce_nonce whose nonce was used: answered with the existing message).
 // Events and what the bot did with them:
 //   fake.interaction({ name: 'ping', options: [{ name, value }] })   INTERACTION_CREATE (a slash command)
 //   fake.reactionAdd({ message_id, emoji: '👍' })  MESSAGE_REACTION_ADD; fake.messageUpdate({ id, content }) MESSAGE_UPDATE
@@ -318,7 +319,9 @@ function startFakeDiscord({
     globalLimit: null,
     globalWindow: { start: 0, count: 0 },
     force429: [],
-    given429: [],               // { at, route, major, retryAfterMs, bucket, global }: the scripted 429s answered
+    given429: [],
+    nonces: new Map(),          // nonce -> message, for enforce_nonce
+    nonceHits: [],              // { at, nonce, id }: repeats answered with the message already made               // { at, route, major, retryAfterMs, bucket, global }: the scripted 429s answered
     restDelayMs: 0,
     commands: [],
     commandPuts: [],            // { at, guild, commands }
@@ -623,12 +626,25 @@ function startFakeDiscord({
         return;
       }
       if ([...body.content].length > 2000) { reply(400, { message: 'Invalid Form Body', code: 50035 }); return; }
+      if (body.nonce !== undefined && !(typeof body.nonce === 'number' || (typeof body.nonce === 'string' && body.nonce.length <= 25))) {
+        reply(400, { message: 'Invalid Form Body', code: 50035, errors: { nonce: { _errors: [{ code: 'BASE_TYPE_MAX_LENGTH', message: 'Must be 25 or fewer in length.' }] } } });
+        return;
+      }
+      // enforce_nonce: a nonce the bot used in the last few minutes returns
+      // that message instead of creating another (Discord's documented behaviour).
+      const seen = body.enforce_nonce && body.nonce !== undefined ? fake.nonces.get(String(body.nonce)) : null;
+      if (seen && Date.now() - seen.at < 5 * 60 * 1000) {
+        fake.nonceHits.push({ at: Date.now(), nonce: String(body.nonce), id: seen.id });
+        reply(200, { id: seen.id, channel_id: seen.channel_id, content: seen.content, author: seen.author, nonce: body.nonce, type: 0 });
+        return;
+      }
       const m = {
         id: snowflake(), channel_id: p[2], content: body.content, author: { id: fake.botId, username: fake.botName, bot: true },
         allowed_mentions: body.allowed_mentions, message_reference: body.message_reference, at: Date.now(), body,
       };
       fake.messages.set(m.id, m);
       fake.posted.push(m);
+      if (body.enforce_nonce && body.nonce !== undefined) fake.nonces.set(String(body.nonce), m);
       reply(200, { id: m.id, channel_id: m.channel_id, content: m.content, author: m.author, type: 0 });
       fake.emit('message', m);
       if (fake.echoToGateway) fake.dispatch('MESSAGE_CREATE', { id: m.id, channel_id: m.channel_id, guild_id: '200000000000000001', content: m.content, author: m.author, mentions: [] }, 0);

@@ -540,7 +540,7 @@ static int discord_send(struct platform *p, const struct outgoing *out, platform
     typing_stop(dc, out->channel);
     if (discord_interaction_send(dc->interactions, out->reply_to, out->text, cb, data)) return 0;
     if (discord_stream_final(dc->streams, out->channel, out->reply_to, out->text, cb, data)) return 0;
-    if (discord_rest_send(dc->rest, out->channel, out->text, out->reply_to, cb, data) < 0 && cb)
+    if (discord_rest_send_keyed(dc->rest, out->channel, out->text, out->reply_to, out->nonce, cb, data) < 0 && cb)
         cb(NULL, "an empty reply cannot be sent to Discord", data);
     return 0;
 }

@@ -44,6 +44,10 @@ int discord_rest_gateway_bot(struct discord_rest *r, discord_rest_fn *cb, void *
  * first part answering REPLY_TO (may be NULL), with no mentions parsed. */
 int discord_rest_send(struct discord_rest *r, const char *channel, const char *text, const char *reply_to,
                       discord_sent_fn *cb, void *data);
+/* The same with KEY (may be NULL): each part carries a nonce made from it
+ * with enforce_nonce, so Discord posts it once however often it is sent. */
+int discord_rest_send_keyed(struct discord_rest *r, const char *channel, const char *text, const char *reply_to,
+                            const char *key, discord_sent_fn *cb, void *data);
 /* Replace a message's text with TEXT[0..len), cut at DISCORD_MAX_CONTENT_CP code points. */
 int discord_rest_edit(struct discord_rest *r, const char *channel, const char *message, const char *text, size_t len,
                       discord_rest_fn *cb, void *data);
