@@ -20,7 +20,7 @@ static const char *prefix(void) {
 }
 
 void bus_key_ingress(char *out, size_t len, int part) {
-    snprintf(out, len, "%sin:{p%d}", prefix(), part);
+    snprintf(out, len, "%sin:{in}:p%d", prefix(), part);
 }
 
 void bus_key_egress(char *out, size_t len, const char *gateway) {
@@ -28,7 +28,7 @@ void bus_key_egress(char *out, size_t len, const char *gateway) {
 }
 
 void bus_key_lease(char *out, size_t len, int part) {
-    snprintf(out, len, "%slease:{p%d}", prefix(), part);
+    snprintf(out, len, "%slease:{in}:p%d", prefix(), part);
 }
 
 void bus_key_dedupe(char *out, size_t len, int part, const char *ev) {
@@ -97,11 +97,14 @@ static void on_client_id(redisReply *r, const char *err, void *data) {
 
 static void (*block_ready_fn)(void);
 
-/* The blocking connection is (back) up: learn its id, then let the role read. */
+/* The blocking connection is (back) up: learn its id, then let the role read.
+ * In a cluster both go to the master of the ingress streams' slot. */
 static void on_block_ready(void) {
     const char *argv[2] = { "CLIENT", "ID" };
+    char key[256];
+    bus_key_ingress(key, sizeof(key), 0);
     bus.block_client_id = 0;
-    redis_command(bus.block, on_client_id, NULL, 2, argv, NULL);
+    redis_command_near(bus.block, key, on_client_id, NULL, 2, argv, NULL);
     if (block_ready_fn) block_ready_fn();
 }
 
@@ -120,7 +123,9 @@ void bus_unblock(redis_reply_fn *cb) {
     char id[32];
     snprintf(id, sizeof(id), "%lld", bus.block_client_id);
     const char *argv[3] = { "CLIENT", "UNBLOCK", id };
-    if (!bus.block_client_id || redis_command(server.redis, cb, NULL, 3, argv, NULL) < 0) cb(NULL, "not connected", NULL);
+    char key[256];
+    bus_key_ingress(key, sizeof(key), 0);
+    if (!bus.block_client_id || redis_command_near(server.redis, key, cb, NULL, 3, argv, NULL) < 0) cb(NULL, "not connected", NULL);
 }
 
 /* ---- the status tick ------------------------------------------------ */
@@ -203,6 +208,7 @@ static void on_tick(uv_timer_t *t) {
     bus_key_workers(key, sizeof(key));
     const char *zr[4] = { "ZRANGE", key, "0", "-1" };
     redis_command(server.redis, on_workers, NULL, 4, zr, NULL);
+    bus_procs_tick();
 }
 
 void bus_redis_ready(void) {
@@ -263,6 +269,8 @@ void bus_common_init(enum bus_role role, const struct bus_settings *s) {
     snprintf(bus.id, sizeof(bus.id), "%s-%s-%d-%04x", role == BUS_ROLE_GATEWAY ? s->gateway : "w", host,
              (int)getpid(), (unsigned)(rand() & 0xffff));
     bus.stats = xcalloc((size_t)s->partitions, sizeof(*bus.stats));
+    uv_timeval64_t tv;
+    if (uv_gettimeofday(&tv) == 0) bus.started_ms = (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
     health_set_role(bus_ready, bus_gauges);
     metrics_set(METRIC_BUS_ROLE, bus_role_name(role), 1);
 }
@@ -281,6 +289,7 @@ json_t *bus_status(void) {
                            "partitions", bus.set.partitions, "ingress_lag", (json_int_t)lag,
                            "ingress_pending", (json_int_t)pending, "streams", parts,
                            "workers", bus.workers ? json_incref(bus.workers) : json_array());
+    json_object_set_new(st, "processes", bus_procs_json());
     if (bus.role == BUS_ROLE_GATEWAY) {
         json_object_set_new(st, "gateway", json_string(bus.set.gateway));
         json_object_set_new(st, "egress_lag", json_integer(bus.egress_lag));
@@ -294,6 +303,7 @@ json_t *bus_status(void) {
 void bus_stop(void) {
     if (bus.role == BUS_ROLE_ALL || bus.stopping) return;
     bus.stopping = 1;
+    bus_procs_leave();
     if (bus.role == BUS_ROLE_GATEWAY) bus_gateway_stop();
     else bus_worker_stop();
     if (bus.tick_open) {
@@ -314,6 +324,7 @@ void bus_free(void) {
     bus.stats = NULL;
     json_decref(bus.workers);
     bus.workers = NULL;
+    bus_procs_free();
     bus.role = BUS_ROLE_ALL;
 }
 

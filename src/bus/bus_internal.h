@@ -29,12 +29,16 @@ struct bus {
     int held;                    /* partitions held (worker) */
     int reader_up;               /* the blocking reader has its group(s) and reads */
     int stopping;
+    long long started_ms;        /* wall clock at start, for status */
 };
 
 extern struct bus bus;
 
-/* Keys: "<prefix>in:{p3}" and the like; the braces are Cluster hash tags
- * keeping everything one operation touches in one slot. */
+/* Keys: "<prefix>in:{in}:p3", "<prefix>out:{gw:main}" and the like; the
+ * braces are Cluster hash tags keeping everything one operation touches in
+ * one slot. Every ingress stream and lease shares {in}, so a worker's one
+ * XREADGROUP over its partitions (and the status MGET of the leases) is
+ * one slot; event keys spread as dd:{pN}:... (docs/state.md). */
 void bus_key_ingress(char *out, size_t len, int part);
 void bus_key_egress(char *out, size_t len, const char *gateway);
 void bus_key_lease(char *out, size_t len, int part);
@@ -67,6 +71,15 @@ void bus_worker_stop(void);
 void bus_gateway_free(void);
 void bus_worker_free(void);
 void bus_worker_status(json_t *st);
+/* Whether this worker holds partition P's lease; entries it is running. */
+int bus_worker_holds(int p);
+int bus_worker_running(void);
+/* The process registry (bus_procs.c): write ours and read everyone's
+ * (each status tick); leave at a clean stop; the last list read. */
+void bus_procs_tick(void);
+void bus_procs_leave(void);
+json_t *bus_procs_json(void);
+void bus_procs_free(void);
 /* Trim KEY up to what every group has acknowledged. */
 void bus_trim(const char *key);
 #endif

@@ -49,6 +49,9 @@ static const struct config_key redis_keys[] = {
     { "connect_timeout_ms", CONFIG_INT, 0, "connect timeout, default 2000" },
     { "reconnect_min_ms", CONFIG_INT, 0, "first reconnect delay, default 100" },
     { "reconnect_max_ms", CONFIG_INT, 0, "longest reconnect delay, default 5000" },
+    { "cluster", CONFIG_STRINGS, 0, "Redis Cluster: more \"host:port\" nodes to learn the slot map from (the URL is the first)" },
+    { "cluster_retry_ms", CONFIG_INT, 0, "wait after TRYAGAIN or CLUSTERDOWN, times the attempt, default 100" },
+    { "cluster_retries", CONFIG_INT, 0, "such retries per command, default 10" },
     { "history_turns", CONFIG_INT, 0, "turns kept per channel and persona, default 40" },
     { "history_ttl_s", CONFIG_INT, 0, "seconds an idle channel's state lives, default 2592000" },
     { NULL, CONFIG_NONE, 0, NULL }

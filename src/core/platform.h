@@ -88,9 +88,6 @@ struct platform_ops {
     void (*commands_changed)(struct platform *p);
     void (*stop)(struct platform *p);       /* close connections cleanly */
     int (*connections)(struct platform *p); /* open connections, for status and drain */
-    /* Optional: what this process holds of the platform, for status
-     * (Discord: {"shards": [0, 2], "total": 4, ...}); a new reference. */
-    struct json_t *(*status)(struct platform *p);
 };
 
 struct platform {

@@ -9,6 +9,7 @@
 #include "io/redis_client.h"
 #include "lib/redis_url.h"
 #include "io/redis_uv.h"
+#include "io/redis_cluster.h"
 #include "lib/xalloc.h"
 
 enum redis_state { REDIS_IDLE, REDIS_RESOLVING, REDIS_CONNECTING, REDIS_UP, REDIS_CLOSED };
@@ -41,6 +42,9 @@ struct redis_client {
     double latency_ms;
     int handles_open;
     void (*on_ready)(void);
+    void (*on_ready_data)(void *);
+    void *ready_data;
+    struct redis_cluster *cluster;   /* cluster mode: everything goes through it */
 };
 
 static void redis_connect_start(struct redis_client *rc);
@@ -55,12 +59,25 @@ void redis_options_from_json(struct redis_options *o, const json_t *opts) {
     o->connect_timeout_ms = 2000;
     o->reconnect_min_ms = 100;
     o->reconnect_max_ms = 5000;
+    o->cluster = NULL;
+    o->cluster_retry_ms = 100;
+    o->cluster_retries = 10;
     if (!opts) return;
     if ((v = json_object_get(opts, "prefix")) && json_is_string(v)) o->prefix = json_string_value(v);
     if ((v = json_object_get(opts, "timeout_ms")) && json_is_integer(v)) o->timeout_ms = (long)json_integer_value(v);
     if ((v = json_object_get(opts, "connect_timeout_ms")) && json_is_integer(v)) o->connect_timeout_ms = (long)json_integer_value(v);
     if ((v = json_object_get(opts, "reconnect_min_ms")) && json_is_integer(v)) o->reconnect_min_ms = (long)json_integer_value(v);
     if ((v = json_object_get(opts, "reconnect_max_ms")) && json_is_integer(v)) o->reconnect_max_ms = (long)json_integer_value(v);
+    /* cluster mode */
+    o->cluster = NULL;
+    o->cluster_retry_ms = 100;
+    o->cluster_retries = 10;
+    /* a list of "host:port", one such string, or {} (the URL's node alone) */
+    if ((v = json_object_get(opts, "cluster")) &&
+        (json_is_array(v) || json_is_string(v) || (json_is_object(v) && json_object_size(v) == 0)))
+        o->cluster = v;
+    if ((v = json_object_get(opts, "cluster_retry_ms")) && json_is_integer(v)) o->cluster_retry_ms = (long)json_integer_value(v);
+    if ((v = json_object_get(opts, "cluster_retries")) && json_is_integer(v)) o->cluster_retries = (int)json_integer_value(v);
 }
 
 /* Where we are connecting, without credentials, for log lines. */
@@ -242,10 +259,17 @@ static void on_connect(const redisAsyncContext *ac, int status) {
     }
     rc->last_error[0] = '\0';
     if (rc->on_ready) rc->on_ready();
+    if (rc->on_ready_data) rc->on_ready_data(rc->ready_data);
 }
 
 void redis_client_on_ready(struct redis_client *rc, void (*fn)(void)) {
     rc->on_ready = fn;
+    if (rc->cluster) redis_cluster_on_ready(rc->cluster, fn);   /* cluster mode */
+}
+
+void redis_client_on_ready_data(struct redis_client *rc, void (*fn)(void *), void *data) {
+    rc->on_ready_data = fn;
+    rc->ready_data = data;
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status) {
@@ -359,6 +383,28 @@ static void redis_drop(struct redis_client *rc, const char *why) {
     schedule_reconnect(rc);
 }
 
+/* Cluster mode: seeds are the URL's host:port and the `cluster` list. */
+static int redis_client_start_cluster(struct redis_client *rc, const char *url, char *err, size_t errlen) {
+    if (rc->url.unix_path || rc->url.db) {
+        snprintf(err, errlen, "a Redis Cluster is reached over TCP (redis://host:port) and has only database 0");
+        return -1;
+    }
+    size_t n = json_array_size(rc->opts.cluster);
+    const char **seeds = xcalloc(n + 2, sizeof(char *));
+    char first[300];
+    if (strchr(rc->url.host, ':')) snprintf(first, sizeof(first), "[%s]:%d", rc->url.host, rc->url.port);
+    else snprintf(first, sizeof(first), "%s:%d", rc->url.host, rc->url.port);
+    int k = 0;
+    seeds[k++] = first;
+    for (size_t i = 0; i < n; i++)
+        if (json_is_string(json_array_get(rc->opts.cluster, i))) seeds[k++] = json_string_value(json_array_get(rc->opts.cluster, i));
+    if (json_is_string(rc->opts.cluster)) seeds[k++] = json_string_value(rc->opts.cluster);
+    rc->cluster = redis_cluster_new(rc->loop, url, seeds, k, &rc->opts, err, errlen);
+    free(seeds);
+    rc->opts.cluster = NULL;   /* the list may not outlive the config */
+    return rc->cluster ? 0 : -1;
+}
+
 struct redis_client *redis_client_new(uv_loop_t *loop, const char *url,
                                       const struct redis_options *opts, char *err, size_t errlen) {
     struct redis_client *rc = xcalloc(1, sizeof(*rc));
@@ -377,6 +423,13 @@ struct redis_client *redis_client_new(uv_loop_t *loop, const char *url,
     rc->op_timer.data = rc;
     rc->handles_open = 2;
     snprintf(rc->last_error, sizeof(rc->last_error), "not connected to Redis yet");
+    if (opts->cluster) {   /* cluster mode: the URL is the first seed and gives the credentials */
+        if (redis_client_start_cluster(rc, url, err, errlen) < 0) {
+            redis_client_free(rc);
+            return NULL;
+        }
+        return rc;
+    }
     redis_connect_start(rc);
     return rc;
 }
@@ -391,6 +444,8 @@ static void on_handle_closed(uv_handle_t *h) {
 
 void redis_client_free(struct redis_client *rc) {
     if (!rc) return;
+    redis_cluster_free(rc->cluster);   /* cluster mode */
+    rc->cluster = NULL;
     rc->state = REDIS_CLOSED;
     snprintf(rc->last_error, sizeof(rc->last_error), "chorusd is shutting down");
     if (rc->resolving) {
@@ -409,7 +464,12 @@ void redis_client_free(struct redis_client *rc) {
 }
 
 int redis_client_ready(const struct redis_client *rc) {
+    if (rc && rc->cluster) return redis_cluster_ready(rc->cluster);   /* cluster mode */
     return rc && rc->state == REDIS_UP && rc->ac;
+}
+
+int redis_client_cluster(const struct redis_client *rc) {
+    return rc && rc->cluster;
 }
 
 const char *redis_client_prefix(const struct redis_client *rc) {
@@ -417,18 +477,27 @@ const char *redis_client_prefix(const struct redis_client *rc) {
 }
 
 const char *redis_client_error(const struct redis_client *rc) {
+    if (rc->cluster) return redis_cluster_error(rc->cluster);   /* cluster mode */
     return rc->state == REDIS_UP ? "" : rc->last_error;
 }
 
 double redis_client_latency_ms(const struct redis_client *rc) {
+    if (rc->cluster) return redis_cluster_latency_ms(rc->cluster);   /* cluster mode */
     return rc->latency_ms;
 }
 
 int redis_command(struct redis_client *rc, redis_reply_fn *cb, void *data,
                   int argc, const char **argv, const size_t *lens) {
+    if (rc && rc->cluster) return redis_cluster_command(rc->cluster, NULL, cb, data, argc, argv, lens);   /* cluster mode */
     if (!redis_client_ready(rc)) return -1;
     metrics_inc(METRIC_REDIS_COMMANDS, "main", 1);
     return send_argv(rc, cb, data, argc, argv, lens);
+}
+
+int redis_command_near(struct redis_client *rc, const char *key, redis_reply_fn *cb, void *data,
+                       int argc, const char **argv, const size_t *lens) {
+    if (rc && rc->cluster) return redis_cluster_command(rc->cluster, key, cb, data, argc, argv, lens);   /* cluster mode */
+    return redis_command(rc, cb, data, argc, argv, lens);
 }
 
 redisReply *redis_reply_copy(const redisReply *rep) {

@@ -23,6 +23,10 @@ struct redis_options {
     long connect_timeout_ms;     /* default 2000 */
     long reconnect_min_ms;       /* default 100 */
     long reconnect_max_ms;       /* default 5000 */
+    /* Redis Cluster (io/redis_cluster.c): extra "host:port" seed nodes, or NULL. */
+    const json_t *cluster;
+    long cluster_retry_ms;       /* wait after TRYAGAIN/CLUSTERDOWN, times the attempt, default 100 */
+    int cluster_retries;         /* such retries per command, default 10 */
 };
 
 /* Returns NULL with err set when the URL is unusable. Connecting starts at once. */
@@ -31,6 +35,8 @@ struct redis_client *redis_client_new(uv_loop_t *loop, const char *url,
 /* Fail pending commands (their callbacks run with an error) and free. */
 void redis_client_free(struct redis_client *rc);
 int redis_client_ready(const struct redis_client *rc);
+/* 1 when this client routes over a Redis Cluster (scripts must stay in one slot). */
+int redis_client_cluster(const struct redis_client *rc);
 const char *redis_client_prefix(const struct redis_client *rc);
 /* Last connection problem, for /readyz and status; "" when healthy. */
 const char *redis_client_error(const struct redis_client *rc);
@@ -50,6 +56,13 @@ int redis_command(struct redis_client *rc, redis_reply_fn *cb, void *data,
 /* Call FN each time the connection comes up (after start or a reconnect),
  * e.g. to put back state that lives in Redis. */
 void redis_client_on_ready(struct redis_client *rc, void (*fn)(void));
+/* The same with a DATA pointer (the cluster router watches its nodes). */
+void redis_client_on_ready_data(struct redis_client *rc, void (*fn)(void *), void *data);
+
+/* A command without keys (CLIENT ID, CLIENT UNBLOCK) for the server that
+ * holds KEY: in a cluster, the master of KEY's slot; else redis_command. */
+int redis_command_near(struct redis_client *rc, const char *key, redis_reply_fn *cb, void *data,
+                       int argc, const char **argv, const size_t *lens);
 
 /* A deep copy of a reply that outlives its callback (free with freeReplyObject). */
 redisReply *redis_reply_copy(const redisReply *rep);

@@ -27,6 +27,7 @@
 #include "core/server.h"
 #include "skills/skills.h"
 #include "io/store.h"
+#include "io/store_split.h"
 #include "lib/vclock.h"
 #include "lib/xalloc.h"
 
@@ -184,6 +185,23 @@ static int batch(struct op_req *r, int argc, const char **argv) {
     s->index = r->nreplies++;
     r->pending++;
     if (redis_command(server.redis, on_batch, s, argc, argv, NULL) < 0) {
+        free(s);
+        r->pending--;
+        r->nreplies--;
+        return -1;
+    }
+    return 0;
+}
+
+/* Forgetting on a Redis Cluster, as one command of the batch
+ * (io/store_split.c: its keys span slots). */
+static int batch_forget_split(struct op_req *r, const char *seen, const char *user) {
+    if (r->nreplies >= MAX_BATCH) return -1;
+    struct slot *s = xmalloc(sizeof(*s));
+    s->r = r;
+    s->index = r->nreplies++;
+    r->pending++;
+    if (store_forget_split(server.redis, seen, user, on_batch, s) < 0) {
         free(s);
         r->pending--;
         r->nreplies--;
@@ -992,7 +1010,7 @@ static void cmd_forget(struct op_req *r) {
     snprintf(seen, sizeof(seen), "%s%s:seen", prefix(), esc);
     const char *user = strchr(r->argv[1], ':') + 1;
     const char *argv[6] = { "EVAL", store_forget_script(), "1", seen, user, prefix() };
-    if (batch(r, 6, argv) < 0) {
+    if (redis_client_cluster(server.redis) ? batch_forget_split(r, seen, user) < 0 : batch(r, 6, argv) < 0) {
         done(r, 0, "Redis is not available");
         return;
     }

@@ -25,6 +25,15 @@ async function holder(s, shard) {
   return m ? Number(m[1]) : null;
 }
 
+// The shards the process list (what `chorusctl status` shows) says gateway PID runs.
+async function shardsInStatus(s, pid) {
+  for (const id of await s.redis.cmd('ZRANGE', 'scale:{bus}:procs', '0', '-1')) {
+    const [p, shards] = await s.redis.cmd('HMGET', `scale:{bus}:proc:${id}`, 'pid', 'shards');
+    if (Number(p) === pid) return ((JSON.parse(shards || '{}').discord || {}).held || []).slice().sort();
+  }
+  return null;
+}
+
 async function holders(s) {
   const out = [];
   for (let i = 0; i < SHARDS; i++) out.push(await holder(s, i));
@@ -58,6 +67,15 @@ test('two gateways share the shards; kill -9 one: the other RESUMEs its shards a
     return h.filter((p) => p === a.pid).length === 2 && h.filter((p) => p === b.pid).length === 2;
   }, { timeoutMs: 20000, what: 'the four shards to settle two per gateway' });
   await waitFor(() => [0, 1, 2, 3].every((i) => s.fake.liveSession(i)), { timeoutMs: 20000, what: 'every shard live' });
+  // The process list shows each gateway's shards, as the leases say.
+  await waitFor(async () => {
+    const h = await holders(s);
+    for (const g of [a, b]) {
+      const want = [0, 1, 2, 3].filter((i) => h[i] === g.pid);
+      if (JSON.stringify(await shardsInStatus(s, g.pid)) !== JSON.stringify(want)) return false;
+    }
+    return true;
+  }, { timeoutMs: 10000, what: 'the process list to show each gateway\'s shards' });
 
   const all = [0, 1, 2, 3];
   const sent = [...talk(s.fake, all, 1), ...talk(s.fake, all, 2)];

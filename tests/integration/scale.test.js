@@ -126,7 +126,7 @@ test('one gateway and three workers answer every message once, each channel in o
 
   // Every process stops cleanly: workers give their leases back, the gateway closes.
   for (const w of workers) assert.equal(await w.stop('SIGTERM'), 0, `worker ${w.pid} exits 0`);
-  assert.equal(await s.redis.cmd('EXISTS', 'scale:lease:{p0}'), 0, 'the leases were given back');
+  assert.equal(await s.redis.cmd('EXISTS', 'scale:lease:{in}:p0'), 0, 'the leases were given back');
   assert.equal(await gateway.stop('SIGTERM'), 0, 'the gateway exits 0');
 });
 

@@ -135,7 +135,7 @@ function redisBinary() {
   return process.env.REDIS_SERVER || 'redis-server';
 }
 
-async function startRedis({ port, password } = {}) {
+async function startRedis({ port, password, extraArgs = [] } = {}) {
   const dir = tempDir('chorus-redis');
   const chosenPort = port || await freePort();
   const state = { proc: null, output: [], port: chosenPort };
@@ -144,6 +144,7 @@ async function startRedis({ port, password } = {}) {
   async function launch() {
     const args = ['--port', String(chosenPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
     if (password) args.push('--requirepass', password);
+    args.push(...extraArgs);
     const proc = spawn(redisBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
     trackChild(proc);
     state.proc = proc;

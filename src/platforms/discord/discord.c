@@ -23,6 +23,7 @@
 #include "core/message.h"
 #include "lib/redact.h"
 #include "core/commands.h"
+#include "core/health.h"
 #include "core/server.h"
 #include "lib/xalloc.h"
 
@@ -335,6 +336,14 @@ static void on_ready(struct discord_gateway_hub *h, void *data) {
 
 /* ---- shards shared with other gateways (discord_shards.c) -------------- */
 
+/* Tell `chorusctl status` (core/health.h) which shards this process runs now. */
+static void report_shards(struct discord *dc) {
+    int ids[DISCORD_MAX_SHARDS], n = 0;
+    for (int i = 0; dc->hub && i < dc->nshard_ids; i++)
+        if (discord_gateway_find(dc->hub, dc->shard_ids[i])) ids[n++] = dc->shard_ids[i];
+    health_set_shards("discord", ids, n, dc->total_shards);
+}
+
 /* A READY gave shard S a session: store it, so another gateway can resume it. */
 static void on_session(struct discord_gateway_shard *s, const char *session_id, const char *resume_url, long seq,
                        void *data) {
@@ -358,6 +367,7 @@ static int identify_gate(struct discord_gateway_shard *s, int bucket, long windo
 static void on_shard_take(int shard, const char *session_id, const char *resume_url, long seq, void *data) {
     struct discord *dc = data;
     if (dc->hub) discord_gateway_add_shard_session(dc->hub, shard, session_id, resume_url, seq);
+    report_shards(dc);
 }
 
 /* SHARD is no longer ours: close it, keeping its session resumable for the next holder. */
@@ -366,6 +376,7 @@ static void on_shard_drop(int shard, int lost, void *data) {
     (void)lost;
     if (dc->hub) discord_gateway_remove_shard(dc->hub, shard, 4900);
     if (dc->hub) on_ready(dc->hub, dc);
+    report_shards(dc);
 }
 
 /* SHARD's last seq, to store with its lease (-1: no session). */
@@ -502,6 +513,7 @@ static void on_gateway_bot(long status, json_t *body, const char *err, void *dat
     log_info("discord: starting %d of %d shards on %s (max_concurrency %d%s)", dc->nshard_ids, o.total_shards, o.url,
              o.max_concurrency, dc->compress ? ", zlib-stream" : "");
     for (int i = 0; i < dc->nshard_ids; i++) discord_gateway_add_shard(dc->hub, dc->shard_ids[i]);
+    report_shards(dc);
 }
 
 /* Ask Discord where the gateway is and how to shard. */
@@ -593,6 +605,7 @@ static void discord_stop(struct platform *p) {
     dc->stopped = 1;
     discord_gateway_free(dc->hub);
     dc->hub = NULL;
+    health_set_shards("discord", NULL, 0, 0);
     if (dc->typing) {
         size_t n = dict_size(dc->typing);
         char **names = xcalloc(n + 1, sizeof(char *));
@@ -636,21 +649,6 @@ static int discord_connections(struct platform *p) {
     return discord_gateway_open_connections();
 }
 
-/* platform_ops.status: the shards this process runs (and, in a gateway,
- * how many gateways share them). */
-static json_t *discord_status_op(struct platform *p) {
-    struct discord *dc = p->state;
-    if (!dc) return NULL;
-    json_t *ids = json_array();
-    for (int i = 0; dc->hub && i < dc->nshard_ids; i++) {
-        struct discord_gateway_shard *s = discord_gateway_find(dc->hub, dc->shard_ids[i]);
-        if (s) json_array_append_new(ids, json_integer(dc->shard_ids[i]));
-    }
-    json_t *st = json_pack("{s:o, s:i, s:b}", "shards", ids, "total", dc->total_shards, "leased", dc->leased);
-    if (dc->shards) json_object_set_new(st, "leases", discord_shards_status(dc->shards));
-    return st;
-}
-
 /* The adapter's state from the `discord { ... }` statement B. */
 static void *discord_create(struct platform *p, const struct config_block *b) {
     struct discord *dc = xcalloc(1, sizeof(*dc));
@@ -673,6 +671,5 @@ const struct platform_ops discord_platform = {
     .commands_changed = discord_commands_changed,
     .stop = discord_stop,
     .connections = discord_connections,
-    .status = discord_status_op,
 };
 

@@ -378,14 +378,6 @@ int discord_shards_joined(const struct discord_shards *ds) {
     return ds && ds->joined;
 }
 
-json_t *discord_shards_status(const struct discord_shards *ds) {
-    json_t *held = json_array();
-    for (int i = 0; ds && i < ds->n; i++)
-        if (ds->slots[i].held) json_array_append_new(held, json_integer(ds->slots[i].id));
-    return json_pack("{s:s, s:i, s:i, s:o}", "me", ds ? ds->me : "", "live_gateways", ds ? ds->live : 0, "share",
-                     ds ? ds->share : 0, "held", held);
-}
-
 const char *discord_shards_key_base(struct discord_shards *ds) {
     return ds->base;
 }

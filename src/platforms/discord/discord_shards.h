@@ -11,7 +11,6 @@
  * carries the hash tag {discord:<bot>} (docs/scaling.md). */
 #ifndef CHORUS_DISCORD_SHARDS_H
 #define CHORUS_DISCORD_SHARDS_H
-#include <jansson.h>
 #include <uv.h>
 
 struct redis_client;
@@ -52,8 +51,6 @@ int discord_shards_identify(struct discord_shards *ds, int shard, int bucket, lo
 int discord_shards_held(const struct discord_shards *ds, int *ids, int max);
 /* Joined the live set at least once (a gateway with no shard is still ready). */
 int discord_shards_joined(const struct discord_shards *ds);
-/* {"me", "live", "held": [...]} for status. */
-json_t *discord_shards_status(const struct discord_shards *ds);
 /* The key prefix "<redis prefix>{discord:<bot>}:" (for other shared state). */
 const char *discord_shards_key_base(struct discord_shards *ds);
 /* Store every held shard's seq, give the leases back and leave the live
