@@ -8,9 +8,10 @@
  * re-reads what it had been given but not acknowledged. What a dead
  * gateway was given and never acknowledged is claimed by a live one once
  * the dead consumer has been idle longer than a blocking read could last.
- * An entry is acknowledged once the adapter reports the send done: a
- * gateway that dies between the send and the XACK has that reply sent
- * again by the claimer (see docs/scaling.md). */
+ * An entry is acknowledged once the adapter reports the send done and the
+ * send is recorded; an entry delivered again after a gateway died is sent
+ * only if no record says it went out, and then with the reply's nonce, so
+ * Discord posts it once (see docs/scaling.md). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
