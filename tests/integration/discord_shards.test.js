@@ -124,8 +124,8 @@ test('two gateways share the shards; kill -9 one: the other RESUMEs its shards a
   assert.ok(posts.every((r) => r.body && r.body.enforce_nonce === true && /^[0-9a-f]{16}\.\d+$/.test(r.body.nonce)),
     'every reply post has a nonce and enforce_nonce');
   assert.deepEqual(s.fake.violations, []);
-  await survivor.stop();
-  await worker.stop();
+  assert.equal(await survivor.stop(), 0, 'the survivor stops cleanly');
+  assert.equal(await worker.stop(), 0);
 });
 
 test('two gateways starting together never IDENTIFY the same bucket inside one window', { timeout: 120000 }, async () => {
@@ -150,7 +150,7 @@ test('two gateways starting together never IDENTIFY the same bucket inside one w
     }
   }
   assert.deepEqual(s.fake.violations, []);
-  await Promise.all([a.stop(), b.stop()]);
+  assert.deepEqual(await Promise.all([a.stop(), b.stop()]), [0, 0], 'both stop cleanly');
 });
 
 test('a rate limit one gateway learns holds the other back until the reset', { timeout: 120000 }, async () => {
@@ -193,7 +193,7 @@ test('a rate limit one gateway learns holds the other back until the reset', { t
   const elsewhere = s.fake.rest.filter((r) => r.major === '100000000000000888' && r.status === 200);
   assert.ok(elsewhere.some((r) => r.at < limited.at + RETRY_MS - 100), 'another channel is answered during the wait');
   assert.equal(s.fake.given429.length, 1, 'one 429, and no other');
-  await Promise.all([a.stop(), b.stop(), worker.stop()]);
+  assert.deepEqual(await Promise.all([a.stop(), b.stop(), worker.stop()]), [0, 0, 0], 'every process stops cleanly');
 });
 
 test('a session Discord forgot while nobody held the shard: the next gateway identifies afresh', { timeout: 120000 }, async () => {
@@ -223,5 +223,5 @@ test('a session Discord forgot while nobody held the shard: the next gateway ide
     { timeoutMs: 20000, what: 'the new session to be stored' });
   const m = s.fake.messageCreate({ shard: 0, channel_id: channelOf(0), content: 'after the new session' });
   await waitFor(() => s.answersTo(m.id).length > 0, { timeoutMs: 20000, what: 'the answer on the new session' });
-  await Promise.all([victim === a ? b.stop() : a.stop(), worker.stop()]);
+  assert.deepEqual(await Promise.all([victim === a ? b.stop() : a.stop(), worker.stop()]), [0, 0], 'the others stop cleanly');
 });
