@@ -4,8 +4,10 @@
 // its shards over once their leases lapse and RESUMEs the stored sessions
 // (no new IDENTIFY), so the events Discord held for them are replayed and
 // every user message is answered exactly once. Gateways starting together
-// never IDENTIFY the same max_concurrency bucket inside one window, and a
-// rate limit one gateway learns (a 429) holds the other back too.
+// never IDENTIFY the same max_concurrency bucket inside one window, a
+// rate limit one gateway learns (a 429) holds the other back too, a session
+// Discord forgot is identified afresh, and a gateway stopped cleanly hands
+// its shards over at once.
 
 const assert = require('node:assert/strict');
 const { test } = require('../lib/tap');
@@ -224,4 +226,33 @@ test('a session Discord forgot while nobody held the shard: the next gateway ide
   const m = s.fake.messageCreate({ shard: 0, channel_id: channelOf(0), content: 'after the new session' });
   await waitFor(() => s.answersTo(m.id).length > 0, { timeoutMs: 20000, what: 'the answer on the new session' });
   assert.deepEqual(await Promise.all([victim === a ? b.stop() : a.stop(), worker.stop()]), [0, 0], 'the others stop cleanly');
+});
+
+test('a gateway stopped with SIGTERM hands its shards over: the other RESUMEs them and answers', { timeout: 120000 }, async () => {
+  const s = await startScaleStack({ partitions: 2, discordExtra: `shard_lease_ms = ${LEASE_MS}`, fakeOptions: { shards: 2 } });
+  const a = await s.start('gateway');
+  const b = await s.start('gateway');
+  const worker = await s.start('worker');
+  for (const c of [a, b, worker]) await s.waitReady(c);
+  await waitFor(async () => {
+    const h = [await holder(s, 0), await holder(s, 1)];
+    return h.includes(a.pid) && h.includes(b.pid);
+  }, { timeoutMs: 20000, what: 'a shard for each gateway' });
+  await waitFor(() => s.fake.liveSession(0) && s.fake.liveSession(1), { timeoutMs: 20000, what: 'both shards live' });
+  const leaving = (await holder(s, 0)) === a.pid ? a : b;
+  const staying = leaving === a ? b : a;
+  const conn = s.fake.connFor(0);
+  const stoppedAt = Date.now();
+  assert.equal(await leaving.stop('SIGTERM'), 0, 'the leaving gateway exits cleanly');
+  await s.fake.waitForClose(conn);
+  assert.equal(conn.closedCode, 4900, 'it closed shard 0 keeping the session resumable (not 1000)');
+  assert.equal(await s.redis.cmd('GET', key('shard:0')), null, 'and gave the lease back');
+  const m = s.fake.messageCreate({ shard: 0, channel_id: channelOf(0), content: 'while it hands over' });
+  const r = await s.fake.waitFor('resumed', (x) => (x.shard === 0 && x.at >= stoppedAt ? x : null), 20000,
+    'a Resume of shard 0', () => s.fake.resumes.find((x) => x.ok && x.shard === 0 && x.at >= stoppedAt));
+  assert.ok(r.ok);
+  assert.equal(await holder(s, 0), staying.pid);
+  await waitFor(() => s.answersTo(m.id).length > 0, { timeoutMs: 20000, what: 'the answer after the hand-over' });
+  assert.deepEqual(s.fake.identifies.filter((x) => x.at >= stoppedAt), [], 'no shard identified again');
+  assert.deepEqual(await Promise.all([staying.stop(), worker.stop()]), [0, 0]);
 });
