@@ -29,6 +29,11 @@ void bus_common_init(enum bus_role role, const struct bus_settings *s);
  * so a later edit or reaction finds the message; the oldest are forgotten. */
 #define SID_KEEP 4096
 
+/* Entries acknowledged lately: a re-read of our pending entries that was
+ * answered before an XACK on the other connection landed must not send
+ * them again. */
+#define DONE_KEEP 4096
+
 static struct {
     int reading;
     int claiming;                /* a claim of dead gateways' entries is in flight */
@@ -37,6 +42,10 @@ static struct {
     char *sid_ring[SID_KEEP];
     int sid_next;
     struct dict *sending;        /* entry ids handed to an adapter, not yet acknowledged */
+    struct dict *acking;         /* entry ids done (sent) whose XACK Redis has not confirmed */
+    struct dict *done;           /* the last DONE_KEEP entry ids whose XACK Redis confirmed */
+    char *done_ring[DONE_KEEP];
+    int done_next;
     int started;
 } g;
 
@@ -155,16 +164,39 @@ static const char *resolve_id(const char *id) {
     return real ? real : id;
 }
 
+/* An XACK is confirmed: the entry is done. One that failed (Redis went away,
+ * a failover) stays in g.acking, so the re-read after the reconnect only
+ * acknowledges it again instead of sending the reply twice. */
 static void on_acked(redisReply *r, const char *err, void *data) {
-    (void)r, (void)data;
-    if (err) bus_count("ack_failed");
+    char *id = data;
+    if (err || r->type == REDIS_REPLY_ERROR) {
+        bus_count("ack_failed");
+    } else if (g.acking) {
+        free(dict_del(g.acking, id));
+        if (!dict_get(g.done, id)) {
+            char *old = g.done_ring[g.done_next];
+            if (old) {
+                free(dict_del(g.done, old));
+                free(old);
+            }
+            g.done_ring[g.done_next] = xstrdup(id);
+            g.done_next = (g.done_next + 1) % DONE_KEEP;
+            dict_set(g.done, id, xstrdup(id));
+        }
+    }
+    free(id);
 }
 
 static void ack(const char *id) {
     char key[256];
     bus_key_egress(key, sizeof(key), bus.set.gateway);
     const char *argv[4] = { "XACK", key, BUS_GROUP_GATEWAY, id };
-    redis_command(server.redis, on_acked, NULL, 4, argv, NULL);
+    if (g.acking && !dict_get(g.acking, id)) dict_set(g.acking, id, xstrdup(id));
+    char *copy = xstrdup(id);
+    if (redis_command(server.redis, on_acked, copy, 4, argv, NULL) < 0) {
+        bus_count("ack_failed");
+        free(copy);
+    }
     if (g.sending) free(dict_del(g.sending, id));
 }
 
@@ -278,6 +310,10 @@ static const char *str_field(const redisReply *fields, const char *name) {
 static void gateway_take(const char *stream, const char *id, const redisReply *fields, void *arg) {
     (void)stream, (void)arg;
     if (dict_get(g.sending, id)) return;
+    if (dict_get(g.acking, id) || dict_get(g.done, id)) {   /* sent already: only (re)acknowledge */
+        ack(id);
+        return;
+    }
     const char *t = str_field(fields, "t"), *platform = str_field(fields, "platform");
     const char *channel = str_field(fields, "channel");
     struct platform *p = platform ? platform_find(platform) : NULL;
@@ -431,7 +467,8 @@ static void gateway_tick(void) {
     char key[256];
     if (!redis_client_ready(server.redis)) return;
     /* The group could not be made when the stream connection came up (the
-     * main connection was not up yet, e.g. a cluster's slot map): now. */
+     * main connection was not up yet, e.g. a cluster's slot map, or each
+     * connection finding the master through Sentinel on its own): now. */
     if (!g.started && redis_client_ready(bus.block)) on_block_ready();
     flush_held();
     bus_key_egress(key, sizeof(key), bus.set.gateway);
@@ -445,6 +482,8 @@ int bus_gateway_start(const struct bus_settings *s, char *err, size_t errlen) {
     memset(&g, 0, sizeof(g));
     g.sids = dict_new();
     g.sending = dict_new();
+    g.acking = dict_new();
+    g.done = dict_new();
     if (bus_block_open(on_block_ready, err, errlen) < 0) return -1;
     platform_set_sink(gateway_sink);
     bus_tick_start(gateway_tick);
@@ -482,4 +521,14 @@ void bus_gateway_free(void) {
     dict_each(g.sending, free_value, NULL);
     dict_free(g.sending);
     g.sending = NULL;
+    dict_each(g.acking, free_value, NULL);
+    dict_free(g.acking);
+    g.acking = NULL;
+    dict_each(g.done, free_value, NULL);
+    dict_free(g.done);
+    g.done = NULL;
+    for (int i = 0; i < DONE_KEEP; i++) {
+        free(g.done_ring[i]);
+        g.done_ring[i] = NULL;
+    }
 }

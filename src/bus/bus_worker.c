@@ -686,6 +686,8 @@ static void on_lease(redisReply *r, const char *err, void *data) {
     struct part *pt = &w.parts[p];
     pt->busy = 0;
     if (bus.stopping) {
+        /* A lease won while leaving is given back, not left to expire. */
+        if (op->acquiring && !err && r->type == REDIS_REPLY_INTEGER && r->integer == 1) release_lease(p);
         free(op);
         return;
     }

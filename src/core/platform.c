@@ -2,6 +2,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include "core/feed.h"
 #include "core/platform.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
@@ -91,7 +92,10 @@ int platform_send_keyed(struct platform *p, const char *channel, const char *tex
     if (!fixed) return -1;
     struct outgoing out = { .channel = channel, .text = fixed, .reply_to = reply_to, .persona = persona, .nonce = nonce };
     int rc = (outbox ? outbox : platform_send_direct)(p, &out, cb, data);
+    if (rc == 0) {
+        metrics_inc(METRIC_MESSAGES_OUT, p->ops->name, 1);
+        feed_reply(p->ops->name, channel, persona, fixed);
+    }
     free(fixed);
-    if (rc == 0) metrics_inc(METRIC_MESSAGES_OUT, p->ops->name, 1);
     return rc;
 }

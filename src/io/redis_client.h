@@ -3,7 +3,13 @@
  * It resolves the host off the loop, connects, reconnects with exponential
  * backoff and jitter, and fails any command not answered in time (hiredis
  * 0.14 has no timeouts). While it is down, redis_command() returns -1 at
- * once so callers can carry on without memory. */
+ * once so callers can carry on without memory.
+ *
+ * With Sentinel (io/redis_sentinel.h) it asks the sentinels where the
+ * master is before every connection, checks ROLE before using it, and
+ * leaves it when a sentinel announces +switch-master or when a command
+ * says READONLY/MASTERDOWN. A command in flight then fails with an error
+ * (never silently): the caller decides whether to retry. */
 #ifndef CHORUS_REDIS_CLIENT_H
 #define CHORUS_REDIS_CLIENT_H
 #include <stddef.h>
@@ -23,6 +29,9 @@ struct redis_options {
     long connect_timeout_ms;     /* default 2000 */
     long reconnect_min_ms;       /* default 100 */
     long reconnect_max_ms;       /* default 5000 */
+    /* The `redis { sentinels = ..., master = ... }` table (borrowed), or
+     * NULL: the URL names the server. With it the URL is not used. */
+    const json_t *sentinel;
     /* Redis Cluster (io/redis_cluster.c): extra "host:port" seed nodes, or NULL. */
     const json_t *cluster;
     long cluster_retry_ms;       /* wait after TRYAGAIN/CLUSTERDOWN, times the attempt, default 100 */

@@ -210,6 +210,10 @@ test('a gateway killed and started again sends the replies the workers wrote whi
   const sent = talk(s.fake, channels, 2, (c, i) => `slow ${i} in ${c}`);
   // The messages are on their way to the worker; the gateway dies before any answer.
   await worker.waitForLog(/plugin echo: handling slow/, 20000);
+  // Every message is on an ingress stream (a gateway killed before that
+  // loses what Discord would replay on a resume: another story).
+  await waitFor(async () => (await s.ingressLength(PARTITIONS)) >= sent.length,
+    { timeoutMs: 20000, what: 'every message to reach the ingress streams' });
   gateway.kill('SIGKILL');
   await gateway.exited;
   assert.equal(sent.filter((m) => s.answersTo(m.id).length > 0).length, 0, 'nothing was answered before the kill');

@@ -67,17 +67,18 @@ function channelsCovering(n) {
 
 async function startScaleStack({ partitions = 6, leaseMs = 1500, heartbeatMs = 200, visibilityMs = 800, blockMs = 3000,
   slowSeconds = 1.5, story = false, scaleExtra = '', modelBaseUrl = null, redis: given = null, redisOptions = '',
-  discordExtra = '', fakeOptions = {} } = {}) {
+  redisStatement = null, discordExtra = '', fakeOptions = {} } = {}) {
   // GIVEN: a Redis (or a cluster, tests/lib/redis-cluster.js) the test started; REDISOPTIONS go into `redis { }`.
-  const redis = given || await startRedis();
+  // REDISSTATEMENT: the whole redis statement, for a Redis the test reaches otherwise (behind Sentinel).
+  const redis = given || (redisStatement ? null : await startRedis());
   // Small stream nodes, so approximate trimming (MINID ~) trims at a fine grain and a test sees it.
-  if (!given) await redis.cmd('CONFIG', 'SET', 'stream-node-max-entries', '4');
+  if (!given && redis) await redis.cmd('CONFIG', 'SET', 'stream-node-max-entries', '4');
   const fake = await startFakeDiscord({ token: TOKEN, ...fakeOptions });
   const q = luaString;
   const config = [
     'listen "127.0.0.1:0"',
     'admin_socket(env("CHORUS_TEST_ADMIN", "off"))',
-    `redis ${q(redis.url)} { prefix = "scale:", timeout_ms = 3000, reconnect_min_ms = 20, reconnect_max_ms = 200${redisOptions ? `, ${redisOptions}` : ''} }`,
+    redisStatement || `redis ${q(redis.url)} { prefix = "scale:", timeout_ms = 3000, reconnect_min_ms = 20, reconnect_max_ms = 200${redisOptions ? `, ${redisOptions}` : ''} }`,
     'log_level "info"',
     'shutdown_timeout_ms (3000)',
     'model "default" { provider = "local" }',

@@ -8,6 +8,7 @@
 #include <lauxlib.h>
 #include "conf/config.h"
 #include "core/job.h"
+#include "core/series.h"
 #include "lib/lua_json.h"
 #include "core/message.h"
 #include "lib/metrics.h"
@@ -165,7 +166,9 @@ static void on_observed(redisReply *r, const char *err, void *data) {
     struct persona_op *op = data;
     if (!err && r && r->type == REDIS_REPLY_ARRAY && r->elements >= 6 && op->persona[0]) {
         metrics_inc(METRIC_PERSONA_TURNS, op->persona, 1);
-        if (r->elements >= 7 && r->element[6]->integer == 1) metrics_inc(METRIC_PERSONA_SESSIONS, op->persona, 1);
+        int fresh = r->elements >= 7 && r->element[6]->integer == 1;
+        if (fresh) metrics_inc(METRIC_PERSONA_SESSIONS, op->persona, 1);
+        series_turn(op->persona, fresh);
     }
     struct task *t = op->task;
     struct sentiment s = op->s;
