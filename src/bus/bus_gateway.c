@@ -18,6 +18,7 @@
 #include "bus/bus_codec.h"
 #include "bus/bus_internal.h"
 #include "core/message.h"
+#include "core/rich.h"
 #include "core/server.h"
 #include "lib/dict.h"
 #include "lib/log.h"
@@ -207,6 +208,7 @@ struct send_op {
     char sid[256];
     char platform[32];
     char *channel, *text, *reply_to, *persona;
+    char *rich;                /* a rich reply's JSON (core/rich.h), or NULL */
 };
 
 static void send_op_free(struct send_op *op) {
@@ -214,6 +216,7 @@ static void send_op_free(struct send_op *op) {
     free(op->text);
     free(op->reply_to);
     free(op->persona);
+    free(op->rich);
     free(op);
 }
 
@@ -259,11 +262,21 @@ static void on_sent(const char *message_id, const char *err, void *data) {
 static void send_now(struct send_op *op) {
     struct platform *p = platform_find(op->platform);
     const char *body = op->text ? op->text : "";
+    /* Checked by the worker; checked again, so a bad entry is sent as text, not drawn. */
+    json_t *given = op->rich ? json_loads(op->rich, 0, NULL) : NULL;
+    char err[256];
+    json_t *rich = given ? rich_check(given, err, sizeof(err)) : NULL;
+    if (op->rich && !rich)
+        log_warn("bus: egress entry %s has a rich reply that does not check (%s); sent as text", op->id, given ? err : "not JSON");
+    json_decref(given);
     /* The reply's nonce: the same whoever sends it, however often (a
      * platform that can refuse a repeat, like Discord, posts it once). */
     char nonce[400];
     snprintf(nonce, sizeof(nonce), "%s:%s", bus.set.gateway, op->sid[0] ? op->sid : op->id);
-    if (!p || platform_send_keyed(p, op->channel, body, strlen(body), op->reply_to, op->persona, nonce, on_sent, op) < 0) {
+    int rc = p ? platform_send_keyed(p, op->channel, body, strlen(body), op->reply_to, op->persona, rich, nonce, on_sent, op)
+               : -1;
+    json_decref(rich);
+    if (rc < 0) {
         log_warn("bus: %s refused a reply to %s", op->platform, op->channel);
         if (op->sid[0]) record_sent(op->sid, NULL);
         ack(op->id);
@@ -337,6 +350,7 @@ static void gateway_take(const char *stream, const char *id, const redisReply *f
         op->text = text ? xstrdup(text) : NULL;
         op->reply_to = reply_to ? xstrdup(reply_to) : NULL;
         op->persona = persona ? xstrdup(persona) : NULL;
+        op->rich = str_field(fields, "rich") ? xstrdup(str_field(fields, "rich")) : NULL;
         /* Record the attempt before it is made (SET NX GET), so a second
          * delivery of this entry learns whether it went out. */
         char key[1024], ttl[32], val[160];

@@ -397,8 +397,11 @@ static int worker_emit(const char *platform, const char *t, const char *channel,
 
 static int worker_outbox(struct platform *p, const struct outgoing *out, platform_sent_fn *cb, void *data) {
     if (out->reply_to) delta_drop(p->ops->name, out->channel, out->reply_to);
-    const char *kv[6] = { "text", out->text, "reply_to", out->reply_to, "persona", out->persona };
-    return worker_emit(p->ops->name, "send", out->channel, kv, 6, cb, data);
+    char *rich = out->rich ? json_dumps(out->rich, JSON_COMPACT) : NULL;
+    const char *kv[8] = { "text", out->text, "reply_to", out->reply_to, "persona", out->persona, "rich", rich };
+    int rc = worker_emit(p->ops->name, "send", out->channel, kv, 8, cb, data);
+    free(rich);
+    return rc;
 }
 
 static int proxy_typing(struct platform *p, const char *channel) {

@@ -67,7 +67,7 @@ function channelsCovering(n) {
 
 async function startScaleStack({ partitions = 6, leaseMs = 1500, heartbeatMs = 200, visibilityMs = 800, blockMs = 3000,
   slowSeconds = 1.5, story = false, scaleExtra = '', modelBaseUrl = null, redis: given = null, redisOptions = '',
-  redisStatement = null, discordExtra = '', fakeOptions = {} } = {}) {
+  redisStatement = null, echo = ECHO, discordExtra = '', fakeOptions = {} } = {}) {
   // GIVEN: a Redis (or a cluster, tests/lib/redis-cluster.js) the test started; REDISOPTIONS go into `redis { }`.
   // REDISSTATEMENT: the whole redis statement, for a Redis the test reaches otherwise (behind Sentinel).
   const redis = given || (redisStatement ? null : await startRedis());
@@ -103,7 +103,7 @@ async function startScaleStack({ partitions = 6, leaseMs = 1500, heartbeatMs = 2
       config,
       args: ['--role', role],
       env: { DISCORD_TOKEN: TOKEN, ...env },
-      files: { 'plugins/echo/init.lua': ECHO,
+      files: { 'plugins/echo/init.lua': echo,
         ...(story ? { 'plugins/story/init.lua': STORY, 'plugins/story/manifest.lua': STORY_MANIFEST } : {}) },
       readyTimeoutMs: 20000,   // four processes start at once on a small, shared machine
     });
