@@ -364,16 +364,6 @@ int discord_shards_identify(struct discord_shards *ds, int shard, int bucket, lo
     return 0;
 }
 
-int discord_shards_held(const struct discord_shards *ds, int *ids, int max) {
-    int n = 0;
-    for (int i = 0; ds && i < ds->n; i++) {
-        if (!ds->slots[i].held) continue;
-        if (n < max) ids[n] = ds->slots[i].id;
-        n++;
-    }
-    return n;
-}
-
 int discord_shards_joined(const struct discord_shards *ds) {
     return ds && ds->joined;
 }

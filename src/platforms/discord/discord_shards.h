@@ -47,8 +47,6 @@ void discord_shards_session(struct discord_shards *ds, int shard, const char *se
  * be called), or -1 when Redis cannot be asked (identify on local pacing). */
 int discord_shards_identify(struct discord_shards *ds, int shard, int bucket, long window_ms,
                              void (*answer)(int shard, long wait_ms, void *data), void *data);
-/* Held shards now (tests, status): count, and the ids into IDS (up to MAX). */
-int discord_shards_held(const struct discord_shards *ds, int *ids, int max);
 /* Joined the live set at least once (a gateway with no shard is still ready). */
 int discord_shards_joined(const struct discord_shards *ds);
 /* The key prefix "<redis prefix>{discord:<bot>}:" (for other shared state). */
