@@ -184,7 +184,7 @@ function straceProbe() {
 function callgrindProbe() {
   const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'bench-cg-'));
   return {
-    wrap: (cmd, argv) => ['valgrind', ['--tool=callgrind', '--collect-atstart=no', `--callgrind-out-file=${dir}/cg.%p`, cmd, ...argv]],
+    wrap: (cmd, argv) => ['valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${dir}/cg.%p`, cmd, ...argv]],
     readyTimeoutMs: 120000,
     async start(pid) { spawnSync('callgrind_control', ['--instr=on', String(pid)]); },
     async stop(pid) {
@@ -192,7 +192,7 @@ function callgrindProbe() {
       spawnSync('callgrind_control', ['--dump', String(pid)]);
       let ir = 0;
       for (const f of fs.readdirSync(dir)) {
-        const m = /^(?:summary|totals):\s+(\d+)/m.exec(fs.readFileSync(path.join(dir, f), 'utf8'));
+        const m = /^totals:\s+(\d+)/m.exec(fs.readFileSync(path.join(dir, f), 'utf8'));
         if (m) ir += Number(m[1]);
       }
       return { kind: 'instructions', ir, dir };
