@@ -228,7 +228,9 @@ function chosenProbe() {
   return null;
 }
 
+let chorusdMessages = 0;
 async function runChorusd(redis, nchannels, window) {
+  chorusdMessages += N + WARMUP;
   const fake = await startBenchFake();
   const bin = process.env.CHORUSD || path.join(ROOT, 'src', 'chorusd');
   const probe = chosenProbe();
@@ -323,6 +325,17 @@ async function main() {
       console.log(`${line}; discord.js ${r.d.toFixed(1)} us/msg ${r.dr.toFixed(1)} MB`);
       console.log(`ratios (chorusd / discord.js, ${r.nch} ch, window ${r.win}): CPU per message ${(r.c / r.d).toFixed(3)}, peak RSS ${(r.cr / r.dr).toFixed(3)}`);
     }
+    // Redis's own count of the commands chorusd sent (discord.js uses none).
+    const stats = String(await redis.cmd('INFO', 'commandstats'));
+    const per = [];
+    let total = 0;
+    for (const m of stats.matchAll(/cmdstat_([a-z|]+):calls=(\d+)/g)) {
+      if (m[1] === 'info') continue;
+      total += Number(m[2]);
+      per.push(`${m[1]} ${m[2]}`);
+    }
+    const msgs = chorusdMessages;
+    console.log(`redis: ${(total / Math.max(1, msgs)).toFixed(2)} commands per chorusd message (${per.join(', ')}; ${msgs} messages incl. warm-up)`);
   } finally {
     await redis.stop();
   }

@@ -26,6 +26,7 @@
 #include "core/platform.h"
 #include "lib/redact.h"
 #include "io/redis_client.h"
+#include "io/redis_tracking.h"
 #include "core/runtime.h"
 #include "skills/plugin_watch.h"
 #include "skills/ask.h"
@@ -151,6 +152,7 @@ static void shutdown_final(void) {
     web_stop(server.web);
     http_client_free(server.http);
     server.http = NULL;
+    redis_tracking_stop();
     redis_client_free(server.redis);
     server.redis = NULL;
     admin_stop(server.admin);
@@ -218,6 +220,8 @@ static void main_request_stop(void) {
 }
 
 /* Build a new generation from the config file; the old one stays on error. */
+static void start_client_cache(const struct config *cfg, const struct redis_options *ro);
+
 static int main_reload(char *err, size_t errlen) {
     struct config *cfg = NULL;
     char cerr[8192];
@@ -246,9 +250,11 @@ static int main_reload(char *err, size_t errlen) {
             config_free(cfg);
             return -1;
         }
+        redis_tracking_stop();
         redis_client_free(server.redis);
         server.redis = rc;
         redis_client_on_ready(rc, on_redis_ready);
+        start_client_cache(cfg, &ro);
         free(server.redis_url);
         server.redis_url = xstrdup(cfg->redis_url);
     }
@@ -337,6 +343,14 @@ static void on_redis_ready(void) {
     bus_redis_ready();
 }
 
+/* Channel contexts cached in process, kept true by Redis's CLIENT TRACKING
+ * (io/redis_tracking.h), unless redis { client_cache = false }. */
+static void start_client_cache(const struct config *cfg, const struct redis_options *ro) {
+    json_t *on = cfg->redis_opts ? json_object_get(cfg->redis_opts, "client_cache") : NULL;
+    if (json_is_false(on)) return;
+    redis_tracking_start(server.loop, server.redis, cfg->redis_url, ro);
+}
+
 /* Start the parts on the loop; returns 0 or -1 after logging why. */
 static int start(struct config *cfg) {
     char err[4096];
@@ -356,6 +370,7 @@ static int start(struct config *cfg) {
         return -1;
     }
     redis_client_on_ready(server.redis, on_redis_ready);
+    start_client_cache(cfg, &ro);
     if (modules_role_start(cfg, role, err, sizeof(err)) < 0) {
         log_error("%s: %s", bus_role_name(role), err);
         return -1;

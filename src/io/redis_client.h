@@ -8,6 +8,7 @@
 #define CHORUS_REDIS_CLIENT_H
 #include <stddef.h>
 #include <hiredis/hiredis.h>
+#include <hiredis/async.h>
 #include <jansson.h>
 #include <uv.h>
 
@@ -50,6 +51,14 @@ int redis_command(struct redis_client *rc, redis_reply_fn *cb, void *data,
 /* Call FN each time the connection comes up (after start or a reconnect),
  * e.g. to put back state that lives in Redis. */
 void redis_client_on_ready(struct redis_client *rc, void (*fn)(void));
+
+/* Call FN(DATA, 1) each time the connection comes up (after the on_ready
+ * function) and FN(DATA, 0) each time it goes down (redis_tracking.c). */
+void redis_client_on_change(struct redis_client *rc, void (*fn)(void *data, int up), void *data);
+/* SUBSCRIBE to CHANNEL on this connection, which then takes no other
+ * command: FN runs for the confirmation and for every message, with no
+ * timeout, and with a NULL reply when the connection goes. 0, or -1 when down. */
+int redis_client_subscribe(struct redis_client *rc, const char *channel, redisCallbackFn *fn, void *data);
 
 /* A deep copy of a reply that outlives its callback (free with freeReplyObject). */
 redisReply *redis_reply_copy(const redisReply *rep);
