@@ -29,6 +29,9 @@ struct deferred {
 static struct {
     uv_loop_t *loop;
     struct redis_client *main, *inv;   /* inv: subscribed to __redis__:invalidate */
+    char *url;                         /* inv's, opened once main has answered */
+    struct redis_options opts;
+    char opts_prefix[128];
     long long inv_id;                  /* inv's CLIENT ID, 0 until known */
     int subscribed;
     int on;                            /* main tracks, redirected to inv_id */
@@ -209,13 +212,33 @@ static void on_inv_change(void *data, int up) {
     redis_command(t.inv, on_client_id, NULL, 2, argv, NULL);
 }
 
+/* The main connection answered a first command: it is usable (its AUTH
+ * passed), so the invalidation connection can be opened, once. */
+static void on_main_usable(redisReply *r, const char *err, void *data) {
+    char why[256];
+    (void)data;
+    if (err || !r || r->type != REDIS_REPLY_INTEGER || t.inv || !t.chans) return;
+    t.inv = redis_client_new(t.loop, t.url, &t.opts, why, sizeof(why));
+    if (!t.inv) {
+        log_warn("redis: client-side caching is off: %s", why);
+        return;
+    }
+    redis_client_on_change(t.inv, on_inv_change, NULL);
+}
+
 /* The main connection came up or went down: a new connection tracks nothing. */
 static void on_main_change(void *data, int up) {
     (void)data;
     t.on = 0;
     t.setup++;
     drop_all();
-    if (up) tracking_enable();
+    if (!up) return;
+    if (t.inv) {
+        tracking_enable();
+        return;
+    }
+    const char *argv[2] = { "CLIENT", "ID" };
+    redis_command(t.main, on_main_usable, NULL, 2, argv, NULL);
 }
 
 /* Nothing to do: a started idle handle only stops the loop from blocking. */
@@ -239,7 +262,6 @@ static void on_check(uv_check_t *h) {
 
 int redis_tracking_start(uv_loop_t *loop, struct redis_client *main, const char *url,
                          const struct redis_options *opts) {
-    char err[256];
     memset(&t, 0, sizeof(t));
     t.loop = loop;
     t.main = main;
@@ -249,12 +271,12 @@ int redis_tracking_start(uv_loop_t *loop, struct redis_client *main, const char 
     uv_check_init(loop, &t.check);
     uv_idle_init(loop, &t.idle);
     t.check_ready = 1;
-    t.inv = redis_client_new(loop, url, opts, err, sizeof(err));
-    if (!t.inv) {
-        log_warn("redis: client-side caching is off: %s", err);
-        return -1;
+    t.url = xstrdup(url);
+    t.opts = *opts;
+    if (opts->prefix) {
+        snprintf(t.opts_prefix, sizeof(t.opts_prefix), "%s", opts->prefix);
+        t.opts.prefix = t.opts_prefix;
     }
-    redis_client_on_change(t.inv, on_inv_change, NULL);
     redis_client_on_change(main, on_main_change, NULL);
     if (redis_client_ready(main)) on_main_change(NULL, 1);
     return 0;
@@ -280,6 +302,8 @@ void redis_tracking_stop(void) {
     dict_free(t.chans);
     t.chans = NULL;
     t.main = NULL;
+    free(t.url);
+    t.url = NULL;
 }
 
 int redis_tracking_active(const struct redis_client *rc) {
