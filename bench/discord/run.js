@@ -15,6 +15,7 @@
 //   node bench/discord/run.js --chorusd-only --n 2000 --strace      # system calls per message
 //   node bench/discord/run.js --chorusd-only --n 2000 --callgrind   # instructions per message
 //   node bench/discord/run.js --chorusd-only --n 2000 --malloc      # allocations per message (bench/tools/malloc_count.so)
+//   node bench/discord/run.js --compare /tmp/chorusd-before        # a second chorusd build in the same alternation
 //
 // --smoke: 200 messages, one run, four channels, window 32 (chorusd alone
 // when discord.js is not installed); exits non-zero if any message goes
@@ -42,6 +43,7 @@ const list = (s) => String(s).split(',').map(Number);
 const LAYOUTS = list(opt('channels', oneChannel ? '1' : (smoke ? '4' : '1,4')));
 const WINDOWS = list(opt('window', opt('windows', oneChannel ? '64' : (smoke ? '32' : '32,64'))));
 const chorusdOnly = flag('chorusd-only');
+const COMPARE = opt('compare', null);   // another chorusd binary, run in the same alternation
 const TOKEN = 'MTk4NjIyNDgzNDcxOTI1MjQ4.bench.discord-token';
 const CHANNEL_BASE = 300000000000000000n;
 
@@ -229,10 +231,10 @@ function chosenProbe() {
 }
 
 let chorusdMessages = 0;
-async function runChorusd(redis, nchannels, window) {
+async function runChorusd(redis, nchannels, window, binary) {
   chorusdMessages += N + WARMUP;
   const fake = await startBenchFake();
-  const bin = process.env.CHORUSD || path.join(ROOT, 'src', 'chorusd');
+  const bin = binary || process.env.CHORUSD || path.join(ROOT, 'src', 'chorusd');
   const probe = chosenProbe();
   const [cmd, argv] = (probe ? probe.wrap : (c, a) => [c, a])(bin, ['--config', path.join(__dirname, '..', 'discord-echo.conf.lua'), '--log-level', 'info']);
   const proc = spawn(cmd, argv, {
@@ -297,16 +299,25 @@ async function main() {
         console.log(`-- ${nch === 1 ? 'one busy guild channel' : `${nch} guild channels`}, ${win} outstanding`);
         const c = [];
         const d = [];
+        const b = [];
+        // The bots in turn, each run starting with the next one: chorusd,
+        // the --compare build (another chorusd binary), discord.js.
+        const bots = [{ name: 'chorusd', out: c, go: () => runChorusd(redis, nch, win) }];
+        if (COMPARE) bots.push({ name: 'compare', out: b, go: () => runChorusd(redis, nch, win, COMPARE) });
+        if (haveDjs) bots.push({ name: 'discord.js', out: d, go: () => runDiscordJs(nch, win) });
         for (let run = 0; run < RUNS; run++) {
-          const djsFirst = haveDjs && run % 2 === 1;
-          if (djsFirst) d.push(await runDiscordJs(nch, win));
-          c.push(await runChorusd(redis, nch, win));
-          if (haveDjs && !djsFirst) d.push(await runDiscordJs(nch, win));
-          show('chorusd', c[c.length - 1]);
-          if (haveDjs) show('discord.js', d[d.length - 1]);
+          for (let k = 0; k < bots.length; k++) {
+            const bot = bots[(run + k) % bots.length];
+            bot.out.push(await bot.go());
+            show(bot.name, bot.out[bot.out.length - 1]);
+          }
         }
-        for (const r of [...c, ...d]) if (r.answered !== N || !r.warmOk) ok = false;
+        for (const r of [...c, ...d, ...b]) if (r.answered !== N || !r.warmOk) ok = false;
         const row = { nch, win, bytes: c[0].avgBytes, c: median(c.map((r) => r.cpuUsPerMsg)), cr: median(c.map((r) => r.peakRssMb)) };
+        if (COMPARE) {
+          row.b = median(b.map((r) => r.cpuUsPerMsg));
+          row.br = median(b.map((r) => r.peakRssMb));
+        }
         if (haveDjs) {
           row.d = median(d.map((r) => r.cpuUsPerMsg));
           row.dr = median(d.map((r) => r.peakRssMb));
@@ -320,7 +331,8 @@ async function main() {
     }
     console.log(`medians (${RUNS} run(s)); MESSAGE_CREATE ${summary.length ? summary[0].bytes.toFixed(0) : '?'} bytes on average`);
     for (const r of summary) {
-      const line = `  ${String(r.nch).padStart(2)} ch, window ${String(r.win).padStart(2)}: chorusd ${r.c.toFixed(1)} us/msg ${r.cr.toFixed(1)} MB`;
+      let line = `  ${String(r.nch).padStart(2)} ch, window ${String(r.win).padStart(2)}: chorusd ${r.c.toFixed(1)} us/msg ${r.cr.toFixed(1)} MB`;
+      if (r.b !== undefined) line += `; compare ${r.b.toFixed(1)} us/msg ${r.br.toFixed(1)} MB (chorusd/compare ${(r.c / r.b).toFixed(3)})`;
       if (r.d === undefined) { console.log(line); continue; }
       console.log(`${line}; discord.js ${r.d.toFixed(1)} us/msg ${r.dr.toFixed(1)} MB`);
       console.log(`ratios (chorusd / discord.js, ${r.nch} ch, window ${r.win}): CPU per message ${(r.c / r.d).toFixed(3)}, peak RSS ${(r.cr / r.dr).toFixed(3)}`);

@@ -210,7 +210,9 @@ static void on_retry_timer(uv_timer_t *t) {
 static const char *const message_unread[] = {
     "member", "embeds", "attachments", "components", "mention_roles", "mentions", "referenced_message",
     "sticker_items", "reactions", "poll", "message_snapshots", "interaction_metadata", "avatar_decoration_data",
-    "collectibles", "clan", "primary_guild", NULL
+    "collectibles", "clan", "primary_guild",
+    "timestamp", "edited_timestamp", "tts", "pinned", "mention_everyone", "flags", "nonce", "avatar", "discriminator",
+    "public_flags", "banner", "accent_color", "webhook_id", "channel_type", NULL
 };
 
 /* Does PATH name a channel's messages (a post or an edit answers with one)? */
