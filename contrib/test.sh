@@ -64,6 +64,9 @@ grep -aE '^(chorusd|discord.js|ratios)' "$top/.ci-bench-discord-smoke.log"
 # One busy guild channel, 64 messages outstanding: every one must be answered (issue 12).
 step bench-discord-one-channel-smoke node bench/discord/run.js --smoke --one-channel
 grep -aE '^(chorusd|discord.js|ratios)' "$top/.ci-bench-discord-one-channel-smoke.log"
+# Scale-out, briefly: the Discord echo bot as one process, then as a gateway with 1, 2 and 4 workers over Redis Streams.
+step bench-scale-smoke node bench/scale/run.js --smoke
+grep -aE '^(all|[124] workers?|bench scale)' "$top/.ci-bench-scale-smoke.log"
 # The Slack benchmark, briefly: chorusd and Bolt against the fake Slack, across a refresh_requested and a TCP drop.
 step bench-slack-smoke node bench/slack/run.js --smoke
 grep -aE '^(chorusd|bolt|ratios)' "$top/.ci-bench-slack-smoke.log"

@@ -116,6 +116,44 @@ static char *roundtrip(const char *path, const char *request) {
     return buf;
 }
 
+/* Every process sharing the Redis, one line each: what it holds, how far
+ * behind it is, and how long ago it last said it was alive. */
+static void print_processes(json_t *procs) {
+    size_t i, k;
+    json_t *p, *v;
+    if (!json_array_size(procs)) return;
+    printf("processes  %zu\n", json_array_size(procs));
+    json_array_foreach(procs, i, p) {
+        const char *role = json_string_value(json_object_get(p, "role"));
+        printf("  %-7s %-36s %s pid %lld%s", role ? role : "?", json_string_value(json_object_get(p, "id")),
+               json_string_value(json_object_get(p, "host")), json_integer_value(json_object_get(p, "pid")),
+               json_is_true(json_object_get(p, "self")) ? " (this one)" : "");
+        if (role && !strcmp(role, "worker")) {
+            printf("  partitions");
+            json_array_foreach(json_object_get(p, "partitions"), k, v) printf(" %lld", json_integer_value(v));
+            if (!json_array_size(json_object_get(p, "partitions"))) printf(" none");
+        } else {
+            json_t *shards = json_object_get(p, "shards");
+            const char *name;
+            if (json_object_size(shards)) {
+                json_object_foreach(shards, name, v) {
+                    printf("  %s shards", name);
+                    json_t *id;
+                    json_array_foreach(json_object_get(v, "held"), k, id) printf(" %lld", json_integer_value(id));
+                    printf(" of %lld", json_integer_value(json_object_get(v, "total")));
+                }
+            } else {
+                printf("  platforms");
+                json_array_foreach(json_object_get(p, "platforms"), k, v) printf(" %s", json_string_value(v));
+                if (!json_array_size(json_object_get(p, "platforms"))) printf(" none");
+            }
+        }
+        printf("  lag %lld  pending %lld  heartbeat %.1fs ago\n", json_integer_value(json_object_get(p, "lag")),
+               json_integer_value(json_object_get(p, "pending")),
+               (double)json_integer_value(json_object_get(p, "heartbeat_age_ms")) / 1000.0);
+    }
+}
+
 /* Human-readable status. */
 static void print_status(json_t *st) {
     json_t *redis = json_object_get(st, "redis");
@@ -157,6 +195,7 @@ static void print_status(json_t *st) {
         printf("workers   ");
         json_array_foreach(json_object_get(bus, "workers"), i, p) printf(" %s", json_string_value(p));
         printf("\n");
+        print_processes(json_object_get(bus, "processes"));
         json_array_foreach(json_object_get(bus, "streams"), i, p)
             printf("partition  %-3lld owner %-28s lag %lld  pending %lld\n",
                    json_integer_value(json_object_get(p, "partition")),

@@ -203,6 +203,7 @@ static void on_tick(uv_timer_t *t) {
     bus_key_workers(key, sizeof(key));
     const char *zr[4] = { "ZRANGE", key, "0", "-1" };
     redis_command(server.redis, on_workers, NULL, 4, zr, NULL);
+    bus_procs_tick();
 }
 
 void bus_redis_ready(void) {
@@ -263,6 +264,8 @@ void bus_common_init(enum bus_role role, const struct bus_settings *s) {
     snprintf(bus.id, sizeof(bus.id), "%s-%s-%d-%04x", role == BUS_ROLE_GATEWAY ? s->gateway : "w", host,
              (int)getpid(), (unsigned)(rand() & 0xffff));
     bus.stats = xcalloc((size_t)s->partitions, sizeof(*bus.stats));
+    uv_timeval64_t tv;
+    if (uv_gettimeofday(&tv) == 0) bus.started_ms = (long long)tv.tv_sec * 1000 + tv.tv_usec / 1000;
     health_set_role(bus_ready, bus_gauges);
     metrics_set(METRIC_BUS_ROLE, bus_role_name(role), 1);
 }
@@ -281,6 +284,7 @@ json_t *bus_status(void) {
                            "partitions", bus.set.partitions, "ingress_lag", (json_int_t)lag,
                            "ingress_pending", (json_int_t)pending, "streams", parts,
                            "workers", bus.workers ? json_incref(bus.workers) : json_array());
+    json_object_set_new(st, "processes", bus_procs_json());
     if (bus.role == BUS_ROLE_GATEWAY) {
         json_object_set_new(st, "gateway", json_string(bus.set.gateway));
         json_object_set_new(st, "egress_lag", json_integer(bus.egress_lag));
@@ -294,6 +298,7 @@ json_t *bus_status(void) {
 void bus_stop(void) {
     if (bus.role == BUS_ROLE_ALL || bus.stopping) return;
     bus.stopping = 1;
+    bus_procs_leave();
     if (bus.role == BUS_ROLE_GATEWAY) bus_gateway_stop();
     else bus_worker_stop();
     if (bus.tick_open) {
@@ -314,6 +319,7 @@ void bus_free(void) {
     bus.stats = NULL;
     json_decref(bus.workers);
     bus.workers = NULL;
+    bus_procs_free();
     bus.role = BUS_ROLE_ALL;
 }
 

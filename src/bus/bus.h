@@ -26,6 +26,8 @@ struct bus_settings {
     long dedupe_ttl_s;       /* how long an event id is remembered, default 86400 */
     int batch;               /* entries per read, default 64 */
     int max_inflight;        /* entries a worker holds at once, default 256 */
+    long delta_ms;           /* streamed pieces gathered before forwarding, default 250 */
+    int delta_max;           /* forwarded pieces per streamed reply, default 64 */
     char gateway[64];        /* this gateway's name (its egress stream), default "main" */
 };
 

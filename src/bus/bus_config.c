@@ -9,7 +9,7 @@
 /* Sizes and times must be positive. */
 static int validate_scale(const struct config *cfg, const struct config_block *b, char *err, size_t errlen) {
     static const char *positive[] = { "partitions", "block_ms", "lease_ms", "heartbeat_ms", "visibility_timeout_ms",
-                                      "dedupe_ttl_s", "batch", "max_inflight", NULL };
+                                      "dedupe_ttl_s", "batch", "max_inflight", "delta_ms", "delta_max", NULL };
     (void)cfg;
     for (int i = 0; positive[i]; i++) {
         json_t *v = b->value ? json_object_get(b->value, positive[i]) : NULL;
@@ -39,6 +39,8 @@ static const struct config_key scale_keys[] = {
     { "dedupe_ttl_s", CONFIG_INT, 0, "how long event ids and reply keys are remembered, default 86400" },
     { "batch", CONFIG_INT, 0, "entries per read, default 64" },
     { "max_inflight", CONFIG_INT, 0, "entries one worker holds at once, default 256" },
+    { "delta_ms", CONFIG_INT, 0, "streamed reply pieces are gathered this long before a worker forwards them, default 250" },
+    { "delta_max", CONFIG_INT, 0, "most forwarded pieces per streamed reply (the final text always follows), default 64" },
     { "gateway", CONFIG_STRING, 0, "this gateway's name (names its egress stream), default \"main\"" },
     { NULL, CONFIG_NONE, 0, NULL }
 };
@@ -61,6 +63,8 @@ void bus_settings_from_config(const struct config *cfg, struct bus_settings *s) 
     s->dedupe_ttl_s = config_int(b, "dedupe_ttl_s", 86400);
     s->batch = config_int(b, "batch", 64);
     s->max_inflight = config_int(b, "max_inflight", 256);
+    s->delta_ms = config_int(b, "delta_ms", 250);
+    s->delta_max = config_int(b, "delta_max", 64);
     snprintf(s->gateway, sizeof(s->gateway), "%s", config_str(b, "gateway", "main"));
 }
 

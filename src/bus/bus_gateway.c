@@ -162,17 +162,101 @@ static void ack(const char *id) {
     if (g.sending) free(dict_del(g.sending, id));
 }
 
+/* A send taken from the egress stream: everything needed to send it once
+ * the sent-record answered. */
 struct send_op {
     char id[48];
     char sid[256];
+    char platform[32];
+    char *channel, *text, *reply_to, *persona;
 };
+
+static void send_op_free(struct send_op *op) {
+    free(op->channel);
+    free(op->text);
+    free(op->reply_to);
+    free(op->persona);
+    free(op);
+}
+
+/* The record of reply SID: "<prefix>sent:{gw:NAME}:<sid>", the egress
+ * stream's hash tag, so it lives beside the stream. */
+static void key_sent(char *out, size_t len, const char *sid) {
+    snprintf(out, len, "%ssent:{gw:%s}:%s", redis_client_prefix(server.redis), bus.set.gateway, sid);
+}
+
+static void on_recorded(redisReply *r, const char *err, void *data) {
+    (void)data;
+    if (err || r->type == REDIS_REPLY_ERROR) bus_count("sent_record_failed");
+}
+
+/* After the adapter answered: "sent <message id>" (an entry delivered
+ * again is then skipped), or no record at all when the send failed. */
+static void record_sent(const char *sid, const char *message_id) {
+    char key[1024], ttl[32], val[300];
+    key_sent(key, sizeof(key), sid);
+    snprintf(ttl, sizeof(ttl), "%ld", bus.set.dedupe_ttl_s);
+    if (!message_id) {
+        const char *argv[2] = { "DEL", key };
+        redis_command(server.redis, on_recorded, NULL, 2, argv, NULL);
+        return;
+    }
+    snprintf(val, sizeof(val), "sent %s", message_id);
+    const char *argv[5] = { "SET", key, val, "EX", ttl };
+    redis_command(server.redis, on_recorded, NULL, 5, argv, NULL);
+}
 
 static void on_sent(const char *message_id, const char *err, void *data) {
     struct send_op *op = data;
     if (err) log_warn("bus: a reply could not be sent: %s", err);
     if (g.sids && message_id && op->sid[0]) remember_sid(op->sid, message_id);
+    /* The record goes before the XACK on the same connection, so an entry
+     * acknowledged is always one recorded. */
+    if (op->sid[0] && g.sending) record_sent(op->sid, err ? NULL : message_id ? message_id : "");
     if (g.sending) ack(op->id);
-    free(op);
+    send_op_free(op);
+}
+
+/* Hand OP to its adapter. */
+static void send_now(struct send_op *op) {
+    struct platform *p = platform_find(op->platform);
+    const char *body = op->text ? op->text : "";
+    if (!p || platform_send_text(p, op->channel, body, strlen(body), op->reply_to, op->persona, on_sent, op) < 0) {
+        log_warn("bus: %s refused a reply to %s", op->platform, op->channel);
+        if (op->sid[0]) record_sent(op->sid, NULL);
+        ack(op->id);
+        send_op_free(op);
+    }
+}
+
+/* The sent-record's previous value (SET NX GET): nil, the reply was never
+ * tried: send it; "sent <id>": it went out before and this entry is a
+ * second delivery (a gateway that died before its XACK, an entry written
+ * again): skip it; "pending <gateway>": a send was started and its outcome
+ * never recorded (the gateway died in the middle): send again, at least
+ * once, and say so. */
+static void on_sent_record(redisReply *r, const char *err, void *data) {
+    struct send_op *op = data;
+    if (!g.sending) {
+        send_op_free(op);
+        return;
+    }
+    if (!err && r->type == REDIS_REPLY_STRING && !strncmp(r->str, "sent ", 5)) {
+        bus_count("egress_already_sent");
+        log_info("bus: reply %s was sent before; the entry delivered again is skipped", op->sid);
+        if (r->str[5]) remember_sid(op->sid, r->str + 5);
+        ack(op->id);
+        send_op_free(op);
+        return;
+    }
+    if (!err && r->type == REDIS_REPLY_STRING) {
+        bus_count("egress_resent");
+        log_warn("bus: reply %s was being sent by %s when it stopped; sending it again (it may show twice)", op->sid,
+                 r->str + (strncmp(r->str, "pending ", 8) ? 0 : 8));
+    } else if (err || r->type == REDIS_REPLY_ERROR) {
+        bus_count("sent_record_failed");
+    }
+    send_now(op);
 }
 
 static const char *str_field(const redisReply *fields, const char *name) {
@@ -198,15 +282,29 @@ static void gateway_take(const char *stream, const char *id, const redisReply *f
     const char *text = str_field(fields, "text");
     if (!strcmp(t, "send")) {
         struct send_op *op = xcalloc(1, sizeof(*op));
+        const char *sid = str_field(fields, "sid"), *reply_to = str_field(fields, "reply_to");
+        const char *persona = str_field(fields, "persona");
         snprintf(op->id, sizeof(op->id), "%s", id);
-        snprintf(op->sid, sizeof(op->sid), "%s", str_field(fields, "sid") ? str_field(fields, "sid") : "");
-        const char *body = text ? text : "";
-        if (platform_send_text(p, channel, body, strlen(body), str_field(fields, "reply_to"),
-                               str_field(fields, "persona"), on_sent, op) < 0) {
-            log_warn("bus: %s refused a reply to %s", platform, channel);
-            ack(id);
-            free(op);
-        }
+        snprintf(op->sid, sizeof(op->sid), "%s", sid ? sid : "");
+        snprintf(op->platform, sizeof(op->platform), "%s", platform);
+        op->channel = xstrdup(channel);
+        op->text = text ? xstrdup(text) : NULL;
+        op->reply_to = reply_to ? xstrdup(reply_to) : NULL;
+        op->persona = persona ? xstrdup(persona) : NULL;
+        /* Record the attempt before it is made (SET NX GET), so a second
+         * delivery of this entry learns whether it went out. */
+        char key[1024], ttl[32], val[160];
+        key_sent(key, sizeof(key), op->sid);
+        snprintf(ttl, sizeof(ttl), "%ld", bus.set.dedupe_ttl_s);
+        snprintf(val, sizeof(val), "pending %s", bus.id);
+        const char *argv[7] = { "SET", key, val, "NX", "GET", "EX", ttl };
+        if (!op->sid[0] || redis_command(server.redis, on_sent_record, op, 7, argv, NULL) < 0) send_now(op);
+        return;
+    }
+    if (!strcmp(t, "delta")) {
+        const char *reply_to = str_field(fields, "reply_to");
+        if (p->ops->stream_delta && reply_to && text) p->ops->stream_delta(p, channel, reply_to, text, strlen(text));
+        ack(id);
         return;
     }
     const char *mid = resolve_id(str_field(fields, "message_id"));

@@ -29,6 +29,7 @@ struct bus {
     int held;                    /* partitions held (worker) */
     int reader_up;               /* the blocking reader has its group(s) and reads */
     int stopping;
+    long long started_ms;        /* wall clock at start, for status */
 };
 
 extern struct bus bus;
@@ -67,6 +68,15 @@ void bus_worker_stop(void);
 void bus_gateway_free(void);
 void bus_worker_free(void);
 void bus_worker_status(json_t *st);
+/* Whether this worker holds partition P's lease; entries it is running. */
+int bus_worker_holds(int p);
+int bus_worker_running(void);
+/* The process registry (bus_procs.c): write ours and read everyone's
+ * (each status tick); leave at a clean stop; the last list read. */
+void bus_procs_tick(void);
+void bus_procs_leave(void);
+json_t *bus_procs_json(void);
+void bus_procs_free(void);
 /* Trim KEY up to what every group has acknowledged. */
 void bus_trim(const char *key);
 #endif

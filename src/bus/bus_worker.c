@@ -44,6 +44,7 @@ struct entry {
     int nreplies;                /* replies (and reactions, edits) written so far */
     int outstanding;             /* reply writes not answered yet */
     int done, failed;
+    int rerun;                   /* run before (a crash): its streamed pieces are not forwarded */
     struct entry *next;          /* in its channel's FIFO */
 };
 
@@ -73,7 +74,40 @@ static struct {
     struct proxy proxies[MAX_PROXIES];
     int nproxies;
     unsigned long loose;         /* replies sent outside any entry */
+    struct dict *deltas;         /* platform\x1fchannel\x1freply_to -> struct delta */
+    uv_timer_t delta_timer;
 } w;
+
+/* Streamed pieces of one reply, gathered for delta_ms and forwarded as one
+ * egress entry, at most delta_max times per reply; the final send follows
+ * as always and carries the whole text. */
+struct delta {
+    char *platform, *channel, *reply_to;
+    char *buf;
+    size_t len, cap;
+    int sent;
+};
+
+static void delta_key(char *out, size_t len, const char *platform, const char *channel, const char *reply_to) {
+    snprintf(out, len, "%s\x1f%s\x1f%s", platform, channel, reply_to ? reply_to : "");
+}
+
+static void delta_free(struct delta *d) {
+    free(d->platform);
+    free(d->channel);
+    free(d->reply_to);
+    free(d->buf);
+    free(d);
+}
+
+/* The reply to REPLY_TO is final (or its entry is over): forget its pieces. */
+static void delta_drop(const char *platform, const char *channel, const char *reply_to) {
+    if (!w.deltas) return;
+    char key[1024];
+    delta_key(key, sizeof(key), platform, channel, reply_to);
+    struct delta *d = dict_del(w.deltas, key);
+    if (d) delta_free(d);
+}
 
 static void worker_read(void);
 static void part_changed(void);
@@ -154,6 +188,7 @@ static void release_lease(int p);
 
 /* Forget E (acknowledged or left pending for a retry). */
 static void entry_free(struct entry *e) {
+    delta_drop(e->msg->platform, e->msg->channel, e->msg->id);
     char key[128];
     entry_key(key, sizeof(key), e->part, e->id);
     dict_del(w.inflight, key);
@@ -230,7 +265,10 @@ static void on_dedupe(redisReply *r, const char *err, void *data) {
         entry_free(e);
         return;
     }
-    if (r->type == REDIS_REPLY_STRING) bus_count("rerun");
+    if (r->type == REDIS_REPLY_STRING) {
+        bus_count("rerun");
+        e->rerun = 1;
+    }
     entry_run(e);
 }
 
@@ -281,6 +319,7 @@ struct emit {
     struct entry *e;
     platform_sent_fn *cb;
     void *data;
+    int piece;
     char sid[256];
 };
 
@@ -289,7 +328,7 @@ static void on_emitted(redisReply *r, const char *err, void *data) {
     const char *why = err ? err : r->type == REDIS_REPLY_ERROR ? r->str : NULL;
     if (why) log_warn("bus: writing a reply to the egress stream: %s", why);
     else if (r->type == REDIS_REPLY_INTEGER) bus_count("reply_deduplicated");
-    else bus_count("reply");
+    else if (!em->piece) bus_count("reply");
     if (em->cb) em->cb(why ? NULL : em->sid, why, em->data);
     if (em->e) {
         if (why) em->e->failed = 1;
@@ -306,12 +345,18 @@ static int worker_emit(const char *platform, const char *t, const char *channel,
     if (!w.fifos) return -1;
     struct fifo *f = fifo_for(platform, channel, 0);
     struct entry *e = f ? f->head : NULL;
+    /* Streamed pieces are not counted, nor keyed, nor waited for: how they
+     * were gathered differs from run to run, and the final send follows. */
+    int piece = !strcmp(t, "delta");
+    const char *gw = e ? e->gw : bus.set.gateway;
+    if (piece) e = NULL;
     struct emit *em = xcalloc(1, sizeof(*em));
     em->e = e;
+    em->piece = piece;
     em->cb = cb;
     em->data = data;
     char egress[256], rkey[1024], ttl[32];
-    bus_key_egress(egress, sizeof(egress), e ? e->gw : bus.set.gateway);
+    bus_key_egress(egress, sizeof(egress), gw);
     snprintf(ttl, sizeof(ttl), "%ld", bus.set.dedupe_ttl_s);
     int n = e ? e->nreplies++ : 0;
     if (e) {
@@ -351,6 +396,7 @@ static int worker_emit(const char *platform, const char *t, const char *channel,
 }
 
 static int worker_outbox(struct platform *p, const struct outgoing *out, platform_sent_fn *cb, void *data) {
+    if (out->reply_to) delta_drop(p->ops->name, out->channel, out->reply_to);
     const char *kv[6] = { "text", out->text, "reply_to", out->reply_to, "persona", out->persona };
     return worker_emit(p->ops->name, "send", out->channel, kv, 6, cb, data);
 }
@@ -374,6 +420,59 @@ static int proxy_edit(struct platform *p, const char *channel, const char *messa
     return rc;
 }
 
+/* Forward one reply's gathered pieces (unless it reached delta_max). */
+static void delta_flush(const char *key, void *value, void *arg) {
+    struct delta *d = value;
+    (void)key, (void)arg;
+    if (d->len == 0) return;
+    if (d->sent < bus.set.delta_max) {
+        const char *kv[4] = { "reply_to", d->reply_to, "text", d->buf };
+        if (worker_emit(d->platform, "delta", d->channel, kv, 4, NULL, NULL) == 0) {
+            d->sent++;
+            bus_count("delta");
+        }
+    }
+    d->len = 0;
+    d->buf[0] = '\0';
+}
+
+static void on_delta_timer(uv_timer_t *t) {
+    (void)t;
+    if (w.deltas) dict_each(w.deltas, delta_flush, NULL);
+}
+
+/* platform_ops.stream_delta of a stand-in: gather the piece; the timer
+ * forwards what gathered. A re-run forwards none (the first run may have). */
+static void proxy_stream_delta(struct platform *p, const char *channel, const char *reply_to, const char *text,
+                               size_t len) {
+    if (!w.deltas || !reply_to || len == 0 || bus.stopping) return;
+    struct fifo *f = fifo_for(p->ops->name, channel, 0);
+    struct entry *e = f ? f->head : NULL;
+    if (!e || e->rerun) return;
+    char key[1024];
+    delta_key(key, sizeof(key), p->ops->name, channel, reply_to);
+    struct delta *d = dict_get(w.deltas, key);
+    if (!d) {
+        d = xcalloc(1, sizeof(*d));
+        d->platform = xstrdup(p->ops->name);
+        d->channel = xstrdup(channel);
+        d->reply_to = xstrdup(reply_to);
+        d->cap = len + 1 > 256 ? len + 1 : 256;
+        d->buf = xmalloc(d->cap);
+        dict_set(w.deltas, key, d);
+    }
+    if (d->sent >= bus.set.delta_max) return;
+    if (d->len + len + 1 > d->cap) {
+        while (d->len + len + 1 > d->cap) d->cap *= 2;
+        d->buf = xrealloc(d->buf, d->cap);
+    }
+    memcpy(d->buf + d->len, text, len);
+    d->len += len;
+    d->buf[d->len] = '\0';
+    if (!uv_is_active((uv_handle_t *)&w.delta_timer))
+        uv_timer_start(&w.delta_timer, on_delta_timer, (uint64_t)bus.set.delta_ms, 0);
+}
+
 struct platform *bus_worker_platform(const char *name) {
     return proxy_for(name);
 }
@@ -389,6 +488,7 @@ static struct platform *proxy_for(const char *name) {
     px->ops.typing = proxy_typing;
     px->ops.react = proxy_react;
     px->ops.edit = proxy_edit;
+    px->ops.stream_delta = proxy_stream_delta;
     p = platform_add(&px->ops, w.host, NULL);
     if (p) p->ready = 1;
     return p;
@@ -694,7 +794,9 @@ int bus_worker_start(const struct bus_settings *s, const struct platform_host *h
     w.parts = xcalloc((size_t)s->partitions, sizeof(*w.parts));
     w.inflight = dict_new();
     w.fifos = dict_new();
+    w.deltas = dict_new();
     uv_timer_init(server.loop, &w.wake_timer);
+    uv_timer_init(server.loop, &w.delta_timer);
     if (bus_block_open(on_block_ready, err, errlen) < 0) return -1;
     platform_set_outbox(worker_outbox);
     platform_set_done(worker_done);
@@ -707,6 +809,11 @@ int bus_worker_start(const struct bus_settings *s, const struct platform_host *h
 static void free_fifo(const char *key, void *value, void *arg) {
     (void)key, (void)arg;
     free(value);
+}
+
+static void free_delta(const char *key, void *value, void *arg) {
+    (void)key, (void)arg;
+    delta_free(value);
 }
 
 static void free_entry(const char *key, void *value, void *arg) {
@@ -731,6 +838,8 @@ void bus_worker_stop(void) {
     platform_set_done(NULL);
     uv_timer_stop(&w.wake_timer);
     uv_close((uv_handle_t *)&w.wake_timer, NULL);
+    uv_timer_stop(&w.delta_timer);
+    uv_close((uv_handle_t *)&w.delta_timer, NULL);
 }
 
 void bus_worker_free(void) {
@@ -739,8 +848,18 @@ void bus_worker_free(void) {
     dict_free(w.inflight);
     dict_each(w.fifos, free_fifo, NULL);
     dict_free(w.fifos);
+    dict_each(w.deltas, free_delta, NULL);
+    dict_free(w.deltas);
     free(w.parts);
     memset(&w, 0, sizeof(w));
+}
+
+int bus_worker_holds(int p) {
+    return w.parts && p >= 0 && p < bus.set.partitions && w.parts[p].state != PART_NONE;
+}
+
+int bus_worker_running(void) {
+    return w.ninflight;
 }
 
 void bus_worker_status(json_t *st) {

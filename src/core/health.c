@@ -4,6 +4,7 @@
  * is not draining: what a load balancer or an orchestrator should wait for. */
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
 #include "core/health.h"
 #include "core/platform.h"
 #include "core/server.h"
@@ -11,6 +12,7 @@
 #include "io/redis_client.h"
 #include "io/web.h"
 #include "lib/metrics.h"
+#include "lib/xalloc.h"
 
 static int (*role_ready)(char *why, size_t len);
 static void (*role_gauges)(void);
@@ -18,6 +20,34 @@ static void (*role_gauges)(void);
 void health_set_role(int (*ready)(char *why, size_t len), void (*gauges)(void)) {
     role_ready = ready;
     role_gauges = gauges;
+}
+
+static struct {
+    char platform[32];
+    int *ids;
+    int n, total;
+} shards[HEALTH_SHARD_PLATFORMS];
+
+void health_set_shards(const char *platform, const int *ids, int n, int total) {
+    int slot = -1;
+    for (int i = 0; i < HEALTH_SHARD_PLATFORMS; i++) {
+        if (!strcmp(shards[i].platform, platform)) slot = i;
+        else if (slot < 0 && !shards[i].platform[0] && n > 0) slot = i;
+    }
+    if (slot < 0) return;
+    free(shards[slot].ids);
+    memset(&shards[slot], 0, sizeof(shards[slot]));
+    if (n <= 0) return;
+    snprintf(shards[slot].platform, sizeof(shards[slot].platform), "%s", platform);
+    shards[slot].ids = xmalloc((size_t)n * sizeof(int));
+    memcpy(shards[slot].ids, ids, (size_t)n * sizeof(int));
+    shards[slot].n = n;
+    shards[slot].total = total;
+}
+
+void health_shards_each(void (*fn)(const char *platform, const int *ids, int n, int total, void *arg), void *arg) {
+    for (int i = 0; i < HEALTH_SHARD_PLATFORMS; i++)
+        if (shards[i].platform[0]) fn(shards[i].platform, shards[i].ids, shards[i].n, shards[i].total, arg);
 }
 
 /* GET /healthz: the loop answers. */

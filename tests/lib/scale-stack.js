@@ -20,6 +20,7 @@ const TOKEN = 'MTk4NjIyNDgzNDcxOTI1MjQ4.fake.discord-token-for-scale';
 // slow model) and say in the log which worker is holding it.
 const ECHO = `
 chorus.hear(".", function(msg)
+  if msg.text:find("^!story") then return false end
   if msg.text:find("^slow") then
     chorus.log.info("handling " .. msg.text)
     chorus.sleep(tonumber(chorus.config.slow_s or "1"))
@@ -27,6 +28,22 @@ chorus.hear(".", function(msg)
   msg:reply("echo: " .. msg.text)
 end)
 `;
+
+// A streamed answer (the local model, or route = "sse" when the stack has
+// the fake OpenAI): the model's words arrive as pieces the platform shows
+// growing (the worker forwards them to the gateway), then the final text.
+const STORY = `
+chorus.command("story", { help = "a story told in three streamed parts" }, function(msg)
+  local parts = {}
+  for i = 1, 3 do
+    local answer = chorus.model.chat { route = chorus.config.route or "local", messages = { { role = "user", content = "tell part " .. i } }, stream = true }
+    parts[#parts + 1] = answer.text
+    chorus.sleep(0.2)
+  end
+  msg:reply(table.concat(parts, " ") .. " THE END")
+end)
+`;
+const STORY_MANIFEST = 'return { name = "story", version = "0.0.1", permissions = { model = true } }\n';
 
 // The ingress partition of a Discord channel, as chorusd computes it
 // (FNV-1a over "discord", 0x1f and the channel id).
@@ -49,7 +66,7 @@ function channelsCovering(n) {
 }
 
 async function startScaleStack({ partitions = 6, leaseMs = 1500, heartbeatMs = 200, visibilityMs = 800, blockMs = 3000,
-  slowSeconds = 1.5 } = {}) {
+  slowSeconds = 1.5, story = false, scaleExtra = '', modelBaseUrl = null } = {}) {
   const redis = await startRedis();
   // Small stream nodes, so approximate trimming (MINID ~) trims at a fine grain and a test sees it.
   await redis.cmd('CONFIG', 'SET', 'stream-node-max-entries', '4');
@@ -62,14 +79,17 @@ async function startScaleStack({ partitions = 6, leaseMs = 1500, heartbeatMs = 2
     'log_level "info"',
     'shutdown_timeout_ms (3000)',
     'model "default" { provider = "local" }',
+    // A model that streams over server-sent events (the fake OpenAI), for the story.
+    ...(modelBaseUrl ? [`model "sse" { provider = "openai", base_url = ${q(modelBaseUrl)}, api_key = "sk-scale-test", model = "gpt-test", capabilities = { "streaming" } }`] : []),
     'persona "echo" { prompt = "You repeat what you hear.", model = "default" }',
     'default_persona "echo"',
     'plugins_dir "plugins"',
     // Only the echo skill: the bundled plugins would only add start-up work to four processes.
     ...['chat', 'coupon', 'help', 'ping', 'remind', 'webhook'].map((n) => `plugin "${n}" { enabled = false }`),
     `plugin "echo" { slow_s = "${slowSeconds}" }`,
+    ...(story && modelBaseUrl ? ['plugin "story" { route = "sse" }'] : []),
     `discord { token = env("DISCORD_TOKEN"), api_base = ${q(fake.apiBase)}, time_scale = 0.05, messages = "all", global_rate = 100000 }`,
-    `scale { partitions = ${partitions}, lease_ms = ${leaseMs}, heartbeat_ms = ${heartbeatMs}, visibility_timeout_ms = ${visibilityMs}, block_ms = ${blockMs} }`,
+    `scale { partitions = ${partitions}, lease_ms = ${leaseMs}, heartbeat_ms = ${heartbeatMs}, visibility_timeout_ms = ${visibilityMs}, block_ms = ${blockMs}${scaleExtra} }`,
     '',
   ].join('\n');
   const procs = [];
@@ -80,7 +100,8 @@ async function startScaleStack({ partitions = 6, leaseMs = 1500, heartbeatMs = 2
       config,
       args: ['--role', role],
       env: { DISCORD_TOKEN: TOKEN, ...env },
-      files: { 'plugins/echo/init.lua': ECHO },
+      files: { 'plugins/echo/init.lua': ECHO,
+        ...(story ? { 'plugins/story/init.lua': STORY, 'plugins/story/manifest.lua': STORY_MANIFEST } : {}) },
       readyTimeoutMs: 20000,   // four processes start at once on a small, shared machine
     });
     chorus.role = role;
@@ -121,7 +142,7 @@ async function startScaleStack({ partitions = 6, leaseMs = 1500, heartbeatMs = 2
     await waitFor(async () => re.test(await metrics(chorus)), { timeoutMs, what: `/metrics of pid ${chorus.pid} to match ${re}` });
   }
 
-  return { redis, fake, ingressLength, waitMetrics, start, procs, metric, metrics, answersTo, waitReady, token: TOKEN };
+  return { redis, fake, config, ingressLength, waitMetrics, start, procs, metric, metrics, answersTo, waitReady, token: TOKEN };
 }
 
 module.exports = { startScaleStack, partitionOf, channelsCovering, TOKEN };
