@@ -47,6 +47,14 @@ const COMPARE = opt('compare', null);   // another chorusd binary, run in the sa
 const TOKEN = 'MTk4NjIyNDgzNDcxOTI1MjQ4.bench.discord-token';
 const CHANNEL_BASE = 300000000000000000n;
 
+// User and system CPU seconds of PID so far (/proc/PID/stat fields 14, 15).
+function cpuSplit(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const hz = cpuSeconds.ticks || 100;
+  return { user: Number(rest[11]) / hz, sys: Number(rest[12]) / hz };
+}
+
 function peakRssKb(pid) {
   const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) : 0;
@@ -143,16 +151,19 @@ async function drive(fake, pid, nchannels, window, probe) {
   state.bytes = 0;
   if (probe) await probe.start(pid);
   const cpu0 = cpuSeconds(pid);
+  const split0 = cpuSplit(pid);
   const t0 = process.hrtime.bigint();
   await pumpMessages(fake, state, N, nchannels, window);
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = cpuSeconds(pid) - cpu0;
+  const split1 = cpuSplit(pid);
+  const sysShare = cpu > 0 ? (split1.sys - split0.sys) / ((split1.user - split0.user) + (split1.sys - split0.sys) || 1) : 0;
   const extra = probe ? await probe.stop(pid) : null;
   const answered = state.answered - warmAnswered;
   const lat = state.latencies.sort((a, b) => a - b);
   const pct = (p) => (lat.length ? lat[Math.min(lat.length - 1, Math.floor(lat.length * p))] : NaN);
   return {
-    answered, warmOk: warmAnswered === WARMUP, cpuUsPerMsg: (cpu * 1e6) / Math.max(1, answered), peakRssMb: peakRssKb(pid) / 1024,
+    answered, warmOk: warmAnswered === WARMUP, sysShare, cpuUsPerMsg: (cpu * 1e6) / Math.max(1, answered), peakRssMb: peakRssKb(pid) / 1024,
     msgsPerSec: answered / secs, p50: pct(0.5), p99: pct(0.99), secs, cpu, avgBytes: state.bytes / Math.max(1, state.sent - WARMUP), extra,
   };
 }
@@ -268,7 +279,7 @@ async function runDiscordJs(nchannels, window) {
 }
 
 function show(name, r) {
-  console.log(`${name.padEnd(11)} answered ${r.answered}/${N}  CPU ${r.cpuUsPerMsg.toFixed(1)} us/msg  peak RSS ${r.peakRssMb.toFixed(1)} MB  `
+  console.log(`${name.padEnd(11)} answered ${r.answered}/${N}  CPU ${r.cpuUsPerMsg.toFixed(1)} us/msg (${(r.sysShare * 100).toFixed(0)}% system)  peak RSS ${r.peakRssMb.toFixed(1)} MB  `
     + `${r.msgsPerSec.toFixed(0)} msg/s  latency p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms`);
   const x = r.extra;
   if (!x) return;
