@@ -41,9 +41,8 @@ static struct {
     size_t entries;
     char prefix[128];
     size_t plen;
-    uv_check_t check;
-    uv_idle_t idle;                    /* keeps the loop from blocking while work is deferred */
-    int check_ready;
+    uv_check_t *check;                 /* heap: a reload may start again before they are closed */
+    uv_idle_t *idle;                   /* keeps the loop from blocking while work is deferred */
     struct deferred *q, *q_tail;
     unsigned long hits, misses, drops;
 } t;
@@ -251,7 +250,7 @@ static void on_check(uv_check_t *h) {
     struct deferred *d = t.q;
     t.q = t.q_tail = NULL;
     uv_check_stop(h);
-    uv_idle_stop(&t.idle);
+    if (t.idle) uv_idle_stop(t.idle);
     while (d) {
         struct deferred *next = d->next;
         d->fn(d->data);
@@ -268,9 +267,10 @@ int redis_tracking_start(uv_loop_t *loop, struct redis_client *main, const char 
     snprintf(t.prefix, sizeof(t.prefix), "%s", redis_client_prefix(main));
     t.plen = strlen(t.prefix);
     t.chans = dict_new();
-    uv_check_init(loop, &t.check);
-    uv_idle_init(loop, &t.idle);
-    t.check_ready = 1;
+    t.check = xmalloc(sizeof(*t.check));
+    t.idle = xmalloc(sizeof(*t.idle));
+    uv_check_init(loop, t.check);
+    uv_idle_init(loop, t.idle);
     t.url = xstrdup(url);
     t.opts = *opts;
     if (opts->prefix) {
@@ -283,7 +283,7 @@ int redis_tracking_start(uv_loop_t *loop, struct redis_client *main, const char 
 }
 
 static void on_check_closed(uv_handle_t *h) {
-    (void)h;
+    free(h);
 }
 
 void redis_tracking_stop(void) {
@@ -292,12 +292,13 @@ void redis_tracking_stop(void) {
     if (t.inv) redis_client_free(t.inv);
     t.inv = NULL;
     t.on = 0;
-    on_check(&t.check);
-    if (t.check_ready) {
-        uv_close((uv_handle_t *)&t.check, on_check_closed);
-        uv_close((uv_handle_t *)&t.idle, on_check_closed);
+    if (t.check) {
+        on_check(t.check);
+        uv_close((uv_handle_t *)t.check, on_check_closed);
+        uv_close((uv_handle_t *)t.idle, on_check_closed);
     }
-    t.check_ready = 0;
+    t.check = NULL;
+    t.idle = NULL;
     drop_all();
     dict_free(t.chans);
     t.chans = NULL;
@@ -362,9 +363,9 @@ void redis_tracking_defer(void (*fn)(void *data), void *data) {
     if (t.q_tail) t.q_tail->next = d;
     else t.q = d;
     t.q_tail = d;
-    if (t.check_ready) {
-        uv_check_start(&t.check, on_check);
-        uv_idle_start(&t.idle, on_idle);
+    if (t.check) {
+        uv_check_start(t.check, on_check);
+        uv_idle_start(t.idle, on_idle);
     }
 }
 

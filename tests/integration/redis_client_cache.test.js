@@ -6,10 +6,12 @@
 // operator with redis-cli) changes the channel's persona, mutes it, turns a
 // plugin off: the next message already sees it. Redis restarts, or only the
 // connection that hears invalidations is cut: nothing stale is used.
+const fs = require('node:fs');
 const assert = require('node:assert/strict');
 const { test } = require('../lib/tap');
 const { startStack, personaKey } = require('../lib/stack');
 const { writePlugins } = require('../lib/plugins');
+const { startRedis } = require('../lib/redis');
 const { luaString, waitFor } = require('../lib/util');
 
 async function echoStack() {
@@ -85,4 +87,24 @@ test('when only the invalidation connection is cut, a change made meanwhile is s
   await waitFor(() => subscribed(stack.redis), { timeoutMs: 10000, what: 'the invalidation connection to come back' });
   assert.equal((await ann.replyTo(ann.say('garden', 'who is there?'))).persona, 'kenji');
   assert.match(stack.chorus.logText(), /redis: .*(lost|reconnecting)/, 'the connection really was cut');
+});
+
+test('a reload that moves chorusd to another Redis drops what it cached from the first', async () => {
+  const stack = await echoStack();
+  const ann = await stack.user('Ann');
+  await waitFor(() => subscribed(stack.redis), { what: 'the invalidation connection to subscribe' });
+  await stack.redis.cmd('SET', personaKey('garden'), 'kenji');
+  assert.equal((await ann.replyTo(ann.say('garden', 'hello'))).persona, 'kenji');
+  assert.equal((await ann.replyTo(ann.say('garden', 'again'))).persona, 'kenji');
+
+  const other = await startRedis();                                    // no persona set there
+  const config = stack.config.replace(stack.redis.url, other.url);
+  assert.notEqual(config, stack.config);
+  fs.writeFileSync(stack.chorus.configFile, config);
+  stack.chorus.proc.kill('SIGHUP');
+  await stack.chorus.waitForLog(/reload: config and plugins reloaded/, 5000);
+  await waitFor(() => subscribed(other), { timeoutMs: 10000, what: 'the new Redis to hear from chorusd' });
+  assert.equal((await ann.replyTo(ann.say('garden', 'who now?'))).persona, 'aiko');
+  await other.cmd('SET', personaKey('garden'), 'kenji');               // and the new cache is kept true too
+  assert.equal((await ann.replyTo(ann.say('garden', 'and now?'))).persona, 'kenji');
 });
