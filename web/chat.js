@@ -197,7 +197,8 @@
     own: new Map(), // client id -> own message record
     histories: new Map(), // channel -> [message elements]
     personas: new Map(), // channel -> last persona name seen
-    overLimit: false
+    overLimit: false,
+    presses: new Set() /* ids of this page's button presses: their answers are to me */
   };
 
   function newMessageId() {
@@ -354,7 +355,81 @@
     state.personas.set(channel, persona);
     if (rec) setOwnState(rec, 'replied');
     if (channel === state.channel) hideTyping();
-    addToChannel(channel, renderReply(persona, text, replyTo, !!rec));
+    var node = renderReply(persona, text, replyTo, !!rec || (replyTo !== null && state.presses.has(replyTo)));
+    if (msg.card && typeof msg.card === 'object') {
+      node.querySelector('.body').insertBefore(renderCard(msg.card, channel, typeof msg.id === 'string' ? msg.id : null),
+        node.querySelector('.meta'));
+    }
+    if (msg.ephemeral === true) {
+      node.classList.add('ephemeral');
+      node.querySelector('.meta').appendChild(el('span', null, '· only you can see this'));
+    }
+    addToChannel(channel, node);
+  }
+
+  /* A rich reply's card: title (a link when it has one), description,
+   * fields, image link, footer, and rows of buttons. A button with an id
+   * sends a "button" frame naming the card's message; one with a url is a
+   * link. Everything is text: nothing from the server becomes markup. */
+  function safeUrl(u) {
+    return typeof u === 'string' && /^https?:\/\//.test(u) ? u : null;
+  }
+
+  function renderCard(card, channel, messageId) {
+    var box = el('div', 'card');
+    var e = card.embed && typeof card.embed === 'object' ? card.embed : null;
+    if (e) {
+      if (typeof e.color === 'number') box.style.borderLeftColor = '#' + ('000000' + e.color.toString(16)).slice(-6);
+      if (typeof e.title === 'string') {
+        var url = safeUrl(e.url);
+        var title = el(url ? 'a' : 'div', 'card-title', e.title);
+        if (url) { title.href = url; title.target = '_blank'; title.rel = 'noopener noreferrer'; }
+        box.appendChild(title);
+      }
+      if (typeof e.description === 'string') box.appendChild(el('div', 'card-description', e.description));
+      if (Array.isArray(e.fields) && e.fields.length) {
+        var fields = el('dl', 'card-fields');
+        e.fields.forEach(function (f) {
+          var item = el('div', 'card-field' + (f.inline ? ' inline' : ''));
+          item.appendChild(el('dt', null, String(f.name)));
+          item.appendChild(el('dd', null, String(f.value)));
+          fields.appendChild(item);
+        });
+        box.appendChild(fields);
+      }
+      var image = safeUrl(e.image);
+      if (image) {
+        var link = el('a', 'card-image', 'Image');
+        link.href = image; link.target = '_blank'; link.rel = 'noopener noreferrer';
+        box.appendChild(link);
+      }
+      if (typeof e.footer === 'string') box.appendChild(el('div', 'card-footer', e.footer));
+    }
+    (Array.isArray(card.buttons) ? card.buttons : []).forEach(function (row) {
+      var bar = el('div', 'card-buttons');
+      (Array.isArray(row) ? row : []).forEach(function (b) {
+        var href = safeUrl(b.url);
+        var node;
+        if (href) {
+          node = el('a', 'card-button link', String(b.label));
+          node.href = href; node.target = '_blank'; node.rel = 'noopener noreferrer';
+        } else {
+          node = el('button', 'card-button' + (b.style ? ' ' + b.style : ''), String(b.label));
+          node.type = 'button';
+          node.addEventListener('click', function () {
+            var id = newMessageId();
+            if (sendFrame({ type: 'button', id: id, channel: channel, user: { id: state.user.id, name: state.user.name },
+              button: String(b.id), message: messageId })) {
+              state.presses.add(id);
+              if (state.presses.size > 200) state.presses.delete(state.presses.values().next().value);
+            }
+          });
+        }
+        bar.appendChild(node);
+      });
+      box.appendChild(bar);
+    });
+    return box;
   }
 
   function onError(msg) {

@@ -89,7 +89,7 @@ async function partitionsSettled(redis, workers) {
   const deadline = Date.now() + 30000;
   for (;;) {
     const keys = [];
-    for (let p = 0; p < PARTITIONS; p++) keys.push(`bench:lease:{p${p}}`);
+    for (let p = 0; p < PARTITIONS; p++) keys.push(`bench:lease:{in}:p${p}`);
     const owners = await redis.cmd('MGET', ...keys);
     const distinct = new Set(owners.filter(Boolean));
     if (owners.every(Boolean) && distinct.size === workers) return;

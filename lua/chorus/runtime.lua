@@ -29,9 +29,47 @@ end
 local Message = {}
 Message.__index = Message
 
--- msg:reply(text) -> message id | nil, err
+-- The rich part of a reply table: { text =, embed =, buttons =, ephemeral = }.
+-- core.reply checks it against the platforms' limits (core/rich.c).
+local function split_reply(t)
+  local rich = {}
+  for k, v in pairs(t) do
+    if k ~= "text" then rich[k] = v end
+  end
+  local text = t.text ~= nil and tostring(t.text) or ""
+  local ok, err = core.rich_check(rich, text ~= "")
+  if not ok then error(err, 0) end
+  return text, rich
+end
+
+-- msg:reply(text) or msg:reply{ text =, embed =, buttons =, ephemeral = }
+-- -> message id | nil, err
 function Message:reply(text)
+  if type(text) == "table" and getmetatable(text) == nil then
+    local ok, body, rich = pcall(split_reply, text)
+    if not ok then error("msg:reply: " .. tostring(body), 2) end
+    return core.reply(body, rich)
+  end
   return core.reply(tostring(text))
+end
+
+-- msg.author:mention(): how the platform mentions that user ("<@id>" on
+-- Discord, "@name" on web chat, ...).
+local Author = {}
+Author.__index = Author
+local author_platform = setmetatable({}, { __mode = "k" })
+
+function Author:mention()
+  return core.mention(author_platform[self] or "", tostring(self.id or ""), tostring(self.name or ""))
+end
+
+-- Give MSG's author its methods.
+local function adopt_author(msg)
+  if type(msg.author) == "table" and getmetatable(msg.author) == nil then
+    author_platform[msg.author] = msg.platform
+    setmetatable(msg.author, Author)
+  end
+  return msg
 end
 
 -- msg:typing(): show "typing" while the handler works.
@@ -58,7 +96,7 @@ function Message:ask(text, opts)
   end
   local answer, err = core.ask(timeout)
   if not answer then return nil, err end
-  answer = setmetatable(answer, Message)
+  answer = adopt_author(setmetatable(answer, Message))
   answer.config = self.config
   return answer
 end
@@ -307,9 +345,20 @@ local function new_api()
     handler("fallback", copy(opts), fn)
   end
 
-  -- chorus.on(event, fn): "join", "leave", "reaction", "edit"
+  -- chorus.on(event, fn): "join", "leave", "reaction", "edit", "button"
   function chorus.on(event, fn)
     handler("event", { name = event }, fn)
+  end
+
+  -- chorus.button(id, fn): a press of the button whose id is ID (or whose
+  -- id starts with ID when it ends in "*"); fn(msg) where msg.button is the id.
+  function chorus.button(id, fn)
+    if type(id) ~= "string" or id == "" then error("chorus.button: the first argument is a button id", 2) end
+    local prefix = id:sub(-1) == "*" and id:sub(1, -2) or nil
+    handler("event", { name = "button" }, function(msg)
+      local pressed = msg.button or msg.text
+      if pressed == id or (prefix and pressed:sub(1, #prefix) == prefix) then return fn(msg) end
+    end)
   end
 
   -- chorus.before(fn) / chorus.after(fn): middleware around every message;
@@ -535,7 +584,15 @@ local function new_api()
   end
 
   -- chorus.send(platform, channel, text): to any channel, e.g. from a timer
-  chorus.send = core.send
+  -- chorus.send(platform, channel, text or { text =, embed =, buttons = } [, persona])
+  chorus.send = function(platform, channel, text, persona)
+    if type(text) == "table" and getmetatable(text) == nil then
+      local ok, body, rich = pcall(split_reply, text)
+      if not ok then error("chorus.send: " .. tostring(body), 2) end
+      return core.send(platform, channel, body, persona, rich)
+    end
+    return core.send(platform, channel, text, persona)
+  end
   chorus.json = { encode = core.json_encode, decode = core.json_decode }
   chorus.now = core.now
   chorus.sleep = core.sleep
@@ -700,7 +757,7 @@ local MESSAGE_KINDS = { command = true, hear = true, respond = true, fallback = 
 function M.tool_context(message)
   local ctx = { plugin = NAME }
   if type(message) == "table" then
-    local msg = setmetatable(message, Message)
+    local msg = adopt_author(setmetatable(message, Message))
     msg.config = channel_config(msg)
     ctx.msg, ctx.persona, ctx.channel, ctx.platform, ctx.author =
       msg, msg.persona, msg.channel, msg.platform, msg.author
@@ -717,7 +774,7 @@ function M.invoke(fn, kind, payload, prefix, message)
   if not MESSAGE_KINDS[kind] then
     return fn(payload)
   end
-  local msg = setmetatable(payload, Message)
+  local msg = adopt_author(setmetatable(payload, Message))
   msg.config = channel_config(msg)
   if kind == "command" then
     local spec = commands[fn]

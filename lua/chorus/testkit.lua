@@ -128,6 +128,21 @@ local function event(user, name, reaction, reply_to)
                             reaction = reaction, reply_to = reply_to }
   if not id then fail(err) end
 end
+-- user:press(button_id [, message_id]) -> the bot's replies to a press of
+-- a rich reply's button (a "button" event: chorus.button and
+-- chorus.on("button") handlers run, msg.button is the id). MESSAGE_ID is
+-- the message the button is on (default: the room's last bot message).
+function User:press(button_id, message_id)
+  if type(button_id) ~= "string" or button_id == "" then fail("press() takes a button id, got " .. repr(button_id)) end
+  local before = bot_entries(self.room.name)
+  if message_id == nil and before[#before] then message_id = before[#before].id end
+  local id, err = kit.say { channel = self.room.name, user_id = self.id, user = self.name, event = "button",
+                            text = button_id, reply_to = message_id }
+  if not id then fail(err) end
+  self.last_id = id
+  local after = bot_entries(self.room.name)
+  return texts({ table.unpack(after, #before + 1) })
+end
 function User:join() event(self, "join") end
 function User:leave() event(self, "leave") end
 function User:react(emoji, message_id) event(self, "reaction", emoji, message_id) end
@@ -152,7 +167,8 @@ function Room:user(name, o)
 end
 
 -- What the bot said here, in order: texts, or whole entries
--- ({ text, persona, reply_to, id }).
+-- ({ text, persona, reply_to, id }, and for a rich reply embed, buttons
+-- (rows of { label, id | url }) and ephemeral).
 function Room:replies() return texts(bot_entries(self.name)) end
 function Room:messages() return bot_entries(self.name) end
 function Room:last()

@@ -23,6 +23,7 @@
 #include "io/http_client.h"
 #include "lib/log.h"
 #include "persona/persona.h"
+#include "core/feed.h"
 #include "core/platform.h"
 #include "lib/redact.h"
 #include "io/redis_client.h"
@@ -31,6 +32,7 @@
 #include "skills/plugin_watch.h"
 #include "skills/ask.h"
 #include "skills/scheduler.h"
+#include "core/series.h"
 #include "core/server.h"
 #include "skills/skills.h"
 #include "app/testkit.h"
@@ -150,6 +152,8 @@ static void shutdown_final(void) {
     ask_stop();
     plugin_watch_stop();
     web_stop(server.web);
+    series_stop();
+    feed_stop();
     http_client_free(server.http);
     server.http = NULL;
     redis_tracking_stop();

@@ -20,6 +20,7 @@
 #include "pipeline/channel.h"
 #include "io/http_client.h"
 #include "lib/log.h"
+#include "core/feed.h"
 #include "core/platform.h"
 #include "lib/redact.h"
 #include "io/redis_client.h"
@@ -27,6 +28,7 @@
 #include "skills/ask.h"
 #include "skills/scheduler.h"
 #include "model/script_model.h"
+#include "core/series.h"
 #include "core/server.h"
 #include "skills/skills.h"
 #include "platforms/test/testchat.h"
@@ -151,6 +153,8 @@ static void stop_parts(void) {
     scheduler_stop();
     ask_stop();
     web_stop(server.web);
+    series_stop();
+    feed_stop();
     kit_wait_close();
     http_client_free(server.http);
     server.http = NULL;

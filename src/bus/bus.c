@@ -20,7 +20,7 @@ static const char *prefix(void) {
 }
 
 void bus_key_ingress(char *out, size_t len, int part) {
-    snprintf(out, len, "%sin:{p%d}", prefix(), part);
+    snprintf(out, len, "%sin:{in}:p%d", prefix(), part);
 }
 
 void bus_key_egress(char *out, size_t len, const char *gateway) {
@@ -28,7 +28,7 @@ void bus_key_egress(char *out, size_t len, const char *gateway) {
 }
 
 void bus_key_lease(char *out, size_t len, int part) {
-    snprintf(out, len, "%slease:{p%d}", prefix(), part);
+    snprintf(out, len, "%slease:{in}:p%d", prefix(), part);
 }
 
 void bus_key_dedupe(char *out, size_t len, int part, const char *ev) {
@@ -97,11 +97,14 @@ static void on_client_id(redisReply *r, const char *err, void *data) {
 
 static void (*block_ready_fn)(void);
 
-/* The blocking connection is (back) up: learn its id, then let the role read. */
+/* The blocking connection is (back) up: learn its id, then let the role read.
+ * In a cluster both go to the master of the ingress streams' slot. */
 static void on_block_ready(void) {
     const char *argv[2] = { "CLIENT", "ID" };
+    char key[256];
+    bus_key_ingress(key, sizeof(key), 0);
     bus.block_client_id = 0;
-    redis_command(bus.block, on_client_id, NULL, 2, argv, NULL);
+    redis_command_near(bus.block, key, on_client_id, NULL, 2, argv, NULL);
     if (block_ready_fn) block_ready_fn();
 }
 
@@ -120,7 +123,9 @@ void bus_unblock(redis_reply_fn *cb) {
     char id[32];
     snprintf(id, sizeof(id), "%lld", bus.block_client_id);
     const char *argv[3] = { "CLIENT", "UNBLOCK", id };
-    if (!bus.block_client_id || redis_command(server.redis, cb, NULL, 3, argv, NULL) < 0) cb(NULL, "not connected", NULL);
+    char key[256];
+    bus_key_ingress(key, sizeof(key), 0);
+    if (!bus.block_client_id || redis_command_near(server.redis, key, cb, NULL, 3, argv, NULL) < 0) cb(NULL, "not connected", NULL);
 }
 
 /* ---- the status tick ------------------------------------------------ */

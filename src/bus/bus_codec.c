@@ -29,6 +29,7 @@ json_t *bus_message_to_json(const struct chat_message *m) {
     put_str(o, "text", m->text);
     put_str(o, "author_id", m->author.id);
     put_str(o, "author_name", m->author.name);
+    put_str(o, "author_mention", m->author.mention);
     if (m->author.guest) json_object_set_new(o, "guest", json_true());
     if (m->nmentions > 0) {
         json_t *a = json_array();
@@ -64,6 +65,7 @@ struct chat_message *bus_message_from_json(const json_t *j) {
     if (!m->text) m->text = xstrdup("");
     m->author.id = get_str(j, "author_id");
     m->author.name = get_str(j, "author_name");
+    m->author.mention = get_str(j, "author_mention");
     m->author.guest = json_is_true(json_object_get(j, "guest"));
     json_t *mentions = json_object_get(j, "mentions");
     for (size_t i = 0; i < json_array_size(mentions) && m->nmentions < MESSAGE_MAX_MENTIONS; i++) {

@@ -13,6 +13,7 @@
 #include "bus/bus_codec.h"
 #include "bus/bus_internal.h"
 #include "core/message.h"
+#include "core/rich.h"
 #include "core/server.h"
 #include "lib/dict.h"
 #include "lib/log.h"
@@ -24,6 +25,11 @@ void bus_common_init(enum bus_role role, const struct bus_settings *s);
  * so a later edit or reaction finds the message; the oldest are forgotten. */
 #define SID_KEEP 4096
 
+/* Entries acknowledged lately: a re-read of our pending entries that was
+ * answered before an XACK on the other connection landed must not send
+ * them again. */
+#define DONE_KEEP 4096
+
 static struct {
     int reading;
     int history;                 /* re-reading our own unacknowledged entries first */
@@ -31,6 +37,10 @@ static struct {
     char *sid_ring[SID_KEEP];
     int sid_next;
     struct dict *sending;        /* entry ids handed to an adapter, not yet acknowledged */
+    struct dict *acking;         /* entry ids done (sent) whose XACK Redis has not confirmed */
+    struct dict *done;           /* the last DONE_KEEP entry ids whose XACK Redis confirmed */
+    char *done_ring[DONE_KEEP];
+    int done_next;
     int started;
 } g;
 
@@ -149,16 +159,39 @@ static const char *resolve_id(const char *id) {
     return real ? real : id;
 }
 
+/* An XACK is confirmed: the entry is done. One that failed (Redis went away,
+ * a failover) stays in g.acking, so the re-read after the reconnect only
+ * acknowledges it again instead of sending the reply twice. */
 static void on_acked(redisReply *r, const char *err, void *data) {
-    (void)r, (void)data;
-    if (err) bus_count("ack_failed");
+    char *id = data;
+    if (err || r->type == REDIS_REPLY_ERROR) {
+        bus_count("ack_failed");
+    } else if (g.acking) {
+        free(dict_del(g.acking, id));
+        if (!dict_get(g.done, id)) {
+            char *old = g.done_ring[g.done_next];
+            if (old) {
+                free(dict_del(g.done, old));
+                free(old);
+            }
+            g.done_ring[g.done_next] = xstrdup(id);
+            g.done_next = (g.done_next + 1) % DONE_KEEP;
+            dict_set(g.done, id, xstrdup(id));
+        }
+    }
+    free(id);
 }
 
 static void ack(const char *id) {
     char key[256];
     bus_key_egress(key, sizeof(key), bus.set.gateway);
     const char *argv[4] = { "XACK", key, BUS_GROUP_GATEWAY, id };
-    redis_command(server.redis, on_acked, NULL, 4, argv, NULL);
+    if (g.acking && !dict_get(g.acking, id)) dict_set(g.acking, id, xstrdup(id));
+    char *copy = xstrdup(id);
+    if (redis_command(server.redis, on_acked, copy, 4, argv, NULL) < 0) {
+        bus_count("ack_failed");
+        free(copy);
+    }
     if (g.sending) free(dict_del(g.sending, id));
 }
 
@@ -169,6 +202,7 @@ struct send_op {
     char sid[256];
     char platform[32];
     char *channel, *text, *reply_to, *persona;
+    char *rich;                /* a rich reply's JSON (core/rich.h), or NULL */
 };
 
 static void send_op_free(struct send_op *op) {
@@ -176,6 +210,7 @@ static void send_op_free(struct send_op *op) {
     free(op->text);
     free(op->reply_to);
     free(op->persona);
+    free(op->rich);
     free(op);
 }
 
@@ -221,7 +256,16 @@ static void on_sent(const char *message_id, const char *err, void *data) {
 static void send_now(struct send_op *op) {
     struct platform *p = platform_find(op->platform);
     const char *body = op->text ? op->text : "";
-    if (!p || platform_send_text(p, op->channel, body, strlen(body), op->reply_to, op->persona, on_sent, op) < 0) {
+    /* Checked by the worker; checked again, so a bad entry is sent as text, not drawn. */
+    json_t *given = op->rich ? json_loads(op->rich, 0, NULL) : NULL;
+    char err[256];
+    json_t *rich = given ? rich_check(given, err, sizeof(err)) : NULL;
+    if (op->rich && !rich)
+        log_warn("bus: egress entry %s has a rich reply that does not check (%s); sent as text", op->id, given ? err : "not JSON");
+    json_decref(given);
+    int rc = p ? platform_send_rich(p, op->channel, body, strlen(body), op->reply_to, op->persona, rich, on_sent, op) : -1;
+    json_decref(rich);
+    if (rc < 0) {
         log_warn("bus: %s refused a reply to %s", op->platform, op->channel);
         if (op->sid[0]) record_sent(op->sid, NULL);
         ack(op->id);
@@ -268,6 +312,10 @@ static const char *str_field(const redisReply *fields, const char *name) {
 static void gateway_take(const char *stream, const char *id, const redisReply *fields, void *arg) {
     (void)stream, (void)arg;
     if (dict_get(g.sending, id)) return;
+    if (dict_get(g.acking, id) || dict_get(g.done, id)) {   /* sent already: only (re)acknowledge */
+        ack(id);
+        return;
+    }
     const char *t = str_field(fields, "t"), *platform = str_field(fields, "platform");
     const char *channel = str_field(fields, "channel");
     struct platform *p = platform ? platform_find(platform) : NULL;
@@ -291,6 +339,7 @@ static void gateway_take(const char *stream, const char *id, const redisReply *f
         op->text = text ? xstrdup(text) : NULL;
         op->reply_to = reply_to ? xstrdup(reply_to) : NULL;
         op->persona = persona ? xstrdup(persona) : NULL;
+        op->rich = str_field(fields, "rich") ? xstrdup(str_field(fields, "rich")) : NULL;
         /* Record the attempt before it is made (SET NX GET), so a second
          * delivery of this entry learns whether it went out. */
         char key[1024], ttl[32], val[160];
@@ -372,6 +421,10 @@ static void on_block_ready(void) {
 static void gateway_tick(void) {
     char key[256];
     if (!redis_client_ready(server.redis)) return;
+    /* The group could not be made when the stream connection came up (the
+     * main connection was not up yet, e.g. a cluster's slot map, or each
+     * connection finding the master through Sentinel on its own): now. */
+    if (!g.started && redis_client_ready(bus.block)) on_block_ready();
     flush_held();
     bus_key_egress(key, sizeof(key), bus.set.gateway);
     bus_trim(key);
@@ -383,6 +436,8 @@ int bus_gateway_start(const struct bus_settings *s, char *err, size_t errlen) {
     memset(&g, 0, sizeof(g));
     g.sids = dict_new();
     g.sending = dict_new();
+    g.acking = dict_new();
+    g.done = dict_new();
     if (bus_block_open(on_block_ready, err, errlen) < 0) return -1;
     platform_set_sink(gateway_sink);
     bus_tick_start(gateway_tick);
@@ -420,4 +475,14 @@ void bus_gateway_free(void) {
     dict_each(g.sending, free_value, NULL);
     dict_free(g.sending);
     g.sending = NULL;
+    dict_each(g.acking, free_value, NULL);
+    dict_free(g.acking);
+    g.acking = NULL;
+    dict_each(g.done, free_value, NULL);
+    dict_free(g.done);
+    g.done = NULL;
+    for (int i = 0; i < DONE_KEEP; i++) {
+        free(g.done_ring[i]);
+        g.done_ring[i] = NULL;
+    }
 }

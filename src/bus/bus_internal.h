@@ -34,8 +34,11 @@ struct bus {
 
 extern struct bus bus;
 
-/* Keys: "<prefix>in:{p3}" and the like; the braces are Cluster hash tags
- * keeping everything one operation touches in one slot. */
+/* Keys: "<prefix>in:{in}:p3", "<prefix>out:{gw:main}" and the like; the
+ * braces are Cluster hash tags keeping everything one operation touches in
+ * one slot. Every ingress stream and lease shares {in}, so a worker's one
+ * XREADGROUP over its partitions (and the status MGET of the leases) is
+ * one slot; event keys spread as dd:{pN}:... (docs/state.md). */
 void bus_key_ingress(char *out, size_t len, int part);
 void bus_key_egress(char *out, size_t len, const char *gateway);
 void bus_key_lease(char *out, size_t len, int part);

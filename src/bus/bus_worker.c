@@ -140,8 +140,8 @@ static const char reply_script[] =
 /* ---- entries -------------------------------------------------------- */
 
 static int part_of(const char *stream) {
-    const char *s = strstr(stream, "{p");
-    return s ? atoi(s + 2) : -1;
+    const char *s = strstr(stream, "{in}:p");
+    return s ? atoi(s + 6) : -1;
 }
 
 static void entry_key(char *out, size_t len, int part, const char *id) {
@@ -397,8 +397,11 @@ static int worker_emit(const char *platform, const char *t, const char *channel,
 
 static int worker_outbox(struct platform *p, const struct outgoing *out, platform_sent_fn *cb, void *data) {
     if (out->reply_to) delta_drop(p->ops->name, out->channel, out->reply_to);
-    const char *kv[6] = { "text", out->text, "reply_to", out->reply_to, "persona", out->persona };
-    return worker_emit(p->ops->name, "send", out->channel, kv, 6, cb, data);
+    char *rich = out->rich ? json_dumps(out->rich, JSON_COMPACT) : NULL;
+    const char *kv[8] = { "text", out->text, "reply_to", out->reply_to, "persona", out->persona, "rich", rich };
+    int rc = worker_emit(p->ops->name, "send", out->channel, kv, 8, cb, data);
+    free(rich);
+    return rc;
 }
 
 static int proxy_typing(struct platform *p, const char *channel) {
@@ -686,6 +689,8 @@ static void on_lease(redisReply *r, const char *err, void *data) {
     struct part *pt = &w.parts[p];
     pt->busy = 0;
     if (bus.stopping) {
+        /* A lease won while leaving is given back, not left to expire. */
+        if (op->acquiring && !err && r->type == REDIS_REPLY_INTEGER && r->integer == 1) release_lease(p);
         free(op);
         return;
     }

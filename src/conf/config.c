@@ -235,6 +235,16 @@ static int statement(lua_State *L) {
         add_error(ld, line, "%s is set twice (first at line %d)", s->kind, config_first(ld->cfg, s->kind)->line);
         return 0;
     }
+    if (s->named && s->name_optional && config_first(ld->cfg, s->kind)) {
+        add_error(ld, line, "%s is set twice (first at line %d)", s->kind, config_first(ld->cfg, s->kind)->line);
+        lua_pushcfunction(L, swallow_body);
+        return lua_type(L, 1) == LUA_TSTRING ? 1 : 0;
+    }
+    if (s->named && s->name_optional && lua_type(L, 1) == LUA_TTABLE) {   /* kind { ... } */
+        struct config_block *b = new_block(ld, s->kind, NULL, line);
+        take_options(L, ld, b, s, 1, line);
+        return 0;
+    }
     if (s->named) {
         if (lua_type(L, 1) != LUA_TSTRING) {
             add_error(ld, line, "%s needs a name string first, not %s", s->kind, lua_type_word(L, 1));
@@ -380,7 +390,8 @@ static int resolve_top(struct loader *ld) {
     if (config_parse_hostport(listen, &cfg->listen_host, &cfg->listen_port) < 0)
         add_error(ld, lb ? lb->line : 0, "listen \"%s\" is not host:port (for example \"127.0.0.1:8080\")", listen);
     struct config_block *rb = config_first(cfg, "redis");
-    cfg->redis_url = xstrdup(rb ? rb->name : "redis://127.0.0.1:6379/0");
+    /* The Sentinel form has no URL: a label that only tells a reload it changed. */
+    cfg->redis_url = xstrdup(rb && rb->name ? rb->name : rb ? "sentinel:" : "redis://127.0.0.1:6379/0");
     if (rb && rb->value) cfg->redis_opts = json_incref(rb->value);
     const char *s;
     if ((s = top_string(cfg, "admin_socket"))) cfg->admin_socket = strcmp(s, "off") ? config_path(cfg, s) : xstrdup("off");
@@ -685,6 +696,14 @@ int config_apply_env(struct config *cfg, char *err, size_t errlen) {
     if (v && *v) {
         free(cfg->redis_url);
         cfg->redis_url = xstrdup(v);
+        /* The URL names one server: Sentinel discovery is off. */
+        if (cfg->redis_opts && json_object_get(cfg->redis_opts, "sentinels")) {
+            json_t *o = json_deep_copy(cfg->redis_opts);
+            const char *const drop[] = { "sentinels", "master", "user", "password", "sentinel_password", "db" };
+            for (size_t i = 0; i < sizeof(drop) / sizeof(drop[0]); i++) json_object_del(o, drop[i]);
+            json_decref(cfg->redis_opts);
+            cfg->redis_opts = o;
+        }
     }
     return 0;
 }

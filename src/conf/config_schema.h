@@ -37,6 +37,7 @@ struct config_key {
 struct config_schema {
     const char *kind;
     int named;                     /* takes a name string first */
+    int name_optional;             /* named, but `kind { keys }` alone is fine too (only once) */
     enum config_type value;        /* type of a bare value argument */
     int repeatable;                /* may appear more than once */
     const struct config_key *keys; /* options table keys, ended by {NULL} */

@@ -27,8 +27,12 @@ void job_finish(struct job *job) {
 }
 
 int job_reply(struct job *job, const char *text, size_t len, platform_sent_fn *cb, void *data) {
+    return job_reply_rich(job, text, len, NULL, cb, data);
+}
+
+int job_reply_rich(struct job *job, const char *text, size_t len, const json_t *rich, platform_sent_fn *cb, void *data) {
     job->replies++;
-    return platform_send_text(job->platform, job->msg->channel, text, len, job->msg->id, job->speaker, cb, data);
+    return platform_send_rich(job->platform, job->msg->channel, text, len, job->msg->id, job->speaker, rich, cb, data);
 }
 
 void job_stream_delta(struct job *job, const char *text, size_t len) {

@@ -49,6 +49,8 @@ struct job {
 /* Send TEXT to the job's channel as its persona, in reply to the message.
  * Invalid UTF-8 is repaired. CB may be NULL. Returns 0 or -1. */
 int job_reply(struct job *job, const char *text, size_t len, platform_sent_fn *cb, void *data);
+/* The same with RICH (core/rich.h, checked; may be NULL). */
+int job_reply_rich(struct job *job, const char *text, size_t len, const json_t *rich, platform_sent_fn *cb, void *data);
 int job_typing(struct job *job);
 /* A piece of a streamed reply, for platforms that show replies growing. */
 void job_stream_delta(struct job *job, const char *text, size_t len);

@@ -22,6 +22,7 @@ struct chat_message *message_copy(const struct chat_message *m) {
     c->author.id = dup_or_null(m->author.id);
     c->author.name = dup_or_null(m->author.name);
     c->author.guest = m->author.guest;
+    c->author.mention = dup_or_null(m->author.mention);
     for (int i = 0; i < m->nmentions && i < MESSAGE_MAX_MENTIONS; i++) c->mentions[i] = dup_or_null(m->mentions[i]);
     c->nmentions = m->nmentions;
     c->direct = m->direct;
@@ -44,6 +45,7 @@ void message_free(struct chat_message *m) {
     free(m->text);
     free(m->author.id);
     free(m->author.name);
+    free(m->author.mention);
     free(m->event);
     free(m->reaction);
     free(m->thread);

@@ -11,6 +11,8 @@ struct chat_user {
     char *id;          /* platform-scoped; web chat guests: "guest:<session>:<id>" */
     char *name;        /* display name */
     int guest;         /* 1: anonymous, never holds a role */
+    char *mention;     /* how the platform mentions this user (core/platform.c fills it from
+                        * ops->mention as the message arrives, so a worker knows it), or NULL */
 };
 
 struct chat_message {

@@ -50,6 +50,7 @@ struct outgoing {
     const char *text;          /* valid UTF-8 */
     const char *reply_to;      /* message id this answers, or NULL */
     const char *persona;       /* persona name speaking */
+    const struct json_t *rich; /* an embed, buttons, ephemeral (core/rich.h), or NULL */
 };
 
 /* Where replies leave: the adapter's send in one process; a Redis stream
@@ -76,6 +77,11 @@ struct platform_ops {
     void (*commands_changed)(struct platform *p);
     void (*stop)(struct platform *p);       /* close connections cleanly */
     int (*connections)(struct platform *p); /* open connections, for status and drain */
+    /* How to mention a user in a reply ("<@id>"), a new string; optional
+     * (NULL: "@name"). */
+    char *(*mention)(struct platform *p, const char *user_id, const char *user_name);
+    /* 1: send() shows out->rich itself; 0: it gets the plain text of it. */
+    int rich;
 };
 
 struct platform {
@@ -108,6 +114,11 @@ void platform_job_done(struct platform *p, const struct chat_message *m);
 /* Send TEXT (repaired to valid UTF-8) to CHANNEL of P as PERSONA. */
 int platform_send_text(struct platform *p, const char *channel, const char *text, size_t len,
                        const char *reply_to, const char *persona, platform_sent_fn *cb, void *data);
+/* The same with RICH (core/rich.h, checked; may be NULL). */
+int platform_send_rich(struct platform *p, const char *channel, const char *text, size_t len, const char *reply_to,
+                       const char *persona, const struct json_t *rich, platform_sent_fn *cb, void *data);
+/* How P mentions the user ID called NAME, a new string. */
+char *platform_mention(struct platform *p, const char *user_id, const char *user_name);
 /* An adapter received a message: hand it to the sink. Copies M.
  * Returns 0, or -1 when the channel's queue is full (the adapter tells the user). */
 int platform_receive(struct platform *p, const struct chat_message *m);

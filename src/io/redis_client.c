@@ -9,6 +9,8 @@
 #include "io/redis_client.h"
 #include "lib/redis_url.h"
 #include "io/redis_uv.h"
+#include "io/redis_sentinel.h"
+#include "io/redis_cluster.h"
 #include "lib/xalloc.h"
 
 enum redis_state { REDIS_IDLE, REDIS_RESOLVING, REDIS_CONNECTING, REDIS_UP, REDIS_CLOSED };
@@ -43,31 +45,58 @@ struct redis_client {
     void (*on_ready)(void);
     void (*on_change)(void *data, int up);   /* redis_tracking.c's hook */
     void *change_data;
+    /* Sentinel mode (NULL with a plain URL): where to connect comes from here. */
+    struct redis_sentinel *sentinel;
+    int discovering;
+    void (*on_ready_data)(void *);
+    void *ready_data;
+    struct redis_cluster *cluster;   /* cluster mode: everything goes through it */
 };
 
 static void redis_connect_start(struct redis_client *rc);
 static void redis_drop(struct redis_client *rc, const char *why);
 static void on_op_timeout(uv_timer_t *t);
 static void on_handle_closed(uv_handle_t *h);
+static void resolve_and_connect(struct redis_client *rc);
+static void became_up(struct redis_client *rc);
+static void on_connect_timeout(uv_timer_t *t);
 
 void redis_options_from_json(struct redis_options *o, const json_t *opts) {
     json_t *v;
     o->prefix = "chorus:";
+    o->sentinel = NULL;
     o->timeout_ms = 2000;
     o->connect_timeout_ms = 2000;
     o->reconnect_min_ms = 100;
     o->reconnect_max_ms = 5000;
+    o->cluster = NULL;
+    o->cluster_retry_ms = 100;
+    o->cluster_retries = 10;
     if (!opts) return;
     if ((v = json_object_get(opts, "prefix")) && json_is_string(v)) o->prefix = json_string_value(v);
     if ((v = json_object_get(opts, "timeout_ms")) && json_is_integer(v)) o->timeout_ms = (long)json_integer_value(v);
     if ((v = json_object_get(opts, "connect_timeout_ms")) && json_is_integer(v)) o->connect_timeout_ms = (long)json_integer_value(v);
     if ((v = json_object_get(opts, "reconnect_min_ms")) && json_is_integer(v)) o->reconnect_min_ms = (long)json_integer_value(v);
     if ((v = json_object_get(opts, "reconnect_max_ms")) && json_is_integer(v)) o->reconnect_max_ms = (long)json_integer_value(v);
+    if (json_object_get(opts, "sentinels")) o->sentinel = opts;
+    /* cluster mode */
+    o->cluster = NULL;
+    o->cluster_retry_ms = 100;
+    o->cluster_retries = 10;
+    /* a list of "host:port", one such string, or {} (the URL's node alone) */
+    if ((v = json_object_get(opts, "cluster")) &&
+        (json_is_array(v) || json_is_string(v) || (json_is_object(v) && json_object_size(v) == 0)))
+        o->cluster = v;
+    if ((v = json_object_get(opts, "cluster_retry_ms")) && json_is_integer(v)) o->cluster_retry_ms = (long)json_integer_value(v);
+    if ((v = json_object_get(opts, "cluster_retries")) && json_is_integer(v)) o->cluster_retries = (int)json_integer_value(v);
 }
 
 /* Where we are connecting, without credentials, for log lines. */
 static void describe(const struct redis_client *rc, char *buf, size_t len) {
-    if (rc->url.unix_path) snprintf(buf, len, "unix:%s", rc->url.unix_path);
+    if (rc->sentinel && rc->url.host)
+        snprintf(buf, len, "%s:%d (master \"%s\")", rc->url.host, rc->url.port, redis_sentinel_config(rc->sentinel)->master);
+    else if (rc->sentinel) snprintf(buf, len, "master \"%s\"", redis_sentinel_config(rc->sentinel)->master);
+    else if (rc->url.unix_path) snprintf(buf, len, "unix:%s", rc->url.unix_path);
     else snprintf(buf, len, "%s:%d", rc->url.host, rc->url.port);
 }
 
@@ -112,12 +141,18 @@ static void unlink_op(struct redis_client *rc, struct redis_op *op) {
 static void on_reply(redisAsyncContext *ac, void *r, void *privdata) {
     struct redis_op *op = privdata;
     struct redis_client *rc = op->rc;
-    (void)ac;
     unlink_op(rc, op);
     arm_op_timer(rc);
     if (r) {
         rc->latency_ms = (double)(uv_now(rc->loop) - op->sent);
         op->cb(r, NULL, op->data);
+        /* Sentinel: READONLY or MASTERDOWN means this server is no longer
+         * the master. The caller saw the error; find the master again. */
+        if (rc->sentinel && ac == rc->ac && redis_sentinel_error_means_moved(r)) {
+            char why[300];
+            snprintf(why, sizeof(why), "the server stopped being the master (%.200s)", ((redisReply *)r)->str);
+            redis_drop(rc, why);
+        }
     } else {
         op->cb(NULL, rc->last_error[0] ? rc->last_error : "the Redis connection was lost", op->data);
     }
@@ -237,6 +272,17 @@ static void on_connect(const redisAsyncContext *ac, int status) {
         schedule_reconnect(rc);
         return;
     }
+    if (rc->sentinel) {   /* the reply to ROLE makes it up */
+        uv_timer_start(&rc->retry_timer, on_connect_timeout, (uint64_t)rc->opts.connect_timeout_ms, 0);
+        return;
+    }
+    became_up(rc);
+}
+
+/* The connection is usable: end the backoff and tell the owner. */
+static void became_up(struct redis_client *rc) {
+    char where[280];
+    describe(rc, where, sizeof(where));
     rc->state = REDIS_UP;
     if (rc->failures == 0) log_info("redis: connected to %s", where);
     else if (rc->failures % 20 == 0 || !rc->setup_pending) log_info("redis: connected to %s after %d failed attempts", where, rc->failures);
@@ -247,10 +293,34 @@ static void on_connect(const redisAsyncContext *ac, int status) {
     rc->last_error[0] = '\0';
     if (rc->on_ready) rc->on_ready();
     if (rc->on_change) rc->on_change(rc->change_data, 1);
+    if (rc->on_ready_data) rc->on_ready_data(rc->ready_data);
 }
 
 void redis_client_on_ready(struct redis_client *rc, void (*fn)(void)) {
     rc->on_ready = fn;
+    if (rc->cluster) redis_cluster_on_ready(rc->cluster, fn);   /* cluster mode */
+}
+
+void redis_client_on_ready_data(struct redis_client *rc, void (*fn)(void *), void *data) {
+    rc->on_ready_data = fn;
+    rc->ready_data = data;
+}
+
+/* Sentinel: the reply to ROLE; only a master is used (a sentinel may be stale). */
+static void on_role_reply(redisReply *reply, const char *err, void *data) {
+    struct redis_client *rc = data;
+    char role[64], why[480], where[280];
+    if (err || rc->state != REDIS_CONNECTING) return;
+    if (!redis_sentinel_role_is_master(reply, role, sizeof(role))) {
+        describe(rc, where, sizeof(where));
+        snprintf(why, sizeof(why), "%s says its role is %s, not master (the sentinels may not know yet)", where, role);
+        if (rc->failures == 0 || rc->failures % 20 == 0) log_warn("redis: %s; asking the sentinels again", why);
+        redis_sentinel_distrust(rc->sentinel);
+        redis_drop(rc, why);
+        return;
+    }
+    uv_timer_stop(&rc->retry_timer);
+    became_up(rc);
 }
 
 void redis_client_on_change(struct redis_client *rc, void (*fn)(void *data, int up), void *data) {
@@ -319,6 +389,10 @@ static void connect_addr(struct redis_client *rc, const char *ip) {
         const char *argv[2] = { "SELECT", db };
         send_argv(rc, on_setup_reply, rc, 2, argv, NULL);
     }
+    if (rc->sentinel) {
+        const char *argv[1] = { "ROLE" };
+        send_argv(rc, on_role_reply, rc, 1, argv, NULL);
+    }
 }
 
 /* The name resolved (on libuv's thread pool, never on the loop). */
@@ -345,9 +419,53 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     connect_addr(rc, ip);
 }
 
-/* Begin a connection attempt: resolve first, unless it is a unix socket. */
+/* Sentinel: the sentinels said where the master is (or nobody knew). */
+static void on_master_found(const char *host, int port, const char *err, void *data) {
+    struct redis_client *rc = data;
+    rc->discovering = 0;
+    if (rc->state == REDIS_CLOSED) return;
+    if (err) {
+        snprintf(rc->last_error, sizeof(rc->last_error), "%s", err);
+        if (rc->failures == 0 || rc->failures % 20 == 0) log_warn("redis: %s; retrying", err);
+        schedule_reconnect(rc);
+        return;
+    }
+    if (!rc->url.host || strcmp(rc->url.host, host) != 0 || rc->url.port != port) {
+        free(rc->url.host);
+        rc->url.host = xstrdup(host);
+        rc->url.port = port;
+    }
+    resolve_and_connect(rc);
+}
+
+/* Sentinel: a sentinel announced a new master: leave the old one now. */
+static void on_switch_master(const char *host, int port, void *data) {
+    struct redis_client *rc = data;
+    if (rc->state == REDIS_CLOSED) return;
+    if (rc->state == REDIS_UP && rc->url.host && strcmp(rc->url.host, host) == 0 && rc->url.port == port) return;
+    log_info("redis: Sentinel switched master \"%s\" to %s:%d; reconnecting",
+             redis_sentinel_config(rc->sentinel)->master, host, port);
+    if (rc->ac) redis_drop(rc, "Sentinel switched the master");
+    if (rc->state == REDIS_IDLE) {   /* waiting out a backoff: go now */
+        uv_timer_stop(&rc->retry_timer);
+        redis_connect_start(rc);
+    }
+}
+
+/* Begin a connection attempt: ask the sentinels first when there are any. */
 static void redis_connect_start(struct redis_client *rc) {
-    if (rc->state == REDIS_CLOSED || rc->ac || rc->resolving) return;
+    if (rc->state == REDIS_CLOSED || rc->ac || rc->resolving || rc->discovering) return;
+    if (rc->sentinel) {
+        rc->state = REDIS_RESOLVING;
+        rc->discovering = 1;
+        redis_sentinel_discover(rc->sentinel, on_master_found, rc);
+        return;
+    }
+    resolve_and_connect(rc);
+}
+
+/* Resolve the host (off the loop), unless it is a unix socket, then connect. */
+static void resolve_and_connect(struct redis_client *rc) {
     if (rc->url.unix_path) {
         connect_addr(rc, NULL);
         return;
@@ -375,15 +493,51 @@ static void redis_drop(struct redis_client *rc, const char *why) {
     schedule_reconnect(rc);
 }
 
+/* Sentinel mode: the master's credentials and db from the sentinel keys. */
+static int sentinel_setup(struct redis_client *rc, const struct redis_options *opts, char *err, size_t errlen) {
+    struct redis_sentinel_conf sc;
+    if (redis_sentinel_conf_parse(opts->sentinel, &sc, err, errlen) <= 0) return -1;
+    if (sc.sentinel_password) redact_add_secret(sc.sentinel_password);
+    rc->url.user = sc.user ? xstrdup(sc.user) : NULL;
+    rc->url.password = sc.password ? xstrdup(sc.password) : NULL;
+    rc->url.db = sc.db;
+    rc->sentinel = redis_sentinel_new(rc->loop, &sc, opts->connect_timeout_ms, opts->reconnect_min_ms,
+                                      opts->reconnect_max_ms, on_switch_master, rc);
+    return 0;
+}
+
+/* Cluster mode: seeds are the URL's host:port and the `cluster` list. */
+static int redis_client_start_cluster(struct redis_client *rc, const char *url, char *err, size_t errlen) {
+    if (rc->url.unix_path || rc->url.db) {
+        snprintf(err, errlen, "a Redis Cluster is reached over TCP (redis://host:port) and has only database 0");
+        return -1;
+    }
+    size_t n = json_array_size(rc->opts.cluster);
+    const char **seeds = xcalloc(n + 2, sizeof(char *));
+    char first[300];
+    if (strchr(rc->url.host, ':')) snprintf(first, sizeof(first), "[%s]:%d", rc->url.host, rc->url.port);
+    else snprintf(first, sizeof(first), "%s:%d", rc->url.host, rc->url.port);
+    int k = 0;
+    seeds[k++] = first;
+    for (size_t i = 0; i < n; i++)
+        if (json_is_string(json_array_get(rc->opts.cluster, i))) seeds[k++] = json_string_value(json_array_get(rc->opts.cluster, i));
+    if (json_is_string(rc->opts.cluster)) seeds[k++] = json_string_value(rc->opts.cluster);
+    rc->cluster = redis_cluster_new(rc->loop, url, seeds, k, &rc->opts, err, errlen);
+    free(seeds);
+    rc->opts.cluster = NULL;   /* the list may not outlive the config */
+    return rc->cluster ? 0 : -1;
+}
+
 struct redis_client *redis_client_new(uv_loop_t *loop, const char *url,
                                       const struct redis_options *opts, char *err, size_t errlen) {
     struct redis_client *rc = xcalloc(1, sizeof(*rc));
-    if (redis_url_parse(url, &rc->url, err, errlen) < 0) {
+    rc->loop = loop;
+    if (opts->sentinel ? sentinel_setup(rc, opts, err, errlen) < 0 : redis_url_parse(url, &rc->url, err, errlen) < 0) {
+        redis_url_free(&rc->url);
         free(rc);
         return NULL;
     }
     if (rc->url.password) redact_add_secret(rc->url.password);
-    rc->loop = loop;
     rc->opts = *opts;
     snprintf(rc->prefix, sizeof(rc->prefix), "%s", opts->prefix ? opts->prefix : "chorus:");
     rc->opts.prefix = rc->prefix;
@@ -393,6 +547,13 @@ struct redis_client *redis_client_new(uv_loop_t *loop, const char *url,
     rc->op_timer.data = rc;
     rc->handles_open = 2;
     snprintf(rc->last_error, sizeof(rc->last_error), "not connected to Redis yet");
+    if (opts->cluster) {   /* cluster mode: the URL is the first seed and gives the credentials */
+        if (redis_client_start_cluster(rc, url, err, errlen) < 0) {
+            redis_client_free(rc);
+            return NULL;
+        }
+        return rc;
+    }
     redis_connect_start(rc);
     return rc;
 }
@@ -407,8 +568,12 @@ static void on_handle_closed(uv_handle_t *h) {
 
 void redis_client_free(struct redis_client *rc) {
     if (!rc) return;
+    redis_cluster_free(rc->cluster);   /* cluster mode */
+    rc->cluster = NULL;
     rc->state = REDIS_CLOSED;
     snprintf(rc->last_error, sizeof(rc->last_error), "chorusd is shutting down");
+    redis_sentinel_free(rc->sentinel);
+    rc->sentinel = NULL;
     if (rc->resolving) {
         rc->handles_open++;   /* on_resolved still runs, with UV_ECANCELED */
         uv_cancel((uv_req_t *)&rc->resolver);
@@ -425,7 +590,12 @@ void redis_client_free(struct redis_client *rc) {
 }
 
 int redis_client_ready(const struct redis_client *rc) {
+    if (rc && rc->cluster) return redis_cluster_ready(rc->cluster);   /* cluster mode */
     return rc && rc->state == REDIS_UP && rc->ac;
+}
+
+int redis_client_cluster(const struct redis_client *rc) {
+    return rc && rc->cluster;
 }
 
 const char *redis_client_prefix(const struct redis_client *rc) {
@@ -433,18 +603,27 @@ const char *redis_client_prefix(const struct redis_client *rc) {
 }
 
 const char *redis_client_error(const struct redis_client *rc) {
+    if (rc->cluster) return redis_cluster_error(rc->cluster);   /* cluster mode */
     return rc->state == REDIS_UP ? "" : rc->last_error;
 }
 
 double redis_client_latency_ms(const struct redis_client *rc) {
+    if (rc->cluster) return redis_cluster_latency_ms(rc->cluster);   /* cluster mode */
     return rc->latency_ms;
 }
 
 int redis_command(struct redis_client *rc, redis_reply_fn *cb, void *data,
                   int argc, const char **argv, const size_t *lens) {
+    if (rc && rc->cluster) return redis_cluster_command(rc->cluster, NULL, cb, data, argc, argv, lens);   /* cluster mode */
     if (!redis_client_ready(rc)) return -1;
     metrics_inc(METRIC_REDIS_COMMANDS, "main", 1);
     return send_argv(rc, cb, data, argc, argv, lens);
+}
+
+int redis_command_near(struct redis_client *rc, const char *key, redis_reply_fn *cb, void *data,
+                       int argc, const char **argv, const size_t *lens) {
+    if (rc && rc->cluster) return redis_cluster_command(rc->cluster, key, cb, data, argc, argv, lens);   /* cluster mode */
+    return redis_command(rc, cb, data, argc, argv, lens);
 }
 
 redisReply *redis_reply_copy(const redisReply *rep) {

@@ -3,7 +3,13 @@
  * It resolves the host off the loop, connects, reconnects with exponential
  * backoff and jitter, and fails any command not answered in time (hiredis
  * 0.14 has no timeouts). While it is down, redis_command() returns -1 at
- * once so callers can carry on without memory. */
+ * once so callers can carry on without memory.
+ *
+ * With Sentinel (io/redis_sentinel.h) it asks the sentinels where the
+ * master is before every connection, checks ROLE before using it, and
+ * leaves it when a sentinel announces +switch-master or when a command
+ * says READONLY/MASTERDOWN. A command in flight then fails with an error
+ * (never silently): the caller decides whether to retry. */
 #ifndef CHORUS_REDIS_CLIENT_H
 #define CHORUS_REDIS_CLIENT_H
 #include <stddef.h>
@@ -24,6 +30,13 @@ struct redis_options {
     long connect_timeout_ms;     /* default 2000 */
     long reconnect_min_ms;       /* default 100 */
     long reconnect_max_ms;       /* default 5000 */
+    /* The `redis { sentinels = ..., master = ... }` table (borrowed), or
+     * NULL: the URL names the server. With it the URL is not used. */
+    const json_t *sentinel;
+    /* Redis Cluster (io/redis_cluster.c): extra "host:port" seed nodes, or NULL. */
+    const json_t *cluster;
+    long cluster_retry_ms;       /* wait after TRYAGAIN/CLUSTERDOWN, times the attempt, default 100 */
+    int cluster_retries;         /* such retries per command, default 10 */
 };
 
 /* Returns NULL with err set when the URL is unusable. Connecting starts at once. */
@@ -32,6 +45,8 @@ struct redis_client *redis_client_new(uv_loop_t *loop, const char *url,
 /* Fail pending commands (their callbacks run with an error) and free. */
 void redis_client_free(struct redis_client *rc);
 int redis_client_ready(const struct redis_client *rc);
+/* 1 when this client routes over a Redis Cluster (scripts must stay in one slot). */
+int redis_client_cluster(const struct redis_client *rc);
 const char *redis_client_prefix(const struct redis_client *rc);
 /* Last connection problem, for /readyz and status; "" when healthy. */
 const char *redis_client_error(const struct redis_client *rc);
@@ -51,6 +66,13 @@ int redis_command(struct redis_client *rc, redis_reply_fn *cb, void *data,
 /* Call FN each time the connection comes up (after start or a reconnect),
  * e.g. to put back state that lives in Redis. */
 void redis_client_on_ready(struct redis_client *rc, void (*fn)(void));
+/* The same with a DATA pointer (the cluster router watches its nodes). */
+void redis_client_on_ready_data(struct redis_client *rc, void (*fn)(void *), void *data);
+
+/* A command without keys (CLIENT ID, CLIENT UNBLOCK) for the server that
+ * holds KEY: in a cluster, the master of KEY's slot; else redis_command. */
+int redis_command_near(struct redis_client *rc, const char *key, redis_reply_fn *cb, void *data,
+                       int argc, const char **argv, const size_t *lens);
 
 /* Call FN(DATA, 1) each time the connection comes up (after the on_ready
  * function) and FN(DATA, 0) each time it goes down (redis_tracking.c). */

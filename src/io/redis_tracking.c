@@ -261,6 +261,9 @@ static void on_check(uv_check_t *h) {
 
 int redis_tracking_start(uv_loop_t *loop, struct redis_client *main, const char *url,
                          const struct redis_options *opts) {
+    /* A cluster tracks per node and moves slots: not done here; every
+     * message reads its context (store_split.c). */
+    if (redis_client_cluster(main)) return -1;
     memset(&t, 0, sizeof(t));
     t.loop = loop;
     t.main = main;
@@ -273,6 +276,7 @@ int redis_tracking_start(uv_loop_t *loop, struct redis_client *main, const char 
     uv_idle_init(loop, t.idle);
     t.url = xstrdup(url);
     t.opts = *opts;
+    t.opts.cluster = NULL;
     if (opts->prefix) {
         snprintf(t.opts_prefix, sizeof(t.opts_prefix), "%s", opts->prefix);
         t.opts.prefix = t.opts_prefix;

@@ -7,6 +7,7 @@
 #include "io/redis_tracking.h"
 #include "io/store.h"
 #include "lib/dict.h"
+#include "io/store_split.h"
 #include "lib/xalloc.h"
 
 /* Copy PART into OUT, escaping bytes that would break the key's hash tag or
@@ -170,6 +171,47 @@ int store_history_append(struct redis_client *rc, const char *platform, const ch
     return 0;
 }
 
+/* One channel's part of forgetting: the user's turns leave history HIST,
+ * the summary goes, and the same turns leave the long-term recall index
+ * next to it (persona/recall_store.h: the recall list and the records of
+ * the vector string; gen moves on). One channel tag: one slot. */
+#define FORGET_CHANNEL_BODY \
+    "    local items = redis.call('LRANGE', hist, 0, -1) "\
+    "    local keep, skip = {}, false "\
+    "    for _, item in ipairs(items) do "\
+    "      local ok, t = pcall(cjson.decode, item) "\
+    "      if ok and type(t) == 'table' and t.user == ARGV[1] then removed = removed + 1 skip = true "\
+    "      elseif skip and ok and type(t) == 'table' and t.role == 'assistant' then removed = removed + 1 skip = false "\
+    "      else keep[#keep + 1] = item skip = false end "\
+    "    end "\
+    "    redis.call('DEL', hist) "\
+    "    for i = 1, #keep, 500 do redis.call('RPUSH', hist, unpack(keep, i, math.min(i + 499, #keep))) end "\
+    "    redis.call('DEL', summary) "\
+    "    local base, persona = string.match(hist, '^(.*):history:(.*)$') "\
+    "    if base then "\
+    "      local rv, rt, rm = base .. ':recall:' .. persona .. ':vec', base .. ':recall:' .. persona .. ':turns', base .. ':recall:' .. persona .. ':meta' "\
+    "      local dim = tonumber(redis.call('HGET', rm, 'dim') or '0') "\
+    "      if dim > 0 then "\
+    "        local turns = redis.call('LRANGE', rt, 0, -1) "\
+    "        local vec = redis.call('GET', rv) or '' "\
+    "        local kt, kv, rskip = {}, {}, false "\
+    "        for i, item in ipairs(turns) do "\
+    "          local ok, t = pcall(cjson.decode, item) "\
+    "          if ok and type(t) == 'table' and t.user == ARGV[1] then rskip = true "\
+    "          elseif rskip and ok and type(t) == 'table' and t.role == 'assistant' then rskip = false "\
+    "          else kt[#kt + 1] = item kv[#kv + 1] = string.sub(vec, (i - 1) * dim + 1, i * dim) rskip = false end "\
+    "        end "\
+    "        if #kt < #turns then "\
+    "          local ttl = redis.call('TTL', rt) "\
+    "          redis.call('DEL', rt, rv) "\
+    "          for i = 1, #kt, 500 do redis.call('RPUSH', rt, unpack(kt, i, math.min(i + 499, #kt))) end "\
+    "          if #kv > 0 then redis.call('SET', rv, table.concat(kv)) end "\
+    "          redis.call('HINCRBY', rm, 'gen', 1) "\
+    "          if ttl > 0 then redis.call('EXPIRE', rt, ttl) redis.call('EXPIRE', rv, ttl) end "\
+    "        end "\
+    "      end "\
+    "    end "
+
 /* Remove a user's turns (and the persona's answers to them) from every
  * history they spoke in, drop those channels' summaries, then their facts,
  * relationships and index. KEYS[1]: the index set. ARGV: user id, prefix. */
@@ -178,44 +220,8 @@ static const char forget_script[] =
     "for _, entry in ipairs(redis.call('SMEMBERS', KEYS[1])) do "
     "  local hist, summary, extra = string.match(entry, '^([^|]*)|([^|]*)|(.*)$') "
     "  if hist then "
-    "    local items = redis.call('LRANGE', hist, 0, -1) "
-    "    local keep, skip = {}, false "
-    "    for _, item in ipairs(items) do "
-    "      local ok, t = pcall(cjson.decode, item) "
-    "      if ok and type(t) == 'table' and t.user == ARGV[1] then removed = removed + 1 skip = true "
-    "      elseif skip and ok and type(t) == 'table' and t.role == 'assistant' then removed = removed + 1 skip = false "
-    "      else keep[#keep + 1] = item skip = false end "
-    "    end "
-    "    redis.call('DEL', hist) "
-    "    for i = 1, #keep, 500 do redis.call('RPUSH', hist, unpack(keep, i, math.min(i + 499, #keep))) end "
-    "    redis.call('DEL', summary) "
+    FORGET_CHANNEL_BODY
     "    for k in string.gmatch(extra, '[^|]+') do redis.call('DEL', k) end "
-    /* Long-term recall (persona/recall_store.h): the same turns leave the
-     * recall list and their records the vector string; gen moves on. */
-    "    local base, persona = string.match(hist, '^(.*):history:(.*)$') "
-    "    if base then "
-    "      local rv, rt, rm = base .. ':recall:' .. persona .. ':vec', base .. ':recall:' .. persona .. ':turns', base .. ':recall:' .. persona .. ':meta' "
-    "      local dim = tonumber(redis.call('HGET', rm, 'dim') or '0') "
-    "      if dim > 0 then "
-    "        local turns = redis.call('LRANGE', rt, 0, -1) "
-    "        local vec = redis.call('GET', rv) or '' "
-    "        local kt, kv, rskip = {}, {}, false "
-    "        for i, item in ipairs(turns) do "
-    "          local ok, t = pcall(cjson.decode, item) "
-    "          if ok and type(t) == 'table' and t.user == ARGV[1] then rskip = true "
-    "          elseif rskip and ok and type(t) == 'table' and t.role == 'assistant' then rskip = false "
-    "          else kt[#kt + 1] = item kv[#kv + 1] = string.sub(vec, (i - 1) * dim + 1, i * dim) rskip = false end "
-    "        end "
-    "        if #kt < #turns then "
-    "          local ttl = redis.call('TTL', rt) "
-    "          redis.call('DEL', rt, rv) "
-    "          for i = 1, #kt, 500 do redis.call('RPUSH', rt, unpack(kt, i, math.min(i + 499, #kt))) end "
-    "          if #kv > 0 then redis.call('SET', rv, table.concat(kv)) end "
-    "          redis.call('HINCRBY', rm, 'gen', 1) "
-    "          if ttl > 0 then redis.call('EXPIRE', rt, ttl) redis.call('EXPIRE', rv, ttl) end "
-    "        end "
-    "      end "
-    "    end "
     "  end "
     "end "
     "redis.call('DEL', KEYS[1]) "
@@ -224,6 +230,18 @@ static const char forget_script[] =
 
 const char *store_forget_script(void) {
     return forget_script;
+}
+
+/* KEYS: one channel's history and summary. ARGV: the user id. In a
+ * cluster, forgetting runs this per channel (store_split.c). */
+static const char forget_channel_script[] =
+    "local removed = 0 "
+    "local hist, summary = KEYS[1], KEYS[2] "
+    FORGET_CHANNEL_BODY
+    "return removed";
+
+const char *store_forget_channel_script(void) {
+    return forget_channel_script;
 }
 
 /* Everything a message needs to know before the skills run, in one round
@@ -452,6 +470,15 @@ static int context_read(struct redis_client *rc, const char *platform, const cha
     format_number(up, sizeof(up), flood && flood->user_per_s > 0 ? flood->user_per_s : 1);
     format_number(cb_, sizeof(cb_), flood ? flood->channel_burst : 0);
     format_number(cp, sizeof(cp), flood && flood->channel_per_s > 0 ? flood->channel_per_s : 1);
+    if (redis_client_cluster(rc)) {   /* the keys span slots: single-slot commands (store_split.c) */
+        const char *const keys[10] = { pkey, muted, banned, ignored, dis, disall, chans, fu, fc, mkey };
+        const char *const args[10] = { pc, pu, default_persona, prefix, now, ub, up, cb_, cp, rk };
+        if (store_context_split(rc, keys, args, on_context, req) < 0) {
+            free(req);
+            return -1;
+        }
+        return 0;
+    }
     const char *argv[] = { "EVAL", context_script, "10", pkey, muted, banned, ignored, dis, disall, chans, fu, fc, mkey,
                            pc, pu, default_persona, prefix, now, ub, up, cb_, cp, rk };
     if (redis_command(rc, on_context, req, (int)(sizeof(argv) / sizeof(argv[0])), argv, NULL) < 0) {

@@ -69,4 +69,7 @@ int store_job_context(struct redis_client *rc, const char *platform, const char 
  * their vectors), those summaries go, then their facts, relationships and
  * the index. Returns the number of turns removed. */
 const char *store_forget_script(void);
+/* One channel's part of it (KEYS: history, summary; ARGV: user id), for a
+ * Redis Cluster, where store_forget_split() (io/store_split.h) runs it per channel. */
+const char *store_forget_channel_script(void);
 #endif

@@ -9,6 +9,7 @@
 #include "model/provider.h"
 #include "io/redis_client.h"
 #include "model/router.h"
+#include "core/series.h"
 #include "core/server.h"
 #include "lib/vclock.h"
 
@@ -27,6 +28,7 @@ void accounting_record(struct runtime *rt, const struct route_request *req, cons
     if (pr->kind != MODEL_OK) metrics_inc(METRIC_MODEL_ERRORS, m->name, 1);
     metrics_inc(METRIC_MODEL_TOKENS, m->name, (double)(pr->prompt_tokens + pr->completion_tokens));
     metrics_inc(METRIC_MODEL_COST, m->name, (double)cost);
+    series_cost(req->persona, cost);
     if (!redis_client_ready(server.redis)) return;
     const char *prefix = redis_client_prefix(server.redis);
     char stream[300], ts[32], dep[16], in[32], out[32], costs[32], lat[32], ttft[32];

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 #include "model/budget.h"
+#include "model/budget_split.h"
 #include "conf/config.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
@@ -239,7 +240,10 @@ struct budget_op *budget_reserve(struct runtime *rt, const struct route_request 
         argv[argc++] = fields[i];
     }
     op->hold = hold;
-    if (redis_command(server.redis, on_reply, op, argc, argv, NULL) < 0) {
+    int sent = redis_client_cluster(server.redis)   /* the keys span slots: budget_split.c */
+        ? budget_reserve_split(server.redis, argc, argv, on_reply, op)
+        : redis_command(server.redis, on_reply, op, argc, argv, NULL);
+    if (sent < 0) {
         op->hold = NULL;
         hold_free(hold);
         return answer_later(op, NULL, "I can't check the spending budget right now, so I won't call the model. Please try again shortly.");

@@ -27,6 +27,7 @@
 #include "core/server.h"
 #include "skills/skills.h"
 #include "io/store.h"
+#include "io/store_split.h"
 #include "lib/vclock.h"
 #include "lib/xalloc.h"
 
@@ -184,6 +185,23 @@ static int batch(struct op_req *r, int argc, const char **argv) {
     s->index = r->nreplies++;
     r->pending++;
     if (redis_command(server.redis, on_batch, s, argc, argv, NULL) < 0) {
+        free(s);
+        r->pending--;
+        r->nreplies--;
+        return -1;
+    }
+    return 0;
+}
+
+/* Forgetting on a Redis Cluster, as one command of the batch
+ * (io/store_split.c: its keys span slots). */
+static int batch_forget_split(struct op_req *r, const char *seen, const char *user) {
+    if (r->nreplies >= MAX_BATCH) return -1;
+    struct slot *s = xmalloc(sizeof(*s));
+    s->r = r;
+    s->index = r->nreplies++;
+    r->pending++;
+    if (store_forget_split(server.redis, seen, user, on_batch, s) < 0) {
         free(s);
         r->pending--;
         r->nreplies--;
@@ -626,16 +644,58 @@ static json_t *plugins_json(const struct skill_host *h) {
     return list;
 }
 
-static void cmd_plugins_list(struct op_req *r) {
+/* Is NAME in the set reply REP? */
+static int in_set(const redisReply *rep, const char *name) {
+    for (size_t i = 0; rep && rep->type == REDIS_REPLY_ARRAY && i < rep->elements; i++)
+        if (rep->element[i]->str && !strcmp(rep->element[i]->str, name)) return 1;
+    return 0;
+}
+
+/* The list, with each plugin's state in the channel when one is known
+ * (replies: the channel's disabled set, then the global one). */
+static void then_plugins_list(struct op_req *r) {
     struct skill_host *h = server.rt->skills;
+    const char *channel = target_channel(r, 2);
+    json_t *list = plugins_json(h);
     char text[4000];
-    size_t used = (size_t)snprintf(text, sizeof(text), "Plugins:");
-    for (int i = 0; i < h->nplugins && used < sizeof(text); i++)
-        used += (size_t)snprintf(text + used, sizeof(text) - used, "\n  %s %s — %s", h->plugins[i]->name,
+    size_t used = (size_t)snprintf(text, sizeof(text), "Plugins%s%s:", r->nreplies ? " in " : "", r->nreplies ? channel : "");
+    for (int i = 0; i < h->nplugins && used < sizeof(text); i++) {
+        const char *name = h->plugins[i]->name;
+        int here = r->nreplies ? in_set(r->replies[0], name) : 0;
+        int all = r->nreplies > 1 ? in_set(r->replies[1], name) : 0;
+        if (r->nreplies) {
+            json_t *row = json_array_get(list, (size_t)i);
+            json_object_set_new(row, "disabled_here", json_boolean(here));
+            json_object_set_new(row, "disabled_everywhere", json_boolean(all));
+            json_object_set_new(row, "enabled", json_boolean(!here && !all));
+        }
+        used += (size_t)snprintf(text + used, sizeof(text) - used, "\n  %s %s — %s%s", name,
                                  h->plugins[i]->version ? h->plugins[i]->version : "",
-                                 h->plugins[i]->description ? h->plugins[i]->description : "");
-    r->data_out = json_pack("{s:o}", "plugins", plugins_json(h));
+                                 h->plugins[i]->description ? h->plugins[i]->description : "",
+                                 all ? " (off everywhere)" : here ? " (off here)" : "");
+    }
+    r->data_out = r->nreplies ? json_pack("{s:o, s:s}", "plugins", list, "channel", channel) : json_pack("{s:o}", "plugins", list);
     done(r, 1, "%s", text);
+}
+
+/* plugins list [--channel platform:channel] */
+static void cmd_plugins_list(struct op_req *r) {
+    const char *channel = target_channel(r, 2);
+    if (!channel) {
+        then_plugins_list(r);
+        return;
+    }
+    char key[1200], all[300], esc[700];
+    store_escape(channel, esc, sizeof(esc));
+    snprintf(key, sizeof(key), "%sdisabled:%s", prefix(), esc);
+    snprintf(all, sizeof(all), "%sdisabled:*", prefix());
+    const char *a1[2] = { "SMEMBERS", key }, *a2[2] = { "SMEMBERS", all };
+    if (batch(r, 2, a1) < 0) {
+        done(r, 0, "Redis is not available");
+        return;
+    }
+    batch(r, 2, a2);   /* the first is already on its way: wait for it either way */
+    batch_wait(r, then_plugins_list);
 }
 
 /* skill enable|disable NAME [--channel platform:channel | --everywhere] */
@@ -992,7 +1052,7 @@ static void cmd_forget(struct op_req *r) {
     snprintf(seen, sizeof(seen), "%s%s:seen", prefix(), esc);
     const char *user = strchr(r->argv[1], ':') + 1;
     const char *argv[6] = { "EVAL", store_forget_script(), "1", seen, user, prefix() };
-    if (batch(r, 6, argv) < 0) {
+    if (redis_client_cluster(server.redis) ? batch_forget_split(r, seen, user) < 0 : batch(r, 6, argv) < 0) {
         done(r, 0, "Redis is not available");
         return;
     }
@@ -1117,7 +1177,7 @@ static const struct command commands[] = {
     { "persona", "export", ROLE_ADMIN, "persona export NAME", "a persona as a V3 character card", cmd_persona_export },
     { "persona", "preview", ROLE_MODERATOR, "persona preview NAME --channel platform:channel TEXT", "the prompt that would be sent, without a model call", cmd_persona_preview },
     { "persona", "edit", ROLE_ADMIN, "persona edit NAME prompt|display_name|apology|model VALUE", "change a persona live", cmd_persona_edit },
-    { "plugins", "list", ROLE_MODERATOR, "plugins list", "the plugins", cmd_plugins_list },
+    { "plugins", "list", ROLE_MODERATOR, "plugins list", "the plugins (with --channel C: whether each is on there)", cmd_plugins_list },
     { "plugins", "enable", ROLE_ADMIN, "plugins enable NAME [--channel C | --everywhere]", "turn a plugin back on", cmd_skill_toggle },
     { "plugins", "disable", ROLE_ADMIN, "plugins disable NAME [--channel C | --everywhere]", "turn a plugin off", cmd_skill_toggle },
     { "plugins", "reload", ROLE_ADMIN, "plugins reload [NAME]", "reload plugins from disk, and load new plugin folders", cmd_plugins_reload },

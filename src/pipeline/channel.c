@@ -10,7 +10,9 @@
 #include "pipeline/group.h"
 #include "conf/config.h"
 #include "lib/dict.h"
+#include "core/feed.h"
 #include "core/job.h"
+#include "core/series.h"
 #include "core/limits.h"
 #include "lib/log.h"
 #include "core/message.h"
@@ -312,7 +314,11 @@ static void job_start(struct job *job) {
     server.jobs_in_flight++;
     job->rt = runtime_acquire(server.rt);
     job->started = uv_now(server.loop);
-    if (!job->msg->event) metrics_inc(METRIC_MESSAGES_IN, job->platform->ops->name, 1);
+    if (!job->msg->event) {
+        metrics_inc(METRIC_MESSAGES_IN, job->platform->ops->name, 1);
+        feed_message(job->msg->platform, job->msg->channel, job->msg->author.name ? job->msg->author.name : job->msg->author.id,
+                     job->msg->text);
+    }
     if (!job->msg->event && intercept && intercept(job)) return;
     const struct persona *def = persona_default_for(job->rt->personas, job->msg->platform);
     struct config_block *fb = config_first(job->rt->cfg, "flood");
@@ -389,6 +395,7 @@ static void channel_job_finish(struct job *job) {
     group_after(job);
     metrics_observe(METRIC_REPLY_SECONDS, job->platform->ops->name,
                     (double)(uv_now(server.loop) - job->started) / 1000.0);
+    if (!job->msg->event) series_message((double)(uv_now(server.loop) - job->started));
     platform_job_done(job->platform, job->msg);
     if (ch) {
         channel_unqueue(ch, job);

@@ -60,7 +60,7 @@ test('Ann writes to the bot in private and gets one answer, as a reply, from the
   assert.ok(me && me.tokenOk, 'getMe with the right token');
   const poll = fake.calls.find((c) => c.method === 'getUpdates');
   assert.equal(poll.params.timeout, 50, 'long polling with a 50 s timeout');
-  assert.deepEqual(poll.params.allowed_updates, ['message', 'edited_message', 'channel_post', 'message_reaction']);
+  assert.deepEqual(poll.params.allowed_updates, ['message', 'edited_message', 'channel_post', 'message_reaction', 'callback_query']);
   await waitFor(() => fake.updates.length === 0, { what: 'the update to be confirmed' });
   assert.equal(fake.timesDelivered(m), 1, 'handed out once');
   assert.equal(fake.sent.length, 1);

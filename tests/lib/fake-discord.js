@@ -35,6 +35,7 @@
 //   fake.rest (every REST request), fake.messages (posted messages), fake.sessions.
 // Events and what the bot did with them:
 //   fake.interaction({ name: 'ping', options: [{ name, value }] })   INTERACTION_CREATE (a slash command)
+//   fake.buttonPress({ message, custom_id })   INTERACTION_CREATE of type 3 (a press of a button on MESSAGE)
 //   fake.reactionAdd({ message_id, emoji: '👍' })  MESSAGE_REACTION_ADD; fake.messageUpdate({ id, content }) MESSAGE_UPDATE
 //   fake.callbacks (interaction callbacks), fake.followups (webhook edits of @original and posts),
 //   fake.commands (the last bulk overwrite; fake.commandPuts every one), fake.reactions, fake.edits (PATCHes of messages)
@@ -269,6 +270,40 @@ class GatewayConn {
   }
 }
 
+// Discord's checks of a message's embeds and components (message resource,
+// embed limits, message components): the reason it would refuse BODY, or null.
+// CHANNEL: a channel post, where the ephemeral flag is not allowed.
+function richProblem(body, { channel }) {
+  const cp = (s) => [...(s || '')].length;
+  const embeds = body.embeds || [];
+  if (!Array.isArray(embeds) || embeds.length > 10) return 'embeds: at most 10';
+  for (const e of embeds) {
+    if (cp(e.title) > 256 || cp(e.description) > 4096) return 'embed title/description too long';
+    if (e.fields && (!Array.isArray(e.fields) || e.fields.length > 25)) return 'embed fields: at most 25';
+    for (const f of e.fields || []) {
+      if (typeof f.name !== 'string' || typeof f.value !== 'string' || !f.name || !f.value) return 'embed field without name or value';
+      if (cp(f.name) > 256 || cp(f.value) > 1024) return 'embed field too long';
+    }
+    if (e.image && typeof e.image.url !== 'string') return 'embed image without url';
+    if (e.color !== undefined && !(Number.isInteger(e.color) && e.color >= 0 && e.color <= 0xffffff)) return 'embed color';
+    const total = cp(e.title) + cp(e.description) + (e.fields || []).reduce((n, f) => n + cp(f.name) + cp(f.value), 0) + cp(e.footer && e.footer.text);
+    if (total > 6000) return 'embeds over 6000 characters';
+  }
+  const rows = body.components || [];
+  if (!Array.isArray(rows) || rows.length > 5) return 'components: at most 5 action rows';
+  for (const row of rows) {
+    if (row.type !== 1 || !Array.isArray(row.components) || row.components.length < 1 || row.components.length > 5) return 'an action row holds 1 to 5 components';
+    for (const b of row.components) {
+      if (b.type !== 2 || ![1, 2, 3, 4, 5].includes(b.style)) return 'a button is type 2 with style 1-5';
+      if (cp(b.label) > 80) return 'button label over 80';
+      if (b.style === 5 ? (typeof b.url !== 'string' || b.custom_id !== undefined) : (typeof b.custom_id !== 'string' || !b.custom_id || b.custom_id.length > 100 || b.url !== undefined))
+        return 'a link button has a url and no custom_id; others a custom_id of 1-100';
+    }
+  }
+  if (body.flags !== undefined && (body.flags & 64) && channel) return 'the ephemeral flag is only for interaction responses';
+  return null;
+}
+
 function startFakeDiscord({
   host = '127.0.0.1',
   token = 'test-token',
@@ -315,6 +350,7 @@ function startFakeDiscord({
     commandPuts: [],            // { at, guild, commands }
     callbacks: [],              // { at, id, token, type }
     followups: [],              // { at, kind: 'original' | 'followup', token, content, body }
+    deletedOriginals: [],       // { at, interaction }: DELETEs of @original
     interactions: new Map(),    // id -> { at, token, d }
     reactions: [],              // { at, channel_id, message_id, emoji }
     edits: [],                  // { at, channel_id, message_id, content }
@@ -406,6 +442,23 @@ function startFakeDiscord({
     };
     if (dm) d.user = user;
     else { d.guild_id = guild_id; d.member = { user, roles: [], permissions: '0', joined_at: new Date().toISOString() }; }
+    fake.interactions.set(d.id, { at: Date.now(), token: d.token, d });
+    fake.dispatch('INTERACTION_CREATE', d, shard);
+    return d;
+  };
+  // A user presses button CUSTOM_ID on the bot's message MESSAGE (as posted):
+  // INTERACTION_CREATE of type 3 (MESSAGE_COMPONENT).
+  fake.buttonPress = ({ message, custom_id, user = { id: '700000000000000001', username: 'ann', global_name: 'Ann' },
+    guild_id = '200000000000000001', shard = 0 } = {}) => {
+    const channel_id = message.channel_id;
+    const d = {
+      id: snowflake(), application_id: fake.applicationId, type: 3, token: `itoken-${crypto.randomBytes(24).toString('hex')}`,
+      version: 1, channel_id, channel: { id: channel_id, type: 0 }, locale: 'en-US', guild_id,
+      member: { user, roles: [], permissions: '0', joined_at: new Date().toISOString() },
+      message: { id: message.id, channel_id, content: message.content, author: message.author, embeds: message.embeds || [],
+        components: message.components || [], type: 0, timestamp: new Date().toISOString() },
+      data: { custom_id, component_type: 2 },
+    };
     fake.interactions.set(d.id, { at: Date.now(), token: d.token, d });
     fake.dispatch('INTERACTION_CREATE', d, shard);
     return d;
@@ -602,14 +655,18 @@ function startFakeDiscord({
     } else if (route === 'GET /users/@me') {
       reply(200, { id: fake.botId, username: fake.botName, bot: true, discriminator: '0' });
     } else if (route === 'POST /channels/{id}/messages') {
-      if (!body || typeof body.content !== 'string' || body.content.length === 0) {
+      const hasRich = body && ((body.embeds && body.embeds.length) || (body.components && body.components.length));
+      if (!body || typeof body.content !== 'string' || (body.content.length === 0 && !hasRich)) {
         reply(400, { message: 'Cannot send an empty message', code: 50006 });
         return;
       }
       if ([...body.content].length > 2000) { reply(400, { message: 'Invalid Form Body', code: 50035 }); return; }
+      const bad = richProblem(body, { channel: true });
+      if (bad) { fake.violations.push({ what: bad }); reply(400, { message: `Invalid Form Body: ${bad}`, code: 50035 }); return; }
       const m = {
         id: snowflake(), channel_id: p[2], content: body.content, author: { id: fake.botId, username: fake.botName, bot: true },
         allowed_mentions: body.allowed_mentions, message_reference: body.message_reference, at: Date.now(), body,
+        embeds: body.embeds || [], components: body.components || [],
       };
       fake.messages.set(m.id, m);
       fake.posted.push(m);
@@ -662,12 +719,22 @@ function startFakeDiscord({
       const it = [...fake.interactions.values()].find((i) => i.token === p[3]);
       if (!it || !it.answered) { reply(404, { message: 'Unknown Webhook', code: 10015 }); return; }
       if (!body || typeof body.content !== 'string' || [...body.content].length > 2000) { reply(400, { message: 'Invalid Form Body', code: 50035 }); return; }
+      const bad = richProblem(body, { channel: false });
+      if (bad) { fake.violations.push({ what: bad }); reply(400, { message: `Invalid Form Body: ${bad}`, code: 50035 }); return; }
       const original = route.startsWith('PATCH');
+      if (original && it.answered === 6) { fake.violations.push({ what: 'edited @original of a deferred update: that is the message with the buttons' }); }
       if (original && !it.originalId) it.originalId = snowflake();
       const m = { id: original ? it.originalId : snowflake(), channel_id: it.d.channel_id, content: body.content, author: { id: fake.botId, username: fake.botName, bot: true } };
       fake.followups.push({ at: Date.now(), kind: original ? 'original' : 'followup', interaction: it.d.id, token: p[3], content: body.content, body, id: m.id });
       reply(200, { ...m, type: 20 });
       fake.emit('followup', fake.followups[fake.followups.length - 1]);
+    } else if (route === 'DELETE /webhooks/{id}/{token}/messages/@original') {
+      const it = [...fake.interactions.values()].find((i) => i.token === p[3]);
+      if (!it || !it.answered) { reply(404, { message: 'Unknown Webhook', code: 10015 }); return; }
+      fake.deletedOriginals.push({ at: Date.now(), interaction: it.d.id });
+      rec.status = 204;
+      res.writeHead(204, h);
+      res.end();
     } else if (route === 'POST /applications/{id}/commands') {
       fake.commands.push(body);
       reply(201, { id: snowflake(), application_id: fake.applicationId, ...body });

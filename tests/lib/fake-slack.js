@@ -41,6 +41,40 @@ const crypto = require('node:crypto');
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
+// Slack's checks of Block Kit blocks (reference/block-kit/blocks and
+// block-elements): the reason it would answer invalid_blocks, or null.
+function blocksProblem(blocks) {
+  const cp = (t) => [...(t || '')].length;
+  const textObj = (o, max, types = ['plain_text', 'mrkdwn']) => o && types.includes(o.type) && typeof o.text === 'string' && cp(o.text) >= 1 && cp(o.text) <= max;
+  if (!Array.isArray(blocks) || blocks.length > 50) return 'blocks: a list of at most 50';
+  const actionIds = new Set();
+  for (const b of blocks) {
+    if (b.block_id !== undefined && (typeof b.block_id !== 'string' || b.block_id.length > 255)) return 'block_id';
+    if (b.type === 'section') {
+      if (!b.text && !b.fields) return 'a section needs text or fields';
+      if (b.text && !textObj(b.text, 3000)) return 'section text: 1 to 3000 characters';
+      if (b.fields && (!Array.isArray(b.fields) || b.fields.length > 10 || !b.fields.every((f) => textObj(f, 2000)))) return 'section fields: at most 10 of 2000';
+    } else if (b.type === 'image') {
+      if (typeof b.image_url !== 'string' || b.image_url.length > 3000 || typeof b.alt_text !== 'string' || cp(b.alt_text) > 2000) return 'image: image_url and alt_text';
+    } else if (b.type === 'context') {
+      if (!Array.isArray(b.elements) || b.elements.length < 1 || b.elements.length > 10 || !b.elements.every((e) => textObj(e, 3000))) return 'context elements';
+    } else if (b.type === 'actions') {
+      if (!Array.isArray(b.elements) || b.elements.length < 1 || b.elements.length > 25) return 'actions: 1 to 25 elements';
+      for (const e of b.elements) {
+        if (e.type !== 'button' || !textObj(e.text, 75, ['plain_text'])) return 'a button has plain_text text of at most 75';
+        if (typeof e.action_id !== 'string' || e.action_id.length > 255 || actionIds.has(e.action_id)) return 'action_id: unique, at most 255';
+        actionIds.add(e.action_id);
+        if (e.value !== undefined && (typeof e.value !== 'string' || e.value.length > 2000)) return 'button value';
+        if (e.url !== undefined && (typeof e.url !== 'string' || e.url.length > 3000)) return 'button url';
+        if (e.style !== undefined && !['primary', 'danger'].includes(e.style)) return 'button style: primary or danger';
+      }
+    } else {
+      return `unknown block type ${b.type}`;
+    }
+  }
+  return null;
+}
+
 // Encode one server frame (servers never mask).
 function frame(opcode, payload) {
   const data = Buffer.isBuffer(payload) ? payload : Buffer.from(payload || '', 'utf8');
@@ -413,14 +447,14 @@ function startFakeSlack({
     return deliver('slash_commands', payload, { accepts: true });
   };
   // A button press (block_actions) on a message of the bot.
-  fake.buttonPress = ({ value = 'yes', channel = 'C0GENERAL', user = 'U0ANN', message_ts = newTs() } = {}) => {
+  fake.buttonPress = ({ value = 'yes', channel = 'C0GENERAL', user = 'U0ANN', message_ts = newTs(), action_id = 'choice', block_id = 'b1' } = {}) => {
     const payload = {
       type: 'block_actions', user: { id: user, username: 'ann', name: 'ann', team_id: fake.teamId }, api_app_id: fake.appId,
       token: 'fakeVerificationToken', container: { type: 'message', message_ts, channel_id: channel, is_ephemeral: false },
       trigger_id: `${Date.now()}.${rid('', 8)}`, team: { id: fake.teamId, domain: 'fake' }, enterprise: null, is_enterprise_install: false,
       channel: { id: channel, name: 'general' }, message: { type: 'message', user: fake.botUserId, ts: message_ts, bot_id: fake.botId, text: 'pick one' },
       state: { values: {} }, response_url: `${fake.baseUrl}/actions/${fake.teamId}/${rid('', 12)}/${crypto.randomBytes(12).toString('hex')}`,
-      actions: [{ action_id: 'choice', block_id: 'b1', text: { type: 'plain_text', text: value, emoji: true }, value, type: 'button', action_ts: `${Date.now() / 1000}` }],
+      actions: [{ action_id, block_id, text: { type: 'plain_text', text: value, emoji: true }, value, type: 'button', action_ts: `${Date.now() / 1000}` }],
     };
     return deliver('interactive', payload);
   };
@@ -505,6 +539,12 @@ function startFakeSlack({
         if (!body.channel) return reply(200, { ok: false, error: 'channel_not_found' });
         if (!text && !body.blocks && !body.attachments) return reply(200, { ok: false, error: 'no_text' });
         if (text.length > 40000) return reply(200, { ok: false, error: 'msg_too_long' });
+        if (body.blocks) {
+          const blocks = typeof body.blocks === 'string' ? JSON.parse(body.blocks) : body.blocks;
+          const bad = blocksProblem(blocks);
+          if (bad) { fake.violations.push({ what: `invalid_blocks: ${bad}` }); return reply(200, { ok: false, error: 'invalid_blocks', errors: [bad] }); }
+          if (!text) fake.violations.push({ what: 'blocks without a top-level text fallback' });
+        }
         const m = botMessage(body.channel, text, body.thread_ts ? { thread_ts: body.thread_ts } : {});
         const post = { at: Date.now(), channel: body.channel, ts: m.ts, text, thread_ts: body.thread_ts, body };
         fake.posts.push(post);
@@ -569,6 +609,9 @@ function startFakeSlack({
         let body = null;
         try { body = JSON.parse(raw); } catch (_) { body = null; }
         const r = { at: Date.now(), path: url.pathname, body };
+        const bad = body && body.blocks ? blocksProblem(body.blocks) : null;
+        if (bad) fake.violations.push({ what: `invalid_blocks in a response_url POST: ${bad}` });
+        if (body && !['in_channel', 'ephemeral', undefined].includes(body.response_type)) fake.violations.push({ what: 'response_type' });
         fake.responses.push(r);
         res.writeHead(body ? 200 : 400, { 'content-type': 'text/plain' });
         res.end(body ? 'ok' : 'invalid_payload');

@@ -221,6 +221,8 @@ async function startFakeTelegram({ token = '123456789:AAFakeTokenForTestsOnly_ab
     bot: { id: botId, is_bot: true, first_name: firstName, username, can_join_groups: true, can_read_all_group_messages: false, supports_inline_queries: false },
     limits: limits ? { perChatMs: 1000, perGroupPerMinute: 20, globalPerSecond: 30 } : null,
     calls: [], sent: [], edits: [], actions: [], reactions: [], commands: null, commandSets: [],
+    callbackAnswers: [],        // answerCallbackQuery calls, { at, id, late }
+    callbackQueries: new Map(), // id -> { at, answered } of presses sent
     violations: [], force429: [], failNext: [], webhook: null, webhookDeliveries: [],
     updates: [],                // not yet confirmed, oldest first
     history: [],                // every update ever queued
@@ -323,6 +325,18 @@ async function startFakeTelegram({ token = '123456789:AAFakeTokenForTestsOnly_ab
     store(m);
     tag(m, fake.pushUpdate({ update_id: fake.nextUpdateId, message: m }));
     return m;
+  };
+
+  // A press of an inline keyboard button of the bot's message MESSAGE (as
+  // sent) by FROM: a callback_query update, as Telegram sends one, only for
+  // callback_data a button of that message really has.
+  fake.pressButton = (from, message, data) => {
+    const kb = message.reply_markup && message.reply_markup.inline_keyboard;
+    if (!kb || !kb.some((row) => row.some((b) => b.callback_data === data))) throw new Error(`no button with callback_data ${data} on that message`);
+    const id = String(BigInt(from.id) * 1000n + BigInt(fake.callbackQueries.size + 1));
+    fake.callbackQueries.set(id, { at: Date.now(), answered: false });
+    const stored = messages.get(`${message.chat.id}:${message.message_id}`) || message;
+    return fake.pushUpdate({ update_id: fake.nextUpdateId, callback_query: { id, from, message: strip(stored), chat_instance: String(message.chat.id), data } });
   };
 
   fake.channelPost = (chat, text) => {
@@ -590,8 +604,20 @@ async function startFakeTelegram({ token = '123456789:AAFakeTokenForTestsOnly_ab
       } else if (params.reply_to_message_id !== undefined) {
         replyTo = messages.get(`${c.id}:${int(params.reply_to_message_id)}`);
       }
+      if (params.reply_markup !== undefined) {
+        const kb = params.reply_markup && params.reply_markup.inline_keyboard;
+        if (!Array.isArray(kb) || !kb.every((row) => Array.isArray(row))) throw bad("can't parse inline keyboard button: InlineKeyboardMarkup must be an Array of Arrays");
+        for (const b of kb.flat()) {
+          if (!b || typeof b.text !== 'string' || !b.text) throw bad('BUTTON_TEXT_EMPTY');
+          const kinds = ['callback_data', 'url'].filter((k) => b[k] !== undefined);
+          if (kinds.length !== 1) throw bad("can't parse inline keyboard button: exactly one of the optional fields must be used");
+          if (b.callback_data !== undefined && (typeof b.callback_data !== 'string' || Buffer.byteLength(b.callback_data) < 1 || Buffer.byteLength(b.callback_data) > 64)) throw bad('BUTTON_DATA_INVALID');
+          if (b.url !== undefined && !/^(https?|tg):\/\//.test(b.url)) throw bad('BUTTON_URL_INVALID');
+        }
+      }
       flood(c.id, 'sendMessage');
       const m = { message_id: newMessageId(c.id), from: fake.bot, chat: publicChat(c), date: now(), text };
+      if (params.reply_markup !== undefined) m.reply_markup = params.reply_markup;
       if (thread !== undefined) { m.message_thread_id = thread; m.is_topic_message = true; }
       if (entities) m.entities = entities;
       if (replyTo) m.reply_to_message = strip(replyTo);
@@ -620,6 +646,14 @@ async function startFakeTelegram({ token = '123456789:AAFakeTokenForTestsOnly_ab
       fake.edits.push({ chat_id: c.id, message_id: m.message_id, text, at: Date.now() });
       fake.emit('edit', m);
       return m;
+    },
+    answerCallbackQuery: (params) => {
+      const q = fake.callbackQueries.get(String(params.callback_query_id));
+      if (!q) throw bad('query is too old and response timeout expired or query ID is invalid');
+      if (q.answered) throw bad('query is too old and response timeout expired or query ID is invalid');
+      q.answered = true;
+      fake.callbackAnswers.push({ at: Date.now(), id: String(params.callback_query_id), late: Date.now() - q.at, text: params.text });
+      return true;
     },
     sendChatAction: (params) => {
       const c = chatOf(params);

@@ -4,7 +4,7 @@
 //   const redis = await startRedis();
 //   await redis.cmd('SET', 'k', 'v');
 //   await redis.stop();      // SIGKILL: Redis "crashes"
-//   await redis.restart();   // same port, empty data set
+//   await redis.restart();   // same port, empty data set (with aof: true, what the AOF kept)
 
 const net = require('node:net');
 const { spawn } = require('node:child_process');
@@ -135,15 +135,17 @@ function redisBinary() {
   return process.env.REDIS_SERVER || 'redis-server';
 }
 
-async function startRedis({ port, password } = {}) {
+async function startRedis({ port, password, aof = false, extraArgs = [] } = {}) {
   const dir = tempDir('chorus-redis');
   const chosenPort = port || await freePort();
   const state = { proc: null, output: [], port: chosenPort };
   const client = new RespClient(chosenPort, password);
 
   async function launch() {
-    const args = ['--port', String(chosenPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+    const args = ['--port', String(chosenPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', aof ? 'yes' : 'no', '--dir', dir];
+    if (aof) args.push('--appendfsync', 'everysec');
     if (password) args.push('--requirepass', password);
+    args.push(...extraArgs);
     const proc = spawn(redisBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
     trackChild(proc);
     state.proc = proc;

@@ -66,16 +66,19 @@ function channelsCovering(n) {
 }
 
 async function startScaleStack({ partitions = 6, leaseMs = 1500, heartbeatMs = 200, visibilityMs = 800, blockMs = 3000,
-  slowSeconds = 1.5, story = false, scaleExtra = '', modelBaseUrl = null } = {}) {
-  const redis = await startRedis();
+  slowSeconds = 1.5, story = false, scaleExtra = '', modelBaseUrl = null, redis: given = null, redisOptions = '',
+  redisStatement = null, echo = ECHO } = {}) {
+  // GIVEN: a Redis (or a cluster, tests/lib/redis-cluster.js) the test started; REDISOPTIONS go into `redis { }`.
+  // REDISSTATEMENT: the whole redis statement, for a Redis the test reaches otherwise (behind Sentinel).
+  const redis = given || (redisStatement ? null : await startRedis());
   // Small stream nodes, so approximate trimming (MINID ~) trims at a fine grain and a test sees it.
-  await redis.cmd('CONFIG', 'SET', 'stream-node-max-entries', '4');
+  if (!given && redis) await redis.cmd('CONFIG', 'SET', 'stream-node-max-entries', '4');
   const fake = await startFakeDiscord({ token: TOKEN });
   const q = luaString;
   const config = [
     'listen "127.0.0.1:0"',
     'admin_socket(env("CHORUS_TEST_ADMIN", "off"))',
-    `redis ${q(redis.url)} { prefix = "scale:", timeout_ms = 3000, reconnect_min_ms = 20, reconnect_max_ms = 200 }`,
+    redisStatement || `redis ${q(redis.url)} { prefix = "scale:", timeout_ms = 3000, reconnect_min_ms = 20, reconnect_max_ms = 200${redisOptions ? `, ${redisOptions}` : ''} }`,
     'log_level "info"',
     'shutdown_timeout_ms (3000)',
     'model "default" { provider = "local" }',
@@ -100,7 +103,7 @@ async function startScaleStack({ partitions = 6, leaseMs = 1500, heartbeatMs = 2
       config,
       args: ['--role', role],
       env: { DISCORD_TOKEN: TOKEN, ...env },
-      files: { 'plugins/echo/init.lua': ECHO,
+      files: { 'plugins/echo/init.lua': echo,
         ...(story ? { 'plugins/story/init.lua': STORY, 'plugins/story/manifest.lua': STORY_MANIFEST } : {}) },
       readyTimeoutMs: 20000,   // four processes start at once on a small, shared machine
     });
@@ -133,7 +136,7 @@ async function startScaleStack({ partitions = 6, leaseMs = 1500, heartbeatMs = 2
   // Entries still in the ingress streams (trimmed up to what was acknowledged).
   async function ingressLength(partitions) {
     let n = 0;
-    for (let p = 0; p < partitions; p++) n += await redis.cmd('XLEN', `scale:in:{p${p}}`);
+    for (let p = 0; p < partitions; p++) n += await redis.cmd('XLEN', `scale:in:{in}:p${p}`);
     return n;
   }
 

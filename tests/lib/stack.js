@@ -46,11 +46,12 @@ function chorusConfig({
   defaultPersona = 'aiko',
   adminSocket = path.join(tempDir('chorus-admin'), 'admin.sock'),
   extra = '',
+  redisExtra = '',   // more `redis { }` options, e.g. cluster = { ... }
 } = {}) {
   const q = luaString;
   const lines = [
     `listen ${q(listen)}`,
-    `redis ${q(redisUrl)} { prefix = ${q(prefix)}, timeout_ms = ${redisTimeoutMs}, reconnect_min_ms = ${reconnectMinMs}, reconnect_max_ms = ${reconnectMaxMs} }`,
+    `redis ${q(redisUrl)} { prefix = ${q(prefix)}, timeout_ms = ${redisTimeoutMs}, reconnect_min_ms = ${reconnectMinMs}, reconnect_max_ms = ${reconnectMaxMs}${redisExtra ? `, ${redisExtra}` : ''} }`,
     `log_level ${q(logLevel)}`,
     `shutdown_timeout_ms (${shutdownTimeoutMs})`,
     `model "default" { provider = "openai", base_url = ${q(modelBaseUrl)}, api_key = ${q(apiKey)}, model = ${q(modelName)}, connect_timeout_ms = ${connectTimeoutMs}, timeout_ms = ${modelTimeoutMs} }`,

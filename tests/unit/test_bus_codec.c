@@ -17,6 +17,7 @@ static struct chat_message *sample(void) {
     m->text = xstrdup("héllo \"world\"\n");
     m->author.id = xstrdup("700000000000000001");
     m->author.name = xstrdup("Ann");
+    m->author.mention = xstrdup("<@700000000000000001>");
     m->mentions[0] = xstrdup("900000000000000001");
     m->mentions[1] = xstrdup("900000000000000002");
     m->nmentions = 2;
@@ -43,6 +44,7 @@ static void test_round_trip(void) {
     is_str(c->text, m->text, "  text, with quotes, accents and a newline");
     is_str(c->author.id, m->author.id, "  author id");
     is_str(c->author.name, "Ann", "  author name");
+    is_str(c->author.mention, "<@700000000000000001>", "  author mention (a worker has no adapter to ask)");
     is_int(c->nmentions, 2, "  both mentions");
     is_str(c->mentions[1], "900000000000000002", "  in order");
     is_int(c->direct, 1, "  direct");

@@ -73,6 +73,16 @@ static void test_reply(void) {
     is_str(s, "[CQ:reply,id=55]hi &#91;there&#93;", "a reply as a CQ string");
     free(s);
     json_decref(segs);
+    segs = onebot_segments_reply("hi [CQ:at,qq=10001]! and [CQ:at,qq=all] [CQ:at,qq=]", NULL);
+    ok(json_array_size(segs) == 3, "text, at, text");
+    is_str(json_string_value(json_object_get(json_object_get(json_array_get(segs, 1), "data"), "qq")), "10001",
+           "a mention is an at segment");
+    is_str(json_string_value(json_object_get(json_object_get(json_array_get(segs, 2), "data"), "text")),
+           "! and [CQ:at,qq=all] [CQ:at,qq=]", "qq=all and empty codes stay text");
+    json_decref(segs);
+    segs = onebot_segments_reply("[CQ:at,qq=7]", "9");
+    ok(json_array_size(segs) == 2, "a reply segment and the at alone");
+    json_decref(segs);
 }
 
 int main(void) {

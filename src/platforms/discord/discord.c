@@ -13,6 +13,7 @@
 #include "platforms/discord/discord_events.h"
 #include "platforms/discord/discord_gateway.h"
 #include "platforms/discord/discord_interactions.h"
+#include "platforms/discord/discord_rich.h"
 #include "platforms/discord/discord_rest.h"
 #include "platforms/discord/discord_stream.h"
 #include "platforms/discord/discord_threads.h"
@@ -233,23 +234,45 @@ static void on_event_message(struct discord *dc, const char *type, json_t *d) {
 
 /* Say TEXT in answer to interaction M (a notice instead of a job). */
 static void interaction_notice(struct discord *dc, const struct chat_message *m, const char *text) {
-    discord_interaction_send(dc->interactions, m->id, text, NULL, NULL);
+    discord_interaction_send(dc->interactions, m->id, text, NULL, NULL, NULL);
+}
+
+/* A button of ours was pressed (a message component interaction, type 3):
+ * acknowledge it silently and hand skills a "button" event whose text is
+ * the button's custom id and whose reply_to is the message it is on. */
+static void on_button(struct discord *dc, json_t *d, const char *app, const char *id, const char *token) {
+    json_t *data = json_object_get(d, "data");
+    const char *custom = str_of(data, "custom_id");
+    struct chat_message m;
+    if (json_integer_value(json_object_get(data, "component_type")) != 2 || !custom ||
+        discord_interaction_event(d, custom, &m) < 0 ||
+        discord_interaction_defer(dc->interactions, app, id, token, m.channel, 1) < 0)
+        return;
+    m.event = "button";
+    m.reply_to = (char *)str_of(json_object_get(d, "message"), "id");
+    if (dc->self->host->stopping()) return;
+    if (platform_receive(dc->self, &m) < 0) log_info("discord: the queue of %s is full; a button press is dropped", m.channel);
 }
 
 /* INTERACTION_CREATE: defer it at once, then run it as the prefix command it stands for. */
 static void on_interaction(struct discord *dc, json_t *d) {
     json_t *type = json_object_get(d, "type");
-    if (json_integer_value(type) != 2) return;         /* only application commands */
     const char *app = str_of(d, "application_id");
     const char *token = str_of(d, "token");
     const char *id = str_of(d, "id");
+    if (!app) app = dc->app_id;
+    if (json_integer_value(type) == 3 && app && token && id) {
+        on_button(dc, d, app, id, token);
+        return;
+    }
+    if (json_integer_value(type) != 2) return;         /* only application commands and buttons */
     struct command_list *commands = dc->self->host->commands();
     char *text = discord_commands_text(commands, json_object_get(d, "data"));
     command_list_free(commands);
     struct chat_message m;
     if (!app) app = dc->app_id;
     if (!app || !token || !id || !text || discord_interaction_event(d, text, &m) < 0 ||
-        discord_interaction_defer(dc->interactions, app, id, token, m.channel) < 0) {
+        discord_interaction_defer(dc->interactions, app, id, token, m.channel, 0) < 0) {
         free(text);
         return;
     }
@@ -419,11 +442,23 @@ static int discord_send(struct platform *p, const struct outgoing *out, platform
         return 0;
     }
     typing_stop(dc, out->channel);
-    if (discord_interaction_send(dc->interactions, out->reply_to, out->text, cb, data)) return 0;
-    if (discord_stream_final(dc->streams, out->channel, out->reply_to, out->text, cb, data)) return 0;
-    if (discord_rest_send(dc->rest, out->channel, out->text, out->reply_to, cb, data) < 0 && cb)
-        cb(NULL, "an empty reply cannot be sent to Discord", data);
+    if (discord_interaction_send(dc->interactions, out->reply_to, out->text, out->rich, cb, data)) return 0;
+    if (!out->rich && discord_stream_final(dc->streams, out->channel, out->reply_to, out->text, cb, data)) return 0;
+    /* Outside an interaction Discord has no ephemeral messages: a plain post. */
+    json_t *extra = out->rich ? discord_rich_fields(out->rich, 0) : NULL;
+    int rc = discord_rest_send_rich(dc->rest, out->channel, out->text, out->reply_to, extra, cb, data);
+    json_decref(extra);
+    if (rc < 0 && cb) cb(NULL, "an empty reply cannot be sent to Discord", data);
     return 0;
+}
+
+/* platform_ops.mention: <@id> (the user is pinged: rich replies allow it). */
+static char *discord_mention(struct platform *p, const char *user_id, const char *user_name) {
+    (void)p, (void)user_name;
+    size_t n = strlen(user_id) + 4;
+    char *out = xmalloc(n);
+    snprintf(out, n, "<@%s>", user_id);
+    return out;
 }
 
 /* platform_ops.stream_delta: grow the reply in one edited message (for a
@@ -535,5 +570,7 @@ const struct platform_ops discord_platform = {
     .commands_changed = discord_commands_changed,
     .stop = discord_stop,
     .connections = discord_connections,
+    .mention = discord_mention,
+    .rich = 1,
 };
 

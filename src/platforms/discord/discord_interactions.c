@@ -6,6 +6,7 @@
 #include <string.h>
 #include "lib/dict.h"
 #include "platforms/discord/discord_interactions.h"
+#include "platforms/discord/discord_rich.h"
 #include "lib/log.h"
 #include "lib/utf8.h"
 #include "lib/xalloc.h"
@@ -15,6 +16,7 @@ struct part {
     size_t len;
     platform_sent_fn *cb;      /* only on a reply's last part */
     void *data;
+    json_t *rich;              /* only on a reply's last part: embed, buttons, ephemeral */
     struct part *next;
 };
 
@@ -58,6 +60,7 @@ static void interaction_free(struct interaction *in) {
         struct part *p = in->head;
         in->head = p->next;
         free(p->text);
+        json_decref(p->rich);
         free(p);
     }
     free(in->id);
@@ -113,6 +116,7 @@ static void part_done(struct interaction *in, const char *id, const char *err) {
     in->busy = 0;
     if (p->cb) p->cb(err ? NULL : id, err, p->data);
     free(p->text);
+    json_decref(p->rich);
     free(p);
     pump(in);
 }
@@ -128,7 +132,16 @@ static void on_posted(const char *message_id, const char *err, void *data) {
     part_done(data, message_id, err);
 }
 
-/* Send the next part: a follow-up while the token lasts, else a channel post. */
+/* The deferred response is not used (an ephemeral answer went instead). */
+static void on_original_deleted(long status, json_t *body, const char *err, void *data) {
+    (void)status, (void)body;
+    if (err) log_debug("discord: removing the deferred response of interaction %s failed: %s", (char *)data, err);
+    free(data);
+}
+
+/* Send the next part: a follow-up while the token lasts, else a channel
+ * post. An ephemeral part cannot edit the deferred (public) response: it
+ * goes as a new ephemeral follow-up and the "thinking..." one is removed. */
 static void pump(struct interaction *in) {
     struct discord_interactions *ix = in->ix;
     if (in->busy || in->acked == 0 || !in->head) return;
@@ -137,11 +150,23 @@ static void pump(struct interaction *in) {
     in->busy = 1;
     int rc;
     if (in->acked < 0 || expired) {
-        rc = discord_rest_send(ix->rest, in->channel, p->text, NULL, on_posted, in);
+        json_t *extra = discord_rich_fields(p->rich, 0);
+        rc = discord_rest_send_rich(ix->rest, in->channel, p->text, NULL, extra, on_posted, in);
+        json_decref(extra);
     } else {
-        int original = !in->original_used;
+        int ephemeral = json_is_true(json_object_get(p->rich, "ephemeral"));
+        int original = !in->original_used && !ephemeral;
+        if (!in->original_used && ephemeral) {
+            size_t plen = strlen(in->app_id) + strlen(in->token) + 40;
+            char *path = xmalloc(plen);
+            snprintf(path, plen, "/webhooks/%s/%s/messages/@original", in->app_id, in->token);
+            discord_rest_call(ix->rest, "DELETE", path, NULL, on_original_deleted, xstrdup(in->id));
+            free(path);
+        }
         in->original_used = 1;
-        rc = discord_rest_followup(ix->rest, in->app_id, in->token, original, p->text, p->len, on_followup, in);
+        json_t *extra = discord_rich_fields(p->rich, 1);
+        rc = discord_rest_followup_rich(ix->rest, in->app_id, in->token, original, p->text, p->len, extra, on_followup, in);
+        json_decref(extra);
     }
     if (rc < 0) part_done(in, NULL, "the reply could not be queued");
 }
@@ -157,7 +182,7 @@ static void on_deferred(long status, json_t *body, const char *err, void *data) 
 }
 
 int discord_interaction_defer(struct discord_interactions *ix, const char *app_id, const char *id, const char *token,
-                              const char *channel) {
+                              const char *channel, int component) {
     sweep(ix, 0);
     if (dict_get(ix->by_id, id)) return -1;         /* seen already */
     struct interaction *in = xcalloc(1, sizeof(*in));
@@ -168,20 +193,24 @@ int discord_interaction_defer(struct discord_interactions *ix, const char *app_i
     in->app_id = xstrdup(app_id);
     in->channel = xstrdup(channel);
     in->created = uv_now(ix->loop);
+    in->original_used = component;    /* a button's message stays as it is */
     dict_set(ix->by_id, id, in);
-    if (discord_rest_interaction_callback(ix->rest, id, token, INTERACTION_CALLBACK_DEFERRED, on_deferred, in) < 0)
+    int type = component ? INTERACTION_CALLBACK_DEFERRED_UPDATE : INTERACTION_CALLBACK_DEFERRED;
+    if (discord_rest_interaction_callback(ix->rest, id, token, type, on_deferred, in) < 0)
         in->acked = -1;
     return 0;
 }
 
 /* Queue one part of a reply. Returns 0 or -1. */
-static int queue_part(struct interaction *in, const char *text, size_t len, platform_sent_fn *cb, void *data) {
+static int queue_part(struct interaction *in, const char *text, size_t len, const json_t *rich, platform_sent_fn *cb,
+                      void *data) {
     struct part *p = xcalloc(1, sizeof(*p));
     if (!p) return -1;
     p->text = xstrndup(text, len);
     p->len = len;
     p->cb = cb;
     p->data = data;
+    p->rich = rich ? json_deep_copy(rich) : NULL;
     if (in->tail) in->tail->next = p;
     else in->head = p;
     in->tail = p;
@@ -224,23 +253,23 @@ int discord_interaction_known(struct discord_interactions *ix, const char *id) {
 }
 
 int discord_interaction_send(struct discord_interactions *ix, const char *reply_to, const char *text,
-                             platform_sent_fn *cb, void *data) {
+                             const json_t *rich, platform_sent_fn *cb, void *data) {
     struct interaction *in = ix && reply_to ? dict_get(ix->by_id, reply_to) : NULL;
     if (!in) return 0;
     size_t len = strlen(text), off = 0;
-    if (len == 0) {
+    if (len == 0 && !rich) {
         if (cb) cb(NULL, "an empty reply cannot be sent to Discord", data);
         return 1;
     }
-    while (off < len) {
+    do {
         size_t n = utf8_prefix(text + off, len - off, DISCORD_MAX_CONTENT_CP);
         int last = off + n >= len;
-        if (queue_part(in, text + off, n, last ? cb : NULL, last ? data : NULL) < 0) {
+        if (queue_part(in, text + off, n, last ? rich : NULL, last ? cb : NULL, last ? data : NULL) < 0) {
             if (cb) cb(NULL, "out of memory", data);
             break;
         }
         off += n;
-    }
+    } while (off < len);
     pump(in);
     return 1;
 }

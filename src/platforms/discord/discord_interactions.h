@@ -13,6 +13,7 @@
 #include "core/platform.h"
 
 #define INTERACTION_CALLBACK_DEFERRED 5
+#define INTERACTION_CALLBACK_DEFERRED_UPDATE 6   /* a button press: no new message, none edited */
 #define INTERACTION_TOKEN_MS 900000.0     /* 15 minutes */
 #define INTERACTION_EDIT_MS 1000.0        /* a streamed answer: one edit per second at most */
 
@@ -22,9 +23,12 @@ struct discord_interactions;
 struct discord_interactions *discord_interactions_new(uv_loop_t *loop, struct discord_rest *rest, double time_scale);
 /* Forget every interaction (call after discord_rest_free: no REST callback comes). */
 void discord_interactions_free(struct discord_interactions *ix);
-/* Remember interaction ID of APP_ID in CHANNEL and defer it now. Returns 0 or -1. */
+/* Remember interaction ID of APP_ID in CHANNEL and defer it now: a slash
+ * command with "thinking..." (its first reply takes that place), a button
+ * press (COMPONENT) silently (its replies are new follow-ups, so the
+ * message with the buttons stays). Returns 0 or -1. */
 int discord_interaction_defer(struct discord_interactions *ix, const char *app_id, const char *id, const char *token,
-                              const char *channel);
+                              const char *channel, int component);
 /* A piece of the answer to REPLY_TO still being written. Returns 1 when
  * REPLY_TO is an interaction: its deferred response (@original) shows the
  * text so far, edited at most once per INTERACTION_EDIT_MS; the final reply
@@ -32,8 +36,9 @@ int discord_interaction_defer(struct discord_interactions *ix, const char *app_i
 int discord_interaction_delta(struct discord_interactions *ix, const char *reply_to, const char *text, size_t len);
 /* Is ID an interaction we answer? */
 int discord_interaction_known(struct discord_interactions *ix, const char *id);
-/* A reply to REPLY_TO. Returns 1 when REPLY_TO is an interaction (the reply
- * goes out as a follow-up; CB is called once), else 0. */
+/* A reply to REPLY_TO, with RICH (core/rich.h) or NULL. Returns 1 when
+ * REPLY_TO is an interaction (the reply goes out as a follow-up, ephemeral
+ * when RICH asks; CB is called once), else 0. */
 int discord_interaction_send(struct discord_interactions *ix, const char *reply_to, const char *text,
-                             platform_sent_fn *cb, void *data);
+                             const json_t *rich, platform_sent_fn *cb, void *data);
 #endif

@@ -434,8 +434,25 @@ static char *message_body(const char *text, size_t len, const char *reply_to) {
 
 int discord_rest_send(struct discord_rest *r, const char *channel, const char *text, const char *reply_to,
                       discord_sent_fn *cb, void *data) {
+    return discord_rest_send_rich(r, channel, text, reply_to, NULL, cb, data);
+}
+
+/* A post that carries EXTRA (embeds, components) beside its text: plugin
+ * replies may mention users (msg.author:mention()). */
+static char *rich_body(const char *text, size_t len, const char *reply_to, const json_t *extra) {
+    json_t *o = message_json(text, len, reply_to);
+    json_object_update(o, (json_t *)extra);
+    json_object_set_new(o, "allowed_mentions", json_pack("{s:[s]}", "parse", "users"));
+    char *out = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return out;
+}
+
+int discord_rest_send_rich(struct discord_rest *r, const char *channel, const char *text, const char *reply_to,
+                           const json_t *extra, discord_sent_fn *cb, void *data) {
     size_t len = strlen(text);
-    if (len == 0) return -1;
+    int rich = extra && json_object_size(extra) > 0;
+    if (len == 0 && !rich) return -1;
     struct send_state *s = xcalloc(1, sizeof(*s));
     if (!s) return -1;
     s->cb = cb;
@@ -446,13 +463,15 @@ int discord_rest_send(struct discord_rest *r, const char *channel, const char *t
         off += utf8_prefix(text + off, len - off, DISCORD_MAX_CONTENT_CP);
         parts++;
     }
+    if (parts == 0) parts = 1;          /* an embed or buttons with no text */
     s->parts = parts;
     char path[128];
     snprintf(path, sizeof(path), "/channels/%s/messages", channel);
     off = 0;
     for (int i = 0; i < parts; i++) {
         size_t n = utf8_prefix(text + off, len - off, DISCORD_MAX_CONTENT_CP);
-        char *body = message_body(text + off, n, i == 0 ? reply_to : NULL);
+        const char *ref = i == 0 ? reply_to : NULL;
+        char *body = rich && i == parts - 1 ? rich_body(text + off, n, ref, extra) : message_body(text + off, n, ref);
         off += n;
         if (queue_call(r, "POST", path, body, on_part_sent, s) < 0)
             on_part_sent(0, NULL, "the message could not be queued", s);
@@ -512,12 +531,18 @@ int discord_rest_interaction_callback(struct discord_rest *r, const char *id, co
 
 int discord_rest_followup(struct discord_rest *r, const char *application_id, const char *token, int original,
                           const char *text, size_t len, discord_rest_fn *cb, void *data) {
+    return discord_rest_followup_rich(r, application_id, token, original, text, len, NULL, cb, data);
+}
+
+int discord_rest_followup_rich(struct discord_rest *r, const char *application_id, const char *token, int original,
+                               const char *text, size_t len, const json_t *extra, discord_rest_fn *cb, void *data) {
     size_t plen = strlen(application_id) + strlen(token) + 40;
     char *path = xmalloc(plen);
     if (!path) return -1;
     snprintf(path, plen, "/webhooks/%s/%s%s", application_id, token, original ? "/messages/@original" : "");
     size_t n = utf8_prefix(text, len, DISCORD_MAX_CONTENT_CP);
-    int rc = queue_call(r, original ? "PATCH" : "POST", path, message_body(text, n, NULL), cb, data);
+    char *body = extra && json_object_size(extra) ? rich_body(text, n, NULL, extra) : message_body(text, n, NULL);
+    int rc = queue_call(r, original ? "PATCH" : "POST", path, body, cb, data);
     free(path);
     return rc;
 }

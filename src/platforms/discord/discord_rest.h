@@ -44,6 +44,10 @@ int discord_rest_gateway_bot(struct discord_rest *r, discord_rest_fn *cb, void *
  * first part answering REPLY_TO (may be NULL), with no mentions parsed. */
 int discord_rest_send(struct discord_rest *r, const char *channel, const char *text, const char *reply_to,
                       discord_sent_fn *cb, void *data);
+/* The same, the last part carrying EXTRA (Discord message fields such as
+ * "embeds" and "components"; may be NULL); TEXT may then be empty. */
+int discord_rest_send_rich(struct discord_rest *r, const char *channel, const char *text, const char *reply_to,
+                           const json_t *extra, discord_sent_fn *cb, void *data);
 /* Replace a message's text with TEXT[0..len), cut at DISCORD_MAX_CONTENT_CP code points. */
 int discord_rest_edit(struct discord_rest *r, const char *channel, const char *message, const char *text, size_t len,
                       discord_rest_fn *cb, void *data);
@@ -64,6 +68,9 @@ int discord_rest_interaction_callback(struct discord_rest *r, const char *id, co
  * post a new message; TEXT is cut at DISCORD_MAX_CONTENT_CP code points. */
 int discord_rest_followup(struct discord_rest *r, const char *application_id, const char *token, int original,
                           const char *text, size_t len, discord_rest_fn *cb, void *data);
+/* The same carrying EXTRA (embeds, components, flags; may be NULL). */
+int discord_rest_followup_rich(struct discord_rest *r, const char *application_id, const char *token, int original,
+                               const char *text, size_t len, const json_t *extra, discord_rest_fn *cb, void *data);
 /* 429s the limiter has seen, for tests and metrics. */
 long discord_rest_429_count(const struct discord_rest *r);
 /* Requests queued or running. */

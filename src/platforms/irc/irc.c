@@ -704,6 +704,12 @@ static void *irc_create(struct platform *p, const struct config_block *b) {
     return irc;
 }
 
+/* platform_ops.mention: the nick, which IRC clients highlight. */
+static char *irc_mention(struct platform *p, const char *user_id, const char *user_name) {
+    (void)p, (void)user_id;
+    return xstrdup(user_name);
+}
+
 const struct platform_ops irc_platform = {
     .name = "irc",
     .config_kind = "irc",
@@ -713,4 +719,5 @@ const struct platform_ops irc_platform = {
     .typing = irc_typing,
     .stop = irc_stop,
     .connections = irc_connections,
+    .mention = irc_mention,
 };

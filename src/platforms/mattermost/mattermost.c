@@ -355,6 +355,15 @@ static void *mattermost_create(struct platform *p, const struct config_block *b)
     return mm;
 }
 
+/* platform_ops.mention: "@username" (the sender_name Mattermost gives). */
+static char *mattermost_mention(struct platform *p, const char *user_id, const char *user_name) {
+    (void)p, (void)user_id;
+    size_t n = strlen(user_name) + 2;
+    char *out = xmalloc(n);
+    snprintf(out, n, "@%s", user_name);
+    return out;
+}
+
 const struct platform_ops mattermost_platform = {
     .name = "mattermost",
     .config_kind = "mattermost",
@@ -367,4 +376,5 @@ const struct platform_ops mattermost_platform = {
     .stream_delta = mattermost_stream_delta_op,
     .stop = mattermost_stop,
     .connections = mattermost_connections,
+    .mention = mattermost_mention,
 };

@@ -376,6 +376,15 @@ static void *onebot_create(struct platform *p, const struct config_block *b) {
     return ob;
 }
 
+/* platform_ops.mention: a CQ at code; the reply turns it into an at segment. */
+static char *onebot_mention(struct platform *p, const char *user_id, const char *user_name) {
+    (void)p, (void)user_name;
+    size_t n = strlen(user_id) + 16;
+    char *out = xmalloc(n);
+    snprintf(out, n, "[CQ:at,qq=%s]", user_id);
+    return out;
+}
+
 const struct platform_ops onebot_platform = {
     .name = "onebot",
     .config_kind = "onebot",
@@ -385,4 +394,5 @@ const struct platform_ops onebot_platform = {
     .typing = onebot_typing,
     .stop = onebot_stop,
     .connections = onebot_connections,
+    .mention = onebot_mention,
 };

@@ -277,9 +277,33 @@ void onebot_parsed_free(struct onebot_parsed *p) {
     memset(p, 0, sizeof(*p));
 }
 
+/* Length of an at code of a QQ number at P ("[CQ:at,qq=123]"), or 0:
+ * what mention() writes; "qq=all" stays text, so no reply pings everyone. */
+static size_t at_code(const char *p, const char **qq, size_t *qqlen) {
+    if (strncmp(p, "[CQ:at,qq=", 10)) return 0;
+    size_t n = 10;
+    while (p[n] >= '0' && p[n] <= '9') n++;
+    if (n == 10 || n > 30 || p[n] != ']') return 0;
+    *qq = p + 10;
+    *qqlen = n - 10;
+    return n + 1;
+}
+
 json_t *onebot_segments_reply(const char *text, const char *reply_to) {
     json_t *segs = json_array();
     if (reply_to && *reply_to) json_array_append_new(segs, json_pack("{s:s, s:{s:s}}", "type", "reply", "data", "id", reply_to));
-    json_array_append_new(segs, json_pack("{s:s, s:{s:s}}", "type", "text", "data", "text", text));
+    const char *start = text;
+    for (const char *p = text; *p; p++) {
+        const char *qq;
+        size_t qqlen, n = *p == '[' ? at_code(p, &qq, &qqlen) : 0;
+        if (!n) continue;
+        if (p > start)
+            json_array_append_new(segs, json_pack("{s:s, s:{s:s%}}", "type", "text", "data", "text", start, (size_t)(p - start)));
+        json_array_append_new(segs, json_pack("{s:s, s:{s:s%}}", "type", "at", "data", "qq", qq, qqlen));
+        start = p + n;
+        p += n - 1;
+    }
+    if (*start || json_array_size(segs) == 0 || (json_array_size(segs) == 1 && reply_to && *reply_to))
+        json_array_append_new(segs, json_pack("{s:s, s:{s:s}}", "type", "text", "data", "text", start));
     return segs;
 }

@@ -38,6 +38,7 @@ char *onebot_cq_build(json_t *segments);
  * MESSAGE is neither. Free OUT with onebot_parsed_free. */
 int onebot_segments_read(json_t *message, const char *self_id, struct onebot_parsed *out);
 void onebot_parsed_free(struct onebot_parsed *p);
-/* The segments of a reply: a reply segment when REPLY_TO, then TEXT. */
+/* The segments of a reply: a reply segment when REPLY_TO, then TEXT, whose
+ * "[CQ:at,qq=N]" codes (mention()'s) become at segments; the rest is text. */
 json_t *onebot_segments_reply(const char *text, const char *reply_to);
 #endif

@@ -21,6 +21,8 @@
 #include "platforms/slack/slack.h"
 #include "platforms/slack/slack_socket.h"
 #include "platforms/slack/slack_text.h"
+#include "platforms/slack/slack_rich.h"
+#include "core/rich.h"
 #include "platforms/slack/slack_web.h"
 
 #define REMEMBER 4096              /* events, threads and response URLs kept in memory */
@@ -303,6 +305,46 @@ static void on_response(json_t *body, const char *err, void *data) {
     free(c);
 }
 
+/* Blocks for TEXT and RICH in BODY, and its text the readable fallback
+ * (notifications, screen readers) Slack asks for beside blocks. */
+static void rich_fields(json_t *body, const char *text, const json_t *rich) {
+    char *plain = rich_plain(text, rich);
+    char *esc = slack_rich_mrkdwn(plain);
+    size_t k = slack_text_split(esc, strlen(esc), SLACK_MAX_TEXT_CP);
+    json_object_set_new(body, "text", json_stringn(esc, k));
+    json_object_set_new(body, "blocks", slack_rich_blocks(text, rich));
+    free(esc);
+    free(plain);
+}
+
+/* A rich reply: one chat.postMessage with blocks (Slack has no ephemeral
+ * post without a user to show it to: outside a slash command or a button
+ * press it is public). */
+static int post_rich(struct slack *sl, const struct outgoing *out, const char *thread, platform_sent_fn *cb, void *data) {
+    json_t *args = json_pack("{s:s}", "channel", out->channel);
+    rich_fields(args, out->text, out->rich);
+    if (thread) json_object_set_new(args, "thread_ts", json_string(thread));
+    struct send_ctx *c = xcalloc(1, sizeof(*c));
+    c->cb = cb;
+    c->data = data;
+    c->left = 1;
+    if (slack_web_call(sl->web, "chat.postMessage", args, out->channel, on_part, c) < 0) {
+        free(c);
+        if (cb) cb(NULL, "the reply could not be queued", data);
+    }
+    return 0;
+}
+
+/* platform_ops.mention: <@U123> (it pings in rich replies; plain replies
+ * are escaped and show it as text). */
+static char *slack_mention(struct platform *p, const char *user_id, const char *user_name) {
+    (void)p, (void)user_name;
+    size_t n = strlen(user_id) + 4;
+    char *out = xmalloc(n);
+    snprintf(out, n, "<@%s>", user_id);
+    return out;
+}
+
 /* platform_ops.send: a slash command's or action's answer goes to its
  * response_url; a streamed reply ends with an update; else a post. */
 static int slack_send(struct platform *p, const struct outgoing *out, platform_sent_fn *cb, void *data) {
@@ -315,7 +357,10 @@ static int slack_send(struct platform *p, const struct outgoing *out, platform_s
     if (url) {
         char *esc = slack_text_escape(out->text, strlen(out->text));
         size_t k = slack_text_split(esc, strlen(esc), SLACK_MAX_TEXT_CP);
-        json_t *body = json_pack("{s:s, s:s%}", "response_type", "in_channel", "text", esc, k);
+        int ephemeral = json_is_true(json_object_get(out->rich, "ephemeral"));
+        json_t *body = json_pack("{s:s, s:s%}", "response_type", ephemeral ? "ephemeral" : "in_channel", "text", esc, k);
+        if (!strncmp(out->reply_to, "button:", 7)) json_object_set_new(body, "replace_original", json_false());
+        if (rich_has_content(out->rich)) rich_fields(body, out->text, out->rich);
         struct send_ctx *c = xcalloc(1, sizeof(*c));
         c->cb = cb;
         c->data = data;
@@ -331,6 +376,8 @@ static int slack_send(struct platform *p, const struct outgoing *out, platform_s
         free(esc);
         return 0;
     }
+    const char *thread = thread_of(sl, out->channel, out->reply_to);
+    if (rich_has_content(out->rich)) return post_rich(sl, out, thread, cb, data);
     char key[256];
     dict_key2(key, sizeof(key), out->channel, out->reply_to ? out->reply_to : "");
     struct stream *st = dict_get(sl->streams, key);
@@ -346,7 +393,6 @@ static int slack_send(struct platform *p, const struct outgoing *out, platform_s
         stream_flush(st);
         return 0;
     }
-    const char *thread = thread_of(sl, out->channel, out->reply_to);
     if (post_text(sl, out->channel, thread, out->text, strlen(out->text), 0, cb, data) < 0 && cb)
         cb(NULL, "an empty reply cannot be sent to Slack", data);
     return 0;
@@ -584,7 +630,7 @@ static char *command_text(struct slack *sl, const char *command, const char *tex
 /* A slash command or a button press (already acked): a direct message
  * whose answer goes to its response_url. */
 static void on_command(struct slack *sl, const char *kind, const char *channel, const char *user, const char *name,
-                       const char *trigger, const char *url, char *text) {
+                       const char *trigger, const char *url, char *text, const char *message_ts) {
     if (!channel || !user || !url || !trigger || !*text) {
         log_warn("slack: a %s without channel, user, trigger_id or response_url; skipped", kind);
         free(text);
@@ -603,6 +649,10 @@ static void on_command(struct slack *sl, const char *kind, const char *channel, 
     m.author.name = (char *)(name ? name : user);
     m.direct = 1;
     m.received_at = server_now();
+    if (!strcmp(kind, "button")) {      /* a press of a button of ours: an event for skills */
+        m.event = "button";
+        m.reply_to = (char *)message_ts;
+    }
     receive(sl, &m, NULL);
     free(text);
 }
@@ -622,7 +672,7 @@ static void on_envelope(const char *type, json_t *payload, json_t *envelope, voi
         }
         on_command(sl, "slash", str_of(payload, "channel_id"), str_of(payload, "user_id"), str_of(payload, "user_name"),
                    str_of(payload, "trigger_id"), str_of(payload, "response_url"),
-                   command_text(sl, command, text ? text : ""));
+                   command_text(sl, command, text ? text : ""), NULL);
     } else if (!strcmp(type, "interactive")) {
         const char *itype = str_of(payload, "type");
         json_t *action = json_array_get(json_object_get(payload, "actions"), 0);
@@ -632,8 +682,17 @@ static void on_envelope(const char *type, json_t *payload, json_t *envelope, voi
         json_t *userobj = json_object_get(payload, "user");
         const char *channel = str_of(json_object_get(payload, "channel"), "id");
         if (!channel) channel = str_of(json_object_get(payload, "container"), "channel_id");
+        const char *block = str_of(action, "block_id");
+        const char *ts = str_of(json_object_get(payload, "container"), "message_ts");
+        if (block && !strncmp(block, SLACK_BLOCK_PREFIX, strlen(SLACK_BLOCK_PREFIX))) {
+            const char *id = str_of(action, "action_id");
+            if (!id || !strncmp(id, "link:", 5)) return;   /* a link button: Slack opened it */
+            on_command(sl, "button", channel, str_of(userobj, "id"), str_of(userobj, "username"),
+                       str_of(payload, "trigger_id"), str_of(payload, "response_url"), xstrdup(id), ts);
+            return;
+        }
         on_command(sl, "action", channel, str_of(userobj, "id"), str_of(userobj, "username"),
-                   str_of(payload, "trigger_id"), str_of(payload, "response_url"), xstrdup(value ? value : ""));
+                   str_of(payload, "trigger_id"), str_of(payload, "response_url"), xstrdup(value ? value : ""), NULL);
     } else {
         log_debug("slack: an envelope of type %s; nothing to do", type);
     }
@@ -800,4 +859,6 @@ const struct platform_ops slack_platform = {
     .stream_delta = slack_stream_delta,
     .stop = slack_stop,
     .connections = slack_connections,
+    .mention = slack_mention,
+    .rich = 1,
 };

@@ -20,6 +20,7 @@
 #include "platforms/telegram/telegram_poll.h"
 #include "platforms/telegram/telegram_queue.h"
 #include "platforms/telegram/telegram_send.h"
+#include "core/rich.h"
 #include "platforms/telegram/telegram_stream.h"
 #include "platforms/telegram/telegram_webhook.h"
 
@@ -78,8 +79,8 @@ static void read_config(struct telegram *tg, const struct config_block *b) {
     tg->poll_timeout = config_int(b, "poll_timeout", 50);
     json_t *allowed = json_object_get(b->value, "allowed_updates");
     tg->allowed = json_is_array(allowed) ? json_deep_copy(allowed)
-                                         : json_pack("[s,s,s,s]", "message", "edited_message", "channel_post",
-                                                     "message_reaction");
+                                         : json_pack("[s,s,s,s,s]", "message", "edited_message", "channel_post",
+                                                     "message_reaction", "callback_query");
     tg->addressed_only = !strcmp(config_str(b, "messages", "all"), "addressed");
     tg->markdown = !strcmp(config_str(b, "format", "plain"), "markdown");
     tg->rate = num_of(b, "rate", 30);
@@ -410,6 +411,47 @@ static int on_reaction(struct telegram *tg, long long uid, json_t *r) {
     return 0;
 }
 
+/* A callback query answered; a failure only leaves the button's spinner on. */
+static void on_callback_answered(const struct telegram_result *r, void *data) {
+    (void)data;
+    if (!r->ok) log_debug("telegram: answerCallbackQuery failed: %s", r->description ? r->description : "unknown");
+}
+
+/* A press of an inline button of ours (callback_query): answered at once so
+ * the spinner stops, then a "button" event whose text is the button's
+ * callback_data and whose reply_to is the message the button is on. */
+static int on_callback(struct telegram *tg, long long uid, json_t *q) {
+    char channel[96], chat[48], id[32], author_id[32], name[256];
+    json_t *msg = json_object_get(q, "message"), *from = json_object_get(q, "from");
+    const char *qid = str_of(q, "id"), *button = str_of(q, "data");
+    json_t *mid = json_object_get(msg, "message_id"), *fromid = json_object_get(from, "id");
+    if (!qid || !button || !*button || !json_is_integer(mid) || !json_is_integer(fromid) ||
+        channel_of(msg, channel, sizeof(channel), chat, sizeof(chat)) < 0) {
+        log_warn("telegram: update %lld is a callback query without data, message or sender; skipped", uid);
+        return 0;
+    }
+    if (tg->self->host->stopping()) return -1;
+    telegram_queue_push(tg->queue, chat, "answerCallbackQuery", json_pack("{s:s}", "callback_query_id", qid),
+                        on_callback_answered, NULL);
+    snprintf(id, sizeof(id), "%lld", (long long)json_integer_value(mid));
+    snprintf(author_id, sizeof(author_id), "%lld", (long long)json_integer_value(fromid));
+    display_name(from, name, sizeof(name));
+    struct chat_message m;
+    memset(&m, 0, sizeof(m));
+    m.platform = "telegram";
+    m.channel = channel;
+    m.id = id;
+    m.reply_to = id;
+    m.text = (char *)button;
+    m.event = "button";
+    m.author.id = author_id;
+    m.author.name = name;
+    m.direct = 1;
+    m.received_at = server_now();
+    if (platform_receive(tg->self, &m) < 0) log_info("telegram: the queue of %s is full; a button press is dropped", channel);
+    return 0;
+}
+
 /* One update, from polling or the webhook. Returns 0 when taken, -1 when it
  * must come again (the process is stopping). */
 static int handle_update(struct telegram *tg, json_t *u) {
@@ -423,6 +465,7 @@ static int handle_update(struct telegram *tg, json_t *u) {
     if ((v = json_object_get(u, "edited_message")) || (v = json_object_get(u, "edited_channel_post")))
         return on_message(tg, uid, v, "edit");
     if ((v = json_object_get(u, "message_reaction"))) return on_reaction(tg, uid, v);
+    if ((v = json_object_get(u, "callback_query"))) return on_callback(tg, uid, v);
     const char *key = NULL;
     json_object_foreach(u, key, v) if (strcmp(key, "update_id")) break;
     log_warn("telegram: update %lld of a kind not handled (%s); skipped", uid, key ? key : "empty");
@@ -616,6 +659,41 @@ static int telegram_start(struct platform *p) {
 
 /* ---- replies ----------------------------------------------------------- */
 
+/* Rows of buttons as an inline keyboard, or NULL when an id is longer than
+ * the 64 bytes callback_data holds (the buttons are then text). */
+static json_t *inline_keyboard(const json_t *rows) {
+    json_t *kb = json_array(), *row, *b;
+    size_t r, i;
+    json_array_foreach(rows, r, row) {
+        json_t *line = json_array();
+        json_array_append_new(kb, line);
+        json_array_foreach(row, i, b) {
+            const char *id = json_string_value(json_object_get(b, "id"));
+            if (id && strlen(id) > 64) {
+                json_decref(kb);
+                return NULL;
+            }
+            json_array_append_new(line, json_pack("{s:O, s:O}", "text", json_object_get(b, "label"),
+                                                  id ? "callback_data" : "url", json_object_get(b, id ? "id" : "url")));
+        }
+    }
+    return json_pack("{s:o}", "inline_keyboard", kb);
+}
+
+/* A rich reply: the embed as lines of text, the buttons as an inline
+ * keyboard under it (Telegram has no ephemeral messages). */
+static int send_rich(struct telegram *tg, const struct outgoing *out, platform_sent_fn *cb, void *data) {
+    json_t *markup = json_object_get(out->rich, "buttons") ? inline_keyboard(json_object_get(out->rich, "buttons")) : NULL;
+    json_t *shown = json_deep_copy(out->rich);
+    if (markup) json_object_del(shown, "buttons");
+    char *text = rich_plain(out->text, shown);
+    json_decref(shown);
+    if (telegram_send_markup(&tg->send, out->channel, text, strlen(text), out->reply_to, markup, cb, data) < 0 && cb)
+        cb(NULL, "an empty reply cannot be sent to Telegram", data);
+    free(text);
+    return 0;
+}
+
 /* platform_ops.send: the end of a streamed reply, or new messages. */
 static int telegram_send_op(struct platform *p, const struct outgoing *out, platform_sent_fn *cb, void *data) {
     struct telegram *tg = p->state;
@@ -624,6 +702,7 @@ static int telegram_send_op(struct platform *p, const struct outgoing *out, plat
         return 0;
     }
     typing_stop(tg, out->channel);
+    if (out->rich) return send_rich(tg, out, cb, data);
     if (telegram_stream_final(tg->streams, out->channel, out->reply_to, out->text, cb, data)) return 0;
     if (telegram_send_text(&tg->send, out->channel, out->text, strlen(out->text), out->reply_to, cb, data) < 0 && cb)
         cb(NULL, "an empty reply cannot be sent to Telegram", data);
@@ -716,6 +795,12 @@ static void *telegram_create(struct platform *p, const struct config_block *b) {
     return tg;
 }
 
+/* platform_ops.mention: the display name (a message carries no @username to ping with). */
+static char *telegram_mention(struct platform *p, const char *user_id, const char *user_name) {
+    (void)p, (void)user_id;
+    return xstrdup(user_name);
+}
+
 const struct platform_ops telegram_platform = {
     .name = "telegram",
     .config_kind = "telegram",
@@ -729,4 +814,6 @@ const struct platform_ops telegram_platform = {
     .commands_changed = telegram_commands_changed,
     .stop = telegram_stop,
     .connections = telegram_connections,
+    .mention = telegram_mention,
+    .rich = 1,
 };

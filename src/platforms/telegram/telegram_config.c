@@ -95,7 +95,7 @@ static const struct config_key telegram_keys[] = {
     { "token", CONFIG_STRING, 1, "the bot token from @BotFather, e.g. token = env(\"TELEGRAM_TOKEN\")" },
     { "api_url", CONFIG_STRING, 0, "the Bot API root, default \"https://api.telegram.org\" (a method is <api_url>/bot<token>/<method>)" },
     { "poll_timeout", CONFIG_INT, 0, "getUpdates long-polling timeout in seconds, default 50 (0: short polling)" },
-    { "allowed_updates", CONFIG_ANY, 0, "update types to receive, default {\"message\", \"edited_message\", \"channel_post\", \"message_reaction\"}" },
+    { "allowed_updates", CONFIG_ANY, 0, "update types to receive, default {\"message\", \"edited_message\", \"channel_post\", \"message_reaction\", \"callback_query\"}" },
     { "messages", CONFIG_STRING, 0, "\"all\" (default: hear handlers see every group message the bot gets) or \"addressed\" (only private chats, mentions, replies to the bot and its commands)" },
     { "format", CONFIG_STRING, 0, "\"plain\" (default) or \"markdown\": code, pre and bold from the model's Markdown as MarkdownV2" },
     { "rate", CONFIG_NUMBER, 0, "messages per second for the whole bot, default 30" },

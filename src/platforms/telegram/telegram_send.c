@@ -17,6 +17,7 @@ struct reply {
     char *reply_to;
     char *last_id;
     int plain;                 /* the piece in flight goes as plain text */
+    json_t *markup;            /* reply_markup of the last piece (inline buttons), or NULL */
     platform_sent_fn *cb;
     void *data;
 };
@@ -56,6 +57,7 @@ static int entity_error(const struct telegram_result *r) {
 }
 
 static void send_piece(struct reply *rp);
+static int blank(const char *text, size_t len);
 
 /* Done with RP: report and free. */
 static void reply_finish(struct reply *rp, const char *err) {
@@ -64,6 +66,7 @@ static void reply_finish(struct reply *rp, const char *err) {
     free(rp->text);
     free(rp->reply_to);
     free(rp->last_id);
+    json_decref(rp->markup);
     free(rp);
 }
 
@@ -110,6 +113,8 @@ static void send_piece(struct reply *rp) {
         json_object_set_new(p, "reply_parameters", json_pack("{s:I, s:b}", "message_id",
                             (json_int_t)strtoll(rp->reply_to, NULL, 10), "allow_sending_without_reply", 1));
     }
+    size_t next = rp->pos + rp->piece;
+    if (rp->markup && blank(rp->text + next, rp->len - next)) json_object_set(p, "reply_markup", rp->markup);
     if (telegram_queue_push(rp->s->queue, chat, "sendMessage", p, on_piece, rp) < 0)
         reply_finish(rp, "the message could not be queued");
 }
@@ -123,13 +128,22 @@ static int blank(const char *text, size_t len) {
 
 int telegram_send_text(struct telegram_send *s, const char *channel, const char *text, size_t len, const char *reply_to,
                        platform_sent_fn *cb, void *data) {
-    if (!s || !s->queue || blank(text, len)) return -1;
+    return telegram_send_markup(s, channel, text, len, reply_to, NULL, cb, data);
+}
+
+int telegram_send_markup(struct telegram_send *s, const char *channel, const char *text, size_t len, const char *reply_to,
+                         json_t *markup, platform_sent_fn *cb, void *data) {
+    if (!s || !s->queue || blank(text, len)) {
+        json_decref(markup);
+        return -1;
+    }
     struct reply *rp = xcalloc(1, sizeof(*rp));
     rp->s = s;
     rp->channel = xstrdup(channel);
     rp->text = xstrndup(text, len);
     rp->len = len;
     rp->reply_to = reply_to && *reply_to ? xstrdup(reply_to) : NULL;
+    rp->markup = markup;
     rp->cb = cb;
     rp->data = data;
     send_piece(rp);

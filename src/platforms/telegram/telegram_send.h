@@ -25,6 +25,10 @@ long telegram_channel_split(const char *channel, char *chat, size_t chatlen);
  * (nothing to send; CB not called). */
 int telegram_send_text(struct telegram_send *s, const char *channel, const char *text, size_t len, const char *reply_to,
                        platform_sent_fn *cb, void *data);
+/* The same, the last piece carrying MARKUP (a reply_markup such as an
+ * inline keyboard; taken over, may be NULL). */
+int telegram_send_markup(struct telegram_send *s, const char *channel, const char *text, size_t len, const char *reply_to,
+                         json_t *markup, platform_sent_fn *cb, void *data);
 /* Replace message MESSAGE_ID's text with TEXT[0..len) (cut at 4096 units);
  * "not modified" counts as done. CB may be NULL. */
 int telegram_send_edit(struct telegram_send *s, const char *channel, const char *message_id, const char *text,

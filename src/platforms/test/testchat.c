@@ -70,8 +70,20 @@ static int testchat_send(struct platform *p, const struct outgoing *out, platfor
     }
     snprintf(id, sizeof(id), "s%lu", ++counter);
     record("bot", out->channel, out->text, id, "persona", out->persona, out->reply_to);
+    /* A rich reply keeps its embed, buttons and ephemeral flag for the test. */
+    json_t *e = transcript ? json_array_get(transcript, json_array_size(transcript) - 1) : NULL;
+    if (e && out->rich) json_object_update(e, (json_t *)out->rich);
     if (cb) cb(id, NULL, data);
     return 0;
+}
+
+/* platform_ops.mention: "@name", as in the web chat. */
+static char *testchat_mention(struct platform *p, const char *user_id, const char *user_name) {
+    (void)p, (void)user_id;
+    size_t n = strlen(user_name) + 2;
+    char *out = xmalloc(n);
+    snprintf(out, n, "@%s", user_name);
+    return out;
 }
 
 /* Typing is recorded so tests can see a skill signalled it. */
@@ -130,4 +142,6 @@ const struct platform_ops testchat_platform = {
     .react = testchat_react,
     .edit = testchat_edit,
     .stream_delta = testchat_stream_delta,
+    .mention = testchat_mention,
+    .rich = 1,
 };

@@ -16,6 +16,7 @@
 #include <libwebsockets.h>
 #include "core/message.h"
 #include "core/platform.h"
+#include "core/rich.h"
 #include "core/server.h"
 #include "io/web.h"
 #include "io/ws_queue.h"
@@ -32,6 +33,7 @@
 #define MAX_QUEUED_BYTES (4u << 20)
 #define MAX_HELD_FRAMES 32              /* frames kept while the identity key loads */
 #define USER_HEX 24                     /* an identity: "u" and 24 hex digits */
+#define ASKED_IDS 16
 
 struct webchat;
 
@@ -44,6 +46,8 @@ struct ws_conn {
     int nchannels;
     char *stream_ids[16];              /* messages whose replies this socket streams */
     int nstream;
+    char *asked[ASKED_IDS];            /* the ids of its last messages and presses (ephemeral replies) */
+    int nasked;
     char user[USER_HEX + 2];           /* the identity after hello, "" for a guest */
     int said_hello;                    /* 1: waiting for the key, 2: done */
     char *hello_token;                 /* the token sent with hello, until checked */
@@ -137,10 +141,46 @@ static void announce(struct ws_conn *c, const char *channel, const char *event, 
     platform_receive(c->wc->self, &m);
 }
 
+/* Remember that C sent message ID, so an ephemeral answer finds it. */
+static void conn_asked(struct ws_conn *c, const char *id) {
+    if (c->nasked == ASKED_IDS) {
+        free(c->asked[0]);
+        memmove(c->asked, c->asked + 1, sizeof(char *) * (ASKED_IDS - 1));
+        c->nasked--;
+    }
+    c->asked[c->nasked++] = xstrdup(id);
+}
+
+static int conn_did_ask(const struct ws_conn *c, const char *id) {
+    for (int i = 0; id && i < c->nasked; i++)
+        if (!strcmp(c->asked[i], id)) return 1;
+    return 0;
+}
+
+/* A checked "button" frame: a press of a card's button, as a "button"
+ * event whose text is the button's id and reply_to the card's message. */
+static void take_button(struct ws_conn *c, const struct webchat_frame *f) {
+    conn_join(c, f->channel);
+    conn_asked(c, f->id);
+    if (c->wc->self->host->stopping()) return;
+    char author[WEBCHAT_MAX_ID_BYTES + 40];
+    if (c->user[0]) snprintf(author, sizeof(author), "%s", c->user);
+    else snprintf(author, sizeof(author), "guest:%s:%s", c->session, f->user_id);
+    struct chat_message m = {
+        .platform = "webchat", .channel = (char *)f->channel, .id = (char *)f->id, .text = (char *)f->button,
+        .event = "button", .reply_to = (char *)f->message,
+        .author = { .id = author, .name = (char *)(f->user_name && *f->user_name ? f->user_name : "guest"), .guest = !c->user[0] },
+        .direct = 1, .received_at = server_now(), .connection = c->session
+    };
+    if (platform_receive(c->wc->self, &m) < 0)
+        send_notice(c->wc, f->channel, f->id, "Too many messages are waiting in this channel. Please slow down a little.");
+}
+
 /* A checked "message" frame: hand it to its channel's queue. */
 static void take_message(struct ws_conn *c, const struct webchat_frame *f) {
     const char *id = f->id, *channel = f->channel, *user_name = f->user_name;
     conn_join(c, channel);
+    conn_asked(c, id);
     if (f->stream && c->nstream < 16) c->stream_ids[c->nstream++] = xstrdup(id);
     if (c->wc->self->host->stopping()) {
         send_notice(c->wc, channel, id, "I'm restarting right now. Please send that again in a moment.");
@@ -275,6 +315,8 @@ static void take_frame(struct ws_conn *c, const char *data, size_t len) {
         send_error(c, f.error, f.reply_to);
     } else if (f.type == WEBCHAT_FRAME_MESSAGE) {
         take_message(c, &f);
+    } else if (f.type == WEBCHAT_FRAME_BUTTON) {
+        take_button(c, &f);
     } else if (!conn_in_channel(c, f.channel)) {
         conn_join(c, f.channel);
         announce(c, f.channel, "join", f.user_id, f.user_name);
@@ -327,6 +369,7 @@ static void webchat_closed(void *conn) {
     ws_queue_closed(&c->out);
     for (int i = 0; i < c->nchannels; i++) free(c->channels[i]);
     for (int i = 0; i < c->nstream; i++) free(c->stream_ids[i]);
+    for (int i = 0; i < c->nasked; i++) free(c->asked[i]);
     for (int i = 0; i < c->nheld; i++) free(c->held[i]);
     free(c->hello_token);
     webchat_rx_reset(&c->rx);
@@ -360,25 +403,52 @@ static void webchat_stream_delta(struct platform *p, const char *channel, const 
     free(s);
 }
 
-/* platform_ops.send: one "message" frame to every socket on the channel. */
+/* platform_ops.send: one "message" frame to every socket on the channel,
+ * with its id (a card's buttons name it) and the card of a rich reply; an
+ * ephemeral reply goes only to the socket that sent the message (or press)
+ * it answers. */
 static int webchat_send(struct platform *p, const struct outgoing *out, platform_sent_fn *cb, void *data) {
     struct webchat *wc = p->state;
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:o}", "type", "message", "channel", out->channel,
+    char id[32];
+    snprintf(id, sizeof(id), "w%lu", ++wc->sent_counter);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "type", "message", "id", id, "channel", out->channel,
                           "persona", out->persona ? out->persona : "", "text", out->text,
                           "reply_to", out->reply_to ? json_string(out->reply_to) : json_null());
     if (!o) {
         if (cb) cb(NULL, "the reply could not be encoded", data);
         return 0;
     }
+    int ephemeral = json_is_true(json_object_get(out->rich, "ephemeral"));
+    if (rich_has_content(out->rich)) {
+        json_t *card = json_object();
+        if (json_object_get(out->rich, "embed")) json_object_set(card, "embed", json_object_get(out->rich, "embed"));
+        if (json_object_get(out->rich, "buttons")) json_object_set(card, "buttons", json_object_get(out->rich, "buttons"));
+        json_object_set_new(o, "card", card);
+    }
+    if (ephemeral) json_object_set_new(o, "ephemeral", json_true());
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
-    broadcast(wc, out->channel, text);
+    int to_one = 0;
+    if (ephemeral)
+        for (struct ws_conn *c = wc->conns; c; c = c->next)
+            if (conn_in_channel(c, out->channel) && conn_did_ask(c, out->reply_to)) {
+                conn_send(c, text, strlen(text));
+                to_one = 1;
+            }
+    if (!to_one) broadcast(wc, out->channel, text);
     free(text);
     for (struct ws_conn *c = wc->conns; c; c = c->next) conn_streams(c, out->reply_to, 1);
-    char id[32];
-    snprintf(id, sizeof(id), "w%lu", ++wc->sent_counter);
     if (cb) cb(id, NULL, data);
     return 0;
+}
+
+/* platform_ops.mention: "@name". */
+static char *webchat_mention(struct platform *p, const char *user_id, const char *user_name) {
+    (void)p, (void)user_id;
+    size_t n = strlen(user_name) + 2;
+    char *out = xmalloc(n);
+    snprintf(out, n, "@%s", user_name);
+    return out;
 }
 
 static int webchat_typing(struct platform *p, const char *channel) {
@@ -431,4 +501,6 @@ const struct platform_ops webchat_platform = {
     .stream_delta = webchat_stream_delta,
     .stop = webchat_stop,
     .connections = webchat_connections,
+    .mention = webchat_mention,
+    .rich = 1,
 };

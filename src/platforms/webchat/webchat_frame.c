@@ -110,6 +110,31 @@ static void check_hello(struct webchat_frame *f) {
     f->token = json_is_string(t) && *json_string_value(t) ? json_string_value(t) : NULL;
 }
 
+/* A "button" frame: a message's fields, with the button's id instead of text. */
+static void check_button(struct webchat_frame *f) {
+    json_t *o = f->root;
+    const char *id = get_string(o, "id");
+    const char *channel = get_string(o, "channel");
+    const char *button = get_string(o, "button");
+    const char *message = get_string(o, "message");
+    json_t *user = json_object_get(o, "user");
+    const char *user_id = json_is_object(user) ? get_string(user, "id") : NULL;
+    if (id && (!*id || strlen(id) > WEBCHAT_MAX_ID_BYTES)) id = NULL;
+    if (!id || !channel || !*channel || strlen(channel) > WEBCHAT_MAX_CHANNEL_BYTES || !button || !*button ||
+        strlen(button) > 100 || !user_id || !*user_id || strlen(user_id) > WEBCHAT_MAX_ID_BYTES ||
+        (message && strlen(message) > WEBCHAT_MAX_ID_BYTES)) {
+        refuse(f, "missing_field", id);
+        return;
+    }
+    f->type = WEBCHAT_FRAME_BUTTON;
+    f->id = id;
+    f->channel = channel;
+    f->button = button;
+    f->message = message && *message ? message : NULL;
+    f->user_id = user_id;
+    f->user_name = get_string(user, "name");
+}
+
 /* Decode a whole frame: UTF-8, one JSON object, a known type. */
 void webchat_frame_decode(const char *data, size_t len, size_t max_cp, struct webchat_frame *f) {
     memset(f, 0, sizeof(*f));
@@ -133,6 +158,7 @@ void webchat_frame_decode(const char *data, size_t len, size_t max_cp, struct we
     else if (!strcmp(type, "message")) check_message(f, max_cp);
     else if (!strcmp(type, "join")) check_join(f);
     else if (!strcmp(type, "hello")) check_hello(f);
+    else if (!strcmp(type, "button")) check_button(f);
     else refuse(f, "unsupported", get_string(f->root, "id"));
 }
 

@@ -28,7 +28,8 @@ enum webchat_frame_type {
     WEBCHAT_FRAME_BAD = 0,     /* refused: send error with reply_to */
     WEBCHAT_FRAME_MESSAGE,     /* a chat message, every field checked */
     WEBCHAT_FRAME_JOIN,        /* a subscription to channel */
-    WEBCHAT_FRAME_HELLO        /* the browser's identity token, if it has one */
+    WEBCHAT_FRAME_HELLO,       /* the browser's identity token, if it has one */
+    WEBCHAT_FRAME_BUTTON       /* a press of a card's button */
 };
 
 /* One decoded frame. Strings are borrowed from root and live as long as it. */
@@ -44,6 +45,8 @@ struct webchat_frame {
     const char *user_name;     /* as sent, or NULL */
     int stream;                /* MESSAGE: "stream": true */
     const char *token;         /* HELLO: the token as sent (at most 256 bytes), or NULL */
+    const char *button;        /* BUTTON: the button's id, 1..100 bytes */
+    const char *message;       /* BUTTON: the id of the message it is on ("w12"), or NULL */
 };
 
 /* Decode the whole frame DATA (LEN bytes) into F. Texts longer than MAX_CP

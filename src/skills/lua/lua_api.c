@@ -17,6 +17,7 @@
 #include "core/message.h"
 #include "persona/persona.h"
 #include "core/platform.h"
+#include "core/rich.h"
 #include "persona/persona_state.h"
 #include "skills/plugin.h"
 #include "core/runtime.h"
@@ -169,14 +170,75 @@ static struct job *need_job(lua_State *L, struct task *t) {
     return job;
 }
 
-/* core.reply(text) -> message id | nil, err */
+/* The rich part of a reply at IDX (embed, buttons, ephemeral), checked,
+ * or NULL when there is none; a bad one is a Lua error saying what. */
+static json_t *rich_arg(lua_State *L, int idx, size_t text_len) {
+    if (lua_isnoneornil(L, idx)) return NULL;
+    luaL_checktype(L, idx, LUA_TTABLE);
+    json_t *in = lua_json_from(L, idx);
+    char err[256];
+    json_t *rich = in ? rich_check(in, err, sizeof(err)) : NULL;
+    json_decref(in);
+    if (!rich) luaL_error(L, "msg:reply: %s", in ? err : "the reply cannot be read as JSON");
+    if (text_len == 0 && !rich_has_content(rich)) {
+        json_decref(rich);
+        luaL_error(L, "msg:reply: give it text, an embed or buttons");
+    }
+    return rich;
+}
+
+/* core.rich_check(rich, has_text) -> true | nil, err: what msg:reply would refuse. */
+static int core_rich_check(lua_State *L) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    json_t *in = lua_json_from(L, 1);
+    char err[256];
+    json_t *rich = in ? rich_check(in, err, sizeof(err)) : NULL;
+    json_decref(in);
+    if (!rich) {
+        lua_pushnil(L);
+        lua_pushstring(L, in ? err : "the reply cannot be read as JSON");
+        return 2;
+    }
+    int empty = !lua_toboolean(L, 2) && !rich_has_content(rich);
+    json_decref(rich);
+    if (empty) {
+        lua_pushnil(L);
+        lua_pushstring(L, "give it text, an embed or buttons");
+        return 2;
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* core.reply(text [, rich]) -> message id | nil, err */
 static int core_reply(lua_State *L) {
     struct task *t = task_check(L);
     size_t len;
     const char *text = luaL_checklstring(L, 1, &len);
     struct job *job = need_job(L, t);
+    json_t *rich = rich_arg(L, 2, len);
     struct send_op *op = xcalloc(1, sizeof(*op));
-    return finish_send(L, t, op, job_reply(job, text, len, on_sent, op));
+    int rc = job_reply_rich(job, text, len, rich, on_sent, op);
+    json_decref(rich);
+    return finish_send(L, t, op, rc);
+}
+
+/* core.mention(platform, user_id, name) -> the platform's mention of that
+ * user: the one the message's author arrived with, else the adapter's. */
+static int core_mention(lua_State *L) {
+    const char *platform = luaL_checkstring(L, 1);
+    const char *id = luaL_checkstring(L, 2);
+    const char *name = luaL_optstring(L, 3, "");
+    struct job *job = task_job(task_check(L));
+    const struct chat_user *a = job ? &job->msg->author : NULL;
+    if (a && a->mention && a->id && !strcmp(a->id, id) && !strcmp(job->msg->platform, platform)) {
+        lua_pushstring(L, a->mention);
+        return 1;
+    }
+    char *m = platform_mention(platform_find(platform), id, name);
+    lua_pushstring(L, m);
+    free(m);
+    return 1;
 }
 
 /* core.send(platform, channel, text [, persona]) -> message id | nil, err */
@@ -188,14 +250,18 @@ static int core_send(lua_State *L) {
     const char *text = luaL_checklstring(L, 3, &len);
     const char *persona = luaL_optstring(L, 4, NULL);
     struct platform *pf = platform_find(platform);
+    json_t *rich = rich_arg(L, 5, len);
     if (!pf) {
+        json_decref(rich);
         lua_pushnil(L);
         lua_pushfstring(L, "no platform named \"%s\"", platform);
         return 2;
     }
     if (!persona) persona = task_job(t) ? task_job(t)->persona->name : server.rt->personas->fallback->name;
     struct send_op *op = xcalloc(1, sizeof(*op));
-    return finish_send(L, t, op, platform_send_text(pf, channel, text, len, NULL, persona, on_sent, op));
+    int rc = platform_send_rich(pf, channel, text, len, NULL, persona, rich, on_sent, op);
+    json_decref(rich);
+    return finish_send(L, t, op, rc);
 }
 
 static int core_typing(lua_State *L) {
@@ -383,6 +449,10 @@ void lua_api_push_message(lua_State *co, const struct job *job) {
         lua_pushstring(co, m->event);
         lua_setfield(co, -2, "event");
     }
+    if (m->event && !strcmp(m->event, "button")) {
+        lua_pushstring(co, m->text ? m->text : "");
+        lua_setfield(co, -2, "button");
+    }
     if (m->reaction) {
         lua_pushstring(co, m->reaction);
         lua_setfield(co, -2, "reaction");
@@ -439,6 +509,8 @@ void lua_api_push_core(lua_State *L) {
     static const luaL_Reg core[] = {
         { "register", core_register },
         { "reply", core_reply },
+        { "mention", core_mention },
+        { "rich_check", core_rich_check },
         { "send", core_send },
         { "typing", core_typing },
         { "react", core_react },

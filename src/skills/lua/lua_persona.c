@@ -8,6 +8,7 @@
 #include <lauxlib.h>
 #include "conf/config.h"
 #include "core/job.h"
+#include "core/series.h"
 #include "lib/lua_json.h"
 #include "core/message.h"
 #include "lib/metrics.h"
@@ -20,6 +21,8 @@
 #include "persona/sentiment.h"
 #include "core/server.h"
 #include "io/store.h"
+#include "io/store_split.h"
+#include "skills/lua/lua_persona_split.h"
 #include "skills/task.h"
 #include "lib/vclock.h"
 #include "lib/xalloc.h"
@@ -163,7 +166,9 @@ static void on_observed(redisReply *r, const char *err, void *data) {
     struct persona_op *op = data;
     if (!err && r && r->type == REDIS_REPLY_ARRAY && r->elements >= 6 && op->persona[0]) {
         metrics_inc(METRIC_PERSONA_TURNS, op->persona, 1);
-        if (r->elements >= 7 && r->element[6]->integer == 1) metrics_inc(METRIC_PERSONA_SESSIONS, op->persona, 1);
+        int fresh = r->elements >= 7 && r->element[6]->integer == 1;
+        if (fresh) metrics_inc(METRIC_PERSONA_SESSIONS, op->persona, 1);
+        series_turn(op->persona, fresh);
     }
     struct task *t = op->task;
     struct sentiment s = op->s;
@@ -223,7 +228,12 @@ static int core_observe(lua_State *L) {
     snprintf(nturns, sizeof(nturns), "%ld", keep);
     const char *argv[] = { "EVAL", observe_script, "9", mood, rel, eng, seen, active, sessions, hist, summ, facts,
                            v, a, w, now, gap, ttl, m->author.name ? m->author.name : "", entry, who, chan, nturns };
-    if (redis_command(server.redis, on_observed, op, (int)(sizeof(argv) / sizeof(argv[0])), argv, NULL) < 0) {
+    int sent;
+    if (redis_client_cluster(server.redis))   /* the keys span slots: lua_persona_split.c */
+        sent = persona_observe_split(server.redis, argv + 3, argv + 12, on_observed, op);
+    else
+        sent = redis_command(server.redis, on_observed, op, (int)(sizeof(argv) / sizeof(argv[0])), argv, NULL);
+    if (sent < 0) {
         push_observation(L, op->s, NULL, "Redis is not available");   /* the feeling, without memory */
         free(op);
         return 1;
@@ -365,6 +375,17 @@ static int core_forget(lua_State *L) {
     snprintf(seen, sizeof(seen), "%s%s:seen", redis_client_prefix(server.redis), user);
     const char *argv[6] = { "EVAL", store_forget_script(), "1", seen, job->msg->author.id ? job->msg->author.id : "-",
                             redis_client_prefix(server.redis) };
+    if (redis_client_cluster(server.redis)) {   /* the keys span slots: io/store_split.c */
+        struct persona_op *op = xcalloc(1, sizeof(*op));
+        op->task = t;
+        if (store_forget_split(server.redis, seen, argv[4], on_value, op) < 0) {
+            free(op);
+            lua_pushnil(L);
+            lua_pushstring(L, "Redis is not available");
+            return 2;
+        }
+        return task_wait(L, t, op, cancel_op);
+    }
     return call_redis(L, t, 6, argv);
 }
 

@@ -1,0 +1,33 @@
+-- Tests of the poll example: the card, votes by button presses, results.
+test("a poll is a card with a button per answer and one for the results", function(t)
+  local lobby = t.room("lobby")
+  local ann = lobby:user("Ann")
+  t.eq(ann:say("!poll Lunch? | Pizza | Sushi"), { "@Ann asks:" })
+  local card = lobby:last_message()
+  t.eq(card.embed.title, "Lunch?")
+  t.eq(card.embed.footer, "poll 1")
+  t.eq(#card.buttons, 1, "three buttons fit in one row")
+  t.eq(card.buttons[1][1], { label = "Pizza", id = "poll:1:1" })
+  t.eq(card.buttons[1][3], { label = "Results", id = "poll:1:results", style = "secondary" })
+end)
+
+test("votes are counted once per person, and a second press changes the vote", function(t)
+  local lobby = t.room("lobby")
+  local ann, ben = lobby:user("Ann"), lobby:user("Ben")
+  ann:say("!poll Lunch? | Pizza | Sushi")
+  t.eq(ann:press("poll:1:1"), { "You voted for Pizza." })
+  t.eq(lobby:last_message().ephemeral, true, "only Ann is told")
+  t.eq(ann:press("poll:1:1"), { "You already voted for Pizza." })
+  t.eq(ben:press("poll:1:2"), { "You voted for Sushi." })
+  t.eq(ann:press("poll:1:2"), { "You voted for Sushi." })
+  ann:press("poll:1:results")
+  t.eq(lobby:last_message().embed.fields, {
+    { name = "Pizza", value = "0 votes", inline = true }, { name = "Sushi", value = "2 votes", inline = true },
+  })
+end)
+
+test("a poll needs two answers, and an unknown poll is over", function(t)
+  local ann = t.room("lobby"):user("Ann")
+  t.eq(ann:say("!poll Lunch? | Pizza"), { "Usage: !poll <question> | <answer> | <answer> ... (2 to 10 answers)" })
+  t.eq(ann:press("poll:9:1"), { "That poll is over." })
+end)
