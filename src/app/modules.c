@@ -4,6 +4,7 @@
  * Adding a chat platform is a folder under src/platforms/ and one line in
  * `modules` below. */
 #include <stddef.h>
+#include <stdio.h>
 #include "app/modules.h"
 #include "bus/bus.h"
 #include "conf/config.h"
@@ -14,6 +15,7 @@
 #include "core/platform.h"
 #include "core/runtime.h"
 #include "core/server.h"
+#include "io/redis_client.h"
 #include "io/web.h"
 #include "lib/log.h"
 #include "model/budget.h"
@@ -128,12 +130,31 @@ static int host_stopping(void) {
     return server.stopping;
 }
 
+static enum bus_role host_role_now = BUS_ROLE_ALL;
+
+static const char *host_role(void) {
+    return bus_role_name(host_role_now);
+}
+
+static struct redis_client *host_redis_open(long extra_ms, char *err, size_t errlen) {
+    struct redis_options ro;
+    if (!server.redis_url || !server.rt) {
+        snprintf(err, errlen, "Redis is not configured");
+        return NULL;
+    }
+    redis_options_from_json(&ro, server.rt->cfg->redis_opts);
+    ro.timeout_ms += extra_ms;
+    return redis_client_new(server.loop, server.redis_url, &ro, err, errlen);
+}
+
 static struct platform_host host = {
     .lws = host_lws,
     .redis = host_redis,
     .commands = host_commands,
     .fallback_persona = host_fallback_persona,
     .stopping = host_stopping,
+    .role = host_role,
+    .redis_open = host_redis_open,
 };
 
 void modules_register(void) {
@@ -169,6 +190,7 @@ void modules_platforms_start(const struct config *cfg, int test_mode) {
 int modules_role_start(const struct config *cfg, enum bus_role role, char *err, size_t errlen) {
     struct bus_settings s;
     bus_settings_from_config(cfg, &s);
+    host_role_now = role;
     if (role == BUS_ROLE_GATEWAY) {
         modules_platforms_start(cfg, 0);
         return bus_gateway_start(&s, err, errlen);

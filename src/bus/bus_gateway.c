@@ -2,11 +2,16 @@
  * partitions; replies come back on this gateway's egress stream and leave
  * through the adapters.
  *
- * The egress stream is read in the "gateway" group under the gateway's
- * name, so a restarted gateway first re-reads what it had been given but
- * not acknowledged. An entry is acknowledged once the adapter reports the
- * send done: a gateway that dies between the send and the XACK sends that
- * reply again when it comes back (see docs/scaling.md). */
+ * The egress stream is read in the "gateway" group under this process's
+ * id, so several gateways started from one config (Discord's shards shared
+ * between them) split the replies, and after a reconnect a gateway first
+ * re-reads what it had been given but not acknowledged. What a dead
+ * gateway was given and never acknowledged is claimed by a live one once
+ * the dead consumer has been idle longer than a blocking read could last.
+ * An entry is acknowledged once the adapter reports the send done and the
+ * send is recorded; an entry delivered again after a gateway died is sent
+ * only if no record says it went out, and then with the reply's nonce, so
+ * Discord posts it once (see docs/scaling.md). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +37,7 @@ void bus_common_init(enum bus_role role, const struct bus_settings *s);
 
 static struct {
     int reading;
+    int claiming;                /* a claim of dead gateways' entries is in flight */
     int history;                 /* re-reading our own unacknowledged entries first */
     struct dict *sids;
     char *sid_ring[SID_KEEP];
@@ -263,7 +269,12 @@ static void send_now(struct send_op *op) {
     if (op->rich && !rich)
         log_warn("bus: egress entry %s has a rich reply that does not check (%s); sent as text", op->id, given ? err : "not JSON");
     json_decref(given);
-    int rc = p ? platform_send_rich(p, op->channel, body, strlen(body), op->reply_to, op->persona, rich, on_sent, op) : -1;
+    /* The reply's nonce: the same whoever sends it, however often (a
+     * platform that can refuse a repeat, like Discord, posts it once). */
+    char nonce[400];
+    snprintf(nonce, sizeof(nonce), "%s:%s", bus.set.gateway, op->sid[0] ? op->sid : op->id);
+    int rc = p ? platform_send_keyed(p, op->channel, body, strlen(body), op->reply_to, op->persona, rich, nonce, on_sent, op)
+               : -1;
     json_decref(rich);
     if (rc < 0) {
         log_warn("bus: %s refused a reply to %s", op->platform, op->channel);
@@ -402,7 +413,7 @@ static void gateway_read(void) {
     bus_key_egress(key, sizeof(key), bus.set.gateway);
     snprintf(count, sizeof(count), "%d", bus.set.batch);
     snprintf(block, sizeof(block), "%ld", bus.set.block_ms);
-    const char *argv[11] = { "XREADGROUP", "GROUP", BUS_GROUP_GATEWAY, bus.set.gateway, "COUNT", count,
+    const char *argv[11] = { "XREADGROUP", "GROUP", BUS_GROUP_GATEWAY, bus.id, "COUNT", count,
                              "BLOCK", block, "STREAMS", key, g.history ? "0" : ">" };
     if (redis_command(bus.block, on_read, NULL, 11, argv, NULL) == 0) g.reading = 1;
 }
@@ -417,6 +428,54 @@ static void on_block_ready(void) {
     bus_group_create(key, BUS_GROUP_GATEWAY, on_group, NULL);
 }
 
+/* Take over what dead consumers of the egress group were given and never
+ * acknowledged (KEYS egress; ARGV me, idle threshold ms, count): a
+ * consumer idle that long is not blocked in a read, so it is gone. Its
+ * entries come back; a consumer with none left is deleted. */
+static const char claim_script[] =
+    "local me, dead, count = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+    "local out = {}\n"
+    "local ok, consumers = pcall(redis.call, 'XINFO', 'CONSUMERS', KEYS[1], 'gateway')\n"
+    "if not ok then return out end\n"
+    "for _, c in ipairs(consumers) do\n"
+    "  local f = {}\n"
+    "  for i = 1, #c, 2 do f[c[i]] = c[i + 1] end\n"
+    "  if f.name ~= me and f.idle > dead then\n"
+    "    if f.pending > 0 then\n"
+    "      local ids = {}\n"
+    "      for _, p in ipairs(redis.call('XPENDING', KEYS[1], 'gateway', '-', '+', count, f.name)) do ids[#ids + 1] = p[1] end\n"
+    "      if #ids > 0 then\n"
+    "        for _, e in ipairs(redis.call('XCLAIM', KEYS[1], 'gateway', me, 0, unpack(ids))) do out[#out + 1] = e end\n"
+    "      end\n"
+    "    else\n"
+    "      redis.call('XGROUP', 'DELCONSUMER', KEYS[1], 'gateway', f.name)\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "return out\n";
+
+static void on_claimed(redisReply *r, const char *err, void *data) {
+    (void)data;
+    g.claiming = 0;
+    if (err || r->type != REDIS_REPLY_ARRAY || !g.sending) return;
+    if (r->elements) {
+        log_info("bus: sending %zu replies a gateway that is gone was given", r->elements);
+        bus_count("claimed");
+    }
+    bus_entries_each(r, NULL, gateway_take, NULL);
+}
+
+/* Claim dead gateways' unacknowledged replies. */
+static void gateway_claim(void) {
+    char key[256], dead[24], count[16];
+    if (g.claiming || !g.started) return;
+    bus_key_egress(key, sizeof(key), bus.set.gateway);
+    snprintf(dead, sizeof(dead), "%ld", bus.set.block_ms + bus.set.lease_ms);
+    snprintf(count, sizeof(count), "%d", bus.set.batch);
+    const char *argv[7] = { "EVAL", claim_script, "1", key, bus.id, dead, count };
+    if (redis_command(server.redis, on_claimed, NULL, 7, argv, NULL) == 0) g.claiming = 1;
+}
+
 /* Every heartbeat: trim the egress stream up to what was acknowledged. */
 static void gateway_tick(void) {
     char key[256];
@@ -428,6 +487,7 @@ static void gateway_tick(void) {
     flush_held();
     bus_key_egress(key, sizeof(key), bus.set.gateway);
     bus_trim(key);
+    gateway_claim();
     gateway_read();
 }
 

@@ -100,16 +100,23 @@ int platform_receive(struct platform *p, const struct chat_message *m) {
 
 int platform_send_text(struct platform *p, const char *channel, const char *text, size_t len,
                        const char *reply_to, const char *persona, platform_sent_fn *cb, void *data) {
-    return platform_send_rich(p, channel, text, len, reply_to, persona, NULL, cb, data);
+    return platform_send_keyed(p, channel, text, len, reply_to, persona, NULL, NULL, cb, data);
 }
 
 int platform_send_rich(struct platform *p, const char *channel, const char *text, size_t len, const char *reply_to,
                        const char *persona, const struct json_t *rich, platform_sent_fn *cb, void *data) {
+    return platform_send_keyed(p, channel, text, len, reply_to, persona, rich, NULL, cb, data);
+}
+
+int platform_send_keyed(struct platform *p, const char *channel, const char *text, size_t len, const char *reply_to,
+                        const char *persona, const struct json_t *rich, const char *nonce, platform_sent_fn *cb,
+                        void *data) {
     size_t fixed_len;
     char *fixed = utf8_repair(text, len, &fixed_len);
     if (!fixed) return -1;
     struct outgoing out = { .channel = channel, .text = fixed, .reply_to = reply_to, .persona = persona,
-                            .rich = rich_has_content(rich) || json_is_true(json_object_get(rich, "ephemeral")) ? rich : NULL };
+                            .rich = rich_has_content(rich) || json_is_true(json_object_get(rich, "ephemeral")) ? rich : NULL,
+                            .nonce = nonce };
     int rc = (outbox ? outbox : platform_send_direct)(p, &out, cb, data);
     if (rc == 0) {
         metrics_inc(METRIC_MESSAGES_OUT, p->ops->name, 1);

@@ -35,6 +35,14 @@ struct platform_host {
     const char *(*fallback_persona)(void);
     /* Nonzero once the process is draining to stop. */
     int (*stopping)(void);
+    /* What this process runs: "all", "gateway" or "worker" (chorusd
+     * --role). A gateway shares its connections with other gateways
+     * (Discord's shards through leases in Redis). */
+    const char *(*role)(void);
+    /* A Redis connection of the adapter's own (for a blocking read), its
+     * command timeout EXTRA_MS longer; free it with redis_client_free. NULL
+     * with ERR. */
+    struct redis_client *(*redis_open)(long extra_ms, char *err, size_t errlen);
 };
 
 /* Where platform_receive() sends messages: the channel queue in one
@@ -51,6 +59,10 @@ struct outgoing {
     const char *reply_to;      /* message id this answers, or NULL */
     const char *persona;       /* persona name speaking */
     const struct json_t *rich; /* an embed, buttons, ephemeral (core/rich.h), or NULL */
+    /* The same for every attempt to send this reply (a gateway resending
+     * what a dead one may have sent), or NULL: platforms that can refuse a
+     * repeat use it (Discord's enforce_nonce). */
+    const char *nonce;
 };
 
 /* Where replies leave: the adapter's send in one process; a Redis stream
@@ -119,6 +131,10 @@ int platform_send_rich(struct platform *p, const char *channel, const char *text
                        const char *persona, const struct json_t *rich, platform_sent_fn *cb, void *data);
 /* How P mentions the user ID called NAME, a new string. */
 char *platform_mention(struct platform *p, const char *user_id, const char *user_name);
+/* platform_send_rich with NONCE (see struct outgoing). */
+int platform_send_keyed(struct platform *p, const char *channel, const char *text, size_t len, const char *reply_to,
+                        const char *persona, const struct json_t *rich, const char *nonce, platform_sent_fn *cb,
+                        void *data);
 /* An adapter received a message: hand it to the sink. Copies M.
  * Returns 0, or -1 when the channel's queue is full (the adapter tells the user). */
 int platform_receive(struct platform *p, const struct chat_message *m);

@@ -3,7 +3,8 @@
 // against it: a discord.js v14 echo bot (bench/discord/djs-bot.js) comes
 // online on it, answers a DM, and rides out a dropped connection, an op 7
 // Reconnect and an op 9 Invalid Session the way chorusd does, answering each
-// message exactly once.
+// message exactly once; discord.js's REST client sees enforce_nonce and a
+// 429 on a bucket behave as on Discord.
 const fs = require('node:fs');
 const path = require('node:path');
 const assert = require('node:assert/strict');
@@ -102,4 +103,31 @@ test('discord.js follows op 7 with a resume and op 9 (not resumable) with a fres
   await fake.waitForIdentify(() => fake.identifies.length >= 2, 20000);
   await fake.waitForReady(0, 20000);
   assert.equal((await dmAndEcho(fake, 'after op 9')).reply.content, 'echo: after op 9');
+});
+
+// discord.js's own REST client (@discordjs/rest, what a discord.js bot posts with).
+function djsRest(fake) {
+  const dirs = nodeModules();
+  const dir = dirs.find((d) => fs.existsSync(path.join(d, '@discordjs', 'rest')));
+  const { REST } = require(require.resolve('@discordjs/rest', { paths: [dir] }));
+  return new REST({ api: fake.apiBase, version: '10', retries: 1 }).setToken(TOKEN);
+}
+
+test('discord.js posts with enforce_nonce: a repeated nonce returns the first message; a 429 on a bucket is waited out', async () => {
+  const fake = await startFakeDiscord({ token: TOKEN });
+  after(() => fake.close());
+  const rest = djsRest(fake);
+  const channel = '110000000000000009';
+  const first = await rest.post(`/channels/${channel}/messages`, { body: { content: 'once', nonce: 'a1b2c3d4e5f60718.0', enforce_nonce: true } });
+  const again = await rest.post(`/channels/${channel}/messages`, { body: { content: 'once', nonce: 'a1b2c3d4e5f60718.0', enforce_nonce: true } });
+  assert.equal(again.id, first.id, 'the repeat returns the message already made');
+  assert.equal(fake.posted.filter((m) => m.channel_id === channel).length, 1, 'one message in the channel');
+  await assert.rejects(rest.post(`/channels/${channel}/messages`, { body: { content: 'x', nonce: 'n'.repeat(26) } }),
+    /25 or fewer|Invalid Form Body/, 'a nonce over 25 characters is refused');
+  fake.force429.push({ route: 'POST /channels/{id}/messages', major: channel, retryAfterMs: 300, bucket: 'msgs-9' });
+  const t0 = Date.now();
+  const late = await rest.post(`/channels/${channel}/messages`, { body: { content: 'after the wait' } });
+  assert.ok(late.id, 'posted after the 429');
+  assert.equal(fake.given429.length, 1);
+  assert.ok(Date.now() - t0 >= 250, 'discord.js waited out the retry_after the fake gave');
 });

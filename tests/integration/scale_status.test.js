@@ -82,7 +82,8 @@ test('chorusctl status lists every process; a killed worker drops off and the su
   assert.equal((await statusOf(sock.w1)).bus.processes.length, 3, 'a worker sees the same three');
   const human = (await chorusctl(sock.gw, 'status')).stdout;
   assert.match(human, /^processes +3$/m);
-  assert.match(human, /^ +gateway .* platforms .*discord.* +lag \d+ +pending \d+ +heartbeat [0-9.]+s ago$/m);
+  // The gateway runs Discord's one shard (reported through the shard leases).
+  assert.match(human, /^ +gateway .* discord shards 0 of 1 +lag \d+ +pending \d+ +heartbeat [0-9.]+s ago$/m);
   assert.equal((human.match(/^ +worker .* partitions \d \d +lag/mg) || []).length, 2, human);
 
   // /metrics of each process: stream lag and pending counts.

@@ -17,6 +17,10 @@
 //   conn.reconnect()             op 7; conn.invalidSession(true|false) op 9
 //   fake.identifyClose = 4004    answer every Identify by closing with this code
 //   fake.identifyCloseFor = { 1: 4004 }   ... only for these shard ids
+//   fake.resumeWindowMs = 2000   a session whose connection is gone longer than this cannot
+//                                be resumed (op 9 false), as Discord forgets sessions
+// Resume (op 6) replays every event after the client's seq on the new connection, then
+// RESUMED; fake.resumes records { at, session_id, seq, shard, ok, replayed, conn }.
 // Compression: a connection whose query has compress=zlib-stream gets every
 // payload as binary frames of one deflate stream, each payload ending in a
 // Z_SYNC_FLUSH (00 00 FF FF), as Discord does (conn.compressed says so).
@@ -26,13 +30,16 @@
 //   fake.routeLimits['POST /channels/{id}/messages'] = { limit: 5, windowMs: 1000, bucket: 'b1' }
 //   fake.globalLimit = { perSecond: 50 }          429 global past this
 //   fake.force429.push({ route: 'POST /channels/{id}/messages', retryAfterMs: 300, global: false })
+//                                (optional major: only on that channel; bucket: with X-RateLimit-Bucket
+//                                and Remaining 0 headers, as Discord sends; each is recorded in fake.given429)
 //   fake.restDelayMs = 0
 //   fake.forbidChannels = new Set([id])         403 Missing Permissions there
 //   fake.echoToGateway = true   the bot's own posts come back as MESSAGE_CREATE, as on Discord
 //   fake.messageObject = (m, 'rest' | 'gateway') => object   the whole message object to answer/echo
 // Checks:
 //   conn.sendTimes, conn.maxFrameBytes, fake.violations (gateway and REST limit breaches),
-//   fake.rest (every REST request), fake.messages (posted messages), fake.sessions.
+//   fake.rest (every REST request), fake.messages (posted messages), fake.sessions,
+//   fake.nonceHits (posts with enforce_nonce whose nonce was used: answered with the existing message).
 // Events and what the bot did with them:
 //   fake.interaction({ name: 'ping', options: [{ name, value }] })   INTERACTION_CREATE (a slash command)
 //   fake.buttonPress({ message, custom_id })   INTERACTION_CREATE of type 3 (a press of a button on MESSAGE)
@@ -104,6 +111,9 @@ class GatewayConn {
     }
     sock.on('data', (c) => this.onData(c));
     sock.on('error', () => {});
+    // The client's end of TCP (it closed, or its process died): gone, as
+    // for Discord. (Sockets of node's http server stay half-open otherwise.)
+    sock.on('end', () => sock.destroy());
     sock.on('close', () => this.onClosed());
   }
 
@@ -184,7 +194,7 @@ class GatewayConn {
   onClosed() {
     this.closed = true;
     if (this.deflate) this.deflate.close();
-    if (this.session && this.session.conn === this) this.session.conn = null;
+    if (this.session && this.session.conn === this) { this.session.conn = null; this.session.lostAt = Date.now(); }
     this.fake.emit('closed', this);
   }
 
@@ -331,6 +341,7 @@ function startFakeDiscord({
     replayOverlap: 0,
     identifyClose: 0,
     identifyCloseFor,
+    resumeWindowMs: 0,
     fragmentBytes: 0,
     splitCompressed: false,
     sendLimit: 120,
@@ -345,6 +356,9 @@ function startFakeDiscord({
     globalLimit: null,
     globalWindow: { start: 0, count: 0 },
     force429: [],
+    given429: [],
+    nonces: new Map(),          // nonce -> message, for enforce_nonce
+    nonceHits: [],              // { at, nonce, id }: repeats answered with the message already made               // { at, route, major, retryAfterMs, bucket, global }: the scripted 429s answered
     restDelayMs: 0,
     commands: [],
     commandPuts: [],            // { at, guild, commands }
@@ -540,8 +554,10 @@ function startFakeDiscord({
     case OP.RESUME: {
       const d = msg.d || {};
       const session = fake.sessions.get(d.session_id);
+      const stale = !!session && fake.resumeWindowMs > 0 && !session.conn && session.lostAt && Date.now() - session.lostAt > fake.resumeWindowMs;
+      if (stale) session.dead = true;
       const ok = !!session && !session.dead && d.token === fake.token && typeof d.seq === 'number' && d.seq <= session.seq;
-      const rec = { at: Date.now(), session_id: d.session_id, seq: d.seq, ok, conn };
+      const rec = { at: Date.now(), session_id: d.session_id, seq: d.seq, shard: session ? session.shard[0] : null, ok, stale, conn, replayed: 0 };
       fake.resumes.push(rec);
       if (!ok) { conn.invalidSession(false); break; }
       if (session.conn && session.conn !== conn && !session.conn.closed) session.conn.drop();
@@ -549,7 +565,7 @@ function startFakeDiscord({
       session.conn = conn;
       conn.session = session;
       const from = Math.max(0, d.seq - fake.replayOverlap);
-      for (const ev of session.events) if (ev.s > from) conn.send(ev);
+      for (const ev of session.events) if (ev.s > from) { conn.send(ev); rec.replayed++; }
       session.live = true;
       fake.dispatch('RESUMED', null, session.shard[0]);
       fake.emit('resumed', rec);
@@ -586,12 +602,17 @@ function startFakeDiscord({
   // Apply the scripted limits; returns a 429 answer, or the headers to add.
   function limitCheck(route, major) {
     const now = Date.now();
-    const forced = fake.force429.findIndex((f) => !f.route || f.route === route);
+    const forced = fake.force429.findIndex((f) => (!f.route || f.route === route) && (!f.major || f.major === major));
     if (forced >= 0) {
       const f = fake.force429.splice(forced, 1)[0];
       const secs = (f.retryAfterMs || 100) / 1000;
       const headers = { 'retry-after': String(Math.ceil(secs)), 'x-ratelimit-scope': f.global ? 'global' : 'user' };
       if (f.global) headers['x-ratelimit-global'] = 'true';
+      if (f.bucket) {
+        Object.assign(headers, { 'x-ratelimit-bucket': f.bucket, 'x-ratelimit-limit': '5', 'x-ratelimit-remaining': '0',
+          'x-ratelimit-reset-after': secs.toFixed(3), 'x-ratelimit-reset': String((now + secs * 1000) / 1000) });
+      }
+      fake.given429.push({ at: now, route, major, retryAfterMs: secs * 1000, bucket: f.bucket || null, global: !!f.global });
       return { status: 429, headers, body: { message: 'You are being rate limited.', retry_after: secs, global: !!f.global } };
     }
     if (fake.globalLimit) {
@@ -663,6 +684,18 @@ function startFakeDiscord({
       if ([...body.content].length > 2000) { reply(400, { message: 'Invalid Form Body', code: 50035 }); return; }
       const bad = richProblem(body, { channel: true });
       if (bad) { fake.violations.push({ what: bad }); reply(400, { message: `Invalid Form Body: ${bad}`, code: 50035 }); return; }
+      if (body.nonce !== undefined && !(typeof body.nonce === 'number' || (typeof body.nonce === 'string' && body.nonce.length <= 25))) {
+        reply(400, { message: 'Invalid Form Body', code: 50035, errors: { nonce: { _errors: [{ code: 'BASE_TYPE_MAX_LENGTH', message: 'Must be 25 or fewer in length.' }] } } });
+        return;
+      }
+      // enforce_nonce: a nonce the bot used in the last few minutes returns
+      // that message instead of creating another (Discord's documented behaviour).
+      const seen = body.enforce_nonce && body.nonce !== undefined ? fake.nonces.get(String(body.nonce)) : null;
+      if (seen && Date.now() - seen.at < 5 * 60 * 1000) {
+        fake.nonceHits.push({ at: Date.now(), nonce: String(body.nonce), id: seen.id });
+        reply(200, { id: seen.id, channel_id: seen.channel_id, content: seen.content, author: seen.author, nonce: body.nonce, type: 0 });
+        return;
+      }
       const m = {
         id: snowflake(), channel_id: p[2], content: body.content, author: { id: fake.botId, username: fake.botName, bot: true },
         allowed_mentions: body.allowed_mentions, message_reference: body.message_reference, at: Date.now(), body,
@@ -670,6 +703,7 @@ function startFakeDiscord({
       };
       fake.messages.set(m.id, m);
       fake.posted.push(m);
+      if (body.enforce_nonce && body.nonce !== undefined) fake.nonces.set(String(body.nonce), m);
       // fake.messageObject(m, 'rest' | 'gateway'), when set, builds the whole message object
       // Discord answers with and echoes (bench/discord/payloads.js); the default is a short one.
       const full = fake.messageObject ? fake.messageObject(m, 'rest') : null;

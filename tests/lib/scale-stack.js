@@ -67,13 +67,13 @@ function channelsCovering(n) {
 
 async function startScaleStack({ partitions = 6, leaseMs = 1500, heartbeatMs = 200, visibilityMs = 800, blockMs = 3000,
   slowSeconds = 1.5, story = false, scaleExtra = '', modelBaseUrl = null, redis: given = null, redisOptions = '',
-  redisStatement = null, echo = ECHO } = {}) {
+  redisStatement = null, echo = ECHO, discordExtra = '', fakeOptions = {} } = {}) {
   // GIVEN: a Redis (or a cluster, tests/lib/redis-cluster.js) the test started; REDISOPTIONS go into `redis { }`.
   // REDISSTATEMENT: the whole redis statement, for a Redis the test reaches otherwise (behind Sentinel).
   const redis = given || (redisStatement ? null : await startRedis());
   // Small stream nodes, so approximate trimming (MINID ~) trims at a fine grain and a test sees it.
   if (!given && redis) await redis.cmd('CONFIG', 'SET', 'stream-node-max-entries', '4');
-  const fake = await startFakeDiscord({ token: TOKEN });
+  const fake = await startFakeDiscord({ token: TOKEN, ...fakeOptions });
   const q = luaString;
   const config = [
     'listen "127.0.0.1:0"',
@@ -91,7 +91,7 @@ async function startScaleStack({ partitions = 6, leaseMs = 1500, heartbeatMs = 2
     ...['chat', 'coupon', 'help', 'ping', 'remind', 'webhook'].map((n) => `plugin "${n}" { enabled = false }`),
     `plugin "echo" { slow_s = "${slowSeconds}" }`,
     ...(story && modelBaseUrl ? ['plugin "story" { route = "sse" }'] : []),
-    `discord { token = env("DISCORD_TOKEN"), api_base = ${q(fake.apiBase)}, time_scale = 0.05, messages = "all", global_rate = 100000 }`,
+    `discord { token = env("DISCORD_TOKEN"), api_base = ${q(fake.apiBase)}, time_scale = 0.05, messages = "all", global_rate = 100000${discordExtra ? `, ${discordExtra}` : ''} }`,
     `scale { partitions = ${partitions}, lease_ms = ${leaseMs}, heartbeat_ms = ${heartbeatMs}, visibility_timeout_ms = ${visibilityMs}, block_ms = ${blockMs}${scaleExtra} }`,
     '',
   ].join('\n');

@@ -2,6 +2,7 @@
  * real libuv loop: what the limiter learns per interaction token is
  * forgotten once idle, while limits still in force, requests in flight and
  * the order of a channel's queue are kept. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uv.h>
@@ -141,12 +142,79 @@ static void test_absurd_waits(uv_loop_t *loop) {
     spin(loop, NULL, NULL, 2);
 }
 
+/* What the limiter tells the other gateways (discord_rlshare.c). */
+static char learned_route[128], learned_hash[64], learned_major[64];
+static double learned_wait;
+static int learned_global, learned_n, invalid_n;
+
+static void on_learned(const char *route, const char *hash, const char *major, double wait_ms, int global, void *data) {
+    (void)data;
+    snprintf(learned_route, sizeof(learned_route), "%s", route);
+    snprintf(learned_hash, sizeof(learned_hash), "%s", hash ? hash : "");
+    snprintf(learned_major, sizeof(learned_major), "%s", major);
+    learned_wait = wait_ms;
+    learned_global = global;
+    learned_n++;
+}
+
+static void on_invalid(void *data) {
+    (void)data;
+    invalid_n++;
+}
+
+/* Two gateways of one bot: a bucket one empties is told to the other,
+ * which holds that channel (and only it) until the reset; a route it never
+ * used learns its bucket from the news. */
+static void test_shared_limits(uv_loop_t *loop) {
+    struct ratelimit *one = discord_ratelimit_new(loop, 1000);
+    struct ratelimit *other = discord_ratelimit_new(loop, 1000);
+    struct discord_ratelimit_share share = { on_learned, on_invalid, NULL };
+    discord_ratelimit_set_share(one, &share);
+    npending = norder = 0;
+    discord_ratelimit_enqueue(one, "POST /channels/{id}/messages", "c1", on_go, (void *)(intptr_t)1);
+    spin(loop, one, NULL, 5);
+    struct discord_ratelimit_result fine = { .status = 200, .bucket = "msg", .remaining = 3, .reset_after_s = 0.2, .retry_after_s = -1 };
+    answer_all(one, &fine);
+    is_int(learned_n, 0, "a bucket with requests left is not news");
+    discord_ratelimit_enqueue(one, "POST /channels/{id}/messages", "c1", on_go, (void *)(intptr_t)2);
+    spin(loop, one, NULL, 5);
+    struct discord_ratelimit_result limited = { .status = 429, .bucket = "msg", .remaining = 0, .reset_after_s = 0.2, .retry_after_s = 0.2 };
+    answer_all(one, &limited);
+    ok(learned_n == 1 && !strcmp(learned_route, "POST /channels/{id}/messages") && !strcmp(learned_hash, "msg") &&
+       !strcmp(learned_major, "c1") && learned_wait >= 199 && !learned_global, "a 429 is told with route, bucket, channel and wait");
+    is_int(invalid_n, 1, "and counted as a refused request");
+    spin(loop, one, &fine, 260);   /* its own retry goes out after the wait */
+    is_int(learned_n, 1, "and its successful retry is no news");
+    discord_ratelimit_apply(other, learned_route, learned_hash, learned_major, learned_wait, learned_global);
+    npending = norder = 0;
+    discord_ratelimit_enqueue(other, "POST /channels/{id}/messages", "c1", on_go, (void *)(intptr_t)3);
+    discord_ratelimit_enqueue(other, "POST /channels/{id}/messages", "c2", on_go, (void *)(intptr_t)4);
+    spin(loop, NULL, NULL, 60);
+    ok(norder == 1 && order[0] == 4, "the other gateway holds that channel and sends to another (%d sent)", norder);
+    spin(loop, NULL, NULL, 250);
+    is_int(norder, 2, "after the reset it sends there too");
+    answer_all(other, &fine);
+    discord_ratelimit_apply(other, "POST /channels/{id}/messages", NULL, "global", 100, 1);
+    npending = norder = 0;
+    discord_ratelimit_enqueue(other, "PUT /channels/{id}/messages/{id}/reactions/{emoji}/@me", "c3", on_go, NULL);
+    spin(loop, NULL, NULL, 40);
+    is_int(norder, 0, "a global limit heard of holds every route");
+    spin(loop, NULL, NULL, 120);
+    is_int(norder, 1, "until it is over");
+    answer_all(other, &fine);
+    discord_ratelimit_set_share(one, NULL);
+    discord_ratelimit_free(one);
+    discord_ratelimit_free(other);
+    spin(loop, NULL, NULL, 5);
+}
+
 int main(void) {
     uv_loop_t loop;
     uv_loop_init(&loop);
     test_interactions_are_forgotten(&loop);
     test_order_kept_and_timer_stops(&loop);
     test_absurd_waits(&loop);
+    test_shared_limits(&loop);
     is_int(uv_loop_close(&loop), 0, "every handle was closed");
     return done_testing();
 }

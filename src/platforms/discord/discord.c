@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "conf/config.h"
 #include "lib/dict.h"
 #include "platforms/discord/discord.h"
@@ -15,17 +16,21 @@
 #include "platforms/discord/discord_interactions.h"
 #include "platforms/discord/discord_rich.h"
 #include "platforms/discord/discord_rest.h"
+#include "platforms/discord/discord_rlshare.h"
+#include "platforms/discord/discord_shards.h"
 #include "platforms/discord/discord_stream.h"
 #include "platforms/discord/discord_threads.h"
 #include "lib/log.h"
 #include "core/message.h"
 #include "lib/redact.h"
 #include "core/commands.h"
+#include "core/health.h"
 #include "core/server.h"
 #include "lib/xalloc.h"
 
 #define TYPING_EVERY_MS 8000.0      /* Discord shows "typing" for about 10 s */
 #define TYPING_MAX_MS 120000.0      /* give up on a reply that never comes */
+#define RLSHARE_BLOCK_MS 10000L     /* longest blocking read of the shared REST limits */
 
 struct typing {
     struct discord *dc;
@@ -61,6 +66,12 @@ struct discord {
     uv_timer_t *start_retry;       /* GET /gateway/bot failed: try again */
     int start_attempts;
     char *commands_sent;       /* the list last registered, as JSON */
+    int leased;                /* a gateway: shards shared with the others through Redis leases */
+    long lease_ms;             /* shard_lease_ms */
+    long identify_window_ms;   /* identify_window_ms, 0: Discord's 5 s (x time_scale) */
+    int total_shards;
+    struct discord_shards *shards;
+    struct discord_rlshare *rlshare;   /* REST limits shared with the other gateways */
     int stopped;
 };
 
@@ -85,6 +96,8 @@ static void read_config(struct discord *dc, const struct config_block *b) {
     dc->global_rate = json_is_number(rate) ? json_number_value(rate) : 50;
     json_t *scale = json_object_get(b->value, "time_scale");
     dc->scale = json_is_number(scale) ? json_number_value(scale) : 1.0;
+    dc->lease_ms = config_int(b, "shard_lease_ms", 10000);
+    dc->identify_window_ms = config_int(b, "identify_window_ms", 0);
     json_t *shards = json_object_get(b->value, "shards");
     dc->auto_shards = !json_is_object(shards);
     if (!dc->auto_shards) {
@@ -340,7 +353,112 @@ static void on_dispatch(struct discord_gateway_shard *s, const char *type, json_
 /* The set of ready shards changed: so did the platform's readiness. */
 static void on_ready(struct discord_gateway_hub *h, void *data) {
     struct discord *dc = data;
-    dc->self->ready = discord_gateway_ready(h);
+    if (dc->leased && discord_gateway_shard_count(h) == 0) dc->self->ready = discord_shards_joined(dc->shards);
+    else dc->self->ready = discord_gateway_ready(h);
+}
+
+/* ---- shards shared with other gateways (discord_shards.c) -------------- */
+
+/* Tell `chorusctl status` (core/health.h) which shards this process runs now. */
+static void report_shards(struct discord *dc) {
+    int ids[DISCORD_MAX_SHARDS], n = 0;
+    for (int i = 0; dc->hub && i < dc->nshard_ids; i++)
+        if (discord_gateway_find(dc->hub, dc->shard_ids[i])) ids[n++] = dc->shard_ids[i];
+    health_set_shards("discord", ids, n, dc->total_shards);
+}
+
+/* A READY gave shard S a session: store it, so another gateway can resume it. */
+static void on_session(struct discord_gateway_shard *s, const char *session_id, const char *resume_url, long seq,
+                       void *data) {
+    struct discord *dc = data;
+    discord_shards_session(dc->shards, discord_gateway_shard_id(s), session_id, resume_url, seq);
+}
+
+/* The other gateways' answer about an identify slot. */
+static void on_identify_answer(int shard, long wait_ms, void *data) {
+    struct discord *dc = data;
+    discord_gateway_identify_answer(dc->hub, shard, wait_ms);
+}
+
+/* Identify pacing shared through Redis: ask for the bucket's slot first. */
+static int identify_gate(struct discord_gateway_shard *s, int bucket, long window_ms, void *data) {
+    struct discord *dc = data;
+    return discord_shards_identify(dc->shards, discord_gateway_shard_id(s), bucket, window_ms, on_identify_answer, dc) == 0;
+}
+
+/* Our lease of SHARD: run it, resuming the session its last holder left. */
+static void on_shard_take(int shard, const char *session_id, const char *resume_url, long seq, void *data) {
+    struct discord *dc = data;
+    if (dc->hub) discord_gateway_add_shard_session(dc->hub, shard, session_id, resume_url, seq);
+    report_shards(dc);
+}
+
+/* SHARD is no longer ours: close it, keeping its session resumable for the next holder. */
+static void on_shard_drop(int shard, int lost, void *data) {
+    struct discord *dc = data;
+    (void)lost;
+    if (dc->hub) discord_gateway_remove_shard(dc->hub, shard, 4900);
+    if (dc->hub) on_ready(dc->hub, dc);
+    report_shards(dc);
+}
+
+/* SHARD's last seq, to store with its lease (-1: no session). */
+static long on_shard_seq(int shard, void *data) {
+    struct discord *dc = data;
+    struct discord_gateway_shard *s = dc->hub ? discord_gateway_find(dc->hub, shard) : NULL;
+    return s && discord_gateway_shard_session(s) ? discord_gateway_shard_seq(s) : -1;
+}
+
+/* The hash tag of this bot's shared state: its user id, which a bot token
+ * starts with (base64), or a hash of the token when it does not. */
+static void bot_key(const char *token, char *out, size_t len) {
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    char id[32];
+    size_t n = 0;
+    unsigned bits = 0, acc = 0;
+    for (const char *p = token; *p && *p != '.' && n < sizeof(id) - 1; p++) {
+        const char *c = strchr(b64, *p == '-' ? '+' : *p == '_' ? '/' : *p);
+        if (!c || *p == '=') break;
+        acc = (acc << 6) | (unsigned)(c - b64);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            id[n++] = (char)((acc >> bits) & 0xff);
+        }
+    }
+    id[n] = '\0';
+    int digits = n > 0;
+    for (size_t i = 0; i < n; i++)
+        if (id[i] < '0' || id[i] > '9') digits = 0;
+    if (digits) {
+        snprintf(out, len, "%s", id);
+        return;
+    }
+    unsigned long long h = 1469598103934665603ULL;
+    for (const char *p = token; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    snprintf(out, len, "t%016llx", h);
+}
+
+/* Start sharing the shards with the other gateways. */
+static void shards_start(struct discord *dc) {
+    static const struct discord_shards_callbacks cb = { on_shard_take, on_shard_drop, on_shard_seq };
+    char bot[64], host[64] = "host", me[160];
+    bot_key(dc->token, bot, sizeof(bot));
+    gethostname(host, sizeof(host) - 1);
+    snprintf(me, sizeof(me), "%s-%d-%04x", host, (int)getpid(), (unsigned)(rand() & 0xffff));
+    struct discord_shards_options o = {
+        .bot = bot, .me = me, .ids = dc->shard_ids, .nids = dc->nshard_ids, .lease_ms = dc->lease_ms, .cb = &cb, .data = dc,
+    };
+    dc->shards = discord_shards_new(dc->self->host->loop, dc->self->host->redis, &o);
+    char err[256];
+    struct redis_client *reader = dc->self->host->redis_open ? dc->self->host->redis_open(RLSHARE_BLOCK_MS + 1000, err, sizeof(err)) : NULL;
+    if (!reader) {
+        log_warn("discord: the REST limits are not shared with the other gateways: %s", dc->self->host->redis_open ? err : "no Redis");
+        return;
+    }
+    dc->rlshare = discord_rlshare_new(dc->self->host->loop, dc->self->host->redis, reader,
+                                      discord_shards_key_base(dc->shards), me, discord_rest_ratelimit(dc->rest),
+                                      RLSHARE_BLOCK_MS);
 }
 
 /* A shard stopped for good; the others (and other platforms) carry on. */
@@ -398,15 +516,27 @@ static void on_gateway_bot(long status, json_t *body, const char *err, void *dat
         o.total_shards = dc->shard_total;
     }
     char errbuf[256];
-    static const struct discord_gateway_callbacks callbacks = { on_dispatch, on_ready, on_fatal };
-    dc->hub = discord_gateway_new(dc->self->host->loop, dc->self->host->lws(), &o, &callbacks, dc, errbuf, sizeof(errbuf));
+    static const struct discord_gateway_callbacks callbacks = { on_dispatch, on_ready, on_fatal, NULL, NULL };
+    static const struct discord_gateway_callbacks leased = { on_dispatch, on_ready, on_fatal, on_session, identify_gate };
+    o.identify_window_ms = dc->identify_window_ms;
+    o.keep_sessions = dc->leased;
+    dc->total_shards = o.total_shards;
+    dc->hub = discord_gateway_new(dc->self->host->loop, dc->self->host->lws(), &o, dc->leased ? &leased : &callbacks, dc,
+                                  errbuf, sizeof(errbuf));
     if (!dc->hub) {
         log_error("%s", errbuf);
+        return;
+    }
+    if (dc->leased) {
+        log_info("discord: %d shards on %s (max_concurrency %d%s), shared with the other gateways", o.total_shards, o.url,
+                 o.max_concurrency, dc->compress ? ", zlib-stream" : "");
+        shards_start(dc);
         return;
     }
     log_info("discord: starting %d of %d shards on %s (max_concurrency %d%s)", dc->nshard_ids, o.total_shards, o.url,
              o.max_concurrency, dc->compress ? ", zlib-stream" : "");
     for (int i = 0; i < dc->nshard_ids; i++) discord_gateway_add_shard(dc->hub, dc->shard_ids[i]);
+    report_shards(dc);
 }
 
 /* Ask Discord where the gateway is and how to shard. */
@@ -429,6 +559,7 @@ static int discord_start(struct platform *p) {
     dc->start_retry = xmalloc(sizeof(uv_timer_t));
     uv_timer_init(dc->self->host->loop, dc->start_retry);
     dc->start_retry->data = dc;
+    dc->leased = p->host->role && !strcmp(p->host->role(), "gateway");
     request_gateway(dc);
     return 0;
 }
@@ -446,7 +577,7 @@ static int discord_send(struct platform *p, const struct outgoing *out, platform
     if (!out->rich && discord_stream_final(dc->streams, out->channel, out->reply_to, out->text, cb, data)) return 0;
     /* Outside an interaction Discord has no ephemeral messages: a plain post. */
     json_t *extra = out->rich ? discord_rich_fields(out->rich, 0) : NULL;
-    int rc = discord_rest_send_rich(dc->rest, out->channel, out->text, out->reply_to, extra, cb, data);
+    int rc = discord_rest_send_keyed(dc->rest, out->channel, out->text, out->reply_to, extra, out->nonce, cb, data);
     json_decref(extra);
     if (rc < 0 && cb) cb(NULL, "an empty reply cannot be sent to Discord", data);
     return 0;
@@ -501,10 +632,15 @@ static void free_handle(uv_handle_t *h) {
 static void discord_stop(struct platform *p) {
     struct discord *dc = p->state;
     if (!dc || dc->stopped) return;
-    dc->stopped = 1;
     p->ready = 0;
+    discord_rlshare_free(dc->rlshare);
+    dc->rlshare = NULL;
+    discord_shards_free(dc->shards);      /* stores each held shard's seq and gives the leases back */
+    dc->shards = NULL;
+    dc->stopped = 1;
     discord_gateway_free(dc->hub);
     dc->hub = NULL;
+    health_set_shards("discord", NULL, 0, 0);
     if (dc->typing) {
         size_t n = dict_size(dc->typing);
         char **names = xcalloc(n + 1, sizeof(char *));

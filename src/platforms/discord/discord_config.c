@@ -51,6 +51,11 @@ static int validate_discord(const struct config *cfg, const struct config_block 
         snprintf(err, errlen, "discord: time_scale must be above 0");
         return -1;
     }
+    json_t *lease = b->value ? json_object_get(b->value, "shard_lease_ms") : NULL;
+    if (lease && json_integer_value(lease) < 30) {
+        snprintf(err, errlen, "discord: shard_lease_ms must be at least 30");
+        return -1;
+    }
     json_t *rate = b->value ? json_object_get(b->value, "global_rate") : NULL;
     if (rate && json_number_value(rate) <= 0) {
         snprintf(err, errlen, "discord: global_rate must be above 0");
@@ -71,6 +76,8 @@ static const struct config_key discord_keys[] = {
     { "messages", CONFIG_STRING, 0, "\"all\" (default: hear handlers and prefix commands see every guild message) or \"addressed\" (only DMs, mentions and replies to the bot)" },
     { "guild_id", CONFIG_STRING, 0, "register slash commands in this guild only (instant updates); default global" },
     { "time_scale", CONFIG_NUMBER, 0, "shrink protocol timings for tests, default 1.0" },
+    { "shard_lease_ms", CONFIG_INT, 0, "gateways (--role gateway) share the shards through Redis leases of this length, renewed every third, default 10000" },
+    { "identify_window_ms", CONFIG_INT, 0, "one Identify per max_concurrency bucket in this window, shared by every gateway; default 5000 (times time_scale)" },
     { NULL, CONFIG_NONE, 0, NULL }
 };
 

@@ -74,6 +74,7 @@ struct discord_gateway_shard {
     int ready;
     int stopped;                   /* a fatal close: never reconnect */
     int waiting_identify;
+    int asking_identify;           /* the identify gate has not answered yet */
     char stop_reason[160];
     struct discord_gateway_shard *next_waiting;
 };
@@ -99,6 +100,9 @@ static int open_conns;
 static int on_event(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
 static void shard_connect(struct discord_gateway_shard *s);
 static void identify_pump(struct discord_gateway_hub *h);
+static void forget_session(struct discord_gateway_shard *s);
+static void send_identify(struct discord_gateway_shard *s);
+static void request_identify(struct discord_gateway_shard *s);
 
 static const struct lws_protocols protocols[] = {
     { "discord-gateway", on_event, 0, 65536, 0, NULL, 0 },
@@ -152,20 +156,62 @@ struct discord_gateway_hub *discord_gateway_new(uv_loop_t *loop, struct lws_cont
     return h;
 }
 
-int discord_gateway_add_shard(struct discord_gateway_hub *h, int id) {
+/* A new shard ID of H, not connecting yet. */
+static struct discord_gateway_shard *shard_new(struct discord_gateway_hub *h, int id) {
     struct discord_gateway_shard **p = xrealloc(h->shards, sizeof(*p) * (size_t)(h->nshards + 1));
-    if (!p) return -1;
+    if (!p) return NULL;
     h->shards = p;
     struct discord_gateway_shard *s = xcalloc(1, sizeof(*s));
-    if (!s) return -1;
+    if (!s) return NULL;
     s->hub = h;
     s->id = id;
     s->heartbeat = timer_new(h->loop, s);
     s->retry = timer_new(h->loop, s);
     s->send_wait = timer_new(h->loop, s);
     h->shards[h->nshards++] = s;
+    return s;
+}
+
+int discord_gateway_add_shard(struct discord_gateway_hub *h, int id) {
+    struct discord_gateway_shard *s = discord_gateway_find(h, id) ? NULL : shard_new(h, id);
+    if (!s) return -1;
     shard_connect(s);
     return 0;
+}
+
+int discord_gateway_add_shard_session(struct discord_gateway_hub *h, int id, const char *session_id,
+                                      const char *resume_url, long seq) {
+    struct discord_gateway_shard *s = discord_gateway_find(h, id) ? NULL : shard_new(h, id);
+    if (!s) return -1;
+    if (session_id && *session_id) {
+        s->session_id = xstrdup(session_id);
+        s->resume_url = resume_url && *resume_url ? xstrdup(resume_url) : NULL;
+        s->seq = seq > 0 ? seq : 0;
+    }
+    shard_connect(s);
+    return 0;
+}
+
+struct discord_gateway_shard *discord_gateway_find(const struct discord_gateway_hub *h, int id) {
+    for (int i = 0; h && i < h->nshards; i++)
+        if (h->shards[i]->id == id) return h->shards[i];
+    return NULL;
+}
+
+long discord_gateway_shard_seq(const struct discord_gateway_shard *s) {
+    return s->seq;
+}
+
+const char *discord_gateway_shard_session(const struct discord_gateway_shard *s) {
+    return s->session_id;
+}
+
+const char *discord_gateway_shard_resume_url(const struct discord_gateway_shard *s) {
+    return s->resume_url;
+}
+
+int discord_gateway_shard_ready(const struct discord_gateway_shard *s) {
+    return s->ready;
 }
 
 int discord_gateway_shard_id(const struct discord_gateway_shard *s) {
@@ -513,6 +559,27 @@ static void send_resume(struct discord_gateway_shard *s) {
     conn_send(s->conn, json_pack("{s:i, s:o}", "op", OP_RESUME, "d", d), 0);
 }
 
+/* One identify per bucket per this many loop milliseconds. */
+static uint64_t identify_window(const struct discord_gateway_hub *h) {
+    if (h->opts.identify_window_ms > 0) return (uint64_t)h->opts.identify_window_ms;
+    return scaled(h, IDENTIFY_WINDOW_MS);
+}
+
+void discord_gateway_identify_answer(struct discord_gateway_hub *h, int id, long wait_ms) {
+    struct discord_gateway_shard *s = discord_gateway_find(h, id);
+    if (!s || !s->asking_identify) return;
+    s->asking_identify = 0;
+    if (!s->conn || !s->conn->hello || s->session_id) return;   /* the connection went away, or it resumes */
+    if (wait_ms <= 0) {
+        send_identify(s);
+        return;
+    }
+    int key = s->id % h->opts.max_concurrency;
+    uint64_t until = uv_now(h->loop) + (uint64_t)wait_ms;
+    if (until > h->bucket_next[key]) h->bucket_next[key] = until;
+    request_identify(s);
+}
+
 /* The identify slot timer fired: let the waiting shards try again. */
 static void on_identify_timer(uv_timer_t *t) {
     identify_pump(t->data);
@@ -550,12 +617,13 @@ static void identify_pump(struct discord_gateway_hub *h) {
             uv_timer_start(h->identify_timer, on_identify_timer, h->session_reset_at > now ? h->session_reset_at - now : 1, 0);
             return;
         }
-        h->bucket_next[key] = now + scaled(h, IDENTIFY_WINDOW_MS);
+        h->bucket_next[key] = now + identify_window(h);
         if (h->opts.session_remaining > 0 && --h->opts.session_remaining == 0)
             h->session_reset_at = now + scaled(h, (double)h->opts.session_reset_after_ms);
         *pp = s->next_waiting;
         s->waiting_identify = 0;
-        send_identify(s);
+        if (h->cb.identify_gate && h->cb.identify_gate(s, key, (long)identify_window(h), h->data)) s->asking_identify = 1;
+        else send_identify(s);
     }
     if (next) uv_timer_start(h->identify_timer, on_identify_timer, next - now, 0);
 }
@@ -563,6 +631,7 @@ static void identify_pump(struct discord_gateway_hub *h) {
 /* Ask the hub for an identify slot for S. */
 static void request_identify(struct discord_gateway_shard *s) {
     struct discord_gateway_hub *h = s->hub;
+    if (s->asking_identify) return;
     if (!s->waiting_identify) {
         s->waiting_identify = 1;
         s->next_waiting = NULL;
@@ -595,6 +664,7 @@ static void on_ready_event(struct discord_gateway_shard *s, const char *type, js
         s->session_id = json_is_string(sid) ? xstrdup(json_string_value(sid)) : NULL;
         s->resume_url = json_is_string(url) ? xstrdup(json_string_value(url)) : NULL;
         log_info("discord: shard %d ready", s->id);
+        if (s->hub->cb.session && s->session_id) s->hub->cb.session(s, s->session_id, s->resume_url, s->seq, s->hub->data);
     } else {
         log_info("discord: shard %d resumed at seq %ld", s->id, s->seq);
     }
@@ -797,27 +867,48 @@ static int on_event(struct lws *wsi, enum lws_callback_reasons reason, void *use
     return 0;
 }
 
+/* Close S's connection with CODE and free S (not yet unlinked from its hub). */
+static void shard_free(struct discord_gateway_shard *s, int code) {
+    s->stopped = 1;
+    if (s->conn) {
+        struct gw_conn *c = s->conn;
+        s->conn = NULL;
+        c->shard = NULL;
+        if (c->out.wsi && !c->destroyed) ws_queue_close(&c->out, code, "", 0, 2);
+    }
+    if (s->dns) {
+        s->dns->shard = NULL;
+        uv_cancel((uv_req_t *)&s->dns->req);
+    }
+    timer_free(&s->heartbeat);
+    timer_free(&s->retry);
+    timer_free(&s->send_wait);
+    forget_session(s);
+    free(s);
+}
+
+int discord_gateway_remove_shard(struct discord_gateway_hub *h, int id, int code) {
+    for (int i = 0; h && i < h->nshards; i++) {
+        struct discord_gateway_shard *s = h->shards[i];
+        if (s->id != id) continue;
+        for (struct discord_gateway_shard **pp = &h->waiting; *pp; pp = &(*pp)->next_waiting) {
+            if (*pp == s) {
+                *pp = s->next_waiting;
+                break;
+            }
+        }
+        int was_ready = s->ready;
+        h->shards[i] = h->shards[--h->nshards];
+        shard_free(s, code);
+        if (was_ready && h->cb.ready) h->cb.ready(h, h->data);
+        return 0;
+    }
+    return -1;
+}
+
 void discord_gateway_free(struct discord_gateway_hub *h) {
     if (!h) return;
-    for (int i = 0; i < h->nshards; i++) {
-        struct discord_gateway_shard *s = h->shards[i];
-        s->stopped = 1;
-        if (s->conn) {
-            struct gw_conn *c = s->conn;
-            s->conn = NULL;
-            c->shard = NULL;
-            if (c->out.wsi && !c->destroyed) ws_queue_close(&c->out, 1000, "", 0, 2);
-        }
-        if (s->dns) {
-            s->dns->shard = NULL;
-            uv_cancel((uv_req_t *)&s->dns->req);
-        }
-        timer_free(&s->heartbeat);
-        timer_free(&s->retry);
-        timer_free(&s->send_wait);
-        forget_session(s);
-        free(s);
-    }
+    for (int i = 0; i < h->nshards; i++) shard_free(h->shards[i], h->opts.keep_sessions ? CLOSE_RESUMABLE : 1000);
     timer_free(&h->identify_timer);
     free(h->shards);
     free((char *)h->opts.token);

@@ -55,6 +55,7 @@ struct ratelimit {
     long invalid_count;
     int invalid_warned;
     long count_429;
+    struct discord_ratelimit_share share;
 };
 
 static void pump(struct rl_queue *q);
@@ -282,6 +283,7 @@ static void count_invalid(struct ratelimit *rl) {
         rl->invalid_warned = 0;
     }
     rl->invalid_count++;
+    if (rl->share.invalid) rl->share.invalid(rl->share.data);
     if (rl->invalid_count >= INVALID_WARN_AT && !rl->invalid_warned) {
         rl->invalid_warned = 1;
         log_warn("discord: %ld refused REST requests (401/403/429) in 10 minutes; Discord bans the IP at 10,000",
@@ -338,6 +340,8 @@ int discord_ratelimit_done(struct ratelimit *rl, struct discord_ratelimit_ticket
     if (b && r->remaining >= 0 && r->reset_after_s >= 0) {
         b->remaining = r->remaining;
         b->reset_at = now + server_ms(r->reset_after_s);
+        if (r->remaining == 0 && r->status != 429 && rl->share.learned)
+            rl->share.learned(q->route, r->bucket, q->major, (double)server_ms(r->reset_after_s), 0, rl->share.data);
     }
     if ((r->status == 401 || r->status == 403 || r->status == 429) && !r->shared_scope) count_invalid(rl);
     q->in_flight = NULL;
@@ -352,6 +356,8 @@ int discord_ratelimit_done(struct ratelimit *rl, struct discord_ratelimit_ticket
             b->reset_at = now + server_ms(wait);
             log_warn("discord: rate limited on %s; retrying in %.3f s", q->route, wait);
         }
+        if ((r->global || b) && rl->share.learned)
+            rl->share.learned(q->route, r->bucket, q->major, (double)server_ms(wait), r->global, rl->share.data);
         t->next = q->head;
         q->head = t;
         if (!q->tail) q->tail = t;
@@ -377,6 +383,31 @@ void discord_ratelimit_cancel(struct ratelimit *rl, struct discord_ratelimit_tic
     }
     free(t);
     pump(q);
+}
+
+void discord_ratelimit_set_share(struct ratelimit *rl, const struct discord_ratelimit_share *share) {
+    if (share) rl->share = *share;
+    else memset(&rl->share, 0, sizeof(rl->share));
+}
+
+void discord_ratelimit_apply(struct ratelimit *rl, const char *route, const char *hash, const char *major,
+                             double wait_ms, int global) {
+    uint64_t now = uv_now(rl->loop);
+    uint64_t until = now + server_ms(wait_ms / 1000.0);
+    if (global) {
+        if (until > rl->global_until) rl->global_until = until;
+        log_info("discord: another gateway hit the global rate limit; holding every request for %.0f ms", wait_ms);
+        return;
+    }
+    if (hash && *hash && !dict_get(rl->routes, route)) {
+        char *copy = xstrdup(hash);
+        if (copy && dict_set(rl->routes, route, copy) < 0) free(copy);
+    }
+    struct bucket *b = bucket_for(rl, route, major);
+    if (!b) return;
+    b->remaining = 0;
+    if (until > b->reset_at) b->reset_at = until;
+    log_info("discord: another gateway emptied the bucket of %s on %s; holding it for %.0f ms", route, major, wait_ms);
 }
 
 long discord_ratelimit_invalid_count(const struct ratelimit *rl) {

@@ -57,6 +57,19 @@ struct discord_ratelimit_ticket *discord_ratelimit_enqueue(struct ratelimit *rl,
 int discord_ratelimit_done(struct ratelimit *rl, struct discord_ratelimit_ticket *t, const struct discord_ratelimit_result *r);
 /* Forget T, whether it waits or is in flight; GO is not called for it. */
 void discord_ratelimit_cancel(struct ratelimit *rl, struct discord_ratelimit_ticket *t);
+/* Limits shared with other processes of the same bot (discord_rlshare.c):
+ * LEARNED is told when a bucket runs empty (Remaining 0 with a reset, or
+ * a 429) for WAIT_MS, INVALID of each refused request. Both optional. */
+struct discord_ratelimit_share {
+    void (*learned)(const char *route, const char *hash, const char *major, double wait_ms, int global, void *data);
+    void (*invalid)(void *data);
+    void *data;
+};
+void discord_ratelimit_set_share(struct ratelimit *rl, const struct discord_ratelimit_share *share);
+/* What another process learned: ROUTE's bucket (HASH when known, else
+ * NULL) on MAJOR is empty for WAIT_MS, or every request waits when GLOBAL. */
+void discord_ratelimit_apply(struct ratelimit *rl, const char *route, const char *hash, const char *major,
+                             double wait_ms, int global);
 /* Requests that were refused (401, 403, 429) in the current 10-minute window. */
 long discord_ratelimit_invalid_count(const struct ratelimit *rl);
 /* 429s seen since start, for tests and metrics. */

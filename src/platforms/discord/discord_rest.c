@@ -432,6 +432,22 @@ static char *message_body(const char *text, size_t len, const char *reply_to) {
     return out;
 }
 
+/* BODY (a JSON object's text, taken over) with a nonce for part PART of
+ * the reply KEY and enforce_nonce: Discord's nonce is at most 25
+ * characters, so KEY is hashed (FNV-1a, 64 bits) to 16 hex digits. */
+static char *with_nonce(char *body, const char *key, int part) {
+    size_t len = body ? strlen(body) : 0;
+    if (!key || len < 2 || body[len - 1] != '}') return body;
+    unsigned long long h = 1469598103934665603ULL;
+    for (const char *p = key; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    char tail[96];
+    int n = snprintf(tail, sizeof(tail), ",\"nonce\":\"%016llx.%d\",\"enforce_nonce\":true}", h, part % 1000);
+    char *out = xrealloc(body, len + (size_t)n + 1);
+    if (!out) return body;
+    memcpy(out + len - 1, tail, (size_t)n + 1);
+    return out;
+}
+
 int discord_rest_send(struct discord_rest *r, const char *channel, const char *text, const char *reply_to,
                       discord_sent_fn *cb, void *data) {
     return discord_rest_send_rich(r, channel, text, reply_to, NULL, cb, data);
@@ -450,6 +466,11 @@ static char *rich_body(const char *text, size_t len, const char *reply_to, const
 
 int discord_rest_send_rich(struct discord_rest *r, const char *channel, const char *text, const char *reply_to,
                            const json_t *extra, discord_sent_fn *cb, void *data) {
+    return discord_rest_send_keyed(r, channel, text, reply_to, extra, NULL, cb, data);
+}
+
+int discord_rest_send_keyed(struct discord_rest *r, const char *channel, const char *text, const char *reply_to,
+                            const json_t *extra, const char *key, discord_sent_fn *cb, void *data) {
     size_t len = strlen(text);
     int rich = extra && json_object_size(extra) > 0;
     if (len == 0 && !rich) return -1;
@@ -472,6 +493,7 @@ int discord_rest_send_rich(struct discord_rest *r, const char *channel, const ch
         size_t n = utf8_prefix(text + off, len - off, DISCORD_MAX_CONTENT_CP);
         const char *ref = i == 0 ? reply_to : NULL;
         char *body = rich && i == parts - 1 ? rich_body(text + off, n, ref, extra) : message_body(text + off, n, ref);
+        body = with_nonce(body, key, i);
         off += n;
         if (queue_call(r, "POST", path, body, on_part_sent, s) < 0)
             on_part_sent(0, NULL, "the message could not be queued", s);
@@ -545,6 +567,10 @@ int discord_rest_followup_rich(struct discord_rest *r, const char *application_i
     int rc = queue_call(r, original ? "PATCH" : "POST", path, body, cb, data);
     free(path);
     return rc;
+}
+
+struct ratelimit *discord_rest_ratelimit(struct discord_rest *r) {
+    return r->rl;
 }
 
 long discord_rest_429_count(const struct discord_rest *r) {

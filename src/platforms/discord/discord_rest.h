@@ -48,6 +48,10 @@ int discord_rest_send(struct discord_rest *r, const char *channel, const char *t
  * "embeds" and "components"; may be NULL); TEXT may then be empty. */
 int discord_rest_send_rich(struct discord_rest *r, const char *channel, const char *text, const char *reply_to,
                            const json_t *extra, discord_sent_fn *cb, void *data);
+/* The same with KEY (may be NULL): each part carries a nonce made from it
+ * with enforce_nonce, so Discord posts it once however often it is sent. */
+int discord_rest_send_keyed(struct discord_rest *r, const char *channel, const char *text, const char *reply_to,
+                            const json_t *extra, const char *key, discord_sent_fn *cb, void *data);
 /* Replace a message's text with TEXT[0..len), cut at DISCORD_MAX_CONTENT_CP code points. */
 int discord_rest_edit(struct discord_rest *r, const char *channel, const char *message, const char *text, size_t len,
                       discord_rest_fn *cb, void *data);
@@ -71,6 +75,8 @@ int discord_rest_followup(struct discord_rest *r, const char *application_id, co
 /* The same carrying EXTRA (embeds, components, flags; may be NULL). */
 int discord_rest_followup_rich(struct discord_rest *r, const char *application_id, const char *token, int original,
                                const char *text, size_t len, const json_t *extra, discord_rest_fn *cb, void *data);
+/* The limiter of R (to share its limits with other processes). */
+struct ratelimit *discord_rest_ratelimit(struct discord_rest *r);
 /* 429s the limiter has seen, for tests and metrics. */
 long discord_rest_429_count(const struct discord_rest *r);
 /* Requests queued or running. */
