@@ -7,6 +7,7 @@
 --   DISCORD_API_BASE     REST base, including /api/v10 ("http://127.0.0.1:PORT/api/v10")
 --   DISCORD_GATEWAY_URL  optional: used instead of the URL GET /gateway/bot names
 --   CHORUS_REDIS_URL     Redis (overrides the line below)
+--   DISCORD_COMPRESS     "zlib-stream" for gateway transport compression (default off)
 listen "off"
 admin_socket "off"
 redis "redis://127.0.0.1:6379/0" { prefix = "bench:" }
@@ -20,6 +21,7 @@ discord {
   token = env("DISCORD_TOKEN"),
   api_base = env("DISCORD_API_BASE", "https://discord.com/api"),
   gateway_url = env("DISCORD_GATEWAY_URL"),
-  messages = "all",       -- every guild message, not only those that mention the bot
+  messages = "all",
+  compress = env("DISCORD_COMPRESS", "") == "zlib-stream" and "zlib-stream" or false,       -- every guild message, not only those that mention the bot
   global_rate = 100000,   -- lifted: the fake does not limit, and discord.js's limit is lifted equally
 }

@@ -27,6 +27,7 @@
 #include "core/platform.h"
 #include "lib/redact.h"
 #include "io/redis_client.h"
+#include "io/redis_tracking.h"
 #include "core/runtime.h"
 #include "skills/plugin_watch.h"
 #include "skills/ask.h"
@@ -155,6 +156,7 @@ static void shutdown_final(void) {
     feed_stop();
     http_client_free(server.http);
     server.http = NULL;
+    redis_tracking_stop();
     redis_client_free(server.redis);
     server.redis = NULL;
     admin_stop(server.admin);
@@ -222,6 +224,8 @@ static void main_request_stop(void) {
 }
 
 /* Build a new generation from the config file; the old one stays on error. */
+static void start_client_cache(const struct config *cfg, const struct redis_options *ro);
+
 static int main_reload(char *err, size_t errlen) {
     struct config *cfg = NULL;
     char cerr[8192];
@@ -250,9 +254,11 @@ static int main_reload(char *err, size_t errlen) {
             config_free(cfg);
             return -1;
         }
+        redis_tracking_stop();
         redis_client_free(server.redis);
         server.redis = rc;
         redis_client_on_ready(rc, on_redis_ready);
+        start_client_cache(cfg, &ro);
         free(server.redis_url);
         server.redis_url = xstrdup(cfg->redis_url);
     }
@@ -342,6 +348,14 @@ static void on_redis_ready(void) {
     bus_redis_ready();
 }
 
+/* Channel contexts cached in process, kept true by Redis's CLIENT TRACKING
+ * (io/redis_tracking.h), unless redis { client_cache = false }. */
+static void start_client_cache(const struct config *cfg, const struct redis_options *ro) {
+    json_t *on = cfg->redis_opts ? json_object_get(cfg->redis_opts, "client_cache") : NULL;
+    if (json_is_false(on)) return;
+    redis_tracking_start(server.loop, server.redis, cfg->redis_url, ro);
+}
+
 /* Start the parts on the loop; returns 0 or -1 after logging why. */
 static int start(struct config *cfg) {
     char err[4096];
@@ -361,6 +375,7 @@ static int start(struct config *cfg) {
         return -1;
     }
     redis_client_on_ready(server.redis, on_redis_ready);
+    start_client_cache(cfg, &ro);
     if (modules_role_start(cfg, role, err, sizeof(err)) < 0) {
         log_error("%s: %s", bus_role_name(role), err);
         return -1;

@@ -43,6 +43,8 @@ struct redis_client {
     double latency_ms;
     int handles_open;
     void (*on_ready)(void);
+    void (*on_change)(void *data, int up);   /* redis_tracking.c's hook */
+    void *change_data;
     /* Sentinel mode (NULL with a plain URL): where to connect comes from here. */
     struct redis_sentinel *sentinel;
     int discovering;
@@ -106,7 +108,9 @@ static void on_retry(uv_timer_t *t) {
 /* Schedule the next connection attempt with exponential backoff and jitter. */
 static void schedule_reconnect(struct redis_client *rc) {
     if (rc->state == REDIS_CLOSED) return;
+    int was_up = rc->state == REDIS_UP;
     rc->state = REDIS_IDLE;
+    if (was_up && rc->on_change) rc->on_change(rc->change_data, 0);
     long base = rc->backoff_ms ? rc->backoff_ms * 2 : rc->opts.reconnect_min_ms;
     if (base > rc->opts.reconnect_max_ms) base = rc->opts.reconnect_max_ms;
     rc->backoff_ms = base;
@@ -288,6 +292,7 @@ static void became_up(struct redis_client *rc) {
     }
     rc->last_error[0] = '\0';
     if (rc->on_ready) rc->on_ready();
+    if (rc->on_change) rc->on_change(rc->change_data, 1);
     if (rc->on_ready_data) rc->on_ready_data(rc->ready_data);
 }
 
@@ -316,6 +321,17 @@ static void on_role_reply(redisReply *reply, const char *err, void *data) {
     }
     uv_timer_stop(&rc->retry_timer);
     became_up(rc);
+}
+
+void redis_client_on_change(struct redis_client *rc, void (*fn)(void *data, int up), void *data) {
+    rc->on_change = fn;
+    rc->change_data = data;
+}
+
+int redis_client_subscribe(struct redis_client *rc, const char *channel, redisCallbackFn *fn, void *data) {
+    if (!redis_client_ready(rc)) return -1;
+    const char *argv[2] = { "SUBSCRIBE", channel };
+    return redisAsyncCommandArgv(rc->ac, fn, data, 2, argv, NULL) == REDIS_OK ? 0 : -1;
 }
 
 static void on_disconnect(const redisAsyncContext *ac, int status) {

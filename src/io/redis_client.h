@@ -14,6 +14,7 @@
 #define CHORUS_REDIS_CLIENT_H
 #include <stddef.h>
 #include <hiredis/hiredis.h>
+#include <hiredis/async.h>
 #include <jansson.h>
 #include <uv.h>
 
@@ -72,6 +73,14 @@ void redis_client_on_ready_data(struct redis_client *rc, void (*fn)(void *), voi
  * holds KEY: in a cluster, the master of KEY's slot; else redis_command. */
 int redis_command_near(struct redis_client *rc, const char *key, redis_reply_fn *cb, void *data,
                        int argc, const char **argv, const size_t *lens);
+
+/* Call FN(DATA, 1) each time the connection comes up (after the on_ready
+ * function) and FN(DATA, 0) each time it goes down (redis_tracking.c). */
+void redis_client_on_change(struct redis_client *rc, void (*fn)(void *data, int up), void *data);
+/* SUBSCRIBE to CHANNEL on this connection, which then takes no other
+ * command: FN runs for the confirmation and for every message, with no
+ * timeout, and with a NULL reply when the connection goes. 0, or -1 when down. */
+int redis_client_subscribe(struct redis_client *rc, const char *channel, redisCallbackFn *fn, void *data);
 
 /* A deep copy of a reply that outlives its callback (free with freeReplyObject). */
 redisReply *redis_reply_copy(const redisReply *rep);

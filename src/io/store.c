@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "io/redis_client.h"
+#include "io/redis_tracking.h"
 #include "io/store.h"
+#include "lib/dict.h"
 #include "io/store_split.h"
 #include "lib/xalloc.h"
 
@@ -369,8 +371,78 @@ static void format_seconds(char *out, size_t outlen, double secs) {
     out[n + 4] = '\0';
 }
 
+static int context_read(struct redis_client *rc, const char *platform, const char *channel, const char *user,
+                        const char *default_persona, const struct store_flood *flood, store_context_fn *cb, void *data);
+
+/* A context request waiting for the end of the loop's I/O (the cache). */
+struct cached_req {
+    struct redis_client *rc;
+    store_context_fn *cb;
+    void *data;
+    unsigned long gen;
+    char *platform, *channel, *user, *persona;
+    char tag[800], ukey[700];
+};
+
+static void cached_req_free(struct cached_req *q) {
+    free(q->platform);
+    free(q->channel);
+    free(q->user);
+    free(q->persona);
+    free(q);
+}
+
+/* The context read from Redis on a cache miss: keep it, pass it on. */
+static void on_context_fill(const struct store_context *ctx, const char *err, void *data) {
+    struct cached_req *q = data;
+    if (!err && ctx && !ctx->flood) redis_tracking_put(q->gen, q->tag, q->ukey, ctx);
+    q->cb(ctx, err, q->data);
+    cached_req_free(q);
+}
+
+/* After this turn's I/O (and so its invalidations): the cache, or Redis. */
+static void on_deferred_context(void *data) {
+    struct cached_req *q = data;
+    const struct store_context *ctx = redis_tracking_active(q->rc) ? redis_tracking_get(q->tag, q->ukey) : NULL;
+    redis_tracking_count(ctx != NULL);
+    if (ctx) {
+        q->cb(ctx, NULL, q->data);
+        cached_req_free(q);
+        return;
+    }
+    q->gen = redis_tracking_gen();
+    if (context_read(q->rc, q->platform, q->channel, q->user, q->persona, NULL, on_context_fill, q) < 0) {
+        q->cb(NULL, "Redis is not connected", q->data);
+        cached_req_free(q);
+    }
+}
+
 int store_job_context(struct redis_client *rc, const char *platform, const char *channel, const char *user,
                       const char *default_persona, const struct store_flood *flood, store_context_fn *cb, void *data) {
+    if (!redis_client_ready(rc)) return -1;
+    int flood_off = !flood || (flood->user_burst <= 0 && flood->channel_burst <= 0);
+    if (!flood_off || !redis_tracking_active(rc))
+        return context_read(rc, platform, channel, user, default_persona, flood, cb, data);
+    /* The flood buckets are the only part that changes with every message:
+     * without them the context is the cache's (redis_tracking.h). */
+    struct cached_req *q = xcalloc(1, sizeof(*q));
+    char pc[700];
+    q->rc = rc;
+    q->cb = cb;
+    q->data = data;
+    q->platform = xstrdup(platform);
+    q->channel = xstrdup(channel);
+    q->user = user ? xstrdup(user) : NULL;
+    q->persona = xstrdup(default_persona);
+    join3(pc, sizeof(pc), platform, ":", channel);
+    store_escape(pc, q->tag, sizeof(q->tag));
+    dict_key2(q->ukey, sizeof(q->ukey), user ? user : "-", default_persona);
+    redis_tracking_defer(on_deferred_context, q);
+    return 0;
+}
+
+static int context_read(struct redis_client *rc, const char *platform, const char *channel, const char *user,
+                        const char *default_persona, const struct store_flood *flood, store_context_fn *cb, void *data) {
     if (!redis_client_ready(rc)) return -1;
     const char *prefix = redis_client_prefix(rc);
     char pkey[1024], mkey[1024], muted[300], banned[300], ignored[300], dis[1400], disall[300], chans[300], pc[700], pu[700], esc[800];

@@ -18,6 +18,7 @@
 struct reader {
     const char *p, *end;
     int depth;
+    const char *const *skip;   /* keys left out of every object, or NULL */
 };
 
 static json_t *read_value(struct reader *r);
@@ -174,6 +175,51 @@ static int read_word(struct reader *r, const char *word, size_t n) {
     return 1;
 }
 
+/* Is KEY (KLEN bytes) one of the keys to leave out here? */
+static int skipped(const struct reader *r, const char *key, size_t klen) {
+    if (!r->skip || klen == 0) return 0;
+    for (const char *const *k = r->skip; *k; k++)
+        if ((*k)[0] == key[0] && !strncmp(*k, key, klen) && (*k)[klen] == '\0') return 1;
+    return 0;
+}
+
+/* Step over the value at r->p without building it: its strings must end
+ * and its brackets pair up (64 deep at most), the rest is not looked at
+ * (the value is dropped). 0, or -1. */
+static int skip_value(struct reader *r) {
+    unsigned long long arrays = 0;   /* bit D set: the bracket open at depth D is '[' */
+    int depth = 0;
+    do {
+        if (r->p >= r->end) return -1;
+        char c = *r->p;
+        if (c == '"') {
+            for (r->p++; r->p < r->end && *r->p != '"'; r->p++)
+                if (*r->p == '\\' && r->p + 1 < r->end) r->p++;
+            if (r->p >= r->end) return -1;
+            r->p++;
+        } else if (c == '{' || c == '[') {
+            if (depth == 64) return -1;
+            if (c == '[') arrays |= 1ULL << depth;
+            else arrays &= ~(1ULL << depth);
+            depth++;
+            r->p++;
+        } else if (c == '}' || c == ']') {
+            if (depth == 0 || ((arrays >> (depth - 1)) & 1) != (c == ']')) return -1;
+            depth--;
+            r->p++;
+        } else if (depth > 0) {
+            r->p++;
+        } else {
+            const char *s = r->p;
+            while (r->p < r->end && *r->p != ',' && *r->p != '}' && *r->p != ']' && *r->p != ' ' && *r->p != '\n' &&
+                   *r->p != '\r' && *r->p != '\t')
+                r->p++;
+            if (r->p == s) return -1;
+        }
+    } while (depth > 0);
+    return 0;
+}
+
 /* An object at r->p (the opening brace). */
 static json_t *read_object(struct reader *r) {
     json_t *o = json_object();
@@ -191,14 +237,21 @@ static json_t *read_object(struct reader *r) {
         if (r->p >= r->end || *r->p != '"' || read_string(r, &key, &klen, &owned) < 0) break;
         skip_ws(r);
         json_t *v = NULL;
+        int rc = -1;
         if (r->p < r->end && *r->p == ':') {
             r->p++;
             skip_ws(r);
+            if (skipped(r, key, klen)) {
+                free(owned);
+                if (skip_value(r) < 0) break;
+                goto next;
+            }
             v = read_value(r);
         }
-        int rc = v ? json_object_setn_new_nocheck(o, key, klen, v) : -1;
+        rc = v ? json_object_setn_new_nocheck(o, key, klen, v) : -1;
         free(owned);
         if (rc < 0) break;
+    next:
         skip_ws(r);
         if (r->p >= r->end) break;
         if (*r->p == '}') {
@@ -270,7 +323,11 @@ static json_t *read_value(struct reader *r) {
 }
 
 json_t *json_fast_loadb(const char *buf, size_t len, json_error_t *err) {
-    struct reader r = { buf, buf + len, 0 };
+    return json_fast_loadb_lean(buf, len, NULL, err);
+}
+
+json_t *json_fast_loadb_lean(const char *buf, size_t len, const char *const *skip, json_error_t *err) {
+    struct reader r = { buf, buf + len, 0, skip };
     skip_ws(&r);
     json_t *v = NULL;
     if (r.p < r.end && (*r.p == '{' || *r.p == '[')) v = read_value(&r);

@@ -9,5 +9,10 @@
 #include <jansson.h>
 
 json_t *json_fast_loadb(const char *buf, size_t len, json_error_t *err);
+/* The same, but the values of the keys in SKIP (NULL-terminated) are left
+ * out of every object, unread: a payload's parts the
+ * caller never looks at cost no allocation. When the fast reader gives up,
+ * json_loadb's full value is returned (with those keys). */
+json_t *json_fast_loadb_lean(const char *buf, size_t len, const char *const *skip, json_error_t *err);
 
 #endif

@@ -40,6 +40,8 @@
 //   fake.echoToGateway) to every bot with that bot as the author;
 //   fake.waitForReady(0, ms, kenji.id); fake.mentionBot({ content, bot: kenji });
 //   posted messages carry author.id of the bot that sent them.
+//   fake.echoToGateway = true   the bot's own posts come back as MESSAGE_CREATE, as on Discord
+//   fake.messageObject = (m, 'rest' | 'gateway') => object   the whole message object to answer/echo
 // Checks:
 //   conn.sendTimes, conn.maxFrameBytes, fake.violations (gateway and REST limit breaches),
 //   fake.rest (every REST request), fake.messages (posted messages), fake.sessions,
@@ -732,9 +734,16 @@ function startFakeDiscord({
       fake.messages.set(m.id, m);
       fake.posted.push(m);
       if (body.enforce_nonce && body.nonce !== undefined) fake.nonces.set(`${bot.id}:${body.nonce}`, m);
-      reply(200, { id: m.id, channel_id: m.channel_id, content: m.content, author: m.author, type: 0 });
+      // fake.messageObject(m, 'rest' | 'gateway'), when set, builds the whole message object
+      // Discord answers with and echoes (bench/discord/payloads.js); the default is a short one.
+      const full = fake.messageObject ? fake.messageObject(m, 'rest') : null;
+      reply(200, full || { id: m.id, channel_id: m.channel_id, content: m.content, author: m.author, type: 0 });
       fake.emit('message', m);
-      if (fake.echoToGateway) fake.dispatch('MESSAGE_CREATE', { id: m.id, channel_id: m.channel_id, guild_id: '200000000000000001', content: m.content, author: m.author, mentions: [] }, 0);
+      if (fake.echoToGateway) {
+        const d = fake.messageObject ? fake.messageObject(m, 'gateway')
+          : { id: m.id, channel_id: m.channel_id, guild_id: '200000000000000001', content: m.content, author: m.author, mentions: [] };
+        fake.dispatch('MESSAGE_CREATE', d, 0);
+      }
     } else if (route === 'PATCH /channels/{id}/messages/{id}') {
       const m = fake.messages.get(p[4]);
       if (!m) { reply(404, { message: 'Unknown Message', code: 10008 }); return; }

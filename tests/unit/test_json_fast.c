@@ -77,5 +77,34 @@ int main(void) {
         if (!agree(buf, n) && bad++ < 3) printf("# disagreement on: %.*s\n", (int)n, buf);
     }
     ok(bad == 0, "100000 edited payloads agree with json_loadb (%d did not)", bad);
+
+    /* The lean reader: the skipped keys are left out of every object,
+     * everything else is what json_loadb gives without them. */
+    static const char *const skip[] = { "member", "embeds", NULL };
+    static const char msg[] =
+        "{\"t\":\"MESSAGE_CREATE\",\"member\":1,\"d\":{\"id\":\"5\",\"member\":{\"roles\":[\"1\",\"2\"],\"nick\":\"a\\\"}\"},"
+        "\"embeds\":[{\"u\":\"]\"},[1.5e3,true,null]],\"author\":{\"id\":\"7\",\"member\":-2.5},\"content\":\"hi\"}}";
+    json_t *lean = json_fast_loadb_lean(msg, sizeof(msg) - 1, skip, NULL);
+    json_t *want = json_loads("{\"t\":\"MESSAGE_CREATE\",\"d\":{\"id\":\"5\",\"author\":{\"id\":\"7\"},\"content\":\"hi\"}}", 0, NULL);
+    ok(lean && json_equal(lean, want), "the lean reader leaves out the skipped keys at every depth");
+    json_decref(lean);
+    json_decref(want);
+    static const char broken[] = "{\"d\":{\"member\":{\"a\":[}},\"id\":\"5\"}}";
+    lean = json_fast_loadb_lean(broken, sizeof(broken) - 1, skip, NULL);
+    ok(lean == NULL, "a skipped value that is not JSON still makes the payload fail");
+    json_decref(lean);
+    bad = 0;
+    for (int it = 0; it < 20000; it++) {
+        size_t n = sizeof(seed) - 1;
+        memcpy(buf, seed, n);
+        seedv = seedv * 1103515245u + 12345u;
+        buf[(seedv >> 8) % n] = alphabet[(seedv >> 20) % (sizeof(alphabet) - 1)];
+        json_t *a = json_fast_loadb_lean(buf, n, skip, NULL);
+        json_t *b = json_fast_loadb(buf, n, NULL);
+        if ((a == NULL) != (b == NULL) && bad++ < 3) printf("# lean disagreement on: %.*s\n", (int)n, buf);
+        json_decref(a);
+        json_decref(b);
+    }
+    ok(bad == 0, "edited payloads without skipped keys read the same lean or not (%d did not)", bad);
     return done_testing();
 }

@@ -675,10 +675,33 @@ static void on_ready_event(struct discord_gateway_shard *s, const char *type, js
     }
 }
 
+/* The parts of a MESSAGE_CREATE the adapter never reads, left unbuilt:
+ * most of a message's bytes and nodes. discord.c's on_message_create reads
+ * id, channel_id, guild_id, content, type, author (id, bot, global_name,
+ * username), mentions[].id, message_reference and referenced_message.author.id:
+ * a field it starts to read must not be listed here. */
+static const char *const message_unread[] = {
+    "member", "embeds", "attachments", "components", "mention_roles", "sticker_items", "stickers",
+    "reactions", "poll", "message_snapshots", "interaction_metadata", "interaction", "activity", "application",
+    "role_subscription_data", "call", "avatar_decoration_data", "collectibles", "clan", "primary_guild",
+    "timestamp", "edited_timestamp", "tts", "pinned", "mention_everyone", "flags", "nonce", "avatar", "discriminator",
+    "public_flags", "banner", "accent_color", "webhook_id", "channel_type", NULL
+};
+
+/* Is TEXT a MESSAGE_CREATE dispatch? Only "t" (an event name) can come
+ * before "d" at the top level, so its name is looked for there. */
+static int is_message_create(const char *text, size_t len) {
+    static const char name[] = "\"t\":\"MESSAGE_CREATE\"";
+    size_t n = len < 96 ? len : 96;
+    const char *d = memmem(text, n, "\"d\":", 4);
+    if (d) n = (size_t)(d - text);
+    return memmem(text, n, name, sizeof(name) - 1) != NULL;
+}
+
 /* One whole gateway payload from the server. */
 static void on_payload(struct discord_gateway_shard *s, const char *text, size_t len) {
     json_error_t jerr;
-    json_t *o = json_fast_loadb(text, len, &jerr);
+    json_t *o = json_fast_loadb_lean(text, len, is_message_create(text, len) ? message_unread : NULL, &jerr);
     if (!json_is_object(o)) {
         log_warn("discord: shard %d: a gateway payload that is not a JSON object (%s); ignored", s->id, jerr.text);
         json_decref(o);

@@ -205,12 +205,27 @@ static void on_retry_timer(uv_timer_t *t) {
     }
 }
 
+/* What no caller reads of the message object Discord answers a post or
+ * an edit with (they take its id): left unbuilt. */
+static const char *const message_unread[] = {
+    "member", "embeds", "attachments", "components", "mention_roles", "mentions", "referenced_message",
+    "sticker_items", "reactions", "poll", "message_snapshots", "interaction_metadata", "avatar_decoration_data",
+    "collectibles", "clan", "primary_guild",
+    "timestamp", "edited_timestamp", "tts", "pinned", "mention_everyone", "flags", "nonce", "avatar", "discriminator",
+    "public_flags", "banner", "accent_color", "webhook_id", "channel_type", NULL
+};
+
+/* Does PATH name a channel's messages (a post or an edit answers with one)? */
+static int is_message_path(const char *path) {
+    return !strncmp(path, "/channels/", 10) && strstr(path, "/messages") && !strstr(path, "/reactions");
+}
+
 /* The HTTP exchange ended: retry, or report to the caller. */
 static void on_http(const struct http_response *res, void *data) {
     struct rest_call *c = data;
     struct discord_rest *r = c->r;
     c->http = NULL;
-    json_t *body = res->body_len ? json_fast_loadb(res->body, res->body_len, NULL) : NULL;
+    json_t *body = res->body_len ? json_fast_loadb_lean(res->body, res->body_len, is_message_path(c->path) ? message_unread : NULL, NULL) : NULL;
     struct discord_ratelimit_result lim;
     char bucket[128];
     discord_ratelimit_read(res, body, &lim, bucket, sizeof(bucket));

@@ -18,13 +18,18 @@ struct discord_zlib {
     unsigned char tail[4];         /* the last four stream bytes fed */
     size_t fed;                    /* stream bytes fed since the last take */
     int failed;                    /* 0, or the DISCORD_ZLIB_ error that killed the stream */
+    int header;                    /* bytes of the zlib header seen (2: all) */
+    unsigned char cmf[2];
     char error[160];
 };
 
 struct discord_zlib *discord_zlib_new(size_t max_payload) {
     struct discord_zlib *z = xcalloc(1, sizeof(*z));
     if (!z) return NULL;
-    if (inflateInit(&z->zs) != Z_OK) {
+    /* Raw deflate: the stream's two-byte zlib header is checked and skipped
+     * here (discord_zlib_feed), and a stream that never ends has no Adler-32
+     * trailer to check, so computing the checksum is wasted work. */
+    if (inflateInit2(&z->zs, -15) != Z_OK) {
         free(z);
         return NULL;
     }
@@ -74,6 +79,15 @@ static void keep_tail(struct discord_zlib *z, const unsigned char *in, size_t le
 int discord_zlib_feed(struct discord_zlib *z, const void *in, size_t len) {
     if (z->failed) return z->failed;
     keep_tail(z, in, len);
+    const unsigned char *b = in;
+    while (z->header < 2 && len > 0) {           /* the zlib header: deflate, no preset dictionary */
+        z->cmf[z->header++] = *b++;
+        len--;
+        if (z->header == 2 && ((z->cmf[0] & 0x0f) != 8 || (z->cmf[0] >> 4) > 7 || (z->cmf[1] & 0x20) ||
+                               ((unsigned)z->cmf[0] * 256 + z->cmf[1]) % 31 != 0))
+            return fail(z, DISCORD_ZLIB_CORRUPT, "incorrect header check");
+    }
+    in = b;
     z->zs.next_in = (Bytef *)in;
     z->zs.avail_in = (uInt)len;
     for (;;) {
