@@ -21,6 +21,7 @@ const { startInspircd } = require(path.join(ROOT, 'tests/lib/ircd'));
 const { ircUser } = require(path.join(ROOT, 'tests/lib/irc-client'));
 const { startRedis } = require(path.join(ROOT, 'tests/lib/redis'));
 const { cpuSeconds } = require(path.join(ROOT, 'tests/lib/util'));
+const { printSmaps } = require(path.join(ROOT, 'bench/tools/smaps'));
 
 const args = process.argv.slice(2);
 const opt = (name, def) => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : def; };
@@ -73,6 +74,7 @@ async function drive(user, channel, botNick, pid) {
   user.sock.removeAllListeners('data');
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = cpuSeconds(pid) - cpu0;
+  if (args.includes('--smaps')) printSmaps(`process ${pid}`, pid);
   latencies.sort((a, b) => a - b);
   const pct = (p) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] : NaN);
   return {

@@ -19,6 +19,7 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const { startFakeOneBot } = require(path.join(ROOT, 'tests/lib/fake-onebot'));
 const { startRedis } = require(path.join(ROOT, 'tests/lib/redis'));
 const { cpuSeconds } = require(path.join(ROOT, 'tests/lib/util'));
+const { printSmaps } = require(path.join(ROOT, 'bench/tools/smaps'));
 
 const args = process.argv.slice(2);
 const opt = (name, def) => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : def; };
@@ -77,6 +78,7 @@ async function drive(fake, pid) {
   await Promise.race([done, timeout]);
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = cpuSeconds(pid) - cpu0;
+  if (args.includes('--smaps')) printSmaps(`process ${pid}`, pid);
   latencies.sort((a, b) => a - b);
   const pct = (p) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] : NaN);
   return {

@@ -6,7 +6,7 @@
 // update-to-reply latency of each bot, and the ratios.
 //
 //   (cd bench/telegram && npm install)        # grammY, once
-//   node bench/telegram/run.js [--n 5000] [--window 32] [--smoke]
+//   node bench/telegram/run.js [--n 5000] [--window 32] [--smoke] [--smaps]   (--smaps: RSS by mapping)
 //
 // --smoke: 200 messages, and only chorusd when grammY is not installed;
 // exits non-zero if any message goes unanswered.
@@ -18,6 +18,7 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const { startFakeTelegram } = require(path.join(ROOT, 'tests/lib/fake-telegram'));
 const { startRedis } = require(path.join(ROOT, 'tests/lib/redis'));
 const { cpuSeconds } = require(path.join(ROOT, 'tests/lib/util'));
+const { printSmaps } = require(path.join(ROOT, 'bench/tools/smaps'));
 
 const args = process.argv.slice(2);
 const opt = (name, def) => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : def; };
@@ -82,6 +83,7 @@ async function drive(fake, pid) {
   await Promise.race([done, timeout]);
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = cpuSeconds(pid) - cpu0;
+  if (args.includes('--smaps')) printSmaps(`process ${pid}`, pid);
   latencies.sort((a, b) => a - b);
   const pct = (p) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] : NaN);
   return {

@@ -232,11 +232,37 @@ static void on_meta_event(struct onebot *ob, json_t *e) {
     }
 }
 
+/* Members of a message event this adapter never reads, at any depth: they
+ * are stepped over, not built (json_fast_loadb_lean). A member it starts to
+ * read (on_message_event, learn_self, onebot_segments_read) must leave this
+ * list. */
+static const char *const message_unread[] = {
+    "raw_message", "font", "time", "message_seq", "real_id", "real_seq", "message_format", "sub_type",
+    "anonymous", "target_id", "temp_source", "sex", "age", "area", "level", "role", "title",
+    "file_size", "summary", NULL
+};
+
+/* A message_sent event (the bot's own post) is only looked at for self_id. */
+static const char *const sent_unread[] = {
+    "message", "sender", "raw_message", "font", "time", "message_seq", "real_id", "real_seq",
+    "message_format", "sub_type", "message_type", "user_id", "group_id", "target_id", NULL
+};
+
+/* The members to leave out of frame TEXT: a message or message_sent event
+ * names its post_type as "post_type":"...", which a string's content cannot
+ * spell (its quotes are escaped); anything else is read whole. */
+static const char *const *unread_of(const char *text, size_t len) {
+    static const char msg[] = "\"post_type\":\"message\"", sent[] = "\"post_type\":\"message_sent\"";
+    if (memmem(text, len, msg, sizeof(msg) - 1)) return message_unread;
+    if (memmem(text, len, sent, sizeof(sent) - 1)) return sent_unread;
+    return NULL;
+}
+
 /* One frame from the implementation: an API answer or an event. */
 static void on_frame(const char *text, size_t len, void *data) {
     struct onebot *ob = data;
     json_error_t jerr;
-    json_t *o = json_fast_loadb(text, len, &jerr);
+    json_t *o = json_fast_loadb_lean(text, len, unread_of(text, len), &jerr);
     if (!json_is_object(o)) {
         log_warn("onebot: a frame that is not a JSON object (%s); skipped", jerr.text);
         metrics_inc(METRIC_PLATFORM_EVENTS, "onebot_malformed", 1);

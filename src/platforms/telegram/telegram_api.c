@@ -58,6 +58,30 @@ void telegram_api_free(struct telegram_api *a) {
     free(a);
 }
 
+/* Members of getUpdates' updates no handler in telegram.c reads, at any
+ * depth: stepped over, not built (json_fast_loadb_lean). A member a handler
+ * starts to read must leave this list. */
+static const char *const updates_unread[] = {
+    "date", "edit_date", "language_code", "is_premium", "added_to_attachment_menu", "photo", "sticker",
+    "animation", "document", "video", "voice", "audio", "video_note", "link_preview_options",
+    "has_protected_content", "author_signature", "forward_origin", "via_bot", "reply_markup",
+    "old_reaction", "chat_instance", "media_group_id", "has_media_spoiler", NULL
+};
+
+/* What sendMessage and editMessageText answer: the whole message, of which
+ * only message_id is read (telegram_send.c). */
+static const char *const sent_unread[] = {
+    "from", "chat", "date", "edit_date", "text", "entities", "reply_to_message", "link_preview_options",
+    "reply_markup", "message_thread_id", "is_topic_message", "has_protected_content", NULL
+};
+
+/* The members METHOD's answer can be read without. */
+static const char *const *unread_of(const char *method) {
+    if (!strcmp(method, "getUpdates")) return updates_unread;
+    if (!strcmp(method, "sendMessage") || !strcmp(method, "editMessageText")) return sent_unread;
+    return NULL;
+}
+
 /* The HTTP exchange ended: read Telegram's envelope and report. */
 static void on_done(const struct http_response *res, void *data) {
     struct telegram_call *c = data;
@@ -69,7 +93,7 @@ static void on_done(const struct http_response *res, void *data) {
         r.description = why;
         r.error_code = 0;
     } else {
-        body = json_fast_loadb(res->body, res->body_len, NULL);
+        body = json_fast_loadb_lean(res->body, res->body_len, unread_of(c->method), NULL);
         if (!json_is_object(body)) {
             snprintf(why, sizeof(why), "%s: the answer (HTTP %ld) is not a Bot API object", c->method, res->status);
             r.description = why;
