@@ -21,7 +21,7 @@ const { startInspircd } = require(path.join(ROOT, 'tests/lib/ircd'));
 const { ircUser } = require(path.join(ROOT, 'tests/lib/irc-client'));
 const { startRedis } = require(path.join(ROOT, 'tests/lib/redis'));
 const { cpuSeconds } = require(path.join(ROOT, 'tests/lib/util'));
-const { printSmaps } = require(path.join(ROOT, 'bench/tools/smaps'));
+const { printSmaps, rssAnonKb } = require(path.join(ROOT, 'bench/tools/smaps'));
 
 const args = process.argv.slice(2);
 const opt = (name, def) => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : def; };
@@ -75,10 +75,11 @@ async function drive(user, channel, botNick, pid) {
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = cpuSeconds(pid) - cpu0;
   if (args.includes('--smaps')) printSmaps(`process ${pid}`, pid);
+  const anonMb = rssAnonKb(pid) / 1024;
   latencies.sort((a, b) => a - b);
   const pct = (p) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] : NaN);
   return {
-    answered, cpuUsPerMsg: (cpu * 1e6) / Math.max(1, answered), peakRssMb: peakRssKb(pid) / 1024,
+    answered, cpuUsPerMsg: (cpu * 1e6) / Math.max(1, answered), peakRssMb: peakRssKb(pid) / 1024, anonMb,
     msgsPerSec: answered / secs, p50: pct(0.5), p99: pct(0.99),
   };
 }
@@ -100,7 +101,7 @@ async function runBot(ircd, nick, channel, make) {
 }
 
 function show(name, r) {
-  console.log(`${name.padEnd(13)} answered ${r.answered}/${N}  CPU ${r.cpuUsPerMsg.toFixed(1)} us/msg  peak RSS ${r.peakRssMb.toFixed(1)} MB  `
+  console.log(`${name.padEnd(13)} answered ${r.answered}/${N}  CPU ${r.cpuUsPerMsg.toFixed(1)} us/msg  peak RSS ${r.peakRssMb.toFixed(1)} MB (private ${r.anonMb.toFixed(1)})  `
     + `${r.msgsPerSec.toFixed(0)} msg/s  latency p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms`);
 }
 
@@ -130,7 +131,7 @@ async function main() {
       show('irc-framework', f);
       if (f.answered !== N) ok = false;
       console.log(`ratios (chorusd / irc-framework): CPU per message ${(c.cpuUsPerMsg / f.cpuUsPerMsg).toFixed(3)}, `
-        + `peak RSS ${(c.peakRssMb / f.peakRssMb).toFixed(3)}`);
+        + `peak RSS ${(c.peakRssMb / f.peakRssMb).toFixed(3)} (private ${(c.anonMb / f.anonMb).toFixed(3)})`);
     }
   } finally {
     await ircd.stop();

@@ -1,5 +1,6 @@
 /* irc_line.c - parsing IRC lines and splitting replies (irc_line.h). */
 #include <ctype.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "lib/utf8.h"
@@ -50,6 +51,20 @@ static char *skip_spaces(char *p) {
     return p;
 }
 
+/* Is TEXT plain ASCII? Most lines are, and need no UTF-8 repair (two
+ * passes a byte); eight bytes are looked at a time. */
+static int all_ascii(const char *text, size_t len) {
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t w;
+        memcpy(&w, text + i, 8);
+        if (w & 0x8080808080808080ULL) return 0;
+    }
+    for (; i < len; i++)
+        if ((unsigned char)text[i] & 0x80) return 0;
+    return 1;
+}
+
 /* A server line is untrusted: NULs and stray CR/LF end it, bad UTF-8 is
  * repaired, tags and params beyond the limits are ignored. */
 int irc_line_parse(const char *text, size_t len, struct irc_line *out) {
@@ -57,7 +72,13 @@ int irc_line_parse(const char *text, size_t len, struct irc_line *out) {
     while (len && (text[len - 1] == '\r' || text[len - 1] == '\n')) len--;
     const char *nul = memchr(text, '\0', len);
     if (nul) len = (size_t)(nul - text);
-    out->buf = utf8_repair(text, len, NULL);
+    if (all_ascii(text, len)) {
+        out->buf = xmalloc(len + 1);
+        memcpy(out->buf, text, len);
+        out->buf[len] = '\0';
+    } else {
+        out->buf = utf8_repair(text, len, NULL);
+    }
     if (!out->buf) return -1;
     char *p = skip_spaces(out->buf);
     if (*p == '@') {
