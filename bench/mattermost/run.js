@@ -4,10 +4,11 @@
 // fake Mattermost (tests/lib/fake-mattermost.js), in the same run: N posts
 // each, spread over channels, at most WINDOW unanswered at a time. Prints
 // CPU per message, peak RSS, messages/s and post-to-reply latency of each
-// bot, and the ratios.
+// bot, and the ratios. WARMUP posts go first, unmeasured, so both bots are
+// measured warm.
 //
 //   (cd bench/mattermost && npm install)     # @mattermost/client and ws, once
-//   node bench/mattermost/run.js [--n 5000] [--window 32] [--smoke]
+//   node bench/mattermost/run.js [--n 5000] [--window 32] [--warmup 500] [--smoke]
 //   node bench/mattermost/run.js --chorusd-only --n 2000 [--callgrind | --strace | --malloc]   # bench/tools/probes.js
 //
 // --smoke: 200 messages, and only chorusd when @mattermost/client is not
@@ -20,7 +21,7 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const { startFakeMattermost } = require(path.join(ROOT, 'tests/lib/fake-mattermost'));
 const { startRedis } = require(path.join(ROOT, 'tests/lib/redis'));
 const { cpuSeconds } = require(path.join(ROOT, 'tests/lib/util'));
-const { chosenProbe, describe, rssBreakdown } = require(path.join(ROOT, 'bench/tools/probes'));
+const { chosenProbe, describe, rssBreakdown, warmUp } = require(path.join(ROOT, 'bench/tools/probes'));
 
 const args = process.argv.slice(2);
 const opt = (name, def) => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : def; };
@@ -28,6 +29,7 @@ const smoke = args.includes('--smoke');
 const chorusdOnly = args.includes('--chorusd-only');
 const N = opt('n', smoke ? 200 : 5000);
 const WINDOW = opt('window', 32);
+const WARMUP = opt('warmup', smoke ? 20 : 500);
 const CHANNELS = 16;
 const TOKEN = 'bench-mattermost-bot-token';
 
@@ -62,6 +64,8 @@ async function drive(fake, pid, probe) {
   let answered = 0;
   let resolveDone;
   const done = new Promise((r) => { resolveDone = r; });
+  const post = (i, text) => fake.userPost({ channel: channels[i % CHANNELS], message: text });
+  await warmUp(fake, 'botPost', (p) => p.message, post, WARMUP, WINDOW);
   if (probe) await probe.start(pid);
   const startRssMb = peakRssKb(pid) / 1024;
   const cpu0 = cpuSeconds(pid);
@@ -69,7 +73,7 @@ async function drive(fake, pid, probe) {
   const pump = () => {
     while (sent < N && pending.size < WINDOW) {
       const text = `hello ${sent}`;
-      fake.userPost({ channel: channels[sent % CHANNELS], message: text });
+      post(sent, text);
       pending.set(`echo: ${text}`, process.hrtime.bigint());
       sent++;
     }

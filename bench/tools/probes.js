@@ -138,4 +138,35 @@ function chosenProbe(args) {
   return null;
 }
 
-module.exports = { chosenProbe, describe, rssBreakdown };
+// Send COUNT warm-up messages through send(i, text), at most WINDOW
+// unanswered, and wait for every "echo: <text>" answer, seen as EVENT on
+// FAKE with its text at textOf(arg): both bots then run their measured
+// messages warm (a JIT compiled, caches filled), as bench/discord does.
+function warmUp(fake, event, textOf, send, count, window) {
+  if (count <= 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    let sent = 0;
+    let answered = 0;
+    const out = new Set();
+    const timer = setTimeout(() => reject(new Error(`warm-up: ${answered}/${count} answered`)), 30000 + count * 20);
+    const pump = () => {
+      while (sent < count && out.size < window) {
+        const text = `warm ${sent}`;
+        out.add(`echo: ${text}`);
+        send(sent, text);
+        sent++;
+      }
+    };
+    const on = (arg) => {
+      if (!out.delete(textOf(arg))) return;
+      if (++answered < count) { pump(); return; }
+      fake.off(event, on);
+      clearTimeout(timer);
+      resolve();
+    };
+    fake.on(event, on);
+    pump();
+  });
+}
+
+module.exports = { chosenProbe, describe, rssBreakdown, warmUp };
