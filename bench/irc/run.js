@@ -6,7 +6,7 @@
 // RSS, messages/s and send-to-echo latency of each bot, and the ratios.
 //
 //   (cd bench/irc && npm install)        # irc-framework, once
-//   node bench/irc/run.js [--n 5000] [--window 32] [--smoke]
+//   node bench/irc/run.js [--n 5000] [--window 32] [--warmup 500] [--smoke] [--smaps]   (--smaps: RSS by mapping)
 //
 // --smoke: 200 messages, and only chorusd when irc-framework is not
 // installed; exits non-zero if any message goes unanswered.
@@ -28,14 +28,15 @@ const opt = (name, def) => { const i = args.indexOf(`--${name}`); return i >= 0 
 const smoke = args.includes('--smoke');
 const N = opt('n', smoke ? 200 : 5000);
 const WINDOW = opt('window', 32);
+const WARMUP = opt('warmup', smoke ? 0 : 500);   // answered before the measured messages: the peers' JIT warms up
 
 function peakRssKb(pid) {
   const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) : 0;
 }
 
-// Drive N messages in CHANNEL through the bot BOTNICK; returns the figures.
-async function drive(user, channel, botNick, pid) {
+// Drive N messages (WARM: warm-up, not reported) in CHANNEL through the bot BOTNICK; returns the figures.
+async function drive(user, channel, botNick, pid, N, warm) {
   const pending = new Map();       // text -> send time
   const latencies = [];
   let sent = 0;
@@ -74,7 +75,7 @@ async function drive(user, channel, botNick, pid) {
   user.sock.removeAllListeners('data');
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = cpuSeconds(pid) - cpu0;
-  if (args.includes('--smaps')) printSmaps(`process ${pid}`, pid);
+  if (args.includes('--smaps') && !warm) printSmaps(`process ${pid}`, pid);
   const anonMb = rssAnonKb(pid) / 1024;
   latencies.sort((a, b) => a - b);
   const pct = (p) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] : NaN);
@@ -93,7 +94,8 @@ async function runBot(ircd, nick, channel, make) {
   proc.stderr.on('data', (d) => { err = (err + d).slice(-4000); });
   try {
     await user.waitMember(channel, nick, 20000).catch((e) => { throw new Error(`${e.message}\n${err}`); });
-    return await drive(user, channel, nick, proc.pid);
+    if (WARMUP) await drive(user, channel, nick, proc.pid, WARMUP, true);
+    return await drive(user, channel, nick, proc.pid, N);
   } finally {
     proc.kill('SIGKILL');
     await user.quit();

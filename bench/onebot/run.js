@@ -7,7 +7,7 @@
 // event-to-reply latency of each bot, and the ratios.
 //
 //   (cd bench/onebot && npm install)        # node-napcat-ts, once
-//   node bench/onebot/run.js [--n 5000] [--window 32] [--smoke]
+//   node bench/onebot/run.js [--n 5000] [--window 32] [--warmup 500] [--smoke] [--smaps]   (--smaps: RSS by mapping)
 //
 // --smoke: 200 messages, and only chorusd when node-napcat-ts is not
 // installed; exits non-zero if any message goes unanswered.
@@ -26,6 +26,7 @@ const opt = (name, def) => { const i = args.indexOf(`--${name}`); return i >= 0 
 const smoke = args.includes('--smoke');
 const N = opt('n', smoke ? 200 : 5000);
 const WINDOW = opt('window', 32);
+const WARMUP = opt('warmup', smoke ? 0 : 500);   // answered before the measured messages: the peers' JIT warms up
 const CHANNELS = 16;
 const TOKEN = 'ob-bench-access-token-5f2d';
 
@@ -40,8 +41,8 @@ function exitedEarly(proc, what) {
   return new Promise((_, reject) => proc.once('exit', (code) => reject(new Error(`${what} exited (${code}):\n${buf.slice(-2000)}`))));
 }
 
-// Drive N messages through the bot connected to FAKE; returns the figures.
-async function drive(fake, pid) {
+// Drive N messages (WARM: warm-up, not reported) through the bot connected to FAKE; returns the figures.
+async function drive(fake, pid, N, warm) {
   const chats = [];
   for (let i = 0; i < CHANNELS; i++) {
     const u = fake.user({ nickname: `User${i}` });
@@ -78,7 +79,7 @@ async function drive(fake, pid) {
   await Promise.race([done, timeout]);
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = cpuSeconds(pid) - cpu0;
-  if (args.includes('--smaps')) printSmaps(`process ${pid}`, pid);
+  if (args.includes('--smaps') && !warm) printSmaps(`process ${pid}`, pid);
   const anonMb = rssAnonKb(pid) / 1024;
   latencies.sort((a, b) => a - b);
   const pct = (p) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] : NaN);
@@ -98,7 +99,8 @@ async function runChorusd(redis) {
   });
   try {
     await Promise.race([fake.waitForAction((a) => a.action === 'get_login_info', 10000), exitedEarly(proc, 'chorusd')]);
-    return await drive(fake, proc.pid);
+    if (WARMUP) await drive(fake, proc.pid, WARMUP, true);
+    return await drive(fake, proc.pid, N);
   } finally {
     proc.kill('SIGKILL');
     await fake.close();
@@ -120,7 +122,8 @@ async function runNapcat() {
     const ready = new Promise((resolve) => proc.stderr.on('data', (d) => { if (String(d).includes('napcat-sdk ready')) resolve(); }));
     await Promise.race([ready, exitedEarly(proc, 'the NapCat SDK bot'),
       new Promise((_, reject) => setTimeout(() => reject(new Error('the NapCat SDK bot was not ready within 20 s')), 20000))]);
-    return await drive(fake, proc.pid);
+    if (WARMUP) await drive(fake, proc.pid, WARMUP, true);
+    return await drive(fake, proc.pid, N);
   } finally {
     proc.kill('SIGKILL');
     await fake.close();

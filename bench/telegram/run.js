@@ -6,7 +6,7 @@
 // update-to-reply latency of each bot, and the ratios.
 //
 //   (cd bench/telegram && npm install)        # grammY, once
-//   node bench/telegram/run.js [--n 5000] [--window 32] [--smoke] [--smaps]   (--smaps: RSS by mapping)
+//   node bench/telegram/run.js [--n 5000] [--window 32] [--warmup 500] [--smoke] [--smaps]   (--smaps: RSS by mapping)
 //
 // --smoke: 200 messages, and only chorusd when grammY is not installed;
 // exits non-zero if any message goes unanswered.
@@ -25,6 +25,7 @@ const opt = (name, def) => { const i = args.indexOf(`--${name}`); return i >= 0 
 const smoke = args.includes('--smoke');
 const N = opt('n', smoke ? 200 : 5000);
 const WINDOW = opt('window', 32);
+const WARMUP = opt('warmup', smoke ? 0 : 500);   // answered before the measured messages: the peers' JIT warms up
 const CHANNELS = 16;
 const TOKEN = '7011122233:AAE-bench_Telegram_token_0123456789ab';
 
@@ -45,8 +46,8 @@ function waitForLine(proc, regex, timeoutMs, what) {
   });
 }
 
-// Drive N messages through the bot polling FAKE; returns the figures.
-async function drive(fake, pid) {
+// Drive N messages (WARM: warm-up, not reported) through the bot polling FAKE; returns the figures.
+async function drive(fake, pid, N, warm) {
   const users = [];
   for (let i = 0; i < CHANNELS; i++) {
     const u = fake.user({ first_name: `User${i}` });
@@ -83,7 +84,7 @@ async function drive(fake, pid) {
   await Promise.race([done, timeout]);
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = cpuSeconds(pid) - cpu0;
-  if (args.includes('--smaps')) printSmaps(`process ${pid}`, pid);
+  if (args.includes('--smaps') && !warm) printSmaps(`process ${pid}`, pid);
   const anonMb = rssAnonKb(pid) / 1024;
   latencies.sort((a, b) => a - b);
   const pct = (p) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] : NaN);
@@ -103,7 +104,8 @@ async function runChorusd(redis) {
   });
   try {
     await waitForLine(proc, /telegram: ready, long polling/, 10000, 'chorusd');
-    return await drive(fake, proc.pid);
+    if (WARMUP) await drive(fake, proc.pid, WARMUP, true);
+    return await drive(fake, proc.pid, N);
   } finally {
     proc.kill('SIGKILL');
     await fake.close();
@@ -123,7 +125,8 @@ async function runGrammy() {
   });
   try {
     await waitForLine(proc, /grammY ready/, 20000, 'grammY');
-    return await drive(fake, proc.pid);
+    if (WARMUP) await drive(fake, proc.pid, WARMUP, true);
+    return await drive(fake, proc.pid, N);
   } finally {
     proc.kill('SIGKILL');
     await fake.close();
