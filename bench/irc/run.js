@@ -68,11 +68,12 @@ async function drive(user, channel, botNick, pid, N, warm) {
     }
     pump();
   };
-  user.sock.on('data', () => setImmediate(onData));
+  const onSock = () => setImmediate(onData);
+  user.sock.on('data', onSock);
   pump();
   const timeout = new Promise((r) => setTimeout(r, 30000 + N * 20));
   await Promise.race([done, timeout]);
-  user.sock.removeAllListeners('data');
+  user.sock.off('data', onSock);      // not the client's own line reader
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = cpuSeconds(pid) - cpu0;
   if (args.includes('--smaps') && !warm) printSmaps(`process ${pid}`, pid);
