@@ -4,10 +4,12 @@
 // fake Mattermost (tests/lib/fake-mattermost.js), in the same run: N posts
 // each, spread over channels, at most WINDOW unanswered at a time. Prints
 // CPU per message, peak RSS, messages/s and post-to-reply latency of each
-// bot, and the ratios.
+// bot, and the ratios. WARMUP posts go first, unmeasured, so both bots are
+// measured warm.
 //
 //   (cd bench/mattermost && npm install)     # @mattermost/client and ws, once
-//   node bench/mattermost/run.js [--n 5000] [--window 32] [--smoke]
+//   node bench/mattermost/run.js [--n 5000] [--window 32] [--warmup 500] [--smoke]
+//   node bench/mattermost/run.js --chorusd-only --n 2000 [--callgrind | --strace | --malloc]   # bench/tools/probes.js
 //
 // --smoke: 200 messages, and only chorusd when @mattermost/client is not
 // installed; exits non-zero if any message goes unanswered.
@@ -19,12 +21,15 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const { startFakeMattermost } = require(path.join(ROOT, 'tests/lib/fake-mattermost'));
 const { startRedis } = require(path.join(ROOT, 'tests/lib/redis'));
 const { cpuSeconds } = require(path.join(ROOT, 'tests/lib/util'));
+const { chosenProbe, describe, rssBreakdown, warmUp } = require(path.join(ROOT, 'bench/tools/probes'));
 
 const args = process.argv.slice(2);
 const opt = (name, def) => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : def; };
 const smoke = args.includes('--smoke');
+const chorusdOnly = args.includes('--chorusd-only');
 const N = opt('n', smoke ? 200 : 5000);
 const WINDOW = opt('window', 32);
+const WARMUP = opt('warmup', smoke ? 20 : 500);
 const CHANNELS = 16;
 const TOKEN = 'bench-mattermost-bot-token';
 
@@ -46,7 +51,7 @@ function waitForLine(proc, regex, timeoutMs, what) {
 }
 
 // Drive N messages through the bot connected to FAKE; returns the figures.
-async function drive(fake, pid) {
+async function drive(fake, pid, probe) {
   const channels = [fake.townSquare, fake.offTopic];
   for (let i = channels.length; i < CHANNELS; i++) {
     const c = { ...fake.townSquare, id: require(path.join(ROOT, 'tests/lib/fake-mattermost')).newId(), name: `bench-${i}` };
@@ -59,12 +64,16 @@ async function drive(fake, pid) {
   let answered = 0;
   let resolveDone;
   const done = new Promise((r) => { resolveDone = r; });
+  const post = (i, text) => fake.userPost({ channel: channels[i % CHANNELS], message: text });
+  await warmUp(fake, 'botPost', (p) => p.message, post, WARMUP, WINDOW);
+  if (probe) await probe.start(pid);
+  const startRssMb = peakRssKb(pid) / 1024;
   const cpu0 = cpuSeconds(pid);
   const t0 = process.hrtime.bigint();
   const pump = () => {
     while (sent < N && pending.size < WINDOW) {
       const text = `hello ${sent}`;
-      fake.userPost({ channel: channels[sent % CHANNELS], message: text });
+      post(sent, text);
       pending.set(`echo: ${text}`, process.hrtime.bigint());
       sent++;
     }
@@ -83,26 +92,31 @@ async function drive(fake, pid) {
   await Promise.race([done, timeout]);
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = cpuSeconds(pid) - cpu0;
+  const extra = probe ? await probe.stop(pid) : null;
+  const rss = rssBreakdown(pid);
   latencies.sort((a, b) => a - b);
   const pct = (p) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] : NaN);
   return {
-    answered, cpuUsPerMsg: (cpu * 1e6) / Math.max(1, answered), peakRssMb: peakRssKb(pid) / 1024,
-    msgsPerSec: answered / secs, p50: pct(0.5), p99: pct(0.99), secs, cpu,
+    answered, cpuUsPerMsg: (cpu * 1e6) / Math.max(1, answered), peakRssMb: peakRssKb(pid) / 1024, startRssMb,
+    msgsPerSec: answered / secs, p50: pct(0.5), p99: pct(0.99), secs, cpu, extra, rss,
   };
 }
 
 async function runChorusd(redis) {
   const fake = await startFakeMattermost({ token: TOKEN });
   const bin = process.env.CHORUSD || path.join(ROOT, 'src', 'chorusd');
-  const proc = spawn(bin, ['--config', path.join(__dirname, '..', 'mattermost-echo.conf.lua'), '--log-level', 'info'], {
-    env: { ...process.env, MATTERMOST_URL: fake.url, MATTERMOST_TOKEN: TOKEN, CHORUS_REDIS_URL: redis.url,
+  const probe = chosenProbe(args);
+  const [cmd, argv] = (probe ? probe.wrap : (c, a) => [c, a])(bin, ['--config', path.join(__dirname, '..', 'mattermost-echo.conf.lua'), '--log-level', 'info']);
+  const proc = spawn(cmd, argv, {
+    env: { ...process.env, ...(probe && probe.env), MATTERMOST_URL: fake.url, MATTERMOST_TOKEN: TOKEN, CHORUS_REDIS_URL: redis.url,
       CHORUS_DATA_DIR: process.env.CHORUS_DATA_DIR || ROOT },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   try {
-    await waitForLine(proc, /mattermost: connected/, 10000, 'chorusd');
-    return await drive(fake, proc.pid);
+    await waitForLine(proc, /mattermost: connected/, (probe && probe.readyTimeoutMs) || 10000, 'chorusd');
+    return await drive(fake, proc.pid, probe);
   } finally {
+    if (probe && probe.callgrind) { proc.kill('SIGTERM'); await new Promise((r) => setTimeout(r, 500)); }
     proc.kill('SIGKILL');
     await fake.close();
   }
@@ -124,8 +138,11 @@ async function runOfficial() {
 }
 
 function show(name, r) {
-  console.log(`${name.padEnd(18)} answered ${r.answered}/${N}  CPU ${r.cpuUsPerMsg.toFixed(1)} us/msg  peak RSS ${r.peakRssMb.toFixed(1)} MB  `
+  console.log(`${name.padEnd(18)} answered ${r.answered}/${N}  CPU ${r.cpuUsPerMsg.toFixed(1)} us/msg  peak RSS ${r.peakRssMb.toFixed(1)} MB (${r.startRssMb.toFixed(1)} when ready)  `
     + `${r.msgsPerSec.toFixed(0)} msg/s  latency p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms`);
+  if (r.extra) console.log(describe(r.extra, r.answered));
+  if (r.rss) console.log(`  RSS at the end (MB): ${Object.entries(r.rss).map(([k, v]) => `${k} ${(v / 1024).toFixed(1)}`).join(', ')}`);
+  if (r.rss && args.includes('--rss-libs')) console.log(`  libraries (KB): ${r.rss.topLibs.join(', ')}`);
 }
 
 async function main() {
@@ -137,7 +154,9 @@ async function main() {
     const c = await runChorusd(redis);
     show('chorusd', c);
     if (c.answered !== N) ok = false;
-    if (!havePeer) {
+    if (chorusdOnly) {
+      console.log('--chorusd-only: no comparison');
+    } else if (!havePeer) {
       console.log('@mattermost/client is not installed (cd bench/mattermost && npm install): no comparison');
       if (!smoke) { ok = false; why = 'no baseline: @mattermost/client is not installed'; }
     } else {

@@ -101,7 +101,7 @@ test('the console API wants the admin token, and never gives it away', async () 
 });
 
 test('an operator runs chorusd from the console in a browser', { timeout: 60000 }, async ({ after, diag }) => {
-  const { chromium } = require('playwright-core');
+  const { chromium } = require('../lib/test-deps').requireTestDep('playwright-core');
   const stack = await consoleStack();
   // The model: a pirate when its system prompt says so, else an echo.
   stack.fake.respond = (req) => (/PIRATE/.test(systemOf(req)) ? { content: 'Arr, the sea is calm today.' } : undefined);

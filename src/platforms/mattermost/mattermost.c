@@ -119,9 +119,8 @@ static void on_posted(struct mattermost *mm, json_t *data) {
 }
 
 /* Every websocket event, exactly once and in order. */
-static void on_ws_event(const char *type, json_t *data, json_t *broadcast, void *arg) {
+static void on_ws_event(const char *type, json_t *data, void *arg) {
     struct mattermost *mm = arg;
-    (void)broadcast;
     if (!strcmp(type, "posted")) on_posted(mm, data);
 }
 

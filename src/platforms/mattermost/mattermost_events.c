@@ -24,6 +24,14 @@ static const char *strip_bot_mention(const char *text, const char *username) {
     }
 }
 
+/* Keys of a post no reader looks at (times, counters, metadata with its
+ * embeds, emojis, files and reactions): the lean read steps over them. */
+const char *const mattermost_post_unread[] = {
+    "metadata", "create_at", "update_at", "edit_at", "delete_at", "is_pinned", "original_id", "hashtags",
+    "pending_post_id", "reply_count", "last_reply_at", "participants", "file_ids", "remote_id", "last_picture_update",
+    "notify_props", "timezone", NULL
+};
+
 void mattermost_posted_free(struct mattermost_posted *hold) {
     json_decref(hold->post);
     json_decref(hold->mentions);
@@ -36,7 +44,7 @@ int mattermost_posted_message(json_t *data, const struct mattermost_self *self, 
     memset(hold, 0, sizeof(*hold));
     const char *raw = str_of(data, "post");
     if (!raw) return MATTERMOST_POSTED_MALFORMED;
-    hold->post = json_fast_loadb(raw, strlen(raw), NULL);
+    hold->post = json_fast_loadb_lean(raw, strlen(raw), mattermost_post_unread, NULL);
     json_t *post = hold->post;
     const char *id = str_of(post, "id");
     const char *user = str_of(post, "user_id");

@@ -32,4 +32,8 @@ struct mattermost_posted {
 int mattermost_posted_message(json_t *data, const struct mattermost_self *self, struct chat_message *m,
                               struct mattermost_posted *hold);
 void mattermost_posted_free(struct mattermost_posted *hold);
+
+/* The keys of a post (and of the users and teams REST answers with) that no
+ * reader looks at: a skip list for json_fast_loadb_lean. */
+extern const char *const mattermost_post_unread[];
 #endif

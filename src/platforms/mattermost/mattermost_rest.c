@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 #include "platforms/mattermost/mattermost_rest.h"
+#include "platforms/mattermost/mattermost_events.h"
 #include "io/http_client.h"
 #include "lib/json_fast.h"
 #include "lib/log.h"
@@ -204,7 +205,7 @@ static void on_http(const struct http_response *res, void *data) {
         pump(r);
         return;
     }
-    json_t *body = res->body_len ? json_fast_loadb(res->body, res->body_len, NULL) : NULL;
+    json_t *body = res->body_len ? json_fast_loadb_lean(res->body, res->body_len, mattermost_post_unread, NULL) : NULL;
     char err[300] = "";
     if (res->error) {
         snprintf(err, sizeof(err), "%s", res->error);

@@ -384,11 +384,17 @@ static void on_hello(struct mattermost_ws *ws, json_t *data) {
     }
 }
 
+/* Keys of websocket events no reader looks at: the broadcast's routing,
+ * the channel's display names, set_online. */
+static const char *const event_unread[] = {
+    "broadcast", "channel_display_name", "channel_name", "set_online", "omit_users", "server_version", NULL
+};
+
 /* One whole message from the server: a reply, or an event checked against
  * the seq we expect. Malformed ones are logged and skipped. */
 static void on_message(struct mattermost_ws *ws, const char *text, size_t len) {
     json_error_t jerr;
-    json_t *o = json_fast_loadb(text, len, &jerr);
+    json_t *o = json_fast_loadb_lean(text, len, event_unread, &jerr);
     if (!json_is_object(o)) {
         log_warn("mattermost: a websocket message that is not a JSON object (%s); skipped", jerr.text);
         metrics_inc(METRIC_PLATFORM_EVENTS, "mattermost_malformed", 1);
@@ -431,7 +437,7 @@ static void on_message(struct mattermost_ws *ws, const char *text, size_t len) {
         ws->attempts = 0;
         set_ready(ws, 1);
     }
-    if (ws->cb.event) ws->cb.event(type, json_is_object(data) ? data : NULL, json_object_get(o, "broadcast"), ws->arg);
+    if (ws->cb.event) ws->cb.event(type, json_is_object(data) ? data : NULL, ws->arg);
     json_decref(o);
 }
 

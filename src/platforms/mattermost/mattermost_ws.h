@@ -31,10 +31,10 @@ struct mattermost_ws_options {
     size_t max_inbound;          /* largest message accepted, default 8 MiB */
 };
 
-/* EVENT gets every event once, in seq order (DATA and BROADCAST borrowed,
- * either may be NULL); READY is called when readiness changes. */
+/* EVENT gets every event once, in seq order (DATA borrowed, may be NULL; the
+ * broadcast's routing is not read); READY is called when readiness changes. */
 struct mattermost_ws_callbacks {
-    void (*event)(const char *type, json_t *data, json_t *broadcast, void *arg);
+    void (*event)(const char *type, json_t *data, void *arg);
     void (*ready)(int ready, void *arg);
 };
 

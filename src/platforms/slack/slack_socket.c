@@ -359,13 +359,46 @@ void slack_socket_start(struct slack_socket *s) {
 
 /* ---- messages ------------------------------------------------------- */
 
+/* Write TEXT (LEN bytes) on L at once when nothing is queued before it and
+ * lws holds no partial write: no writable round (POLLOUT armed and disarmed,
+ * one more loop turn) per envelope. lws buffers a partial write itself.
+ * Returns 0, or -1 when it must be queued instead. */
+static int write_now(struct link *l, const char *text, size_t len) {
+    unsigned char buf[LWS_PRE + 512];
+    if (len > sizeof(buf) - LWS_PRE || l->out.state != WS_OPEN || l->out.head || !l->out.wsi ||
+        lws_partial_buffered(l->out.wsi))
+        return -1;
+    memcpy(buf + LWS_PRE, text, len);
+    if (lws_write(l->out.wsi, buf + LWS_PRE, len, LWS_WRITE_TEXT) < (int)len)
+        log_warn("slack: connection %d: could not write the ack of an envelope", l->id);
+    return 0;
+}
+
+/* Is ID safe to put between JSON quotes as it is (Slack's are UUIDs)? */
+static int plain_id(const char *id) {
+    size_t n = 0;
+    for (; id[n]; n++)
+        if (id[n] == '"' || id[n] == '\\' || (unsigned char)id[n] < 0x20 || n > 200) return 0;
+    return n > 0;
+}
+
 /* Ack ENVELOPE_ID on L at once (ahead of anything queued), with PAYLOAD if set (taken over). */
 static void ack(struct link *l, const char *envelope_id, json_t *payload) {
-    json_t *o = json_pack("{s:s}", "envelope_id", envelope_id);
-    if (payload) json_object_set_new(o, "payload", payload);
-    char *text = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    if (text && ws_queue_push(&l->out, text, strlen(text), 1) < 0)
+    char small[256];
+    char *text = NULL;
+    size_t len;
+    if (!payload && plain_id(envelope_id)) {
+        len = (size_t)snprintf(small, sizeof(small), "{\"envelope_id\":\"%s\"}", envelope_id);
+    } else {
+        json_t *o = json_pack("{s:s}", "envelope_id", envelope_id);
+        if (payload) json_object_set_new(o, "payload", payload);
+        text = json_dumps(o, JSON_COMPACT);
+        json_decref(o);
+        if (!text) return;
+        len = strlen(text);
+    }
+    const char *out = text ? text : small;
+    if (write_now(l, out, len) < 0 && ws_queue_push(&l->out, out, len, 1) < 0)
         log_warn("slack: connection %d: could not queue the ack of an envelope", l->id);
     free(text);
 }
@@ -403,11 +436,21 @@ static void on_disconnect(struct slack_socket *s, struct link *l, json_t *msg) {
     ensure(s);
 }
 
+/* Keys no envelope's reader looks at, in any object of it: the lean read
+ * steps over them instead of building them (rich-text blocks, the
+ * authorizations list, the bot profile's icons, ids and times nobody
+ * reads). bot_profile itself stays: its presence marks a bot's message. */
+static const char *const envelope_unread[] = {
+    "blocks", "authorizations", "icons", "client_msg_id", "event_context", "token", "context_team_id",
+    "context_enterprise_id", "api_app_id", "event_time", "event_ts", "event_id", "is_ext_shared_channel",
+    "attachments", "files", "state", "view", "enterprise", "is_enterprise_install", "team", "retry_reason", NULL
+};
+
 /* One whole message from Slack on L. */
 static void on_message(struct link *l, const char *text, size_t len) {
     struct slack_socket *s = l->s;
     json_error_t jerr;
-    json_t *o = json_fast_loadb(text, len, &jerr);
+    json_t *o = json_fast_loadb_lean(text, len, envelope_unread, &jerr);
     if (!json_is_object(o)) {
         log_warn("slack: connection %d: a message that is not a JSON object (%s); skipped", l->id, jerr.text);
         metrics_inc(METRIC_PLATFORM_EVENTS, "slack_malformed", 1);

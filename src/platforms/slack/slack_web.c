@@ -206,6 +206,10 @@ static void unlink_running(struct slack_web *w, struct web_call *c) {
     if (c->channel) dict_del(w->busy, c->channel);
 }
 
+/* Keys of Web API answers no caller reads: the posted or updated message
+ * object (callers take the top-level ts), its blocks and metadata. */
+static const char *const answer_unread[] = { "message", "blocks", "response_metadata", "warning", NULL };
+
 /* Slack answered C (or the transfer failed): retry, pause, or complete it. */
 static void on_done(const struct http_response *res, void *data) {
     struct web_call *c = data;
@@ -245,7 +249,7 @@ static void on_done(const struct http_response *res, void *data) {
         err = errbuf;
     } else if (c->method) {
         json_error_t jerr;
-        body = json_fast_loadb(res->body, res->body_len, &jerr);
+        body = json_fast_loadb_lean(res->body, res->body_len, answer_unread, &jerr);
         json_t *ok = json_object_get(body, "ok");
         json_t *e = json_object_get(body, "error");
         if (!json_is_object(body)) err = "the answer is not JSON";
