@@ -25,6 +25,7 @@
 #include "app/modules.h"
 #include "conf/config.h"
 #include "io/http_client.h"
+#include "lib/json_pool.h"
 #include "lib/log.h"
 #include "io/redis_client.h"
 #include "model/router.h"
@@ -106,6 +107,7 @@ static int run_bare(const char *self, int port, long n, double *cpu, double *p50
 
 int main(int argc, char **argv) {
     int smoke = argc > 1 && !strcmp(argv[1], "--smoke");
+    json_pool_install();          /* as chorusd's main does */
     long n = smoke ? 300 : 20000, conc = smoke ? 200 : 10000;
     char err[600];
     struct rlimit rl;

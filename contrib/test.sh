@@ -15,6 +15,7 @@ CHORUS_EXTRA_PKGS="chromium valgrind clang libclang-rt-14-dev ngircd inspircd re
 (cd bench/telegram && npm install --no-audit --no-fund --silent >/dev/null 2>&1) || echo "note: grammY not installed in bench/telegram; the Telegram bench smoke runs chorusd alone"
 (cd bench/irc && npm install --no-audit --no-fund --silent >/dev/null 2>&1) || echo "note: irc-framework not installed; the IRC bench smoke runs chorusd alone"
 (cd bench/onebot && npm install --no-audit --no-fund --silent >/dev/null 2>&1) || echo "note: node-napcat-ts not installed in bench/onebot; the OneBot bench smoke runs chorusd alone"
+(cd bench/webchat && npm install --no-audit --no-fund --silent >/dev/null 2>&1) || echo "note: ws not installed in bench/webchat; its floor uses tests/node_modules' ws"
 
 passed=0
 failed=0
@@ -85,6 +86,9 @@ grep -aE '^soak: ' "$top/.ci-bench-soak-smoke.log"
 # The OneBot (QQ) benchmark, briefly: chorusd and a NapCat SDK bot against the fake OneBot implementation.
 step bench-onebot-smoke node bench/onebot/run.js --smoke
 grep -aE '^(chorusd|node-napcat-ts|ratios)' "$top/.ci-bench-onebot-smoke.log"
+# The web chat path, briefly: a message in, a reply out over chorusd's websocket, against a Node ws echo server (the floor).
+step bench-webchat-smoke node bench/webchat/run.js --smoke
+grep -aE '^(chorusd|floor|ratios)' "$top/.ci-bench-webchat-smoke.log"
 step bench-dispatch make bench-dispatch BENCH_FLAGS=--smoke
 step bench-router make bench-router BENCH_FLAGS=--smoke
 # A 1,000-entry lorebook matched per message: microseconds (fails over a millisecond).

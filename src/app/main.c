@@ -21,6 +21,7 @@
 #include "pipeline/channel.h"
 #include "conf/config.h"
 #include "io/http_client.h"
+#include "lib/json_pool.h"
 #include "lib/log.h"
 #include "persona/persona.h"
 #include "core/feed.h"
@@ -408,6 +409,7 @@ static const struct server_hooks main_hooks = { main_request_stop, main_reload, 
 int main(int argc, char **argv) {
     const char *config_file = NULL, *check = NULL, *level_name = NULL, *format_name = NULL;
     int code = 0;
+    json_pool_install();          /* before any jansson value exists */
     server_set_hooks(&main_hooks);
     modules_register();
     server.data_dir = find_data_dir();

@@ -40,13 +40,13 @@ struct http_client {
 struct http_call {
     struct http_client *hc;
     CURL *easy;
-    struct curl_slist *headers;
+    struct curl_slist *headers;    /* nodes and strings in one block (header_list) */
     char *body_copy;
     char *buf;
     size_t len, cap, max_body;
     int too_big;
     char *hdr;                     /* header lines of the latest response */
-    size_t hdr_len;
+    size_t hdr_len, hdr_cap;
     struct retry_hints hints;
     http_data_fn *on_data;
     int streaming;                 /* -1 undecided, 0 buffering, 1 passing on */
@@ -237,12 +237,13 @@ static void call_free(struct http_call *c) {
     hc->in_flight--;
     curl_multi_remove_handle(hc->multi, c->easy);
     if (hc->nspare < SPARE_EASY_MAX) {
-        curl_easy_reset(c->easy);
+        /* Not curl_easy_reset: the options every call shares stay set, and
+         * http_start sets every one a call may change. */
         hc->spare[hc->nspare++] = c->easy;
     } else {
         curl_easy_cleanup(c->easy);
     }
-    curl_slist_free_all(c->headers);
+    free(c->headers);
     if (c->first_byte) {
         uv_timer_stop(c->first_byte);
         uv_close((uv_handle_t *)c->first_byte, free_handle);
@@ -291,9 +292,16 @@ static int buffer_append(struct http_call *c, const char *ptr, size_t n) {
 static void keep_header(struct http_call *c, const char *ptr, size_t n) {
     if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0) c->hdr_len = 0;
     if (c->hdr_len + n + 1 > 16384) return;
-    char *p = xrealloc(c->hdr, c->hdr_len + n + 1);
-    if (!p) return;
-    c->hdr = p;
+    if (c->hdr_len + n + 1 > c->hdr_cap) {
+        /* Doubling from 1 KiB: one allocation for most responses, where a
+         * realloc per line cost a dozen. */
+        size_t cap = c->hdr_cap ? c->hdr_cap : 1024;
+        while (cap < c->hdr_len + n + 1) cap *= 2;
+        char *p = xrealloc(c->hdr, cap);
+        if (!p) return;
+        c->hdr = p;
+        c->hdr_cap = cap;
+    }
     memcpy(c->hdr + c->hdr_len, ptr, n);
     c->hdr_len += n;
     c->hdr[c->hdr_len] = '\0';
@@ -374,6 +382,56 @@ static void on_first_byte_timeout(uv_timer_t *t) {
     call_free(c);
 }
 
+/* A new easy handle with the options every call shares, set once: a
+ * handle is kept for the next call without curl_easy_reset, which freed
+ * and rebuilt them (and curl's receive buffer) for each request. */
+static CURL *easy_new(struct http_client *hc) {
+    CURL *e = curl_easy_init();
+    if (!e) return NULL;
+    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, hc);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, hc);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    return e;
+}
+
+/* The request's header list as one block (the nodes, then the strings),
+ * with "Expect:" (no 100-continue wait) and our User-Agent unless the
+ * caller sends one: 1 allocation where curl_slist_append made two per
+ * header, and no CURLOPT_USERAGENT, which curl printf's into a header for
+ * every request. NULL when out of memory. */
+static struct curl_slist *header_list(const char *const *headers) {
+    static const char expect[] = "Expect:";
+    static const char agent[] = "User-Agent: chorusd/" PACKAGE_VERSION;
+    size_t n = 0, bytes = 0;
+    int has_agent = 0;
+    for (const char *const *h = headers; h && *h; h++) {
+        n++;
+        bytes += strlen(*h) + 1;
+        if (strncasecmp(*h, "User-Agent:", 11) == 0) has_agent = 1;
+    }
+    size_t nodes = n + 1 + !has_agent;
+    struct curl_slist *list = xmalloc(nodes * sizeof(*list) + bytes);
+    if (!list) return NULL;
+    char *p = (char *)(list + nodes);
+    size_t i = 0;
+    for (const char *const *h = headers; h && *h; h++, i++) {
+        size_t len = strlen(*h) + 1;
+        memcpy(p, *h, len);
+        list[i].data = p;
+        p += len;
+    }
+    list[i++].data = (char *)expect;
+    if (!has_agent) list[i++].data = (char *)agent;
+    for (size_t k = 0; k < nodes; k++) list[k].next = k + 1 < nodes ? &list[k + 1] : NULL;
+    return list;
+}
+
 struct http_call *http_start(struct http_client *hc, const struct http_request *req,
                              http_done_fn *cb, void *data) {
     if (!req->url || !req->method) return NULL;
@@ -386,39 +444,40 @@ struct http_call *http_start(struct http_client *hc, const struct http_request *
     c->streaming = -1;
     c->started_ns = uv_hrtime();
     c->max_body = req->max_body ? req->max_body : (8u << 20);
-    c->easy = hc->nspare ? hc->spare[--hc->nspare] : curl_easy_init();
+    c->easy = hc->nspare ? hc->spare[--hc->nspare] : easy_new(hc);
     if (!c->easy) {
         free(c);
         return NULL;
     }
+    c->headers = header_list(req->headers);
+    if (!c->headers) {
+        curl_easy_cleanup(c->easy);
+        free(c);
+        return NULL;
+    }
+    /* Every option a call may change is set here, every time: a reused
+     * handle keeps the last call's values otherwise. */
     CURL *e = c->easy;
     curl_easy_setopt(e, CURLOPT_URL, req->url);
-    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_PRIVATE, c);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
-    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
-    curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, c);
-    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
-    curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, hc);
-    curl_easy_setopt(e, CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
-    curl_easy_setopt(e, CURLOPT_CLOSESOCKETDATA, hc);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_ms > 0 ? req->connect_timeout_ms : 10000L);
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 60000L);
-    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(e, CURLOPT_BUFFERSIZE, req->on_data ? STREAM_BUFFER_SIZE : BODY_BUFFER_SIZE);
-    curl_easy_setopt(e, CURLOPT_USERAGENT, "chorusd/" PACKAGE_VERSION);
-    if (strcmp(req->method, "GET") != 0) curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, req->method);
     if (req->body) {
         c->body_copy = xmalloc(req->body_len ? req->body_len : 1);
         memcpy(c->body_copy, req->body, req->body_len);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body_copy);
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body_copy);
+    } else {
+        /* Forget a previous call's body first: setting it makes a POST. */
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)-1);
+        curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
     }
-    for (const char *const *h = req->headers; h && *h; h++) c->headers = curl_slist_append(c->headers, *h);
-    c->headers = curl_slist_append(c->headers, "Expect:");
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, strcmp(req->method, "GET") != 0 ? req->method : NULL);
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->headers);
     c->next = hc->calls;
     if (hc->calls) hc->calls->prev = c;
