@@ -31,7 +31,9 @@ const ATTACKS = {
   find_bomb_loop: 'local s = ("a"):rep(3e4) local bomb = ("a-"):rep(30) .. "b" while true do pcall(("").find, s, bomb) end',
   rep_loop: 'while true do local s = ("").rep("x", 15e6) end',
   rep_method_40mib: 'local ok, err = pcall(function() return ("x"):rep(40 * 2^20) end) msg:reply("caught: " .. tostring(err))',
-  sort_2m: 'local t = {} for i = 1, 3e5 do t[i] = 3e5 - i if i % 20000 == 0 then chorus.sleep(0) end end table.sort(t) msg:reply("SURVIVED")',
+  // Just over the sort limit (200,000), built in small slices so a sanitized
+  // build on a busy machine stays inside the message's budget before the sort.
+  sort_2m: 'local t = {} for i = 1, 205000 do t[i] = 205000 - i if i % 5000 == 0 then chorus.sleep(0) end end table.sort(t) msg:reply("SURVIVED")',
   date_bomb: 'local ok, err = pcall(os.date, string.rep("%%", 1e6)) msg:reply("caught: " .. tostring(err))',
   gmatch_bomb_loop: 'local s = ("a"):rep(3e4) for x in s:gmatch(("a-"):rep(30) .. "b") do end while true do end',
   gsub_fn_bomb: 'local s = ("a"):rep(3e4) while true do pcall(string.gsub, s, ("a-"):rep(30) .. "b", "") end',

@@ -70,7 +70,7 @@ test('websocket clients that never read are closed within a bounded time', async
   // The close completes even though the peers never read it.
   await waitFor(async () => (await metric(stack, 'chorus_platform_connections', 'webchat')) === 0,
     { timeoutMs: 20000, what: 'every non-reading socket closed by chorusd' });
-  await waitFor(() => fds() <= fdsBefore, { timeoutMs: 10000, what: `chorusd's descriptors back to ${fdsBefore}` });
+  await waitFor(() => fds() <= fdsBefore, { timeoutMs: 30000, what: `chorusd's descriptors back to ${fdsBefore}` });
   const ann = await stack.user('Ann');
   assert.equal((await ann.replyTo(ann.say('lobby', 'hello after the flood'))).text, 'echo: hello after the flood');
 });
