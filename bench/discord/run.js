@@ -23,7 +23,8 @@
 // a busy channel must lose nothing).
 const fs = require('node:fs');
 const path = require('node:path');
-const { spawn, spawnSync } = require('node:child_process');
+const { spawn } = require('node:child_process');
+const { chosenProbe, describe } = require('../tools/probes');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const { startFakeDiscord } = require(path.join(ROOT, 'tests/lib/fake-discord'));
@@ -168,85 +169,12 @@ async function drive(fake, pid, nchannels, window, probe) {
   };
 }
 
-// Probes for the measured window (chorusd only): strace's counts, callgrind's
-// instructions, the malloc counter's calls.
-function straceProbe() {
-  let proc;
-  const out = path.join(require('node:os').tmpdir(), `bench-strace-${process.pid}.txt`);
-  return {
-    wrap: (cmd, argv) => [cmd, argv],
-    async start(pid) {
-      proc = spawn('strace', ['-c', '-f', '-o', out, '-p', String(pid)], { stdio: 'ignore' });
-      await delay(500);
-    },
-    async stop() {
-      proc.kill('SIGINT');
-      await new Promise((r) => proc.once('exit', r));
-      const text = fs.readFileSync(out, 'utf8');
-      fs.unlinkSync(out);
-      const calls = {};
-      for (const line of text.split('\n')) {
-        const f = line.trim().split(/\s+/);
-        if (f.length >= 5 && /^\d/.test(f[0]) && !line.includes('total')) calls[f[f.length - 1]] = Number(f[3]);
-      }
-      return { kind: 'syscalls', calls };
-    },
-  };
-}
-
-function callgrindProbe() {
-  const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'bench-cg-'));
-  return {
-    wrap: (cmd, argv) => ['valgrind', ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${dir}/cg.%p`, cmd, ...argv]],
-    readyTimeoutMs: 120000,
-    async start(pid) { spawnSync('callgrind_control', ['--instr=on', String(pid)]); },
-    async stop(pid) {
-      spawnSync('callgrind_control', ['--instr=off', String(pid)]);
-      spawnSync('callgrind_control', ['--dump', String(pid)]);
-      let ir = 0;
-      for (const f of fs.readdirSync(dir)) {
-        const m = /^totals:\s+(\d+)/m.exec(fs.readFileSync(path.join(dir, f), 'utf8'));
-        if (m) ir += Number(m[1]);
-      }
-      return { kind: 'instructions', ir, dir };
-    },
-  };
-}
-
-function mallocProbe() {
-  const lib = path.join(__dirname, '..', 'tools', 'malloc_count.so');
-  if (!fs.existsSync(lib)) throw new Error(`${lib} is missing: make -C bench/tools`);
-  const file = path.join(require('node:os').tmpdir(), `bench-malloc-${process.pid}.bin`);
-  const read = () => {
-    const b = fs.readFileSync(file);
-    return { malloc: Number(b.readBigUInt64LE(0)), free: Number(b.readBigUInt64LE(8)), realloc: Number(b.readBigUInt64LE(16)), bytes: Number(b.readBigUInt64LE(24)) };
-  };
-  let before;
-  return {
-    env: { LD_PRELOAD: lib, MALLOC_COUNT_FILE: file },
-    wrap: (cmd, argv) => [cmd, argv],
-    async start() { before = read(); },
-    async stop() {
-      const after = read();
-      fs.unlinkSync(file);
-      return { kind: 'allocations', malloc: after.malloc - before.malloc, free: after.free - before.free, realloc: after.realloc - before.realloc, bytes: after.bytes - before.bytes };
-    },
-  };
-}
-
-function chosenProbe() {
-  if (flag('strace')) return straceProbe();
-  if (flag('callgrind')) return callgrindProbe();
-  if (flag('malloc')) return mallocProbe();
-  return null;
-}
-
 let chorusdMessages = 0;
 async function runChorusd(redis, nchannels, window, binary) {
   chorusdMessages += N + WARMUP;
   const fake = await startBenchFake();
   const bin = binary || process.env.CHORUSD || path.join(ROOT, 'src', 'chorusd');
-  const probe = chosenProbe();
+  const probe = chosenProbe(args);
   const [cmd, argv] = (probe ? probe.wrap : (c, a) => [c, a])(bin, ['--config', path.join(__dirname, '..', 'discord-echo.conf.lua'), '--log-level', 'info']);
   const proc = spawn(cmd, argv, {
     env: { ...process.env, ...(probe && probe.env), DISCORD_TOKEN: TOKEN, DISCORD_API_BASE: `${fake.apiBase}/v10`, CHORUS_REDIS_URL: redis.url,
@@ -281,18 +209,7 @@ async function runDiscordJs(nchannels, window) {
 function show(name, r) {
   console.log(`${name.padEnd(11)} answered ${r.answered}/${N}  CPU ${r.cpuUsPerMsg.toFixed(1)} us/msg (${(r.sysShare * 100).toFixed(0)}% system)  peak RSS ${r.peakRssMb.toFixed(1)} MB  `
     + `${r.msgsPerSec.toFixed(0)} msg/s  latency p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms`);
-  const x = r.extra;
-  if (!x) return;
-  if (x.kind === 'syscalls') {
-    const total = Object.values(x.calls).reduce((a, b) => a + b, 0);
-    const top = Object.entries(x.calls).sort((a, b) => b[1] - a[1]).slice(0, 8).map(([k, v]) => `${k} ${(v / r.answered).toFixed(2)}`).join(', ');
-    console.log(`  syscalls per message ${(total / r.answered).toFixed(2)}: ${top}`);
-  } else if (x.kind === 'instructions') {
-    console.log(`  instructions per message ${(x.ir / r.answered / 1000).toFixed(1)} k (callgrind files in ${x.dir})`);
-  } else if (x.kind === 'allocations') {
-    console.log(`  allocations per message: malloc ${(x.malloc / r.answered).toFixed(1)}, realloc ${(x.realloc / r.answered).toFixed(1)}, `
-      + `free ${(x.free / r.answered).toFixed(1)}, ${(x.bytes / r.answered).toFixed(0)} bytes`);
-  }
+  if (r.extra) console.log(describe(r.extra, r.answered));
 }
 
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.floor((s.length - 1) / 2)] : NaN; };
