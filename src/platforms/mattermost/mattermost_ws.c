@@ -1,16 +1,15 @@
-/* mattermost_ws.c - the event websocket of mattermost_ws.h on an lws
- * client connection.
+/* mattermost_ws.c - the event websocket of mattermost_ws.h on an
+ * io/ws_client connection.
  *
- * Lifetimes: each connection attempt is a struct mm_conn owned by its lws
- * wsi (freed in WSI_DESTROY). Giving a connection up detaches it
- * (conn->ws = NULL) and lets it close on its own time, so a dying socket
- * never holds up the reconnect. Timers are allocated one by one and freed
- * by their close callback, so the owner can be freed at once. */
+ * Lifetimes: the current connection is ws->wc. Giving it up abandons it
+ * (ws_client_abandon: it closes on its own time and calls nothing back),
+ * so a dying socket never holds up the reconnect. Timers are allocated one
+ * by one and freed by their close callback, so the owner can be freed at
+ * once. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <libwebsockets.h>
-#include "io/ws_queue.h"
+#include "io/ws_client.h"
 #include "io/timer.h"
 #include "platforms/mattermost/mattermost_ws.h"
 #include "lib/json_fast.h"
@@ -22,16 +21,6 @@
 #define CLOSE_SEQ_MISMATCH 4001
 #define MAX_SEND_QUEUE (1u << 20)
 
-struct mm_conn {
-    struct mattermost_ws *ws;      /* NULL once the owner gave this connection up */
-    struct ws_queue out;
-    char *rx;
-    size_t rx_len;
-    int rx_overflow;
-    int in_connect;
-    int destroyed;
-};
-
 struct dns_req {
     uv_getaddrinfo_t req;
     struct mattermost_ws *ws;      /* NULL when the owner went away */
@@ -40,12 +29,11 @@ struct dns_req {
 struct mattermost_ws {
     uv_loop_t *loop;
     struct lws_context *ctx;
-    struct lws_vhost *vhost;
     struct mattermost_ws_options opts;
     struct mattermost_ws_callbacks cb;
     void *arg;
-    char *auth;                    /* "Bearer <token>" */
-    struct mm_conn *conn;
+    char *auth_header;             /* "Authorization: Bearer <token>\r\n" */
+    struct ws_client *wc;          /* the current connection, or NULL */
     struct dns_req *dns;
     uv_timer_t *ping;
     uv_timer_t *retry;
@@ -61,13 +49,7 @@ struct mattermost_ws {
 
 static int open_conns;
 
-static int on_event(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
 static void ws_connect(struct mattermost_ws *ws);
-
-static const struct lws_protocols protocols[] = {
-    { "mattermost-ws", on_event, 0, 65536, 0, NULL, 0 },
-    { NULL, NULL, 0, 0, 0, NULL, 0 }
-};
 
 /* A random number in [0, 1). */
 static double random_unit(void) {
@@ -120,21 +102,9 @@ struct mattermost_ws *mattermost_ws_new(uv_loop_t *loop, struct lws_context *ctx
         snprintf(err, errlen, "mattermost: the url %s is not http(s)://host[:port][/path]", opts->url);
         return NULL;
     }
-    struct lws_context_creation_info info;
-    memset(&info, 0, sizeof(info));
-    info.port = CONTEXT_PORT_NO_LISTEN;
-    info.protocols = protocols;
-    info.vhost_name = "mattermost";
-    info.options = LWS_SERVER_OPTION_LIBUV;
-    struct lws_vhost *vh = lws_create_vhost(ctx, &info);
-    if (!vh) {
-        snprintf(err, errlen, "mattermost: cannot create the client vhost");
-        return NULL;
-    }
     struct mattermost_ws *ws = xcalloc(1, sizeof(*ws));
     ws->loop = loop;
     ws->ctx = ctx;
-    ws->vhost = vh;
     ws->opts = *opts;
     ws->opts.url = xstrdup(opts->url);
     ws->opts.token = NULL;
@@ -142,9 +112,9 @@ struct mattermost_ws *mattermost_ws_new(uv_loop_t *loop, struct lws_context *ctx
     if (ws->opts.reconnect_min_ms <= 0) ws->opts.reconnect_min_ms = 1000;
     if (ws->opts.reconnect_max_ms < ws->opts.reconnect_min_ms) ws->opts.reconnect_max_ms = ws->opts.reconnect_min_ms;
     if (!ws->opts.max_inbound) ws->opts.max_inbound = 8u << 20;
-    size_t alen = strlen(opts->token) + 8;
-    ws->auth = xmalloc(alen);
-    snprintf(ws->auth, alen, "Bearer %s", opts->token);
+    size_t alen = strlen(opts->token) + 32;
+    ws->auth_header = xmalloc(alen);
+    snprintf(ws->auth_header, alen, "Authorization: Bearer %s\r\n", opts->token);
     ws->cb = *cb;
     ws->arg = arg;
     ws->ping = timer_new(loop, ws);
@@ -174,8 +144,7 @@ static void set_ready(struct mattermost_ws *ws, int ready) {
 /* ---- sending ------------------------------------------------------------ */
 
 int mattermost_ws_send(struct mattermost_ws *ws, const char *action, json_t *data) {
-    struct mm_conn *c = ws ? ws->conn : NULL;
-    if (!c || c->out.state != WS_OPEN) {
+    if (!ws || !ws_client_is_open(ws->wc)) {
         json_decref(data);
         return -1;
     }
@@ -184,7 +153,7 @@ int mattermost_ws_send(struct mattermost_ws *ws, const char *action, json_t *dat
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     if (!text) return -1;
-    int rc = ws_queue_push(&c->out, text, strlen(text), 0);
+    int rc = ws_client_send(ws->wc, text, strlen(text), 0);
     free(text);
     return rc;
 }
@@ -199,13 +168,10 @@ static void on_retry(uv_timer_t *t) {
 /* Give the current connection up (closing it with CODE if it is open) and
  * schedule the next one: at once when IMMEDIATE, else after a backoff. */
 static void ws_reconnect(struct mattermost_ws *ws, int code, int immediate) {
-    struct mm_conn *c = ws->conn;
-    ws->conn = NULL;
+    struct ws_client *wc = ws->wc;
+    ws->wc = NULL;
     uv_timer_stop(ws->ping);
-    if (c) {
-        c->ws = NULL;
-        if (c->out.wsi && !c->destroyed && code) ws_queue_close(&c->out, code, "", 0, 2);
-    }
+    if (wc) ws_client_abandon(wc, code);
     set_ready(ws, 0);
     if (ws->stopped) return;
     metrics_inc(METRIC_PLATFORM_EVENTS, "mattermost_reconnect", 1);
@@ -222,18 +188,11 @@ static void ws_reconnect(struct mattermost_ws *ws, int code, int immediate) {
     uv_timer_start(ws->retry, on_retry, ms, 0);
 }
 
-/* C's socket went away (closed by the server, or never opened). */
-static void conn_lost(struct mm_conn *c, const char *what) {
-    struct mattermost_ws *ws = c->ws;
-    if (!ws) return;
-    log_warn("mattermost: %s", what);
-    ws_reconnect(ws, 0, 0);
-}
 
 /* Ping tick: a ping still unanswered means a dead connection. */
 static void on_ping(uv_timer_t *t) {
     struct mattermost_ws *ws = t->data;
-    if (!ws->conn) return;
+    if (!ws->wc) return;
     if (ws->waiting_pong) {
         log_warn("mattermost: no answer to the last ping; the connection is dead, resuming on a new one");
         metrics_inc(METRIC_PLATFORM_EVENTS, "mattermost_dead", 1);
@@ -260,10 +219,13 @@ static void on_established(struct mattermost_ws *ws) {
 
 /* A name resolved: open the websocket to the numeric address. */
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res);
+static void on_open(struct ws_client *wc, void *arg);
+static void on_ws_message(struct ws_client *wc, const char *data, size_t len, int binary, void *arg);
+static void on_closed(struct ws_client *wc, const struct ws_close_info *info, void *arg);
 
 /* Open a new connection: resolve the host first (lws would block the loop on DNS). */
 static void ws_connect(struct mattermost_ws *ws) {
-    if (ws->stopped || ws->conn || ws->dns) return;
+    if (ws->stopped || ws->wc || ws->dns) return;
     int tls, port;
     char host[256], prefix[512];
     mattermost_ws_parse_url(ws->opts.url, &tls, host, sizeof(host), &port, prefix, sizeof(prefix));
@@ -314,37 +276,24 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     }
     snprintf(path, sizeof(path), "%s/api/v4/websocket?connection_id=%s&sequence_number=%ld", prefix,
              ws->connection_id ? ws->connection_id : "", ws->connection_id ? ws->next_seq : 0L);
-    struct mm_conn *c = xcalloc(1, sizeof(*c));
-    ws_queue_init(&c->out, NULL, WS_CONNECTING, MAX_SEND_QUEUE);   /* lws sets out.wsi (ci.pwsi) */
-    c->ws = ws;
-    c->in_connect = 1;
-    ws->conn = c;
-    struct lws_client_connect_info ci;
-    memset(&ci, 0, sizeof(ci));
-    ci.context = ws->ctx;
-    ci.vhost = ws->vhost;
-    ci.address = addr;
-    ci.port = port;
-    ci.ssl_connection = tls ? LCCSCF_USE_SSL : 0;
-    ci.path = path;
-    ci.host = host;
-    ci.origin = host;
-    ci.local_protocol_name = "mattermost-ws";
-    ci.opaque_user_data = c;
-    ci.pwsi = &c->out.wsi;
-    open_conns++;
+    struct ws_client_options o;
+    memset(&o, 0, sizeof(o));
+    o.address = addr;
+    o.port = port;
+    o.tls = tls;
+    o.host = host;
+    o.path = path;
+    o.headers = ws->auth_header;
+    o.max_message = ws->opts.max_inbound;
+    o.max_queue = MAX_SEND_QUEUE;
+    o.live = &open_conns;
+    static const struct ws_client_callbacks callbacks = { on_open, on_ws_message, on_closed };
+    char err[256];
     log_debug("mattermost: connecting to %s (%s:%d)", host, addr, port);
-    struct lws *wsi = lws_client_connect_via_info(&ci);
-    c->in_connect = 0;
-    if (!wsi) {
-        if (!c->destroyed) open_conns--;
-        int attached = c->ws != NULL;
-        if (attached) ws->conn = NULL;
-        free(c);
-        if (attached) {
-            log_warn("mattermost: cannot open a connection to %s:%d", host, port);
-            ws_reconnect(ws, 0, 0);
-        }
+    ws->wc = ws_client_open(ws->ctx, &o, &callbacks, ws, err, sizeof(err));
+    if (!ws->wc) {
+        log_warn("mattermost: cannot open a connection to %s:%d: %s", host, port, err);
+        ws_reconnect(ws, 0, 0);
     }
 }
 
@@ -441,105 +390,50 @@ static void on_message(struct mattermost_ws *ws, const char *text, size_t len) {
     json_decref(o);
 }
 
-/* Append a fragment; a whole message goes to on_message. */
-static void conn_receive(struct mm_conn *c, const char *in, size_t len, int final) {
-    struct mattermost_ws *ws = c->ws;
-    if (!c->rx_overflow) {
-        if (c->rx_len + len > ws->opts.max_inbound) {
-            c->rx_overflow = 1;
-        } else {
-            c->rx = xrealloc(c->rx, c->rx_len + len + 1);
-            memcpy(c->rx + c->rx_len, in, len);
-            c->rx_len += len;
-        }
-    }
-    if (!final) return;
-    int overflow = c->rx_overflow;
-    char *rx = c->rx;
-    size_t rx_len = c->rx_len;
-    c->rx = NULL;
-    c->rx_len = 0;
-    c->rx_overflow = 0;
-    if (overflow) {
+/* The upgrade succeeded. */
+static void on_open(struct ws_client *wc, void *arg) {
+    (void)wc;
+    on_established(arg);
+}
+
+/* A whole message from the server; NULL DATA: one too large to keep. */
+static void on_ws_message(struct ws_client *wc, const char *data, size_t len, int binary, void *arg) {
+    struct mattermost_ws *ws = arg;
+    (void)wc;
+    (void)binary;
+    if (!data) {
         /* Its seq is unknown: the gap it leaves is accepted once, or the
          * replay would bring it back, too big again, forever. */
-        log_error("mattermost: a websocket message was larger than %zu bytes; skipped", ws->opts.max_inbound);
+        log_error("mattermost: a websocket message was larger than %zu bytes (%zu); skipped", ws->opts.max_inbound, len);
         ws->skip_one = 1;
         metrics_inc(METRIC_PLATFORM_EVENTS, "mattermost_oversized", 1);
-    } else {
-        on_message(ws, rx ? rx : "", rx_len);
+        return;
     }
-    free(rx);
+    on_message(ws, data, len);
 }
 
-/* Free what a connection still holds. */
-static void conn_free(struct mm_conn *c) {
-    ws_queue_closed(&c->out);
-    free(c->rx);
-    free(c);
-}
-
-/* The lws callback of the connection. */
-static int on_event(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
-    struct mm_conn *c = wsi ? lws_get_opaque_user_data(wsi) : NULL;
-    (void)user;
-    switch (reason) {
-    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER: {
-        if (!c || !c->ws) return 0;
-        unsigned char **p = (unsigned char **)in, *end = (*p) + len;
-        const char *auth = c->ws->auth;
-        if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, (const unsigned char *)auth, (int)strlen(auth), p, end))
-            return -1;
-        return 0;
-    }
-    case LWS_CALLBACK_CLIENT_ESTABLISHED:
-        if (c) ws_queue_set_state(&c->out, WS_OPEN);
-        if (c && c->ws) on_established(c->ws);
-        return 0;
-    case LWS_CALLBACK_CLIENT_RECEIVE:
-        if (!c || !c->ws || c->out.state >= WS_CLOSING) return 0;
-        conn_receive(c, in, len, lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0);
-        return 0;
-    case LWS_CALLBACK_CLIENT_WRITEABLE:
-        return c ? ws_queue_writable(&c->out) : 0;
-    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-        if (c && c->ws) {
-            char what[200];
-            unsigned int status = lws_http_client_http_response(wsi);
-            if (status == 401 || status == 403)
-                snprintf(what, sizeof(what), "the server refused the token at the websocket upgrade (HTTP %u); check MATTERMOST_TOKEN",
-                         status);
-            else
-                snprintf(what, sizeof(what), "the websocket connection failed: %s", in ? (const char *)in : "unknown error");
-            if (status == 401 || status == 403) log_error("mattermost: %s", what);
-            conn_lost(c, what);
-        }
-        return 0;
-    case LWS_CALLBACK_CLIENT_CLOSED:
-        if (c) conn_lost(c, "the websocket connection closed");
-        return 0;
-    case LWS_CALLBACK_WSI_DESTROY:
-        if (!c) return 0;
-        conn_lost(c, "the websocket connection went away");
-        lws_set_opaque_user_data(wsi, NULL);
-        c->destroyed = 1;
-        open_conns--;
-        if (!c->in_connect) conn_free(c);
-        return 0;
-    default:
-        break;
-    }
-    return 0;
+/* The connection ended (or never opened): resume on a new one. */
+static void on_closed(struct ws_client *wc, const struct ws_close_info *info, void *arg) {
+    struct mattermost_ws *ws = arg;
+    if (ws->wc != wc) return;
+    ws->wc = NULL;
+    if (info->http_status == 401 || info->http_status == 403)
+        log_error("mattermost: the server refused the token at the websocket upgrade (HTTP %u); check MATTERMOST_TOKEN",
+                  info->http_status);
+    else if (info->opened)
+        log_warn("mattermost: the websocket connection closed (%d%s%s)", info->code, info->error ? ": " : "",
+                 info->error ? info->error : "");
+    else
+        log_warn("mattermost: the websocket connection failed: %s", info->error ? info->error : "unknown error");
+    ws_reconnect(ws, 0, 0);
 }
 
 void mattermost_ws_free(struct mattermost_ws *ws) {
     if (!ws) return;
     ws->stopped = 1;
-    if (ws->conn) {
-        struct mm_conn *c = ws->conn;
-        ws->conn = NULL;
-        c->ws = NULL;
-        if (c->out.wsi && !c->destroyed) ws_queue_close(&c->out, 1000, "", 0, 2);
+    if (ws->wc) {
+        ws_client_abandon(ws->wc, 1000);
+        ws->wc = NULL;
     }
     if (ws->dns) {
         ws->dns->ws = NULL;
@@ -549,6 +443,6 @@ void mattermost_ws_free(struct mattermost_ws *ws) {
     timer_free(&ws->retry);
     free(ws->connection_id);
     free((char *)ws->opts.url);
-    free(ws->auth);
+    free(ws->auth_header);
     free(ws);
 }
