@@ -1,17 +1,17 @@
-/* discord_gateway.c - the gateway protocol of discord_gateway.h on lws
- * client connections.
+/* discord_gateway.c - the gateway protocol of discord_gateway.h on
+ * io/ws_client connections.
  *
  * Lifetimes: a shard lives as long as its hub. Each connection attempt is a
- * struct gw_conn owned by its lws wsi (freed in WSI_DESTROY). A shard that
- * gives a connection up detaches it (conn->shard = NULL) and lets it close on
- * its own time, so a dying socket never holds up the reconnect. Timers are
- * allocated one by one and freed by their close callback, so the hub can be
- * freed at once. */
+ * struct gw_conn owned by its shard. A shard that gives a connection up
+ * abandons its ws_client (it closes on its own time and calls nothing back),
+ * so a dying socket never holds up the reconnect, and frees the gw_conn (at
+ * the end of the message being handled, when it is given up inside one).
+ * Timers are allocated one by one and freed by their close callback, so the
+ * hub can be freed at once. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <libwebsockets.h>
-#include "io/ws_queue.h"
+#include "io/ws_client.h"
 #include "io/timer.h"
 #include "platforms/discord/discord_gateway.h"
 #include "platforms/discord/discord_zlib.h"
@@ -38,20 +38,23 @@
 #define CLOSE_RESUMABLE 4900       /* our own non-1000 close: the session stays resumable */
 #define MAX_BUCKETS 64
 
+struct gw_out {
+    struct gw_out *next;
+    size_t len;
+    char text[];
+};
+
 struct gw_conn {
-    struct discord_gateway_shard *shard;   /* NULL once the shard gave this connection up */
-    struct ws_queue out;           /* its wsi, state and write queue */
-    char *rx;
-    size_t rx_len;
-    int rx_overflow;
+    struct discord_gateway_shard *shard;
+    struct ws_client *wc;          /* NULL once closed or given up */
     struct discord_zlib *zlib;     /* the inflate side of zlib-stream, when compress is on */
+    struct gw_out *head, *tail;    /* payloads waiting for room in the send window */
     uint64_t sends[SENDS_PER_WINDOW];  /* ring of the last sends' loop times */
     int nsends, send_pos;
-    int peer_code;                 /* the close code the server sent */
     int hello;
     int acked;
-    int in_connect;
-    int destroyed;
+    int busy;                      /* a message is being handled: free at its end */
+    int dropped;                   /* the shard gave it up */
 };
 
 struct dns_req {
@@ -82,7 +85,6 @@ struct discord_gateway_shard {
 struct discord_gateway_hub {
     uv_loop_t *loop;
     struct lws_context *ctx;
-    struct lws_vhost *vhost;
     struct discord_gateway_options opts;
     struct discord_gateway_callbacks cb;
     void *data;
@@ -97,17 +99,12 @@ struct discord_gateway_hub {
 
 static int open_conns;
 
-static int on_event(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
 static void shard_connect(struct discord_gateway_shard *s);
 static void identify_pump(struct discord_gateway_hub *h);
 static void forget_session(struct discord_gateway_shard *s);
 static void send_identify(struct discord_gateway_shard *s);
 static void request_identify(struct discord_gateway_shard *s);
-
-static const struct lws_protocols protocols[] = {
-    { "discord-gateway", on_event, 0, 65536, 0, NULL, 0 },
-    { NULL, NULL, 0, 0, 0, NULL, 0 }
-};
+static void on_send_wait(uv_timer_t *t);
 
 /* Loop milliseconds scaled for tests (never below 1). */
 static uint64_t scaled(const struct discord_gateway_hub *h, double ms) {
@@ -126,22 +123,10 @@ struct discord_gateway_hub *discord_gateway_new(uv_loop_t *loop, struct lws_cont
         snprintf(err, errlen, "discord: the websocket context is not running");
         return NULL;
     }
-    struct lws_context_creation_info info;
-    memset(&info, 0, sizeof(info));
-    info.port = CONTEXT_PORT_NO_LISTEN;
-    info.protocols = protocols;
-    info.vhost_name = "discord";
-    info.options = LWS_SERVER_OPTION_LIBUV;
-    struct lws_vhost *vh = lws_create_vhost(ctx, &info);
-    if (!vh) {
-        snprintf(err, errlen, "discord: cannot create the client vhost");
-        return NULL;
-    }
     struct discord_gateway_hub *h = xcalloc(1, sizeof(*h));
     if (!h) return NULL;
     h->loop = loop;
     h->ctx = ctx;
-    h->vhost = vh;
     h->opts = *opts;
     h->opts.token = xstrdup(opts->token);
     h->opts.url = xstrdup(opts->url);
@@ -247,8 +232,41 @@ int discord_gateway_open_connections(void) {
 
 /* ---- sending -------------------------------------------------------- */
 
-/* Queue PAYLOAD (taken over) on C; heartbeats jump the queue. Refuses
- * payloads over Discord's 4096 bytes. Returns 0 or -1. */
+/* Does C's send window (120 per 60 s, heartbeats included) have room
+ * now? When it does not, the wait timer is armed for when it will. */
+static int window_open(struct gw_conn *c) {
+    struct discord_gateway_shard *s = c->shard;
+    if (c->nsends < SENDS_PER_WINDOW) return 1;
+    uint64_t now = uv_now(s->hub->loop);
+    uint64_t oldest = c->sends[c->send_pos];
+    uint64_t window = scaled(s->hub, SEND_WINDOW_MS);
+    if (now >= oldest + window) return 1;
+    if (!uv_is_active((uv_handle_t *)s->send_wait)) uv_timer_start(s->send_wait, on_send_wait, oldest + window - now, 0);
+    return 0;
+}
+
+/* Write TEXT on C now and count it in the send window. */
+static int conn_write(struct gw_conn *c, const char *text, size_t len) {
+    c->sends[c->send_pos] = uv_now(c->shard->hub->loop);
+    c->send_pos = (c->send_pos + 1) % SENDS_PER_WINDOW;
+    if (c->nsends < SENDS_PER_WINDOW) c->nsends++;
+    return ws_client_send(c->wc, text, len, 0);
+}
+
+/* Write the payloads that waited for the window, while it has room. */
+static void conn_flush(struct gw_conn *c) {
+    while (c->head && c->wc && window_open(c)) {
+        struct gw_out *o = c->head;
+        c->head = o->next;
+        if (!c->head) c->tail = NULL;
+        conn_write(c, o->text, o->len);
+        free(o);
+    }
+}
+
+/* Send PAYLOAD (taken over) on C, or keep it until the send window has
+ * room; heartbeats go ahead of the payloads kept. Refuses payloads over
+ * Discord's 4096 bytes. Returns 0 or -1. */
 static int conn_send(struct gw_conn *c, json_t *payload, int urgent) {
     char *text = json_dumps(payload, JSON_COMPACT);
     json_decref(payload);
@@ -259,35 +277,56 @@ static int conn_send(struct gw_conn *c, json_t *payload, int urgent) {
         free(text);
         return -1;
     }
-    int rc = ws_queue_push(&c->out, text, len, urgent);
+    if (!ws_client_is_open(c->wc)) {
+        free(text);
+        return -1;
+    }
+    if (!c->head && window_open(c)) {
+        int rc = conn_write(c, text, len);
+        free(text);
+        return rc;
+    }
+    struct gw_out *o = xmalloc(sizeof(*o) + len + 1);
+    o->len = len;
+    memcpy(o->text, text, len + 1);
     free(text);
-    return rc;
+    if (urgent) {
+        o->next = c->head;
+        c->head = o;
+        if (!c->tail) c->tail = o;
+    } else {
+        o->next = NULL;
+        if (c->tail) c->tail->next = o;
+        else c->head = o;
+        c->tail = o;
+    }
+    return 0;
 }
 
-/* The send window has room again: ask lws for a write slot. */
+/* The send window has room again: write what waits. */
 static void on_send_wait(uv_timer_t *t) {
     struct discord_gateway_shard *s = t->data;
-    if (s->conn) lws_callback_on_writable(s->conn->out.wsi);
+    if (s->conn) conn_flush(s->conn);
 }
 
-/* One write per WRITEABLE: a close, or the next frame if the window allows. */
-static int conn_writable(struct gw_conn *c) {
-    if (c->out.state >= WS_CLOSING || !ws_queue_pending(&c->out)) return ws_queue_writable(&c->out);
-    struct discord_gateway_shard *s = c->shard;
-    uint64_t now = s ? uv_now(s->hub->loop) : 0;
-    if (s && c->nsends == SENDS_PER_WINDOW) {
-        uint64_t oldest = c->sends[c->send_pos];
-        uint64_t window = scaled(s->hub, SEND_WINDOW_MS);
-        if (now < oldest + window) {
-            uv_timer_start(s->send_wait, on_send_wait, oldest + window - now, 0);
-            return 0;
-        }
+/* Free what a connection still holds. */
+static void conn_free(struct gw_conn *c) {
+    while (c->head) {
+        struct gw_out *o = c->head;
+        c->head = o->next;
+        free(o);
     }
-    if (ws_queue_writable(&c->out) < 0) return -1;
-    c->sends[c->send_pos] = now;
-    c->send_pos = (c->send_pos + 1) % SENDS_PER_WINDOW;
-    if (c->nsends < SENDS_PER_WINDOW) c->nsends++;
-    return 0;
+    discord_zlib_free(c->zlib);
+    free(c);
+}
+
+/* The shard is done with C: close it with CODE (0: just drop the socket)
+ * and free it, or mark it to be freed when the message in hand is done. */
+static void conn_drop(struct gw_conn *c, int code) {
+    if (c->wc) ws_client_abandon(c->wc, code);
+    c->wc = NULL;
+    c->dropped = 1;
+    if (!c->busy) conn_free(c);
 }
 
 /* ---- connection life cycle ------------------------------------------ */
@@ -329,10 +368,7 @@ static void shard_reconnect(struct discord_gateway_shard *s, int code, int immed
     s->ready = 0;
     uv_timer_stop(s->heartbeat);
     uv_timer_stop(s->send_wait);
-    if (c) {
-        c->shard = NULL;
-        if (c->out.wsi && !c->destroyed && code) ws_queue_close(&c->out, code, "", 0, 2);
-    }
+    if (c) conn_drop(c, code);
     if (was_ready && h->cb.ready) h->cb.ready(h, h->data);
     if (s->stopped) return;
     metrics_inc(METRIC_PLATFORM_EVENTS, "discord_reconnect", 1);
@@ -361,11 +397,10 @@ static void shard_fatal(struct discord_gateway_shard *s, int code, const char *w
     if (h->cb.fatal) h->cb.fatal(s, code, why, h->data);
 }
 
-/* C's socket went away (closed by the server, or never opened). */
-static void conn_lost(struct gw_conn *c, const char *what) {
+/* C's socket went away (closed by the server, or never opened); CODE is
+ * the close code the server sent, or 0. */
+static void conn_lost(struct gw_conn *c, int code, const char *what) {
     struct discord_gateway_shard *s = c->shard;
-    if (!s) return;
-    int code = c->peer_code;
     const char *why = fatal_reason(code);
     if (why) {
         shard_fatal(s, code, why);
@@ -379,6 +414,9 @@ static void conn_lost(struct gw_conn *c, const char *what) {
 
 /* A name resolved: open the websocket to the numeric address. */
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res);
+static void on_open(struct ws_client *wc, void *arg);
+static void on_ws_message(struct ws_client *wc, const char *data, size_t len, int binary, void *arg);
+static void on_closed(struct ws_client *wc, const struct ws_close_info *info, void *arg);
 
 /* Split a ws:// or wss:// URL. A URL without a query gets ours; COMPRESS
  * asks for zlib-stream in either, unless the query already names a
@@ -475,43 +513,33 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         return;
     }
     struct gw_conn *c = xcalloc(1, sizeof(*c));
-    ws_queue_init(&c->out, NULL, WS_CONNECTING, 0);   /* lws sets out.wsi (ci.pwsi) */
     c->shard = s;
-    c->in_connect = 1;
     if (h->opts.compress && !(c->zlib = discord_zlib_new(h->opts.max_inbound))) {
         free(c);
         log_error("discord: shard %d: out of memory for the zlib stream", s->id);
         shard_reconnect(s, 0, 0);
         return;
     }
-    s->conn = c;
-    struct lws_client_connect_info ci;
-    memset(&ci, 0, sizeof(ci));
-    ci.context = h->ctx;
-    ci.vhost = h->vhost;
-    ci.address = addr;
-    ci.port = port;
-    ci.ssl_connection = tls ? LCCSCF_USE_SSL : 0;
-    ci.path = path;
-    ci.host = host;
-    ci.origin = host;
-    ci.local_protocol_name = "discord-gateway";
-    ci.opaque_user_data = c;
-    ci.pwsi = &c->out.wsi;
-    open_conns++;
+    struct ws_client_options o;
+    memset(&o, 0, sizeof(o));
+    o.address = addr;
+    o.port = port;
+    o.tls = tls;
+    o.host = host;
+    o.path = path;
+    o.max_message = h->opts.max_inbound;
+    o.live = &open_conns;
+    static const struct ws_client_callbacks callbacks = { on_open, on_ws_message, on_closed };
+    char err[256];
     log_debug("discord: shard %d connecting to %s (%s:%d)", s->id, host, addr, port);
-    struct lws *wsi = lws_client_connect_via_info(&ci);
-    c->in_connect = 0;
-    if (!wsi) {
-        if (!c->destroyed) open_conns--;
-        int attached = c->shard != NULL;
-        if (attached) s->conn = NULL;
-        free(c);
-        if (attached) {
-            log_warn("discord: shard %d: cannot open a connection to %s:%d", s->id, host, port);
-            shard_reconnect(s, 0, 0);
-        }
+    c->wc = ws_client_open(h->ctx, &o, &callbacks, c, err, sizeof(err));
+    if (!c->wc) {
+        conn_free(c);
+        log_warn("discord: shard %d: cannot open a connection to %s:%d: %s", s->id, host, port, err);
+        shard_reconnect(s, 0, 0);
+        return;
     }
+    s->conn = c;
 }
 
 /* ---- protocol --------------------------------------------------------- */
@@ -752,46 +780,11 @@ static void on_payload(struct discord_gateway_shard *s, const char *text, size_t
     json_decref(o);
 }
 
-/* Append a fragment; a whole message goes to on_payload. */
-static void conn_receive(struct gw_conn *c, const char *in, size_t len, int final) {
-    struct discord_gateway_shard *s = c->shard;
-    if (!c->rx_overflow) {
-        if (c->rx_len + len > s->hub->opts.max_inbound) {
-            c->rx_overflow = 1;
-        } else {
-            char *p = xrealloc(c->rx, c->rx_len + len + 1);
-            if (!p) {
-                c->rx_overflow = 1;
-            } else {
-                c->rx = p;
-                memcpy(c->rx + c->rx_len, in, len);
-                c->rx_len += len;
-            }
-        }
-    }
-    if (!final) return;
-    int overflow = c->rx_overflow;
-    char *rx = c->rx;
-    size_t rx_len = c->rx_len;
-    c->rx = NULL;
-    c->rx_len = 0;
-    c->rx_overflow = 0;
-    if (overflow) {
-        log_error("discord: shard %d: a gateway message was larger than max_inbound_bytes (%zu); reconnecting",
-                  s->id, s->hub->opts.max_inbound);
-        metrics_inc(METRIC_PLATFORM_EVENTS, "discord_oversized", 1);
-        shard_reconnect(s, CLOSE_RESUMABLE, 0);
-    } else {
-        on_payload(s, rx ? rx : "", rx_len);
-    }
-    free(rx);
-}
-
-/* Inflate a fragment of the zlib stream; at the end of a websocket message a
- * whole payload goes to on_payload. An oversized or corrupt stream cannot be
- * read on, so the connection is given up and the session resumed on a new
- * one (with a fresh stream). */
-static void conn_receive_zlib(struct gw_conn *c, const char *in, size_t len, int final) {
+/* Inflate a whole binary message of the zlib stream; when it ends a
+ * payload (the 00 00 ff ff flush), the payload goes to on_payload. An
+ * oversized or corrupt stream cannot be read on, so the connection is
+ * given up and the session resumed on a new one (with a fresh stream). */
+static void conn_receive_zlib(struct gw_conn *c, const char *in, size_t len) {
     struct discord_gateway_shard *s = c->shard;
     int rc = discord_zlib_feed(c->zlib, in, len);
     if (rc == DISCORD_ZLIB_TOO_BIG) {
@@ -808,63 +801,52 @@ static void conn_receive_zlib(struct gw_conn *c, const char *in, size_t len, int
         shard_reconnect(s, CLOSE_RESUMABLE, 0);
         return;
     }
-    if (!final) return;
     size_t n;
     const char *text = discord_zlib_take(c->zlib, &n);
     if (text) on_payload(s, text, n);
 }
 
-/* Free what a connection still holds. */
-static void conn_free(struct gw_conn *c) {
-    ws_queue_closed(&c->out);
-    free(c->rx);
-    discord_zlib_free(c->zlib);
-    free(c);
+/* The upgrade succeeded; Hello comes next. */
+static void on_open(struct ws_client *wc, void *arg) {
+    struct gw_conn *c = arg;
+    (void)wc;
+    log_debug("discord: shard %d connected", c->shard->id);
 }
 
-/* The lws callback of every gateway connection. */
-static int on_event(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
-    struct gw_conn *c = wsi ? lws_get_opaque_user_data(wsi) : NULL;
-    int final;
-    switch (reason) {
-    case LWS_CALLBACK_CLIENT_ESTABLISHED:
-        if (c) ws_queue_set_state(&c->out, WS_OPEN);
-        if (c && c->shard) log_debug("discord: shard %d connected", c->shard->id);
-        return 0;
-    case LWS_CALLBACK_CLIENT_RECEIVE:
-        if (!c || !c->shard || c->out.state >= WS_CLOSING) return 0;
-        final = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
-        if (c->zlib && lws_frame_is_binary(wsi)) conn_receive_zlib(c, in, len, final);
-        else conn_receive(c, in, len, final);
-        return 0;
-    case LWS_CALLBACK_CLIENT_WRITEABLE:
-        return c ? conn_writable(c) : 0;
-    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-        if (c && len >= 2) c->peer_code = ((const unsigned char *)in)[0] << 8 | ((const unsigned char *)in)[1];
-        return 0;
-    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-        if (c) {
-            char what[200];
-            snprintf(what, sizeof(what), "the gateway connection failed: %s", in ? (const char *)in : "unknown error");
-            conn_lost(c, what);
-        }
-        return 0;
-    case LWS_CALLBACK_CLIENT_CLOSED:
-        if (c) conn_lost(c, "the gateway connection closed");
-        return 0;
-    case LWS_CALLBACK_WSI_DESTROY:
-        if (!c) return 0;
-        conn_lost(c, "the gateway connection went away");
-        lws_set_opaque_user_data(wsi, NULL);
-        c->destroyed = 1;
-        open_conns--;
-        if (!c->in_connect) conn_free(c);
-        return 0;
-    default:
-        break;
+/* A whole message from the gateway; NULL DATA: one over max_inbound_bytes.
+ * C may be given up while it is handled, and is freed here then. */
+static void on_ws_message(struct ws_client *wc, const char *data, size_t len, int binary, void *arg) {
+    struct gw_conn *c = arg;
+    struct discord_gateway_shard *s = c->shard;
+    (void)wc;
+    c->busy = 1;
+    if (!data) {
+        log_error("discord: shard %d: a gateway message was larger than max_inbound_bytes (%zu); reconnecting",
+                  s->id, s->hub->opts.max_inbound);
+        metrics_inc(METRIC_PLATFORM_EVENTS, "discord_oversized", 1);
+        shard_reconnect(s, CLOSE_RESUMABLE, 0);
+    } else if (c->zlib && binary) {
+        conn_receive_zlib(c, data, len);
+    } else {
+        on_payload(s, data, len);
     }
-    (void)user;
-    return 0;
+    c->busy = 0;
+    if (c->dropped) conn_free(c);
+}
+
+/* The connection ended (or never opened): reconnect, or stop for good on a
+ * fatal close code. */
+static void on_closed(struct ws_client *wc, const struct ws_close_info *info, void *arg) {
+    struct gw_conn *c = arg;
+    char what[240];
+    (void)wc;
+    c->wc = NULL;
+    if (info->opened)
+        snprintf(what, sizeof(what), "the gateway connection closed%s%s", info->error ? ": " : "",
+                 info->error ? info->error : "");
+    else
+        snprintf(what, sizeof(what), "the gateway connection failed: %s", info->error ? info->error : "unknown error");
+    conn_lost(c, info->code == 1006 || info->code == 1005 ? 0 : info->code, what);
 }
 
 /* Close S's connection with CODE and free S (not yet unlinked from its hub). */
@@ -873,8 +855,7 @@ static void shard_free(struct discord_gateway_shard *s, int code) {
     if (s->conn) {
         struct gw_conn *c = s->conn;
         s->conn = NULL;
-        c->shard = NULL;
-        if (c->out.wsi && !c->destroyed) ws_queue_close(&c->out, code, "", 0, 2);
+        conn_drop(c, code);
     }
     if (s->dns) {
         s->dns->shard = NULL;
