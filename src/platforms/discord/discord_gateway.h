@@ -1,5 +1,6 @@
 /* discord_gateway.h - Discord gateway v10 connections (JSON encoding), one
- * per shard, all on the one loop as lws clients of web.c's context.
+ * per shard, all on the one loop as io/ws_client connections on web.c's
+ * lws context.
  *
  * A discord_gateway_hub owns the shards of this process and what they share: the
  * identify pacing (max_concurrency buckets, session_start_limit) and the

@@ -5,8 +5,8 @@
  * a piece of one zlib stream that lives as long as the connection. A payload
  * is whole when the bytes received so far end with 00 00 FF FF (the marker
  * of a Z_SYNC_FLUSH). One discord_zlib per connection: feed it each binary
- * fragment as it arrives, and at the end of every websocket message ask it
- * for the payload. */
+ * websocket message, then ask it for the payload (a payload may also span
+ * several messages; feeding in smaller pieces works too). */
 #ifndef CHORUS_DISCORD_ZLIB_H
 #define CHORUS_DISCORD_ZLIB_H
 #include <stddef.h>
