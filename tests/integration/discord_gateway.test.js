@@ -146,6 +146,21 @@ test('a malformed gateway payload is ignored and the bot keeps answering', async
   assert.equal(fake.identifies.length, 1);
 });
 
+test('Discord asks for 150 heartbeats at once: the bot sends them all, yet never more than 120 in a minute', async () => {
+  const { fake } = await startDiscordStack();
+  // time_scale 0.005 makes the bot's minute 300 ms; the fake counts a
+  // slightly shorter one, so a bot that paced nothing is caught.
+  fake.sendWindowMs = 250;
+  const conn = fake.connFor(0);
+  const before = conn.heartbeats;
+  for (let i = 0; i < 150; i++) conn.send({ op: 1, d: null });
+  await waitFor(() => conn.heartbeats - before >= 150, { timeoutMs: 10000, what: '150 heartbeats' });
+  assert.deepEqual(fake.violations, [], 'the send limit held');
+  assert.equal(fake.connFor(0), conn, 'on the same connection: a beat held back is not taken for a zombie');
+  const m = fake.mentionBot({ content: 'still there?' });
+  assert.equal((await replyTo(fake, m)).content, 'echo: still there?');
+});
+
 test('a DM needs no mention, other guild chatter is left alone, and the bot never answers itself', async () => {
   const { fake } = await startDiscordStack();
   fake.echoToGateway = true;            // the bot's own posts come back as MESSAGE_CREATE

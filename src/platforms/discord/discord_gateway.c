@@ -550,11 +550,14 @@ static void send_heartbeat(struct discord_gateway_shard *s) {
     conn_send(s->conn, o, 1);
 }
 
-/* Heartbeat tick: a beat without an ACK since the last one is a zombie. */
+/* Heartbeat tick: a beat without an ACK since the last one is a zombie,
+ * unless the send window still holds it back (then it cannot be acked yet,
+ * and another beat would only queue behind it). */
 static void on_heartbeat(uv_timer_t *t) {
     struct discord_gateway_shard *s = t->data;
     struct gw_conn *c = s->conn;
     if (!c) return;
+    if (!c->acked && c->head) return;
     if (!c->acked) {
         log_warn("discord: shard %d: no heartbeat ACK since the last beat; the connection is a zombie, resuming on a new one",
                  s->id);
