@@ -8,6 +8,7 @@
 #include <openssl/sha.h>
 #include <libwebsockets.h>
 #include "io/ws_client.h"
+#include "io/timer.h"
 #include "lib/ws_frame.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
@@ -47,6 +48,10 @@ struct ws_client {
     size_t hs_len;
     int handshake_timeout_s;
     int *live;
+    uv_loop_t *loop;
+    uv_timer_t *ping;         /* NULL without ping_ms */
+    long ping_ms;
+    uint64_t last_rx;         /* loop time of the last byte read */
     struct ws_decoder dec;
     struct out_frame *head, *tail;
     size_t queued, max_queue;
@@ -169,6 +174,11 @@ struct ws_client *ws_client_open(struct lws_context *ctx, const struct ws_client
     lws_set_timeout(wsi, PENDING_TIMEOUT_AWAITING_SERVER_RESPONSE, wc->handshake_timeout_s);
     wc->live = opts->live;
     if (wc->live) (*wc->live)++;
+    if (opts->ping_ms > 0 && opts->loop) {
+        wc->loop = opts->loop;
+        wc->ping_ms = opts->ping_ms;
+        wc->ping = timer_new(opts->loop, wc);
+    }
     return wc;
 }
 
@@ -366,6 +376,22 @@ static int check_answer(struct ws_client *wc) {
     return 0;
 }
 
+/* Ping tick: a server silent for ping_ms gets a ping; one silent for twice
+ * that is gone (a half-open TCP connection never says so itself). */
+static void on_ping_tick(uv_timer_t *t) {
+    struct ws_client *wc = t->data;
+    if (wc->state != WC_OPEN || wc->destroyed) return;
+    uint64_t idle = uv_now(wc->loop) - wc->last_rx;
+    if (idle >= 2 * (uint64_t)wc->ping_ms) {
+        log_warn("websocket: no answer to pings for %llu ms; cutting the connection", (unsigned long long)idle);
+        snprintf(wc->error, sizeof(wc->error), "no answer to pings for %llu ms", (unsigned long long)idle);
+        wc->state = WC_CLOSING;
+        kill_socket(wc);
+        return;
+    }
+    if (idle >= (uint64_t)wc->ping_ms) send_frame(wc, WS_OP_PING, "", 0, 1);
+}
+
 /* One event from the decoder: hand messages to the owner, answer pings
  * and closes. Non-zero stops the read (the socket is to be closed). */
 static int on_frame(const struct ws_event *ev, void *arg) {
@@ -415,6 +441,10 @@ static int read_answer(struct ws_client *wc, const unsigned char *in, size_t len
     wc->state = WC_OPEN;
     wc->opened = 1;
     lws_set_timeout(wc->wsi, NO_PENDING_TIMEOUT, 0);
+    if (wc->ping) {
+        wc->last_rx = uv_now(wc->loop);
+        uv_timer_start(wc->ping, on_ping_tick, (uint64_t)wc->ping_ms, (uint64_t)wc->ping_ms);
+    }
     char *rest = wc->hs;
     size_t rest_len = wc->hs_len - head;
     wc->hs = NULL;
@@ -467,6 +497,7 @@ static int on_lws(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         lws_set_timeout(wsi, PENDING_TIMEOUT_AWAITING_SERVER_RESPONSE, wc->handshake_timeout_s);
         return 0;
     case LWS_CALLBACK_RAW_RX:
+        if (wc->ping) wc->last_rx = uv_now(wc->loop);
         if (wc->state == WC_UPGRADING) return read_answer(wc, in, len);
         if (wc->state == WC_OPEN || wc->state == WC_CLOSING) return read_frames(wc, in, len);
         return 0;
@@ -488,6 +519,7 @@ static int on_lws(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         if (!wc->error[0] && !wc->peer_code) snprintf(wc->error, sizeof(wc->error), "the connection went away");
         report_closed(wc);
         drop_queue(wc);
+        if (wc->ping) timer_free(&wc->ping);
         if (wc->in_open) return 0;     /* ws_client_open frees it */
         if (wc->live) (*wc->live)--;
         ws_decoder_free(&wc->dec);
