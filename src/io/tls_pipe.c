@@ -27,15 +27,32 @@ static void tls_error(struct tls_pipe *t, const char *what, char *err, size_t er
     ERR_clear_error();
 }
 
+/* A client context that verifies the peer against the system's CAs. */
+static SSL_CTX *context_new(void) {
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx) return NULL;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_default_verify_paths(ctx);
+    return ctx;
+}
+
+/* The context of every pipe without a CA file of its own: made once, as
+ * loading the system's CA bundle costs a megabyte and a few milliseconds. */
+static SSL_CTX *shared_context(void) {
+    static SSL_CTX *shared;
+    if (!shared) shared = context_new();
+    if (shared) SSL_CTX_up_ref(shared);
+    return shared;
+}
+
 /* Verify the peer always: by name, or by IP when HOST is an address. */
 struct tls_pipe *tls_pipe_new(const char *host, const char *ca_file, char *err, size_t errlen) {
     struct tls_pipe *t = xcalloc(1, sizeof(*t));
-    t->ctx = SSL_CTX_new(TLS_client_method());
+    int own = ca_file && *ca_file;
+    t->ctx = own ? context_new() : shared_context();
     if (!t->ctx) goto fail;
-    SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
-    SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER, NULL);
-    SSL_CTX_set_default_verify_paths(t->ctx);
-    if (ca_file && *ca_file && SSL_CTX_load_verify_locations(t->ctx, ca_file, NULL) != 1) {
+    if (own && SSL_CTX_load_verify_locations(t->ctx, ca_file, NULL) != 1) {
         tls_error(t, "cannot read ca_file", err, errlen);
         tls_pipe_free(t);
         return NULL;

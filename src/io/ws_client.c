@@ -104,9 +104,9 @@ static struct lws_vhost *client_vhost(struct lws_context *ctx) {
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.protocols = protocols;
     info.vhost_name = VHOST_NAME;
-    /* DO_SSL_GLOBAL_INIT: without it lws gives the vhost no client TLS
-     * context, and every wss:// connection fails at SSL_new. */
-    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    /* No lws TLS here (tls_pipe does it), so no client TLS context either:
+     * it would load the system's CA bundle for nothing. */
+    info.options = LWS_SERVER_OPTION_LIBUV;
     return lws_create_vhost(ctx, &info);
 }
 
