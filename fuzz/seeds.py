@@ -183,3 +183,16 @@ for u in ['redis://cache.example.com:6380/4', 'redis://localhost', 'redis://10.0
 for b in [b'hello', 'h\u00e9llo \U0001F600 \u4e2d'.encode(), b'\xc0\xaf', b'\xed\xa0\x80', b'\xf4\x90\x80\x80',
           b'\xe2\x82', b'\xf0\x9f\x98', b'a\x80b\xbf', b'\xfe\xff', b'\xe0\x80\x80', b'\x00\x01']:
     put('utf8', bytes([3]) + b)
+
+# websocket frames a server sends (tests/unit/test_ws_frame.c): cap byte, cut seed, frames
+def ws(fin, op, payload):
+    n = len(payload)
+    if n < 126: head = bytes([(0x80 if fin else 0) | op, n])
+    elif n < 65536: head = bytes([(0x80 if fin else 0) | op, 126]) + struct.pack('>H', n)
+    else: head = bytes([(0x80 if fin else 0) | op, 127]) + struct.pack('>Q', n)
+    return head + payload
+put('ws_frame', bytes([200, 7]) + ws(1, 1, b'{"op":0,"d":{"heartbeat_interval":41250}}'))
+put('ws_frame', bytes([200, 3]) + ws(0, 1, b'hel') + ws(1, 9, b'p') + ws(1, 0, b'lo') + ws(1, 8, b'\x03\xe8bye'))
+put('ws_frame', bytes([2, 5]) + ws(1, 2, b'x' * 300) + ws(1, 1, b'next'))
+put('ws_frame', bytes([255, 9]) + ws(1, 1, b'y' * 70000))
+put('ws_frame', bytes([10, 1]) + bytes([0x81, 0x81, 1, 2, 3, 4, 0x78]))

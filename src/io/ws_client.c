@@ -8,6 +8,8 @@
 #include <openssl/sha.h>
 #include <libwebsockets.h>
 #include "io/ws_client.h"
+#include "io/timer.h"
+#include "io/tls_pipe.h"
 #include "lib/ws_frame.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
@@ -18,7 +20,8 @@
 #define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
 enum wc_state {
-    WC_CONNECTING,   /* TCP and TLS */
+    WC_CONNECTING,   /* TCP */
+    WC_TLS,          /* the TLS handshake */
     WC_UPGRADING,    /* the request is out, the answer not yet in */
     WC_OPEN,
     WC_CLOSING       /* a close frame went out or is due; no more messages */
@@ -40,6 +43,9 @@ struct ws_client {
     int reported;             /* `closed` has been called */
     int in_open;              /* inside ws_client_open: lws may call back at once */
     int destroyed;            /* lws let go of the socket */
+    struct tls_pipe *tls;     /* wss: the TLS session, or NULL */
+    int use_tls;
+    char *tls_host;           /* the name the certificate must carry */
     char *request;            /* the upgrade request, until it is written */
     size_t request_len;
     char accept[32];          /* the Sec-WebSocket-Accept the server must answer */
@@ -47,6 +53,10 @@ struct ws_client {
     size_t hs_len;
     int handshake_timeout_s;
     int *live;
+    uv_loop_t *loop;
+    uv_timer_t *ping;         /* NULL without ping_ms */
+    long ping_ms;
+    uint64_t last_rx;         /* loop time of the last byte read */
     struct ws_decoder dec;
     struct out_frame *head, *tail;
     size_t queued, max_queue;
@@ -94,6 +104,8 @@ static struct lws_vhost *client_vhost(struct lws_context *ctx) {
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.protocols = protocols;
     info.vhost_name = VHOST_NAME;
+    /* No lws TLS here (tls_pipe does it), so no client TLS context either:
+     * it would load the system's CA bundle for nothing. */
     info.options = LWS_SERVER_OPTION_LIBUV;
     return lws_create_vhost(ctx, &info);
 }
@@ -134,18 +146,21 @@ struct ws_client *ws_client_open(struct lws_context *ctx, const struct ws_client
     wc->handshake_timeout_s = opts->handshake_timeout_s > 0 ? opts->handshake_timeout_s : 20;
     ws_decoder_init(&wc->dec, opts->max_message);
     build_request(wc, opts);
+    wc->use_tls = opts->tls;
+    wc->tls_host = xstrdup(opts->host);
     struct lws_client_connect_info ci;
     memset(&ci, 0, sizeof(ci));
     ci.context = ctx;
     ci.vhost = vh;
     ci.address = opts->address;
     ci.port = opts->port;
-    ci.ssl_connection = opts->tls ? LCCSCF_USE_SSL : 0;
+    /* TLS is ours too (io/tls_pipe.c): lws 4.1 starts a raw client's TLS
+     * before its socket exists (SSL_connect fails with EBADF). */
+    ci.ssl_connection = 0;
     ci.host = opts->host;
     ci.origin = opts->host;
     ci.path = "/";
     ci.method = "RAW";
-    ci.alpn = "http/1.1";          /* an h2 answer would not carry an upgrade */
     ci.local_protocol_name = VHOST_NAME;
     ci.opaque_user_data = wc;
     ci.pwsi = &wc->wsi;
@@ -156,6 +171,7 @@ struct ws_client *ws_client_open(struct lws_context *ctx, const struct ws_client
         snprintf(err, errlen, "%s", wc->error[0] ? wc->error : "lws could not start the connection");
         ws_decoder_free(&wc->dec);
         free(wc->request);
+        free(wc->tls_host);
         free(wc);
         return NULL;
     }
@@ -163,12 +179,18 @@ struct ws_client *ws_client_open(struct lws_context *ctx, const struct ws_client
         snprintf(err, errlen, "%s", wc->error[0] ? wc->error : "the connection failed at once");
         ws_decoder_free(&wc->dec);
         free(wc->request);
+        free(wc->tls_host);
         free(wc);
         return NULL;
     }
     lws_set_timeout(wsi, PENDING_TIMEOUT_AWAITING_SERVER_RESPONSE, wc->handshake_timeout_s);
     wc->live = opts->live;
     if (wc->live) (*wc->live)++;
+    if (opts->ping_ms > 0 && opts->loop) {
+        wc->loop = opts->loop;
+        wc->ping_ms = opts->ping_ms;
+        wc->ping = timer_new(opts->loop, wc);
+    }
     return wc;
 }
 
@@ -210,11 +232,12 @@ static int flush_queue(struct ws_client *wc) {
     return 0;
 }
 
-/* Write the frame at BUF (LWS_PRE of headroom before it) now when nothing
- * waits before it, else queue it (URGENT: ahead of the data frames). */
-static int write_frame(struct ws_client *wc, unsigned char *buf, size_t n, int urgent) {
+/* Put N bytes at BUF on the socket now when nothing waits before them,
+ * else queue them (URGENT: ahead of the data frames). A raw connection's
+ * lws_write writes BUF as it is, with no header in front. */
+static int write_bytes(struct ws_client *wc, const unsigned char *buf, size_t n, int urgent) {
     if (!wc->head && !lws_partial_buffered(wc->wsi)) {
-        if (lws_write(wc->wsi, buf + LWS_PRE, n, LWS_WRITE_RAW) < 0) {
+        if (lws_write(wc->wsi, (unsigned char *)buf, n, LWS_WRITE_RAW) < 0) {
             snprintf(wc->error, sizeof(wc->error), "a write to the socket failed");
             kill_socket(wc);
             return -1;
@@ -230,7 +253,7 @@ static int write_frame(struct ws_client *wc, unsigned char *buf, size_t n, int u
     }
     struct out_frame *f = xmalloc(sizeof(*f) + LWS_PRE + n);
     f->len = n;
-    memcpy(f->data + LWS_PRE, buf + LWS_PRE, n);
+    memcpy(f->data + LWS_PRE, buf, n);
     if (urgent) {
         f->next = wc->head;
         wc->head = f;
@@ -246,6 +269,30 @@ static int write_frame(struct ws_client *wc, unsigned char *buf, size_t n, int u
     return 0;
 }
 
+/* Write the ciphertext the TLS session has for the socket. */
+static int flush_tls(struct ws_client *wc) {
+    size_t n;
+    char *out;
+    while ((out = tls_pipe_take_output(wc->tls, &n))) {
+        int rc = write_bytes(wc, (unsigned char *)out, n, 0);
+        free(out);
+        if (rc < 0) return -1;
+    }
+    return 0;
+}
+
+/* Write plaintext: through TLS on wss (records must keep their order, so
+ * nothing jumps the queue there), else as it is. */
+static int write_plain(struct ws_client *wc, const unsigned char *buf, size_t n, int urgent) {
+    if (!wc->tls) return write_bytes(wc, buf, n, urgent);
+    if (tls_pipe_write(wc->tls, (const char *)buf, n) < 0) {
+        snprintf(wc->error, sizeof(wc->error), "TLS write failed");
+        kill_socket(wc);
+        return -1;
+    }
+    return flush_tls(wc);
+}
+
 /* Frame DATA as OPCODE, masked, and write it. */
 static int send_frame(struct ws_client *wc, int opcode, const void *data, size_t len, int urgent) {
     unsigned char stack[LWS_PRE + 14 + STACK_FRAME];
@@ -255,7 +302,7 @@ static int send_frame(struct ws_client *wc, int opcode, const void *data, size_t
     size_t h = ws_frame_header(buf + LWS_PRE, opcode, len, mask);
     if (len) memcpy(buf + LWS_PRE + h, data, len);
     ws_frame_mask(buf + LWS_PRE + h, len, mask);
-    int rc = write_frame(wc, buf, h + len, urgent);
+    int rc = write_plain(wc, buf + LWS_PRE, h + len, urgent);
     if (buf != stack) free(buf);
     return rc;
 }
@@ -289,7 +336,7 @@ void ws_client_close(struct ws_client *wc, int code, const char *reason) {
         kill_socket(wc);
         return;
     }
-    drop_queue(wc);
+    if (!wc->tls) drop_queue(wc);   /* TLS records already queued must still go, in order */
     send_close(wc, code, reason);
     if (!wc->destroyed) lws_set_timeout(wc->wsi, PENDING_TIMEOUT_CLOSE_ACK, 2);
 }
@@ -366,6 +413,22 @@ static int check_answer(struct ws_client *wc) {
     return 0;
 }
 
+/* Ping tick: a server silent for ping_ms gets a ping; one silent for twice
+ * that is gone (a half-open TCP connection never says so itself). */
+static void on_ping_tick(uv_timer_t *t) {
+    struct ws_client *wc = t->data;
+    if (wc->state != WC_OPEN || wc->destroyed) return;
+    uint64_t idle = uv_now(wc->loop) - wc->last_rx;
+    if (idle >= 2 * (uint64_t)wc->ping_ms) {
+        log_warn("websocket: no answer to pings for %llu ms; cutting the connection", (unsigned long long)idle);
+        snprintf(wc->error, sizeof(wc->error), "no answer to pings for %llu ms", (unsigned long long)idle);
+        wc->state = WC_CLOSING;
+        kill_socket(wc);
+        return;
+    }
+    if (idle >= (uint64_t)wc->ping_ms) send_frame(wc, WS_OP_PING, "", 0, 1);
+}
+
 /* One event from the decoder: hand messages to the owner, answer pings
  * and closes. Non-zero stops the read (the socket is to be closed). */
 static int on_frame(const struct ws_event *ev, void *arg) {
@@ -388,7 +451,7 @@ static int on_frame(const struct ws_event *ev, void *arg) {
         wc->peer_reason[n] = '\0';
         if (wc->state == WC_OPEN) {        /* the peer began it: answer with its code */
             wc->state = WC_CLOSING;
-            drop_queue(wc);
+            if (!wc->tls) drop_queue(wc);
             send_close(wc, ev->close_code, "");
         }
         return 1;
@@ -415,6 +478,10 @@ static int read_answer(struct ws_client *wc, const unsigned char *in, size_t len
     wc->state = WC_OPEN;
     wc->opened = 1;
     lws_set_timeout(wc->wsi, NO_PENDING_TIMEOUT, 0);
+    if (wc->ping) {
+        wc->last_rx = uv_now(wc->loop);
+        uv_timer_start(wc->ping, on_ping_tick, (uint64_t)wc->ping_ms, (uint64_t)wc->ping_ms);
+    }
     char *rest = wc->hs;
     size_t rest_len = wc->hs_len - head;
     wc->hs = NULL;
@@ -448,6 +515,44 @@ static int read_frames(struct ws_client *wc, const unsigned char *in, size_t len
     return rc ? -1 : 0;
 }
 
+/* The connection (and its TLS) is up: send the upgrade request. */
+static int send_upgrade(struct ws_client *wc) {
+    wc->state = WC_UPGRADING;
+    int rc = write_plain(wc, (unsigned char *)wc->request, wc->request_len, 0);
+    free(wc->request);
+    wc->request = NULL;
+    if (rc < 0) {
+        snprintf(wc->error, sizeof(wc->error), "cannot send the upgrade request");
+        return -1;
+    }
+    lws_set_timeout(wc->wsi, PENDING_TIMEOUT_AWAITING_SERVER_RESPONSE, wc->handshake_timeout_s);
+    return 0;
+}
+
+/* Plaintext from the server. 0, or -1 to close the socket. */
+static int read_plain(struct ws_client *wc, const void *in, size_t len) {
+    if (wc->state == WC_UPGRADING) return read_answer(wc, in, len);
+    if (wc->state == WC_OPEN || wc->state == WC_CLOSING) return read_frames(wc, in, len);
+    return 0;
+}
+
+/* Ciphertext from the server: answer the handshake, then read what it
+ * decrypts to (in slices, as a read may hold more than one buffer). */
+static int read_tls(struct ws_client *wc, const void *in, size_t len) {
+    unsigned char plain[16384];
+    const char *p = in;
+    for (;;) {
+        long got = tls_pipe_read(wc->tls, p, len, (char *)plain, sizeof(plain), wc->error, sizeof(wc->error));
+        p = NULL;
+        len = 0;
+        if (got < 0) return -1;
+        if (flush_tls(wc) < 0) return -1;
+        if (wc->state == WC_TLS && tls_pipe_ready(wc->tls) && send_upgrade(wc) < 0) return -1;
+        if (got > 0 && read_plain(wc, plain, (size_t)got) < 0) return -1;
+        if ((size_t)got < sizeof(plain) || wc->destroyed) return 0;
+    }
+}
+
 /* The lws callback of every client connection. */
 static int on_lws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
     struct ws_client *wc = wsi ? lws_get_opaque_user_data(wsi) : NULL;
@@ -457,19 +562,14 @@ static int on_lws(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     case LWS_CALLBACK_RAW_CONNECTED:
         wc->wsi = wsi;
         if (wc->state != WC_CONNECTING) return 0;
-        wc->state = WC_UPGRADING;
-        if (lws_write(wsi, (unsigned char *)wc->request, wc->request_len, LWS_WRITE_RAW) < 0) {
-            snprintf(wc->error, sizeof(wc->error), "cannot send the upgrade request");
-            return -1;
-        }
-        free(wc->request);
-        wc->request = NULL;
-        lws_set_timeout(wsi, PENDING_TIMEOUT_AWAITING_SERVER_RESPONSE, wc->handshake_timeout_s);
-        return 0;
+        if (!wc->use_tls) return send_upgrade(wc);
+        wc->state = WC_TLS;
+        wc->tls = tls_pipe_new(wc->tls_host, NULL, wc->error, sizeof(wc->error));
+        if (!wc->tls || tls_pipe_handshake(wc->tls, wc->error, sizeof(wc->error)) < 0) return -1;
+        return flush_tls(wc);
     case LWS_CALLBACK_RAW_RX:
-        if (wc->state == WC_UPGRADING) return read_answer(wc, in, len);
-        if (wc->state == WC_OPEN || wc->state == WC_CLOSING) return read_frames(wc, in, len);
-        return 0;
+        if (wc->ping) wc->last_rx = uv_now(wc->loop);
+        return wc->tls ? read_tls(wc, in, len) : read_plain(wc, in, len);
     case LWS_CALLBACK_RAW_WRITEABLE:
         return flush_queue(wc);
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
@@ -488,9 +588,12 @@ static int on_lws(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         if (!wc->error[0] && !wc->peer_code) snprintf(wc->error, sizeof(wc->error), "the connection went away");
         report_closed(wc);
         drop_queue(wc);
+        if (wc->ping) timer_free(&wc->ping);
         if (wc->in_open) return 0;     /* ws_client_open frees it */
         if (wc->live) (*wc->live)--;
         ws_decoder_free(&wc->dec);
+        tls_pipe_free(wc->tls);
+        free(wc->tls_host);
         free(wc->request);
         free(wc->hs);
         free(wc);

@@ -14,6 +14,7 @@
 #ifndef CHORUS_WS_CLIENT_H
 #define CHORUS_WS_CLIENT_H
 #include <stddef.h>
+#include <uv.h>
 
 struct lws_context;
 struct ws_client;
@@ -29,6 +30,9 @@ struct ws_client_options {
     size_t max_queue;         /* bytes waiting on a backed-up socket before the peer counts as not reading; 0: 4 MB */
     int handshake_timeout_s;  /* connect, TLS and upgrade together; 0: 20 s */
     int *live;                /* counts this connection until lws lets go of its socket, or NULL */
+    uv_loop_t *loop;          /* for ping_ms */
+    long ping_ms;             /* 0: none; else a ping after this long without a byte from the server,
+                                 and the connection is cut after twice that */
 };
 
 struct ws_close_info {

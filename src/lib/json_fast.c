@@ -7,6 +7,7 @@
  * anything else (reals, escapes it does not know, deep nesting, bad UTF-8,
  * any syntax error) makes it give up, and json_loadb reads the text
  * instead, with its own errors. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include "lib/json_fast.h"
@@ -72,8 +73,12 @@ static size_t put_utf8(char *out, long cp) {
 static long unescape(const char *s, const char *e, char *out) {
     size_t n = 0;
     while (s < e) {
-        if (*s != '\\') {
-            out[n++] = *s++;
+        if (*s != '\\') {   /* copy the run up to the next escape at once */
+            const char *b = memchr(s, '\\', (size_t)(e - s));
+            size_t k = b ? (size_t)(b - s) : (size_t)(e - s);
+            memcpy(out + n, s, k);
+            n += k;
+            s += k;
             continue;
         }
         if (e - s < 2) return -1;
@@ -110,19 +115,54 @@ static long unescape(const char *s, const char *e, char *out) {
     return (long)n;
 }
 
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* Does any of the 8 bytes of V end a plain run of string: a quote, a
+ * backslash or a control character? (Bytes from 0x80 up are not flagged.) */
+static uint64_t special_bytes(uint64_t v) {
+    uint64_t q = v ^ (ONES * '"'), b = v ^ (ONES * '\\');
+    return (((q - ONES) & ~q) | ((b - ONES) & ~b) | ((v - ONES * 0x20) & ~v)) & HIGHS;
+}
+
+/* Step r->p over the bytes of a string that need no look, 8 at a time,
+ * up to the first that does; *HIGH collects top bits (any set: not plain
+ * ASCII). The lowest flagged byte is always a real one (a borrow only
+ * runs upwards), so r->p lands on it exactly. */
+static inline void skip_plain(struct reader *r, uint64_t *high) {
+    while (r->end - r->p >= 8) {
+        uint64_t v;
+        memcpy(&v, r->p, 8);
+        *high |= v;
+        uint64_t special = special_bytes(v);
+        if (special) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            r->p += __builtin_ctzll(special) / 8;   /* the first byte in memory is the lowest */
+#endif
+            return;
+        }
+        r->p += 8;
+    }
+}
+
 /* A string at r->p (the opening quote): its bytes in *OUT, *LEN; *OWNED
  * is set when *OUT was allocated for the unescaped text. 0, or -1. */
 static int read_string(struct reader *r, const char **out, size_t *len, char **owned) {
     const char *s = ++r->p;
     int escaped = 0;
-    while (r->p < r->end && *r->p != '"') {
+    uint64_t high = 0;
+    for (;;) {
+        skip_plain(r, &high);
+        if (r->p >= r->end || *r->p == '"') break;
         unsigned char c = (unsigned char)*r->p;
         if (c < 0x20) return -1;
         if (c == '\\') {
             escaped = 1;
             if (r->p + 1 >= r->end) return -1;
+            high |= (unsigned char)r->p[1];
             r->p += 2;
         } else {
+            high |= c;
             r->p++;
         }
     }
@@ -144,7 +184,7 @@ static int read_string(struct reader *r, const char **out, size_t *len, char **o
         *len = (size_t)n;
         *owned = buf;
     }
-    if (!utf8_valid(*out, *len)) {
+    if ((high & HIGHS) && !utf8_valid(*out, *len)) {   /* plain ASCII is valid UTF-8 */
         free(*owned);
         return -1;
     }
@@ -193,8 +233,12 @@ static int skip_value(struct reader *r) {
         if (r->p >= r->end) return -1;
         char c = *r->p;
         if (c == '"') {
-            for (r->p++; r->p < r->end && *r->p != '"'; r->p++)
+            uint64_t high = 0;
+            for (r->p++;; r->p++) {
+                skip_plain(r, &high);
+                if (r->p >= r->end || *r->p == '"') break;
                 if (*r->p == '\\' && r->p + 1 < r->end) r->p++;
+            }
             if (r->p >= r->end) return -1;
             r->p++;
         } else if (c == '{' || c == '[') {

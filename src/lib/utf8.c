@@ -79,8 +79,14 @@ int utf8_valid(const char *buf, size_t len) {
     int ok;
 
     while (i < len) {
-        if (s[i] < 0x80) {                 /* fast path for ASCII */
+        if (s[i] < 0x80) {                 /* fast path for ASCII, 8 bytes at a time */
             i++;
+            while (len - i >= 8) {
+                uint64_t v;
+                memcpy(&v, s + i, 8);
+                if (v & 0x8080808080808080ULL) break;
+                i += 8;
+            }
             continue;
         }
         i += seq_scan(s + i, len - i, &ok);

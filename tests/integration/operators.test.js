@@ -166,11 +166,15 @@ test('flood control: a polite word once, then silence until the bucket refills, 
   for (const t of ['1', '2', '3']) assert.equal((await ann.replyTo(ann.say('lobby', t))).text, `echo: ${t}`);
   assert.equal((await ann.replyTo(ann.say('lobby', '4'))).text, 'Slow down, please!');
   const dropped = ann.say('lobby', '5');
+  // Two minutes pass only once chorusd has dropped '5' (a slow run must not
+  // let the refill reach it first).
+  const { httpGet, waitFor } = require('../lib/util');
+  await waitFor(async () => /chorus_flood_dropped_total\{what="dropped"\} 1\n/.test((await httpGet(`${stack.chorus.url}/metrics`)).body),
+    { timeoutMs: 10000, what: 'the fifth message dropped' });
   const key = (await stack.redis.cmd('KEYS', 'chorus:flood:user:*'))[0];
   await stack.redis.cmd('HSET', key, 'ts', String(Date.now() / 1000 - 120));   // two minutes later
   assert.equal((await ann.replyTo(ann.say('lobby', '6'))).text, 'echo: 6', 'it recovers once the bucket refills');
   assert.equal(ann.answersTo(dropped).length, 0, 'the dropped message got no answer');
-  const { httpGet } = require('../lib/util');
   const metrics = (await httpGet(`${stack.chorus.url}/metrics`)).body;
   assert.match(metrics, /chorus_flood_dropped_total\{what="warned"\} 1\n/);
   assert.match(metrics, /chorus_flood_dropped_total\{what="dropped"\} 1\n/);

@@ -48,6 +48,8 @@
 // breaches by the bot: unmasked frames, bad params, calls without echo).
 
 const http = require('node:http');
+const https = require('node:https');
+const fs = require('node:fs');
 const net = require('node:net');
 const crypto = require('node:crypto');
 const { EventEmitter } = require('node:events');
@@ -280,6 +282,7 @@ function startFakeOneBot({
   heartbeatMs = 0,
   messageFormat = 'array',
   reportSelfMessage = true,
+  tls = null,            // { key, cert } (PEM file paths): serve wss:// instead of ws://
 } = {}) {
   const fake = new EventEmitter();
   Object.assign(fake, {
@@ -454,10 +457,15 @@ function startFakeOneBot({
     return presented === fake.token ? 0 : 403;
   }
 
-  const server = http.createServer((req, res) => {
+  const onRequest = (req, res) => {
     res.writeHead(426, { 'Content-Type': 'text/plain' });
     res.end('websocket only\n');
-  });
+  };
+  const server = tls
+    ? https.createServer({ key: fs.readFileSync(tls.key), cert: fs.readFileSync(tls.cert) }, onRequest)
+    : http.createServer(onRequest);
+  fake.tlsErrors = [];
+  server.on('tlsClientError', (err) => fake.tlsErrors.push(err.message));
   server.on('upgrade', (req, sock, head) => {
     const url = new URL(req.url, 'http://fake');
     const key = req.headers['sec-websocket-key'];
@@ -572,7 +580,7 @@ function startFakeOneBot({
     server.once('error', reject);
     server.listen({ host, port: 0 }, () => {
       fake.port = server.address().port;
-      fake.wsUrl = `ws://${host}:${fake.port}/`;
+      fake.wsUrl = `${tls ? 'wss' : 'ws'}://${host}:${fake.port}/`;
       resolve(fake);
     });
   });

@@ -20,7 +20,7 @@
 #include "platforms/irc/irc.h"
 #include "platforms/irc/irc_line.h"
 #include "platforms/irc/irc_queue.h"
-#include "platforms/irc/irc_tls.h"
+#include "io/tls_pipe.h"
 
 #define READ_MAX 16384              /* unparsed bytes kept; a longer line is cut */
 #define HOST_RESERVE 80             /* room for ":nick!user@host " the server prepends */
@@ -38,7 +38,7 @@ struct irc {
     char *sasl_user, *sasl_pass;
     int tls;
     char *ca_file;
-    struct irc_tls *tls_conn;        /* this connection's TLS, or NULL */
+    struct tls_pipe *tls_conn;        /* this connection's TLS, or NULL */
     int tls_up;
     char cbuf[READ_MAX];            /* ciphertext as read */
     int addressed_only;
@@ -157,7 +157,7 @@ static void write_raw(struct irc *irc, char *buf, size_t len) {
 static void flush_tls(struct irc *irc) {
     size_t len;
     char *buf;
-    while (irc->tcp && irc->tls_conn && (buf = irc_tls_take_output(irc->tls_conn, &len))) write_raw(irc, buf, len);
+    while (irc->tcp && irc->tls_conn && (buf = tls_pipe_take_output(irc->tls_conn, &len))) write_raw(irc, buf, len);
 }
 
 /* Put one line (CRLF added) on the socket now. */
@@ -172,7 +172,7 @@ static void write_line(struct irc *irc, const char *line) {
         write_raw(irc, buf, n + 2);
         return;
     }
-    irc_tls_write(irc->tls_conn, buf, n + 2);
+    tls_pipe_write(irc->tls_conn, buf, n + 2);
     free(buf);
     flush_tls(irc);
 }
@@ -225,7 +225,7 @@ static void reconnect_later(struct irc *irc, const char *why) {
         uv_close((uv_handle_t *)irc->tcp, on_tcp_closed);
         irc->tcp = NULL;
     }
-    irc_tls_free(irc->tls_conn);
+    tls_pipe_free(irc->tls_conn);
     irc->tls_conn = NULL;
     irc->tls_up = 0;
     irc->self->ready = 0;
@@ -493,14 +493,14 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
     }
     if (irc->tls_conn) {
         char err[256];
-        n = irc_tls_read(irc->tls_conn, irc->cbuf, (size_t)n, irc->rbuf + irc->rlen, READ_MAX - irc->rlen, err, sizeof(err));
+        n = tls_pipe_read(irc->tls_conn, irc->cbuf, (size_t)n, irc->rbuf + irc->rlen, READ_MAX - irc->rlen, err, sizeof(err));
         flush_tls(irc);
         if (n < 0) {
             log_error("irc: %s", err);
             reconnect_later(irc, "TLS failed");
             return;
         }
-        if (!irc->tls_up && irc_tls_handshake(irc->tls_conn, err, sizeof(err)) == 1) {
+        if (!irc->tls_up && tls_pipe_handshake(irc->tls_conn, err, sizeof(err)) == 1) {
             irc->tls_up = 1;
             begin_registration(irc);
         }
@@ -537,8 +537,8 @@ static void on_connect(uv_connect_t *req, int status) {
         return;
     }
     char err[256];
-    irc->tls_conn = irc_tls_new(irc->host, irc->ca_file, err, sizeof(err));
-    if (!irc->tls_conn || irc_tls_handshake(irc->tls_conn, err, sizeof(err)) < 0) {
+    irc->tls_conn = tls_pipe_new(irc->host, irc->ca_file, err, sizeof(err));
+    if (!irc->tls_conn || tls_pipe_handshake(irc->tls_conn, err, sizeof(err)) < 0) {
         log_error("irc: %s", err);
         reconnect_later(irc, "TLS failed");
         return;

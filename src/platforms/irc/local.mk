@@ -6,9 +6,8 @@ src_libchorus_a_SOURCES += \
 	src/platforms/irc/irc_line.c \
 	src/platforms/irc/irc_line.h \
 	src/platforms/irc/irc_queue.c \
-	src/platforms/irc/irc_queue.h \
-	src/platforms/irc/irc_tls.c \
-	src/platforms/irc/irc_tls.h
+	src/platforms/irc/irc_queue.h
+
 unit_tests += tests/unit/test_irc
 tests_unit_test_irc_SOURCES = tests/unit/test_irc.c tests/unit/tap.h
 tests_unit_test_irc_LDADD = $(UNIT_LDADD)

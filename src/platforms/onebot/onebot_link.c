@@ -1,14 +1,17 @@
 /* onebot_link.c - forward and reverse OneBot websockets (onebot_link.h).
  *
- * Lifetimes: a connection (struct ob_conn) belongs to its lws wsi. Forward
- * ones are freed in WSI_DESTROY, reverse ones when web.c says the socket
- * closed. A link that gives a connection up detaches it (conn->link = NULL)
- * and lets it close on its own time, so the link can be freed at once. */
+ * Lifetimes: a forward connection is an io/ws_client the link abandons
+ * when it gives it up (it closes on its own time and calls nothing back);
+ * its struct ob_conn is the link's and freed with it. A reverse connection
+ * belongs to its lws wsi and is freed when web.c says the socket closed; a
+ * link that gives one up detaches it (conn->link = NULL), so the link can be
+ * freed at once. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <libwebsockets.h>
 #include "io/web.h"
+#include "io/ws_client.h"
 #include "io/ws_queue.h"
 #include "io/timer.h"
 #include "lib/log.h"
@@ -22,15 +25,14 @@
 
 struct ob_conn {
     struct onebot_link *link;      /* NULL once the link gave it up */
-    struct ws_queue out;
+    struct ws_client *wc;          /* forward: the connection */
+    struct ws_queue out;           /* reverse: the lws server connection */
     char *rx;
     size_t rx_len;
     int rx_overflow;
     int api, events;               /* what it carries (X-Client-Role) */
     int reverse;
     int counted;                   /* holds a place in the up count */
-    int in_connect;
-    int destroyed;
     char self_id[24];
 };
 
@@ -42,8 +44,8 @@ struct dns_req {
 struct onebot_link {
     uv_loop_t *loop;
     struct lws_context *ctx;
-    struct lws_vhost *vhost;
     char *url, *listen, *token, *self_id;
+    char *auth_header;                     /* forward: "Authorization: Bearer <token>\r\n", or NULL */
     struct onebot_link_options opts;
     struct onebot_link_callbacks cb;
     void *data;
@@ -63,13 +65,7 @@ struct onebot_link {
 };
 
 static int open_conns;
-static int fwd_event(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
 static void link_connect(struct onebot_link *l);
-
-static const struct lws_protocols protocols[] = {
-    { "onebot-v11", fwd_event, 0, 65536, 0, NULL, 0 },
-    { NULL, NULL, 0, 0, 0, NULL, 0 }
-};
 
 
 int onebot_link_open_connections(void) {
@@ -78,7 +74,7 @@ int onebot_link_open_connections(void) {
 
 /* The connection API calls go to: the forward one, or the newest reverse one that carries them. */
 static struct ob_conn *api_conn(const struct onebot_link *l) {
-    if (l->fwd) return l->fwd->out.state == WS_OPEN && l->fwd->counted ? l->fwd : NULL;
+    if (l->fwd) return ws_client_is_open(l->fwd->wc) && l->fwd->counted ? l->fwd : NULL;
     for (int i = MAX_REVERSE - 1; i >= 0; i--)
         if (l->rev[i] && l->rev[i]->api && l->rev[i]->out.state == WS_OPEN) return l->rev[i];
     return NULL;
@@ -90,7 +86,8 @@ int onebot_link_up(const struct onebot_link *l) {
 
 int onebot_link_send(struct onebot_link *l, const char *text, size_t len) {
     struct ob_conn *c = api_conn(l);
-    return c ? ws_queue_push(&c->out, text, len, 0) : -1;
+    if (!c) return -1;
+    return c->wc ? ws_client_send(c->wc, text, len, 0) : ws_queue_push(&c->out, text, len, 0);
 }
 
 /* Tell the owner when "a connection carries API calls" changes. */
@@ -137,7 +134,8 @@ void onebot_link_heartbeat(struct onebot_link *l, long interval_ms) {
 
 /* ---- receiving ------------------------------------------------------------ */
 
-/* Append a fragment; a whole message goes to the frame callback. */
+/* Append a fragment of a reverse connection; a whole message goes to the
+ * frame callback. */
 static void conn_receive(struct ob_conn *c, const char *in, size_t len, int final) {
     struct onebot_link *l = c->link;
     l->last_rx = uv_now(l->loop);
@@ -210,8 +208,8 @@ static void link_reconnect(struct onebot_link *l, int code) {
     uv_timer_stop(l->watchdog);
     l->interval_ms = 0;
     if (c) {
-        c->link = NULL;
-        if (c->out.wsi && !c->destroyed && code) ws_queue_close(&c->out, code, "", 0, 2);
+        ws_client_abandon(c->wc, code);
+        free(c);
     }
     update_up(l, NULL);
     double base = l->opts.reconnect_min_ms * (double)(1u << (l->attempts < 10 ? l->attempts : 10));
@@ -223,15 +221,10 @@ static void link_reconnect(struct onebot_link *l, int code) {
     uv_timer_start(l->retry, on_retry, ms, 0);
 }
 
-/* The forward socket went away (closed, refused, or never opened). */
-static void conn_lost(struct ob_conn *c, const char *what) {
-    struct onebot_link *l = c->link;
-    if (!l || l->fwd != c) return;
-    log_warn("onebot: %s", what);
-    link_reconnect(l, 0);
-}
-
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res);
+static void fwd_open(struct ws_client *wc, void *arg);
+static void fwd_message(struct ws_client *wc, const char *data, size_t len, int binary, void *arg);
+static void fwd_closed(struct ws_client *wc, const struct ws_close_info *info, void *arg);
 
 /* Dial the implementation: resolve the host first (lws would block the loop on DNS). */
 static void link_connect(struct onebot_link *l) {
@@ -284,107 +277,74 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         return;
     }
     struct ob_conn *c = xcalloc(1, sizeof(*c));
-    ws_queue_init(&c->out, NULL, WS_CONNECTING, MAX_QUEUE_BYTES);
     c->link = l;
     c->api = c->events = 1;
-    c->in_connect = 1;
-    l->fwd = c;
-    struct lws_client_connect_info ci;
-    memset(&ci, 0, sizeof(ci));
-    ci.context = l->ctx;
-    ci.vhost = l->vhost;
-    ci.address = addr;
-    ci.port = port;
-    ci.ssl_connection = tls ? LCCSCF_USE_SSL : 0;
-    ci.path = path;
-    ci.host = host;
-    ci.origin = host;
-    ci.local_protocol_name = "onebot-v11";
-    ci.opaque_user_data = c;
-    ci.pwsi = &c->out.wsi;
-    open_conns++;
+    struct ws_client_options wo;
+    memset(&wo, 0, sizeof(wo));
+    wo.address = addr;
+    wo.port = port;
+    wo.tls = tls;
+    wo.host = host;
+    wo.path = path;
+    wo.headers = l->auth_header;
+    wo.max_message = l->opts.max_inbound;
+    wo.max_queue = MAX_QUEUE_BYTES;
+    wo.live = &open_conns;
+    static const struct ws_client_callbacks callbacks = { fwd_open, fwd_message, fwd_closed };
+    char err[256];
     log_debug("onebot: connecting to %s:%d", host, port);
-    struct lws *wsi = lws_client_connect_via_info(&ci);
-    c->in_connect = 0;
-    if (!wsi) {
-        if (!c->destroyed) open_conns--;
-        int attached = c->link != NULL && l->fwd == c;
-        if (attached) l->fwd = NULL;
+    c->wc = ws_client_open(l->ctx, &wo, &callbacks, c, err, sizeof(err));
+    if (!c->wc) {
         free(c);
-        if (attached) {
-            log_warn("onebot: cannot open a connection to %s:%d", host, port);
-            link_reconnect(l, 0);
-        }
+        log_warn("onebot: cannot open a connection to %s:%d: %s", host, port, err);
+        link_reconnect(l, 0);
+        return;
     }
+    l->fwd = c;
 }
 
-/* Add "Authorization: Bearer <token>" to the handshake. */
-static int add_auth(struct lws *wsi, struct onebot_link *l, void *in, size_t len) {
-    if (!l || !l->token) return 0;
-    unsigned char **p = (unsigned char **)in, *end = *p + len;
-    size_t n = strlen(l->token) + 8;
-    char *v = xmalloc(n);
-    snprintf(v, n, "Bearer %s", l->token);
-    int rc = lws_add_http_header_by_name(wsi, (const unsigned char *)"authorization:", (unsigned char *)v, (int)strlen(v),
-                                         p, end);
-    memset(v, 0, n);
-    free(v);
-    return rc ? -1 : 0;
+/* The forward upgrade succeeded. */
+static void fwd_open(struct ws_client *wc, void *arg) {
+    struct ob_conn *c = arg;
+    struct onebot_link *l = c->link;
+    (void)wc;
+    l->attempts = 0;
+    l->last_rx = uv_now(l->loop);
+    c->counted = 1;
+    log_info("onebot: connected to the OneBot implementation");
+    update_up(l, NULL);
 }
 
-/* The lws callback of the forward connection. */
-static int fwd_event(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
-    struct ob_conn *c = wsi ? lws_get_opaque_user_data(wsi) : NULL;
-    (void)user;
-    switch (reason) {
-    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
-        return c ? add_auth(wsi, c->link, in, len) : 0;
-    case LWS_CALLBACK_CLIENT_ESTABLISHED:
-        if (!c) return 0;
-        ws_queue_set_state(&c->out, WS_OPEN);
-        if (c->link) {
-            c->link->attempts = 0;
-            c->link->last_rx = uv_now(c->link->loop);
-            c->counted = 1;
-            log_info("onebot: connected to the OneBot implementation");
-            update_up(c->link, NULL);
-        }
-        return 0;
-    case LWS_CALLBACK_CLIENT_RECEIVE:
-        if (c && c->link && c->out.state < WS_CLOSING && !lws_frame_is_binary(wsi))
-            conn_receive(c, in, len, lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0);
-        return 0;
-    case LWS_CALLBACK_CLIENT_WRITEABLE:
-        return c ? ws_queue_writable(&c->out) : 0;
-    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-        if (c) {
-            char what[200];
-            int status = (int)lws_http_client_http_response(wsi);
-            if (status == 401 || status == 403)
-                snprintf(what, sizeof(what), "the OneBot implementation refused the access token (HTTP %d)", status);
-            else
-                snprintf(what, sizeof(what), "the connection failed: %s", in ? (const char *)in : "unknown error");
-            conn_lost(c, what);
-        }
-        return 0;
-    case LWS_CALLBACK_CLIENT_CLOSED:
-        if (c) conn_lost(c, "the OneBot implementation closed the connection");
-        return 0;
-    case LWS_CALLBACK_WSI_DESTROY:
-        if (!c) return 0;
-        conn_lost(c, "the connection went away");
-        lws_set_opaque_user_data(wsi, NULL);
-        c->destroyed = 1;
-        open_conns--;
-        if (!c->in_connect) {
-            ws_queue_closed(&c->out);
-            free(c->rx);
-            free(c);
-        }
-        return 0;
-    default:
-        return 0;
+/* A whole message on the forward connection (NULL DATA: too large). */
+static void fwd_message(struct ws_client *wc, const char *data, size_t len, int binary, void *arg) {
+    struct ob_conn *c = arg;
+    struct onebot_link *l = c->link;
+    (void)wc;
+    l->last_rx = uv_now(l->loop);
+    if (binary) return;
+    if (!data) {
+        log_warn("onebot: a message larger than max_inbound_bytes (%zu bytes > %zu) was skipped", len, l->opts.max_inbound);
+        metrics_inc(METRIC_PLATFORM_EVENTS, "onebot_oversized", 1);
+        return;
     }
+    if (l->cb.frame) l->cb.frame(data, len, l->data);
+}
+
+/* The forward connection ended (closed, refused, or never opened): dial again. */
+static void fwd_closed(struct ws_client *wc, const struct ws_close_info *info, void *arg) {
+    struct ob_conn *c = arg;
+    struct onebot_link *l = c->link;
+    (void)wc;
+    if (l->fwd != c) return;
+    c->wc = NULL;
+    if (info->http_status == 401 || info->http_status == 403)
+        log_warn("onebot: the OneBot implementation refused the access token (HTTP %u)", info->http_status);
+    else if (info->opened)
+        log_warn("onebot: the OneBot implementation closed the connection (%d%s%s)", info->code, info->error ? ": " : "",
+                 info->error ? info->error : "");
+    else
+        log_warn("onebot: the connection failed: %s", info->error ? info->error : "unknown error");
+    link_reconnect(l, 0);
 }
 
 /* ---- reverse --------------------------------------------------------------- */
@@ -535,18 +495,10 @@ struct onebot_link *onebot_link_new(uv_loop_t *loop, struct lws_context *ctx, co
     l->retry = timer_new(loop, l);
     l->watchdog = timer_new(loop, l);
     if (l->url) {
-        struct lws_context_creation_info info;
-        memset(&info, 0, sizeof(info));
-        info.port = CONTEXT_PORT_NO_LISTEN;
-        info.protocols = protocols;
-        info.vhost_name = "onebot";
-        info.options = LWS_SERVER_OPTION_LIBUV;
-        l->vhost = lws_get_vhost_by_name(ctx, "onebot");
-        if (!l->vhost) l->vhost = lws_create_vhost(ctx, &info);
-        if (!l->vhost) {
-            snprintf(err, errlen, "onebot: cannot create the client vhost");
-            onebot_link_free(l);
-            return NULL;
+        if (l->token) {
+            size_t n = strlen(l->token) + 32;
+            l->auth_header = xmalloc(n);
+            snprintf(l->auth_header, n, "Authorization: Bearer %s\r\n", l->token);
         }
         link_connect(l);
     } else {
@@ -567,10 +519,9 @@ void onebot_link_free(struct onebot_link *l) {
         l->routed = 0;
     }
     if (l->fwd) {
-        struct ob_conn *c = l->fwd;
+        ws_client_abandon(l->fwd->wc, 1000);
+        free(l->fwd);
         l->fwd = NULL;
-        c->link = NULL;
-        if (c->out.wsi && !c->destroyed) ws_queue_close(&c->out, 1000, "", 0, 2);
     }
     for (int i = 0; i < MAX_REVERSE; i++) {
         struct ob_conn *c = l->rev[i];
@@ -588,6 +539,8 @@ void onebot_link_free(struct onebot_link *l) {
     free(l->listen);
     if (l->token) memset(l->token, 0, strlen(l->token));
     free(l->token);
+    if (l->auth_header) memset(l->auth_header, 0, strlen(l->auth_header));
+    free(l->auth_header);
     free(l->self_id);
     free(l);
 }

@@ -1,15 +1,14 @@
-/* slack_socket.c - the Socket Mode connection pool of slack_socket.h on lws
- * client connections.
+/* slack_socket.c - the Socket Mode connection pool of slack_socket.h on
+ * io/ws_client connections.
  *
- * Lifetimes: the pool owns its timers; each connection attempt is a struct
- * link owned by its lws wsi (freed in WSI_DESTROY). The pool detaches a link
- * it gives up (link->s = NULL) and lets it close on its own time, so a dying
+ * Lifetimes: the pool owns its timers and its links; each link holds one
+ * ws_client. A link the pool gives up is freed at once and its connection
+ * abandoned (it closes on its own time and calls nothing back), so a dying
  * socket never holds anything up. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <libwebsockets.h>
-#include "io/ws_queue.h"
+#include "io/ws_client.h"
 #include "platforms/slack/slack_socket.h"
 #include "platforms/slack/slack_web.h"
 #include "lib/json_fast.h"
@@ -22,16 +21,11 @@
 #define MAX_LINKS 10
 
 struct link {
-    struct slack_socket *s;        /* NULL once the pool gave this link up */
-    struct ws_queue out;
-    char *rx;
-    size_t rx_len;
-    int rx_overflow;
+    struct slack_socket *s;
+    struct ws_client *wc;
     int id;
     int hello;                     /* Slack said hello: events may come */
     int draining;                  /* Slack announced a disconnect */
-    int in_connect;
-    int destroyed;
     struct link *next;
 };
 
@@ -44,7 +38,6 @@ struct dns_req {
 struct slack_socket {
     uv_loop_t *loop;
     struct lws_context *ctx;
-    struct lws_vhost *vhost;
     struct slack_web *web;
     struct slack_socket_options o;
     struct slack_socket_callbacks cb;
@@ -58,18 +51,15 @@ struct slack_socket {
     int fatal;
     int stopped;
     uv_timer_t *retry;
-    lws_retry_bo_t policy;
 };
 
 static int open_links;
 
-static int on_event(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
 static void ensure(struct slack_socket *s);
+static void on_link_message(struct ws_client *wc, const char *data, size_t len, int binary, void *arg);
+static void on_link_closed(struct ws_client *wc, const struct ws_close_info *info, void *arg);
 
-static const struct lws_protocols protocols[] = {
-    { "slack-socket-mode", on_event, 0, 65536, 0, NULL, 0 },
-    { NULL, NULL, 0, 0, 0, NULL, 0 }
-};
+static const struct ws_client_callbacks link_callbacks = { NULL, on_link_message, on_link_closed };
 
 /* uv_close callback of the retry timer. */
 static void free_handle(uv_handle_t *h) {
@@ -88,22 +78,9 @@ struct slack_socket *slack_socket_new(uv_loop_t *loop, struct lws_context *ctx, 
         snprintf(err, errlen, "slack: the websocket context is not running");
         return NULL;
     }
-    struct lws_context_creation_info info;
-    memset(&info, 0, sizeof(info));
-    info.port = CONTEXT_PORT_NO_LISTEN;
-    info.protocols = protocols;
-    info.vhost_name = "slack";
-    info.options = LWS_SERVER_OPTION_LIBUV;
-    struct lws_vhost *vh = lws_get_vhost_by_name(ctx, "slack");
-    if (!vh) vh = lws_create_vhost(ctx, &info);
-    if (!vh) {
-        snprintf(err, errlen, "slack: cannot create the client vhost");
-        return NULL;
-    }
     struct slack_socket *s = xcalloc(1, sizeof(*s));
     s->loop = loop;
     s->ctx = ctx;
-    s->vhost = vh;
     s->web = web;
     s->o = *o;
     s->o.command_ack = o->command_ack ? xstrdup(o->command_ack) : NULL;
@@ -112,8 +89,6 @@ struct slack_socket *slack_socket_new(uv_loop_t *loop, struct lws_context *ctx, 
     if (!s->o.max_inbound) s->o.max_inbound = 8u << 20;
     if (s->o.time_scale <= 0) s->o.time_scale = 1.0;
     if (s->o.ping_s <= 0) s->o.ping_s = 30;
-    s->policy.secs_since_valid_ping = (uint16_t)s->o.ping_s;
-    s->policy.secs_since_valid_hangup = (uint16_t)(s->o.ping_s * 2);
     s->cb = *cb;
     s->data = data;
     s->retry = xmalloc(sizeof(uv_timer_t));
@@ -142,17 +117,21 @@ static void update_ready(struct slack_socket *s) {
     if (s->cb.ready) s->cb.ready(ready, s->data);
 }
 
-/* Take L off the pool's list; it closes on its own (with CODE when open). */
-static void detach(struct slack_socket *s, struct link *l, int code) {
+/* Take L off the pool's list. */
+static void unlink_link(struct slack_socket *s, struct link *l) {
     for (struct link **pp = &s->links; *pp; pp = &(*pp)->next) {
         if (*pp == l) {
             *pp = l->next;
             break;
         }
     }
-    l->next = NULL;
-    l->s = NULL;
-    if (code && l->out.wsi && !l->destroyed) ws_queue_close(&l->out, code, "", 0, 2);
+}
+
+/* Give L up: its connection closes on its own (with CODE when open). */
+static void detach(struct slack_socket *s, struct link *l, int code) {
+    unlink_link(s, l);
+    ws_client_abandon(l->wc, code);
+    free(l);
 }
 
 /* Something failed before a hello: try again after a growing, jittered wait. */
@@ -230,40 +209,30 @@ static void connect_link(struct slack_socket *s, const char *url, const char *ad
         return;
     }
     struct link *l = xcalloc(1, sizeof(*l));
-    ws_queue_init(&l->out, NULL, WS_CONNECTING, 0);
     l->s = s;
     l->id = ++s->next_id;
-    l->in_connect = 1;
+    struct ws_client_options wo;
+    memset(&wo, 0, sizeof(wo));
+    wo.address = addr;
+    wo.port = port;
+    wo.tls = tls;
+    wo.host = host;
+    wo.path = path;
+    wo.max_message = s->o.max_inbound;
+    wo.live = &open_links;
+    wo.loop = s->loop;
+    wo.ping_ms = (long)s->o.ping_s * 1000;
+    char err[256];
+    log_debug("slack: connection %d connecting to %s:%d", l->id, host, port);
+    l->wc = ws_client_open(s->ctx, &wo, &link_callbacks, l, err, sizeof(err));
+    if (!l->wc) {
+        log_warn("slack: cannot open a connection to %s:%d: %s", host, port, err);
+        free(l);
+        backoff(s);
+        return;
+    }
     l->next = s->links;
     s->links = l;
-    struct lws_client_connect_info ci;
-    memset(&ci, 0, sizeof(ci));
-    ci.context = s->ctx;
-    ci.vhost = s->vhost;
-    ci.address = addr;
-    ci.port = port;
-    ci.ssl_connection = tls ? LCCSCF_USE_SSL : 0;
-    ci.path = path;
-    ci.host = host;
-    ci.origin = host;
-    ci.local_protocol_name = "slack-socket-mode";
-    ci.opaque_user_data = l;
-    ci.pwsi = &l->out.wsi;
-    ci.retry_and_idle_policy = &s->policy;
-    open_links++;
-    log_debug("slack: connection %d connecting to %s:%d", l->id, host, port);
-    struct lws *wsi = lws_client_connect_via_info(&ci);
-    l->in_connect = 0;
-    if (!wsi) {
-        if (!l->destroyed) open_links--;
-        int attached = l->s != NULL;
-        if (attached) detach(s, l, 0);
-        free(l);
-        if (attached) {
-            log_warn("slack: cannot open a connection to %s:%d", host, port);
-            backoff(s);
-        }
-    }
 }
 
 /* The ticket URL's host resolved (lws would block the loop on DNS). */
@@ -359,21 +328,6 @@ void slack_socket_start(struct slack_socket *s) {
 
 /* ---- messages ------------------------------------------------------- */
 
-/* Write TEXT (LEN bytes) on L at once when nothing is queued before it and
- * lws holds no partial write: no writable round (POLLOUT armed and disarmed,
- * one more loop turn) per envelope. lws buffers a partial write itself.
- * Returns 0, or -1 when it must be queued instead. */
-static int write_now(struct link *l, const char *text, size_t len) {
-    unsigned char buf[LWS_PRE + 512];
-    if (len > sizeof(buf) - LWS_PRE || l->out.state != WS_OPEN || l->out.head || !l->out.wsi ||
-        lws_partial_buffered(l->out.wsi))
-        return -1;
-    memcpy(buf + LWS_PRE, text, len);
-    if (lws_write(l->out.wsi, buf + LWS_PRE, len, LWS_WRITE_TEXT) < (int)len)
-        log_warn("slack: connection %d: could not write the ack of an envelope", l->id);
-    return 0;
-}
-
 /* Is ID safe to put between JSON quotes as it is (Slack's are UUIDs)? */
 static int plain_id(const char *id) {
     size_t n = 0;
@@ -382,7 +336,9 @@ static int plain_id(const char *id) {
     return n > 0;
 }
 
-/* Ack ENVELOPE_ID on L at once (ahead of anything queued), with PAYLOAD if set (taken over). */
+/* Ack ENVELOPE_ID on L at once, with PAYLOAD if set (taken over). The
+ * frame is written from the receive callback when the socket is not backed
+ * up: no writable round (POLLOUT armed and disarmed) per envelope. */
 static void ack(struct link *l, const char *envelope_id, json_t *payload) {
     char small[256];
     char *text = NULL;
@@ -398,8 +354,7 @@ static void ack(struct link *l, const char *envelope_id, json_t *payload) {
         len = strlen(text);
     }
     const char *out = text ? text : small;
-    if (write_now(l, out, len) < 0 && ws_queue_push(&l->out, out, len, 1) < 0)
-        log_warn("slack: connection %d: could not queue the ack of an envelope", l->id);
+    if (ws_client_send(l->wc, out, len, 0) < 0) log_warn("slack: connection %d: could not write the ack of an envelope", l->id);
     free(text);
 }
 
@@ -484,83 +439,35 @@ static void on_message(struct link *l, const char *text, size_t len) {
     json_decref(o);
 }
 
-/* Append a fragment; a whole message goes to on_message. */
-static void receive(struct link *l, const char *in, size_t len, int final) {
-    struct slack_socket *s = l->s;
-    if (!l->rx_overflow) {
-        if (l->rx_len + len > s->o.max_inbound) {
-            l->rx_overflow = 1;
-        } else {
-            l->rx = xrealloc(l->rx, l->rx_len + len + 1);
-            memcpy(l->rx + l->rx_len, in, len);
-            l->rx_len += len;
-        }
+/* A whole message on L's connection; NULL DATA: one over max_inbound_bytes. */
+static void on_link_message(struct ws_client *wc, const char *data, size_t len, int binary, void *arg) {
+    struct link *l = arg;
+    (void)wc;
+    (void)binary;
+    if (!data) {
+        log_warn("slack: connection %d: a message over max_inbound_bytes (%zu bytes > %zu); skipped", l->id, len,
+                 l->s->o.max_inbound);
+        return;
     }
-    if (!final) return;
-    char *rx = l->rx;
-    size_t n = l->rx_len;
-    int overflow = l->rx_overflow;
-    l->rx = NULL;
-    l->rx_len = 0;
-    l->rx_overflow = 0;
-    if (overflow) log_warn("slack: connection %d: a message over max_inbound_bytes (%zu); skipped", l->id, s->o.max_inbound);
-    else on_message(l, rx ? rx : "", n);
-    free(rx);
+    on_message(l, data, len);
 }
 
-/* L's socket went away: replace it (at once if it was live, else after a backoff). */
-static void lost(struct link *l, const char *what) {
+/* L's connection ended (or never opened): replace it, at once if it had
+ * said hello, else after a backoff. */
+static void on_link_closed(struct ws_client *wc, const struct ws_close_info *info, void *arg) {
+    struct link *l = arg;
     struct slack_socket *s = l->s;
-    if (!s) return;
-    int was_live = l->hello && !l->draining;
+    (void)wc;
     int had_hello = l->hello;
-    detach(s, l, 0);
-    if (had_hello) log_info("slack: connection %d closed (%s)", l->id, what);
-    else log_warn("slack: connection %d failed before hello (%s)", l->id, what);
+    int id = l->id;
+    unlink_link(s, l);
+    free(l);
+    if (had_hello) log_info("slack: connection %d closed (%d%s%s)", id, info->code, info->error ? ": " : "", info->error ? info->error : "");
+    else log_warn("slack: connection %d failed before hello (%s)", id, info->error ? info->error : "closed");
     metrics_inc(METRIC_PLATFORM_EVENTS, "slack_reconnect", 1);
     update_ready(s);
     if (!had_hello) backoff(s);
-    else if (was_live || s->links == NULL) ensure(s);
     else ensure(s);
-}
-
-/* The lws callback of every Socket Mode connection. */
-static int on_event(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
-    struct link *l = wsi ? lws_get_opaque_user_data(wsi) : NULL;
-    (void)user;
-    switch (reason) {
-    case LWS_CALLBACK_CLIENT_ESTABLISHED:
-        if (l) ws_queue_set_state(&l->out, WS_OPEN);
-        return 0;
-    case LWS_CALLBACK_CLIENT_RECEIVE:
-        if (!l || !l->s || l->out.state >= WS_CLOSING) return 0;
-        receive(l, in, len, lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0);
-        return 0;
-    case LWS_CALLBACK_CLIENT_WRITEABLE:
-        return l ? ws_queue_writable(&l->out) : 0;
-    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
-        if (l) {
-            char what[200];
-            snprintf(what, sizeof(what), "connection error: %s", in ? (const char *)in : "unknown");
-            lost(l, what);
-        }
-        return 0;
-    case LWS_CALLBACK_CLIENT_CLOSED:
-        if (l) lost(l, "closed");
-        return 0;
-    case LWS_CALLBACK_WSI_DESTROY:
-        if (!l) return 0;
-        lost(l, "gone");
-        lws_set_opaque_user_data(wsi, NULL);
-        l->destroyed = 1;
-        open_links--;
-        ws_queue_closed(&l->out);
-        free(l->rx);
-        if (!l->in_connect) free(l);
-        return 0;
-    default:
-        return 0;
-    }
 }
 
 void slack_socket_free(struct slack_socket *s) {

@@ -1,4 +1,4 @@
-/* irc_tls.c - OpenSSL on memory BIOs for the IRC connection (irc_tls.h). */
+/* tls_pipe.c - OpenSSL on memory BIOs (tls_pipe.h). */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,9 +7,9 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include "lib/xalloc.h"
-#include "platforms/irc/irc_tls.h"
+#include "io/tls_pipe.h"
 
-struct irc_tls {
+struct tls_pipe {
     SSL_CTX *ctx;
     SSL *ssl;
     BIO *in, *out;                  /* socket -> SSL, SSL -> socket */
@@ -17,7 +17,7 @@ struct irc_tls {
 };
 
 /* The last OpenSSL error (and the verify result) as a sentence. */
-static void tls_error(struct irc_tls *t, const char *what, char *err, size_t errlen) {
+static void tls_error(struct tls_pipe *t, const char *what, char *err, size_t errlen) {
     long v = t->ssl ? SSL_get_verify_result(t->ssl) : X509_V_OK;
     unsigned long e = ERR_get_error();
     char buf[256] = "";
@@ -27,17 +27,34 @@ static void tls_error(struct irc_tls *t, const char *what, char *err, size_t err
     ERR_clear_error();
 }
 
+/* A client context that verifies the peer against the system's CAs. */
+static SSL_CTX *context_new(void) {
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+    if (!ctx) return NULL;
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_default_verify_paths(ctx);
+    return ctx;
+}
+
+/* The context of every pipe without a CA file of its own: made once, as
+ * loading the system's CA bundle costs a megabyte and a few milliseconds. */
+static SSL_CTX *shared_context(void) {
+    static SSL_CTX *shared;
+    if (!shared) shared = context_new();
+    if (shared) SSL_CTX_up_ref(shared);
+    return shared;
+}
+
 /* Verify the peer always: by name, or by IP when HOST is an address. */
-struct irc_tls *irc_tls_new(const char *host, const char *ca_file, char *err, size_t errlen) {
-    struct irc_tls *t = xcalloc(1, sizeof(*t));
-    t->ctx = SSL_CTX_new(TLS_client_method());
+struct tls_pipe *tls_pipe_new(const char *host, const char *ca_file, char *err, size_t errlen) {
+    struct tls_pipe *t = xcalloc(1, sizeof(*t));
+    int own = ca_file && *ca_file;
+    t->ctx = own ? context_new() : shared_context();
     if (!t->ctx) goto fail;
-    SSL_CTX_set_min_proto_version(t->ctx, TLS1_2_VERSION);
-    SSL_CTX_set_verify(t->ctx, SSL_VERIFY_PEER, NULL);
-    SSL_CTX_set_default_verify_paths(t->ctx);
-    if (ca_file && *ca_file && SSL_CTX_load_verify_locations(t->ctx, ca_file, NULL) != 1) {
+    if (own && SSL_CTX_load_verify_locations(t->ctx, ca_file, NULL) != 1) {
         tls_error(t, "cannot read ca_file", err, errlen);
-        irc_tls_free(t);
+        tls_pipe_free(t);
         return NULL;
     }
     t->ssl = SSL_new(t->ctx);
@@ -57,18 +74,18 @@ struct irc_tls *irc_tls_new(const char *host, const char *ca_file, char *err, si
     return t;
 fail:
     tls_error(t, "TLS setup", err, errlen);
-    irc_tls_free(t);
+    tls_pipe_free(t);
     return NULL;
 }
 
-void irc_tls_free(struct irc_tls *t) {
+void tls_pipe_free(struct tls_pipe *t) {
     if (!t) return;
     if (t->ssl) SSL_free(t->ssl);     /* frees the BIOs */
     if (t->ctx) SSL_CTX_free(t->ctx);
     free(t);
 }
 
-int irc_tls_handshake(struct irc_tls *t, char *err, size_t errlen) {
+int tls_pipe_handshake(struct tls_pipe *t, char *err, size_t errlen) {
     if (t->done) return 1;
     int rc = SSL_do_handshake(t->ssl);
     if (rc == 1) {
@@ -81,10 +98,10 @@ int irc_tls_handshake(struct irc_tls *t, char *err, size_t errlen) {
     return -1;
 }
 
-long irc_tls_read(struct irc_tls *t, const char *in, size_t n, char *out, size_t outlen, char *err, size_t errlen) {
+long tls_pipe_read(struct tls_pipe *t, const char *in, size_t n, char *out, size_t outlen, char *err, size_t errlen) {
     if (n && BIO_write(t->in, in, (int)n) != (int)n) return -1;
     if (!t->done) {
-        int h = irc_tls_handshake(t, err, errlen);
+        int h = tls_pipe_handshake(t, err, errlen);
         if (h <= 0) return h;
     }
     size_t got = 0;
@@ -103,11 +120,15 @@ long irc_tls_read(struct irc_tls *t, const char *in, size_t n, char *out, size_t
     return (long)got;
 }
 
-int irc_tls_write(struct irc_tls *t, const char *plain, size_t n) {
+int tls_pipe_ready(const struct tls_pipe *t) {
+    return t && t->done;
+}
+
+int tls_pipe_write(struct tls_pipe *t, const char *plain, size_t n) {
     return SSL_write(t->ssl, plain, (int)n) == (int)n ? 0 : -1;
 }
 
-char *irc_tls_take_output(struct irc_tls *t, size_t *len) {
+char *tls_pipe_take_output(struct tls_pipe *t, size_t *len) {
     size_t n = BIO_ctrl_pending(t->out);
     *len = 0;
     if (!n) return NULL;
