@@ -60,6 +60,9 @@ struct ws_client {
     struct ws_decoder dec;
     struct out_frame *head, *tail;
     size_t queued, max_queue;
+    int corked;               /* inside a read: writes gather in cork, one send at its end */
+    unsigned char *cork;
+    size_t cork_len, cork_cap;
     int peer_code;
     char peer_reason[124];
     unsigned http_status;
@@ -236,6 +239,17 @@ static int flush_queue(struct ws_client *wc) {
  * else queue them (URGENT: ahead of the data frames). A raw connection's
  * lws_write writes BUF as it is, with no header in front. */
 static int write_bytes(struct ws_client *wc, const unsigned char *buf, size_t n, int urgent) {
+    if (wc->corked) {
+        if (wc->cork_len + n > wc->cork_cap) {
+            size_t cap = wc->cork_cap ? wc->cork_cap : 1024;
+            while (cap < wc->cork_len + n) cap *= 2;
+            wc->cork = xrealloc(wc->cork, cap);
+            wc->cork_cap = cap;
+        }
+        memcpy(wc->cork + wc->cork_len, buf, n);
+        wc->cork_len += n;
+        return 0;
+    }
     if (!wc->head && !lws_partial_buffered(wc->wsi)) {
         if (lws_write(wc->wsi, (unsigned char *)buf, n, LWS_WRITE_RAW) < 0) {
             snprintf(wc->error, sizeof(wc->error), "a write to the socket failed");
@@ -267,6 +281,19 @@ static int write_bytes(struct ws_client *wc, const unsigned char *buf, size_t n,
     wc->queued += n;
     lws_callback_on_writable(wc->wsi);
     return 0;
+}
+
+/* A read is over: send what its frames wrote (acks, pongs, a close) in
+ * one system call instead of one each. */
+static void uncork(struct ws_client *wc) {
+    wc->corked = 0;
+    if (wc->cork_len && !wc->destroyed) write_bytes(wc, wc->cork, wc->cork_len, 0);
+    wc->cork_len = 0;
+    if (wc->cork_cap > (64u << 10)) {
+        free(wc->cork);
+        wc->cork = NULL;
+        wc->cork_cap = 0;
+    }
 }
 
 /* Write the ciphertext the TLS session has for the socket. */
@@ -556,6 +583,7 @@ static int read_tls(struct ws_client *wc, const void *in, size_t len) {
 /* The lws callback of every client connection. */
 static int on_lws(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len) {
     struct ws_client *wc = wsi ? lws_get_opaque_user_data(wsi) : NULL;
+    int rc;
     (void)user;
     if (!wc) return 0;
     switch (reason) {
@@ -569,7 +597,10 @@ static int on_lws(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         return flush_tls(wc);
     case LWS_CALLBACK_RAW_RX:
         if (wc->ping) wc->last_rx = uv_now(wc->loop);
-        return wc->tls ? read_tls(wc, in, len) : read_plain(wc, in, len);
+        wc->corked = 1;
+        rc = wc->tls ? read_tls(wc, in, len) : read_plain(wc, in, len);
+        uncork(wc);
+        return rc;
     case LWS_CALLBACK_RAW_WRITEABLE:
         return flush_queue(wc);
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
@@ -593,6 +624,7 @@ static int on_lws(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         if (wc->live) (*wc->live)--;
         ws_decoder_free(&wc->dec);
         tls_pipe_free(wc->tls);
+        free(wc->cork);
         free(wc->tls_host);
         free(wc->request);
         free(wc->hs);
