@@ -1,7 +1,6 @@
-/* ws_queue.h - the websocket connection kit: one write queue and one state
- * machine per libwebsockets connection, shared by every adapter that holds
- * websockets (web chat's server side; Discord's, Slack's, Mattermost's and
- * OneBot's client side).
+/* ws_queue.h - one write queue and one state machine per server-side
+ * libwebsockets connection: web chat's, and OneBot's reverse websocket.
+ * (Client websockets are io/ws_client.h.)
  *
  * lws allows one write per WRITEABLE callback, so frames wait here with the
  * LWS_PRE headroom lws needs. The queue is capped: a peer that stops reading

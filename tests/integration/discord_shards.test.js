@@ -246,7 +246,10 @@ test('a gateway stopped with SIGTERM hands its shards over: the other RESUMEs th
   assert.equal(await leaving.stop('SIGTERM'), 0, 'the leaving gateway exits cleanly');
   await s.fake.waitForClose(conn);
   assert.equal(conn.closedCode, 4900, 'it closed shard 0 keeping the session resumable (not 1000)');
-  assert.equal(await s.redis.cmd('GET', key('shard:0')), null, 'and gave the lease back');
+  // Given back: nobody holds it, or the staying gateway took it already
+  // (it may, a moment after the release); never the one that left.
+  const after = await s.redis.cmd('GET', key('shard:0'));
+  assert.ok(after === null || (await holder(s, 0)) === staying.pid, `and gave the lease back (${after})`);
   const m = s.fake.messageCreate({ shard: 0, channel_id: channelOf(0), content: 'while it hands over' });
   const r = await s.fake.waitFor('resumed', (x) => (x.shard === 0 && x.at >= stoppedAt ? x : null), 20000,
     'a Resume of shard 0', () => s.fake.resumes.find((x) => x.ok && x.shard === 0 && x.at >= stoppedAt));
