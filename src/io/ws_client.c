@@ -11,6 +11,7 @@
 #include "io/timer.h"
 #include "io/tls_pipe.h"
 #include "lib/ws_frame.h"
+#include "lib/ws_url.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 
@@ -34,6 +35,10 @@ struct out_frame {
 };
 
 struct ws_client {
+    struct lws_context *ctx;
+    struct lws_vhost *vhost;
+    struct ws_url url;
+    uv_getaddrinfo_t dns;
     struct lws *wsi;
     enum wc_state state;
     struct ws_client_callbacks cb;
@@ -45,7 +50,6 @@ struct ws_client {
     int destroyed;            /* lws let go of the socket */
     struct tls_pipe *tls;     /* wss: the TLS session, or NULL */
     int use_tls;
-    char *tls_host;           /* the name the certificate must carry */
     char *request;            /* the upgrade request, until it is written */
     size_t request_len;
     char accept[32];          /* the Sec-WebSocket-Accept the server must answer */
@@ -114,54 +118,80 @@ static struct lws_vhost *client_vhost(struct lws_context *ctx) {
 }
 
 /* The upgrade request, and the accept value its answer must carry. */
-static void build_request(struct ws_client *wc, const struct ws_client_options *o) {
+static void build_request(struct ws_client *wc, const char *headers) {
     unsigned char nonce[16], digest[SHA_DIGEST_LENGTH];
     char key[32], hostport[300], seed[96];
+    const struct ws_url *u = &wc->url;
     random_bytes(nonce, sizeof(nonce));
     EVP_EncodeBlock((unsigned char *)key, nonce, sizeof(nonce));
     snprintf(seed, sizeof(seed), "%s%s", key, WS_GUID);
     SHA1((const unsigned char *)seed, strlen(seed), digest);
     EVP_EncodeBlock((unsigned char *)wc->accept, digest, sizeof(digest));
-    if ((o->tls && o->port == 443) || (!o->tls && o->port == 80)) snprintf(hostport, sizeof(hostport), "%s", o->host);
-    else snprintf(hostport, sizeof(hostport), "%s:%d", o->host, o->port);
-    const char *extra = o->headers ? o->headers : "";
-    const char *path = o->path && o->path[0] ? o->path : "/";
-    size_t cap = strlen(path) + strlen(hostport) + strlen(extra) + 256;
+    int v6 = strchr(u->host, ':') != NULL;
+    if ((u->tls && u->port == 443) || (!u->tls && u->port == 80))
+        snprintf(hostport, sizeof(hostport), v6 ? "[%s]" : "%s", u->host);
+    else
+        snprintf(hostport, sizeof(hostport), v6 ? "[%s]:%d" : "%s:%d", u->host, u->port);
+    const char *extra = headers ? headers : "";
+    size_t cap = strlen(u->path) + strlen(hostport) + strlen(extra) + 256;
     wc->request = xmalloc(cap);
     int n = snprintf(wc->request, cap,
                      "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                      "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nUser-Agent: chorusd\r\n%s\r\n",
-                     path, hostport, key, extra);
+                     u->path, hostport, key, extra);
     wc->request_len = (size_t)n;
 }
 
-struct ws_client *ws_client_open(struct lws_context *ctx, const struct ws_client_options *opts,
-                                 const struct ws_client_callbacks *cb, void *arg, char *err, size_t errlen) {
-    struct lws_vhost *vh = ctx ? client_vhost(ctx) : NULL;
-    if (!vh) {
-        snprintf(err, errlen, "the websocket client cannot start (no lws context)");
-        return NULL;
+static void drop_queue(struct ws_client *wc);
+
+/* Free WC and everything it holds (lws no longer knows it). */
+static void client_free(struct ws_client *wc) {
+    if (wc->live) (*wc->live)--;
+    ws_decoder_free(&wc->dec);
+    drop_queue(wc);
+    if (wc->ping) timer_free(&wc->ping);
+    tls_pipe_free(wc->tls);
+    free(wc->cork);
+    free(wc->request);
+    free(wc->hs);
+    free(wc);
+}
+
+static void report_closed(struct ws_client *wc);
+
+/* The host resolved: open the socket to its first address. */
+static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
+    struct ws_client *wc = req->data;
+    char addr[INET6_ADDRSTRLEN] = "";
+    if (status == 0 && res) {
+        if (res->ai_family == AF_INET6) uv_ip6_name((struct sockaddr_in6 *)res->ai_addr, addr, sizeof(addr));
+        else uv_ip4_name((struct sockaddr_in *)res->ai_addr, addr, sizeof(addr));
     }
-    struct ws_client *wc = xcalloc(1, sizeof(*wc));
-    wc->cb = *cb;
-    wc->arg = arg;
-    wc->max_queue = opts->max_queue ? opts->max_queue : (4u << 20);
-    wc->handshake_timeout_s = opts->handshake_timeout_s > 0 ? opts->handshake_timeout_s : 20;
-    ws_decoder_init(&wc->dec, opts->max_message);
-    build_request(wc, opts);
-    wc->use_tls = opts->tls;
-    wc->tls_host = xstrdup(opts->host);
+    uv_freeaddrinfo(res);
+    if (wc->abandoned || wc->state == WC_CLOSING) {
+        if (!wc->abandoned) snprintf(wc->error, sizeof(wc->error), "closed before it connected");
+        report_closed(wc);
+        client_free(wc);
+        return;
+    }
+    if (!addr[0]) {
+        snprintf(wc->error, sizeof(wc->error), "cannot resolve %.100s: %s", wc->url.host,
+                 status ? uv_strerror(status) : "no address");
+        report_closed(wc);
+        client_free(wc);
+        return;
+    }
     struct lws_client_connect_info ci;
     memset(&ci, 0, sizeof(ci));
-    ci.context = ctx;
-    ci.vhost = vh;
-    ci.address = opts->address;
-    ci.port = opts->port;
+    ci.context = wc->ctx;
+    ci.vhost = wc->vhost;
+    ci.address = addr;
+    ci.port = wc->url.port;
     /* TLS is ours too (io/tls_pipe.c): lws 4.1 starts a raw client's TLS
      * before its socket exists (SSL_connect fails with EBADF). */
     ci.ssl_connection = 0;
-    ci.host = opts->host;
-    ci.origin = opts->host;
+    ci.host = wc->url.host;
+    ci.origin = wc->url.host;
     ci.path = "/";
     ci.method = "RAW";
     ci.local_protocol_name = VHOST_NAME;
@@ -170,30 +200,56 @@ struct ws_client *ws_client_open(struct lws_context *ctx, const struct ws_client
     wc->in_open = 1;
     struct lws *wsi = lws_client_connect_via_info(&ci);
     wc->in_open = 0;
-    if (!wsi) {
-        snprintf(err, errlen, "%s", wc->error[0] ? wc->error : "lws could not start the connection");
-        ws_decoder_free(&wc->dec);
-        free(wc->request);
-        free(wc->tls_host);
-        free(wc);
-        return NULL;
-    }
-    if (wc->destroyed) {   /* gone already, though lws returned it: report later is impossible */
-        snprintf(err, errlen, "%s", wc->error[0] ? wc->error : "the connection failed at once");
-        ws_decoder_free(&wc->dec);
-        free(wc->request);
-        free(wc->tls_host);
-        free(wc);
-        return NULL;
+    if (!wsi || wc->destroyed) {
+        if (!wc->error[0]) snprintf(wc->error, sizeof(wc->error), "cannot connect to %s:%d", addr, wc->url.port);
+        report_closed(wc);
+        client_free(wc);
+        return;
     }
     lws_set_timeout(wsi, PENDING_TIMEOUT_AWAITING_SERVER_RESPONSE, wc->handshake_timeout_s);
-    wc->live = opts->live;
-    if (wc->live) (*wc->live)++;
-    if (opts->ping_ms > 0 && opts->loop) {
-        wc->loop = opts->loop;
+}
+
+struct ws_client *ws_client_open(struct lws_context *ctx, const struct ws_client_options *opts,
+                                 const struct ws_client_callbacks *cb, void *arg, char *err, size_t errlen) {
+    struct lws_vhost *vh = ctx ? client_vhost(ctx) : NULL;
+    if (!vh || !opts->loop) {
+        snprintf(err, errlen, "the websocket client cannot start (no lws context or loop)");
+        return NULL;
+    }
+    struct ws_client *wc = xcalloc(1, sizeof(*wc));
+    if (!opts->url || ws_url_parse(opts->url, &wc->url) < 0) {
+        snprintf(err, errlen, "not a ws://, wss://, http:// or https:// URL with a host");
+        free(wc);
+        return NULL;
+    }
+    wc->ctx = ctx;
+    wc->vhost = vh;
+    wc->loop = opts->loop;
+    wc->cb = *cb;
+    wc->arg = arg;
+    wc->max_queue = opts->max_queue ? opts->max_queue : (4u << 20);
+    wc->handshake_timeout_s = opts->handshake_timeout_s > 0 ? opts->handshake_timeout_s : 20;
+    ws_decoder_init(&wc->dec, opts->max_message);
+    build_request(wc, opts->headers);
+    wc->use_tls = wc->url.tls;
+    if (opts->ping_ms > 0) {
         wc->ping_ms = opts->ping_ms;
         wc->ping = timer_new(opts->loop, wc);
     }
+    /* Resolve first: lws would block the loop on DNS. */
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    wc->dns.data = wc;
+    int rc = uv_getaddrinfo(opts->loop, &wc->dns, on_resolved, wc->url.host, NULL, &hints);
+    if (rc < 0) {
+        snprintf(err, errlen, "cannot resolve %.100s: %s", wc->url.host, uv_strerror(rc));
+        client_free(wc);
+        return NULL;
+    }
+    wc->live = opts->live;
+    if (wc->live) (*wc->live)++;
     return wc;
 }
 
@@ -592,7 +648,7 @@ static int on_lws(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         if (wc->state != WC_CONNECTING) return 0;
         if (!wc->use_tls) return send_upgrade(wc);
         wc->state = WC_TLS;
-        wc->tls = tls_pipe_new(wc->tls_host, NULL, wc->error, sizeof(wc->error));
+        wc->tls = tls_pipe_new(wc->url.host, NULL, wc->error, sizeof(wc->error));
         if (!wc->tls || tls_pipe_handshake(wc->tls, wc->error, sizeof(wc->error)) < 0) return -1;
         return flush_tls(wc);
     case LWS_CALLBACK_RAW_RX:
@@ -618,17 +674,8 @@ static int on_lws(struct lws *wsi, enum lws_callback_reasons reason, void *user,
         wc->destroyed = 1;
         if (!wc->error[0] && !wc->peer_code) snprintf(wc->error, sizeof(wc->error), "the connection went away");
         report_closed(wc);
-        drop_queue(wc);
-        if (wc->ping) timer_free(&wc->ping);
-        if (wc->in_open) return 0;     /* ws_client_open frees it */
-        if (wc->live) (*wc->live)--;
-        ws_decoder_free(&wc->dec);
-        tls_pipe_free(wc->tls);
-        free(wc->cork);
-        free(wc->tls_host);
-        free(wc->request);
-        free(wc->hs);
-        free(wc);
+        if (wc->in_open) return 0;     /* on_resolved frees it */
+        client_free(wc);
         return 0;
     default:
         return 0;

@@ -20,17 +20,14 @@ struct lws_context;
 struct ws_client;
 
 struct ws_client_options {
-    const char *address;      /* numeric address (resolve names first: lws would block on DNS) */
-    int port;
-    int tls;
-    const char *host;         /* the Host header, SNI and the name the certificate must carry */
-    const char *path;         /* with its query string */
+    const char *url;          /* ws://, wss:// (or http://, https://) host[:port]/path?query; the
+                                 host is resolved off the loop, wss verifies its certificate */
+    uv_loop_t *loop;
     const char *headers;      /* extra request headers, each line ending in \r\n; NULL for none (never logged) */
     size_t max_message;       /* a larger message is skipped and reported as oversized; 0: 16 MB */
     size_t max_queue;         /* bytes waiting on a backed-up socket before the peer counts as not reading; 0: 4 MB */
     int handshake_timeout_s;  /* connect, TLS and upgrade together; 0: 20 s */
     int *live;                /* counts this connection until lws lets go of its socket, or NULL */
-    uv_loop_t *loop;          /* for ping_ms */
     long ping_ms;             /* 0: none; else a ping after this long without a byte from the server,
                                  and the connection is cut after twice that */
 };

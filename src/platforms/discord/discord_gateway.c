@@ -17,6 +17,7 @@
 #include "platforms/discord/discord_zlib.h"
 #include "lib/json_fast.h"
 #include "lib/log.h"
+#include "lib/ws_url.h"
 #include "lib/metrics.h"
 #include "lib/xalloc.h"
 
@@ -57,16 +58,10 @@ struct gw_conn {
     int dropped;                   /* the shard gave it up */
 };
 
-struct dns_req {
-    uv_getaddrinfo_t req;
-    struct discord_gateway_shard *shard;   /* NULL when the shard went away */
-};
-
 struct discord_gateway_shard {
     struct discord_gateway_hub *hub;
     int id;
     struct gw_conn *conn;
-    struct dns_req *dns;
     uv_timer_t *heartbeat;
     uv_timer_t *retry;             /* backoff before the next connect */
     uv_timer_t *send_wait;         /* the 120-per-60-s window is full */
@@ -413,102 +408,35 @@ static void conn_lost(struct gw_conn *c, int code, const char *what) {
 }
 
 /* A name resolved: open the websocket to the numeric address. */
-static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res);
 static void on_open(struct ws_client *wc, void *arg);
 static void on_ws_message(struct ws_client *wc, const char *data, size_t len, int binary, void *arg);
 static void on_closed(struct ws_client *wc, const struct ws_close_info *info, void *arg);
 
-/* Split a ws:// or wss:// URL. A URL without a query gets ours; COMPRESS
- * asks for zlib-stream in either, unless the query already names a
- * compress. Returns 0 or -1. */
-static int parse_url(const char *url, int compress, int *tls, char *host, size_t hlen, int *port, char *path,
-                     size_t plen) {
-    const char *p;
-    if (!strncmp(url, "wss://", 6)) {
-        *tls = 1;
-        *port = 443;
-        p = url + 6;
-    } else if (!strncmp(url, "ws://", 5)) {
-        *tls = 0;
-        *port = 80;
-        p = url + 5;
-    } else {
-        return -1;
-    }
-    size_t hl = strcspn(p, ":/?");
-    if (hl == 0 || hl >= hlen) return -1;
-    memcpy(host, p, hl);
-    host[hl] = '\0';
-    p += hl;
-    if (*p == ':') {
-        char *end;
-        long v = strtol(p + 1, &end, 10);
-        if (v <= 0 || v > 65535) return -1;
-        *port = (int)v;
-        p = end;
-    }
-    const char *query = strchr(p, '?');
-    const char *ours = query ? "" : "?v=10&encoding=json";
+/* The URL to dial: URL itself, with our query when it has none, and
+ * compress=zlib-stream when COMPRESS unless the query names a compress.
+ * Returns 0, or -1 when it is not a ws:// or wss:// URL or too long. */
+static int gateway_url(const char *url, int compress, char *out, size_t outlen) {
+    struct ws_url u;
+    if ((strncmp(url, "wss://", 6) && strncmp(url, "ws://", 5)) || ws_url_parse(url, &u) < 0) return -1;
+    int keep = (int)strcspn(url, "#");
+    const char *query = memchr(url, '?', (size_t)keep);
+    size_t skip = url[2] == 's' ? 6 : 5;   /* after wss:// or ws:// */
+    const char *path = memchr(url + skip, '/', (size_t)keep - skip);
+    const char *ours = query ? "" : path ? "?v=10&encoding=json" : "/?v=10&encoding=json";
     const char *zlib = compress && !(query && strstr(query, "compress=")) ? "&compress=zlib-stream" : "";
-    int n = snprintf(path, plen, "%s%s%s%s", *p == '/' ? "" : "/", p, ours, zlib);
-    if (n < 0 || (size_t)n >= plen) return -1;
-    return 0;
+    int n = snprintf(out, outlen, "%.*s%s%s", keep, url, ours, zlib);
+    return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }
 
-/* Open a new connection for S: resolve the host first (lws would block the loop on DNS). */
+/* Open a new connection for S. */
 static void shard_connect(struct discord_gateway_shard *s) {
     struct discord_gateway_hub *h = s->hub;
-    if (s->stopped || s->conn || s->dns) return;
-    const char *url = s->session_id && s->resume_url ? s->resume_url : h->opts.url;
-    int tls, port;
-    char host[256], path[512];
-    if (parse_url(url, h->opts.compress, &tls, host, sizeof(host), &port, path, sizeof(path)) < 0) {
-        log_error("discord: shard %d: the gateway URL %s is not ws:// or wss://", s->id, url);
-        s->attempts++;
-        shard_reconnect(s, 0, 0);
-        return;
-    }
-    struct dns_req *d = xcalloc(1, sizeof(*d));
-    if (!d) return;
-    d->shard = s;
-    d->req.data = d;
-    s->dns = d;
-    struct addrinfo hints;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    int rc = uv_getaddrinfo(h->loop, &d->req, on_resolved, host, NULL, &hints);
-    if (rc < 0) {
-        s->dns = NULL;
-        free(d);
-        log_warn("discord: shard %d: cannot resolve %s: %s", s->id, host, uv_strerror(rc));
-        s->attempts++;
-        shard_reconnect(s, 0, 0);
-    }
-}
-
-static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
-    struct dns_req *d = req->data;
-    struct discord_gateway_shard *s = d->shard;
-    free(d);
-    if (!s) {
-        uv_freeaddrinfo(res);
-        return;
-    }
-    s->dns = NULL;
-    struct discord_gateway_hub *h = s->hub;
-    const char *url = s->session_id && s->resume_url ? s->resume_url : h->opts.url;
-    int tls, port;
-    char host[256], path[512], addr[INET6_ADDRSTRLEN] = "";
-    parse_url(url, h->opts.compress, &tls, host, sizeof(host), &port, path, sizeof(path));
-    if (status == 0 && res) {
-        if (res->ai_family == AF_INET6) uv_ip6_name((struct sockaddr_in6 *)res->ai_addr, addr, sizeof(addr));
-        else uv_ip4_name((struct sockaddr_in *)res->ai_addr, addr, sizeof(addr));
-    }
-    uv_freeaddrinfo(res);
+    if (s->stopped || s->conn) return;
+    const char *given = s->session_id && s->resume_url ? s->resume_url : h->opts.url;
+    char url[1024];
     s->attempts++;
-    if (!addr[0]) {
-        log_warn("discord: shard %d: cannot resolve %s: %s", s->id, host, status ? uv_strerror(status) : "no address");
+    if (gateway_url(given, h->opts.compress, url, sizeof(url)) < 0) {
+        log_error("discord: shard %d: the gateway URL %s is not ws:// or wss://", s->id, given);
         shard_reconnect(s, 0, 0);
         return;
     }
@@ -522,20 +450,17 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     }
     struct ws_client_options o;
     memset(&o, 0, sizeof(o));
-    o.address = addr;
-    o.port = port;
-    o.tls = tls;
-    o.host = host;
-    o.path = path;
+    o.url = url;
+    o.loop = h->loop;
     o.max_message = h->opts.max_inbound;
     o.live = &open_conns;
     static const struct ws_client_callbacks callbacks = { on_open, on_ws_message, on_closed };
     char err[256];
-    log_debug("discord: shard %d connecting to %s (%s:%d)", s->id, host, addr, port);
+    log_debug("discord: shard %d connecting to %s", s->id, url);
     c->wc = ws_client_open(h->ctx, &o, &callbacks, c, err, sizeof(err));
     if (!c->wc) {
         conn_free(c);
-        log_warn("discord: shard %d: cannot open a connection to %s:%d: %s", s->id, host, port, err);
+        log_warn("discord: shard %d: cannot open a connection to %s: %s", s->id, url, err);
         shard_reconnect(s, 0, 0);
         return;
     }
@@ -859,10 +784,6 @@ static void shard_free(struct discord_gateway_shard *s, int code) {
         struct gw_conn *c = s->conn;
         s->conn = NULL;
         conn_drop(c, code);
-    }
-    if (s->dns) {
-        s->dns->shard = NULL;
-        uv_cancel((uv_req_t *)&s->dns->req);
     }
     timer_free(&s->heartbeat);
     timer_free(&s->retry);

@@ -21,11 +21,6 @@
 #define CLOSE_SEQ_MISMATCH 4001
 #define MAX_SEND_QUEUE (1u << 20)
 
-struct dns_req {
-    uv_getaddrinfo_t req;
-    struct mattermost_ws *ws;      /* NULL when the owner went away */
-};
-
 struct mattermost_ws {
     uv_loop_t *loop;
     struct lws_context *ctx;
@@ -34,7 +29,7 @@ struct mattermost_ws {
     void *arg;
     char *auth_header;             /* "Authorization: Bearer <token>\r\n" */
     struct ws_client *wc;          /* the current connection, or NULL */
-    struct dns_req *dns;
+    char *base;                    /* the server's URL without query or trailing slash */
     uv_timer_t *ping;
     uv_timer_t *retry;
     char *connection_id;           /* the server's session, once a hello named it */
@@ -107,6 +102,11 @@ struct mattermost_ws *mattermost_ws_new(uv_loop_t *loop, struct lws_context *ctx
     ws->ctx = ctx;
     ws->opts = *opts;
     ws->opts.url = xstrdup(opts->url);
+    size_t bl = strcspn(opts->url, "?#");
+    while (bl && opts->url[bl - 1] == '/') bl--;
+    ws->base = xmalloc(bl + 1);
+    memcpy(ws->base, opts->url, bl);
+    ws->base[bl] = '\0';
     ws->opts.token = NULL;
     if (ws->opts.ping_ms <= 0) ws->opts.ping_ms = 30000;
     if (ws->opts.reconnect_min_ms <= 0) ws->opts.reconnect_min_ms = 1000;
@@ -217,84 +217,37 @@ static void on_established(struct mattermost_ws *ws) {
     }
 }
 
-/* A name resolved: open the websocket to the numeric address. */
-static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res);
 static void on_open(struct ws_client *wc, void *arg);
 static void on_ws_message(struct ws_client *wc, const char *data, size_t len, int binary, void *arg);
 static void on_closed(struct ws_client *wc, const struct ws_close_info *info, void *arg);
 
-/* Open a new connection: resolve the host first (lws would block the loop on DNS). */
+/* Open a new connection, asking to resume the session when there is one. */
 static void ws_connect(struct mattermost_ws *ws) {
-    if (ws->stopped || ws->wc || ws->dns) return;
-    int tls, port;
-    char host[256], prefix[512];
-    mattermost_ws_parse_url(ws->opts.url, &tls, host, sizeof(host), &port, prefix, sizeof(prefix));
-    struct dns_req *d = xcalloc(1, sizeof(*d));
-    d->ws = ws;
-    d->req.data = d;
-    ws->dns = d;
-    struct addrinfo hints;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    int rc = uv_getaddrinfo(ws->loop, &d->req, on_resolved, host, NULL, &hints);
-    if (rc < 0) {
-        ws->dns = NULL;
-        free(d);
-        log_warn("mattermost: cannot resolve %s: %s", host, uv_strerror(rc));
-        ws->attempts++;
-        ws_reconnect(ws, 0, 0);
-    }
-}
-
-void mattermost_ws_start(struct mattermost_ws *ws) {
-    ws_connect(ws);
-}
-
-static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
-    struct dns_req *d = req->data;
-    struct mattermost_ws *ws = d->ws;
-    free(d);
-    if (!ws) {
-        uv_freeaddrinfo(res);
-        return;
-    }
-    ws->dns = NULL;
-    int tls, port;
-    char host[256], prefix[512], path[1024], addr[INET6_ADDRSTRLEN] = "";
-    mattermost_ws_parse_url(ws->opts.url, &tls, host, sizeof(host), &port, prefix, sizeof(prefix));
-    if (status == 0 && res) {
-        if (res->ai_family == AF_INET6) uv_ip6_name((struct sockaddr_in6 *)res->ai_addr, addr, sizeof(addr));
-        else uv_ip4_name((struct sockaddr_in *)res->ai_addr, addr, sizeof(addr));
-    }
-    uv_freeaddrinfo(res);
-    ws->attempts++;
-    if (!addr[0]) {
-        log_warn("mattermost: cannot resolve %s: %s", host, status ? uv_strerror(status) : "no address");
-        ws_reconnect(ws, 0, 0);
-        return;
-    }
-    snprintf(path, sizeof(path), "%s/api/v4/websocket?connection_id=%s&sequence_number=%ld", prefix,
+    if (ws->stopped || ws->wc) return;
+    char url[4096];
+    snprintf(url, sizeof(url), "%s/api/v4/websocket?connection_id=%s&sequence_number=%ld", ws->base,
              ws->connection_id ? ws->connection_id : "", ws->connection_id ? ws->next_seq : 0L);
     struct ws_client_options o;
     memset(&o, 0, sizeof(o));
-    o.address = addr;
-    o.port = port;
-    o.tls = tls;
-    o.host = host;
-    o.path = path;
+    o.url = url;
+    o.loop = ws->loop;
     o.headers = ws->auth_header;
     o.max_message = ws->opts.max_inbound;
     o.max_queue = MAX_SEND_QUEUE;
     o.live = &open_conns;
     static const struct ws_client_callbacks callbacks = { on_open, on_ws_message, on_closed };
     char err[256];
-    log_debug("mattermost: connecting to %s (%s:%d)", host, addr, port);
+    ws->attempts++;
+    log_debug("mattermost: connecting to %s", ws->base);
     ws->wc = ws_client_open(ws->ctx, &o, &callbacks, ws, err, sizeof(err));
     if (!ws->wc) {
-        log_warn("mattermost: cannot open a connection to %s:%d: %s", host, port, err);
+        log_warn("mattermost: cannot open a connection to %s: %s", ws->base, err);
         ws_reconnect(ws, 0, 0);
     }
+}
+
+void mattermost_ws_start(struct mattermost_ws *ws) {
+    ws_connect(ws);
 }
 
 /* ---- protocol ---------------------------------------------------------- */
@@ -435,14 +388,11 @@ void mattermost_ws_free(struct mattermost_ws *ws) {
         ws_client_abandon(ws->wc, 1000);
         ws->wc = NULL;
     }
-    if (ws->dns) {
-        ws->dns->ws = NULL;
-        uv_cancel((uv_req_t *)&ws->dns->req);
-    }
     timer_free(&ws->ping);
     timer_free(&ws->retry);
     free(ws->connection_id);
     free((char *)ws->opts.url);
     free(ws->auth_header);
+    free(ws->base);
     free(ws);
 }

@@ -17,6 +17,7 @@
 #include "lib/log.h"
 #include "lib/metrics.h"
 #include "lib/webhook_auth.h"
+#include "lib/ws_url.h"
 #include "lib/xalloc.h"
 #include "platforms/onebot/onebot_link.h"
 
@@ -36,11 +37,6 @@ struct ob_conn {
     char self_id[24];
 };
 
-struct dns_req {
-    uv_getaddrinfo_t req;
-    struct onebot_link *link;      /* NULL when the link went away */
-};
-
 struct onebot_link {
     uv_loop_t *loop;
     struct lws_context *ctx;
@@ -51,7 +47,6 @@ struct onebot_link {
     void *data;
     struct ob_conn *fwd;                   /* forward: the connection of the moment */
     struct ob_conn *rev[MAX_REVERSE];      /* reverse: the connections held */
-    struct dns_req *dns;
     uv_timer_t *retry;
     uv_timer_t *watchdog;
     uint64_t last_rx;
@@ -167,36 +162,6 @@ static void conn_receive(struct ob_conn *c, const char *in, size_t len, int fina
 
 /* ---- forward --------------------------------------------------------------- */
 
-/* Split ws://host[:port][/path][?query]. Returns 0 or -1. */
-static int parse_url(const char *url, int *tls, char *host, size_t hlen, int *port, char *path, size_t plen) {
-    const char *p;
-    if (!strncmp(url, "wss://", 6)) {
-        *tls = 1;
-        *port = 443;
-        p = url + 6;
-    } else if (!strncmp(url, "ws://", 5)) {
-        *tls = 0;
-        *port = 80;
-        p = url + 5;
-    } else {
-        return -1;
-    }
-    size_t hl = strcspn(p, ":/?");
-    if (hl == 0 || hl >= hlen) return -1;
-    memcpy(host, p, hl);
-    host[hl] = '\0';
-    p += hl;
-    if (*p == ':') {
-        char *end;
-        long v = strtol(p + 1, &end, 10);
-        if (v <= 0 || v > 65535) return -1;
-        *port = (int)v;
-        p = end;
-    }
-    int n = snprintf(path, plen, "%s%s", *p == '/' ? "" : "/", p);
-    return n < 0 || (size_t)n >= plen ? -1 : 0;
-}
-
 static void on_retry(uv_timer_t *t) {
     link_connect(t->data);
 }
@@ -221,82 +186,37 @@ static void link_reconnect(struct onebot_link *l, int code) {
     uv_timer_start(l->retry, on_retry, ms, 0);
 }
 
-static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res);
 static void fwd_open(struct ws_client *wc, void *arg);
 static void fwd_message(struct ws_client *wc, const char *data, size_t len, int binary, void *arg);
 static void fwd_closed(struct ws_client *wc, const struct ws_close_info *info, void *arg);
 
-/* Dial the implementation: resolve the host first (lws would block the loop on DNS). */
+/* Dial the implementation. */
 static void link_connect(struct onebot_link *l) {
-    if (l->fwd || l->dns) return;
-    int tls, port;
-    char host[256], path[1024];
-    if (parse_url(l->url, &tls, host, sizeof(host), &port, path, sizeof(path)) < 0) {
+    if (l->fwd) return;
+    struct ws_url u;
+    if (ws_url_parse(l->url, &u) < 0) {
         log_error("onebot: url must be ws://host:port/path or wss://...; not connecting");
         return;
     }
-    struct dns_req *d = xcalloc(1, sizeof(*d));
-    d->link = l;
-    d->req.data = d;
-    l->dns = d;
-    struct addrinfo hints;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    int rc = uv_getaddrinfo(l->loop, &d->req, on_resolved, host, NULL, &hints);
-    if (rc < 0) {
-        l->dns = NULL;
-        free(d);
-        log_warn("onebot: cannot resolve %s: %s", host, uv_strerror(rc));
-        l->attempts++;
-        link_reconnect(l, 0);
-    }
-}
-
-static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
-    struct dns_req *d = req->data;
-    struct onebot_link *l = d->link;
-    free(d);
-    if (!l) {
-        uv_freeaddrinfo(res);
-        return;
-    }
-    l->dns = NULL;
-    int tls, port;
-    char host[256], path[1024], addr[INET6_ADDRSTRLEN] = "";
-    parse_url(l->url, &tls, host, sizeof(host), &port, path, sizeof(path));
-    if (status == 0 && res) {
-        if (res->ai_family == AF_INET6) uv_ip6_name((struct sockaddr_in6 *)res->ai_addr, addr, sizeof(addr));
-        else uv_ip4_name((struct sockaddr_in *)res->ai_addr, addr, sizeof(addr));
-    }
-    uv_freeaddrinfo(res);
     l->attempts++;
-    if (!addr[0]) {
-        log_warn("onebot: cannot resolve %s: %s", host, status ? uv_strerror(status) : "no address");
-        link_reconnect(l, 0);
-        return;
-    }
     struct ob_conn *c = xcalloc(1, sizeof(*c));
     c->link = l;
     c->api = c->events = 1;
     struct ws_client_options wo;
     memset(&wo, 0, sizeof(wo));
-    wo.address = addr;
-    wo.port = port;
-    wo.tls = tls;
-    wo.host = host;
-    wo.path = path;
+    wo.url = l->url;
+    wo.loop = l->loop;
     wo.headers = l->auth_header;
     wo.max_message = l->opts.max_inbound;
     wo.max_queue = MAX_QUEUE_BYTES;
     wo.live = &open_conns;
     static const struct ws_client_callbacks callbacks = { fwd_open, fwd_message, fwd_closed };
     char err[256];
-    log_debug("onebot: connecting to %s:%d", host, port);
+    log_debug("onebot: connecting to %s:%d", u.host, u.port);
     c->wc = ws_client_open(l->ctx, &wo, &callbacks, c, err, sizeof(err));
     if (!c->wc) {
         free(c);
-        log_warn("onebot: cannot open a connection to %s:%d: %s", host, port, err);
+        log_warn("onebot: cannot open a connection to %s:%d: %s", u.host, u.port, err);
         link_reconnect(l, 0);
         return;
     }
@@ -528,10 +448,6 @@ void onebot_link_free(struct onebot_link *l) {
         if (!c) continue;
         c->link = NULL;
         ws_queue_close(&c->out, 1001, "shutting down", 1, 2);
-    }
-    if (l->dns) {
-        l->dns->link = NULL;
-        uv_cancel((uv_req_t *)&l->dns->req);
     }
     timer_free(&l->retry);
     timer_free(&l->watchdog);

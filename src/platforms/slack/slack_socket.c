@@ -29,12 +29,6 @@ struct link {
     struct link *next;
 };
 
-struct dns_req {
-    uv_getaddrinfo_t req;
-    struct slack_socket *s;        /* NULL when the pool went away */
-    char *url;
-};
-
 struct slack_socket {
     uv_loop_t *loop;
     struct lws_context *ctx;
@@ -43,8 +37,7 @@ struct slack_socket {
     struct slack_socket_callbacks cb;
     void *data;
     struct link *links;            /* attached links */
-    struct dns_req *dns[MAX_LINKS];
-    int opening;                   /* apps.connections.open calls and DNS lookups under way */
+    int opening;                   /* apps.connections.open calls under way */
     int attempts;                  /* failures since the last hello */
     int next_id;
     int was_ready;
@@ -169,64 +162,23 @@ static int auth_error(const char *err) {
 
 /* ---- connecting ------------------------------------------------------ */
 
-/* Split a ws:// or wss:// URL; PATH keeps the query (the ticket). Returns 0 or -1. */
-static int parse_url(const char *url, int *tls, char *host, size_t hlen, int *port, char *path, size_t plen) {
-    const char *p;
-    if (!strncmp(url, "wss://", 6)) {
-        *tls = 1;
-        *port = 443;
-        p = url + 6;
-    } else if (!strncmp(url, "ws://", 5)) {
-        *tls = 0;
-        *port = 80;
-        p = url + 5;
-    } else {
-        return -1;
-    }
-    size_t hl = strcspn(p, ":/?");
-    if (hl == 0 || hl >= hlen) return -1;
-    memcpy(host, p, hl);
-    host[hl] = '\0';
-    p += hl;
-    if (*p == ':') {
-        char *end;
-        long v = strtol(p + 1, &end, 10);
-        if (v <= 0 || v > 65535) return -1;
-        *port = (int)v;
-        p = end;
-    }
-    int n = snprintf(path, plen, "%s%s", *p == '/' ? "" : "/", p);
-    return n < 0 || (size_t)n >= plen ? -1 : 0;
-}
-
-/* Open the websocket to URL at the resolved address ADDR. */
-static void connect_link(struct slack_socket *s, const char *url, const char *addr) {
-    int tls, port;
-    char host[256], path[1024];
-    if (parse_url(url, &tls, host, sizeof(host), &port, path, sizeof(path)) < 0) {
-        log_error("slack: apps.connections.open gave a URL that is not ws:// or wss://");
-        backoff(s);
-        return;
-    }
+/* Open the websocket to URL, the ticket apps.connections.open gave. */
+static void connect_link(struct slack_socket *s, const char *url) {
     struct link *l = xcalloc(1, sizeof(*l));
     l->s = s;
     l->id = ++s->next_id;
     struct ws_client_options wo;
     memset(&wo, 0, sizeof(wo));
-    wo.address = addr;
-    wo.port = port;
-    wo.tls = tls;
-    wo.host = host;
-    wo.path = path;
+    wo.url = url;
+    wo.loop = s->loop;
     wo.max_message = s->o.max_inbound;
     wo.live = &open_links;
-    wo.loop = s->loop;
     wo.ping_ms = (long)s->o.ping_s * 1000;
     char err[256];
-    log_debug("slack: connection %d connecting to %s:%d", l->id, host, port);
+    log_debug("slack: connection %d connecting", l->id);   /* the URL carries a ticket: not logged */
     l->wc = ws_client_open(s->ctx, &wo, &link_callbacks, l, err, sizeof(err));
     if (!l->wc) {
-        log_warn("slack: cannot open a connection to %s:%d: %s", host, port, err);
+        log_warn("slack: cannot open a Socket Mode connection: %s", err);
         free(l);
         backoff(s);
         return;
@@ -235,32 +187,7 @@ static void connect_link(struct slack_socket *s, const char *url, const char *ad
     s->links = l;
 }
 
-/* The ticket URL's host resolved (lws would block the loop on DNS). */
-static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
-    struct dns_req *d = req->data;
-    struct slack_socket *s = d->s;
-    char addr[INET6_ADDRSTRLEN] = "";
-    if (status == 0 && res) {
-        if (res->ai_family == AF_INET6) uv_ip6_name((struct sockaddr_in6 *)res->ai_addr, addr, sizeof(addr));
-        else uv_ip4_name((struct sockaddr_in *)res->ai_addr, addr, sizeof(addr));
-    }
-    uv_freeaddrinfo(res);
-    if (s) {
-        for (int i = 0; i < MAX_LINKS; i++)
-            if (s->dns[i] == d) s->dns[i] = NULL;
-        s->opening--;
-        if (!addr[0]) {
-            log_warn("slack: cannot resolve the Socket Mode host: %s", status ? uv_strerror(status) : "no address");
-            backoff(s);
-        } else if (!s->fatal && !s->stopped) {
-            connect_link(s, d->url, addr);
-        }
-    }
-    free(d->url);
-    free(d);
-}
-
-/* apps.connections.open answered: resolve the ticket URL's host. */
+/* apps.connections.open answered: connect to the ticket URL. */
 static void on_opened(json_t *body, const char *err, void *data) {
     struct slack_socket *s = data;
     s->opening--;
@@ -278,32 +205,12 @@ static void on_opened(json_t *body, const char *err, void *data) {
     }
     json_t *u = json_object_get(body, "url");
     const char *url = json_is_string(u) ? json_string_value(u) : NULL;
-    int tls, port, slot = -1;
-    char host[256], path[1024];
-    if (!url || parse_url(url, &tls, host, sizeof(host), &port, path, sizeof(path)) < 0) {
+    if (!url || (strncmp(url, "wss://", 6) && strncmp(url, "ws://", 5))) {
         log_warn("slack: apps.connections.open gave no usable websocket URL");
         backoff(s);
         return;
     }
-    for (int i = 0; i < MAX_LINKS && slot < 0; i++)
-        if (!s->dns[i]) slot = i;
-    if (slot < 0) return;
-    struct dns_req *d = xcalloc(1, sizeof(*d));
-    d->s = s;
-    d->url = xstrdup(url);
-    d->req.data = d;
-    struct addrinfo hints;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    if (uv_getaddrinfo(s->loop, &d->req, on_resolved, host, NULL, &hints) < 0) {
-        free(d->url);
-        free(d);
-        backoff(s);
-        return;
-    }
-    s->dns[slot] = d;
-    s->opening++;
+    connect_link(s, url);
 }
 
 /* Open connections until WANT are live or on their way (draining ones do not count). */
@@ -474,11 +381,6 @@ void slack_socket_free(struct slack_socket *s) {
     if (!s) return;
     s->stopped = 1;
     while (s->links) detach(s, s->links, 1000);
-    for (int i = 0; i < MAX_LINKS; i++) {
-        if (!s->dns[i]) continue;
-        s->dns[i]->s = NULL;
-        uv_cancel((uv_req_t *)&s->dns[i]->req);
-    }
     uv_timer_stop(s->retry);
     uv_close((uv_handle_t *)s->retry, free_handle);
     free((char *)s->o.command_ack);
