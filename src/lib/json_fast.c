@@ -20,6 +20,7 @@ struct reader {
     const char *p, *end;
     int depth;
     const char *const *skip;   /* keys left out of every object, or NULL */
+    uint64_t shape[4];         /* a bit per (first byte, length) hash of the skip keys */
 };
 
 static json_t *read_value(struct reader *r);
@@ -215,9 +216,26 @@ static int read_word(struct reader *r, const char *word, size_t n) {
     return 1;
 }
 
+/* A key's bucket among 256, from its first byte and its length. */
+static unsigned shape_hash(char first, size_t len) {
+    return ((unsigned char)first * 7u + (unsigned)len * 13u) & 255u;
+}
+
+/* Note the shape of every key to skip, so most keys are ruled out by one
+ * bit test instead of a walk along the list. */
+static void skip_shapes(struct reader *r) {
+    for (const char *const *k = r->skip; k && *k; k++) {
+        if (!(*k)[0]) continue;
+        unsigned h = shape_hash((*k)[0], strlen(*k));
+        r->shape[h >> 6] |= 1ULL << (h & 63);
+    }
+}
+
 /* Is KEY (KLEN bytes) one of the keys to leave out here? */
 static int skipped(const struct reader *r, const char *key, size_t klen) {
     if (!r->skip || klen == 0) return 0;
+    unsigned h = shape_hash(key[0], klen);
+    if (!(r->shape[h >> 6] & (1ULL << (h & 63)))) return 0;   /* most keys stop here */
     for (const char *const *k = r->skip; *k; k++)
         if ((*k)[0] == key[0] && !strncmp(*k, key, klen) && (*k)[klen] == '\0') return 1;
     return 0;
@@ -252,7 +270,10 @@ static int skip_value(struct reader *r) {
             depth--;
             r->p++;
         } else if (depth > 0) {
+            /* Inside the value only quotes and brackets matter: run to the next. */
+            static const unsigned char structural[256] = { ['"'] = 1, ['{'] = 1, ['['] = 1, ['}'] = 1, [']'] = 1 };
             r->p++;
+            while (r->p < r->end && !structural[(unsigned char)*r->p]) r->p++;
         } else {
             const char *s = r->p;
             while (r->p < r->end && *r->p != ',' && *r->p != '}' && *r->p != ']' && *r->p != ' ' && *r->p != '\n' &&
@@ -371,7 +392,8 @@ json_t *json_fast_loadb(const char *buf, size_t len, json_error_t *err) {
 }
 
 json_t *json_fast_loadb_lean(const char *buf, size_t len, const char *const *skip, json_error_t *err) {
-    struct reader r = { buf, buf + len, 0, skip };
+    struct reader r = { buf, buf + len, 0, skip, { 0, 0, 0, 0 } };
+    skip_shapes(&r);
     skip_ws(&r);
     json_t *v = NULL;
     if (r.p < r.end && (*r.p == '{' || *r.p == '[')) v = read_value(&r);
