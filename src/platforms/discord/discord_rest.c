@@ -212,7 +212,9 @@ static const char *const message_unread[] = {
     "sticker_items", "reactions", "poll", "message_snapshots", "interaction_metadata", "avatar_decoration_data",
     "collectibles", "clan", "primary_guild",
     "timestamp", "edited_timestamp", "tts", "pinned", "mention_everyone", "flags", "nonce", "avatar", "discriminator",
-    "public_flags", "banner", "accent_color", "webhook_id", "channel_type", NULL
+    "public_flags", "banner", "accent_color", "webhook_id", "channel_type",
+    /* the callers read only "id" (and an error's "message", "retry_after", "global") */
+    "author", "content", "channel_id", "guild_id", "type", "thread", "application_id", "position", NULL
 };
 
 /* Does PATH name a channel's messages (a post or an edit answers with one)? */
