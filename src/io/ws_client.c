@@ -46,10 +46,9 @@ struct ws_client {
     int opened;
     int abandoned;            /* the owner hears nothing more */
     int reported;             /* `closed` has been called */
-    int in_open;              /* inside ws_client_open: lws may call back at once */
+    int in_open;              /* inside lws_client_connect_via_info: lws may call back at once */
     int destroyed;            /* lws let go of the socket */
-    struct tls_pipe *tls;     /* wss: the TLS session, or NULL */
-    int use_tls;
+    struct tls_pipe *tls;     /* wss: the TLS session, once the socket is up */
     char *request;            /* the upgrade request, until it is written */
     size_t request_len;
     char accept[32];          /* the Sec-WebSocket-Accept the server must answer */
@@ -231,7 +230,6 @@ struct ws_client *ws_client_open(struct lws_context *ctx, const struct ws_client
     wc->handshake_timeout_s = opts->handshake_timeout_s > 0 ? opts->handshake_timeout_s : 20;
     ws_decoder_init(&wc->dec, opts->max_message);
     build_request(wc, opts->headers);
-    wc->use_tls = wc->url.tls;
     if (opts->ping_ms > 0) {
         wc->ping_ms = opts->ping_ms;
         wc->ping = timer_new(opts->loop, wc);
@@ -255,10 +253,6 @@ struct ws_client *ws_client_open(struct lws_context *ctx, const struct ws_client
 
 int ws_client_is_open(const struct ws_client *wc) {
     return wc && wc->state == WC_OPEN && !wc->destroyed;
-}
-
-int ws_client_backed_up(const struct ws_client *wc) {
-    return wc && !wc->destroyed && (wc->head || (wc->wsi && lws_partial_buffered(wc->wsi)));
 }
 
 /* Cut the socket at the loop's next turn. */
@@ -543,6 +537,8 @@ static int on_frame(const struct ws_event *ev, void *arg) {
     return 0;
 }
 
+static int read_frames(struct ws_client *wc, const unsigned char *in, size_t len);
+
 /* Bytes from the socket while the upgrade's answer is read. 0, or -1. */
 static int read_answer(struct ws_client *wc, const unsigned char *in, size_t len) {
     if (wc->hs_len + len > HANDSHAKE_MAX) {
@@ -570,17 +566,9 @@ static int read_answer(struct ws_client *wc, const unsigned char *in, size_t len
     wc->hs = NULL;
     wc->hs_len = 0;
     if (!wc->abandoned && wc->cb.open) wc->cb.open(wc, wc->arg);
-    int rc = 0;
-    if (rest_len && !wc->destroyed) {
-        const char *why;
-        rc = ws_decoder_feed(&wc->dec, (unsigned char *)rest + head, rest_len, on_frame, wc, &why);
-        if (rc < 0) {
-            snprintf(wc->error, sizeof(wc->error), "protocol error: %s", why);
-            send_close(wc, 1002, "protocol error");
-        }
-    }
+    int rc = rest_len && !wc->destroyed ? read_frames(wc, (unsigned char *)rest + head, rest_len) : 0;
     free(rest);
-    return rc ? -1 : 0;
+    return rc;
 }
 
 /* Frames from the socket. 0, or -1 to close it. */
@@ -646,7 +634,7 @@ static int on_lws(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     case LWS_CALLBACK_RAW_CONNECTED:
         wc->wsi = wsi;
         if (wc->state != WC_CONNECTING) return 0;
-        if (!wc->use_tls) return send_upgrade(wc);
+        if (!wc->url.tls) return send_upgrade(wc);
         wc->state = WC_TLS;
         wc->tls = tls_pipe_new(wc->url.host, NULL, wc->error, sizeof(wc->error));
         if (!wc->tls || tls_pipe_handshake(wc->tls, wc->error, sizeof(wc->error)) < 0) return -1;

@@ -1,12 +1,14 @@
 /* ws_client.h - a websocket client connection: the upgrade, frames in and
  * out, pings answered, the close handshake, on libwebsockets' loop.
  *
- * libwebsockets carries the socket (TCP, TLS with the certificate checked,
- * its timeouts, the libuv loop); the websocket layer on top is ours, from
- * RFC 6455, because lws 4.1 parses a client's frames a byte at a time
- * (lib/ws_frame.h). A frame is written as soon as it is sent, not at the
- * next WRITEABLE turn, so a reply costs no poll change; frames wait in a
- * capped queue only while the socket is backed up.
+ * libwebsockets carries the TCP socket (its timeouts, the libuv loop); the
+ * rest is ours: the name is resolved off the loop, TLS goes through
+ * io/tls_pipe.c (certificate and host name checked; lws 4.1 cannot start
+ * a raw client's TLS), and the websocket layer follows RFC 6455, because
+ * lws 4.1 parses a client's frames a byte at a time (lib/ws_frame.h). A
+ * frame is written as soon as it is sent, not at the next WRITEABLE turn,
+ * so a reply costs no poll change; frames wait in a capped queue only
+ * while the socket is backed up.
  *
  * Lifetime: lws owns the connection and frees it when the socket is gone.
  * The owner hears `closed` exactly once, unless it abandons the connection
@@ -48,8 +50,9 @@ struct ws_client_callbacks {
     void (*closed)(struct ws_client *wc, const struct ws_close_info *info, void *arg);
 };
 
-/* Start connecting. NULL (with ERR) when lws refused at once; the
- * callbacks never run during this call. */
+/* Start connecting (the lookup first). NULL (with ERR) when the URL is
+ * not one or the lookup cannot start; the callbacks never run during
+ * this call. */
 struct ws_client *ws_client_open(struct lws_context *ctx, const struct ws_client_options *opts,
                                  const struct ws_client_callbacks *cb, void *arg, char *err, size_t errlen);
 /* Send a text (BINARY 0) or binary message. 0, or -1 when the connection
@@ -64,6 +67,4 @@ void ws_client_close(struct ws_client *wc, int code, const char *reason);
 void ws_client_abandon(struct ws_client *wc, int code);
 /* Is the upgrade done and no close begun? */
 int ws_client_is_open(const struct ws_client *wc);
-/* Bytes waiting to be written (ours and those lws holds back). */
-int ws_client_backed_up(const struct ws_client *wc);
 #endif

@@ -129,8 +129,20 @@ void onebot_link_heartbeat(struct onebot_link *l, long interval_ms) {
 
 /* ---- receiving ------------------------------------------------------------ */
 
-/* Append a fragment of a reverse connection; a whole message goes to the
- * frame callback. */
+/* A whole message from either kind of connection (NULL DATA: one over
+ * max_inbound_bytes, skipped) goes to the frame callback. */
+static void conn_message(struct ob_conn *c, const char *data, size_t len) {
+    struct onebot_link *l = c->link;
+    if (!data) {
+        log_warn("onebot: a message larger than max_inbound_bytes (%zu) was skipped", l->opts.max_inbound);
+        metrics_inc(METRIC_PLATFORM_EVENTS, "onebot_oversized", 1);
+        return;
+    }
+    if ((c->events || c->api) && l->cb.frame) l->cb.frame(data, len, l->data);
+}
+
+/* Append a fragment of a reverse connection; a whole message goes to
+ * conn_message. */
 static void conn_receive(struct ob_conn *c, const char *in, size_t len, int final) {
     struct onebot_link *l = c->link;
     l->last_rx = uv_now(l->loop);
@@ -151,12 +163,7 @@ static void conn_receive(struct ob_conn *c, const char *in, size_t len, int fina
     c->rx = NULL;
     c->rx_len = 0;
     c->rx_overflow = 0;
-    if (overflow) {
-        log_warn("onebot: a message larger than max_inbound_bytes (%zu) was skipped", l->opts.max_inbound);
-        metrics_inc(METRIC_PLATFORM_EVENTS, "onebot_oversized", 1);
-    } else if (c->events || c->api) {
-        if (l->cb.frame) l->cb.frame(rx ? rx : "", rx_len, l->data);
-    }
+    conn_message(c, overflow ? NULL : rx ? rx : "", rx_len);
     free(rx);
 }
 
@@ -241,13 +248,7 @@ static void fwd_message(struct ws_client *wc, const char *data, size_t len, int 
     struct onebot_link *l = c->link;
     (void)wc;
     l->last_rx = uv_now(l->loop);
-    if (binary) return;
-    if (!data) {
-        log_warn("onebot: a message larger than max_inbound_bytes (%zu bytes > %zu) was skipped", len, l->opts.max_inbound);
-        metrics_inc(METRIC_PLATFORM_EVENTS, "onebot_oversized", 1);
-        return;
-    }
-    if (l->cb.frame) l->cb.frame(data, len, l->data);
+    if (!binary) conn_message(c, data, len);
 }
 
 /* The forward connection ended (closed, refused, or never opened): dial again. */
