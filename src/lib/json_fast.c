@@ -16,11 +16,23 @@
 
 #define MAX_DEPTH 512
 
+/* A list of keys made into a small open-addressed table, so that telling
+ * whether a key is listed costs a hash and (mostly) no comparison, where a
+ * walk along the list cost a dozen string comparisons for each listed key. */
+#define KEY_SET_MAX 200
+struct key_set {
+    const char *const *list;        /* the caller's list, which the set is of */
+    int n;                          /* its keys; -1: too many, the list is walked */
+    const char *key[KEY_SET_MAX];   /* list[i] as it was when the set was made */
+    unsigned char len[KEY_SET_MAX];
+    unsigned char slot[256];        /* 1 + the index of a key, or 0 (empty) */
+};
+
 struct reader {
     const char *p, *end;
     int depth;
-    const char *const *skip;   /* keys left out of every object, or NULL */
-    uint64_t shape[4];         /* a bit per (first byte, length) hash of the skip keys */
+    const struct key_set *skip;   /* keys left out of every object, or NULL */
+    const struct key_set *keep;   /* the top-level members built (the rest skipped), or NULL */
 };
 
 static json_t *read_value(struct reader *r);
@@ -216,29 +228,76 @@ static int read_word(struct reader *r, const char *word, size_t n) {
     return 1;
 }
 
-/* A key's bucket among 256, from its first byte and its length. */
-static unsigned shape_hash(char first, size_t len) {
-    return ((unsigned char)first * 7u + (unsigned)len * 13u) & 255u;
+/* A key's slot among 256, from its first and last bytes and its length. */
+static unsigned key_hash(const char *key, size_t len) {
+    return ((unsigned char)key[0] * 31u + (unsigned char)key[len - 1] * 7u + (unsigned)len * 13u) & 255u;
 }
 
-/* Note the shape of every key to skip, so most keys are ruled out by one
- * bit test instead of a walk along the list. */
-static void skip_shapes(struct reader *r) {
-    for (const char *const *k = r->skip; k && *k; k++) {
-        if (!(*k)[0]) continue;
-        unsigned h = shape_hash((*k)[0], strlen(*k));
-        r->shape[h >> 6] |= 1ULL << (h & 63);
+/* Make KS the table of LIST (NULL-terminated, no key longer than 255
+ * bytes). A list of more than KEY_SET_MAX keys is left to be walked. */
+static void key_set_build(struct key_set *ks, const char *const *list) {
+    memset(ks->slot, 0, sizeof(ks->slot));
+    ks->list = list;
+    ks->n = 0;
+    for (const char *const *k = list; *k; k++) {
+        size_t len = strlen(*k);
+        if (ks->n == KEY_SET_MAX || len > 255) {
+            ks->n = -1;
+            return;
+        }
+        ks->key[ks->n] = *k;
+        ks->len[ks->n] = (unsigned char)len;
+        if (len > 0) {
+            unsigned h = key_hash(*k, len);
+            while (ks->slot[h]) h = (h + 1) & 255u;
+            ks->slot[h] = (unsigned char)(ks->n + 1);
+        }
+        ks->n++;
     }
 }
 
-/* Is KEY (KLEN bytes) one of the keys to leave out here? */
-static int skipped(const struct reader *r, const char *key, size_t klen) {
-    if (!r->skip || klen == 0) return 0;
-    unsigned h = shape_hash(key[0], klen);
-    if (!(r->shape[h >> 6] & (1ULL << (h & 63)))) return 0;   /* most keys stop here */
-    for (const char *const *k = r->skip; *k; k++)
-        if ((*k)[0] == key[0] && !strncmp(*k, key, klen) && (*k)[klen] == '\0') return 1;
+/* Is KS still the table of LIST: the same key pointers, in the same order?
+ * (A list on the stack may reuse an address another list had.) */
+static int key_set_current(const struct key_set *ks, const char *const *list) {
+    if (ks->list != list) return 0;
+    if (ks->n < 0) return 1;
+    for (int i = 0; i < ks->n; i++)
+        if (list[i] != ks->key[i]) return 0;
+    return list[ks->n] == NULL;
+}
+
+/* The table of LIST, made once per list and thread and remembered by its
+ * address; a few lists are in use on any hot path, so eight are kept. */
+static const struct key_set *key_set_of(const char *const *list) {
+    static _Thread_local struct key_set sets[8];
+    static _Thread_local unsigned next;
+    if (!list) return NULL;
+    for (int i = 0; i < 8; i++)
+        if (key_set_current(&sets[i], list)) return &sets[i];
+    struct key_set *ks = &sets[next++ & 7u];
+    key_set_build(ks, list);
+    return ks;
+}
+
+/* Is KEY (KLEN bytes) in KS? */
+static int key_set_has(const struct key_set *ks, const char *key, size_t klen) {
+    if (ks->n < 0) {
+        for (const char *const *k = ks->list; *k; k++)
+            if (!strncmp(*k, key, klen) && (*k)[klen] == '\0') return 1;
+        return 0;
+    }
+    if (klen == 0 || klen > 255) return 0;
+    for (unsigned h = key_hash(key, klen); ks->slot[h]; h = (h + 1) & 255u) {
+        int i = ks->slot[h] - 1;
+        if (ks->len[i] == klen && !memcmp(ks->key[i], key, klen)) return 1;
+    }
     return 0;
+}
+
+/* Is KEY (KLEN bytes) a member to leave out of the object being read? */
+static int skipped(const struct reader *r, const char *key, size_t klen) {
+    if (r->keep && r->depth == 1 && !key_set_has(r->keep, key, klen)) return 1;
+    return r->skip && key_set_has(r->skip, key, klen);
 }
 
 /* Step over the value at r->p without building it: its strings must end
@@ -387,13 +446,11 @@ static json_t *read_value(struct reader *r) {
     }
 }
 
-json_t *json_fast_loadb(const char *buf, size_t len, json_error_t *err) {
-    return json_fast_loadb_lean(buf, len, NULL, err);
-}
-
-json_t *json_fast_loadb_lean(const char *buf, size_t len, const char *const *skip, json_error_t *err) {
-    struct reader r = { buf, buf + len, 0, skip, { 0, 0, 0, 0 } };
-    skip_shapes(&r);
+/* Read BUF with the key sets SKIP and KEEP; json_loadb's value when the
+ * fast reader gives up. */
+static json_t *load(const char *buf, size_t len, const struct key_set *skip, const struct key_set *keep,
+                    json_error_t *err) {
+    struct reader r = { buf, buf + len, 0, skip, keep };
     skip_ws(&r);
     json_t *v = NULL;
     if (r.p < r.end && (*r.p == '{' || *r.p == '[')) v = read_value(&r);
@@ -406,4 +463,49 @@ json_t *json_fast_loadb_lean(const char *buf, size_t len, const char *const *ski
         json_decref(v);
     }
     return json_loadb(buf, len, 0, err);
+}
+
+json_t *json_fast_loadb(const char *buf, size_t len, json_error_t *err) {
+    return load(buf, len, NULL, NULL, err);
+}
+
+json_t *json_fast_loadb_lean(const char *buf, size_t len, const char *const *skip, json_error_t *err) {
+    return load(buf, len, key_set_of(skip), NULL, err);
+}
+
+json_t *json_fast_loadb_only(const char *buf, size_t len, const char *const *keep, json_error_t *err) {
+    return load(buf, len, NULL, key_set_of(keep), err);
+}
+
+int json_fast_member(const char *buf, size_t len, const char *const *path, const char **val, size_t *vlen) {
+    struct reader r = { buf, buf + len, 0, NULL, NULL };
+    for (const char *const *step = path; *step; step++) {
+        skip_ws(&r);
+        if (r.p >= r.end || *r.p != '{') return -1;
+        r.p++;
+        size_t want = strlen(*step);
+        for (;;) {   /* the members of this object, up to the one named *step */
+            const char *key;
+            size_t klen;
+            char *owned;
+            skip_ws(&r);
+            if (r.p >= r.end || *r.p != '"' || read_string(&r, &key, &klen, &owned) < 0) return -1;
+            int found = klen == want && !memcmp(key, *step, want);
+            free(owned);
+            skip_ws(&r);
+            if (r.p >= r.end || *r.p != ':') return -1;
+            r.p++;
+            skip_ws(&r);
+            if (found) break;
+            if (skip_value(&r) < 0) return -1;
+            skip_ws(&r);
+            if (r.p >= r.end || *r.p != ',') return -1;   /* '}': not a member here */
+            r.p++;
+        }
+    }
+    const char *start = r.p;
+    if (skip_value(&r) < 0) return -1;
+    *val = start;
+    *vlen = (size_t)(r.p - start);
+    return 0;
 }

@@ -14,5 +14,17 @@ json_t *json_fast_loadb(const char *buf, size_t len, json_error_t *err);
  * caller never looks at cost no allocation. When the fast reader gives up,
  * json_loadb's full value is returned (with those keys). */
 json_t *json_fast_loadb_lean(const char *buf, size_t len, const char *const *skip, json_error_t *err);
+/* The same, but of the top-level object only the members named in KEEP
+ * (NULL-terminated) are built; the others are stepped over, unread. For
+ * an answer of which the caller reads one or two members. A list given
+ * here or to _lean is made into a table once and remembered by its
+ * address (its key pointers are checked on each call). */
+json_t *json_fast_loadb_only(const char *buf, size_t len, const char *const *keep, json_error_t *err);
+/* Find the value at PATH (object keys, NULL-terminated: {"d", "author",
+ * "bot", NULL}) in the JSON text BUF without building anything: *VAL and
+ * *VLEN get its text as it stands (a string with its quotes). 0, or -1 when
+ * a step is missing or the text on the way does not read. Only the text up
+ * to the value's end is looked at, so this says nothing about the rest. */
+int json_fast_member(const char *buf, size_t len, const char *const *path, const char **val, size_t *vlen);
 
 #endif

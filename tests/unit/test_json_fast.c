@@ -106,5 +106,68 @@ int main(void) {
         json_decref(b);
     }
     ok(bad == 0, "edited payloads without skipped keys read the same lean or not (%d did not)", bad);
+
+    /* A long skip list (past what fits in one hash slot's neighbourhood)
+     * and one on the stack that reuses an address: both still right. */
+    static const char *const many[] = {
+        "k00", "k01", "k02", "k03", "k04", "k05", "k06", "k07", "k08", "k09", "k10", "k11", "k12", "k13",
+        "k14", "k15", "k16", "k17", "k18", "k19", "k20", "k21", "k22", "k23", "k24", "k25", "k26", "k27",
+        "k28", "k29", "k30", "k31", "k32", "k33", "k34", "k35", "k36", "k37", "k38", "k39", "member", NULL
+    };
+    static const char plain[] =   /* no real number: the fast reader builds it all */
+        "{\"t\":\"MESSAGE_CREATE\",\"member\":1,\"d\":{\"id\":\"5\",\"member\":{\"nick\":\"a\"},"
+        "\"embeds\":[{\"u\":\"]\"},[15,true,null]],\"author\":{\"id\":\"7\",\"member\":-2},\"content\":\"hi\"}}";
+    lean = json_fast_loadb_lean(plain, sizeof(plain) - 1, many, NULL);
+    want = json_loads("{\"t\":\"MESSAGE_CREATE\",\"d\":{\"id\":\"5\",\"embeds\":[{\"u\":\"]\"},[15,true,null]],"
+                      "\"author\":{\"id\":\"7\"},\"content\":\"hi\"}}", 0, NULL);
+    ok(lean && json_equal(lean, want), "a list of 41 keys skips the one listed key present, and only it");
+    json_decref(lean);
+    json_decref(want);
+    int same = 1;
+    for (int round = 0; round < 2; round++) {
+        const char *stack[2] = { round ? "d" : "t", NULL };
+        json_t *v = json_fast_loadb_lean(plain, sizeof(plain) - 1, stack, NULL);
+        same &= v && (json_object_get(v, "t") != NULL) == (round == 1) && (json_object_get(v, "d") != NULL) == (round == 0);
+        json_decref(v);
+    }
+    ok(same, "a list at an address another list had is read as itself");
+
+    /* The keep reader: of the top level only the kept members. */
+    static const char *const keep[] = { "id", "message", NULL };
+    static const char answer[] =
+        "{\"type\":0,\"author\":{\"id\":\"7\",\"message\":1},\"id\":\"99\",\"embeds\":[[{}]],\"message\":\"m\"}";
+    json_t *only = json_fast_loadb_only(answer, sizeof(answer) - 1, keep, NULL);
+    want = json_loads("{\"id\":\"99\",\"message\":\"m\"}", 0, NULL);
+    ok(only && json_equal(only, want), "the keep reader builds the kept top-level members only");
+    json_decref(only);
+    json_decref(want);
+    static const char answer_bad[] = "{\"id\":\"99\",\"embeds\":[[{]]}";
+    only = json_fast_loadb_only(answer_bad, sizeof(answer_bad) - 1, keep, NULL);
+    ok(only == NULL, "a stepped-over member that is not JSON still fails the answer");
+    json_decref(only);
+
+    /* json_fast_member: a value found by its path, nothing built. */
+    const char *val;
+    size_t vlen;
+    static const char *const bot_path[] = { "d", "author", "id", NULL };
+    ok(json_fast_member(msg, sizeof(msg) - 1, bot_path, &val, &vlen) == 0 && vlen == 3 && !memcmp(val, "\"7\"", 3),
+       "the member d.author.id is found past skipped nested members (inside d.member a key is not a step)");
+    static const char *const embeds_path[] = { "d", "embeds", NULL };
+    static const char embeds[] = "[{\"u\":\"]\"},[1.5e3,true,null]]";
+    ok(json_fast_member(msg, sizeof(msg) - 1, embeds_path, &val, &vlen) == 0 && vlen == sizeof(embeds) - 1 &&
+           !memcmp(val, embeds, vlen),
+       "a member's value is given whole (an array with a bracket inside a string)");
+    static const char *const missing[] = { "d", "author", "bot", NULL };
+    ok(json_fast_member(msg, sizeof(msg) - 1, missing, &val, &vlen) == -1, "a missing member is -1");
+    static const char *const not_object[] = { "t", "x", NULL };
+    ok(json_fast_member(msg, sizeof(msg) - 1, not_object, &val, &vlen) == -1, "a step into a string is -1");
+    static const char *const top_s[] = { "s", NULL };
+    static const char spaced[] = " { \"t\" : \"X\" , \"s\" : 42 , \"d\" : {} } ";
+    ok(json_fast_member(spaced, sizeof(spaced) - 1, top_s, &val, &vlen) == 0 && vlen == 2 && !memcmp(val, "42", 2),
+       "whitespace around keys and values is allowed");
+    int clean = 1;
+    for (size_t n = 0; n < sizeof(msg) - 1; n++)   /* every cut of the text: found whole, or -1; never past the end */
+        if (json_fast_member(msg, n, bot_path, &val, &vlen) == 0 && (val + vlen > msg + n || vlen != 3)) clean = 0;
+    ok(clean, "every truncation of the text either finds the whole value or says -1");
     return done_testing();
 }

@@ -654,10 +654,34 @@ static int is_message_create(const char *text, size_t len) {
     return memmem(text, n, name, sizeof(name) - 1) != NULL;
 }
 
+/* A bot's message coming back (Discord sends every post to the gateway,
+ * the bot's own too, and the adapter drops any message by a bot): only its
+ * sequence number is taken, and nothing is built. 1 if TEXT was one. The
+ * text past "s" and d.author.bot is not checked: the message is dropped
+ * whatever it holds. */
+static int bot_message_seen(struct discord_gateway_shard *s, const char *text, size_t len) {
+    static const char *const bot_path[] = { "d", "author", "bot", NULL };
+    static const char *const seq_path[] = { "s", NULL };
+    const char *v;
+    size_t n;
+    if (json_fast_member(text, len, bot_path, &v, &n) < 0 || n != 4 || memcmp(v, "true", 4) != 0) return 0;
+    if (json_fast_member(text, len, seq_path, &v, &n) < 0 || n == 0 || n > 18) return 0;
+    long seq = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] < '0' || v[i] > '9') return 0;
+        seq = seq * 10 + (v[i] - '0');
+    }
+    if (seq <= s->seq) log_debug("discord: shard %d: event %ld (MESSAGE_CREATE) seen already", s->id, seq);
+    else s->seq = seq;
+    return 1;
+}
+
 /* One whole gateway payload from the server. */
 static void on_payload(struct discord_gateway_shard *s, const char *text, size_t len) {
     json_error_t jerr;
-    json_t *o = json_fast_loadb_lean(text, len, is_message_create(text, len) ? message_unread : NULL, &jerr);
+    int message = is_message_create(text, len);
+    if (message && bot_message_seen(s, text, len)) return;
+    json_t *o = json_fast_loadb_lean(text, len, message ? message_unread : NULL, &jerr);
     if (!json_is_object(o)) {
         log_warn("discord: shard %d: a gateway payload that is not a JSON object (%s); ignored", s->id, jerr.text);
         json_decref(o);

@@ -205,21 +205,33 @@ static void on_retry_timer(uv_timer_t *t) {
     }
 }
 
-/* What no caller reads of the message object Discord answers a post or
- * an edit with (they take its id): left unbuilt. */
-static const char *const message_unread[] = {
-    "member", "embeds", "attachments", "components", "mention_roles", "mentions", "referenced_message",
-    "sticker_items", "reactions", "poll", "message_snapshots", "interaction_metadata", "avatar_decoration_data",
-    "collectibles", "clan", "primary_guild",
-    "timestamp", "edited_timestamp", "tts", "pinned", "mention_everyone", "flags", "nonce", "avatar", "discriminator",
-    "public_flags", "banner", "accent_color", "webhook_id", "channel_type",
-    /* the callers read only "id" (and an error's "message", "retry_after", "global") */
-    "author", "content", "channel_id", "guild_id", "type", "thread", "application_id", "position", NULL
-};
+/* What the callers read of the message object Discord answers a post or
+ * an edit with: its id (and an error's message, code, retry_after and
+ * global); the other members are stepped over, not built. */
+static const char *const message_read[] = { "id", "message", "code", "retry_after", "global", NULL };
 
 /* Does PATH name a channel's messages (a post or an edit answers with one)? */
 static int is_message_path(const char *path) {
     return !strncmp(path, "/channels/", 10) && strstr(path, "/messages") && !strstr(path, "/reactions");
+}
+
+/* The answer's body as the callers read it. A post or an edit that went
+ * through answers with the whole message object, of which they take the
+ * id: it is read where it stands and the text after it is not looked at.
+ * An error is read for the members above; any other answer whole. */
+static json_t *answer_body(const struct rest_call *c, const struct http_response *res) {
+    static const char *const id_path[] = { "id", NULL };
+    if (!res->body_len) return NULL;
+    if (!is_message_path(c->path)) return json_fast_loadb(res->body, res->body_len, NULL);
+    const char *v;
+    size_t n;
+    if (res->status >= 200 && res->status <= 299 && json_fast_member(res->body, res->body_len, id_path, &v, &n) == 0 &&
+        n >= 3 && v[0] == '"' && v[n - 1] == '"' && !memchr(v + 1, '\\', n - 2)) {
+        json_t *body = json_object();
+        if (body && json_object_set_new(body, "id", json_stringn(v + 1, n - 2)) == 0) return body;
+        json_decref(body);
+    }
+    return json_fast_loadb_only(res->body, res->body_len, message_read, NULL);
 }
 
 /* The HTTP exchange ended: retry, or report to the caller. */
@@ -227,7 +239,7 @@ static void on_http(const struct http_response *res, void *data) {
     struct rest_call *c = data;
     struct discord_rest *r = c->r;
     c->http = NULL;
-    json_t *body = res->body_len ? json_fast_loadb_lean(res->body, res->body_len, is_message_path(c->path) ? message_unread : NULL, NULL) : NULL;
+    json_t *body = answer_body(c, res);
     struct discord_ratelimit_result lim;
     char bucket[128];
     discord_ratelimit_read(res, body, &lim, bucket, sizeof(bucket));
