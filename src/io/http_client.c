@@ -2,6 +2,7 @@
  * curl tells us which sockets to watch and when its timer is due; libuv
  * tells curl when a socket is ready. Name resolution is curl's threaded
  * resolver, so nothing here blocks the loop. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -25,6 +26,19 @@
  * than the rest of a small request. */
 #define SPARE_EASY_MAX 16
 
+/* Parsed URLs kept by URL (a platform posts to the same few URLs again
+ * and again): curl then copies the parts instead of parsing the text and
+ * printing it back for every request. */
+#define URL_CACHE_SIZE 64
+
+/* A parsed URL, shared by the cache and the calls using it: curl keeps
+ * a pointer to it for as long as the transfer may (re)connect. */
+struct parsed_url {
+    char *text;
+    CURLU *uh;
+    int refs;
+};
+
 struct http_client {
     uv_loop_t *loop;
     CURLM *multi;
@@ -35,12 +49,14 @@ struct http_client {
     int nspare;
     struct http_socket **sockets;  /* by fd: sockets curl opened through us */
     int nsockets;
+    struct parsed_url *urls[URL_CACHE_SIZE];   /* by a hash of the text */
 };
 
 struct http_call {
     struct http_client *hc;
     CURL *easy;
     struct curl_slist *headers;    /* nodes and strings in one block (header_list) */
+    struct parsed_url *url;        /* the parsed URL given to curl, or NULL */
     char *body_copy;
     char *buf;
     size_t len, cap, max_body;
@@ -228,6 +244,40 @@ static void free_handle(uv_handle_t *h) {
     free(h);
 }
 
+/* Drop one holder of U. */
+static void parsed_url_release(struct parsed_url *u) {
+    if (!u || --u->refs > 0) return;
+    curl_url_cleanup(u->uh);
+    free(u->text);
+    free(u);
+}
+
+/* The parsed form of URL, held once more for the caller, or NULL when
+ * curl's parser refuses it (curl then reads the text and says why). */
+static struct parsed_url *parsed_url_get(struct http_client *hc, const char *url) {
+    uint32_t h = 2166136261u;   /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)url; *p; p++) h = (h ^ *p) * 16777619u;
+    struct parsed_url **slot = &hc->urls[h % URL_CACHE_SIZE];
+    if (!*slot || strcmp((*slot)->text, url) != 0) {
+        struct parsed_url *u = xcalloc(1, sizeof(*u));
+        if (!u) return NULL;
+        u->uh = curl_url();
+        u->text = xstrdup(url);
+        if (!u->uh || !u->text ||
+            curl_url_set(u->uh, CURLUPART_URL, url, CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK) {
+            curl_url_cleanup(u->uh);
+            free(u->text);
+            free(u);
+            return NULL;
+        }
+        u->refs = 1;
+        parsed_url_release(*slot);
+        *slot = u;
+    }
+    (*slot)->refs++;
+    return *slot;
+}
+
 /* Unlink a call and free it; the callback is not called. */
 static void call_free(struct http_call *c) {
     struct http_client *hc = c->hc;
@@ -236,6 +286,10 @@ static void call_free(struct http_call *c) {
     if (c->next) c->next->prev = c->prev;
     hc->in_flight--;
     curl_multi_remove_handle(hc->multi, c->easy);
+    if (c->url) {
+        curl_easy_setopt(c->easy, CURLOPT_CURLU, NULL);   /* a kept handle must not point at it */
+        parsed_url_release(c->url);
+    }
     if (hc->nspare < SPARE_EASY_MAX) {
         /* Not curl_easy_reset: the options every call shares stay set, and
          * http_start sets every one a call may change. */
@@ -262,6 +316,7 @@ void http_client_free(struct http_client *hc) {
     if (!hc) return;
     while (hc->calls) call_free(hc->calls);
     while (hc->nspare) curl_easy_cleanup(hc->spare[--hc->nspare]);
+    for (int i = 0; i < URL_CACHE_SIZE; i++) parsed_url_release(hc->urls[i]);
     curl_multi_cleanup(hc->multi);
     free(hc->sockets);
     uv_timer_stop(&hc->timer);
@@ -478,6 +533,10 @@ struct http_call *http_start(struct http_client *hc, const struct http_request *
      * handle keeps the last call's values otherwise. */
     CURL *e = c->easy;
     curl_easy_setopt(e, CURLOPT_URL, req->url);
+    /* The text stays set too (curl reports it as the effective URL); the
+     * parsed form is what curl connects by. */
+    c->url = parsed_url_get(hc, req->url);
+    if (c->url) curl_easy_setopt(e, CURLOPT_CURLU, c->url->uh);
     curl_easy_setopt(e, CURLOPT_PRIVATE, c);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
     curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
