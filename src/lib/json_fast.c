@@ -11,6 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "lib/json_fast.h"
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include "lib/utf8.h"
 #include "lib/xalloc.h"
 
@@ -138,11 +141,28 @@ static uint64_t special_bytes(uint64_t v) {
     return (((q - ONES) & ~q) | ((b - ONES) & ~b) | ((v - ONES * 0x20) & ~v)) & HIGHS;
 }
 
-/* Step r->p over the bytes of a string that need no look, 8 at a time,
- * up to the first that does; *HIGH collects top bits (any set: not plain
- * ASCII). The lowest flagged byte is always a real one (a borrow only
- * runs upwards), so r->p lands on it exactly. */
+/* Step r->p over the bytes of a string that need no look, 16 at a time
+ * with SSE2 (every x86-64 has it) and then 8 at a time, up to the first
+ * that does; *HIGH collects top bits (any set: not plain ASCII; bytes past
+ * the stop may add to it, which only asks for a UTF-8 check). The lowest
+ * flagged byte is always a real one (a borrow only runs upwards), so r->p
+ * lands on it exactly. */
 static inline void skip_plain(struct reader *r, uint64_t *high) {
+#if defined(__SSE2__)
+    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), control = _mm_set1_epi8(0x1F);
+    while (r->end - r->p >= 16) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)r->p);
+        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
+                                   _mm_cmpeq_epi8(_mm_max_epu8(v, control), control));   /* a byte <= 0x1F */
+        if (_mm_movemask_epi8(v)) *high |= HIGHS;
+        unsigned mask = (unsigned)_mm_movemask_epi8(hit);
+        if (mask) {
+            r->p += __builtin_ctz(mask);
+            return;
+        }
+        r->p += 16;
+    }
+#endif
     while (r->end - r->p >= 8) {
         uint64_t v;
         memcpy(&v, r->p, 8);
