@@ -475,11 +475,13 @@ static CURL *easy_new(struct http_client *hc) {
 }
 
 /* The request's header list as one block (the nodes, then the strings),
- * with "Expect:" (no 100-continue wait) and our User-Agent unless the
- * caller sends one: 1 allocation where curl_slist_append made two per
- * header, and no CURLOPT_USERAGENT, which curl printf's into a header for
- * every request. NULL when out of memory. */
-static struct curl_slist *header_list(const char *const *headers) {
+ * with "Expect:" (no 100-continue wait) for a body of 1 KiB or more (no
+ * curl asks for 100-continue below that, and each header costs curl a
+ * scan per request) and our User-Agent unless the caller sends one: 1
+ * allocation where curl_slist_append made two per header, and no
+ * CURLOPT_USERAGENT, which curl printf's into a header for every request.
+ * NULL when out of memory. */
+static struct curl_slist *header_list(const char *const *headers, size_t body_len) {
     static const char expect[] = "Expect:";
     static const char agent[] = "User-Agent: chorusd/" PACKAGE_VERSION;
     size_t n = 0, bytes = 0;
@@ -489,7 +491,8 @@ static struct curl_slist *header_list(const char *const *headers) {
         bytes += strlen(*h) + 1;
         if (strncasecmp(*h, "User-Agent:", 11) == 0) has_agent = 1;
     }
-    size_t nodes = n + 1 + !has_agent;
+    int expect_off = body_len >= 1024;
+    size_t nodes = n + (size_t)expect_off + !has_agent;
     struct curl_slist *list = xmalloc(nodes * sizeof(*list) + bytes);
     if (!list) return NULL;
     char *p = (char *)(list + nodes);
@@ -500,7 +503,7 @@ static struct curl_slist *header_list(const char *const *headers) {
         list[i].data = p;
         p += len;
     }
-    list[i++].data = (char *)expect;
+    if (expect_off) list[i++].data = (char *)expect;
     if (!has_agent) list[i++].data = (char *)agent;
     for (size_t k = 0; k < nodes; k++) list[k].next = k + 1 < nodes ? &list[k + 1] : NULL;
     return list;
@@ -523,7 +526,7 @@ struct http_call *http_start(struct http_client *hc, const struct http_request *
         free(c);
         return NULL;
     }
-    c->headers = header_list(req->headers);
+    c->headers = header_list(req->headers, req->body ? req->body_len : 0);
     if (!c->headers) {
         curl_easy_cleanup(c->easy);
         free(c);
