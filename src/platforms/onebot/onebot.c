@@ -9,6 +9,7 @@
 #include "core/message.h"
 #include "core/server.h"
 #include "lib/json_fast.h"
+#include "lib/json_write.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
 #include "lib/redact.h"
@@ -126,33 +127,54 @@ static void on_sent(json_t *data, const char *err, void *arg) {
     free(r);
 }
 
-/* Call the send action for CHANNEL ("group:N" / "private:N") with MESSAGE (taken). */
-static int send_message(struct onebot *ob, const char *channel, json_t *message, platform_sent_fn *cb, void *data) {
-    int group = !strncmp(channel, "group:", 6);
-    int priv = !strncmp(channel, "private:", 8);
-    const char *num = channel + (group ? 6 : 8);
-    if ((!group && !priv) || !*num || strspn(num, "0123456789") != strlen(num)) {
-        json_decref(message);
-        return -1;
-    }
-    json_int_t target = (json_int_t)strtoll(num, NULL, 10);
+/* The "message" of a send action for TEXT after a reply to REPLY_TO,
+ * appended to B: the segments written straight, or through jansson when
+ * the text is not UTF-8 or a CQ string is to be sent (what jansson makes
+ * of those is kept: a segment it refuses is left out, a message it
+ * refuses leaves the params empty). 0, or -1 for that empty case. */
+static int write_message(struct onebot *ob, struct json_buf *b, const char *text, const char *reply_to) {
+    if (!ob->send_string && onebot_segments_reply_write(b, text, reply_to) == 0) return 0;
+    json_t *message = onebot_segments_reply(text, reply_to);
     if (ob->send_string) {
         char *s = onebot_cq_build(message);
         json_decref(message);
         message = json_string(s);
         free(s);
     }
-    json_t *params = json_pack("{s:I, s:o}", group ? "group_id" : "user_id", target, "message", message);
-    const char *action = group ? "send_group_msg" : "send_private_msg";
-    if (ob->send_msg) {
-        json_object_set_new(params, "message_type", json_string(group ? "group" : "private"));
-        action = "send_msg";
+    int r = message ? json_buf_value(b, message) : -1;
+    json_decref(message);
+    return r;
+}
+
+/* Call the send action for CHANNEL ("group:N" / "private:N") with TEXT,
+ * replying to REPLY_TO. The params are written straight into their text,
+ * {"group_id"|"user_id":N,"message":[...]} (and "message_type" for
+ * send_msg), in the order json_pack made them. */
+static int send_message(struct onebot *ob, const char *channel, const char *text, const char *reply_to,
+                        platform_sent_fn *cb, void *data) {
+    int group = !strncmp(channel, "group:", 6);
+    int priv = !strncmp(channel, "private:", 8);
+    const char *num = channel + (group ? 6 : 8);
+    if ((!group && !priv) || !*num || strspn(num, "0123456789") != strlen(num)) return -1;
+    struct json_buf b = { 0 };
+    json_buf_put(&b, group ? "{\"group_id\":" : "{\"user_id\":");
+    json_buf_int(&b, strtoll(num, NULL, 10));
+    json_buf_put(&b, ",\"message\":");
+    if (write_message(ob, &b, text, reply_to) < 0) {
+        json_buf_free(&b);
+        json_buf_put(&b, "{");
+    } else if (ob->send_msg) {
+        json_buf_put(&b, group ? ",\"message_type\":\"group\"" : ",\"message_type\":\"private\"");
     }
+    json_buf_put(&b, "}");
+    const char *action = ob->send_msg ? "send_msg" : group ? "send_group_msg" : "send_private_msg";
     struct send_req *r = xcalloc(1, sizeof(*r));
     r->ob = ob;
     r->cb = cb;
     r->data = data;
-    if (onebot_api_call(ob->api, action, params, on_sent, r) < 0) {
+    size_t len;
+    char *params = json_buf_take(&b, &len);
+    if (onebot_api_call_text(ob->api, action, params, len, on_sent, r) < 0) {
         free(r);
         if (cb) cb(NULL, "too many messages are waiting to be sent to OneBot", data);
     }
@@ -160,7 +182,7 @@ static int send_message(struct onebot *ob, const char *channel, json_t *message,
 }
 
 static void send_notice(struct onebot *ob, const char *channel, const char *reply_to, const char *text) {
-    send_message(ob, channel, onebot_segments_reply(text, reply_to), NULL, NULL);
+    send_message(ob, channel, text, reply_to, NULL, NULL);
 }
 
 /* ---- events ------------------------------------------------------------- */
@@ -356,7 +378,7 @@ static int onebot_send(struct platform *p, const struct outgoing *out, platform_
         if (cb) cb(NULL, "OneBot is not running", data);
         return 0;
     }
-    if (send_message(ob, out->channel, onebot_segments_reply(out->text, out->reply_to), cb, data) < 0 && cb)
+    if (send_message(ob, out->channel, out->text, out->reply_to, cb, data) < 0 && cb)
         cb(NULL, "not a OneBot channel (group:N or private:N)", data);
     return 0;
 }
