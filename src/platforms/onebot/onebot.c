@@ -68,17 +68,33 @@ static void read_config(struct onebot *ob, const struct config_block *b) {
 
 /* ---- helpers ------------------------------------------------------------ */
 
-/* An id-like member (number or string) of O as text in BUF, or NULL. */
+/* S[0..n) into BUF (LEN bytes), cut to fit as snprintf would. */
+static const char *copy_into(char *buf, size_t len, const char *s, size_t n) {
+    if (n >= len) n = len - 1;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* An id-like member (number or string) of O as text in BUF, or NULL.
+ * Four of these run per message: the digits are written by hand, not by
+ * snprintf. */
 static const char *id_of(json_t *o, const char *key, char *buf, size_t len) {
     json_t *v = json_object_get(o, key);
     if (json_is_integer(v)) {
-        snprintf(buf, len, "%lld", (long long)json_integer_value(v));
-        return buf;
+        char tmp[24];
+        long long x = (long long)json_integer_value(v);
+        unsigned long long u = x < 0 ? 0ULL - (unsigned long long)x : (unsigned long long)x;
+        size_t i = sizeof(tmp);
+        do {
+            tmp[--i] = (char)('0' + u % 10);
+            u /= 10;
+        } while (u);
+        if (x < 0) tmp[--i] = '-';
+        return copy_into(buf, len, tmp + i, sizeof(tmp) - i);
     }
-    if (json_is_string(v) && *json_string_value(v) && strspn(json_string_value(v), "0123456789") == json_string_length(v)) {
-        snprintf(buf, len, "%s", json_string_value(v));
-        return buf;
-    }
+    if (json_is_string(v) && *json_string_value(v) && strspn(json_string_value(v), "0123456789") == json_string_length(v))
+        return copy_into(buf, len, json_string_value(v), json_string_length(v));
     return NULL;
 }
 
@@ -264,27 +280,35 @@ static const char *const message_unread[] = {
     "file_size", "summary", NULL
 };
 
-/* A message_sent event (the bot's own post) is only looked at for self_id. */
-static const char *const sent_unread[] = {
-    "message", "sender", "raw_message", "font", "time", "message_seq", "real_id", "real_seq",
-    "message_format", "sub_type", "message_type", "user_id", "group_id", "target_id", NULL
-};
+/* A message_sent event (the bot's own post, which NapCat sends back) is
+ * only looked at for self_id: of it only these top-level members are
+ * built, the rest is stepped over (still checked to be JSON). What an
+ * answer is told by (echo, status, retcode) is kept, for a frame that
+ * would be both. */
+static const char *const sent_read[] = { "post_type", "self_id", "echo", "status", "retcode", NULL };
 
-/* The members to leave out of frame TEXT: a message or message_sent event
- * names its post_type as "post_type":"...", which a string's content cannot
- * spell (its quotes are escaped); anything else is read whole. */
-static const char *const *unread_of(const char *text, size_t len) {
+/* Frame TEXT read as on_frame needs it: a message event without the
+ * members it never reads, the bot's own message_sent event only for the
+ * members above, anything else whole. The kind is told by
+ * "post_type":"...", which a string's content cannot spell (its quotes are
+ * escaped); a frame that turns out to be something else after all (the
+ * text was in a nested object, or it has an echo) is read again whole. */
+static json_t *frame_read(const char *text, size_t len, json_error_t *jerr) {
     static const char msg[] = "\"post_type\":\"message\"", sent[] = "\"post_type\":\"message_sent\"";
-    if (memmem(text, len, msg, sizeof(msg) - 1)) return message_unread;
-    if (memmem(text, len, sent, sizeof(sent) - 1)) return sent_unread;
-    return NULL;
+    if (memmem(text, len, msg, sizeof(msg) - 1)) return json_fast_loadb_lean(text, len, message_unread, jerr);
+    if (!memmem(text, len, sent, sizeof(sent) - 1)) return json_fast_loadb(text, len, jerr);
+    json_t *o = json_fast_loadb_only(text, len, sent_read, jerr);
+    const char *post = str_of(o, "post_type");
+    if (!o || (post && !strcmp(post, "message_sent") && !json_object_get(o, "echo"))) return o;
+    json_decref(o);
+    return json_fast_loadb(text, len, jerr);
 }
 
 /* One frame from the implementation: an API answer or an event. */
 static void on_frame(const char *text, size_t len, void *data) {
     struct onebot *ob = data;
     json_error_t jerr;
-    json_t *o = json_fast_loadb_lean(text, len, unread_of(text, len), &jerr);
+    json_t *o = frame_read(text, len, &jerr);
     if (!json_is_object(o)) {
         log_warn("onebot: a frame that is not a JSON object (%s); skipped", jerr.text);
         metrics_inc(METRIC_PLATFORM_EVENTS, "onebot_malformed", 1);

@@ -115,6 +115,24 @@ int onebot_api_call(struct onebot_api *a, const char *action, json_t *params, on
     return onebot_api_call_text(a, action, text, len, cb, arg);
 }
 
+/* C's echo, "chorus-N", and its action (cut to fit), as snprintf would
+ * write them but without it: this runs for every reply. */
+static void name_call(struct call *c, unsigned long n, const char *action) {
+    char digits[24];
+    size_t i = sizeof(digits);
+    do {
+        digits[--i] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    memcpy(c->echo, "chorus-", 7);
+    memcpy(c->echo + 7, digits + i, sizeof(digits) - i);
+    c->echo[7 + sizeof(digits) - i] = '\0';
+    size_t len = strlen(action);
+    if (len >= sizeof(c->action)) len = sizeof(c->action) - 1;
+    memcpy(c->action, action, len);
+    c->action[len] = '\0';
+}
+
 /* The request is written straight, {"action":...,"params":...,"echo":...}
  * in that order, as json_pack and json_dumps made it before; the action
  * and echo are our own names, escaped all the same. */
@@ -126,8 +144,7 @@ int onebot_api_call_text(struct onebot_api *a, const char *action, char *params,
         return -1;
     }
     struct call *c = xcalloc(1, sizeof(*c));
-    snprintf(c->echo, sizeof(c->echo), "chorus-%lu", ++a->counter);
-    snprintf(c->action, sizeof(c->action), "%s", action);
+    name_call(c, ++a->counter, action);
     struct json_buf b = { 0 };
     json_buf_put(&b, "{\"action\":");
     json_buf_string(&b, action, strlen(action));
