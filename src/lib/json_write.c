@@ -74,16 +74,24 @@ void json_buf_string(struct json_buf *b, const char *s, size_t n) {
     b->s[b->len] = '\0';
 }
 
-void json_buf_int(struct json_buf *b, long long v) {
-    char tmp[24];
-    int i = (int)sizeof(tmp);
+size_t json_int_text(char *out, long long v) {
+    char tmp[JSON_INT_TEXT];
+    size_t i = sizeof(tmp);
     unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
     do {
         tmp[--i] = (char)('0' + u % 10);
         u /= 10;
     } while (u);
     if (v < 0) tmp[--i] = '-';
-    json_buf_raw(b, tmp + i, sizeof(tmp) - (size_t)i);
+    size_t n = sizeof(tmp) - i;
+    memcpy(out, tmp + i, n);
+    out[n] = '\0';
+    return n;
+}
+
+void json_buf_int(struct json_buf *b, long long v) {
+    char tmp[JSON_INT_TEXT];
+    json_buf_raw(b, tmp, json_int_text(tmp, v));
 }
 
 /* Write V at nesting DEPTH. */

@@ -77,21 +77,12 @@ static const char *copy_into(char *buf, size_t len, const char *s, size_t n) {
 }
 
 /* An id-like member (number or string) of O as text in BUF, or NULL.
- * Four of these run per message: the digits are written by hand, not by
- * snprintf. */
+ * Four of these run per message: written without snprintf. */
 static const char *id_of(json_t *o, const char *key, char *buf, size_t len) {
     json_t *v = json_object_get(o, key);
     if (json_is_integer(v)) {
-        char tmp[24];
-        long long x = (long long)json_integer_value(v);
-        unsigned long long u = x < 0 ? 0ULL - (unsigned long long)x : (unsigned long long)x;
-        size_t i = sizeof(tmp);
-        do {
-            tmp[--i] = (char)('0' + u % 10);
-            u /= 10;
-        } while (u);
-        if (x < 0) tmp[--i] = '-';
-        return copy_into(buf, len, tmp + i, sizeof(tmp) - i);
+        char tmp[JSON_INT_TEXT];
+        return copy_into(buf, len, tmp, json_int_text(tmp, (long long)json_integer_value(v)));
     }
     if (json_is_string(v) && *json_string_value(v) && strspn(json_string_value(v), "0123456789") == json_string_length(v))
         return copy_into(buf, len, json_string_value(v), json_string_length(v));
@@ -287,16 +278,30 @@ static const char *const message_unread[] = {
  * would be both. */
 static const char *const sent_read[] = { "post_type", "self_id", "echo", "status", "retcode", NULL };
 
+/* What frame TEXT says it is by "post_type":"message..." anywhere in it
+ * (a string's content cannot spell that: its quotes are escaped): 1 a
+ * message event, 2 a message_sent one, 0 neither. One pass over it. */
+static int post_kind(const char *text, size_t len) {
+    static const char key[] = "\"post_type\":\"message";
+    const char *p = text, *end = text + len;
+    int kind = 0;
+    while ((p = memmem(p, (size_t)(end - p), key, sizeof(key) - 1)) != NULL) {
+        p += sizeof(key) - 1;
+        if (p < end && *p == '"') return 1;
+        if (end - p >= 6 && !memcmp(p, "_sent\"", 6)) kind = 2;
+    }
+    return kind;
+}
+
 /* Frame TEXT read as on_frame needs it: a message event without the
  * members it never reads, the bot's own message_sent event only for the
- * members above, anything else whole. The kind is told by
- * "post_type":"...", which a string's content cannot spell (its quotes are
- * escaped); a frame that turns out to be something else after all (the
- * text was in a nested object, or it has an echo) is read again whole. */
+ * members above, anything else whole. A frame that turns out to be
+ * something else after all (the text was in a nested object, or it has an
+ * echo) is read again whole. */
 static json_t *frame_read(const char *text, size_t len, json_error_t *jerr) {
-    static const char msg[] = "\"post_type\":\"message\"", sent[] = "\"post_type\":\"message_sent\"";
-    if (memmem(text, len, msg, sizeof(msg) - 1)) return json_fast_loadb_lean(text, len, message_unread, jerr);
-    if (!memmem(text, len, sent, sizeof(sent) - 1)) return json_fast_loadb(text, len, jerr);
+    int kind = post_kind(text, len);
+    if (kind == 1) return json_fast_loadb_lean(text, len, message_unread, jerr);
+    if (kind == 0) return json_fast_loadb(text, len, jerr);
     json_t *o = json_fast_loadb_only(text, len, sent_read, jerr);
     const char *post = str_of(o, "post_type");
     if (!o || (post && !strcmp(post, "message_sent") && !json_object_get(o, "echo"))) return o;

@@ -118,15 +118,8 @@ int onebot_api_call(struct onebot_api *a, const char *action, json_t *params, on
 /* C's echo, "chorus-N", and its action (cut to fit), as snprintf would
  * write them but without it: this runs for every reply. */
 static void name_call(struct call *c, unsigned long n, const char *action) {
-    char digits[24];
-    size_t i = sizeof(digits);
-    do {
-        digits[--i] = (char)('0' + n % 10);
-        n /= 10;
-    } while (n);
     memcpy(c->echo, "chorus-", 7);
-    memcpy(c->echo + 7, digits + i, sizeof(digits) - i);
-    c->echo[7 + sizeof(digits) - i] = '\0';
+    json_int_text(c->echo + 7, (long long)n);
     size_t len = strlen(action);
     if (len >= sizeof(c->action)) len = sizeof(c->action) - 1;
     memcpy(c->action, action, len);
