@@ -168,9 +168,10 @@ struct telegram_call *telegram_api_call(struct telegram_api *a, const char *meth
     json_decref(params);
     c->cb = cb;
     c->data = data;
-    size_t n = strlen(a->base) + strlen(method) + 1;
-    char *url = xmalloc(n);
-    snprintf(url, n, "%s%s", a->base, method);
+    size_t nb = strlen(a->base), nm = strlen(method);
+    char *url = xmalloc(nb + nm + 1);
+    memcpy(url, a->base, nb);
+    memcpy(url + nb, method, nm + 1);
     static const char *const headers[] = { "Content-Type: application/json", NULL };
     struct http_request req = {
         .method = "POST", .url = url, .headers = headers, .body = c->body, .body_len = c->body ? strlen(c->body) : 0,

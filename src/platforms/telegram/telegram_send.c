@@ -4,6 +4,7 @@
 #include <string.h>
 #include "platforms/telegram/telegram_send.h"
 #include "platforms/telegram/telegram_text.h"
+#include "lib/json_write.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 
@@ -88,8 +89,8 @@ static void on_piece(const struct telegram_result *r, void *data) {
     }
     json_t *id = json_object_get(r->result, "message_id");
     if (json_is_integer(id)) {
-        char buf[32];
-        snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(id));
+        char buf[JSON_INT_TEXT];
+        json_int_text(buf, (long long)json_integer_value(id));
         free(rp->last_id);
         rp->last_id = xstrdup(buf);
     }
@@ -109,9 +110,11 @@ static void send_piece(struct reply *rp) {
     json_t *p = base_params(rp->channel, chat, sizeof(chat));
     rp->piece = telegram_split(rp->text + rp->pos, rp->len - rp->pos, TELEGRAM_MAX_TEXT);
     set_text(p, rp->text + rp->pos, rp->piece, rp->s->markdown && !rp->plain);
-    if (rp->pos == 0 && rp->reply_to) {
-        json_object_set_new(p, "reply_parameters", json_pack("{s:I, s:b}", "message_id",
-                            (json_int_t)strtoll(rp->reply_to, NULL, 10), "allow_sending_without_reply", 1));
+    if (rp->pos == 0 && rp->reply_to) {   /* made by hand: json_pack reads its format per reply */
+        json_t *r = json_object();
+        json_object_set_new(r, "message_id", json_integer((json_int_t)strtoll(rp->reply_to, NULL, 10)));
+        json_object_set_new(r, "allow_sending_without_reply", json_true());
+        json_object_set_new(p, "reply_parameters", r);
     }
     size_t next = rp->pos + rp->piece;
     if (rp->markup && blank(rp->text + next, rp->len - next)) json_object_set(p, "reply_markup", rp->markup);
