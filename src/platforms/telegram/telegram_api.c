@@ -161,11 +161,21 @@ struct telegram_call *telegram_api_call(struct telegram_api *a, const char *meth
         json_decref(params);
         return NULL;
     }
+    char *body = params ? json_write_compact(params) : xstrdup("{}");
+    json_decref(params);
+    return telegram_api_call_text(a, method, body, timeout_ms, cb, data);
+}
+
+struct telegram_call *telegram_api_call_text(struct telegram_api *a, const char *method, char *body, long timeout_ms,
+                                             telegram_api_fn *cb, void *data) {
+    if (!a) {
+        free(body);
+        return NULL;
+    }
     struct telegram_call *c = xcalloc(1, sizeof(*c));
     c->api = a;
     c->method = xstrdup(method);
-    c->body = params ? json_write_compact(params) : xstrdup("{}");
-    json_decref(params);
+    c->body = body;
     c->cb = cb;
     c->data = data;
     size_t nb = strlen(a->base), nm = strlen(method);
