@@ -222,7 +222,10 @@ static void on_message_event(struct onebot *ob, json_t *e) {
         onebot_parsed_free(&parsed);
         return;
     }
-    snprintf(channel, sizeof(channel), "%s:%s", group ? "group" : "private", group ? group_id : user);
+    const char *kind = group ? "group:" : "private:", *num = group ? group_id : user;
+    size_t k = strlen(kind);
+    memcpy(channel, kind, k);
+    copy_into(channel + k, sizeof(channel) - k, num, strlen(num));
     json_t *sender = json_object_get(e, "sender");
     const char *name = group ? str_of(sender, "card") : NULL;
     if (!name || !*name) name = str_of(sender, "nickname");

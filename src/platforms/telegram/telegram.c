@@ -262,8 +262,15 @@ static void display_name(json_t *user, char *out, size_t len) {
     const char *last = str_of(user, "last_name");
     const char *title = str_of(user, "title");
     const char *uname = str_of(user, "username");
-    if (first && last) snprintf(out, len, "%s %s", first, last);
-    else snprintf(out, len, "%s", first ? first : title ? title : uname ? uname : "someone");
+    if (first && last) {
+        snprintf(out, len, "%s %s", first, last);
+        return;
+    }
+    const char *one = first ? first : title ? title : uname ? uname : "someone";
+    size_t n = strlen(one);   /* copied, cut as snprintf would: this runs per message */
+    if (n >= len) n = len - 1;
+    memcpy(out, one, n);
+    out[n] = '\0';
 }
 
 /* The channel of a message: its chat, or chat/topic in a forum topic.
