@@ -7,6 +7,7 @@
 //
 //   (cd bench/telegram && npm install)        # grammY, once
 //   node bench/telegram/run.js [--n 5000] [--window 32] [--warmup 500] [--smoke] [--smaps]   (--smaps: RSS by mapping)
+//   node bench/telegram/run.js --chorusd-only --n 1000 [--callgrind | --strace | --malloc]   # bench/tools/probes.js
 //
 // --smoke: 200 messages, and only chorusd when grammY is not installed;
 // exits non-zero if any message goes unanswered.
@@ -19,10 +20,12 @@ const { startFakeTelegram } = require(path.join(ROOT, 'tests/lib/fake-telegram')
 const { startRedis } = require(path.join(ROOT, 'tests/lib/redis'));
 const { cpuSeconds } = require(path.join(ROOT, 'tests/lib/util'));
 const { printSmaps, rssAnonKb } = require(path.join(ROOT, 'bench/tools/smaps'));
+const { chosenProbe, describe } = require(path.join(ROOT, 'bench/tools/probes'));
 
 const args = process.argv.slice(2);
 const opt = (name, def) => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : def; };
 const smoke = args.includes('--smoke');
+const chorusdOnly = args.includes('--chorusd-only');
 const N = opt('n', smoke ? 200 : 5000);
 const WINDOW = opt('window', 32);
 const WARMUP = opt('warmup', smoke ? 0 : 500);   // answered before the measured messages: the peers' JIT warms up
@@ -46,8 +49,9 @@ function waitForLine(proc, regex, timeoutMs, what) {
   });
 }
 
-// Drive N messages (WARM: warm-up, not reported) through the bot polling FAKE; returns the figures.
-async function drive(fake, pid, N, warm) {
+// Drive N messages (WARM: warm-up, not reported; PROBE: chorusd's probe, on
+// for the measured messages only) through the bot polling FAKE; returns the figures.
+async function drive(fake, pid, N, warm, probe) {
   const users = [];
   for (let i = 0; i < CHANNELS; i++) {
     const u = fake.user({ first_name: `User${i}` });
@@ -59,6 +63,7 @@ async function drive(fake, pid, N, warm) {
   let answered = 0;
   let resolveDone;
   const done = new Promise((r) => { resolveDone = r; });
+  if (probe) await probe.start(pid);
   const cpu0 = cpuSeconds(pid);
   const t0 = process.hrtime.bigint();
   const pump = () => {
@@ -84,29 +89,33 @@ async function drive(fake, pid, N, warm) {
   await Promise.race([done, timeout]);
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = cpuSeconds(pid) - cpu0;
+  const extra = probe ? await probe.stop(pid) : null;
   if (args.includes('--smaps') && !warm) printSmaps(`process ${pid}`, pid);
   const anonMb = rssAnonKb(pid) / 1024;
   latencies.sort((a, b) => a - b);
   const pct = (p) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] : NaN);
   return {
     answered, cpuUsPerMsg: (cpu * 1e6) / Math.max(1, answered), peakRssMb: peakRssKb(pid) / 1024, anonMb,
-    msgsPerSec: answered / secs, p50: pct(0.5), p99: pct(0.99), secs, cpu,
+    msgsPerSec: answered / secs, p50: pct(0.5), p99: pct(0.99), secs, cpu, extra,
   };
 }
 
 async function runChorusd(redis) {
   const fake = await startFakeTelegram({ token: TOKEN, limits: false });
   const bin = process.env.CHORUSD || path.join(ROOT, 'src', 'chorusd');
-  const proc = spawn(bin, ['--config', path.join(__dirname, '..', 'telegram-echo.conf.lua'), '--log-level', 'info'], {
-    env: { ...process.env, TELEGRAM_TOKEN: TOKEN, TELEGRAM_API_URL: fake.apiRoot, CHORUS_REDIS_URL: redis.url,
+  const probe = chosenProbe(args);
+  const [cmd, argv] = (probe ? probe.wrap : (c, a) => [c, a])(bin, ['--config', path.join(__dirname, '..', 'telegram-echo.conf.lua'), '--log-level', 'info']);
+  const proc = spawn(cmd, argv, {
+    env: { ...process.env, ...(probe && probe.env), TELEGRAM_TOKEN: TOKEN, TELEGRAM_API_URL: fake.apiRoot, CHORUS_REDIS_URL: redis.url,
       CHORUS_DATA_DIR: process.env.CHORUS_DATA_DIR || ROOT },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   try {
-    await waitForLine(proc, /telegram: ready, long polling/, 10000, 'chorusd');
+    await waitForLine(proc, /telegram: ready, long polling/, (probe && probe.readyTimeoutMs) || 10000, 'chorusd');
     if (WARMUP) await drive(fake, proc.pid, WARMUP, true);
-    return await drive(fake, proc.pid, N);
+    return await drive(fake, proc.pid, N, false, probe);
   } finally {
+    if (probe && probe.callgrind) { proc.kill('SIGTERM'); await new Promise((r) => setTimeout(r, 500)); }
     proc.kill('SIGKILL');
     await fake.close();
   }
@@ -136,6 +145,7 @@ async function runGrammy() {
 function show(name, r) {
   console.log(`${name.padEnd(8)} answered ${r.answered}/${N}  CPU ${r.cpuUsPerMsg.toFixed(1)} us/msg  peak RSS ${r.peakRssMb.toFixed(1)} MB (private ${r.anonMb.toFixed(1)})  `
     + `${r.msgsPerSec.toFixed(0)} msg/s  latency p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms`);
+  if (r.extra) console.log(describe(r.extra, r.answered));
 }
 
 async function main() {
@@ -146,7 +156,9 @@ async function main() {
     const c = await runChorusd(redis);
     show('chorusd', c);
     if (c.answered !== N) ok = false;
-    if (!grammyModules()) {
+    if (chorusdOnly) {
+      console.log('--chorusd-only: no comparison');
+    } else if (!grammyModules()) {
       console.log('grammY is not installed (cd bench/telegram && npm install): no comparison');
       if (!smoke) { ok = false; why = 'no baseline: grammY is not installed'; }
     } else {

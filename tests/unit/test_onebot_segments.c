@@ -1,9 +1,11 @@
 /* test_onebot_segments.c - OneBot v11 segments and CQ codes as the spec
  * (message/string.md, message/segment.md) writes them: escapes, codes,
  * at-the-bot, replies, faces, images, and malformed input skipped. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
+#include "lib/json_write.h"
 #include "platforms/onebot/onebot_segments.h"
 #include "tap.h"
 
@@ -85,10 +87,42 @@ static void test_reply(void) {
     json_decref(segs);
 }
 
+/* The segments written straight are what jansson made of them. */
+static void test_reply_write(void) {
+    static const char *const texts[] = {
+        "hi", "", "[CQ:at,qq=7]", "a[CQ:at,qq=10001]b[CQ:at,qq=2]", "q\"uote\\ tab\t nl\n \x01 caf\xc3\xa9 \xf0\x9f\x98\x80",
+        "[CQ:at,qq=]", "[CQ:at,qq=12345678901234567890123]", "trailing [CQ:at,qq=5]", "   ",
+    };
+    static const char *const replies[] = { NULL, "", "55", "x\"y" };
+    int bad = 0;
+    for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+        for (size_t j = 0; j < sizeof(replies) / sizeof(replies[0]); j++) {
+            json_t *segs = onebot_segments_reply(texts[i], replies[j]);
+            char *want = json_dumps(segs, JSON_COMPACT);
+            struct json_buf b = { 0 };
+            int r = onebot_segments_reply_write(&b, texts[i], replies[j]);
+            char *got = json_buf_take(&b, NULL);
+            if (r != 0 || strcmp(want, got)) {
+                bad++;
+                printf("# want %s\n# got  %s\n", want, got);
+            }
+            free(want);
+            free(got);
+            json_decref(segs);
+        }
+    }
+    ok(bad == 0, "written segments are json_dumps' text of the built ones (%d differ)", bad);
+    struct json_buf b = { 0 };
+    ok(onebot_segments_reply_write(&b, "bad \xc3", NULL) == -1 && b.len == 0, "text that is not UTF-8 is not written");
+    ok(onebot_segments_reply_write(&b, "ok", "\xff") == -1 && b.len == 0, "nor a reply id that is not");
+    json_buf_free(&b);
+}
+
 int main(void) {
     test_escapes();
     test_parse();
     test_read();
     test_reply();
+    test_reply_write();
     return done_testing();
 }

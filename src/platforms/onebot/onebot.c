@@ -9,6 +9,7 @@
 #include "core/message.h"
 #include "core/server.h"
 #include "lib/json_fast.h"
+#include "lib/json_write.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
 #include "lib/redact.h"
@@ -67,17 +68,24 @@ static void read_config(struct onebot *ob, const struct config_block *b) {
 
 /* ---- helpers ------------------------------------------------------------ */
 
-/* An id-like member (number or string) of O as text in BUF, or NULL. */
+/* S[0..n) into BUF (LEN bytes), cut to fit as snprintf would. */
+static const char *copy_into(char *buf, size_t len, const char *s, size_t n) {
+    if (n >= len) n = len - 1;
+    memcpy(buf, s, n);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* An id-like member (number or string) of O as text in BUF, or NULL.
+ * Four of these run per message: written without snprintf. */
 static const char *id_of(json_t *o, const char *key, char *buf, size_t len) {
     json_t *v = json_object_get(o, key);
     if (json_is_integer(v)) {
-        snprintf(buf, len, "%lld", (long long)json_integer_value(v));
-        return buf;
+        char tmp[JSON_INT_TEXT];
+        return copy_into(buf, len, tmp, json_int_text(tmp, (long long)json_integer_value(v)));
     }
-    if (json_is_string(v) && *json_string_value(v) && strspn(json_string_value(v), "0123456789") == json_string_length(v)) {
-        snprintf(buf, len, "%s", json_string_value(v));
-        return buf;
-    }
+    if (json_is_string(v) && *json_string_value(v) && strspn(json_string_value(v), "0123456789") == json_string_length(v))
+        return copy_into(buf, len, json_string_value(v), json_string_length(v));
     return NULL;
 }
 
@@ -126,33 +134,54 @@ static void on_sent(json_t *data, const char *err, void *arg) {
     free(r);
 }
 
-/* Call the send action for CHANNEL ("group:N" / "private:N") with MESSAGE (taken). */
-static int send_message(struct onebot *ob, const char *channel, json_t *message, platform_sent_fn *cb, void *data) {
-    int group = !strncmp(channel, "group:", 6);
-    int priv = !strncmp(channel, "private:", 8);
-    const char *num = channel + (group ? 6 : 8);
-    if ((!group && !priv) || !*num || strspn(num, "0123456789") != strlen(num)) {
-        json_decref(message);
-        return -1;
-    }
-    json_int_t target = (json_int_t)strtoll(num, NULL, 10);
+/* The "message" of a send action for TEXT after a reply to REPLY_TO,
+ * appended to B: the segments written straight, or through jansson when
+ * the text is not UTF-8 or a CQ string is to be sent (what jansson makes
+ * of those is kept: a segment it refuses is left out, a message it
+ * refuses leaves the params empty). 0, or -1 for that empty case. */
+static int write_message(struct onebot *ob, struct json_buf *b, const char *text, const char *reply_to) {
+    if (!ob->send_string && onebot_segments_reply_write(b, text, reply_to) == 0) return 0;
+    json_t *message = onebot_segments_reply(text, reply_to);
     if (ob->send_string) {
         char *s = onebot_cq_build(message);
         json_decref(message);
         message = json_string(s);
         free(s);
     }
-    json_t *params = json_pack("{s:I, s:o}", group ? "group_id" : "user_id", target, "message", message);
-    const char *action = group ? "send_group_msg" : "send_private_msg";
-    if (ob->send_msg) {
-        json_object_set_new(params, "message_type", json_string(group ? "group" : "private"));
-        action = "send_msg";
+    int r = message ? json_buf_value(b, message) : -1;
+    json_decref(message);
+    return r;
+}
+
+/* Call the send action for CHANNEL ("group:N" / "private:N") with TEXT,
+ * replying to REPLY_TO. The params are written straight into their text,
+ * {"group_id"|"user_id":N,"message":[...]} (and "message_type" for
+ * send_msg), in the order json_pack made them. */
+static int send_message(struct onebot *ob, const char *channel, const char *text, const char *reply_to,
+                        platform_sent_fn *cb, void *data) {
+    int group = !strncmp(channel, "group:", 6);
+    int priv = !strncmp(channel, "private:", 8);
+    const char *num = channel + (group ? 6 : 8);
+    if ((!group && !priv) || !*num || strspn(num, "0123456789") != strlen(num)) return -1;
+    struct json_buf b = { 0 };
+    json_buf_put(&b, group ? "{\"group_id\":" : "{\"user_id\":");
+    json_buf_int(&b, strtoll(num, NULL, 10));
+    json_buf_put(&b, ",\"message\":");
+    if (write_message(ob, &b, text, reply_to) < 0) {
+        json_buf_free(&b);
+        json_buf_put(&b, "{");
+    } else if (ob->send_msg) {
+        json_buf_put(&b, group ? ",\"message_type\":\"group\"" : ",\"message_type\":\"private\"");
     }
+    json_buf_put(&b, "}");
+    const char *action = ob->send_msg ? "send_msg" : group ? "send_group_msg" : "send_private_msg";
     struct send_req *r = xcalloc(1, sizeof(*r));
     r->ob = ob;
     r->cb = cb;
     r->data = data;
-    if (onebot_api_call(ob->api, action, params, on_sent, r) < 0) {
+    size_t len;
+    char *params = json_buf_take(&b, &len);
+    if (onebot_api_call_text(ob->api, action, params, len, on_sent, r) < 0) {
         free(r);
         if (cb) cb(NULL, "too many messages are waiting to be sent to OneBot", data);
     }
@@ -160,7 +189,7 @@ static int send_message(struct onebot *ob, const char *channel, json_t *message,
 }
 
 static void send_notice(struct onebot *ob, const char *channel, const char *reply_to, const char *text) {
-    send_message(ob, channel, onebot_segments_reply(text, reply_to), NULL, NULL);
+    send_message(ob, channel, text, reply_to, NULL, NULL);
 }
 
 /* ---- events ------------------------------------------------------------- */
@@ -193,7 +222,10 @@ static void on_message_event(struct onebot *ob, json_t *e) {
         onebot_parsed_free(&parsed);
         return;
     }
-    snprintf(channel, sizeof(channel), "%s:%s", group ? "group" : "private", group ? group_id : user);
+    const char *kind = group ? "group:" : "private:", *num = group ? group_id : user;
+    size_t k = strlen(kind);
+    memcpy(channel, kind, k);
+    copy_into(channel + k, sizeof(channel) - k, num, strlen(num));
     json_t *sender = json_object_get(e, "sender");
     const char *name = group ? str_of(sender, "card") : NULL;
     if (!name || !*name) name = str_of(sender, "nickname");
@@ -242,27 +274,49 @@ static const char *const message_unread[] = {
     "file_size", "summary", NULL
 };
 
-/* A message_sent event (the bot's own post) is only looked at for self_id. */
-static const char *const sent_unread[] = {
-    "message", "sender", "raw_message", "font", "time", "message_seq", "real_id", "real_seq",
-    "message_format", "sub_type", "message_type", "user_id", "group_id", "target_id", NULL
-};
+/* A message_sent event (the bot's own post, which NapCat sends back) is
+ * only looked at for self_id: of it only these top-level members are
+ * built, the rest is stepped over (still checked to be JSON). What an
+ * answer is told by (echo, status, retcode) is kept, for a frame that
+ * would be both. */
+static const char *const sent_read[] = { "post_type", "self_id", "echo", "status", "retcode", NULL };
 
-/* The members to leave out of frame TEXT: a message or message_sent event
- * names its post_type as "post_type":"...", which a string's content cannot
- * spell (its quotes are escaped); anything else is read whole. */
-static const char *const *unread_of(const char *text, size_t len) {
-    static const char msg[] = "\"post_type\":\"message\"", sent[] = "\"post_type\":\"message_sent\"";
-    if (memmem(text, len, msg, sizeof(msg) - 1)) return message_unread;
-    if (memmem(text, len, sent, sizeof(sent) - 1)) return sent_unread;
-    return NULL;
+/* What frame TEXT says it is by "post_type":"message..." anywhere in it
+ * (a string's content cannot spell that: its quotes are escaped): 1 a
+ * message event, 2 a message_sent one, 0 neither. One pass over it. */
+static int post_kind(const char *text, size_t len) {
+    static const char key[] = "\"post_type\":\"message";
+    const char *p = text, *end = text + len;
+    int kind = 0;
+    while ((p = memmem(p, (size_t)(end - p), key, sizeof(key) - 1)) != NULL) {
+        p += sizeof(key) - 1;
+        if (p < end && *p == '"') return 1;
+        if (end - p >= 6 && !memcmp(p, "_sent\"", 6)) kind = 2;
+    }
+    return kind;
+}
+
+/* Frame TEXT read as on_frame needs it: a message event without the
+ * members it never reads, the bot's own message_sent event only for the
+ * members above, anything else whole. A frame that turns out to be
+ * something else after all (the text was in a nested object, or it has an
+ * echo) is read again whole. */
+static json_t *frame_read(const char *text, size_t len, json_error_t *jerr) {
+    int kind = post_kind(text, len);
+    if (kind == 1) return json_fast_loadb_lean(text, len, message_unread, jerr);
+    if (kind == 0) return json_fast_loadb(text, len, jerr);
+    json_t *o = json_fast_loadb_only(text, len, sent_read, jerr);
+    const char *post = str_of(o, "post_type");
+    if (!o || (post && !strcmp(post, "message_sent") && !json_object_get(o, "echo"))) return o;
+    json_decref(o);
+    return json_fast_loadb(text, len, jerr);
 }
 
 /* One frame from the implementation: an API answer or an event. */
 static void on_frame(const char *text, size_t len, void *data) {
     struct onebot *ob = data;
     json_error_t jerr;
-    json_t *o = json_fast_loadb_lean(text, len, unread_of(text, len), &jerr);
+    json_t *o = frame_read(text, len, &jerr);
     if (!json_is_object(o)) {
         log_warn("onebot: a frame that is not a JSON object (%s); skipped", jerr.text);
         metrics_inc(METRIC_PLATFORM_EVENTS, "onebot_malformed", 1);
@@ -356,7 +410,7 @@ static int onebot_send(struct platform *p, const struct outgoing *out, platform_
         if (cb) cb(NULL, "OneBot is not running", data);
         return 0;
     }
-    if (send_message(ob, out->channel, onebot_segments_reply(out->text, out->reply_to), cb, data) < 0 && cb)
+    if (send_message(ob, out->channel, out->text, out->reply_to, cb, data) < 0 && cb)
         cb(NULL, "not a OneBot channel (group:N or private:N)", data);
     return 0;
 }

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "lib/json_write.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
 #include "lib/xalloc.h"
@@ -103,18 +104,50 @@ static void write_waiting(struct onebot_api *a) {
 }
 
 int onebot_api_call(struct onebot_api *a, const char *action, json_t *params, onebot_api_done_fn *cb, void *arg) {
+    struct json_buf b = { 0 };
+    if (!params || json_buf_value(&b, params) < 0) {
+        json_buf_free(&b);
+        json_buf_put(&b, "{}");
+    }
+    json_decref(params);
+    size_t len;
+    char *text = json_buf_take(&b, &len);
+    return onebot_api_call_text(a, action, text, len, cb, arg);
+}
+
+/* C's echo, "chorus-N", and its action (cut to fit), as snprintf would
+ * write them but without it: this runs for every reply. */
+static void name_call(struct call *c, unsigned long n, const char *action) {
+    memcpy(c->echo, "chorus-", 7);
+    json_int_text(c->echo + 7, (long long)n);
+    size_t len = strlen(action);
+    if (len >= sizeof(c->action)) len = sizeof(c->action) - 1;
+    memcpy(c->action, action, len);
+    c->action[len] = '\0';
+}
+
+/* The request is written straight, {"action":...,"params":...,"echo":...}
+ * in that order, as json_pack and json_dumps made it before; the action
+ * and echo are our own names, escaped all the same. */
+int onebot_api_call_text(struct onebot_api *a, const char *action, char *params, size_t len, onebot_api_done_fn *cb,
+                         void *arg) {
     if (a->n >= a->max_waiting) {
-        json_decref(params);
+        free(params);
         log_warn("onebot: %zu calls are waiting already; %s is dropped", a->n, action);
         return -1;
     }
     struct call *c = xcalloc(1, sizeof(*c));
-    snprintf(c->echo, sizeof(c->echo), "chorus-%lu", ++a->counter);
-    snprintf(c->action, sizeof(c->action), "%s", action);
-    json_t *req = json_pack("{s:s, s:o, s:s}", "action", action, "params", params ? params : json_object(), "echo", c->echo);
-    c->text = json_dumps(req, JSON_COMPACT);
-    json_decref(req);
-    c->len = strlen(c->text);
+    name_call(c, ++a->counter, action);
+    struct json_buf b = { 0 };
+    json_buf_put(&b, "{\"action\":");
+    json_buf_string(&b, action, strlen(action));
+    json_buf_put(&b, ",\"params\":");
+    json_buf_raw(&b, params, len);
+    json_buf_put(&b, ",\"echo\":");
+    json_buf_string(&b, c->echo, strlen(c->echo));
+    json_buf_put(&b, "}");
+    free(params);
+    c->text = json_buf_take(&b, &c->len);
     c->deadline = uv_now(a->loop) + a->timeout_ms;
     c->cb = cb;
     c->arg = arg;

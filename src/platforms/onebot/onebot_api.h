@@ -24,6 +24,10 @@ struct onebot_api *onebot_api_new(uv_loop_t *loop, struct onebot_link *link, dou
 /* Call ACTION with PARAMS (taken over). Returns 0, or -1 when too many
  * calls wait (CB is then not called). */
 int onebot_api_call(struct onebot_api *a, const char *action, json_t *params, onebot_api_done_fn *cb, void *arg);
+/* The same with PARAMS already JSON text, an object of LEN bytes (taken
+ * over, malloc'd): a reply is written so, not built. */
+int onebot_api_call_text(struct onebot_api *a, const char *action, char *params, size_t len, onebot_api_done_fn *cb,
+                         void *arg);
 /* O is a frame from the implementation: 1 if it answered one of our calls
  * (handled), else 0. */
 int onebot_api_response(struct onebot_api *a, json_t *o);

@@ -3,7 +3,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include "platforms/onebot/onebot_segments.h"
+#include "lib/json_write.h"
 #include "lib/log.h"
+#include "lib/utf8.h"
 #include "lib/xalloc.h"
 
 /* A growing string. */
@@ -306,4 +308,38 @@ json_t *onebot_segments_reply(const char *text, const char *reply_to) {
     if (*start || json_array_size(segs) == 0 || (json_array_size(segs) == 1 && reply_to && *reply_to))
         json_array_append_new(segs, json_pack("{s:s, s:{s:s}}", "type", "text", "data", "text", start));
     return segs;
+}
+
+/* One segment {"type":TYPE,"data":{KEY:VAL}} after N others. */
+static void write_segment(struct json_buf *b, int *n, const char *type, const char *key, const char *val, size_t len) {
+    const char *head = *n ? ",{\"type\":\"" : "{\"type\":\"";
+    json_buf_put(b, head);
+    json_buf_put(b, type);
+    json_buf_put(b, "\",\"data\":{\"");
+    json_buf_put(b, key);
+    json_buf_put(b, "\":");
+    json_buf_string(b, val, len);
+    json_buf_put(b, "}}");
+    (*n)++;
+}
+
+int onebot_segments_reply_write(struct json_buf *b, const char *text, const char *reply_to) {
+    int reply = reply_to && *reply_to;
+    if (!utf8_valid(text, strlen(text)) || (reply && !utf8_valid(reply_to, strlen(reply_to)))) return -1;
+    int n = 0;
+    json_buf_put(b, "[");
+    if (reply) write_segment(b, &n, "reply", "id", reply_to, strlen(reply_to));
+    const char *start = text;
+    for (const char *p = text; *p; p++) {
+        const char *qq;
+        size_t qqlen, k = *p == '[' ? at_code(p, &qq, &qqlen) : 0;
+        if (!k) continue;
+        if (p > start) write_segment(b, &n, "text", "text", start, (size_t)(p - start));
+        write_segment(b, &n, "at", "qq", qq, qqlen);
+        start = p + k;
+        p += k - 1;
+    }
+    if (*start || n == 0 || (n == 1 && reply)) write_segment(b, &n, "text", "text", start, strlen(start));
+    json_buf_put(b, "]");
+    return 0;
 }

@@ -41,4 +41,10 @@ void onebot_parsed_free(struct onebot_parsed *p);
 /* The segments of a reply: a reply segment when REPLY_TO, then TEXT, whose
  * "[CQ:at,qq=N]" codes (mention()'s) become at segments; the rest is text. */
 json_t *onebot_segments_reply(const char *text, const char *reply_to);
+/* The same segments written to B as JSON text (what json_dumps would
+ * write of them), without building them: this runs for every reply. -1,
+ * with nothing written, when TEXT or REPLY_TO is not UTF-8 (jansson
+ * leaves such a segment out: onebot_segments_reply says how). */
+struct json_buf;
+int onebot_segments_reply_write(struct json_buf *b, const char *text, const char *reply_to);
 #endif

@@ -12,6 +12,7 @@
 #include "core/message.h"
 #include "core/server.h"
 #include "lib/dict.h"
+#include "lib/json_write.h"
 #include "lib/log.h"
 #include "lib/redact.h"
 #include "lib/xalloc.h"
@@ -261,20 +262,30 @@ static void display_name(json_t *user, char *out, size_t len) {
     const char *last = str_of(user, "last_name");
     const char *title = str_of(user, "title");
     const char *uname = str_of(user, "username");
-    if (first && last) snprintf(out, len, "%s %s", first, last);
-    else snprintf(out, len, "%s", first ? first : title ? title : uname ? uname : "someone");
+    if (first && last) {
+        snprintf(out, len, "%s %s", first, last);
+        return;
+    }
+    const char *one = first ? first : title ? title : uname ? uname : "someone";
+    size_t n = strlen(one);   /* copied, cut as snprintf would: this runs per message */
+    if (n >= len) n = len - 1;
+    memcpy(out, one, n);
+    out[n] = '\0';
 }
 
-/* The channel of a message: its chat, or chat/topic in a forum topic. */
-static int channel_of(json_t *msg, char *out, size_t len, char *chat, size_t chatlen) {
+/* The channel of a message: its chat, or chat/topic in a forum topic.
+ * CHAT and OUT hold JSON_INT_TEXT and twice that at least (a number is
+ * written without snprintf: this runs per message). */
+static int channel_of(json_t *msg, char *out, char *chat) {
     json_t *cid = json_object_get(json_object_get(msg, "chat"), "id");
     if (!json_is_integer(cid)) return -1;
-    snprintf(chat, chatlen, "%lld", (long long)json_integer_value(cid));
+    size_t n = json_int_text(chat, (long long)json_integer_value(cid));
+    memcpy(out, chat, n + 1);
     json_t *thread = json_object_get(msg, "message_thread_id");
-    if (json_is_true(json_object_get(msg, "is_topic_message")) && json_is_integer(thread))
-        snprintf(out, len, "%s/%lld", chat, (long long)json_integer_value(thread));
-    else
-        snprintf(out, len, "%s", chat);
+    if (json_is_true(json_object_get(msg, "is_topic_message")) && json_is_integer(thread)) {
+        out[n] = '/';
+        json_int_text(out + n + 1, (long long)json_integer_value(thread));
+    }
     return 0;
 }
 
@@ -290,7 +301,7 @@ static int on_message(struct telegram *tg, long long uid, json_t *msg, const cha
     json_t *mid = json_object_get(msg, "message_id");
     json_t *chatobj = json_object_get(msg, "chat");
     const char *chat_type = str_of(chatobj, "type");
-    if (!json_is_object(msg) || !json_is_integer(mid) || !chat_type || channel_of(msg, channel, sizeof(channel), chat, sizeof(chat)) < 0) {
+    if (!json_is_object(msg) || !json_is_integer(mid) || !chat_type || channel_of(msg, channel, chat) < 0) {
         log_warn("telegram: update %lld is malformed (a message without message_id or chat); skipped", uid);
         return 0;
     }
@@ -322,9 +333,9 @@ static int on_message(struct telegram *tg, long long uid, json_t *msg, const cha
         log_warn("telegram: update %lld is malformed (no sender); skipped", uid);
         return 0;
     }
-    snprintf(author_id, sizeof(author_id), "%lld", (long long)json_integer_value(whoid));
+    json_int_text(author_id, (long long)json_integer_value(whoid));
     display_name(who, name, sizeof(name));
-    snprintf(id, sizeof(id), "%lld", (long long)json_integer_value(mid));
+    json_int_text(id, (long long)json_integer_value(mid));
     const char *text = json_string_value(textv);
     struct addressing a;
     read_entities(tg, text, entities, &a);
@@ -347,7 +358,7 @@ static int on_message(struct telegram *tg, long long uid, json_t *msg, const cha
     m.channel = channel;
     m.id = id;
     if (json_is_integer(json_object_get(replied, "message_id")) && !topic_root) {
-        snprintf(reply_id, sizeof(reply_id), "%lld", (long long)json_integer_value(json_object_get(replied, "message_id")));
+        json_int_text(reply_id, (long long)json_integer_value(json_object_get(replied, "message_id")));
         m.reply_to = reply_id;
     }
     m.text = ctext;
@@ -384,7 +395,7 @@ static int on_reaction(struct telegram *tg, long long uid, json_t *r) {
     json_t *user = json_object_get(r, "user");
     json_t *uidv = json_object_get(user, "id");
     json_t *list = json_object_get(r, "new_reaction");
-    if (!json_is_integer(mid) || channel_of(r, channel, sizeof(channel), chat, sizeof(chat)) < 0 || !json_is_array(list)) {
+    if (!json_is_integer(mid) || channel_of(r, channel, chat) < 0 || !json_is_array(list)) {
         log_warn("telegram: update %lld is malformed (a reaction without message or chat); skipped", uid);
         return 0;
     }
@@ -426,7 +437,7 @@ static int on_callback(struct telegram *tg, long long uid, json_t *q) {
     const char *qid = str_of(q, "id"), *button = str_of(q, "data");
     json_t *mid = json_object_get(msg, "message_id"), *fromid = json_object_get(from, "id");
     if (!qid || !button || !*button || !json_is_integer(mid) || !json_is_integer(fromid) ||
-        channel_of(msg, channel, sizeof(channel), chat, sizeof(chat)) < 0) {
+        channel_of(msg, channel, chat) < 0) {
         log_warn("telegram: update %lld is a callback query without data, message or sender; skipped", uid);
         return 0;
     }

@@ -5,6 +5,7 @@
 #include "platforms/telegram/telegram_api.h"
 #include "io/http_client.h"
 #include "lib/json_fast.h"
+#include "lib/json_write.h"
 #include "lib/redact.h"
 #include "lib/xalloc.h"
 
@@ -75,11 +76,39 @@ static const char *const sent_unread[] = {
     "reply_markup", "message_thread_id", "is_topic_message", "has_protected_content", NULL
 };
 
+/* Does METHOD answer with the message it sent or edited? */
+static int answers_message(const char *method) {
+    return !strcmp(method, "sendMessage") || !strcmp(method, "editMessageText");
+}
+
 /* The members METHOD's answer can be read without. */
 static const char *const *unread_of(const char *method) {
     if (!strcmp(method, "getUpdates")) return updates_unread;
-    if (!strcmp(method, "sendMessage") || !strcmp(method, "editMessageText")) return sent_unread;
+    if (answers_message(method)) return sent_unread;
     return NULL;
+}
+
+/* A message sent or edited, as its callers read the answer: "ok" true and
+ * result.message_id, both read where they stand (the message, and the one
+ * it replies to, are not built), as {"message_id": N}. NULL when the
+ * answer is not plainly that; it is then read whole. */
+static json_t *sent_message(const struct http_response *res) {
+    static const char *const ok_path[] = { "ok", NULL };
+    static const char *const id_path[] = { "result", "message_id", NULL };
+    const char *v;
+    size_t n;
+    if (res->status != 200) return NULL;
+    if (json_fast_member(res->body, res->body_len, ok_path, &v, &n) < 0 || n != 4 || memcmp(v, "true", 4) != 0)
+        return NULL;
+    if (json_fast_member(res->body, res->body_len, id_path, &v, &n) < 0 || n == 0 || n > 18) return NULL;
+    long long id = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] < '0' || v[i] > '9') return NULL;
+        id = id * 10 + (v[i] - '0');
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "message_id", json_integer(id));
+    return o;
 }
 
 /* The HTTP exchange ended: read Telegram's envelope and report. */
@@ -92,6 +121,9 @@ static void on_done(const struct http_response *res, void *data) {
         redact(res->error, why, sizeof(why));
         r.description = why;
         r.error_code = 0;
+    } else if (answers_message(c->method) && (body = sent_message(res)) != NULL) {
+        r.ok = 1;
+        r.result = body;
     } else {
         body = json_fast_loadb_lean(res->body, res->body_len, unread_of(c->method), NULL);
         if (!json_is_object(body)) {
@@ -129,16 +161,27 @@ struct telegram_call *telegram_api_call(struct telegram_api *a, const char *meth
         json_decref(params);
         return NULL;
     }
+    char *body = params ? json_write_compact(params) : xstrdup("{}");
+    json_decref(params);
+    return telegram_api_call_text(a, method, body, timeout_ms, cb, data);
+}
+
+struct telegram_call *telegram_api_call_text(struct telegram_api *a, const char *method, char *body, long timeout_ms,
+                                             telegram_api_fn *cb, void *data) {
+    if (!a) {
+        free(body);
+        return NULL;
+    }
     struct telegram_call *c = xcalloc(1, sizeof(*c));
     c->api = a;
     c->method = xstrdup(method);
-    c->body = params ? json_dumps(params, JSON_COMPACT) : xstrdup("{}");
-    json_decref(params);
+    c->body = body;
     c->cb = cb;
     c->data = data;
-    size_t n = strlen(a->base) + strlen(method) + 1;
-    char *url = xmalloc(n);
-    snprintf(url, n, "%s%s", a->base, method);
+    size_t nb = strlen(a->base), nm = strlen(method);
+    char *url = xmalloc(nb + nm + 1);
+    memcpy(url, a->base, nb);
+    memcpy(url + nb, method, nm + 1);
     static const char *const headers[] = { "Content-Type: application/json", NULL };
     struct http_request req = {
         .method = "POST", .url = url, .headers = headers, .body = c->body, .body_len = c->body ? strlen(c->body) : 0,

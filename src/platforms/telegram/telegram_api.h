@@ -33,6 +33,9 @@ void telegram_api_free(struct telegram_api *a);
  * could not start (CB is then not called). */
 struct telegram_call *telegram_api_call(struct telegram_api *a, const char *method, json_t *params, long timeout_ms,
                                         telegram_api_fn *cb, void *data);
+/* The same with the body already JSON text (taken over, malloc'd). */
+struct telegram_call *telegram_api_call_text(struct telegram_api *a, const char *method, char *body, long timeout_ms,
+                                             telegram_api_fn *cb, void *data);
 /* Forget call C: its callback will not run. */
 void telegram_api_cancel(struct telegram_call *c);
 /* Calls in flight. */

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "platforms/telegram/telegram_poll.h"
 #include "io/redis_client.h"
+#include "lib/json_write.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 
@@ -103,9 +104,16 @@ long long telegram_poll_offset(const struct telegram_poll *p) {
     return p ? p->offset : 0;
 }
 
-/* The full Redis key of the offset. */
+/* The full Redis key of the offset (cut to LEN - 1 bytes, as snprintf
+ * would; made per update, so without it). */
 static void full_key(struct telegram_poll *p, struct redis_client *rc, char *out, size_t len) {
-    snprintf(out, len, "%s%s", redis_client_prefix(rc), p->key);
+    const char *prefix = redis_client_prefix(rc);
+    size_t a = strlen(prefix), b = strlen(p->key);
+    if (a > len - 1) a = len - 1;
+    if (b > len - 1 - a) b = len - 1 - a;
+    memcpy(out, prefix, a);
+    memcpy(out + a, p->key, b);
+    out[a + b] = '\0';
 }
 
 static void poll_now(struct telegram_poll *p);
@@ -132,9 +140,9 @@ static void on_stored(redisReply *reply, const char *err, void *data) {
 void telegram_poll_store(struct telegram_poll *p, long long next_offset) {
     struct redis_client *rc = p->host->redis ? p->host->redis() : NULL;
     if (!rc) return;
-    char key[512], val[32];
+    char key[512], val[JSON_INT_TEXT];
     full_key(p, rc, key, sizeof(key));
-    snprintf(val, sizeof(val), "%lld", next_offset);
+    json_int_text(val, next_offset);
     const char *argv[] = { "SET", key, val };
     struct poll_ref *r = ref_take(p);
     if (redis_command(rc, on_stored, r, 3, argv, NULL) < 0) {

@@ -5,6 +5,7 @@
 #include <string.h>
 #include "platforms/telegram/telegram_queue.h"
 #include "lib/dict.h"
+#include "lib/json_write.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 
@@ -15,7 +16,8 @@
 
 struct item {
     char *method;
-    json_t *params;
+    json_t *params;                /* or: */
+    char *fields;                  /* the members but chat_id as JSON text, "a":1,"b":2 */
     telegram_api_fn *cb;
     void *data;
     int tries, limited;
@@ -100,6 +102,7 @@ struct telegram_queue *telegram_queue_new(uv_loop_t *loop, struct telegram_api *
 static void item_free(struct item *it) {
     free(it->method);
     json_decref(it->params);
+    free(it->fields);
     free(it);
 }
 
@@ -184,18 +187,9 @@ static struct chatq *chatq_of(struct telegram_queue *q, const char *chat) {
     return cq;
 }
 
-int telegram_queue_push(struct telegram_queue *q, const char *chat, const char *method, json_t *params,
-                        telegram_api_fn *cb, void *data) {
-    if (!q || !chat || !*chat) {
-        json_decref(params);
-        return -1;
-    }
+/* Queue IT (made by a push) for CHAT. */
+static int push_item(struct telegram_queue *q, const char *chat, struct item *it) {
     struct chatq *cq = chatq_of(q, telegram_queue_chat(q, chat));
-    struct item *it = xcalloc(1, sizeof(*it));
-    it->method = xstrdup(method);
-    it->params = params ? params : json_object();
-    it->cb = cb;
-    it->data = data;
     if (cq->tail) cq->tail->next = it;
     else cq->head = it;
     cq->tail = it;
@@ -203,6 +197,34 @@ int telegram_queue_push(struct telegram_queue *q, const char *chat, const char *
     activate(q, cq);
     pump(q);
     return 0;
+}
+
+int telegram_queue_push(struct telegram_queue *q, const char *chat, const char *method, json_t *params,
+                        telegram_api_fn *cb, void *data) {
+    if (!q || !chat || !*chat) {
+        json_decref(params);
+        return -1;
+    }
+    struct item *it = xcalloc(1, sizeof(*it));
+    it->method = xstrdup(method);
+    it->params = params ? params : json_object();
+    it->cb = cb;
+    it->data = data;
+    return push_item(q, chat, it);
+}
+
+int telegram_queue_push_text(struct telegram_queue *q, const char *chat, const char *method, char *fields,
+                             telegram_api_fn *cb, void *data) {
+    if (!q || !chat || !*chat) {
+        free(fields);
+        return -1;
+    }
+    struct item *it = xcalloc(1, sizeof(*it));
+    it->method = xstrdup(method);
+    it->fields = fields;
+    it->cb = cb;
+    it->data = data;
+    return push_item(q, chat, it);
 }
 
 /* Finish CQ's head item with R: off the queue, callback. */
@@ -282,13 +304,32 @@ static uint64_t ready_at(struct telegram_queue *q, struct chatq *cq) {
     return t;
 }
 
+/* The body of IT to CQ: its fields and the chat_id last, where
+ * json_object_set put it in a pushed object. */
+static char *body_of(struct chatq *cq, struct item *it) {
+    struct json_buf b = { 0 };
+    json_buf_put(&b, "{");
+    if (*it->fields) {
+        json_buf_put(&b, it->fields);
+        json_buf_put(&b, ",");
+    }
+    json_buf_put(&b, "\"chat_id\":");
+    json_buf_value(&b, cq->target);
+    json_buf_put(&b, "}");
+    return json_buf_take(&b, NULL);
+}
+
 /* Send CQ's head request now. */
 static void send_head(struct telegram_queue *q, struct chatq *cq, uint64_t now) {
     struct item *it = cq->head;
-    json_object_set(it->params, "chat_id", cq->target);
     cq->last_used = now;
     q->tokens -= 1;
-    cq->call = telegram_api_call(q->api, it->method, json_incref(it->params), 30000, on_sent, cq);
+    if (it->fields) {
+        cq->call = telegram_api_call_text(q->api, it->method, body_of(cq, it), 30000, on_sent, cq);
+    } else {
+        json_object_set(it->params, "chat_id", cq->target);
+        cq->call = telegram_api_call(q->api, it->method, json_incref(it->params), 30000, on_sent, cq);
+    }
     if (!cq->call) {
         struct telegram_result r = { .error_code = 0, .description = "the request could not be started", .retry_after = -1 };
         finish_head(cq, &r);

@@ -33,6 +33,11 @@ void telegram_queue_free(struct telegram_queue *q);
  * set here). CB gets the final result. Returns 0, or -1 (CB not called). */
 int telegram_queue_push(struct telegram_queue *q, const char *chat, const char *method, json_t *params,
                         telegram_api_fn *cb, void *data);
+/* The same with the parameters as JSON text: FIELDS (taken over,
+ * malloc'd) holds the members but chat_id, "a":1,"b":2 (no braces; may be
+ * empty). */
+int telegram_queue_push_text(struct telegram_queue *q, const char *chat, const char *method, char *fields,
+                             telegram_api_fn *cb, void *data);
 /* The chat CHAT moved to, after a migration, or CHAT itself. */
 const char *telegram_queue_chat(struct telegram_queue *q, const char *chat);
 /* 429s seen, and requests waiting or in flight. */

@@ -4,7 +4,9 @@
 #include <string.h>
 #include "platforms/telegram/telegram_send.h"
 #include "platforms/telegram/telegram_text.h"
+#include "lib/json_write.h"
 #include "lib/log.h"
+#include "lib/utf8.h"
 #include "lib/xalloc.h"
 
 /* One reply being posted piece by piece. */
@@ -88,8 +90,8 @@ static void on_piece(const struct telegram_result *r, void *data) {
     }
     json_t *id = json_object_get(r->result, "message_id");
     if (json_is_integer(id)) {
-        char buf[32];
-        snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(id));
+        char buf[JSON_INT_TEXT];
+        json_int_text(buf, (long long)json_integer_value(id));
         free(rp->last_id);
         rp->last_id = xstrdup(buf);
     }
@@ -103,20 +105,73 @@ static void on_piece(const struct telegram_result *r, void *data) {
     send_piece(rp);
 }
 
+/* The parameters of RP's next piece as an object (without chat_id). */
+static json_t *piece_params(struct reply *rp, int markdown, int markup) {
+    char chat[64];
+    json_t *p = base_params(rp->channel, chat, sizeof(chat));
+    set_text(p, rp->text + rp->pos, rp->piece, markdown);
+    if (rp->pos == 0 && rp->reply_to) {   /* made by hand: json_pack reads its format per reply */
+        json_t *r = json_object();
+        json_object_set_new(r, "message_id", json_integer((json_int_t)strtoll(rp->reply_to, NULL, 10)));
+        json_object_set_new(r, "allow_sending_without_reply", json_true());
+        json_object_set_new(p, "reply_parameters", r);
+    }
+    if (markup) json_object_set(p, "reply_markup", rp->markup);
+    return p;
+}
+
+/* The same parameters written straight as JSON text, the members in the
+ * object's order (this runs for every reply; building the object only to
+ * write it out cost more). NULL when the text is not UTF-8: jansson would
+ * leave it out, so the object is built then, to send what it always did. */
+static char *piece_fields(struct reply *rp, long topic, int markdown, int markup) {
+    const char *text = rp->text + rp->pos;
+    size_t len = rp->piece;
+    char *md = NULL;
+    if (markdown) {
+        md = telegram_md2_from_markdown(text, len);
+        text = md;
+        len = strlen(md);
+    }
+    if (!utf8_valid(text, len)) {
+        free(md);
+        return NULL;
+    }
+    struct json_buf b = { 0 };
+    if (topic > 0) {
+        json_buf_put(&b, "\"message_thread_id\":");
+        json_buf_int(&b, topic);
+        json_buf_put(&b, ",");
+    }
+    json_buf_put(&b, "\"text\":");
+    json_buf_string(&b, text, len);
+    free(md);
+    if (markdown) json_buf_put(&b, ",\"parse_mode\":\"MarkdownV2\"");
+    if (rp->pos == 0 && rp->reply_to) {
+        json_buf_put(&b, ",\"reply_parameters\":{\"message_id\":");
+        json_buf_int(&b, strtoll(rp->reply_to, NULL, 10));
+        json_buf_put(&b, ",\"allow_sending_without_reply\":true}");
+    }
+    if (markup) {
+        json_buf_put(&b, ",\"reply_markup\":");
+        json_buf_value(&b, rp->markup);
+    }
+    return json_buf_take(&b, NULL);
+}
+
 /* Queue the next piece of RP. */
 static void send_piece(struct reply *rp) {
     char chat[64];
-    json_t *p = base_params(rp->channel, chat, sizeof(chat));
+    long topic = telegram_channel_split(rp->channel, chat, sizeof(chat));
     rp->piece = telegram_split(rp->text + rp->pos, rp->len - rp->pos, TELEGRAM_MAX_TEXT);
-    set_text(p, rp->text + rp->pos, rp->piece, rp->s->markdown && !rp->plain);
-    if (rp->pos == 0 && rp->reply_to) {
-        json_object_set_new(p, "reply_parameters", json_pack("{s:I, s:b}", "message_id",
-                            (json_int_t)strtoll(rp->reply_to, NULL, 10), "allow_sending_without_reply", 1));
-    }
+    int markdown = rp->s->markdown && !rp->plain;
     size_t next = rp->pos + rp->piece;
-    if (rp->markup && blank(rp->text + next, rp->len - next)) json_object_set(p, "reply_markup", rp->markup);
-    if (telegram_queue_push(rp->s->queue, chat, "sendMessage", p, on_piece, rp) < 0)
-        reply_finish(rp, "the message could not be queued");
+    int markup = rp->markup && blank(rp->text + next, rp->len - next);
+    char *fields = piece_fields(rp, topic, markdown, markup);
+    int queued = fields ? telegram_queue_push_text(rp->s->queue, chat, "sendMessage", fields, on_piece, rp)
+                        : telegram_queue_push(rp->s->queue, chat, "sendMessage", piece_params(rp, markdown, markup),
+                                              on_piece, rp);
+    if (queued < 0) reply_finish(rp, "the message could not be queued");
 }
 
 /* Is TEXT only white space? */
