@@ -75,9 +75,17 @@ static void add(const char *field, int64_t n) {
 }
 
 void series_message(double latency_ms) {
-    char field[16];
+    char field[16] = "lat:";
+    int bucket = series_lat_bucket(latency_ms);
     add("msgs", 1);
-    snprintf(field, sizeof(field), "lat:%d", series_lat_bucket(latency_ms));
+    if (bucket >= 0 && bucket < 100) {   /* per message: no snprintf for two digits */
+        int n = 4;
+        if (bucket >= 10) field[n++] = (char)('0' + bucket / 10);
+        field[n++] = (char)('0' + bucket % 10);
+        field[n] = '\0';
+    } else {
+        snprintf(field, sizeof(field), "lat:%d", bucket);
+    }
     add(field, 1);
 }
 

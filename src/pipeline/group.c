@@ -74,7 +74,11 @@ static void effective(const struct runtime *rt, const struct persona *p, const c
     char name[800];
     manners_defaults(m);
     if (p) manners_parse(p->def, m);
-    snprintf(name, sizeof(name), "%s:%s", platform, channel);
+    size_t pl = strnlen(platform, 300), cl = strnlen(channel, sizeof(name) - 302);
+    memcpy(name, platform, pl);   /* "platform:channel", per message: no snprintf */
+    name[pl] = ':';
+    memcpy(name + pl + 1, channel, cl);
+    name[pl + 1 + cl] = '\0';
     struct config_block *b = config_find(rt->cfg, "channel", name);
     if (b) manners_parse(b->value, m);
     const char *mode = json_string_value(json_object_get(state, "reply"));

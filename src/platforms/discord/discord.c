@@ -586,9 +586,13 @@ static int discord_send(struct platform *p, const struct outgoing *out, platform
 /* platform_ops.mention: <@id> (the user is pinged: rich replies allow it). */
 static char *discord_mention(struct platform *p, const char *user_id, const char *user_name) {
     (void)p, (void)user_name;
-    size_t n = strlen(user_id) + 4;
-    char *out = xmalloc(n);
-    snprintf(out, n, "<@%s>", user_id);
+    size_t n = strlen(user_id);
+    char *out = xmalloc(n + 4);
+    out[0] = '<';
+    out[1] = '@';
+    memcpy(out + 2, user_id, n);
+    out[n + 2] = '>';
+    out[n + 3] = '\0';
     return out;
 }
 

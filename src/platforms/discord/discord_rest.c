@@ -8,6 +8,7 @@
 #include "platforms/discord/discord_rest.h"
 #include "io/http_client.h"
 #include "lib/json_fast.h"
+#include "lib/json_write.h"
 #include "lib/log.h"
 #include "lib/utf8.h"
 #include "lib/xalloc.h"
@@ -309,9 +310,10 @@ static int queue_call(struct discord_rest *r, const char *method, const char *pa
     c->r = r;
     c->method = xstrdup(method);
     c->path = xstrdup(path);
-    size_t ulen = strlen(r->base) + strlen(path) + 1;
-    c->url = xmalloc(ulen);
-    snprintf(c->url, ulen, "%s%s", r->base, path);
+    size_t blen = strlen(r->base), plen = strlen(path);
+    c->url = xmalloc(blen + plen + 1);
+    memcpy(c->url, r->base, blen);
+    memcpy(c->url + blen, path, plen + 1);
     c->body = body;
     c->cb = cb;
     c->data = data;
@@ -446,6 +448,17 @@ static char *message_body(const char *text, size_t len, const char *reply_to) {
     return out;
 }
 
+/* "/channels/CHANNEL/messages" into OUT (LEN bytes), cut to fit: per
+ * reply, where snprintf cost more than the copy. */
+static void message_path(char *out, size_t len, const char *channel) {
+    static const char head[] = "/channels/", tail[] = "/messages";
+    size_t n = strlen(channel), room = len - sizeof(head) - sizeof(tail) + 1;
+    if (n > room) n = room;
+    memcpy(out, head, sizeof(head) - 1);
+    memcpy(out + sizeof(head) - 1, channel, n);
+    memcpy(out + sizeof(head) - 1 + n, tail, sizeof(tail));
+}
+
 /* BODY (a JSON object's text, taken over) with a nonce for part PART of
  * the reply KEY and enforce_nonce: Discord's nonce is at most 25
  * characters, so KEY is hashed (FNV-1a, 64 bits) to 16 hex digits. */
@@ -454,8 +467,15 @@ static char *with_nonce(char *body, const char *key, int part) {
     if (!key || len < 2 || body[len - 1] != '}') return body;
     unsigned long long h = 1469598103934665603ULL;
     for (const char *p = key; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    static const char hex[] = "0123456789abcdef", head[] = ",\"nonce\":\"", end[] = "\",\"enforce_nonce\":true}";
     char tail[96];
-    int n = snprintf(tail, sizeof(tail), ",\"nonce\":\"%016llx.%d\",\"enforce_nonce\":true}", h, part % 1000);
+    int n = sizeof(head) - 1;
+    memcpy(tail, head, (size_t)n);
+    for (int i = 15; i >= 0; i--) tail[n++] = hex[(h >> (i * 4)) & 15];
+    tail[n++] = '.';
+    n += (int)json_int_text(tail + n, part % 1000);
+    memcpy(tail + n, end, sizeof(end));
+    n += (int)sizeof(end) - 1;
     char *out = xrealloc(body, len + (size_t)n + 1);
     if (!out) return body;
     memcpy(out + len - 1, tail, (size_t)n + 1);
@@ -501,7 +521,7 @@ int discord_rest_send_keyed(struct discord_rest *r, const char *channel, const c
     if (parts == 0) parts = 1;          /* an embed or buttons with no text */
     s->parts = parts;
     char path[128];
-    snprintf(path, sizeof(path), "/channels/%s/messages", channel);
+    message_path(path, sizeof(path), channel);
     off = 0;
     for (int i = 0; i < parts; i++) {
         size_t n = utf8_prefix(text + off, len - off, DISCORD_MAX_CONTENT_CP);
