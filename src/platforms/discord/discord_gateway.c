@@ -16,6 +16,7 @@
 #include "platforms/discord/discord_gateway.h"
 #include "platforms/discord/discord_zlib.h"
 #include "lib/json_fast.h"
+#include "lib/memfind.h"
 #include "lib/log.h"
 #include "lib/ws_url.h"
 #include "lib/metrics.h"
@@ -665,8 +666,8 @@ static int bot_message_seen(struct discord_gateway_shard *s, const char *text, s
     const char *v;
     size_t n;
     /* A person's message with no bot in it (no mention of one) has no
-     * "bot":true anywhere: one memmem instead of a walk to d.author. */
-    if (!memmem(text, len, "\"bot\":true", 10)) return 0;
+     * "bot":true anywhere: one search instead of a walk to d.author. */
+    if (!memfind(text, len, "\"bot\":true", 10)) return 0;
     if (json_fast_member(text, len, bot_path, &v, &n) < 0 || n != 4 || memcmp(v, "true", 4) != 0) return 0;
     if (json_fast_member(text, len, seq_path, &v, &n) < 0 || n == 0 || n > 18) return 0;
     long seq = 0;
