@@ -210,6 +210,31 @@ static void unlink_running(struct slack_web *w, struct web_call *c) {
  * object (callers take the top-level ts), its blocks and metadata. */
 static const char *const answer_unread[] = { "message", "blocks", "response_metadata", "warning", NULL };
 
+/* What is read of a chat.postMessage answer: ok and error here, ts by the
+ * callers (the message object, channel and the rest are stepped over). */
+static const char *const post_read[] = { "ok", "error", "ts", NULL };
+
+/* C's answer BODY as its reader takes it. A chat.postMessage that went
+ * through ({"ok":true,"channel":..,"ts":..,"message":{..}}) is read for ok
+ * and ts where they stand, and the text after ts is not looked at; other
+ * answers of it are read for the members above, the other methods' whole
+ * (lean). */
+static json_t *answer_body(const struct web_call *c, const char *body, size_t len, json_error_t *jerr) {
+    static const char *const ok_path[] = { "ok", NULL };
+    static const char *const ts_path[] = { "ts", NULL };
+    if (strcmp(c->method, "chat.postMessage") != 0) return json_fast_loadb_lean(body, len, answer_unread, jerr);
+    const char *v;
+    size_t n;
+    if (json_fast_member(body, len, ok_path, &v, &n) == 0 && n == 4 && !memcmp(v, "true", 4) &&
+        json_fast_member(body, len, ts_path, &v, &n) == 0 && n >= 2 && v[0] == '"' && !memchr(v + 1, '\\', n - 2)) {
+        json_t *o = json_object();
+        if (o && json_object_set_new(o, "ok", json_true()) == 0 && json_object_set_new(o, "ts", json_stringn(v + 1, n - 2)) == 0)
+            return o;
+        json_decref(o);
+    }
+    return json_fast_loadb_only(body, len, post_read, jerr);
+}
+
 /* Slack answered C (or the transfer failed): retry, pause, or complete it. */
 static void on_done(const struct http_response *res, void *data) {
     struct web_call *c = data;
@@ -249,7 +274,7 @@ static void on_done(const struct http_response *res, void *data) {
         err = errbuf;
     } else if (c->method) {
         json_error_t jerr;
-        body = json_fast_loadb_lean(res->body, res->body_len, answer_unread, &jerr);
+        body = answer_body(c, res->body, res->body_len, &jerr);
         json_t *ok = json_object_get(body, "ok");
         json_t *e = json_object_get(body, "error");
         if (!json_is_object(body)) err = "the answer is not JSON";
