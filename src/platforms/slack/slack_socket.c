@@ -317,9 +317,10 @@ static const char *const envelope_unread[] = {
  * is only stepped over. */
 static int bot_message_acked(struct link *l, const char *text, size_t len) {
     static const char *const keys[] = { "envelope_id", "payload", "type", NULL };
-    static const char *const bot_path[] = { "payload", "event", "bot_id", NULL };
-    static const char *const type_path[] = { "payload", "event", "type", NULL };
-    const char *v[3], *x;
+    static const char *const event_path[] = { "payload", "event", NULL };
+    static const char *const bot_path[] = { "bot_id", NULL };
+    static const char *const type_path[] = { "type", NULL };
+    const char *v[3], *ev, *x;
     size_t n[3], xlen;
     if (!memmem(text, len, "\"bot_id\"", 8)) return 0;
     if (json_fast_members(text, len, keys, v, n) < 0 || !v[0] || !v[1] || !v[2]) return 0;
@@ -327,8 +328,10 @@ static int bot_message_acked(struct link *l, const char *text, size_t len) {
     if (n[0] < 3 || n[0] > 202 || v[0][0] != '"') return 0;
     for (size_t i = 1; i < n[0] - 1; i++)
         if (v[0][i] == '\\' || (unsigned char)v[0][i] < 0x20) return 0;
-    if (json_fast_member(text, len, bot_path, &x, &xlen) < 0) return 0;
-    if (json_fast_member(text, len, type_path, &x, &xlen) < 0 || x[0] != '"') return 0;
+    if (json_fast_member(text, len, event_path, &ev, NULL) < 0) return 0;   /* the event's start: the members below are read from there */
+    size_t evlen = (size_t)(text + len - ev);
+    if (json_fast_member(ev, evlen, bot_path, &x, &xlen) < 0) return 0;
+    if (json_fast_member(ev, evlen, type_path, &x, &xlen) < 0 || x[0] != '"') return 0;
     char ack_text[256];
     memcpy(ack_text, "{\"envelope_id\":", 15);
     memcpy(ack_text + 15, v[0], n[0]);
