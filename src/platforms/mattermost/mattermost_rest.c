@@ -7,6 +7,7 @@
 #include "platforms/mattermost/mattermost_events.h"
 #include "io/http_client.h"
 #include "lib/json_fast.h"
+#include "lib/json_write.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
 #include "lib/utf8.h"
@@ -319,9 +320,10 @@ static struct rest_call *queue_call(struct mattermost_rest *r, const char *metho
     c->r = r;
     c->method = xstrdup(method);
     c->path = xstrdup(path);
-    size_t ulen = strlen(r->base) + strlen(path) + 1;
-    c->url = xmalloc(ulen);
-    snprintf(c->url, ulen, "%s%s", r->base, path);
+    size_t blen = strlen(r->base), plen = strlen(path);
+    c->url = xmalloc(blen + plen + 1);
+    memcpy(c->url, r->base, blen);
+    memcpy(c->url + blen, path, plen + 1);
     c->body = body;
     c->key = key ? xstrdup(key) : NULL;
     c->cb = cb;
@@ -382,11 +384,10 @@ int mattermost_rest_post(struct mattermost_rest *r, const char *channel, const c
     off = 0;
     while (off < len) {
         size_t n = utf8_prefix(text + off, len - off, MATTERMOST_MAX_POST_CP);
-        json_t *body = json_pack("{s:s, s:s%}", "channel_id", channel, "message", text + off, n);
-        if (root_id && *root_id) json_object_set_new(body, "root_id", json_string(root_id));
-        char *json = body ? json_dumps(body, JSON_COMPACT) : NULL;
-        json_decref(body);
-        queue_call(r, "POST", "/posts", json, channel, on_post_part, j)->read_id = 1;
+        static const char *const keys[] = { "channel_id", "message", "root_id" };
+        const char *vals[] = { channel, text + off, root_id && *root_id ? root_id : NULL };
+        size_t lens[] = { strlen(channel), n, vals[2] ? strlen(root_id) : 0 };
+        queue_call(r, "POST", "/posts", json_write_strings(3, keys, vals, lens), channel, on_post_part, j)->read_id = 1;
         off += n;
     }
     return 0;

@@ -14,6 +14,7 @@
 #include "core/server.h"
 #include "io/redis_client.h"
 #include "lib/dict.h"
+#include "lib/json_write.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
 #include "lib/redact.h"
@@ -188,11 +189,13 @@ static int post_text(struct slack *sl, const char *channel, const char *thread_t
     c->data = data;
     c->left = 1;                   /* held until every part is queued */
     for (size_t off = skip; off < n;) {
+        static const char *const keys[] = { "channel", "text", "thread_ts" };
         size_t k = slack_text_split(esc + off, n - off, SLACK_MAX_TEXT_CP);
-        json_t *args = json_pack("{s:s, s:s%}", "channel", channel, "text", esc + off, k);
-        if (thread_ts) json_object_set_new(args, "thread_ts", json_string(thread_ts));
+        const char *vals[] = { channel, esc + off, thread_ts };
+        size_t lens[] = { strlen(channel), k, thread_ts ? strlen(thread_ts) : 0 };
         c->left++;
-        if (slack_web_call(sl->web, "chat.postMessage", args, channel, on_part, c) < 0) c->left--;
+        if (slack_web_call_text(sl->web, "chat.postMessage", json_write_strings(3, keys, vals, lens), channel, on_part, c) < 0)
+            c->left--;
         off += k;
     }
     free(esc);

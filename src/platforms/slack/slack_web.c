@@ -363,21 +363,19 @@ static void pump(struct slack_web *w) {
     w->pumping = 0;
 }
 
-/* Queue a call at the tail. */
-static int enqueue(struct slack_web *w, const char *method, const char *url, json_t *body, const char *channel,
-                   slack_web_fn *cb, void *data) {
-    char *text = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
-    if (!text) return -1;
+/* Queue a call at the tail; TEXT (its JSON body, malloc'd) is taken over. */
+static int enqueue_text(struct slack_web *w, const char *method, const char *url, char *text, const char *channel,
+                        slack_web_fn *cb, void *data) {
     struct web_call *c = xcalloc(1, sizeof(*c));
     c->w = w;
     c->method = method ? xstrdup(method) : NULL;
     if (url) {
         c->url = xstrdup(url);
     } else {
-        size_t n = strlen(w->api_url) + strlen(method) + 1;
-        c->url = xmalloc(n);
-        snprintf(c->url, n, "%s%s", w->api_url, method);
+        size_t a = strlen(w->api_url), m = strlen(method);
+        c->url = xmalloc(a + m + 1);
+        memcpy(c->url, w->api_url, a);
+        memcpy(c->url + a, method, m + 1);
     }
     c->body = text;
     c->channel = channel ? xstrdup(channel) : NULL;
@@ -391,6 +389,15 @@ static int enqueue(struct slack_web *w, const char *method, const char *url, jso
     return 0;
 }
 
+/* Queue a call at the tail with BODY (taken over) as its JSON. */
+static int enqueue(struct slack_web *w, const char *method, const char *url, json_t *body, const char *channel,
+                   slack_web_fn *cb, void *data) {
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (!text) return -1;
+    return enqueue_text(w, method, url, text, channel, cb, data);
+}
+
 int slack_web_call(struct slack_web *w, const char *method, json_t *args, const char *channel, slack_web_fn *cb,
                    void *data) {
     if (!w || !method || !json_is_object(args)) {
@@ -398,6 +405,15 @@ int slack_web_call(struct slack_web *w, const char *method, json_t *args, const 
         return -1;
     }
     return enqueue(w, method, NULL, args, channel, cb, data);
+}
+
+int slack_web_call_text(struct slack_web *w, const char *method, char *args, const char *channel, slack_web_fn *cb,
+                        void *data) {
+    if (!w || !method || !args) {
+        free(args);
+        return -1;
+    }
+    return enqueue_text(w, method, NULL, args, channel, cb, data);
 }
 
 int slack_web_respond(struct slack_web *w, const char *url, json_t *body, slack_web_fn *cb, void *data) {
