@@ -88,17 +88,17 @@ static int inner_next(struct inner *in) {
     }
 }
 
-/* A string of the post, its opening quote read: up to CAP - 1 of its
+/* A string of the post, its opening quote read: up to CAP of its
  * characters into BUF (may be NULL), its length in *N. 0, or -1 when it
  * does not end or holds what JSON does not allow. */
 static int inner_string(struct inner *in, char *buf, size_t cap, size_t *n) {
     *n = 0;
     for (;;) {
-        while (in->p < in->end && *in->p != '\\' && *in->p != '"' && (unsigned char)*in->p >= 0x20) {
-            if (buf && *n + 1 < cap) buf[*n] = *in->p;   /* a plain run: the post's characters as they are */
-            (*n)++;
-            in->p++;
-        }
+        const char *run = in->p;   /* a plain run: the post's characters as they are */
+        while (in->p < in->end && *in->p != '\\' && *in->p != '"' && (unsigned char)*in->p >= 0x20) in->p++;
+        size_t k = (size_t)(in->p - run);
+        if (buf && *n < cap) memcpy(buf + *n, run, *n + k < cap ? k : cap - *n);
+        *n += k;
         int c = inner_next(in);
         if (c < 0x20) return -1;   /* -1 too */
         if (c == '"') return 0;

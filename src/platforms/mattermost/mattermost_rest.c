@@ -314,8 +314,8 @@ static void pump_round(struct mattermost_rest *r) {
 
 /* Queue a call whose BODY (malloc'd JSON text, or NULL) is serialized
  * already; the call owns it from here on. */
-static struct rest_call *queue_call(struct mattermost_rest *r, const char *method, const char *path, char *body, const char *key,
-                      mattermost_rest_fn *cb, void *data) {
+static struct rest_call *queue_call(struct mattermost_rest *r, const char *method, const char *path, char *body,
+                                    const char *key, mattermost_rest_fn *cb, void *data) {
     struct rest_call *c = xcalloc(1, sizeof(*c));
     c->r = r;
     c->method = xstrdup(method);

@@ -332,7 +332,8 @@ static int bot_message_acked(struct link *l, const char *text, size_t len) {
     if (n[0] < 3 || n[0] > 202 || v[0][0] != '"') return 0;
     for (size_t i = 1; i < n[0] - 1; i++)
         if (v[0][i] == '\\' || (unsigned char)v[0][i] < 0x20) return 0;
-    if (json_fast_member(text, len, event_path, &ev, NULL) < 0) return 0;   /* the event's start: the members below are read from there */
+    /* Where the event starts: its bot_id and type are read from there. */
+    if (json_fast_member(text, len, event_path, &ev, NULL) < 0) return 0;
     size_t evlen = (size_t)(text + len - ev);
     if (json_fast_member(ev, evlen, bot_path, &x, &xlen) < 0) return 0;
     if (json_fast_member(ev, evlen, type_path, &x, &xlen) < 0 || x[0] != '"') return 0;
