@@ -172,8 +172,9 @@ int mattermost_posted_own(const char *event, size_t len, const char *user_id) {
         } else {
             c = inner_scalar(&in, c);
         }
-        if (have == 15) return 1;
+        if (c == '}') return have == 15 && in.p < in.end && *in.p == '"';   /* the post ends, and so does data.post */
         if (c != ',') return 0;
+        if (have == 15) return 1;   /* the members after these are not looked at */
     }
 }
 
