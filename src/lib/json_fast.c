@@ -524,8 +524,64 @@ int json_fast_member(const char *buf, size_t len, const char *const *path, const
         }
     }
     const char *start = r.p;
-    if (skip_value(&r) < 0) return -1;
+    if (vlen) {
+        if (skip_value(&r) < 0) return -1;
+        *vlen = (size_t)(r.p - start);
+    } else if (r.p >= r.end) {
+        return -1;
+    }
     *val = start;
-    *vlen = (size_t)(r.p - start);
     return 0;
+}
+
+int json_fast_members(const char *buf, size_t len, const char *const *keys, const char **vals, size_t *vlens) {
+    struct reader r = { buf, buf + len, 0, NULL, NULL };
+    size_t nkeys = 0;
+    for (; keys[nkeys]; nkeys++) {
+        vals[nkeys] = NULL;
+        vlens[nkeys] = 0;
+    }
+    skip_ws(&r);
+    if (r.p >= r.end || *r.p != '{') return -1;
+    r.p++;
+    skip_ws(&r);
+    if (r.p < r.end && *r.p == '}') {
+        r.p++;
+    } else {
+        for (;;) {   /* every member: the listed ones noted, all stepped over */
+            const char *key;
+            size_t klen;
+            char *owned;
+            if (r.p >= r.end || *r.p != '"' || read_string(&r, &key, &klen, &owned) < 0) return -1;
+            size_t which = nkeys;
+            for (size_t i = 0; i < nkeys; i++) {
+                if (!strncmp(keys[i], key, klen) && keys[i][klen] == '\0') {
+                    which = i;
+                    break;
+                }
+            }
+            free(owned);
+            skip_ws(&r);
+            if (r.p >= r.end || *r.p != ':') return -1;
+            r.p++;
+            skip_ws(&r);
+            const char *start = r.p;
+            if (skip_value(&r) < 0) return -1;
+            if (which < nkeys) {
+                vals[which] = start;
+                vlens[which] = (size_t)(r.p - start);
+            }
+            skip_ws(&r);
+            if (r.p >= r.end) return -1;
+            if (*r.p == '}') {
+                r.p++;
+                break;
+            }
+            if (*r.p != ',') return -1;
+            r.p++;
+            skip_ws(&r);
+        }
+    }
+    skip_ws(&r);
+    return r.p == r.end ? 0 : -1;
 }

@@ -24,7 +24,17 @@ json_t *json_fast_loadb_only(const char *buf, size_t len, const char *const *kee
  * "bot", NULL}) in the JSON text BUF without building anything: *VAL and
  * *VLEN get its text as it stands (a string with its quotes). 0, or -1 when
  * a step is missing or the text on the way does not read. Only the text up
- * to the value's end is looked at, so this says nothing about the rest. */
+ * to the value's end is looked at, so this says nothing about the rest.
+ * With VLEN NULL the value is not stepped over: *VAL is where it starts,
+ * and nothing past that is looked at (for a caller that reads it itself). */
 int json_fast_member(const char *buf, size_t len, const char *const *path, const char **val, size_t *vlen);
+/* Step once through the object that is the whole text BUF (whitespace
+ * around it) and give the text of the members named in KEYS
+ * (NULL-terminated) as they stand: VALS[i] and VLENS[i] for KEYS[i], NULL
+ * and 0 when absent, the last one when a key comes twice (as json_loadb
+ * keeps it). Nothing is built; values are stepped over as above (strings
+ * must end and brackets pair up). 0, or -1 when the text is not such an
+ * object. For reading a few members when the one wanted last is far in. */
+int json_fast_members(const char *buf, size_t len, const char *const *keys, const char **vals, size_t *vlens);
 
 #endif

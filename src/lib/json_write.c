@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "lib/json_write.h"
+#include "lib/utf8.h"
 #include "lib/xalloc.h"
 
 #define MAX_DEPTH 512
@@ -174,5 +175,25 @@ char *json_write_compact(const json_t *v) {
         json_buf_free(&b);
         return json_dumps(v, JSON_COMPACT);
     }
+    return json_buf_take(&b, NULL);
+}
+
+char *json_write_strings(int n, const char *const *keys, const char *const *vals, const size_t *lens) {
+    struct json_buf b = { 0 };
+    int members = 0;
+    json_buf_raw(&b, "{", 1);
+    for (int i = 0; i < n; i++) {
+        if (!vals[i]) continue;
+        if (!utf8_valid(vals[i], lens[i])) {
+            json_buf_free(&b);
+            return NULL;
+        }
+        if (members++) json_buf_raw(&b, ",", 1);
+        json_buf_raw(&b, "\"", 1);
+        json_buf_put(&b, keys[i]);
+        json_buf_raw(&b, "\":", 2);
+        json_buf_string(&b, vals[i], lens[i]);
+    }
+    json_buf_raw(&b, "}", 1);
     return json_buf_take(&b, NULL);
 }

@@ -44,4 +44,11 @@ void json_buf_free(struct json_buf *b);
 /* json_dumps(V, JSON_COMPACT), the same text, faster. NULL when V is not
  * an object or array, or cannot be written. */
 char *json_write_compact(const json_t *v);
+/* The object {"KEYS[0]":"VALS[0]",...} of N string members as malloc'd,
+ * NUL-terminated text: the keys as they are (plain ASCII names), each
+ * value VALS[i][0..LENS[i]) escaped as json_dumps escapes it; a NULL value
+ * leaves its member out. NULL when a value is not valid UTF-8 (json_pack
+ * refuses it too). For the request bodies sent on every message. */
+char *json_write_strings(int n, const char *const *keys, const char *const *vals, const size_t *lens);
+
 #endif

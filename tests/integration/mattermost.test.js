@@ -180,6 +180,26 @@ test('malformed events are logged and skipped; the connection stays up', async (
   assert.equal(fake.conns.length, 1, 'no reconnect');
 });
 
+test('the bot\'s own posts are dropped before they are read, yet counted: a malformed one is still logged, a gap before one still resumes', async () => {
+  const { fake, chorus } = await startMattermost();
+  const own = (post) => fake.broadcast('posted', { channel_type: 'O', post: JSON.stringify(post), sender_name: `@${fake.bot.username}`,
+    team_id: fake.team.id }, { channel_id: fake.townSquare.id });
+  own({ user_id: fake.bot.id, channel_id: fake.townSquare.id, message: 'no id' });
+  own({ id: '', user_id: fake.bot.id, channel_id: fake.townSquare.id, message: 'an empty id' });
+  await chorus.waitForLog(/without a readable post/, 2000);
+  assert.equal(chorus.logText().match(/without a readable post/g).length, 2, 'each malformed own post is logged');
+  const conn0 = fake.liveSession().conn;
+  fake.loseNext = 1;
+  fake.broadcast('typing', { parent_id: '' }, { channel_id: fake.townSquare.id });    // lost on the wire
+  own({ id: 'ownpost1', user_id: fake.bot.id, channel_id: fake.townSquare.id, message: 'echo: after a gap', props: { from_bot: 'true' } });
+  await fake.waitForReconnect((r) => r.outcome === 'replayed', 5000);
+  await chorus.waitForLog(/never arrived/, 2000);
+  fake.userPost({ message: 'after the own posts' });
+  await echoOf(fake, 'after the own posts');
+  assert.notEqual(fake.liveSession().conn, conn0, 'the gap before an own post was seen: resumed on a new connection');
+  assert.equal(fake.botPosts.filter((q) => q.message.startsWith('echo: echo:')).length, 0, 'no own post was answered');
+});
+
 test('a streamed answer is one post, patched as it grows, ending in the final text', async () => {
   const { fake } = await startMattermost();
   fake.mentionBot({ message: '!story' });

@@ -122,6 +122,27 @@ test('malformed envelopes are logged and skipped; the connection is kept', async
   assert.ok(fake.acks.some((a) => a.envelope_id === 'e-1'), 'a bad envelope with an id is still acked');
 });
 
+test('a bot\'s message is acked and dropped before it is read; a broken one is still logged and not acked', async () => {
+  const { fake, chorus } = await startSlackStack();
+  const conn = fake.liveConns()[0];
+  fake.deliverTo = conn;
+  const ev = { bot_id: 'B0OTHERBOT', type: 'message', text: 'from a bot', user: 'U0OTHERBOT', ts: '1700000000.000100',
+    channel: 'C0GENERAL', channel_type: 'channel' };
+  const rec = fake.event(ev);
+  const whole = JSON.stringify({ envelope_id: 'e-bot-cut', payload: { type: 'event_callback', event: ev }, type: 'events_api',
+    accepts_response_payload: false, retry_attempt: 0, retry_reason: '' });
+  conn.sendRaw(whole.slice(0, -30));
+  fake.userMessage({ dm: true, text: 'after the bots' });
+  await fake.waitForPost((p) => p.text === 'echo: after the bots');
+  await waitFor(() => rec.envelopes[0].acked, { timeoutMs: 2000, what: 'the ack of the bot\'s message' });
+  assert.equal(rec.envelopes[0].ackedAt > 0 && fake.acks.find((a) => a.envelope_id === rec.envelopes[0].env.envelope_id).conn, conn,
+    'acked on its own connection');
+  assert.ok(!fake.acks.some((a) => a.envelope_id === 'e-bot-cut'), 'a broken envelope is not acked');
+  assert.match(chorus.logText(), /not a JSON object/);
+  assert.ok(!fake.posts.some((p) => p.text.includes('from a bot')), 'a bot is not answered');
+  assert.deepEqual(fake.violations, []);
+});
+
 test('a slash command is acked with a response at once and answered through its response_url', async () => {
   const { fake } = await startSlackStack();
   const env = fake.slashCommand({ command: '/ask', text: 'what time is it' });

@@ -169,5 +169,30 @@ int main(void) {
     for (size_t n = 0; n < sizeof(msg) - 1; n++)   /* every cut of the text: found whole, or -1; never past the end */
         if (json_fast_member(msg, n, bot_path, &val, &vlen) == 0 && (val + vlen > msg + n || vlen != 3)) clean = 0;
     ok(clean, "every truncation of the text either finds the whole value or says -1");
+    ok(json_fast_member(msg, sizeof(msg) - 1, embeds_path, &val, NULL) == 0 && *val == '[',
+       "with no length asked the member's start is given, not stepped over");
+    static const char cut_member[] = "{\"d\":{\"embeds\":[1,";
+    ok(json_fast_member(cut_member, sizeof(cut_member) - 1, embeds_path, &val, NULL) == 0 && *val == '[',
+       "... even when the value does not end in the text");
+
+    /* json_fast_members: one pass over the top level. */
+    static const char *const keys[] = { "s", "t", "nope", NULL };
+    const char *vals[3];
+    size_t vlens[3];
+    static const char top[] = " {\"t\":\"A\",\"d\":{\"s\":1,\"t\":[\"}\"]},\"s\":7,\"t\":\"B\"} \n";
+    ok(json_fast_members(top, sizeof(top) - 1, keys, vals, vlens) == 0 && vlens[0] == 1 && vals[0][0] == '7' &&
+           vlens[1] == 3 && !memcmp(vals[1], "\"B\"", 3) && !vals[2] && !vlens[2],
+       "the top-level members: the last of a key given twice, nested keys not taken, a missing one NULL");
+    static const char *const not_one[] = { "{\"a\":1,}", "{\"a\":1} x", "{\"a\" 1}", "[1]", "{\"a\":{\"b\":1}", "", NULL };
+    int refused = 1;
+    for (int i = 0; not_one[i]; i++)
+        if (json_fast_members(not_one[i], strlen(not_one[i]), keys, vals, vlens) != -1) refused = 0;
+    ok(refused, "a text that is not one whole object is -1");
+    clean = 1;
+    for (size_t n = 0; n < sizeof(top) - 3; n++)
+        if (json_fast_members(top, n, keys, vals, vlens) != -1) clean = 0;
+    ok(clean, "every truncation of the object is -1");
+    ok(json_fast_members("{}", 2, keys, vals, vlens) == 0 && !vals[0], "an empty object has none");
+
     return done_testing();
 }

@@ -1,5 +1,6 @@
-/* test_json_write.c - json_write_compact must write what json_dumps
- * (JSON_COMPACT) writes, byte for byte. */
+/* test_json_write.c - json_write_compact and json_write_strings must write
+ * what json_dumps (JSON_COMPACT) writes, byte for byte, and refuse what
+ * json_pack refuses. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,22 @@ static int same_text(const json_t *v) {
     if (!same) fprintf(stderr, "json_write: %s\njson_dumps: %s\n", a ? a : "(null)", b ? b : "(null)");
     free(a);
     free(b);
+    return same;
+}
+
+/* 1 if json_write_strings and json_dumps(JSON_COMPACT) agree on one member
+ * "text" holding S[0..len) between two plain ones. */
+static int same_as_jansson(const char *s, size_t len) {
+    static const char *const keys[] = { "channel", "text", "thread_ts" };
+    const char *vals[] = { "C0GENERAL", s, "1700000000.000100" };
+    size_t lens[] = { 9, len, 17 };
+    char *mine = json_write_strings(3, keys, vals, lens);
+    json_t *o = json_pack("{s:s, s:s%, s:s}", "channel", "C0GENERAL", "text", s, len, "thread_ts", "1700000000.000100");
+    char *theirs = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    int same = (!mine && !theirs) || (mine && theirs && !strcmp(mine, theirs));
+    free(mine);
+    free(theirs);
+    json_decref(o);
     return same;
 }
 
@@ -101,5 +118,35 @@ int main(void) {
     t = json_buf_take(&b, &len);
     ok(len == strlen(t) && !strcmp(t, "{\"n\":-9223372036854775808,\"s\":\"a\\\"b\"}"), "the pieces write what they say");
     free(t);
+    /* json_write_strings: an object of string members. */
+    {
+    static const char *const texts[] = { "", "echo: hello 5", "say \"hi\" \\o/", "tab\tnew\nline\rfeed\fback\b",
+                                         "bell\a esc\x1b del\x7f", "caf\xc3\xa9 \xe2\x9c\x85 \xf0\x9f\x8e\x89", "</script>&", NULL };
+    int all = 1;
+    for (int i = 0; texts[i]; i++) all &= same_as_jansson(texts[i], strlen(texts[i]));
+    ok(all, "quotes, backslashes, control characters and UTF-8 are written as json_dumps writes them");
+    ok(same_as_jansson("a\0b", 3), "a NUL inside is \\u0000");
+    static const char *const not_utf8[] = { "\xff", "caf\xc3", "\xed\xa0\x80", NULL };
+    int refused = 1;
+    for (int i = 0; not_utf8[i]; i++) {
+        static const char *const keys[] = { "text" };
+        const char *vals[] = { not_utf8[i] };
+        size_t lens[] = { strlen(not_utf8[i]) };
+        char *out = json_write_strings(1, keys, vals, lens);
+        refused &= out == NULL && same_as_jansson(not_utf8[i], strlen(not_utf8[i]));
+        free(out);
+    }
+    ok(refused, "text that is not valid UTF-8 is refused, as json_pack refuses it");
+    static const char *const keys[] = { "channel_id", "message", "root_id" };
+    const char *vals[] = { "c1", "hi", NULL };
+    size_t lens[] = { 2, 2, 0 };
+    char *out = json_write_strings(3, keys, vals, lens);
+    is_str(out, "{\"channel_id\":\"c1\",\"message\":\"hi\"}", "a NULL value leaves its member out");
+    free(out);
+    const char *none[] = { NULL, NULL, NULL };
+    out = json_write_strings(3, keys, none, lens);
+    is_str(out, "{}", "no members: an empty object");
+    free(out);
+    }
     return done_testing();
 }

@@ -2,6 +2,8 @@
  * server sends them (the post and the mentions are JSON inside strings),
  * become chat_messages; the bot's own posts, other bots', system messages
  * and other teams' are skipped; malformed ones are told apart. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <jansson.h>
 #include "platforms/mattermost/mattermost_events.h"
@@ -77,8 +79,147 @@ static void test_skipped_and_malformed(void) {
     json_decref(d);
 }
 
+/* A `posted` event as the server writes it, around POST (JSON text: it
+ * goes in data.post escaped). Static: each call replaces the last. */
+static const char *event_of(const char *post) {
+    static char text[4096];
+    size_t n = (size_t)snprintf(text, sizeof(text), "{\"event\":\"posted\",\"data\":{\"channel_display_name\":\"Town Square\","
+                                "\"channel_name\":\"town-square\",\"channel_type\":\"O\",\"post\":\"");
+    for (const char *p = post; *p && n < sizeof(text) - 256; p++) {
+        if (*p == '"' || *p == '\\') text[n++] = '\\';
+        if (*p == '\n') {
+            text[n++] = '\\';
+            text[n++] = 'n';
+            continue;
+        }
+        text[n++] = *p;
+    }
+    snprintf(text + n, sizeof(text) - n, "\",\"sender_name\":\"@x\",\"set_online\":true,\"team_id\":\"team1\"},"
+             "\"broadcast\":{\"omit_users\":null,\"user_id\":\"\",\"channel_id\":\"c1\"},\"seq\":5}");
+    return text;
+}
+
+/* The bot's own post as the server writes it (a message with escapes in
+ * it), and the same post by Ann. */
+static const char own_post[] =
+    "{\"id\":\"p1\",\"create_at\":1733000000000,\"update_at\":1733000000000,\"edit_at\":0,\"delete_at\":0"
+    ",\"is_pinned\":false,\"user_id\":\"botid00000000000000000000a\",\"channel_id\":\"c1\",\"root_id\":\""
+    "\",\"original_id\":\"\",\"message\":\"say \\\"hi\\\"\\\\n\\n<b>\",\"type\":\"\",\"props\":{\"from_bo"
+    "t\":\"true\"},\"hashtags\":\"\",\"metadata\":{}}";
+static const char ann_post[] =
+    "{\"id\":\"p1\",\"create_at\":1733000000000,\"update_at\":1733000000000,\"edit_at\":0,\"delete_at\":0"
+    ",\"is_pinned\":false,\"user_id\":\"ann00000000000000000000001\",\"channel_id\":\"c1\",\"root_id\":\""
+    "\",\"original_id\":\"\",\"message\":\"say \\\"hi\\\"\\\\n\\n<b>\",\"type\":\"\",\"props\":{\"from_bo"
+    "t\":\"true\"},\"hashtags\":\"\",\"metadata\":{}}";
+
+/* mattermost_posted_own on the whole event TEXT must say WANT, and say 1
+ * only for what mattermost_posted_message skips (so a post it drops unread
+ * is never one the full read would answer or log as malformed). */
+static void check_own(const char *text, int want, const char *name) {
+    int own = mattermost_posted_own(text, strlen(text), self.user_id);
+    json_t *ev = json_loads(text, 0, NULL);
+    int skip = 0;
+    if (ev) {
+        struct chat_message m;
+        struct mattermost_posted hold;
+        int rc = mattermost_posted_message(json_object_get(ev, "data"), &self, &m, &hold);
+        if (rc == MATTERMOST_POSTED_OK) mattermost_posted_free(&hold);
+        skip = rc == MATTERMOST_POSTED_SKIP;
+    }
+    ok(own == want && (!own || skip), "%s", name);
+    json_decref(ev);
+}
+
+/* 1 when mattermost_posted_own says 1 for TEXT only if the full read
+ * skips it as the bot's own (0 is always safe: the long way is taken). */
+static int own_is_safe(const char *text, size_t len) {
+    if (!mattermost_posted_own(text, len, self.user_id)) return 1;
+    json_t *ev = json_loadb(text, len, 0, NULL);
+    int skip = 0;
+    if (ev) {
+        struct chat_message m;
+        struct mattermost_posted hold;
+        int rc = mattermost_posted_message(json_object_get(ev, "data"), &self, &m, &hold);
+        if (rc == MATTERMOST_POSTED_OK) mattermost_posted_free(&hold);
+        skip = rc == MATTERMOST_POSTED_SKIP;
+    }
+    json_decref(ev);
+    return skip;
+}
+
+/* Every cut of TEXT up to the comma after the post's message, and every
+ * byte of the post up to there changed to one that matters in JSON: never
+ * taken for the bot's own unless the full read would skip it too. */
+static void check_own_mutations(const char *text) {
+    const char *end = strstr(text, "\\\",\\\"type\\\"");   /* the end of message, and the member after it */
+    size_t upto = end ? (size_t)(end - text) + 3 : 0, len = strlen(text);
+    char *buf = malloc(len + 1);
+    int safe = upto > 0, cuts = 1;
+    for (size_t n = 0; n < upto; n++) cuts &= mattermost_posted_own(text, n, self.user_id) == 0;
+    static const char repl[] = { '"', '\\', '{', '}', '[', ',', ':', 'x', '0', '\n', ' ', 'u' };
+    const char *post = strstr(text, "\"post\":\"");
+    for (size_t i = post ? (size_t)(post - text) + 8 : upto; i < upto; i++) {
+        for (size_t r = 0; r < sizeof(repl); r++) {
+            memcpy(buf, text, len + 1);
+            buf[i] = repl[r];
+            if (!own_is_safe(buf, len)) {
+                fprintf(stderr, "# byte %zu changed to '%c' made it the bot's own\n", i, repl[r]);
+                safe = 0;
+            }
+        }
+    }
+    free(buf);
+    ok(cuts, "an event cut before the comma after its post's message is never the bot's own");
+    ok(safe, "no byte of the post up to there changed makes it the bot's own when the full read would not skip it");
+}
+
+/* The bot's own posts told at a glance, in the text as it came. */
+static void test_own_unread(void) {
+    check_own(event_of(own_post), 1, "the bot's own post, as the server writes it");
+    check_own(event_of(ann_post), 0, "a person's post is not");
+    check_own(event_of("{\"user_id\":\"botid00000000000000000000a\",\"channel_id\":\"c1\",\"message\":\"no id\"}"),
+              0, "an own post without an id goes the long way (malformed)");
+    check_own(event_of("{\"id\":\"\",\"user_id\":\"botid00000000000000000000a\",\"channel_id\":\"c1\",\"message\":\"m\"}"),
+              0, "... with an empty id");
+    check_own(event_of("{\"id\":\"p1\",\"user_id\":\"botid00000000000000000000a\",\"channel_id\":\"\",\"message\":\"m\"}"),
+              0, "... with an empty channel_id");
+    check_own(event_of("{\"id\":\"p1\",\"user_id\":\"botid00000000000000000000a\",\"channel_id\":\"c1\"}"),
+              0, "... without a message");
+    check_own(event_of("{\"id\":\"p1\",\"user_id\":\"botid00000000000000000000a\",\"channel_id\":\"c1\",\"message\":7}"),
+              0, "... with a message that is no string");
+    check_own(event_of("{\"id\":\"p1\",\"user_id\":\"botid00000000000000000000a\",\"props\":{\"from_bot\":\"true\"},\"ch"
+                       "annel_id\":\"c1\",\"message\":\"m\"}"),
+              0, "something nested before the four members: the long way");
+    check_own(event_of("{\"id\":\"p1\",\"x\\\"user_id\":\"botid00000000000000000000a\",\"user_id\":\"ann1\",\"channel_id"
+                       "\":\"c1\",\"message\":\"m\"}"),
+              0, "a key that ends in user_id is not user_id");
+    check_own(event_of("{\"id\":\"p1\",\"user_id\":\"\\u0062otid00000000000000000000a\",\"channel_id\":\"c1\",\"message"
+                       "\":\"m\"}"),
+              0, "an escaped user_id goes the long way");
+    check_own(event_of("{\"id\":\"p1\",\"user_id\":\"botid00000000000000000000ab\",\"channel_id\":\"c1\",\"message\":\"m"
+                       "\"}"),
+              0, "a longer user id is another user");
+    check_own(event_of("{\"id\": broken"), 0, "a post that is not JSON");
+    check_own(event_of("{\"id\":\"p1\",\"channel_id\":\"c1\",\"message\":\"m\",\"user_id\":\"botid00000000000000000000a"
+                       "\"}"),
+              1, "the four members in another order, the last one ending the post");
+    check_own(event_of("{\"id\":\"p1\",\"user_id\":\"ann1\",\"channel_id\":\"c1\",\"message\":\"\\\"user_id\\\":\\\"boti"
+                       "d00000000000000000000a\\\"\"}"),
+              0, "a person's message that quotes the bot's user_id");
+    check_own(event_of("{\"id\":\"p1\",\"id\":\"p2\",\"user_id\":\"botid00000000000000000000a\",\"channel_id\":\"c1\",\""
+                       "message\":\"m\"}"),
+              0, "an id given twice goes the long way");
+    check_own(event_of("{\"id\":\"p1\",\"user_id\":\"botid00000000000000000000a\",\"channel_id\":\"c1\",\"message\":\"m"
+                       "\"}x"),
+              0, "a post with text after it is not one");
+    char *text = strdup(event_of(own_post));
+    check_own_mutations(text);
+    free(text);
+}
+
 int main(void) {
     test_channel_dm_thread();
     test_skipped_and_malformed();
+    test_own_unread();
     return done_testing();
 }

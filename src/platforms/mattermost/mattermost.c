@@ -164,6 +164,7 @@ static void start_ws(struct mattermost *mm) {
     struct mattermost_ws_options o = mm->wso;
     o.url = mm->url;
     o.token = mm->token;
+    o.own_user_id = mm->bot_id;
     static const struct mattermost_ws_callbacks callbacks = { on_ws_event, on_ws_ready };
     mm->ws = mattermost_ws_new(mm->self->host->loop, mm->self->host->lws(), &o, &callbacks, mm, err, sizeof(err));
     if (!mm->ws) {

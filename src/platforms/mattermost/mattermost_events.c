@@ -1,4 +1,5 @@
 /* mattermost_events.c - `posted` events as chat_messages (mattermost_events.h). */
+#include <stdlib.h>
 #include <string.h>
 #include "platforms/mattermost/mattermost_events.h"
 #include "core/server.h"
@@ -36,6 +37,145 @@ void mattermost_posted_free(struct mattermost_posted *hold) {
     json_decref(hold->post);
     json_decref(hold->mentions);
     hold->post = hold->mentions = NULL;
+}
+
+/* The post as it stands inside data.post, still escaped as a string of
+ * the event: read one of its own characters at a time, never past the
+ * string's closing quote. */
+struct inner {
+    const char *p, *end;
+};
+
+/* The post's next character (\" gives ", \\ gives \, \n a newline, \u
+ * below 0x80 its character and 0x80 for any other), or -1 at the end of
+ * data.post or on anything odd (\u0000, a control byte, a bad escape). */
+static int inner_next(struct inner *in) {
+    if (in->p >= in->end) return -1;
+    unsigned char c = (unsigned char)*in->p;
+    if (c == '"' || c < 0x20) return -1;
+    if (c != '\\') {
+        in->p++;
+        return c;
+    }
+    if (in->end - in->p < 2) return -1;
+    char e = in->p[1];
+    in->p += 2;
+    switch (e) {
+    case '"': return '"';
+    case '\\': return '\\';
+    case '/': return '/';
+    case 'b': return '\b';
+    case 'f': return '\f';
+    case 'n': return '\n';
+    case 'r': return '\r';
+    case 't': return '\t';
+    case 'u': {
+        if (in->end - in->p < 4) return -1;
+        unsigned v = 0;
+        for (int i = 0; i < 4; i++) {
+            char h = in->p[i];
+            v <<= 4;
+            if (h >= '0' && h <= '9') v |= (unsigned)(h - '0');
+            else if (h >= 'a' && h <= 'f') v |= (unsigned)(h - 'a' + 10);
+            else if (h >= 'A' && h <= 'F') v |= (unsigned)(h - 'A' + 10);
+            else return -1;
+        }
+        in->p += 4;
+        if (v == 0) return -1;
+        return v < 0x80 ? (int)v : 0x80;
+    }
+    default: return -1;
+    }
+}
+
+/* A string of the post, its opening quote read: up to CAP of its
+ * characters into BUF (may be NULL), its length in *N. 0, or -1 when it
+ * does not end or holds what JSON does not allow. */
+static int inner_string(struct inner *in, char *buf, size_t cap, size_t *n) {
+    *n = 0;
+    for (;;) {
+        const char *run = in->p;   /* a plain run: the post's characters as they are */
+        while (in->p < in->end && *in->p != '\\' && *in->p != '"' && (unsigned char)*in->p >= 0x20) in->p++;
+        size_t k = (size_t)(in->p - run);
+        if (buf && *n < cap) memcpy(buf + *n, run, *n + k < cap ? k : cap - *n);
+        *n += k;
+        int c = inner_next(in);
+        if (c < 0x20) return -1;   /* -1 too */
+        if (c == '"') return 0;
+        if (c == '\\') {
+            c = inner_next(in);
+            if (c == 'u') {
+                for (int i = 0; i < 4; i++) {
+                    int h = inner_next(in);
+                    if (!((h >= '0' && h <= '9') || (h >= 'a' && h <= 'f') || (h >= 'A' && h <= 'F'))) return -1;
+                }
+                c = 0x80;          /* not compared with anything: the long way reads it */
+            } else if (c == 'b' || c == 'f' || c == 'n' || c == 'r' || c == 't') {
+                c = 0x80;
+            } else if (c != '"' && c != '\\' && c != '/') {
+                return -1;
+            }
+        }
+        if (buf && *n + 1 < cap) buf[*n] = (char)c;
+        (*n)++;
+    }
+}
+
+/* A number (digits, a leading minus) or true, false or null of the post,
+ * its first character C read: the character after it, or -1. */
+static int inner_scalar(struct inner *in, int c) {
+    char word[8];
+    size_t n = 0;
+    if (c == '-') c = inner_next(in);
+    if (c >= '0' && c <= '9') {
+        while (c >= '0' && c <= '9') c = inner_next(in);
+        return c;
+    }
+    while (c >= 'a' && c <= 'z' && n < sizeof(word) - 1) {
+        word[n++] = (char)c;
+        c = inner_next(in);
+    }
+    word[n] = '\0';
+    return !strcmp(word, "true") || !strcmp(word, "false") || !strcmp(word, "null") ? c : -1;
+}
+
+int mattermost_posted_own(const char *event, size_t len, const char *user_id) {
+    static const char *const post_path[] = { "data", "post", NULL };
+    const char *raw;
+    if (!user_id || json_fast_member(event, len, post_path, &raw, NULL) < 0 || *raw != '"') return 0;
+    struct inner in = { raw + 1, event + len };
+    size_t ulen = strlen(user_id);
+    int have = 0;   /* 1 id, 2 user_id (ours), 4 channel_id, 8 message */
+    if (inner_next(&in) != '{') return 0;
+    for (;;) {   /* the post's members, up to the four above; nothing nested on the way */
+        char key[16], val[80];
+        size_t klen, vlen;
+        if (inner_next(&in) != '"' || inner_string(&in, key, sizeof(key), &klen) < 0 || inner_next(&in) != ':') return 0;
+        int which = 0;
+        if (klen < sizeof(key)) {
+            key[klen] = '\0';
+            if (!strcmp(key, "id")) which = 1;
+            else if (!strcmp(key, "user_id")) which = 2;
+            else if (!strcmp(key, "channel_id")) which = 4;
+            else if (!strcmp(key, "message")) which = 8;
+        }
+        int c = inner_next(&in);
+        if (which) {
+            if (c != '"' || (have & which) || inner_string(&in, val, sizeof(val), &vlen) < 0) return 0;
+            if ((which == 1 || which == 4) && vlen == 0) return 0;
+            if (which == 2 && (vlen != ulen || vlen >= sizeof(val) || memcmp(val, user_id, ulen) != 0)) return 0;
+            have |= which;
+            c = inner_next(&in);
+        } else if (c == '"') {
+            if (inner_string(&in, NULL, 0, &vlen) < 0) return 0;
+            c = inner_next(&in);
+        } else {
+            c = inner_scalar(&in, c);
+        }
+        if (c == '}') return have == 15 && in.p < in.end && *in.p == '"';   /* the post ends, and so does data.post */
+        if (c != ',') return 0;
+        if (have == 15) return 1;   /* the members after these are not looked at */
+    }
 }
 
 int mattermost_posted_message(json_t *data, const struct mattermost_self *self, struct chat_message *m,

@@ -33,6 +33,15 @@ int mattermost_posted_message(json_t *data, const struct mattermost_self *self, 
                               struct mattermost_posted *hold);
 void mattermost_posted_free(struct mattermost_posted *hold);
 
+/* Is EVENT[0..len), a `posted` event as JSON text, of a post by USER_ID
+ * that mattermost_posted_message would skip as the bot's own? The post is
+ * read where it stands in data.post, escaped, up to its id, user_id,
+ * channel_id and message (which must come before anything nested, as the
+ * server writes them); nothing is built, and the post past those members
+ * is not looked at. For dropping the bot's posts coming back before they
+ * are parsed. 1 or 0 (0 also when in doubt: read it whole). */
+int mattermost_posted_own(const char *event, size_t len, const char *user_id);
+
 /* The keys of a post (and of the users and teams REST answers with) that no
  * reader looks at: a skip list for json_fast_loadb_lean. */
 extern const char *const mattermost_post_unread[];

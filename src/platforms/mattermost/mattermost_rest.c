@@ -7,6 +7,7 @@
 #include "platforms/mattermost/mattermost_events.h"
 #include "io/http_client.h"
 #include "lib/json_fast.h"
+#include "lib/json_write.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
 #include "lib/utf8.h"
@@ -24,6 +25,7 @@ struct rest_call {
     char *url;
     char *body;                 /* serialized JSON, or NULL */
     char *key;                  /* order key, or NULL */
+    int read_id;                /* a post: its answer is read for the id only */
     int tries;
     uint64_t not_before;        /* loop time a retry may start */
     struct http_call *http;
@@ -174,6 +176,27 @@ static void read_limits(struct mattermost_rest *r, const struct http_response *r
     if (wait > 0) hold(r, wait);
 }
 
+/* C's answer as its caller reads it. A post that went through answers
+ * with the whole post, of which the caller takes the id: it is read where
+ * it stands ({"id":"..",...}) and the text after it is not looked at. Its
+ * other answers are read for id and message (an error's); any other
+ * call's answer whole (lean). */
+static json_t *answer_body(const struct rest_call *c, const struct http_response *res) {
+    static const char *const id_path[] = { "id", NULL };
+    static const char *const post_read[] = { "id", "message", NULL };
+    if (!res->body_len) return NULL;
+    if (!c->read_id) return json_fast_loadb_lean(res->body, res->body_len, mattermost_post_unread, NULL);
+    const char *v;
+    size_t n;
+    if (res->status >= 200 && res->status <= 299 && json_fast_member(res->body, res->body_len, id_path, &v, &n) == 0 &&
+        n >= 3 && v[0] == '"' && !memchr(v + 1, '\\', n - 2)) {
+        json_t *body = json_object();
+        if (body && json_object_set_new(body, "id", json_stringn(v + 1, n - 2)) == 0) return body;
+        json_decref(body);
+    }
+    return json_fast_loadb_only(res->body, res->body_len, post_read, NULL);
+}
+
 /* The HTTP exchange ended: hold, retry, or report to the caller. */
 static void on_http(const struct http_response *res, void *data) {
     struct rest_call *c = data;
@@ -205,7 +228,7 @@ static void on_http(const struct http_response *res, void *data) {
         pump(r);
         return;
     }
-    json_t *body = res->body_len ? json_fast_loadb_lean(res->body, res->body_len, mattermost_post_unread, NULL) : NULL;
+    json_t *body = answer_body(c, res);
     char err[300] = "";
     if (res->error) {
         snprintf(err, sizeof(err), "%s", res->error);
@@ -291,15 +314,16 @@ static void pump_round(struct mattermost_rest *r) {
 
 /* Queue a call whose BODY (malloc'd JSON text, or NULL) is serialized
  * already; the call owns it from here on. */
-static int queue_call(struct mattermost_rest *r, const char *method, const char *path, char *body, const char *key,
-                      mattermost_rest_fn *cb, void *data) {
+static struct rest_call *queue_call(struct mattermost_rest *r, const char *method, const char *path, char *body,
+                                    const char *key, mattermost_rest_fn *cb, void *data) {
     struct rest_call *c = xcalloc(1, sizeof(*c));
     c->r = r;
     c->method = xstrdup(method);
     c->path = xstrdup(path);
-    size_t ulen = strlen(r->base) + strlen(path) + 1;
-    c->url = xmalloc(ulen);
-    snprintf(c->url, ulen, "%s%s", r->base, path);
+    size_t blen = strlen(r->base), plen = strlen(path);
+    c->url = xmalloc(blen + plen + 1);
+    memcpy(c->url, r->base, blen);
+    memcpy(c->url + blen, path, plen + 1);
     c->body = body;
     c->key = key ? xstrdup(key) : NULL;
     c->cb = cb;
@@ -311,7 +335,7 @@ static int queue_call(struct mattermost_rest *r, const char *method, const char 
     r->ncalls++;
     /* From the loop, never inside this call: the callback must not run before we return. */
     if (uv_now(r->loop) >= r->hold_until) uv_timer_start(r->timer, on_timer, 0, 0);
-    return 0;
+    return c;
 }
 
 int mattermost_rest_call(struct mattermost_rest *r, const char *method, const char *path, json_t *body, const char *order_key,
@@ -322,7 +346,8 @@ int mattermost_rest_call(struct mattermost_rest *r, const char *method, const ch
     }
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
-    return queue_call(r, method, path, text, order_key, cb, data);
+    queue_call(r, method, path, text, order_key, cb, data);
+    return 0;
 }
 
 /* One part of a post answered; the last tells the caller. */
@@ -359,9 +384,10 @@ int mattermost_rest_post(struct mattermost_rest *r, const char *channel, const c
     off = 0;
     while (off < len) {
         size_t n = utf8_prefix(text + off, len - off, MATTERMOST_MAX_POST_CP);
-        json_t *body = json_pack("{s:s, s:s%}", "channel_id", channel, "message", text + off, n);
-        if (root_id && *root_id) json_object_set_new(body, "root_id", json_string(root_id));
-        mattermost_rest_call(r, "POST", "/posts", body, channel, on_post_part, j);
+        static const char *const keys[] = { "channel_id", "message", "root_id" };
+        const char *vals[] = { channel, text + off, root_id && *root_id ? root_id : NULL };
+        size_t lens[] = { strlen(channel), n, vals[2] ? strlen(root_id) : 0 };
+        queue_call(r, "POST", "/posts", json_write_strings(3, keys, vals, lens), channel, on_post_part, j)->read_id = 1;
         off += n;
     }
     return 0;

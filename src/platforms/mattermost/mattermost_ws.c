@@ -12,6 +12,7 @@
 #include "io/ws_client.h"
 #include "io/timer.h"
 #include "platforms/mattermost/mattermost_ws.h"
+#include "platforms/mattermost/mattermost_events.h"
 #include "lib/json_fast.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
@@ -33,6 +34,7 @@ struct mattermost_ws {
     uv_timer_t *ping;
     uv_timer_t *retry;
     char *connection_id;           /* the server's session, once a hello named it */
+    char *own_mark;                /* \"user_id\":\"<own_user_id>\" as it stands in data.post, or NULL */
     long next_seq;                 /* the seq the next event must carry */
     long action_seq;               /* our requests' seq on this connection */
     int waiting_pong;
@@ -108,6 +110,13 @@ struct mattermost_ws *mattermost_ws_new(uv_loop_t *loop, struct lws_context *ctx
     memcpy(ws->base, opts->url, bl);
     ws->base[bl] = '\0';
     ws->opts.token = NULL;
+    ws->opts.own_user_id = NULL;
+    if (opts->own_user_id && *opts->own_user_id) {
+        size_t mlen = strlen(opts->own_user_id) + 32;
+        ws->own_mark = xmalloc(mlen);
+        snprintf(ws->own_mark, mlen, "\\\"user_id\\\":\\\"%s\\\"", opts->own_user_id);
+        ws->opts.own_user_id = xstrdup(opts->own_user_id);
+    }
     if (ws->opts.ping_ms <= 0) ws->opts.ping_ms = 30000;
     if (ws->opts.reconnect_min_ms <= 0) ws->opts.reconnect_min_ms = 1000;
     if (ws->opts.reconnect_max_ms < ws->opts.reconnect_min_ms) ws->opts.reconnect_max_ms = ws->opts.reconnect_min_ms;
@@ -292,9 +301,67 @@ static const char *const event_unread[] = {
     "broadcast", "channel_display_name", "channel_name", "set_online", "omit_users", "server_version", NULL
 };
 
+/* Check SEQ of the event TYPE against the one expected next. 1: it is
+ * the next one (now counted) and is to be handed on; 0: it was seen
+ * already, or some went missing and the connection is being replaced. */
+static int next_in_order(struct mattermost_ws *ws, long seq, const char *type) {
+    if (seq < ws->next_seq) {
+        log_debug("mattermost: event %ld (%s) seen already; skipped", seq, type);
+        return 0;
+    }
+    if (seq == ws->next_seq + 1 && ws->skip_one) ws->next_seq = seq;     /* the oversized one */
+    ws->skip_one = 0;
+    if (seq > ws->next_seq) {
+        log_warn("mattermost: events %ld to %ld never arrived; reconnecting to have them replayed", ws->next_seq, seq - 1);
+        metrics_inc(METRIC_PLATFORM_EVENTS, "mattermost_seq_gap", 1);
+        ws_reconnect(ws, CLOSE_SEQ_MISMATCH, 1);
+        return 0;
+    }
+    ws->next_seq = seq + 1;
+    return 1;
+}
+
+/* The seq of an event whose text ends with it, as the server writes
+ * every event ({"event":..,"data":..,"broadcast":..,"seq":12}): read from
+ * the end, so the data before it is not stepped over. -1 when the text
+ * does not end with a "seq" member of digits. */
+static long trailing_seq(const char *text, size_t len) {
+    const char *p = text + len;
+    while (p > text && (p[-1] == ' ' || p[-1] == '\n' || p[-1] == '\r' || p[-1] == '\t')) p--;
+    if (p == text || *--p != '}') return -1;
+    const char *end = p;
+    while (p > text && p[-1] >= '0' && p[-1] <= '9') p--;
+    size_t n = (size_t)(end - p);
+    if (n == 0 || n > 18 || (n > 1 && *p == '0')) return -1;
+    long seq = 0;
+    for (size_t i = 0; i < n; i++) seq = seq * 10 + (p[i] - '0');
+    if (p - text < 7 || memcmp(p - 7, ",\"seq\":", 7) != 0) return -1;   /* the quote after a comma opens the key */
+    return seq;
+}
+
+/* The bot's own post coming back as a `posted` event (the server sends
+ * every post to its author's websocket too, and the adapter skips its
+ * own): its seq is counted like any event's and nothing is built. 1 if
+ * TEXT was one and is done with. Only what the full read would take the
+ * same way goes here (the event's name, a seq of digits as its last
+ * member, a post of ours as mattermost_posted_own reads it); the rest goes
+ * the long way, where anything malformed is logged. The text between the
+ * post's message and the seq is not looked at. */
+static int own_post_counted(struct mattermost_ws *ws, const char *text, size_t len) {
+    static const char *const event_path[] = { "event", NULL };
+    const char *v;
+    size_t n;
+    if (json_fast_member(text, len, event_path, &v, &n) < 0 || n != 8 || memcmp(v, "\"posted\"", 8) != 0) return 0;
+    long seq = trailing_seq(text, len);
+    if (seq < 0 || !mattermost_posted_own(text, len, ws->opts.own_user_id)) return 0;
+    next_in_order(ws, seq, "posted");
+    return 1;
+}
+
 /* One whole message from the server: a reply, or an event checked against
  * the seq we expect. Malformed ones are logged and skipped. */
 static void on_message(struct mattermost_ws *ws, const char *text, size_t len) {
+    if (ws->own_mark && memmem(text, len, ws->own_mark, strlen(ws->own_mark)) && own_post_counted(ws, text, len)) return;
     json_error_t jerr;
     json_t *o = json_fast_loadb_lean(text, len, event_unread, &jerr);
     if (!json_is_object(o)) {
@@ -318,22 +385,10 @@ static void on_message(struct mattermost_ws *ws, const char *text, size_t len) {
     }
     json_t *data = json_object_get(o, "data");
     if (!strcmp(type, "hello")) on_hello(ws, data);
-    long seq = (long)json_integer_value(seqv);
-    if (seq < ws->next_seq) {
-        log_debug("mattermost: event %ld (%s) seen already; skipped", seq, type);
+    if (!next_in_order(ws, (long)json_integer_value(seqv), type)) {
         json_decref(o);
         return;
     }
-    if (seq == ws->next_seq + 1 && ws->skip_one) ws->next_seq = seq;     /* the oversized one */
-    ws->skip_one = 0;
-    if (seq > ws->next_seq) {
-        log_warn("mattermost: events %ld to %ld never arrived; reconnecting to have them replayed", ws->next_seq, seq - 1);
-        metrics_inc(METRIC_PLATFORM_EVENTS, "mattermost_seq_gap", 1);
-        json_decref(o);
-        ws_reconnect(ws, CLOSE_SEQ_MISMATCH, 1);
-        return;
-    }
-    ws->next_seq = seq + 1;
     if (!strcmp(type, "hello")) {
         log_info("mattermost: connected (session %s)", ws->connection_id ? ws->connection_id : "?");
         ws->attempts = 0;
@@ -391,6 +446,8 @@ void mattermost_ws_free(struct mattermost_ws *ws) {
     timer_free(&ws->ping);
     timer_free(&ws->retry);
     free(ws->connection_id);
+    free(ws->own_mark);
+    free((char *)ws->opts.own_user_id);
     free((char *)ws->opts.url);
     free(ws->auth_header);
     free(ws->base);

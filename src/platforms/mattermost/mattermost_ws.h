@@ -29,6 +29,8 @@ struct mattermost_ws_options {
     long reconnect_min_ms;       /* first backoff, default 1000 */
     long reconnect_max_ms;       /* backoff cap, default 60000 */
     size_t max_inbound;          /* largest message accepted, default 8 MiB */
+    const char *own_user_id;     /* the bot's user id: its own posts coming back are counted and
+                                    dropped unread (event() does not see them); NULL: all read */
 };
 
 /* EVENT gets every event once, in seq order (DATA borrowed, may be NULL; the

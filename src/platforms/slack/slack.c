@@ -14,6 +14,7 @@
 #include "core/server.h"
 #include "io/redis_client.h"
 #include "lib/dict.h"
+#include "lib/json_write.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
 #include "lib/redact.h"
@@ -69,6 +70,7 @@ struct slack {
     struct slack_web *web;
     struct slack_socket *sock;
     char *bot_user, *bot_id;
+    char ttl_text[24];             /* dedupe_ttl_s as the EX argument */
     struct memo seen, threads, responses;
     struct dict *streams;
     struct pending *pending;
@@ -116,6 +118,19 @@ static void memo_free(struct memo *m) {
     m->d = NULL;
 }
 
+/* PARTS (N of them) one after the other in OUT, cut to OUTLEN - 1 bytes
+ * as snprintf would cut them (a key built on every message). */
+static void join(char *out, size_t outlen, const char *const *parts, int n) {
+    size_t j = 0;
+    for (int i = 0; i < n; i++) {
+        size_t k = strlen(parts[i]);
+        if (j + k >= outlen) k = outlen - 1 - j;
+        memcpy(out + j, parts[i], k);
+        j += k;
+    }
+    out[j] = '\0';
+}
+
 /* uv_close callback of a timer allocated on its own. */
 static void free_handle(uv_handle_t *h) {
     free(h);
@@ -135,6 +150,7 @@ static void read_config(struct slack *sl, const struct config_block *b) {
     sl->channel_burst = (int)config_int(b, "channel_burst", 3);
     sl->ping_s = (int)config_int(b, "ping_interval_s", 30);
     sl->ttl_s = config_int(b, "dedupe_ttl_s", 86400);
+    snprintf(sl->ttl_text, sizeof(sl->ttl_text), "%ld", sl->ttl_s > 0 ? sl->ttl_s : 86400);
     sl->stream_ms = config_int(b, "stream_interval_ms", 1500);
     long max = config_int(b, "max_inbound_bytes", 8388608);
     sl->max_inbound = max > 4096 ? (size_t)max : 4096;
@@ -188,11 +204,13 @@ static int post_text(struct slack *sl, const char *channel, const char *thread_t
     c->data = data;
     c->left = 1;                   /* held until every part is queued */
     for (size_t off = skip; off < n;) {
+        static const char *const keys[] = { "channel", "text", "thread_ts" };
         size_t k = slack_text_split(esc + off, n - off, SLACK_MAX_TEXT_CP);
-        json_t *args = json_pack("{s:s, s:s%}", "channel", channel, "text", esc + off, k);
-        if (thread_ts) json_object_set_new(args, "thread_ts", json_string(thread_ts));
+        const char *vals[] = { channel, esc + off, thread_ts };
+        size_t lens[] = { strlen(channel), k, thread_ts ? strlen(thread_ts) : 0 };
         c->left++;
-        if (slack_web_call(sl->web, "chat.postMessage", args, channel, on_part, c) < 0) c->left--;
+        if (slack_web_call_text(sl->web, "chat.postMessage", json_write_strings(3, keys, vals, lens), channel, on_part, c) < 0)
+            c->left--;
         off += k;
     }
     free(esc);
@@ -591,11 +609,11 @@ static void on_event(struct slack *sl, json_t *payload, json_t *envelope) {
     memo_set(&sl->seen, key, (char *)1);
     struct redis_client *rc = sl->self->host->redis();
     if (rc && redis_client_ready(rc)) {
-        char rkey[400], ttl[32];
+        char rkey[400];
         /* Per bot account ("slack" or "slack:aiko"): two apps in one workspace both hear a message. */
-        snprintf(rkey, sizeof(rkey), "%s%s:seen:%s:%s", redis_client_prefix(rc), sl->self->name, channel, ts);
-        snprintf(ttl, sizeof(ttl), "%ld", sl->ttl_s > 0 ? sl->ttl_s : 86400);
-        const char *argv[] = { "SET", rkey, "1", "NX", "EX", ttl };
+        const char *parts[] = { redis_client_prefix(rc), sl->self->name, ":seen:", channel, ":", ts };
+        join(rkey, sizeof(rkey), parts, 6);
+        const char *argv[] = { "SET", rkey, "1", "NX", "EX", sl->ttl_text };
         struct pending *pe = xcalloc(1, sizeof(*pe));
         pe->sl = sl;
         pe->event = json_incref(ev);

@@ -210,6 +210,31 @@ static void unlink_running(struct slack_web *w, struct web_call *c) {
  * object (callers take the top-level ts), its blocks and metadata. */
 static const char *const answer_unread[] = { "message", "blocks", "response_metadata", "warning", NULL };
 
+/* What is read of a chat.postMessage answer: ok and error here, ts by the
+ * callers (the message object, channel and the rest are stepped over). */
+static const char *const post_read[] = { "ok", "error", "ts", NULL };
+
+/* C's answer BODY as its reader takes it. A chat.postMessage that went
+ * through ({"ok":true,"channel":..,"ts":..,"message":{..}}) is read for ok
+ * and ts where they stand, and the text after ts is not looked at; other
+ * answers of it are read for the members above, the other methods' whole
+ * (lean). */
+static json_t *answer_body(const struct web_call *c, const char *body, size_t len, json_error_t *jerr) {
+    static const char *const ok_path[] = { "ok", NULL };
+    static const char *const ts_path[] = { "ts", NULL };
+    if (strcmp(c->method, "chat.postMessage") != 0) return json_fast_loadb_lean(body, len, answer_unread, jerr);
+    const char *v;
+    size_t n;
+    if (json_fast_member(body, len, ok_path, &v, &n) == 0 && n == 4 && !memcmp(v, "true", 4) &&
+        json_fast_member(body, len, ts_path, &v, &n) == 0 && n >= 2 && v[0] == '"' && !memchr(v + 1, '\\', n - 2)) {
+        json_t *o = json_object();
+        if (o && json_object_set_new(o, "ok", json_true()) == 0 && json_object_set_new(o, "ts", json_stringn(v + 1, n - 2)) == 0)
+            return o;
+        json_decref(o);
+    }
+    return json_fast_loadb_only(body, len, post_read, jerr);
+}
+
 /* Slack answered C (or the transfer failed): retry, pause, or complete it. */
 static void on_done(const struct http_response *res, void *data) {
     struct web_call *c = data;
@@ -249,7 +274,7 @@ static void on_done(const struct http_response *res, void *data) {
         err = errbuf;
     } else if (c->method) {
         json_error_t jerr;
-        body = json_fast_loadb_lean(res->body, res->body_len, answer_unread, &jerr);
+        body = answer_body(c, res->body, res->body_len, &jerr);
         json_t *ok = json_object_get(body, "ok");
         json_t *e = json_object_get(body, "error");
         if (!json_is_object(body)) err = "the answer is not JSON";
@@ -338,21 +363,19 @@ static void pump(struct slack_web *w) {
     w->pumping = 0;
 }
 
-/* Queue a call at the tail. */
-static int enqueue(struct slack_web *w, const char *method, const char *url, json_t *body, const char *channel,
-                   slack_web_fn *cb, void *data) {
-    char *text = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
-    if (!text) return -1;
+/* Queue a call at the tail; TEXT (its JSON body, malloc'd) is taken over. */
+static int enqueue_text(struct slack_web *w, const char *method, const char *url, char *text, const char *channel,
+                        slack_web_fn *cb, void *data) {
     struct web_call *c = xcalloc(1, sizeof(*c));
     c->w = w;
     c->method = method ? xstrdup(method) : NULL;
     if (url) {
         c->url = xstrdup(url);
     } else {
-        size_t n = strlen(w->api_url) + strlen(method) + 1;
-        c->url = xmalloc(n);
-        snprintf(c->url, n, "%s%s", w->api_url, method);
+        size_t a = strlen(w->api_url), m = strlen(method);
+        c->url = xmalloc(a + m + 1);
+        memcpy(c->url, w->api_url, a);
+        memcpy(c->url + a, method, m + 1);
     }
     c->body = text;
     c->channel = channel ? xstrdup(channel) : NULL;
@@ -366,6 +389,15 @@ static int enqueue(struct slack_web *w, const char *method, const char *url, jso
     return 0;
 }
 
+/* Queue a call at the tail with BODY (taken over) as its JSON. */
+static int enqueue(struct slack_web *w, const char *method, const char *url, json_t *body, const char *channel,
+                   slack_web_fn *cb, void *data) {
+    char *text = json_dumps(body, JSON_COMPACT);
+    json_decref(body);
+    if (!text) return -1;
+    return enqueue_text(w, method, url, text, channel, cb, data);
+}
+
 int slack_web_call(struct slack_web *w, const char *method, json_t *args, const char *channel, slack_web_fn *cb,
                    void *data) {
     if (!w || !method || !json_is_object(args)) {
@@ -373,6 +405,15 @@ int slack_web_call(struct slack_web *w, const char *method, json_t *args, const 
         return -1;
     }
     return enqueue(w, method, NULL, args, channel, cb, data);
+}
+
+int slack_web_call_text(struct slack_web *w, const char *method, char *args, const char *channel, slack_web_fn *cb,
+                        void *data) {
+    if (!w || !method || !args) {
+        free(args);
+        return -1;
+    }
+    return enqueue_text(w, method, NULL, args, channel, cb, data);
 }
 
 int slack_web_respond(struct slack_web *w, const char *url, json_t *body, slack_web_fn *cb, void *data) {

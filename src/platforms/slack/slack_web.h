@@ -38,6 +38,10 @@ void slack_web_free(struct slack_web *w);
  * -1 (CB is then not called). */
 int slack_web_call(struct slack_web *w, const char *method, json_t *args, const char *channel, slack_web_fn *cb,
                    void *data);
+/* The same with ARGS as JSON text already (a malloc'd object, taken over;
+ * NULL gives -1), for the calls made on every message. */
+int slack_web_call_text(struct slack_web *w, const char *method, char *args, const char *channel, slack_web_fn *cb,
+                        void *data);
 /* POST BODY (taken over) to a slash command's or an action's response_url. */
 int slack_web_respond(struct slack_web *w, const char *url, json_t *body, slack_web_fn *cb, void *data);
 /* 429s seen, and calls queued or running (tests, status). */
