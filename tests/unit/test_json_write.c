@@ -74,7 +74,10 @@ int main(void) {
                            "\"r\":1.5,\"e\":1e300,\"u\":\"\\u00e9\\ud83d\\ude00\\u2028\"}", 0, NULL);
     ok(v && same_text(v), "a Bot API request reads the same");
     json_decref(v);
-    ok(same_text(json_object()) && same_text(json_array()), "empty object and array");
+    json_t *empty_object = json_object(), *empty_array = json_array();
+    ok(same_text(empty_object) && same_text(empty_array), "empty object and array");
+    json_decref(empty_object);
+    json_decref(empty_array);
     json_t *s = json_string("x");
     char *t = json_write_compact(s);
     ok(t == NULL, "a string alone is not written (as json_dumps without JSON_ENCODE_ANY)");
