@@ -548,10 +548,14 @@ struct http_call *http_start(struct http_client *hc, const struct http_request *
     curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, req->timeout_ms > 0 ? req->timeout_ms : 60000L);
     curl_easy_setopt(e, CURLOPT_BUFFERSIZE, req->on_data ? STREAM_BUFFER_SIZE : BODY_BUFFER_SIZE);
     if (req->body) {
-        c->body_copy = xmalloc(req->body_len ? req->body_len : 1);
-        memcpy(c->body_copy, req->body, req->body_len);
+        const char *body = req->body;
+        if (!req->body_kept) {
+            c->body_copy = xmalloc(req->body_len ? req->body_len : 1);
+            memcpy(c->body_copy, req->body, req->body_len);
+            body = c->body_copy;
+        }
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-        curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body_copy);
+        curl_easy_setopt(e, CURLOPT_POSTFIELDS, body);
     } else {
         /* Forget a previous call's body first: setting it makes a POST. */
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, NULL);

@@ -21,6 +21,8 @@ struct http_request {
     const char *const *headers;    /* "Name: value" strings, NULL-terminated; may be NULL */
     const char *body;
     size_t body_len;
+    int body_kept;                 /* set: BODY stays valid until the done callback or
+                                      http_cancel, so it is sent from where it is, not copied */
     long connect_timeout_ms;       /* 0: 10 s */
     long timeout_ms;               /* whole transfer; 0: 60 s */
     size_t max_body;               /* response cap; 0: 8 MiB (streamed bytes count too) */

@@ -286,7 +286,7 @@ static void start_http(struct rest_call *c) {
                               "User-Agent: DiscordBot (https://github.com/chorus, " PACKAGE_VERSION ")", NULL };
     struct http_request req = {
         .method = c->method, .url = c->url, .headers = headers, .body = c->body,
-        .body_len = c->body ? strlen(c->body) : 0, .timeout_ms = 30000,
+        .body_len = c->body ? strlen(c->body) : 0, .body_kept = 1, .timeout_ms = 30000,
     };
     if (!c->body && strcmp(c->method, "GET") != 0 && strcmp(c->method, "DELETE") != 0) {
         req.body = "";      /* POST/PUT without a body still says Content-Length: 0 */
@@ -386,66 +386,66 @@ static json_t *message_json(const char *text, size_t len, const char *reply_to) 
     return o;
 }
 
-/* Append S[0..len) to OUT as the inside of a JSON string, escaped the way
- * json_dumps does it (quote, backslash and control bytes; UTF-8 as is). */
-static char *json_escape_into(char *out, const char *s, size_t len) {
-    static const char hex[] = "0123456789ABCDEF";
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        switch (ch) {
-        case '"': *out++ = '\\'; *out++ = '"'; break;
-        case '\\': *out++ = '\\'; *out++ = '\\'; break;
-        case '\b': *out++ = '\\'; *out++ = 'b'; break;
-        case '\f': *out++ = '\\'; *out++ = 'f'; break;
-        case '\n': *out++ = '\\'; *out++ = 'n'; break;
-        case '\r': *out++ = '\\'; *out++ = 'r'; break;
-        case '\t': *out++ = '\\'; *out++ = 't'; break;
-        default:
-            if (ch < 0x20) {
-                memcpy(out, "\\u00", 4);
-                out[4] = hex[ch >> 4];
-                out[5] = hex[ch & 15];
-                out += 6;
-            } else {
-                *out++ = (char)ch;
-            }
-        }
-    }
+/* The members that make part PART of the reply KEY a nonce'd post, into
+ * OUT (NONCE_TEXT bytes at least): their length. Discord's nonce is at most
+ * 25 characters, so KEY is hashed (FNV-1a, 64 bits) to 16 hex digits;
+ * enforce_nonce makes a retried post come back as the first one. */
+#define NONCE_TEXT 96
+static size_t nonce_members(char *out, const char *key, int part) {
+    unsigned long long h = 1469598103934665603ULL;
+    for (const char *p = key; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    static const char hex[] = "0123456789abcdef", head[] = ",\"nonce\":\"", end[] = "\",\"enforce_nonce\":true";
+    size_t n = sizeof(head) - 1;
+    memcpy(out, head, n);
+    for (int i = 15; i >= 0; i--) out[n++] = hex[(h >> (i * 4)) & 15];
+    out[n++] = '.';
+    n += json_int_text(out + n, part % 1000);
+    memcpy(out + n, end, sizeof(end));
+    return n + sizeof(end) - 1;
+}
+
+/* BODY (a JSON object's text, taken over) with the nonce members of part
+ * PART of the reply KEY (nonce_members). */
+static char *with_nonce(char *body, const char *key, int part) {
+    size_t len = body ? strlen(body) : 0;
+    if (!key || len < 2 || body[len - 1] != '}') return body;
+    char tail[NONCE_TEXT];
+    size_t n = nonce_members(tail, key, part);
+    char *out = xrealloc(body, len + n + 1);
+    if (!out) return body;
+    memcpy(out + len - 1, tail, n);
+    memcpy(out + len - 1 + n, "}", 2);
     return out;
 }
 
-/* The JSON text of a message post, written directly: this runs for every
- * reply, and building a jansson object only to dump it costs more than the
- * rest of the send. Text that is not UTF-8 takes the jansson path, so the
- * result is always what json_dumps(message_json(...)) would give. */
-static char *message_body(const char *text, size_t len, const char *reply_to) {
+/* The JSON text of a message post (part PART of the reply KEY when KEY is
+ * not NULL), written directly: this runs for every reply, and building a
+ * jansson object only to dump it costs more than the rest of the send.
+ * Text that is not UTF-8 takes the jansson path, so the result is always
+ * what json_dumps(message_json(...)) would give. */
+static char *message_body(const char *text, size_t len, const char *reply_to, const char *key, int part) {
     size_t rlen = reply_to ? strlen(reply_to) : 0;
     if (!utf8_valid(text, len) || (reply_to && !utf8_valid(reply_to, rlen))) {
         json_t *o = message_json(text, len, reply_to);
         char *out = json_dumps(o, JSON_COMPACT);
         json_decref(o);
-        return out;
+        return key ? with_nonce(out, key, part) : out;
     }
-    static const char head[] = "{\"content\":\"";
-    static const char mentions[] = "\",\"allowed_mentions\":{\"parse\":[]}";
-    static const char ref[] = ",\"message_reference\":{\"message_id\":\"";
-    static const char ref_end[] = "\",\"fail_if_not_exists\":false}";
-    char *out = xmalloc(sizeof(head) + sizeof(mentions) + sizeof(ref) + sizeof(ref_end) + 6 * (len + rlen) + 2);
-    if (!out) return NULL;
-    char *p = out;
-    memcpy(p, head, sizeof(head) - 1);
-    p = json_escape_into(p + sizeof(head) - 1, text, len);
-    memcpy(p, mentions, sizeof(mentions) - 1);
-    p += sizeof(mentions) - 1;
+    struct json_buf b = {0};
+    json_buf_put(&b, "{\"content\":");
+    json_buf_string(&b, text, len);
+    json_buf_put(&b, ",\"allowed_mentions\":{\"parse\":[]}");
     if (reply_to) {
-        memcpy(p, ref, sizeof(ref) - 1);
-        p = json_escape_into(p + sizeof(ref) - 1, reply_to, rlen);
-        memcpy(p, ref_end, sizeof(ref_end) - 1);
-        p += sizeof(ref_end) - 1;
+        json_buf_put(&b, ",\"message_reference\":{\"message_id\":");
+        json_buf_string(&b, reply_to, rlen);
+        json_buf_put(&b, ",\"fail_if_not_exists\":false}");
     }
-    *p++ = '}';
-    *p = '\0';
-    return out;
+    if (key) {
+        char nonce[NONCE_TEXT];
+        json_buf_raw(&b, nonce, nonce_members(nonce, key, part));
+    }
+    json_buf_raw(&b, "}", 1);
+    return json_buf_take(&b, NULL);
 }
 
 /* "/channels/CHANNEL/messages" into OUT (LEN bytes), cut to fit: per
@@ -457,29 +457,6 @@ static void message_path(char *out, size_t len, const char *channel) {
     memcpy(out, head, sizeof(head) - 1);
     memcpy(out + sizeof(head) - 1, channel, n);
     memcpy(out + sizeof(head) - 1 + n, tail, sizeof(tail));
-}
-
-/* BODY (a JSON object's text, taken over) with a nonce for part PART of
- * the reply KEY and enforce_nonce: Discord's nonce is at most 25
- * characters, so KEY is hashed (FNV-1a, 64 bits) to 16 hex digits. */
-static char *with_nonce(char *body, const char *key, int part) {
-    size_t len = body ? strlen(body) : 0;
-    if (!key || len < 2 || body[len - 1] != '}') return body;
-    unsigned long long h = 1469598103934665603ULL;
-    for (const char *p = key; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-    static const char hex[] = "0123456789abcdef", head[] = ",\"nonce\":\"", end[] = "\",\"enforce_nonce\":true}";
-    char tail[96];
-    int n = sizeof(head) - 1;
-    memcpy(tail, head, (size_t)n);
-    for (int i = 15; i >= 0; i--) tail[n++] = hex[(h >> (i * 4)) & 15];
-    tail[n++] = '.';
-    n += (int)json_int_text(tail + n, part % 1000);
-    memcpy(tail + n, end, sizeof(end));
-    n += (int)sizeof(end) - 1;
-    char *out = xrealloc(body, len + (size_t)n + 1);
-    if (!out) return body;
-    memcpy(out + len - 1, tail, (size_t)n + 1);
-    return out;
 }
 
 int discord_rest_send(struct discord_rest *r, const char *channel, const char *text, const char *reply_to,
@@ -526,8 +503,8 @@ int discord_rest_send_keyed(struct discord_rest *r, const char *channel, const c
     for (int i = 0; i < parts; i++) {
         size_t n = utf8_prefix(text + off, len - off, DISCORD_MAX_CONTENT_CP);
         const char *ref = i == 0 ? reply_to : NULL;
-        char *body = rich && i == parts - 1 ? rich_body(text + off, n, ref, extra) : message_body(text + off, n, ref);
-        body = with_nonce(body, key, i);
+        char *body = rich && i == parts - 1 ? with_nonce(rich_body(text + off, n, ref, extra), key, i)
+                                            : message_body(text + off, n, ref, key, i);
         off += n;
         if (queue_call(r, "POST", path, body, on_part_sent, s) < 0)
             on_part_sent(0, NULL, "the message could not be queued", s);
@@ -540,7 +517,7 @@ int discord_rest_edit(struct discord_rest *r, const char *channel, const char *m
     char path[160];
     snprintf(path, sizeof(path), "/channels/%s/messages/%s", channel, message);
     size_t n = utf8_prefix(text, len, DISCORD_MAX_CONTENT_CP);
-    return queue_call(r, "PATCH", path, message_body(text, n, NULL), cb, data);
+    return queue_call(r, "PATCH", path, message_body(text, n, NULL, NULL, 0), cb, data);
 }
 
 int discord_rest_delete(struct discord_rest *r, const char *channel, const char *message,
@@ -597,7 +574,7 @@ int discord_rest_followup_rich(struct discord_rest *r, const char *application_i
     if (!path) return -1;
     snprintf(path, plen, "/webhooks/%s/%s%s", application_id, token, original ? "/messages/@original" : "");
     size_t n = utf8_prefix(text, len, DISCORD_MAX_CONTENT_CP);
-    char *body = extra && json_object_size(extra) ? rich_body(text, n, NULL, extra) : message_body(text, n, NULL);
+    char *body = extra && json_object_size(extra) ? rich_body(text, n, NULL, extra) : message_body(text, n, NULL, NULL, 0);
     int rc = queue_call(r, original ? "PATCH" : "POST", path, body, cb, data);
     free(path);
     return rc;

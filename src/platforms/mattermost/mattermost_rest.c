@@ -252,7 +252,7 @@ static void start_http(struct rest_call *c) {
     const char *headers[] = { r->auth, "Content-Type: application/json", "X-Requested-With: XMLHttpRequest", NULL };
     struct http_request req = {
         .method = c->method, .url = c->url, .headers = headers, .body = c->body,
-        .body_len = c->body ? strlen(c->body) : 0, .timeout_ms = 30000,
+        .body_len = c->body ? strlen(c->body) : 0, .body_kept = 1, .timeout_ms = 30000,
     };
     if (!c->body && strcmp(c->method, "GET") != 0 && strcmp(c->method, "DELETE") != 0) req.body = "";
     c->state = CALL_RUNNING;

@@ -291,7 +291,7 @@ static void start(struct slack_web *w, struct web_call *c) {
     const char *auth = c->method && !strcmp(c->method, "apps.connections.open") ? w->app_auth : w->bot_auth;
     const char *headers[] = { c->method ? auth : "X-Chorus: 1", "Content-Type: application/json; charset=utf-8", NULL };
     struct http_request req = {
-        .method = "POST", .url = c->url, .headers = headers, .body = c->body, .body_len = strlen(c->body),
+        .method = "POST", .url = c->url, .headers = headers, .body = c->body, .body_len = strlen(c->body), .body_kept = 1,
         .timeout_ms = 30000, .max_body = 1 << 20,
     };
     c->next = w->running;

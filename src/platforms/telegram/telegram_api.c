@@ -185,6 +185,7 @@ struct telegram_call *telegram_api_call_text(struct telegram_api *a, const char 
     static const char *const headers[] = { "Content-Type: application/json", NULL };
     struct http_request req = {
         .method = "POST", .url = url, .headers = headers, .body = c->body, .body_len = c->body ? strlen(c->body) : 0,
+        .body_kept = 1,
         .timeout_ms = timeout_ms > 0 ? timeout_ms : 30000,
     };
     c->next = a->calls;
