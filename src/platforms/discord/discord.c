@@ -56,7 +56,7 @@ struct discord {
     double scale;
     char *guild_id;                /* slash commands go to this guild only (instant updates) */
     struct discord_rest *rest;
-    struct discord_streams *streams;
+    struct edit_streams *streams;
     struct discord_interactions *interactions;
     struct discord_gateway_hub *hub;
     char *bot_id;
@@ -574,7 +574,7 @@ static int discord_send(struct platform *p, const struct outgoing *out, platform
     }
     typing_stop(dc, out->channel);
     if (discord_interaction_send(dc->interactions, out->reply_to, out->text, out->rich, cb, data)) return 0;
-    if (!out->rich && discord_stream_final(dc->streams, out->channel, out->reply_to, out->text, cb, data)) return 0;
+    if (!out->rich && edit_stream_final(dc->streams, out->channel, out->reply_to, out->text, cb, data)) return 0;
     /* Outside an interaction Discord has no ephemeral messages: a plain post. */
     json_t *extra = out->rich ? discord_rich_fields(out->rich, 0) : NULL;
     int rc = discord_rest_send_keyed(dc->rest, out->channel, out->text, out->reply_to, extra, out->nonce, cb, data);
@@ -602,7 +602,7 @@ static void discord_stream_delta_op(struct platform *p, const char *channel, con
                                     size_t len) {
     struct discord *dc = p->state;
     if (!dc || dc->stopped || !dc->rest || discord_interaction_delta(dc->interactions, reply_to, text, len)) return;
-    discord_stream_delta(dc->streams, channel, reply_to, text, len);
+    edit_stream_delta(dc->streams, channel, reply_to, NULL, text, len);
 }
 
 /* platform_ops.react: PUT the reaction (the emoji is URL-encoded). */
@@ -667,7 +667,7 @@ static void discord_stop(struct platform *p) {
     }
     discord_rest_free(dc->rest);
     dc->rest = NULL;
-    discord_streams_free(dc->streams);
+    edit_streams_free(dc->streams);
     dc->streams = NULL;
     discord_interactions_free(dc->interactions);
     dc->interactions = NULL;

@@ -32,7 +32,7 @@ struct mattermost {
     int max_inflight;
     long retry_ms;
     struct mattermost_rest *rest;
-    struct mattermost_streams *streams;
+    struct edit_streams *streams;
     struct mattermost_ws *ws;
     char *bot_id;
     char *username;
@@ -245,7 +245,7 @@ static int mattermost_send(struct platform *p, const struct outgoing *out, platf
         if (cb) cb(NULL, "Mattermost is not running", data);
         return 0;
     }
-    if (mattermost_stream_final(mm->streams, out->channel, out->reply_to, out->text, cb, data)) return 0;
+    if (edit_stream_final(mm->streams, out->channel, out->reply_to, out->text, cb, data)) return 0;
     if (mattermost_rest_post(mm->rest, out->channel, root_of(mm, out->reply_to), out->text, cb, data) < 0 && cb)
         cb(NULL, "an empty reply cannot be sent to Mattermost", data);
     return 0;
@@ -256,7 +256,7 @@ static void mattermost_stream_delta_op(struct platform *p, const char *channel, 
                                        size_t len) {
     struct mattermost *mm = p->state;
     if (!mm || mm->stopped || !mm->rest) return;
-    mattermost_stream_delta(mm->streams, channel, reply_to, root_of(mm, reply_to), text, len);
+    edit_stream_delta(mm->streams, channel, reply_to, root_of(mm, reply_to), text, len);
 }
 
 /* platform_ops.typing: a user_typing action on the websocket (no REST call). */
@@ -325,7 +325,7 @@ static void mattermost_stop(struct platform *p) {
         uv_close((uv_handle_t *)mm->start_retry, free_handle);
     }
     mattermost_rest_free(mm->rest);
-    mattermost_streams_free(mm->streams);
+    edit_streams_free(mm->streams);
     if (mm->roots) {
         dict_each(mm->roots, free_root, NULL);
         dict_free(mm->roots);

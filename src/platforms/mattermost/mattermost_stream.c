@@ -1,297 +1,39 @@
-/* mattermost_stream.c - streamed replies as one message edited while it grows
- * (mattermost_stream.h). Each stream has at most one REST call in flight, so
- * its POST and edits reach Mattermost in order; a timer spaces the edits. */
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include "lib/dict.h"
+/* mattermost_stream.c - the Mattermost calls behind streamed replies
+ * (mattermost_stream.h): a POST makes the post, a patch edits it. */
 #include "platforms/mattermost/mattermost_stream.h"
-#include "lib/log.h"
 #include "lib/utf8.h"
-#include "lib/xalloc.h"
 
-struct stream {
-    struct mattermost_streams *hub;
-    char *key;
-    char *channel;
-    char *reply_to;
-    char *root;                /* the thread it goes into, or NULL */
-    char *text;                /* what the message should say */
-    size_t len, cap;
-    char *message_id;          /* once the POST answered */
-    int busy;                  /* a POST or PATCH in flight */
-    int dirty;                 /* TEXT changed since the last request */
-    int failed;                /* the message could not be made: the final is a plain send */
-    int final;                 /* the final text is in; finish once it is shown */
-    uint64_t last_edit;
-    uv_timer_t *timer;
-    platform_sent_fn *cb;
-    void *data;
-};
-
-struct mattermost_streams {
-    uv_loop_t *loop;
-    struct mattermost_rest *rest;
-    uint64_t edit_ms;
-    struct dict *by_key;       /* channel \x1f reply_to -> struct stream */
-};
-
-struct mattermost_streams *mattermost_streams_new(uv_loop_t *loop, struct mattermost_rest *rest, long edit_ms) {
-    struct mattermost_streams *s = xcalloc(1, sizeof(*s));
-    if (!s) return NULL;
-    s->loop = loop;
-    s->rest = rest;
-    s->edit_ms = edit_ms > 0 ? (uint64_t)edit_ms : 1000;
-    s->by_key = dict_new();
-    return s;
+/* One Mattermost post holds MATTERMOST_MAX_POST_CP code points. */
+static size_t stream_fits(const char *text, size_t len) {
+    return utf8_prefix(text, len, MATTERMOST_MAX_POST_CP);
 }
 
-/* uv_close callback: the timer goes with its memory. */
-static void free_handle(uv_handle_t *h) {
-    free(h);
+/* The first post (or what follows the final edit), in THREAD (the root
+ * post's id): Mattermost answers by thread, not by quoting. */
+static int stream_post(void *ctx, const char *channel, const char *reply_to, const char *thread, const char *text,
+                       platform_sent_fn *cb, void *data) {
+    (void)reply_to;
+    return mattermost_rest_post(ctx, channel, thread, text, cb, data);
 }
 
-/* Unlink and free ST (its REST calls must be over or cancelled). */
-static void stream_free(struct stream *st) {
-    dict_del(st->hub->by_key, st->key);
-    uv_timer_stop(st->timer);
-    uv_close((uv_handle_t *)st->timer, free_handle);
-    free(st->key);
-    free(st->channel);
-    free(st->reply_to);
-    free(st->root);
-    free(st->text);
-    free(st->message_id);
-    free(st);
-}
-
-/* dict_each helper: gather the streams to free them outside the walk. */
-static void collect(const char *key, void *value, void *arg) {
-    (void)key;
-    struct stream ***cursor = arg;
-    **cursor = value;
-    (*cursor)++;
-}
-
-void mattermost_streams_free(struct mattermost_streams *s) {
-    if (!s) return;
-    size_t n = dict_size(s->by_key);
-    struct stream **all = xcalloc(n + 1, sizeof(*all));
-    struct stream **cursor = all;
-    dict_each(s->by_key, collect, &cursor);
-    for (size_t i = 0; i < n; i++) stream_free(all[i]);
-    free(all);
-    dict_free(s->by_key);
-    free(s);
-}
-
-static void pump(struct stream *st);
-
-/* The throttle (or the idle time) is over. */
-static void on_timer(uv_timer_t *t) {
-    struct stream *st = t->data;
-    if (!st->busy && !st->dirty && !st->final) {
-        log_debug("mattermost: a streamed reply in %s was never finalized; forgetting it", st->channel);
-        stream_free(st);
-        return;
-    }
-    pump(st);
-}
-
-/* The stream is done: report the message id (or ERR) and forget it. */
-static void finish(struct stream *st, const char *id, const char *err) {
-    platform_sent_fn *cb = st->cb;
-    void *data = st->data;
-    char *copy = id ? xstrdup(id) : NULL;
-    stream_free(st);
-    if (cb) cb(copy, err, data);
-    free(copy);
-}
-
-/* The first POST answered: edits can follow. */
-static void on_posted(const char *message_id, const char *err, void *data) {
-    struct stream *st = data;
-    st->busy = 0;
-    if (err || !message_id) st->failed = 1;
-    else st->message_id = xstrdup(message_id);
-    pump(st);
-}
-
-/* An edit answered; a failed final edit falls back to a plain send. */
-static void on_edited(long status, json_t *body, const char *err, void *data) {
-    struct stream *st = data;
+/* A patch answered: tell the stream. */
+static void on_stream_edited(long status, json_t *body, const char *err, void *data) {
     (void)status;
     (void)body;
-    st->busy = 0;
-    if (err && st->final && !st->dirty) {
-        free(st->message_id);
-        st->message_id = NULL;
-        st->failed = 1;
-    }
-    pump(st);
+    edit_stream_edited(data, err);
 }
 
-/* Post whatever of the final text is past the first message, then finish. */
-static void finish_final(struct stream *st) {
-    size_t head = utf8_prefix(st->text, st->len, MATTERMOST_MAX_POST_CP);
-    if (head >= st->len) {
-        finish(st, st->message_id, NULL);
-        return;
-    }
-    platform_sent_fn *cb = st->cb;
-    void *data = st->data;
-    st->cb = NULL;
-    char *rest = xstrndup(st->text + head, st->len - head);
-    struct mattermost_rest *r = st->hub->rest;
-    char *channel = xstrdup(st->channel);
-    char *root = st->root ? xstrdup(st->root) : NULL;
-    stream_free(st);
-    if (mattermost_rest_post(r, channel, root, rest, cb, data) < 0 && cb) cb(NULL, "the rest of the reply could not be sent", data);
-    free(rest);
-    free(channel);
-    free(root);
+/* Replace the streamed post's message. */
+static int stream_edit(void *ctx, const char *channel, const char *message_id, const char *text, size_t len,
+                       struct edit_stream *stream) {
+    return mattermost_rest_patch(ctx, channel, message_id, text, len, on_stream_edited, stream);
 }
 
-/* The final text goes out as an ordinary reply (no streamed message to edit). */
-static void plain_final(struct stream *st) {
-    platform_sent_fn *cb = st->cb;
-    void *data = st->data;
-    st->cb = NULL;
-    char *text = xstrndup(st->text, st->len);
-    char *channel = xstrdup(st->channel);
-    char *root = st->root ? xstrdup(st->root) : NULL;
-    struct mattermost_rest *r = st->hub->rest;
-    stream_free(st);
-    if (mattermost_rest_post(r, channel, root, text, cb, data) < 0 && cb) cb(NULL, "an empty reply cannot be sent to Mattermost", data);
-    free(text);
-    free(channel);
-    free(root);
-}
+static const struct edit_stream_ops mattermost_stream_ops = {
+    .platform = "Mattermost", .fits = stream_fits, .post = stream_post, .edit = stream_edit,
+};
 
-/* Does TEXT hold something Mattermost would show (not only spaces)? */
-static int showable(const char *text, size_t len) {
-    for (size_t i = 0; i < len; i++)
-        if (text[i] != ' ' && text[i] != '\n' && text[i] != '\t' && text[i] != '\r') return 1;
-    return 0;
-}
-
-/* Take the next step: post, edit (throttled), finish, or wait. */
-static void pump(struct stream *st) {
-    struct mattermost_streams *s = st->hub;
-    if (st->busy) return;
-    uv_timer_stop(st->timer);
-    if (!st->message_id) {
-        if (st->failed) {
-            if (st->final) plain_final(st);
-            return;
-        }
-        if (!showable(st->text, st->len)) {
-            if (st->final) {
-                plain_final(st);
-                return;
-            }
-            st->dirty = 0;      /* nothing to show yet: wait for more, or forget it when idle */
-            uint64_t idle = (uint64_t)STREAM_IDLE_MS;
-            uv_timer_start(st->timer, on_timer, idle ? idle : 1, 0);
-            return;
-        }
-        size_t n = utf8_prefix(st->text, st->len, MATTERMOST_MAX_POST_CP);
-        char *first = xstrndup(st->text, n);
-        st->busy = 1;
-        st->dirty = 0;
-        st->last_edit = uv_now(s->loop);
-        if (mattermost_rest_post(s->rest, st->channel, st->root, first, on_posted, st) < 0) {
-            st->busy = 0;
-            st->failed = 1;
-        }
-        free(first);
-        return;
-    }
-    if (st->dirty) {
-        uint64_t every = s->edit_ms;
-        uint64_t now = uv_now(s->loop);
-        if (now < st->last_edit + every) {
-            uv_timer_start(st->timer, on_timer, st->last_edit + every - now, 0);
-            return;
-        }
-        st->busy = 1;
-        st->dirty = 0;
-        st->last_edit = now;
-        size_t n = utf8_prefix(st->text, st->len, MATTERMOST_MAX_POST_CP);
-        if (mattermost_rest_patch(s->rest, st->channel, st->message_id, st->text, n, on_edited, st) < 0) st->busy = 0;
-        return;
-    }
-    if (st->final) {
-        finish_final(st);
-        return;
-    }
-    uint64_t idle = (uint64_t)STREAM_IDLE_MS;
-    uv_timer_start(st->timer, on_timer, idle ? idle : 1, 0);
-}
-
-/* Replace or extend ST's text. Returns 0 or -1 (out of memory). */
-static int set_text(struct stream *st, const char *text, size_t len, int append) {
-    size_t need = (append ? st->len : 0) + len + 1;
-    if (need > st->cap) {
-        size_t cap = st->cap ? st->cap : 256;
-        while (cap < need) cap *= 2;
-        char *p = xrealloc(st->text, cap);
-        if (!p) return -1;
-        st->text = p;
-        st->cap = cap;
-    }
-    if (!append) st->len = 0;
-    memcpy(st->text + st->len, text, len);
-    st->len += len;
-    st->text[st->len] = '\0';
-    return 0;
-}
-
-/* The key of a reply: its channel and the message it answers. */
-static void key_of(const char *channel, const char *reply_to, char *key, size_t len) {
-    dict_key2(key, len, channel, reply_to);
-}
-
-void mattermost_stream_delta(struct mattermost_streams *s, const char *channel, const char *reply_to, const char *root,
-                             const char *text, size_t len) {
-    if (!s || !reply_to || len == 0) return;
-    char key[512];
-    key_of(channel, reply_to, key, sizeof(key));
-    struct stream *st = dict_get(s->by_key, key);
-    if (st && st->final) return;            /* it is being finished; later pieces would undo that */
-    if (!st) {
-        st = xcalloc(1, sizeof(*st));
-        if (!st) return;
-        st->hub = s;
-        st->key = xstrdup(key);
-        st->channel = xstrdup(channel);
-        st->reply_to = xstrdup(reply_to);
-        st->root = root && *root ? xstrdup(root) : NULL;
-        st->timer = xmalloc(sizeof(uv_timer_t));
-        uv_timer_init(s->loop, st->timer);
-        st->timer->data = st;
-        dict_set(s->by_key, key, st);
-    }
-    if (set_text(st, text, len, 1) < 0) return;
-    st->dirty = 1;
-    pump(st);
-}
-
-int mattermost_stream_final(struct mattermost_streams *s, const char *channel, const char *reply_to, const char *text,
-                         platform_sent_fn *cb, void *data) {
-    if (!s || !reply_to) return 0;
-    char key[512];
-    key_of(channel, reply_to, key, sizeof(key));
-    struct stream *st = dict_get(s->by_key, key);
-    if (!st || st->final) return 0;
-    size_t len = strlen(text);
-    if (len != st->len || memcmp(text, st->text, len) != 0) {
-        if (set_text(st, text, len, 0) < 0) return 0;
-        st->dirty = 1;
-    }
-    st->final = 1;
-    st->cb = cb;
-    st->data = data;
-    pump(st);
-    return 1;
+struct edit_streams *mattermost_streams_new(uv_loop_t *loop, struct mattermost_rest *rest, long edit_ms) {
+    return edit_streams_new(loop, &mattermost_stream_ops, rest, edit_ms > 0 ? (uint64_t)edit_ms : 1000,
+                            (uint64_t)STREAM_IDLE_MS);
 }

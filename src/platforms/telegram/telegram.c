@@ -52,7 +52,7 @@ struct telegram {
     struct telegram_api *api;
     struct telegram_queue *queue;
     struct telegram_send send;
-    struct telegram_streams *streams;
+    struct edit_streams *streams;
     struct telegram_poll *poll;
     struct telegram_webhook *hook;
     struct dict *typing;
@@ -714,7 +714,7 @@ static int telegram_send_op(struct platform *p, const struct outgoing *out, plat
     }
     typing_stop(tg, out->channel);
     if (out->rich) return send_rich(tg, out, cb, data);
-    if (telegram_stream_final(tg->streams, out->channel, out->reply_to, out->text, cb, data)) return 0;
+    if (edit_stream_final(tg->streams, out->channel, out->reply_to, out->text, cb, data)) return 0;
     if (telegram_send_text(&tg->send, out->channel, out->text, strlen(out->text), out->reply_to, cb, data) < 0 && cb)
         cb(NULL, "an empty reply cannot be sent to Telegram", data);
     return 0;
@@ -724,7 +724,7 @@ static void telegram_stream_delta_op(struct platform *p, const char *channel, co
                                      size_t len) {
     struct telegram *tg = p->state;
     if (!tg || tg->stopped || !tg->queue) return;
-    telegram_stream_delta(tg->streams, channel, reply_to, text, len);
+    edit_stream_delta(tg->streams, channel, reply_to, NULL, text, len);
 }
 
 static int telegram_react_op(struct platform *p, const char *channel, const char *message_id, const char *emoji) {
@@ -778,7 +778,7 @@ static void telegram_stop(struct platform *p) {
         uv_close((uv_handle_t *)tg->retry, free_handle);
     }
     telegram_queue_free(tg->queue);
-    telegram_streams_free(tg->streams);
+    edit_streams_free(tg->streams);
     telegram_api_free(tg->api);
     json_decref(tg->allowed);
     free(tg->token);
