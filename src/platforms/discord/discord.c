@@ -8,7 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 #include "conf/config.h"
-#include "lib/dict.h"
 #include "platforms/discord/discord.h"
 #include "platforms/discord/discord_commands.h"
 #include "platforms/discord/discord_events.h"
@@ -26,18 +25,12 @@
 #include "core/commands.h"
 #include "core/health.h"
 #include "core/server.h"
+#include "core/typing.h"
 #include "lib/xalloc.h"
 
 #define TYPING_EVERY_MS 8000.0      /* Discord shows "typing" for about 10 s */
 #define TYPING_MAX_MS 120000.0      /* give up on a reply that never comes */
 #define RLSHARE_BLOCK_MS 10000L     /* longest blocking read of the shared REST limits */
-
-struct typing {
-    struct discord *dc;
-    char *channel;
-    uv_timer_t *timer;
-    uint64_t started;
-};
 
 struct discord {
     struct platform *self;
@@ -61,7 +54,7 @@ struct discord {
     struct discord_gateway_hub *hub;
     char *bot_id;
     char *app_id;
-    struct dict *typing;           /* channel -> struct typing */
+    struct typing_keeper *typing;  /* "typing..." renewed per channel */
     struct discord_threads *threads; /* thread id -> parent channel */
     uv_timer_t *start_retry;       /* GET /gateway/bot failed: try again */
     int start_attempts;
@@ -110,49 +103,17 @@ static void read_config(struct discord *dc, const struct config_block *b) {
 
 /* ---- typing ----------------------------------------------------------- */
 
-/* uv_close callback of a typing timer: the state goes with it. */
-static void typing_closed(uv_handle_t *h) {
-    struct typing *t = h->data;
-    free(t->channel);
-    free(t);
-    free(h);
-}
-
-/* Stop renewing "typing" in CHANNEL (the reply went out, or never will). */
-static void typing_stop(struct discord *dc, const char *channel) {
-    struct typing *t = dc->typing ? dict_del(dc->typing, channel) : NULL;
-    if (!t) return;
-    uv_timer_stop(t->timer);
-    uv_close((uv_handle_t *)t->timer, typing_closed);
-}
-
-/* Renew "typing" every few seconds until the reply is sent. */
-static void on_typing_timer(uv_timer_t *timer) {
-    struct typing *t = timer->data;
-    struct discord *dc = t->dc;
-    if (uv_now(t->dc->self->host->loop) - t->started > (uint64_t)(TYPING_MAX_MS * dc->scale)) {
-        typing_stop(dc, t->channel);
-        return;
-    }
-    discord_rest_typing(dc->rest, t->channel, NULL, NULL);
+/* The typing call the keeper renews. */
+static int send_typing(void *ctx, const char *channel) {
+    struct discord *dc = ctx;
+    return dc->rest ? discord_rest_typing(dc->rest, channel, NULL, NULL) : -1;
 }
 
 /* platform_ops.typing: show "typing..." in CHANNEL until the reply goes out. */
 static int discord_typing(struct platform *p, const char *channel) {
     struct discord *dc = p->state;
-    if (!dc || dc->stopped || dict_get(dc->typing, channel)) return 0;
-    struct typing *t = xcalloc(1, sizeof(*t));
-    if (!t) return -1;
-    t->dc = dc;
-    t->channel = xstrdup(channel);
-    t->timer = xmalloc(sizeof(uv_timer_t));
-    t->started = uv_now(p->host->loop);
-    uv_timer_init(p->host->loop, t->timer);
-    t->timer->data = t;
-    dict_set(dc->typing, channel, t);
-    uint64_t every = (uint64_t)(TYPING_EVERY_MS * dc->scale);
-    uv_timer_start(t->timer, on_typing_timer, every ? every : 1, every ? every : 1);
-    return discord_rest_typing(dc->rest, channel, NULL, NULL);
+    if (!dc || dc->stopped) return 0;
+    return typing_keeper_start(dc->typing, channel);
 }
 
 /* ---- messages --------------------------------------------------------- */
@@ -554,7 +515,8 @@ static int discord_start(struct platform *p) {
     if (!dc->rest) return -1;
     dc->streams = discord_streams_new(dc->self->host->loop, dc->rest, dc->scale);
     dc->interactions = discord_interactions_new(dc->self->host->loop, dc->rest, dc->scale);
-    dc->typing = dict_new();
+    dc->typing = typing_keeper_new(dc->self->host->loop, (uint64_t)(TYPING_EVERY_MS * dc->scale),
+                                   (uint64_t)(TYPING_MAX_MS * dc->scale), send_typing, dc);
     dc->threads = discord_threads_new();
     dc->start_retry = xmalloc(sizeof(uv_timer_t));
     uv_timer_init(dc->self->host->loop, dc->start_retry);
@@ -572,7 +534,7 @@ static int discord_send(struct platform *p, const struct outgoing *out, platform
         if (cb) cb(NULL, "Discord is not running", data);
         return 0;
     }
-    typing_stop(dc, out->channel);
+    typing_keeper_stop(dc->typing, out->channel);
     if (discord_interaction_send(dc->interactions, out->reply_to, out->text, out->rich, cb, data)) return 0;
     if (!out->rich && edit_stream_final(dc->streams, out->channel, out->reply_to, out->text, cb, data)) return 0;
     /* Outside an interaction Discord has no ephemeral messages: a plain post. */
@@ -619,14 +581,6 @@ static int discord_edit_op(struct platform *p, const char *channel, const char *
     return discord_rest_edit(dc->rest, channel, message_id, text, len, NULL, NULL);
 }
 
-/* dict_each helper: collect typing channels so they can be stopped. */
-static void collect_typing(const char *key, void *value, void *arg) {
-    (void)value;
-    char ***list = arg;
-    **list = xstrdup(key);
-    (*list)++;
-}
-
 /* uv_close callback of a lone timer. */
 static void free_handle(uv_handle_t *h) {
     free(h);
@@ -645,19 +599,8 @@ static void discord_stop(struct platform *p) {
     discord_gateway_free(dc->hub);
     dc->hub = NULL;
     health_set_shards("discord", NULL, 0, 0);
-    if (dc->typing) {
-        size_t n = dict_size(dc->typing);
-        char **names = xcalloc(n + 1, sizeof(char *));
-        char **cursor = names;
-        dict_each(dc->typing, collect_typing, &cursor);
-        for (size_t i = 0; i < n; i++) {
-            typing_stop(dc, names[i]);
-            free(names[i]);
-        }
-        free(names);
-        dict_free(dc->typing);
-        dc->typing = NULL;
-    }
+    typing_keeper_free(dc->typing);
+    dc->typing = NULL;
     discord_threads_free(dc->threads);
     dc->threads = NULL;
     if (dc->start_retry) {

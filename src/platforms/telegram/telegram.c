@@ -11,7 +11,7 @@
 #include "core/commands.h"
 #include "core/message.h"
 #include "core/server.h"
-#include "lib/dict.h"
+#include "core/typing.h"
 #include "lib/json_write.h"
 #include "lib/log.h"
 #include "lib/redact.h"
@@ -26,14 +26,8 @@
 #include "platforms/telegram/telegram_webhook.h"
 
 #define TYPING_EVERY_MS 4500.0     /* Telegram shows "typing" for 5 s */
-#define TYPING_MAX_MS 120000.0
+#define TYPING_MAX_MS 120000.0    /* give up on a reply that never comes */
 
-struct typing {
-    struct telegram *tg;
-    char *channel;
-    uv_timer_t *timer;
-    uint64_t started;
-};
 
 struct telegram {
     struct platform *self;
@@ -55,7 +49,7 @@ struct telegram {
     struct edit_streams *streams;
     struct telegram_poll *poll;
     struct telegram_webhook *hook;
-    struct dict *typing;
+    struct typing_keeper *typing;  /* "typing..." renewed per chat */
     uv_timer_t *retry;
     int attempts;
     char *commands_sent;
@@ -101,48 +95,17 @@ static void read_config(struct telegram *tg, const struct config_block *b) {
 
 /* ---- typing ------------------------------------------------------------ */
 
-/* uv_close callback of a typing timer: the state goes with it. */
-static void typing_closed(uv_handle_t *h) {
-    struct typing *t = h->data;
-    free(t->channel);
-    free(t);
-    free(h);
-}
-
-/* Stop renewing "typing" in CHANNEL. */
-static void typing_stop(struct telegram *tg, const char *channel) {
-    struct typing *t = tg->typing ? dict_del(tg->typing, channel) : NULL;
-    if (!t) return;
-    uv_timer_stop(t->timer);
-    uv_close((uv_handle_t *)t->timer, typing_closed);
-}
-
-/* Renew "typing" until the reply is sent (or it is given up). */
-static void on_typing_timer(uv_timer_t *timer) {
-    struct typing *t = timer->data;
-    struct telegram *tg = t->tg;
-    if (uv_now(tg->self->host->loop) - t->started > (uint64_t)(TYPING_MAX_MS * tg->scale)) {
-        typing_stop(tg, t->channel);
-        return;
-    }
-    telegram_send_typing(&tg->send, t->channel);
+/* The typing call the keeper renews. */
+static int send_typing(void *ctx, const char *channel) {
+    struct telegram *tg = ctx;
+    return telegram_send_typing(&tg->send, channel);
 }
 
 /* platform_ops.typing: sendChatAction "typing" now and every 4.5 s. */
 static int telegram_typing(struct platform *p, const char *channel) {
     struct telegram *tg = p->state;
-    if (!tg || tg->stopped || !tg->api || dict_get(tg->typing, channel)) return 0;
-    struct typing *t = xcalloc(1, sizeof(*t));
-    t->tg = tg;
-    t->channel = xstrdup(channel);
-    t->timer = xmalloc(sizeof(uv_timer_t));
-    t->started = uv_now(p->host->loop);
-    uv_timer_init(p->host->loop, t->timer);
-    t->timer->data = t;
-    dict_set(tg->typing, channel, t);
-    uint64_t every = (uint64_t)(TYPING_EVERY_MS * tg->scale);
-    uv_timer_start(t->timer, on_typing_timer, every ? every : 1, every ? every : 1);
-    return telegram_send_typing(&tg->send, channel);
+    if (!tg || tg->stopped || !tg->api) return 0;
+    return typing_keeper_start(tg->typing, channel);
 }
 
 /* ---- updates ----------------------------------------------------------- */
@@ -653,7 +616,8 @@ static int telegram_start(struct platform *p) {
     tg->send.queue = tg->queue;
     tg->send.markdown = tg->markdown;
     tg->streams = telegram_streams_new(loop, &tg->send, tg->scale, tg->edit_ms);
-    tg->typing = dict_new();
+    tg->typing = typing_keeper_new(loop, (uint64_t)(TYPING_EVERY_MS * tg->scale), (uint64_t)(TYPING_MAX_MS * tg->scale),
+                                   send_typing, tg);
     char key[96];
     snprintf(key, sizeof(key), "telegram:%s:offset", tg->bot_key);
     struct telegram_poll_options po = {
@@ -712,7 +676,7 @@ static int telegram_send_op(struct platform *p, const struct outgoing *out, plat
         if (cb) cb(NULL, "Telegram is not running", data);
         return 0;
     }
-    typing_stop(tg, out->channel);
+    typing_keeper_stop(tg->typing, out->channel);
     if (out->rich) return send_rich(tg, out, cb, data);
     if (edit_stream_final(tg->streams, out->channel, out->reply_to, out->text, cb, data)) return 0;
     if (telegram_send_text(&tg->send, out->channel, out->text, strlen(out->text), out->reply_to, cb, data) < 0 && cb)
@@ -741,14 +705,6 @@ static int telegram_edit_op(struct platform *p, const char *channel, const char 
 
 /* ---- stop -------------------------------------------------------------- */
 
-/* dict_each helper: collect typing channels so they can be stopped. */
-static void collect_typing(const char *key, void *value, void *arg) {
-    (void)value;
-    char ***list = arg;
-    **list = xstrdup(key);
-    (*list)++;
-}
-
 static void free_handle(uv_handle_t *h) {
     free(h);
 }
@@ -761,18 +717,8 @@ static void telegram_stop(struct platform *p) {
     p->ready = 0;
     telegram_poll_free(tg->poll);
     telegram_webhook_free(tg->hook);
-    if (tg->typing) {
-        size_t n = dict_size(tg->typing);
-        char **names = xcalloc(n + 1, sizeof(char *));
-        char **cursor = names;
-        dict_each(tg->typing, collect_typing, &cursor);
-        for (size_t i = 0; i < n; i++) {
-            typing_stop(tg, names[i]);
-            free(names[i]);
-        }
-        free(names);
-        dict_free(tg->typing);
-    }
+    typing_keeper_free(tg->typing);
+    tg->typing = NULL;
     if (tg->retry) {
         uv_timer_stop(tg->retry);
         uv_close((uv_handle_t *)tg->retry, free_handle);
