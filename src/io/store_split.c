@@ -10,6 +10,7 @@
 #include <string.h>
 #include "io/store.h"
 #include "io/store_split.h"
+#include "io/redis_gather.h"
 #include "lib/xalloc.h"
 
 /* The channel's persona (or the default), whether it is set, its manners. */
@@ -36,30 +37,12 @@ static const char bucket_script[] =
 
 enum { S_CHAN, S_MUTED, S_BANNED, S_IGNORED, S_DIS, S_DISALL, S_CHANS, S_FU, S_FC, S_ROLES, S_PERSONA, S_N };
 
+/* What the gather's parts are put together for. */
 struct split {
-    struct redis_client *rc;
     redis_reply_fn *cb;
     void *data;
-    redisReply *part[S_N];
-    int pending;
-    char err[300];
     char prefix[128];
 };
-
-static void on_part(redisReply *r, const char *err, void *data);
-
-/* Send one command of the context; -1 when Redis is not connected. */
-static int send_part(struct split *sp, int which, int argc, const char **argv) {
-    void **tag = xmalloc(2 * sizeof(void *));
-    tag[0] = sp;
-    tag[1] = (void *)(intptr_t)which;
-    if (redis_command(sp->rc, on_part, tag, argc, argv, NULL) < 0) {
-        free(tag);
-        return -1;
-    }
-    sp->pending++;
-    return 0;
-}
 
 static redisReply *int_reply(long long v) {
     redisReply *r = xcalloc(1, sizeof(*r));
@@ -69,21 +52,22 @@ static redisReply *int_reply(long long v) {
 }
 
 /* Every part is in: build the script's reply and hand it on. */
-static void finish(struct split *sp) {
-    if (sp->err[0]) {
-        sp->cb(NULL, sp->err, sp->data);
+static void on_context_parts(redisReply *const *part, const char *err, void *data) {
+    struct split *sp = data;
+    if (err) {
+        sp->cb(NULL, err, sp->data);
     } else {
-        redisReply *chan = sp->part[S_CHAN];
+        redisReply *chan = part[S_CHAN];
         redisReply *top = xcalloc(1, sizeof(*top));
         top->type = REDIS_REPLY_ARRAY;
         top->elements = 10;
         top->element = xcalloc(10, sizeof(redisReply *));
         top->element[0] = redis_reply_copy(chan->element[0]);
-        top->element[1] = redis_reply_copy(sp->part[S_MUTED]);
-        top->element[2] = redis_reply_copy(sp->part[S_BANNED]);
-        top->element[3] = redis_reply_copy(sp->part[S_IGNORED]);
+        top->element[1] = redis_reply_copy(part[S_MUTED]);
+        top->element[2] = redis_reply_copy(part[S_BANNED]);
+        top->element[3] = redis_reply_copy(part[S_IGNORED]);
         /* SUNION of the channel's and everyone's disabled plugins. */
-        redisReply *a = sp->part[S_DIS], *b = sp->part[S_DISALL];
+        redisReply *a = part[S_DIS], *b = part[S_DISALL];
         redisReply *u = xcalloc(1, sizeof(*u));
         u->type = REDIS_REPLY_ARRAY;
         u->element = xcalloc(a->elements + b->elements + 1, sizeof(redisReply *));
@@ -94,17 +78,15 @@ static void finish(struct split *sp) {
             if (!dup) u->element[u->elements++] = redis_reply_copy(b->element[i]);
         }
         top->element[4] = u;
-        top->element[5] = redis_reply_copy(sp->part[S_PERSONA]);
+        top->element[5] = redis_reply_copy(part[S_PERSONA]);
         top->element[6] = redis_reply_copy(chan->element[1]);
-        long long fu = sp->part[S_FU]->integer, fc = sp->part[S_FC]->integer;
+        long long fu = part[S_FU]->integer, fc = part[S_FC]->integer;
         top->element[7] = int_reply(fu > fc ? fu : fc);
         top->element[8] = redis_reply_copy(chan->element[2]);
-        top->element[9] = redis_reply_copy(sp->part[S_ROLES]);
+        top->element[9] = redis_reply_copy(part[S_ROLES]);
         sp->cb(top, NULL, sp->data);
         freeReplyObject(top);
     }
-    for (int i = 0; i < S_N; i++)
-        if (sp->part[i]) freeReplyObject(sp->part[i]);
     free(sp);
 }
 
@@ -117,46 +99,37 @@ static int shape_ok(int which, const redisReply *r) {
     }
 }
 
-static void on_part(redisReply *r, const char *err, void *data) {
-    void **tag = data;
-    struct split *sp = tag[0];
-    int which = (int)(intptr_t)tag[1];
-    free(tag);
-    sp->pending--;
-    if (err || !shape_ok(which, r)) {
-        if (!sp->err[0])
-            snprintf(sp->err, sizeof(sp->err), "%s", err ? err : r->type == REDIS_REPLY_ERROR ? r->str : "unexpected Redis reply");
+/* The persona's live edits need its name: asked once the channel answered. */
+static void on_context_part(struct redis_gather *g, int which, const redisReply *r, void *data) {
+    struct split *sp = data;
+    if (which != S_CHAN) return;
+    if (r->element[0]->str) {
+        char key[600];
+        snprintf(key, sizeof(key), "%spersona:%s", sp->prefix, r->element[0]->str);
+        const char *argv[2] = { "HGETALL", key };
+        redis_gather_send(g, S_PERSONA, 2, argv);
     } else {
-        sp->part[which] = redis_reply_copy(r);
-        /* The persona's live edits need its name: ask once the channel answered. */
-        if (which == S_CHAN && r->element[0]->str) {
-            char key[600];
-            snprintf(key, sizeof(key), "%spersona:%s", sp->prefix, r->element[0]->str);
-            const char *argv[2] = { "HGETALL", key };
-            if (send_part(sp, S_PERSONA, 2, argv) < 0) snprintf(sp->err, sizeof(sp->err), "Redis is not connected");
-        } else if (which == S_CHAN) {
-            sp->part[S_PERSONA] = xcalloc(1, sizeof(redisReply));
-            sp->part[S_PERSONA]->type = REDIS_REPLY_ARRAY;
-        }
+        redisReply *none = xcalloc(1, sizeof(redisReply));
+        none->type = REDIS_REPLY_ARRAY;
+        redis_gather_put(g, S_PERSONA, none);
     }
-    if (sp->pending == 0) finish(sp);
 }
 
 int store_context_split(struct redis_client *rc, const char *const keys[10], const char *const args[10],
                         redis_reply_fn *cb, void *data) {
     struct split *sp = xcalloc(1, sizeof(*sp));
-    sp->rc = rc;
     sp->cb = cb;
     sp->data = data;
     snprintf(sp->prefix, sizeof(sp->prefix), "%s", args[3]);
+    struct redis_gather *g = redis_gather_new(rc, S_N, shape_ok, on_context_part, on_context_parts, sp);
     /* keys: persona muted banned ignored disabled disabled:* channels flood:user flood:channel manners;
      * args: platform:channel platform:user default prefix now ub up cb cp roles-key */
     const char *chan[6] = { "EVAL", channel_script, "2", keys[0], keys[9], args[2] };
-    if (send_part(sp, S_CHAN, 6, chan) < 0) {
+    if (redis_gather_send(g, S_CHAN, 6, chan) < 0) {
+        redis_gather_cancel(g);
         free(sp);
         return -1;
     }
-    sp->pending++;   /* hold finish() until every part is sent */
     const char *m[3] = { "SISMEMBER", keys[1], args[0] };
     const char *bn[3] = { "SISMEMBER", keys[2], args[1] };
     const char *ig[3] = { "SISMEMBER", keys[3], args[1] };
@@ -166,11 +139,16 @@ int store_context_split(struct redis_client *rc, const char *const keys[10], con
     const char *fu[7] = { "EVAL", bucket_script, "1", keys[7], args[4], args[5], args[6] };
     const char *fc[7] = { "EVAL", bucket_script, "1", keys[8], args[4], args[7], args[8] };
     const char *ro[4] = { "HMGET", args[9], "*", args[0] };
-    int bad = send_part(sp, S_MUTED, 3, m) | send_part(sp, S_BANNED, 3, bn) | send_part(sp, S_IGNORED, 3, ig) |
-              send_part(sp, S_DIS, 2, d1) | send_part(sp, S_DISALL, 2, d2) | send_part(sp, S_CHANS, 3, ch) |
-              send_part(sp, S_FU, 7, fu) | send_part(sp, S_FC, 7, fc) | send_part(sp, S_ROLES, 4, ro);
-    if (bad && !sp->err[0]) snprintf(sp->err, sizeof(sp->err), "Redis is not connected");
-    if (--sp->pending == 0) finish(sp);
+    redis_gather_send(g, S_MUTED, 3, m);
+    redis_gather_send(g, S_BANNED, 3, bn);
+    redis_gather_send(g, S_IGNORED, 3, ig);
+    redis_gather_send(g, S_DIS, 2, d1);
+    redis_gather_send(g, S_DISALL, 2, d2);
+    redis_gather_send(g, S_CHANS, 3, ch);
+    redis_gather_send(g, S_FU, 7, fu);
+    redis_gather_send(g, S_FC, 7, fc);
+    redis_gather_send(g, S_ROLES, 4, ro);
+    redis_gather_end(g);
     return 0;
 }
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "skills/lua/lua_persona_split.h"
+#include "io/redis_gather.h"
 #include "lib/xalloc.h"
 
 /* KEYS: mood, history, summary (one channel tag). ARGV: v a w now ttl nturns. */
@@ -63,9 +64,6 @@ struct observe_split {
     struct redis_client *rc;
     redis_reply_fn *cb;
     void *data;
-    redisReply *part[P_N];
-    int pending;
-    char err[300];
     char eng[400], active[400], sessions[400], chan[700], who[700];
 };
 
@@ -73,26 +71,13 @@ static void on_counted(redisReply *r, const char *err, void *data) {
     (void)r, (void)err, (void)data;
 }
 
-static void on_part(redisReply *r, const char *err, void *data);
-
-static int send_part(struct observe_split *sp, int which, int argc, const char **argv) {
-    void **tag = xmalloc(2 * sizeof(void *));
-    tag[0] = sp;
-    tag[1] = (void *)(intptr_t)which;
-    if (redis_command(sp->rc, on_part, tag, argc, argv, NULL) < 0) {
-        free(tag);
-        return -1;
-    }
-    sp->pending++;
-    return 0;
-}
-
 /* The user's and the channel's parts are in: count the day, answer. */
-static void finish(struct observe_split *sp) {
-    if (sp->err[0]) {
-        sp->cb(NULL, sp->err, sp->data);
+static void on_observe_parts(redisReply *const *part, const char *err, void *data) {
+    struct observe_split *sp = data;
+    if (err) {
+        sp->cb(NULL, err, sp->data);
     } else {
-        redisReply *mood = sp->part[P_MOOD], *rel = sp->part[P_REL];
+        redisReply *mood = part[P_MOOD], *rel = part[P_REL];
         const char *sess[6] = { "EVAL", sessions_script, "1", sp->sessions, sp->chan, sp->who };
         const char *sessv[7] = { sess[0], sess[1], sess[2], sess[3], sess[4], sess[5], rel->element[4]->str };
         redis_command(sp->rc, on_counted, NULL, 7, sessv, NULL);
@@ -113,15 +98,14 @@ static void finish(struct observe_split *sp) {
         top->element[6] = redis_reply_copy(rel->element[5]);
         top->element[7] = redis_reply_copy(mood->element[2]);
         top->element[8] = redis_reply_copy(mood->element[3]);
-        top->element[9] = redis_reply_copy(sp->part[P_FACTS]);
+        top->element[9] = redis_reply_copy(part[P_FACTS]);
         sp->cb(top, NULL, sp->data);
         freeReplyObject(top);
     }
-    for (int i = 0; i < P_N; i++)
-        if (sp->part[i]) freeReplyObject(sp->part[i]);
     free(sp);
 }
 
+/* Whether R has the shape part WHICH must have. */
 static int shape_ok(int which, const redisReply *r) {
     switch (which) {
     case P_MOOD: return r->type == REDIS_REPLY_ARRAY && r->elements == 4;
@@ -129,21 +113,6 @@ static int shape_ok(int which, const redisReply *r) {
     case P_FACTS: return r->type == REDIS_REPLY_ARRAY;
     default: return r->type != REDIS_REPLY_ERROR;
     }
-}
-
-static void on_part(redisReply *r, const char *err, void *data) {
-    void **tag = data;
-    struct observe_split *sp = tag[0];
-    int which = (int)(intptr_t)tag[1];
-    free(tag);
-    sp->pending--;
-    if (err || !shape_ok(which, r)) {
-        if (!sp->err[0])
-            snprintf(sp->err, sizeof(sp->err), "%s", err ? err : r->type == REDIS_REPLY_ERROR ? r->str : "unexpected Redis reply");
-    } else {
-        sp->part[which] = redis_reply_copy(r);
-    }
-    if (sp->pending == 0) finish(sp);
 }
 
 int persona_observe_split(struct redis_client *rc, const char *const keys[9], const char *const args[11],
@@ -163,16 +132,18 @@ int persona_observe_split(struct redis_client *rc, const char *const keys[9], co
     const char *moodv[12];
     memcpy(moodv, mood, sizeof(mood));
     moodv[11] = args[10];
-    if (send_part(sp, P_MOOD, 12, moodv) < 0) {
+    struct redis_gather *g = redis_gather_new(rc, P_N, shape_ok, NULL, on_observe_parts, sp);
+    if (redis_gather_send(g, P_MOOD, 12, moodv) < 0) {
+        redis_gather_cancel(g);
         free(sp);
         return -1;
     }
-    sp->pending++;   /* hold finish() until every part is sent */
     const char *rel[10] = { "EVAL", rel_script, "1", keys[1], args[0], args[3], args[5], args[6], args[9], args[4] };
     const char *seen[6] = { "EVAL", seen_script, "1", keys[3], args[7], args[5] };
     const char *facts[4] = { "LRANGE", keys[8], "0", "-1" };
-    int bad = send_part(sp, P_REL, 10, rel) | send_part(sp, P_SEEN, 6, seen) | send_part(sp, P_FACTS, 4, facts);
-    if (bad && !sp->err[0]) snprintf(sp->err, sizeof(sp->err), "Redis is not connected");
-    if (--sp->pending == 0) finish(sp);
+    redis_gather_send(g, P_REL, 10, rel);
+    redis_gather_send(g, P_SEEN, 6, seen);
+    redis_gather_send(g, P_FACTS, 4, facts);
+    redis_gather_end(g);
     return 0;
 }
