@@ -26,8 +26,7 @@ end
 
 -- ---------------------------------------------------------------- messages
 
-local Message = {}
-Message.__index = Message
+local Message = {}   -- its methods; its __index (below) also makes msg.config
 
 -- The rich part of a reply table: { text =, embed =, buttons =, ephemeral = }.
 -- core.reply checks it against the platforms' limits (core/rich.c).
@@ -56,18 +55,27 @@ end
 -- msg.author:mention(): how the platform mentions that user ("<@id>" on
 -- Discord, "@name" on web chat, ...).
 local Author = {}
-Author.__index = Author
-local author_platform = setmetatable({}, { __mode = "k" })
+-- Platform -> the metatable of its authors: the platform rides in the
+-- metatable, so giving an author its methods costs no table entry.
+local author_meta = {}
 
 function Author:mention()
-  return core.mention(author_platform[self] or "", tostring(self.id or ""), tostring(self.name or ""))
+  local mt = getmetatable(self)
+  local platform = type(mt) == "table" and rawget(mt, "platform") or ""
+  return core.mention(platform, tostring(self.id or ""), tostring(self.name or ""))
 end
 
 -- Give MSG's author its methods.
 local function adopt_author(msg)
-  if type(msg.author) == "table" and getmetatable(msg.author) == nil then
-    author_platform[msg.author] = msg.platform
-    setmetatable(msg.author, Author)
+  local author = msg.author
+  if type(author) == "table" and getmetatable(author) == nil then
+    local platform = tostring(msg.platform or "")
+    local mt = author_meta[platform]
+    if not mt then
+      mt = { __index = Author, platform = platform }
+      author_meta[platform] = mt
+    end
+    setmetatable(author, mt)
   end
   return msg
 end
@@ -127,6 +135,16 @@ local function channel_config(msg)
     for k, v in pairs(per) do merged[k] = v end
   end
   return merged
+end
+
+-- A message's methods, and msg.config, made on first use: most handlers
+-- never read it, and it is a fresh table per message.
+Message.__index = function(msg, key)
+  local method = Message[key]
+  if method ~= nil or key ~= "config" then return method end
+  local config = channel_config(msg)
+  rawset(msg, "config", config)
+  return config
 end
 
 -- ---------------------------------------------------------------- commands
@@ -763,7 +781,6 @@ function M.tool_context(message)
   local ctx = { plugin = NAME }
   if type(message) == "table" then
     local msg = adopt_author(setmetatable(message, Message))
-    msg.config = channel_config(msg)
     ctx.msg, ctx.persona, ctx.channel, ctx.platform, ctx.author =
       msg, msg.persona, msg.channel, msg.platform, msg.author
   end
@@ -780,7 +797,6 @@ function M.invoke(fn, kind, payload, prefix, message)
     return fn(payload)
   end
   local msg = adopt_author(setmetatable(payload, Message))
-  msg.config = channel_config(msg)
   if kind == "command" then
     local spec = commands[fn]
     local role = msg.author.role or "user"
