@@ -475,7 +475,7 @@ void lua_api_push_message(lua_State *co, const struct job *job) {
     }
     lua_pushboolean(co, m->direct);
     lua_setfield(co, -2, "direct");
-    lua_createtable(co, 0, 3);
+    lua_createtable(co, 0, 4);
     lua_pushstring(co, m->author.id ? m->author.id : "");
     lua_setfield(co, -2, "id");
     lua_pushstring(co, m->author.name ? m->author.name : "");
