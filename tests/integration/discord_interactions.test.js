@@ -265,6 +265,7 @@ for (const [name, jsonStyle] of [['pretty-printed', { pretty: true }], ['with ":
     const fromModel = fake.posted.filter((p) => /^echo: /.test(p.content));
     assert.equal(new Set(fromModel.map((p) => p.message_reference.message_id)).size, fromModel.length, 'each person answered by the model once');
     assert.equal(fake.posted.filter((p) => /I love pizza too, chorus-bot/.test(p.content)).length, 0, 'the hear handler never heard the bot');
+    assert.equal(fake.posted.filter((p) => /I love pizza too/.test(p.content)).length, 2, 'only the two people who said pizza were answered by it');
     assert.deepEqual(fake.violations, []);
   });
 }
