@@ -223,6 +223,26 @@ test('after the upgrade, every later answer for the old group goes straight to t
   assert.deepEqual(fake.violations, [], JSON.stringify(fake.violations));
 });
 
+test('the supergroup is busy already when an answer for the old group learns of the upgrade: one chat, one pace', async () => {
+  const { fake, chorus } = await startTelegramStack();
+  const ann = fake.user({ first_name: 'Ann' });
+  const group = fake.group('Old group');
+  await replyTo(fake, fake.userSays(ann, group, `@${fake.username} hi`));
+  const sg = fake.migrate(group);
+  // People talk in the supergroup first; then answers for the old group come.
+  const inNew = [];
+  for (let i = 0; i < 3; i++) inNew.push(fake.userSays(ann, sg, `@${fake.username} new ${i}`));
+  await replyTo(fake, inNew[0]);
+  const old = [];
+  for (let i = 0; i < 3; i++) old.push(fake.userSays(ann, group, `@${fake.username} old ${i}`));
+  for (let i = 0; i < 3; i++) inNew.push(fake.userSays(ann, sg, `@${fake.username} new ${i + 3}`));
+  for (const m of inNew) await replyTo(fake, m);
+  for (const m of old) await fake.waitForSent((s) => s.chat_id === sg.id && s.text === `echo: ${m.text.replace(/^@\S+ /, '')}`);
+  await chorus.waitForLog(/was upgraded to supergroup/);
+  assert.equal(fake.sent.filter((s) => s.chat_id === sg.id).length, 9, 'each of the nine answered once, in the supergroup');
+  assert.deepEqual(fake.violations, [], JSON.stringify(fake.violations));
+});
+
 // Answers as another Bot API server (a local telegram-bot-api, a proxy) may
 // write them: with whitespace and the keys in another order.
 for (const [name, jsonStyle] of [['pretty-printed', { pretty: true }], ['with ": " separators and keys in reverse order', { spaced: true, reorder: true }]]) {
