@@ -224,3 +224,48 @@ test('a slash command whose answer streams shows it growing in the deferred resp
   assert.equal(fake.posted.length, 0, 'nothing was posted in the channel');
   assert.equal(fake.rest.filter((r) => r.status === 429).length, 0, 'no 429');
 });
+
+// Payloads as another gateway or REST server (a proxy, a Discord-compatible
+// server) may write them: with whitespace and the keys in another order
+// ("t" after "d", "s" last). The bot's own posts come back on the gateway
+// and mention pizza, which the hear handler answers: a loop would show.
+for (const [name, jsonStyle] of [['pretty-printed', { pretty: true }], ['with ": " separators and keys in reverse order', { spaced: true, reorder: true }],
+  ['pretty-printed with keys in reverse order', { pretty: true, reorder: true }]]) {
+  test(`gateway and REST JSON ${name}: each person answered once, the bot's own posts never, streamed edits patch the right message`, async () => {
+    const { fake } = await discordWithPlugins({ timeScale: 0.2, fakeOptions: { jsonStyle } });
+    fake.echoToGateway = true;
+    const ask = fake.mentionBot({ content: 'do you like pizza?' });
+    const first = await replyTo(fake, ask);
+    assert.ok(/pizza/.test(first.content), first.content);
+    const dm = fake.messageCreate({ dm: true, channel_id: '300000000000000001', content: 'pizza in private' });
+    await replyTo(fake, dm);
+    // Another person's message that mentions the bot has "bot": true in it
+    // too (in mentions), and is still a person's.
+    const bob = { id: '700000000000000002', username: 'bob', global_name: 'Bob' };
+    const withBot = fake.mentionBot({ content: 'and me?', author: bob });
+    await replyTo(fake, withBot);
+    const story = fake.mentionBot({ content: '!story' });
+    const told = await replyTo(fake, story, 10000);
+    await waitFor(() => told.content.endsWith(' THE END'), { timeoutMs: 10000, what: 'the final text' });
+    const edits = fake.edits.filter((e) => e.channel_id === story.channel_id && e.at >= told.at);
+    assert.ok(edits.length >= 1 && edits.every((e) => e.message_id === told.id), 'every edit patched the message the POST answer named');
+    assert.equal(fake.rest.filter((r) => r.status === 404).length, 0, 'no PATCH of an unknown message');
+    // Per channel, messages are answered in order: once this one is, the
+    // echoes before it have been read.
+    const marker = fake.mentionBot({ content: 'last one' });
+    await replyTo(fake, marker);
+    const dmMarker = fake.messageCreate({ dm: true, channel_id: '300000000000000001', content: 'last in private' });
+    await replyTo(fake, dmMarker);
+    const botPosts = new Set(fake.posted.map((p) => p.id));
+    assert.ok(!fake.posted.some((p) => p.message_reference && botPosts.has(p.message_reference.message_id)), 'no answer to the bot\'s own post');
+    for (const m of [dm, withBot, story, marker, dmMarker]) {
+      const n = fake.posted.filter((p) => p.message_reference && p.message_reference.message_id === m.id).length;
+      assert.ok(n >= 1, `"${m.content}" answered`);
+    }
+    const fromModel = fake.posted.filter((p) => /^echo: /.test(p.content));
+    assert.equal(new Set(fromModel.map((p) => p.message_reference.message_id)).size, fromModel.length, 'each person answered by the model once');
+    assert.equal(fake.posted.filter((p) => /I love pizza too, chorus-bot/.test(p.content)).length, 0, 'the hear handler never heard the bot');
+    assert.equal(fake.posted.filter((p) => /I love pizza too/.test(p.content)).length, 2, 'only the two people who said pizza were answered by it');
+    assert.deepEqual(fake.violations, []);
+  });
+}

@@ -45,8 +45,8 @@ end)`,
 };
 
 // The fake, chorusd with a `mattermost { ... }` statement pointing at it, and the plugins above.
-async function startMattermost({ extra = '' } = {}) {
-  const fake = await startFakeMattermost({ token: TOKEN });
+async function startMattermost({ extra = '', fakeOptions = {} } = {}) {
+  const fake = await startFakeMattermost({ token: TOKEN, ...fakeOptions });
   after(() => fake.close());
   const dir = writePlugins(PLUGINS);
   const keys = ['url = env("MATTERMOST_URL")', 'token = env("MATTERMOST_TOKEN")', 'ping_interval_ms = 300',
@@ -226,3 +226,39 @@ test('a skill reacts (unicode and :name: emoji become Mattermost names) and show
   const typing = await waitFor(() => fake.typing.find((t) => t.channel_id === p.channel_id), { timeoutMs: 5000, what: 'typing' });
   assert.equal(typing.via, 'websocket', 'typing costs no REST call');
 });
+
+// Events (and the post inside them) and REST answers as another server
+// (a proxy, a Mattermost-compatible one) may write them: with whitespace
+// and the keys in another order, so "seq" is not last and the post's
+// user_id is not where the compact text has it.
+for (const [name, jsonStyle] of [['pretty-printed', { pretty: true }], ['with ": " separators and keys in reverse order', { spaced: true, reorder: true }],
+  ['pretty-printed with keys in reverse order', { pretty: true, reorder: true }]]) {
+  test(`events and REST JSON ${name}: each post answered once, the bot's own never, a streamed answer patches its own post`, async () => {
+    const { fake, chorus } = await startMattermost({ fakeOptions: { jsonStyle } });
+    const p = fake.userPost({ message: 'good morning' });
+    assert.equal((await echoOf(fake, 'good morning')).channel_id, fake.townSquare.id);
+    fake.userPost({ message: 'where am i', dm: true });
+    assert.equal((await fake.waitForPost((q) => q.message.startsWith('in channel'))).message, `in channel ${fake.dmWith(fake.ann).id} (to me)`);
+    fake.userPost({ message: 'in the thread', root_id: p.id });
+    assert.equal((await echoOf(fake, 'in the thread')).root_id, p.id);
+    const like = fake.userPost({ message: '!like' });
+    await fake.waitForPost((q) => q.message === 'liked');
+    assert.ok(fake.reactions.length >= 1 && fake.reactions.every((r) => r.post_id === like.id), 'reactions on the person\'s post');
+    const before = fake.botPosts.length;
+    fake.mentionBot({ message: '!story' });
+    const told = await fake.waitForPost((q) => fake.botPosts.indexOf(q) >= before, 10000);
+    await waitFor(() => told.message.endsWith(' THE END'), { timeoutMs: 10000, what: 'the final text' });
+    const patches = fake.patches.filter((x) => x.at >= told.at);
+    assert.ok(patches.length >= 1 && patches.every((x) => x.post_id === told.id), 'every patch went to the post the POST answer named');
+    assert.ok(!fake.rest.some((r) => r.route && r.route.startsWith('PUT /posts') && r.status >= 400), 'no patch refused');
+    // Events come in order: once this is answered, the bot's own posts
+    // before it have come back and been read.
+    fake.userPost({ message: 'last one' });
+    await echoOf(fake, 'last one');
+    for (const t of ['good morning', 'in the thread', 'last one']) assert.equal(echoes(fake, t).length, 1, `"${t}" answered once`);
+    assert.equal(fake.botPosts.filter((q) => q.message.startsWith('echo: echo:') || q.message.startsWith('echo: liked')).length, 0,
+      'its own posts came back and were ignored');
+    assert.ok(!/seq gap|never arrived|malformed/.test(chorus.logText()), 'no event taken for missing or malformed');
+    assert.deepEqual(fake.violations, []);
+  });
+}

@@ -300,3 +300,78 @@ test('config mistakes are refused at --check-config with a line that says what t
   assert.equal(good.code, 0, good.stderr);
   assert.ok(!good.stderr.includes('ob-config-secret-99'));
 });
+
+test('with send_action = "send_msg" every reply goes out as send_msg, to the right group or person, and a refusal is logged', async () => {
+  const { fake, chorus } = await startOneBotStack({ onebotExtra: 'send_action = "send_msg"' });
+  const ann = fake.user({ nickname: 'Ann' });
+  const bob = fake.user({ nickname: 'Bob' });
+  // Ann's answer is held back while Bob's comes at once: each answer is
+  // taken by its echo, not by the order of the calls.
+  fake.holdNext.push({ action: 'send_msg', ms: 300 });
+  const inGroup = fake.groupMessage(ann, GROUP, [fake.at(fake.selfId), fake.text(' in the group')]);
+  await fake.waitForAction((a) => a.action === 'send_msg');
+  const inPrivate = fake.privateMessage(bob, 'in private');
+  const toBob = await replyTo(fake, inPrivate);
+  const toAnn = await replyTo(fake, inGroup);
+  assert.equal(toAnn.action, 'send_msg');
+  assert.equal(toAnn.params.message_type, 'group');
+  assert.equal(toAnn.params.group_id, GROUP);
+  assert.equal(toAnn.params.user_id, undefined, 'a group message names no user');
+  assert.equal(toAnn.text, 'echo: in the group');
+  assert.equal(toBob.action, 'send_msg');
+  assert.equal(toBob.params.message_type, 'private');
+  assert.equal(toBob.params.user_id, bob.user_id);
+  assert.equal(toBob.params.group_id, undefined, 'a private message names no group');
+  assert.equal(toBob.text, 'echo: in private');
+  assert.ok(!fake.actions.some((a) => /^send_(group|private)_msg$/.test(a.action)), 'no send_group_msg or send_private_msg');
+  const calls = fake.actions.filter((a) => a.action === 'send_msg');
+  assert.equal(new Set(calls.map((a) => a.echo)).size, calls.length, 'every call has its own echo');
+  // Both answers were read for their message ids: a reply to the bot's
+  // message, without an @, addresses the bot.
+  const annEcho = calls.find((a) => a.params.message_type === 'group').echo;
+  await waitFor(() => fake.answered.some((a) => a.echo === annEcho), { what: 'the held answer' });
+  const again = fake.groupMessage(bob, GROUP, [fake.reply(toAnn.message_id), fake.text('about that')]);
+  assert.equal((await replyTo(fake, again)).text, 'echo: about that');
+  // A refused send_msg is logged with its retcode, and the next goes out.
+  fake.failNext.push({ action: 'send_msg', retcode: 100, wording: 'the group is muted' });
+  const muted = fake.groupMessage(ann, GROUP, [fake.at(fake.selfId), fake.text(' while muted')]);
+  await chorus.waitForLog(/onebot: send_msg failed: retcode 100: the group is muted/);
+  const after = fake.privateMessage(ann, 'after the mute');
+  assert.equal((await replyTo(fake, after)).params.message_type, 'private');
+  assert.ok(!fake.sent.some((s) => s.replyTo === muted.message_id), 'the refused reply was not sent');
+  assert.equal(fake.sent.length, 4);
+  assert.deepEqual(fake.violations, []);
+});
+
+// Frames as an implementation other than NapCat may write them: with
+// spaces or newlines and the keys in another order.
+for (const [name, jsonStyle] of [['pretty-printed', { pretty: true }], ['with ": " separators and keys in reverse order', { spaced: true, reorder: true }],
+  ['pretty-printed with keys in reverse order', { pretty: true, reorder: true }]]) {
+  test(`frames ${name}: each person is answered once, the bot's own messages never, and answers are read`, async () => {
+    const { fake, chorus, stack } = await startOneBotStack({ fakeOptions: { jsonStyle } });
+    await chorus.waitForLog(/onebot: logged in as QQ 10001/);
+    const ann = fake.user({ nickname: 'Ann' });
+    const bob = fake.user({ nickname: 'Bob' });
+    const first = fake.groupMessage(ann, GROUP, [fake.at(fake.selfId), fake.text(' one')]);
+    const toAnn = await replyTo(fake, first);
+    assert.equal(toAnn.text, 'echo: one');
+    // The answer to send_group_msg was read for its message id: Bob's reply
+    // to the bot's message addresses it.
+    const follow = fake.groupMessage(bob, GROUP, [fake.reply(toAnn.message_id), fake.text('and two')]);
+    assert.equal((await replyTo(fake, follow)).text, 'echo: and two');
+    // The bot's message coming back as a plain message from its own QQ
+    // number (message_sent ones came after every send above).
+    fake.groupMessage({ user_id: fake.selfId, nickname: 'Chorus Bot', card: '', role: 'member' }, GROUP, [fake.at(fake.selfId), fake.text(' my own words')]);
+    const dm = fake.privateMessage(bob, 'three');
+    assert.equal((await replyTo(fake, dm)).text, 'echo: three');
+    // A refusal written the same way is read too.
+    fake.failNext.push({ action: 'send_private_msg', retcode: 100, wording: 'not a friend' });
+    fake.privateMessage(ann, 'four');
+    await chorus.waitForLog(/onebot: send_private_msg failed: retcode 100: not a friend/);
+    assert.equal((await replyTo(fake, fake.privateMessage(ann, 'five'))).text, 'echo: five');
+    for (const ev of [first, follow, dm]) assert.equal(fake.sent.filter((s) => s.replyTo === ev.message_id).length, 1, 'answered once');
+    assert.equal(fake.sent.length, 4, 'no reply to the bot\'s own messages');
+    assert.ok(!stack.fake.requests.some((r) => JSON.stringify(r.body).includes('my own words')), 'its own message never reaches the model');
+    assert.deepEqual(fake.violations, []);
+  });
+}

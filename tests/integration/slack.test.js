@@ -156,3 +156,60 @@ test('a slash command is acked with a response at once and answered through its 
   assert.ok(await fake.waitForAck((a) => a.envelope_id === press.env.envelope_id));
   assert.equal((await fake.waitForResponse((r) => r.body.text === 'echo: yes please')).body.text, 'echo: yes please');
 });
+
+// Envelopes and Web API answers as another server (a proxy, a Slack-like
+// server) may write them: with whitespace and the keys in another order.
+// The bot's own posts come back as message events (as in Slack) and
+// mention pizza, which a hear handler answers: a loop would show.
+for (const [name, jsonStyle] of [['pretty-printed', { pretty: true }], ['with ": " separators and keys in reverse order', { spaced: true, reorder: true }],
+  ['pretty-printed with keys in reverse order', { pretty: true, reorder: true }]]) {
+  test(`Socket Mode and Web API JSON ${name}: each person answered once, the bot's own posts never, streamed updates go to the posted ts`, async () => {
+    const { writePlugins } = require('../lib/plugins');
+    const { luaString } = require('../lib/util');
+    const dir = writePlugins({
+      pizza: { init: 'chorus.hear("pizza", function(msg) msg:reply("I love pizza too, " .. msg.author.name) end)' },
+      story: {
+        manifest: { model: true },
+        init: `
+chorus.command("story", { help = "a story told in four parts" }, function(msg)
+  local parts = {}
+  for i = 1, 4 do
+    local answer = chorus.model.chat { route = "local", messages = { { role = "user", content = "hello" } }, stream = true }
+    parts[#parts + 1] = answer.text
+    chorus.sleep(0.25)
+  end
+  msg:reply(table.concat(parts) .. " THE END")
+end)`,
+      },
+    });
+    const { fake, chorus } = await startSlackStack({ timeScale: 0.2, fakeOptions: { jsonStyle },
+      configExtra: `plugins_dir ${luaString(dir)}\nskills { cpu_ms = 300, deadline_ms = 5000 }` });
+    const dm = fake.userMessage({ dm: true, text: 'hello in private' });
+    await fake.waitForPost((p) => p.text === 'echo: hello in private');
+    const men = fake.mention({ text: 'hello <b> & you', channel: 'C0MENTION' });
+    await fake.waitForPost((p) => p.channel === 'C0MENTION' && /^echo: /.test(p.text));
+    const chatter = fake.userMessage({ text: 'pizza for lunch', channel: 'C0LUNCH', user: 'U0BOB' });
+    await fake.waitForPost((p) => p.text === 'I love pizza too, U0BOB');
+    const pizzaDm = fake.userMessage({ dm: true, text: 'pizza tonight?' });
+    await fake.waitForPost((p) => p.text === 'I love pizza too, U0ANN');
+    const story = fake.mention({ text: '!story', channel: 'C0STORY' });
+    const told = await fake.waitForPost((p) => p.channel === 'C0STORY');
+    await waitFor(() => fake.updates.some((u) => u.ts === told.ts && u.text.endsWith(' THE END')), { timeoutMs: 10000, what: 'the final text' });
+    assert.ok(fake.updates.filter((u) => u.channel === 'C0STORY').every((u) => u.ts === told.ts), 'every chat.update went to the ts the post answer named');
+    assert.ok(!fake.calls.some((c) => c.method === 'chat.update' && c.error), 'no update refused');
+    // Answers in a channel come in order: once this one is, the echoes
+    // of the bot's posts before it have been read.
+    for (const channel of ['C0MENTION', 'C0LUNCH']) {
+      fake.mention({ text: `last in ${channel}`, channel });
+      await fake.waitForPost((p) => p.text === `echo: last in ${channel}`);
+    }
+    fake.userMessage({ dm: true, text: 'last in private' });
+    await fake.waitForPost((p) => p.text === 'echo: last in private');
+    assert.equal(fake.posts.filter((p) => /^I love pizza too, /.test(p.text)).length, 2, 'the hear handler answered the two people, never the bot');
+    for (const t of ['hello in private', 'hello &lt;b&gt; &amp; you', 'last in C0MENTION']) assert.equal(echoes(fake, t).length, 1, `"${t}" answered by the model once`);
+    assert.ok(dm && men && chatter && pizzaDm && story);
+    await waitFor(() => fake.envelopes.filter((e) => e.conn).every((e) => e.acked), { what: 'every envelope acked' });
+    assert.deepEqual(fake.violations, []);
+    assert.equal(chorus.proc.exitCode, null);
+  });
+}

@@ -194,6 +194,83 @@ test('a group upgraded to a supergroup: the answer follows migrate_to_chat_id', 
   assert.ok(m2);
 });
 
+test('after the upgrade, every later answer for the old group goes straight to the supergroup, typing too', async () => {
+  const { fake, chorus } = await startTelegramStack();
+  const ann = fake.user({ first_name: 'Ann' });
+  const bob = fake.user({ first_name: 'Bob' });
+  const group = fake.group('Old group');
+  await replyTo(fake, fake.userSays(ann, group, `@${fake.username} hi`));
+  const sg = fake.migrate(group);
+  // A message written just before the upgrade, answered after it.
+  const late = fake.userSays(ann, group, `@${fake.username} one more`);
+  const moved = await fake.waitForSent((s) => s.chat_id === sg.id && s.text === 'echo: one more');
+  assert.equal(moved.reply_to, undefined, 'the replied-to message stayed in the old chat: sent without the reply');
+  await chorus.waitForLog(new RegExp(`telegram: chat ${group.id} was upgraded to supergroup ${sg.id}`));
+  const refusedAt = fake.calls.filter((c) => c.status === 400).map((c) => c.at);
+  assert.ok(refusedAt.length >= 1, 'the old id was refused once');
+  const learned = Math.max(...refusedAt);
+  // Bob's message was queued under the old id too: no call tries it again.
+  const bobs = fake.userSays(bob, group, `@${fake.username} and me?`);
+  const toBob = await fake.waitForSent((s) => s.chat_id === sg.id && s.text === 'echo: and me?');
+  assert.ok(toBob);
+  const after = fake.calls.filter((c) => c.at > learned && c.params && String(c.params.chat_id) === String(group.id));
+  assert.deepEqual(after.map((c) => c.method), [], 'nothing more was sent to the old id');
+  assert.equal(fake.calls.filter((c) => c.status === 400).length, refusedAt.length, 'no new refusal');
+  // In the supergroup itself people are answered as usual.
+  const there = fake.userSays(ann, sg, `@${fake.username} in the new place`);
+  assert.equal((await replyTo(fake, there)).text, 'echo: in the new place');
+  for (const m of [late, bobs]) assert.equal(fake.sent.filter((s) => s.text === `echo: ${m.text.replace(/^@\S+ /, '')}`).length, 1, 'answered once');
+  assert.deepEqual(fake.violations, [], JSON.stringify(fake.violations));
+});
+
+test('the supergroup is busy already when an answer for the old group learns of the upgrade: one chat, one pace', async () => {
+  const { fake, chorus } = await startTelegramStack();
+  const ann = fake.user({ first_name: 'Ann' });
+  const group = fake.group('Old group');
+  await replyTo(fake, fake.userSays(ann, group, `@${fake.username} hi`));
+  const sg = fake.migrate(group);
+  // People talk in the supergroup first; then answers for the old group come.
+  const inNew = [];
+  for (let i = 0; i < 3; i++) inNew.push(fake.userSays(ann, sg, `@${fake.username} new ${i}`));
+  await replyTo(fake, inNew[0]);
+  const old = [];
+  for (let i = 0; i < 3; i++) old.push(fake.userSays(ann, group, `@${fake.username} old ${i}`));
+  for (let i = 0; i < 3; i++) inNew.push(fake.userSays(ann, sg, `@${fake.username} new ${i + 3}`));
+  for (const m of inNew) await replyTo(fake, m);
+  for (const m of old) await fake.waitForSent((s) => s.chat_id === sg.id && s.text === `echo: ${m.text.replace(/^@\S+ /, '')}`);
+  await chorus.waitForLog(/was upgraded to supergroup/);
+  assert.equal(fake.sent.filter((s) => s.chat_id === sg.id).length, 9, 'each of the nine answered once, in the supergroup');
+  assert.deepEqual(fake.violations, [], JSON.stringify(fake.violations));
+});
+
+// Answers as another Bot API server (a local telegram-bot-api, a proxy) may
+// write them: with whitespace and the keys in another order.
+for (const [name, jsonStyle] of [['pretty-printed', { pretty: true }], ['with ": " separators and keys in reverse order', { spaced: true, reorder: true }]]) {
+  test(`Bot API answers ${name}: every update is answered once, and a streamed answer edits its own message`, async () => {
+    const { fake } = await telegramWithPlugins({ timeScale: 0.1, fakeOptions: { jsonStyle } });
+    const ann = fake.user({ first_name: 'Ann' });
+    const dm = fake.privateChat(ann);
+    const group = fake.supergroup('Spaced');
+    const asks = [fake.userSays(ann, dm, 'one'), fake.userSays(ann, group, `@${fake.username} two`), fake.userSays(ann, dm, 'three')];
+    for (const m of asks) await replyTo(fake, m);
+    const toBot = await replyTo(fake, asks[1]);
+    const follow = fake.userSays(ann, group, 'replying to the bot', { reply_to: toBot });
+    assert.equal((await replyTo(fake, follow)).text, 'echo: replying to the bot');
+    const story = fake.userSays(ann, dm, '/story');
+    const first = await replyTo(fake, story);
+    await waitFor(() => first.text.endsWith(' THE END'), { timeoutMs: 10000, what: 'the final text' });
+    const edits = fake.edits.filter((e) => e.chat_id === dm.id);
+    assert.ok(edits.length >= 1 && edits.every((e) => e.message_id === first.message_id), 'every edit patched the message the answer named');
+    assert.ok(!fake.calls.some((c) => c.method === 'editMessageText' && c.status !== 200), 'no edit missed');
+    await waitFor(() => fake.updates.length === 0, { what: 'every update confirmed' });
+    for (const m of [...asks, follow, story]) {
+      assert.equal(fake.timesDelivered(m), 1, `"${m.text}" handed out once`);
+      assert.equal(fake.sent.filter((s) => s.chat_id === m.chat.id && s.reply_to === m.message_id).length, 1, `"${m.text}" answered once`);
+    }
+    assert.deepEqual(fake.violations, []);
+  });
+}
+
 test('malformed updates are logged and skipped; the ones after them are answered', async () => {
   const { fake, chorus } = await startTelegramStack();
   const ann = fake.user({ first_name: 'Ann' });

@@ -42,6 +42,8 @@
 //   posted messages carry author.id of the bot that sent them.
 //   fake.echoToGateway = true   the bot's own posts come back as MESSAGE_CREATE, as on Discord
 //   fake.messageObject = (m, 'rest' | 'gateway') => object   the whole message object to answer/echo
+// JSON as another server may write it: jsonStyle ({ pretty, spaced, reorder }, json-style.js)
+//   writes every gateway payload and REST answer so; by default compact, in Discord's key order.
 // Checks:
 //   conn.sendTimes, conn.maxFrameBytes, fake.violations (gateway and REST limit breaches),
 //   fake.rest (every REST request), fake.messages (posted messages), fake.sessions,
@@ -56,6 +58,7 @@
 const http = require('node:http');
 const crypto = require('node:crypto');
 const zlib = require('node:zlib');
+const { encodeJson } = require('./json-style');
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const OP = { DISPATCH: 0, HEARTBEAT: 1, IDENTIFY: 2, PRESENCE: 3, RESUME: 6, RECONNECT: 7, INVALID_SESSION: 9, HELLO: 10, ACK: 11 };
@@ -155,7 +158,7 @@ class GatewayConn {
 
   send(obj) {
     if (this.closed) return;
-    const bytes = Buffer.from(JSON.stringify(obj), 'utf8');
+    const bytes = Buffer.from(encodeJson(obj, this.fake.jsonStyle), 'utf8');
     if (!this.deflate) { this.sock.write(this.message(0x1, bytes)); return; }
     this.queue = this.queue.then(() => this.compress(bytes)).then((z) => {
       if (this.sock.destroyed) return;
@@ -331,11 +334,12 @@ function startFakeDiscord({
   botName = 'chorus-bot',
   applicationId = '800000000000000001',
   identifyCloseFor = {},
+  jsonStyle = null,
 } = {}) {
   const listeners = {};
   const sockets = new Set();
   const fake = {
-    token, heartbeatMs, shards, maxConcurrency, sessionStartRemaining, botId, botName, applicationId,
+    token, heartbeatMs, shards, maxConcurrency, sessionStartRemaining, botId, botName, applicationId, jsonStyle,
     port: 0, apiBase: '', gatewayUrl: '', resumeUrl: '',
     connCounter: 0,
     conns: [],
@@ -622,7 +626,7 @@ function startFakeDiscord({
   }
 
   function json(res, status, body, headers = {}) {
-    const payload = body === null ? '' : JSON.stringify(body);
+    const payload = body === null ? '' : encodeJson(body, fake.jsonStyle);
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...headers });
     res.end(payload);
   }

@@ -33,6 +33,8 @@
 //   fake.rateLimit = { perSecond: 10, burst: 10 }   X-Ratelimit-* on every answer, 429 past it
 //   fake.force429.push({ route: 'POST /posts', retryAfterS: 1 })   the next such call gets a 429
 //   fake.restDelayMs = 0
+//   jsonStyle                    events (and the post, mentions and reaction JSON strings inside them) and REST
+//                                answers pretty-printed, spaced or with keys reversed (json-style.js); by default compact
 // Records: fake.rest (every REST call), fake.posts (Map id -> post),
 // fake.botPosts (posts the bot created, in order), fake.patches, fake.reactions,
 // fake.typing, fake.conns (each with .received: what the client sent),
@@ -41,6 +43,7 @@
 
 const http = require('node:http');
 const crypto = require('node:crypto');
+const { encodeJson } = require('./json-style');
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const MAX_POST_RUNES = 16383;
@@ -96,7 +99,7 @@ class WsConn {
     sock.on('close', () => this.onClosed());
   }
 
-  sendJson(obj) { if (!this.closed && !this.sock.destroyed) this.sock.write(frame(0x1, JSON.stringify(obj))); }
+  sendJson(obj) { if (!this.closed && !this.sock.destroyed) this.sock.write(frame(0x1, encodeJson(obj, this.fake.jsonStyle))); }
 
   sendRaw(text) { if (!this.closed && !this.sock.destroyed) this.sock.write(frame(0x1, text)); }
 
@@ -195,6 +198,7 @@ function startFakeMattermost({
   botUsername = 'chorus-bot',
   teamName = 'town',
   bufferSize = 128,
+  jsonStyle = null,
 } = {}) {
   const listeners = {};
   const sockets = new Set();
@@ -203,7 +207,7 @@ function startFakeMattermost({
   const ann = { id: newId(), username: 'ann', nickname: '', first_name: 'Ann', last_name: '', is_bot: false, roles: 'system_user' };
   const bob = { id: newId(), username: 'bob', nickname: '', first_name: 'Bob', last_name: '', is_bot: false, roles: 'system_user' };
   const fake = {
-    token, team, bot, ann, bob, bufferSize,
+    token, team, bot, ann, bob, bufferSize, jsonStyle,
     url: '', wsUrl: '', port: 0,
     users: new Map([[bot.id, bot], [ann.id, ann], [bob.id, bob]]),
     channels: new Map(),
@@ -309,12 +313,12 @@ function startFakeMattermost({
       channel_display_name: c.type === 'D' ? `@${user.username}` : c.display_name,
       channel_name: c.name,
       channel_type: c.type,
-      post: JSON.stringify(p),
+      post: encodeJson(p, fake.jsonStyle),
       sender_name: `@${user.username}`,
       set_online: true,
       team_id: c.team_id,
     };
-    if (mentions && mentions.length) data.mentions = JSON.stringify(mentions);
+    if (mentions && mentions.length) data.mentions = encodeJson(mentions, fake.jsonStyle);
     return fake.broadcast('posted', data, { channel_id: c.id });
   }
 
@@ -442,7 +446,7 @@ function startFakeMattermost({
   };
 
   function json(res, status, body, headers = {}) {
-    const payload = JSON.stringify(body);
+    const payload = encodeJson(body, fake.jsonStyle);
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload), ...headers });
     res.end(payload);
   }
@@ -555,7 +559,7 @@ function startFakeMattermost({
       const prec = { at: Date.now(), post_id: post.id, message: body.message };
       fake.patches.push(prec);
       fake.emit('patch', prec);
-      fake.broadcast('post_edited', { post: JSON.stringify(post) }, { channel_id: post.channel_id });
+      fake.broadcast('post_edited', { post: encodeJson(post, fake.jsonStyle) }, { channel_id: post.channel_id });
     } else if (route === 'POST /reactions') {
       if (!body || body.user_id !== bot.id) { rec.status = 403; appError(res, 403, 'api.context.permissions.app_error', 'You can only react as yourself.', h); return; }
       const post = fake.posts.get(body.post_id);
@@ -566,7 +570,7 @@ function startFakeMattermost({
       fake.reactions.push(r);
       reply(201, r);
       fake.emit('reaction', r);
-      fake.broadcast('reaction_added', { reaction: JSON.stringify(r) }, { channel_id: post.channel_id });
+      fake.broadcast('reaction_added', { reaction: encodeJson(r, fake.jsonStyle) }, { channel_id: post.channel_id });
     } else if (route === 'POST /users/{id}/typing') {
       fake.typing.push({ at: Date.now(), via: 'rest', ...(body || {}) });
       reply(200, { status: 'OK' });

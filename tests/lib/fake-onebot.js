@@ -42,7 +42,9 @@
 //   conn.drop()                          cut TCP; conn.close(code) a close frame
 //   conn.sendRaw(text), conn.sendJson(o) anything, malformed events included
 //   conn.stopHeartbeat()                 the implementation hangs: no more frames
-// Records: fake.actions (every call, in order), fake.sent (messages the bot
+//   jsonStyle: { pretty, spaced, reorder } frames written with whitespace / keys in reverse order
+// Records: fake.actions (every call, in order), fake.answered ({ conn, echo,
+// retcode } of each answer as it is written), fake.sent (messages the bot
 // sent: { action, params, segments, text, replyTo, target }), fake.conns,
 // fake.refused (upgrades refused: { status, why }), fake.violations (protocol
 // breaches by the bot: unmasked frames, bad params, calls without echo).
@@ -53,6 +55,7 @@ const fs = require('node:fs');
 const net = require('node:net');
 const crypto = require('node:crypto');
 const { EventEmitter } = require('node:events');
+const { encodeJson } = require('./json-style');
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 const SEGMENT_TYPES = new Set(['text', 'face', 'image', 'record', 'video', 'at', 'rps', 'dice', 'shake', 'poke', 'anonymous',
@@ -176,7 +179,7 @@ class Conn extends EventEmitter {
     if (!this.closed && !this.sock.destroyed) this.sock.write(frame(opcode, payload, this.client));
   }
 
-  sendJson(obj) { this.send(0x1, JSON.stringify(obj)); }
+  sendJson(obj) { this.send(0x1, encodeJson(obj, this.fake.jsonStyle)); }
 
   sendRaw(text) { this.send(0x1, text); }
 
@@ -283,11 +286,12 @@ function startFakeOneBot({
   messageFormat = 'array',
   reportSelfMessage = true,
   tls = null,            // { key, cert } (PEM file paths): serve wss:// instead of ws://
+  jsonStyle = null,      // how every frame's JSON is written (json-style.js): null compact, in NapCat's key order
 } = {}) {
   const fake = new EventEmitter();
   Object.assign(fake, {
-    token, selfId, nickname, heartbeatMs, messageFormat, reportSelfMessage,
-    conns: [], actions: [], sent: [], refused: [], violations: [],
+    token, selfId, nickname, heartbeatMs, messageFormat, reportSelfMessage, jsonStyle,
+    conns: [], actions: [], sent: [], refused: [], violations: [], answered: [],
     failNext: [], holdNext: [], dropOnNext: [],
     connCounter: 0, messageCounter: 1000, userCounter: 3000,
   });
@@ -379,6 +383,7 @@ function startFakeOneBot({
 
   // The answer frame, as NapCat writes it.
   function answer(conn, echo, retcode, data, wording = '') {
+    fake.answered.push({ conn: conn.id, echo, retcode });
     conn.sendJson({ status: retcode === 0 ? 'ok' : 'failed', retcode, data: retcode === 0 ? data : null, message: wording, wording, echo });
   }
 

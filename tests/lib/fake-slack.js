@@ -30,6 +30,8 @@
 //   fake.rateWindowMs           length of a tier's window (60000 in Slack; shrink for tests)
 //   fake.appDisabled = true     apps.connections.open fails (as after link_disabled)
 //   fake.revoked = true         every token is refused with invalid_auth
+//   jsonStyle                   envelopes and Web API answers pretty-printed, spaced or with keys reversed
+//                               (json-style.js); by default compact, in Slack's key order
 // Checks:
 //   fake.calls (every Web API call), fake.posts (chat.postMessage, accepted), fake.updates, fake.reactions,
 //   fake.responses (POSTs to response_urls), fake.acks, fake.envelopes, fake.violations (limits broken, acks
@@ -38,6 +40,7 @@
 
 const http = require('node:http');
 const crypto = require('node:crypto');
+const { encodeJson } = require('./json-style');
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
@@ -128,7 +131,7 @@ class SocketConn {
   }
 
   write(bytes) { if (!this.sock.destroyed) this.sock.write(bytes); }
-  send(obj) { if (!this.closed) this.write(frame(0x1, JSON.stringify(obj))); }
+  send(obj) { if (!this.closed) this.write(frame(0x1, encodeJson(obj, this.fake.jsonStyle))); }
   sendRaw(text) { if (!this.closed) this.write(frame(0x1, text)); }
 
   // The `disconnect` message; the connection is closed by the fake after a while.
@@ -236,12 +239,13 @@ function startFakeSlack({
   closeAfterMs = 100,
   warningCloseMs = 1000,
   rateWindowMs = 60000,
+  jsonStyle = null,            // { pretty, spaced, reorder } (json-style.js): envelopes and answers so written
 } = {}) {
   const listeners = {};
   const sockets = new Set();
   const fake = {
     appToken, botToken, teamId, appId, botUserId, botId, ackTimeoutMs, maxRetries, pingMs, closeAfterMs, warningCloseMs,
-    rateWindowMs,
+    rateWindowMs, jsonStyle,
     port: 0, apiUrl: '', baseUrl: '',
     connCounter: 0,
     conns: [],
@@ -499,7 +503,7 @@ function startFakeSlack({
       rec.response = obj;
       rec.error = obj && obj.ok === false ? obj.error : null;
       res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
-      res.end(JSON.stringify(obj));
+      res.end(encodeJson(obj, fake.jsonStyle));
       fake.emit('call', rec);
     };
     const token = bearer(req) || body.token;

@@ -22,11 +22,14 @@
 // windows, the retry_after it asks for): retry_after N means N * timeScale seconds.
 // Flood limits (as Telegram states them): 1 message per second in a chat, 20 per minute in
 // a group, about 30 per second overall. Past them: 429 and an entry in fake.violations.
+// Answers: jsonStyle ({ pretty, spaced, reorder }, json-style.js) writes every answer and
+// webhook delivery with whitespace or its keys in reverse order; by default compact.
 // Records: fake.calls (every request), fake.sent (messages the bot posted, with edits applied),
 // fake.edits, fake.actions, fake.reactions, fake.commands (last setMyCommands), fake.webhook.
 
 const http = require('node:http');
 const { EventEmitter } = require('node:events');
+const { encodeJson } = require('./json-style');
 
 const MAX_TEXT = 4096;
 const DEFAULT_ALLOWED = ['message', 'edited_message', 'channel_post', 'edited_channel_post', 'business_connection',
@@ -213,7 +216,7 @@ function readParams(req, raw) {
 const int = (v) => (typeof v === 'number' ? v : typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : NaN);
 
 async function startFakeTelegram({ token = '123456789:AAFakeTokenForTestsOnly_abcdefghijk', username = 'chorus_test_bot', firstName = 'Chorus',
-  timeScale = 1, limits = true, host = '127.0.0.1' } = {}) {
+  timeScale = 1, limits = true, host = '127.0.0.1', jsonStyle = null } = {}) {
   const botId = Number(token.split(':')[0]);
   const fake = new EventEmitter();
   Object.assign(fake, {
@@ -444,7 +447,7 @@ async function startFakeTelegram({ token = '123456789:AAFakeTokenForTestsOnly_ab
     delivering = true;
     const u = list[0];
     const hook = fake.webhook;
-    const body = Buffer.from(JSON.stringify(u));
+    const body = Buffer.from(encodeJson(u, jsonStyle));
     const headers = { 'content-type': 'application/json', 'content-length': body.length };
     if (hook.secret_token) headers['x-telegram-bot-api-secret-token'] = hook.secret_token;
     const status = await new Promise((resolve) => {
@@ -698,7 +701,7 @@ async function startFakeTelegram({ token = '123456789:AAFakeTokenForTestsOnly_ab
 
   function send(res, status, obj) {
     if (res.writableEnded || res.destroyed) return;
-    const body = Buffer.from(JSON.stringify(obj), 'utf8');
+    const body = Buffer.from(encodeJson(obj, jsonStyle), 'utf8');
     res.writeHead(status, { 'content-type': 'application/json', 'content-length': body.length });
     res.end(body);
   }

@@ -36,5 +36,20 @@ int main(void) {
     m = telegram_md2_from_markdown("`a\\b`c`", 7);
     is_str(m, "`a\\\\b`c\\`", "a backslash inside code is escaped");
     free(m);
+
+    struct telegram_md_span sp;
+    const char *cut = "ab **bold** `co de` x\n```py\nline one\nline two\n```\nend";
+    size_t n = strlen(cut);
+    is_int(telegram_md_span_cut(cut, n, 2, &sp), 0, "a cut before any construct cuts none");
+    is_int(telegram_md_span_cut(cut, n, 6, &sp), 1, "a cut inside bold is found");
+    is_int((long)sp.start, 3, "where the bold starts");
+    is_int(telegram_md_span_cut(cut, n, 16, &sp), 1, "a cut inside code is found");
+    is_int((long)sp.start, 12, "where the code starts");
+    is_int(telegram_md_span_cut(cut, n, 20, &sp), 0, "a cut between constructs cuts none");
+    is_int(telegram_md_span_cut(cut, n, 35, &sp), 2, "a cut inside a ``` block is found");
+    is_int((long)sp.start, 22, "where the block starts");
+    is_int((long)sp.fence_end, 25, "its language line starts after the fence");
+    is_int((long)sp.body, 28, "and its content after the newline");
+    is_int((long)sp.end, n - 4, "and it ends after the closing fence");
     return done_testing();
 }

@@ -240,8 +240,12 @@ static void finish_head(struct chatq *cq, const struct telegram_result *r) {
     item_free(it);
 }
 
-/* Remember that chat OLD is now NEW (a group upgraded to a supergroup). */
-static void migrate(struct telegram_queue *q, struct chatq *cq, long long to) {
+/* Remember that CQ's chat is now TO (a group upgraded to a supergroup),
+ * and send what is queued for it as the new chat's: pushes for the old id
+ * already go to the new one's queue, and two queues sending to one chat
+ * would break its 1 message a second. CQ becomes the new chat's queue, or
+ * when that has one already, its items join it. The queue to go on with. */
+static struct chatq *migrate(struct telegram_queue *q, struct chatq *cq, long long to) {
     char id[32];
     snprintf(id, sizeof(id), "%lld", to);
     log_info("telegram: chat %s was upgraded to supergroup %s; sending there from now on", cq->id, id);
@@ -250,6 +254,21 @@ static void migrate(struct telegram_queue *q, struct chatq *cq, long long to) {
     dict_set(q->moved, cq->id, xstrdup(id));
     json_decref(cq->target);
     cq->target = json_integer(to);
+    struct chatq *into = dict_get(q->chats, id);
+    if (!into) {
+        dict_del(q->chats, cq->id);
+        free(cq->id);
+        cq->id = xstrdup(id);
+        dict_set(q->chats, id, cq);
+        return cq;
+    }
+    if (into == cq || !cq->head) return into;
+    if (into->tail) into->tail->next = cq->head;
+    else into->head = cq->head;
+    into->tail = cq->tail;
+    cq->head = cq->tail = NULL;
+    if (into->next_at < cq->next_at) into->next_at = cq->next_at;
+    return into;
 }
 
 /* The response to CQ's head request. */
@@ -273,7 +292,7 @@ static void on_sent(const struct telegram_result *r, void *data) {
         log_warn("telegram: %s to chat %s: 429, retrying after %ld s", it->method, cq->id, wait);
         cq->next_at = now + scaled(q, (double)wait * 1000.0);
     } else if (!r->ok && r->migrate_to && json_integer_value(cq->target) != r->migrate_to) {
-        migrate(q, cq, r->migrate_to);
+        cq = migrate(q, cq, r->migrate_to);
     } else if (!r->ok && (r->status == 0 || r->status >= 500) && ++it->tries < MAX_TRIES) {
         log_warn("telegram: %s to chat %s failed (%s); trying again", it->method, cq->id, r->description);
         cq->next_at = now + scaled(q, 500.0 * (double)(1u << it->tries));

@@ -19,6 +19,9 @@ struct reply {
     char *reply_to;
     char *last_id;
     int plain;                 /* the piece in flight goes as plain text */
+    const char *close;         /* Markdown: the fence closing the ``` block the piece in flight cuts, or NULL */
+    char *reopen;              /* that block's opening line, to start the next piece with */
+    size_t skip;               /* bytes after the piece not to send: a closing fence it does without */
     json_t *markup;            /* reply_markup of the last piece (inline buttons), or NULL */
     platform_sent_fn *cb;
     void *data;
@@ -68,8 +71,19 @@ static void reply_finish(struct reply *rp, const char *err) {
     free(rp->text);
     free(rp->reply_to);
     free(rp->last_id);
+    free(rp->reopen);
     json_decref(rp->markup);
     free(rp);
+}
+
+/* Put the opening line of the ``` block the last piece closed early back
+ * in front of the rest, so the block goes on in the next piece. */
+static void reopen_block(struct reply *rp) {
+    size_t n = strlen(rp->reopen);
+    rp->text = xrealloc(rp->text, rp->len + n + 1);
+    memmove(rp->text + rp->pos + n, rp->text + rp->pos, rp->len - rp->pos + 1);
+    memcpy(rp->text + rp->pos, rp->reopen, n);
+    rp->len += n;
 }
 
 /* A piece was posted (or refused). */
@@ -95,9 +109,11 @@ static void on_piece(const struct telegram_result *r, void *data) {
         free(rp->last_id);
         rp->last_id = xstrdup(buf);
     }
-    rp->pos += rp->piece;
+    int reopen = rp->close && rp->reopen && !rp->plain;
+    rp->pos += rp->piece + (rp->plain ? 0 : rp->skip);
     rp->plain = 0;
-    while (rp->pos < rp->len && (rp->text[rp->pos] == '\n' || rp->text[rp->pos] == ' ')) rp->pos++;
+    if (reopen && rp->pos < rp->len) reopen_block(rp);
+    else while (rp->pos < rp->len && (rp->text[rp->pos] == '\n' || rp->text[rp->pos] == ' ')) rp->pos++;
     if (rp->pos >= rp->len) {
         reply_finish(rp, NULL);
         return;
@@ -105,11 +121,32 @@ static void on_piece(const struct telegram_result *r, void *data) {
     send_piece(rp);
 }
 
+/* RP's piece in flight as MarkdownV2, with the fence that closes it when
+ * it cuts a ``` block. Malloc'd. */
+static char *piece_md2(struct reply *rp) {
+    const char *text = rp->text + rp->pos;
+    if (!rp->close) return telegram_md2_from_markdown(text, rp->piece);
+    size_t n = strlen(rp->close);
+    char *src = xmalloc(rp->piece + n);
+    memcpy(src, text, rp->piece);
+    memcpy(src + rp->piece, rp->close, n);
+    char *md = telegram_md2_from_markdown(src, rp->piece + n);
+    free(src);
+    return md;
+}
+
 /* The parameters of RP's next piece as an object (without chat_id). */
 static json_t *piece_params(struct reply *rp, int markdown, int markup) {
     char chat[64];
     json_t *p = base_params(rp->channel, chat, sizeof(chat));
-    set_text(p, rp->text + rp->pos, rp->piece, markdown);
+    if (markdown) {
+        char *md = piece_md2(rp);
+        json_object_set_new(p, "text", json_string(md));
+        json_object_set_new(p, "parse_mode", json_string("MarkdownV2"));
+        free(md);
+    } else {
+        set_text(p, rp->text + rp->pos, rp->piece, 0);
+    }
     if (rp->pos == 0 && rp->reply_to) {   /* made by hand: json_pack reads its format per reply */
         json_t *r = json_object();
         json_object_set_new(r, "message_id", json_integer((json_int_t)strtoll(rp->reply_to, NULL, 10)));
@@ -129,7 +166,7 @@ static char *piece_fields(struct reply *rp, long topic, int markdown, int markup
     size_t len = rp->piece;
     char *md = NULL;
     if (markdown) {
-        md = telegram_md2_from_markdown(text, len);
+        md = piece_md2(rp);
         text = md;
         len = strlen(md);
     }
@@ -159,12 +196,42 @@ static char *piece_fields(struct reply *rp, long topic, int markdown, int markup
     return json_buf_take(&b, NULL);
 }
 
+/* In Markdown, keep the piece in flight from cutting code, a code block
+ * or bold in two (each half would show its markers literally): cut before
+ * it instead; a ``` block that starts the piece and is longer than one is
+ * closed at the cut and opened again in the next piece. */
+static void markdown_cut(struct reply *rp) {
+    const char *text = rp->text + rp->pos;
+    size_t left = rp->len - rp->pos;
+    struct telegram_md_span sp;
+    if (rp->piece >= left) return;
+    int kind = telegram_md_span_cut(text, left, rp->piece, &sp);
+    if (!kind) return;
+    if (sp.start > 0 && !blank(text, sp.start)) {
+        rp->piece = sp.start;
+        return;
+    }
+    if (kind != 2 || rp->piece <= sp.body) return;   /* too long to keep: shown literally */
+    rp->close = text[rp->piece - 1] == '\n' ? "```" : "\n```";
+    if (rp->piece >= sp.body_end) {   /* all its content fits; its own closing fence is not sent */
+        rp->skip = sp.end - rp->piece;
+        return;
+    }
+    if (sp.body > sp.fence_end) rp->reopen = xstrndup(text + sp.start, sp.body - sp.start);
+    else rp->reopen = xstrdup("```\n");
+}
+
 /* Queue the next piece of RP. */
 static void send_piece(struct reply *rp) {
     char chat[64];
     long topic = telegram_channel_split(rp->channel, chat, sizeof(chat));
     rp->piece = telegram_split(rp->text + rp->pos, rp->len - rp->pos, TELEGRAM_MAX_TEXT);
     int markdown = rp->s->markdown && !rp->plain;
+    rp->close = NULL;
+    rp->skip = 0;
+    free(rp->reopen);
+    rp->reopen = NULL;
+    if (markdown) markdown_cut(rp);
     size_t next = rp->pos + rp->piece;
     int markup = rp->markup && blank(rp->text + next, rp->len - next);
     char *fields = piece_fields(rp, topic, markdown, markup);

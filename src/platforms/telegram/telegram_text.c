@@ -103,55 +103,84 @@ static int has_content(const char *text, size_t a, size_t b) {
     return 0;
 }
 
+enum { SPAN_NONE, SPAN_PRE, SPAN_CODE, SPAN_BOLD };
+
+/* Does a construct that is kept start at TEXT[i]? Its kind (and SP), or
+ * SPAN_NONE: ```pre``` with content, `code` on one line, **bold** on one
+ * line with content. */
+static int span_at(const char *text, size_t len, size_t i, struct telegram_md_span *sp) {
+    if (text[i] == '`' && i + 2 < len && text[i + 1] == '`' && text[i + 2] == '`') {
+        long end = find(text, len, i + 3, "```");
+        size_t body = i + 3;
+        size_t lang = body;
+        while (lang < len && lang < (size_t)(end < 0 ? 0 : end) &&
+               ((text[lang] >= 'a' && text[lang] <= 'z') || (text[lang] >= 'A' && text[lang] <= 'Z') ||
+                (text[lang] >= '0' && text[lang] <= '9') || text[lang] == '_' || text[lang] == '+' || text[lang] == '-'))
+            lang++;
+        size_t content = lang < len && text[lang] == '\n' ? lang + 1 : body;
+        if (end < 0 || !has_content(text, content, (size_t)end)) return SPAN_NONE;
+        *sp = (struct telegram_md_span){ i, body, content, (size_t)end, (size_t)end + 3 };
+        return SPAN_PRE;
+    }
+    if (text[i] == '`') {
+        long end = find(text, len, i + 1, "`");
+        long nl = find(text, len, i + 1, "\n");
+        if (end <= (long)i + 1 || (nl >= 0 && nl < end)) return SPAN_NONE;
+        *sp = (struct telegram_md_span){ i, i + 1, i + 1, (size_t)end, (size_t)end + 1 };
+        return SPAN_CODE;
+    }
+    if (text[i] == '*' && i + 1 < len && text[i + 1] == '*') {
+        long end = find(text, len, i + 2, "**");
+        long nl = find(text, len, i + 2, "\n");
+        if (end <= (long)i + 2 || (nl >= 0 && nl < end) || !has_content(text, i + 2, (size_t)end)) return SPAN_NONE;
+        *sp = (struct telegram_md_span){ i, i + 2, i + 2, (size_t)end, (size_t)end + 2 };
+        return SPAN_BOLD;
+    }
+    return SPAN_NONE;
+}
+
 char *telegram_md2_from_markdown(const char *text, size_t len) {
     struct out o = { 0 };
     put(&o, "", 0);
     size_t i = 0, plain = 0;
+    struct telegram_md_span sp;
     while (i < len) {
-        if (text[i] == '`' && i + 2 < len && text[i + 1] == '`' && text[i + 2] == '`') {
-            long end = find(text, len, i + 3, "```");
-            size_t body = i + 3;
-            size_t lang = body;
-            while (lang < len && lang < (size_t)(end < 0 ? 0 : end) &&
-                   ((text[lang] >= 'a' && text[lang] <= 'z') || (text[lang] >= 'A' && text[lang] <= 'Z') ||
-                    (text[lang] >= '0' && text[lang] <= '9') || text[lang] == '_' || text[lang] == '+' || text[lang] == '-'))
-                lang++;
-            size_t content = lang < len && text[lang] == '\n' ? lang + 1 : body;
-            if (end >= 0 && has_content(text, content, (size_t)end)) {
-                put_escaped(&o, text + plain, i - plain);
-                put(&o, "```", 3);
-                if (content > body) put(&o, text + body, content - body);
-                else put(&o, "\n", 1);
-                put_code(&o, text + content, (size_t)end - content);
-                put(&o, "```", 3);
-                i = plain = (size_t)end + 3;
-                continue;
-            }
-        } else if (text[i] == '`') {
-            long end = find(text, len, i + 1, "`");
-            long nl = find(text, len, i + 1, "\n");
-            if (end > (long)i + 1 && (nl < 0 || nl > end)) {
-                put_escaped(&o, text + plain, i - plain);
-                put(&o, "`", 1);
-                put_code(&o, text + i + 1, (size_t)end - i - 1);
-                put(&o, "`", 1);
-                i = plain = (size_t)end + 1;
-                continue;
-            }
-        } else if (text[i] == '*' && i + 1 < len && text[i + 1] == '*') {
-            long end = find(text, len, i + 2, "**");
-            long nl = find(text, len, i + 2, "\n");
-            if (end > (long)i + 2 && (nl < 0 || nl > end) && has_content(text, i + 2, (size_t)end)) {
-                put_escaped(&o, text + plain, i - plain);
-                put(&o, "*", 1);
-                put_escaped(&o, text + i + 2, (size_t)end - i - 2);
-                put(&o, "*", 1);
-                i = plain = (size_t)end + 2;
-                continue;
-            }
+        int kind = span_at(text, len, i, &sp);
+        if (kind == SPAN_NONE) {
+            i++;
+            continue;
         }
-        i++;
+        put_escaped(&o, text + plain, i - plain);
+        if (kind == SPAN_PRE) {
+            put(&o, "```", 3);
+            if (sp.body > sp.fence_end) put(&o, text + sp.fence_end, sp.body - sp.fence_end);
+            else put(&o, "\n", 1);
+            put_code(&o, text + sp.body, sp.body_end - sp.body);
+            put(&o, "```", 3);
+        } else if (kind == SPAN_CODE) {
+            put(&o, "`", 1);
+            put_code(&o, text + sp.body, sp.body_end - sp.body);
+            put(&o, "`", 1);
+        } else {
+            put(&o, "*", 1);
+            put_escaped(&o, text + sp.body, sp.body_end - sp.body);
+            put(&o, "*", 1);
+        }
+        i = plain = sp.end;
     }
     put_escaped(&o, text + plain, len - plain);
     return o.buf;
+}
+
+int telegram_md_span_cut(const char *text, size_t len, size_t cut, struct telegram_md_span *sp) {
+    for (size_t i = 0; i < cut && i < len;) {
+        int kind = span_at(text, len, i, sp);
+        if (kind == SPAN_NONE) {
+            i++;
+            continue;
+        }
+        if (sp->end > cut) return kind == SPAN_PRE ? 2 : 1;
+        i = sp->end;
+    }
+    return 0;
 }

@@ -25,4 +25,16 @@ char *telegram_md2_escape(const char *text, size_t len);
  * MarkdownV2 with those kept and everything else shown literally.
  * Malloc'd, NUL-terminated. */
 char *telegram_md2_from_markdown(const char *text, size_t len);
+/* A construct telegram_md2_from_markdown keeps, as byte offsets: where it
+ * starts, its content [body, body_end), where it ends (after the closing
+ * marker); for a ``` block [fence_end, body) is its language line (empty
+ * when there is none). */
+struct telegram_md_span {
+    size_t start, fence_end, body, body_end, end;
+};
+/* Does such a construct (```pre```, `code`, **bold**) start before byte
+ * CUT of TEXT[0..len) and end after it, so that a piece cut there would
+ * lose it? 0 if not; else SP says where it is and 1 is returned, or 2 for
+ * a ``` block. */
+int telegram_md_span_cut(const char *text, size_t len, size_t cut, struct telegram_md_span *sp);
 #endif
