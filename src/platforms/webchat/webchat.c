@@ -21,6 +21,7 @@
 #include "io/web.h"
 #include "io/ws_queue.h"
 #include "io/redis_client.h"
+#include "lib/json_write.h"
 #include "lib/webhook_auth.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
@@ -403,31 +404,69 @@ static void webchat_stream_delta(struct platform *p, const char *channel, const 
     free(s);
 }
 
+/* Append S as a JSON string member ",\"NAME\":\"S\"" to B (NULL as null).
+ * -1 when S is not UTF-8, which json_pack refused too. */
+static int put_member(struct json_buf *b, const char *name, const char *s) {
+    json_buf_put(b, name);
+    if (!s) {
+        json_buf_raw(b, "null", 4);
+        return 0;
+    }
+    size_t n = strlen(s);
+    if (!utf8_valid(s, n)) return -1;
+    json_buf_string(b, s, n);
+    return 0;
+}
+
+/* The "message" frame of OUT, numbered ID, as json_dumps(JSON_COMPACT)
+ * wrote it from json_pack, but written straight: it goes out on every
+ * reply, and building the object cost more than the rest of the send.
+ * NULL when a string is not UTF-8 or the card cannot be written. */
+static char *message_frame(const struct outgoing *out, const char *id, int ephemeral) {
+    struct json_buf b = {0};
+    json_buf_put(&b, "{\"type\":\"message\",\"id\":");
+    json_buf_string(&b, id, strlen(id));
+    if (!out->channel || !out->text || put_member(&b, ",\"channel\":", out->channel) < 0 ||
+        put_member(&b, ",\"persona\":", out->persona ? out->persona : "") < 0 ||
+        put_member(&b, ",\"text\":", out->text) < 0 || put_member(&b, ",\"reply_to\":", out->reply_to) < 0) {
+        json_buf_free(&b);
+        return NULL;
+    }
+    if (rich_has_content(out->rich)) {
+        const json_t *embed = json_object_get(out->rich, "embed"), *buttons = json_object_get(out->rich, "buttons");
+        json_buf_put(&b, ",\"card\":{");
+        if (embed) json_buf_put(&b, "\"embed\":");
+        if (embed && json_buf_value(&b, embed) < 0) {
+            json_buf_free(&b);
+            return NULL;
+        }
+        if (buttons) json_buf_put(&b, embed ? ",\"buttons\":" : "\"buttons\":");
+        if (buttons && json_buf_value(&b, buttons) < 0) {
+            json_buf_free(&b);
+            return NULL;
+        }
+        json_buf_put(&b, "}");
+    }
+    if (ephemeral) json_buf_put(&b, ",\"ephemeral\":true");
+    json_buf_put(&b, "}");
+    return json_buf_take(&b, NULL);
+}
+
 /* platform_ops.send: one "message" frame to every socket on the channel,
  * with its id (a card's buttons name it) and the card of a rich reply; an
  * ephemeral reply goes only to the socket that sent the message (or press)
  * it answers. */
 static int webchat_send(struct platform *p, const struct outgoing *out, platform_sent_fn *cb, void *data) {
     struct webchat *wc = p->state;
-    char id[32];
-    snprintf(id, sizeof(id), "w%lu", ++wc->sent_counter);
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "type", "message", "id", id, "channel", out->channel,
-                          "persona", out->persona ? out->persona : "", "text", out->text,
-                          "reply_to", out->reply_to ? json_string(out->reply_to) : json_null());
-    if (!o) {
+    char id[JSON_INT_TEXT + 1];
+    id[0] = 'w';
+    json_int_text(id + 1, (long long)++wc->sent_counter);
+    int ephemeral = json_is_true(json_object_get(out->rich, "ephemeral"));
+    char *text = message_frame(out, id, ephemeral);
+    if (!text) {
         if (cb) cb(NULL, "the reply could not be encoded", data);
         return 0;
     }
-    int ephemeral = json_is_true(json_object_get(out->rich, "ephemeral"));
-    if (rich_has_content(out->rich)) {
-        json_t *card = json_object();
-        if (json_object_get(out->rich, "embed")) json_object_set(card, "embed", json_object_get(out->rich, "embed"));
-        if (json_object_get(out->rich, "buttons")) json_object_set(card, "buttons", json_object_get(out->rich, "buttons"));
-        json_object_set_new(o, "card", card);
-    }
-    if (ephemeral) json_object_set_new(o, "ephemeral", json_true());
-    char *text = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
     int to_one = 0;
     if (ephemeral)
         for (struct ws_conn *c = wc->conns; c; c = c->next)
