@@ -127,13 +127,30 @@ static void send_notice(struct webchat *wc, const char *channel, const char *rep
     free(s);
 }
 
+#define AUTHOR_BYTES (WEBCHAT_MAX_ID_BYTES + 40)
+
+/* The author id of what C sends: its identity after hello, else
+ * "guest:<session>:<USER_ID>", USER_ID cut at 256 bytes. Copied by hand,
+ * not with snprintf: it is made for every message. */
+static void author_of(const struct ws_conn *c, const char *user_id, char out[AUTHOR_BYTES]) {
+    if (c->user[0]) {
+        memcpy(out, c->user, strlen(c->user) + 1);
+        return;
+    }
+    size_t s = strlen(c->session), n = strnlen(user_id, WEBCHAT_MAX_ID_BYTES);
+    memcpy(out, "guest:", 6);
+    memcpy(out + 6, c->session, s);
+    out[6 + s] = ':';
+    memcpy(out + 7 + s, user_id, n);
+    out[7 + s + n] = '\0';
+}
+
 /* Tell skills that a guest joined (or left) CHANNEL: an event job. */
 static void announce(struct ws_conn *c, const char *channel, const char *event, const char *user_id,
                      const char *user_name) {
-    char author[WEBCHAT_MAX_ID_BYTES + 40];
+    char author[AUTHOR_BYTES];
     if (c->wc->self->host->stopping()) return;
-    if (c->user[0]) snprintf(author, sizeof(author), "%s", c->user);
-    else snprintf(author, sizeof(author), "guest:%s:%.256s", c->session, user_id ? user_id : "anonymous");
+    author_of(c, user_id ? user_id : "anonymous", author);
     struct chat_message m = {
         .platform = "webchat", .channel = (char *)channel, .text = "", .event = (char *)event,
         .author = { .id = author, .name = (char *)(user_name && *user_name ? user_name : "guest"), .guest = !c->user[0] },
@@ -164,9 +181,8 @@ static void take_button(struct ws_conn *c, const struct webchat_frame *f) {
     conn_join(c, f->channel);
     conn_asked(c, f->id);
     if (c->wc->self->host->stopping()) return;
-    char author[WEBCHAT_MAX_ID_BYTES + 40];
-    if (c->user[0]) snprintf(author, sizeof(author), "%s", c->user);
-    else snprintf(author, sizeof(author), "guest:%s:%s", c->session, f->user_id);
+    char author[AUTHOR_BYTES];
+    author_of(c, f->user_id, author);
     struct chat_message m = {
         .platform = "webchat", .channel = (char *)f->channel, .id = (char *)f->id, .text = (char *)f->button,
         .event = "button", .reply_to = (char *)f->message,
@@ -187,9 +203,8 @@ static void take_message(struct ws_conn *c, const struct webchat_frame *f) {
         send_notice(c->wc, channel, id, "I'm restarting right now. Please send that again in a moment.");
         return;
     }
-    char author[WEBCHAT_MAX_ID_BYTES + 40];
-    if (c->user[0]) snprintf(author, sizeof(author), "%s", c->user);
-    else snprintf(author, sizeof(author), "guest:%s:%s", c->session, f->user_id);
+    char author[AUTHOR_BYTES];
+    author_of(c, f->user_id, author);
     struct chat_message m = {
         .platform = "webchat", .channel = (char *)channel, .id = (char *)id, .text = (char *)f->text,
         .author = { .id = author, .name = (char *)(user_name && *user_name ? user_name : "guest"), .guest = !c->user[0] },
