@@ -13,6 +13,7 @@
 #include "conf/config.h"
 #include "core/message.h"
 #include "core/server.h"
+#include "lib/json_write.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
 #include "lib/redact.h"
@@ -206,6 +207,34 @@ static void sendf(struct irc *irc, enum irc_priority prio, const char *fmt, ...)
     flush_queue(irc);
 }
 
+/* Append N bytes of S to LINE (AT bytes so far, SIZE in all, room kept for
+ * the NUL), cut where vsnprintf would cut. The new length. */
+static size_t append(char *line, size_t at, size_t size, const char *s, size_t n) {
+    if (n > size - 1 - at) n = size - 1 - at;
+    memcpy(line + at, s, n);
+    return at + n;
+}
+
+/* sendf(irc, IRC_PRIO_REPLY, "PRIVMSG %s :%s", TARGET, TEXT), the line put
+ * together by hand: a reply's lines are the only ones sent per message. */
+static void send_privmsg(struct irc *irc, const char *target, const char *text) {
+    char line[IRC_LINE_MAX * 2];
+    size_t n = append(line, 0, sizeof(line), "PRIVMSG ", 8);
+    n = append(line, n, sizeof(line), target, strlen(target));
+    n = append(line, n, sizeof(line), " :", 2);
+    n = append(line, n, sizeof(line), text, strlen(text));
+    line[n] = '\0';
+    irc_queue_push(&irc->queue, IRC_PRIO_REPLY, line);
+    flush_queue(irc);
+}
+
+/* An id "PREFIX<N>" into ID (64 bytes), without snprintf (one per message). */
+static void make_id(char id[64], const char *prefix, unsigned long n) {
+    size_t p = strlen(prefix);
+    memcpy(id, prefix, p);
+    json_int_text(id + p, (long long)n);
+}
+
 /* ---- connection ------------------------------------------------------- */
 
 static void connect_now(struct irc *irc);
@@ -370,7 +399,7 @@ static void on_privmsg(struct irc *irc, struct irc_line *l) {
     char id[64];
     const char *msgid = irc_line_tag(l, "msgid");
     if (!msgid) {
-        snprintf(id, sizeof(id), "irc-in-%lu", ++irc->recv_ids);
+        make_id(id, "irc-in-", ++irc->recv_ids);
         msgid = id;
     }
     struct chat_message m;
@@ -638,10 +667,10 @@ static int irc_send(struct platform *p, const struct outgoing *out, platform_sen
     size_t max = IRC_LINE_MAX > overhead + 32 ? IRC_LINE_MAX - overhead : 32;
     char **pieces;
     int n = irc_split(out->text, strlen(out->text), max, &pieces);
-    for (int i = 0; i < n; i++) sendf(irc, IRC_PRIO_REPLY, "PRIVMSG %s :%s", out->channel, pieces[i]);
+    for (int i = 0; i < n; i++) send_privmsg(irc, out->channel, pieces[i]);
     irc_split_free(pieces, n);
     char id[64];
-    snprintf(id, sizeof(id), "irc-out-%lu", ++irc->sent_ids);
+    make_id(id, "irc-out-", ++irc->sent_ids);
     if (cb) cb(n > 0 ? id : NULL, n > 0 ? NULL : "an empty reply cannot be sent to IRC", data);
     return 0;
 }
