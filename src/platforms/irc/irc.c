@@ -536,8 +536,9 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
     }
     irc->rlen += (size_t)n;
     size_t start = 0;
-    for (size_t i = 0; i < irc->rlen; i++) {
-        if (irc->rbuf[i] != '\n') continue;
+    const char *nl;
+    while ((nl = memchr(irc->rbuf + start, '\n', irc->rlen - start))) {   /* not byte by byte: most of the read */
+        size_t i = (size_t)(nl - irc->rbuf);
         struct irc_line l;
         if (irc_line_parse(irc->rbuf + start, i - start, &l) == 0) on_line(irc, &l);
         irc_line_free(&l);
