@@ -143,11 +143,22 @@ static void on_written(uv_write_t *req, int status) {
     free(req);
 }
 
-/* Hand BUF (malloc'd, LEN bytes) to the socket; it is freed when written. */
+/* Hand BUF (malloc'd, LEN bytes) to the socket; it is freed when written.
+ * What the socket takes at once is written now (uv_try_write refuses while
+ * earlier writes wait, so the order holds): a queued write costs a system
+ * call more (libuv stops watching for writability after it), and with
+ * each reply one line, that is one call in four. The rest is queued. */
 static void write_raw(struct irc *irc, char *buf, size_t len) {
+    uv_buf_t b = uv_buf_init(buf, (unsigned)len);
+    int done = uv_try_write((uv_stream_t *)irc->tcp, &b, 1);
+    if (done == (int)len) {
+        free(buf);
+        return;
+    }
+    if (done < 0) done = 0;           /* UV_EAGAIN, or an error uv_write reports as before */
     uv_write_t *req = xmalloc(sizeof(*req));
     req->data = buf;
-    uv_buf_t b = uv_buf_init(buf, (unsigned)len);
+    b = uv_buf_init(buf + done, (unsigned)(len - (size_t)done));
     if (uv_write(req, (uv_stream_t *)irc->tcp, &b, 1, on_written) < 0) {
         free(buf);
         free(req);
