@@ -496,12 +496,13 @@ static int webchat_send(struct platform *p, const struct outgoing *out, platform
     return 0;
 }
 
-/* platform_ops.mention: "@name". */
+/* platform_ops.mention: "@name" (asked for every message: no snprintf). */
 static char *webchat_mention(struct platform *p, const char *user_id, const char *user_name) {
     (void)p, (void)user_id;
-    size_t n = strlen(user_name) + 2;
-    char *out = xmalloc(n);
-    snprintf(out, n, "@%s", user_name);
+    size_t n = strlen(user_name);
+    char *out = xmalloc(n + 2);
+    out[0] = '@';
+    memcpy(out + 1, user_name, n + 1);
     return out;
 }
 
