@@ -27,7 +27,7 @@ TARGETS = webchat_frame discord_json discord_rest discord_zlib sse ndjson http_h
 	lpattern schedule config webhook_auth redis_url utf8 ws_frame
 
 # The code under test of each target (beside fuzz/fuzz_<target>.c).
-SRC_webchat_frame = platforms/webchat/webchat_frame.c lib/utf8.c lib/xalloc.c
+SRC_webchat_frame = platforms/webchat/webchat_frame.c lib/json_fast.c lib/utf8.c lib/xalloc.c
 SRC_discord_json = lib/json_fast.c lib/utf8.c lib/xalloc.c lib/log.c lib/redact.c \
 	platforms/discord/discord_events.c platforms/discord/discord_commands.c core/commands.c
 SRC_discord_rest = platforms/discord/discord_ratelimit.c io/http_client.c lib/http_headers.c lib/json_fast.c \

@@ -7,6 +7,7 @@
 //
 //   (cd bench/irc && npm install)        # irc-framework, once
 //   node bench/irc/run.js [--n 5000] [--window 32] [--warmup 500] [--smoke] [--smaps]   (--smaps: RSS by mapping)
+//   node bench/irc/run.js --chorusd-only --n 1000 [--callgrind | --strace | --malloc]   # bench/tools/probes.js
 //
 // --smoke: 200 messages, and only chorusd when irc-framework is not
 // installed; exits non-zero if any message goes unanswered.
@@ -22,10 +23,12 @@ const { ircUser } = require(path.join(ROOT, 'tests/lib/irc-client'));
 const { startRedis } = require(path.join(ROOT, 'tests/lib/redis'));
 const { cpuSeconds } = require(path.join(ROOT, 'tests/lib/util'));
 const { printSmaps, rssAnonKb } = require(path.join(ROOT, 'bench/tools/smaps'));
+const { chosenProbe, describe } = require(path.join(ROOT, 'bench/tools/probes'));
 
 const args = process.argv.slice(2);
 const opt = (name, def) => { const i = args.indexOf(`--${name}`); return i >= 0 ? Number(args[i + 1]) : def; };
 const smoke = args.includes('--smoke');
+const chorusdOnly = args.includes('--chorusd-only');
 const N = opt('n', smoke ? 200 : 5000);
 const WINDOW = opt('window', 32);
 const WARMUP = opt('warmup', smoke ? 0 : 500);   // answered before the measured messages: the peers' JIT warms up
@@ -35,14 +38,16 @@ function peakRssKb(pid) {
   return m ? Number(m[1]) : 0;
 }
 
-// Drive N messages (WARM: warm-up, not reported) in CHANNEL through the bot BOTNICK; returns the figures.
-async function drive(user, channel, botNick, pid, N, warm) {
+// Drive N messages (WARM: warm-up, not reported; PROBE: chorusd's probe, on
+// for the measured messages only) in CHANNEL through the bot BOTNICK; returns the figures.
+async function drive(user, channel, botNick, pid, N, warm, probe) {
   const pending = new Map();       // text -> send time
   const latencies = [];
   let sent = 0;
   let answered = 0;
   let resolveDone;
   const done = new Promise((r) => { resolveDone = r; });
+  if (probe) await probe.start(pid);
   const cpu0 = cpuSeconds(pid);
   const t0 = process.hrtime.bigint();
   const pump = () => {
@@ -76,28 +81,31 @@ async function drive(user, channel, botNick, pid, N, warm) {
   user.sock.off('data', onSock);      // not the client's own line reader
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = cpuSeconds(pid) - cpu0;
+  const extra = probe ? await probe.stop(pid) : null;
   if (args.includes('--smaps') && !warm) printSmaps(`process ${pid}`, pid);
   const anonMb = rssAnonKb(pid) / 1024;
   latencies.sort((a, b) => a - b);
   const pct = (p) => (latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * p))] : NaN);
   return {
     answered, cpuUsPerMsg: (cpu * 1e6) / Math.max(1, answered), peakRssMb: peakRssKb(pid) / 1024, anonMb,
-    msgsPerSec: answered / secs, p50: pct(0.5), p99: pct(0.99),
+    msgsPerSec: answered / secs, p50: pct(0.5), p99: pct(0.99), extra,
   };
 }
 
-// Start PROC-making MAKE, wait until NICK is in CHANNEL, then drive it.
-async function runBot(ircd, nick, channel, make) {
+// Start PROC-making MAKE, wait until NICK is in CHANNEL, then drive it
+// (PROBE: chorusd's, on for the measured messages only).
+async function runBot(ircd, nick, channel, make, probe) {
   const user = await ircUser(ircd, `drv${nick}`.slice(0, 20));
   await user.join(channel);
   const proc = make();
   let err = '';
   proc.stderr.on('data', (d) => { err = (err + d).slice(-4000); });
   try {
-    await user.waitMember(channel, nick, 20000).catch((e) => { throw new Error(`${e.message}\n${err}`); });
+    await user.waitMember(channel, nick, (probe && probe.readyTimeoutMs) || 20000).catch((e) => { throw new Error(`${e.message}\n${err}`); });
     if (WARMUP) await drive(user, channel, nick, proc.pid, WARMUP, true);
-    return await drive(user, channel, nick, proc.pid, N);
+    return await drive(user, channel, nick, proc.pid, N, false, probe);
   } finally {
+    if (probe && probe.callgrind) { proc.kill('SIGTERM'); await new Promise((r) => setTimeout(r, 500)); }
     proc.kill('SIGKILL');
     await user.quit();
   }
@@ -106,6 +114,7 @@ async function runBot(ircd, nick, channel, make) {
 function show(name, r) {
   console.log(`${name.padEnd(13)} answered ${r.answered}/${N}  CPU ${r.cpuUsPerMsg.toFixed(1)} us/msg  peak RSS ${r.peakRssMb.toFixed(1)} MB (private ${r.anonMb.toFixed(1)})  `
     + `${r.msgsPerSec.toFixed(0)} msg/s  latency p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms`);
+  if (r.extra) console.log(describe(r.extra, r.answered));
 }
 
 async function main() {
@@ -115,15 +124,19 @@ async function main() {
   let why = 'some messages were not answered';
   try {
     const bin = process.env.CHORUSD || path.join(ROOT, 'src', 'chorusd');
-    const c = await runBot(ircd, 'chorusbot', '#bench1', () => spawn(bin, ['--config', path.join(__dirname, '..', 'irc-echo.conf.lua')], {
-      env: { ...process.env, IRC_URL: ircd.url, IRC_NICK: 'chorusbot', IRC_CHANNELS: '#bench1', CHORUS_REDIS_URL: redis.url,
+    const probe = chosenProbe(args);
+    const [cmd, argv] = (probe ? probe.wrap : (c, a) => [c, a])(bin, ['--config', path.join(__dirname, '..', 'irc-echo.conf.lua')]);
+    const c = await runBot(ircd, 'chorusbot', '#bench1', () => spawn(cmd, argv, {
+      env: { ...process.env, ...(probe && probe.env), IRC_URL: ircd.url, IRC_NICK: 'chorusbot', IRC_CHANNELS: '#bench1', CHORUS_REDIS_URL: redis.url,
         CHORUS_DATA_DIR: process.env.CHORUS_DATA_DIR || ROOT },
       stdio: ['ignore', 'ignore', 'pipe'],
-    }));
+    }), probe);
     show('chorusd', c);
     if (c.answered !== N) ok = false;
     const haveFw = fs.existsSync(path.join(__dirname, 'node_modules', 'irc-framework'));
-    if (!haveFw) {
+    if (chorusdOnly) {
+      console.log('--chorusd-only: no comparison');
+    } else if (!haveFw) {
       console.log('irc-framework is not installed (cd bench/irc && npm install): no comparison');
       if (!smoke) { ok = false; why = 'no baseline: irc-framework is not installed'; }
     } else {

@@ -14,6 +14,10 @@
 //   (cd bench/webchat && npm install)        # ws, once (else tests/node_modules' ws)
 //   node bench/webchat/run.js [--n 5000] [--warmup 1000] [--runs 3] [--window 32] [--sockets 8]
 //   node bench/webchat/run.js --compare /tmp/chorusd-before   # a second chorusd build in the same alternation
+//   node bench/webchat/run.js --chorusd-only --n 1000 [--callgrind | --strace | --malloc]   # bench/tools/probes.js
+//
+// A probe (one run unless --runs says otherwise) watches each chorusd run,
+// --compare's too, over the measured messages only; never the floor.
 //
 // --smoke: 300 messages, one run; exits non-zero if any message goes
 // unanswered (CI: bench-webchat-smoke).
@@ -25,13 +29,16 @@ const ROOT = path.resolve(__dirname, '..', '..');
 const { startRedis } = require(path.join(ROOT, 'tests/lib/redis'));
 const { connect } = require(path.join(ROOT, 'tests/lib/ws'));
 const { cpuSeconds, tempDir, luaString } = require(path.join(ROOT, 'tests/lib/util'));
+const { chosenProbe, describe } = require(path.join(ROOT, 'bench/tools/probes'));
 
 const args = process.argv.slice(2);
 const opt = (name, def) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : def; };
 const smoke = args.includes('--smoke');
+const chorusdOnly = args.includes('--chorusd-only');
+const probing = ['--callgrind', '--strace', '--malloc'].some((a) => args.includes(a));
 const N = Number(opt('n', smoke ? 300 : 5000));
 const WARMUP = Number(opt('warmup', smoke ? 50 : 1000));
-const RUNS = Number(opt('runs', smoke ? 1 : 3));
+const RUNS = Number(opt('runs', smoke || probing ? 1 : 3));
 const WINDOW = Number(opt('window', 32));
 const SOCKETS = Number(opt('sockets', 8));
 const CHANNELS = 4;                       // per socket
@@ -41,17 +48,20 @@ const delay = (ms) => new Promise((r) => setTimeout(r, ms));
 const peakRssKb = (pid) => Number((/VmHWM:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8')) || [0, 0])[1]);
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.floor((s.length - 1) / 2)] : NaN; };
 
-// Spawn a server and wait for its "listening on" line; resolves { proc, wsUrl }.
-function startServer(cmd, argv, env) {
-  const proc = spawn(cmd, argv, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+// Spawn a server (under PROBE's wrapper if any) and wait for its "listening
+// on" line; resolves { proc, wsUrl, probe }.
+function startServer(cmd, argv, env, probe) {
+  if (probe) [cmd, argv] = probe.wrap(cmd, argv);
+  const proc = spawn(cmd, argv, { env: { ...process.env, ...env, ...(probe && probe.env) }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const waitMs = (probe && probe.readyTimeoutMs) || 15000;
   return new Promise((resolve, reject) => {
     let buf = '';
-    const t = setTimeout(() => reject(new Error(`${cmd}: not listening within 15 s:\n${buf.slice(-2000)}`)), 15000);
+    const t = setTimeout(() => reject(new Error(`${cmd}: not listening within ${waitMs / 1000} s:\n${buf.slice(-2000)}`)), waitMs);
     proc.stderr.setEncoding('utf8');
     proc.stderr.on('data', (d) => {
       if (buf.length < 100000) buf += d;
       const m = /listening on (?:http|ws):\/\/([0-9.]+):(\d+)/.exec(buf);
-      if (m) { clearTimeout(t); resolve({ proc, wsUrl: `ws://${m[1]}:${m[2]}/ws`, output: () => buf }); }
+      if (m) { clearTimeout(t); resolve({ proc, wsUrl: `ws://${m[1]}:${m[2]}/ws`, output: () => buf, probe }); }
     });
     proc.once('exit', (code) => { clearTimeout(t); reject(new Error(`${cmd} exited (${code}):\n${buf.slice(-2000)}`)); });
   });
@@ -87,7 +97,7 @@ async function startChorusd(redis, binary) {
   const file = path.join(dir, 'webchat-echo.conf.lua');
   fs.writeFileSync(file, chorusdConfig(redis.url));
   const bin = binary || process.env.CHORUSD || path.join(ROOT, 'src', 'chorusd');
-  return startServer(bin, ['--config', file], { CHORUS_DATA_DIR: process.env.CHORUS_DATA_DIR || ROOT });
+  return startServer(bin, ['--config', file], { CHORUS_DATA_DIR: process.env.CHORUS_DATA_DIR || ROOT }, chosenProbe(args));
 }
 
 const startFloor = () => startServer(process.execPath, [path.join(__dirname, 'ws-echo.js')], {});
@@ -136,17 +146,19 @@ async function drive(server) {
   await pump(state, WARMUP);
   const warmOk = state.answered === WARMUP;
   state.latencies = [];
+  if (server.probe) await server.probe.start(pid);
   const cpu0 = cpuSeconds(pid);
   const t0 = process.hrtime.bigint();
   await pump(state, N);
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = cpuSeconds(pid) - cpu0;
+  const extra = server.probe ? await server.probe.stop(pid) : null;
   const answered = state.answered - WARMUP;
   for (const ws of state.sockets) ws.destroy();
   const lat = state.latencies.sort((a, b) => a - b);
   const pct = (p) => (lat.length ? lat[Math.min(lat.length - 1, Math.floor(lat.length * p))] : NaN);
   return { answered, warmOk, wrong: state.wrong, cpuUsPerMsg: (cpu * 1e6) / Math.max(1, answered), peakRssMb: peakRssKb(pid) / 1024,
-    msgsPerSec: answered / secs, p50: pct(0.5), p99: pct(0.99) };
+    msgsPerSec: answered / secs, p50: pct(0.5), p99: pct(0.99), extra };
 }
 
 async function runOne(name, start) {
@@ -155,6 +167,7 @@ async function runOne(name, start) {
     const r = await drive(server);
     console.log(`${name.padEnd(10)} answered ${r.answered}/${N}${r.wrong ? ` (${r.wrong} wrong)` : ''}  CPU ${r.cpuUsPerMsg.toFixed(1)} us/msg  ` +
       `peak RSS ${r.peakRssMb.toFixed(1)} MB  ${r.msgsPerSec.toFixed(0)} msg/s  latency p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms`);
+    if (r.extra) console.log(describe(r.extra, r.answered));
     return r;
   } finally {
     await stopServer(server);
@@ -168,7 +181,8 @@ async function main() {
   try {
     console.log(`bench: ${N} messages measured after ${WARMUP} warm-up, ${SOCKETS} sockets x ${CHANNELS} channels, window ${WINDOW}, ${RUNS} run(s) each, alternating`);
     for (let run = 0; run < RUNS; run++) {
-      const order = [['chorusd', () => startChorusd(redis)], ['floor (ws)', startFloor]];
+      const order = [['chorusd', () => startChorusd(redis)]];
+      if (!chorusdOnly) order.push(['floor (ws)', startFloor]);
       if (COMPARE) order.splice(1, 0, ['compare', () => startChorusd(redis, COMPARE)]);
       if (run % 2) order.reverse();
       for (const [name, start] of order) {
@@ -184,12 +198,14 @@ async function main() {
   const c = { cpu: med(results.chorusd, 'cpuUsPerMsg'), rss: med(results.chorusd, 'peakRssMb') };
   const f = { cpu: med(results.floor, 'cpuUsPerMsg'), rss: med(results.floor, 'peakRssMb') };
   console.log(`medians (${RUNS} run(s)):`);
-  console.log(`  chorusd ${c.cpu.toFixed(1)} us/msg ${c.rss.toFixed(1)} MB; floor (ws) ${f.cpu.toFixed(1)} us/msg ${f.rss.toFixed(1)} MB`);
+  console.log(`  chorusd ${c.cpu.toFixed(1)} us/msg ${c.rss.toFixed(1)} MB`
+    + (chorusdOnly ? '' : `; floor (ws) ${f.cpu.toFixed(1)} us/msg ${f.rss.toFixed(1)} MB`));
   if (COMPARE) {
     const k = { cpu: med(results.compare, 'cpuUsPerMsg'), rss: med(results.compare, 'peakRssMb') };
     console.log(`  compare ${k.cpu.toFixed(1)} us/msg ${k.rss.toFixed(1)} MB (chorusd/compare CPU ${(c.cpu / k.cpu).toFixed(3)})`);
   }
-  console.log(`ratios chorusd/floor: CPU ${(c.cpu / f.cpu).toFixed(3)}, RSS ${(c.rss / f.rss).toFixed(3)}`);
+  if (chorusdOnly) console.log('--chorusd-only: no comparison');
+  else console.log(`ratios chorusd/floor: CPU ${(c.cpu / f.cpu).toFixed(3)}, RSS ${(c.rss / f.rss).toFixed(3)}`);
   console.log(ok ? 'bench: every message answered' : 'bench: MESSAGES UNANSWERED OR WRONG');
   process.exit(ok ? 0 : 1);
 }

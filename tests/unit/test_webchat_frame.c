@@ -53,6 +53,13 @@ int main(void) {
     refused("not JSON", "hello?", "bad_json", NULL);
     refused("not an object", "[1]", "bad_json", NULL);
     refused("a duplicate key", "{\"type\":\"join\",\"type\":\"join\",\"channel\":\"c\"}", "bad_json", NULL);
+    refused("a duplicate key in user", "{\"type\":\"message\",\"id\":\"m9\",\"channel\":\"c\",\"user\":{\"id\":\"u\",\"id\":\"v\"},\"text\":\"x\"}",
+            "bad_json", NULL);
+    refused("a duplicate key deep in a member nobody reads", "{\"type\":\"join\",\"channel\":\"c\",\"x\":[{\"a\":1,\"a\":2}]}", "bad_json", NULL);
+    is_int(decode("{\"type\":\"message\",\"id\":\"m8\",\"channel\":\"c:d\",\"user\":{\"id\":\"u\"},\"text\":\"a: \\\"b:c\\\" \\\\\"}", &f),
+           WEBCHAT_FRAME_MESSAGE, "colons and quotes inside strings are not members");
+    is_str(f.text, "a: \"b:c\" \\", "and the text is as sent");
+    webchat_frame_clear(&f);
     refused("no type", "{\"id\":\"x1\"}", "missing_field", "x1");
     refused("an unknown type", "{\"type\":\"dance\",\"id\":\"d1\"}", "unsupported", "d1");
     refused("a join without a channel", "{\"type\":\"join\",\"id\":\"j1\"}", "missing_field", "j1");

@@ -21,6 +21,7 @@
 #include "io/web.h"
 #include "io/ws_queue.h"
 #include "io/redis_client.h"
+#include "lib/json_write.h"
 #include "lib/webhook_auth.h"
 #include "lib/log.h"
 #include "lib/metrics.h"
@@ -126,13 +127,30 @@ static void send_notice(struct webchat *wc, const char *channel, const char *rep
     free(s);
 }
 
+#define AUTHOR_BYTES (WEBCHAT_MAX_ID_BYTES + 40)
+
+/* The author id of what C sends: its identity after hello, else
+ * "guest:<session>:<USER_ID>", USER_ID cut at 256 bytes. Copied by hand,
+ * not with snprintf: it is made for every message. */
+static void author_of(const struct ws_conn *c, const char *user_id, char out[AUTHOR_BYTES]) {
+    if (c->user[0]) {
+        memcpy(out, c->user, strlen(c->user) + 1);
+        return;
+    }
+    size_t s = strlen(c->session), n = strnlen(user_id, WEBCHAT_MAX_ID_BYTES);
+    memcpy(out, "guest:", 6);
+    memcpy(out + 6, c->session, s);
+    out[6 + s] = ':';
+    memcpy(out + 7 + s, user_id, n);
+    out[7 + s + n] = '\0';
+}
+
 /* Tell skills that a guest joined (or left) CHANNEL: an event job. */
 static void announce(struct ws_conn *c, const char *channel, const char *event, const char *user_id,
                      const char *user_name) {
-    char author[WEBCHAT_MAX_ID_BYTES + 40];
+    char author[AUTHOR_BYTES];
     if (c->wc->self->host->stopping()) return;
-    if (c->user[0]) snprintf(author, sizeof(author), "%s", c->user);
-    else snprintf(author, sizeof(author), "guest:%s:%.256s", c->session, user_id ? user_id : "anonymous");
+    author_of(c, user_id ? user_id : "anonymous", author);
     struct chat_message m = {
         .platform = "webchat", .channel = (char *)channel, .text = "", .event = (char *)event,
         .author = { .id = author, .name = (char *)(user_name && *user_name ? user_name : "guest"), .guest = !c->user[0] },
@@ -163,9 +181,8 @@ static void take_button(struct ws_conn *c, const struct webchat_frame *f) {
     conn_join(c, f->channel);
     conn_asked(c, f->id);
     if (c->wc->self->host->stopping()) return;
-    char author[WEBCHAT_MAX_ID_BYTES + 40];
-    if (c->user[0]) snprintf(author, sizeof(author), "%s", c->user);
-    else snprintf(author, sizeof(author), "guest:%s:%s", c->session, f->user_id);
+    char author[AUTHOR_BYTES];
+    author_of(c, f->user_id, author);
     struct chat_message m = {
         .platform = "webchat", .channel = (char *)f->channel, .id = (char *)f->id, .text = (char *)f->button,
         .event = "button", .reply_to = (char *)f->message,
@@ -186,9 +203,8 @@ static void take_message(struct ws_conn *c, const struct webchat_frame *f) {
         send_notice(c->wc, channel, id, "I'm restarting right now. Please send that again in a moment.");
         return;
     }
-    char author[WEBCHAT_MAX_ID_BYTES + 40];
-    if (c->user[0]) snprintf(author, sizeof(author), "%s", c->user);
-    else snprintf(author, sizeof(author), "guest:%s:%s", c->session, f->user_id);
+    char author[AUTHOR_BYTES];
+    author_of(c, f->user_id, author);
     struct chat_message m = {
         .platform = "webchat", .channel = (char *)channel, .id = (char *)id, .text = (char *)f->text,
         .author = { .id = author, .name = (char *)(user_name && *user_name ? user_name : "guest"), .guest = !c->user[0] },
@@ -403,31 +419,69 @@ static void webchat_stream_delta(struct platform *p, const char *channel, const 
     free(s);
 }
 
+/* Append S as a JSON string member ",\"NAME\":\"S\"" to B (NULL as null).
+ * -1 when S is not UTF-8, which json_pack refused too. */
+static int put_member(struct json_buf *b, const char *name, const char *s) {
+    json_buf_put(b, name);
+    if (!s) {
+        json_buf_raw(b, "null", 4);
+        return 0;
+    }
+    size_t n = strlen(s);
+    if (!utf8_valid(s, n)) return -1;
+    json_buf_string(b, s, n);
+    return 0;
+}
+
+/* The "message" frame of OUT, numbered ID, as json_dumps(JSON_COMPACT)
+ * wrote it from json_pack, but written straight: it goes out on every
+ * reply, and building the object cost more than the rest of the send.
+ * NULL when a string is not UTF-8 or the card cannot be written. */
+static char *message_frame(const struct outgoing *out, const char *id, int ephemeral) {
+    struct json_buf b = {0};
+    json_buf_put(&b, "{\"type\":\"message\",\"id\":");
+    json_buf_string(&b, id, strlen(id));
+    if (!out->channel || !out->text || put_member(&b, ",\"channel\":", out->channel) < 0 ||
+        put_member(&b, ",\"persona\":", out->persona ? out->persona : "") < 0 ||
+        put_member(&b, ",\"text\":", out->text) < 0 || put_member(&b, ",\"reply_to\":", out->reply_to) < 0) {
+        json_buf_free(&b);
+        return NULL;
+    }
+    if (rich_has_content(out->rich)) {
+        const json_t *embed = json_object_get(out->rich, "embed"), *buttons = json_object_get(out->rich, "buttons");
+        json_buf_put(&b, ",\"card\":{");
+        if (embed) json_buf_put(&b, "\"embed\":");
+        if (embed && json_buf_value(&b, embed) < 0) {
+            json_buf_free(&b);
+            return NULL;
+        }
+        if (buttons) json_buf_put(&b, embed ? ",\"buttons\":" : "\"buttons\":");
+        if (buttons && json_buf_value(&b, buttons) < 0) {
+            json_buf_free(&b);
+            return NULL;
+        }
+        json_buf_put(&b, "}");
+    }
+    if (ephemeral) json_buf_put(&b, ",\"ephemeral\":true");
+    json_buf_put(&b, "}");
+    return json_buf_take(&b, NULL);
+}
+
 /* platform_ops.send: one "message" frame to every socket on the channel,
  * with its id (a card's buttons name it) and the card of a rich reply; an
  * ephemeral reply goes only to the socket that sent the message (or press)
  * it answers. */
 static int webchat_send(struct platform *p, const struct outgoing *out, platform_sent_fn *cb, void *data) {
     struct webchat *wc = p->state;
-    char id[32];
-    snprintf(id, sizeof(id), "w%lu", ++wc->sent_counter);
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "type", "message", "id", id, "channel", out->channel,
-                          "persona", out->persona ? out->persona : "", "text", out->text,
-                          "reply_to", out->reply_to ? json_string(out->reply_to) : json_null());
-    if (!o) {
+    char id[JSON_INT_TEXT + 1];
+    id[0] = 'w';
+    json_int_text(id + 1, (long long)++wc->sent_counter);
+    int ephemeral = json_is_true(json_object_get(out->rich, "ephemeral"));
+    char *text = message_frame(out, id, ephemeral);
+    if (!text) {
         if (cb) cb(NULL, "the reply could not be encoded", data);
         return 0;
     }
-    int ephemeral = json_is_true(json_object_get(out->rich, "ephemeral"));
-    if (rich_has_content(out->rich)) {
-        json_t *card = json_object();
-        if (json_object_get(out->rich, "embed")) json_object_set(card, "embed", json_object_get(out->rich, "embed"));
-        if (json_object_get(out->rich, "buttons")) json_object_set(card, "buttons", json_object_get(out->rich, "buttons"));
-        json_object_set_new(o, "card", card);
-    }
-    if (ephemeral) json_object_set_new(o, "ephemeral", json_true());
-    char *text = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
     int to_one = 0;
     if (ephemeral)
         for (struct ws_conn *c = wc->conns; c; c = c->next)
@@ -442,12 +496,13 @@ static int webchat_send(struct platform *p, const struct outgoing *out, platform
     return 0;
 }
 
-/* platform_ops.mention: "@name". */
+/* platform_ops.mention: "@name" (asked for every message: no snprintf). */
 static char *webchat_mention(struct platform *p, const char *user_id, const char *user_name) {
     (void)p, (void)user_id;
-    size_t n = strlen(user_name) + 2;
-    char *out = xmalloc(n);
-    snprintf(out, n, "@%s", user_name);
+    size_t n = strlen(user_name);
+    char *out = xmalloc(n + 2);
+    out[0] = '@';
+    memcpy(out + 1, user_name, n + 1);
     return out;
 }
 
