@@ -22,4 +22,5 @@ irc {
   messages = "all",
   burst = 100000,              -- lifted: the bench server does not limit, and irc-framework's limit is lifted equally
   line_interval_ms = 1,
+  echo_message = false,        -- as irc-framework (enable_echomessage defaults to false): the copies would only be dropped
 }

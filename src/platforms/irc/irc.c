@@ -57,6 +57,7 @@ struct irc {
     int nick_tries;
     int registered;
     int attempts;
+    int echo_message;               /* request echo-message where offered */
     int cap_pending;                /* CAP REQs not yet answered */
     int sasl_busy;                  /* AUTHENTICATE under way */
     int stopped;
@@ -125,6 +126,7 @@ static void read_config(struct irc *irc, const struct config_block *b) {
             if (json_is_string(json_array_get(ch, i))) add_channel(irc, json_string_value(json_array_get(ch, i)));
     }
     irc->addressed_only = !strcmp(config_str(b, "messages", "all"), "addressed");
+    irc->echo_message = config_bool(b, "echo_message", 1);
     irc_queue_init(&irc->queue, (int)config_int(b, "burst", 5), (double)config_int(b, "line_interval_ms", 2000));
     irc->reconnect_min = (double)config_int(b, "reconnect_min_ms", 2000);
     irc->reconnect_max = (double)config_int(b, "reconnect_max_ms", 300000);
@@ -330,18 +332,20 @@ static struct irc_channel *find_channel(struct irc *irc, const char *name) {
 }
 
 /* CAP LS/ACK/NAK: ask for what we use among what is offered, then end.
- * Not echo-message: nothing reads the copies of our own lines, and each
- * one left the server waiting on our delayed ACK (Nagle) before it sent
- * the next message, 40 ms on InspIRCd. */
+ * echo-message (the server confirms each line we send) can be turned off:
+ * the copies of our own lines are dropped, and on a busy link each one may
+ * keep a server that uses Nagle waiting for our delayed ACK before it
+ * sends the next message (40 ms on InspIRCd). */
 static void on_cap(struct irc *irc, struct irc_line *l) {
     if (l->nparams < 3) return;
     const char *sub = l->params[1];
     const char *list = l->params[l->nparams - 1];
     if (!strcmp(sub, "LS")) {
-        static const char *wanted[] = { "sasl", "message-tags", "server-time", NULL };
+        static const char *wanted[] = { "sasl", "message-tags", "server-time", "echo-message", NULL };
         char req[400] = "";
         for (int i = 0; wanted[i]; i++) {
             if (!strcmp(wanted[i], "sasl") && !irc->sasl_user) continue;
+            if (!strcmp(wanted[i], "echo-message") && !irc->echo_message) continue;
             size_t wl = strlen(wanted[i]);
             for (const char *p = list; (p = strstr(p, wanted[i])); p += wl) {
                 if ((p == list || p[-1] == ' ') && (p[wl] == '\0' || p[wl] == ' ' || p[wl] == '=')) {
@@ -386,7 +390,7 @@ static const char *strip_address(struct irc *irc, const char *text, int *address
  * CTCP ACTION an "action" event; a NOTICE is never answered. */
 static void on_privmsg(struct irc *irc, struct irc_line *l) {
     if (l->nparams < 2 || !l->nick) return;
-    if (!strcasecmp(l->nick, irc->cur_nick)) return;            /* our own line (a bouncer's copy) */
+    if (!strcasecmp(l->nick, irc->cur_nick)) return;            /* our own line (echo-message, a bouncer's copy) */
     const char *target = l->params[0];
     char *text = xstrdup(l->params[1]);
     int query = !strcasecmp(target, irc->cur_nick);

@@ -63,6 +63,7 @@ static const struct config_key irc_keys[] = {
     { "sasl", CONFIG_TABLE, 0, "SASL PLAIN: { user = \"...\", password = env(\"IRC_SASL_PASSWORD\") }" },
     { "ca_file", CONFIG_STRING, 0, "ircs: trust this CA file (PEM) besides the system's" },
     { "messages", CONFIG_STRING, 0, "\"all\" (default) or \"addressed\" (only queries and \"nick: text\")" },
+    { "echo_message", CONFIG_BOOL, 0, "request echo-message where offered, default true" },
     { "burst", CONFIG_INT, 0, "lines that may go at once, default 5" },
     { "line_interval_ms", CONFIG_INT, 0, "sustained pace: one line per this many ms, default 2000" },
     { "reconnect_min_ms", CONFIG_INT, 0, "first reconnect wait, default 2000 (doubles each try)" },
