@@ -99,6 +99,26 @@ test('websocket clients that never read are closed within a bounded time', async
   assert.equal((await ann.replyTo(ann.say('lobby', 'hello after the flood'))).text, 'echo: hello after the flood');
 });
 
+test('a guest whose connection stalls gets every reply, in order, once it reads again', async () => {
+  // 600 replies of 4 KB: far more than the socket takes while nobody reads,
+  // less than the 4 MB a connection may have waiting.
+  const dir = writePlugins({
+    burst: { init: 'chorus.command("burst", function(msg) for i = 1, 600 do msg:reply(i .. ":" .. ("y"):rep(4000)) end end)' },
+  });
+  const stack = await startStack({ configOptions: { extra: `plugins_dir ${luaString(dir)}\nskills { cpu_ms = 5000, message_cpu_ms = 5000 }` } });
+  const bo = await stack.user('Bo');
+  const id = bo.say('stall', '!burst');
+  await bo.replyTo(id, 15000);          // the first reply arrives, then the browser stalls
+  bo.ws.sock.pause();
+  await delay(1500);                    // replies pile up in the socket, in lws and in chorusd's queue
+  bo.ws.sock.resume();
+  await waitFor(() => bo.answersTo(id).length >= 600, { timeoutMs: 30000, what: 'all 600 replies' });
+  const numbers = bo.answersTo(id).map((m) => Number(m.text.split(':')[0]));
+  assert.deepEqual(numbers, Array.from({ length: 600 }, (_, i) => i + 1), 'every reply once, in the order sent');
+  assert.ok(bo.answersTo(id).every((m) => m.text.length === m.text.split(':')[0].length + 4001), 'no reply cut short');
+  assert.equal((await bo.replyTo(bo.say('stall', 'still there?'))).text, 'echo: still there?');
+});
+
 test('a wrong Redis password backs off instead of reconnecting in a tight loop', async () => {
   const redis = await startRedis({ password: 'right-password' });
   const url = redis.url.replace('right-password', 'wrong-password');
