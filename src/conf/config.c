@@ -15,6 +15,7 @@
 #include <lauxlib.h>
 #include <lualib.h>
 #include "conf/config.h"
+#include "lib/dict.h"
 #include "conf/config_schema.h"
 #include "lib/lua_json.h"
 #include "lib/xalloc.h"
@@ -633,6 +634,18 @@ int config_load(const char *file, struct config **out, char *err, size_t errlen)
         config_free(cfg);
         return -1;
     }
+    /* Statements are looked up by kind on every message (limits, owners,
+     * flood...): a table instead of a walk with a strcmp per statement. */
+    cfg->first_of_kind = dict_new();
+    cfg->named = dict_new();
+    for (struct config_block *b = cfg->blocks; b; b = b->next) {
+        if (!dict_get(cfg->first_of_kind, b->kind)) dict_set(cfg->first_of_kind, b->kind, b);
+        if (b->name) {
+            char key[512];
+            dict_key2(key, sizeof(key), b->kind, b->name);
+            if (!dict_get(cfg->named, key)) dict_set(cfg->named, key, b);
+        }
+    }
     *out = cfg;
     return 0;
 }
@@ -651,6 +664,8 @@ void config_free(struct config *cfg) {
     for (char **p = cfg->plugin_dirs; p && *p; p++) free(*p);
     free(cfg->plugin_dirs);
     json_decref(cfg->redis_opts);
+    dict_free(cfg->first_of_kind);
+    dict_free(cfg->named);
     free(cfg->path);
     free(cfg->dir);
     free(cfg->listen_host);
@@ -663,6 +678,7 @@ void config_free(struct config *cfg) {
 }
 
 struct config_block *config_first(const struct config *cfg, const char *kind) {
+    if (cfg->first_of_kind) return dict_get(cfg->first_of_kind, kind);
     for (struct config_block *b = cfg->blocks; b; b = b->next)
         if (strcmp(b->kind, kind) == 0) return b;
     return NULL;
@@ -675,6 +691,11 @@ struct config_block *config_next(struct config_block *b, const char *kind) {
 }
 
 struct config_block *config_find(const struct config *cfg, const char *kind, const char *name) {
+    if (cfg->named && strlen(kind) + strlen(name) < 500) {
+        char key[512];
+        dict_key2(key, sizeof(key), kind, name);
+        return dict_get(cfg->named, key);
+    }
     for (struct config_block *b = cfg->blocks; b; b = b->next)
         if (strcmp(b->kind, kind) == 0 && b->name && strcmp(b->name, name) == 0) return b;
     return NULL;

@@ -20,10 +20,14 @@ struct config_block {
     struct config_block *next;
 };
 
+struct dict;
+
 struct config {
     char *path;        /* absolute path of the file */
     char *dir;         /* its folder: relative paths resolve here */
     struct config_block *blocks;     /* in file order */
+    struct dict *first_of_kind;      /* kind -> its first block, once loaded (config_first) */
+    struct dict *named;              /* kind \x1f name -> its block, once loaded (config_find) */
     /* Resolved top-level settings. */
     char *listen_host;
     int listen_port;
