@@ -481,3 +481,13 @@ int persona_allows_skill(const struct persona *p, const char *name) {
         if (!strcmp(*s, name)) return 1;
     return 0;
 }
+
+const struct manners *persona_manners(const struct persona *p) {
+    struct persona *own = (struct persona *)p;   /* a cache in the persona's own memory */
+    if (!own->manners_ready) {
+        manners_defaults(&own->manners);
+        manners_parse(p->def, &own->manners);
+        own->manners_ready = 1;
+    }
+    return &p->manners;
+}

@@ -3,6 +3,7 @@
 #define CHORUS_PERSONA_H
 #include <stddef.h>
 #include <jansson.h>
+#include "persona/manners.h"
 
 struct config;
 struct lorebook;
@@ -35,6 +36,8 @@ struct persona {
     long recall_max_turns;     /* records kept per channel, default 100000 */
     int refs;             /* imported personas: the cache and the jobs using it (persona_import.c) */
     struct persona *origin;   /* a job's live-edited copy of an imported persona: the one it borrows from */
+    struct manners manners;   /* the defaults with def's manners over them (persona_manners) */
+    int manners_ready;        /* manners is made (on first use; a copy made by value keeps it) */
 };
 
 struct persona_set {
@@ -63,5 +66,9 @@ const char *persona_card_str(const struct persona *p, const char *key);
 json_t *persona_to_card(const struct persona *p);
 /* May persona P use plugin NAME? */
 int persona_allows_skill(const struct persona *p, const char *name);
+
+/* P's group-chat manners: the defaults with those of its definition over
+ * them, read once (they are asked twice for every message in a group). */
+const struct manners *persona_manners(const struct persona *p);
 
 #endif

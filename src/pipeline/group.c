@@ -72,8 +72,8 @@ static void ignore(redisReply *r, const char *err, void *data) {
 static void effective(const struct runtime *rt, const struct persona *p, const char *platform, const char *channel,
                       const json_t *state, struct manners *m) {
     char name[800];
-    manners_defaults(m);
-    if (p) manners_parse(p->def, m);
+    if (p) *m = *persona_manners(p);
+    else manners_defaults(m);
     size_t pl = strnlen(platform, 300), cl = strnlen(channel, sizeof(name) - 302);
     memcpy(name, platform, pl);   /* "platform:channel", per message: no snprintf */
     name[pl] = ':';
