@@ -381,7 +381,7 @@ struct cached_req {
     void *data;
     unsigned long gen;
     char *platform, *channel, *user, *persona;
-    char tag[800], ukey[700];
+    char *tag, *ukey;          /* the cache's keys (exact sizes: this is made per message) */
 };
 
 static void cached_req_free(struct cached_req *q) {
@@ -389,6 +389,8 @@ static void cached_req_free(struct cached_req *q) {
     free(q->channel);
     free(q->user);
     free(q->persona);
+    free(q->tag);
+    free(q->ukey);
     free(q);
 }
 
@@ -426,7 +428,7 @@ int store_job_context(struct redis_client *rc, const char *platform, const char 
     /* The flood buckets are the only part that changes with every message:
      * without them the context is the cache's (redis_tracking.h). */
     struct cached_req *q = xcalloc(1, sizeof(*q));
-    char pc[700];
+    char pc[700], tag[800], ukey[700];
     q->rc = rc;
     q->cb = cb;
     q->data = data;
@@ -435,8 +437,10 @@ int store_job_context(struct redis_client *rc, const char *platform, const char 
     q->user = user ? xstrdup(user) : NULL;
     q->persona = xstrdup(default_persona);
     join3(pc, sizeof(pc), platform, ":", channel);
-    store_escape(pc, q->tag, sizeof(q->tag));
-    dict_key2(q->ukey, sizeof(q->ukey), user ? user : "-", default_persona);
+    store_escape(pc, tag, sizeof(tag));
+    dict_key2(ukey, sizeof(ukey), user ? user : "-", default_persona);
+    q->tag = xstrdup(tag);
+    q->ukey = xstrdup(ukey);
     redis_tracking_defer(on_deferred_context, q);
     return 0;
 }
