@@ -105,6 +105,8 @@ static void test_repair(void) {
                 "Unicode table 3-8 example");
     repair_case("", 0, "", 0, "empty");
     repair_case("plain", 5, "plain", 5, "valid ASCII unchanged");
+    repair_case("\xF0\x9F\x98", 3, FFFD, 3, "a cut 4-byte sequence as long as its replacement is still replaced");
+    repair_case("caf\xC3\xA9 \xE2\x82\xAC", 9, "caf\xC3\xA9 \xE2\x82\xAC", 9, "valid multi-byte text copied as it is");
     repair_case("\xE4\xB8\xAD\xF0\x9F\x98\x80", 7, "\xE4\xB8\xAD\xF0\x9F\x98\x80", 7,
                 "valid CJK + emoji unchanged");
     repair_case("a\0\xFF" "b", 4, "a\0" FFFD "b", 6, "NUL kept, FF replaced");
