@@ -40,7 +40,7 @@ SRC_command_args = lib/lpattern.c
 SRC_lpattern = lib/lpattern.c
 SRC_schedule = lib/schedule.c
 SRC_config = conf/config.c conf/config_schema.c core/core_config.c lib/lua_json.c lib/log.c \
-	lib/redact.c lib/redis_url.c lib/utf8.c lib/xalloc.c io/redis_sentinel.c io/redis_uv.c io/timer.c
+	lib/redact.c lib/redis_url.c lib/utf8.c lib/xalloc.c lib/dict.c io/redis_sentinel.c io/redis_uv.c io/timer.c
 SRC_webhook_auth = lib/webhook_auth.c
 SRC_redis_url = lib/redis_url.c lib/xalloc.c
 SRC_utf8 = lib/utf8.c lib/xalloc.c

@@ -64,9 +64,7 @@ static void set_plugin_config(struct config *cfg, const char *name, json_t *v) {
     b->kind = xstrdup("plugin");
     b->name = xstrdup(name);
     b->value = v;
-    struct config_block **tail = &cfg->blocks;
-    while (*tail) tail = &(*tail)->next;
-    *tail = b;
+    config_append(cfg, b);
 }
 
 /* Apply the {name = table} of CONFIGS over CFG's plugin blocks. */

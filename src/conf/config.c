@@ -557,6 +557,8 @@ static void load_personas_dir(lua_State *L, struct loader *ld, const char *dir) 
     ld->display = display;
 }
 
+static void index_block(struct config *cfg, struct config_block *b);
+
 int config_load(const char *file, struct config **out, char *err, size_t errlen) {
     struct loader ld = { .display = file, .err = err, .errlen = errlen };
     struct config *cfg = xcalloc(1, sizeof(*cfg));
@@ -638,14 +640,7 @@ int config_load(const char *file, struct config **out, char *err, size_t errlen)
      * flood...): a table instead of a walk with a strcmp per statement. */
     cfg->first_of_kind = dict_new();
     cfg->named = dict_new();
-    for (struct config_block *b = cfg->blocks; b; b = b->next) {
-        if (!dict_get(cfg->first_of_kind, b->kind)) dict_set(cfg->first_of_kind, b->kind, b);
-        if (b->name) {
-            char key[512];
-            dict_key2(key, sizeof(key), b->kind, b->name);
-            if (!dict_get(cfg->named, key)) dict_set(cfg->named, key, b);
-        }
-    }
+    for (struct config_block *b = cfg->blocks; b; b = b->next) index_block(cfg, b);
     *out = cfg;
     return 0;
 }
@@ -675,6 +670,24 @@ void config_free(struct config *cfg) {
     free(cfg->default_persona);
     free(cfg->web_root);
     free(cfg);
+}
+
+/* Put B in the lookup tables of CFG (made when the file is loaded). */
+static void index_block(struct config *cfg, struct config_block *b) {
+    if (!dict_get(cfg->first_of_kind, b->kind)) dict_set(cfg->first_of_kind, b->kind, b);
+    if (b->name) {
+        char key[512];
+        dict_key2(key, sizeof(key), b->kind, b->name);
+        if (!dict_get(cfg->named, key)) dict_set(cfg->named, key, b);
+    }
+}
+
+void config_append(struct config *cfg, struct config_block *b) {
+    struct config_block **tail = &cfg->blocks;
+    while (*tail) tail = &(*tail)->next;
+    b->next = NULL;
+    *tail = b;
+    if (cfg->first_of_kind) index_block(cfg, b);
 }
 
 struct config_block *config_first(const struct config *cfg, const char *kind) {
