@@ -10,7 +10,7 @@ const assert = require('node:assert/strict');
 const { execFile } = require('node:child_process');
 const { test } = require('../lib/tap');
 const { startDiscordStack, replyTo } = require('../lib/discord-stack');
-const { writePlugins } = require('../lib/plugins');
+const { writePlugins, storyPlugin } = require('../lib/plugins');
 const { luaString, waitFor, delay } = require('../lib/util');
 
 const SRCDIR = process.env.CHORUS_SRCDIR ? path.resolve(process.env.CHORUS_SRCDIR) : path.resolve(__dirname, '..', '..');
@@ -37,19 +37,7 @@ chorus.hear("^where am i", function(msg)
 end)
 chorus.hear("pizza", function(msg) msg:reply("I love pizza too, " .. msg.author.name .. (msg.direct and " (to me)" or "")) end)`,
   },
-  story: {
-    manifest: { model: true },
-    init: `
-chorus.command("story", { help = "a story told in four parts" }, function(msg)
-  local parts = {}
-  for i = 1, 4 do
-    local answer = chorus.model.chat { route = "local", messages = { { role = "user", content = "hello" } }, stream = true }
-    parts[#parts + 1] = answer.text
-    chorus.sleep(0.25)
-  end
-  msg:reply(table.concat(parts) .. " THE END")
-end)`,
-  },
+  story: storyPlugin,
 };
 
 async function discordWithPlugins(opts = {}) {

@@ -7,7 +7,7 @@ const assert = require('node:assert/strict');
 const { test, after } = require('../lib/tap');
 const { startFakeMattermost } = require('../lib/fake-mattermost');
 const { startStack } = require('../lib/stack');
-const { writePlugins } = require('../lib/plugins');
+const { writePlugins, storyPlugin } = require('../lib/plugins');
 const { delay, luaString, waitFor } = require('../lib/util');
 
 const TOKEN = 'fake-mattermost-token-for-chorusd';
@@ -29,19 +29,7 @@ end)`,
   msg:reply("liked")
 end)`,
   },
-  story: {
-    manifest: { model: true },
-    init: `
-chorus.command("story", { help = "a story told in four parts" }, function(msg)
-  local parts = {}
-  for i = 1, 4 do
-    local answer = chorus.model.chat { route = "local", messages = { { role = "user", content = "hello" } }, stream = true }
-    parts[#parts + 1] = answer.text
-    chorus.sleep(0.25)
-  end
-  msg:reply(table.concat(parts) .. " THE END")
-end)`,
-  },
+  story: storyPlugin,
 };
 
 // The fake, chorusd with a `mattermost { ... }` statement pointing at it, and the plugins above.

@@ -164,23 +164,11 @@ test('a slash command is acked with a response at once and answered through its 
 for (const [name, jsonStyle] of [['pretty-printed', { pretty: true }], ['with ": " separators and keys in reverse order', { spaced: true, reorder: true }],
   ['pretty-printed with keys in reverse order', { pretty: true, reorder: true }]]) {
   test(`Socket Mode and Web API JSON ${name}: each person answered once, the bot's own posts never, streamed updates go to the posted ts`, async () => {
-    const { writePlugins } = require('../lib/plugins');
+    const { writePlugins, storyPlugin } = require('../lib/plugins');
     const { luaString } = require('../lib/util');
     const dir = writePlugins({
       pizza: { init: 'chorus.hear("pizza", function(msg) msg:reply("I love pizza too, " .. msg.author.name) end)' },
-      story: {
-        manifest: { model: true },
-        init: `
-chorus.command("story", { help = "a story told in four parts" }, function(msg)
-  local parts = {}
-  for i = 1, 4 do
-    local answer = chorus.model.chat { route = "local", messages = { { role = "user", content = "hello" } }, stream = true }
-    parts[#parts + 1] = answer.text
-    chorus.sleep(0.25)
-  end
-  msg:reply(table.concat(parts) .. " THE END")
-end)`,
-      },
+      story: storyPlugin,
     });
     const { fake, chorus } = await startSlackStack({ timeScale: 0.2, fakeOptions: { jsonStyle },
       configExtra: `plugins_dir ${luaString(dir)}\nskills { cpu_ms = 300, deadline_ms = 5000 }` });

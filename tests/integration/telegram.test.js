@@ -9,7 +9,7 @@ const assert = require('node:assert/strict');
 const { test } = require('../lib/tap');
 const { startTelegramStack, replyTo, TOKEN } = require('../lib/telegram-stack');
 const { startChorusd } = require('../lib/chorusd');
-const { writePlugins } = require('../lib/plugins');
+const { writePlugins, storyPlugin } = require('../lib/plugins');
 const { luaString, waitFor, delay } = require('../lib/util');
 
 const PLUGINS = {
@@ -28,19 +28,7 @@ chorus.hear("^long please", function(msg) msg:reply(string.rep("0123456789 ", 80
 chorus.on("edit", function(msg) msg:reply("edited to: " .. msg.text) end)
 chorus.on("reaction", function(msg) msg:reply("saw " .. msg.reaction .. " from " .. msg.author.name) end)`,
   },
-  story: {
-    manifest: { model: true },
-    init: `
-chorus.command("story", { help = "a story told in four parts" }, function(msg)
-  local parts = {}
-  for i = 1, 4 do
-    local answer = chorus.model.chat { route = "local", messages = { { role = "user", content = "hello" } }, stream = true }
-    parts[#parts + 1] = answer.text
-    chorus.sleep(0.25)
-  end
-  msg:reply(table.concat(parts) .. " THE END")
-end)`,
-  },
+  story: storyPlugin,
 };
 
 async function telegramWithPlugins(opts = {}) {

@@ -25,4 +25,20 @@ function writePlugins(plugins, dir = tempDir('chorus-plugins')) {
   return dir;
 }
 
-module.exports = { writePlugins };
+// A command that streams four model answers and then replies: the fixture
+// of the streamed-reply stories on every platform.
+const storyPlugin = {
+  manifest: { model: true },
+  init: `
+chorus.command("story", { help = "a story told in four parts" }, function(msg)
+  local parts = {}
+  for i = 1, 4 do
+    local answer = chorus.model.chat { route = "local", messages = { { role = "user", content = "hello" } }, stream = true }
+    parts[#parts + 1] = answer.text
+    chorus.sleep(0.25)
+  end
+  msg:reply(table.concat(parts) .. " THE END")
+end)`,
+};
+
+module.exports = { writePlugins, storyPlugin };
