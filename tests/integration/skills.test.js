@@ -157,7 +157,7 @@ test('an every-schedule runs on time, and lives in Redis', async () => {
   const tick = await ann.ws.next((m) => m.type === 'message' && m.channel === 'clock', 5000, 'a tick');
   assert.equal(tick.text, 'tick tick');
   // The next tick is written to Redis as the tick fires; the tick itself may
-  // reach the browser first (its frame goes out at once), so wait for it.
+  // reach the browser first, so wait for it.
   const next = async () => (await stack.redis.cmd('ZRANGE', 'chorus:timers', '0', '-1')).some((m) => JSON.parse(m).name === 'tick');
   await waitFor(next, { timeoutMs: 5000, what: 'the next tick in the timers set' });
 });
