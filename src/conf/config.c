@@ -557,7 +557,15 @@ static void load_personas_dir(lua_State *L, struct loader *ld, const char *dir) 
     ld->display = display;
 }
 
-static void index_block(struct config *cfg, struct config_block *b);
+/* Put B in the lookup tables of CFG (made when the file is loaded). */
+static void index_block(struct config *cfg, struct config_block *b) {
+    if (!dict_get(cfg->first_of_kind, b->kind)) dict_set(cfg->first_of_kind, b->kind, b);
+    if (b->name) {
+        char key[512];
+        dict_key2(key, sizeof(key), b->kind, b->name);
+        if (!dict_get(cfg->named, key)) dict_set(cfg->named, key, b);
+    }
+}
 
 int config_load(const char *file, struct config **out, char *err, size_t errlen) {
     struct loader ld = { .display = file, .err = err, .errlen = errlen };
@@ -670,16 +678,6 @@ void config_free(struct config *cfg) {
     free(cfg->default_persona);
     free(cfg->web_root);
     free(cfg);
-}
-
-/* Put B in the lookup tables of CFG (made when the file is loaded). */
-static void index_block(struct config *cfg, struct config_block *b) {
-    if (!dict_get(cfg->first_of_kind, b->kind)) dict_set(cfg->first_of_kind, b->kind, b);
-    if (b->name) {
-        char key[512];
-        dict_key2(key, sizeof(key), b->kind, b->name);
-        if (!dict_get(cfg->named, key)) dict_set(cfg->named, key, b);
-    }
 }
 
 void config_append(struct config *cfg, struct config_block *b) {

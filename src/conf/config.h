@@ -47,9 +47,9 @@ struct config {
 int config_load(const char *file, struct config **out, char *err, size_t errlen);
 void config_free(struct config *cfg);
 
-/* Blocks of one kind, in file order: iterate with config_next(). */
 /* Add B (taken over) as CFG's last statement, found by the lookups below. */
 void config_append(struct config *cfg, struct config_block *b);
+/* Blocks of one kind, in file order: iterate with config_next(). */
 struct config_block *config_first(const struct config *cfg, const char *kind);
 struct config_block *config_next(struct config_block *b, const char *kind);
 struct config_block *config_find(const struct config *cfg, const char *kind, const char *name);

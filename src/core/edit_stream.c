@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/edit_stream.h"
+#include "io/timer.h"
 #include "lib/dict.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
@@ -48,16 +49,10 @@ struct edit_streams *edit_streams_new(uv_loop_t *loop, const struct edit_stream_
     return s;
 }
 
-/* uv_close callback: the timer goes with its memory. */
-static void free_handle(uv_handle_t *h) {
-    free(h);
-}
-
-/* Unlink and free ST (its REST calls must be over or cancelled). */
+/* Unlink and free ST (its calls must be over or cancelled). */
 static void stream_free(struct edit_stream *st) {
     dict_del(st->hub->by_key, st->key);
-    uv_timer_stop(st->timer);
-    uv_close((uv_handle_t *)st->timer, free_handle);
+    timer_free(&st->timer);
     free(st->key);
     free(st->channel);
     free(st->reply_to);
@@ -67,21 +62,10 @@ static void stream_free(struct edit_stream *st) {
     free(st);
 }
 
-/* dict_each helper: gather the streams to free them outside the walk. */
-static void collect(const char *key, void *value, void *arg) {
-    (void)key;
-    struct edit_stream ***cursor = arg;
-    **cursor = value;
-    (*cursor)++;
-}
-
 void edit_streams_free(struct edit_streams *s) {
     if (!s) return;
-    size_t n = dict_size(s->by_key);
-    struct edit_stream **all = xcalloc(n + 1, sizeof(*all));
-    struct edit_stream **cursor = all;
-    dict_each(s->by_key, collect, &cursor);
-    for (size_t i = 0; i < n; i++) stream_free(all[i]);
+    void **all = dict_values(s->by_key);
+    for (void **v = all; *v; v++) stream_free(*v);
     free(all);
     dict_free(s->by_key);
     free(s);
@@ -130,45 +114,36 @@ void edit_stream_edited(struct edit_stream *st, const char *err) {
     pump(st);
 }
 
-/* Post whatever of the final text is past the first message, then finish. */
-static void finish_final(struct edit_stream *st) {
+/* Forget ST and post its text from byte FROM as an ordinary reply
+ * (answering the user's message when ANSWER); its sender hears of that
+ * post, or ERR when it cannot be sent. */
+static void post_plain(struct edit_stream *st, size_t from, int answer, const char *err) {
     struct edit_streams *s = st->hub;
-    size_t head = s->ops->fits(st->text, st->len);
-    if (head >= st->len) {
-        finish(st, st->message_id, NULL);
-        return;
-    }
     platform_sent_fn *cb = st->cb;
     void *data = st->data;
-    st->cb = NULL;
-    char *rest = xstrndup(st->text + head, st->len - head);
+    char *text = xstrndup(st->text + from, st->len - from);
     char *channel = xstrdup(st->channel);
+    char *reply_to = answer ? xstrdup(st->reply_to) : NULL;
     char *thread = st->thread ? xstrdup(st->thread) : NULL;
     stream_free(st);
-    if (s->ops->post(s->ctx, channel, NULL, thread, rest, cb, data) < 0 && cb)
-        cb(NULL, "the rest of the reply could not be sent", data);
-    free(rest);
-    free(channel);
-    free(thread);
-}
-
-/* The final text goes out as an ordinary reply (no streamed message to edit). */
-static void plain_final(struct edit_stream *st) {
-    platform_sent_fn *cb = st->cb;
-    void *data = st->data;
-    st->cb = NULL;
-    char *text = xstrndup(st->text, st->len);
-    char *channel = xstrdup(st->channel);
-    char *reply_to = xstrdup(st->reply_to);
-    char *thread = st->thread ? xstrdup(st->thread) : NULL;
-    struct edit_streams *s = st->hub;
-    stream_free(st);
-    if (s->ops->post(s->ctx, channel, reply_to, thread, text, cb, data) < 0 && cb)
-        cb(NULL, "an empty reply cannot be sent", data);
+    if (s->ops->post(s->ctx, channel, reply_to, thread, text, cb, data) < 0 && cb) cb(NULL, err, data);
     free(text);
     free(channel);
     free(reply_to);
     free(thread);
+}
+
+/* The final text is shown: post whatever of it is past the first message
+ * (in the thread, answering nothing), or finish. */
+static void finish_final(struct edit_stream *st) {
+    size_t head = st->hub->ops->fits(st->text, st->len);
+    if (head >= st->len) finish(st, st->message_id, NULL);
+    else post_plain(st, head, 0, "the rest of the reply could not be sent");
+}
+
+/* The final text goes out as an ordinary reply (no streamed message to edit). */
+static void plain_final(struct edit_stream *st) {
+    post_plain(st, 0, 1, "an empty reply cannot be sent");
 }
 
 /* Does TEXT hold something a platform would show (not only spaces)? */
@@ -246,16 +221,11 @@ static int set_text(struct edit_stream *st, const char *text, size_t len, int ap
     return 0;
 }
 
-/* The key of a reply: its channel and the message it answers. */
-static void key_of(const char *channel, const char *reply_to, char *key, size_t len) {
-    dict_key2(key, len, channel, reply_to);
-}
-
 void edit_stream_delta(struct edit_streams *s, const char *channel, const char *reply_to, const char *thread,
                        const char *text, size_t len) {
     if (!s || !reply_to || len == 0) return;
     char key[512];
-    key_of(channel, reply_to, key, sizeof(key));
+    dict_key2(key, sizeof(key), channel, reply_to);   /* the reply: its channel and the message it answers */
     struct edit_stream *st = dict_get(s->by_key, key);
     if (st && st->final) return;            /* it is being finished; later pieces would undo that */
     if (!st) {
@@ -266,9 +236,7 @@ void edit_stream_delta(struct edit_streams *s, const char *channel, const char *
         st->channel = xstrdup(channel);
         st->reply_to = xstrdup(reply_to);
         st->thread = thread && *thread ? xstrdup(thread) : NULL;
-        st->timer = xmalloc(sizeof(uv_timer_t));
-        uv_timer_init(s->loop, st->timer);
-        st->timer->data = st;
+        st->timer = timer_new(s->loop, st);
         dict_set(s->by_key, key, st);
     }
     if (set_text(st, text, len, 1) < 0) return;
@@ -280,7 +248,7 @@ int edit_stream_final(struct edit_streams *s, const char *channel, const char *r
                       platform_sent_fn *cb, void *data) {
     if (!s || !reply_to) return 0;
     char key[512];
-    key_of(channel, reply_to, key, sizeof(key));
+    dict_key2(key, sizeof(key), channel, reply_to);
     struct edit_stream *st = dict_get(s->by_key, key);
     if (!st || st->final) return 0;
     size_t len = strlen(text);

@@ -2,6 +2,7 @@
  * (typing.h). */
 #include <stdlib.h>
 #include "core/typing.h"
+#include "io/timer.h"
 #include "lib/dict.h"
 #include "lib/xalloc.h"
 
@@ -33,19 +34,16 @@ struct typing_keeper *typing_keeper_new(uv_loop_t *loop, uint64_t every_ms, uint
     return k;
 }
 
-/* uv_close callback of a typing timer: the state goes with it. */
-static void typing_closed(uv_handle_t *h) {
-    struct typing *t = h->data;
+/* Stop T's renewals and free it (its timer closes on the loop). */
+static void typing_free(struct typing *t) {
+    timer_free(&t->timer);
     free(t->channel);
     free(t);
-    free(h);
 }
 
 void typing_keeper_stop(struct typing_keeper *k, const char *channel) {
     struct typing *t = k ? dict_del(k->by_channel, channel) : NULL;
-    if (!t) return;
-    uv_timer_stop(t->timer);
-    uv_close((uv_handle_t *)t->timer, typing_closed);
+    if (t) typing_free(t);
 }
 
 /* Renew "typing", unless the reply has been awaited for too long. */
@@ -65,33 +63,17 @@ int typing_keeper_start(struct typing_keeper *k, const char *channel) {
     if (!t) return -1;
     t->keeper = k;
     t->channel = xstrdup(channel);
-    t->timer = xmalloc(sizeof(uv_timer_t));
+    t->timer = timer_new(k->loop, t);
     t->started = uv_now(k->loop);
-    uv_timer_init(k->loop, t->timer);
-    t->timer->data = t;
     dict_set(k->by_channel, channel, t);
     uv_timer_start(t->timer, on_typing_timer, k->every_ms, k->every_ms);
     return k->send(k->ctx, channel);
 }
 
-/* dict_each helper: gather the channels, to stop them outside the walk. */
-static void collect(const char *key, void *value, void *arg) {
-    (void)key;
-    struct typing ***cursor = arg;
-    **cursor = value;
-    (*cursor)++;
-}
-
 void typing_keeper_free(struct typing_keeper *k) {
     if (!k) return;
-    size_t n = dict_size(k->by_channel);
-    struct typing **all = xcalloc(n + 1, sizeof(*all));
-    struct typing **cursor = all;
-    dict_each(k->by_channel, collect, &cursor);
-    for (size_t i = 0; i < n; i++) {
-        uv_timer_stop(all[i]->timer);
-        uv_close((uv_handle_t *)all[i]->timer, typing_closed);
-    }
+    void **all = dict_values(k->by_channel);
+    for (void **v = all; *v; v++) typing_free(*v);
     free(all);
     dict_free(k->by_channel);
     free(k);

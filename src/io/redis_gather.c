@@ -63,6 +63,11 @@ static void gather_fail(struct redis_gather *g, const char *err) {
     if (!g->err[0]) snprintf(g->err, sizeof(g->err), "%s", err);
 }
 
+void redis_gather_put(struct redis_gather *g, int which, redisReply *r) {
+    if (g->parts[which]) freeReplyObject(g->parts[which]);
+    g->parts[which] = r;
+}
+
 static void on_gather_reply(redisReply *r, const char *err, void *data) {
     struct gather_tag *tag = data;
     struct redis_gather *g = tag->g;
@@ -73,8 +78,7 @@ static void on_gather_reply(redisReply *r, const char *err, void *data) {
     } else if (!g->shape(which, r)) {
         gather_fail(g, r->type == REDIS_REPLY_ERROR && r->str ? r->str : "unexpected Redis reply");
     } else {
-        if (g->parts[which]) freeReplyObject(g->parts[which]);
-        g->parts[which] = redis_reply_copy(r);
+        redis_gather_put(g, which, redis_reply_copy(r));
         if (g->part) g->part(g, which, r, g->data);
     }
     gather_step(g);
@@ -92,11 +96,6 @@ int redis_gather_send(struct redis_gather *g, int which, int argc, const char **
         return -1;
     }
     return 0;
-}
-
-void redis_gather_put(struct redis_gather *g, int which, redisReply *r) {
-    if (g->parts[which]) freeReplyObject(g->parts[which]);
-    g->parts[which] = r;
 }
 
 void redis_gather_end(struct redis_gather *g) {

@@ -124,6 +124,14 @@ void dict_each(const struct dict *d, void (*fn)(const char *key, void *value, vo
         for (struct entry *e = d->buckets[i]; e; e = e->next) fn(e->key, e->value, arg);
 }
 
+void **dict_values(const struct dict *d) {
+    void **all = xcalloc(d->size + 1, sizeof(void *));
+    size_t n = 0;
+    for (size_t i = 0; i < d->nbuckets; i++)
+        for (struct entry *e = d->buckets[i]; e; e = e->next) all[n++] = e->value;
+    return all;
+}
+
 /* Several two-part keys are built for every message (channel, rate limit
  * queue and bucket, stream); plain copies cost a fraction of snprintf. */
 void dict_key2(char *out, size_t outlen, const char *a, const char *b) {

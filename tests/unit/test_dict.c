@@ -156,6 +156,25 @@ static void test_each_empty(void) {
     dict_free(d);
 }
 
+/* dict_values hands every value over, once, NULL-terminated, so the
+ * caller can free them with the table untouched by its walk. */
+static void test_values(void) {
+    struct dict *d = dict_new();
+    void **none = dict_values(d);
+    ok(none && none[0] == NULL, "an empty table's values are just the terminator");
+    free(none);
+    static int items[3];
+    dict_set(d, "a", &items[0]);
+    dict_set(d, "b", &items[1]);
+    dict_set(d, "c", &items[2]);
+    void **all = dict_values(d);
+    int seen[3] = { 0, 0, 0 }, n = 0;
+    for (void **v = all; *v; v++, n++) seen[(int *)*v - items]++;
+    ok(n == 3 && seen[0] == 1 && seen[1] == 1 && seen[2] == 1, "three values, each once (%d)", n);
+    free(all);
+    dict_free(d);
+}
+
 /* dict_key2 gives what snprintf "%s\x1f%s" gives, cut or not. */
 static void test_key2(void) {
     const char *as[] = { "", "discord", "a-much-longer-platform-name" };
@@ -179,5 +198,6 @@ int main(void) {
     test_basics();
     test_growth();
     test_each_empty();
+    test_values();
     return done_testing();
 }

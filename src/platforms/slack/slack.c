@@ -802,14 +802,6 @@ static int slack_start(struct platform *p) {
     return 0;
 }
 
-/* dict_each helper: collect streams so they can be freed. */
-static void collect(const char *key, void *value, void *arg) {
-    (void)key;
-    struct stream ***list = arg;
-    **list = value;
-    (*list)++;
-}
-
 /* platform_ops.stop: close Socket Mode (1000) and drop pending calls. */
 static void slack_stop(struct platform *p) {
     struct slack *sl = p->state;
@@ -819,13 +811,12 @@ static void slack_stop(struct platform *p) {
     slack_socket_free(sl->sock);
     sl->sock = NULL;
     for (struct pending *pe = sl->pending; pe; pe = pe->next) pe->sl = NULL;
-    size_t n = dict_size(sl->streams);
-    struct stream **all = xcalloc(n + 1, sizeof(*all)), **cursor = all;
-    dict_each(sl->streams, collect, &cursor);
-    for (size_t i = 0; i < n; i++) {
-        if (all[i]->cb) all[i]->cb(NULL, "Slack stopped", all[i]->data);
-        all[i]->sl = NULL;
-        stream_free(all[i]);
+    void **all = dict_values(sl->streams);
+    for (void **v = all; *v; v++) {
+        struct stream *st = *v;
+        if (st->cb) st->cb(NULL, "Slack stopped", st->data);
+        st->sl = NULL;
+        stream_free(st);
     }
     free(all);
     dict_free(sl->streams);

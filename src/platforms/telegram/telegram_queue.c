@@ -121,22 +121,6 @@ static void chatq_free(struct chatq *cq) {
     free(cq);
 }
 
-/* dict_each helper: collect values to free them outside the walk. */
-static void collect(const char *key, void *value, void *arg) {
-    (void)key;
-    void ***cursor = arg;
-    **cursor = value;
-    (*cursor)++;
-}
-
-/* Every value of D, NULL-terminated (free the array). */
-static void **values_of(struct dict *d) {
-    void **all = xcalloc(dict_size(d) + 1, sizeof(void *));
-    void **cursor = all;
-    dict_each(d, collect, &cursor);
-    return all;
-}
-
 /* uv_close callback of the timer. */
 static void free_handle(uv_handle_t *h) {
     free(h);
@@ -144,11 +128,11 @@ static void free_handle(uv_handle_t *h) {
 
 void telegram_queue_free(struct telegram_queue *q) {
     if (!q) return;
-    void **all = values_of(q->chats);
+    void **all = dict_values(q->chats);
     for (void **p = all; *p; p++) chatq_free(*p);
     free(all);
     dict_free(q->chats);
-    all = values_of(q->moved);
+    all = dict_values(q->moved);
     for (void **p = all; *p; p++) free(*p);
     free(all);
     dict_free(q->moved);
@@ -359,7 +343,7 @@ static void send_head(struct telegram_queue *q, struct chatq *cq, uint64_t now) 
 static void sweep(struct telegram_queue *q, uint64_t now) {
     if (now - q->swept < scaled(q, SWEEP_MS)) return;
     q->swept = now;
-    void **all = values_of(q->chats);
+    void **all = dict_values(q->chats);
     for (void **p = all; *p; p++) {
         struct chatq *cq = *p;
         if (!cq->active && !cq->head && !cq->call && now - cq->last_used > scaled(q, GROUP_WINDOW_MS)) {

@@ -44,16 +44,17 @@ static json_t *base_params(const char *channel, char *chat, size_t chatlen) {
     return p;
 }
 
-/* Set the text of P to TEXT[0..len), as MarkdownV2 unless PLAIN. */
-static void set_text(json_t *p, const char *text, size_t len, int markdown) {
-    if (!markdown) {
-        json_object_set_new(p, "text", json_stringn(text, len));
-        return;
-    }
-    char *md = telegram_md2_from_markdown(text, len);
+/* Set the text of P to MD, MarkdownV2 already (taken over). */
+static void set_md2(json_t *p, char *md) {
     json_object_set_new(p, "text", json_string(md));
     json_object_set_new(p, "parse_mode", json_string("MarkdownV2"));
     free(md);
+}
+
+/* Set the text of P to TEXT[0..len), as MarkdownV2 unless PLAIN. */
+static void set_text(json_t *p, const char *text, size_t len, int markdown) {
+    if (markdown) set_md2(p, telegram_md2_from_markdown(text, len));
+    else json_object_set_new(p, "text", json_stringn(text, len));
 }
 
 /* Is R Telegram refusing the MarkdownV2 it was sent? */
@@ -139,14 +140,8 @@ static char *piece_md2(struct reply *rp) {
 static json_t *piece_params(struct reply *rp, int markdown, int markup) {
     char chat[64];
     json_t *p = base_params(rp->channel, chat, sizeof(chat));
-    if (markdown) {
-        char *md = piece_md2(rp);
-        json_object_set_new(p, "text", json_string(md));
-        json_object_set_new(p, "parse_mode", json_string("MarkdownV2"));
-        free(md);
-    } else {
-        set_text(p, rp->text + rp->pos, rp->piece, 0);
-    }
+    if (markdown) set_md2(p, piece_md2(rp));
+    else set_text(p, rp->text + rp->pos, rp->piece, 0);
     if (rp->pos == 0 && rp->reply_to) {   /* made by hand: json_pack reads its format per reply */
         json_t *r = json_object();
         json_object_set_new(r, "message_id", json_integer((json_int_t)strtoll(rp->reply_to, NULL, 10)));
