@@ -7,7 +7,9 @@
 // never IDENTIFY the same max_concurrency bucket inside one window, a
 // rate limit one gateway learns (a 429) holds the other back too, a session
 // Discord forgot is identified afresh, and a gateway stopped cleanly hands
-// its shards over at once.
+// its shards over at once. A slash command is answered as its interaction
+// (the deferred response edited once, the rest follow-ups) by whichever
+// gateway takes the reply, even before Discord confirmed the deferral.
 
 const assert = require('node:assert/strict');
 const { test } = require('../lib/tap');
@@ -258,4 +260,66 @@ test('a gateway stopped with SIGTERM hands its shards over: the other RESUMEs th
   await waitFor(() => s.answersTo(m.id).length > 0, { timeoutMs: 20000, what: 'the answer after the hand-over' });
   assert.deepEqual(s.fake.identifies.filter((x) => x.at >= stoppedAt), [], 'no shard identified again');
   assert.deepEqual(await Promise.all([staying.stop(), worker.stop()]), [0, 0]);
+});
+
+// A slash command that answers twice, and the echo for everything else.
+const ASK = `
+chorus.command("ask", { help = "asks twice", args = { { name = "question" } } }, function(msg, args)
+  msg:reply("first: " .. args.question)
+  msg:reply("second: " .. args.question)
+end)
+chorus.hear(".", function(msg) msg:reply("echo: " .. msg.text) end)
+`;
+
+// Two gateways and a worker; users on every shard run /ask, and the two
+// gateways split the replies between them. With DEFERMS, Discord confirms
+// each deferral that late, so a reply can reach the other gateway first.
+async function askAcrossGateways({ deferMs = 0 } = {}) {
+  const s = await startScaleStack({ partitions: 4, discordExtra: `shard_lease_ms = ${LEASE_MS}`, fakeOptions: { shards: SHARDS }, echo: ASK });
+  s.fake.callbackDelayMs = deferMs;
+  const a = await s.start('gateway');
+  const b = await s.start('gateway');
+  const worker = await s.start('worker');
+  for (const c of [a, b, worker]) await s.waitReady(c);
+  await waitFor(async () => {
+    const h = await holders(s);
+    return h.filter((p) => p === a.pid).length === 2 && h.filter((p) => p === b.pid).length === 2;
+  }, { timeoutMs: 20000, what: 'the four shards to settle two per gateway' });
+  await waitFor(() => [0, 1, 2, 3].every((i) => s.fake.liveSession(i)), { timeoutMs: 20000, what: 'every shard live' });
+  await waitFor(() => s.fake.commands.some((c) => c.name === 'ask'), { timeoutMs: 10000, what: '/ask to be registered' });
+
+  const asked = [];
+  for (let round = 1; round <= 4; round++) {
+    for (const shard of [0, 1, 2, 3]) {
+      asked.push(s.fake.interaction({ name: 'ask', options: [{ name: 'question', value: `q${round}.${shard}` }], channel_id: channelOf(shard), shard }));
+    }
+  }
+  const answersOf = (it) => s.fake.followups.filter((f) => f.interaction === it.id);
+  await waitFor(() => asked.every((it) => answersOf(it).length >= 2), { timeoutMs: 30000, what: 'both answers to every /ask' });
+  await delay(300);   // a stray channel post or a second edit would come right behind
+
+  for (const it of asked) {
+    const q = it.data.options[0].value;
+    const answers = answersOf(it);
+    const originals = answers.filter((f) => f.kind === 'original');
+    assert.equal(answers.length, 2, `/ask ${q} got ${answers.length} answers`);
+    assert.equal(originals.length, 1, `/ask ${q}: the deferred response was edited once`);
+    assert.deepEqual(answers.map((f) => f.content).sort(), [`first: ${q}`, `second: ${q}`], `/ask ${q} answered in full`);
+  }
+  assert.deepEqual(s.fake.posted.map((m) => m.content), [], 'no answer was posted in a channel instead');
+  // The story needs replies that crossed over: at least one gateway answered
+  // a slash command the other one deferred.
+  const crossed = [a, b].flatMap((g) => g.logs().filter((l) => /answering interaction \d+, which another gateway deferred/.test(l)));
+  assert.ok(crossed.length > 0, 'some replies were taken by the gateway that had not deferred the command');
+  assert.ok([a, b].every((g) => g.logs().every((l) => !l.includes('itoken-'))), 'no interaction token in the logs');
+  assert.deepEqual(s.fake.violations, []);
+  for (const c of [a, b, worker]) assert.equal(await c.stop(), 0);
+}
+
+test('two gateways share the bot: every slash command is answered as its interaction, whichever gateway takes the reply', { timeout: 120000 }, async () => {
+  await askAcrossGateways();
+});
+
+test('a reply that reaches the other gateway before Discord confirmed the deferral waits for it, and still answers the interaction', { timeout: 120000 }, async () => {
+  await askAcrossGateways({ deferMs: 80 });
 });

@@ -52,6 +52,7 @@
 //   fake.interaction({ name: 'ping', options: [{ name, value }] })   INTERACTION_CREATE (a slash command)
 //   fake.buttonPress({ message, custom_id })   INTERACTION_CREATE of type 3 (a press of a button on MESSAGE)
 //   fake.reactionAdd({ message_id, emoji: '👍' })  MESSAGE_REACTION_ADD; fake.messageUpdate({ id, content }) MESSAGE_UPDATE
+//   fake.callbackDelayMs: answer interaction callbacks that late (the deferral is held at once, as Discord does)
 //   fake.callbacks (interaction callbacks), fake.followups (webhook edits of @original and posts),
 //   fake.commands (the last bulk overwrite; fake.commandPuts every one), fake.reactions, fake.edits (PATCHes of messages)
 
@@ -781,8 +782,8 @@ function startFakeDiscord({
       it.answered = body && body.type;
       fake.callbacks.push({ at: Date.now(), id: p[2], token: p[3], type: body && body.type, late: Date.now() - it.at });
       rec.status = 204;
-      res.writeHead(204, h);
-      res.end();
+      // callbackDelayMs: Discord is slow to confirm the deferral (it holds it already).
+      setTimeout(() => { res.writeHead(204, h); res.end(); }, fake.callbackDelayMs || 0);
     } else if (route === 'PATCH /webhooks/{id}/{token}/messages/@original' || route === 'POST /webhooks/{id}/{token}') {
       const it = [...fake.interactions.values()].find((i) => i.token === p[3]);
       if (!it || !it.answered) { reply(404, { message: 'Unknown Webhook', code: 10015 }); return; }

@@ -13,6 +13,8 @@
 #include "platforms/discord/discord_events.h"
 #include "platforms/discord/discord_gateway.h"
 #include "platforms/discord/discord_interactions.h"
+#include "platforms/discord/discord_foreign.h"
+#include "platforms/discord/discord_ixshare.h"
 #include "platforms/discord/discord_rich.h"
 #include "platforms/discord/discord_rest.h"
 #include "platforms/discord/discord_rlshare.h"
@@ -31,6 +33,7 @@
 #define TYPING_EVERY_MS 8000.0      /* Discord shows "typing" for about 10 s */
 #define TYPING_MAX_MS 120000.0      /* give up on a reply that never comes */
 #define RLSHARE_BLOCK_MS 10000L     /* longest blocking read of the shared REST limits */
+#define FOREIGN_ASK_MS 100.0        /* another gateway's deferral in flight: ask Redis again after this */
 
 struct discord {
     struct platform *self;
@@ -65,6 +68,8 @@ struct discord {
     int total_shards;
     struct discord_shards *shards;
     struct discord_rlshare *rlshare;   /* REST limits shared with the other gateways */
+    struct discord_ixshare *ixshare;   /* slash commands recorded for the other gateways */
+    struct discord_foreign *foreign;   /* replies to events another gateway may have seen */
     int stopped;
 };
 
@@ -400,6 +405,15 @@ static void bot_key(const char *token, char *out, size_t len) {
     snprintf(out, len, "t%016llx", h);
 }
 
+static void send_now(const struct outgoing *out, platform_sent_fn *cb, void *cb_data, void *data);
+static void piece_now(const char *channel, const char *reply_to, const char *text, size_t len, void *data);
+
+/* discord_foreign_ops.adopt: another gateway's slash command, answered here. */
+static void adopt_interaction(const char *id, const struct discord_ixshare_record *rec, long long now_ms, void *data) {
+    struct discord *dc = data;
+    discord_interaction_adopt(dc->interactions, id, rec, now_ms);
+}
+
 /* Start sharing the shards with the other gateways. */
 static void shards_start(struct discord *dc) {
     static const struct discord_shards_callbacks cb = { on_shard_take, on_shard_drop, on_shard_seq };
@@ -411,6 +425,10 @@ static void shards_start(struct discord *dc) {
         .bot = bot, .me = me, .ids = dc->shard_ids, .nids = dc->nshard_ids, .lease_ms = dc->lease_ms, .cb = &cb, .data = dc,
     };
     dc->shards = discord_shards_new(dc->self->host->loop, dc->self->host->redis, &o);
+    static const struct discord_foreign_ops fops = { send_now, piece_now, adopt_interaction };
+    dc->ixshare = discord_ixshare_new(dc->self->host->redis, discord_shards_key_base(dc->shards), me);
+    discord_interactions_share(dc->interactions, dc->ixshare);
+    dc->foreign = discord_foreign_new(dc->self->host->loop, dc->ixshare, &fops, dc, FOREIGN_ASK_MS * dc->scale);
     char err[256];
     struct redis_client *reader = dc->self->host->redis_open ? dc->self->host->redis_open(RLSHARE_BLOCK_MS + 1000, err, sizeof(err)) : NULL;
     if (!reader) {
@@ -526,8 +544,27 @@ static int discord_start(struct platform *p) {
     return 0;
 }
 
-/* platform_ops.send: a follow-up for a slash command, the end of a streamed
- * reply, or a post (split as needed); typing stops. */
+/* A follow-up for a slash command, the end of a streamed reply, or a post
+ * (split as needed). */
+static void send_now(const struct outgoing *out, platform_sent_fn *cb, void *cb_data, void *data) {
+    struct discord *dc = data;
+    if (discord_interaction_send(dc->interactions, out->reply_to, out->text, out->rich, cb, cb_data)) return;
+    if (!out->rich && edit_stream_final(dc->streams, out->channel, out->reply_to, out->text, cb, cb_data)) return;
+    /* Outside an interaction Discord has no ephemeral messages: a plain post. */
+    json_t *extra = out->rich ? discord_rich_fields(out->rich, 0) : NULL;
+    int rc = discord_rest_send_keyed(dc->rest, out->channel, out->text, out->reply_to, extra, out->nonce, cb, cb_data);
+    json_decref(extra);
+    if (rc < 0 && cb) cb(NULL, "an empty reply cannot be sent to Discord", cb_data);
+}
+
+/* Is REPLY_TO an event this gateway knows nothing of, where another gateway may have deferred it? */
+static int foreign_event(struct discord *dc, const char *reply_to) {
+    return dc->foreign && reply_to && !discord_interaction_known(dc->interactions, reply_to);
+}
+
+/* platform_ops.send: as send_now, once Redis has said whether a reply to
+ * an event this gateway did not see answers another gateway's slash
+ * command; typing stops. */
 static int discord_send(struct platform *p, const struct outgoing *out, platform_sent_fn *cb, void *data) {
     struct discord *dc = p->state;
     if (!dc || dc->stopped || !dc->rest) {
@@ -535,13 +572,8 @@ static int discord_send(struct platform *p, const struct outgoing *out, platform
         return 0;
     }
     typing_keeper_stop(dc->typing, out->channel);
-    if (discord_interaction_send(dc->interactions, out->reply_to, out->text, out->rich, cb, data)) return 0;
-    if (!out->rich && edit_stream_final(dc->streams, out->channel, out->reply_to, out->text, cb, data)) return 0;
-    /* Outside an interaction Discord has no ephemeral messages: a plain post. */
-    json_t *extra = out->rich ? discord_rich_fields(out->rich, 0) : NULL;
-    int rc = discord_rest_send_keyed(dc->rest, out->channel, out->text, out->reply_to, extra, out->nonce, cb, data);
-    json_decref(extra);
-    if (rc < 0 && cb) cb(NULL, "an empty reply cannot be sent to Discord", data);
+    if (foreign_event(dc, out->reply_to) && discord_foreign_send(dc->foreign, out, cb, data)) return 0;
+    send_now(out, cb, data, dc);
     return 0;
 }
 
@@ -558,13 +590,20 @@ static char *discord_mention(struct platform *p, const char *user_id, const char
     return out;
 }
 
-/* platform_ops.stream_delta: grow the reply in one edited message (for a
- * slash command, its deferred response). */
+/* Grow the reply in one edited message (for a slash command, its deferred response). */
+static void piece_now(const char *channel, const char *reply_to, const char *text, size_t len, void *data) {
+    struct discord *dc = data;
+    if (discord_interaction_delta(dc->interactions, reply_to, text, len)) return;
+    edit_stream_delta(dc->streams, channel, reply_to, NULL, text, len);
+}
+
+/* platform_ops.stream_delta: piece_now, behind what waits for Redis for the same event. */
 static void discord_stream_delta_op(struct platform *p, const char *channel, const char *reply_to, const char *text,
                                     size_t len) {
     struct discord *dc = p->state;
-    if (!dc || dc->stopped || !dc->rest || discord_interaction_delta(dc->interactions, reply_to, text, len)) return;
-    edit_stream_delta(dc->streams, channel, reply_to, NULL, text, len);
+    if (!dc || dc->stopped || !dc->rest) return;
+    if (foreign_event(dc, reply_to) && discord_foreign_piece(dc->foreign, channel, reply_to, text, len)) return;
+    piece_now(channel, reply_to, text, len, dc);
 }
 
 /* platform_ops.react: PUT the reaction (the emoji is URL-encoded). */
@@ -596,6 +635,10 @@ static void discord_stop(struct platform *p) {
     discord_shards_free(dc->shards);      /* stores each held shard's seq and gives the leases back */
     dc->shards = NULL;
     dc->stopped = 1;
+    discord_ixshare_free(dc->ixshare);      /* first: no Redis answer comes for what foreign holds */
+    dc->ixshare = NULL;
+    discord_foreign_free(dc->foreign);
+    dc->foreign = NULL;
     discord_gateway_free(dc->hub);
     dc->hub = NULL;
     health_set_shards("discord", NULL, 0, 0);

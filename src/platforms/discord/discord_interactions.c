@@ -6,6 +6,7 @@
 #include <string.h>
 #include "lib/dict.h"
 #include "platforms/discord/discord_interactions.h"
+#include "platforms/discord/discord_ixshare.h"
 #include "platforms/discord/discord_rich.h"
 #include "lib/log.h"
 #include "lib/utf8.h"
@@ -29,6 +30,7 @@ struct interaction {
     uint64_t created;
     int acked;                 /* 0 waiting, 1 deferred, -1 the deferral failed */
     int original_used;         /* the deferred response has been edited */
+    int claimed;               /* shared: @original asked of Redis (1 asking, 2 answered) */
     int busy;                  /* a follow-up in flight */
     struct part *head, *tail;
     char *draft;               /* a streamed answer so far, shown in @original */
@@ -42,6 +44,7 @@ struct discord_interactions {
     struct discord_rest *rest;
     struct dict *by_id;
     double edit_ms;            /* at most one draft edit per this, per interaction */
+    struct discord_ixshare *share;  /* gateways sharing the bot: the interactions are in Redis too */
 };
 
 struct discord_interactions *discord_interactions_new(uv_loop_t *loop, struct discord_rest *rest, double time_scale) {
@@ -99,6 +102,10 @@ static void sweep(struct discord_interactions *ix, int all) {
     free(s.list);
 }
 
+void discord_interactions_share(struct discord_interactions *ix, struct discord_ixshare *share) {
+    if (ix) ix->share = share;
+}
+
 void discord_interactions_free(struct discord_interactions *ix) {
     if (!ix) return;
     sweep(ix, 1);
@@ -107,6 +114,15 @@ void discord_interactions_free(struct discord_interactions *ix) {
 }
 
 static void pump(struct interaction *in);
+
+/* Redis said whether this gateway edits @original: another one did first. */
+static void on_claimed(int won, void *data) {
+    struct interaction *in = data;
+    in->claimed = 2;
+    in->busy = 0;
+    if (!won) in->original_used = 1;
+    pump(in);
+}
 
 /* One part went out (or failed): tell its reply's sender, then send the next. */
 static void part_done(struct interaction *in, const char *id, const char *err) {
@@ -154,6 +170,12 @@ static void pump(struct interaction *in) {
         rc = discord_rest_send_rich(ix->rest, in->channel, p->text, NULL, extra, on_posted, in);
         json_decref(extra);
     } else {
+        if (!in->original_used && ix->share && in->claimed == 0) {
+            /* Another gateway may be answering it too: one of us edits @original. */
+            in->claimed = 1;
+            if (discord_ixshare_claim(ix->share, in->id, on_claimed, in) == 0) return;
+            in->claimed = 2;
+        }
         int ephemeral = json_is_true(json_object_get(p->rich, "ephemeral"));
         int original = !in->original_used && !ephemeral;
         if (!in->original_used && ephemeral) {
@@ -177,6 +199,7 @@ static void on_deferred(long status, json_t *body, const char *err, void *data) 
     (void)status;
     (void)body;
     in->acked = err ? -1 : 1;
+    if (in->ix->share) discord_ixshare_acked(in->ix->share, in->id, in->acked);
     if (err) log_warn("discord: deferring interaction %s failed (%s); its replies go to the channel", in->id, err);
     pump(in);
 }
@@ -195,6 +218,8 @@ int discord_interaction_defer(struct discord_interactions *ix, const char *app_i
     in->created = uv_now(ix->loop);
     in->original_used = component;    /* a button's message stays as it is */
     dict_set(ix->by_id, id, in);
+    if (ix->share && discord_ixshare_put(ix->share, id, app_id, token, channel, component) < 0)
+        log_warn("discord: interaction %s is not recorded for the other gateways (Redis is down)", id);
     int type = component ? INTERACTION_CALLBACK_DEFERRED_UPDATE : INTERACTION_CALLBACK_DEFERRED;
     if (discord_rest_interaction_callback(ix->rest, id, token, type, on_deferred, in) < 0)
         in->acked = -1;
@@ -229,6 +254,9 @@ static void on_draft_edited(long status, json_t *body, const char *err, void *da
 int discord_interaction_delta(struct discord_interactions *ix, const char *reply_to, const char *text, size_t len) {
     struct interaction *in = ix && reply_to ? dict_get(ix->by_id, reply_to) : NULL;
     if (!in) return 0;
+    /* Shared with other gateways, pieces could edit @original after another
+     * gateway's final answer did: the answer arrives whole instead. */
+    if (ix->share) return 1;
     /* Only the first answer streams, into @original, while the token lasts. */
     uint64_t now = uv_now(ix->loop);
     if (in->original_used || in->acked < 0 || now > in->created + (uint64_t)INTERACTION_TOKEN_MS - 5000) return 1;
@@ -246,6 +274,26 @@ int discord_interaction_delta(struct discord_interactions *ix, const char *reply
         in->draft_at = now;
     }
     return 1;
+}
+
+int discord_interaction_adopt(struct discord_interactions *ix, const char *id, const struct discord_ixshare_record *rec,
+                              int64_t now_ms) {
+    if (!ix || !id || !rec || dict_get(ix->by_id, id)) return -1;
+    int64_t age = now_ms - rec->at_ms;
+    if (age < 0) age = 0;
+    struct interaction *in = xcalloc(1, sizeof(*in));
+    if (!in) return -1;
+    in->ix = ix;
+    in->id = xstrdup(id);
+    in->token = xstrdup(rec->token);
+    in->app_id = xstrdup(rec->app_id);
+    in->channel = xstrdup(rec->channel);
+    uint64_t now = uv_now(ix->loop);
+    in->created = (uint64_t)age < now ? now - (uint64_t)age : 0;
+    in->acked = rec->acked < 0 ? -1 : 1;
+    in->original_used = rec->original_taken;
+    dict_set(ix->by_id, id, in);
+    return 0;
 }
 
 int discord_interaction_known(struct discord_interactions *ix, const char *id) {

@@ -8,6 +8,7 @@
  * are posted in the channel instead so nobody is left without an answer. */
 #ifndef CHORUS_DISCORD_INTERACTIONS_H
 #define CHORUS_DISCORD_INTERACTIONS_H
+#include <stdint.h>
 #include <uv.h>
 #include "platforms/discord/discord_rest.h"
 #include "core/platform.h"
@@ -18,9 +19,20 @@
 #define INTERACTION_EDIT_MS 1000.0        /* a streamed answer: one edit per second at most */
 
 struct discord_interactions;
+struct discord_ixshare;
+struct discord_ixshare_record;
 
 /* TIME_SCALE shrinks the edit throttle for tests. */
 struct discord_interactions *discord_interactions_new(uv_loop_t *loop, struct discord_rest *rest, double time_scale);
+/* Gateways share the bot: record each interaction in SHARE (discord_ixshare.h)
+ * and claim @original there before editing it; pieces of a streamed answer
+ * are not shown (another gateway may send the final answer). */
+void discord_interactions_share(struct discord_interactions *ix, struct discord_ixshare *share);
+/* Take over interaction ID another gateway deferred, as REC describes it
+ * (NOW_MS unix ms, for the token's age): its replies then go out here.
+ * 0, or -1 when it is known already. */
+int discord_interaction_adopt(struct discord_interactions *ix, const char *id, const struct discord_ixshare_record *rec,
+                              int64_t now_ms);
 /* Forget every interaction (call after discord_rest_free: no REST callback comes). */
 void discord_interactions_free(struct discord_interactions *ix);
 /* Remember interaction ID of APP_ID in CHANNEL and defer it now: a slash
