@@ -7,7 +7,24 @@ struct redis_uv {
     uv_poll_t poll;
     redisAsyncContext *ac;   /* NULL once hiredis has cleaned up */
     int events;
+    struct redis_uv *next_writer;   /* in writers while output waits */
 };
+
+/* Contexts with commands waiting to be written (redis_uv_flush). */
+static struct redis_uv *writers;
+
+/* Enter P in writers, or take it out. */
+static void set_writer(struct redis_uv *p, int waiting) {
+    struct redis_uv **at = &writers;
+    while (*at && *at != p) at = &(*at)->next_writer;
+    if (waiting && !*at) {
+        p->next_writer = writers;
+        writers = p;
+    } else if (!waiting && *at) {
+        *at = p->next_writer;
+        p->next_writer = NULL;
+    }
+}
 
 /* A socket event or error: let hiredis read or write. On an error, hiredis
  * must still look at the socket, or it never learns the connection failed:
@@ -28,6 +45,7 @@ static void on_poll(uv_poll_t *handle, int status, int events) {
 /* Start or stop the poll to match the wanted events. */
 static void update(struct redis_uv *p, int events) {
     if (events == p->events) return;
+    if ((events ^ p->events) & UV_WRITABLE) set_writer(p, events & UV_WRITABLE);
     p->events = events;
     if (events) uv_poll_start(&p->poll, events, on_poll);
     else uv_poll_stop(&p->poll);
@@ -61,6 +79,7 @@ static void on_close(uv_handle_t *h) {
 static void cleanup(void *data) {
     struct redis_uv *p = data;
     p->ac = NULL;
+    set_writer(p, 0);
     uv_poll_stop(&p->poll);
     uv_close((uv_handle_t *)&p->poll, on_close);
 }
@@ -82,4 +101,14 @@ int redis_uv_attach(uv_loop_t *loop, redisAsyncContext *ac) {
     ac->ev.cleanup = cleanup;
     ac->ev.data = p;
     return 0;
+}
+
+void redis_uv_flush(void) {
+    struct redis_uv *p = writers;
+    while (p) {
+        /* A failed write may end P's context; P's memory lasts until its close callback. */
+        struct redis_uv *next = p->next_writer;
+        if (p->ac && (p->ac->c.flags & REDIS_CONNECTED)) redisAsyncHandleWrite(p->ac);
+        p = next;
+    }
 }

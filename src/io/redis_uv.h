@@ -9,4 +9,8 @@
 
 /* Attach AC to LOOP. Returns 0, or -1 (the caller frees AC). */
 int redis_uv_attach(uv_loop_t *loop, redisAsyncContext *ac);
+/* Write the commands every connection has waiting now, rather than when
+ * the loop next polls: before a frame goes to a client at once, so someone
+ * who got the frame and then asks Redis finds what this turn wrote. */
+void redis_uv_flush(void);
 #endif
