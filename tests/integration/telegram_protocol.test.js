@@ -210,3 +210,32 @@ test('webhook: the secret header as Telegram spells it is accepted; a wrong or m
   assert.equal(fake.sent.filter((s) => s.reply_to === 900002 || s.reply_to === 900003).length, 0, 'refused requests are not processed');
   assert.ok(!chorus.logs().join('\n').includes(secret), 'the secret is never logged');
 });
+
+test('after a week without updates Telegram numbers them afresh from a random, lower id: the bot still answers them', async () => {
+  const port = await freePort();
+  const secret = 'quiet_week-hook';
+  const { fake, chorus } = await startTelegramStack({
+    telegramExtra: `webhook = { url = "http://127.0.0.1:${port}/tg/hook", secret = env("TG_HOOK_SECRET"), path = "/tg/hook" }`,
+    listen: `127.0.0.1:${port}`,
+    env: { TG_HOOK_SECRET: secret },
+  });
+  fake.webhook = null;   // this story posts the updates itself, as Telegram would
+  await waitFor(() => chorus.logs().some((l) => /receiving updates by webhook/.test(l)), { what: 'the webhook route' });
+  await delay(100);
+  const ann = fake.user({ first_name: 'Ann' });
+  const chat = { id: fake.privateChat(ann).id, type: 'private', first_name: 'Ann' };
+  const post = (id, text) => httpRequest(`${chorus.url}/tg/hook`, { method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'X-Telegram-Bot-Api-Secret-Token': secret },
+    body: JSON.stringify({ update_id: id, message: fake.store({ message_id: id % 100000, from: ann, chat, date: 1, text }) }) });
+  assert.equal((await post(734211877, 'before the quiet week')).status, 200);
+  await fake.waitForSent((s) => s.reply_to === 734211877 % 100000);
+  // "If there are no new updates for at least a week, then identifier of the
+  // next update will be chosen randomly instead of sequentially." (Update)
+  assert.equal((await post(51203044, 'a week later')).status, 200);
+  assert.equal((await fake.waitForSent((s) => s.reply_to === 51203044 % 100000)).text, 'echo: a week later');
+  assert.equal((await post(51203045, 'and again')).status, 200);
+  await fake.waitForSent((s) => s.reply_to === 51203045 % 100000);
+  assert.equal((await post(51203044, 'a week later')).status, 200, 'a repeat of the new numbering is acknowledged');
+  await delay(200);
+  assert.equal(fake.sent.filter((s) => s.reply_to === 51203044 % 100000).length, 1, 'and answered once');
+});

@@ -452,7 +452,7 @@ static int on_update(json_t *u, void *data) {
 }
 
 /* The webhook's callback: updates come one at a time, in order
- * (max_connections 1), so one below the offset is a repeat (Telegram
+ * (max_connections 1), so one just below the offset is a repeat (Telegram
  * retries) and is dropped. */
 static int on_hook_update(json_t *u, void *data) {
     struct telegram *tg = data;
@@ -462,7 +462,10 @@ static int on_hook_update(json_t *u, void *data) {
         return 0;
     }
     long long uid = (long long)json_integer_value(id);
-    if (uid < telegram_poll_offset(tg->poll)) return 0;
+    if (telegram_poll_repeat(tg->poll, uid)) {
+        log_debug("telegram: webhook update %lld came again; skipped", uid);
+        return 0;
+    }
     if (handle_update(tg, u) < 0) return -1;
     telegram_poll_seen(tg->poll, uid);
     telegram_poll_store(tg->poll, telegram_poll_offset(tg->poll));

@@ -12,6 +12,10 @@
 #define LOAD_TRIES 40              /* Redis may still be connecting at start */
 #define LOAD_RETRY_MS 50
 #define BACKOFF_MAX_MS 30000.0
+/* Repeats (an unconfirmed batch, a webhook retry) sit just below the
+ * offset; an update id further below is Telegram's numbering begun again
+ * at random after a week without updates (the Update object's docs). */
+#define REPEAT_WINDOW 100000LL
 
 /* Redis callbacks hold this, not the poller: it outlives a freed poller
  * until the last reply is in. */
@@ -152,8 +156,14 @@ void telegram_poll_store(struct telegram_poll *p, long long next_offset) {
     p->writes++;
 }
 
+int telegram_poll_repeat(const struct telegram_poll *p, long long update_id) {
+    return update_id < p->offset && p->offset - update_id <= REPEAT_WINDOW;
+}
+
 int telegram_poll_seen(struct telegram_poll *p, long long update_id) {
-    if (update_id < p->offset) return 1;
+    if (telegram_poll_repeat(p, update_id)) return 1;
+    if (update_id < p->offset)
+        log_info("telegram: update ids start again at %lld (Telegram numbers them afresh after a quiet week)", update_id);
     p->offset = update_id + 1;
     return 0;
 }
