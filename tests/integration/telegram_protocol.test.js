@@ -239,3 +239,25 @@ test('after a week without updates Telegram numbers them afresh from a random, l
   await delay(200);
   assert.equal(fake.sent.filter((s) => s.reply_to === 51203044 % 100000).length, 1, 'and answered once');
 });
+
+test('an anonymous group admin (from is @GroupAnonymousBot, sender_chat the group) is answered; the channel\'s automatic forward is not', async () => {
+  const { fake } = await startTelegramStack();
+  const group = fake.supergroup('Admins corner');
+  const chat = { id: group.id, type: 'supergroup', title: 'Admins corner' };
+  const anonymousBot = { id: 1087968824, is_bot: true, first_name: 'Group', username: 'GroupAnonymousBot' };
+  const text = `@${fake.username} post the rules please`;
+  fake.pushUpdate({ message: fake.store({ message_id: 41, from: anonymousBot, sender_chat: chat, chat, date: 1, text,
+    entities: [{ type: 'mention', offset: 0, length: fake.username.length + 1 }] }) });
+  const reply = await fake.waitForSent((s) => s.chat_id === group.id && s.reply_to === 41);
+  assert.equal(reply.text, 'echo: post the rules please');
+  const channel = { id: -1009876543210, type: 'channel', title: 'Announcements' };
+  const channelBot = { id: 136817688, is_bot: true, first_name: 'Channel', username: 'Channel_Bot' };
+  const fwd = `@${fake.username} new post in the channel`;
+  fake.pushUpdate({ message: fake.store({ message_id: 42, from: channelBot, sender_chat: channel, chat, date: 1, text: fwd,
+    is_automatic_forward: true, forward_origin: { type: 'channel', chat: channel, message_id: 7, date: 1 },
+    entities: [{ type: 'mention', offset: 0, length: fake.username.length + 1 }] }) });
+  const ann = fake.user({ first_name: 'Ann' });
+  await replyTo(fake, fake.userSays(ann, group, `@${fake.username} and me?`));
+  await delay(200);
+  assert.equal(fake.sent.filter((s) => s.reply_to === 42).length, 0, 'the automatic forward of a channel post is not answered');
+});

@@ -287,10 +287,14 @@ static int on_message(struct telegram *tg, long long uid, json_t *msg, const cha
     json_t *from = json_object_get(msg, "from");
     json_t *sender = json_object_get(msg, "sender_chat");
     json_t *fromid = json_object_get(from, "id");
-    if (json_is_true(json_object_get(from, "is_bot")) || (json_is_integer(fromid) && json_integer_value(fromid) == tg->bot_id))
+    if (json_is_true(json_object_get(msg, "is_automatic_forward"))) return 0;   /* a channel post, answered there */
+    /* Sent on behalf of a chat (an anonymous admin, a linked channel): from
+     * is a stand-in bot (@GroupAnonymousBot), the author is sender_chat. */
+    int on_behalf = json_is_object(sender);
+    if (!on_behalf && (json_is_true(json_object_get(from, "is_bot")) ||
+                       (json_is_integer(fromid) && json_integer_value(fromid) == tg->bot_id)))
         return 0;                                 /* other bots (and ourselves) */
-    json_t *who = json_is_object(sender) && !json_is_integer(fromid) ? sender : from;
-    if (json_is_object(sender) && !strcmp(chat_type, "channel")) who = sender;
+    json_t *who = on_behalf ? sender : from;
     json_t *whoid = json_object_get(who, "id");
     if (!json_is_integer(whoid)) {
         log_warn("telegram: update %lld is malformed (no sender); skipped", uid);
