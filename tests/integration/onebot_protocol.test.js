@@ -147,3 +147,19 @@ test('reverse: the token as ?access_token= and headers in lower case are accepte
   assert.equal(lower.status, 101, '"bearer" in lower case');
   assert.ok(!chorus.logText().includes(TOKEN), 'no token in the log');
 });
+
+test('reverse: an implementation given separate API and Event URLs (<listen>/api, <listen>/event, as the spec\'s example) is answered', async () => {
+  const { fake, reverseUrl } = await startOneBotStack({ reverse: true });
+  const events = await fake.connectReverse(`${reverseUrl}/event`, { role: 'Event' });
+  assert.equal(events.status, 101, 'the Event client at <listen>/event');
+  const api = await fake.connectReverse(`${reverseUrl}/api`, { role: 'API' });
+  assert.equal(api.status, 101, 'the API client at <listen>/api');
+  await fake.waitForAction((a) => a.action === 'get_login_info');
+  const ann = fake.user({ nickname: 'Ann' });
+  const sent = await replyTo(fake, fake.groupMessage(ann, GROUP, [fake.at(fake.selfId), fake.text(' split urls')]));
+  assert.equal(sent.text, 'echo: split urls');
+  assert.equal(fake.actions.find((a) => a.action === 'send_group_msg').conn, api.id, 'the call went to the API client');
+  const elsewhere = await fake.connectReverse(`${reverseUrl}/other`, { role: 'Universal' });
+  assert.equal(elsewhere.status, 404, 'no other path below it');
+  assert.deepEqual(fake.violations, []);
+});

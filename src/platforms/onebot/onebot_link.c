@@ -57,7 +57,9 @@ struct onebot_link {
     int api_up;                            /* the up callback was given */
     int accept_api, accept_events;         /* what the upgrade being accepted carries */
     char accept_self[24];
-    struct web_route route;                /* reverse: its own path (several accounts, several paths) */
+    struct web_route route[3];             /* reverse: its own path (several accounts, several paths), and
+                                              <path>/api, <path>/event for separate API and Event URLs */
+    char *sub_path[2];
     int routed;
 };
 
@@ -460,10 +462,23 @@ struct onebot_link *onebot_link_new(uv_loop_t *loop, struct lws_context *ctx, co
         }
         link_connect(l);
     } else {
-        l->route = rev_route;
-        l->route.path = l->listen;
-        l->route.data = l;
-        web_route_add(&l->route);
+        /* Any of the three takes any role: X-Client-Role tells them apart. */
+        static const char *const subs[2] = { "/api", "/event" };
+        size_t n = strlen(l->listen);
+        while (n > 1 && l->listen[n - 1] == '/') n--;
+        for (int i = 0; i < 3; i++) {
+            l->route[i] = rev_route;
+            l->route[i].data = l;
+            if (i == 0) {
+                l->route[i].path = l->listen;
+            } else {
+                size_t len = n + strlen(subs[i - 1]) + 1;
+                l->sub_path[i - 1] = xmalloc(len);
+                snprintf(l->sub_path[i - 1], len, "%.*s%s", (int)n, l->listen, subs[i - 1]);
+                l->route[i].path = l->sub_path[i - 1];
+            }
+            web_route_add(&l->route[i]);
+        }
         l->routed = 1;
         log_info("onebot: waiting for the OneBot implementation to connect at %s", l->listen);
     }
@@ -474,8 +489,12 @@ void onebot_link_free(struct onebot_link *l) {
     if (!l) return;
     if (l->routed) {
         web_route_remove(l->listen);
+        web_route_remove(l->sub_path[0]);
+        web_route_remove(l->sub_path[1]);
         l->routed = 0;
     }
+    free(l->sub_path[0]);
+    free(l->sub_path[1]);
     struct ob_conn *both[2] = { l->fwd, l->fwd_ev };
     for (int i = 0; i < 2; i++) {
         if (!both[i]) continue;
