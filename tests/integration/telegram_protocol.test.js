@@ -8,8 +8,9 @@
 // secret header as Telegram spells it, without it, with a body that is not
 // JSON and with the same update twice.
 const assert = require('node:assert/strict');
-const { test } = require('../lib/tap');
+const { test, after } = require('../lib/tap');
 const { startTelegramStack, replyTo, TOKEN } = require('../lib/telegram-stack');
+const { startFakeTelegram } = require('../lib/fake-telegram');
 const { waitFor, delay, freePort, httpRequest } = require('../lib/util');
 
 const secretPart = TOKEN.split(':')[1];
@@ -260,4 +261,27 @@ test('an anonymous group admin (from is @GroupAnonymousBot, sender_chat the grou
   await replyTo(fake, fake.userSays(ann, group, `@${fake.username} and me?`));
   await delay(200);
   assert.equal(fake.sent.filter((s) => s.reply_to === 42).length, 0, 'the automatic forward of a channel post is not answered');
+});
+
+test('webhook: updates that arrive before the bot knows who it is are refused with 503, for Telegram to send again', async () => {
+  const port = await freePort();
+  const secret = 'early_bird-hook';
+  const fake = await startFakeTelegram({ token: TOKEN, timeScale: 0.02 });
+  after(() => fake.close());
+  fake.failNext.push({ method: 'getMe', code: 401, description: 'Unauthorized' });
+  const { chorus } = await startTelegramStack({
+    fake, waitReady: false,
+    telegramExtra: `webhook = { url = "http://127.0.0.1:${port}/tg/hook", secret = env("TG_HOOK_SECRET"), path = "/tg/hook" }`,
+    listen: `127.0.0.1:${port}`,
+    env: { TG_HOOK_SECRET: secret },
+  });
+  await chorus.waitForLog(/getMe: Telegram refused the bot token/);
+  const ann = fake.user({ first_name: 'Ann' });
+  const chat = { id: fake.privateChat(ann).id, type: 'private', first_name: 'Ann' };
+  const res = await httpRequest(`${chorus.url}/tg/hook`, { method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'X-Telegram-Bot-Api-Secret-Token': secret },
+    body: JSON.stringify({ update_id: 700100200, message: fake.store({ message_id: 9, from: ann, chat, date: 1, text: 'too early' }) }) });
+  assert.equal(res.status, 503, 'not taken: Telegram keeps it and tries again');
+  await delay(200);
+  assert.equal(fake.calls.filter((c) => c.method === 'sendMessage' || c.method === 'sendChatAction').length, 0, 'nothing was answered');
 });

@@ -466,6 +466,12 @@ static int on_hook_update(json_t *u, void *data) {
         return 0;
     }
     long long uid = (long long)json_integer_value(id);
+    if (!tg->self->ready) {
+        /* getMe (who the bot is) or the stored offset (what was answered)
+         * is not known yet: an answer now could miss a mention or repeat. */
+        log_info("telegram: webhook update %lld came before the adapter is ready; Telegram will send it again", uid);
+        return -1;
+    }
     if (telegram_poll_repeat(tg->poll, uid)) {
         log_debug("telegram: webhook update %lld came again; skipped", uid);
         return 0;
