@@ -285,3 +285,18 @@ test('webhook: updates that arrive before the bot knows who it is are refused wi
   await delay(200);
   assert.equal(fake.calls.filter((c) => c.method === 'sendMessage' || c.method === 'sendChatAction').length, 0, 'nothing was answered');
 });
+
+test('a server that answers getUpdates at once with nothing (no long polling) is not asked again in a tight loop', async () => {
+  const { fake, chorus } = await startTelegramStack();
+  await fake.waitForCall((c) => c.method === 'getUpdates');
+  fake.shortPolling = true;
+  fake.dropConnections();   // the poll under way ends; the next ones are answered at once
+  await chorus.waitForLog(/getUpdates answered at once with nothing/);
+  const since = Date.now();
+  const ann = fake.user({ first_name: 'Ann' });
+  const m = fake.userSays(ann, fake.privateChat(ann), 'still there?');
+  await replyTo(fake, m, 15000);
+  await delay(300);
+  const polls = fake.calls.filter((c) => c.method === 'getUpdates' && c.at >= since).length;
+  assert.ok(polls <= 30, `${polls} getUpdates in about ${Date.now() - since} ms (one per 20 ms at most)`);
+});

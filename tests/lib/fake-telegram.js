@@ -16,6 +16,7 @@
 // Updates: fake.userSays(user, chat, text, { reply_to, thread }), fake.channelPost(chat, text),
 // fake.editMessage(msg, text), fake.react(user, msg, emoji), fake.pushUpdate(raw) (anything,
 // e.g. malformed updates), fake.migrate(group) (a group upgraded to a supergroup).
+// fake.shortPolling = true answers getUpdates at once, even with nothing (a server without long polling).
 // Scripting: fake.force429.push({ method: 'sendMessage', retryAfter: 1 }) answers the next such
 // call with 429; fake.failNext.push({ method, code, description, parameters }) answers it with that
 // error ({ method, code, raw } with a body that is not JSON, as a proxy's 502 page); fake.limits (below).
@@ -571,7 +572,7 @@ async function startFakeTelegram({ token = '123456789:AAFakeTokenForTestsOnly_ab
       confirm(offset);
       const lim = Math.min(100, Math.max(1, limit));
       const list = pending(lim);
-      if (list.length || timeout <= 0) {
+      if (list.length || timeout <= 0 || fake.shortPolling) {   // shortPolling: a server that never holds a poll
         for (const u of list) fake.delivered.set(u.update_id, (fake.delivered.get(u.update_id) || 0) + 1);
         return list;
       }

@@ -36,6 +36,8 @@ struct telegram_poll {
     void *data;
     long long offset;             /* next update_id wanted; 0: none taken yet */
     struct telegram_call *call;
+    uint64_t asked_at;            /* when the call under way was made */
+    int short_polls;              /* told once that the server does not long-poll */
     uv_timer_t *timer;
     int load_tries;
     int failures;
@@ -193,6 +195,16 @@ static void on_updates(const struct telegram_result *r, void *data) {
         poll_later(p, 1000.0);
         return;
     }
+    if (json_array_size(r->result) == 0 &&
+        (double)(uv_now(p->loop) - p->asked_at) < (double)p->timeout_s * 500.0 * p->scale) {
+        /* Nothing, long before the timeout: a server without long polling.
+         * Asking again at once would spin; ask once a second. */
+        if (!p->short_polls++)
+            log_warn("telegram: getUpdates answered at once with nothing (the server does not hold long polls); "
+                     "asking once a second");
+        poll_later(p, 1000.0);
+        return;
+    }
     long long before = p->offset;
     size_t i;
     json_t *u;
@@ -232,6 +244,7 @@ static void poll_now(struct telegram_poll *p) {
     if (p->offset > 0) json_object_set_new(params, "offset", json_integer(p->offset));
     if (p->allowed) json_object_set(params, "allowed_updates", p->allowed);
     double wait_ms = (double)p->timeout_s * 1000.0 * p->scale + 10000.0;
+    p->asked_at = uv_now(p->loop);
     p->call = telegram_api_call(p->api, "getUpdates", params, (long)wait_ms, on_updates, p);
     if (!p->call) {
         log_warn("telegram: getUpdates could not be started; trying again");
