@@ -300,3 +300,19 @@ test('a server that answers getUpdates at once with nothing (no long polling) is
   const polls = fake.calls.filter((c) => c.method === 'getUpdates' && c.at >= since).length;
   assert.ok(polls <= 30, `${polls} getUpdates in about ${Date.now() - since} ms (one per 20 ms at most)`);
 });
+
+test('a server that ignores offset and hands out the same updates again: answered once, and not asked again in a tight loop', async () => {
+  const { fake, chorus } = await startTelegramStack();
+  const ann = fake.user({ first_name: 'Ann' });
+  const dm = fake.privateChat(ann);
+  fake.ignoreOffset = true;
+  fake.shortPolling = true;
+  const m = fake.userSays(ann, dm, 'only once, please');
+  await replyTo(fake, m);
+  await chorus.waitForLog(/getUpdates handed out only updates already taken/);
+  const since = Date.now();
+  await delay(300);
+  const polls = fake.calls.filter((c) => c.method === 'getUpdates' && c.at >= since).length;
+  assert.ok(polls <= 30, `${polls} getUpdates in about ${Date.now() - since} ms`);
+  assert.equal(fake.sent.filter((s) => s.reply_to === m.message_id).length, 1, 'answered once');
+});

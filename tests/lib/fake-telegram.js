@@ -16,7 +16,8 @@
 // Updates: fake.userSays(user, chat, text, { reply_to, thread }), fake.channelPost(chat, text),
 // fake.editMessage(msg, text), fake.react(user, msg, emoji), fake.pushUpdate(raw) (anything,
 // e.g. malformed updates), fake.migrate(group) (a group upgraded to a supergroup).
-// fake.shortPolling = true answers getUpdates at once, even with nothing (a server without long polling).
+// fake.shortPolling = true answers getUpdates at once, even with nothing (a server without long polling);
+// fake.ignoreOffset = true never forgets an update (a server that does not honour offset).
 // Scripting: fake.force429.push({ method: 'sendMessage', retryAfter: 1 }) answers the next such
 // call with 429; fake.failNext.push({ method, code, description, parameters }) answers it with that
 // error ({ method, code, raw } with a body that is not JSON, as a proxy's 502 page); fake.limits (below).
@@ -422,7 +423,7 @@ async function startFakeTelegram({ token = '123456789:AAFakeTokenForTestsOnly_ab
   };
   // Confirm (forget) every update below OFFSET; negative: keep only the last -OFFSET.
   const confirm = (offset) => {
-    if (offset === undefined || Number.isNaN(offset)) return;
+    if (offset === undefined || Number.isNaN(offset) || fake.ignoreOffset) return;
     const before = fake.updates.length;
     if (offset < 0) fake.updates = fake.updates.slice(Math.max(0, fake.updates.length + offset));
     else fake.updates = fake.updates.filter((u) => !(typeof u.update_id === 'number' && u.update_id < offset));

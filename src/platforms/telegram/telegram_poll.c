@@ -37,7 +37,7 @@ struct telegram_poll {
     long long offset;             /* next update_id wanted; 0: none taken yet */
     struct telegram_call *call;
     uint64_t asked_at;            /* when the call under way was made */
-    int short_polls;              /* told once that the server does not long-poll */
+    int short_polls;              /* told once that the server does not long-poll or honour offset */
     uv_timer_t *timer;
     int load_tries;
     int failures;
@@ -231,8 +231,17 @@ static void on_updates(const struct telegram_result *r, void *data) {
     if (p->offset == before && json_array_size(r->result) > 0) {
         /* Nothing new (all repeats or unusable): ask past them anyway. */
         json_t *last = json_object_get(json_array_get(r->result, json_array_size(r->result) - 1), "update_id");
-        if (json_is_integer(last) && (long long)json_integer_value(last) >= p->offset)
+        if (json_is_integer(last) && (long long)json_integer_value(last) >= p->offset) {
             p->offset = (long long)json_integer_value(last) + 1;
+        } else if (p->writes == 0) {
+            /* Only updates below the offset we asked past: a server that
+             * does not honour offset. Asking again at once would spin. */
+            if (!p->short_polls++)
+                log_warn("telegram: getUpdates handed out only updates already taken (the server ignores offset); "
+                         "asking once a second");
+            poll_later(p, 1000.0);
+            return;
+        }
     }
     if (p->writes == 0) poll_now(p);
 }
