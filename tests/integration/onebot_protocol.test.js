@@ -163,3 +163,25 @@ test('reverse: an implementation given separate API and Event URLs (<listen>/api
   assert.equal(elsewhere.status, 404, 'no other path below it');
   assert.deepEqual(fake.violations, []);
 });
+
+test('an implementation that writes its frames as binary websocket messages is understood', async () => {
+  const { fake } = await startOneBotStack();
+  const conn = fake.conns[0];
+  const ann = fake.user({ nickname: 'Ann' });
+  const ev = { time: 1, self_id: fake.selfId, post_type: 'message', message_type: 'private', sub_type: 'friend', message_id: 6060,
+    user_id: ann.user_id, message: [{ type: 'text', data: { text: 'in binary' } }], raw_message: 'in binary', font: 0,
+    sender: { user_id: ann.user_id, nickname: 'Ann' } };
+  conn.send(0x2, Buffer.from(JSON.stringify(ev)));
+  assert.equal((await fake.waitForSent((s) => s.replyTo === 6060)).text, 'echo: in binary');
+});
+
+test('reverse: an implementation that writes binary websocket messages is understood', async () => {
+  const { fake, reverseUrl } = await startOneBotStack({ reverse: true });
+  const conn = await fake.connectReverse(reverseUrl);
+  assert.equal(conn.status, 101);
+  const ann = fake.user({ nickname: 'Ann' });
+  const ev = { time: 1, self_id: fake.selfId, post_type: 'message', message_type: 'private', sub_type: 'friend', message_id: 6061,
+    user_id: ann.user_id, message: 'binary, reversed', raw_message: 'binary, reversed', font: 0, sender: { user_id: ann.user_id, nickname: 'Ann' } };
+  conn.send(0x2, Buffer.from(JSON.stringify(ev)));
+  assert.equal((await fake.waitForSent((s) => s.replyTo === 6061)).text, 'echo: binary, reversed');
+});

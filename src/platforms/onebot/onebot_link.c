@@ -258,13 +258,16 @@ static void fwd_open(struct ws_client *wc, void *arg) {
     update_up(l, NULL);
 }
 
-/* A whole message on the forward connection (NULL DATA: too large). */
+/* A whole message on the forward connection (NULL DATA: too large). The
+ * spec's frames are text, but JSON sent as a binary message is read the
+ * same (the parser refuses what is not JSON, and says so). */
 static void fwd_message(struct ws_client *wc, const char *data, size_t len, int binary, void *arg) {
     struct ob_conn *c = arg;
     struct onebot_link *l = c->link;
     (void)wc;
+    (void)binary;
     l->last_rx = uv_now(l->loop);
-    if (!binary) conn_message(c, data, len);
+    conn_message(c, data, len);
 }
 
 /* The forward connection ended (closed, refused, or never opened): dial again. */
@@ -382,9 +385,11 @@ static void *rev_open(struct lws *wsi, void *data) {
     return c;
 }
 
+/* Text or binary alike, as fwd_message. */
 static void rev_receive(void *conn, const char *in, size_t len, int final, int binary) {
     struct ob_conn *c = conn;
-    if (c->link && !binary && c->out.state < WS_CLOSING) conn_receive(c, in, len, final);
+    (void)binary;
+    if (c->link && c->out.state < WS_CLOSING) conn_receive(c, in, len, final);
 }
 
 static int rev_writable(void *conn) {
