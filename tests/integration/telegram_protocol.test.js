@@ -98,12 +98,15 @@ test('getUpdates answered 409 Conflict (a webhook or another poller): logged pla
   assert.ok(tokenFree(chorus), 'no log line holds the token');
 });
 
-test('getUpdates answered 401: the token is refused, polling stops for good, and the log says so without the token', async () => {
+test('getUpdates answered 401: the token is refused, polling stops for good, /readyz and the log say so, without the token', async () => {
   const { fake, chorus } = await startTelegramStack();
   await fake.waitForCall((c) => c.method === 'getUpdates');
   fake.failNext.push({ method: 'getUpdates', code: 401, description: 'Unauthorized' });
   fake.dropConnections();
   await chorus.waitForLog(/getUpdates: Telegram refused the bot token \(Unauthorized\); polling stops/);
+  const ready = await httpRequest(`${chorus.url}/readyz`);
+  assert.equal(ready.status, 503, '/readyz no longer says ready');
+  assert.match(ready.body, /telegram is not connected/);
   const polls = fake.calls.filter((c) => c.method === 'getUpdates').length;
   await delay(300);
   assert.equal(fake.calls.filter((c) => c.method === 'getUpdates').length, polls, 'no getUpdates after the 401');

@@ -455,6 +455,12 @@ static int on_update(json_t *u, void *data) {
     return handle_update(data, u);
 }
 
+/* Polling stopped for good (the token was refused): no longer ready. */
+static void on_poll_dead(void *data) {
+    struct telegram *tg = data;
+    tg->self->ready = 0;
+}
+
 /* The webhook's callback: updates come one at a time, in order
  * (max_connections 1), so one just below the offset is a repeat (Telegram
  * retries) and is dropped. */
@@ -635,6 +641,7 @@ static int telegram_start(struct platform *p) {
     snprintf(key, sizeof(key), "telegram:%s:offset", tg->bot_key);
     struct telegram_poll_options po = {
         .timeout_s = tg->poll_timeout, .allowed_updates = tg->allowed, .time_scale = tg->scale, .offset_key = key,
+        .dead = on_poll_dead,
     };
     tg->poll = telegram_poll_new(loop, tg->api, p->host, &po, on_update, tg);
     if (tg->hook_url) tg->hook = telegram_webhook_new(tg->hook_path, tg->hook_secret, on_hook_update, tg);

@@ -33,6 +33,7 @@ struct telegram_poll {
     double scale;
     char *key;
     telegram_update_fn *fn;
+    void (*dead)(void *data);
     void *data;
     long long offset;             /* next update_id wanted; 0: none taken yet */
     struct telegram_call *call;
@@ -60,6 +61,7 @@ struct telegram_poll *telegram_poll_new(uv_loop_t *loop, struct telegram_api *ap
     p->scale = o->time_scale > 0 ? o->time_scale : 1.0;
     p->key = xstrdup(o->offset_key);
     p->fn = fn;
+    p->dead = o->dead;
     p->data = data;
     p->timer = xmalloc(sizeof(uv_timer_t));
     uv_timer_init(loop, p->timer);
@@ -181,6 +183,8 @@ static void on_updates(const struct telegram_result *r, void *data) {
         p->failures++;
         if (r->error_code == 401 || r->error_code == 404) {
             log_error("telegram: getUpdates: Telegram refused the bot token (%s); polling stops", r->description);
+            p->stopped = 1;
+            if (p->dead) p->dead(p->data);
             return;
         }
         if (r->error_code == 429) wait = 1000.0 * (double)(r->retry_after > 0 ? r->retry_after : 1);

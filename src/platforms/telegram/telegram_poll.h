@@ -26,6 +26,7 @@ struct telegram_poll_options {
     json_t *allowed_updates;   /* borrowed; NULL: Telegram's default */
     double time_scale;
     const char *offset_key;    /* below the Redis prefix: "telegram:<bot id>:offset" */
+    void (*dead)(void *data);  /* polling stopped for good (the token refused); NULL: none */
 };
 
 struct telegram_poll *telegram_poll_new(uv_loop_t *loop, struct telegram_api *api, const struct platform_host *host,
