@@ -470,7 +470,7 @@ struct onebot_link *onebot_link_new(uv_loop_t *loop, struct lws_context *ctx, co
         /* Any of the three takes any role: X-Client-Role tells them apart. */
         static const char *const subs[2] = { "/api", "/event" };
         size_t n = strlen(l->listen);
-        while (n > 1 && l->listen[n - 1] == '/') n--;
+        while (n > 0 && l->listen[n - 1] == '/') n--;   /* "/" gives "/api", "/ws/" "/ws/api" */
         for (int i = 0; i < 3; i++) {
             l->route[i] = rev_route;
             l->route[i].data = l;
