@@ -185,3 +185,12 @@ test('reverse: an implementation that writes binary websocket messages is unders
   conn.send(0x2, Buffer.from(JSON.stringify(ev)));
   assert.equal((await fake.waitForSent((s) => s.replyTo === 6061)).text, 'echo: binary, reversed');
 });
+
+test('an implementation that writes JSON as Python and PHP do (\\uXXXX, \\/): Chinese text, at-the-bot and image urls read right', async () => {
+  const { fake } = await startOneBotStack({ fakeOptions: { jsonStyle: { ascii: true, slashes: true, spaced: true } } });
+  const ann = fake.user({ nickname: '小安' });
+  const ev = fake.groupMessage(ann, GROUP, [fake.at(fake.selfId), fake.text(' 你好 😀'), { type: 'image', data: { file: 'a.jpg', url: 'https://img.example/q/a.jpg' } }]);
+  const sent = await replyTo(fake, ev);
+  assert.equal(sent.text, 'echo: 你好 😀[image: https://img.example/q/a.jpg]');
+  assert.deepEqual(fake.violations, []);
+});

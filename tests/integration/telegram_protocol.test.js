@@ -319,3 +319,14 @@ test('a server that ignores offset and hands out the same updates again: answere
   assert.ok(polls <= 30, `${polls} getUpdates in about ${Date.now() - since} ms`);
   assert.equal(fake.sent.filter((s) => s.reply_to === m.message_id).length, 1, 'answered once');
 });
+
+test('a Bot API server that writes JSON as Python and PHP do (\\uXXXX for emoji, \\/ for slashes): mentions after emoji still found', async () => {
+  const { fake } = await startTelegramStack({ fakeOptions: { jsonStyle: { ascii: true, slashes: true, spaced: true } } });
+  const ann = fake.user({ first_name: 'Zoë' });
+  const group = fake.supergroup('Café ☕');
+  const m = fake.userSays(ann, group, `😀 é https://example.org/a/b @${fake.username} hé?`);
+  const reply = await replyTo(fake, m);
+  assert.equal(reply.text, `echo: 😀 é https://example.org/a/b @${fake.username} hé?`);
+  const dm = fake.userSays(ann, fake.privateChat(ann), '/start');
+  assert.ok((await replyTo(fake, dm)).text.length > 0);
+});
