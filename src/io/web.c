@@ -281,7 +281,10 @@ static int on_event(struct lws *wsi, enum lws_callback_reasons reason, void *use
         size_t n = strlen(path);
         if (n > 1 && path[n - 1] == '/') path[n - 1] = '\0';   /* "/ws/" is "/ws" */
         const struct web_route *r = route_find(path);
-        if (!r || !r->ws_open) return 1;
+        if (!r || !r->ws_open) {
+            lws_return_http_status(wsi, 404, NULL);   /* a client dialing the wrong path hears why */
+            return 1;
+        }
         int status = r->ws_accept ? r->ws_accept(wsi, r->data) : 0;
         if (status) lws_return_http_status(wsi, (unsigned)status, NULL);
         return status != 0;

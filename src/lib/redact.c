@@ -127,9 +127,12 @@ static size_t rule_header(const char *s, struct out *o) {
     return e;
 }
 
-/* "Bearer tok" and "Bot tok": keep the scheme, mask the credential. */
+/* "Bearer tok" and "Bot tok": keep the scheme, mask the credential. "bot"
+ * is also a word of prose ("the bot token", Telegram's "bot was blocked by
+ * the user"): after it only a word with a digit or token punctuation in it
+ * is taken for a credential (a bot token always has some). */
 static size_t rule_scheme(const char *s, struct out *o) {
-    size_t n = match_name(s, auth_schemes), v, e;
+    size_t n = match_name(s, auth_schemes), v, e, i;
 
     if (n == 0 || (s[n] != ' ' && s[n] != '\t')) return 0;
     v = n;
@@ -137,6 +140,11 @@ static size_t rule_scheme(const char *s, struct out *o) {
     e = v;
     while (is_token68((unsigned char)s[e])) e++;
     if (e == v) return 0;
+    if (n == 3) {
+        for (i = v; i < e; i++)
+            if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z'))) break;
+        if (i == e) return 0;
+    }
     out_put(o, s, v);
     out_put(o, MASK, strlen(MASK));
     return e;

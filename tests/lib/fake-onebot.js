@@ -41,6 +41,7 @@
 //   fake.dropOnNext.push({ action })     the connection is cut as that call arrives (unanswered, not sent)
 //   conn.drop()                          cut TCP; conn.close(code) a close frame
 //   conn.sendRaw(text), conn.sendJson(o) anything, malformed events included
+//   conn.texts                           every frame the bot wrote, as text (ids past 2^53 exact)
 //   conn.stopHeartbeat()                 the implementation hangs: no more frames
 //   jsonStyle: { pretty, spaced, reorder } frames written with whitespace / keys in reverse order
 // Records: fake.actions (every call, in order), fake.answered ({ conn, echo,
@@ -170,6 +171,7 @@ class Conn extends EventEmitter {
     this.heartbeat = null;
     this.events = path !== '/api';
     this.api = path !== '/event';
+    this.texts = [];
     sock.on('data', (c) => this.onData(c));
     sock.on('error', () => {});
     sock.on('close', () => this.onClosed());
@@ -267,6 +269,7 @@ class Conn extends EventEmitter {
 
   onMessage(bytes) {
     let msg;
+    this.texts.push(bytes.toString('utf8'));   // as written: JSON.parse rounds numbers past 2^53
     try { msg = JSON.parse(bytes.toString('utf8')); } catch (_) {
       this.fake.violations.push({ conn: this.id, what: 'a frame that is not JSON' });
       this.sendJson({ status: 'failed', retcode: 1400, data: null, message: 'invalid JSON', wording: 'invalid JSON', echo: null });

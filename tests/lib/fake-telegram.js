@@ -16,8 +16,11 @@
 // Updates: fake.userSays(user, chat, text, { reply_to, thread }), fake.channelPost(chat, text),
 // fake.editMessage(msg, text), fake.react(user, msg, emoji), fake.pushUpdate(raw) (anything,
 // e.g. malformed updates), fake.migrate(group) (a group upgraded to a supergroup).
+// fake.shortPolling = true answers getUpdates at once, even with nothing (a server without long polling);
+// fake.ignoreOffset = true never forgets an update (a server that does not honour offset).
 // Scripting: fake.force429.push({ method: 'sendMessage', retryAfter: 1 }) answers the next such
-// call with 429; fake.failNext.push({ method, code, description }); fake.limits (below).
+// call with 429; fake.failNext.push({ method, code, description, parameters }) answers it with that
+// error ({ method, code, raw } with a body that is not JSON, as a proxy's 502 page); fake.limits (below).
 // Time: timeScale shrinks every duration the fake keeps (long-poll timeouts, the flood
 // windows, the retry_after it asks for): retry_after N means N * timeScale seconds.
 // Flood limits (as Telegram states them): 1 message per second in a chat, 20 per minute in
@@ -286,6 +289,7 @@ async function startFakeTelegram({ token = '123456789:AAFakeTokenForTestsOnly_ab
   const updateOf = new WeakMap();     // message -> the update that carried it
   const tag = (m, u) => updateOf.set(m, u.update_id);
   const store = (m) => { messages.set(`${m.chat.id}:${m.message_id}`, m); return m; };
+  fake.store = store;   // a message made by hand (for pushUpdate) that replies may quote
   const strip = (m) => {   // a message as nested in reply_to_message: no further reply_to_message
     if (!m) return m;
     const { reply_to_message, ...rest } = m;  // eslint-disable-line no-unused-vars
@@ -419,7 +423,7 @@ async function startFakeTelegram({ token = '123456789:AAFakeTokenForTestsOnly_ab
   };
   // Confirm (forget) every update below OFFSET; negative: keep only the last -OFFSET.
   const confirm = (offset) => {
-    if (offset === undefined || Number.isNaN(offset)) return;
+    if (offset === undefined || Number.isNaN(offset) || fake.ignoreOffset) return;
     const before = fake.updates.length;
     if (offset < 0) fake.updates = fake.updates.slice(Math.max(0, fake.updates.length + offset));
     else fake.updates = fake.updates.filter((u) => !(typeof u.update_id === 'number' && u.update_id < offset));
@@ -569,7 +573,7 @@ async function startFakeTelegram({ token = '123456789:AAFakeTokenForTestsOnly_ab
       confirm(offset);
       const lim = Math.min(100, Math.max(1, limit));
       const list = pending(lim);
-      if (list.length || timeout <= 0) {
+      if (list.length || timeout <= 0 || fake.shortPolling) {   // shortPolling: a server that never holds a poll
         for (const u of list) fake.delivered.set(u.update_id, (fake.delivered.get(u.update_id) || 0) + 1);
         return list;
       }
@@ -750,6 +754,12 @@ async function startFakeTelegram({ token = '123456789:AAFakeTokenForTestsOnly_ab
         const failed = fake.failNext.findIndex((f) => f.method === fn);
         if (failed >= 0) {
           const [f] = fake.failNext.splice(failed, 1);
+          if (f.raw !== undefined) {   // what a proxy in front of the Bot API answers (an nginx 502 page)
+            record.status = f.code || 502;
+            res.writeHead(record.status, { 'content-type': 'text/html', 'content-length': Buffer.byteLength(f.raw) });
+            res.end(f.raw);
+            return;
+          }
           throw new ApiError(f.code || 400, f.description || 'Bad Request', f.parameters);
         }
         const result = methods[fn](record.params, record, res);

@@ -9,6 +9,8 @@
 //   encodeJson(obj, { pretty: true })        one space of indent, a newline per member
 //   encodeJson(obj, { spaced: true })        ": " and ", " between members, one line
 //   encodeJson(obj, { reorder: true })       every object's keys in reverse order
+//   encodeJson(obj, { ascii: true })         non-ASCII as \uXXXX escapes (Python's json.dumps)
+//   encodeJson(obj, { slashes: true })       "/" as "\/" (PHP's json_encode)
 // The options combine ({ pretty: true, reorder: true }).
 
 // OBJ with the keys of each object in it (at any depth) reversed.
@@ -40,12 +42,24 @@ function spacedOut(text) {
   return out;
 }
 
+// Every character past ASCII as \uXXXX (a pair for one past U+FFFF), as
+// Python's json.dumps writes by default, and (SLASHES) "/" as "\/", as PHP's
+// json_encode does. Outside strings there is neither.
+function escaped(text, { ascii, slashes }) {
+  let out = text;
+  if (ascii) out = out.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  if (slashes) out = out.replace(/\//g, '\\/');
+  return out;
+}
+
 function encodeJson(obj, style) {
   if (!style) return JSON.stringify(obj);
   const value = style.reorder ? reversed(obj) : obj;
-  if (style.pretty) return JSON.stringify(value, null, 1);
-  if (style.spaced) return spacedOut(JSON.stringify(value));
-  return JSON.stringify(value);
+  let text;
+  if (style.pretty) text = JSON.stringify(value, null, 1);
+  else if (style.spaced) text = spacedOut(JSON.stringify(value));
+  else text = JSON.stringify(value);
+  return escaped(text, style);
 }
 
 module.exports = { encodeJson, reversed };

@@ -20,7 +20,7 @@ const REVERSE_PATH = '/onebot/v11/ws';
 // calls time out after 1500 ms, reconnects wait 20-200 ms.
 async function startOneBotStack({
   reverse = false, token = TOKEN, chorusToken = token, fakeOptions = {}, onebotExtra = '', configExtra = '', env = {},
-  waitConnected = true, logLevel,
+  waitConnected = true, logLevel, forwardPath = '/',
 } = {}) {
   const fake = await startFakeOneBot({ token, ...fakeOptions });
   after(() => fake.close());
@@ -31,7 +31,7 @@ async function startOneBotStack({
   const extra = `onebot { ${keys.join(', ')} }\n${configExtra}`;
   const stack = await startStack({
     configOptions: { extra, ...(logLevel ? { logLevel } : {}) },
-    env: { ONEBOT_URL: fake.wsUrl, ONEBOT_ACCESS_TOKEN: chorusToken || undefined, ...env },
+    env: { ONEBOT_URL: fake.wsUrl.replace(/\/$/, forwardPath), ONEBOT_ACCESS_TOKEN: chorusToken || undefined, ...env },
     waitReady: false,
   });
   const chorus = stack.chorus;

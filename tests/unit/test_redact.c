@@ -53,6 +53,9 @@ static void test_schemes(void) {
     red_case("BEARER\tabc", "BEARER\t***");
     red_case("Bot MTIzNDU2.Gh1jK.abc-def", "Bot ***");
     red_case("bot  xyz123", "bot  ***");
+    red_case("Forbidden: bot was blocked by the user", "Forbidden: bot was blocked by the user");
+    red_case("Telegram refused the bot token (Unauthorized)", "Telegram refused the bot token (Unauthorized)");
+    red_case("Bot tok_en", "Bot ***");
     red_case("(Bearer abc)", "(Bearer ***)");
     red_case("Robot abc", "Robot abc");
     red_case("Bearers abc", "Bearers abc");

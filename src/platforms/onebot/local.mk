@@ -15,7 +15,8 @@ tests_unit_test_onebot_segments_SOURCES = tests/unit/test_onebot_segments.c test
 tests_unit_test_onebot_segments_LDADD = $(UNIT_LDADD)
 tests_unit_test_onebot_segments_CFLAGS = $(UNIT_CFLAGS)
 
-integration_tests += tests/integration/onebot.test.js tests/integration/onebot_fake_napcat.test.js tests/integration/ws_tls.test.js
+integration_tests += tests/integration/onebot.test.js tests/integration/onebot_fake_napcat.test.js tests/integration/onebot_protocol.test.js \
+	tests/integration/ws_tls.test.js
 EXTRA_DIST += \
 	src/platforms/onebot/local.mk tests/lib/fake-onebot.js tests/lib/onebot-stack.js \
 	bench/onebot-echo.conf.lua bench/onebot/package.json bench/onebot/napcat-bot.js bench/onebot/run.js \

@@ -211,6 +211,12 @@ static void on_message_event(struct onebot *ob, json_t *e) {
         return;
     }
     if (ob->self_id[0] && !strcmp(user, ob->self_id)) return;    /* the bot's own message */
+    const char *sub = str_of(e, "sub_type");
+    if (group && sub && !strcmp(sub, "notice")) {
+        /* QQ's own notice in the group ("anonymous chat is off"): nobody to answer. */
+        log_info("onebot: a system notice in group:%s was skipped", group_id);
+        return;
+    }
     struct onebot_parsed parsed;
     onebot_segments_read(message, ob->self_id[0] ? ob->self_id : NULL, &parsed);
     if (parsed.skipped) {
@@ -228,6 +234,7 @@ static void on_message_event(struct onebot *ob, json_t *e) {
     copy_into(channel + k, sizeof(channel) - k, num, strlen(num));
     json_t *sender = json_object_get(e, "sender");
     const char *name = group ? str_of(sender, "card") : NULL;
+    if (group && sub && !strcmp(sub, "anonymous")) name = str_of(json_object_get(e, "anonymous"), "name");
     if (!name || !*name) name = str_of(sender, "nickname");
     struct chat_message m;
     memset(&m, 0, sizeof(m));
@@ -269,8 +276,8 @@ static void on_meta_event(struct onebot *ob, json_t *e) {
  * read (on_message_event, learn_self, onebot_segments_read) must leave this
  * list. */
 static const char *const message_unread[] = {
-    "raw_message", "font", "time", "message_seq", "real_id", "real_seq", "message_format", "sub_type",
-    "anonymous", "target_id", "temp_source", "sex", "age", "area", "level", "role", "title",
+    "raw_message", "font", "time", "message_seq", "real_id", "real_seq", "message_format",
+    "target_id", "temp_source", "sex", "age", "area", "level", "role", "title",
     "file_size", "summary", NULL
 };
 

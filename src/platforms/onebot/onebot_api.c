@@ -160,12 +160,20 @@ int onebot_api_call_text(struct onebot_api *a, const char *action, char *params,
     return 0;
 }
 
-/* The retcode and wording of a failed answer, for the log and the caller. */
+/* A non-empty string member KEY of O, or NULL. */
+static const char *said(json_t *o, const char *key) {
+    const char *s = json_string_value(json_object_get(o, key));
+    return s && *s ? s : NULL;
+}
+
+/* The retcode and wording of a failed answer, for the log and the caller:
+ * wording, message or msg, the first one that says something (NapCat
+ * writes all three, some of them empty; others only msg). */
 static void failure_text(json_t *o, char *buf, size_t len) {
     json_t *rc = json_object_get(o, "retcode");
-    const char *wording = json_string_value(json_object_get(o, "wording"));
-    if (!wording) wording = json_string_value(json_object_get(o, "message"));
-    if (!wording) wording = json_string_value(json_object_get(o, "msg"));
+    const char *wording = said(o, "wording");
+    if (!wording) wording = said(o, "message");
+    if (!wording) wording = said(o, "msg");
     snprintf(buf, len, "retcode %lld%s%s", (long long)json_integer_value(rc), wording ? ": " : "", wording ? wording : "");
 }
 

@@ -41,11 +41,13 @@ struct onebot_link {
     uv_loop_t *loop;
     struct lws_context *ctx;
     char *url, *listen, *token, *self_id;
+    char *url_api, *url_event;             /* forward to an implementation with separate /api and /event, or NULL */
     char *auth_header;                     /* forward: "Authorization: Bearer <token>\r\n", or NULL */
     struct onebot_link_options opts;
     struct onebot_link_callbacks cb;
     void *data;
-    struct ob_conn *fwd;                   /* forward: the connection of the moment */
+    struct ob_conn *fwd;                   /* forward: the connection of the moment (API calls, and events unless split) */
+    struct ob_conn *fwd_ev;                /* forward to /event when split, or NULL */
     struct ob_conn *rev[MAX_REVERSE];      /* reverse: the connections held */
     uv_timer_t *retry;
     uv_timer_t *watchdog;
@@ -55,7 +57,9 @@ struct onebot_link {
     int api_up;                            /* the up callback was given */
     int accept_api, accept_events;         /* what the upgrade being accepted carries */
     char accept_self[24];
-    struct web_route route;                /* reverse: its own path (several accounts, several paths) */
+    struct web_route route[3];             /* reverse: its own path (several accounts, several paths), and
+                                              <path>/api, <path>/event for separate API and Event URLs */
+    char *sub_path[2];
     int routed;
 };
 
@@ -175,13 +179,14 @@ static void on_retry(uv_timer_t *t) {
 
 /* Give the forward connection up (closing it with CODE) and dial again after a backoff. */
 static void link_reconnect(struct onebot_link *l, int code) {
-    struct ob_conn *c = l->fwd;
-    l->fwd = NULL;
+    struct ob_conn *both[2] = { l->fwd, l->fwd_ev };
+    l->fwd = l->fwd_ev = NULL;
     uv_timer_stop(l->watchdog);
     l->interval_ms = 0;
-    if (c) {
-        ws_client_abandon(c->wc, code);
-        free(c);
+    for (int i = 0; i < 2; i++) {
+        if (!both[i]) continue;
+        ws_client_abandon(both[i]->wc, code);
+        free(both[i]);
     }
     update_up(l, NULL);
     double base = l->opts.reconnect_min_ms * (double)(1u << (l->attempts < 10 ? l->attempts : 10));
@@ -197,21 +202,21 @@ static void fwd_open(struct ws_client *wc, void *arg);
 static void fwd_message(struct ws_client *wc, const char *data, size_t len, int binary, void *arg);
 static void fwd_closed(struct ws_client *wc, const struct ws_close_info *info, void *arg);
 
-/* Dial the implementation. */
-static void link_connect(struct onebot_link *l) {
-    if (l->fwd) return;
+/* Open one forward connection to URL carrying API calls and/or events;
+ * NULL (logged) when it cannot be started. */
+static struct ob_conn *fwd_dial(struct onebot_link *l, const char *url, int api, int events) {
     struct ws_url u;
-    if (ws_url_parse(l->url, &u) < 0) {
+    if (ws_url_parse(url, &u) < 0) {
         log_error("onebot: url must be ws://host:port/path or wss://...; not connecting");
-        return;
+        return NULL;
     }
-    l->attempts++;
     struct ob_conn *c = xcalloc(1, sizeof(*c));
     c->link = l;
-    c->api = c->events = 1;
+    c->api = api;
+    c->events = events;
     struct ws_client_options wo;
     memset(&wo, 0, sizeof(wo));
-    wo.url = l->url;
+    wo.url = url;
     wo.loop = l->loop;
     wo.headers = l->auth_header;
     wo.max_message = l->opts.max_inbound;
@@ -224,10 +229,21 @@ static void link_connect(struct onebot_link *l) {
     if (!c->wc) {
         free(c);
         log_warn("onebot: cannot open a connection to %s:%d: %s", u.host, u.port, err);
-        link_reconnect(l, 0);
-        return;
+        return NULL;
     }
-    l->fwd = c;
+    return c;
+}
+
+/* Dial the implementation: one Universal connection, or /api and /event. */
+static void link_connect(struct onebot_link *l) {
+    if (l->fwd) return;
+    l->attempts++;
+    l->fwd = fwd_dial(l, l->url_api ? l->url_api : l->url, 1, !l->url_api);
+    if (l->fwd && l->url_event) l->fwd_ev = fwd_dial(l, l->url_event, 0, 1);
+    if (!l->fwd || (l->url_event && !l->fwd_ev)) {
+        if (l->url_event && !l->fwd_ev && l->fwd) log_warn("onebot: the /event connection could not be started");
+        link_reconnect(l, 0);
+    }
 }
 
 /* The forward upgrade succeeded. */
@@ -238,17 +254,20 @@ static void fwd_open(struct ws_client *wc, void *arg) {
     l->attempts = 0;
     l->last_rx = uv_now(l->loop);
     c->counted = 1;
-    log_info("onebot: connected to the OneBot implementation");
+    log_info("onebot: connected to the OneBot implementation%s", !l->url_api ? "" : c->api ? " (API)" : " (Event)");
     update_up(l, NULL);
 }
 
-/* A whole message on the forward connection (NULL DATA: too large). */
+/* A whole message on the forward connection (NULL DATA: too large). The
+ * spec's frames are text, but JSON sent as a binary message is read the
+ * same (the parser refuses what is not JSON, and says so). */
 static void fwd_message(struct ws_client *wc, const char *data, size_t len, int binary, void *arg) {
     struct ob_conn *c = arg;
     struct onebot_link *l = c->link;
     (void)wc;
+    (void)binary;
     l->last_rx = uv_now(l->loop);
-    if (!binary) conn_message(c, data, len);
+    conn_message(c, data, len);
 }
 
 /* The forward connection ended (closed, refused, or never opened): dial again. */
@@ -256,7 +275,7 @@ static void fwd_closed(struct ws_client *wc, const struct ws_close_info *info, v
     struct ob_conn *c = arg;
     struct onebot_link *l = c->link;
     (void)wc;
-    if (l->fwd != c) return;
+    if (l->fwd != c && l->fwd_ev != c) return;
     c->wc = NULL;
     if (info->http_status == 401 || info->http_status == 403)
         log_warn("onebot: the OneBot implementation refused the access token (HTTP %u)", info->http_status);
@@ -290,8 +309,12 @@ static int presented_token(struct lws *wsi, char *buf, int len) {
         memset(auth, 0, sizeof(auth));
         return 1;
     }
-    if (lws_get_urlarg_by_name(wsi, "access_token=", buf, len)) return 1;
-    return 0;
+    char arg[600];
+    const char *v = lws_get_urlarg_by_name(wsi, "access_token=", arg, sizeof(arg));   /* ARG holds "access_token=" too */
+    if (!v) return 0;
+    snprintf(buf, (size_t)len, "%s", v);
+    memset(arg, 0, sizeof(arg));
+    return 1;
 }
 
 /* web_route.ws_accept: check role, self id and token before the upgrade. */
@@ -362,9 +385,11 @@ static void *rev_open(struct lws *wsi, void *data) {
     return c;
 }
 
+/* Text or binary alike, as fwd_message. */
 static void rev_receive(void *conn, const char *in, size_t len, int final, int binary) {
     struct ob_conn *c = conn;
-    if (c->link && !binary && c->out.state < WS_CLOSING) conn_receive(c, in, len, final);
+    (void)binary;
+    if (c->link && c->out.state < WS_CLOSING) conn_receive(c, in, len, final);
 }
 
 static int rev_writable(void *conn) {
@@ -394,6 +419,24 @@ static const struct web_route rev_route = {
 
 /* ---- the link -------------------------------------------------------------- */
 
+/* A url whose path ends in /api or /event names one of the two
+ * websockets of an implementation that keeps API calls and events apart
+ * (OneBot 11 communication/ws.md): both are dialed, calls on /api. */
+static void split_url(struct onebot_link *l) {
+    const char *q = strchr(l->url, '?');
+    size_t end = q ? (size_t)(q - l->url) : strlen(l->url), base;
+    if (end >= 4 && !memcmp(l->url + end - 4, "/api", 4)) base = end - 4;
+    else if (end >= 6 && !memcmp(l->url + end - 6, "/event", 6)) base = end - 6;
+    else return;
+    const char *rest = l->url + end;
+    size_t n = base + strlen(rest) + 8;
+    l->url_api = xmalloc(n);
+    l->url_event = xmalloc(n);
+    snprintf(l->url_api, n, "%.*s/api%s", (int)base, l->url, rest);
+    snprintf(l->url_event, n, "%.*s/event%s", (int)base, l->url, rest);
+    log_info("onebot: API calls go to the /api websocket, events come from /event");
+}
+
 struct onebot_link *onebot_link_new(uv_loop_t *loop, struct lws_context *ctx, const struct onebot_link_options *opts,
                                     const struct onebot_link_callbacks *cb, void *data, char *err, size_t errlen) {
     if (!ctx && opts->url && *opts->url) {
@@ -416,6 +459,7 @@ struct onebot_link *onebot_link_new(uv_loop_t *loop, struct lws_context *ctx, co
     l->retry = timer_new(loop, l);
     l->watchdog = timer_new(loop, l);
     if (l->url) {
+        split_url(l);
         if (l->token) {
             size_t n = strlen(l->token) + 32;
             l->auth_header = xmalloc(n);
@@ -423,10 +467,23 @@ struct onebot_link *onebot_link_new(uv_loop_t *loop, struct lws_context *ctx, co
         }
         link_connect(l);
     } else {
-        l->route = rev_route;
-        l->route.path = l->listen;
-        l->route.data = l;
-        web_route_add(&l->route);
+        /* Any of the three takes any role: X-Client-Role tells them apart. */
+        static const char *const subs[2] = { "/api", "/event" };
+        size_t n = strlen(l->listen);
+        while (n > 0 && l->listen[n - 1] == '/') n--;   /* "/" gives "/api", "/ws/" "/ws/api" */
+        for (int i = 0; i < 3; i++) {
+            l->route[i] = rev_route;
+            l->route[i].data = l;
+            if (i == 0) {
+                l->route[i].path = l->listen;
+            } else {
+                size_t len = n + strlen(subs[i - 1]) + 1;
+                l->sub_path[i - 1] = xmalloc(len);
+                snprintf(l->sub_path[i - 1], len, "%.*s%s", (int)n, l->listen, subs[i - 1]);
+                l->route[i].path = l->sub_path[i - 1];
+            }
+            web_route_add(&l->route[i]);
+        }
         l->routed = 1;
         log_info("onebot: waiting for the OneBot implementation to connect at %s", l->listen);
     }
@@ -437,13 +494,19 @@ void onebot_link_free(struct onebot_link *l) {
     if (!l) return;
     if (l->routed) {
         web_route_remove(l->listen);
+        web_route_remove(l->sub_path[0]);
+        web_route_remove(l->sub_path[1]);
         l->routed = 0;
     }
-    if (l->fwd) {
-        ws_client_abandon(l->fwd->wc, 1000);
-        free(l->fwd);
-        l->fwd = NULL;
+    free(l->sub_path[0]);
+    free(l->sub_path[1]);
+    struct ob_conn *both[2] = { l->fwd, l->fwd_ev };
+    for (int i = 0; i < 2; i++) {
+        if (!both[i]) continue;
+        ws_client_abandon(both[i]->wc, 1000);
+        free(both[i]);
     }
+    l->fwd = l->fwd_ev = NULL;
     for (int i = 0; i < MAX_REVERSE; i++) {
         struct ob_conn *c = l->rev[i];
         if (!c) continue;
@@ -453,6 +516,8 @@ void onebot_link_free(struct onebot_link *l) {
     timer_free(&l->retry);
     timer_free(&l->watchdog);
     free(l->url);
+    free(l->url_api);
+    free(l->url_event);
     free(l->listen);
     if (l->token) memset(l->token, 0, strlen(l->token));
     free(l->token);

@@ -26,6 +26,7 @@ tests_unit_test_telegram_text_CFLAGS = $(UNIT_CFLAGS)
 integration_tests += \
 	tests/integration/telegram.test.js \
 	tests/integration/telegram_markdown.test.js \
+	tests/integration/telegram_protocol.test.js \
 	tests/integration/telegram_fake_grammy.test.js
 
 EXTRA_DIST += \

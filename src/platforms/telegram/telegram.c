@@ -287,10 +287,14 @@ static int on_message(struct telegram *tg, long long uid, json_t *msg, const cha
     json_t *from = json_object_get(msg, "from");
     json_t *sender = json_object_get(msg, "sender_chat");
     json_t *fromid = json_object_get(from, "id");
-    if (json_is_true(json_object_get(from, "is_bot")) || (json_is_integer(fromid) && json_integer_value(fromid) == tg->bot_id))
+    if (json_is_true(json_object_get(msg, "is_automatic_forward"))) return 0;   /* a channel post, answered there */
+    /* Sent on behalf of a chat (an anonymous admin, a linked channel): from
+     * is a stand-in bot (@GroupAnonymousBot), the author is sender_chat. */
+    int on_behalf = json_is_object(sender);
+    if (!on_behalf && (json_is_true(json_object_get(from, "is_bot")) ||
+                       (json_is_integer(fromid) && json_integer_value(fromid) == tg->bot_id)))
         return 0;                                 /* other bots (and ourselves) */
-    json_t *who = json_is_object(sender) && !json_is_integer(fromid) ? sender : from;
-    if (json_is_object(sender) && !strcmp(chat_type, "channel")) who = sender;
+    json_t *who = on_behalf ? sender : from;
     json_t *whoid = json_object_get(who, "id");
     if (!json_is_integer(whoid)) {
         log_warn("telegram: update %lld is malformed (no sender); skipped", uid);
@@ -451,8 +455,14 @@ static int on_update(json_t *u, void *data) {
     return handle_update(data, u);
 }
 
+/* Polling stopped for good (the token was refused): no longer ready. */
+static void on_poll_dead(void *data) {
+    struct telegram *tg = data;
+    tg->self->ready = 0;
+}
+
 /* The webhook's callback: updates come one at a time, in order
- * (max_connections 1), so one below the offset is a repeat (Telegram
+ * (max_connections 1), so one just below the offset is a repeat (Telegram
  * retries) and is dropped. */
 static int on_hook_update(json_t *u, void *data) {
     struct telegram *tg = data;
@@ -462,7 +472,16 @@ static int on_hook_update(json_t *u, void *data) {
         return 0;
     }
     long long uid = (long long)json_integer_value(id);
-    if (uid < telegram_poll_offset(tg->poll)) return 0;
+    if (!tg->self->ready) {
+        /* getMe (who the bot is) or the stored offset (what was answered)
+         * is not known yet: an answer now could miss a mention or repeat. */
+        log_info("telegram: webhook update %lld came before the adapter is ready; Telegram will send it again", uid);
+        return -1;
+    }
+    if (telegram_poll_repeat(tg->poll, uid)) {
+        log_debug("telegram: webhook update %lld came again; skipped", uid);
+        return 0;
+    }
     if (handle_update(tg, u) < 0) return -1;
     telegram_poll_seen(tg->poll, uid);
     telegram_poll_store(tg->poll, telegram_poll_offset(tg->poll));
@@ -622,6 +641,7 @@ static int telegram_start(struct platform *p) {
     snprintf(key, sizeof(key), "telegram:%s:offset", tg->bot_key);
     struct telegram_poll_options po = {
         .timeout_s = tg->poll_timeout, .allowed_updates = tg->allowed, .time_scale = tg->scale, .offset_key = key,
+        .dead = on_poll_dead,
     };
     tg->poll = telegram_poll_new(loop, tg->api, p->host, &po, on_update, tg);
     if (tg->hook_url) tg->hook = telegram_webhook_new(tg->hook_path, tg->hook_secret, on_hook_update, tg);

@@ -12,6 +12,10 @@
 #define LOAD_TRIES 40              /* Redis may still be connecting at start */
 #define LOAD_RETRY_MS 50
 #define BACKOFF_MAX_MS 30000.0
+/* Repeats (an unconfirmed batch, a webhook retry) sit just below the
+ * offset; an update id further below is Telegram's numbering begun again
+ * at random after a week without updates (the Update object's docs). */
+#define REPEAT_WINDOW 100000LL
 
 /* Redis callbacks hold this, not the poller: it outlives a freed poller
  * until the last reply is in. */
@@ -29,9 +33,12 @@ struct telegram_poll {
     double scale;
     char *key;
     telegram_update_fn *fn;
+    void (*dead)(void *data);
     void *data;
     long long offset;             /* next update_id wanted; 0: none taken yet */
     struct telegram_call *call;
+    uint64_t asked_at;            /* when the call under way was made */
+    int short_polls;              /* told once that the server does not long-poll or honour offset */
     uv_timer_t *timer;
     int load_tries;
     int failures;
@@ -54,6 +61,7 @@ struct telegram_poll *telegram_poll_new(uv_loop_t *loop, struct telegram_api *ap
     p->scale = o->time_scale > 0 ? o->time_scale : 1.0;
     p->key = xstrdup(o->offset_key);
     p->fn = fn;
+    p->dead = o->dead;
     p->data = data;
     p->timer = xmalloc(sizeof(uv_timer_t));
     uv_timer_init(loop, p->timer);
@@ -152,8 +160,14 @@ void telegram_poll_store(struct telegram_poll *p, long long next_offset) {
     p->writes++;
 }
 
+int telegram_poll_repeat(const struct telegram_poll *p, long long update_id) {
+    return update_id < p->offset && p->offset - update_id <= REPEAT_WINDOW;
+}
+
 int telegram_poll_seen(struct telegram_poll *p, long long update_id) {
-    if (update_id < p->offset) return 1;
+    if (telegram_poll_repeat(p, update_id)) return 1;
+    if (update_id < p->offset)
+        log_info("telegram: update ids start again at %lld (Telegram numbers them afresh after a quiet week)", update_id);
     p->offset = update_id + 1;
     return 0;
 }
@@ -169,6 +183,8 @@ static void on_updates(const struct telegram_result *r, void *data) {
         p->failures++;
         if (r->error_code == 401 || r->error_code == 404) {
             log_error("telegram: getUpdates: Telegram refused the bot token (%s); polling stops", r->description);
+            p->stopped = 1;
+            if (p->dead) p->dead(p->data);
             return;
         }
         if (r->error_code == 429) wait = 1000.0 * (double)(r->retry_after > 0 ? r->retry_after : 1);
@@ -180,6 +196,16 @@ static void on_updates(const struct telegram_result *r, void *data) {
     p->failures = 0;
     if (!json_is_array(r->result)) {
         log_warn("telegram: getUpdates answered something that is not a list; skipped");
+        poll_later(p, 1000.0);
+        return;
+    }
+    if (json_array_size(r->result) == 0 &&
+        (double)(uv_now(p->loop) - p->asked_at) < (double)p->timeout_s * 500.0 * p->scale) {
+        /* Nothing, long before the timeout: a server without long polling.
+         * Asking again at once would spin; ask once a second. */
+        if (!p->short_polls++)
+            log_warn("telegram: getUpdates answered at once with nothing (the server does not hold long polls); "
+                     "asking once a second");
         poll_later(p, 1000.0);
         return;
     }
@@ -209,8 +235,17 @@ static void on_updates(const struct telegram_result *r, void *data) {
     if (p->offset == before && json_array_size(r->result) > 0) {
         /* Nothing new (all repeats or unusable): ask past them anyway. */
         json_t *last = json_object_get(json_array_get(r->result, json_array_size(r->result) - 1), "update_id");
-        if (json_is_integer(last) && (long long)json_integer_value(last) >= p->offset)
+        if (json_is_integer(last) && (long long)json_integer_value(last) >= p->offset) {
             p->offset = (long long)json_integer_value(last) + 1;
+        } else if (p->writes == 0) {
+            /* Only updates below the offset we asked past: a server that
+             * does not honour offset. Asking again at once would spin. */
+            if (!p->short_polls++)
+                log_warn("telegram: getUpdates handed out only updates already taken (the server ignores offset); "
+                         "asking once a second");
+            poll_later(p, 1000.0);
+            return;
+        }
     }
     if (p->writes == 0) poll_now(p);
 }
@@ -222,6 +257,7 @@ static void poll_now(struct telegram_poll *p) {
     if (p->offset > 0) json_object_set_new(params, "offset", json_integer(p->offset));
     if (p->allowed) json_object_set(params, "allowed_updates", p->allowed);
     double wait_ms = (double)p->timeout_s * 1000.0 * p->scale + 10000.0;
+    p->asked_at = uv_now(p->loop);
     p->call = telegram_api_call(p->api, "getUpdates", params, (long)wait_ms, on_updates, p);
     if (!p->call) {
         log_warn("telegram: getUpdates could not be started; trying again");

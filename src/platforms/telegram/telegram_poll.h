@@ -26,6 +26,7 @@ struct telegram_poll_options {
     json_t *allowed_updates;   /* borrowed; NULL: Telegram's default */
     double time_scale;
     const char *offset_key;    /* below the Redis prefix: "telegram:<bot id>:offset" */
+    void (*dead)(void *data);  /* polling stopped for good (the token refused); NULL: none */
 };
 
 struct telegram_poll *telegram_poll_new(uv_loop_t *loop, struct telegram_api *api, const struct platform_host *host,
@@ -37,7 +38,10 @@ void telegram_poll_stop(struct telegram_poll *p);
 void telegram_poll_free(struct telegram_poll *p);
 /* The next offset asked for (the last update taken + 1), 0 before any. */
 long long telegram_poll_offset(const struct telegram_poll *p);
-/* Record OFFSET as taken (webhook mode uses this to deduplicate and store). */
+/* Is UPDATE_ID one already taken (just below the offset)? */
+int telegram_poll_repeat(const struct telegram_poll *p, long long update_id);
+/* Record UPDATE_ID as taken; 1 when it is a repeat (webhook mode uses this
+ * to deduplicate and store). */
 int telegram_poll_seen(struct telegram_poll *p, long long update_id);
 void telegram_poll_store(struct telegram_poll *p, long long next_offset);
 /* Read the stored offset only (webhook mode), then call DONE. */

@@ -76,9 +76,9 @@ static void hook_body_done(void *state) {
     }
     json_t *u = r->body ? json_fast_loadb(r->body, r->len, NULL) : NULL;
     if (!json_is_object(u)) {
-        log_warn("telegram: a webhook request whose body is not a JSON update was skipped");
+        log_warn("telegram: a webhook request whose body is not a JSON update was refused (%zu bytes)", r->len);
         json_decref(u);
-        web_respond_text(r->wsi, 200, "skipped\n");     /* never to be sent again */
+        web_respond_text(r->wsi, 400, "the body is not a JSON update\n");
         return;
     }
     int taken = r->w->fn(u, r->w->data);
