@@ -10,8 +10,9 @@
 const assert = require('node:assert/strict');
 const { test } = require('../lib/tap');
 const { startStack } = require('../lib/stack');
+const { startDiscordStack } = require('../lib/discord-stack');
 const { startRawWsServer, frame, closeFrame, OP } = require('../lib/raw-ws');
-const { cpuSeconds } = require('../lib/util');
+const { cpuSeconds, delay } = require('../lib/util');
 
 const SELF = 10001;
 const ANN = 3001;
@@ -187,7 +188,12 @@ test('Ann\'s message comes in fragments with a ping and a pong between them, lon
   assert.ok(conn.frames.every((f) => f.masked), 'every frame the bot sent was masked');
   assert.deepEqual(conn.violations, []);
   assert.equal(server.conns.length, 1, 'all on one connection');
+
+  // chorusd stops: it begins the close handshake itself.
   assert.equal(await chorus.stop(), 0);
+  const bye = await conn.waitForClose();
+  assert.equal(bye.code, 1000, 'a normal closure');
+  await conn.waitClosed();
 });
 
 // Frames no server may send. Each fails the connection: a log line says
@@ -319,4 +325,83 @@ test('an upgrade answer the bot cannot trust is refused with a log line and dial
   const good = await server.connection(refusals.length);
   assert.ok((await answerOn(good)).text.startsWith('echo: after long headers xxx'), 'the message behind 15 KB of headers is read');
   assert.equal(await chorus.stop(), 0);
+});
+
+test('a message over max_inbound_bytes, whole or in fragments, is logged and skipped; the next one on the same connection is answered', { timeout: 30000 }, async () => {
+  const server = await startRawWsServer(plainOneBot);
+  const chorus = await startBot(server, 'max_inbound_bytes = 4096');
+  const conn = await server.connection(0);
+  await conn.waitForFrame((f) => f.opcode === OP.TEXT);
+  conn.send(frame(OP.TEXT, annSays(`too long ${'z'.repeat(10000)}`)));
+  await chorus.waitForLog(/onebot: a message larger than max_inbound_bytes \(4096\) was skipped/);
+  const pieces = Buffer.from(annSays(`too long in pieces ${'z'.repeat(10000)}`));
+  conn.send(frame(OP.TEXT, pieces.subarray(0, 3000), { fin: false }), frame(OP.PING, 'still here?'),
+    frame(OP.CONT, pieces.subarray(3000, 6000), { fin: false }), frame(OP.CONT, pieces.subarray(6000)));
+  assert.equal((await conn.waitForFrame((f) => f.opcode === OP.PONG)).payload.toString(), 'still here?');
+  conn.send(frame(OP.TEXT, annSays('a short one')));
+  assert.equal((await answerOn(conn)).text, 'echo: a short one');
+  assert.equal(chorus.logs().filter((l) => /larger than max_inbound_bytes/.test(l)).length, 2, 'both long ones logged');
+  assert.equal(conn.sent.length, 1, 'and neither answered');
+  assert.equal(server.conns.length, 1, 'on the same connection');
+  assert.equal(await chorus.stop(), 0);
+});
+
+// A Discord gateway on CONN: Hello, heartbeats acknowledged, READY after
+// Identify, RESUMED after Resume (the sequence goes on over connections,
+// as the session's does); what the bot sent in conn.ops.
+function speakDiscord(conn, server) {
+  conn.ops = [];
+  server.seq = server.seq || 0;
+  const dispatch = (t, d) => conn.send(frame(OP.TEXT, JSON.stringify({ op: 0, t, s: ++server.seq, d })));
+  conn.on('message', (text) => {
+    const msg = JSON.parse(text);
+    conn.ops.push(msg);
+    conn.emit('op', msg);
+    if (msg.op === 1) conn.send(frame(OP.TEXT, JSON.stringify({ op: 11 })));
+    if (msg.op === 2) {
+      dispatch('READY', { v: 10, user: { id: '990001', username: 'chorus', discriminator: '0', bot: true }, guilds: [],
+        session_id: 'raw-session-1', resume_gateway_url: server.url, shard: [0, 1], application: { id: '990002', flags: 0 } });
+    }
+    if (msg.op === 6) dispatch('RESUMED', null);
+  });
+}
+
+// The first op the bot sends on CONN that PRED accepts.
+function opOn(conn, pred, timeoutMs = 10000) {
+  const seen = conn.ops.find(pred);
+  if (seen) return Promise.resolve(seen);
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`connection ${conn.id}: no such op within ${timeoutMs} ms`)), timeoutMs);
+    const on = (m) => { if (pred(m)) { clearTimeout(t); conn.off('op', on); resolve(m); } };
+    conn.on('op', on);
+  });
+}
+
+test('Discord\'s gateway, written by hand: 4000 is answered and resumed, 4004 stops the shard for good', { timeout: 30000 }, async () => {
+  const server = await startRawWsServer(async (conn) => {
+    speakDiscord(conn, server);
+    // Hello in the same segment as the 101, as Discord's edge sends it.
+    await conn.answer({ then: frame(OP.TEXT, JSON.stringify({ op: 10, d: { heartbeat_interval: 41250 } })) });
+  });
+  const { chorus } = await startDiscordStack({ discordExtra: `gateway_url = "${server.url}"`, waitReady: false });
+
+  const first = await server.connection(0);
+  assert.match(first.request, /^GET \/\?v=10&encoding=json HTTP\/1\.1/);
+  const identify = await opOn(first, (m) => m.op === 2);
+  assert.equal(identify.d.token, require('../lib/discord-stack').TOKEN);
+  await chorus.waitForLog(/discord: shard 0 ready/);
+  first.send(closeFrame(4000, 'Unknown error.'));
+  const echoed = await first.waitForClose();
+  assert.equal(echoed.code, 4000, 'the close is answered with its code');
+
+  const second = await server.connection(1);
+  const resume = await opOn(second, (m) => m.op === 6);
+  assert.equal(resume.d.session_id, 'raw-session-1', 'a 4000 is resumed, not identified afresh');
+  await chorus.waitForLog(/discord: shard 0 resumed at seq 2/);
+  second.send(closeFrame(4004, 'Authentication failed.'));
+  await chorus.waitForLog(/discord: shard 0 stopped for good: Discord closed the gateway with 4004: authentication failed/);
+  assert.equal((await second.waitForClose()).code, 4004);
+  await delay(300);
+  assert.equal(server.conns.length, 2, 'after 4004 the bot never dials again');
+  for (const c of server.conns) assert.deepEqual(c.violations, [], `connection ${c.id}`);
 });

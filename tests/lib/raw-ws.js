@@ -129,6 +129,10 @@ class RawConn extends EventEmitter {
         if (f.opcode === OP.CLOSE) {
           f.code = len >= 2 ? payload.readUInt16BE(0) : null;
           f.reason = len > 2 ? payload.subarray(2).toString() : '';
+          // The client began the close: answer it and end the socket, as
+          // RFC 6455 5.5.1 and 7.1.1 say a server does.
+          if (!this.closeSent) this.send(closeFrame(f.code));
+          this.socket.end();
         }
       } else {
         this.parts = f.opcode === OP.CONT ? this.parts : [];
@@ -172,7 +176,9 @@ class RawConn extends EventEmitter {
   }
 
   send(...bufs) {
-    if (!this.closed) this.socket.write(Buffer.concat(bufs));
+    if (this.closed) return;
+    if (bufs.some((b) => (b[0] & 0x0f) === OP.CLOSE)) this.closeSent = true;
+    this.socket.write(Buffer.concat(bufs));
   }
 
   // Write BYTES in pieces (SIZES: a list of lengths, or one length for
