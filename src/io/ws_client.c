@@ -52,6 +52,7 @@ struct ws_client {
     char *request;            /* the upgrade request, until it is written */
     size_t request_len;
     char accept[32];          /* the Sec-WebSocket-Accept the server must answer */
+    int offered_protocol;     /* the owner's headers offer a subprotocol */
     char *hs;                 /* the server's answer, until its blank line */
     size_t hs_len;
     int handshake_timeout_s;
@@ -132,6 +133,7 @@ static void build_request(struct ws_client *wc, const char *headers) {
     else
         snprintf(hostport, sizeof(hostport), v6 ? "[%s]:%d" : "%s:%d", u->host, u->port);
     const char *extra = headers ? headers : "";
+    wc->offered_protocol = strcasestr(extra, "sec-websocket-protocol:") != NULL;
     size_t cap = strlen(u->path) + strlen(hostport) + strlen(extra) + 256;
     wc->request = xmalloc(cap);
     int n = snprintf(wc->request, cap,
@@ -508,7 +510,7 @@ static int check_answer(struct ws_client *wc) {
         snprintf(wc->error, sizeof(wc->error), "the server turned on an extension we did not offer");
         return -1;
     }
-    if (answer_header(wc->hs, "sec-websocket-protocol", &n)) {
+    if (!wc->offered_protocol && answer_header(wc->hs, "sec-websocket-protocol", &n)) {
         snprintf(wc->error, sizeof(wc->error), "the server chose a subprotocol we did not offer");
         return -1;
     }
