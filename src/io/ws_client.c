@@ -52,6 +52,7 @@ struct ws_client {
     char *request;            /* the upgrade request, until it is written */
     size_t request_len;
     char accept[32];          /* the Sec-WebSocket-Accept the server must answer */
+    int offered_protocol;     /* the owner's headers offer a subprotocol */
     char *hs;                 /* the server's answer, until its blank line */
     size_t hs_len;
     int handshake_timeout_s;
@@ -132,6 +133,7 @@ static void build_request(struct ws_client *wc, const char *headers) {
     else
         snprintf(hostport, sizeof(hostport), v6 ? "[%s]:%d" : "%s:%d", u->host, u->port);
     const char *extra = headers ? headers : "";
+    wc->offered_protocol = strcasestr(extra, "sec-websocket-protocol:") != NULL;
     size_t cap = strlen(u->path) + strlen(hostport) + strlen(extra) + 256;
     wc->request = xmalloc(cap);
     int n = snprintf(wc->request, cap,
@@ -460,6 +462,22 @@ static const char *answer_header(const char *hs, const char *name, size_t *vlen)
     return NULL;
 }
 
+/* Is TOKEN one of the comma-separated tokens of the header value V (N
+ * bytes)? "Connection: keep-alive, Upgrade" names Upgrade. */
+static int has_token(const char *v, size_t n, const char *token) {
+    size_t tl = strlen(token);
+    const char *end = v + n;
+    while (v < end) {
+        while (v < end && (*v == ' ' || *v == '\t' || *v == ',')) v++;
+        const char *t = v;
+        while (v < end && *v != ',') v++;
+        const char *e = v;
+        while (e > t && (e[-1] == ' ' || e[-1] == '\t')) e--;
+        if ((size_t)(e - t) == tl && !strncasecmp(t, token, tl)) return 1;
+    }
+    return 0;
+}
+
 /* Check the upgrade's answer in wc->hs. 0, or -1 with wc->error set. */
 static int check_answer(struct ws_client *wc) {
     unsigned status = 0;
@@ -478,6 +496,11 @@ static int check_answer(struct ws_client *wc) {
         snprintf(wc->error, sizeof(wc->error), "the server switched to something other than websocket");
         return -1;
     }
+    v = answer_header(wc->hs, "connection", &n);
+    if (!v || !has_token(v, n, "upgrade")) {
+        snprintf(wc->error, sizeof(wc->error), "the server's answer to the upgrade has no Connection: Upgrade");
+        return -1;
+    }
     v = answer_header(wc->hs, "sec-websocket-accept", &n);
     if (!v || n != strlen(wc->accept) || memcmp(v, wc->accept, n)) {
         snprintf(wc->error, sizeof(wc->error), "the server's Sec-WebSocket-Accept does not match our key");
@@ -485,6 +508,10 @@ static int check_answer(struct ws_client *wc) {
     }
     if (answer_header(wc->hs, "sec-websocket-extensions", &n)) {
         snprintf(wc->error, sizeof(wc->error), "the server turned on an extension we did not offer");
+        return -1;
+    }
+    if (!wc->offered_protocol && answer_header(wc->hs, "sec-websocket-protocol", &n)) {
+        snprintf(wc->error, sizeof(wc->error), "the server chose a subprotocol we did not offer");
         return -1;
     }
     return 0;
@@ -541,17 +568,19 @@ static int read_frames(struct ws_client *wc, const unsigned char *in, size_t len
 
 /* Bytes from the socket while the upgrade's answer is read. 0, or -1. */
 static int read_answer(struct ws_client *wc, const unsigned char *in, size_t len) {
-    if (wc->hs_len + len > HANDSHAKE_MAX) {
-        snprintf(wc->error, sizeof(wc->error), "the server's answer to the upgrade is over %d bytes", HANDSHAKE_MAX);
-        return -1;
-    }
     wc->hs = xrealloc(wc->hs, wc->hs_len + len + 1);
     memcpy(wc->hs + wc->hs_len, in, len);
     wc->hs_len += len;
     wc->hs[wc->hs_len] = '\0';
     char *end = strstr(wc->hs, "\r\n\r\n");
+    /* The cap is on the answer's head: frames may follow it in the same
+     * read, and those can be long. */
+    size_t head = end ? (size_t)(end + 4 - wc->hs) : wc->hs_len;
+    if (head > HANDSHAKE_MAX) {
+        snprintf(wc->error, sizeof(wc->error), "the server's answer to the upgrade is over %d bytes", HANDSHAKE_MAX);
+        return -1;
+    }
     if (!end) return 0;
-    size_t head = (size_t)(end + 4 - wc->hs);
     end[2] = '\0';
     if (check_answer(wc) < 0) return -1;
     wc->state = WC_OPEN;
@@ -580,7 +609,7 @@ static int read_frames(struct ws_client *wc, const unsigned char *in, size_t len
         snprintf(wc->error, sizeof(wc->error), "protocol error: %s", why);
         if (wc->state == WC_OPEN) {
             wc->state = WC_CLOSING;
-            send_close(wc, 1002, "protocol error");
+            send_close(wc, wc->dec.fail_code, wc->dec.fail_code == 1007 ? "invalid UTF-8" : "protocol error");
         }
     }
     return rc ? -1 : 0;

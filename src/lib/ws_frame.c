@@ -1,6 +1,7 @@
 /* ws_frame.c - websocket frames for a client (ws_frame.h). */
 #include <stdlib.h>
 #include <string.h>
+#include "lib/utf8.h"
 #include "lib/ws_frame.h"
 #include "lib/xalloc.h"
 
@@ -104,6 +105,25 @@ static void message_append(struct ws_decoder *d, const unsigned char *p, size_t 
     d->msg_len += n;
 }
 
+/* May a peer send CODE in a close frame? RFC 6455 7.4: 1004-1006 and 1015
+ * are never sent, 1016-2999 are unassigned, 3000-4999 belong to
+ * libraries and applications (Discord's 4004); 1012-1014 are in IANA's
+ * registry since. */
+static int close_code_ok(int code) {
+    if (code >= 3000 && code <= 4999) return 1;
+    if (code < 1000 || code > 1014) return 0;
+    return code != 1004 && code != 1005 && code != 1006;
+}
+
+/* A text message must be UTF-8 (RFC 6455 8.1): else the connection fails
+ * with 1007. 0, or -1. */
+static int text_check(struct ws_decoder *d, const char *p, size_t n, const char **why) {
+    if (utf8_valid(p, n)) return 0;
+    *why = "a text message that is not UTF-8";
+    d->fail_code = 1007;
+    return -1;
+}
+
 /* The frame's payload is all here: emit what it completes. */
 static int frame_done(struct ws_decoder *d, ws_event_fn fn, void *arg, const char **why) {
     struct ws_event ev;
@@ -125,6 +145,14 @@ static int frame_done(struct ws_decoder *d, ws_event_fn fn, void *arg, const cha
             ev.close_code = d->ctl_len >= 2 ? (d->ctl[0] << 8) | d->ctl[1] : 1005;
             ev.data = d->ctl_len > 2 ? (const char *)d->ctl + 2 : "";
             ev.len = d->ctl_len > 2 ? d->ctl_len - 2 : 0;
+            if (d->ctl_len >= 2 && !close_code_ok(ev.close_code)) {
+                *why = "a close frame with a code no peer may send";
+                return -1;
+            }
+            if (text_check(d, ev.data, ev.len, why) < 0) {
+                *why = "a close reason that is not UTF-8";
+                return -1;
+            }
         }
         return fn(&ev, arg);
     }
@@ -136,6 +164,7 @@ static int frame_done(struct ws_decoder *d, ws_event_fn fn, void *arg, const cha
         ev.len = d->msg_total;
     } else {
         ev.kind = WS_EVENT_MESSAGE;
+        if (!d->msg_binary && text_check(d, d->msg, d->msg_len, why) < 0) return -1;
         if (!d->msg) message_append(d, (const unsigned char *)"", 0);   /* an empty message still has a buffer */
         d->msg[d->msg_len] = '\0';
         ev.data = d->msg;
@@ -150,6 +179,7 @@ static int frame_done(struct ws_decoder *d, ws_event_fn fn, void *arg, const cha
 int ws_decoder_feed(struct ws_decoder *d, const unsigned char *buf, size_t len, ws_event_fn fn, void *arg, const char **why) {
     const unsigned char *p = buf, *end = buf + len;
     *why = NULL;
+    d->fail_code = 1002;
     while (p < end) {
         if (d->hdr_len == 0 || d->hdr_len < header_size(d)) {
             /* Read the header, which may come split across reads. */
@@ -174,6 +204,7 @@ int ws_decoder_feed(struct ws_decoder *d, const unsigned char *buf, size_t len, 
                 ev.binary = d->opcode == WS_OP_BINARY;
                 ev.data = (const char *)p;
                 ev.len = (size_t)d->left;
+                if (!ev.binary && text_check(d, ev.data, ev.len, why) < 0) return -1;
                 p += d->left;
                 d->left = 0;
                 d->hdr_len = 0;

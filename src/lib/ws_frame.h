@@ -54,13 +54,14 @@ struct ws_decoder {
     size_t msg_len, msg_cap, msg_total;
     unsigned char ctl[125];      /* a control frame's payload */
     size_t ctl_len;
+    int fail_code;               /* after a -1 from the feed: the close code to fail with */
 };
 
 void ws_decoder_init(struct ws_decoder *d, size_t max_message);
 void ws_decoder_free(struct ws_decoder *d);
 /* Read BUF and emit the events it completes. Returns 0, a non-zero return
  * of FN, or -1 when the peer broke the protocol (*WHY says how; the caller
- * closes with 1002). */
+ * closes with d->fail_code: 1007 for text that is not UTF-8, else 1002). */
 int ws_decoder_feed(struct ws_decoder *d, const unsigned char *buf, size_t len, ws_event_fn fn, void *arg, const char **why);
 
 /* Write the header of a masked frame (FIN set) at OUT, at most 14 bytes;

@@ -28,6 +28,12 @@ static int record(const struct ws_event *ev, void *arg) {
     return 0;
 }
 
+/* Count the messages. */
+static int count_messages(const struct ws_event *ev, void *arg) {
+    if (ev->kind == WS_EVENT_MESSAGE) (*(int *)arg)++;
+    return 0;
+}
+
 /* An unmasked server frame of OPCODE (FIN per FIN) carrying LEN bytes of DATA. */
 static size_t server_frame(unsigned char *out, int fin, int opcode, const char *data, size_t len) {
     size_t n = 0;
@@ -51,6 +57,7 @@ int main(void) {
     struct seen s;
     const char *why;
     unsigned char buf[300000];
+    int rc;
 
     /* A server sends one small text message. */
     ws_decoder_init(&d, 0);
@@ -145,6 +152,152 @@ int main(void) {
         ok(why != NULL, "with a reason (%s)", why ? why : "none");
         ws_decoder_free(&d);
     }
+
+    /* Each of those fails the connection as a protocol error (1002). */
+    ws_decoder_init(&d, 0);
+    ws_decoder_feed(&d, masked, sizeof(masked), record, &s, &why);
+    is_int(d.fail_code, 1002, "a protocol error closes with 1002");
+    ws_decoder_free(&d);
+
+    /* More frames no server may send, as Autobahn's cases 4 and 5 send them. */
+    unsigned char frag_ping[8], long_close[200], text_in_text[32], top_bit[16];
+    size_t frag_ping_n = server_frame(frag_ping, 0, WS_OP_PING, "p", 1);
+    size_t long_close_n = server_frame(long_close, 1, WS_OP_CLOSE, big, 126);
+    size_t text_in_text_n = server_frame(text_in_text, 0, WS_OP_TEXT, "one", 3);
+    text_in_text_n += server_frame(text_in_text + text_in_text_n, 1, WS_OP_TEXT, "two", 3);
+    const unsigned char top[] = { 0x82, 127, 0x80, 0, 0, 0, 0, 0, 0, 1 };
+    memcpy(top_bit, top, sizeof(top));
+    const unsigned char op11[] = { 0x8B, 0x00 };
+    const unsigned char rsv1_cont[] = { 0x01, 0x01, 'a', 0xC0, 0x01, 'b' };
+    const struct { const unsigned char *b; size_t n; const char *what; } bad2[] = {
+        { frag_ping, frag_ping_n, "a fragmented ping" },
+        { long_close, long_close_n, "a 126-byte close" },
+        { text_in_text, text_in_text_n, "a new text frame inside a fragmented message" },
+        { top_bit, sizeof(top), "a 64-bit length with its top bit set" },
+        { op11, sizeof(op11), "control opcode 0xB" },
+        { rsv1_cont, sizeof(rsv1_cont), "RSV1 on a continuation frame" },
+    };
+    for (size_t i = 0; i < sizeof(bad2) / sizeof(bad2[0]); i++) {
+        ws_decoder_init(&d, 0);
+        memset(&s, 0, sizeof(s));
+        rc = 0;
+        for (size_t k = 0; k < bad2[i].n && rc == 0; k++) rc = ws_decoder_feed(&d, bad2[i].b + k, 1, record, &s, &why);
+        is_int(rc, -1, "%s is refused, even a byte at a time", bad2[i].what);
+        is_int(d.fail_code, 1002, "with 1002 (%s)", why ? why : "no reason");
+        ws_decoder_free(&d);
+    }
+
+    /* A ping with the longest payload a control frame may carry comes out
+     * whole; so does a pong nobody asked for. */
+    ws_decoder_init(&d, 0);
+    memset(&s, 0, sizeof(s));
+    char p125[125];
+    for (int i = 0; i < 125; i++) p125[i] = (char)('a' + i % 26);
+    m = server_frame(buf, 1, WS_OP_PING, p125, 125);
+    m += server_frame(buf + m, 1, WS_OP_PONG, "unasked", 7);
+    for (size_t i = 0; i < m; i++) ws_decoder_feed(&d, buf + i, 1, record, &s, &why);
+    is_int(s.n, 2, "a 125-byte ping and a pong, a byte at a time");
+    is_int(s.kind[0], WS_EVENT_PING, "the ping");
+    is_int((int)s.len[0], 125, "all 125 bytes of it");
+    ok(memcmp(s.text[0], p125, 125) == 0, "byte for byte");
+    is_int(s.kind[1], WS_EVENT_PONG, "the unsolicited pong is an event, not an error");
+
+    /* Zero-length fragments, a ping and a pong between them, and a 16-bit
+     * length: one message, whatever the reads. */
+    char mid[300];
+    memset(mid, 'm', sizeof(mid));
+    m = server_frame(buf, 0, WS_OP_TEXT, "", 0);
+    m += server_frame(buf + m, 0, WS_OP_CONTINUATION, "ab", 2);
+    m += server_frame(buf + m, 1, WS_OP_PING, "", 0);
+    m += server_frame(buf + m, 0, WS_OP_CONTINUATION, "", 0);
+    m += server_frame(buf + m, 1, WS_OP_PONG, "x", 1);
+    m += server_frame(buf + m, 0, WS_OP_CONTINUATION, mid, 300);
+    m += server_frame(buf + m, 1, WS_OP_CONTINUATION, "", 0);
+    for (size_t step = 1; step <= m; step = step * 3 + 1) {
+        memset(&s, 0, sizeof(s));
+        for (size_t i = 0; i < m; i += step) ws_decoder_feed(&d, buf + i, m - i < step ? m - i : step, record, &s, &why);
+        is_int(s.n, 3, "read %zu bytes at a time: a ping, a pong, a message", step);
+        is_int(s.kind[2], WS_EVENT_MESSAGE, "the message last");
+        is_int((int)s.len[2], 302, "2 + 300 bytes, the empty fragments adding nothing");
+    }
+    memset(&s, 0, sizeof(s));
+    m = server_frame(buf, 0, WS_OP_TEXT, "", 0);
+    m += server_frame(buf + m, 1, WS_OP_CONTINUATION, "", 0);
+    ws_decoder_feed(&d, buf, m, record, &s, &why);
+    ok(s.n == 1 && s.kind[0] == WS_EVENT_MESSAGE && s.len[0] == 0, "a message of empty fragments is an empty message");
+    ws_decoder_free(&d);
+
+    /* Two hundred small frames in one read are two hundred messages. */
+    ws_decoder_init(&d, 0);
+    m = 0;
+    for (int i = 0; i < 200; i++) m += server_frame(buf + m, 1, WS_OP_TEXT, "{\"n\":1}", 7);
+    int count = 0;
+    is_int(ws_decoder_feed(&d, buf, m, count_messages, &count, &why), 0, "200 frames in one read");
+    is_int(count, 200, "are 200 messages");
+    ws_decoder_free(&d);
+
+    /* Text must be UTF-8: a bad byte in a one-frame message, in a
+     * fragment, or in a close reason fails the connection with 1007; a
+     * character split between fragments is fine, and binary is not text. */
+    const char *bad_text[] = { "caf\xc3", "\xff", "\xed\xa0\x80", "\xc0\xaf" };
+    for (size_t i = 0; i < sizeof(bad_text) / sizeof(bad_text[0]); i++) {
+        ws_decoder_init(&d, 0);
+        memset(&s, 0, sizeof(s));
+        m = server_frame(buf, 1, WS_OP_TEXT, bad_text[i], strlen(bad_text[i]));
+        is_int(ws_decoder_feed(&d, buf, m, record, &s, &why), -1, "text %zu that is not UTF-8 is refused in one read", i);
+        is_int(d.fail_code, 1007, "with 1007");
+        is_int(s.n, 0, "and never handed out");
+        ws_decoder_free(&d);
+    }
+    ws_decoder_init(&d, 0);
+    memset(&s, 0, sizeof(s));
+    m = server_frame(buf, 0, WS_OP_TEXT, "ok ", 3);
+    m += server_frame(buf + m, 1, WS_OP_CONTINUATION, "\xfe", 1);
+    rc = 0;
+    for (size_t i = 0; i < m && rc == 0; i++) rc = ws_decoder_feed(&d, buf + i, 1, record, &s, &why);
+    ok(rc == -1 && d.fail_code == 1007 && s.n == 0, "a bad fragment, a byte at a time, fails with 1007 too");
+    ws_decoder_free(&d);
+    ws_decoder_init(&d, 0);
+    memset(&s, 0, sizeof(s));
+    m = server_frame(buf, 0, WS_OP_TEXT, "caf\xc3", 4);
+    m += server_frame(buf + m, 1, WS_OP_CONTINUATION, "\xa9!", 2);
+    m += server_frame(buf + m, 1, WS_OP_BINARY, "\xff\xfe", 2);
+    is_int(ws_decoder_feed(&d, buf, m, record, &s, &why), 0, "an e-acute split between fragments, then binary bytes");
+    is_str(s.text[0], "caf\xc3\xa9!", "the text is whole");
+    is_int(s.binary[1], 1, "the binary message is not checked as text");
+    memset(&s, 0, sizeof(s));
+    m = server_frame(buf, 1, WS_OP_CLOSE, "\x03\xe8\xff", 3);
+    ok(ws_decoder_feed(&d, buf, m, record, &s, &why) == -1 && d.fail_code == 1007, "a close reason that is not UTF-8: 1007");
+    ws_decoder_free(&d);
+
+    /* Close codes: what RFC 6455 7.4 lets a peer send comes out; the rest
+     * (1005 and 1006 are never on the wire) is a protocol error. */
+    const int good_codes[] = { 1000, 1001, 1011, 1012, 3000, 4004, 4999 };
+    const int bad_codes[] = { 0, 999, 1004, 1005, 1006, 1015, 2000, 2999, 5000, 65535 };
+    for (size_t i = 0; i < sizeof(good_codes) / sizeof(good_codes[0]); i++) {
+        unsigned char c[2] = { (unsigned char)(good_codes[i] >> 8), (unsigned char)good_codes[i] };
+        ws_decoder_init(&d, 0);
+        memset(&s, 0, sizeof(s));
+        m = server_frame(buf, 1, WS_OP_CLOSE, (const char *)c, 2);
+        ws_decoder_feed(&d, buf, m, record, &s, &why);
+        ok(s.n == 1 && s.code[0] == good_codes[i], "close code %d is read", good_codes[i]);
+        ws_decoder_free(&d);
+    }
+    for (size_t i = 0; i < sizeof(bad_codes) / sizeof(bad_codes[0]); i++) {
+        unsigned char c[2] = { (unsigned char)(bad_codes[i] >> 8), (unsigned char)bad_codes[i] };
+        ws_decoder_init(&d, 0);
+        memset(&s, 0, sizeof(s));
+        m = server_frame(buf, 1, WS_OP_CLOSE, (const char *)c, 2);
+        rc = ws_decoder_feed(&d, buf, m, record, &s, &why);
+        ok(rc == -1 && d.fail_code == 1002 && s.n == 0, "close code %d is a protocol error", bad_codes[i]);
+        ws_decoder_free(&d);
+    }
+    ws_decoder_init(&d, 0);
+    memset(&s, 0, sizeof(s));
+    m = server_frame(buf, 1, WS_OP_CLOSE, "", 0);
+    ws_decoder_feed(&d, buf, m, record, &s, &why);
+    ok(s.n == 1 && s.code[0] == 1005, "an empty close reads as 1005, no code given");
+    ws_decoder_free(&d);
 
     /* A client frame: masked, and unmasking gives the text back. */
     unsigned char mask[4] = { 0x12, 0x34, 0x56, 0x78 };

@@ -280,8 +280,8 @@ static void fwd_closed(struct ws_client *wc, const struct ws_close_info *info, v
     if (info->http_status == 401 || info->http_status == 403)
         log_warn("onebot: the OneBot implementation refused the access token (HTTP %u)", info->http_status);
     else if (info->opened)
-        log_warn("onebot: the OneBot implementation closed the connection (%d%s%s)", info->code, info->error ? ": " : "",
-                 info->error ? info->error : "");
+        log_warn("onebot: the OneBot implementation closed the connection (%d%s%s%s%s)", info->code,
+                 info->reason[0] ? " " : "", info->reason, info->error ? ": " : "", info->error ? info->error : "");
     else
         log_warn("onebot: the connection failed: %s", info->error ? info->error : "unknown error");
     link_reconnect(l, 0);
