@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 #include <libwebsockets.h>
+#include "io/redis_uv.h"
 #include "io/ws_client.h"
 #include "io/timer.h"
 #include "io/tls_pipe.h"
@@ -388,6 +389,9 @@ static int send_frame(struct ws_client *wc, int opcode, const void *data, size_t
 
 int ws_client_send(struct ws_client *wc, const void *data, size_t len, int binary) {
     if (!ws_client_is_open(wc)) return -1;
+    /* Frames go out at once: what this turn asked of Redis leaves first, so
+     * a reply never reaches anyone before the writes that came with it. */
+    redis_uv_flush();
     return send_frame(wc, binary ? WS_OP_BINARY : WS_OP_TEXT, data, len, 0);
 }
 
