@@ -9,6 +9,9 @@
 #include <string.h>
 #include "lib/utf8.h"
 #include "lib/xalloc.h"
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /* Look at the sequence starting at s[0] (n > 0 bytes available). Returns
  * its length in bytes. *ok is 1 if it is a complete well-formed sequence;
@@ -79,8 +82,15 @@ int utf8_valid(const char *buf, size_t len) {
     int ok;
 
     while (i < len) {
-        if (s[i] < 0x80) {                 /* fast path for ASCII, 8 bytes at a time */
+        if (s[i] < 0x80) {                 /* fast path for ASCII, 16 or 8 bytes at a time */
             i++;
+#if defined(__SSE2__)
+            while (len - i >= 16) {
+                __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+                if (_mm_movemask_epi8(v)) break;
+                i += 16;
+            }
+#endif
             while (len - i >= 8) {
                 uint64_t v;
                 memcpy(&v, s + i, 8);
