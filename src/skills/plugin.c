@@ -268,5 +268,8 @@ struct plugin *plugin_load(struct skill_host *h, const char *name, const char *d
         plugin_release(p);
         return NULL;
     }
+    /* What compiling the runtime and the plugin left behind goes now, while
+     * the next plugin loads, not at some later step of the collector. */
+    lua_gc(p->L, LUA_GCCOLLECT, 0);
     return p;
 }
