@@ -87,7 +87,8 @@ function chorusdConfig(redisUrl) {
     'persona "echo" { prompt = "You repeat what you hear.", model = "default" }',
     'default_persona "echo"',
     `plugins_dir ${luaString(path.join(ROOT, 'bench', 'discord', 'plugins'))}`,
-    'plugin "chat" { enabled = false }',
+    // The echo plugin alone, as the floor runs an echo handler alone.
+    ...['chat', 'coupon', 'help', 'ping', 'remind', 'trivia', 'webhook'].map((n) => `plugin "${n}" { enabled = false }`),
     '',
   ].join('\n');
 }
