@@ -51,5 +51,26 @@ int main(void) {
     is_int((long)sp.fence_end, 25, "its language line starts after the fence");
     is_int((long)sp.body, 28, "and its content after the newline");
     is_int((long)sp.end, n - 4, "and it ends after the closing fence");
+
+    /* A streamed reply grows past one message while a code block is open:
+     * the first message ends before the block, which moves on whole. */
+    char grown[5200];
+    memset(grown, 'a', 3000);
+    grown[3000] = '\n';
+    const char *block = "```py\nprint(1)\n";
+    memcpy(grown + 3001, block, strlen(block));
+    size_t at = 3001 + strlen(block);
+    memset(grown + at, 'b', 1500);
+    memcpy(grown + at + 1500, "\n```\nend", 9);
+    size_t glen = at + 1509;
+    size_t plain = telegram_split(grown, glen, 4096);
+    ok(plain > 3001 && plain < glen - 4, "the plain split falls inside the block");
+    is_int((long)telegram_split_spans(grown, glen, 4096), 3001, "the span-aware split ends before it");
+    memset(grown, 'c', 10);
+    memcpy(grown, "```\n", 4);
+    memset(grown + 4, 'c', 5000);
+    is_int((long)telegram_split_spans(grown, 5004, 4096), (long)telegram_split(grown, 5004, 4096),
+           "an unclosed block at the start is cut as plain text");
+    is_int((long)telegram_split_spans("short **b**", 11, 4096), 11, "a text that fits is whole");
     return done_testing();
 }

@@ -5,9 +5,11 @@
 #include "platforms/telegram/telegram_stream.h"
 #include "platforms/telegram/telegram_text.h"
 
-/* One Telegram message holds TELEGRAM_MAX_TEXT UTF-16 units. */
+/* One Telegram message holds TELEGRAM_MAX_TEXT UTF-16 units; a code
+ * block, code or bold is not cut in two between messages when it can move
+ * to the next one whole (each half would show its markers literally). */
 static size_t stream_fits(const char *text, size_t len) {
-    return telegram_split(text, len, TELEGRAM_MAX_TEXT);
+    return telegram_split_spans(text, len, TELEGRAM_MAX_TEXT);
 }
 
 /* The first message (or what follows the final edit), answering REPLY_TO. */

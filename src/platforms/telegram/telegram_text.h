@@ -37,4 +37,9 @@ struct telegram_md_span {
  * lose it? 0 if not; else SP says where it is and 1 is returned, or 2 for
  * a ``` block. */
 int telegram_md_span_cut(const char *text, size_t len, size_t cut, struct telegram_md_span *sp);
+/* As telegram_split, but the cut moves back before such a construct it
+ * would fall inside, unless the construct starts the piece (then it is
+ * longer than a message and cut as telegram_split does). For a message
+ * whose pieces are made one edit at a time (a streamed reply). */
+size_t telegram_split_spans(const char *text, size_t len, size_t max_units);
 #endif
