@@ -206,7 +206,7 @@ static void markdown_cut(struct reply *rp) {
         rp->piece = sp.start;
         return;
     }
-    if (kind != 2 || rp->piece <= sp.body) return;   /* too long to keep: shown literally */
+    if (kind != TELEGRAM_CUT_BLOCK || rp->piece <= sp.body) return;   /* too long to keep: shown literally */
     rp->close = text[rp->piece - 1] == '\n' ? "```" : "\n```";
     if (rp->piece >= sp.body_end) {   /* all its content fits; its own closing fence is not sent */
         rp->skip = sp.end - rp->piece;

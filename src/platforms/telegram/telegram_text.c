@@ -179,10 +179,10 @@ int telegram_md_span_cut(const char *text, size_t len, size_t cut, struct telegr
             i++;
             continue;
         }
-        if (sp->end > cut) return kind == SPAN_PRE ? 2 : 1;
+        if (sp->end > cut) return kind == SPAN_PRE ? TELEGRAM_CUT_BLOCK : TELEGRAM_CUT_INLINE;
         i = sp->end;
     }
-    return 0;
+    return TELEGRAM_CUT_NONE;
 }
 
 size_t telegram_split_spans(const char *text, size_t len, size_t max_units) {

@@ -32,10 +32,12 @@ char *telegram_md2_from_markdown(const char *text, size_t len);
 struct telegram_md_span {
     size_t start, fence_end, body, body_end, end;
 };
+/* What telegram_md_span_cut found. */
+enum { TELEGRAM_CUT_NONE = 0, TELEGRAM_CUT_INLINE = 1, TELEGRAM_CUT_BLOCK = 2 };
 /* Does such a construct (```pre```, `code`, **bold**) start before byte
  * CUT of TEXT[0..len) and end after it, so that a piece cut there would
- * lose it? 0 if not; else SP says where it is and 1 is returned, or 2 for
- * a ``` block. */
+ * lose it? TELEGRAM_CUT_NONE if not; else SP says where it is and
+ * TELEGRAM_CUT_INLINE is returned, or TELEGRAM_CUT_BLOCK for a ``` block. */
 int telegram_md_span_cut(const char *text, size_t len, size_t cut, struct telegram_md_span *sp);
 /* As telegram_split, but the cut moves back before such a construct it
  * would fall inside, unless the construct starts the piece (then it is
