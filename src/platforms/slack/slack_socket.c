@@ -150,6 +150,14 @@ static void go_fatal(struct slack_socket *s, const char *why) {
     if (s->cb.fatal) s->cb.fatal(why, s->data);
 }
 
+void slack_socket_stop(struct slack_socket *s) {
+    if (!s || s->fatal) return;
+    s->fatal = 1;
+    uv_timer_stop(s->retry);
+    while (s->links) detach(s, s->links, 1000);
+    update_ready(s);
+}
+
 /* Is ERR an answer of apps.connections.open that retrying cannot fix? */
 static int auth_error(const char *err) {
     static const char *const fatal[] = { "invalid_auth", "not_authed", "account_inactive", "token_revoked",

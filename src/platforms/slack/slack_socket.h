@@ -44,6 +44,9 @@ struct slack_socket *slack_socket_new(uv_loop_t *loop, struct lws_context *ctx, 
                                       void *data, char *err, size_t errlen);
 /* Open connections until `want` are live. */
 void slack_socket_start(struct slack_socket *s);
+/* Stop for good without a word (the caller said why): close every
+ * connection (1000), open none; ready(0) is called if it was ready. */
+void slack_socket_stop(struct slack_socket *s);
 /* Close every connection (1000) and free S; no callback runs after this. */
 void slack_socket_free(struct slack_socket *s);
 int slack_socket_live(const struct slack_socket *s);
