@@ -106,6 +106,22 @@ test('hello with its connection details and a disconnect for a reason Slack may 
   assert.deepEqual(fake.violations, []);
 });
 
+test('too_many_websockets: the bot keeps one connection fewer instead of opening replacements Slack turns away, and answers on', async () => {
+  const { fake, chorus } = await startSlackStack();
+  const opens = fake.opens.length;
+  const [a, b] = fake.liveConns();
+  a.disconnect('too_many_websockets');
+  await chorus.waitForLog(/too many websockets; keeping 1/, 5000);
+  await fake.waitForClose(a);
+  fake.userMessage({ dm: true, text: 'with one connection' });
+  await fake.waitForPost((p) => p.text === 'echo: with one connection');
+  await delay(300);
+  assert.equal(fake.opens.length, opens, 'no replacement opened');
+  assert.deepEqual(fake.liveConns(), [b]);
+  assert.equal(await readyz(chorus), 200);
+  assert.equal(echoes(fake, 'with one connection').length, 1);
+});
+
 test('Web API answers with warnings are successes: Ann is answered, a streamed reply updates the posted ts', async () => {
   const { writePlugins, storyPlugin } = require('../lib/plugins');
   const { luaString } = require('../lib/util');

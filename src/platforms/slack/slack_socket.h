@@ -5,7 +5,9 @@
  * connections (2 by default), so when Slack announces a disconnect
  * (warning, refresh_requested) the other one still carries events while a
  * replacement opens; the announced one is closed only once the replacement
- * said hello. A dropped connection is replaced at once, a failing one with
+ * said hello; too_many_websockets lowers `want` by one instead (other
+ * processes of the app hold connections too). A dropped connection is
+ * replaced at once, a failing one with
  * backoff. link_disabled and refused tokens stop the pool for good (one
  * clear log line), never a reconnect storm.
  *
