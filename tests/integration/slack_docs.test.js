@@ -148,7 +148,7 @@ test('apps.connections.open failing with ok:false is retried with backoff; the b
 for (const error of ['invalid_auth', 'token_revoked', 'account_inactive']) {
   test(`the bot token refused at sign-in (auth.test: ${error}): one clear line, not ready, no Socket Mode, no retries`, async () => {
     const { fake, chorus } = await startSlackStack({ waitHello: 0, fakeOptions: { revoked: true, revokedError: error } });
-    await chorus.waitForLog(new RegExp(`ERROR slack: .*${error}`), 5000);
+    await chorus.waitForLog(new RegExp(`ERROR slack: Slack refused the bot_token \\(auth\\.test: ${error}\\)`), 5000);
     const calls = fake.calls.length;
     await delay(800);
     assert.equal(fake.calls.length, calls, 'no call after the refusal');
@@ -165,7 +165,7 @@ test('the bot token revoked while the bot runs: the next refused call stops the 
   fake.revoked = true;
   fake.revokedError = 'token_revoked';
   fake.userMessage({ dm: true, text: 'after the revocation' });
-  await chorus.waitForLog(/ERROR slack: .*token_revoked/, 5000);
+  await chorus.waitForLog(/ERROR slack: Slack refused the bot_token \(chat\.postMessage: token_revoked\); the Slack adapter stays down/, 5000);
   await waitFor(() => fake.liveConns().length === 0, { timeoutMs: 5000, what: 'Socket Mode closed' });
   const calls = fake.calls.length;
   await delay(800);

@@ -747,7 +747,7 @@ static void on_refused(const char *method, const char *err, void *data) {
     if (sl->fatal || sl->stopped) return;
     sl->fatal = 1;
     sl->self->ready = 0;
-    log_error("slack: Slack refused the bot token (%s: %s); the Slack adapter stays down (no reconnects) until the "
+    log_error("slack: Slack refused the bot_token (%s: %s); the Slack adapter stays down (no reconnects) until the "
               "configuration is fixed and reloaded", method, err);
     metrics_inc(METRIC_PLATFORM_EVENTS, "slack_fatal", 1);
     slack_socket_stop(sl->sock);
@@ -768,7 +768,7 @@ static void on_auth(json_t *body, const char *err, void *data) {
     if (sl->stopped) return;
     if (err && (!strcmp(err, "invalid_auth") || !strcmp(err, "not_authed") || !strcmp(err, "account_inactive") ||
                 !strcmp(err, "token_revoked") || !strcmp(err, "token_expired"))) {
-        log_error("slack: Slack refused the bot token (auth.test: %s); the Slack adapter stays down", err);
+        log_error("slack: Slack refused the bot_token (auth.test: %s); the Slack adapter stays down", err);
         sl->fatal = 1;
         sl->self->ready = 0;
         return;
