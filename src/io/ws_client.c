@@ -255,9 +255,13 @@ int ws_client_is_open(const struct ws_client *wc) {
     return wc && wc->state == WC_OPEN && !wc->destroyed;
 }
 
-/* Cut the socket at the loop's next turn. */
+/* Cut the socket at the loop's next turn. lws reaps a killed socket only
+ * when it services the loop again: woken here, or a silent peer (the very
+ * case of a ping cut) left it open, unreported, for good. */
 static void kill_socket(struct ws_client *wc) {
-    if (wc->wsi && !wc->destroyed) lws_set_timeout(wc->wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+    if (!wc->wsi || wc->destroyed) return;
+    lws_set_timeout(wc->wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+    lws_cancel_service(lws_get_context(wc->wsi));
 }
 
 /* Free the frames waiting to be written. */

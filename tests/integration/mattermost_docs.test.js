@@ -78,6 +78,33 @@ test('a server that signs the websocket in only by the authentication_challenge:
   assert.deepEqual(fake.violations, []);
 });
 
+for (const [how, pingAction] of [['ignores it', 'ignore'], ['answers it with an error', 'fail']]) {
+  test(`a server that ${how} when the bot sends the ping action (it is not in the API docs): one connection kept, Ann answered, the log not flooded`, async () => {
+    const { fake, chorus } = await startMattermost({ setup: (f) => { f.pingAction = pingAction; } });
+    await waitFor(() => fake.conns[0].pings >= 5, { timeoutMs: 10000, what: 'five ping intervals' });
+    fake.userPost({ message: 'after many pings', dm: true });
+    await echoOf(fake, 'after many pings');
+    assert.equal(fake.conns.length, 1, 'never reconnected');
+    assert.ok(!/no answer to the last ping/.test(chorus.logText()));
+    assert.ok((chorus.logText().match(/refused request/g) || []).length <= 1, 'a refused ping said once at most');
+  });
+}
+
+test('a silent dead connection to a server that answers no ping requests is still noticed by websocket pings and resumed', async () => {
+  const { fake, chorus } = await startMattermost({ setup: (f) => { f.pingAction = 'ignore'; } });
+  const first = fake.conns[0];
+  first.sock.pause();                    // nothing read, nothing answered, no FIN: a silent, dead peer
+  first.zombie = true;
+  fake.userPost({ message: 'while it was dead', dm: true });
+  await chorus.waitForLog(/no answer to pings/, 5000);
+  await waitFor(() => fake.conns.length > 1 && fake.liveSession() && fake.liveSession().conn !== first,
+    { timeoutMs: 5000, what: 'a new connection' });
+  await echoOf(fake, 'while it was dead');
+  fake.userPost({ message: 'after the dead one', dm: true });
+  await echoOf(fake, 'after the dead one');
+  assert.equal(echoes(fake, 'while it was dead').length, 1, 'replayed once on the resumed session');
+});
+
 test('a refused token (401 on GET /users/me) stops the adapter with one clear line, not ready, and no retries', async () => {
   const { fake, chorus } = await startMattermost({ token: 'a-wrong-token', waitHello: false });
   await chorus.waitForLog(/ERROR mattermost: the server refused the token/, 5000);

@@ -122,6 +122,22 @@ test('too_many_websockets: the bot keeps one connection fewer instead of opening
   assert.equal(echoes(fake, 'with one connection').length, 1);
 });
 
+test('a connection that goes silent (open, but nothing answers its pings) is cut and replaced; a quiet healthy one is kept', async () => {
+  const { fake, chorus } = await startSlackStack({ slackExtra: 'ping_interval_s = 1' });
+  const [a, b] = fake.liveConns();
+  const opens = fake.opens.length;
+  a.sock.pause();                        // a dead peer: nothing read, nothing answered, no FIN
+  await chorus.waitForLog(/no answer to pings/, 5000);
+  await chorus.waitForLog(/connection \d+ closed \(1006: no answer to pings/, 5000);
+  await waitFor(() => fake.opens.length > opens && fake.liveConns().filter((c) => c !== a).length >= 2,
+    { timeoutMs: 5000, what: 'a replacement said hello' });
+  await delay(3500);                     // quiet: only pings and pongs on b for over three intervals
+  assert.ok(!b.closed && b.live, 'the healthy connection is kept');
+  assert.equal((chorus.logText().match(/cutting the connection/g) || []).length, 1, 'only the silent one was cut');
+  fake.userMessage({ dm: true, text: 'after the silent one' });
+  await fake.waitForPost((p) => p.text === 'echo: after the silent one');
+});
+
 test('Web API answers with warnings are successes: Ann is answered, a streamed reply updates the posted ts', async () => {
   const { writePlugins, storyPlugin } = require('../lib/plugins');
   const { luaString } = require('../lib/util');

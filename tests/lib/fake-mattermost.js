@@ -39,6 +39,7 @@
 //   fake.headerAuth = false      the upgrade's Authorization header is not read: only the
 //                                authentication_challenge signs the connection in
 //   fake.refuseUpgrade = 401     every websocket upgrade is answered with that status
+//   fake.pingAction = 'ignore'   the ping action (not in the API docs) gets no answer; 'fail': a bad_action error
 //   force429 entries may say { resetEpoch: true, retryAfter: false }: X-Ratelimit-Reset as a Unix time, no Retry-After
 //   jsonStyle                    events (and the post, mentions and reaction JSON strings inside them) and REST
 //                                answers pretty-printed, spaced or with keys reversed (json-style.js); by default compact
@@ -233,6 +234,7 @@ function startFakeMattermost({
     noSeq: false,
     headerAuth: true,
     refuseUpgrade: 0,
+    pingAction: 'ok',
     upgrades: [],               // every websocket upgrade { at, status }
     rest: [],
     posts: new Map(),
@@ -439,7 +441,12 @@ function startFakeMattermost({
       conn.sendJson({ status: 'FAIL', seq_reply: msg.seq, error: { id: 'api.web_socket_router.not_authenticated.app_error', status_code: 401 } });
       return;
     }
-    if (msg.action === 'ping') {
+    if (msg.action === 'ping' && fake.pingAction === 'ignore') {
+      conn.pings++;
+    } else if (msg.action === 'ping' && fake.pingAction === 'fail') {
+      conn.pings++;
+      conn.sendJson({ status: 'FAIL', seq_reply: msg.seq, error: { id: 'api.web_socket_router.bad_action.app_error', status_code: 501 } });
+    } else if (msg.action === 'ping') {
       conn.pings++;
       reply({ data: { text: 'pong', version: '10.5.0', server_time: Date.now(), node_id: '' } });
     } else if (msg.action === 'user_typing') {

@@ -40,6 +40,8 @@ struct mattermost_ws {
     long action_seq;               /* our requests' seq on this connection */
     long challenge_seq;            /* the seq of this connection's authentication_challenge */
     int waiting_pong;
+    int answers;                   /* the server answered a request on this connection */
+    int refusal_said;              /* a refused request was logged (once is enough) */
     int skip_one;                  /* an oversized event was dropped: its seq may be missing */
     int attempts;                  /* connects since the last good one */
     int ready;
@@ -202,11 +204,16 @@ static void ws_reconnect(struct mattermost_ws *ws, int code, int immediate) {
 }
 
 
-/* Ping tick: a ping still unanswered means a dead connection. */
+/* Ping tick: a ping still unanswered means a dead connection, on a server
+ * that answers requests. One that never answered any (the ping action is
+ * not in the API documentation) is watched by websocket pings instead
+ * (ws_client's ping_ms), not dropped every other tick. */
 static void on_ping(uv_timer_t *t) {
     struct mattermost_ws *ws = t->data;
     if (!ws->wc) return;
-    if (ws->waiting_pong) {
+    if (ws->waiting_pong && !ws->answers) {
+        log_debug("mattermost: the server answers no ping requests; websocket pings watch the connection");
+    } else if (ws->waiting_pong) {
         log_warn("mattermost: no answer to the last ping; the connection is dead, resuming on a new one");
         metrics_inc(METRIC_PLATFORM_EVENTS, "mattermost_dead", 1);
         ws_reconnect(ws, CLOSE_PING_TIMEOUT, 1);
@@ -222,6 +229,7 @@ static void on_ping(uv_timer_t *t) {
  * (the server sends no hello for it); a new one once its hello comes. */
 static void on_established(struct mattermost_ws *ws) {
     ws->action_seq = 1;
+    ws->answers = 0;
     ws->challenge_seq = ws->action_seq;
     mattermost_ws_send(ws, "authentication_challenge", json_pack("{s:s}", "token", ws->token));
     ws->waiting_pong = 1;
@@ -252,6 +260,7 @@ static void ws_connect(struct mattermost_ws *ws) {
     o.max_message = ws->opts.max_inbound;
     o.max_queue = MAX_SEND_QUEUE;
     o.live = &open_conns;
+    o.ping_ms = ws->opts.ping_ms;
     static const struct ws_client_callbacks callbacks = { on_open, on_ws_message, on_closed };
     char err[256];
     ws->attempts++;
@@ -278,16 +287,23 @@ static const char *str_of(json_t *o, const char *key) {
 /* The answer to one of our requests (a ping's pong, mostly). A refused
  * authentication_challenge means the token is wrong: said once, loudly. */
 static void on_reply(struct mattermost_ws *ws, json_t *o) {
-    ws->waiting_pong = 0;
     const char *status = str_of(o, "status");
     long long seq = (long long)json_integer_value(json_object_get(o, "seq_reply"));
+    if (seq != ws->challenge_seq) {   /* a server that took the header may answer the challenge, yet no ping */
+        ws->waiting_pong = 0;
+        ws->answers = 1;
+    }
     if (status && strcmp(status, "OK")) {
         const char *id = str_of(json_object_get(o, "error"), "id");
         if (seq == ws->challenge_seq)
             log_error("mattermost: the server refused the token (authentication_challenge: %s); check MATTERMOST_TOKEN",
                       id ? id : status);
+        else if (!ws->refusal_said)
+            log_warn("mattermost: the server refused request %lld: %s (further refusals are logged at debug)", seq,
+                     id ? id : status);
         else
-            log_warn("mattermost: the server refused request %lld: %s", seq, id ? id : status);
+            log_debug("mattermost: the server refused request %lld: %s", seq, id ? id : status);
+        if (seq != ws->challenge_seq) ws->refusal_said = 1;
     }
 }
 
