@@ -83,6 +83,7 @@ test('interactive payloads a Bolt app may get (a modal submitted, a shortcut, a 
   await delay(300);
   assert.equal(fake.posts.length, 1, 'nothing posted but the answer to Ann');
   assert.equal(fake.responses.length, 0, 'no response_url used');
+  assert.ok(!/WARN slack/.test(chorus.logText()), 'nothing in them is taken for malformed');
   assert.deepEqual(fake.violations, []);
   assert.equal(chorus.proc.exitCode, null);
 });

@@ -704,6 +704,11 @@ static void on_envelope(const char *type, json_t *payload, json_t *envelope, voi
         const char *itype = str_of(payload, "type");
         json_t *action = json_array_get(json_object_get(payload, "actions"), 0);
         if (!itype || strcmp(itype, "block_actions") || !action) return;
+        const char *where = str_of(json_object_get(payload, "container"), "type");
+        if (where && !strcmp(where, "view")) {   /* a button in a modal: it has no channel to answer in */
+            log_debug("slack: a button pressed in a modal; nothing to answer");
+            return;
+        }
         const char *value = str_of(action, "value");
         if (!value) value = str_of(action, "action_id");
         json_t *userobj = json_object_get(payload, "user");
