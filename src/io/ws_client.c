@@ -258,9 +258,13 @@ int ws_client_is_open(const struct ws_client *wc) {
     return wc && wc->state == WC_OPEN && !wc->destroyed;
 }
 
-/* Cut the socket at the loop's next turn. */
+/* Cut the socket at the loop's next turn. lws reaps a killed socket only
+ * when it services the loop again: woken here, or a silent peer (the very
+ * case of a ping cut) left it open, unreported, for good. */
 static void kill_socket(struct ws_client *wc) {
-    if (wc->wsi && !wc->destroyed) lws_set_timeout(wc->wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+    if (!wc->wsi || wc->destroyed) return;
+    lws_set_timeout(wc->wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+    lws_cancel_service(lws_get_context(wc->wsi));
 }
 
 /* Free the frames waiting to be written. */
@@ -534,7 +538,10 @@ static void on_ping_tick(uv_timer_t *t) {
         kill_socket(wc);
         return;
     }
-    if (idle >= (uint64_t)wc->ping_ms) send_frame(wc, WS_OP_PING, "", 0, 1);
+    /* Half the interval, not all of it: a tick comes a hair under ping_ms
+     * after the last byte as often as over, and a ping skipped then left
+     * a quiet, healthy connection to be cut at the next tick. */
+    if (2 * idle >= (uint64_t)wc->ping_ms) send_frame(wc, WS_OP_PING, "", 0, 1);
 }
 
 /* One event from the decoder: hand messages to the owner, answer pings

@@ -33,6 +33,14 @@
 //   fake.rateLimit = { perSecond: 10, burst: 10 }   X-Ratelimit-* on every answer, 429 past it
 //   fake.force429.push({ route: 'POST /posts', retryAfterS: 1 })   the next such call gets a 429
 //   fake.restDelayMs = 0
+//   fake.legacy = true           an older server: a hello without connection_id, and no resume (every
+//                                connection a fresh session counted from seq 0)
+//   fake.noSeq = true            events carry no seq (as servers before sequence numbers)
+//   fake.headerAuth = false      the upgrade's Authorization header is not read: only the
+//                                authentication_challenge signs the connection in
+//   fake.refuseUpgrade = 401     every websocket upgrade is answered with that status
+//   fake.pingAction = 'ignore'   the ping action (not in the API docs) gets no answer; 'fail': a bad_action error
+//   force429 entries may say { resetEpoch: true, retryAfter: false }: X-Ratelimit-Reset as a Unix time, no Retry-After
 //   jsonStyle                    events (and the post, mentions and reaction JSON strings inside them) and REST
 //                                answers pretty-printed, spaced or with keys reversed (json-style.js); by default compact
 // Records: fake.rest (every REST call), fake.posts (Map id -> post),
@@ -222,6 +230,12 @@ function startFakeMattermost({
     bucket: null,
     force429: [],
     restDelayMs: 0,
+    legacy: false,
+    noSeq: false,
+    headerAuth: true,
+    refuseUpgrade: 0,
+    pingAction: 'ok',
+    upgrades: [],               // every websocket upgrade { at, status }
     rest: [],
     posts: new Map(),
     botPosts: [],
@@ -291,6 +305,7 @@ function startFakeMattermost({
   function deliver(s, ev) {
     const e = { seq: s.seq++, ev: { ...ev, seq: 0 } };
     e.ev.seq = e.seq;
+    if (fake.noSeq) delete e.ev.seq;
     s.events.push(e);
     while (s.events.length > fake.bufferSize) s.events.shift();
     if (!s.conn || s.conn.closed || s.conn.zombie) return e.ev;
@@ -363,7 +378,7 @@ function startFakeMattermost({
     fake.hellos.push(rec);
     deliver(s, {
       event: 'hello',
-      data: { connection_id: s.id, server_version: '10.5.0.0.fake.true', server_hostname: 'fake' },
+      data: fake.legacy ? { server_version: '5.3.0.fake' } : { connection_id: s.id, server_version: '10.5.0.0.fake.true', server_hostname: 'fake' },
       broadcast: { omit_users: null, user_id: bot.id, channel_id: '', team_id: '', connection_id: '', omit_connection_id: '' },
     });
     fake.emit('hello', rec);
@@ -376,7 +391,8 @@ function startFakeMattermost({
     const cid = conn.query.get('connection_id') || '';
     const seqText = conn.query.get('sequence_number');
     const seq = seqText === null ? 0 : Number(seqText);
-    const old = cid ? fake.sessions.get(cid) : null;
+    const old = cid && !fake.legacy ? fake.sessions.get(cid) : null;
+    if (fake.legacy) fake.forgetSessions();      // nothing kept for a resume
     if (!old) {
       const s = { id: newId(), seq: 0, events: [], conn: null };
       fake.sessions.set(s.id, s);
@@ -425,7 +441,12 @@ function startFakeMattermost({
       conn.sendJson({ status: 'FAIL', seq_reply: msg.seq, error: { id: 'api.web_socket_router.not_authenticated.app_error', status_code: 401 } });
       return;
     }
-    if (msg.action === 'ping') {
+    if (msg.action === 'ping' && fake.pingAction === 'ignore') {
+      conn.pings++;
+    } else if (msg.action === 'ping' && fake.pingAction === 'fail') {
+      conn.pings++;
+      conn.sendJson({ status: 'FAIL', seq_reply: msg.seq, error: { id: 'api.web_socket_router.bad_action.app_error', status_code: 501 } });
+    } else if (msg.action === 'ping') {
       conn.pings++;
       reply({ data: { text: 'pong', version: '10.5.0', server_time: Date.now(), node_id: '' } });
     } else if (msg.action === 'user_typing') {
@@ -461,7 +482,10 @@ function startFakeMattermost({
     if (forced >= 0) {
       const f = fake.force429.splice(forced, 1)[0];
       const secs = f.retryAfterS || 1;
-      return { status: 429, headers: { 'x-ratelimit-limit': '10', 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(secs), 'retry-after': String(secs) } };
+      const headers = { 'x-ratelimit-limit': '10', 'x-ratelimit-remaining': '0',
+        'x-ratelimit-reset': String(f.resetEpoch ? Math.ceil(Date.now() / 1000) + secs : secs) };
+      if (f.retryAfter !== false) headers['retry-after'] = String(secs);
+      return { status: 429, headers };
     }
     const rl = fake.rateLimit;
     if (!rl) return { headers: {} };
@@ -604,7 +628,12 @@ function startFakeMattermost({
       sock.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
       return;
     }
-    const auth = req.headers.authorization;
+    const auth = fake.headerAuth ? req.headers.authorization : null;
+    fake.upgrades.push({ at: Date.now(), status: fake.refuseUpgrade || 101 });
+    if (fake.refuseUpgrade) {
+      sock.end(`HTTP/1.1 ${fake.refuseUpgrade} Unauthorized\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}`);
+      return;
+    }
     if (auth && fake.tokenOf(auth) !== fake.token) {
       fake.violations.push({ what: 'a websocket upgrade with a wrong token' });
       sock.end('HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}');

@@ -23,13 +23,17 @@
 //      apps.connections.open then answers {ok:false, error:"invalid_auth"}... (see fake.linkDisabled)
 //   conn.drop()                 cut TCP without a close frame; conn.close(code)
 //   conn.sendRaw(text)          anything on the socket (malformed envelopes)
+//   fake.envelope(type, payload, { accepts })   any envelope (view_submission, shortcut...)
 //   fake.retry(env)             deliver ENV's event again as a retry (as when an ack was lost)
 //   fake.holdAcks = true        the fake ignores acks (every envelope is retried)
 //   fake.force429.push({ method: 'chat.postMessage', retryAfter: 1 })   the next call of METHOD gets a 429
 //   fake.rateLimits = false     no tier or per-channel limits
 //   fake.rateWindowMs           length of a tier's window (60000 in Slack; shrink for tests)
 //   fake.appDisabled = true     apps.connections.open fails (as after link_disabled)
-//   fake.revoked = true         every token is refused with invalid_auth
+//   fake.revoked = true         every token is refused with invalid_auth (or fake.revokedError: token_revoked,
+//                               account_inactive...)
+//   fake.warnAnswers = true     ok answers carry a warning and response_metadata.warnings, as Slack adds them
+//   fake.openErrors.push('internal_error')   the next apps.connections.open answers {ok:false, error}
 //   jsonStyle                   envelopes and Web API answers pretty-printed, spaced or with keys reversed
 //                               (json-style.js); by default compact, in Slack's key order
 // Checks:
@@ -240,6 +244,10 @@ function startFakeSlack({
   warningCloseMs = 1000,
   rateWindowMs = 60000,
   jsonStyle = null,            // { pretty, spaced, reorder } (json-style.js): envelopes and answers so written
+  revoked = false,
+  revokedError = 'invalid_auth',
+  warnAnswers = false,
+  openErrors = [],
 } = {}) {
   const listeners = {};
   const sockets = new Set();
@@ -268,7 +276,10 @@ function startFakeSlack({
     postPerChannel: { limit: 3, windowMs: 1000 },    // chat.postMessage: about 1 per second per channel, short bursts
     force429: [],
     appDisabled: false,
-    revoked: false,
+    revoked,
+    revokedError,
+    warnAnswers,
+    openErrors: openErrors.slice(),
     liveSince: 0,
     gapStart: 0,
     gapList: [],
@@ -440,6 +451,8 @@ function startFakeSlack({
     const t = newTs();
     return fake.event({ type: 'message', subtype, user, text, ts: t, channel, event_ts: t, channel_type: 'channel' });
   };
+  // Any envelope of TYPE around PAYLOAD (interactive payloads of other kinds, types Slack may add).
+  fake.envelope = (type, payload, { accepts = false } = {}) => deliver(type, payload, { accepts });
   // A slash command envelope (accepts_response_payload: true).
   fake.slashCommand = ({ command = '/echo', text = '', channel = 'C0GENERAL', user = 'U0ANN' } = {}) => {
     const payload = {
@@ -499,6 +512,9 @@ function startFakeSlack({
 
   function method(name, body, req, res, rec) {
     const reply = (status, obj, headers = {}) => {
+      if (fake.warnAnswers && obj && obj.ok === true) {
+        obj = { ...obj, warning: 'missing_charset,superfluous_charset', response_metadata: { warnings: ['missing_charset', 'superfluous_charset'] } };
+      }
       rec.status = status;
       rec.response = obj;
       rec.error = obj && obj.ok === false ? obj.error : null;
@@ -510,7 +526,7 @@ function startFakeSlack({
     const wantApp = name === 'apps.connections.open';
     if (!token) return reply(200, { ok: false, error: 'not_authed' });
     if (fake.revoked || token !== (wantApp ? fake.appToken : fake.botToken)) {
-      return reply(200, { ok: false, error: wantApp && token === fake.botToken ? 'not_allowed_token_type' : 'invalid_auth' });
+      return reply(200, { ok: false, error: wantApp && token === fake.botToken ? 'not_allowed_token_type' : fake.revokedError });
     }
     const forced = fake.force429.findIndex((f) => f.method === name);
     if (forced >= 0) {
@@ -534,6 +550,7 @@ function startFakeSlack({
         const ok = !fake.appDisabled;
         fake.opens.push({ at: Date.now(), ok });
         if (!ok) return reply(200, { ok: false, error: 'invalid_auth' });
+        if (fake.openErrors.length) { fake.opens[fake.opens.length - 1].ok = false; return reply(200, { ok: false, error: fake.openErrors.shift() }); }
         const ticket = crypto.randomUUID();
         fake.tickets.set(ticket, { used: false });
         return reply(200, { ok: true, url: `ws://${host}:${fake.port}/link/?ticket=${ticket}&app_id=${fake.appId}` });

@@ -20,7 +20,8 @@ tests_unit_test_mattermost_events_CFLAGS = $(UNIT_CFLAGS)
 
 integration_tests += \
 	tests/integration/mattermost.test.js \
-	tests/integration/mattermost_fake_client.test.js
+	tests/integration/mattermost_fake_client.test.js \
+	tests/integration/mattermost_docs.test.js
 
 EXTRA_DIST += \
 	tests/lib/fake-mattermost.js \

@@ -42,6 +42,7 @@ struct mattermost {
     int ring_pos;
     uv_timer_t *start_retry;
     int start_attempts;
+    int fatal;                     /* the server refused the token: down until reloaded */
     int stopped;
 };
 
@@ -127,7 +128,27 @@ static void on_ws_event(const char *type, json_t *data, void *arg) {
 /* The websocket came up or went down. */
 static void on_ws_ready(int ready, void *arg) {
     struct mattermost *mm = arg;
-    mm->self->ready = ready;
+    mm->self->ready = ready && !mm->fatal;
+}
+
+/* The server refused the token (401 on WHAT): say so once, close the
+ * websocket and stay down, never a storm of refused calls. */
+static void go_fatal(struct mattermost *mm, long status, const char *what) {
+    if (mm->fatal || mm->stopped) return;
+    mm->fatal = 1;
+    log_error("mattermost: the server refused the token (HTTP %ld on %s); check MATTERMOST_TOKEN. "
+              "The Mattermost adapter stays down (no reconnects) until the configuration is fixed and reloaded",
+              status, what);
+    metrics_inc(METRIC_PLATFORM_EVENTS, "mattermost_fatal", 1);
+    mm->self->ready = 0;
+    uv_timer_stop(mm->start_retry);
+    mattermost_ws_free(mm->ws);
+    mm->ws = NULL;
+}
+
+/* mattermost_rest's refused: a 401 on any call. */
+static void on_refused(long status, const char *path, void *arg) {
+    go_fatal(arg, status, path);
 }
 
 /* ---- start -------------------------------------------------------------- */
@@ -140,20 +161,18 @@ static void on_start_retry(uv_timer_t *t) {
 }
 
 /* A start step failed (WHAT): try again after a backoff; a refused token
- * is retried only at the longest backoff, loudly. */
+ * stops the adapter. */
 static void start_failed(struct mattermost *mm, long status, const char *what) {
-    uint64_t delay;
     if (status == 401 || status == 403) {
-        log_error("mattermost: the server refused the token (HTTP %ld on %s); check MATTERMOST_TOKEN. Trying again in %ld ms",
-                  status, what, mm->wso.reconnect_max_ms);
-        delay = (uint64_t)mm->wso.reconnect_max_ms;
-    } else {
-        int n = mm->start_attempts < 16 ? mm->start_attempts : 16;
-        double d = (double)mm->wso.reconnect_min_ms * (double)(1u << n);
-        if (d > (double)mm->wso.reconnect_max_ms) d = (double)mm->wso.reconnect_max_ms;
-        delay = (uint64_t)d;
-        log_warn("mattermost: %s failed (HTTP %ld); trying again in %llu ms", what, status, (unsigned long long)delay);
+        go_fatal(mm, status, what);
+        return;
     }
+    if (mm->fatal) return;
+    int n = mm->start_attempts < 16 ? mm->start_attempts : 16;
+    double d = (double)mm->wso.reconnect_min_ms * (double)(1u << n);
+    if (d > (double)mm->wso.reconnect_max_ms) d = (double)mm->wso.reconnect_max_ms;
+    uint64_t delay = (uint64_t)d;
+    log_warn("mattermost: %s failed (HTTP %ld); trying again in %llu ms", what, status, (unsigned long long)delay);
     mm->start_attempts++;
     uv_timer_start(mm->start_retry, on_start_retry, delay ? delay : 1, 0);
 }
@@ -161,6 +180,7 @@ static void start_failed(struct mattermost *mm, long status, const char *what) {
 /* Who the bot is and where it works are known: open the websocket. */
 static void start_ws(struct mattermost *mm) {
     char err[256];
+    if (mm->fatal) return;
     struct mattermost_ws_options o = mm->wso;
     o.url = mm->url;
     o.token = mm->token;
@@ -178,7 +198,7 @@ static void start_ws(struct mattermost *mm) {
 /* GET /teams/name/{team} answered: its id, or (404) the name was an id. */
 static void on_team(long status, json_t *body, const char *err, void *data) {
     struct mattermost *mm = data;
-    if (mm->stopped) return;
+    if (mm->stopped || mm->fatal) return;
     json_t *id = json_object_get(body, "id");
     if (status == 200 && json_is_string(id)) {
         mm->team_id = xstrdup(json_string_value(id));
@@ -194,7 +214,7 @@ static void on_team(long status, json_t *body, const char *err, void *data) {
 /* GET /users/me answered: the bot's id and name. */
 static void on_me(long status, json_t *body, const char *err, void *data) {
     struct mattermost *mm = data;
-    if (mm->stopped) return;
+    if (mm->stopped || mm->fatal) return;
     json_t *id = json_object_get(body, "id");
     json_t *name = json_object_get(body, "username");
     if (err || !json_is_string(id) || !json_is_string(name)) {
@@ -224,7 +244,7 @@ static void request_me(struct mattermost *mm) {
 static int mattermost_start(struct platform *p) {
     struct mattermost *mm = p->state;
     struct mattermost_rest_options ro = { .url = mm->url, .token = mm->token, .max_inflight = mm->max_inflight,
-                                          .retry_ms = mm->retry_ms };
+                                          .retry_ms = mm->retry_ms, .refused = on_refused, .arg = mm };
     mm->rest = mattermost_rest_new(p->host->loop, p->host->http, &ro);
     mm->streams = mattermost_streams_new(p->host->loop, mm->rest, mm->edit_ms);
     mm->roots = dict_new();
@@ -241,7 +261,7 @@ static int mattermost_start(struct platform *p) {
  * needed), in the thread of the message it answers. */
 static int mattermost_send(struct platform *p, const struct outgoing *out, platform_sent_fn *cb, void *data) {
     struct mattermost *mm = p->state;
-    if (!mm || mm->stopped || !mm->rest) {
+    if (!mm || mm->stopped || mm->fatal || !mm->rest) {
         if (cb) cb(NULL, "Mattermost is not running", data);
         return 0;
     }

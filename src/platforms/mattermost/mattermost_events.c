@@ -11,6 +11,12 @@ static const char *str_of(json_t *o, const char *key) {
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
+/* Is member KEY of O "true" or true (props as servers and clients write them)? */
+static int is_true(json_t *o, const char *key) {
+    json_t *v = json_object_get(o, key);
+    return json_is_true(v) || (json_is_string(v) && !strcmp(json_string_value(v), "true"));
+}
+
 /* Drop leading mentions of the bot ("@name", any case, with a ':' or ','
  * after it) from TEXT. */
 static const char *strip_bot_mention(const char *text, const char *username) {
@@ -194,18 +200,25 @@ int mattermost_posted_message(json_t *data, const struct mattermost_self *self, 
         mattermost_posted_free(hold);
         return MATTERMOST_POSTED_MALFORMED;
     }
+    /* A person's post has no type, or "me" (/me); the others are system
+     * messages (system_join_channel...). Bots and incoming webhooks mark
+     * their posts in props. */
     const char *type = str_of(post, "type");
-    const char *from_bot = str_of(json_object_get(post, "props"), "from_bot");
+    json_t *props = json_object_get(post, "props");
     const char *team = str_of(data, "team_id");
-    if ((self->user_id && !strcmp(user, self->user_id)) || (type && *type) || (from_bot && !strcmp(from_bot, "true")) ||
+    if ((self->user_id && !strcmp(user, self->user_id)) || (type && *type && strcmp(type, "me")) ||
+        is_true(props, "from_bot") || is_true(props, "from_webhook") ||
         (self->team_id && team && *team && strcmp(team, self->team_id))) {
         mattermost_posted_free(hold);
         return MATTERMOST_POSTED_SKIP;
     }
-    const char *mentions = str_of(data, "mentions");
+    /* mentions: a JSON string of a list of user ids, as the server sends
+     * it; a list as it is is taken too. */
+    json_t *mv = json_object_get(data, "mentions");
     int mentioned = 0;
-    if (mentions) {
-        hold->mentions = json_fast_loadb(mentions, strlen(mentions), NULL);
+    if (json_is_string(mv)) hold->mentions = json_fast_loadb(json_string_value(mv), json_string_length(mv), NULL);
+    else if (json_is_array(mv)) hold->mentions = json_incref(mv);
+    if (hold->mentions) {
         for (size_t i = 0; i < json_array_size(hold->mentions); i++) {
             json_t *u = json_array_get(hold->mentions, i);
             if (!json_is_string(u)) continue;

@@ -41,6 +41,8 @@ struct mattermost_rest {
     char *auth;                 /* "Authorization: Bearer <token>" */
     int max_inflight;
     long retry_ms;
+    void (*refused)(long status, const char *path, void *arg);
+    void *arg;
     struct rest_call *head, *tail;   /* every call, oldest first */
     int ncalls, running;
     uint64_t hold_until;        /* loop time the rate limit lets the queue go on */
@@ -77,6 +79,8 @@ struct mattermost_rest *mattermost_rest_new(uv_loop_t *loop, struct http_client 
     r->http = http;
     r->max_inflight = o->max_inflight > 0 ? o->max_inflight : 4;
     r->retry_ms = o->retry_ms > 0 ? o->retry_ms : 500;
+    r->refused = o->refused;
+    r->arg = o->arg;
     size_t n = strlen(o->url);
     while (n && o->url[n - 1] == '/') n--;
     r->base = xmalloc(n + 8);
@@ -240,9 +244,12 @@ static void on_http(const struct http_response *res, void *data) {
     mattermost_rest_fn *cb = c->cb;
     void *cbdata = c->data;
     long status = res->status;
+    char *path = status == 401 && r->refused ? xstrdup(c->path) : NULL;
     call_free(c);
     if (cb) cb(status, body, err[0] ? err : NULL, cbdata);
     json_decref(body);
+    if (path) r->refused(status, path, r->arg);
+    free(path);
     pump(r);
 }
 

@@ -26,6 +26,8 @@ struct mattermost_rest_options {
     const char *token;         /* sent as "Authorization: Bearer ..." */
     int max_inflight;          /* default 4 */
     long retry_ms;             /* first backoff after a transport error or 5xx, default 500 */
+    void (*refused)(long status, const char *path, void *arg);   /* an answer was 401 (the token is refused); must not free the queue */
+    void *arg;                 /* for refused */
 };
 
 /* STATUS is the HTTP status (0: no answer); BODY the parsed JSON answer or

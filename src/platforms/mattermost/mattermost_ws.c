@@ -29,6 +29,7 @@ struct mattermost_ws {
     struct mattermost_ws_callbacks cb;
     void *arg;
     char *auth_header;             /* "Authorization: Bearer <token>\r\n" */
+    char *token;                   /* for the authentication_challenge */
     struct ws_client *wc;          /* the current connection, or NULL */
     char *base;                    /* the server's URL without query or trailing slash */
     uv_timer_t *ping;
@@ -37,11 +38,15 @@ struct mattermost_ws {
     char *own_mark;                /* \"user_id\":\"<own_user_id>\" as it stands in data.post, or NULL */
     long next_seq;                 /* the seq the next event must carry */
     long action_seq;               /* our requests' seq on this connection */
+    long challenge_seq;            /* the seq of this connection's authentication_challenge */
     int waiting_pong;
+    int answers;                   /* the server answered a request on this connection */
+    int refusal_said;              /* a refused request was logged (once is enough) */
     int skip_one;                  /* an oversized event was dropped: its seq may be missing */
     int attempts;                  /* connects since the last good one */
     int ready;
     int stopped;
+    int fatal;                     /* the server refused the token: no more connects */
 };
 
 static int open_conns;
@@ -124,6 +129,7 @@ struct mattermost_ws *mattermost_ws_new(uv_loop_t *loop, struct lws_context *ctx
     size_t alen = strlen(opts->token) + 32;
     ws->auth_header = xmalloc(alen);
     snprintf(ws->auth_header, alen, "Authorization: Bearer %s\r\n", opts->token);
+    ws->token = xstrdup(opts->token);
     ws->cb = *cb;
     ws->arg = arg;
     ws->ping = timer_new(loop, ws);
@@ -182,7 +188,7 @@ static void ws_reconnect(struct mattermost_ws *ws, int code, int immediate) {
     uv_timer_stop(ws->ping);
     if (wc) ws_client_abandon(wc, code);
     set_ready(ws, 0);
-    if (ws->stopped) return;
+    if (ws->stopped || ws->fatal) return;
     metrics_inc(METRIC_PLATFORM_EVENTS, "mattermost_reconnect", 1);
     uint64_t ms = 0;
     if (!immediate) {
@@ -198,11 +204,16 @@ static void ws_reconnect(struct mattermost_ws *ws, int code, int immediate) {
 }
 
 
-/* Ping tick: a ping still unanswered means a dead connection. */
+/* Ping tick: a ping still unanswered means a dead connection, on a server
+ * that answers requests. One that never answered any (the ping action is
+ * not in the API documentation) is watched by websocket pings instead
+ * (ws_client's ping_ms), not dropped every other tick. */
 static void on_ping(uv_timer_t *t) {
     struct mattermost_ws *ws = t->data;
     if (!ws->wc) return;
-    if (ws->waiting_pong) {
+    if (ws->waiting_pong && !ws->answers) {
+        log_debug("mattermost: the server answers no ping requests; websocket pings watch the connection");
+    } else if (ws->waiting_pong) {
         log_warn("mattermost: no answer to the last ping; the connection is dead, resuming on a new one");
         metrics_inc(METRIC_PLATFORM_EVENTS, "mattermost_dead", 1);
         ws_reconnect(ws, CLOSE_PING_TIMEOUT, 1);
@@ -212,10 +223,15 @@ static void on_ping(uv_timer_t *t) {
     mattermost_ws_send(ws, "ping", NULL);
 }
 
-/* The upgrade succeeded: start pinging. A resumed session is ready now
+/* The upgrade succeeded: sign in by the authentication_challenge too (the
+ * documented way for a server that does not read the upgrade's header; one
+ * that did ignores it), then start pinging. A resumed session is ready now
  * (the server sends no hello for it); a new one once its hello comes. */
 static void on_established(struct mattermost_ws *ws) {
     ws->action_seq = 1;
+    ws->answers = 0;
+    ws->challenge_seq = ws->action_seq;
+    mattermost_ws_send(ws, "authentication_challenge", json_pack("{s:s}", "token", ws->token));
     ws->waiting_pong = 1;
     mattermost_ws_send(ws, "ping", NULL);       /* test the socket at once, as the web client does */
     uv_timer_start(ws->ping, on_ping, (uint64_t)ws->opts.ping_ms, (uint64_t)ws->opts.ping_ms);
@@ -232,7 +248,7 @@ static void on_closed(struct ws_client *wc, const struct ws_close_info *info, vo
 
 /* Open a new connection, asking to resume the session when there is one. */
 static void ws_connect(struct mattermost_ws *ws) {
-    if (ws->stopped || ws->wc) return;
+    if (ws->stopped || ws->fatal || ws->wc) return;
     char url[4096];
     snprintf(url, sizeof(url), "%s/api/v4/websocket?connection_id=%s&sequence_number=%ld", ws->base,
              ws->connection_id ? ws->connection_id : "", ws->connection_id ? ws->next_seq : 0L);
@@ -244,6 +260,7 @@ static void ws_connect(struct mattermost_ws *ws) {
     o.max_message = ws->opts.max_inbound;
     o.max_queue = MAX_SEND_QUEUE;
     o.live = &open_conns;
+    o.ping_ms = ws->opts.ping_ms;
     static const struct ws_client_callbacks callbacks = { on_open, on_ws_message, on_closed };
     char err[256];
     ws->attempts++;
@@ -267,32 +284,46 @@ static const char *str_of(json_t *o, const char *key) {
     return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-/* The answer to one of our requests (a ping's pong, mostly). */
+/* The answer to one of our requests (a ping's pong, mostly). A refused
+ * authentication_challenge means the token is wrong: said once, loudly. */
 static void on_reply(struct mattermost_ws *ws, json_t *o) {
-    ws->waiting_pong = 0;
     const char *status = str_of(o, "status");
+    long long seq = (long long)json_integer_value(json_object_get(o, "seq_reply"));
+    if (seq != ws->challenge_seq) {   /* a server that took the header may answer the challenge, yet no ping */
+        ws->waiting_pong = 0;
+        ws->answers = 1;
+    }
     if (status && strcmp(status, "OK")) {
         const char *id = str_of(json_object_get(o, "error"), "id");
-        log_warn("mattermost: the server refused request %lld: %s", (long long)json_integer_value(json_object_get(o, "seq_reply")),
-                 id ? id : status);
+        if (seq == ws->challenge_seq)
+            log_error("mattermost: the server refused the token (authentication_challenge: %s); check MATTERMOST_TOKEN",
+                      id ? id : status);
+        else if (!ws->refusal_said)
+            log_warn("mattermost: the server refused request %lld: %s (further refusals are logged at debug)", seq,
+                     id ? id : status);
+        else
+            log_debug("mattermost: the server refused request %lld: %s", seq, id ? id : status);
+        if (seq != ws->challenge_seq) ws->refusal_said = 1;
     }
 }
 
-/* A hello: the server's name for this session. A different name than the
- * one we resumed means the events in between are gone; counting starts anew. */
-static void on_hello(struct mattermost_ws *ws, json_t *data) {
+/* A hello (SEQ its seq, -1 when it has none) starts the server's stream
+ * of a session. Only one naming the session we resumed goes on counting;
+ * any other (another connection_id, or none: servers before 5.x name
+ * none and cannot resume) starts a new count at its own seq, and the
+ * events in between are gone. */
+static void on_hello(struct mattermost_ws *ws, json_t *data, long seq) {
     const char *cid = str_of(data, "connection_id");
-    if (!cid) return;
-    if (ws->connection_id && strcmp(cid, ws->connection_id)) {
+    if (cid && ws->connection_id && !strcmp(cid, ws->connection_id)) return;
+    if (ws->connection_id || ws->next_seq > 0) {
         log_warn("mattermost: the server started a new session instead of replaying from seq %ld; "
                  "events sent while disconnected are lost", ws->next_seq);
         metrics_inc(METRIC_PLATFORM_EVENTS, "mattermost_session_lost", 1);
     }
-    if (!ws->connection_id || strcmp(cid, ws->connection_id)) {
-        free(ws->connection_id);
-        ws->connection_id = xstrdup(cid);
-        ws->next_seq = 0;
-    }
+    free(ws->connection_id);
+    ws->connection_id = cid ? xstrdup(cid) : NULL;
+    ws->next_seq = seq > 0 ? seq : 0;
+    ws->skip_one = 0;
 }
 
 /* Keys of websocket events no reader looks at: the broadcast's routing,
@@ -377,15 +408,18 @@ static void on_message(struct mattermost_ws *ws, const char *text, size_t len) {
     }
     const char *type = str_of(o, "event");
     json_t *seqv = json_object_get(o, "seq");
-    if (!type || !json_is_integer(seqv)) {
-        log_warn("mattermost: an event without a name or a seq; skipped");
+    if (!type || (seqv && (!json_is_integer(seqv) || json_integer_value(seqv) < 0))) {
+        log_warn("mattermost: an event without a name, or with a seq that is not a count; skipped");
         metrics_inc(METRIC_PLATFORM_EVENTS, "mattermost_malformed", 1);
         json_decref(o);
         return;
     }
+    /* An event without a seq (servers before sequence numbers) cannot be
+     * checked for order or gaps: it is handed on as it comes. */
+    long seq = seqv ? (long)json_integer_value(seqv) : -1;
     json_t *data = json_object_get(o, "data");
-    if (!strcmp(type, "hello")) on_hello(ws, data);
-    if (!next_in_order(ws, (long)json_integer_value(seqv), type)) {
+    if (!strcmp(type, "hello")) on_hello(ws, data, seq);
+    if (seq >= 0 && !next_in_order(ws, seq, type)) {
         json_decref(o);
         return;
     }
@@ -425,10 +459,17 @@ static void on_closed(struct ws_client *wc, const struct ws_close_info *info, vo
     struct mattermost_ws *ws = arg;
     if (ws->wc != wc) return;
     ws->wc = NULL;
-    if (info->http_status == 401 || info->http_status == 403)
-        log_error("mattermost: the server refused the token at the websocket upgrade (HTTP %u); check MATTERMOST_TOKEN",
+    if (info->http_status == 401 || info->http_status == 403) {
+        log_error("mattermost: the server refused the token at the websocket upgrade (HTTP %u); check MATTERMOST_TOKEN. "
+                  "The Mattermost adapter stays down (no reconnects) until the configuration is fixed and reloaded",
                   info->http_status);
-    else if (info->opened)
+        metrics_inc(METRIC_PLATFORM_EVENTS, "mattermost_fatal", 1);
+        ws->fatal = 1;
+        uv_timer_stop(ws->ping);
+        set_ready(ws, 0);
+        return;
+    }
+    if (info->opened)
         log_warn("mattermost: the websocket connection closed (%d%s%s)", info->code, info->error ? ": " : "",
                  info->error ? info->error : "");
     else
@@ -450,6 +491,7 @@ void mattermost_ws_free(struct mattermost_ws *ws) {
     free((char *)ws->opts.own_user_id);
     free((char *)ws->opts.url);
     free(ws->auth_header);
+    free(ws->token);
     free(ws->base);
     free(ws);
 }

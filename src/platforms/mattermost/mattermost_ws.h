@@ -2,9 +2,14 @@
  * lws client connection on the shared loop, kept open for as long as the
  * adapter runs.
  *
- * The token goes in the upgrade's Authorization header. The server's
- * `hello` names the connection (connection_id); every event carries `seq`,
- * counted from 0 on that connection. A reconnect asks for
+ * The token goes in the upgrade's Authorization header and in an
+ * authentication_challenge, the connection's first request (a server that
+ * took the header ignores it). The server's `hello` names the connection
+ * (connection_id); every event carries `seq`, counted from 0 on that
+ * connection. A hello naming no connection_id (older servers) or another
+ * one starts the count anew at its own seq; an event without a seq is
+ * handed on unchecked. A 401 or 403 at the upgrade stops the connection
+ * for good (one error line), never a reconnect storm. A reconnect asks for
  * ?connection_id=&sequence_number=<next seq wanted>, so the server replays
  * what was missed; a fresh hello with another connection_id means it could
  * not (logged). A seq above the next one wanted means an event was lost on

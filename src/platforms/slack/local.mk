@@ -10,7 +10,8 @@ unit_tests += tests/unit/test_slack_text
 tests_unit_test_slack_text_SOURCES = tests/unit/test_slack_text.c tests/unit/tap.h
 tests_unit_test_slack_text_LDADD = $(UNIT_LDADD)
 tests_unit_test_slack_text_CFLAGS = $(UNIT_CFLAGS)
-integration_tests += tests/integration/slack_fake_bolt.test.js tests/integration/slack.test.js tests/integration/rich_slack.test.js
+integration_tests += tests/integration/slack_fake_bolt.test.js tests/integration/slack.test.js tests/integration/rich_slack.test.js \
+	tests/integration/slack_docs.test.js
 EXTRA_DIST += src/platforms/slack/local.mk tests/lib/fake-slack.js tests/lib/slack-stack.js \
 	bench/slack/package.json bench/slack/bolt-bot.js bench/slack/run.js bench/slack/README.md bench/tools/probes.js \
 	bench/slack-echo.conf.lua

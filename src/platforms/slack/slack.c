@@ -367,7 +367,7 @@ static char *slack_mention(struct platform *p, const char *user_id, const char *
  * response_url; a streamed reply ends with an update; else a post. */
 static int slack_send(struct platform *p, const struct outgoing *out, platform_sent_fn *cb, void *data) {
     struct slack *sl = p->state;
-    if (!sl || sl->stopped || !sl->web) {
+    if (!sl || sl->stopped || sl->fatal || !sl->web) {
         if (cb) cb(NULL, "Slack is not running", data);
         return 0;
     }
@@ -421,7 +421,7 @@ static int slack_send(struct platform *p, const struct outgoing *out, platform_s
 static void slack_stream_delta(struct platform *p, const char *channel, const char *reply_to, const char *text,
                                size_t len) {
     struct slack *sl = p->state;
-    if (!sl || sl->stopped || !sl->web || !len) return;
+    if (!sl || sl->stopped || sl->fatal || !sl->web || !len) return;
     if (reply_to && dict_get(sl->responses.d, reply_to) && dict_get(sl->responses.d, reply_to) != (void *)1) return;
     char key[256];
     dict_key2(key, sizeof(key), channel, reply_to ? reply_to : "");
@@ -452,7 +452,7 @@ static void slack_stream_delta(struct platform *p, const char *channel, const ch
 /* platform_ops.edit: chat.update a message the bot sent. */
 static int slack_edit(struct platform *p, const char *channel, const char *message_id, const char *text, size_t len) {
     struct slack *sl = p->state;
-    if (!sl || sl->stopped || !sl->web || !len) return -1;
+    if (!sl || sl->stopped || sl->fatal || !sl->web || !len) return -1;
     char *esc = slack_text_escape(text, len);
     size_t k = slack_text_split(esc, strlen(esc), SLACK_MAX_TEXT_CP);
     json_t *args = json_pack("{s:s, s:s, s:s%}", "channel", channel, "ts", message_id, "text", esc, k);
@@ -479,7 +479,7 @@ static const char *emoji_name(const char *emoji, char *buf, size_t len) {
 /* platform_ops.react: reactions.add by emoji name. */
 static int slack_react(struct platform *p, const char *channel, const char *message_id, const char *emoji) {
     struct slack *sl = p->state;
-    if (!sl || sl->stopped || !sl->web || !*emoji) return -1;
+    if (!sl || sl->stopped || sl->fatal || !sl->web || !*emoji) return -1;
     char buf[64];
     json_t *args = json_pack("{s:s, s:s, s:s}", "channel", channel, "timestamp", message_id, "name",
                              emoji_name(emoji, buf, sizeof(buf)));
@@ -587,7 +587,15 @@ static void on_event(struct slack *sl, json_t *payload, json_t *envelope) {
         return;
     }
     if (strcmp(type, "message") && strcmp(type, "app_mention")) return;
-    if (json_object_get(ev, "subtype") || json_object_get(ev, "bot_id") || json_object_get(ev, "bot_profile")) return;
+    if (json_object_get(ev, "bot_id") || json_object_get(ev, "bot_profile")) return;
+    /* Subtypes that are still a person talking: a file shared with a
+     * comment, a thread reply also sent to the channel, /me. The others
+     * are edits, deletions, joins and the like (message_changed carries
+     * its text in a nested message): not something said to answer. */
+    const char *subtype = str_of(ev, "subtype");
+    if (json_object_get(ev, "subtype") && (!subtype || (strcmp(subtype, "file_share") && strcmp(subtype, "thread_broadcast") &&
+                                                        strcmp(subtype, "me_message"))))
+        return;
     const char *user = str_of(ev, "user");
     const char *channel = str_of(ev, "channel");
     const char *ts = str_of(ev, "ts");
@@ -696,6 +704,11 @@ static void on_envelope(const char *type, json_t *payload, json_t *envelope, voi
         const char *itype = str_of(payload, "type");
         json_t *action = json_array_get(json_object_get(payload, "actions"), 0);
         if (!itype || strcmp(itype, "block_actions") || !action) return;
+        const char *where = str_of(json_object_get(payload, "container"), "type");
+        if (where && !strcmp(where, "view")) {   /* a button in a modal: it has no channel to answer in */
+            log_debug("slack: a button pressed in a modal; nothing to answer");
+            return;
+        }
         const char *value = str_of(action, "value");
         if (!value) value = str_of(action, "action_id");
         json_t *userobj = json_object_get(payload, "user");
@@ -731,6 +744,20 @@ static void on_fatal(const char *why, void *data) {
     sl->self->ready = 0;
 }
 
+/* A Web API call said the bot token no longer works (revoked, the
+ * account deactivated): stop for good, said once, Socket Mode closed,
+ * never a storm of refused calls. auth.test says so itself. */
+static void on_refused(const char *method, const char *err, void *data) {
+    struct slack *sl = data;
+    if (sl->fatal || sl->stopped) return;
+    sl->fatal = 1;
+    sl->self->ready = 0;
+    log_error("slack: Slack refused the bot_token (%s: %s); the Slack adapter stays down (no reconnects) until the "
+              "configuration is fixed and reloaded", method, err);
+    metrics_inc(METRIC_PLATFORM_EVENTS, "slack_fatal", 1);
+    slack_socket_stop(sl->sock);
+}
+
 /* ---- start -------------------------------------------------------------- */
 
 static void check_auth(struct slack *sl);
@@ -746,7 +773,7 @@ static void on_auth(json_t *body, const char *err, void *data) {
     if (sl->stopped) return;
     if (err && (!strcmp(err, "invalid_auth") || !strcmp(err, "not_authed") || !strcmp(err, "account_inactive") ||
                 !strcmp(err, "token_revoked") || !strcmp(err, "token_expired"))) {
-        log_error("slack: Slack refused the bot token (auth.test: %s); the Slack adapter stays down", err);
+        log_error("slack: Slack refused the bot_token (auth.test: %s); the Slack adapter stays down", err);
         sl->fatal = 1;
         sl->self->ready = 0;
         return;
@@ -792,6 +819,7 @@ static int slack_start(struct platform *p) {
     struct slack_web_options wo = {
         .api_url = sl->api_url, .bot_token = sl->bot_token, .app_token = sl->app_token,
         .channel_rate = sl->channel_rate, .channel_burst = sl->channel_burst, .time_scale = sl->scale,
+        .refused = on_refused, .arg = sl,
     };
     sl->web = slack_web_new(p->host->loop, p->host->http, &wo);
     if (!sl->web) return -1;

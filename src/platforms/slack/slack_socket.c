@@ -150,6 +150,14 @@ static void go_fatal(struct slack_socket *s, const char *why) {
     if (s->cb.fatal) s->cb.fatal(why, s->data);
 }
 
+void slack_socket_stop(struct slack_socket *s) {
+    if (!s || s->fatal) return;
+    s->fatal = 1;
+    uv_timer_stop(s->retry);
+    while (s->links) detach(s, s->links, 1000);
+    update_ready(s);
+}
+
 /* Is ERR an answer of apps.connections.open that retrying cannot fix? */
 static int auth_error(const char *err) {
     static const char *const fatal[] = { "invalid_auth", "not_authed", "account_inactive", "token_revoked",
@@ -296,9 +304,18 @@ static void on_disconnect(struct slack_socket *s, struct link *l, json_t *msg) {
         go_fatal(s, "Slack disabled the Socket Mode link (disconnect: link_disabled; is Socket Mode still on for the app?)");
         return;
     }
-    log_info("slack: connection %d: Slack announced a disconnect (%s); opening its replacement first", l->id, reason);
     metrics_inc(METRIC_PLATFORM_EVENTS, "slack_disconnect", 1);
     l->draining = 1;
+    if (!strcmp(reason, "too_many_websockets")) {
+        /* The app holds more connections than Slack allows (other
+         * processes of it too): want one fewer, or each replacement
+         * would be turned away in its turn. */
+        if (s->o.want > 1) s->o.want--;
+        log_warn("slack: connection %d: Slack says the app has too many websockets; keeping %d from now on", l->id,
+                 s->o.want);
+    } else {
+        log_info("slack: connection %d: Slack announced a disconnect (%s); opening its replacement first", l->id, reason);
+    }
     ensure(s);
 }
 

@@ -5,7 +5,9 @@
  * connections (2 by default), so when Slack announces a disconnect
  * (warning, refresh_requested) the other one still carries events while a
  * replacement opens; the announced one is closed only once the replacement
- * said hello. A dropped connection is replaced at once, a failing one with
+ * said hello; too_many_websockets lowers `want` by one instead (other
+ * processes of the app hold connections too). A dropped connection is
+ * replaced at once, a failing one with
  * backoff. link_disabled and refused tokens stop the pool for good (one
  * clear log line), never a reconnect storm.
  *
@@ -44,6 +46,9 @@ struct slack_socket *slack_socket_new(uv_loop_t *loop, struct lws_context *ctx, 
                                       void *data, char *err, size_t errlen);
 /* Open connections until `want` are live. */
 void slack_socket_start(struct slack_socket *s);
+/* Stop for good without a word (the caller said why): close every
+ * connection (1000), open none; ready(0) is called if it was ready. */
+void slack_socket_stop(struct slack_socket *s);
 /* Close every connection (1000) and free S; no callback runs after this. */
 void slack_socket_free(struct slack_socket *s);
 int slack_socket_live(const struct slack_socket *s);

@@ -50,6 +50,8 @@ struct slack_web {
     struct dict *channels;            /* channel -> struct window */
     struct dict *busy;                /* channels with a call in flight */
     uv_timer_t *timer;
+    void (*refused)(const char *method, const char *err, void *arg);
+    void *refused_arg;
     long n429;
     int pumping, again;        /* pump() is running / must run once more */
 };
@@ -118,6 +120,8 @@ struct slack_web *slack_web_new(uv_loop_t *loop, struct http_client *http, const
     w->app_auth = xmalloc(alen);
     snprintf(w->app_auth, alen, "Authorization: Bearer %s", o->app_token);
     w->scale = o->time_scale > 0 ? o->time_scale : 1.0;
+    w->refused = o->refused;
+    w->refused_arg = o->arg;
     w->channel_rate = o->channel_rate > 0 ? o->channel_rate : 1.0;
     w->channel_burst = o->channel_burst > 0 ? o->channel_burst : 3;
     window_init(&w->tier3_update, TIER3_PER_MIN, WINDOW_MS * w->scale);
@@ -235,6 +239,16 @@ static json_t *answer_body(const struct web_call *c, const char *body, size_t le
     return json_fast_loadb_only(body, len, post_read, jerr);
 }
 
+/* ERR when it says the token no longer works at all (not that one call
+ * lacked a scope or a channel), as a string of ours; else NULL. */
+static const char *token_dead(const char *err) {
+    static const char *const dead[] = { "invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
+                                        NULL };
+    for (int i = 0; dead[i]; i++)
+        if (!strcmp(err, dead[i])) return dead[i];
+    return NULL;
+}
+
 /* Slack answered C (or the transfer failed): retry, pause, or complete it. */
 static void on_done(const struct http_response *res, void *data) {
     struct web_call *c = data;
@@ -280,8 +294,10 @@ static void on_done(const struct http_response *res, void *data) {
         if (!json_is_object(body)) err = "the answer is not JSON";
         else if (!json_is_true(ok)) err = json_is_string(e) ? json_string_value(e) : "not ok";
     }
+    const char *dead = c->method && err && w->refused ? token_dead(err) : NULL;   /* ERR lives in BODY */
     if (c->cb) c->cb(body, err, c->data);
     json_decref(body);
+    if (dead) w->refused(c->method, dead, w->refused_arg);
     call_free(c);
     pump(w);
 }

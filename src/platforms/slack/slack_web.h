@@ -24,6 +24,11 @@ struct slack_web_options {
     double channel_rate;       /* chat.postMessage per second per channel, default 1 */
     int channel_burst;         /* ... in bursts of, default 3 */
     double time_scale;         /* < 1 shrinks tier windows and retry waits (tests) */
+    /* A method was answered with an error saying the token no longer works
+     * (invalid_auth, token_revoked, account_inactive...), after its own
+     * callback; must not free the queue. */
+    void (*refused)(const char *method, const char *err, void *arg);
+    void *arg;                 /* for refused */
 };
 
 /* BODY is the parsed answer (borrowed) when it came; ERR is NULL when Slack
