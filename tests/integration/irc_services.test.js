@@ -167,3 +167,23 @@ test('when its nick is taken (433) the bot takes another, still logged in to its
   assert.equal(reply.params[1], 'echo: who are you?');
   assert.equal(reply.tags.account, 'chorus', 'the account is the one it logged in to, whatever the nick');
 });
+
+test('in a channel that replays its history on JOIN (+H), the bot answers only what is said after it came', { timeout: 30000 }, async () => {
+  const net = await startServicesNet();
+  await net.register('chorus', PASSWORD);
+  const ann = await ircUser(net.ircd, 'ann', { caps: CAPS });
+  await ann.join('#lobby');
+  ann.send('MODE #lobby +H 20:1d');
+  await ann.waitLine((m) => m.command === 'MODE' && m.params[1] === '+H');
+  ann.say('#lobby', 'chorus: an old question from before you came');
+  const { chorus, fake } = await startBot(net);
+  await ann.waitMember('#lobby', 'chorus');
+  const t = ann.lines.length;
+  ann.kick('#lobby', 'chorus', 'come back');
+  await ann.waitLine((m) => m.command === 'JOIN' && m.nick === 'chorus', { from: t, timeoutMs: 10000 });
+  ann.say('#lobby', 'chorus: a new question');
+  const reply = await ann.waitMessage(from('chorus'));
+  assert.equal(reply.params[1], 'echo: a new question', 'the first answer is to the new question');
+  await chorus.waitForLog(/from the channel's history/);
+  assert.equal(fake.chatRequests().length, 1, 'the replayed line was never put to the model, on either join');
+});

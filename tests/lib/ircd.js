@@ -14,8 +14,9 @@
 //
 // startServicesNet() is a network with accounts: InspIRCd with every IRCv3
 // module Debian ships (sasl, account-tag, msgid, labeled-response, batch,
-// echo-message, server-time) linked to Atheme services (NickServ, SaslServ),
-// each with its own datastore in a temp folder.
+// echo-message, server-time) and channel history (mode +H, replayed on
+// JOIN) linked to Atheme services (NickServ, SaslServ), each with its own
+// datastore in a temp folder.
 //   const net = await startServicesNet();
 //   await net.register('chorus', 'a password');     // a NickServ account
 //   net.ircd.stop() / start()                        // the IRC server restarts; services relink
@@ -175,7 +176,7 @@ async function startInspircd({ flood = { commandrate: 1000, threshold: 10 }, pas
       `<bind address="127.0.0.1" port="${services.port}" type="servers">`,
       '<module name="ircv3_msgid">', '<module name="ircv3_accounttag">', '<module name="ircv3_batch">',
       '<module name="ircv3_labeledresponse">', '<module name="services_account">', '<module name="sasl">',
-      '<module name="spanningtree">',
+      '<module name="spanningtree">', '<module name="chanhistory">', '<chanhistory maxlines="50" notice="no" bots="yes">',
       `<sasl target="${services.name}">`,
       `<link name="${services.name}" ipaddr="127.0.0.1" port="${linkPort}" allowmask="127.0.0.0/8" sendpass="${services.password}" recvpass="${services.password}">`,
       `<uline server="${services.name}" silent="yes">`,

@@ -38,6 +38,7 @@ struct irc_channel {
     int kicks;                      /* rejoins and refused joins since a long stay */
     uint64_t joined_at;             /* loop time of the last JOIN, ms */
     uint64_t retry_at;              /* when to JOIN again; 0: not waiting */
+    char join_time[40];             /* server-time of our last JOIN; "" when none */
 };
 
 struct irc {
@@ -536,6 +537,17 @@ static void on_privmsg(struct irc *irc, struct irc_line *l) {
         log_info("irc: a message from %s to %s (not a channel nor us) is not answered", l->nick, target);
         return;
     }
+    const char *when = irc_line_tag(l, "time");
+    if (!query && when && *when) {                              /* history replayed on JOIN (InspIRCd +H, ...) */
+        const char *name = target;
+        while (*name && strchr(irc->statusmsg, *name)) name++;
+        struct irc_channel *c = find_channel(irc, name);
+        if (c && c->join_time[0] && strcmp(when, c->join_time) < 0) {
+            log_info("irc: a line from %s in %s at %s is from the channel's history (before our join at %s); not answered",
+                     l->nick, target, when, c->join_time);
+            return;
+        }
+    }
     char *text = xstrdup(l->params[1]);
     int addressed = query;
     const char *event = NULL;
@@ -632,9 +644,11 @@ static void on_line(struct irc *irc, struct irc_line *l) {
     } else if (!strcmp(cmd, "JOIN") && l->nick && same_name(irc, l->nick, irc->cur_nick) && l->nparams) {
         struct irc_channel *c = find_channel(irc, l->params[0]);
         if (c) {
+            const char *when = irc_line_tag(l, "time");
             c->joined = 1;
             c->retry_at = 0;
             c->joined_at = uv_now(irc->self->host->loop);
+            snprintf(c->join_time, sizeof(c->join_time), "%s", when ? when : "");
         }
         log_info("irc: joined %s", l->params[0]);
     } else if (!strcmp(cmd, "KICK") && l->nparams >= 2 && same_name(irc, l->params[1], irc->cur_nick)) {
