@@ -162,9 +162,9 @@ test('over ircs:// the bot checks the certificate: it refuses an unknown one and
   assert.ok(!ann.lines.some((m) => m.command === 'JOIN' && m.nick === 'wary'), 'the bot that could not check the certificate never joined');
 });
 
-// A server that offers only SASL, as networks with services do: neither
-// Debian server speaks SASL without a services package, so this one is
-// played here, by the book (IRCv3 sasl-3.1), over a raw socket.
+// A server that offers only SASL, as networks with services do, played
+// here by the book (IRCv3 sasl-3.1) over a raw socket, to see the order of
+// the exchange; irc_services.test.js logs in to real Atheme accounts.
 async function startSaslServer({ user, password }) {
   const net = require('node:net');
   const seen = [];

@@ -11,6 +11,15 @@
 // startInspircd({ flood: { commandrate, threshold } }) sets the connect
 // class's flood limits; fakelag is off, so a client over the limit is quit
 // with "Excess Flood", as on networks that kill flooders.
+//
+// startServicesNet() is a network with accounts: InspIRCd with every IRCv3
+// module Debian ships (sasl, account-tag, msgid, labeled-response, batch,
+// echo-message, server-time) and channel history (mode +H, replayed on
+// JOIN) linked to Atheme services (NickServ, SaslServ), each with its own
+// datastore in a temp folder.
+//   const net = await startServicesNet();
+//   await net.register('chorus', 'a password');     // a NickServ account
+//   net.ircd.stop() / start()                        // the IRC server restarts; services relink
 
 const fs = require('node:fs');
 const net = require('node:net');
@@ -54,6 +63,7 @@ async function waitListening(port, timeoutMs, what, proc) {
 }
 
 // Run the daemon described by SPEC ({ name, argv(), ports }) with stop/start.
+// Without a port to wait for, it is taken as up once spawned.
 async function runDaemon(spec) {
   const logs = [];
   let proc = null;
@@ -72,7 +82,7 @@ async function runDaemon(spec) {
       const keep = (d) => { for (const l of String(d).split('\n')) if (l) logs.push(`${spec.name}: ${l}`); if (logs.length > 400) logs.splice(0, logs.length - 400); };
       proc.stdout.on('data', keep);
       proc.stderr.on('data', keep);
-      await waitListening(spec.port, 10000, spec.name, proc);
+      if (spec.port) await waitListening(spec.port, 10000, spec.name, proc);
       if (spec.tlsPort) await waitListening(spec.tlsPort, 10000, spec.name, proc);
     },
     // Stop it (SIGKILL: the server "crashes", every client is cut off).
@@ -131,15 +141,17 @@ async function startNgircd({ tls = false, motd = 'chorus test server' } = {}) {
 }
 
 // InspIRCd 3 with IRCv3 capabilities (message-tags, server-time,
-// echo-message) and strict flood limits.
-async function startInspircd({ flood = { commandrate: 1000, threshold: 10 }, password = null, recvq = 8192 } = {}) {
+// echo-message) and strict flood limits; with SERVICES ({ name, port,
+// password }) also the modules for accounts and a link for the services.
+async function startInspircd({ flood = { commandrate: 1000, threshold: 10 }, password = null, recvq = 8192, services = null } = {}) {
   const dir = tempDir('inspircd');
   fs.chmodSync(dir, 0o755);
   const port = await freePort();
+  const linkPort = services ? await freePort() : null;   // where InspIRCd would dial; Atheme dials in instead
   const motd = path.join(dir, 'motd.txt');
   fs.writeFileSync(motd, 'chorus test server\n');
   const conf = [
-    '<server name="irc.inspircd.test" description="chorus test server" network="ChorusTest">',
+    `<server name="irc.inspircd.test" description="chorus test server" network="ChorusTest"${services ? ' id="001"' : ''}>`,
     '<admin name="chorus tests" nick="admin" email="tests@localhost">',
     `<bind address="127.0.0.1" port="${port}" type="clients">`,
     `<connect name="main" allow="*" timeout="60" pingfreq="120" hardsendq="1048576" softsendq="8192" recvq="${recvq}"`
@@ -158,12 +170,107 @@ async function startInspircd({ flood = { commandrate: 1000, threshold: 10 }, pas
     '<module name="ircv3_servertime">',
     '<module name="ircv3_echomessage">',
     '<module name="ircv3_ctctags">',
-  ].join('\n');
+  ];
+  if (services) {
+    conf.push(
+      `<bind address="127.0.0.1" port="${services.port}" type="servers">`,
+      '<module name="ircv3_msgid">', '<module name="ircv3_accounttag">', '<module name="ircv3_batch">',
+      '<module name="ircv3_labeledresponse">', '<module name="services_account">', '<module name="sasl">',
+      '<module name="spanningtree">', '<module name="chanhistory">', '<chanhistory maxlines="50" notice="no" bots="yes">',
+      `<sasl target="${services.name}">`,
+      `<link name="${services.name}" ipaddr="127.0.0.1" port="${linkPort}" allowmask="127.0.0.0/8" sendpass="${services.password}" recvpass="${services.password}">`,
+      `<uline server="${services.name}" silent="yes">`,
+    );
+  }
+  const text = conf.join('\n');
   const file = path.join(dir, 'inspircd.conf');
-  fs.writeFileSync(file, `${conf}\n`);
+  fs.writeFileSync(file, `${text}\n`);
   const args = ['--config', file, '--nofork', '--nopid'];
   if (process.getuid && process.getuid() === 0) args.push('--runasroot');
   return runDaemon({ name: 'inspircd', bin: findBinary('inspircd'), args, port, dir });
 }
 
-module.exports = { startNgircd, startInspircd };
+// Atheme's config: NickServ (REGISTER, IDENTIFY) and SaslServ (PLAIN),
+// linked to InspIRCd at PORT, its database in DIR.
+function athemeConf({ dir, name, port, password }) {
+  return `loadmodule "modules/protocol/inspircd";
+loadmodule "modules/backend/opensex";
+loadmodule "modules/crypto/pbkdf2v2";
+loadmodule "modules/nickserv/main";
+loadmodule "modules/nickserv/register";
+loadmodule "modules/nickserv/identify";
+loadmodule "modules/saslserv/main";
+loadmodule "modules/saslserv/plain";
+serverinfo {
+  name = "${name}"; desc = "chorus test services"; numeric = "00A"; recontime = 1;
+  netname = "ChorusTest"; hidehostsuffix = "users.test"; adminname = "chorus tests";
+  adminemail = "tests@localhost"; registeremail = "noreply@localhost"; mta = "/bin/true";
+  loglevel = { error; info; admin; network; }; maxlogins = 5; maxusers = 5; mdlimit = 30;
+  emaillimit = 10; emailtime = 300; auth = none; casemapping = rfc1459;
+};
+uplink "irc.inspircd.test" { host = "127.0.0.1"; password = "${password}"; port = ${port}; };
+nickserv { nick = "NickServ"; user = "NickServ"; host = "${name}"; real = "Nickname Services"; maxnicks = 5; expire = 30; };
+saslserv { nick = "SaslServ"; user = "SaslServ"; host = "${name}"; real = "SASL Authentication Agent"; };
+general {
+  helpchan = "#help"; permanent_channelmode = ""; uflags = { hidemail; }; cflags = { guard; verbose; };
+  flood_msgs = 7; flood_time = 10; ratelimit_uses = 50; ratelimit_period = 60; kline_time = 7;
+  commit_interval = 5; default_clone_allowed = 50; default_clone_warn = 40; uplink_sendq_limit = 1048576;
+  language = "en"; immune_level = immune;
+};
+logfile "${path.join(dir, 'atheme.log')}" { error; info; admin; network; };
+`;
+}
+
+// InspIRCd and Atheme on loopback; resolves once the services have linked
+// (the server offers sasl only then).
+async function startServicesNet({ flood } = {}) {
+  const link = { name: 'services.test', port: await freePort(), password: `link-${process.pid}` };
+  const ircd = await startInspircd({ flood, services: link });
+  const dir = tempDir('atheme');
+  const conf = path.join(dir, 'atheme.conf');
+  fs.writeFileSync(conf, athemeConf({ dir, name: link.name, port: link.port, password: link.password }));
+  const services = await runDaemon({
+    name: 'atheme', bin: findBinary('atheme-services'), dir,
+    args: ['-n', '-c', conf, '-D', dir, '-l', path.join(dir, 'atheme.log'), '-p', path.join(dir, 'atheme.pid')],
+  });
+  await waitForSasl(ircd.port, 15000);
+  return {
+    ircd,
+    services,
+    url: ircd.url,
+    port: ircd.port,
+    // Register NICK's account with NickServ, as a person would; resolves
+    // once NickServ has confirmed it.
+    async register(nick, password) {
+      const { ircUser } = require('./irc-client');
+      const u = await ircUser(ircd, nick);
+      u.say('NickServ', `REGISTER ${password} ${nick}@example.org`);
+      await u.waitLine((m) => m.nick === 'NickServ' && /registered/i.test(m.params[1]), { what: 'NickServ REGISTER' });
+      await u.quit();
+    },
+    waitForSasl: (timeoutMs = 15000) => waitForSasl(ircd.port, timeoutMs),
+  };
+}
+
+// Resolve once a client on PORT is offered sasl (the services have linked).
+async function waitForSasl(port, timeoutMs) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const offered = await new Promise((resolve) => {
+      const s = net.connect({ host: '127.0.0.1', port }, () => s.write('CAP LS 302\r\n'));
+      let buf = '';
+      s.on('data', (d) => {
+        buf += d;
+        if (!buf.includes('\n')) return;
+        s.destroy();
+        resolve(/ CAP \S+ LS .*\bsasl\b/.test(buf));
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (offered) return;
+    if (Date.now() > deadline) throw new Error(`the services did not link within ${timeoutMs} ms`);
+    await delay(100);
+  }
+}
+
+module.exports = { startNgircd, startInspircd, startServicesNet };

@@ -121,8 +121,32 @@ static void test_queue(void) {
     is_int((long long)q.len, 0, "cleared");
 }
 
+/* Names under each CASEMAPPING, and tag escapes at their edges. */
+static void test_casemap(void) {
+    ok(irc_casecmp("Bot[1]", "bot{1}", IRC_CASEMAP_RFC1459) == 0, "rfc1459: [] are {} in upper case");
+    ok(irc_casecmp("a\\b~", "A|B^", IRC_CASEMAP_RFC1459) == 0, "rfc1459: \\ is | and ~ is ^");
+    ok(irc_casecmp("a~", "a^", IRC_CASEMAP_STRICT_RFC1459) != 0, "strict-rfc1459: ~ is not ^");
+    ok(irc_casecmp("a[", "A{", IRC_CASEMAP_STRICT_RFC1459) == 0, "strict-rfc1459: [ is {");
+    ok(irc_casecmp("bot[1]", "bot{1}", IRC_CASEMAP_ASCII) != 0, "ascii: [ and { differ");
+    ok(irc_casecmp("BOT", "bot", IRC_CASEMAP_ASCII) == 0, "ascii: letters fold");
+    ok(irc_ncasecmp("Chorus{}: hi", "chorus[]", 8, IRC_CASEMAP_RFC1459) == 0, "a prefix compares");
+    ok(irc_casecmp("bot", "bots", IRC_CASEMAP_RFC1459) != 0, "a shorter name is another name");
+    is_int(irc_casemap_parse("rfc1459"), IRC_CASEMAP_RFC1459, "rfc1459 parses");
+    is_int(irc_casemap_parse("strict-rfc1459"), IRC_CASEMAP_STRICT_RFC1459, "strict-rfc1459 parses");
+    is_int(irc_casemap_parse("rfc8265"), IRC_CASEMAP_ASCII, "an unknown mapping folds as ascii");
+    const char *s = "@a=x\\\\y;b=end\\;c=\\b\\q;d= :n!u@h PRIVMSG #c :t";
+    struct irc_line l;
+    is_int(irc_line_parse(s, strlen(s), &l), 0, "escaped tags parse");
+    is_str(irc_line_tag(&l, "a"), "x\\y", "\\\\ is one backslash");
+    is_str(irc_line_tag(&l, "b"), "end", "a lone trailing backslash is dropped");
+    is_str(irc_line_tag(&l, "c"), "bq", "an unknown escape is the character itself");
+    is_str(irc_line_tag(&l, "d"), "", "an empty value is empty");
+    irc_line_free(&l);
+}
+
 int main(void) {
     test_parse_full();
+    test_casemap();
     test_parse_edges();
     test_split();
     test_queue();

@@ -1,10 +1,14 @@
 /* irc.c - the IRC adapter: connects (TCP over libuv, TLS for ircs://), registers
  * with CAP LS 302 / REQ and SASL PLAIN, answers PING, joins the configured
- * channels (again after a KICK, with backoff), takes another nick on 433,
+ * channels (again after a KICK or a refused JOIN, each with its own backoff),
+ * takes another nick on 432/433 within the length the server takes, reads
+ * names under the server's CASEMAPPING and CHANTYPES/STATUSMSG (005),
  * turns PRIVMSG and CTCP ACTION into chat_messages and sends replies
  * split at the line limit through the flood queue (irc_queue.c). The
- * connection comes back forever, with backoff. */
+ * connection comes back forever, with backoff that only a connection that
+ * lasted starts afresh. */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,12 +29,16 @@
 
 #define READ_MAX 16384              /* unparsed bytes kept; a longer line is cut */
 #define HOST_RESERVE 80             /* room for ":nick!user@host " the server prepends */
+#define NICK_TRIES_MAX 10           /* other nicks tried before coming back later */
 
 struct irc_channel {
     char *name;
     char *key;                      /* NULL when none */
     int joined;
-    int kicks;                      /* rejoin attempts since the last join */
+    int kicks;                      /* rejoins and refused joins since a long stay */
+    uint64_t joined_at;             /* loop time of the last JOIN, ms */
+    uint64_t retry_at;              /* when to JOIN again; 0: not waiting */
+    char join_time[40];             /* server-time of our last JOIN; "" when none */
 };
 
 struct irc {
@@ -55,11 +63,17 @@ struct irc {
     size_t rlen;
     char *cur_nick;
     int nick_tries;
+    size_t nick_max;                /* longest nick the server took, 0 unknown (432/433 tell) */
+    int casemap;                    /* ISUPPORT CASEMAPPING, IRC_CASEMAP_* */
+    char chantypes[16];             /* ISUPPORT CHANTYPES */
+    char statusmsg[16];             /* ISUPPORT STATUSMSG: "@+" lets "@#chan" through */
     int registered;
+    uint64_t registered_at;         /* loop time of the last 001, ms */
     int attempts;
     int echo_message;               /* request echo-message where offered */
     int cap_pending;                /* CAP REQs not yet answered */
     int sasl_busy;                  /* AUTHENTICATE under way */
+    int sasl_ok;                    /* 903 on this connection */
     int stopped;
     unsigned long sent_ids, recv_ids;
 };
@@ -259,6 +273,13 @@ static void on_tcp_closed(uv_handle_t *h) {
     free(h);
 }
 
+/* MIN doubled N times, at most MAX. */
+static double backoff(double min, double max, int n) {
+    double delay = min;
+    for (int i = 0; i < n && delay < max; i++) delay *= 2;
+    return delay > max ? max : delay;
+}
+
 /* Drop the connection and try again after a doubling wait. */
 static void reconnect_later(struct irc *irc, const char *why) {
     if (irc->tcp) {
@@ -270,15 +291,22 @@ static void reconnect_later(struct irc *irc, const char *why) {
     irc->tls_conn = NULL;
     irc->tls_up = 0;
     irc->self->ready = 0;
+    /* Only a connection that lasted starts the waits afresh: one closed
+     * right after the welcome (a ban, a flood kill) keeps them growing. */
+    if (irc->registered && uv_now(irc->self->host->loop) - irc->registered_at >= (uint64_t)irc->reconnect_max)
+        irc->attempts = 0;
     irc->registered = 0;
     irc->rlen = 0;
     irc_queue_clear(&irc->queue);
     metrics_set(METRIC_QUEUE_DEPTH, "irc_send", 0);
-    for (int i = 0; i < irc->nchannels; i++) irc->channels[i].joined = 0;
+    for (int i = 0; i < irc->nchannels; i++) {         /* a new connection asks each channel afresh */
+        irc->channels[i].joined = 0;
+        irc->channels[i].retry_at = 0;
+        irc->channels[i].kicks = 0;
+    }
+    if (irc->rejoin) uv_timer_stop(irc->rejoin);
     if (irc->stopped) return;
-    double delay = irc->reconnect_min;
-    for (int i = 0; i < irc->attempts && delay < irc->reconnect_max; i++) delay *= 2;
-    if (delay > irc->reconnect_max) delay = irc->reconnect_max;
+    double delay = backoff(irc->reconnect_min, irc->reconnect_max, irc->attempts);
     irc->attempts++;
     metrics_inc(METRIC_PLATFORM_EVENTS, "irc_reconnect", 1);
     log_warn("irc: connection to %s:%s lost (%s); trying again in %.0f ms", irc->host, irc->port, why, delay);
@@ -310,25 +338,133 @@ static void send_sasl_plain(struct irc *irc) {
     free(b64);
 }
 
-/* Join every configured channel not joined yet. */
-static void join_all(struct irc *irc) {
-    for (int i = 0; i < irc->nchannels; i++) {
-        struct irc_channel *c = &irc->channels[i];
-        if (c->joined) continue;
-        if (c->key) sendf(irc, IRC_PRIO_SERVER, "JOIN %s %s", c->name, c->key);
-        else sendf(irc, IRC_PRIO_SERVER, "JOIN %s", c->name);
-    }
+/* Do A and B name the same nick or channel, under the server's case rules? */
+static int same_name(struct irc *irc, const char *a, const char *b) {
+    return irc_casecmp(a, b, irc->casemap) == 0;
 }
 
+static void join_channel(struct irc *irc, struct irc_channel *c) {
+    c->retry_at = 0;
+    if (c->key) sendf(irc, IRC_PRIO_SERVER, "JOIN %s %s", c->name, c->key);
+    else sendf(irc, IRC_PRIO_SERVER, "JOIN %s", c->name);
+}
+
+/* Join every configured channel (on the welcome). */
+static void join_all(struct irc *irc) {
+    for (int i = 0; i < irc->nchannels; i++)
+        if (!irc->channels[i].joined) join_channel(irc, &irc->channels[i]);
+}
+
+static void on_rejoin(uv_timer_t *t);
+
+/* Wake for the channel that is due first, if any waits. */
+static void arm_rejoin(struct irc *irc) {
+    uint64_t now = uv_now(irc->self->host->loop), first = 0;
+    for (int i = 0; i < irc->nchannels; i++) {
+        uint64_t at = irc->channels[i].retry_at;
+        if (at && (!first || at < first)) first = at;
+    }
+    if (first) uv_timer_start(irc->rejoin, on_rejoin, first > now ? first - now : 0, 0);
+}
+
+/* Join again the channels whose wait is over; each keeps its own wait, so
+ * a channel that refuses the bot for long holds no other one back, and is
+ * not asked again when another one's wait ends. */
 static void on_rejoin(uv_timer_t *t) {
-    join_all(t->data);
+    struct irc *irc = t->data;
+    uint64_t now = uv_now(irc->self->host->loop);
+    for (int i = 0; i < irc->nchannels; i++) {
+        struct irc_channel *c = &irc->channels[i];
+        if (c->retry_at && c->retry_at <= now && !c->joined) join_channel(irc, c);
+    }
+    arm_rejoin(irc);
+}
+
+/* Try C again later: the wait doubles with each try since its last long
+ * stay, so a channel that kicks the bot on sight sees it ever less often.
+ * The wait, in ms. */
+static double rejoin_later(struct irc *irc, struct irc_channel *c) {
+    double delay = backoff(irc->rejoin_min, irc->rejoin_max, c->kicks);
+    c->kicks++;
+    c->joined = 0;
+    c->retry_at = uv_now(irc->self->host->loop) + (uint64_t)delay;
+    arm_rejoin(irc);
+    return delay;
 }
 
 /* The configured channel named NAME, or NULL. */
 static struct irc_channel *find_channel(struct irc *irc, const char *name) {
     for (int i = 0; i < irc->nchannels; i++)
-        if (!strcasecmp(irc->channels[i].name, name)) return &irc->channels[i];
+        if (same_name(irc, irc->channels[i].name, name)) return &irc->channels[i];
     return NULL;
+}
+
+/* Is TARGET a channel (CHANTYPES), perhaps behind STATUSMSG prefixes ("@#ops")? */
+static int is_channel(struct irc *irc, const char *target) {
+    while (*target && strchr(irc->statusmsg, *target)) target++;
+    return *target && strchr(irc->chantypes, *target) != NULL;
+}
+
+/* RPL_ISUPPORT (005): the tokens that change how names are read. A
+ * "-TOKEN" takes one back to its default. NICKLEN comes after the welcome,
+ * too late for choosing a nick: next_nick learns it from 432/433. */
+static void on_isupport(struct irc *irc, struct irc_line *l) {
+    for (int i = 1; i < l->nparams - 1; i++) {
+        const char *t = l->params[i];
+        int off = t[0] == '-';
+        const char *eq = strchr(t, '=');
+        const char *v = eq ? eq + 1 : "";
+        size_t kl = eq ? (size_t)(eq - t) : strlen(t);
+        if (kl == 11 + (size_t)off && !strncmp(t + off, "CASEMAPPING", 11)) {
+            irc->casemap = off ? IRC_CASEMAP_RFC1459 : irc_casemap_parse(v);
+        } else if (kl == 9 + (size_t)off && !strncmp(t + off, "CHANTYPES", 9)) {
+            snprintf(irc->chantypes, sizeof(irc->chantypes), "%s", off || !eq ? "#&" : v);
+        } else if (kl == 9 + (size_t)off && !strncmp(t + off, "STATUSMSG", 9)) {
+            snprintf(irc->statusmsg, sizeof(irc->statusmsg), "%s", off ? "" : v);
+        }
+    }
+}
+
+/* 432/433/436 before the welcome: try another nick, as long as the server
+ * showed it takes, and after NICK_TRIES_MAX of them (or when the configured
+ * nick itself is refused as erroneous) say so and come back later with
+ * backoff, rather than pour NICKs at a server that takes none. REFUSED is
+ * the nick as the server names it (it may have cut ours). */
+static void next_nick(struct irc *irc, const char *cmd, const char *refused) {
+    size_t sent = strlen(irc->cur_nick);
+    if (refused && strlen(refused) < sent && !irc_ncasecmp(refused, irc->cur_nick, strlen(refused), irc->casemap))
+        irc->nick_max = strlen(refused);           /* the server cut it: that is its length */
+    if (!strcmp(cmd, "432")) {
+        if (irc->nick_tries == 0) {                /* the configured nick itself */
+            if (sent <= 9) {                       /* RFC 1459 lets every server take nine: it is the name */
+                log_error("irc: the server refuses the nick %s as erroneous (432); set another nick; trying again later",
+                          irc->cur_nick);
+                reconnect_later(irc, "nick refused");
+                return;
+            }
+            irc->nick_max = 9;                     /* too long here, perhaps */
+        } else if (!irc->nick_max || irc->nick_max >= sent) {
+            irc->nick_max = sent - 1;              /* another nick refused: one shorter */
+        }
+    }
+    if (++irc->nick_tries > NICK_TRIES_MAX) {
+        log_error("irc: the server took none of %d nicks (last %s, %s); trying again later", NICK_TRIES_MAX, irc->cur_nick, cmd);
+        reconnect_later(irc, "no nick accepted");
+        return;
+    }
+    char suffix[16];
+    if (irc->nick_tries == 1) snprintf(suffix, sizeof(suffix), "_");
+    else snprintf(suffix, sizeof(suffix), "%d", irc->nick_tries);
+    size_t base = strlen(irc->nick), sl = strlen(suffix);
+    if (base > 40) base = 40;
+    if (irc->nick_max && base + sl > irc->nick_max) base = irc->nick_max > sl ? irc->nick_max - sl : 1;
+    char alt[64];
+    snprintf(alt, sizeof(alt), "%.*s%s", (int)base, irc->nick, suffix);
+    if (!strcmp(cmd, "432")) log_warn("irc: the server refuses the nick %s (432); trying %s", irc->cur_nick, alt);
+    else log_warn("irc: nick %s is taken; trying %s", irc->cur_nick, alt);
+    free(irc->cur_nick);
+    irc->cur_nick = xstrdup(alt);
+    sendf(irc, IRC_PRIO_SERVER, "NICK %s", alt);
 }
 
 /* CAP LS/ACK/NAK: ask for what we use among what is offered, then end.
@@ -378,7 +514,7 @@ static void on_cap(struct irc *irc, struct irc_line *l) {
 /* Who it is for and whether the text calls the bot by name ("nick: hi"). */
 static const char *strip_address(struct irc *irc, const char *text, int *addressed) {
     size_t n = strlen(irc->cur_nick);
-    if (!strncasecmp(text, irc->cur_nick, n) && (text[n] == ':' || text[n] == ',')) {
+    if (!irc_ncasecmp(text, irc->cur_nick, n, irc->casemap) && (text[n] == ':' || text[n] == ',')) {
         *addressed = 1;
         text += n + 1;
         while (*text == ' ') text++;
@@ -390,10 +526,29 @@ static const char *strip_address(struct irc *irc, const char *text, int *address
  * CTCP ACTION an "action" event; a NOTICE is never answered. */
 static void on_privmsg(struct irc *irc, struct irc_line *l) {
     if (l->nparams < 2 || !l->nick) return;
-    if (!strcasecmp(l->nick, irc->cur_nick)) return;            /* our own line (echo-message, a bouncer's copy) */
+    if (same_name(irc, l->nick, irc->cur_nick)) return;         /* our own line (echo-message, a bouncer's copy) */
     const char *target = l->params[0];
+    if (!strchr(l->prefix, '!') && strchr(l->prefix, '.')) {    /* a server's own notice: no one to answer */
+        log_info("irc: %s from %s: %s", l->command[0] == 'N' ? "notice" : "message", l->prefix, l->params[1]);
+        return;
+    }
+    int query = same_name(irc, target, irc->cur_nick);
+    if (!query && !is_channel(irc, target)) {                   /* "$*", "$$server": a broadcast, not a conversation */
+        log_info("irc: a message from %s to %s (not a channel nor us) is not answered", l->nick, target);
+        return;
+    }
+    const char *when = irc_line_tag(l, "time");
+    if (!query && when && *when) {                              /* history replayed on JOIN (InspIRCd +H, ...) */
+        const char *name = target;
+        while (*name && strchr(irc->statusmsg, *name)) name++;
+        struct irc_channel *c = find_channel(irc, name);
+        if (c && c->join_time[0] && strcmp(when, c->join_time) < 0) {
+            log_info("irc: a line from %s in %s at %s is from the channel's history (before our join at %s); not answered",
+                     l->nick, target, when, c->join_time);
+            return;
+        }
+    }
     char *text = xstrdup(l->params[1]);
-    int query = !strcasecmp(target, irc->cur_nick);
     int addressed = query;
     const char *event = NULL;
     if (text[0] == '\x01') {
@@ -451,65 +606,76 @@ static void on_line(struct irc *irc, struct irc_line *l) {
         on_cap(irc, l);
     } else if (!strcmp(cmd, "AUTHENTICATE")) {
         if (l->nparams && !strcmp(l->params[0], "+") && irc->sasl_user) send_sasl_plain(irc);
-    } else if (!strcmp(cmd, "903") || !strcmp(cmd, "904") || !strcmp(cmd, "905") || !strcmp(cmd, "906") ||
-               !strcmp(cmd, "907")) {
-        if (strcmp(cmd, "903")) log_error("irc: SASL login as %s failed (%s)", irc->sasl_user, cmd);
+    } else if (!strcmp(cmd, "902") || !strcmp(cmd, "903") || !strcmp(cmd, "904") || !strcmp(cmd, "905") ||
+               !strcmp(cmd, "906") || !strcmp(cmd, "907")) {
+        /* 903 success; 902 (account locked or held) and 904-907 end the
+         * exchange too: registration goes on without the account */
+        if (strcmp(cmd, "903"))
+            log_error("irc: SASL login as %s failed (%s: %s); carrying on without the account (check sasl.password)",
+                      irc->sasl_user, cmd, l->nparams ? l->params[l->nparams - 1] : "");
         else log_info("irc: SASL login as %s succeeded", irc->sasl_user);
+        irc->sasl_ok = !strcmp(cmd, "903");
         irc->sasl_busy = 0;
         if (!irc->registered && !irc->cap_pending) sendf(irc, IRC_PRIO_SERVER, "CAP END");
     } else if (!strcmp(cmd, "001")) {
         irc->registered = 1;
-        irc->attempts = 0;
-        if (l->nparams && strcasecmp(l->params[0], irc->cur_nick)) {
+        irc->registered_at = uv_now(irc->self->host->loop);
+        if (l->nparams && strcmp(l->params[0], irc->cur_nick)) {
             free(irc->cur_nick);
             irc->cur_nick = xstrdup(l->params[0]);
         }
         log_info("irc: registered on %s:%s as %s", irc->host, irc->port, irc->cur_nick);
+        if (irc->sasl_user && !irc->sasl_ok)
+            log_warn("irc: registered without logging in as %s (the server offered no SASL, or the login failed)",
+                     irc->sasl_user);
         irc->self->ready = 1;
         join_all(irc);
-    } else if (!strcmp(cmd, "433") || !strcmp(cmd, "432") || !strcmp(cmd, "436")) {
+    } else if (!strcmp(cmd, "433") || !strcmp(cmd, "432") || !strcmp(cmd, "436") ||
+               (!strcmp(cmd, "437") && !irc->registered)) {
+        /* 437 before the welcome: the nick is held for now (services, a netsplit) */
         if (irc->registered) return;
-        /* nick in use: the configured nick with a growing suffix */
-        char alt[64];
-        irc->nick_tries++;
-        snprintf(alt, sizeof(alt), "%.*s%d", 24, irc->nick, irc->nick_tries);
-        if (irc->nick_tries == 1) snprintf(alt, sizeof(alt), "%.*s_", 28, irc->nick);
-        log_warn("irc: nick %s is taken; trying %s", irc->cur_nick, alt);
-        free(irc->cur_nick);
-        irc->cur_nick = xstrdup(alt);
-        sendf(irc, IRC_PRIO_SERVER, "NICK %s", alt);
-    } else if (!strcmp(cmd, "NICK") && l->nick && !strcasecmp(l->nick, irc->cur_nick) && l->nparams) {
+        next_nick(irc, cmd, l->nparams >= 2 ? l->params[1] : NULL);
+    } else if (!strcmp(cmd, "005")) {
+        on_isupport(irc, l);
+    } else if (!strcmp(cmd, "NICK") && l->nick && same_name(irc, l->nick, irc->cur_nick) && l->nparams) {
+        if (strcmp(irc->cur_nick, l->params[0])) log_info("irc: our nick is now %s (was %s)", l->params[0], irc->cur_nick);
         free(irc->cur_nick);
         irc->cur_nick = xstrdup(l->params[0]);
-    } else if (!strcmp(cmd, "JOIN") && l->nick && !strcasecmp(l->nick, irc->cur_nick) && l->nparams) {
+    } else if (!strcmp(cmd, "JOIN") && l->nick && same_name(irc, l->nick, irc->cur_nick) && l->nparams) {
         struct irc_channel *c = find_channel(irc, l->params[0]);
         if (c) {
+            const char *when = irc_line_tag(l, "time");
             c->joined = 1;
-            c->kicks = 0;
+            c->retry_at = 0;
+            c->joined_at = uv_now(irc->self->host->loop);
+            snprintf(c->join_time, sizeof(c->join_time), "%s", when ? when : "");
         }
         log_info("irc: joined %s", l->params[0]);
-    } else if (!strcmp(cmd, "KICK") && l->nparams >= 2 && !strcasecmp(l->params[1], irc->cur_nick)) {
+    } else if (!strcmp(cmd, "KICK") && l->nparams >= 2 && same_name(irc, l->params[1], irc->cur_nick)) {
         struct irc_channel *c = find_channel(irc, l->params[0]);
         if (!c) return;
-        c->joined = 0;
-        double delay = irc->rejoin_min;
-        for (int i = 0; i < c->kicks && delay < irc->rejoin_max; i++) delay *= 2;
-        if (delay > irc->rejoin_max) delay = irc->rejoin_max;
-        c->kicks++;
+        if (uv_now(irc->self->host->loop) - c->joined_at >= (uint64_t)irc->rejoin_max) c->kicks = 0;
+        double delay = rejoin_later(irc, c);
         metrics_inc(METRIC_PLATFORM_EVENTS, "irc_kicked", 1);
-        log_warn("irc: kicked from %s by %s; rejoining in %.0f ms", c->name, l->nick ? l->nick : "?", delay);
-        uv_timer_start(irc->rejoin, on_rejoin, (uint64_t)delay, 0);
+        log_warn("irc: kicked from %s by %s (%s); rejoining in %.0f ms", c->name, l->nick ? l->nick : "?",
+                 l->nparams >= 3 ? l->params[2] : "", delay);
     } else if (!strcmp(cmd, "ERROR")) {
+        /* The server is closing the link; say why, and let the wait grow */
         log_warn("irc: the server closes the link: %s", l->nparams ? l->params[0] : "");
-    } else if (!strcmp(cmd, "471") || !strcmp(cmd, "473") || !strcmp(cmd, "474") || !strcmp(cmd, "475")) {
+        reconnect_later(irc, "ERROR from the server");
+    } else if (!strcmp(cmd, "464") || !strcmp(cmd, "465") || !strcmp(cmd, "466")) {
+        log_error("irc: %s:%s %s (%s: %s)", irc->host, irc->port,
+                  !strcmp(cmd, "464") ? "refuses the server password" : "has banned this bot", cmd,
+                  l->nparams ? l->params[l->nparams - 1] : "");
+    } else if (!strcmp(cmd, "403") || !strcmp(cmd, "405") || !strcmp(cmd, "437") || !strcmp(cmd, "471") ||
+               !strcmp(cmd, "473") || !strcmp(cmd, "474") || !strcmp(cmd, "475") || !strcmp(cmd, "476") ||
+               !strcmp(cmd, "477") || !strcmp(cmd, "489")) {
+        /* a JOIN refused (full, invite only, banned, key, registered or TLS users only...) */
         struct irc_channel *c = l->nparams >= 2 ? find_channel(irc, l->params[1]) : NULL;
-        log_warn("irc: cannot join %s (%s); trying again later", l->nparams >= 2 ? l->params[1] : "?", cmd);
-        if (c) {
-            double delay = irc->rejoin_min;
-            for (int i = 0; i < c->kicks && delay < irc->rejoin_max; i++) delay *= 2;
-            c->kicks++;
-            uv_timer_start(irc->rejoin, on_rejoin, (uint64_t)(delay > irc->rejoin_max ? irc->rejoin_max : delay), 0);
-        }
+        if (!c || c->joined) return;                  /* 403/437 also answer other commands */
+        double delay = rejoin_later(irc, c);
+        log_warn("irc: cannot join %s (%s: %s); trying again in %.0f ms", c->name, cmd,
+                 l->nparams >= 3 ? l->params[l->nparams - 1] : "", delay);
     }
 }
 
@@ -595,8 +761,13 @@ static void on_connect(uv_connect_t *req, int status) {
 /* The link is up (and TLS done): CAP LS, PASS, NICK, USER. */
 static void begin_registration(struct irc *irc) {
     irc->nick_tries = 0;
+    irc->nick_max = 0;
+    irc->casemap = IRC_CASEMAP_RFC1459;              /* until 005 says otherwise */
+    snprintf(irc->chantypes, sizeof(irc->chantypes), "#&");
+    irc->statusmsg[0] = '\0';
     irc->cap_pending = 0;
     irc->sasl_busy = 0;
+    irc->sasl_ok = 0;
     free(irc->cur_nick);
     irc->cur_nick = xstrdup(irc->nick);
     irc_queue_clear(&irc->queue);

@@ -184,3 +184,36 @@ void irc_split_free(char **pieces, int n) {
     for (int i = 0; i < n; i++) free(pieces[i]);
     free(pieces);
 }
+
+/* Fold one byte the way the server's CASEMAPPING does: ascii folds A-Z;
+ * rfc1459 also []\~ to {}|^ (Scandinavian letters); strict-rfc1459 all but ~. */
+static unsigned char fold(unsigned char c, int casemap) {
+    if (c >= 'A' && c <= 'Z') return (unsigned char)(c + 32);
+    if (casemap == IRC_CASEMAP_ASCII) return c;
+    if (c == '[') return '{';
+    if (c == ']') return '}';
+    if (c == '\\') return '|';
+    if (c == '~' && casemap == IRC_CASEMAP_RFC1459) return '^';
+    return c;
+}
+
+int irc_ncasecmp(const char *a, const char *b, size_t n, int casemap) {
+    for (size_t i = 0; i < n; i++) {
+        unsigned char x = fold((unsigned char)a[i], casemap), y = fold((unsigned char)b[i], casemap);
+        if (x != y) return x < y ? -1 : 1;
+        if (!x) return 0;
+    }
+    return 0;
+}
+
+int irc_casecmp(const char *a, const char *b, int casemap) {
+    return irc_ncasecmp(a, b, (size_t)-1, casemap);
+}
+
+/* A CASEMAPPING value; anything unknown (rfc7613, rfc8265...) folds as ascii,
+ * which those fold too for ASCII. */
+int irc_casemap_parse(const char *name) {
+    if (!strcmp(name, "rfc1459")) return IRC_CASEMAP_RFC1459;
+    if (!strcmp(name, "strict-rfc1459")) return IRC_CASEMAP_STRICT_RFC1459;
+    return IRC_CASEMAP_ASCII;
+}

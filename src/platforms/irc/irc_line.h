@@ -37,4 +37,11 @@ const char *irc_line_tag(const struct irc_line *l, const char *key);
  * malloc'd strings (free with irc_split_free). */
 int irc_split(const char *text, size_t len, size_t max, char ***out);
 void irc_split_free(char **pieces, int n);
+
+/* Nicks and channel names compare under the server's CASEMAPPING (ISUPPORT):
+ * rfc1459 (the default when none is told) takes []\~ for {}|^ as well. */
+enum { IRC_CASEMAP_ASCII, IRC_CASEMAP_RFC1459, IRC_CASEMAP_STRICT_RFC1459 };
+int irc_casemap_parse(const char *name);
+int irc_casecmp(const char *a, const char *b, int casemap);
+int irc_ncasecmp(const char *a, const char *b, size_t n, int casemap);
 #endif

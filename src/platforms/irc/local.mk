@@ -12,6 +12,6 @@ unit_tests += tests/unit/test_irc
 tests_unit_test_irc_SOURCES = tests/unit/test_irc.c tests/unit/tap.h
 tests_unit_test_irc_LDADD = $(UNIT_LDADD)
 tests_unit_test_irc_CFLAGS = $(UNIT_CFLAGS)
-integration_tests += tests/integration/irc.test.js
-EXTRA_DIST += tests/lib/ircd.js tests/lib/irc-client.js src/platforms/irc/local.mk \
+integration_tests += tests/integration/irc.test.js tests/integration/irc_services.test.js tests/integration/irc_quirks.test.js
+EXTRA_DIST += tests/lib/ircd.js tests/lib/irc-client.js tests/lib/irc-script.js src/platforms/irc/local.mk \
 	bench/irc-echo.conf.lua bench/irc/package.json bench/irc/run.js bench/irc/irc-framework-bot.js
