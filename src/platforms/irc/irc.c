@@ -25,6 +25,7 @@
 #include "platforms/irc/irc.h"
 #include "platforms/irc/irc_line.h"
 #include "platforms/irc/irc_queue.h"
+#include "io/redis_uv.h"
 #include "io/tls_pipe.h"
 
 #define READ_MAX 16384              /* unparsed bytes kept; a longer line is cut */
@@ -164,6 +165,7 @@ static void on_written(uv_write_t *req, int status) {
  * call more (libuv stops watching for writability after it), and with
  * each reply one line, that is one call in four. The rest is queued. */
 static void write_raw(struct irc *irc, char *buf, size_t len) {
+    redis_uv_flush();                 /* the turn's Redis writes leave before the reply */
     uv_buf_t b = uv_buf_init(buf, (unsigned)len);
     int done = uv_try_write((uv_stream_t *)irc->tcp, &b, 1);
     if (done == (int)len) {
