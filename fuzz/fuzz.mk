@@ -44,7 +44,7 @@ SRC_config = conf/config.c conf/config_schema.c core/core_config.c lib/lua_json.
 SRC_webhook_auth = lib/webhook_auth.c
 SRC_redis_url = lib/redis_url.c lib/xalloc.c
 SRC_utf8 = lib/utf8.c lib/xalloc.c
-SRC_ws_frame = lib/ws_frame.c lib/xalloc.c
+SRC_ws_frame = lib/ws_frame.c lib/utf8.c lib/xalloc.c
 
 PROGS = $(TARGETS:%=$(B)/fuzz_%)
 
