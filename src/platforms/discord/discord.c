@@ -157,6 +157,11 @@ static void on_message_create(struct discord *dc, json_t *d) {
     const char *content = str_of(d, "content");
     if (!author_id || !channel || !id || !content) return;
     if ((dc->bot_id && !strcmp(author_id, dc->bot_id)) || json_is_true(json_object_get(author, "bot"))) return;
+    if (!discord_person_message(d)) {
+        log_debug("discord: message %s in %s is a system or webhook message (type %lld); not taken", id, channel,
+                  (long long)json_integer_value(json_object_get(d, "type")));
+        return;
+    }
     struct chat_message m;
     memset(&m, 0, sizeof(m));
     int mentioned = 0;

@@ -634,7 +634,7 @@ static void on_ready_event(struct discord_gateway_shard *s, const char *type, js
 
 /* The parts of a MESSAGE_CREATE the adapter never reads, left unbuilt:
  * most of a message's bytes and nodes. discord.c's on_message_create reads
- * id, channel_id, guild_id, content, type, author (id, bot, global_name,
+ * id, channel_id, guild_id, content, type, webhook_id, author (id, bot, global_name,
  * username), mentions[].id, message_reference and referenced_message.author.id:
  * a field it starts to read must not be listed here. */
 static const char *const message_unread[] = {
@@ -642,7 +642,7 @@ static const char *const message_unread[] = {
     "reactions", "poll", "message_snapshots", "interaction_metadata", "interaction", "activity", "application",
     "role_subscription_data", "call", "avatar_decoration_data", "collectibles", "clan", "primary_guild",
     "timestamp", "edited_timestamp", "tts", "pinned", "mention_everyone", "flags", "nonce", "avatar", "discriminator",
-    "public_flags", "banner", "accent_color", "webhook_id", "channel_type", NULL
+    "public_flags", "banner", "accent_color", "channel_type", NULL
 };
 
 /* Is TEXT a MESSAGE_CREATE dispatch? Only "t" (an event name) can come
