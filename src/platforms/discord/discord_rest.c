@@ -207,9 +207,9 @@ static void on_retry_timer(uv_timer_t *t) {
 }
 
 /* What the callers read of the message object Discord answers a post or
- * an edit with: its id (and an error's message, code, retry_after and
- * global); the other members are stepped over, not built. */
-static const char *const message_read[] = { "id", "message", "code", "retry_after", "global", NULL };
+ * an edit with: its id (and an error's message, code, errors, retry_after
+ * and global); the other members are stepped over, not built. */
+static const char *const message_read[] = { "id", "message", "code", "errors", "retry_after", "global", NULL };
 
 /* Does PATH name a channel's messages (a post or an edit answers with one)? */
 static int is_message_path(const char *path) {
@@ -233,6 +233,29 @@ static json_t *answer_body(const struct rest_call *c, const struct http_response
         json_decref(body);
     }
     return json_fast_loadb_only(res->body, res->body_len, message_read, NULL);
+}
+
+/* The first error of a 400's nested "errors" object, as "key.path: message"
+ * into OUT: Discord says only "Invalid Form Body" at the top, and which
+ * field it refused, and why, sits in an "_errors" array somewhere below.
+ * Returns 1 when one was found. */
+static int first_error(json_t *errors, char *out, size_t len, size_t used) {
+    const char *key;
+    json_t *v;
+    json_object_foreach(errors, key, v) {
+        if (!strcmp(key, "_errors")) {
+            json_t *msg = json_object_get(json_array_get(v, 0), "message");
+            if (!json_is_string(msg)) continue;
+            snprintf(out + used, len - used, "%s%s", used ? ": " : "", json_string_value(msg));
+            return 1;
+        }
+        if (!json_is_object(v)) continue;
+        int n = snprintf(out + used, len - used, "%s%s", used ? "." : "", key);
+        if (n < 0 || used + (size_t)n >= len) return 0;
+        if (first_error(v, out, len, used + (size_t)n)) return 1;
+        out[used] = '\0';
+    }
+    return 0;
 }
 
 /* The HTTP exchange ended: retry, or report to the caller. */
@@ -268,7 +291,15 @@ static void on_http(const struct http_response *res, void *data) {
         snprintf(err, sizeof(err), "%s", res->error);
     } else if (res->status >= 400) {
         json_t *m = body ? json_object_get(body, "message") : NULL;
-        snprintf(err, sizeof(err), "Discord answered %ld: %s", res->status, json_is_string(m) ? json_string_value(m) : "an error");
+        char detail[200] = "";
+        if (json_is_object(json_object_get(body, "errors")) && first_error(json_object_get(body, "errors"), detail + 2,
+                                                                          sizeof(detail) - 3, 0)) {
+            detail[0] = ' ';
+            detail[1] = '(';
+            strcat(detail, ")");
+        }
+        snprintf(err, sizeof(err), "Discord answered %ld: %s%s", res->status,
+                 json_is_string(m) ? json_string_value(m) : "an error", detail);
     }
     char shown[300];
     if (err[0]) log_warn("discord: %s %s: %s", c->method, loggable(c->path, shown, sizeof(shown)), err);
