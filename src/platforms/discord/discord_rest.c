@@ -39,6 +39,10 @@ struct discord_rest {
     double scale;
     struct rest_call *calls;
     int ncalls;
+    int refused;                /* Discord answered 401: nothing more is sent */
+    long dropped;               /* calls failed unsent since */
+    void (*refused_cb)(void *data);
+    void *refused_data;
 };
 
 struct discord_rest *discord_rest_new(uv_loop_t *loop, struct http_client *http,
@@ -48,6 +52,8 @@ struct discord_rest *discord_rest_new(uv_loop_t *loop, struct http_client *http,
     r->loop = loop;
     r->http = http;
     r->scale = opts->time_scale > 0 ? opts->time_scale : 1.0;
+    r->refused_cb = opts->refused;
+    r->refused_data = opts->refused_data;
     r->rl = discord_ratelimit_new(loop, opts->global_per_sec);
     size_t n = strlen(opts->api_base);
     while (n && opts->api_base[n - 1] == '/') n--;
@@ -273,6 +279,14 @@ static void on_http(const struct http_response *res, void *data) {
         return;
     }
     c->ticket = NULL;
+    if (res->status == 401 && !r->refused) {
+        char shown[300];
+        r->refused = 1;
+        log_error("discord: Discord refused the bot token (HTTP 401 on %s %s): it was reset or revoked; no more REST "
+                  "calls are sent until chorusd restarts with a valid token", c->method,
+                  loggable(c->path, shown, sizeof(shown)));
+        if (r->refused_cb) r->refused_cb(r->refused_data);
+    }
     int transient = res->error || res->status == 0 || res->status >= 500;
     if (transient && ++c->tries < MAX_TRIES) {
         uint64_t wait = (uint64_t)(500.0 * r->scale * (double)(1u << c->tries));
@@ -311,8 +325,30 @@ static void on_http(const struct http_response *res, void *data) {
     json_decref(body);
 }
 
+/* The token is dead: fail CALL without sending it. Said at the 1st, 10th,
+ * 100th... such call, so the log shows the replies lost without a line
+ * for each. */
+static void refuse_call(struct rest_call *c) {
+    struct discord_rest *r = c->r;
+    char shown[300];
+    r->dropped++;
+    long n = r->dropped;
+    while (n % 10 == 0) n /= 10;
+    if (n == 1)
+        log_warn("discord: %s %s not sent: the bot token was refused (%ld calls dropped so far)", c->method,
+                 loggable(c->path, shown, sizeof(shown)), r->dropped);
+    discord_rest_fn *cb = c->cb;
+    void *data = c->data;
+    call_free(c);
+    if (cb) cb(401, NULL, "not sent: Discord refused the bot token", data);
+}
+
 /* Send CALL's HTTP request now. */
 static void start_http(struct rest_call *c) {
+    if (c->r->refused) {
+        refuse_call(c);
+        return;
+    }
     const char *headers[] = { c->r->auth, "Content-Type: application/json",
                               "User-Agent: DiscordBot (https://github.com/chorus, " PACKAGE_VERSION ")", NULL };
     struct http_request req = {
