@@ -684,6 +684,16 @@ function startFakeDiscord({
     const { route, major } = rec;
     const path = req.url.split('?')[0].replace(/^\/api\/v10/, '');
     const p = path.split('/');
+    // fake.answerWith(rec): a scripted answer { status, headers, raw } for a
+    // request, or null: what else Discord (or Cloudflare before it) may say.
+    const scripted = fake.answerWith ? fake.answerWith(rec) : null;
+    if (scripted) {
+      rec.status = scripted.status;
+      const raw = scripted.raw || '';
+      res.writeHead(scripted.status, { 'content-length': Buffer.byteLength(raw), ...(scripted.headers || {}) });
+      res.end(raw);
+      return;
+    }
     const lim = limitCheck(route, major);
     if (lim.status) { rec.status = lim.status; json(res, lim.status, lim.body, lim.headers); return; }
     const h = lim.headers;
