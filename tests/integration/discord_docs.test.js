@@ -236,3 +236,18 @@ test('a channel the bot cannot see (404 Unknown Channel) or post in (403 Missing
   assert.equal(postsIn(fake, gone).length, 1, 'the 404 was not retried');
   assert.equal(postsIn(fake, locked).length, 1, 'the 403 was not retried');
 });
+
+test('Discord cannot start a session twice in a row (op 9, d=false): each time the bot identifies afresh 1 to 5 s later', { timeout: 60000 }, async () => {
+  // Real time (time_scale 1): the docs ask for a random wait of 1 to 5 s
+  // before the new Identify, not a backoff that keeps growing.
+  const { fake } = await startDiscordStack({ timeScale: 1, discordExtra: 'identify_window_ms = 1', waitReady: false,
+    fakeOptions: { invalidOnIdentify: 2 } });
+  await fake.waitForReady(0, 30000);
+  const at = fake.identifies.map((i) => i.at);
+  assert.equal(at.length, 3, 'two refused Identifies, then the one that worked');
+  for (let i = 1; i < at.length; i++) {
+    const gap = at[i] - at[i - 1];
+    assert.ok(gap >= 900 && gap <= 5500, `identify ${i + 1} came ${gap} ms after the op 9 (1 to 5 s)`);
+  }
+  assert.equal((await replyTo(fake, fake.mentionBot({ content: 'finally' }))).content, 'echo: finally');
+});

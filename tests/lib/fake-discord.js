@@ -335,6 +335,7 @@ function startFakeDiscord({
   botName = 'chorus-bot',
   applicationId = '800000000000000001',
   identifyCloseFor = {},
+  invalidOnIdentify = 0,
   jsonStyle = null,
 } = {}) {
   const listeners = {};
@@ -351,6 +352,7 @@ function startFakeDiscord({
     zombie: false,
     replayOverlap: 0,
     identifyClose: 0,
+    invalidOnIdentify,
     identifyCloseFor,
     resumeWindowMs: 0,
     fragmentBytes: 0,
@@ -556,6 +558,9 @@ function startFakeDiscord({
       fake.emit('identify', rec);
       const bot = botByToken(d.token);
       if (!bot) { conn.close(4004, 'Authentication failed.'); break; }
+      // invalidOnIdentify: the gateway could not start a session for the next
+      // N Identifies and says so with op 9, d=false (gateway events, Invalid Session).
+      if (fake.invalidOnIdentify > 0) { fake.invalidOnIdentify--; rec.invalidated = true; conn.send({ op: OP.INVALID_SESSION, d: false, s: null, t: null }); break; }
       const closeCode = fake.identifyCloseFor[shard[0]] || fake.identifyClose;
       if (closeCode) { conn.close(closeCode, 'Scripted close.'); break; }
       if (conn.session) { conn.close(4005, 'Already authenticated.'); break; }

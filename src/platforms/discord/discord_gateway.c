@@ -355,8 +355,9 @@ static void on_retry(uv_timer_t *t) {
 }
 
 /* Give up S's current connection (closing it with CODE if it is open) and
- * schedule the next one: at once when IMMEDIATE, else after a backoff. */
-static void shard_reconnect(struct discord_gateway_shard *s, int code, int immediate) {
+ * schedule the next one: after WAIT_MS loop milliseconds when it is not
+ * negative, else at once when IMMEDIATE, else after a backoff. */
+static void shard_reconnect_in(struct discord_gateway_shard *s, int code, int immediate, long wait_ms) {
     struct discord_gateway_hub *h = s->hub;
     struct gw_conn *c = s->conn;
     int was_ready = s->ready;
@@ -374,10 +375,15 @@ static void shard_reconnect(struct discord_gateway_shard *s, int code, int immed
         if (base > BACKOFF_MAX_MS) base = BACKOFF_MAX_MS;
         delay = base * (0.5 + 0.5 * random_unit());
     }
-    uint64_t ms = immediate ? 0 : scaled(h, delay);
+    uint64_t ms = wait_ms >= 0 ? (uint64_t)wait_ms : immediate ? 0 : scaled(h, delay);
     log_info("discord: shard %d reconnecting in %llu ms (%s)", s->id, (unsigned long long)ms,
              s->session_id ? "will resume" : "will identify");
     uv_timer_start(s->retry, on_retry, ms, 0);
+}
+
+/* shard_reconnect_in without a set wait. */
+static void shard_reconnect(struct discord_gateway_shard *s, int code, int immediate) {
+    shard_reconnect_in(s, code, immediate, -1);
 }
 
 /* Stop S for good after a fatal close code. */
@@ -726,9 +732,11 @@ static void on_payload(struct discord_gateway_shard *s, const char *text, size_t
         break;
     case OP_INVALID_SESSION:
         log_warn("discord: shard %d: invalid session (op 9, %s)", s->id, json_is_true(d) ? "resumable" : "not resumable");
+        /* The docs ask for a random 1 to 5 s before the next Identify (or
+         * Resume), not the growing backoff of a lost connection: the
+         * identify pacing still holds a refused Identify's repeats apart. */
         if (!json_is_true(d)) forget_session(s);
-        s->attempts++;
-        shard_reconnect(s, CLOSE_RESUMABLE, 0);
+        shard_reconnect_in(s, CLOSE_RESUMABLE, 0, (long)scaled(s->hub, 1000.0 + 4000.0 * random_unit()));
         break;
     default:
         log_debug("discord: shard %d: ignoring gateway op %d", s->id, op);
