@@ -10,7 +10,7 @@ const { test } = require('../lib/tap');
 const { startDiscordStack, replyTo } = require('../lib/discord-stack');
 const { snowflake } = require('../lib/fake-discord');
 const { writePlugins } = require('../lib/plugins');
-const { luaString, delay, httpGet } = require('../lib/util');
+const { luaString, delay, httpGet, waitFor } = require('../lib/util');
 
 const ANN = { id: '700000000000000001', username: 'ann', global_name: 'Ann' };
 const GUILD = '200000000000000001';
@@ -250,4 +250,45 @@ test('Discord cannot start a session twice in a row (op 9, d=false): each time t
     assert.ok(gap >= 900 && gap <= 5500, `identify ${i + 1} came ${gap} ms after the op 9 (1 to 5 s)`);
   }
   assert.equal((await replyTo(fake, fake.mentionBot({ content: 'finally' }))).content, 'echo: finally');
+});
+
+test('a big server\'s GUILD_CREATE of several MB (members, channels, roles) is taken whole under the default limit', async () => {
+  const { fake, chorus } = await startDiscordStack();
+  const members = [];
+  for (let i = 0; i < 20000; i++) {
+    members.push({ user: { id: String(710000000000000000n + BigInt(i)), username: `member${i}`, global_name: `Member ${i}`,
+      avatar: null, discriminator: '0', public_flags: 0 }, roles: ['400000000000000001'], joined_at: '2024-01-01T00:00:00.000000+00:00',
+      deaf: false, mute: false, flags: 0, nick: null, avatar: null, premium_since: null, pending: false });
+  }
+  const channels = [];
+  for (let i = 0; i < 500; i++) channels.push({ id: String(110000000000000000n + BigInt(i)), type: 0, name: `channel-${i}`, position: i, permission_overwrites: [] });
+  const guild = { id: '200000000000000077', name: 'Big Server', unavailable: false, member_count: members.length, large: true,
+    joined_at: '2024-01-01T00:00:00.000000+00:00', roles: [{ id: '400000000000000001', name: '@everyone', permissions: '0' }],
+    channels, threads: [], members, presences: [], voice_states: [], emojis: [], stickers: [], features: ['COMMUNITY'] };
+  const bytes = Buffer.byteLength(JSON.stringify({ op: 0, s: 1, t: 'GUILD_CREATE', d: guild }));
+  assert.ok(bytes > 4 * 1024 * 1024 && bytes < 8 * 1024 * 1024, `${bytes} bytes: several MB, under 8 MiB`);
+  fake.dispatch('GUILD_CREATE', guild);
+  const m = fake.mentionBot({ content: 'hello big server', guild_id: guild.id, channel_id: channels[42].id });
+  assert.equal((await replyTo(fake, m)).content, 'echo: hello big server');
+  assert.equal(fake.identifies.length, 1, 'no reconnect');
+  assert.ok(!/max_inbound_bytes/.test(chorus.logText()));
+});
+
+test('the bot heartbeats on the interval HELLO gave, the first beat jittered inside it, each with the last sequence', async () => {
+  // HELLO says 20 s (100 ms at time_scale 0.005), not the usual 41.25 s.
+  const { fake } = await startDiscordStack({ fakeOptions: { heartbeatMs: 20000 } });
+  const conn = fake.connFor(0);
+  const beats = () => conn.received.map((msg, i) => ({ msg, at: conn.sendTimes[i] })).filter((b) => b.msg.op === 1);
+  await replyTo(fake, fake.mentionBot({ content: 'count me' }));
+  await waitFor(() => beats().length >= 6, { timeoutMs: 10000, what: 'six heartbeats' });
+  const b = beats();
+  const identify = fake.identifies[0];
+  assert.ok(b[0].at - identify.at <= 150, `the first beat ${b[0].at - identify.at} ms after the Identify: within the interval`);
+  for (let i = 1; i < b.length; i++) {
+    const gap = b[i].at - b[i - 1].at;
+    assert.ok(gap >= 70 && gap <= 400, `beat ${i + 1} came ${gap} ms after the one before (interval 100 ms)`);
+  }
+  const session = fake.liveSession(0);
+  assert.equal(b[b.length - 1].msg.d, session.seq, 'the last sequence number seen');
+  assert.equal(fake.connFor(0), conn, 'every beat was acknowledged: no reconnect');
 });
