@@ -303,6 +303,7 @@ static void discord_commands_changed(struct platform *p) {
 static void on_dispatch(struct discord_gateway_shard *s, const char *type, json_t *d, void *data) {
     struct discord *dc = data;
     (void)s;
+    if (dc->token_refused) return;
     if (discord_threads_dispatch(dc->threads, type, d)) return;
     if (!strcmp(type, "MESSAGE_CREATE")) {
         on_message_create(dc, d);
@@ -530,12 +531,15 @@ static void request_gateway(struct discord *dc) {
     if (discord_rest_gateway_bot(dc->rest, on_gateway_bot, dc) < 0) log_error("discord: cannot start GET /gateway/bot");
 }
 
-/* REST answered 401: the token is dead, so the bot cannot answer anyone;
- * /readyz says so until a restart with a valid token. */
+/* REST answered 401: the token is dead, so the bot cannot answer anyone.
+ * Events are no longer taken (a model call per message would only make
+ * replies that cannot be sent), and /readyz says so until a restart with a
+ * valid token. */
 static void on_token_refused(void *data) {
     struct discord *dc = data;
     dc->token_refused = 1;
     dc->self->ready = 0;
+    log_error("discord: the Discord adapter stops taking events: no answer could be sent with a refused token");
 }
 
 /* platform_ops.start: only GET /gateway/bot now; the shards follow its answer. */
