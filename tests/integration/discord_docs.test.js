@@ -300,3 +300,37 @@ test('the bot heartbeats on the interval HELLO gave, the first beat jittered ins
   assert.equal(b[b.length - 1].msg.d, session.seq, 'the last sequence number seen');
   assert.equal(fake.connFor(0), conn, 'every beat was acknowledged: no reconnect');
 });
+
+test('a Resume refused with 4003 ("this session has been invalidated") makes the bot identify afresh, not resume again', async () => {
+  const { fake } = await startDiscordStack();
+  fake.resumeClose = 4003;
+  const t0 = Date.now();
+  fake.connFor(0).drop();
+  await fake.waitForIdentify((i) => i.at >= t0, 10000);
+  await fake.waitForReady(0, 10000);
+  assert.equal(fake.resumeCloses, 1, 'one Resume, then a fresh session');
+  assert.equal((await replyTo(fake, fake.mentionBot({ content: 'new session' }))).content, 'echo: new session');
+});
+
+test('a server that closes every Resume (4000) gets two tries, then a fresh Identify, never an endless resume loop', async () => {
+  const { fake, chorus } = await startDiscordStack();
+  fake.resumeClose = 4000;
+  const t0 = Date.now();
+  fake.connFor(0).drop();
+  await fake.waitForIdentify((i) => i.at >= t0, 15000);
+  await fake.waitForReady(0, 10000);
+  assert.equal(fake.resumeCloses, 2);
+  await chorus.waitForLog(/2 resumes in a row ended without RESUMED/);
+  assert.equal((await replyTo(fake, fake.mentionBot({ content: 'back again' }))).content, 'echo: back again');
+});
+
+test('a server that answers every Resume with op 9 d=true gets two tries, then a fresh Identify', async () => {
+  const { fake } = await startDiscordStack();
+  fake.resumeInvalid = true;
+  const t0 = Date.now();
+  fake.connFor(0).drop();
+  await fake.waitForIdentify((i) => i.at >= t0, 20000);
+  await fake.waitForReady(0, 10000);
+  assert.equal(fake.resumeInvalids, 2, 'two Resumes, then a fresh session');
+  assert.equal((await replyTo(fake, fake.mentionBot({ content: 'hello again' }))).content, 'echo: hello again');
+});

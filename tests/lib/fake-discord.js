@@ -591,6 +591,11 @@ function startFakeDiscord({
     }
     case OP.RESUME: {
       const d = msg.d || {};
+      // resumeClose: answer every Resume by closing with that code, as a
+      // server that lost the session may (4003: "this session has been invalidated").
+      if (fake.resumeClose) { fake.resumeCloses = (fake.resumeCloses || 0) + 1; conn.close(fake.resumeClose, 'Scripted close.'); break; }
+      // resumeInvalid: answer every Resume with op 9, d=true ("you may resume"), and nothing else.
+      if (fake.resumeInvalid) { fake.resumeInvalids = (fake.resumeInvalids || 0) + 1; conn.invalidSession(true); break; }
       const session = fake.sessions.get(d.session_id);
       const stale = !!session && fake.resumeWindowMs > 0 && !session.conn && session.lostAt && Date.now() - session.lostAt > fake.resumeWindowMs;
       if (stale) session.dead = true;

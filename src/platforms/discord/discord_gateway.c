@@ -54,6 +54,7 @@ struct gw_conn {
     uint64_t sends[SENDS_PER_WINDOW];  /* ring of the last sends' loop times */
     int nsends, send_pos;
     int hello;
+    int resuming;                  /* Resume sent, RESUMED not come yet */
     int acked;
     int busy;                      /* a message is being handled: free at its end */
     int dropped;                   /* the shard gave it up */
@@ -70,6 +71,7 @@ struct discord_gateway_shard {
     char *resume_url;
     long seq;
     int attempts;                  /* connects since the last READY/RESUMED */
+    int resume_failures;           /* resumes in a row that ended without RESUMED */
     int ready;
     int stopped;                   /* a fatal close: never reconnect */
     int waiting_identify;
@@ -347,6 +349,21 @@ static void forget_session(struct discord_gateway_shard *s) {
     free(s->resume_url);
     s->resume_url = NULL;
     s->seq = 0;
+    s->resume_failures = 0;
+}
+
+/* C's Resume ended without RESUMED (WHAT: how). A server may say it lost
+ * the session otherwise than with op 9 d=false, or not at all; after two
+ * such resumes in a row the session is given up for a fresh Identify, so
+ * no shard resumes a dead session forever. */
+static void resume_failed(struct gw_conn *c, const char *what) {
+    struct discord_gateway_shard *s = c->shard;
+    if (!c->resuming || !s->session_id) return;
+    c->resuming = 0;
+    if (++s->resume_failures < 2) return;
+    log_warn("discord: shard %d: %d resumes in a row ended without RESUMED (the last: %s); identifying afresh", s->id,
+             s->resume_failures, what);
+    forget_session(s);
 }
 
 /* The backoff is over: connect again. */
@@ -410,7 +427,9 @@ static void conn_lost(struct gw_conn *c, int code, const char *what) {
     }
     if (code) log_warn("discord: shard %d: the gateway closed with %d", s->id, code);
     else log_warn("discord: shard %d: %s", s->id, what);
-    if (code == 4007 || code == 4009) forget_session(s);
+    /* 4003's text: "or this session has been invalidated". */
+    if (code == 4003 || code == 4007 || code == 4009) forget_session(s);
+    else if (code) resume_failed(c, "a close");
     shard_reconnect(s, 0, 0);
 }
 
@@ -519,6 +538,7 @@ static void send_resume(struct discord_gateway_shard *s) {
     metrics_inc(METRIC_PLATFORM_EVENTS, "discord_resume", 1);
     json_t *d = json_pack("{s:s, s:s, s:I}", "token", s->hub->opts.token, "session_id", s->session_id,
                           "seq", (json_int_t)s->seq);
+    s->conn->resuming = 1;
     conn_send(s->conn, json_pack("{s:i, s:o}", "op", OP_RESUME, "d", d), 0);
 }
 
@@ -631,6 +651,8 @@ static void on_ready_event(struct discord_gateway_shard *s, const char *type, js
     } else {
         log_info("discord: shard %d resumed at seq %ld", s->id, s->seq);
     }
+    s->conn->resuming = 0;
+    s->resume_failures = 0;
     s->attempts = 0;
     if (!s->ready) {
         s->ready = 1;
@@ -736,6 +758,7 @@ static void on_payload(struct discord_gateway_shard *s, const char *text, size_t
          * Resume), not the growing backoff of a lost connection: the
          * identify pacing still holds a refused Identify's repeats apart. */
         if (!json_is_true(d)) forget_session(s);
+        else resume_failed(s->conn, "op 9");
         shard_reconnect_in(s, CLOSE_RESUMABLE, 0, (long)scaled(s->hub, 1000.0 + 4000.0 * random_unit()));
         break;
     default:
