@@ -116,9 +116,9 @@ test('the resume goes to READY\'s resume_gateway_url with v=10 and encoding=json
   assert.equal(url.searchParams.get('encoding'), 'json');
 });
 
-test('every resumable close code of the table brings the bot back; 4007 and 4009 with a new session', async () => {
+test('every close code of the table that allows a reconnect brings the bot back; 4003, 4007 and 4009 with a new session', async () => {
   const { fake, chorus } = await startDiscordStack();
-  const codes = { 4000: 'resume', 4001: 'resume', 4002: 'resume', 4003: 'resume', 4005: 'resume', 4007: 'identify',
+  const codes = { 4000: 'resume', 4001: 'resume', 4002: 'resume', 4003: 'identify', 4005: 'resume', 4007: 'identify',
     4008: 'resume', 4009: 'identify', 1001: 'resume', 1011: 'resume' };
   for (const [code, how] of Object.entries(codes)) {
     const t0 = Date.now();
@@ -129,7 +129,7 @@ test('every resumable close code of the table brings the bot back; 4007 and 4009
   }
   const m = fake.mentionBot({ content: 'after all of that' });
   assert.equal((await replyTo(fake, m)).content, 'echo: after all of that');
-  assert.equal(fake.identifies.length, 3, 'identified only at start, after 4007 and after 4009');
+  assert.equal(fake.identifies.length, 4, 'identified only at start, after 4003, 4007 and 4009');
   assert.ok(!/stopped for good/.test(chorus.logText()));
 });
 
@@ -185,6 +185,24 @@ test('a 429 with a fractional retry_after, a shared scope and no bucket header i
   const tries = postsIn(fake, m.channel_id);
   assert.equal(tries.length, 2);
   assert.ok(tries[1].at - tries[0].at >= 300, `waited ${tries[1].at - tries[0].at} ms, the body's 0.347 s`);
+});
+
+test('Cloudflare\'s own 429 (an HTML page, only a Retry-After header) is waited out, and the reply still arrives once', async () => {
+  const { fake } = await startDiscordStack();
+  let limited = false;
+  fake.answerWith = (rec) => {
+    if (rec.route !== 'POST /channels/{id}/messages' || limited) return null;
+    limited = true;
+    return { status: 429, headers: { 'content-type': 'text/html; charset=UTF-8', 'retry-after': '1', server: 'cloudflare' },
+      raw: '<!DOCTYPE html><html><head><title>Access denied | discord.com used Cloudflare to restrict access</title></head><body>Error 1015: You are being rate limited.</body></html>' };
+  };
+  const m = fake.mentionBot({ content: 'slowly' });
+  assert.equal((await replyTo(fake, m)).content, 'echo: slowly');
+  const tries = postsIn(fake, m.channel_id);
+  assert.equal(tries.length, 2);
+  assert.ok(tries[1].at - tries[0].at >= 900, `waited ${tries[1].at - tries[0].at} ms of the header's 1 s`);
+  await delay(300);
+  assert.equal(answersTo(fake, m).length, 1);
 });
 
 test('a 400 with a nested errors object is logged with the first error\'s message', async () => {
