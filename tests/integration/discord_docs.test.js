@@ -352,3 +352,23 @@ test('a server that answers every Resume with op 9 d=true gets two tries, then a
   assert.equal(fake.resumeInvalids, 2, 'two Resumes, then a fresh session');
   assert.equal((await replyTo(fake, fake.mentionBot({ content: 'hello again' }))).content, 'echo: hello again');
 });
+
+test('Discord took a slash command\'s deferral but Cloudflare answered 502: the retry\'s 40060 "already acknowledged" counts as deferred, and the answer is the follow-up', async () => {
+  const { fake } = await startDiscordStack();
+  let failed = false;
+  fake.answerWith = (rec) => {
+    if (!rec.route.startsWith('POST /interactions/') || failed) return null;
+    failed = true;
+    const id = rec.path.split('/')[2];
+    const it = fake.interactions.get(id);
+    it.answered = 5;                      // Discord did take it; only the answer was lost
+    fake.callbacks.push({ at: Date.now(), id, token: it.token, type: 5, late: Date.now() - it.at });
+    return { status: 502, headers: { 'content-type': 'text/html' }, raw: '<html><body><h1>502 Bad Gateway</h1>cloudflare</body></html>' };
+  };
+  const it = fake.interaction({ name: 'ping' });
+  const answer = await fake.waitForFollowup((f) => f.interaction === it.id, 10000);
+  assert.equal(answer.kind, 'original', 'the answer replaced "thinking..."');
+  const retry = fake.rest.find((r) => r.route === 'POST /interactions/{id}/{token}/callback' && r.status === 400);
+  assert.ok(retry, 'the retried deferral was told it was acknowledged already');
+  assert.equal(fake.posted.length, 0, 'nothing went to the channel instead');
+});
