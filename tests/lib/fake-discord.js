@@ -335,6 +335,7 @@ function startFakeDiscord({
   botName = 'chorus-bot',
   applicationId = '800000000000000001',
   identifyCloseFor = {},
+  invalidOnIdentify = 0,
   jsonStyle = null,
 } = {}) {
   const listeners = {};
@@ -351,6 +352,7 @@ function startFakeDiscord({
     zombie: false,
     replayOverlap: 0,
     identifyClose: 0,
+    invalidOnIdentify,
     identifyCloseFor,
     resumeWindowMs: 0,
     fragmentBytes: 0,
@@ -556,6 +558,9 @@ function startFakeDiscord({
       fake.emit('identify', rec);
       const bot = botByToken(d.token);
       if (!bot) { conn.close(4004, 'Authentication failed.'); break; }
+      // invalidOnIdentify: the gateway could not start a session for the next
+      // N Identifies and says so with op 9, d=false (gateway events, Invalid Session).
+      if (fake.invalidOnIdentify > 0) { fake.invalidOnIdentify--; rec.invalidated = true; conn.send({ op: OP.INVALID_SESSION, d: false, s: null, t: null }); break; }
       const closeCode = fake.identifyCloseFor[shard[0]] || fake.identifyClose;
       if (closeCode) { conn.close(closeCode, 'Scripted close.'); break; }
       if (conn.session) { conn.close(4005, 'Already authenticated.'); break; }
@@ -586,6 +591,11 @@ function startFakeDiscord({
     }
     case OP.RESUME: {
       const d = msg.d || {};
+      // resumeClose: answer every Resume by closing with that code, as a
+      // server that lost the session may (4003: "this session has been invalidated").
+      if (fake.resumeClose) { fake.resumeCloses = (fake.resumeCloses || 0) + 1; conn.close(fake.resumeClose, 'Scripted close.'); break; }
+      // resumeInvalid: answer every Resume with op 9, d=true ("you may resume"), and nothing else.
+      if (fake.resumeInvalid) { fake.resumeInvalids = (fake.resumeInvalids || 0) + 1; conn.invalidSession(true); break; }
       const session = fake.sessions.get(d.session_id);
       const stale = !!session && fake.resumeWindowMs > 0 && !session.conn && session.lostAt && Date.now() - session.lostAt > fake.resumeWindowMs;
       if (stale) session.dead = true;
@@ -684,6 +694,16 @@ function startFakeDiscord({
     const { route, major } = rec;
     const path = req.url.split('?')[0].replace(/^\/api\/v10/, '');
     const p = path.split('/');
+    // fake.answerWith(rec): a scripted answer { status, headers, raw } for a
+    // request, or null: what else Discord (or Cloudflare before it) may say.
+    const scripted = fake.answerWith ? fake.answerWith(rec) : null;
+    if (scripted) {
+      rec.status = scripted.status;
+      const raw = scripted.raw || '';
+      res.writeHead(scripted.status, { 'content-length': Buffer.byteLength(raw), ...(scripted.headers || {}) });
+      res.end(raw);
+      return;
+    }
     const lim = limitCheck(route, major);
     if (lim.status) { rec.status = lim.status; json(res, lim.status, lim.body, lim.headers); return; }
     const h = lim.headers;

@@ -71,6 +71,7 @@ struct discord {
     struct discord_ixshare *ixshare;   /* slash commands recorded for the other gateways */
     struct discord_foreign *foreign;   /* replies to events another gateway may have seen */
     int stopped;
+    int token_refused;             /* REST answered 401: not ready until a restart */
 };
 
 /* ---- config (the schema is in discord_config.c) ------------------------ */
@@ -157,6 +158,11 @@ static void on_message_create(struct discord *dc, json_t *d) {
     const char *content = str_of(d, "content");
     if (!author_id || !channel || !id || !content) return;
     if ((dc->bot_id && !strcmp(author_id, dc->bot_id)) || json_is_true(json_object_get(author, "bot"))) return;
+    if (!discord_person_message(d)) {
+        log_debug("discord: message %s in %s is a system or webhook message (type %lld); not taken", id, channel,
+                  (long long)json_integer_value(json_object_get(d, "type")));
+        return;
+    }
     struct chat_message m;
     memset(&m, 0, sizeof(m));
     int mentioned = 0;
@@ -297,6 +303,7 @@ static void discord_commands_changed(struct platform *p) {
 static void on_dispatch(struct discord_gateway_shard *s, const char *type, json_t *d, void *data) {
     struct discord *dc = data;
     (void)s;
+    if (dc->token_refused) return;
     if (discord_threads_dispatch(dc->threads, type, d)) return;
     if (!strcmp(type, "MESSAGE_CREATE")) {
         on_message_create(dc, d);
@@ -319,7 +326,8 @@ static void on_dispatch(struct discord_gateway_shard *s, const char *type, json_
 /* The set of ready shards changed: so did the platform's readiness. */
 static void on_ready(struct discord_gateway_hub *h, void *data) {
     struct discord *dc = data;
-    if (dc->leased && discord_gateway_shard_count(h) == 0) dc->self->ready = discord_shards_joined(dc->shards);
+    if (dc->token_refused) dc->self->ready = 0;
+    else if (dc->leased && discord_gateway_shard_count(h) == 0) dc->self->ready = discord_shards_joined(dc->shards);
     else dc->self->ready = discord_gateway_ready(h);
 }
 
@@ -523,11 +531,23 @@ static void request_gateway(struct discord *dc) {
     if (discord_rest_gateway_bot(dc->rest, on_gateway_bot, dc) < 0) log_error("discord: cannot start GET /gateway/bot");
 }
 
+/* REST answered 401: the token is dead, so the bot cannot answer anyone.
+ * Events are no longer taken (a model call per message would only make
+ * replies that cannot be sent), and /readyz says so until a restart with a
+ * valid token. */
+static void on_token_refused(void *data) {
+    struct discord *dc = data;
+    dc->token_refused = 1;
+    dc->self->ready = 0;
+    log_error("discord: the Discord adapter stops taking events: no answer could be sent with a refused token");
+}
+
 /* platform_ops.start: only GET /gateway/bot now; the shards follow its answer. */
 static int discord_start(struct platform *p) {
     struct discord *dc = p->state;
     struct discord_rest_options ro = {
         .api_base = dc->api_base, .token = dc->token, .global_per_sec = dc->global_rate, .time_scale = dc->scale,
+        .refused = on_token_refused, .refused_data = dc,
     };
     dc->rest = discord_rest_new(dc->self->host->loop, dc->self->host->http, &ro);
     if (!dc->rest) return -1;

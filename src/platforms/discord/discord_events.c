@@ -28,6 +28,13 @@ static void base(struct chat_message *m, const char *channel, const char *id, co
     m->received_at = server_now();
 }
 
+int discord_person_message(json_t *d) {
+    json_t *type = json_object_get(d, "type");
+    json_t *hook = json_object_get(d, "webhook_id");
+    if (json_is_integer(type) && json_integer_value(type) != 0 && json_integer_value(type) != 19) return 0;
+    return hook == NULL || json_is_null(hook);
+}
+
 int discord_reaction_event(json_t *d, const char *bot_id, struct chat_message *m) {
     const char *user_id = str_of(d, "user_id");
     const char *channel = str_of(d, "channel_id");
@@ -54,6 +61,7 @@ int discord_edit_event(json_t *d, const char *bot_id, struct chat_message *m) {
     /* Only a person's new text: embeds unfurling also send MESSAGE_UPDATE, without an edit time. */
     if (!author_id || !channel || !id || !content || !str_of(d, "edited_timestamp")) return -1;
     if ((bot_id && !strcmp(author_id, bot_id)) || json_is_true(json_object_get(author, "bot"))) return -1;
+    if (!discord_person_message(d)) return -1;
     base(m, channel, id, author_id, author);
     m->event = "edit";
     m->text = (char *)content;

@@ -8,6 +8,12 @@
 #include <jansson.h>
 #include "core/message.h"
 
+/* Is message D something a person wrote to the channel? Only the DEFAULT (0)
+ * and REPLY (19) types are; the others are system messages Discord writes
+ * in a person's name (a renamed channel carries the new name as content, a
+ * new thread its name, a boost the count), and a webhook's post (webhook_id)
+ * has no real user behind it. A message without a type counts as DEFAULT. */
+int discord_person_message(json_t *d);
 /* MESSAGE_REACTION_ADD: event "reaction", reaction = the emoji's name, id =
  * the message reacted to. Returns 0, or -1 for one to ignore (ours, a bot's,
  * malformed). */

@@ -54,6 +54,7 @@ struct gw_conn {
     uint64_t sends[SENDS_PER_WINDOW];  /* ring of the last sends' loop times */
     int nsends, send_pos;
     int hello;
+    int resuming;                  /* Resume sent, RESUMED not come yet */
     int acked;
     int busy;                      /* a message is being handled: free at its end */
     int dropped;                   /* the shard gave it up */
@@ -70,6 +71,7 @@ struct discord_gateway_shard {
     char *resume_url;
     long seq;
     int attempts;                  /* connects since the last READY/RESUMED */
+    int resume_failures;           /* resumes in a row that ended without RESUMED */
     int ready;
     int stopped;                   /* a fatal close: never reconnect */
     int waiting_identify;
@@ -347,6 +349,21 @@ static void forget_session(struct discord_gateway_shard *s) {
     free(s->resume_url);
     s->resume_url = NULL;
     s->seq = 0;
+    s->resume_failures = 0;
+}
+
+/* C's Resume ended without RESUMED (WHAT: how). A server may say it lost
+ * the session otherwise than with op 9 d=false, or not at all; after two
+ * such resumes in a row the session is given up for a fresh Identify, so
+ * no shard resumes a dead session forever. */
+static void resume_failed(struct gw_conn *c, const char *what) {
+    struct discord_gateway_shard *s = c->shard;
+    if (!c->resuming || !s->session_id) return;
+    c->resuming = 0;
+    if (++s->resume_failures < 2) return;
+    log_warn("discord: shard %d: %d resumes in a row ended without RESUMED (the last: %s); identifying afresh", s->id,
+             s->resume_failures, what);
+    forget_session(s);
 }
 
 /* The backoff is over: connect again. */
@@ -355,8 +372,9 @@ static void on_retry(uv_timer_t *t) {
 }
 
 /* Give up S's current connection (closing it with CODE if it is open) and
- * schedule the next one: at once when IMMEDIATE, else after a backoff. */
-static void shard_reconnect(struct discord_gateway_shard *s, int code, int immediate) {
+ * schedule the next one: after WAIT_MS loop milliseconds when it is not
+ * negative, else at once when IMMEDIATE, else after a backoff. */
+static void shard_reconnect_in(struct discord_gateway_shard *s, int code, int immediate, long wait_ms) {
     struct discord_gateway_hub *h = s->hub;
     struct gw_conn *c = s->conn;
     int was_ready = s->ready;
@@ -374,10 +392,15 @@ static void shard_reconnect(struct discord_gateway_shard *s, int code, int immed
         if (base > BACKOFF_MAX_MS) base = BACKOFF_MAX_MS;
         delay = base * (0.5 + 0.5 * random_unit());
     }
-    uint64_t ms = immediate ? 0 : scaled(h, delay);
+    uint64_t ms = wait_ms >= 0 ? (uint64_t)wait_ms : immediate ? 0 : scaled(h, delay);
     log_info("discord: shard %d reconnecting in %llu ms (%s)", s->id, (unsigned long long)ms,
              s->session_id ? "will resume" : "will identify");
     uv_timer_start(s->retry, on_retry, ms, 0);
+}
+
+/* shard_reconnect_in without a set wait. */
+static void shard_reconnect(struct discord_gateway_shard *s, int code, int immediate) {
+    shard_reconnect_in(s, code, immediate, -1);
 }
 
 /* Stop S for good after a fatal close code. */
@@ -404,7 +427,9 @@ static void conn_lost(struct gw_conn *c, int code, const char *what) {
     }
     if (code) log_warn("discord: shard %d: the gateway closed with %d", s->id, code);
     else log_warn("discord: shard %d: %s", s->id, what);
-    if (code == 4007 || code == 4009) forget_session(s);
+    /* 4003's text: "or this session has been invalidated". */
+    if (code == 4003 || code == 4007 || code == 4009) forget_session(s);
+    else if (code) resume_failed(c, "a close");
     shard_reconnect(s, 0, 0);
 }
 
@@ -513,6 +538,7 @@ static void send_resume(struct discord_gateway_shard *s) {
     metrics_inc(METRIC_PLATFORM_EVENTS, "discord_resume", 1);
     json_t *d = json_pack("{s:s, s:s, s:I}", "token", s->hub->opts.token, "session_id", s->session_id,
                           "seq", (json_int_t)s->seq);
+    s->conn->resuming = 1;
     conn_send(s->conn, json_pack("{s:i, s:o}", "op", OP_RESUME, "d", d), 0);
 }
 
@@ -625,6 +651,8 @@ static void on_ready_event(struct discord_gateway_shard *s, const char *type, js
     } else {
         log_info("discord: shard %d resumed at seq %ld", s->id, s->seq);
     }
+    s->conn->resuming = 0;
+    s->resume_failures = 0;
     s->attempts = 0;
     if (!s->ready) {
         s->ready = 1;
@@ -634,7 +662,7 @@ static void on_ready_event(struct discord_gateway_shard *s, const char *type, js
 
 /* The parts of a MESSAGE_CREATE the adapter never reads, left unbuilt:
  * most of a message's bytes and nodes. discord.c's on_message_create reads
- * id, channel_id, guild_id, content, type, author (id, bot, global_name,
+ * id, channel_id, guild_id, content, type, webhook_id, author (id, bot, global_name,
  * username), mentions[].id, message_reference and referenced_message.author.id:
  * a field it starts to read must not be listed here. */
 static const char *const message_unread[] = {
@@ -642,7 +670,7 @@ static const char *const message_unread[] = {
     "reactions", "poll", "message_snapshots", "interaction_metadata", "interaction", "activity", "application",
     "role_subscription_data", "call", "avatar_decoration_data", "collectibles", "clan", "primary_guild",
     "timestamp", "edited_timestamp", "tts", "pinned", "mention_everyone", "flags", "nonce", "avatar", "discriminator",
-    "public_flags", "banner", "accent_color", "webhook_id", "channel_type", NULL
+    "public_flags", "banner", "accent_color", "channel_type", NULL
 };
 
 /* Is TEXT a MESSAGE_CREATE dispatch? Only "t" (an event name) can come
@@ -726,9 +754,12 @@ static void on_payload(struct discord_gateway_shard *s, const char *text, size_t
         break;
     case OP_INVALID_SESSION:
         log_warn("discord: shard %d: invalid session (op 9, %s)", s->id, json_is_true(d) ? "resumable" : "not resumable");
+        /* The docs ask for a random 1 to 5 s before the next Identify (or
+         * Resume), not the growing backoff of a lost connection: the
+         * identify pacing still holds a refused Identify's repeats apart. */
         if (!json_is_true(d)) forget_session(s);
-        s->attempts++;
-        shard_reconnect(s, CLOSE_RESUMABLE, 0);
+        else resume_failed(s->conn, "op 9");
+        shard_reconnect_in(s, CLOSE_RESUMABLE, 0, (long)scaled(s->hub, 1000.0 + 4000.0 * random_unit()));
         break;
     default:
         log_debug("discord: shard %d: ignoring gateway op %d", s->id, op);

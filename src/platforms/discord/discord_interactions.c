@@ -193,11 +193,16 @@ static void pump(struct interaction *in) {
     if (rc < 0) part_done(in, NULL, "the reply could not be queued");
 }
 
-/* The deferral answered: follow-ups may go. */
+/* The deferral answered: follow-ups may go. A retried deferral (the first
+ * try's answer was lost, a 502 from Cloudflare or a timeout, after Discord
+ * took it) is told 40060, "Interaction has already been acknowledged": it
+ * is deferred then, and its answer still belongs in the follow-ups. */
 static void on_deferred(long status, json_t *body, const char *err, void *data) {
     struct interaction *in = data;
-    (void)status;
-    (void)body;
+    if (err && status == 400 && json_integer_value(json_object_get(body, "code")) == 40060) {
+        log_info("discord: interaction %s was deferred already (a retry after a lost answer)", in->id);
+        err = NULL;
+    }
     in->acked = err ? -1 : 1;
     if (in->ix->share) discord_ixshare_acked(in->ix->share, in->id, in->acked);
     if (err) log_warn("discord: deferring interaction %s failed (%s); its replies go to the channel", in->id, err);

@@ -39,6 +39,10 @@ struct discord_rest {
     double scale;
     struct rest_call *calls;
     int ncalls;
+    int refused;                /* Discord answered 401: nothing more is sent */
+    long dropped;               /* calls failed unsent since */
+    void (*refused_cb)(void *data);
+    void *refused_data;
 };
 
 struct discord_rest *discord_rest_new(uv_loop_t *loop, struct http_client *http,
@@ -48,6 +52,8 @@ struct discord_rest *discord_rest_new(uv_loop_t *loop, struct http_client *http,
     r->loop = loop;
     r->http = http;
     r->scale = opts->time_scale > 0 ? opts->time_scale : 1.0;
+    r->refused_cb = opts->refused;
+    r->refused_data = opts->refused_data;
     r->rl = discord_ratelimit_new(loop, opts->global_per_sec);
     size_t n = strlen(opts->api_base);
     while (n && opts->api_base[n - 1] == '/') n--;
@@ -207,9 +213,9 @@ static void on_retry_timer(uv_timer_t *t) {
 }
 
 /* What the callers read of the message object Discord answers a post or
- * an edit with: its id (and an error's message, code, retry_after and
- * global); the other members are stepped over, not built. */
-static const char *const message_read[] = { "id", "message", "code", "retry_after", "global", NULL };
+ * an edit with: its id (and an error's message, code, errors, retry_after
+ * and global); the other members are stepped over, not built. */
+static const char *const message_read[] = { "id", "message", "code", "errors", "retry_after", "global", NULL };
 
 /* Does PATH name a channel's messages (a post or an edit answers with one)? */
 static int is_message_path(const char *path) {
@@ -235,6 +241,29 @@ static json_t *answer_body(const struct rest_call *c, const struct http_response
     return json_fast_loadb_only(res->body, res->body_len, message_read, NULL);
 }
 
+/* The first error of a 400's nested "errors" object, as "key.path: message"
+ * into OUT: Discord says only "Invalid Form Body" at the top, and which
+ * field it refused, and why, sits in an "_errors" array somewhere below.
+ * Returns 1 when one was found. */
+static int first_error(json_t *errors, char *out, size_t len, size_t used) {
+    const char *key;
+    json_t *v;
+    json_object_foreach(errors, key, v) {
+        if (!strcmp(key, "_errors")) {
+            json_t *msg = json_object_get(json_array_get(v, 0), "message");
+            if (!json_is_string(msg)) continue;
+            snprintf(out + used, len - used, "%s%s", used ? ": " : "", json_string_value(msg));
+            return 1;
+        }
+        if (!json_is_object(v)) continue;
+        int n = snprintf(out + used, len - used, "%s%s", used ? "." : "", key);
+        if (n < 0 || used + (size_t)n >= len) return 0;
+        if (first_error(v, out, len, used + (size_t)n)) return 1;
+        out[used] = '\0';
+    }
+    return 0;
+}
+
 /* The HTTP exchange ended: retry, or report to the caller. */
 static void on_http(const struct http_response *res, void *data) {
     struct rest_call *c = data;
@@ -250,6 +279,14 @@ static void on_http(const struct http_response *res, void *data) {
         return;
     }
     c->ticket = NULL;
+    if (res->status == 401 && !r->refused) {
+        char shown[300];
+        r->refused = 1;
+        log_error("discord: Discord refused the bot token (HTTP 401 on %s %s): it was reset or revoked; no more REST "
+                  "calls are sent until chorusd restarts with a valid token", c->method,
+                  loggable(c->path, shown, sizeof(shown)));
+        if (r->refused_cb) r->refused_cb(r->refused_data);
+    }
     int transient = res->error || res->status == 0 || res->status >= 500;
     if (transient && ++c->tries < MAX_TRIES) {
         uint64_t wait = (uint64_t)(500.0 * r->scale * (double)(1u << c->tries));
@@ -268,7 +305,15 @@ static void on_http(const struct http_response *res, void *data) {
         snprintf(err, sizeof(err), "%s", res->error);
     } else if (res->status >= 400) {
         json_t *m = body ? json_object_get(body, "message") : NULL;
-        snprintf(err, sizeof(err), "Discord answered %ld: %s", res->status, json_is_string(m) ? json_string_value(m) : "an error");
+        char detail[200] = "";
+        if (json_is_object(json_object_get(body, "errors")) && first_error(json_object_get(body, "errors"), detail + 2,
+                                                                          sizeof(detail) - 3, 0)) {
+            detail[0] = ' ';
+            detail[1] = '(';
+            strcat(detail, ")");
+        }
+        snprintf(err, sizeof(err), "Discord answered %ld: %s%s", res->status,
+                 json_is_string(m) ? json_string_value(m) : "an error", detail);
     }
     char shown[300];
     if (err[0]) log_warn("discord: %s %s: %s", c->method, loggable(c->path, shown, sizeof(shown)), err);
@@ -280,8 +325,30 @@ static void on_http(const struct http_response *res, void *data) {
     json_decref(body);
 }
 
+/* The token is dead: fail CALL without sending it. Said at the 1st, 10th,
+ * 100th... such call, so the log shows the replies lost without a line
+ * for each. */
+static void refuse_call(struct rest_call *c) {
+    struct discord_rest *r = c->r;
+    char shown[300];
+    r->dropped++;
+    long n = r->dropped;
+    while (n % 10 == 0) n /= 10;
+    if (n == 1)
+        log_warn("discord: %s %s not sent: the bot token was refused (%ld calls dropped so far)", c->method,
+                 loggable(c->path, shown, sizeof(shown)), r->dropped);
+    discord_rest_fn *cb = c->cb;
+    void *data = c->data;
+    call_free(c);
+    if (cb) cb(401, NULL, "not sent: Discord refused the bot token", data);
+}
+
 /* Send CALL's HTTP request now. */
 static void start_http(struct rest_call *c) {
+    if (c->r->refused) {
+        refuse_call(c);
+        return;
+    }
     const char *headers[] = { c->r->auth, "Content-Type: application/json",
                               "User-Agent: DiscordBot (https://github.com/chorus, " PACKAGE_VERSION ")", NULL };
     struct http_request req = {

@@ -2,9 +2,10 @@
  * queued through the shared rate limiter (discord_ratelimit.h).
  *
  * Calls complete exactly once, from the loop, never inside the call that
- * started them. A 4xx answer is reported to the caller and is never fatal;
- * 429s are retried by the limiter, transport errors and 5xx a few times
- * with backoff. */
+ * started them. A 4xx answer is reported to the caller and is never fatal,
+ * but for a 401: the token is dead and no call is sent after it. 429s are
+ * retried by the limiter, transport errors and 5xx a few times with
+ * backoff. */
 #ifndef CHORUS_DISCORD_REST_H
 #define CHORUS_DISCORD_REST_H
 #include <jansson.h>
@@ -18,6 +19,12 @@ struct discord_rest_options {
     const char *token;         /* the bot token, sent as "Authorization: Bot ..." */
     double global_per_sec;     /* process-wide request rate, default 50 */
     double time_scale;         /* < 1 shrinks retry waits (tests) */
+    /* Optional: told once when Discord answers 401 (the token was reset or
+     * revoked). From then on every call fails at once without being sent,
+     * so a bot with a dead token does not pile up refused requests, which
+     * Discord counts towards its IP ban. */
+    void (*refused)(void *data);
+    void *refused_data;
 };
 
 /* STATUS is the HTTP status (0: no answer); BODY the parsed JSON answer or
