@@ -14,6 +14,7 @@
 #include "lib/http_headers.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
+#include "io/timer.h"
 
 /* Receive buffers: curl's default is 16 KiB per transfer. A stream's events
  * are a few hundred bytes, so 4 KiB still takes several per read while
@@ -239,11 +240,6 @@ struct http_client *http_client_new(uv_loop_t *loop) {
     return hc;
 }
 
-/* A handle allocated on its own is freed once libuv has closed it. */
-static void free_handle(uv_handle_t *h) {
-    free(h);
-}
-
 /* Drop one holder of U. */
 static void parsed_url_release(struct parsed_url *u) {
     if (!u || --u->refs > 0) return;
@@ -298,10 +294,7 @@ static void call_free(struct http_call *c) {
         curl_easy_cleanup(c->easy);
     }
     free(c->headers);
-    if (c->first_byte) {
-        uv_timer_stop(c->first_byte);
-        uv_close((uv_handle_t *)c->first_byte, free_handle);
-    }
+    timer_free(&c->first_byte);
     free(c->body_copy);
     free(c->buf);
     free(c->hdr);
@@ -569,9 +562,7 @@ struct http_call *http_start(struct http_client *hc, const struct http_request *
     hc->calls = c;
     hc->in_flight++;
     if (req->on_data && req->first_byte_timeout_ms > 0) {
-        c->first_byte = xmalloc(sizeof(*c->first_byte));
-        uv_timer_init(hc->loop, c->first_byte);
-        c->first_byte->data = c;
+        c->first_byte = timer_new(hc->loop, c);
         uv_timer_start(c->first_byte, on_first_byte_timeout, (uint64_t)req->first_byte_timeout_ms, 0);
     }
     if (curl_multi_add_handle(hc->multi, e) != CURLM_OK) {

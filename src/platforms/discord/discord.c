@@ -29,6 +29,7 @@
 #include "core/server.h"
 #include "core/typing.h"
 #include "lib/xalloc.h"
+#include "io/timer.h"
 
 #define TYPING_EVERY_MS 8000.0      /* Discord shows "typing" for about 10 s */
 #define TYPING_MAX_MS 120000.0      /* give up on a reply that never comes */
@@ -556,9 +557,7 @@ static int discord_start(struct platform *p) {
     dc->typing = typing_keeper_new(dc->self->host->loop, (uint64_t)(TYPING_EVERY_MS * dc->scale),
                                    (uint64_t)(TYPING_MAX_MS * dc->scale), send_typing, dc);
     dc->threads = discord_threads_new();
-    dc->start_retry = xmalloc(sizeof(uv_timer_t));
-    uv_timer_init(dc->self->host->loop, dc->start_retry);
-    dc->start_retry->data = dc;
+    dc->start_retry = timer_new(dc->self->host->loop, dc);
     dc->leased = p->host->role && !strcmp(p->host->role(), "gateway");
     request_gateway(dc);
     return 0;
@@ -640,11 +639,6 @@ static int discord_edit_op(struct platform *p, const char *channel, const char *
     return discord_rest_edit(dc->rest, channel, message_id, text, len, NULL, NULL);
 }
 
-/* uv_close callback of a lone timer. */
-static void free_handle(uv_handle_t *h) {
-    free(h);
-}
-
 /* platform_ops.stop: close the gateway (1000) and drop pending REST calls. */
 static void discord_stop(struct platform *p) {
     struct discord *dc = p->state;
@@ -666,11 +660,7 @@ static void discord_stop(struct platform *p) {
     dc->typing = NULL;
     discord_threads_free(dc->threads);
     dc->threads = NULL;
-    if (dc->start_retry) {
-        uv_timer_stop(dc->start_retry);
-        uv_close((uv_handle_t *)dc->start_retry, free_handle);
-        dc->start_retry = NULL;
-    }
+    timer_free(&dc->start_retry);
     discord_rest_free(dc->rest);
     dc->rest = NULL;
     edit_streams_free(dc->streams);

@@ -8,6 +8,7 @@
 #include "platforms/discord/discord_ratelimit.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
+#include "io/timer.h"
 
 #define INVALID_WINDOW_MS (10 * 60 * 1000)
 #define INVALID_WARN_AT 2500        /* Discord bans at 10,000 per 10 minutes */
@@ -71,11 +72,7 @@ struct ratelimit *discord_ratelimit_new(uv_loop_t *loop, double global_per_sec) 
     rl->queues = dict_new();
     rl->routes = dict_new();
     rl->buckets = dict_new();
-    rl->sweeper = xmalloc(sizeof(*rl->sweeper));
-    if (rl->sweeper) {
-        uv_timer_init(loop, rl->sweeper);
-        rl->sweeper->data = rl;
-    }
+    rl->sweeper = timer_new(loop, rl);
     return rl;
 }
 
@@ -435,11 +432,6 @@ static void free_queue(const char *key, void *value, void *arg) {
     uv_close((uv_handle_t *)&q->timer, queue_closed);
 }
 
-/* uv_close callback of a handle allocated on its own. */
-static void free_handle(uv_handle_t *h) {
-    free(h);
-}
-
 /* dict_each helper: free a plain malloc'd value. */
 static void free_value(const char *key, void *value, void *arg) {
     (void)key;
@@ -455,7 +447,7 @@ void discord_ratelimit_free(struct ratelimit *rl) {
     dict_free(rl->routes);
     dict_each(rl->buckets, free_value, NULL);
     dict_free(rl->buckets);
-    if (rl->sweeper) uv_close((uv_handle_t *)rl->sweeper, free_handle);
+    timer_free(&rl->sweeper);
     free(rl->sent);
     free(rl);
 }

@@ -12,6 +12,7 @@
 #include "lib/log.h"
 #include "lib/utf8.h"
 #include "lib/xalloc.h"
+#include "io/timer.h"
 
 #define MAX_TRIES 4
 
@@ -67,11 +68,6 @@ struct discord_rest *discord_rest_new(uv_loop_t *loop, struct http_client *http,
     return r;
 }
 
-/* uv_close callback of a retry timer. */
-static void free_handle(uv_handle_t *h) {
-    free(h);
-}
-
 /* Unlink and free CALL, cancelling whatever it still waits on. */
 static void call_free(struct rest_call *c) {
     struct discord_rest *r = c->r;
@@ -81,10 +77,7 @@ static void call_free(struct rest_call *c) {
     r->ncalls--;
     if (c->http) http_cancel(c->http);
     if (c->ticket) discord_ratelimit_cancel(r->rl, c->ticket);
-    if (c->retry_timer) {
-        uv_timer_stop(c->retry_timer);
-        uv_close((uv_handle_t *)c->retry_timer, free_handle);
-    }
+    timer_free(&c->retry_timer);
     free(c->method);
     free(c->path);
     free(c->url);
@@ -199,8 +192,7 @@ static void on_go(struct discord_ratelimit_ticket *t, void *data) {
 /* A retry's backoff is over: queue the call again behind the limiter. */
 static void on_retry_timer(uv_timer_t *t) {
     struct rest_call *c = t->data;
-    uv_close((uv_handle_t *)c->retry_timer, free_handle);
-    c->retry_timer = NULL;
+    timer_free(&c->retry_timer);
     char route[256], major[64];
     route_of(c->method, c->path, route, sizeof(route), major, sizeof(major));
     c->ticket = discord_ratelimit_enqueue(c->r->rl, route, major, on_go, c);
@@ -293,9 +285,7 @@ static void on_http(const struct http_response *res, void *data) {
         char shown[300];
         log_warn("discord: %s %s failed (%s); retry %d in %llu ms", c->method, loggable(c->path, shown, sizeof(shown)),
                  res->error ? res->error : "server error", c->tries, (unsigned long long)wait);
-        c->retry_timer = xmalloc(sizeof(uv_timer_t));
-        uv_timer_init(r->loop, c->retry_timer);
-        c->retry_timer->data = c;
+        c->retry_timer = timer_new(r->loop, c);
         uv_timer_start(c->retry_timer, on_retry_timer, wait ? wait : 1, 0);
         json_decref(body);
         return;

@@ -19,6 +19,7 @@
 #include "platforms/mattermost/mattermost_rest.h"
 #include "platforms/mattermost/mattermost_stream.h"
 #include "platforms/mattermost/mattermost_ws.h"
+#include "io/timer.h"
 
 #define ROOTS_MAX 4096             /* thread roots of recent messages remembered for replies */
 
@@ -248,9 +249,7 @@ static int mattermost_start(struct platform *p) {
     mm->rest = mattermost_rest_new(p->host->loop, p->host->http, &ro);
     mm->streams = mattermost_streams_new(p->host->loop, mm->rest, mm->edit_ms);
     mm->roots = dict_new();
-    mm->start_retry = xmalloc(sizeof(uv_timer_t));
-    uv_timer_init(p->host->loop, mm->start_retry);
-    mm->start_retry->data = mm;
+    mm->start_retry = timer_new(p->host->loop, mm);
     request_me(mm);
     return 0;
 }
@@ -321,11 +320,6 @@ static int mattermost_edit_op(struct platform *p, const char *channel, const cha
 
 /* ---- stop --------------------------------------------------------------- */
 
-/* uv_close callback of a lone timer. */
-static void free_handle(uv_handle_t *h) {
-    free(h);
-}
-
 /* dict_each helper: free a remembered root. */
 static void free_root(const char *key, void *value, void *arg) {
     (void)key;
@@ -340,10 +334,7 @@ static void mattermost_stop(struct platform *p) {
     mm->stopped = 1;
     p->ready = 0;
     mattermost_ws_free(mm->ws);
-    if (mm->start_retry) {
-        uv_timer_stop(mm->start_retry);
-        uv_close((uv_handle_t *)mm->start_retry, free_handle);
-    }
+    timer_free(&mm->start_retry);
     mattermost_rest_free(mm->rest);
     edit_streams_free(mm->streams);
     if (mm->roots) {

@@ -12,6 +12,7 @@
 #include "lib/metrics.h"
 #include "lib/utf8.h"
 #include "lib/xalloc.h"
+#include "io/timer.h"
 
 #define MAX_TRIES 4
 
@@ -63,11 +64,6 @@ struct post_job {
 
 static void pump(struct mattermost_rest *r);
 
-/* uv_close callback of the queue timer. */
-static void free_handle(uv_handle_t *h) {
-    free(h);
-}
-
 /* The hold (or a retry's backoff) is over. */
 static void on_timer(uv_timer_t *t) {
     pump(t->data);
@@ -89,9 +85,7 @@ struct mattermost_rest *mattermost_rest_new(uv_loop_t *loop, struct http_client 
     size_t alen = strlen(o->token) + 32;
     r->auth = xmalloc(alen);
     snprintf(r->auth, alen, "Authorization: Bearer %s", o->token);
-    r->timer = xmalloc(sizeof(uv_timer_t));
-    uv_timer_init(loop, r->timer);
-    r->timer->data = r;
+    r->timer = timer_new(loop, r);
     return r;
 }
 
@@ -116,8 +110,7 @@ static void call_free(struct rest_call *c) {
 void mattermost_rest_free(struct mattermost_rest *r) {
     if (!r) return;
     while (r->head) call_free(r->head);
-    uv_timer_stop(r->timer);
-    uv_close((uv_handle_t *)r->timer, free_handle);
+    timer_free(&r->timer);
     free(r->base);
     free(r->auth);
     free(r);

@@ -18,6 +18,7 @@
 #include "platforms/onebot/onebot_api.h"
 #include "platforms/onebot/onebot_link.h"
 #include "platforms/onebot/onebot_segments.h"
+#include "io/timer.h"
 
 #define SENT_RING 256               /* the bot's recent message ids, to see replies to it */
 
@@ -397,15 +398,9 @@ static void on_start_timer(uv_timer_t *t) {
     ob->api = onebot_api_new(p->host->loop, ob->link, ob->call_timeout_ms, 1000);
 }
 
-static void free_handle(uv_handle_t *h) {
-    free(h);
-}
-
 static int onebot_start(struct platform *p) {
     struct onebot *ob = p->state;
-    ob->start = xmalloc(sizeof(*ob->start));
-    uv_timer_init(p->host->loop, ob->start);
-    ob->start->data = ob;
+    ob->start = timer_new(p->host->loop, ob);
     uv_timer_start(ob->start, on_start_timer, 0, 0);
     return 0;
 }
@@ -434,10 +429,7 @@ static void onebot_stop(struct platform *p) {
     if (!ob || ob->stopped) return;
     ob->stopped = 1;
     p->ready = 0;
-    if (ob->start) {
-        uv_timer_stop(ob->start);
-        uv_close((uv_handle_t *)ob->start, free_handle);
-    }
+    timer_free(&ob->start);
     onebot_api_free(ob->api);
     ob->api = NULL;
     onebot_link_free(ob->link);

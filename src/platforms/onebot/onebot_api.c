@@ -8,6 +8,7 @@
 #include "lib/xalloc.h"
 #include "platforms/onebot/onebot_api.h"
 #include "platforms/onebot/onebot_link.h"
+#include "io/timer.h"
 
 struct call {
     struct call *next;
@@ -30,10 +31,6 @@ struct onebot_api {
     uint64_t timeout_ms;
     unsigned long counter;
 };
-
-static void free_handle(uv_handle_t *h) {
-    free(h);
-}
 
 static void on_deadline(uv_timer_t *t);
 
@@ -88,9 +85,7 @@ struct onebot_api *onebot_api_new(uv_loop_t *loop, struct onebot_link *link, dou
     a->link = link;
     a->timeout_ms = timeout_ms < 1 ? 1 : (uint64_t)timeout_ms;
     a->max_waiting = max_waiting ? max_waiting : 1000;
-    a->timer = xmalloc(sizeof(*a->timer));
-    uv_timer_init(loop, a->timer);
-    a->timer->data = a;
+    a->timer = timer_new(loop, a);
     return a;
 }
 
@@ -222,7 +217,6 @@ size_t onebot_api_pending(const struct onebot_api *a) {
 void onebot_api_free(struct onebot_api *a) {
     if (!a) return;
     while (a->head) finish(a, a->head, NULL, "stopping");
-    uv_timer_stop(a->timer);
-    uv_close((uv_handle_t *)a->timer, free_handle);
+    timer_free(&a->timer);
     free(a);
 }

@@ -25,6 +25,7 @@
 #include "platforms/slack/slack_rich.h"
 #include "core/rich.h"
 #include "platforms/slack/slack_web.h"
+#include "io/timer.h"
 
 #define REMEMBER 4096              /* events, threads and response URLs kept in memory */
 
@@ -131,11 +132,6 @@ static void join(char *out, size_t outlen, const char *const *parts, int n) {
     out[j] = '\0';
 }
 
-/* uv_close callback of a timer allocated on its own. */
-static void free_handle(uv_handle_t *h) {
-    free(h);
-}
-
 /* ---- config ------------------------------------------------------------ */
 
 /* Read the slack statement into SL. */
@@ -233,8 +229,7 @@ static void stream_flush(struct stream *st);
 /* Forget a stream (its timer closes on its own). */
 static void stream_free(struct stream *st) {
     if (st->sl && st->sl->streams) dict_del(st->sl->streams, st->key);
-    uv_timer_stop(st->timer);
-    uv_close((uv_handle_t *)st->timer, free_handle);
+    timer_free(&st->timer);
     free(st->key);
     free(st->channel);
     free(st->thread_ts);
@@ -434,9 +429,7 @@ static void slack_stream_delta(struct platform *p, const char *channel, const ch
         const char *thread = thread_of(sl, channel, reply_to);
         st->thread_ts = thread ? xstrdup(thread) : NULL;
         st->text = xstrdup("");
-        st->timer = xmalloc(sizeof(uv_timer_t));
-        uv_timer_init(p->host->loop, st->timer);
-        st->timer->data = st;
+        st->timer = timer_new(p->host->loop, st);
         dict_set(sl->streams, key, st);
     }
     st->text = xrealloc(st->text, st->len + len + 1);
@@ -823,9 +816,7 @@ static int slack_start(struct platform *p) {
     };
     sl->web = slack_web_new(p->host->loop, p->host->http, &wo);
     if (!sl->web) return -1;
-    sl->start_retry = xmalloc(sizeof(uv_timer_t));
-    uv_timer_init(p->host->loop, sl->start_retry);
-    sl->start_retry->data = sl;
+    sl->start_retry = timer_new(p->host->loop, sl);
     check_auth(sl);
     return 0;
 }
@@ -850,10 +841,7 @@ static void slack_stop(struct platform *p) {
     dict_free(sl->streams);
     slack_web_free(sl->web);
     sl->web = NULL;
-    if (sl->start_retry) {
-        uv_timer_stop(sl->start_retry);
-        uv_close((uv_handle_t *)sl->start_retry, free_handle);
-    }
+    timer_free(&sl->start_retry);
     memo_free(&sl->seen);
     memo_free(&sl->threads);
     memo_free(&sl->responses);

@@ -15,6 +15,7 @@
 #include "lib/log.h"
 #include "lib/metrics.h"
 #include "lib/xalloc.h"
+#include "io/timer.h"
 
 #define BACKOFF_BASE_MS 500.0
 #define BACKOFF_MAX_MS 30000.0
@@ -54,11 +55,6 @@ static void on_link_closed(struct ws_client *wc, const struct ws_close_info *inf
 
 static const struct ws_client_callbacks link_callbacks = { NULL, on_link_message, on_link_closed };
 
-/* uv_close callback of the retry timer. */
-static void free_handle(uv_handle_t *h) {
-    free(h);
-}
-
 /* The backoff is over: open what is missing. */
 static void on_retry(uv_timer_t *t) {
     ensure(t->data);
@@ -84,9 +80,7 @@ struct slack_socket *slack_socket_new(uv_loop_t *loop, struct lws_context *ctx, 
     if (s->o.ping_s <= 0) s->o.ping_s = 30;
     s->cb = *cb;
     s->data = data;
-    s->retry = xmalloc(sizeof(uv_timer_t));
-    uv_timer_init(loop, s->retry);
-    s->retry->data = s;
+    s->retry = timer_new(loop, s);
     return s;
 }
 
@@ -437,8 +431,7 @@ void slack_socket_free(struct slack_socket *s) {
     if (!s) return;
     s->stopped = 1;
     while (s->links) detach(s, s->links, 1000);
-    uv_timer_stop(s->retry);
-    uv_close((uv_handle_t *)s->retry, free_handle);
+    timer_free(&s->retry);
     free((char *)s->o.command_ack);
     free(s);
 }

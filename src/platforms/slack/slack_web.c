@@ -8,6 +8,7 @@
 #include "lib/json_fast.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
+#include "io/timer.h"
 
 #define MAX_TRIES 4
 #define TIER3_PER_MIN 50
@@ -96,11 +97,6 @@ static void free_window_entry(const char *key, void *value, void *arg) {
     window_free(value);
 }
 
-/* uv_close callback of the queue timer. */
-static void free_handle(uv_handle_t *h) {
-    free(h);
-}
-
 /* Timer: something waiting may go now. */
 static void on_timer(uv_timer_t *t) {
     pump(t->data);
@@ -129,9 +125,7 @@ struct slack_web *slack_web_new(uv_loop_t *loop, struct http_client *http, const
     window_init(&w->connections, 1, 0);   /* only for a 429's pause */
     w->channels = dict_new();
     w->busy = dict_new();
-    w->timer = xmalloc(sizeof(uv_timer_t));
-    uv_timer_init(loop, w->timer);
-    w->timer->data = w;
+    w->timer = timer_new(loop, w);
     return w;
 }
 
@@ -157,8 +151,7 @@ void slack_web_free(struct slack_web *w) {
         w->running = c->next;
         call_free(c);
     }
-    uv_timer_stop(w->timer);
-    uv_close((uv_handle_t *)w->timer, free_handle);
+    timer_free(&w->timer);
     dict_each(w->channels, free_window_entry, NULL);
     dict_free(w->channels);
     dict_free(w->busy);

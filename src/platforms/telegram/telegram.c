@@ -24,6 +24,7 @@
 #include "core/rich.h"
 #include "platforms/telegram/telegram_stream.h"
 #include "platforms/telegram/telegram_webhook.h"
+#include "io/timer.h"
 
 #define TYPING_EVERY_MS 4500.0     /* Telegram shows "typing" for 5 s */
 #define TYPING_MAX_MS 120000.0    /* give up on a reply that never comes */
@@ -645,9 +646,7 @@ static int telegram_start(struct platform *p) {
     };
     tg->poll = telegram_poll_new(loop, tg->api, p->host, &po, on_update, tg);
     if (tg->hook_url) tg->hook = telegram_webhook_new(tg->hook_path, tg->hook_secret, on_hook_update, tg);
-    tg->retry = xmalloc(sizeof(uv_timer_t));
-    uv_timer_init(loop, tg->retry);
-    tg->retry->data = tg;
+    tg->retry = timer_new(loop, tg);
     start_step(tg);
     return 0;
 }
@@ -725,10 +724,6 @@ static int telegram_edit_op(struct platform *p, const char *channel, const char 
 
 /* ---- stop -------------------------------------------------------------- */
 
-static void free_handle(uv_handle_t *h) {
-    free(h);
-}
-
 /* platform_ops.stop: stop taking updates, drop pending calls, free. */
 static void telegram_stop(struct platform *p) {
     struct telegram *tg = p->state;
@@ -739,10 +734,7 @@ static void telegram_stop(struct platform *p) {
     telegram_webhook_free(tg->hook);
     typing_keeper_free(tg->typing);
     tg->typing = NULL;
-    if (tg->retry) {
-        uv_timer_stop(tg->retry);
-        uv_close((uv_handle_t *)tg->retry, free_handle);
-    }
+    timer_free(&tg->retry);
     telegram_queue_free(tg->queue);
     edit_streams_free(tg->streams);
     telegram_api_free(tg->api);

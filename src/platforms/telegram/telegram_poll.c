@@ -8,6 +8,7 @@
 #include "lib/json_write.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
+#include "io/timer.h"
 
 #define LOAD_TRIES 40              /* Redis may still be connecting at start */
 #define LOAD_RETRY_MS 50
@@ -63,17 +64,10 @@ struct telegram_poll *telegram_poll_new(uv_loop_t *loop, struct telegram_api *ap
     p->fn = fn;
     p->dead = o->dead;
     p->data = data;
-    p->timer = xmalloc(sizeof(uv_timer_t));
-    uv_timer_init(loop, p->timer);
-    p->timer->data = p;
+    p->timer = timer_new(loop, p);
     p->ref = xcalloc(1, sizeof(*p->ref));
     p->ref->p = p;
     return p;
-}
-
-/* uv_close callback of the timer. */
-static void free_handle(uv_handle_t *h) {
-    free(h);
 }
 
 void telegram_poll_stop(struct telegram_poll *p) {
@@ -100,7 +94,7 @@ static struct telegram_poll *ref_drop(struct poll_ref *r) {
 void telegram_poll_free(struct telegram_poll *p) {
     if (!p) return;
     telegram_poll_stop(p);
-    uv_close((uv_handle_t *)p->timer, free_handle);
+    timer_free(&p->timer);
     p->ref->p = NULL;
     if (p->ref->refs == 0) free(p->ref);
     json_decref(p->allowed);

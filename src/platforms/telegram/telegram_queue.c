@@ -8,6 +8,7 @@
 #include "lib/json_write.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
+#include "io/timer.h"
 
 #define MAX_TRIES 5                /* transport errors and 5xx */
 #define MAX_429 8                  /* 429s for one request before it fails */
@@ -92,9 +93,7 @@ struct telegram_queue *telegram_queue_new(uv_loop_t *loop, struct telegram_api *
     q->tokens = q->o.rate < 1 ? 1 : q->o.rate;
     q->refilled = uv_now(loop);
     q->swept = q->refilled;
-    q->timer = xmalloc(sizeof(uv_timer_t));
-    uv_timer_init(loop, q->timer);
-    q->timer->data = q;
+    q->timer = timer_new(loop, q);
     return q;
 }
 
@@ -121,11 +120,6 @@ static void chatq_free(struct chatq *cq) {
     free(cq);
 }
 
-/* uv_close callback of the timer. */
-static void free_handle(uv_handle_t *h) {
-    free(h);
-}
-
 void telegram_queue_free(struct telegram_queue *q) {
     if (!q) return;
     void **all = dict_values(q->chats);
@@ -137,8 +131,7 @@ void telegram_queue_free(struct telegram_queue *q) {
     free(all);
     dict_free(q->moved);
     free(q->active);
-    uv_timer_stop(q->timer);
-    uv_close((uv_handle_t *)q->timer, free_handle);
+    timer_free(&q->timer);
     free(q);
 }
 
