@@ -87,7 +87,7 @@ static int block_delta(struct provider_http_call *pc, json_t *root) {
 static int on_event(const char *event, const char *data, size_t len, void *ud) {
     struct anthropic_call *c = ud;
     struct provider_http_call *pc = &c->pc;
-    json_t *root = provider_http_json(data, len);
+    json_t *root = provider_http_json(pc, data, len);
     if (!json_is_object(root)) {
         json_decref(root);
         return provider_http_fail(pc, MODEL_ERR_MALFORMED, "the model sent a malformed %s event (not JSON): %.80s", event, data);

@@ -59,7 +59,7 @@ static int on_event(const char *event, const char *data, size_t len, void *ud) {
         c->done = 1;
         return 0;
     }
-    json_t *root = provider_http_json(data, len);
+    json_t *root = provider_http_json(pc, data, len);
     if (!json_is_object(root)) {
         json_decref(root);
         return provider_http_fail(pc, MODEL_ERR_MALFORMED, "the model sent a malformed stream chunk (not JSON): %.80s", data);
@@ -74,7 +74,7 @@ static int on_event(const char *event, const char *data, size_t len, void *ud) {
         enum model_error kind = provider_classify_http(provider_error_status(type), text, text ? strlen(text) : 0, why, sizeof(why));
         free(text);
         rc = provider_http_fail(pc, kind, "the model failed in the middle of the stream: %s", why);
-    } else if (choices && !json_is_array(choices)) {
+    } else if (choices && !json_is_array(choices) && !json_is_null(choices)) {   /* null: a usage-only chunk (vLLM) */
         rc = provider_http_fail(pc, MODEL_ERR_MALFORMED, "the model sent a stream chunk whose choices is not a list");
     } else {
         json_t *choice = json_array_get(choices, 0);
