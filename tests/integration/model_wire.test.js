@@ -289,9 +289,24 @@ test('anthropic: an overloaded_error event mid-stream and a 529 are retried; the
     ] }
     : n === 2 ? { status: 529 } : { content: 'whole', tokens: { input: 50, output: 5 } });
   const ann = await s.user('Ann');
-  assert.equal((await streamed(ann, 'hi')).final.text, 'whole');
+  const { final, deltas } = await streamed(ann, 'hi');
+  assert.equal(final.text, 'whole');
+  assert.equal(deltas.map((d) => d.text).join(''), 'Hal', 'the retry said something else, so it was not streamed after the broken try');
   const rows = await calls(s.redis);
   assert.deepEqual(rows.map((r) => [r.status, r.cost_micro]), [['rate_limit', '0'], ['rate_limit', '0'], ['ok', '60']]);
+});
+
+test('openai: a stream that breaks and is retried does not show its first words twice', async () => {
+  const s = await startWireStack('openai', { persona: 'safe', route: 'route "safe" { kind = "fallback", models = { "main", "backup" }, retries = 1, backoff_ms = 10 }' });
+  let n = 0;
+  s.fake.respond = () => (++n === 1
+    ? { events: [chunk({ content: 'Hello' }), chunk({ content: ' there' }), { error: { message: 'worker died', type: 'server_error' } }] }
+    : { events: [chunk({ content: 'Hello' }), chunk({ content: ' there,' }), chunk({ content: ' Ann' }), chunk({}, 'stop'), 'data: [DONE]\n\n'] });
+  const ann = await s.user('Ann');
+  const { final, deltas } = await streamed(ann, 'hi');
+  assert.equal(final.text, 'Hello there, Ann');
+  assert.equal(deltas.map((d) => d.text).join(''), 'Hello there, Ann', 'the retry picks up where the broken stream left off');
+  assert.deepEqual((await calls(s.redis)).map((r) => r.status), ['server', 'ok']);
 });
 
 test('ollama: done:false pieces then done:true with eval counts; done_reason "length" keeps the answer', async () => {
