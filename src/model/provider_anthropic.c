@@ -46,8 +46,7 @@ static void read_usage(struct provider_http_call *pc, json_t *usage) {
 /* An error object ({type:"error", error{type, message}}) in a 200 stream. */
 static int stream_error(struct provider_http_call *pc, json_t *root, const char *data, size_t len) {
     char why[300];
-    const char *type = json_string_value(json_object_get(json_object_get(root, "error"), "type"));
-    enum model_error kind = provider_classify_http(provider_error_status(type), data, len, why, sizeof(why));
+    enum model_error kind = provider_classify_http(provider_error_status_json(root), data, len, why, sizeof(why));
     return provider_http_fail(pc, kind, "the model failed in the middle of the stream: %s", why);
 }
 

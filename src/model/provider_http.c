@@ -189,7 +189,17 @@ static void pcall_done(const struct http_response *r, void *data) {
         const char *body = pc->mode == 0 ? (pc->raw ? pc->raw : "") : r->body;
         size_t len = pc->mode == 0 ? pc->rawlen : r->body_len;
         json_t *root = provider_http_json(pc, body, len);
-        pc->ops->parse_body(pc, root);
+        json_t *e = json_object_get(root, "error");
+        if (e && !json_is_null(e)) {
+            /* An error sent with 200 (some proxies do): classify it as if its status had said so. */
+            char why[300];
+            char *text = json_dumps(root, JSON_COMPACT);
+            enum model_error kind = pc->ops->classify(provider_error_status_json(root), text ? text : "", text ? strlen(text) : 0, why, sizeof(why));
+            free(text);
+            provider_http_fail(pc, kind, "the model server answered 200 with an error: %s", why);
+        } else {
+            pc->ops->parse_body(pc, root);
+        }
         json_decref(root);
     }
     finish_marked(pc);

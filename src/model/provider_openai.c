@@ -70,8 +70,7 @@ static int on_event(const char *event, const char *data, size_t len, void *ud) {
     if (err) {
         char why[300];
         char *text = json_dumps(root, JSON_COMPACT);
-        const char *type = json_is_object(err) ? json_string_value(json_object_get(err, "type")) : NULL;
-        enum model_error kind = provider_classify_http(provider_error_status(type), text, text ? strlen(text) : 0, why, sizeof(why));
+        enum model_error kind = provider_classify_http(provider_error_status_json(root), text, text ? strlen(text) : 0, why, sizeof(why));
         free(text);
         rc = provider_http_fail(pc, kind, "the model failed in the middle of the stream: %s", why);
     } else if (choices && !json_is_array(choices) && !json_is_null(choices)) {   /* null: a usage-only chunk (vLLM) */

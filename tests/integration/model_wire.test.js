@@ -332,3 +332,32 @@ test('ollama: an {"error"} line mid-stream falls back; CRLF line endings are rea
   assert.equal((await streamed(ann, 'two')).final.text, 'fine');
   assert.deepEqual((await calls(s.redis)).map((r) => [r.model, r.status]), [['main', 'server'], ['backup', 'ok'], ['main', 'ok']]);
 });
+
+test('openai: the error words of other servers are understood: llama.cpp\'s context size, a numeric code mid-stream, a quota error sent with 200', async () => {
+  const s = await startWireStack('openai', { persona: 'safe', route: 'route "safe" { kind = "fallback", models = { "main", "backup" }, retries = 2, backoff_ms = 10 }' });
+  const ann = await s.user('Ann');
+  const sent = () => s.fake.chatRequests().length;
+  let before = sent();
+  s.fake.respond = () => ({ status: 400, body: { error: { code: 400, message: 'request (4476 tokens) exceeds the available context size (4096 tokens), try increasing it', type: 'exceed_context_size_error', n_prompt_tokens: 4476, n_ctx: 4096 } } });
+  assert.equal((await streamed(ann, 'long')).final.text, 'backup: long');
+  assert.equal(sent() - before, 1, 'a prompt too long for the context is not retried');
+  before = sent();
+  let n = 0;
+  s.fake.respond = () => (++n === 1 ? { events: [chunk({ content: 'x' }), { id: 'c', object: 'chat.completion.chunk', error: { code: 429, message: 'Rate limit exceeded: free-models-per-min' }, choices: [{ index: 0, delta: { content: '' }, finish_reason: 'error' }] }] } : { content: 'after the limit' });
+  assert.equal((await streamed(ann, 'busy')).final.text, 'after the limit');
+  before = sent();
+  s.fake.respond = () => ({ body: { error: { message: 'You exceeded your current quota, please check your plan and billing details.', type: 'insufficient_quota', param: null, code: 'insufficient_quota' } } });
+  assert.equal((await ann.replyTo(ann.say('lobby', 'broke'))).text, 'backup: broke');
+  assert.equal(sent() - before, 1, 'an exhausted quota is never retried, even when it comes with 200');
+  const st = (await calls(s.redis)).filter((r) => r.model === 'main').map((r) => r.status);
+  assert.deepEqual(st, ['context_length', 'rate_limit', 'ok', 'quota']);
+});
+
+test('anthropic: a billing_error (402) is an exhausted quota, not retried', async () => {
+  const s = await startWireStack('anthropic', { persona: 'safe', route: 'route "safe" { kind = "fallback", models = { "main", "backup" }, retries = 2, backoff_ms = 10 }' });
+  s.fake.respond = () => ({ status: 402, errorType: 'billing_error', message: 'Billing error' });
+  const ann = await s.user('Ann');
+  assert.equal((await streamed(ann, 'pay')).final.text, 'backup: pay');
+  assert.equal(s.fake.chatRequests().length, 1);
+  assert.deepEqual((await calls(s.redis)).map((r) => [r.model, r.status]), [['main', 'quota'], ['backup', 'ok']]);
+});
