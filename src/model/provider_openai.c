@@ -79,7 +79,9 @@ static int on_event(const char *event, const char *data, size_t len, void *ud) {
         json_t *choice = json_array_get(choices, 0);
         json_t *delta = json_object_get(choice, "delta");
         json_t *content = json_object_get(delta, "content");
+        json_t *refusal = json_object_get(delta, "refusal");     /* the model's own refusal: its answer */
         if (json_is_string(content)) provider_http_text(pc, json_string_value(content), json_string_length(content));
+        if (json_is_string(refusal)) provider_http_text(pc, json_string_value(refusal), json_string_length(refusal));
         if (json_is_array(json_object_get(delta, "tool_calls"))) rc = read_tool_deltas(pc, json_object_get(delta, "tool_calls"));
         read_finish(pc, choice);
         read_usage(pc, root);
@@ -109,6 +111,7 @@ static void openai_parse_body(struct provider_http_call *pc, json_t *root) {
     json_t *message = json_object_get(choice, "message");
     json_t *content = json_object_get(message, "content");
     json_t *calls = json_object_get(message, "tool_calls");
+    if (!json_is_string(content)) content = json_object_get(message, "refusal");   /* content null, a refusal instead */
     if (!root) {
         provider_http_fail(pc, MODEL_ERR_MALFORMED, "the model server sent a malformed body (not JSON)");
         return;

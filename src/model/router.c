@@ -182,6 +182,15 @@ static void cascade_verdict_decision(struct route_call *c, const struct provider
         snprintf(c->decision, sizeof(c->decision), "cascade:%s rejected by its check -> %s", c->chain[0], c->chain[1]);
 }
 
+/* No text but blanks and no tool call: a reasoning model that spent its
+ * whole budget thinking ends so (finish_reason "length"). */
+static int empty_answer(const struct provider_result *pr) {
+    if (pr->tool_calls && json_array_size(pr->tool_calls) > 0) return 0;
+    for (const char *p = pr->text ? pr->text : ""; *p; p++)
+        if (*p != ' ' && *p != '\n' && *p != '\r' && *p != '\t') return 0;
+    return 1;
+}
+
 /* The deployment answered: health, budget, accounting, then what next. */
 static void on_result(const struct provider_result *pr, void *data) {
     struct route_call *c = data;
@@ -197,6 +206,17 @@ static void on_result(const struct provider_result *pr, void *data) {
     if (c->kind == ROUTE_CASCADE && c->cascade_stage == 1 && pr->kind == MODEL_OK)
         cascade_verdict_decision(c, pr);
     accounting_record(c->rt, &c->req, m, d, pr, cost, c->decision);
+    if (pr->kind == MODEL_OK && c->cascade_stage != 1 && empty_answer(pr)) {
+        /* Charged above (the tokens were spent), but nothing to send: the
+         * next model of the route, or the apology, not an empty reply. */
+        log_warn("router: model %s gave an empty answer (finish_reason %s); trying the next model",
+                 m->name, pr->finish_reason ? pr->finish_reason : "none");
+        c->last_kind = MODEL_ERR_MALFORMED;
+        snprintf(c->error, sizeof(c->error), "model %s gave an empty answer (finish_reason %s)", m->name,
+                 pr->finish_reason ? pr->finish_reason : "none");
+        next_model(c);
+        return;
+    }
     if (pr->kind == MODEL_OK) {
         d->failures = 0;
         if (c->kind == ROUTE_CASCADE && c->ci == 0 && !router_cascade_accept(c, pr)) return;

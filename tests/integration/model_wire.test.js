@@ -361,3 +361,27 @@ test('anthropic: a billing_error (402) is an exhausted quota, not retried', asyn
   assert.equal(s.fake.chatRequests().length, 1);
   assert.deepEqual((await calls(s.redis)).map((r) => [r.model, r.status]), [['main', 'quota'], ['backup', 'ok']]);
 });
+
+test('openai: a reasoning model that spends its whole budget thinking sends no empty reply: the route falls back, and the tokens it spent are still charged', async () => {
+  const s = await startWireStack('openai', { persona: 'safe' });
+  s.fake.respond = () => ({
+    events: [chunk({ role: 'assistant', content: '' }), chunk({ reasoning_content: 'Let me think' }), chunk({ content: null, reasoning_content: ' some more' }),
+      chunk({}, 'length'), { id: 'c', choices: [], usage: { prompt_tokens: 5, completion_tokens: 100 } }, 'data: [DONE]\n\n'],
+  });
+  const ann = await s.user('Ann');
+  const { final, deltas } = await streamed(ann, 'think');
+  assert.equal(final.text, 'backup: think');
+  assert.equal(deltas.map((d) => d.text).join(''), 'backup: think', 'the reasoning is never shown');
+  const rows = await calls(s.redis);
+  assert.deepEqual(rows.map((r) => [r.model, r.status, r.tokens_out, r.cost_micro]), [['main', 'ok', '100', '205'], ['backup', 'ok', rows[1].tokens_out, '0']]);
+});
+
+test('openai: a refusal (content null, refusal text) is the model\'s answer, whole or streamed', async () => {
+  const s = await startWireStack('openai', { persona: 'safe' });
+  s.fake.respond = () => ({ body: { id: 'x', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: null, refusal: 'I cannot help with that.' }, finish_reason: 'stop' }], usage: { prompt_tokens: 5, completion_tokens: 6 } } });
+  const ann = await s.user('Ann');
+  assert.equal((await ann.replyTo(ann.say('lobby', 'refuse'))).text, 'I cannot help with that.');
+  s.fake.respond = () => ({ events: [chunk({ role: 'assistant', content: null, refusal: '' }), chunk({ refusal: 'I cannot' }), chunk({ refusal: ' help with that.' }), chunk({}, 'stop'), 'data: [DONE]\n\n'] });
+  assert.equal((await streamed(ann, 'refuse again')).final.text, 'I cannot help with that.');
+  assert.deepEqual((await calls(s.redis)).map((r) => [r.model, r.status]), [['main', 'ok'], ['main', 'ok']]);
+});
