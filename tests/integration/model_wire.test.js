@@ -385,3 +385,21 @@ test('openai: a refusal (content null, refusal text) is the model\'s answer, who
   assert.equal((await streamed(ann, 'refuse again')).final.text, 'I cannot help with that.');
   assert.deepEqual((await calls(s.redis)).map((r) => [r.model, r.status]), [['main', 'ok'], ['main', 'ok']]);
 });
+
+test('anthropic: cache tokens from message_start still count when message_delta repeats the input count without them', async () => {
+  const s = await startWireStack('anthropic');
+  s.fake.respond = () => ({
+    events: [
+      { type: 'message_start', message: { id: 'm', type: 'message', role: 'assistant', content: [], usage: { input_tokens: 10, cache_creation_input_tokens: 5, cache_read_input_tokens: 1000, output_tokens: 1 } } },
+      { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
+      { type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text: 'cached' } },
+      { type: 'content_block_stop', index: 0 },
+      { type: 'message_delta', delta: { stop_reason: 'end_turn' }, usage: { input_tokens: 10, cache_creation_input_tokens: null, cache_read_input_tokens: null, output_tokens: 20 } },
+      { type: 'message_stop' },
+    ],
+  });
+  const ann = await s.user('Ann');
+  assert.equal((await streamed(ann, 'hi')).final.text, 'cached');
+  const [row] = await calls(s.redis);
+  assert.deepEqual([row.tokens_in, row.tokens_out], ['1015', '20'], 'input 10 + cache writes 5 + cache reads 1000');
+});
