@@ -403,3 +403,21 @@ test('anthropic: cache tokens from message_start still count when message_delta 
   const [row] = await calls(s.redis);
   assert.deepEqual([row.tokens_in, row.tokens_out], ['1015', '20'], 'input 10 + cache writes 5 + cache reads 1000');
 });
+
+test('openai: a server that ignores "stream": true and sends one JSON body is answered from that body', async () => {
+  const s = await startWireStack('openai');
+  s.fake.respond = () => ({ body: { id: 'x', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'one body' }, finish_reason: 'stop' }], usage: { prompt_tokens: 8, completion_tokens: 2 } } });
+  const ann = await s.user('Ann');
+  assert.equal((await streamed(ann, 'hi')).final.text, 'one body');
+  const [row] = await calls(s.redis);
+  assert.deepEqual([row.status, row.tokens_in, row.tokens_out], ['ok', '8', '2']);
+});
+
+test('anthropic: a whole message with a thinking block answers with its text only', async () => {
+  const s = await startWireStack('anthropic');
+  s.fake.respond = () => ({ body: { id: 'msg', type: 'message', role: 'assistant', model: 'm-1', content: [{ type: 'thinking', thinking: 'private musings', signature: 'sig' }, { type: 'redacted_thinking', data: 'xyz' }, { type: 'text', text: 'Public answer.' }], stop_reason: 'end_turn', usage: { input_tokens: 12, output_tokens: 40 } } });
+  const ann = await s.user('Ann');
+  assert.equal((await ann.replyTo(ann.say('lobby', 'hi'))).text, 'Public answer.');
+  const [row] = await calls(s.redis);
+  assert.deepEqual([row.status, row.tokens_in, row.tokens_out], ['ok', '12', '40']);
+});
