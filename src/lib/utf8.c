@@ -149,3 +149,63 @@ size_t utf8_prefix(const char *buf, size_t len, size_t max_cp) {
     }
     return len;
 }
+
+/* The marker of invalid byte b (80..FF): U+10FF00 + b, F4 8F BE|BF xx. */
+static void mark_byte(unsigned char b, char *out) {
+    out[0] = (char)0xF4;
+    out[1] = (char)0x8F;
+    out[2] = (char)(b >= 0xC0 ? 0xBF : 0xBE);
+    out[3] = (char)(0x80 | (b & 0x3F));
+}
+
+/* Keep invalid bytes through a strict JSON parser, so a character cut
+ * between two stream events can be joined after both were parsed. */
+char *utf8_mark_invalid(const char *buf, size_t len, size_t *outlen) {
+    const unsigned char *s = (const unsigned char *)buf;
+    size_t i = 0, o = 0, n, k;
+    int ok;
+    char *out = xmalloc(len * 4 + 1);
+    if (!out) return NULL;
+    while (i < len) {
+        n = seq_scan(s + i, len - i, &ok);
+        if (ok) {
+            memcpy(out + o, s + i, n);
+            o += n;
+        } else {
+            for (k = 0; k < n; k++, o += 4) mark_byte(s[i + k], out + o);
+        }
+        i += n;
+    }
+    out[o] = '\0';
+    if (outlen) *outlen = o;
+    return out;
+}
+
+/* Turn markers back into the bytes they stand for, in place. */
+size_t utf8_unmark(char *buf, size_t len) {
+    unsigned char *s = (unsigned char *)buf;
+    size_t i = 0, o = 0;
+    while (i < len) {
+        if (i + 3 < len && s[i] == 0xF4 && s[i + 1] == 0x8F && (s[i + 2] == 0xBE || s[i + 2] == 0xBF) &&
+            s[i + 3] >= 0x80 && s[i + 3] <= 0xBF) {
+            s[o++] = (unsigned char)((s[i + 2] == 0xBF ? 0xC0 : 0x80) | (s[i + 3] & 0x3F));
+            i += 4;
+        } else {
+            s[o++] = s[i++];
+        }
+    }
+    return o;
+}
+
+/* A text piece may end inside a character whose rest comes next: find it. */
+size_t utf8_cut_tail(const char *buf, size_t len) {
+    const unsigned char *s = (const unsigned char *)buf;
+    for (size_t k = 1; k <= 3 && k <= len; k++) {
+        unsigned char c = s[len - k];
+        if (c >= 0x80 && c <= 0xBF) continue;              /* a continuation: look further back */
+        if (c < 0xC2 || c > 0xF4) return 0;
+        int ok;
+        return seq_scan(s + len - k, k, &ok) == k && !ok ? k : 0;
+    }
+    return 0;
+}

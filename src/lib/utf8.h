@@ -19,6 +19,20 @@ int utf8_valid(const char *buf, size_t len);
  * Returns NULL only on out of memory. */
 char *utf8_repair(const char *buf, size_t len, size_t *outlen);
 
+/* A new malloc'd NUL-terminated copy (like utf8_repair) where each byte of
+ * an invalid subpart becomes its own marker, the plane-16 private-use code
+ * point U+10FF00 + byte, so the bytes survive a parser that wants UTF-8.
+ * Returns NULL only on out of memory. */
+char *utf8_mark_invalid(const char *buf, size_t len, size_t *outlen);
+
+/* Replace each marker of utf8_mark_invalid() by its byte, in place; returns
+ * the new length (the result may be invalid UTF-8 again). */
+size_t utf8_unmark(char *buf, size_t len);
+
+/* Bytes at the end of buf that begin a well-formed sequence not yet
+ * complete (0..3): a character cut short, whose rest may still come. */
+size_t utf8_cut_tail(const char *buf, size_t len);
+
 /* Number of code points in valid UTF-8 (counts lead bytes). */
 size_t utf8_codepoints(const char *buf, size_t len);
 

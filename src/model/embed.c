@@ -166,7 +166,7 @@ static void on_http(const struct http_response *res, void *data) {
         finish(c, why);
         return;
     }
-    json_t *root = provider_http_json(res->body, res->body_len);
+    json_t *root = provider_http_json(NULL, res->body, res->body_len);
     if (!json_is_object(root)) {
         json_decref(root);
         finish(c, "the embedding server sent a body that is not JSON");

@@ -20,6 +20,7 @@ struct anthropic_call {
     struct provider_http_call pc;
     struct sse_parser sse;
     int stopped;                   /* saw message_stop */
+    long in[3];                    /* input, cache creation, cache read tokens so far */
 };
 
 /* Anthropic's stop reasons in the Chat Completions words the router knows. */
@@ -32,13 +33,17 @@ static void read_stop(struct provider_http_call *pc, const char *reason) {
     snprintf(pc->finish, sizeof(pc->finish), "%s", f);
 }
 
-/* Usage: input tokens (cache writes and reads included) and output tokens. */
-static void read_usage(struct provider_http_call *pc, json_t *usage) {
+/* Usage: input tokens (cache writes and reads included) and output tokens.
+ * message_delta repeats the counts cumulatively, each one optional or null:
+ * a count it leaves out keeps the value message_start gave. */
+static void read_usage(struct provider_http_call *pc, long in[3], json_t *usage) {
+    static const char *const keys[3] = { "input_tokens", "cache_creation_input_tokens", "cache_read_input_tokens" };
     if (!json_is_object(usage)) return;
-    json_t *in = json_object_get(usage, "input_tokens");
-    if (json_is_integer(in))
-        pc->prompt_tokens = (long)(json_integer_value(in) + json_integer_value(json_object_get(usage, "cache_creation_input_tokens")) +
-                                   json_integer_value(json_object_get(usage, "cache_read_input_tokens")));
+    for (int i = 0; i < 3; i++) {
+        json_t *v = json_object_get(usage, keys[i]);
+        if (json_is_integer(v)) in[i] = (long)json_integer_value(v);
+    }
+    pc->prompt_tokens = in[0] + in[1] + in[2];
     json_t *out = json_object_get(usage, "output_tokens");
     if (json_is_integer(out)) pc->completion_tokens = (long)json_integer_value(out);
 }
@@ -46,8 +51,7 @@ static void read_usage(struct provider_http_call *pc, json_t *usage) {
 /* An error object ({type:"error", error{type, message}}) in a 200 stream. */
 static int stream_error(struct provider_http_call *pc, json_t *root, const char *data, size_t len) {
     char why[300];
-    const char *type = json_string_value(json_object_get(json_object_get(root, "error"), "type"));
-    enum model_error kind = provider_classify_http(provider_error_status(type), data, len, why, sizeof(why));
+    enum model_error kind = provider_classify_http(provider_error_status_json(root), data, len, why, sizeof(why));
     return provider_http_fail(pc, kind, "the model failed in the middle of the stream: %s", why);
 }
 
@@ -87,7 +91,7 @@ static int block_delta(struct provider_http_call *pc, json_t *root) {
 static int on_event(const char *event, const char *data, size_t len, void *ud) {
     struct anthropic_call *c = ud;
     struct provider_http_call *pc = &c->pc;
-    json_t *root = provider_http_json(data, len);
+    json_t *root = provider_http_json(pc, data, len);
     if (!json_is_object(root)) {
         json_decref(root);
         return provider_http_fail(pc, MODEL_ERR_MALFORMED, "the model sent a malformed %s event (not JSON): %.80s", event, data);
@@ -95,12 +99,12 @@ static int on_event(const char *event, const char *data, size_t len, void *ud) {
     const char *type = json_string_value(json_object_get(root, "type"));
     if (!type) type = event;
     int rc = 0;
-    if (!strcmp(type, "message_start")) read_usage(pc, json_object_get(json_object_get(root, "message"), "usage"));
+    if (!strcmp(type, "message_start")) read_usage(pc, c->in, json_object_get(json_object_get(root, "message"), "usage"));
     else if (!strcmp(type, "content_block_start")) rc = block_start(pc, root);
     else if (!strcmp(type, "content_block_delta")) rc = block_delta(pc, root);
     else if (!strcmp(type, "message_delta")) {
         read_stop(pc, json_string_value(json_object_get(json_object_get(root, "delta"), "stop_reason")));
-        read_usage(pc, json_object_get(root, "usage"));
+        read_usage(pc, c->in, json_object_get(root, "usage"));
     } else if (!strcmp(type, "message_stop")) c->stopped = 1;
     else if (!strcmp(type, "error")) rc = stream_error(pc, root, data, len);
     json_decref(root);             /* ping, content_block_stop and unknown events: nothing to do */
@@ -144,8 +148,9 @@ static void anthropic_parse_body(struct provider_http_call *pc, json_t *root) {
             free(args);
         }
     }
+    long in[3] = { 0, 0, 0 };
     read_stop(pc, json_string_value(json_object_get(root, "stop_reason")));
-    read_usage(pc, json_object_get(root, "usage"));
+    read_usage(pc, in, json_object_get(root, "usage"));
 }
 
 static void anthropic_release(struct provider_http_call *pc) {

@@ -10,12 +10,14 @@
 #include "lib/utf8.h"
 #include "lib/xalloc.h"
 
-json_t *provider_http_json(const char *s, size_t len) {
+json_t *provider_http_json(struct provider_http_call *pc, const char *s, size_t len) {
     if (utf8_valid(s, len)) return json_loadb(s, len, JSON_ALLOW_NUL, NULL);
     size_t fixed_len;
-    char *fixed = utf8_repair(s, len, &fixed_len);
+    /* A call marks bad bytes (its text joins them later); others repair at once. */
+    char *fixed = pc ? utf8_mark_invalid(s, len, &fixed_len) : utf8_repair(s, len, &fixed_len);
     json_t *root = fixed ? json_loadb(fixed, fixed_len, JSON_ALLOW_NUL, NULL) : NULL;
     free(fixed);
+    if (pc) pc->marked = 1;
     return root;
 }
 
@@ -46,9 +48,9 @@ void provider_http_token(struct provider_http_call *pc) {
     if (!pc->first_token_ns) pc->first_token_ns = uv_hrtime();
 }
 
-void provider_http_text(struct provider_http_call *pc, const char *s, size_t len) {
+/* Append valid text to the answer and hand it to the stream's receiver. */
+static void append_text(struct provider_http_call *pc, const char *s, size_t len) {
     if (len == 0) return;
-    provider_http_token(pc);
     if (pc->tlen + len + 1 > pc->tcap) {
         size_t cap = pc->tcap ? pc->tcap : 256;
         while (cap < pc->tlen + len + 1) cap *= 2;
@@ -64,6 +66,61 @@ void provider_http_text(struct provider_http_call *pc, const char *s, size_t len
     pc->tlen += len;
     pc->text[pc->tlen] = '\0';
     if (pc->stream && pc->on_delta) pc->on_delta(s, len, pc->delta_data);
+}
+
+/* Text with marked bad bytes: a character cut at the end of one piece
+ * waits for the rest in the next; what stays invalid becomes U+FFFD. */
+static void append_marked(struct provider_http_call *pc, const char *s, size_t len, int last) {
+    char *buf = xmalloc(pc->carry_len + len + 1);
+    if (!buf) {
+        provider_http_fail(pc, MODEL_ERR_MALFORMED, "out of memory reading the answer");
+        return;
+    }
+    memcpy(buf, pc->carry, pc->carry_len);
+    memcpy(buf + pc->carry_len, s, len);
+    size_t n = utf8_unmark(buf, pc->carry_len + len);
+    size_t tail = last ? 0 : utf8_cut_tail(buf, n);
+    size_t fixed_len = 0;
+    char *fixed = utf8_repair(buf, n - tail, &fixed_len);
+    if (fixed) append_text(pc, fixed, fixed_len);
+    else provider_http_fail(pc, MODEL_ERR_MALFORMED, "out of memory reading the answer");
+    memcpy(pc->carry, buf + n - tail, tail);
+    pc->carry_len = tail;
+    free(fixed);
+    free(buf);
+}
+
+void provider_http_text(struct provider_http_call *pc, const char *s, size_t len) {
+    if (len == 0) return;
+    provider_http_token(pc);
+    if (pc->marked) append_marked(pc, s, len, 0);
+    else append_text(pc, s, len);
+}
+
+/* A string of a tool call read from marked input: bytes back, then repaired. */
+static void unmark_string(char **sp, size_t *lenp) {
+    if (!*sp) return;
+    size_t n = utf8_unmark(*sp, lenp ? *lenp : strlen(*sp));
+    size_t fixed_len;
+    char *fixed = utf8_repair(*sp, n, &fixed_len);
+    if (!fixed) return;
+    free(*sp);
+    *sp = fixed;
+    if (lenp) *lenp = fixed_len;
+}
+
+/* The answer is over: a character still cut short is U+FFFD, and tool
+ * calls read from marked input get their bytes back. */
+static void finish_marked(struct provider_http_call *pc) {
+    if (!pc->marked) return;
+    if (pc->carry_len) append_marked(pc, "", 0, 1);
+    for (int i = 0; i < pc->tools.n; i++) {
+        struct tool_slot *t = &pc->tools.slots[i];
+        unmark_string(&t->id, NULL);
+        unmark_string(&t->name, NULL);
+        unmark_string(&t->args, &t->alen);
+        t->acap = t->args ? t->alen + 1 : 0;
+    }
 }
 
 /* Free the call and what its provider added. */
@@ -131,10 +188,21 @@ static void pcall_done(const struct http_response *r, void *data) {
     } else {
         const char *body = pc->mode == 0 ? (pc->raw ? pc->raw : "") : r->body;
         size_t len = pc->mode == 0 ? pc->rawlen : r->body_len;
-        json_t *root = provider_http_json(body, len);
-        pc->ops->parse_body(pc, root);
+        json_t *root = provider_http_json(pc, body, len);
+        json_t *e = json_object_get(root, "error");
+        if (e && !json_is_null(e)) {
+            /* An error sent with 200 (some proxies do): classify it as if its status had said so. */
+            char why[300];
+            char *text = json_dumps(root, JSON_COMPACT);
+            enum model_error kind = pc->ops->classify(provider_error_status_json(root), text ? text : "", text ? strlen(text) : 0, why, sizeof(why));
+            free(text);
+            provider_http_fail(pc, kind, "the model server answered 200 with an error: %s", why);
+        } else {
+            pc->ops->parse_body(pc, root);
+        }
         json_decref(root);
     }
+    finish_marked(pc);
     double latency = (double)(uv_hrtime() - pc->started_ns) / 1e6;
     struct provider_result res = {
         .kind = pc->kind, .status = r->status, .retry_after_ms = r->retry_after_ms, .latency_ms = latency,

@@ -41,6 +41,9 @@ struct provider_http_call {
     size_t rawlen, rawcap;
     long first_token_timeout_ms;
     uint64_t started_ns, first_token_ns;
+    int marked;                    /* some input had invalid UTF-8, kept as markers */
+    char carry[4];                 /* a character cut at the end of the last piece */
+    size_t carry_len;
     char *text;                    /* the answer so far */
     size_t tlen, tcap;
     struct tool_calls tools;
@@ -61,8 +64,12 @@ void provider_http_text(struct provider_http_call *pc, const char *s, size_t len
 void provider_http_token(struct provider_http_call *pc);
 /* Record why the answer cannot be read; returns 1 so a feed can `return provider_http_fail(...)`. */
 int provider_http_fail(struct provider_http_call *pc, enum model_error kind, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-/* Parse JSON after repairing invalid UTF-8 (one bad byte must not lose an answer). */
-json_t *provider_http_json(const char *s, size_t len);
+/* Parse JSON although it may hold invalid UTF-8 (one bad byte must not lose
+ * an answer). With a call, bad bytes are kept as markers (utf8_mark_invalid)
+ * so provider_http_text can join a character cut between two events; the
+ * answer and tool calls get U+FFFD for what stays invalid. Without one
+ * (PC NULL) they are repaired at once. */
+json_t *provider_http_json(struct provider_http_call *pc, const char *s, size_t len);
 /* A base URL with PATH appended, without doubling a version suffix the
  * user already gave (e.g. base ".../v1" and path "/v1/messages"). */
 void provider_http_url(char *out, size_t outlen, const char *base, const char *path);

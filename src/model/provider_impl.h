@@ -22,4 +22,7 @@ struct provider_call *script_start(uv_loop_t *loop, const struct provider_reques
 enum model_error provider_classify_http(long status, const char *body, size_t len, char *why, size_t whylen);
 /* The HTTP status an error type in a stream stands for ("overloaded_error": 529). */
 long provider_error_status(const char *type);
+/* The HTTP status an error body ({error{code, type}} or {error:"..."}) stands
+ * for: a numeric code, else a known type or code, else 500. */
+long provider_error_status_json(json_t *root);
 #endif

@@ -68,7 +68,7 @@ static int read_message(struct provider_http_call *pc, json_t *root) {
 static int on_line(const char *line, size_t len, void *ud) {
     struct ollama_call *c = ud;
     struct provider_http_call *pc = &c->pc;
-    json_t *root = provider_http_json(line, len);
+    json_t *root = provider_http_json(pc, line, len);
     int rc;
     if (!json_is_object(root)) {
         rc = provider_http_fail(pc, MODEL_ERR_MALFORMED, "the model sent a malformed stream line (not JSON): %.80s", line);

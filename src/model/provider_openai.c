@@ -59,7 +59,7 @@ static int on_event(const char *event, const char *data, size_t len, void *ud) {
         c->done = 1;
         return 0;
     }
-    json_t *root = provider_http_json(data, len);
+    json_t *root = provider_http_json(pc, data, len);
     if (!json_is_object(root)) {
         json_decref(root);
         return provider_http_fail(pc, MODEL_ERR_MALFORMED, "the model sent a malformed stream chunk (not JSON): %.80s", data);
@@ -70,17 +70,18 @@ static int on_event(const char *event, const char *data, size_t len, void *ud) {
     if (err) {
         char why[300];
         char *text = json_dumps(root, JSON_COMPACT);
-        const char *type = json_is_object(err) ? json_string_value(json_object_get(err, "type")) : NULL;
-        enum model_error kind = provider_classify_http(provider_error_status(type), text, text ? strlen(text) : 0, why, sizeof(why));
+        enum model_error kind = provider_classify_http(provider_error_status_json(root), text, text ? strlen(text) : 0, why, sizeof(why));
         free(text);
         rc = provider_http_fail(pc, kind, "the model failed in the middle of the stream: %s", why);
-    } else if (choices && !json_is_array(choices)) {
+    } else if (choices && !json_is_array(choices) && !json_is_null(choices)) {   /* null: a usage-only chunk (vLLM) */
         rc = provider_http_fail(pc, MODEL_ERR_MALFORMED, "the model sent a stream chunk whose choices is not a list");
     } else {
         json_t *choice = json_array_get(choices, 0);
         json_t *delta = json_object_get(choice, "delta");
         json_t *content = json_object_get(delta, "content");
+        json_t *refusal = json_object_get(delta, "refusal");     /* the model's own refusal: its answer */
         if (json_is_string(content)) provider_http_text(pc, json_string_value(content), json_string_length(content));
+        if (json_is_string(refusal)) provider_http_text(pc, json_string_value(refusal), json_string_length(refusal));
         if (json_is_array(json_object_get(delta, "tool_calls"))) rc = read_tool_deltas(pc, json_object_get(delta, "tool_calls"));
         read_finish(pc, choice);
         read_usage(pc, root);
@@ -110,6 +111,7 @@ static void openai_parse_body(struct provider_http_call *pc, json_t *root) {
     json_t *message = json_object_get(choice, "message");
     json_t *content = json_object_get(message, "content");
     json_t *calls = json_object_get(message, "tool_calls");
+    if (!json_is_string(content)) content = json_object_get(message, "refusal");   /* content null, a refusal instead */
     if (!root) {
         provider_http_fail(pc, MODEL_ERR_MALFORMED, "the model server sent a malformed body (not JSON)");
         return;

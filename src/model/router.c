@@ -57,6 +57,10 @@ struct route_call {
     int budget_refused;
     long cache_ttl;                      /* > 0: store good answers this long */
     int cached;                          /* answered from the cache */
+    char *shown;                         /* the streamed text the caller has had, over all tries */
+    size_t shown_len, shown_cap;
+    size_t try_pos;                      /* bytes of this try's text so far */
+    int try_diverged;                    /* this try left what was shown: no more deltas from it */
     char decision[160];
     char error[400];
     enum model_error last_kind;
@@ -88,6 +92,7 @@ static void call_free(struct route_call *c) {
     free((char *)c->req.user);
     free((char *)c->req.plugin);
     free(c->cheap_answer);
+    free(c->shown);
     json_decref(c->check_messages);
     runtime_release(c->rt);
     uv_timer_stop(&c->timer);
@@ -177,6 +182,15 @@ static void cascade_verdict_decision(struct route_call *c, const struct provider
         snprintf(c->decision, sizeof(c->decision), "cascade:%s rejected by its check -> %s", c->chain[0], c->chain[1]);
 }
 
+/* No text but blanks and no tool call: a reasoning model that spent its
+ * whole budget thinking ends so (finish_reason "length"). */
+static int empty_answer(const struct provider_result *pr) {
+    if (pr->tool_calls && json_array_size(pr->tool_calls) > 0) return 0;
+    for (const char *p = pr->text ? pr->text : ""; *p; p++)
+        if (*p != ' ' && *p != '\n' && *p != '\r' && *p != '\t') return 0;
+    return 1;
+}
+
 /* The deployment answered: health, budget, accounting, then what next. */
 static void on_result(const struct provider_result *pr, void *data) {
     struct route_call *c = data;
@@ -192,6 +206,17 @@ static void on_result(const struct provider_result *pr, void *data) {
     if (c->kind == ROUTE_CASCADE && c->cascade_stage == 1 && pr->kind == MODEL_OK)
         cascade_verdict_decision(c, pr);
     accounting_record(c->rt, &c->req, m, d, pr, cost, c->decision);
+    if (pr->kind == MODEL_OK && c->cascade_stage != 1 && empty_answer(pr)) {
+        /* Charged above (the tokens were spent), but nothing to send: the
+         * next model of the route, or the apology, not an empty reply. */
+        log_warn("router: model %s gave an empty answer (finish_reason %s); trying the next model",
+                 m->name, pr->finish_reason ? pr->finish_reason : "none");
+        c->last_kind = MODEL_ERR_MALFORMED;
+        snprintf(c->error, sizeof(c->error), "model %s gave an empty answer (finish_reason %s)", m->name,
+                 pr->finish_reason ? pr->finish_reason : "none");
+        next_model(c);
+        return;
+    }
     if (pr->kind == MODEL_OK) {
         d->failures = 0;
         if (c->kind == ROUTE_CASCADE && c->ci == 0 && !router_cascade_accept(c, pr)) return;
@@ -229,6 +254,41 @@ static void on_result(const struct provider_result *pr, void *data) {
     next_model(c);
 }
 
+/* Stream a piece of the answer to the caller once. A try after one that
+ * broke off repeats what was already shown: that part is passed over and
+ * the stream goes on from there. A try that says something else is not
+ * streamed at all; its answer still comes whole at the end. */
+static void route_delta(const char *text, size_t len, void *data) {
+    struct route_call *c = data;
+    if (c->try_diverged) return;
+    size_t pos = c->try_pos;
+    c->try_pos += len;
+    if (pos < c->shown_len) {
+        size_t same = c->shown_len - pos < len ? c->shown_len - pos : len;
+        if (memcmp(c->shown + pos, text, same) != 0) {
+            c->try_diverged = 1;
+            return;
+        }
+        text += same;
+        len -= same;
+        if (len == 0) return;
+    }
+    if (c->shown_len + len > c->shown_cap) {
+        size_t cap = c->shown_cap ? c->shown_cap : 256;
+        while (cap < c->shown_len + len) cap *= 2;
+        char *p = xrealloc(c->shown, cap);
+        if (!p) {
+            c->try_diverged = 1;         /* without the record, stop streaming rather than repeat */
+            return;
+        }
+        c->shown = p;
+        c->shown_cap = cap;
+    }
+    memcpy(c->shown + c->shown_len, text, len);
+    c->shown_len += len;
+    c->req.on_delta(text, len, c->req.delta_data);
+}
+
 /* The budget said yes (or no): start the provider or stop. */
 static void on_reserved(struct budget_hold *hold, const char *refusal, void *data) {
     struct route_call *c = data;
@@ -252,8 +312,10 @@ static void on_reserved(struct budget_hold *hold, const char *refusal, void *dat
          * stream (some OpenAI-compatible servers refuse stream_options); a
          * cascade streams only its final answer, never a draft it may discard. */
         .stream = c->req.on_delta != NULL && (m->caps & MODEL_CAP_STREAMING) && c->kind != ROUTE_CASCADE,
-        .on_delta = c->kind != ROUTE_CASCADE ? c->req.on_delta : NULL, .delta_data = c->req.delta_data
+        .on_delta = c->kind != ROUTE_CASCADE && c->req.on_delta ? route_delta : NULL, .delta_data = c
     };
+    c->try_pos = 0;
+    c->try_diverged = 0;
     char err[300];
     d->in_flight++;
     c->attempts++;

@@ -71,7 +71,7 @@ async function answer(record, plan, res) {
   }
   const content = plan.content !== undefined ? plan.content : (plan.toolCalls ? '' : `echo: ${lastUserText(record)}`);
   if (record.body && record.body.stream === true) {
-    const events = plan.events ? plan.events.map((e) => (typeof e === 'object' ? ev(e) : e)) : streamEvents(content, record, plan);
+    const events = plan.events ? plan.events.map((e) => (typeof e === 'object' && !Buffer.isBuffer(e) ? ev(e) : e)) : streamEvents(content, record, plan);
     await writeStream(res, events, streamOptions(plan, 'text/event-stream; charset=utf-8'));
     return;
   }

@@ -60,7 +60,7 @@ async function answer(record, plan, res) {
   }
   const content = plan.content !== undefined ? plan.content : (plan.toolCalls ? '' : `echo: ${lastUserText(record)}`);
   if (!record.body || record.body.stream !== false) {
-    const lines = plan.events ? plan.events.map((e) => (typeof e === 'object' ? line(e) : e)) : streamLines(content, record, plan);
+    const lines = plan.events ? plan.events.map((e) => (typeof e === 'object' && !Buffer.isBuffer(e) ? line(e) : e)) : streamLines(content, record, plan);
     await writeStream(res, lines, streamOptions(plan, 'application/x-ndjson'));
     return;
   }

@@ -24,7 +24,7 @@
 //   { cut: true, cutAfter: 2 }                 // end the response after 2 events (no finish, no [DONE])
 //   { cut: 'reset' }                           // destroy the socket instead
 //   { malformed: true }                        // a chunk that is not JSON after the first word
-//   { events: [obj | 'raw text' | delayMs] }   // exactly these (objects as "data: JSON")
+//   { events: [obj | 'raw text' | Buffer | delayMs] }   // exactly these (objects as "data: JSON", Buffers as raw bytes)
 //   { status: 429, headers: {...} }            // errors are JSON, as real servers send them
 
 const { startFakeServer, writeStream, pieces, lastUserText, streamOptions } = require('./fake-base');
@@ -86,7 +86,7 @@ async function answer(record, plan, res) {
   }
   const content = plan.content !== undefined ? plan.content : (plan.toolCalls ? '' : `echo: ${lastUserText(record)}`);
   if (record.body && record.body.stream === true) {
-    const events = plan.events ? plan.events.map((e) => (typeof e === 'object' ? sse(e) : e)) : streamEvents(content, record, plan);
+    const events = plan.events ? plan.events.map((e) => (typeof e === 'object' && !Buffer.isBuffer(e) ? sse(e) : e)) : streamEvents(content, record, plan);
     await writeStream(res, events, streamOptions(plan, 'text/event-stream'));
     return;
   }

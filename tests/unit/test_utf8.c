@@ -227,6 +227,36 @@ static void test_random(void) {
     is_int(bad, 0, "random inputs: repair is valid and idempotent, valid matches reference");
 }
 
+/* Bad bytes kept as markers through a parser, then joined across pieces:
+ * a character cut between two stream events comes back whole. */
+static void test_marks(void) {
+    size_t n;
+    char *m = utf8_mark_invalid("caf\xC3", 4, &n);
+    ok(m && utf8_valid(m, n), "marked text is valid UTF-8");
+    is_int((long)n, 3 + 4, "one marker of 4 bytes for the lone lead byte");
+    char *m2 = utf8_mark_invalid("\xA9 \xE2\x82", 4, &n);
+    size_t n2 = n;
+    ok(m2 && utf8_valid(m2, n2), "a continuation and a cut 3-byte lead are marked");
+    char buf[64];
+    size_t a = utf8_unmark(m, strlen(m));
+    memcpy(buf, m, a);
+    size_t b = utf8_unmark(m2, n2);
+    memcpy(buf + a, m2, b);
+    is_mem(buf, a + b, "caf\xC3\xA9 \xE2\x82", 8, "unmarked pieces are the original bytes");
+    is_int((long)utf8_cut_tail(buf, a + b), 2, "the cut euro sign waits for its last byte");
+    is_int((long)utf8_cut_tail("caf\xC3", 4), 1, "a lone lead byte at the end waits");
+    is_int((long)utf8_cut_tail("ok", 2), 0, "ASCII does not wait");
+    is_int((long)utf8_cut_tail("\xC3\xA9", 2), 0, "a whole character does not wait");
+    is_int((long)utf8_cut_tail("\xF0\x9F\x98", 3), 3, "three bytes of a four-byte emoji wait");
+    is_int((long)utf8_cut_tail("x\xE0\x80", 3), 0, "an overlong start is not a cut character");
+    is_int((long)utf8_cut_tail("x\x80", 2), 0, "a stray continuation is not a cut character");
+    char pua[] = "\xF4\x8F\xBF\xBF";
+    is_int((long)utf8_unmark(pua, 4), 1, "the last marker stands for one byte");
+    is_int((unsigned char)pua[0], 0xFF, "U+10FFFF is the marker of FF");
+    free(m);
+    free(m2);
+}
+
 /* Run every group; the exit status says whether all passed. */
 int main(void) {
     test_valid();
@@ -234,5 +264,6 @@ int main(void) {
     test_measure();
     test_exhaustive();
     test_random();
+    test_marks();
     return done_testing();
 }
