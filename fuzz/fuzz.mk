@@ -30,12 +30,12 @@ TARGETS = webchat_frame discord_json discord_rest discord_zlib sse ndjson http_h
 SRC_webchat_frame = platforms/webchat/webchat_frame.c lib/json_fast.c lib/utf8.c lib/xalloc.c
 SRC_discord_json = lib/json_fast.c lib/utf8.c lib/xalloc.c lib/log.c lib/redact.c \
 	platforms/discord/discord_events.c platforms/discord/discord_commands.c core/commands.c
-SRC_discord_rest = platforms/discord/discord_ratelimit.c io/http_client.c lib/http_headers.c lib/json_fast.c \
+SRC_discord_rest = platforms/discord/discord_ratelimit.c io/http_client.c io/timer.c lib/http_headers.c lib/json_fast.c \
 	lib/dict.c lib/log.c lib/redact.c lib/utf8.c lib/xalloc.c
 SRC_discord_zlib = platforms/discord/discord_zlib.c lib/json_fast.c lib/utf8.c lib/xalloc.c
 SRC_sse = lib/sse.c lib/xalloc.c
 SRC_ndjson = lib/ndjson.c lib/xalloc.c
-SRC_http_headers = lib/http_headers.c io/http_client.c lib/log.c lib/redact.c lib/utf8.c lib/xalloc.c
+SRC_http_headers = lib/http_headers.c io/http_client.c lib/log.c lib/redact.c lib/utf8.c lib/xalloc.c io/timer.c
 SRC_command_args = lib/lpattern.c
 SRC_lpattern = lib/lpattern.c
 SRC_schedule = lib/schedule.c
