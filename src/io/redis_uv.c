@@ -106,9 +106,16 @@ int redis_uv_attach(uv_loop_t *loop, redisAsyncContext *ac) {
 void redis_uv_flush(void) {
     struct redis_uv *p = writers;
     while (p) {
-        /* A failed write may end P's context; P's memory lasts until its close callback. */
         struct redis_uv *next = p->next_writer;
-        if (p->ac && (p->ac->c.flags & REDIS_CONNECTED)) redisAsyncHandleWrite(p->ac);
+        redisContext *c = p->ac ? &p->ac->c : NULL;
+        /* redisBufferWrite, not redisAsyncHandleWrite: this may run inside
+         * one of the context's own reply callbacks, where a failed write
+         * must not free the context under hiredis. A failure is left for
+         * the loop, whose next poll ends the context the usual way. */
+        if (c && (c->flags & REDIS_CONNECTED) && !(c->flags & REDIS_DISCONNECTING) && !c->err) {
+            int done = 0;
+            if (redisBufferWrite(c, &done) == REDIS_OK && done) update(p, p->events & ~UV_WRITABLE);
+        }
         p = next;
     }
 }

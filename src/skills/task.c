@@ -197,7 +197,9 @@ static void log_failure(struct task *t) {
 static void task_run(struct task *t, int nargs) {
     struct plugin *p = t->plugin;
     int nres = 0;
-    if (uv_now(server.loop) > t->deadline) {
+    /* At the deadline is past it: a wait cut short to the deadline (a long
+     * chorus.sleep) ends the run, even when its timer fires on the very ms. */
+    if (uv_now(server.loop) >= t->deadline) {
         log_error("plugin %s: handler stopped: it ran past its %ld ms deadline", p->name, p->deadline_ms);
         metrics_inc(METRIC_SKILL_ERRORS, p->name, 1);
         task_finish(t, TASK_FAILED);
