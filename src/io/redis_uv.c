@@ -114,7 +114,9 @@ void redis_uv_flush(void) {
          * the loop, whose next poll ends the context the usual way. */
         if (c && (c->flags & REDIS_CONNECTED) && !(c->flags & REDIS_DISCONNECTING) && !c->err) {
             int done = 0;
-            if (redisBufferWrite(c, &done) == REDIS_OK && done) update(p, p->events & ~UV_WRITABLE);
+            /* As redisAsyncHandleWrite: once written, the answers are read. */
+            if (redisBufferWrite(c, &done) == REDIS_OK)
+                update(p, done ? (p->events | UV_READABLE) & ~UV_WRITABLE : p->events | UV_READABLE);
         }
         p = next;
     }
