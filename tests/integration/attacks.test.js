@@ -55,9 +55,12 @@ const EXPECT = {
   sleep_in_coroutine_in_sort: /caught: .*cannot wait here/,
   sleep_then_return: 'caught: done',
   table_move: APOLOGY,
-  spawn_loop: /caught: .*too many spawned tasks/,
+  // The spawn cap stops these, or on a loaded machine the CPU budget (counted
+  // in wall time) may come first: both leave the daemon well. The cap itself
+  // is told in skills.test.js, with a budget no load can spend.
+  spawn_loop: new RegExp(`caught: .*too many spawned tasks|^${APOLOGY.replace(/[.?]/g, '\\$&')}$`),
   spawn_budget: APOLOGY,
-  spawn_many: /caught: .*too many spawned tasks/,
+  spawn_many: new RegExp(`caught: .*too many spawned tasks|^${APOLOGY.replace(/[.?]/g, '\\$&')}$`),
   find_bomb_loop: APOLOGY,
   rep_loop: APOLOGY,
   rep_method_40mib: /caught: .*too large/,

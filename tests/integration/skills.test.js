@@ -131,6 +131,23 @@ test('spawn runs work concurrently and join returns its results; chorus calls wo
   assert.equal((await ann.replyTo(ann.say('lobby', '!par'))).text, '42 b 6 parallel');
 });
 
+test('a handler that spawns in a loop is stopped at 256 tasks, with an error it can catch', async () => {
+  const dir = writePlugins({
+    spawner: {
+      init: `chorus.command("spawnloop", function(msg)
+        local n = 0
+        local ok, err = pcall(function() while true do chorus.spawn(function() end) n = n + 1 end end)
+        msg:reply(n .. " then: " .. tostring(err))
+      end)`,
+    },
+  });
+  // A budget no load can spend first: the cap is what stops the loop.
+  const stack = await startStack({ configOptions: { extra: `plugins_dir ${luaString(dir)}\nskills { cpu_ms = 5000, message_cpu_ms = 10000, deadline_ms = 15000 }` } });
+  const ann = await stack.user('Ann');
+  const reply = await ann.replyTo(ann.say('lobby', '!spawnloop'), 15000);
+  assert.match(reply.text, /^256 then: .*too many spawned tasks \(at most 256 per handler run\)/);
+});
+
 test('HTTP requests reach hosts the manifest allows, and no others', async () => {
   const server = http.createServer((req, res) => { res.writeHead(200, { 'content-type': 'text/plain' }); res.end(`hello ${req.method} ${req.url}`); });
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
