@@ -48,11 +48,7 @@ void bus_count(const char *event) {
 }
 
 const redisReply *bus_field(const redisReply *fields, const char *name) {
-    if (!fields || fields->type != REDIS_REPLY_ARRAY) return NULL;
-    for (size_t i = 0; i + 1 < fields->elements; i += 2)
-        if (fields->element[i]->type == REDIS_REPLY_STRING && !strcmp(fields->element[i]->str, name))
-            return fields->element[i + 1];
-    return NULL;
+    return redis_reply_field(fields, name);
 }
 
 void bus_entries_each(const redisReply *entries, const char *stream,

@@ -643,3 +643,16 @@ redisReply *redis_reply_copy(const redisReply *rep) {
     }
     return c;
 }
+
+const redisReply *redis_reply_field(const redisReply *fields, const char *name) {
+    if (!fields || fields->type != REDIS_REPLY_ARRAY) return NULL;
+    for (size_t i = 0; i + 1 < fields->elements; i += 2)
+        if (fields->element[i]->type == REDIS_REPLY_STRING && !strcmp(fields->element[i]->str, name))
+            return fields->element[i + 1];
+    return NULL;
+}
+
+const char *redis_reply_str(const redisReply *fields, const char *name) {
+    const redisReply *v = redis_reply_field(fields, name);
+    return v && v->type == REDIS_REPLY_STRING ? v->str : NULL;
+}

@@ -84,6 +84,11 @@ int redis_client_subscribe(struct redis_client *rc, const char *channel, redisCa
 
 /* A deep copy of a reply that outlives its callback (free with freeReplyObject). */
 redisReply *redis_reply_copy(const redisReply *rep);
+/* The value after field NAME in a flat field list (HGETALL, a stream
+ * entry), or NULL. */
+const redisReply *redis_reply_field(const redisReply *fields, const char *name);
+/* The same as a string, or NULL when absent or not a string. */
+const char *redis_reply_str(const redisReply *fields, const char *name);
 
 /* Options from a `redis "url" { ... }` table (NULL: all defaults). */
 void redis_options_from_json(struct redis_options *o, const json_t *opts);

@@ -3,8 +3,8 @@
  * discord_foreign.h). */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <jansson.h>
+#include "core/server.h"
 #include "io/timer.h"
 #include "lib/dict.h"
 #include "lib/log.h"
@@ -94,13 +94,6 @@ void discord_foreign_free(struct discord_foreign *f) {
     free(f);
 }
 
-/* Unix time in ms. */
-static long long unix_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Send or show what waited, in order (the list is E's no more). */
 static void replay(struct discord_foreign *f, struct held *h) {
     while (h) {
@@ -150,7 +143,7 @@ static void on_got(const struct discord_ixshare_record *rec, const char *err, vo
     if (rec) {
         struct discord_ixshare_record r = *rec;
         if (r.acked == 0) r.acked = -1;        /* never deferred in time: the channel it is */
-        f->ops.adopt(e->id, &r, unix_ms(), f->data);
+        f->ops.adopt(e->id, &r, (long long)(server_now() * 1000.0), f->data);
         log_info("discord: answering interaction %s, which another gateway deferred", e->id);
     }
     if (rec || has_send) {

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include "core/server.h"
 #include "io/redis_client.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
@@ -95,19 +95,12 @@ static void on_written(redisReply *r, const char *err, void *data) {
         log_warn("discord: recording an interaction for the other gateways failed: %s", err ? err : r->str);
 }
 
-/* Unix time in ms. */
-static int64_t unix_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int discord_ixshare_put(struct discord_ixshare *sh, const char *id, const char *app_id, const char *token,
                         const char *channel, int component) {
     char key[400], ttl[32], at[32];
     record_key(sh, id, key, sizeof(key));
     snprintf(ttl, sizeof(ttl), "%.0f", INTERACTION_TOKEN_MS);
-    snprintf(at, sizeof(at), "%lld", (long long)unix_ms());
+    snprintf(at, sizeof(at), "%lld", (long long)(server_now() * 1000.0));
     const char *argv[10] = { "EVAL", put_script, "1", key, ttl, app_id, token, channel, at, component ? "1" : "0" };
     return send_command(sh, 10, argv, on_written, sh);
 }
@@ -117,15 +110,6 @@ void discord_ixshare_acked(struct discord_ixshare *sh, const char *id, int ok) {
     record_key(sh, id, key, sizeof(key));
     const char *argv[5] = { "EVAL", ack_script, "1", key, ok > 0 ? "1" : "-1" };
     send_command(sh, 5, argv, on_written, sh);
-}
-
-/* The field NAME of an HGETALL answer, or NULL. */
-static const char *field(const redisReply *r, const char *name) {
-    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2)
-        if (r->element[i]->type == REDIS_REPLY_STRING && !strcmp(r->element[i]->str, name) &&
-            r->element[i + 1]->type == REDIS_REPLY_STRING)
-            return r->element[i + 1]->str;
-    return NULL;
 }
 
 /* HGETALL answered: the record, or none. */
@@ -141,9 +125,9 @@ static void on_got(redisReply *r, const char *err, void *data) {
         return;
     }
     struct discord_ixshare_record rec = {
-        field(r, "app"), field(r, "token"), field(r, "channel"), 0, 0, field(r, "orig") != NULL,
+        redis_reply_str(r, "app"), redis_reply_str(r, "token"), redis_reply_str(r, "channel"), 0, 0, redis_reply_str(r, "orig") != NULL,
     };
-    const char *at = field(r, "at"), *ack = field(r, "ack");
+    const char *at = redis_reply_str(r, "at"), *ack = redis_reply_str(r, "ack");
     rec.at_ms = at ? strtoll(at, NULL, 10) : 0;
     rec.acked = ack ? atoi(ack) : 0;
     a->get(rec.app_id && rec.token && rec.channel ? &rec : NULL, NULL, a->data);

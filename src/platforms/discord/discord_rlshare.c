@@ -40,11 +40,8 @@ static void on_retry(uv_timer_t *t);
 
 /* The field NAME of an entry's flat field list, or "". */
 static const char *field(const redisReply *f, const char *name) {
-    for (size_t i = 0; f && f->type == REDIS_REPLY_ARRAY && i + 1 < f->elements; i += 2)
-        if (f->element[i]->type == REDIS_REPLY_STRING && !strcmp(f->element[i]->str, name) &&
-            f->element[i + 1]->type == REDIS_REPLY_STRING)
-            return f->element[i + 1]->str;
-    return "";
+    const char *v = redis_reply_str(f, name);
+    return v ? v : "";
 }
 
 /* Limits other processes learned: hold the same buckets here. */

@@ -63,7 +63,6 @@ static int entity_error(const struct telegram_result *r) {
 }
 
 static void send_piece(struct reply *rp);
-static int blank(const char *text, size_t len);
 
 /* Done with RP: report and free. */
 static void reply_finish(struct reply *rp, const char *err) {
@@ -202,7 +201,7 @@ static void markdown_cut(struct reply *rp) {
     if (rp->piece >= left) return;
     int kind = telegram_md_span_cut(text, left, rp->piece, &sp);
     if (!kind) return;
-    if (sp.start > 0 && !blank(text, sp.start)) {
+    if (sp.start > 0 && !telegram_blank(text, sp.start)) {
         rp->piece = sp.start;
         return;
     }
@@ -228,19 +227,12 @@ static void send_piece(struct reply *rp) {
     rp->reopen = NULL;
     if (markdown) markdown_cut(rp);
     size_t next = rp->pos + rp->piece;
-    int markup = rp->markup && blank(rp->text + next, rp->len - next);
+    int markup = rp->markup && telegram_blank(rp->text + next, rp->len - next);
     char *fields = piece_fields(rp, topic, markdown, markup);
     int queued = fields ? telegram_queue_push_text(rp->s->queue, chat, "sendMessage", fields, on_piece, rp)
                         : telegram_queue_push(rp->s->queue, chat, "sendMessage", piece_params(rp, markdown, markup),
                                               on_piece, rp);
     if (queued < 0) reply_finish(rp, "the message could not be queued");
-}
-
-/* Is TEXT only white space? */
-static int blank(const char *text, size_t len) {
-    for (size_t i = 0; i < len; i++)
-        if (text[i] != ' ' && text[i] != '\n' && text[i] != '\t' && text[i] != '\r') return 0;
-    return 1;
 }
 
 int telegram_send_text(struct telegram_send *s, const char *channel, const char *text, size_t len, const char *reply_to,
@@ -250,7 +242,7 @@ int telegram_send_text(struct telegram_send *s, const char *channel, const char 
 
 int telegram_send_markup(struct telegram_send *s, const char *channel, const char *text, size_t len, const char *reply_to,
                          json_t *markup, platform_sent_fn *cb, void *data) {
-    if (!s || !s->queue || blank(text, len)) {
+    if (!s || !s->queue || telegram_blank(text, len)) {
         json_decref(markup);
         return -1;
     }
@@ -314,7 +306,7 @@ static void queue_edit(struct edit *e) {
 
 int telegram_send_edit(struct telegram_send *s, const char *channel, const char *message_id, const char *text,
                        size_t len, platform_sent_fn *cb, void *data) {
-    if (!s || !s->queue || !message_id || blank(text, len)) return -1;
+    if (!s || !s->queue || !message_id || telegram_blank(text, len)) return -1;
     struct edit *e = xcalloc(1, sizeof(*e));
     e->s = s;
     e->id = xstrdup(message_id);

@@ -189,7 +189,12 @@ size_t telegram_split_spans(const char *text, size_t len, size_t max_units) {
     size_t n = telegram_split(text, len, max_units);
     struct telegram_md_span sp;
     if (n >= len || !telegram_md_span_cut(text, len, n, &sp) || sp.start == 0) return n;
-    for (size_t i = 0; i < sp.start; i++)
-        if (text[i] != ' ' && text[i] != '\n' && text[i] != '\t' && text[i] != '\r') return sp.start;
-    return n;    /* the construct starts the piece and is longer than one: cut inside it */
+    /* A construct that starts the piece is longer than one: cut inside it. */
+    return telegram_blank(text, sp.start) ? n : sp.start;
+}
+
+int telegram_blank(const char *text, size_t len) {
+    for (size_t i = 0; i < len; i++)
+        if (text[i] != ' ' && text[i] != '\n' && text[i] != '\t' && text[i] != '\r') return 0;
+    return 1;
 }

@@ -44,4 +44,6 @@ int telegram_md_span_cut(const char *text, size_t len, size_t cut, struct telegr
  * longer than a message and cut as telegram_split does). For a message
  * whose pieces are made one edit at a time (a streamed reply). */
 size_t telegram_split_spans(const char *text, size_t len, size_t max_units);
+/* Is TEXT[0..len) only white space (or empty)? */
+int telegram_blank(const char *text, size_t len);
 #endif
