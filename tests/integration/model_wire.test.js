@@ -8,61 +8,15 @@
 // with its done_reason values. In each, Ann gets the right answer (or the
 // route's fallback) and the call is counted once, as the server reported it.
 const assert = require('node:assert/strict');
-const path = require('node:path');
 const { test } = require('../lib/tap');
-const { startRedis } = require('../lib/redis');
-const { startFakeOpenAI } = require('../lib/fake-openai');
-const { startFakeAnthropic } = require('../lib/fake-anthropic');
-const { startFakeOllama } = require('../lib/fake-ollama');
-const { startChorusd } = require('../lib/chorusd');
-const { openUser } = require('../lib/stack');
-const { writePlugins } = require('../lib/plugins');
-const { tempDir, luaString } = require('../lib/util');
+const { startModelStack, streamed, calls } = require('../lib/model-stack');
 
-const q = luaString;
-const START = { openai: startFakeOpenAI, anthropic: startFakeAnthropic, ollama: startFakeOllama };
 const TOOL = 'chorus.tool("get_weather", { description = "weather in a city", parameters = { type = "object", properties = { city = { type = "string" } } } }, function(args) return { city = args.city, temp = 21 } end)';
 
-// Model "main" (the provider under test, price 1 in / 2 out per million)
-// and "backup" (OpenAI); route "safe" falls back from main to backup.
-async function startWireStack(provider, { model = '', persona = 'main', route = '', plugins = {} } = {}) {
-  const redis = await startRedis();
-  const fake = await START[provider]();
-  const backup = await startFakeOpenAI();
-  backup.respond = (req) => ({ content: `backup: ${lastUser(req)}` });
-  const dir = writePlugins(plugins);
-  const config = [
-    'listen "127.0.0.1:0"',
-    `admin_socket ${q(path.join(tempDir('chorus-admin'), 'admin.sock'))}`,
-    `redis ${q(redis.url)} { timeout_ms = 1000 }`,
-    `plugins_dir ${q(dir)}`,
-    `model "main" { provider = ${q(provider)}, base_url = ${q(fake.baseUrl)}, api_key = "sk-wire", model = "m-1", price = { input = 1, output = 2 }, timeout_ms = 5000, capabilities = { "streaming" }${model} }`,
-    `model "backup" { provider = "openai", base_url = ${q(backup.baseUrl)}, model = "b-1", timeout_ms = 5000, capabilities = { "streaming" } }`,
-    route || 'route "safe" { kind = "fallback", models = { "main", "backup" }, retries = 0 }',
-    `persona "aiko" { prompt = "You are Aiko.", model = ${q(persona)}, apology = "Sorry!" }`,
-  ].join('\n');
-  const chorus = await startChorusd({ config });
-  return { redis, fake, backup, chorus, user: (name) => openUser(chorus.wsUrl, name) };
-}
-
-function lastUser(req) {
-  const m = (req.body.messages || []).filter((x) => x.role === 'user');
-  const c = m.length ? m[m.length - 1].content : '';
-  return typeof c === 'string' ? c : (c.find((b) => b.type === 'text') || {}).text || '';
-}
-
-// Say TEXT asking for a stream; resolve with the final message and the text of the deltas.
-async function streamed(user, text) {
-  const id = `w-${Math.random().toString(36).slice(2)}`;
-  user.ws.sendJson({ type: 'message', id, channel: 'lobby', user: { id: user.id, name: user.name }, text, stream: true });
-  const final = await user.replyTo(id, 10000);
-  const deltas = user.ws.all.filter((m) => m.type === 'delta' && m.reply_to === id);
-  return { final, deltas };
-}
-
-async function calls(redis) {
-  const rows = await redis.cmd('XRANGE', 'chorus:calls', '-', '+');
-  return rows.map(([, kv]) => { const o = {}; for (let i = 0; i < kv.length; i += 2) o[kv[i]] = kv[i + 1]; return o; });
+// Models "main" (the provider under test) and "backup" (OpenAI), a
+// fallback route "safe" over them, and persona aiko (tests/lib/model-stack.js).
+function startWireStack(provider, opts = {}) {
+  return startModelStack(provider, { ...opts, apiKey: 'sk-wire' });
 }
 
 const chunk = (delta, finish = null, extra = {}) => ({ id: 'c', object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }], ...extra });

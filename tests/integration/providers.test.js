@@ -6,64 +6,19 @@
 // malformed and silent streams become errors the router falls back on;
 // rate limits are waited out; accounting matches what each fake reported.
 const assert = require('node:assert/strict');
-const path = require('node:path');
 const { test } = require('../lib/tap');
-const { startRedis } = require('../lib/redis');
-const { startFakeOpenAI } = require('../lib/fake-openai');
-const { startFakeAnthropic } = require('../lib/fake-anthropic');
-const { startFakeOllama } = require('../lib/fake-ollama');
-const { startChorusd } = require('../lib/chorusd');
-const { openUser } = require('../lib/stack');
-const { writePlugins } = require('../lib/plugins');
-const { tempDir, luaString } = require('../lib/util');
+const { startModelStack, streamed, lastUser, calls } = require('../lib/model-stack');
 
-const q = luaString;
 const PROVIDERS = ['openai', 'anthropic', 'ollama'];
-const START = { openai: startFakeOpenAI, anthropic: startFakeAnthropic, ollama: startFakeOllama };
 const TOOL = 'chorus.tool("get_weather", { description = "weather in a city", parameters = { type = "object", properties = { city = { type = "string" } } } }, function(args) return { city = args.city, temp = 21 } end)';
 const PLAIN = 'chorus.hear("^plain ", function(msg) local a, err, kind = chorus.model.chat { route = "main", messages = { { role = "system", content = "Be plain." }, { role = "user", content = msg.text } } } msg:reply(a and a.text or ("failed: " .. kind)) end)';
 
-// One fake of each kind; models "main" (the provider under test) and
-// "backup" (OpenAI), a fallback route "safe" over them, and persona aiko.
-async function startProviderStack(provider, { model = '', persona = 'main', route = '', plugins = {}, logLevel = 'info' } = {}) {
-  const redis = await startRedis();
-  const fake = await START[provider]();
-  const backup = await startFakeOpenAI();
-  backup.respond = (req) => ({ content: `backup: ${lastUser(req)}` });
-  const dir = writePlugins({ plain: { init: PLAIN, manifest: { model: true } }, ...plugins });
-  const config = [
-    'listen "127.0.0.1:0"',
-    `admin_socket ${q(path.join(tempDir('chorus-admin'), 'admin.sock'))}`,
-    `redis ${q(redis.url)} { timeout_ms = 1000 }`,
-    `log_level ${q(logLevel)}`,
-    `plugins_dir ${q(dir)}`,
-    `model "main" { provider = ${q(provider)}, base_url = ${q(fake.baseUrl)}, api_key = "sk-secret-777", model = "m-1", price = { input = 1, output = 2 }, timeout_ms = 5000, capabilities = { "streaming" }${model} }`,
-    `model "backup" { provider = "openai", base_url = ${q(backup.baseUrl)}, model = "b-1", timeout_ms = 5000, capabilities = { "streaming" } }`,
-    route || 'route "safe" { kind = "fallback", models = { "main", "backup" }, retries = 0 }',
-    `persona "aiko" { prompt = "You are Aiko.", model = ${q(persona)}, apology = "Sorry!" }`,
-  ].join('\n');
-  const chorus = await startChorusd({ config });
-  return { redis, fake, backup, chorus, user: (name) => openUser(chorus.wsUrl, name) };
-}
-
-function lastUser(req) {
-  const m = (req.body.messages || []).filter((x) => x.role === 'user');
-  const c = m.length ? m[m.length - 1].content : '';
-  return typeof c === 'string' ? c : (c.find((b) => b.type === 'text') || {}).text || '';
-}
-
-// Say TEXT asking for a stream; resolve with the final message and the deltas before it.
-async function streamed(user, text) {
-  const id = `s-${Math.random().toString(36).slice(2)}`;
-  user.ws.sendJson({ type: 'message', id, channel: 'lobby', user: { id: user.id, name: user.name }, text, stream: true });
-  const final = await user.replyTo(id, 10000);
-  const deltas = user.ws.all.filter((m) => m.type === 'delta' && m.reply_to === id);
-  return { final, deltas, before: user.ws.all.indexOf(deltas.at(-1)) < user.ws.all.indexOf(final) };
-}
-
-async function calls(redis) {
-  const rows = await redis.cmd('XRANGE', 'chorus:calls', '-', '+');
-  return rows.map(([, kv]) => { const o = {}; for (let i = 0; i < kv.length; i += 2) o[kv[i]] = kv[i + 1]; return o; });
+// Models "main" (the provider under test) and "backup" (OpenAI), a
+// fallback route "safe" over them, persona aiko, and the plain skill
+// (tests/lib/model-stack.js).
+function startProviderStack(provider, { plugins = {}, logLevel = 'info', ...opts } = {}) {
+  return startModelStack(provider, { ...opts, logLevel, apiKey: 'sk-secret-777',
+    plugins: { plain: { init: PLAIN, manifest: { model: true } }, ...plugins } });
 }
 
 for (const provider of PROVIDERS) {
