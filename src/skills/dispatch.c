@@ -116,7 +116,6 @@ static double match_in_plugin(struct handler *hd, struct job *job) {
         return 0;
     }
     task_budget_begin_job(p, job, 0);
-    uint64_t began = uv_hrtime();
     if (hd->matcher_ref != LUA_NOREF) {
         lua_rawgeti(L, LUA_REGISTRYINDEX, hd->matcher_ref);
         lua_api_push_message(L, job);
@@ -138,7 +137,7 @@ static double match_in_plugin(struct handler *hd, struct job *job) {
             conf = 1;
     }
     lua_settop(L, top);
-    job->cpu_ns += uv_hrtime() - began;
+    job->cpu_ns += task_budget_used_ns(p);
     if (conf > 1) conf = 1;
     return conf > 0 ? conf : 0;
 }

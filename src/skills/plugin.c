@@ -193,8 +193,8 @@ static int run_runtime(struct plugin *p, char *err, size_t errlen) {
     snprintf(path, sizeof(path), "%s/lua/chorus/runtime.lua", server.data_dir);
     task_budget_begin(p);
     /* Loading compiles the runtime library and the plugin: the instruction
-     * budget still stops a loop at once, but the wall clock gets ten slices,
-     * so a loaded machine (a busy CI runner) does not refuse a good plugin. */
+     * budget still stops a loop at once, but the clock gets ten slices, so
+     * a slow build (a sanitizer's) does not refuse a good plugin. */
     p->budget.limit_ms = p->slice_ms * LOAD_SLICES;
     if (p->budget.limit_ms < LOAD_WALL_MS) p->budget.limit_ms = LOAD_WALL_MS;
     if (luaL_loadfilex(L, path, "t") != LUA_OK) {

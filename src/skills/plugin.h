@@ -19,7 +19,11 @@ struct handler;
 struct plugin_budget {
     long insns;             /* instructions counted in this stretch */
     uint64_t start;         /* uv_hrtime() at its start */
-    long limit_ms;          /* wall-clock limit of this stretch */
+    long limit_ms;          /* CPU limit of this stretch */
+    uint64_t recheck;       /* uv_hrtime() before which the limit cannot be reached */
+    int have_cpu;           /* cpu_base was read */
+    uint64_t cpu_base;      /* the thread's CPU clock when it was read */
+    uint64_t cpu_base_wall; /* wall time of the stretch at that moment */
     int tripped;
 };
 

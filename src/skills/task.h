@@ -55,6 +55,10 @@ void task_budget_begin(struct plugin *p);
 void task_budget_begin_job(struct plugin *p, const struct job *job, long floor_ms);
 /* Milliseconds of CPU JOB's message may still use in P (may be <= 0). */
 long task_message_left_ms(const struct plugin *p, const struct job *job);
+
+/* The CPU P's current stretch has used, in ns (see task.c), to charge
+ * to its message's budget. */
+uint64_t task_budget_used_ns(struct plugin *p);
 /* After a C function the sandbox exposes: raise the budget error when the
  * stretch is over, since the count hook cannot fire inside a C call. */
 void task_charge(lua_State *L);

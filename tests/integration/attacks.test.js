@@ -55,8 +55,8 @@ const EXPECT = {
   sleep_in_coroutine_in_sort: /caught: .*cannot wait here/,
   sleep_then_return: 'caught: done',
   table_move: APOLOGY,
-  // The spawn cap stops these, or on a loaded machine the CPU budget (counted
-  // in wall time) may come first: both leave the daemon well. The cap itself
+  // The spawn cap stops these, or in a slow build (a sanitizer's) the CPU
+  // budget may come first: both leave the daemon well. The cap itself
   // is told in skills.test.js, with a budget no load can spend.
   spawn_loop: new RegExp(`caught: .*too many spawned tasks|^${APOLOGY.replace(/[.?]/g, '\\$&')}$`),
   spawn_budget: APOLOGY,

@@ -269,6 +269,40 @@ test('per-channel plugin config overrides the plugin\'s own', async () => {
   assert.equal((await ann.replyTo(ann.say('paris', '!greet'))).text, 'bonjour');
 });
 
+test('a handler paused by a busy machine is charged only for the CPU it used', async () => {
+  // The handler works in one stretch. Some way into it, the machine stops
+  // chorusd for four seconds (as a loaded host deschedules a process),
+  // longer than the three seconds of CPU the handler may use. It used a few
+  // milliseconds of them, so it must finish and answer, not get the apology.
+  const dir = writePlugins({
+    patient: {
+      init: `chorus.command("work", function(msg)
+        local warm = chorus.now()
+        while chorus.now() - warm < 0.02 do end
+        local started, last = chorus.now(), chorus.now()
+        chorus.log.info("work started")
+        while true do
+          local now = chorus.now()
+          if now - last > 2 then break end
+          if now - started > 2.5 then msg:reply("never paused") return end
+          last = now
+        end
+        local sum = 0
+        for i = 1, 20000 do sum = sum + i end
+        msg:reply("worked " .. sum)
+      end)`,
+    },
+  });
+  const stack = await startStack({ configOptions: { extra: `plugins_dir ${luaString(dir)}\nskills { cpu_ms = 3000, message_cpu_ms = 6000, instructions = 1000000000, deadline_ms = 30000 }` } });
+  const ann = await stack.user('Ann');
+  const reply = ann.replyTo(ann.say('lobby', '!work'), 20000);
+  await stack.chorus.waitForLog(/work started/, 10000);
+  process.kill(stack.chorus.pid, 'SIGSTOP');
+  await delay(4000);
+  process.kill(stack.chorus.pid, 'SIGCONT');
+  assert.equal((await reply).text, 'worked 200010000');
+});
+
 test('a handler that waits past its deadline is stopped and the user gets the apology', async () => {
   const dir = writePlugins({ sleepy: { init: 'chorus.command("nap", function(msg) chorus.sleep(60) msg:reply("woke") end)' } });
   const stack = await withPlugins(dir);
