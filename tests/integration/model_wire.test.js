@@ -5,7 +5,7 @@
 // CRLF, "data:" without a space, usage-only chunks and errors in the
 // middle of a stream; Anthropic Messages with every event type of its
 // streaming docs (thinking blocks, pings, unknown events); Ollama's NDJSON
-// with its done_reason values. In each, Ann gets the right answer (or the
+// with its done_reason values and without prompt_eval_count for a cached prompt. In each, Ann gets the right answer (or the
 // route's fallback) and the call is counted once, as the server reported it.
 const assert = require('node:assert/strict');
 const { test } = require('../lib/tap');
@@ -275,6 +275,42 @@ test('ollama: done:false pieces then done:true with eval counts; done_reason "le
   assert.equal(final.text, 'Once upon a');
   const [row] = await calls(s.redis);
   assert.deepEqual([row.status, row.tokens_in, row.tokens_out, row.cost_micro], ['ok', '26', '3', '32']);
+});
+
+// The estimate lib/tokens.h documents: a CJK character is one token, any
+// other run of bytes its length / 4 rounded up, and 4 per message.
+function estimateMessages(messages) {
+  const cjk = (cp) => (cp >= 0x3040 && cp <= 0x30ff) || (cp >= 0x3400 && cp <= 0x4dbf) || (cp >= 0x4e00 && cp <= 0x9fff) ||
+    (cp >= 0xac00 && cp <= 0xd7af) || (cp >= 0xf900 && cp <= 0xfaff) || (cp >= 0xff00 && cp <= 0xffef) || (cp >= 0x20000 && cp <= 0x2fa1f);
+  let total = 0;
+  for (const m of messages) {
+    let other = 0;
+    for (const ch of typeof m.content === 'string' ? m.content : '') {
+      if (cjk(ch.codePointAt(0))) { total += Math.ceil(other / 4) + 1; other = 0; } else other += Buffer.byteLength(ch);
+    }
+    total += Math.ceil(other / 4) + 4;
+  }
+  return total;
+}
+
+test('ollama: Ann asks the same thing twice and the second answer comes from a cached prompt without prompt_eval_count: the prompt is estimated and marked so, not counted as free', async () => {
+  const s = await startWireStack('ollama');
+  const done = (extra) => ({ model: 'm-1', created_at: '2025-01-01T00:00:01Z', message: { role: 'assistant', content: '' }, done: true, done_reason: 'stop', eval_count: 2, ...extra });
+  const piece = { model: 'm-1', created_at: '2025-01-01T00:00:00Z', message: { role: 'assistant', content: 'Tea, please' }, done: false };
+  let n = 0;
+  // Ollama before mid-2024 (ollama/ollama#2068, #3427; fixed by #5371) leaves prompt_eval_count
+  // out of the last line when the prompt came from its cache.
+  s.fake.respond = () => ({ events: [piece, ++n === 1 ? done({ prompt_eval_count: 31, prompt_eval_duration: 9 }) : done({})] });
+  const ann = await s.user('Ann');
+  assert.equal((await streamed(ann, 'what do you drink?')).final.text, 'Tea, please');
+  assert.equal((await streamed(ann, 'what do you drink?')).final.text, 'Tea, please');
+  const [first, second] = await calls(s.redis);
+  assert.deepEqual([first.tokens_in, first.tokens_out, first.cost_micro, first.tokens_in_estimated], ['31', '2', '35', undefined], 'counted by Ollama');
+  const sentPrompt = s.fake.chatRequests().at(-1).body.messages;
+  const est = estimateMessages(sentPrompt);
+  assert.ok(est > 0);
+  assert.deepEqual([second.status, second.tokens_in, second.tokens_out, second.cost_micro, second.tokens_in_estimated],
+    ['ok', String(est), '2', String(est + 4), '1'], 'the prompt as budgets estimate it, marked estimated');
 });
 
 test('ollama: an {"error"} line mid-stream falls back; CRLF line endings are read', async () => {
