@@ -175,6 +175,34 @@ test('openai: tool-call deltas split across chunks (id only in the first, argume
   assert.deepEqual(second.at(-2).tool_calls.map((c) => [c.id, c.function.name, c.function.arguments]), [['call_1', 'get_weather', '{"city": "Lima"}']]);
 });
 
+test('openai: a server that stamps a new id on every chunk of one tool call (same index): one call, as the index says, under its first id', async () => {
+  const s = await startWireStack('openai', { model: ', capabilities = { "tools", "streaming" }', plugins: { weather: { init: TOOL } } });
+  s.fake.respond = (req) => {
+    const tools = req.body.messages.filter((m) => m.role === 'tool');
+    if (tools.length) return { content: tools.map((t) => `got ${JSON.parse(t.content).city}`).join(', ') };
+    const tc = (o) => chunk({ tool_calls: [o] });
+    // OpenAI's streaming docs: "index" identifies the call; the id comes
+    // with its first chunk. This server sends a fresh id with every piece,
+    // some with the name again.
+    return {
+      events: [
+        chunk({ role: 'assistant', content: null }),
+        tc({ index: 0, id: 'call_a1', type: 'function', function: { name: 'get_weather', arguments: '' } }),
+        tc({ index: 0, id: 'call_a2', type: 'function', function: { arguments: '{"ci' } }),
+        tc({ index: 0, id: 'call_a3', type: 'function', function: { name: 'get_weather', arguments: 'ty": "Qu' } }),
+        tc({ index: 0, id: 'call_a4', type: 'function', function: { arguments: 'ito"}' } }),
+        chunk({}, 'tool_calls'),
+        'data: [DONE]\n\n',
+      ],
+    };
+  };
+  const ann = await s.user('Ann');
+  assert.equal((await streamed(ann, 'weather?')).final.text, 'got Quito');
+  const second = s.fake.chatRequests()[1].body.messages;
+  assert.deepEqual(second.at(-2).tool_calls.map((c) => [c.id, c.function.name, c.function.arguments]), [['call_a1', 'get_weather', '{"city": "Quito"}']]);
+  assert.equal(second.filter((m) => m.role === 'tool').length, 1, 'the tool ran once');
+});
+
 test('anthropic: every event type of the streaming docs, a thinking block and an unknown event; usage from message_start + message_delta', async () => {
   const s = await startWireStack('anthropic');
   s.fake.respond = () => ({
