@@ -218,8 +218,9 @@ test('webhook: the secret header as Telegram spells it is accepted; a wrong or m
   assert.ok(!chorus.logs().join('\n').includes(secret), 'the secret is never logged');
 });
 
-// Send REQUEST (headers and body as bytes) on a fresh socket; resolve with
-// the status, the headers and whether the server closed the socket after.
+// Send REQUEST (headers and body as bytes) on a fresh socket, without
+// half-closing it (as proxies do not), and read until the server closes it;
+// resolve with the status and the head in lower case.
 function rawHttp(port, request) {
   return new Promise((resolve, reject) => {
     const sock = net.connect(port, '127.0.0.1');
@@ -233,7 +234,7 @@ function rawHttp(port, request) {
       if (!m) return reject(new Error(`not an HTTP answer: ${JSON.stringify(text.slice(0, 200))}`));
       resolve({ status: Number(m[1]), head: text.split('\r\n\r\n')[0].toLowerCase(), text });
     });
-    sock.end(request);
+    sock.write(request);
   });
 }
 
