@@ -4,9 +4,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <libwebsockets.h>
 #include "io/web.h"
+#include "lib/http_chunked.h"
 #include "lib/log.h"
 #include "lib/xalloc.h"
 
@@ -41,6 +43,10 @@ struct session {
     const struct web_route *route;   /* the route serving this connection */
     void *state;           /* the route's request state (detach frees it) */
     void *ws;              /* the route's websocket connection */
+    int chunked;           /* the request body comes with chunked coding */
+    struct chunked dec;
+    int close_after;       /* close once the answer is written */
+    int answered;          /* it is, but the chunked body is still coming */
 };
 
 static struct web_server *the_web;
@@ -160,6 +166,9 @@ static int write_headers(struct lws *wsi, struct session *s) {
     if (lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
                                     (const unsigned char *)"no-cache", 8, &p, end))
         return 1;
+    if (s->close_after &&
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)"close", 5, &p, end))
+        return 1;
     return lws_finalize_write_http_header(wsi, start, &p, end) ? 1 : 0;
 }
 
@@ -198,6 +207,49 @@ void web_respond_text(struct lws *wsi, unsigned status, const char *text) {
     web_respond(wsi, status, "text/plain; charset=utf-8", xstrdup(text), strlen(text));
 }
 
+/* How a POST's body is framed. lws 4.1 reads a body by Content-Length
+ * only: without one it hands over the bytes as sent, chunk framing and
+ * all, and never says the body ended. So chunked coding is decoded here
+ * (RFC 9112 7.1), and since lws still counts the body as unread, the
+ * connection is closed after the answer. Returns 0 to read the body, or
+ * the status to refuse it with. */
+static unsigned body_framing(struct lws *wsi, struct session *s) {
+    char te[128], version[16] = "";
+    int has_length = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0;
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) <= 0) {
+        s->close_after = !has_length;   /* where the next request starts is unknown */
+        return has_length ? 0 : 411;
+    }
+    s->close_after = 1;
+    /* Both lengths at once is how requests are smuggled (RFC 9112 6.3). */
+    if (has_length) return 400;
+    lws_hdr_copy(wsi, version, sizeof(version), WSI_TOKEN_HTTP);
+    if (!strcmp(version, "HTTP/1.0")) return 400;   /* 1.0 has no chunked coding (RFC 9112 6.1) */
+    if (lws_hdr_copy(wsi, te, sizeof(te), WSI_TOKEN_HTTP_TRANSFER_ENCODING) <= 0) return 400;
+    char *p = te, *e = te + strlen(te);
+    while (*p == ' ' || *p == '\t') p++;
+    while (e > p && (e[-1] == ' ' || e[-1] == '\t')) e--;
+    *e = '\0';
+    if (!strcasecmp(p, "chunked")) {
+        s->chunked = 1;
+        chunked_init(&s->dec);
+        return 0;
+    }
+    /* Another coding (gzip, ...) before chunked is not decoded here: 501;
+     * chunked not last leaves the length unknown: 400 (RFC 9112 6.1, 6.3). */
+    size_t n = strlen(p);
+    return n >= 7 && !strcasecmp(p + n - 7, "chunked") ? 501 : 400;
+}
+
+/* Say why a body was refused and log it, for a request not read. */
+static int refuse_body(struct lws *wsi, struct session *s, unsigned status) {
+    const char *why = status == 411 ? "a Content-Length header (or chunked coding) is required\n"
+                      : status == 501 ? "only the chunked transfer coding is understood\n"
+                                      : "the body's length cannot be told from its headers\n";
+    log_warn("web: a POST whose body is not framed right was refused (%u)", status);
+    return respond_text(wsi, s, status, why);
+}
+
 /* Route one HTTP request: a route's, or a static file. */
 static int serve_http(struct lws *wsi, struct session *s, const char *path) {
     int post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
@@ -208,6 +260,13 @@ static int serve_http(struct lws *wsi, struct session *s, const char *path) {
             return respond_text(wsi, s, 405, "method not allowed\n");
         if (!r->request) return respond_text(wsi, s, 426, "use a websocket here\n");
         session_detach(s);
+        s->chunked = 0;
+        s->close_after = 0;
+        s->answered = 0;
+        if (post) {
+            unsigned status = body_framing(wsi, s);
+            if (status) return refuse_body(wsi, s, status);
+        }
         s->route = r;
         return r->request(wsi, path, post, &s->state, r->data) < 0 ? 1 : 0;
     }
@@ -246,7 +305,49 @@ static int write_body(struct lws *wsi, struct session *s) {
     free(s->body);
     s->body = NULL;
     session_detach(s);
+    if (s->close_after) {
+        if (s->chunked != 1) return -1;
+        s->answered = 1;
+        return 0;
+    }
     return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+struct chunk_sink {
+    struct lws *wsi;
+    struct session *s;
+};
+
+/* A run of decoded body bytes for the route. Once it refused the body
+ * (413) the rest is read and dropped. */
+static int chunk_out(void *arg, const char *data, size_t len) {
+    struct chunk_sink *k = arg;
+    struct session *s = k->s;
+    if (!s->state || !s->route->body || s->route->body(s->state, data, len) >= 0) return 0;
+    session_detach(s);
+    respond_text(k->wsi, s, 413, "the body is too large\n");
+    return 0;
+}
+
+/* A piece of a chunked body: decode it for the route, and hand the body
+ * over when it ends; broken framing gets 400. An answer given before the
+ * body ended (413) waits for the end before the socket closes, so the
+ * client reads it rather than a reset. Returns -1 to close now. */
+static int chunked_body(struct lws *wsi, struct session *s, const char *in, size_t len) {
+    struct chunk_sink k = { wsi, s };
+    int st = chunked_feed(&s->dec, in, len, NULL, chunk_out, &k);
+    if (st == CHUNKED_MORE) return 0;
+    s->chunked = 2;   /* read to its end, or unreadable: what follows is not ours */
+    if (st == CHUNKED_DONE) {
+        if (s->state && s->route->body_done) s->route->body_done(s->state);
+    } else {
+        log_warn("web: a chunked request body whose framing is broken was refused");
+        if (s->state) {
+            session_detach(s);
+            respond_text(wsi, s, 400, "the chunked body is malformed\n");
+        }
+    }
+    return s->answered ? -1 : 0;
 }
 
 /* One callback for HTTP and the websocket: see web.h for why. */
@@ -260,13 +361,22 @@ static int on_event(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_HTTP_WRITEABLE:
         return write_body(wsi, s);
     case LWS_CALLBACK_HTTP_BODY:
+        if (s->chunked) return s->chunked == 1 ? chunked_body(wsi, s, in, len) : 0;
         if (s->state && s->route->body && s->route->body(s->state, in, len) < 0) {
             session_detach(s);
             respond_text(wsi, s, 413, "the body is too large\n");
         }
         return 0;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-        if (s->state && s->route->body_done) s->route->body_done(s->state);
+        if (s->chunked == 1) {
+            /* lws's own cap on a body without a length (100 MB) was met */
+            s->chunked = 2;
+            if (s->answered) return -1;
+            session_detach(s);
+            respond_text(wsi, s, 413, "the body is too large\n");
+            return 0;
+        }
+        if (!s->chunked && s->state && s->route->body_done) s->route->body_done(s->state);
         return 0;
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     case LWS_CALLBACK_CLOSED_HTTP:

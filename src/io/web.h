@@ -19,7 +19,9 @@ struct lws;
  * ends in '/'. Every callback is optional. */
 struct web_route {
     const char *path;
-    int allow_post;          /* POST accepted (else only GET; others get 405) */
+    int allow_post;          /* POST accepted (else only GET; others get 405). A POST
+                                body comes with Content-Length or chunked coding
+                                (decoded before body() sees it); others get 411 */
     /* An HTTP request: answer with web_respond(), now or later. *STATE is
      * handed to body/body_done/detach. Return 0, or -1 to drop the socket. */
     int (*request)(struct lws *wsi, const char *path, int post, void **state, void *data);

@@ -48,9 +48,11 @@ void accounting_record(struct runtime *rt, const struct route_request *req, cons
         "latency_ms", lat, "ttft_ms", ttft, "decision", decision ? decision : "",
         "persona", req->persona ? req->persona : "", "platform", req->platform ? req->platform : "",
         "channel", req->channel ? req->channel : "", "user", req->user ? req->user : "",
-        "plugin", req->plugin ? req->plugin : ""
+        "plugin", req->plugin ? req->plugin : "",
+        "tokens_in_estimated", "1"   /* only when the server did not count the prompt */
     };
-    redis_command(server.redis, ignore, NULL, (int)(sizeof(argv) / sizeof(argv[0])), argv, NULL);
+    int argc = (int)(sizeof(argv) / sizeof(argv[0]));
+    redis_command(server.redis, ignore, NULL, pr->prompt_estimated ? argc : argc - 2, argv, NULL);
 
     /* Daily totals per persona, for the ledger. */
     time_t now = (time_t)vclock_now();

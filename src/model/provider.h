@@ -56,6 +56,7 @@ struct provider_result {
     json_t *tool_calls;           /* [{id, name, arguments (JSON text)}] or NULL */
     const char *finish_reason;    /* stop, length, tool_calls, content_filter, ... */
     long prompt_tokens, completion_tokens;
+    int prompt_estimated;         /* the server did not count the prompt: prompt_tokens is lib/tokens.h's estimate */
     double latency_ms;            /* start to end */
     double ttft_ms;               /* start to first token (= latency when not streamed) */
     int final;                    /* never retry (the test kit's scripted failures) */

@@ -215,6 +215,7 @@ static void pcall_done(const struct http_response *r, void *data) {
         res.tool_calls = tool_calls_json(&pc->tools);
         res.finish_reason = pc->finish[0] ? pc->finish : NULL;
         res.prompt_tokens = pc->prompt_tokens;
+        res.prompt_estimated = pc->prompt_estimated;
         res.completion_tokens = pc->completion_tokens;
     } else {
         res.error = pc->error;

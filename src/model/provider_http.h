@@ -49,6 +49,7 @@ struct provider_http_call {
     struct tool_calls tools;
     char finish[32];
     long prompt_tokens, completion_tokens;
+    int prompt_estimated;          /* prompt_tokens is our estimate, not the server's count */
     enum model_error kind;         /* an error found while reading (MODEL_OK: none) */
     char error[400];
 };

@@ -20,16 +20,46 @@ void tool_calls_free(struct tool_calls *t) {
     memset(t, 0, sizeof(*t));
 }
 
+/* Follow the JSON nesting of appended arguments, so whether they are
+ * whole is known without reading them again (fragments can be tiny). */
+static void track_json(struct tool_slot *s, const char *p, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        char ch = p[i];
+        if (s->in_string) {
+            if (s->escaped) s->escaped = 0;
+            else if (ch == '\\') s->escaped = 1;
+            else if (ch == '"') s->in_string = 0;
+        } else if (ch == '"') {
+            s->in_string = 1;
+        } else if (ch == '{' || ch == '[') {
+            s->depth++;
+            s->opened = 1;
+        } else if ((ch == '}' || ch == ']') && s->depth > 0) {
+            s->depth--;
+        }
+    }
+}
+
+/* Is the call done, so that a fragment naming NAME under a new id is the
+ * next call? Its arguments form a whole JSON object or array, or it has
+ * none and another function is named (a call without parameters). */
+static int slot_done(const struct tool_slot *s, const char *name) {
+    if (s->opened && s->depth == 0 && !s->in_string) return 1;
+    return s->alen == 0 && s->name && strcmp(s->name, name) != 0;
+}
+
 /* The call a fragment belongs to: by id when it has one, else the latest
- * call at its index; a new one when neither matches. */
-static struct tool_slot *slot_for(struct tool_calls *t, long index, const char *id) {
+ * call at its index; a new one when neither matches. A new id at a known
+ * index is a new call only if it names a function and the call there is
+ * done (see tool_calls.h). */
+static struct tool_slot *slot_for(struct tool_calls *t, long index, const char *id, const char *name) {
     struct tool_slot *last = NULL;
     for (int i = 0; i < t->n; i++) {
         struct tool_slot *s = &t->slots[i];
         if (id && s->id && !strcmp(s->id, id)) return s;
         if (s->index == index) last = s;
     }
-    if (last && (!id || !last->id)) return last;
+    if (last && (!id || !last->id || !name || !slot_done(last, name))) return last;
     if (t->n == t->cap) {
         int cap = t->cap ? t->cap * 2 : 4;
         struct tool_slot *p = xrealloc(t->slots, (size_t)cap * sizeof(*p));
@@ -47,7 +77,7 @@ int tool_calls_add(struct tool_calls *t, long index, const char *id, const char 
     size_t more = args_len + (name ? strlen(name) : 0) + (id ? strlen(id) : 0);
     if (t->bytes + more > t->max_bytes) return -1;
     t->bytes += more;
-    struct tool_slot *s = slot_for(t, index, id && *id ? id : NULL);
+    struct tool_slot *s = slot_for(t, index, id && *id ? id : NULL, name && *name ? name : NULL);
     if (!s) return -1;
     if (id && *id && !s->id) s->id = xstrdup(id);
     if (name && *name) {
@@ -71,6 +101,7 @@ int tool_calls_add(struct tool_calls *t, long index, const char *id, const char 
             s->acap = cap;
         }
         memcpy(s->args + s->alen, args, args_len);
+        track_json(s, args, args_len);
         s->alen += args_len;
         s->args[s->alen] = '\0';
     }

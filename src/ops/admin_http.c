@@ -138,11 +138,6 @@ static int admin_request(struct lws *wsi, const char *path, int post, void **sta
             web_respond_text(wsi, 405, "method not allowed\n");
             return 0;
         }
-        /* lws 4.1 never completes a chunked request body: ask for a length. */
-        if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0) {
-            web_respond_text(wsi, 411, "a Content-Length header is required\n");
-            return 0;
-        }
         struct admin_wait *w = xcalloc(1, sizeof(*w));
         w->wsi = wsi;
         w->refs = 1;

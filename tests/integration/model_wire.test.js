@@ -5,7 +5,7 @@
 // CRLF, "data:" without a space, usage-only chunks and errors in the
 // middle of a stream; Anthropic Messages with every event type of its
 // streaming docs (thinking blocks, pings, unknown events); Ollama's NDJSON
-// with its done_reason values. In each, Ann gets the right answer (or the
+// with its done_reason values and without prompt_eval_count for a cached prompt. In each, Ann gets the right answer (or the
 // route's fallback) and the call is counted once, as the server reported it.
 const assert = require('node:assert/strict');
 const { test } = require('../lib/tap');
@@ -175,6 +175,34 @@ test('openai: tool-call deltas split across chunks (id only in the first, argume
   assert.deepEqual(second.at(-2).tool_calls.map((c) => [c.id, c.function.name, c.function.arguments]), [['call_1', 'get_weather', '{"city": "Lima"}']]);
 });
 
+test('openai: a server that stamps a new id on every chunk of one tool call (same index): one call, as the index says, under its first id', async () => {
+  const s = await startWireStack('openai', { model: ', capabilities = { "tools", "streaming" }', plugins: { weather: { init: TOOL } } });
+  s.fake.respond = (req) => {
+    const tools = req.body.messages.filter((m) => m.role === 'tool');
+    if (tools.length) return { content: tools.map((t) => `got ${JSON.parse(t.content).city}`).join(', ') };
+    const tc = (o) => chunk({ tool_calls: [o] });
+    // OpenAI's streaming docs: "index" identifies the call; the id comes
+    // with its first chunk. This server sends a fresh id with every piece,
+    // some with the name again.
+    return {
+      events: [
+        chunk({ role: 'assistant', content: null }),
+        tc({ index: 0, id: 'call_a1', type: 'function', function: { name: 'get_weather', arguments: '' } }),
+        tc({ index: 0, id: 'call_a2', type: 'function', function: { arguments: '{"ci' } }),
+        tc({ index: 0, id: 'call_a3', type: 'function', function: { name: 'get_weather', arguments: 'ty": "Qu' } }),
+        tc({ index: 0, id: 'call_a4', type: 'function', function: { arguments: 'ito"}' } }),
+        chunk({}, 'tool_calls'),
+        'data: [DONE]\n\n',
+      ],
+    };
+  };
+  const ann = await s.user('Ann');
+  assert.equal((await streamed(ann, 'weather?')).final.text, 'got Quito');
+  const second = s.fake.chatRequests()[1].body.messages;
+  assert.deepEqual(second.at(-2).tool_calls.map((c) => [c.id, c.function.name, c.function.arguments]), [['call_a1', 'get_weather', '{"city": "Quito"}']]);
+  assert.equal(second.filter((m) => m.role === 'tool').length, 1, 'the tool ran once');
+});
+
 test('anthropic: every event type of the streaming docs, a thinking block and an unknown event; usage from message_start + message_delta', async () => {
   const s = await startWireStack('anthropic');
   s.fake.respond = () => ({
@@ -275,6 +303,42 @@ test('ollama: done:false pieces then done:true with eval counts; done_reason "le
   assert.equal(final.text, 'Once upon a');
   const [row] = await calls(s.redis);
   assert.deepEqual([row.status, row.tokens_in, row.tokens_out, row.cost_micro], ['ok', '26', '3', '32']);
+});
+
+// The estimate lib/tokens.h documents: a CJK character is one token, any
+// other run of bytes its length / 4 rounded up, and 4 per message.
+function estimateMessages(messages) {
+  const cjk = (cp) => (cp >= 0x3040 && cp <= 0x30ff) || (cp >= 0x3400 && cp <= 0x4dbf) || (cp >= 0x4e00 && cp <= 0x9fff) ||
+    (cp >= 0xac00 && cp <= 0xd7af) || (cp >= 0xf900 && cp <= 0xfaff) || (cp >= 0xff00 && cp <= 0xffef) || (cp >= 0x20000 && cp <= 0x2fa1f);
+  let total = 0;
+  for (const m of messages) {
+    let other = 0;
+    for (const ch of typeof m.content === 'string' ? m.content : '') {
+      if (cjk(ch.codePointAt(0))) { total += Math.ceil(other / 4) + 1; other = 0; } else other += Buffer.byteLength(ch);
+    }
+    total += Math.ceil(other / 4) + 4;
+  }
+  return total;
+}
+
+test('ollama: Ann asks the same thing twice and the second answer comes from a cached prompt without prompt_eval_count: the prompt is estimated and marked so, not counted as free', async () => {
+  const s = await startWireStack('ollama');
+  const done = (extra) => ({ model: 'm-1', created_at: '2025-01-01T00:00:01Z', message: { role: 'assistant', content: '' }, done: true, done_reason: 'stop', eval_count: 2, ...extra });
+  const piece = { model: 'm-1', created_at: '2025-01-01T00:00:00Z', message: { role: 'assistant', content: 'Tea, please' }, done: false };
+  let n = 0;
+  // Ollama before mid-2024 (ollama/ollama#2068, #3427; fixed by #5371) leaves prompt_eval_count
+  // out of the last line when the prompt came from its cache.
+  s.fake.respond = () => ({ events: [piece, ++n === 1 ? done({ prompt_eval_count: 31, prompt_eval_duration: 9 }) : done({})] });
+  const ann = await s.user('Ann');
+  assert.equal((await streamed(ann, 'what do you drink?')).final.text, 'Tea, please');
+  assert.equal((await streamed(ann, 'what do you drink?')).final.text, 'Tea, please');
+  const [first, second] = await calls(s.redis);
+  assert.deepEqual([first.tokens_in, first.tokens_out, first.cost_micro, first.tokens_in_estimated], ['31', '2', '35', undefined], 'counted by Ollama');
+  const sentPrompt = s.fake.chatRequests().at(-1).body.messages;
+  const est = estimateMessages(sentPrompt);
+  assert.ok(est > 0);
+  assert.deepEqual([second.status, second.tokens_in, second.tokens_out, second.cost_micro, second.tokens_in_estimated],
+    ['ok', String(est), '2', String(est + 4), '1'], 'the prompt as budgets estimate it, marked estimated');
 });
 
 test('ollama: an {"error"} line mid-stream falls back; CRLF line endings are read', async () => {

@@ -5,8 +5,10 @@
 // system notices and anonymous posts, lifecycle enable/disable and an
 // offline heartbeat, calls refused with retcode 100/102/1400 and only a
 // "msg", an implementation that serves events and API calls on separate
-// /event and /api websockets, and a reverse connection that brings its
-// token as ?access_token= or in lower-case headers.
+// /event and /api websockets (also spelled "/api/"), a Universal websocket
+// behind a proxy at a path that merely ends in /api (dialed as given), and
+// a reverse connection that brings its token as ?access_token= or in
+// lower-case headers.
 const assert = require('node:assert/strict');
 const { test } = require('../lib/tap');
 const { startOneBotStack, replyTo, TOKEN } = require('../lib/onebot-stack');
@@ -131,6 +133,27 @@ test('an implementation with separate /event and /api websockets: events come on
   const call = fake.actions.find((a) => a.action === 'send_group_msg');
   assert.equal(fake.conns.find((c) => c.id === call.conn).path, '/api', 'the call went on /api');
   assert.deepEqual(fake.violations, [], 'no call on the event socket');
+});
+
+test('the split endpoints named with a trailing slash ("/api/", as communication/ws.md allows) are still dialed as the pair', async () => {
+  const { fake } = await startOneBotStack({ forwardPath: '/api/?access_token=' + TOKEN, chorusToken: '' });
+  await waitFor(() => fake.conns.some((c) => c.path === '/api' && !c.closed) && fake.conns.some((c) => c.path === '/event' && !c.closed),
+    { what: 'both websockets' });
+  assert.ok(fake.conns.every((c) => c.query.get('access_token') === TOKEN), 'the query goes with both');
+  const ann = fake.user({ nickname: 'Ann' });
+  assert.equal((await replyTo(fake, fake.privateMessage(ann, 'slash'))).text, 'echo: slash');
+});
+
+test('Ann\'s NapCat sits behind a proxy that publishes its Universal websocket at /qq/onebot/api: that one url is dialed as she wrote it', async () => {
+  const mount = '/qq/onebot/api';
+  const { fake, chorus } = await startOneBotStack({ forwardPath: mount, fakeOptions: { mounts: [mount] } });
+  const ann = fake.user({ nickname: 'Ann' });
+  const ev = fake.groupMessage(ann, GROUP, [fake.at(fake.selfId), fake.text(' through the proxy')]);
+  assert.equal((await replyTo(fake, ev)).text, 'echo: through the proxy');
+  assert.deepEqual([...new Set(fake.conns.map((c) => c.dialed))], [mount], 'only the url as given was dialed');
+  assert.deepEqual(fake.refused, [], 'no guessed /qq/onebot/event was asked for');
+  assert.equal(fake.conns.filter((c) => !c.closed).length, 1, 'one Universal connection');
+  assert.ok(!chorus.logText().includes('events come from /event'));
 });
 
 test('reverse: the token as ?access_token= and headers in lower case are accepted; a wrong one in the query is refused', async () => {

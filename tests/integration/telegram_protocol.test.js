@@ -6,11 +6,14 @@
 // retry_after, a connection cut mid long-poll), replies refused (403
 // blocked, 400 "can't parse entities"), and a webhook reached with the
 // secret header as Telegram spells it, without it, with a body that is not
-// JSON and with the same update twice.
+// JSON, with the same update twice, and through a proxy that forwards the
+// body chunked (RFC 9112 7.1) instead of with a Content-Length.
 const assert = require('node:assert/strict');
 const { test, after } = require('../lib/tap');
 const { startTelegramStack, replyTo, TOKEN } = require('../lib/telegram-stack');
 const { startFakeTelegram } = require('../lib/fake-telegram');
+const http = require('node:http');
+const net = require('node:net');
 const { waitFor, delay, freePort, httpRequest } = require('../lib/util');
 
 const secretPart = TOKEN.split(':')[1];
@@ -213,6 +216,87 @@ test('webhook: the secret header as Telegram spells it is accepted; a wrong or m
   assert.equal(fake.sent.filter((s) => s.reply_to === 900001).length, 1, 'the repeated update is answered once');
   assert.equal(fake.sent.filter((s) => s.reply_to === 900002 || s.reply_to === 900003).length, 0, 'refused requests are not processed');
   assert.ok(!chorus.logs().join('\n').includes(secret), 'the secret is never logged');
+});
+
+// Send REQUEST (headers and body as bytes) on a fresh socket, without
+// half-closing it (as proxies do not), and read until the server closes it;
+// resolve with the status and the head in lower case.
+function rawHttp(port, request) {
+  return new Promise((resolve, reject) => {
+    const sock = net.connect(port, '127.0.0.1');
+    const chunks = [];
+    sock.setTimeout(5000, () => sock.destroy(new Error('no answer within 5 s')));
+    sock.on('data', (c) => chunks.push(c));
+    sock.on('error', reject);
+    sock.on('close', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      const m = /^HTTP\/1\.1 (\d+)/.exec(text);
+      if (!m) return reject(new Error(`not an HTTP answer: ${JSON.stringify(text.slice(0, 200))}`));
+      resolve({ status: Number(m[1]), head: text.split('\r\n\r\n')[0].toLowerCase(), text });
+    });
+    sock.write(request);
+  });
+}
+
+test('webhook behind a proxy that forwards updates chunked (no Content-Length): they are answered; a chunked body too large gets 413 and broken chunk framing 400', async () => {
+  const port = await freePort();
+  const secret = 'behind_a-proxy';
+  const { fake, chorus } = await startTelegramStack({
+    telegramExtra: `webhook = { url = "http://127.0.0.1:${port}/tg/hook", secret = env("TG_HOOK_SECRET"), path = "/tg/hook" }`,
+    listen: `127.0.0.1:${port}`,
+    env: { TG_HOOK_SECRET: secret },
+  });
+  fake.webhook = null;   // this story posts the updates itself, as the proxy would
+  await waitFor(() => chorus.logs().some((l) => /receiving updates by webhook/.test(l)), { what: 'the webhook route' });
+  const ann = fake.user({ first_name: 'Ann' });
+  const chat = { id: fake.privateChat(ann).id, type: 'private', first_name: 'Ann' };
+  const update = (id, text) => JSON.stringify({ update_id: id, message: fake.store({ message_id: id, from: ann, chat, date: 1, text }) });
+  // Node's client sends a body of unknown length chunked, as nginx or a
+  // Cloudflare tunnel may forward Telegram's POST.
+  const chunkedPost = (pieces, headers = {}) => new Promise((resolve, reject) => {
+    const req = http.request(`${chorus.url}/tg/hook`, { method: 'POST', agent: false,
+      headers: { 'content-type': 'application/json', 'x-telegram-bot-api-secret-token': secret, ...headers } }, (res) => {
+      const got = [];
+      res.on('data', (c) => got.push(c));
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(got).toString('utf8') }));
+    });
+    req.on('error', reject);
+    for (const p of pieces) req.write(p);
+    req.end();
+  });
+  const body = update(910001, 'sent through the proxy');
+  const ok = await chunkedPost([body.slice(0, 10), body.slice(10, 11), body.slice(11)]);
+  assert.equal(ok.status, 200, `a chunked update is taken (${ok.status} ${ok.body})`);
+  assert.equal((await fake.waitForSent((s) => s.reply_to === 910001)).text, 'echo: sent through the proxy');
+  assert.equal(ok.headers.connection, 'close', 'the connection is closed after the answer');
+
+  // A proxy that adds chunk extensions and a trailer (RFC 9112 7.1).
+  const second = update(910002, 'with extensions');
+  const framed = `${second.length.toString(16)};src=proxy\r\n${second}\r\n0\r\nx-trace: 1\r\n\r\n`;
+  const head = `POST /tg/hook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nX-Telegram-Bot-Api-Secret-Token: ${secret}\r\nTransfer-Encoding: chunked\r\n\r\n`;
+  assert.equal((await rawHttp(port, head + framed)).status, 200);
+  await fake.waitForSent((s) => s.reply_to === 910002);
+
+  const big = 'x'.repeat(64 * 1024);
+  const tooLarge = await chunkedPost(Array.from({ length: 20 }, () => big));
+  assert.equal(tooLarge.status, 413, 'a chunked body over the 1 MB limit is refused');
+
+  const broken = await rawHttp(port, `${head}5\r\n{"upd\r\nZZ\r\n`);
+  assert.equal(broken.status, 400, 'broken chunk framing is a bad request');
+  assert.match(broken.head, /connection: close/);
+  await chorus.waitForLog(/chunked request body whose framing is broken was refused/);
+  const both = await rawHttp(port, head.replace('Transfer-Encoding', 'Content-Length: 5\r\nTransfer-Encoding') + framed);
+  assert.equal(both.status, 400, 'Content-Length and Transfer-Encoding together are refused (RFC 9112 6.3)');
+  const gzip = await rawHttp(port, head.replace('chunked', 'gzip, chunked') + framed);
+  assert.equal(gzip.status, 501, 'a transfer coding other than chunked is not implemented');
+  const noLength = await rawHttp(port, `POST /tg/hook HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Telegram-Bot-Api-Secret-Token: ${secret}\r\n\r\n`);
+  assert.equal(noLength.status, 411, 'neither a length nor chunked coding: 411, and the socket is closed rather than left hanging');
+
+  const after = await httpRequest(`${chorus.url}/tg/hook`, { method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'X-Telegram-Bot-Api-Secret-Token': secret }, body: update(910003, 'and with a length') });
+  assert.equal(after.status, 200, 'an update with Content-Length is still taken');
+  await fake.waitForSent((s) => s.reply_to === 910003);
+  assert.equal(fake.sent.filter((s) => s.reply_to === 910001 || s.reply_to === 910002).length, 2, 'each chunked update answered once');
 });
 
 test('after a week without updates Telegram numbers them afresh from a random, lower id: the bot still answers them', async () => {

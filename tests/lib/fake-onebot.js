@@ -14,7 +14,9 @@
 //
 // Both ways round, as the implementation does it:
 //   - forward: a websocket server at "/" (Universal: events and API calls),
-//     "/api" and "/event". With a token, the upgrade needs
+//     "/api" and "/event" (each also with a trailing slash), and at any of
+//     `mounts` as a reverse proxy would pass them to "/". Other paths: 404.
+//     conn.dialed is the path the bot asked for. With a token, the upgrade needs
 //     "Authorization: Bearer <token>" or "?access_token=<token>": none is
 //     refused with 401, a wrong one with 403 (authorization.md).
 //   - reverse: fake.connectReverse(url) dials the bot's listener with
@@ -290,6 +292,7 @@ function startFakeOneBot({
   reportSelfMessage = true,
   tls = null,            // { key, cert } (PEM file paths): serve wss:// instead of ws://
   jsonStyle = null,      // how every frame's JSON is written (json-style.js): null compact, in NapCat's key order
+  mounts = [],           // paths a reverse proxy in front maps to the Universal "/" (e.g. '/qq/onebot/api')
 } = {}) {
   const fake = new EventEmitter();
   Object.assign(fake, {
@@ -477,7 +480,10 @@ function startFakeOneBot({
   server.on('upgrade', (req, sock, head) => {
     const url = new URL(req.url, 'http://fake');
     const key = req.headers['sec-websocket-key'];
-    if (!['/', '/api', '/event'].includes(url.pathname) || !key || (req.headers.upgrade || '').toLowerCase() !== 'websocket') {
+    const mounted = mounts.includes(url.pathname);
+    // "/api" or "/api/", "/event" or "/event/", "/" (communication/ws.md)
+    const path = mounted ? '/' : url.pathname.length > 1 ? url.pathname.replace(/\/$/, '') : url.pathname;
+    if (!['/', '/api', '/event'].includes(path) || !key || (req.headers.upgrade || '').toLowerCase() !== 'websocket') {
       fake.refused.push({ status: 404, why: `path ${url.pathname}` });
       sock.end('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
       return;
@@ -494,8 +500,9 @@ function startFakeOneBot({
     sock.write(['HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket', 'Connection: Upgrade',
       `Sec-WebSocket-Accept: ${accept}`, '', ''].join('\r\n'));
     sock.setNoDelay(true);
-    const conn = new Conn(fake, sock, { client: false, path: url.pathname, headers: req.headers, selfId: fake.selfId });
+    const conn = new Conn(fake, sock, { client: false, path, headers: req.headers, selfId: fake.selfId });
     conn.query = url.searchParams;
+    conn.dialed = url.pathname;
     opened(conn);
     if (head && head.length) conn.onData(head);
   });

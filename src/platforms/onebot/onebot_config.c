@@ -77,7 +77,7 @@ static int validate_onebot(const struct config *cfg, const struct config_block *
 }
 
 static const struct config_key onebot_keys[] = {
-    { "url", CONFIG_STRING, 0, "forward websocket of the OneBot implementation, e.g. url = env(\"ONEBOT_URL\") (ws://127.0.0.1:3001); a path ending in /api or /event dials both /api and /event" },
+    { "url", CONFIG_STRING, 0, "forward websocket of the OneBot implementation, e.g. url = env(\"ONEBOT_URL\") (ws://127.0.0.1:3001); a path of exactly /api or /event (the spec's split pair) dials both; any other path is dialed as given" },
     { "listen", CONFIG_STRING, 0, "reverse websocket: the path on chorusd's listener the implementation dials, e.g. \"/onebot/v11/ws\" (separate API and Event URLs: <path>/api and <path>/event)" },
     { "access_token", CONFIG_STRING, 0, "the implementation's access token, e.g. access_token = env(\"ONEBOT_ACCESS_TOKEN\")" },
     { "self_id", CONFIG_STRING, 0, "reverse: accept only this bot QQ number (X-Self-ID)" },

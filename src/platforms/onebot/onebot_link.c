@@ -419,17 +419,24 @@ static const struct web_route rev_route = {
 
 /* ---- the link -------------------------------------------------------------- */
 
-/* A url whose path ends in /api or /event names one of the two
- * websockets of an implementation that keeps API calls and events apart
- * (OneBot 11 communication/ws.md): both are dialed, calls on /api. */
+/* OneBot 11's forward websocket (communication/ws.md) is served at three
+ * paths of the implementation's root: "/" (Universal: events and API
+ * calls), "/api" (calls only) and "/event" (events only), each also with a
+ * trailing slash. A url whose path is exactly /api or /event names one of
+ * the split pair, which alone would leave the bot deaf or mute: both are
+ * dialed, calls on /api. Any other path, including a deeper one that
+ * merely ends in /api or /event (a reverse proxy's mount, say), is the
+ * user's own choice and is dialed as given, as one Universal connection. */
 static void split_url(struct onebot_link *l) {
-    const char *q = strchr(l->url, '?');
-    size_t end = q ? (size_t)(q - l->url) : strlen(l->url), base;
-    if (end >= 4 && !memcmp(l->url + end - 4, "/api", 4)) base = end - 4;
-    else if (end >= 6 && !memcmp(l->url + end - 6, "/event", 6)) base = end - 6;
-    else return;
-    const char *rest = l->url + end;
-    size_t n = base + strlen(rest) + 8;
+    const char *scheme = strstr(l->url, "://");
+    if (!scheme) return;
+    const char *path = scheme + 3 + strcspn(scheme + 3, "/?#");
+    if (*path != '/') return;
+    const char *rest = path + strcspn(path, "?#");
+    size_t plen = (size_t)(rest - path);
+    if (plen > 1 && path[plen - 1] == '/') plen--;
+    if (!(plen == 4 && !memcmp(path, "/api", 4)) && !(plen == 6 && !memcmp(path, "/event", 6))) return;
+    size_t base = (size_t)(path - l->url), n = base + strlen(rest) + 8;
     l->url_api = xmalloc(n);
     l->url_event = xmalloc(n);
     snprintf(l->url_api, n, "%.*s/api%s", (int)base, l->url, rest);

@@ -37,10 +37,6 @@ static int hook_request(struct lws *wsi, const char *path, int post, void **stat
         web_respond_text(wsi, 405, "POST updates here\n");
         return 0;
     }
-    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0) {
-        web_respond_text(wsi, 411, "a Content-Length header is required\n");
-        return 0;
-    }
     char presented[300] = "";
     const char *name = "x-telegram-bot-api-secret-token:";
     if (lws_hdr_custom_length(wsi, name, (int)strlen(name)) > 0)
