@@ -24,7 +24,7 @@ CFLAGS_FUZZ = -std=c11 -D_GNU_SOURCE -g -O1 -Wall -Wextra -Wno-unused-parameter 
 	-MMD -MP -I$(srcdir)/src -DCHORUS_SRCDIR='"$(abspath $(srcdir))"' -DPACKAGE_VERSION='"fuzz"'
 
 TARGETS = webchat_frame discord_json discord_rest discord_zlib sse ndjson http_headers command_args \
-	lpattern schedule config webhook_auth redis_url utf8 ws_frame
+	lpattern schedule config webhook_auth redis_url utf8 ws_frame http_chunked
 
 # The code under test of each target (beside fuzz/fuzz_<target>.c).
 SRC_webchat_frame = platforms/webchat/webchat_frame.c lib/json_fast.c lib/utf8.c lib/xalloc.c
@@ -45,6 +45,7 @@ SRC_webhook_auth = lib/webhook_auth.c
 SRC_redis_url = lib/redis_url.c lib/xalloc.c
 SRC_utf8 = lib/utf8.c lib/xalloc.c
 SRC_ws_frame = lib/ws_frame.c lib/utf8.c lib/xalloc.c
+SRC_http_chunked = lib/http_chunked.c
 
 PROGS = $(TARGETS:%=$(B)/fuzz_%)
 

@@ -102,6 +102,16 @@ nd = [
 for i, s in enumerate(nd):
     put('ndjson', bytes([200, i, 0]) + s.encode())
 
+# chunked request bodies (tests/unit/test_http_chunked.c): cap byte, seed byte, body
+chunked = [
+    '5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n',
+    '4;name=value\r\nWiki\r\n0\r\nExpires: never\r\n\r\n',
+    'A\r\n0123456789\r\n0\r\n\r\nGET / HTTP/1.1\r\n',
+    '5\nhello\n0\n\n', 'fffffffffffffffff\r\n', '0\r\n\r\n',
+]
+for i, s in enumerate(chunked):
+    put('http_chunked', bytes([64, i]) + s.encode())
+
 # HTTP headers (tests/unit/test_http_headers.c): now (5 bytes), header block
 now = struct.pack('<Q', 1714564800)[:5]
 hdrs = [
