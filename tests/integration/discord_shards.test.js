@@ -14,6 +14,7 @@
 // that deferred it, or, once that one died, by the other; a gateway paused
 // past its lease finds its replies handed over and sends none of them again.
 
+const net = require('node:net');
 const assert = require('node:assert/strict');
 const { test } = require('../lib/tap');
 const { startScaleStack, TOKEN } = require('../lib/scale-stack');
@@ -52,6 +53,16 @@ async function holders(s) {
 const channelOf = (shard) => String(100000000000000100n + BigInt(shard));
 function talk(fake, shards, round) {
   return shards.map((shard) => fake.messageCreate({ shard, channel_id: channelOf(shard), content: `r${round} on shard ${shard}` }));
+}
+
+// Every command Redis runs from now on, as MONITOR shows it.
+async function watchRedis(s) {
+  const sock = net.connect({ host: '127.0.0.1', port: s.redis.port });
+  let text = '';
+  sock.on('data', (b) => { text += b.toString('latin1'); });
+  sock.write('MONITOR\r\n');
+  await waitFor(() => text.startsWith('+OK'), { timeoutMs: 5000, what: 'MONITOR to start' });
+  return { lines: () => text.split('\r\n'), close: () => sock.destroy() };
 }
 
 function assertAnsweredOnce(s, sent, what) {
@@ -287,6 +298,7 @@ test('two gateways, many streamed answers at once: each grows in one Discord mes
   }, { timeoutMs: 20000, what: 'a shard for each gateway' });
   await waitFor(() => s.fake.liveSession(0) && s.fake.liveSession(1), { timeoutMs: 20000, what: 'both shards live' });
 
+  const monitor = await watchRedis(s);
   // Users in twelve channels, six on each gateway's shard, each ask for a story twice.
   const channels = [];
   for (let i = 0; i < 12; i++) channels.push({ shard: i % 2, id: String(100000000000000300n + BigInt(i)) });
@@ -312,6 +324,11 @@ test('two gateways, many streamed answers at once: each grows in one Discord mes
   }
   assert.ok(grown >= asked.length / 2, `the answers grew in their message as the model spoke (${grown} of ${asked.length})`);
   assert.equal(s.fake.posted.length, asked.length, 'no other message was posted');
+  // Each answer went out through the gateway that heard the question, which
+  // knew it was no slash command: nobody asked Redis about interactions.
+  const asks = monitor.lines().filter((l) => /"HGETALL" "[^"]*:ix:/.test(l));
+  monitor.close();
+  assert.deepEqual(asks, [], 'no gateway asked Redis whether a channel answer was a slash command');
   assert.deepEqual(s.fake.violations, []);
   for (const c of [a, b, w1, w2]) assert.equal(await c.stop(), 0);
 });
