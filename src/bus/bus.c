@@ -23,8 +23,17 @@ void bus_key_ingress(char *out, size_t len, int part) {
     snprintf(out, len, "%sin:{in}:p%d", prefix(), part);
 }
 
-void bus_key_egress(char *out, size_t len, const char *gateway) {
-    snprintf(out, len, "%sout:{gw:%s}", prefix(), gateway);
+void bus_key_egress(char *out, size_t len, const char *gateway, const char *id) {
+    if (id) snprintf(out, len, "%sout:{gw:%s}:%s", prefix(), gateway, id);
+    else snprintf(out, len, "%sout:{gw:%s}", prefix(), gateway);
+}
+
+void bus_key_gateways(char *out, size_t len, const char *gateway) {
+    snprintf(out, len, "%sgateways:{gw:%s}", prefix(), gateway);
+}
+
+void bus_key_heir(char *out, size_t len, const char *gateway) {
+    snprintf(out, len, "%sheir:{gw:%s}:", prefix(), gateway);
 }
 
 void bus_key_lease(char *out, size_t len, int part) {
@@ -184,7 +193,7 @@ static void on_tick(uv_timer_t *t) {
         redis_command(server.redis, on_part_info, (void *)(intptr_t)i, 3, argv, NULL);
     }
     if (bus.role == BUS_ROLE_GATEWAY) {
-        bus_key_egress(key, sizeof(key), bus.set.gateway);
+        bus_key_egress(key, sizeof(key), bus.set.gateway, bus.id);
         const char *argv[3] = { "XINFO", "GROUPS", key };
         redis_command(server.redis, on_egress_info, NULL, 3, argv, NULL);
     }

@@ -4,7 +4,8 @@
  * runs. A gateway holds the platform connections and XADDs each received
  * message to an ingress partition; a worker leases partitions, reads them
  * with XREADGROUP, runs the channel queues and skills, and XADDs replies
- * to the egress stream of the gateway that owns the connection. The seam
+ * to the egress stream of the gateway process that received the message
+ * (or of its heir, once it is gone). The seam
  * is the core's: the gateway installs a sink, the worker an outbox
  * (core/platform.h). See docs/scaling.md. */
 #ifndef CHORUS_BUS_H

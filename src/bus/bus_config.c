@@ -33,7 +33,7 @@ static int validate_scale(const struct config *cfg, const struct config_block *b
 static const struct config_key scale_keys[] = {
     { "partitions", CONFIG_INT, 0, "ingress partitions (streams), default 16; the same in every process" },
     { "block_ms", CONFIG_INT, 0, "longest blocking read, default 10000" },
-    { "lease_ms", CONFIG_INT, 0, "partition lease and worker membership lifetime, default 10000" },
+    { "lease_ms", CONFIG_INT, 0, "partition lease, worker and gateway membership lifetime, default 10000" },
     { "heartbeat_ms", CONFIG_INT, 0, "lease renewal and rebalancing interval (lease_ms / 3 when unset)" },
     { "visibility_timeout_ms", CONFIG_INT, 0, "idle time after which another worker claims an entry, default 30000" },
     { "dedupe_ttl_s", CONFIG_INT, 0, "how long event ids and reply keys are remembered, default 86400" },
@@ -41,7 +41,7 @@ static const struct config_key scale_keys[] = {
     { "max_inflight", CONFIG_INT, 0, "entries one worker holds at once, default 256" },
     { "delta_ms", CONFIG_INT, 0, "streamed reply pieces are gathered this long before a worker forwards them, default 250" },
     { "delta_max", CONFIG_INT, 0, "most forwarded pieces per streamed reply (the final text always follows), default 64" },
-    { "gateway", CONFIG_STRING, 0, "this gateway's name (names its egress stream), default \"main\"" },
+    { "gateway", CONFIG_STRING, 0, "the name gateways of one config share (their egress streams and live set), default \"main\"" },
     { NULL, CONFIG_NONE, 0, NULL }
 };
 

@@ -2,16 +2,20 @@
  * partitions; replies come back on this gateway's egress stream and leave
  * through the adapters.
  *
- * The egress stream is read in the "gateway" group under this process's
- * id, so several gateways started from one config (Discord's shards shared
- * between them) split the replies, and after a reconnect a gateway first
- * re-reads what it had been given but not acknowledged. What a dead
- * gateway was given and never acknowledged is claimed by a live one once
- * the dead consumer has been idle longer than a blocking read could last.
- * An entry is acknowledged once the adapter reports the send done and the
- * send is recorded; an entry delivered again after a gateway died is sent
- * only if no record says it went out, and then with the reply's nonce, so
- * Discord posts it once (see docs/scaling.md). */
+ * Each gateway process has an egress stream of its own, read in the
+ * "gateway" group under its id: every ingress entry names the process that
+ * received it, and workers write all the replies, pieces, edits and
+ * reactions of that message to its stream, so one reply is sent, grown and
+ * finished by one gateway. After a reconnect a gateway first re-reads what
+ * it had been given but not acknowledged. Gateways of one name keep a live
+ * set (scored by heartbeat, Redis's clock); when one has missed a whole
+ * lease, the first writer or heartbeat that notices hands what its stream
+ * still holds unacknowledged to a live gateway (BUS_LUA_ROUTE), and what is
+ * written for it afterwards follows. An entry is acknowledged once the
+ * adapter reports the send done and the send is recorded; an entry
+ * delivered again after a gateway died is sent only if no record says it
+ * went out, and then with the reply's nonce, so Discord posts it once (see
+ * docs/scaling.md). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +41,8 @@ void bus_common_init(enum bus_role role, const struct bus_settings *s);
 
 static struct {
     int reading;
-    int claiming;                /* a claim of dead gateways' entries is in flight */
+    int joining;                 /* the heartbeat script is in flight */
+    int joined;                  /* in the live set: workers route replies here (nothing is published before) */
     int history;                 /* re-reading our own unacknowledged entries first */
     struct dict *sids;
     char *sid_ring[SID_KEEP];
@@ -103,14 +108,16 @@ static void on_published(redisReply *r, const char *err, void *data) {
     pub_free(pb);
 }
 
+/* The entry names this process (gid): the worker sends the replies to its stream. */
 static int publish(struct pub *pb) {
-    const char *argv[9] = { "XADD", pb->key, "*", "gw", bus.set.gateway, "ev", pb->ev, "msg", pb->msg };
-    return redis_command(server.redis, on_published, pb, 9, argv, NULL);
+    const char *argv[11] = { "XADD", pb->key, "*", "gw", bus.set.gateway, "gid", bus.id, "ev", pb->ev, "msg", pb->msg };
+    return redis_command(server.redis, on_published, pb, 11, argv, NULL);
 }
 
-/* Write what waits, in order, while Redis takes it. */
+/* Write what waits, in order, while Redis takes it (and once this gateway
+ * is in the live set, so the replies find it). */
 static void flush_held(void) {
-    while (held.head && redis_client_ready(server.redis)) {
+    while (held.head && g.joined && redis_client_ready(server.redis)) {
         struct pub *pb = held.head;
         held.head = pb->next;
         if (!held.head) held.tail = NULL;
@@ -143,7 +150,7 @@ static int gateway_sink(struct platform *p, const struct chat_message *m) {
     pb->ev = xstrdup(ev);
     pb->msg = text;
     flush_held();
-    if (held.head || publish(pb) < 0) hold(pb);
+    if (held.head || !g.joined || publish(pb) < 0) hold(pb);
     return 0;
 }
 
@@ -190,7 +197,7 @@ static void on_acked(redisReply *r, const char *err, void *data) {
 
 static void ack(const char *id) {
     char key[256];
-    bus_key_egress(key, sizeof(key), bus.set.gateway);
+    bus_key_egress(key, sizeof(key), bus.set.gateway, bus.id);
     const char *argv[4] = { "XACK", key, BUS_GROUP_GATEWAY, id };
     if (g.acking && !dict_get(g.acking, id)) dict_set(g.acking, id, xstrdup(id));
     char *copy = xstrdup(id);
@@ -284,6 +291,16 @@ static void send_now(struct send_op *op) {
     }
 }
 
+/* KEYS[1] this gateway's stream, KEYS[2] the reply's sent record; ARGV[1]
+ * the entry, ARGV[2] this gateway, ARGV[3] the record, ARGV[4] its TTL.
+ * 0 when the entry is no longer pending here (this gateway seemed dead for
+ * a lease, paused or cut off, and its stream went to an heir, which sends
+ * it); else SET NX GET's answer. */
+static const char record_script[] =
+    "local ok, p = pcall(redis.call, 'XPENDING', KEYS[1], 'gateway', ARGV[1], ARGV[1], 1, ARGV[2])\n"
+    "if not ok or #p == 0 then return 0 end\n"
+    "return redis.call('SET', KEYS[2], ARGV[3], 'NX', 'GET', 'EX', ARGV[4])\n";
+
 /* The sent-record's previous value (SET NX GET): nil, the reply was never
  * tried: send it; "sent <id>": it went out before and this entry is a
  * second delivery (a gateway that died before its XACK, an entry written
@@ -293,6 +310,13 @@ static void send_now(struct send_op *op) {
 static void on_sent_record(redisReply *r, const char *err, void *data) {
     struct send_op *op = data;
     if (!g.sending) {
+        send_op_free(op);
+        return;
+    }
+    if (!err && r->type == REDIS_REPLY_INTEGER) {
+        bus_count("egress_handed_over");
+        log_info("bus: reply %s went to another gateway while this one seemed gone; it sends it", op->sid);
+        free(dict_del(g.sending, op->id));
         send_op_free(op);
         return;
     }
@@ -353,12 +377,13 @@ static void gateway_take(const char *stream, const char *id, const redisReply *f
         op->rich = str_field(fields, "rich") ? xstrdup(str_field(fields, "rich")) : NULL;
         /* Record the attempt before it is made (SET NX GET), so a second
          * delivery of this entry learns whether it went out. */
-        char key[1024], ttl[32], val[160];
+        char own[256], key[1024], ttl[32], val[160];
+        bus_key_egress(own, sizeof(own), bus.set.gateway, bus.id);
         key_sent(key, sizeof(key), op->sid);
         snprintf(ttl, sizeof(ttl), "%ld", bus.set.dedupe_ttl_s);
         snprintf(val, sizeof(val), "pending %s", bus.id);
-        const char *argv[7] = { "SET", key, val, "NX", "GET", "EX", ttl };
-        if (!op->sid[0] || redis_command(server.redis, on_sent_record, op, 7, argv, NULL) < 0) send_now(op);
+        const char *argv[9] = { "EVAL", record_script, "2", own, key, op->id, bus.id, val, ttl };
+        if (!op->sid[0] || redis_command(server.redis, on_sent_record, op, 9, argv, NULL) < 0) send_now(op);
         return;
     }
     if (!strcmp(t, "delta")) {
@@ -389,7 +414,7 @@ static void on_read(redisReply *r, const char *err, void *data) {
         log_warn("bus: reading the egress stream: %s", r->str);
         if (!strncmp(r->str, "NOGROUP", 7)) {
             char key[256];
-            bus_key_egress(key, sizeof(key), bus.set.gateway);
+            bus_key_egress(key, sizeof(key), bus.set.gateway, bus.id);
             bus_group_create(key, BUS_GROUP_GATEWAY, on_group, NULL);
         }
         return;
@@ -410,7 +435,7 @@ static void on_read(redisReply *r, const char *err, void *data) {
 static void gateway_read(void) {
     if (g.reading || !g.started || bus.stopping || !redis_client_ready(bus.block)) return;
     char key[256], count[16], block[24];
-    bus_key_egress(key, sizeof(key), bus.set.gateway);
+    bus_key_egress(key, sizeof(key), bus.set.gateway, bus.id);
     snprintf(count, sizeof(count), "%d", bus.set.batch);
     snprintf(block, sizeof(block), "%ld", bus.set.block_ms);
     const char *argv[11] = { "XREADGROUP", "GROUP", BUS_GROUP_GATEWAY, bus.id, "COUNT", count,
@@ -424,59 +449,55 @@ static void on_block_ready(void) {
     char key[256];
     g.reading = 0;
     g.history = 1;
-    bus_key_egress(key, sizeof(key), bus.set.gateway);
+    bus_key_egress(key, sizeof(key), bus.set.gateway, bus.id);
     bus_group_create(key, BUS_GROUP_GATEWAY, on_group, NULL);
 }
 
-/* Take over what dead consumers of the egress group were given and never
- * acknowledged (KEYS egress; ARGV me, idle threshold ms, count): a
- * consumer idle that long is not blocked in a read, so it is gone. Its
- * entries come back; a consumer with none left is deleted. */
-static const char claim_script[] =
-    "local me, dead, count = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])\n"
-    "local out = {}\n"
-    "local ok, consumers = pcall(redis.call, 'XINFO', 'CONSUMERS', KEYS[1], 'gateway')\n"
-    "if not ok then return out end\n"
-    "for _, c in ipairs(consumers) do\n"
-    "  local f = {}\n"
-    "  for i = 1, #c, 2 do f[c[i]] = c[i + 1] end\n"
-    "  if f.name ~= me and f.idle > dead then\n"
-    "    if f.pending > 0 then\n"
-    "      local ids = {}\n"
-    "      for _, p in ipairs(redis.call('XPENDING', KEYS[1], 'gateway', '-', '+', count, f.name)) do ids[#ids + 1] = p[1] end\n"
-    "      if #ids > 0 then\n"
-    "        for _, e in ipairs(redis.call('XCLAIM', KEYS[1], 'gateway', me, 0, unpack(ids))) do out[#out + 1] = e end\n"
-    "      end\n"
-    "    else\n"
-    "      redis.call('XGROUP', 'DELCONSUMER', KEYS[1], 'gateway', f.name)\n"
-    "    end\n"
-    "  end\n"
-    "end\n"
-    "return out\n";
+/* Every heartbeat (KEYS[1] the live set; ARGV[1..5] as BUS_LUA_ROUTE
+ * wants, ARGV[6] this gateway, ARGV[7] "1" when it is leaving): say this
+ * gateway is live (or, leaving, that it is gone), hand the stream of every
+ * gateway silent for a lease to its heir, and what waits in the shared
+ * stream to a live gateway. Returns how many entries moved. */
+static const char join_script[] =
+    BUS_LUA_ROUTE
+    "redis.call('ZADD', KEYS[1], ARGV[7] == '1' and 0 or now, ARGV[6])\n"
+    "for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now - lease)) do route(id) end\n"
+    "local to = first_live()\n"
+    "if to then move(shared, spre .. to) end\n"
+    "return moved\n";
 
-static void on_claimed(redisReply *r, const char *err, void *data) {
-    (void)data;
-    g.claiming = 0;
-    if (err || r->type != REDIS_REPLY_ARRAY || !g.sending) return;
-    if (r->elements) {
-        log_info("bus: sending %zu replies a gateway that is gone was given", r->elements);
-        bus_count("claimed");
+static void on_joined(redisReply *r, const char *err, void *data) {
+    int leaving = (int)(intptr_t)data;
+    if (!leaving) g.joining = 0;
+    if (err || r->type == REDIS_REPLY_ERROR) {
+        log_warn("bus: the gateways' heartbeat failed: %s", err ? err : r->str);
+        return;
     }
-    bus_entries_each(r, NULL, gateway_take, NULL);
+    if (r->type == REDIS_REPLY_INTEGER && r->integer > 0) {
+        log_info("bus: %lld replies of gateways that are gone were handed to a live one", r->integer);
+        bus_count("handed_over");
+    }
+    if (leaving || g.joined) return;
+    g.joined = 1;
+    flush_held();
 }
 
-/* Claim dead gateways' unacknowledged replies. */
-static void gateway_claim(void) {
-    char key[256], dead[24], count[16];
-    if (g.claiming || !g.started) return;
-    bus_key_egress(key, sizeof(key), bus.set.gateway);
-    snprintf(dead, sizeof(dead), "%ld", bus.set.block_ms + bus.set.lease_ms);
-    snprintf(count, sizeof(count), "%d", bus.set.batch);
-    const char *argv[7] = { "EVAL", claim_script, "1", key, bus.id, dead, count };
-    if (redis_command(server.redis, on_claimed, NULL, 7, argv, NULL) == 0) g.claiming = 1;
+/* Join (or, LEAVING, leave) the live gateways and hand dead ones' streams over. */
+static void gateway_join(int leaving) {
+    char live[256], spre[256], hpre[256], shared[256], lease[32], ttl[32];
+    if (!leaving && g.joining) return;
+    bus_key_gateways(live, sizeof(live), bus.set.gateway);
+    bus_key_egress(spre, sizeof(spre), bus.set.gateway, "");
+    bus_key_heir(hpre, sizeof(hpre), bus.set.gateway);
+    bus_key_egress(shared, sizeof(shared), bus.set.gateway, NULL);
+    snprintf(lease, sizeof(lease), "%ld", bus.set.lease_ms);
+    snprintf(ttl, sizeof(ttl), "%ld", bus.set.dedupe_ttl_s);
+    const char *argv[11] = { "EVAL", join_script, "1", live, spre, hpre, lease, ttl, shared, bus.id, leaving ? "1" : "0" };
+    if (redis_command(server.redis, on_joined, (void *)(intptr_t)leaving, 11, argv, NULL) == 0 && !leaving) g.joining = 1;
 }
 
-/* Every heartbeat: trim the egress stream up to what was acknowledged. */
+/* Every heartbeat: trim the egress stream up to what was acknowledged,
+ * say this gateway is live, hand dead ones' streams over. */
 static void gateway_tick(void) {
     char key[256];
     if (!redis_client_ready(server.redis)) return;
@@ -485,9 +506,9 @@ static void gateway_tick(void) {
      * connection finding the master through Sentinel on its own): now. */
     if (!g.started && redis_client_ready(bus.block)) on_block_ready();
     flush_held();
-    bus_key_egress(key, sizeof(key), bus.set.gateway);
+    bus_key_egress(key, sizeof(key), bus.set.gateway, bus.id);
     bus_trim(key);
-    gateway_claim();
+    gateway_join(0);
     gateway_read();
 }
 
@@ -510,9 +531,11 @@ static void free_value(const char *key, void *value, void *arg) {
     free(value);
 }
 
-/* Stopping: write what waits, if Redis takes it now. */
+/* Stopping: write what waits, if Redis takes it now, and leave the live
+ * gateways, handing what this one's stream still holds to another. */
 void bus_gateway_stop(void) {
     flush_held();
+    if (g.sids && redis_client_ready(server.redis)) gateway_join(1);
 }
 
 void bus_gateway_free(void) {

@@ -40,11 +40,77 @@ extern struct bus bus;
  * XREADGROUP over its partitions (and the status MGET of the leases) is
  * one slot; event keys spread as dd:{pN}:... (docs/state.md). */
 void bus_key_ingress(char *out, size_t len, int part);
-void bus_key_egress(char *out, size_t len, const char *gateway);
+/* Gateway process ID's egress stream, "<prefix>out:{gw:NAME}:ID"; with ID
+ * NULL the shared stream "<prefix>out:{gw:NAME}", where replies no live
+ * gateway could take wait. */
+void bus_key_egress(char *out, size_t len, const char *gateway, const char *id);
+/* The live gateway processes of NAME (a sorted set scored by heartbeat),
+ * and the prefix of the keys naming the heir of a dead one's stream. */
+void bus_key_gateways(char *out, size_t len, const char *gateway);
+void bus_key_heir(char *out, size_t len, const char *gateway);
 void bus_key_lease(char *out, size_t len, int part);
 void bus_key_dedupe(char *out, size_t len, int part, const char *ev);
 void bus_key_reply(char *out, size_t len, const char *gateway, const char *ev, int n);
 void bus_key_workers(char *out, size_t len);
+
+/* Lua shared by the worker's reply script and the gateway's heartbeat:
+ * which gateway process sends what is addressed to a given one. KEYS[1]
+ * the live set; ARGV[1] the stream prefix ("<prefix>out:{gw:NAME}:"),
+ * ARGV[2] the heir key prefix, ARGV[3] lease ms, ARGV[4] TTL s of heir
+ * keys, ARGV[5] the shared stream. route(id): ID while its heartbeat is
+ * younger than the lease; else its heir, chosen the first time (the first
+ * live gateway by name, again if that one died too), which is handed
+ * ID's stream (when there still is one): what ID's reader had not acknowledged (its pending entries, then those never delivered) is
+ * appended to the heir's stream and ID's stream deleted, in one script, so
+ * what is written for ID afterwards comes behind it. nil while no gateway
+ * is live. Everything shares the hash tag {gw:NAME}. */
+#define BUS_LUA_ROUTE \
+    "local t = redis.call('TIME')\n" \
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n" \
+    "local spre, hpre, lease, httl, shared = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], ARGV[5]\n" \
+    "local moved = 0\n" \
+    "local function live(id)\n" \
+    "  local s = redis.call('ZSCORE', KEYS[1], id)\n" \
+    "  return s and tonumber(s) > now - lease\n" \
+    "end\n" \
+    "local function first_live()\n" \
+    "  local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. (now - lease), '+inf')\n" \
+    "  table.sort(ids)\n" \
+    "  return ids[1]\n" \
+    "end\n" \
+    "local function move(src, dst)\n" \
+    "  if redis.call('EXISTS', src) == 0 then return end\n" \
+    "  local last = '0-0'\n" \
+    "  for _, g in ipairs(redis.call('XINFO', 'GROUPS', src)) do\n" \
+    "    local f = {}\n" \
+    "    for i = 1, #g, 2 do f[g[i]] = g[i + 1] end\n" \
+    "    if f.name == 'gateway' then\n" \
+    "      last = f['last-delivered-id']\n" \
+    "      for _, p in ipairs(redis.call('XPENDING', src, 'gateway', '-', '+', 1000000)) do\n" \
+    "        local e = redis.call('XRANGE', src, p[1], p[1])[1]\n" \
+    "        if e then redis.call('XADD', dst, '*', unpack(e[2])) moved = moved + 1 end\n" \
+    "      end\n" \
+    "    end\n" \
+    "  end\n" \
+    "  for _, e in ipairs(redis.call('XRANGE', src, '(' .. last, '+')) do\n" \
+    "    redis.call('XADD', dst, '*', unpack(e[2]))\n" \
+    "    moved = moved + 1\n" \
+    "  end\n" \
+    "  redis.call('DEL', src)\n" \
+    "end\n" \
+    "local function route(id)\n" \
+    "  if id == '' then return first_live() end\n" \
+    "  if live(id) then return id end\n" \
+    "  local h = redis.call('GET', hpre .. id)\n" \
+    "  if not h or not live(h) then\n" \
+    "    h = first_live()\n" \
+    "    if not h then return nil end\n" \
+    "    redis.call('SET', hpre .. id, h, 'EX', httl)\n" \
+    "  end\n" \
+    "  move(spre .. id, spre .. h)\n" \
+    "  redis.call('ZREM', KEYS[1], id)\n" \
+    "  return h\n" \
+    "end\n"
 
 /* The blocking connection: the main Redis URL, a command timeout above
  * block_ms. FN runs each time it comes up. */

@@ -39,7 +39,8 @@ struct entry {
     char id[48];
     int part;
     char *ev;                    /* the event key replies are named after */
-    char gw[64];                 /* the gateway that answers */
+    char gw[64];                 /* the name of the gateways that answer */
+    char gid[96];                /* the gateway process that received it, which sends every reply */
     struct chat_message *msg;
     int nreplies;                /* replies (and reactions, edits) written so far */
     int outstanding;             /* reply writes not answered yet */
@@ -131,11 +132,16 @@ static const char release_script[] =
     "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end\n"
     "return 0\n";
 
-/* KEYS[1] the egress stream, KEYS[2] (if any) the reply's key: a reply
- * already written is not written again. */
+/* KEYS[1] the live gateways, KEYS[2] (if any) the reply's key: a reply
+ * already written is not written again. ARGV[1..5] as BUS_LUA_ROUTE wants,
+ * ARGV[6] the gateway process that received the message ("" for none),
+ * then the entry's fields. The entry goes to that gateway's stream, or its
+ * heir's; to the shared stream while no gateway is live. */
 static const char reply_script[] =
-    "if #KEYS > 1 and not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[1]) then return 0 end\n"
-    "return redis.call('XADD', KEYS[1], '*', unpack(ARGV, 2))\n";
+    BUS_LUA_ROUTE
+    "if #KEYS > 1 and not redis.call('SET', KEYS[2], '1', 'NX', 'EX', httl) then return 0 end\n"
+    "local to = route(ARGV[6])\n"
+    "return redis.call('XADD', to and spre .. to or shared, '*', unpack(ARGV, 7))\n";
 
 /* ---- entries -------------------------------------------------------- */
 
@@ -299,6 +305,7 @@ static void worker_take(const char *stream, const char *id, const redisReply *fi
     e->msg = m;
     const redisReply *ev = bus_field(fields, "ev");
     const redisReply *gw = bus_field(fields, "gw");
+    const redisReply *gid = bus_field(fields, "gid");
     if (ev && ev->type == REDIS_REPLY_STRING && ev->len > 0) e->ev = xstrdup(ev->str);
     else {
         char s[96];
@@ -306,6 +313,7 @@ static void worker_take(const char *stream, const char *id, const redisReply *fi
         e->ev = xstrdup(s);
     }
     snprintf(e->gw, sizeof(e->gw), "%s", gw && gw->type == REDIS_REPLY_STRING ? gw->str : bus.set.gateway);
+    snprintf(e->gid, sizeof(e->gid), "%s", gid && gid->type == REDIS_REPLY_STRING ? gid->str : "");
     dict_set(w.inflight, key, e);
     w.ninflight++;
     w.parts[part].inflight++;
@@ -351,16 +359,23 @@ static int worker_emit(const char *platform, const char *t, const char *channel,
     /* Streamed pieces are not counted, nor keyed, nor waited for: how they
      * were gathered differs from run to run, and the final send follows. */
     int piece = !strcmp(t, "delta");
+    /* Every operation of one job goes to the gateway that received its
+     * message, so one reply is shown, grown and finished by one gateway. */
     const char *gw = e ? e->gw : bus.set.gateway;
+    const char *gid = e ? e->gid : "";
     if (piece) e = NULL;
     struct emit *em = xcalloc(1, sizeof(*em));
     em->e = e;
     em->piece = piece;
     em->cb = cb;
     em->data = data;
-    char egress[256], rkey[1024], ttl[32];
-    bus_key_egress(egress, sizeof(egress), gw);
+    char live[256], spre[256], hpre[256], shared[256], rkey[1024], ttl[32], lease[32];
+    bus_key_gateways(live, sizeof(live), gw);
+    bus_key_egress(spre, sizeof(spre), gw, "");
+    bus_key_heir(hpre, sizeof(hpre), gw);
+    bus_key_egress(shared, sizeof(shared), gw, NULL);
     snprintf(ttl, sizeof(ttl), "%ld", bus.set.dedupe_ttl_s);
+    snprintf(lease, sizeof(lease), "%ld", bus.set.lease_ms);
     int n = e ? e->nreplies++ : 0;
     if (e) {
         bus_key_reply(rkey, sizeof(rkey), e->gw, e->ev, n);
@@ -368,14 +383,19 @@ static int worker_emit(const char *platform, const char *t, const char *channel,
     } else {
         snprintf(em->sid, sizeof(em->sid), "bus:x:%s:%lu", bus.id, ++w.loose);
     }
-    const char *argv[32];
+    const char *argv[40];
     int argc = 0;
     argv[argc++] = "EVAL";
     argv[argc++] = reply_script;
     argv[argc++] = e ? "2" : "1";
-    argv[argc++] = egress;
+    argv[argc++] = live;
     if (e) argv[argc++] = rkey;
+    argv[argc++] = spre;
+    argv[argc++] = hpre;
+    argv[argc++] = lease;
     argv[argc++] = ttl;
+    argv[argc++] = shared;
+    argv[argc++] = gid;
     argv[argc++] = "t";
     argv[argc++] = t;
     argv[argc++] = "platform";
@@ -384,7 +404,7 @@ static int worker_emit(const char *platform, const char *t, const char *channel,
     argv[argc++] = channel;
     argv[argc++] = "sid";
     argv[argc++] = em->sid;
-    for (int i = 0; i + 1 < nkv && argc + 2 <= 32; i += 2) {
+    for (int i = 0; i + 1 < nkv && argc + 2 <= 40; i += 2) {
         if (!kv[i + 1]) continue;
         argv[argc++] = kv[i];
         argv[argc++] = kv[i + 1];

@@ -7,14 +7,19 @@
 // never IDENTIFY the same max_concurrency bucket inside one window, a
 // rate limit one gateway learns (a 429) holds the other back too, a session
 // Discord forgot is identified afresh, and a gateway stopped cleanly hands
-// its shards over at once. A slash command is answered as its interaction
-// (the deferred response edited once, the rest follow-ups) by whichever
-// gateway takes the reply, even before Discord confirmed the deferral.
+// its shards over at once. Every piece of a streamed answer goes to the
+// gateway that heard the question, so each answer grows in one message and
+// ends as the whole text. A slash command is answered as its interaction
+// (the deferred response edited once, the rest follow-ups) by the gateway
+// that deferred it, or, once that one died, by the other; a gateway paused
+// past its lease finds its replies handed over and sends none of them again.
 
+const net = require('node:net');
 const assert = require('node:assert/strict');
 const { test } = require('../lib/tap');
 const { startScaleStack, TOKEN } = require('../lib/scale-stack');
 const { waitFor, delay } = require('../lib/util');
+const { startFakeOpenAI } = require('../lib/fake-openai');
 
 const SHARDS = 4;
 const LEASE_MS = 1500;
@@ -48,6 +53,16 @@ async function holders(s) {
 const channelOf = (shard) => String(100000000000000100n + BigInt(shard));
 function talk(fake, shards, round) {
   return shards.map((shard) => fake.messageCreate({ shard, channel_id: channelOf(shard), content: `r${round} on shard ${shard}` }));
+}
+
+// Every command Redis runs from now on, as MONITOR shows it.
+async function watchRedis(s) {
+  const sock = net.connect({ host: '127.0.0.1', port: s.redis.port });
+  let text = '';
+  sock.on('data', (b) => { text += b.toString('latin1'); });
+  sock.write('MONITOR\r\n');
+  await waitFor(() => text.startsWith('+OK'), { timeoutMs: 5000, what: 'MONITOR to start' });
+  return { lines: () => text.split('\r\n'), close: () => sock.destroy() };
 }
 
 function assertAnsweredOnce(s, sent, what) {
@@ -262,21 +277,79 @@ test('a gateway stopped with SIGTERM hands its shards over: the other RESUMEs th
   assert.deepEqual(await Promise.all([staying.stop(), worker.stop()]), [0, 0]);
 });
 
-// A slash command that answers twice, and the echo for everything else.
+test('two gateways, many streamed answers at once: each grows in one Discord message and ends as the whole text', { timeout: 120000 }, async () => {
+  // The model streams every part of a story word by word; the worker
+  // forwards the pieces as they gather, then the whole answer.
+  const model = await startFakeOpenAI();
+  model.respond = (req) => {
+    const asked = req.body.messages[req.body.messages.length - 1].content;
+    return { content: `${asked}: once upon a time a bot told a story slowly word by word`, chunkDelayMs: 15 };
+  };
+  const s = await startScaleStack({ partitions: 4, discordExtra: `shard_lease_ms = ${LEASE_MS}`, fakeOptions: { shards: 2 },
+    story: true, scaleExtra: ', delta_ms = 30', modelBaseUrl: model.baseUrl });
+  const a = await s.start('gateway');
+  const b = await s.start('gateway');
+  const w1 = await s.start('worker');
+  const w2 = await s.start('worker');
+  for (const c of [a, b, w1, w2]) await s.waitReady(c);
+  await waitFor(async () => {
+    const h = [await holder(s, 0), await holder(s, 1)];
+    return h.includes(a.pid) && h.includes(b.pid);
+  }, { timeoutMs: 20000, what: 'a shard for each gateway' });
+  await waitFor(() => s.fake.liveSession(0) && s.fake.liveSession(1), { timeoutMs: 20000, what: 'both shards live' });
+
+  const monitor = await watchRedis(s);
+  // Users in twelve channels, six on each gateway's shard, each ask for a story twice.
+  const channels = [];
+  for (let i = 0; i < 12; i++) channels.push({ shard: i % 2, id: String(100000000000000300n + BigInt(i)) });
+  const asked = [];
+  for (let round = 0; round < 2; round++) {
+    for (const c of channels) asked.push(s.fake.messageCreate({ shard: c.shard, channel_id: c.id, content: '!story' }));
+  }
+  const whole = ['tell part 1', 'tell part 2', 'tell part 3']
+    .map((p) => `${p}: once upon a time a bot told a story slowly word by word`).join(' ') + ' THE END';
+  await waitFor(() => asked.every((m) => s.answersTo(m.id).some((r) => r.content === whole)),
+    { timeoutMs: 60000, what: 'every story to be told to its end' });
+  await delay(500);   // a late piece or a second message would come right behind
+
+  let grown = 0;
+  for (const m of asked) {
+    const answers = s.answersTo(m.id);
+    assert.equal(answers.length, 1, `one Discord message for the story asked in ${m.channel_id}, not ${answers.length}: ` +
+      JSON.stringify(answers.map((r) => r.content)));
+    assert.equal(answers[0].content, whole, 'it ends as the whole story');
+    const edits = s.fake.edits.filter((e) => e.message_id === answers[0].id);
+    if (edits.length >= 1 && answers[0].content !== edits[0].content) grown++;
+    assert.equal(edits.length ? edits[edits.length - 1].content : answers[0].content, whole, 'the last edit is the whole story');
+  }
+  assert.ok(grown >= asked.length / 2, `the answers grew in their message as the model spoke (${grown} of ${asked.length})`);
+  assert.equal(s.fake.posted.length, asked.length, 'no other message was posted');
+  // Each answer went out through the gateway that heard the question, which
+  // knew it was no slash command: nobody asked Redis about interactions.
+  const asks = monitor.lines().filter((l) => /"HGETALL" "[^"]*:ix:/.test(l));
+  monitor.close();
+  assert.deepEqual(asks, [], 'no gateway asked Redis whether a channel answer was a slash command');
+  assert.deepEqual(s.fake.violations, []);
+  for (const c of [a, b, w1, w2]) assert.equal(await c.stop(), 0);
+});
+
+// A slash command that answers twice (after a pause for a question that
+// starts with "slow", saying so in the log), and the echo for everything else.
 const ASK = `
 chorus.command("ask", { help = "asks twice", args = { { name = "question" } } }, function(msg, args)
+  if args.question:find("^slow") then
+    chorus.log.info("handling /ask " .. args.question)
+    chorus.sleep(tonumber(chorus.config.slow_s or "1"))
+  end
   msg:reply("first: " .. args.question)
   msg:reply("second: " .. args.question)
 end)
 chorus.hear(".", function(msg) msg:reply("echo: " .. msg.text) end)
 `;
 
-// Two gateways and a worker; users on every shard run /ask, and the two
-// gateways split the replies between them. With DEFERMS, Discord confirms
-// each deferral that late, so a reply can reach the other gateway first.
-async function askAcrossGateways({ deferMs = 0 } = {}) {
-  const s = await startScaleStack({ partitions: 4, discordExtra: `shard_lease_ms = ${LEASE_MS}`, fakeOptions: { shards: SHARDS }, echo: ASK });
-  s.fake.callbackDelayMs = deferMs;
+// Two gateways and a worker with the four shards settled two per gateway.
+async function twoGatewaysAsking(opts = {}) {
+  const s = await startScaleStack({ partitions: 4, discordExtra: `shard_lease_ms = ${LEASE_MS}`, fakeOptions: { shards: SHARDS }, echo: ASK, ...opts });
   const a = await s.start('gateway');
   const b = await s.start('gateway');
   const worker = await s.start('worker');
@@ -287,39 +360,111 @@ async function askAcrossGateways({ deferMs = 0 } = {}) {
   }, { timeoutMs: 20000, what: 'the four shards to settle two per gateway' });
   await waitFor(() => [0, 1, 2, 3].every((i) => s.fake.liveSession(i)), { timeoutMs: 20000, what: 'every shard live' });
   await waitFor(() => s.fake.commands.some((c) => c.name === 'ask'), { timeoutMs: 10000, what: '/ask to be registered' });
+  return { s, a, b, worker };
+}
 
+function ask(s, question, shard) {
+  return s.fake.interaction({ name: 'ask', options: [{ name: 'question', value: question }], channel_id: channelOf(shard), shard });
+}
+
+// Each /ask answered as its interaction: the deferred response edited once, the second answer a follow-up.
+function assertAnsweredAsInteractions(s, asked) {
+  for (const it of asked) {
+    const q = it.data.options[0].value;
+    const answers = s.fake.followups.filter((f) => f.interaction === it.id);
+    assert.equal(answers.length, 2, `/ask ${q} got ${answers.length} answers`);
+    assert.equal(answers.filter((f) => f.kind === 'original').length, 1, `/ask ${q}: the deferred response was edited once`);
+    assert.deepEqual(answers.map((f) => f.content).sort(), [`first: ${q}`, `second: ${q}`], `/ask ${q} answered in full`);
+  }
+  assert.deepEqual(s.fake.posted.map((m) => m.content), [], 'no answer was posted in a channel instead');
+}
+
+const adopted = (g) => g.logs().filter((l) => /answering interaction \d+, which another gateway deferred/.test(l));
+
+// The ingress entry of interaction IT is on its stream (the gateway that deferred it published it).
+async function published(s, it) {
+  for (let p = 0; p < 4; p++) {
+    for (const [, fields] of await s.redis.cmd('XRANGE', `scale:in:{in}:p${p}`, '-', '+')) {
+      if (fields.some((f) => f.includes(it.id))) return true;
+    }
+  }
+  return false;
+}
+
+test('two gateways share the bot: each slash command is answered as its interaction by the gateway that deferred it, or by the other once that one died', { timeout: 120000 }, async () => {
+  const { s, a, b, worker } = await twoGatewaysAsking();
   const asked = [];
   for (let round = 1; round <= 4; round++) {
-    for (const shard of [0, 1, 2, 3]) {
-      asked.push(s.fake.interaction({ name: 'ask', options: [{ name: 'question', value: `q${round}.${shard}` }], channel_id: channelOf(shard), shard }));
-    }
+    for (const shard of [0, 1, 2, 3]) asked.push(ask(s, `q${round}.${shard}`, shard));
   }
   const answersOf = (it) => s.fake.followups.filter((f) => f.interaction === it.id);
   await waitFor(() => asked.every((it) => answersOf(it).length >= 2), { timeoutMs: 30000, what: 'both answers to every /ask' });
   await delay(300);   // a stray channel post or a second edit would come right behind
+  assertAnsweredAsInteractions(s, asked);
+  assert.deepEqual([...adopted(a), ...adopted(b)], [], 'each answer went out through the gateway that deferred the command');
 
-  for (const it of asked) {
-    const q = it.data.options[0].value;
-    const answers = answersOf(it);
-    const originals = answers.filter((f) => f.kind === 'original');
-    assert.equal(answers.length, 2, `/ask ${q} got ${answers.length} answers`);
-    assert.equal(originals.length, 1, `/ask ${q}: the deferred response was edited once`);
-    assert.deepEqual(answers.map((f) => f.content).sort(), [`first: ${q}`, `second: ${q}`], `/ask ${q} answered in full`);
-  }
-  assert.deepEqual(s.fake.posted.map((m) => m.content), [], 'no answer was posted in a channel instead');
-  // The story needs replies that crossed over: at least one gateway answered
-  // a slash command the other one deferred.
-  const crossed = [a, b].flatMap((g) => g.logs().filter((l) => /answering interaction \d+, which another gateway deferred/.test(l)));
-  assert.ok(crossed.length > 0, 'some replies were taken by the gateway that had not deferred the command');
+  // The worker stops; users keep asking on the shards of one gateway, which
+  // defers every command and publishes it, then dies before any answer is written.
+  assert.equal(await worker.stop(), 0);
+  const victim = (await holder(s, 0)) === a.pid ? a : b;
+  const survivor = victim === a ? b : a;
+  const theirs = [];
+  for (let i = 0; i < SHARDS; i++) if ((await holder(s, i)) === victim.pid) theirs.push(i);
+  const orphans = [];
+  for (let round = 1; round <= 3; round++) for (const shard of theirs) orphans.push(ask(s, `late${round}.${shard}`, shard));
+  await waitFor(async () => {
+    for (const it of orphans) {
+      if ((await s.redis.cmd('HGET', key(`ix:${it.id}`), 'ack')) !== '1' || !(await published(s, it))) return false;
+    }
+    return true;
+  }, { timeoutMs: 20000, what: 'every late /ask to be deferred and published' });
+  // Its shards' stored seq covers the commands, so Discord does not replay
+  // them to the survivor: that one learns from Redis that they are commands.
+  await waitFor(async () => {
+    for (const i of theirs) if (Number(await s.redis.cmd('HGET', key(`sess:${i}`), 'seq')) !== s.fake.liveSession(i).seq) return false;
+    return true;
+  }, { timeoutMs: 10000, what: 'the seq of the dying gateway\'s shards to be stored' });
+  victim.kill('SIGKILL');
+  await victim.exited;
+  // A worker answers them; the survivor takes the dead gateway's replies and
+  // answers each as the interaction the dead one deferred.
+  const again = await s.start('worker');
+  await waitFor(() => orphans.every((it) => answersOf(it).length >= 2), { timeoutMs: 30000, what: 'both answers to every late /ask' });
+  await delay(300);
+  assertAnsweredAsInteractions(s, [...asked, ...orphans]);
+  await survivor.waitForLog(/replies of gateways that are gone were handed to a live one/, 1000);
+  assert.ok(adopted(survivor).length >= orphans.length, `the survivor answered the dead gateway's commands (${adopted(survivor).length})`);
   assert.ok([a, b].every((g) => g.logs().every((l) => !l.includes('itoken-'))), 'no interaction token in the logs');
   assert.deepEqual(s.fake.violations, []);
-  for (const c of [a, b, worker]) assert.equal(await c.stop(), 0);
-}
-
-test('two gateways share the bot: every slash command is answered as its interaction, whichever gateway takes the reply', { timeout: 120000 }, async () => {
-  await askAcrossGateways();
+  for (const c of [survivor, again]) assert.equal(await c.stop(), 0);
 });
 
-test('a reply that reaches the other gateway before Discord confirmed the deferral waits for it, and still answers the interaction', { timeout: 120000 }, async () => {
-  await askAcrossGateways({ deferMs: 80 });
+test('a gateway paused past its lease: the other answers the slash commands it deferred, and once it wakes it sends none of them again', { timeout: 120000 }, async () => {
+  // A lease long enough that the replies reach the paused gateway's stream
+  // first, and blocking reads that outlast the pause.
+  const { s, a, b, worker } = await twoGatewaysAsking({ leaseMs: 4000, blockMs: 20000, slowSeconds: 1 });
+  const paused = (await holder(s, 0)) === a.pid ? a : b;
+  const other = paused === a ? b : a;
+  const theirs = [];
+  for (let i = 0; i < SHARDS; i++) if ((await holder(s, i)) === paused.pid) theirs.push(i);
+  const asked = theirs.flatMap((shard) => [ask(s, `slow1.${shard}`, shard), ask(s, `slow2.${shard}`, shard)]);
+  // Each is deferred (Discord confirmed it) and being handled by the worker.
+  await waitFor(async () => {
+    for (const it of asked) if ((await s.redis.cmd('HGET', key(`ix:${it.id}`), 'ack')) !== '1') return false;
+    return true;
+  }, { timeoutMs: 20000, what: 'every /ask to be deferred' });
+  await worker.waitForLog(new RegExp(`handling /ask slow1\\.${theirs[0]}`), 20000);
+  paused.proc.kill('SIGSTOP');
+  try {
+    const answersOf = (it) => s.fake.followups.filter((f) => f.interaction === it.id);
+    await waitFor(() => asked.every((it) => answersOf(it).length >= 2), { timeoutMs: 30000, what: 'both answers to every /ask' });
+  } finally {
+    paused.proc.kill('SIGCONT');
+  }
+  await other.waitForLog(/replies of gateways that are gone were handed to a live one/, 1000);
+  // Awake, it finds what it had been given handed over, and sends none of it.
+  await paused.waitForLog(/went to another gateway while this one seemed gone; it sends it/, 20000);
+  await delay(500);
+  assertAnsweredAsInteractions(s, asked);
+  assert.deepEqual(await Promise.all([a.stop(), b.stop(), worker.stop()]), [0, 0, 0], 'every process stops cleanly');
 });

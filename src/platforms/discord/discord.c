@@ -203,6 +203,7 @@ static void on_message_create(struct discord *dc, json_t *d) {
         if (addressed) send_notice(dc, channel, id, "I'm restarting right now. Please send that again in a moment.");
         return;
     }
+    discord_foreign_heard(dc->foreign, m.id);
     if (platform_receive(dc->self, &m) < 0) {
         if (addressed) send_notice(dc, channel, id, "Too many messages are waiting in this channel. Please slow down a little.");
         else log_info("discord: the queue of %s is full; a message not addressed to the bot is skipped", channel);
@@ -215,6 +216,7 @@ static void on_event_message(struct discord *dc, const char *type, json_t *d) {
     int rc = !strcmp(type, "MESSAGE_REACTION_ADD") ? discord_reaction_event(d, dc->bot_id, &m)
                                                    : discord_edit_event(d, dc->bot_id, &m);
     if (rc < 0 || dc->self->host->stopping()) return;
+    discord_foreign_heard(dc->foreign, m.id);
     if (platform_receive(dc->self, &m) < 0) log_info("discord: the queue of %s is full; a %s event is dropped", m.channel, m.event);
 }
 

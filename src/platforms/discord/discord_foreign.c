@@ -14,6 +14,7 @@
 
 #define ASK_TRIES 30            /* a deferral in flight: ask again this often before posting */
 #define PLAIN_KEEP_MS 60000     /* how long "no interaction" is remembered for later pieces */
+#define HEARD_KEEP 16384        /* events received here remembered: replies to them need no question */
 
 enum { ASKING, PLAIN };
 
@@ -47,6 +48,9 @@ struct discord_foreign {
     double ask_ms;
     struct dict *by_id;
     uint64_t swept_at;
+    struct dict *heard;             /* ids of the last HEARD_KEEP events received here */
+    char *heard_ring[HEARD_KEEP];
+    int heard_next;
 };
 
 struct discord_foreign *discord_foreign_new(uv_loop_t *loop, struct discord_ixshare *share,
@@ -59,7 +63,22 @@ struct discord_foreign *discord_foreign_new(uv_loop_t *loop, struct discord_ixsh
     f->data = data;
     f->ask_ms = ask_ms;
     f->by_id = dict_new();
+    f->heard = dict_new();
     return f;
+}
+
+/* Channel messages, reactions and edits this gateway received: their
+ * replies come back here (docs/scaling.md), and none is an interaction. */
+void discord_foreign_heard(struct discord_foreign *f, const char *id) {
+    if (!f || !id || dict_get(f->heard, id)) return;
+    char *old = f->heard_ring[f->heard_next];
+    if (old) {
+        dict_del(f->heard, old);
+        free(old);
+    }
+    f->heard_ring[f->heard_next] = xstrdup(id);
+    f->heard_next = (f->heard_next + 1) % HEARD_KEEP;
+    dict_set(f->heard, id, f);
 }
 
 static void held_free(struct held *h) {
@@ -91,6 +110,8 @@ void discord_foreign_free(struct discord_foreign *f) {
     for (size_t i = 0; all && all[i]; i++) entry_free(all[i], "Discord is not running");
     free(all);
     dict_free(f->by_id);
+    dict_free(f->heard);
+    for (int i = 0; i < HEARD_KEEP; i++) free(f->heard_ring[i]);
     free(f);
 }
 
@@ -214,7 +235,7 @@ static int hold(struct discord_foreign *f, const char *id, struct held *h) {
 }
 
 int discord_foreign_send(struct discord_foreign *f, const struct outgoing *out, platform_sent_fn *cb, void *cb_data) {
-    if (!f || !out->reply_to) return 0;
+    if (!f || !out->reply_to || dict_get(f->heard, out->reply_to)) return 0;
     struct held *h = xcalloc(1, sizeof(*h));
     if (!h) return 0;
     h->channel = xstrdup(out->channel);
@@ -230,7 +251,7 @@ int discord_foreign_send(struct discord_foreign *f, const struct outgoing *out, 
 
 int discord_foreign_piece(struct discord_foreign *f, const char *channel, const char *reply_to, const char *text,
                           size_t len) {
-    if (!f || !reply_to) return 0;
+    if (!f || !reply_to || dict_get(f->heard, reply_to)) return 0;
     struct held *h = xcalloc(1, sizeof(*h));
     if (!h) return 0;
     h->piece = 1;

@@ -4,7 +4,9 @@
  * a streamed one) can reach a gateway that knows nothing of the event it
  * answers. If that event was a slash command another gateway deferred, the
  * reply must go out as the interaction's answer, not as a channel post.
- * Before a reply to an unknown event goes anywhere, Redis is asked once
+ * Replies to what this gateway received come back to it, so only a reply
+ * to an event it neither received nor deferred (a dead gateway's, handed
+ * over) is in doubt. Before such a reply goes anywhere, Redis is asked once
  * (discord_ixshare_get); what comes for the same event meanwhile waits
  * behind it, in order. An interaction is then adopted and its replies sent
  * as follow-ups; anything else goes out as it would have. While the other
@@ -36,6 +38,9 @@ struct discord_foreign *discord_foreign_new(uv_loop_t *loop, struct discord_ixsh
 /* Fail every reply still waiting ("Discord is not running"). Free SHARE
  * first, so no answer comes for them. Safe with NULL. */
 void discord_foreign_free(struct discord_foreign *f);
+/* Event ID (a channel message, a reaction, an edit) was received here:
+ * replies to it go out without asking Redis. The last 16,384 are kept. */
+void discord_foreign_heard(struct discord_foreign *f, const char *id);
 /* A reply to OUT->reply_to, an event this gateway did not see. 1 when it
  * waits for Redis (CB is called once, later), 0 when the event is known to
  * be no interaction: the caller sends it as usual. */
