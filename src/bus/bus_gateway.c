@@ -315,7 +315,7 @@ static void on_sent_record(redisReply *r, const char *err, void *data) {
     }
     if (!err && r->type == REDIS_REPLY_INTEGER) {
         bus_count("egress_handed_over");
-        log_info("bus: reply %s went to another gateway while this one seemed gone; it sends it", op->sid);
+        log_info("bus: reply %s went to another gateway while this one seemed gone; that one sends it", op->sid);
         free(dict_del(g.sending, op->id));
         send_op_free(op);
         return;

@@ -136,12 +136,16 @@ static const char release_script[] =
  * already written is not written again. ARGV[1..5] as BUS_LUA_ROUTE wants,
  * ARGV[6] the gateway process that received the message ("" for none),
  * then the entry's fields. The entry goes to that gateway's stream, or its
- * heir's; to the shared stream while no gateway is live. */
+ * heir's; to the shared stream while no gateway is live. Answers the new
+ * entry's id, with the count of entries handed to an heir if this write
+ * was the first to find the gateway gone; 0 for a reply already written. */
 static const char reply_script[] =
     BUS_LUA_ROUTE
     "if #KEYS > 1 and not redis.call('SET', KEYS[2], '1', 'NX', 'EX', httl) then return 0 end\n"
     "local to = route(ARGV[6])\n"
-    "return redis.call('XADD', to and spre .. to or shared, '*', unpack(ARGV, 7))\n";
+    "local id = redis.call('XADD', to and spre .. to or shared, '*', unpack(ARGV, 7))\n"
+    "if moved > 0 then return { id, moved } end\n"
+    "return id\n";
 
 /* ---- entries -------------------------------------------------------- */
 
@@ -339,6 +343,8 @@ static void on_emitted(redisReply *r, const char *err, void *data) {
     const char *why = err ? err : r->type == REDIS_REPLY_ERROR ? r->str : NULL;
     if (why) log_warn("bus: writing a reply to the egress stream: %s", why);
     else if (r->type == REDIS_REPLY_INTEGER) bus_count("reply_deduplicated");
+    else if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[1]->type == REDIS_REPLY_INTEGER)
+        log_info("bus: %lld replies of gateways that are gone were handed to a live one", r->element[1]->integer);
     else if (!em->piece) bus_count("reply");
     if (em->cb) em->cb(why ? NULL : em->sid, why, em->data);
     if (em->e) {
