@@ -49,10 +49,19 @@ void accounting_record(struct runtime *rt, const struct route_request *req, cons
         "persona", req->persona ? req->persona : "", "platform", req->platform ? req->platform : "",
         "channel", req->channel ? req->channel : "", "user", req->user ? req->user : "",
         "plugin", req->plugin ? req->plugin : "",
-        "tokens_in_estimated", "1"   /* only when the server did not count the prompt */
+        NULL, NULL, NULL, NULL
     };
-    int argc = (int)(sizeof(argv) / sizeof(argv[0]));
-    redis_command(server.redis, ignore, NULL, pr->prompt_estimated ? argc : argc - 2, argv, NULL);
+    int argc = (int)(sizeof(argv) / sizeof(argv[0])) - 4;
+    /* Present only when the server did not count the prompt or the answer. */
+    if (pr->prompt_estimated) {
+        argv[argc++] = "tokens_in_estimated";
+        argv[argc++] = "1";
+    }
+    if (pr->completion_estimated) {
+        argv[argc++] = "tokens_out_estimated";
+        argv[argc++] = "1";
+    }
+    redis_command(server.redis, ignore, NULL, argc, argv, NULL);
 
     /* Daily totals per persona, for the ledger. */
     time_t now = (time_t)vclock_now();

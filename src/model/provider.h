@@ -57,6 +57,7 @@ struct provider_result {
     const char *finish_reason;    /* stop, length, tool_calls, content_filter, ... */
     long prompt_tokens, completion_tokens;
     int prompt_estimated;         /* the server did not count the prompt: prompt_tokens is lib/tokens.h's estimate */
+    int completion_estimated;     /* nor the answer: completion_tokens is the estimate of its text */
     double latency_ms;            /* start to end */
     double ttft_ms;               /* start to first token (= latency when not streamed) */
     int final;                    /* never retry (the test kit's scripted failures) */

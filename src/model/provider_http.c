@@ -7,6 +7,7 @@
 #include "io/http_client.h"
 #include "model/model.h"
 #include "model/provider_http.h"
+#include "lib/tokens.h"
 #include "lib/utf8.h"
 #include "lib/xalloc.h"
 
@@ -124,8 +125,25 @@ static void finish_marked(struct provider_http_call *pc) {
 }
 
 /* Free the call and what its provider added. */
+/* A server that sent no usage (an OpenAI-compatible one without
+ * stream_options support, Ollama with a cached prompt) still spent tokens:
+ * no prompt and no answer is free, so what it left out (or gave as 0) is
+ * counted with lib/tokens.h's estimate, the one budgets reserve with, and
+ * marked estimated. */
+static void count_what_was_not_counted(struct provider_http_call *pc) {
+    if (pc->prompt_tokens <= 0 && pc->prompt) {
+        pc->prompt_tokens = tokens_estimate_messages(pc->prompt);
+        pc->prompt_estimated = 1;
+    }
+    if (pc->completion_tokens <= 0 && pc->tlen > 0) {
+        pc->completion_tokens = tokens_estimate(pc->text, pc->tlen);
+        pc->completion_estimated = 1;
+    }
+}
+
 static void pcall_free(struct provider_http_call *pc) {
     if (pc->ops->release) pc->ops->release(pc);
+    json_decref(pc->prompt);
     tool_calls_free(&pc->tools);
     free(pc->raw);
     free(pc->text);
@@ -214,9 +232,11 @@ static void pcall_done(const struct http_response *r, void *data) {
         res.text = pc->text ? pc->text : "";
         res.tool_calls = tool_calls_json(&pc->tools);
         res.finish_reason = pc->finish[0] ? pc->finish : NULL;
+        count_what_was_not_counted(pc);
         res.prompt_tokens = pc->prompt_tokens;
         res.prompt_estimated = pc->prompt_estimated;
         res.completion_tokens = pc->completion_tokens;
+        res.completion_estimated = pc->completion_estimated;
     } else {
         res.error = pc->error;
     }
@@ -231,6 +251,7 @@ struct provider_call *provider_http_start(struct provider_http_call *pc, const s
     const struct model *m = req->model;
     pc->base.cancel = pcall_cancel;
     pc->ops = ops;
+    pc->prompt = json_incref(req->messages);
     pc->cb = cb;
     pc->data = data;
     pc->stream = req->stream;

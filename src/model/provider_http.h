@@ -50,6 +50,8 @@ struct provider_http_call {
     char finish[32];
     long prompt_tokens, completion_tokens;
     int prompt_estimated;          /* prompt_tokens is our estimate, not the server's count */
+    int completion_estimated;      /* the same for completion_tokens */
+    json_t *prompt;                /* the request's messages, to estimate a count the server left out */
     enum model_error kind;         /* an error found while reading (MODEL_OK: none) */
     char error[400];
 };

@@ -4,16 +4,14 @@
  * done:false} lines, then {done:true, done_reason, prompt_eval_count,
  * eval_count}; errors are {error:"..."}. Ollama before mid-2024
  * (ollama/ollama#2068, fixed by #5371) leaves prompt_eval_count out when
- * the prompt came from its cache: then the prompt is counted with
- * lib/tokens.h's estimate, as budgets reserve it, and marked estimated.
- * (Ollama's OpenAI-compatible /v1 endpoint is the openai provider's
- * business.) */
+ * the prompt came from its cache: provider_http.c then counts the prompt
+ * with lib/tokens.h's estimate and marks it so. (Ollama's
+ * OpenAI-compatible /v1 endpoint is the openai provider's business.) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "model/model.h"
 #include "lib/ndjson.h"
-#include "lib/tokens.h"
 #include "model/provider_http.h"
 #include "lib/xalloc.h"
 
@@ -23,7 +21,6 @@ struct ollama_call {
     struct provider_http_call pc;
     struct ndjson_splitter nd;
     int done;                      /* saw done:true */
-    json_t *messages;              /* the prompt, to estimate when Ollama does not count it */
 };
 
 /* Ollama wants a tool call's arguments as an object, not JSON text. */
@@ -64,15 +61,8 @@ static int read_message(struct provider_http_call *pc, json_t *root) {
     if (json_is_true(json_object_get(root, "done"))) {
         const char *reason = json_string_value(json_object_get(root, "done_reason"));
         snprintf(pc->finish, sizeof(pc->finish), "%s", pc->tools.n ? "tool_calls" : reason ? reason : "stop");
-        json_t *counted = json_object_get(root, "prompt_eval_count");
+        pc->prompt_tokens = (long)json_integer_value(json_object_get(root, "prompt_eval_count"));
         pc->completion_tokens = (long)json_integer_value(json_object_get(root, "eval_count"));
-        if (json_is_integer(counted) && json_integer_value(counted) > 0) {
-            pc->prompt_tokens = (long)json_integer_value(counted);
-        } else {
-            /* Left out (a cached prompt): no prompt is free, so estimate it. */
-            pc->prompt_tokens = tokens_estimate_messages(((struct ollama_call *)pc)->messages);
-            pc->prompt_estimated = 1;
-        }
     }
     return 0;
 }
@@ -128,7 +118,6 @@ static void ollama_parse_body(struct provider_http_call *pc, json_t *root) {
 static void ollama_release(struct provider_http_call *pc) {
     struct ollama_call *c = (struct ollama_call *)pc;
     ndjson_free(&c->nd);
-    json_decref(c->messages);
 }
 
 static const struct provider_http_ops ollama_ops = {
@@ -157,7 +146,6 @@ struct provider_call *ollama_start(uv_loop_t *loop, struct http_client *hc, cons
     }
     struct ollama_call *c = xcalloc(1, sizeof(*c));
     ndjson_init(&c->nd, MAX_LINE, on_line, c);
-    c->messages = json_incref(req->messages);
     struct provider_call *pc = provider_http_start(&c->pc, &ollama_ops, hc, req, url, headers, body, cb, data, err, errlen);
     json_decref(body);
     return pc;

@@ -341,6 +341,27 @@ test('ollama: Ann asks the same thing twice and the second answer comes from a c
     ['ok', String(est), '2', String(est + 4), '1'], 'the prompt as budgets estimate it, marked estimated');
 });
 
+test('openai: a compatible server that ignores stream_options.include_usage sends no usage: the prompt and the answer are estimated and marked so, not counted as free', async () => {
+  const s = await startWireStack('openai');
+  // Older vLLM and llama.cpp servers stream the answer and [DONE], and no usage chunk.
+  s.fake.respond = () => ({
+    events: [
+      `data: ${JSON.stringify(chunk({ role: 'assistant', content: 'Hello' }))}\n\n`,
+      `data: ${JSON.stringify(chunk({ content: ' there' }))}\n\n`,
+      `data: ${JSON.stringify(chunk({}, 'stop'))}\n\n`,
+      'data: [DONE]\n\n',
+    ],
+  });
+  const ann = await s.user('Ann');
+  assert.equal((await streamed(ann, 'hi')).final.text, 'Hello there');
+  const [row] = await calls(s.redis);
+  const est = estimateMessages(s.fake.chatRequests().at(-1).body.messages);
+  assert.ok(est > 0);
+  // "Hello there": 11 bytes, no CJK: 3 tokens; the price is 1 per token in and 2 per token out.
+  assert.deepEqual([row.status, row.tokens_in, row.tokens_out, row.cost_micro, row.tokens_in_estimated, row.tokens_out_estimated],
+    ['ok', String(est), '3', String(est + 6), '1', '1']);
+});
+
 test('ollama: an {"error"} line mid-stream falls back; CRLF line endings are read', async () => {
   const s = await startWireStack('ollama', { persona: 'safe' });
   s.fake.respond = () => ({ events: ['{"model":"m-1","message":{"role":"assistant","content":"par"},"done":false}\r\n', '{"error":"an error was encountered while running the model: unexpected EOF"}\r\n'] });
