@@ -127,16 +127,22 @@ static void finish_marked(struct provider_http_call *pc) {
 /* Free the call and what its provider added. */
 /* A server that sent no usage (an OpenAI-compatible one without
  * stream_options support, Ollama with a cached prompt) still spent tokens:
- * no prompt and no answer is free, so what it left out (or gave as 0) is
- * counted with lib/tokens.h's estimate, the one budgets reserve with, and
- * marked estimated. */
+ * no prompt and no answer (text or tool calls) is free, so what it left
+ * out (or gave as 0) is counted with lib/tokens.h's estimate, the one
+ * budgets reserve with, and marked estimated. */
 static void count_what_was_not_counted(struct provider_http_call *pc) {
     if (pc->prompt_tokens <= 0 && pc->prompt) {
         pc->prompt_tokens = tokens_estimate_messages(pc->prompt);
         pc->prompt_estimated = 1;
     }
-    if (pc->completion_tokens <= 0 && pc->tlen > 0) {
-        pc->completion_tokens = tokens_estimate(pc->text, pc->tlen);
+    long out = pc->tlen > 0 ? tokens_estimate(pc->text, pc->tlen) : 0;
+    for (int i = 0; i < pc->tools.n; i++) {
+        const struct tool_slot *ts = &pc->tools.slots[i];
+        if (ts->name) out += tokens_estimate(ts->name, strlen(ts->name));
+        if (ts->alen) out += tokens_estimate(ts->args, ts->alen);
+    }
+    if (pc->completion_tokens <= 0 && out > 0) {
+        pc->completion_tokens = out;
         pc->completion_estimated = 1;
     }
 }

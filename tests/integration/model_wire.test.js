@@ -150,6 +150,20 @@ test('openai: a whole answer with "content": null and tool calls runs the tool',
   assert.equal((await ann.replyTo(ann.say('lobby', 'weather?'))).text, 'it is 21 in Oslo');
 });
 
+test('openai: a tool call from a server that reports no usage is counted as the estimate of its name and arguments, not as free', async () => {
+  const s = await startWireStack('openai', { model: ', capabilities = { "tools" }', plugins: { weather: { init: TOOL } } });
+  s.fake.respond = (req) => {
+    const tools = req.body.messages.filter((m) => m.role === 'tool');
+    if (tools.length) return { body: { id: 'y', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'mild' }, finish_reason: 'stop' }] } };
+    return { body: { id: 'x', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: null, tool_calls: [{ id: 'call_9', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } }] }, finish_reason: 'tool_calls' }] } };
+  };
+  const ann = await s.user('Ann');
+  assert.equal((await ann.replyTo(ann.say('lobby', 'weather?'))).text, 'mild');
+  const [asked, answered] = await calls(s.redis);
+  // "get_weather" (11 bytes) is 3 tokens, '{"city":"Oslo"}' (15 bytes) 4; "mild" 1.
+  assert.deepEqual([asked.tokens_out, asked.tokens_out_estimated, answered.tokens_out, answered.tokens_out_estimated], ['7', '1', '1', '1']);
+});
+
 test('openai: tool-call deltas split across chunks (id only in the first, arguments in pieces) and a name-less usage chunk', async () => {
   const s = await startWireStack('openai', { model: ', capabilities = { "tools", "streaming" }', plugins: { weather: { init: TOOL } } });
   s.fake.respond = (req) => {
