@@ -26,6 +26,7 @@
 #include "core/server.h"
 #include "lib/dict.h"
 #include "lib/log.h"
+#include "lib/recent.h"
 #include "lib/xalloc.h"
 
 void bus_common_init(enum bus_role role, const struct bus_settings *s);
@@ -44,14 +45,10 @@ static struct {
     int joining;                 /* the heartbeat script is in flight */
     int joined;                  /* in the live set: workers route replies here (nothing is published before) */
     int history;                 /* re-reading our own unacknowledged entries first */
-    struct dict *sids;
-    char *sid_ring[SID_KEEP];
-    int sid_next;
+    struct recent *sids;         /* worker-side reply ids to the platform's message ids */
     struct dict *sending;        /* entry ids handed to an adapter, not yet acknowledged */
     struct dict *acking;         /* entry ids done (sent) whose XACK Redis has not confirmed */
-    struct dict *done;           /* the last DONE_KEEP entry ids whose XACK Redis confirmed */
-    char *done_ring[DONE_KEEP];
-    int done_next;
+    struct recent *done;         /* the last DONE_KEEP entry ids whose XACK Redis confirmed */
     int started;
 } g;
 
@@ -155,20 +152,12 @@ static int gateway_sink(struct platform *p, const struct chat_message *m) {
 }
 
 static void remember_sid(const char *sid, const char *message_id) {
-    char *old = g.sid_ring[g.sid_next];
-    if (old) {
-        free(dict_del(g.sids, old));
-        free(old);
-    }
-    g.sid_ring[g.sid_next] = xstrdup(sid);
-    g.sid_next = (g.sid_next + 1) % SID_KEEP;
-    free(dict_del(g.sids, sid));
-    dict_set(g.sids, sid, xstrdup(message_id));
+    recent_set(g.sids, sid, xstrdup(message_id));
 }
 
 /* A message id a worker named: its own "bus:" id mapped back, or as is. */
 static const char *resolve_id(const char *id) {
-    const char *real = id ? dict_get(g.sids, id) : NULL;
+    const char *real = id ? recent_get(g.sids, id) : NULL;
     return real ? real : id;
 }
 
@@ -181,16 +170,7 @@ static void on_acked(redisReply *r, const char *err, void *data) {
         bus_count("ack_failed");
     } else if (g.acking) {
         free(dict_del(g.acking, id));
-        if (!dict_get(g.done, id)) {
-            char *old = g.done_ring[g.done_next];
-            if (old) {
-                free(dict_del(g.done, old));
-                free(old);
-            }
-            g.done_ring[g.done_next] = xstrdup(id);
-            g.done_next = (g.done_next + 1) % DONE_KEEP;
-            dict_set(g.done, id, xstrdup(id));
-        }
+        if (!recent_get(g.done, id)) recent_set(g.done, id, g.done);
     }
     free(id);
 }
@@ -347,7 +327,7 @@ static const char *str_field(const redisReply *fields, const char *name) {
 static void gateway_take(const char *stream, const char *id, const redisReply *fields, void *arg) {
     (void)stream, (void)arg;
     if (dict_get(g.sending, id)) return;
-    if (dict_get(g.acking, id) || dict_get(g.done, id)) {   /* sent already: only (re)acknowledge */
+    if (dict_get(g.acking, id) || recent_get(g.done, id)) {   /* sent already: only (re)acknowledge */
         ack(id);
         return;
     }
@@ -515,10 +495,10 @@ static void gateway_tick(void) {
 int bus_gateway_start(const struct bus_settings *s, char *err, size_t errlen) {
     bus_common_init(BUS_ROLE_GATEWAY, s);
     memset(&g, 0, sizeof(g));
-    g.sids = dict_new();
+    g.sids = recent_new(SID_KEEP, free);
     g.sending = dict_new();
     g.acking = dict_new();
-    g.done = dict_new();
+    g.done = recent_new(DONE_KEEP, NULL);
     if (bus_block_open(on_block_ready, err, errlen) < 0) return -1;
     platform_set_sink(gateway_sink);
     bus_tick_start(gateway_tick);
@@ -548,24 +528,14 @@ void bus_gateway_free(void) {
     }
     held.tail = NULL;
     held.n = 0;
-    dict_each(g.sids, free_value, NULL);
-    dict_free(g.sids);
+    recent_free(g.sids);
     g.sids = NULL;
-    for (int i = 0; i < SID_KEEP; i++) {
-        free(g.sid_ring[i]);
-        g.sid_ring[i] = NULL;
-    }
     dict_each(g.sending, free_value, NULL);
     dict_free(g.sending);
     g.sending = NULL;
     dict_each(g.acking, free_value, NULL);
     dict_free(g.acking);
     g.acking = NULL;
-    dict_each(g.done, free_value, NULL);
-    dict_free(g.done);
+    recent_free(g.done);
     g.done = NULL;
-    for (int i = 0; i < DONE_KEEP; i++) {
-        free(g.done_ring[i]);
-        g.done_ring[i] = NULL;
-    }
 }

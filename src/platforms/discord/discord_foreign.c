@@ -8,6 +8,7 @@
 #include "io/timer.h"
 #include "lib/dict.h"
 #include "lib/log.h"
+#include "lib/recent.h"
 #include "lib/xalloc.h"
 #include "platforms/discord/discord_foreign.h"
 #include "platforms/discord/discord_ixshare.h"
@@ -48,9 +49,7 @@ struct discord_foreign {
     double ask_ms;
     struct dict *by_id;
     uint64_t swept_at;
-    struct dict *heard;             /* ids of the last HEARD_KEEP events received here */
-    char *heard_ring[HEARD_KEEP];
-    int heard_next;
+    struct recent *heard;           /* ids of the last HEARD_KEEP events received here */
 };
 
 struct discord_foreign *discord_foreign_new(uv_loop_t *loop, struct discord_ixshare *share,
@@ -63,22 +62,15 @@ struct discord_foreign *discord_foreign_new(uv_loop_t *loop, struct discord_ixsh
     f->data = data;
     f->ask_ms = ask_ms;
     f->by_id = dict_new();
-    f->heard = dict_new();
+    f->heard = recent_new(HEARD_KEEP, NULL);
     return f;
 }
 
 /* Channel messages, reactions and edits this gateway received: their
  * replies come back here (docs/scaling.md), and none is an interaction. */
 void discord_foreign_heard(struct discord_foreign *f, const char *id) {
-    if (!f || !id || dict_get(f->heard, id)) return;
-    char *old = f->heard_ring[f->heard_next];
-    if (old) {
-        dict_del(f->heard, old);
-        free(old);
-    }
-    f->heard_ring[f->heard_next] = xstrdup(id);
-    f->heard_next = (f->heard_next + 1) % HEARD_KEEP;
-    dict_set(f->heard, id, f);
+    if (!f || !id || recent_get(f->heard, id)) return;
+    recent_set(f->heard, id, f);
 }
 
 static void held_free(struct held *h) {
@@ -110,8 +102,7 @@ void discord_foreign_free(struct discord_foreign *f) {
     for (size_t i = 0; all && all[i]; i++) entry_free(all[i], "Discord is not running");
     free(all);
     dict_free(f->by_id);
-    dict_free(f->heard);
-    for (int i = 0; i < HEARD_KEEP; i++) free(f->heard_ring[i]);
+    recent_free(f->heard);
     free(f);
 }
 
@@ -235,7 +226,7 @@ static int hold(struct discord_foreign *f, const char *id, struct held *h) {
 }
 
 int discord_foreign_send(struct discord_foreign *f, const struct outgoing *out, platform_sent_fn *cb, void *cb_data) {
-    if (!f || !out->reply_to || dict_get(f->heard, out->reply_to)) return 0;
+    if (!f || !out->reply_to || recent_get(f->heard, out->reply_to)) return 0;
     struct held *h = xcalloc(1, sizeof(*h));
     if (!h) return 0;
     h->channel = xstrdup(out->channel);
@@ -251,7 +242,7 @@ int discord_foreign_send(struct discord_foreign *f, const struct outgoing *out, 
 
 int discord_foreign_piece(struct discord_foreign *f, const char *channel, const char *reply_to, const char *text,
                           size_t len) {
-    if (!f || !reply_to || dict_get(f->heard, reply_to)) return 0;
+    if (!f || !reply_to || recent_get(f->heard, reply_to)) return 0;
     struct held *h = xcalloc(1, sizeof(*h));
     if (!h) return 0;
     h->piece = 1;
