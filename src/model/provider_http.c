@@ -135,13 +135,14 @@ static void count_what_was_not_counted(struct provider_http_call *pc) {
         pc->prompt_tokens = tokens_estimate_messages(pc->prompt);
         pc->prompt_estimated = 1;
     }
+    if (pc->completion_tokens > 0) return;
     long out = pc->tlen > 0 ? tokens_estimate(pc->text, pc->tlen) : 0;
     for (int i = 0; i < pc->tools.n; i++) {
         const struct tool_slot *ts = &pc->tools.slots[i];
         if (ts->name) out += tokens_estimate(ts->name, strlen(ts->name));
         if (ts->alen) out += tokens_estimate(ts->args, ts->alen);
     }
-    if (pc->completion_tokens <= 0 && out > 0) {
+    if (out > 0) {
         pc->completion_tokens = out;
         pc->completion_estimated = 1;
     }
