@@ -36,6 +36,15 @@ void bus_key_heir(char *out, size_t len, const char *gateway) {
     snprintf(out, len, "%sheir:{gw:%s}:", prefix(), gateway);
 }
 
+void bus_route_args(struct bus_route_args *a, const char *gateway) {
+    bus_key_gateways(a->live, sizeof(a->live), gateway);
+    bus_key_egress(a->spre, sizeof(a->spre), gateway, "");
+    bus_key_heir(a->hpre, sizeof(a->hpre), gateway);
+    snprintf(a->lease, sizeof(a->lease), "%ld", bus.set.lease_ms);
+    snprintf(a->ttl, sizeof(a->ttl), "%ld", bus.set.dedupe_ttl_s);
+    bus_key_egress(a->shared, sizeof(a->shared), gateway, NULL);
+}
+
 void bus_key_lease(char *out, size_t len, int part) {
     snprintf(out, len, "%slease:{in}:p%d", prefix(), part);
 }

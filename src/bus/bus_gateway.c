@@ -464,15 +464,11 @@ static void on_joined(redisReply *r, const char *err, void *data) {
 
 /* Join (or, LEAVING, leave) the live gateways and hand dead ones' streams over. */
 static void gateway_join(int leaving) {
-    char live[256], spre[256], hpre[256], shared[256], lease[32], ttl[32];
+    struct bus_route_args a;
     if (!leaving && g.joining) return;
-    bus_key_gateways(live, sizeof(live), bus.set.gateway);
-    bus_key_egress(spre, sizeof(spre), bus.set.gateway, "");
-    bus_key_heir(hpre, sizeof(hpre), bus.set.gateway);
-    bus_key_egress(shared, sizeof(shared), bus.set.gateway, NULL);
-    snprintf(lease, sizeof(lease), "%ld", bus.set.lease_ms);
-    snprintf(ttl, sizeof(ttl), "%ld", bus.set.dedupe_ttl_s);
-    const char *argv[11] = { "EVAL", join_script, "1", live, spre, hpre, lease, ttl, shared, bus.id, leaving ? "1" : "0" };
+    bus_route_args(&a, bus.set.gateway);
+    const char *argv[11] = { "EVAL", join_script, "1", a.live, a.spre, a.hpre, a.lease, a.ttl, a.shared, bus.id,
+                             leaving ? "1" : "0" };
     if (redis_command(server.redis, on_joined, (void *)(intptr_t)leaving, 11, argv, NULL) == 0 && !leaving) g.joining = 1;
 }
 

@@ -112,6 +112,14 @@ void bus_key_workers(char *out, size_t len);
     "  return h\n" \
     "end\n"
 
+/* What BUS_LUA_ROUTE reads for gateway NAME: the live set (KEYS[1]) and
+ * ARGV[1..5] in order: stream prefix, heir prefix, lease ms, heir TTL s,
+ * shared stream. */
+struct bus_route_args {
+    char live[256], spre[256], hpre[256], lease[32], ttl[32], shared[256];
+};
+void bus_route_args(struct bus_route_args *a, const char *gateway);
+
 /* The blocking connection: the main Redis URL, a command timeout above
  * block_ms. FN runs each time it comes up. */
 int bus_block_open(void (*on_ready)(void), char *err, size_t errlen);

@@ -375,13 +375,9 @@ static int worker_emit(const char *platform, const char *t, const char *channel,
     em->piece = piece;
     em->cb = cb;
     em->data = data;
-    char live[256], spre[256], hpre[256], shared[256], rkey[1024], ttl[32], lease[32];
-    bus_key_gateways(live, sizeof(live), gw);
-    bus_key_egress(spre, sizeof(spre), gw, "");
-    bus_key_heir(hpre, sizeof(hpre), gw);
-    bus_key_egress(shared, sizeof(shared), gw, NULL);
-    snprintf(ttl, sizeof(ttl), "%ld", bus.set.dedupe_ttl_s);
-    snprintf(lease, sizeof(lease), "%ld", bus.set.lease_ms);
+    struct bus_route_args a;
+    char rkey[1024];
+    bus_route_args(&a, gw);
     int n = e ? e->nreplies++ : 0;
     if (e) {
         bus_key_reply(rkey, sizeof(rkey), e->gw, e->ev, n);
@@ -394,13 +390,13 @@ static int worker_emit(const char *platform, const char *t, const char *channel,
     argv[argc++] = "EVAL";
     argv[argc++] = reply_script;
     argv[argc++] = e ? "2" : "1";
-    argv[argc++] = live;
+    argv[argc++] = a.live;
     if (e) argv[argc++] = rkey;
-    argv[argc++] = spre;
-    argv[argc++] = hpre;
-    argv[argc++] = lease;
-    argv[argc++] = ttl;
-    argv[argc++] = shared;
+    argv[argc++] = a.spre;
+    argv[argc++] = a.hpre;
+    argv[argc++] = a.lease;
+    argv[argc++] = a.ttl;
+    argv[argc++] = a.shared;
     argv[argc++] = gid;
     argv[argc++] = "t";
     argv[argc++] = t;
